@@ -1,0 +1,268 @@
+// Package world owns the in-memory state of the sandbox's simulated AWS
+// account: identities, instances, pushed EC2 Instance Connect keys and SSM
+// sessions. Every sandbox service reads and changes the account only through
+// a *World, which is safe for concurrent use.
+package world
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// KeyLifetime is how long a key pushed with SendSSHPublicKey stays in IMDS,
+// as on AWS.
+const KeyLifetime = 60 * time.Second
+
+// Identity is an IAM principal that can sign requests to the sandbox.
+type Identity struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	// ARN is what GetCallerIdentity returns and what EIC records as #Caller,
+	// e.g. arn:aws:sts::123456789012:assumed-role/Developer/alice.
+	ARN string
+	// UserID is GetCallerIdentity's UserId, e.g. AROAEXAMPLE:alice.
+	UserID string
+	// Tags are principal tags (aws:PrincipalTag/...).
+	Tags map[string]string
+}
+
+// Instance is one simulated EC2 instance.
+type Instance struct {
+	ID           string
+	Hostname     string // what `hostname` prints on the instance
+	State        string // "running", "stopped", ...
+	PrivateIP    string
+	PublicIP     string // empty for private-only instances
+	PrivateDNS   string
+	PublicDNS    string
+	AZ           string
+	SubnetID     string
+	VpcID        string
+	InstanceType string
+	ImageID      string
+	Platform     string // "" for Linux, "windows"
+	LaunchTime   time.Time
+	Tags         map[string]string // includes "Name"
+	// SSMOnline reports whether the instance's SSM agent is connected.
+	SSMOnline bool
+}
+
+// Name returns the instance's Name tag.
+func (i Instance) Name() string { return i.Tags["Name"] }
+
+// PushedKey is a public key published by SendSSHPublicKey.
+type PushedKey struct {
+	InstanceID string
+	OSUser     string
+	PublicKey  string // OpenSSH authorized_keys line
+	Caller     string // IAM principal ARN of the pusher
+	RequestID  string
+	Expires    time.Time
+}
+
+// Session is an SSM session started with StartSession.
+type Session struct {
+	ID           string
+	Token        string
+	Target       string
+	DocumentName string
+	Parameters   map[string][]string
+	Reason       string
+	Caller       string
+	Started      time.Time
+
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+// Done is closed when the session is terminated.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+func (s *Session) terminate() { s.doneOnce.Do(func() { close(s.done) }) }
+
+// Config seeds a World.
+type Config struct {
+	Region     string
+	Account    string
+	Identities []Identity
+	Instances  []Instance
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// World is the sandbox account's state.
+type World struct {
+	Region  string
+	Account string
+	now     func() time.Time
+
+	mu         sync.RWMutex
+	identities map[string]*Identity // by access key id
+	instances  []*Instance          // ordered by ID
+	byID       map[string]*Instance
+	keys       []PushedKey
+	sessions   map[string]*Session
+}
+
+// New returns a World seeded from cfg.
+func New(cfg Config) (*World, error) {
+	w := &World{
+		Region:     cfg.Region,
+		Account:    cfg.Account,
+		now:        cfg.Now,
+		identities: map[string]*Identity{},
+		byID:       map[string]*Instance{},
+		sessions:   map[string]*Session{},
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.Region == "" || w.Account == "" {
+		return nil, fmt.Errorf("world: region and account are required")
+	}
+	for i := range cfg.Identities {
+		id := cfg.Identities[i]
+		if id.AccessKeyID == "" || id.SecretAccessKey == "" || id.ARN == "" {
+			return nil, fmt.Errorf("world: identity %d: access key, secret and ARN are required", i)
+		}
+		if _, dup := w.identities[id.AccessKeyID]; dup {
+			return nil, fmt.Errorf("world: duplicate access key %s", id.AccessKeyID)
+		}
+		w.identities[id.AccessKeyID] = &id
+	}
+	for i := range cfg.Instances {
+		in := cfg.Instances[i]
+		if in.ID == "" {
+			return nil, fmt.Errorf("world: instance %d has no ID", i)
+		}
+		if _, dup := w.byID[in.ID]; dup {
+			return nil, fmt.Errorf("world: duplicate instance %s", in.ID)
+		}
+		if in.Tags == nil {
+			in.Tags = map[string]string{}
+		}
+		w.instances = append(w.instances, &in)
+		w.byID[in.ID] = &in
+	}
+	sort.Slice(w.instances, func(a, b int) bool { return w.instances[a].ID < w.instances[b].ID })
+	return w, nil
+}
+
+// Now returns the world's current time.
+func (w *World) Now() time.Time { return w.now() }
+
+// Identity returns the identity owning accessKeyID.
+func (w *World) Identity(accessKeyID string) (Identity, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	id, ok := w.identities[accessKeyID]
+	if !ok {
+		return Identity{}, false
+	}
+	return *id, true
+}
+
+// Instances returns a copy of every instance, ordered by ID.
+func (w *World) Instances() []Instance {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]Instance, len(w.instances))
+	for i, in := range w.instances {
+		out[i] = *in
+	}
+	return out
+}
+
+// Instance returns a copy of the instance with the given ID.
+func (w *World) Instance(id string) (Instance, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	in, ok := w.byID[id]
+	if !ok {
+		return Instance{}, false
+	}
+	return *in, true
+}
+
+// PushKey publishes k; it expires KeyLifetime from now unless k.Expires is set.
+func (w *World) PushKey(k PushedKey) PushedKey {
+	if k.Expires.IsZero() {
+		k.Expires = w.now().Add(KeyLifetime)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	live := w.keys[:0]
+	for _, old := range w.keys {
+		if old.Expires.After(now) {
+			live = append(live, old)
+		}
+	}
+	w.keys = append(live, k)
+	return k
+}
+
+// ActiveKeys returns the unexpired keys pushed for osUser on instanceID,
+// oldest first.
+func (w *World) ActiveKeys(instanceID, osUser string) []PushedKey {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	now := w.now()
+	var out []PushedKey
+	for _, k := range w.keys {
+		if k.InstanceID == instanceID && k.OSUser == osUser && k.Expires.After(now) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// StartSession records a new session for s.Target and returns it with ID,
+// Token and Started filled in. callerName is used as the session id prefix,
+// as AWS does (<caller-name>-<17 hex>).
+func (w *World) StartSession(s Session, callerName string) *Session {
+	if callerName == "" {
+		callerName = "sandbox"
+	}
+	s.ID = callerName + "-" + randomHex(17)
+	s.Token = "AAEAA" + randomHex(48)
+	s.Started = w.now()
+	s.done = make(chan struct{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := &s
+	w.sessions[s.ID] = p
+	return p
+}
+
+// Session returns the session with the given ID.
+func (w *World) Session(id string) (*Session, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	s, ok := w.sessions[id]
+	return s, ok
+}
+
+// TerminateSession ends the session and reports whether it existed.
+func (w *World) TerminateSession(id string) bool {
+	w.mu.Lock()
+	s, ok := w.sessions[id]
+	w.mu.Unlock()
+	if ok {
+		s.terminate()
+	}
+	return ok
+}
+
+// randomHex returns n random lower-case hex digits.
+func randomHex(n int) string {
+	b := make([]byte, (n+1)/2)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)[:n]
+}
