@@ -1,0 +1,628 @@
+package datachannel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Role says which end of the data channel a Session plays.
+type Role int
+
+const (
+	// RoleClient is the end a user runs (session-manager-plugin's role): it
+	// sends input_stream_data and receives output_stream_data.
+	RoleClient Role = iota
+	// RoleAgent is the instance end (amazon-ssm-agent's role).
+	RoleAgent
+)
+
+func (r Role) String() string {
+	if r == RoleAgent {
+		return "agent"
+	}
+	return "client"
+}
+
+// FrameConn carries whole binary frames. Implementations must allow one
+// concurrent reader alongside writers; Session serialises its writes.
+type FrameConn interface {
+	ReadFrame(ctx context.Context) ([]byte, error)
+	WriteFrame(ctx context.Context, frame []byte) error
+	Close() error
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxPayload    = 1024
+	DefaultWindow        = 1024
+	DefaultMaxBuffered   = 8 << 20
+	DefaultUnackedExpiry = 2 * time.Minute
+	initialRTT           = 100 * time.Millisecond
+	initialRTO           = 200 * time.Millisecond
+	minRTO               = 100 * time.Millisecond
+	maxRTO               = time.Second
+	resendTick           = 50 * time.Millisecond
+)
+
+// Config tunes a Session. The zero value of every field selects its default.
+type Config struct {
+	Role Role
+	// MaxPayload is the largest payload put in one stream message
+	// (default 1024, what AWS's own endpoints send).
+	MaxPayload int
+	// Window is the most stream messages in flight without an
+	// acknowledgement; Write blocks beyond it (default 1024).
+	Window int
+	// MaxBuffered bounds received bytes not yet Read; beyond it in-order data
+	// is left unacknowledged so the peer retransmits later (default 8 MiB).
+	MaxBuffered int
+	// UnackedExpiry is how long a message may stay unacknowledged before the
+	// session fails (default 2 minutes).
+	UnackedExpiry time.Duration
+	// Keepalive is the websocket ping interval; 0 disables pings. Only
+	// honoured by FrameConns that implement Pinger.
+	Keepalive time.Duration
+	// OnSize receives terminal size messages (agent role).
+	OnSize func(cols, rows uint32)
+	Logger *slog.Logger
+}
+
+// Pinger is implemented by FrameConns that can send keepalive pings.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+type outMsg struct {
+	seq         int64
+	frame       []byte
+	firstSent   time.Time
+	lastSent    time.Time
+	retransmits int
+}
+
+// Session is one end of a data channel: a reliable, ordered byte stream with
+// the protocol's acknowledgements and retransmissions. Read and Write are the
+// stream; the handshake methods run before data flows.
+type Session struct {
+	cfg  Config
+	conn FrameConn
+	log  *slog.Logger
+
+	sendMu sync.Mutex // serialises stream senders (sequence order = wire order)
+	wmu    sync.Mutex // serialises frame writes
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	outSeq    int64
+	unacked   []*outMsg // ordered by seq
+	expected  int64
+	pending   map[int64]*Message
+	readBuf   [][]byte
+	buffered  int
+	rtt       time.Duration
+	rttvar    time.Duration
+	rto       time.Duration
+	err       error // terminal error
+	eof       bool  // peer ended the stream
+	closed    bool
+	paused    bool
+	exitCode  *int
+	closedMsg *ChannelClosed
+
+	hs     chan *Message
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// ErrClosed is returned by operations on a closed Session.
+var ErrClosed = errors.New("datachannel: session closed")
+
+// NewSession starts a Session over conn. Call Close to release it.
+func NewSession(conn FrameConn, cfg Config) *Session {
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = DefaultMaxBuffered
+	}
+	if cfg.UnackedExpiry <= 0 {
+		cfg.UnackedExpiry = DefaultUnackedExpiry
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		cfg:     cfg,
+		conn:    conn,
+		log:     log.With("role", cfg.Role.String()),
+		pending: map[int64]*Message{},
+		rtt:     initialRTT,
+		rto:     initialRTO,
+		hs:      make(chan *Message, 16),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	s.cond = sync.NewCond(&s.mu)
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.resendLoop()
+	if p, ok := conn.(Pinger); ok && cfg.Keepalive > 0 {
+		s.wg.Add(1)
+		go s.pingLoop(p)
+	}
+	return s
+}
+
+func (s *Session) sendType() string {
+	if s.cfg.Role == RoleAgent {
+		return TypeOutputStreamData
+	}
+	return TypeInputStreamData
+}
+
+func (s *Session) recvType() string {
+	if s.cfg.Role == RoleAgent {
+		return TypeInputStreamData
+	}
+	return TypeOutputStreamData
+}
+
+// Write sends p as stream data, split into messages of at most MaxPayload
+// bytes. It blocks while the send window is full. Bytes are never rewritten.
+func (s *Session) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		chunk := p
+		if len(chunk) > s.cfg.MaxPayload {
+			chunk = chunk[:s.cfg.MaxPayload]
+		}
+		if err := s.SendStream(PayloadOutput, chunk); err != nil {
+			return n, err
+		}
+		n += len(chunk)
+		p = p[len(chunk):]
+	}
+	return n, nil
+}
+
+// SendFlag sends a Flag message (e.g. FlagTerminateSession) on the stream.
+func (s *Session) SendFlag(flag uint32) error {
+	return s.SendStream(PayloadFlag, flagPayload(flag))
+}
+
+// SendStream sends one sequenced stream message with the given payload type.
+func (s *Session) SendStream(pt PayloadType, payload []byte) error {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.mu.Lock()
+	for len(s.unacked) >= s.cfg.Window && s.err == nil && !s.closed {
+		s.cond.Wait()
+	}
+	if err := s.stateErr(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	seq := s.outSeq
+	var flags uint64
+	if s.cfg.Role == RoleAgent && seq == 0 {
+		flags = FlagSYN
+	}
+	m := &Message{Type: s.sendType(), SequenceNumber: seq, Flags: flags, ID: uuid.New(), PayloadType: pt, Payload: payload}
+	frame, err := m.Marshal()
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	now := time.Now()
+	s.outSeq++
+	s.unacked = append(s.unacked, &outMsg{seq: seq, frame: frame, firstSent: now, lastSent: now})
+	s.mu.Unlock()
+	if err := s.writeFrame(frame); err != nil {
+		s.fail(fmt.Errorf("send %s seq %d: %w", m.Type, seq, err))
+		return s.Err()
+	}
+	return nil
+}
+
+func (s *Session) stateErr() error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Session) writeFrame(frame []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	return s.conn.WriteFrame(ctx, frame)
+}
+
+// Read reads stream data in order. It returns io.EOF once the peer has ended
+// the session (channel_closed for a client, a TerminateSession or
+// DisconnectToPort flag for an agent) and every byte before that was read.
+func (s *Session) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.readBuf) == 0 && !s.eof && s.err == nil && !s.closed {
+		s.cond.Wait()
+	}
+	if len(s.readBuf) > 0 {
+		n := copy(p, s.readBuf[0])
+		if n == len(s.readBuf[0]) {
+			s.readBuf[0] = nil
+			s.readBuf = s.readBuf[1:]
+		} else {
+			s.readBuf[0] = s.readBuf[0][n:]
+		}
+		s.buffered -= n
+		return n, nil
+	}
+	if s.eof {
+		return 0, io.EOF
+	}
+	return 0, s.stateErr()
+}
+
+// Flush waits until every message sent so far is acknowledged.
+func (s *Session) Flush(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.unacked) > 0 && s.err == nil && !s.closed && ctx.Err() == nil {
+		s.cond.Wait()
+	}
+	if len(s.unacked) == 0 {
+		return nil
+	}
+	if err := s.stateErr(); err != nil {
+		return err
+	}
+	return fmt.Errorf("flush: %d messages unacknowledged: %w", len(s.unacked), ctx.Err())
+}
+
+// Err returns the error that ended the session, if any.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// ChannelClosed returns the service's channel_closed message once received.
+func (s *Session) ChannelClosed() *ChannelClosed {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closedMsg
+}
+
+// ExitCode returns the exit code reported by the agent, if any.
+func (s *Session) ExitCode() (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exitCode == nil {
+		return 0, false
+	}
+	return *s.exitCode, true
+}
+
+// Done is closed when the session's background loops have stopped.
+func (s *Session) Done() <-chan struct{} { return s.ctx.Done() }
+
+// Close stops the session and closes the underlying connection. Unread data
+// is discarded. It does not wait for acknowledgements; call Flush first.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	if already {
+		return nil
+	}
+	s.cancel()
+	err := s.conn.Close()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil && !s.closed {
+		s.err = err
+		s.log.Debug("session failed", "err", err)
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.cancel()
+}
+
+func (s *Session) readLoop() {
+	defer s.wg.Done()
+	for {
+		frame, err := s.conn.ReadFrame(s.ctx)
+		if err != nil {
+			s.mu.Lock()
+			done := s.closed || s.eof
+			s.mu.Unlock()
+			if done {
+				s.cancel()
+				s.mu.Lock()
+				s.cond.Broadcast()
+				s.mu.Unlock()
+			} else {
+				s.fail(fmt.Errorf("read data channel: %w", err))
+			}
+			return
+		}
+		m, err := Unmarshal(frame)
+		if err != nil {
+			// As AWS's endpoints do: drop without acknowledging; a
+			// sender retransmits what mattered.
+			s.log.Debug("dropping invalid frame", "err", err)
+			continue
+		}
+		s.handle(m)
+	}
+}
+
+func (s *Session) handle(m *Message) {
+	switch m.Type {
+	case TypeAcknowledge:
+		var ack Acknowledge
+		if err := json.Unmarshal(m.Payload, &ack); err != nil {
+			s.log.Debug("dropping malformed acknowledge", "err", err)
+			return
+		}
+		s.acked(ack.AcknowledgedMessageSequenceNumber)
+	case s.recvType():
+		s.receiveStream(m)
+	case TypeChannelClosed:
+		var cc ChannelClosed
+		_ = json.Unmarshal(m.Payload, &cc) // the message itself is what counts
+		s.mu.Lock()
+		s.closedMsg = &cc
+		s.eof = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	case TypePausePublication:
+		s.mu.Lock()
+		s.paused = true
+		s.mu.Unlock()
+	case TypeStartPublication:
+		s.mu.Lock()
+		s.paused = false
+		s.mu.Unlock()
+	default:
+		s.log.Debug("ignoring message", "type", m.Type)
+	}
+}
+
+func (s *Session) acked(seq int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.unacked), func(i int) bool { return s.unacked[i].seq >= seq })
+	if i == len(s.unacked) || s.unacked[i].seq != seq {
+		return // duplicate or unknown acknowledge
+	}
+	om := s.unacked[i]
+	if om.retransmits == 0 { // Karn: only unambiguous samples
+		s.sampleRTT(time.Since(om.lastSent))
+	}
+	s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
+	s.cond.Broadcast()
+}
+
+// sampleRTT updates the retransmission timeout (Jacobson/Karels, as the
+// agent does, with a floor that keeps loopback from resending eagerly).
+func (s *Session) sampleRTT(r time.Duration) {
+	diff := s.rtt - r
+	if diff < 0 {
+		diff = -diff
+	}
+	s.rttvar = s.rttvar*3/4 + diff/4
+	s.rtt = s.rtt*7/8 + r/8
+	rto := s.rtt + max(10*time.Millisecond, 4*s.rttvar)
+	s.rto = min(max(rto, minRTO), maxRTO)
+}
+
+func (s *Session) receiveStream(m *Message) {
+	s.mu.Lock()
+	seq := m.SequenceNumber
+	switch {
+	case seq < s.expected:
+		s.mu.Unlock()
+		s.sendAck(m) // duplicate: re-acknowledge so the sender stops resending
+		return
+	case seq > s.expected:
+		if seq-s.expected > int64(4*s.cfg.Window) || len(s.pending) >= 4*s.cfg.Window {
+			s.mu.Unlock()
+			return // too far ahead to hold; it will be resent
+		}
+		if _, dup := s.pending[seq]; !dup {
+			s.pending[seq] = m
+		}
+		s.mu.Unlock()
+		s.sendAck(m)
+		return
+	}
+	if s.buffered > s.cfg.MaxBuffered {
+		s.mu.Unlock()
+		return // reader is behind: leave it unacknowledged for now
+	}
+	var ready []*Message
+	ready = append(ready, m)
+	s.expected++
+	for {
+		next, ok := s.pending[s.expected]
+		if !ok {
+			break
+		}
+		delete(s.pending, s.expected)
+		ready = append(ready, next)
+		s.expected++
+	}
+	s.mu.Unlock()
+	s.sendAck(m)
+	for _, r := range ready {
+		s.process(r)
+	}
+}
+
+func (s *Session) process(m *Message) {
+	switch m.PayloadType {
+	case PayloadOutput:
+		if len(m.Payload) == 0 {
+			return
+		}
+		s.mu.Lock()
+		s.readBuf = append(s.readBuf, m.Payload)
+		s.buffered += len(m.Payload)
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	case PayloadHandshakeRequest, PayloadHandshakeResponse, PayloadHandshakeComplete,
+		PayloadEncChallengeRequest, PayloadEncChallengeResponse:
+		select {
+		case s.hs <- m:
+		default:
+			s.log.Debug("dropping excess handshake message", "payload_type", m.PayloadType)
+		}
+	case PayloadFlag:
+		f, err := parseFlag(m.Payload)
+		if err != nil {
+			s.log.Debug("bad flag", "err", err)
+			return
+		}
+		if s.cfg.Role == RoleAgent && (f == FlagTerminateSession || f == FlagDisconnectToPort) {
+			s.mu.Lock()
+			s.eof = true
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		}
+		if s.cfg.Role == RoleClient && f == FlagConnectToPortError {
+			s.fail(errors.New("the agent could not connect to the destination port"))
+		}
+	case PayloadSize:
+		var sz struct{ Cols, Rows uint32 }
+		if json.Unmarshal(m.Payload, &sz) == nil && s.cfg.OnSize != nil {
+			s.cfg.OnSize(sz.Cols, sz.Rows)
+		}
+	case PayloadExitCode:
+		var code int
+		if _, err := fmt.Sscanf(string(m.Payload), "EXIT_CODE: %d", &code); err == nil {
+			s.mu.Lock()
+			s.exitCode = &code
+			s.mu.Unlock()
+		}
+	default:
+		s.log.Debug("ignoring payload", "payload_type", m.PayloadType)
+	}
+}
+
+func (s *Session) sendAck(m *Message) {
+	ack, _ := json.Marshal(Acknowledge{
+		AcknowledgedMessageType:           m.Type,
+		AcknowledgedMessageID:             m.ID.String(),
+		AcknowledgedMessageSequenceNumber: m.SequenceNumber,
+		IsSequentialMessage:               true,
+	})
+	am := &Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: uuid.New(), Payload: ack}
+	frame, err := am.Marshal()
+	if err != nil {
+		return
+	}
+	if err := s.writeFrame(frame); err != nil {
+		s.fail(fmt.Errorf("send acknowledge: %w", err))
+	}
+}
+
+// resendLoop retransmits every message whose timeout expired (not only the
+// oldest, as AWS's endpoints do).
+func (s *Session) resendLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(resendTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		var frames [][]byte
+		s.mu.Lock()
+		if s.paused {
+			s.mu.Unlock()
+			continue
+		}
+		var expired *outMsg
+		for _, om := range s.unacked {
+			if now.Sub(om.firstSent) > s.cfg.UnackedExpiry {
+				expired = om
+				break
+			}
+			if now.Sub(om.lastSent) > s.rto {
+				om.lastSent = now
+				om.retransmits++
+				frames = append(frames, om.frame)
+			}
+		}
+		if len(frames) > 0 {
+			// Exponential back-off while nothing gets through.
+			s.rto = min(s.rto*2, maxRTO)
+		}
+		s.mu.Unlock()
+		if expired != nil {
+			s.fail(fmt.Errorf("stream message seq %d not acknowledged within %s", expired.seq, s.cfg.UnackedExpiry))
+			return
+		}
+		for _, f := range frames {
+			if err := s.writeFrame(f); err != nil {
+				s.fail(fmt.Errorf("resend: %w", err))
+				return
+			}
+		}
+	}
+}
+
+func (s *Session) pingLoop(p Pinger) {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.Keepalive)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Keepalive)
+		err := p.Ping(ctx)
+		cancel()
+		if err != nil && s.ctx.Err() == nil {
+			s.log.Debug("keepalive ping failed", "err", err)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package datachannel
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	mrand "math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memConn is one end of an in-memory frame pipe with optional faults on the
+// frames it sends.
+type memConn struct {
+	in, out   chan []byte
+	closeOnce *sync.Once
+	done      chan struct{}
+
+	mu       sync.Mutex
+	rng      *mrand.Rand
+	drop     float64
+	dup      float64
+	reorder  float64
+	held     []byte
+	sent     int
+	dropped  int
+}
+
+func memPipe() (*memConn, *memConn) {
+	ab, ba := make(chan []byte, 100000), make(chan []byte, 100000)
+	once, done := &sync.Once{}, make(chan struct{})
+	a := &memConn{in: ba, out: ab, closeOnce: once, done: done, rng: mrand.New(mrand.NewPCG(1, 2))}
+	b := &memConn{in: ab, out: ba, closeOnce: once, done: done, rng: mrand.New(mrand.NewPCG(3, 4))}
+	return a, b
+}
+
+func (c *memConn) ReadFrame(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-c.in:
+		return b, nil
+	case <-c.done:
+		return nil, io.EOF
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (c *memConn) WriteFrame(ctx context.Context, b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return io.ErrClosedPipe
+	default:
+	}
+	b = append([]byte(nil), b...)
+	c.sent++
+	if c.rng.Float64() < c.drop {
+		c.dropped++
+		return nil
+	}
+	if c.rng.Float64() < c.reorder && c.held == nil {
+		c.held = b
+		return nil
+	}
+	c.out <- b
+	if c.rng.Float64() < c.dup {
+		c.out <- b
+	}
+	if c.held != nil {
+		c.out <- c.held
+		c.held = nil
+	}
+	return nil
+}
+
+func (c *memConn) Close() error { c.closeOnce.Do(func() { close(c.done) }); return nil }
+
+func (c *memConn) faults(drop, dup, reorder float64) {
+	c.mu.Lock()
+	c.drop, c.dup, c.reorder = drop, dup, reorder
+	c.mu.Unlock()
+}
+
+// handshaken returns a client and an agent session that completed a Port
+// handshake over an in-memory pipe.
+func handshaken(t *testing.T, ca, cb *memConn) (client, agent *Session) {
+	t.Helper()
+	client = NewSession(ca, Config{Role: RoleClient})
+	agent = NewSession(cb, Config{Role: RoleAgent})
+	t.Cleanup(func() { client.Close(); agent.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var res *ClientHandshakeResult
+	var cerr error
+	done := make(chan struct{})
+	go func() { res, cerr = client.ClientHandshake(ctx); close(done) }()
+	if _, err := agent.AgentHandshake(ctx, "3.3.987.0", SessionTypePort, PortProperties{PortNumber: "22"}); err != nil {
+		t.Fatalf("agent handshake: %v", err)
+	}
+	<-done
+	if cerr != nil {
+		t.Fatalf("client handshake: %v", cerr)
+	}
+	if res.SessionType != SessionTypePort || res.AgentVersion != "3.3.987.0" || string(res.Properties) != `{"portNumber":"22"}` {
+		t.Fatalf("handshake result %+v %s", res, res.Properties)
+	}
+	return client, agent
+}
+
+func TestHandshakeAndStreamBothWays(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	// A lone "\n" must pass unchanged (AWS's plugin rewrites it to "\r").
+	for _, msg := range [][]byte{[]byte("\n"), []byte("SSH-2.0-OpenSSH_9.2\r\n"), bytes.Repeat([]byte{0, 0xff}, 5000)} {
+		if _, err := client.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(agent, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("agent read %q (%v), want %q", got, err, msg)
+		}
+		if _, err := agent.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("client read %q (%v), want %q", got, err, msg)
+		}
+	}
+}
+
+func TestTerminateFlagEndsAgentStream(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	client.Write([]byte("last words"))
+	if err := client.SendFlag(FlagTerminateSession); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(agent)
+	if err != nil || string(got) != "last words" {
+		t.Fatalf("agent read %q, %v", got, err)
+	}
+	if err := agent.SendChannelClosed("sess-1", "i-0123456789abcdef0", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Fatalf("client read after channel_closed: %d %v", n, err)
+	}
+	if cc := client.ChannelClosed(); cc == nil || cc.SessionID != "sess-1" {
+		t.Fatalf("channel closed = %+v", cc)
+	}
+}
+
+// TestIntegrityUnderFaults streams random data both ways through a pipe that
+// drops, duplicates and reorders frames: every byte must arrive, in order.
+func TestIntegrityUnderFaults(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	ca.faults(0.05, 0.01, 0.05)
+	cb.faults(0.05, 0.01, 0.05)
+	const size = 2 << 20
+	check := func(name string, w io.Writer, r io.Reader) error {
+		data := make([]byte, size)
+		rand.Read(data)
+		want := sha256.Sum256(data)
+		errc := make(chan error, 1)
+		go func() {
+			// Random write sizes exercise splitting and coalescing.
+			for p := data; len(p) > 0; {
+				n := min(len(p), 1+mrand.IntN(5000))
+				if _, err := w.Write(p[:n]); err != nil {
+					errc <- err
+					return
+				}
+				p = p[n:]
+			}
+			errc <- nil
+		}()
+		h := sha256.New()
+		if _, err := io.CopyN(h, r, size); err != nil {
+			return err
+		}
+		if err := <-errc; err != nil {
+			return err
+		}
+		if !bytes.Equal(h.Sum(nil), want[:]) {
+			return errors.New(name + ": checksum mismatch")
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errs <- check("client->agent", client, agent) }()
+	go func() { defer wg.Done(); errs <- check("agent->client", agent, client) }()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ca.dropped == 0 || cb.dropped == 0 {
+		t.Fatal("fault injection dropped nothing; the test proves nothing")
+	}
+}
+
+// FuzzSessionInput feeds arbitrary frames to an agent session: it must not
+// panic, and must not deliver anything that was not a valid in-order frame.
+func FuzzSessionInput(f *testing.F) {
+	good, _ := (&Message{Type: TypeInputStreamData, SequenceNumber: 0, PayloadType: PayloadOutput, Payload: []byte("hi")}).Marshal()
+	far, _ := (&Message{Type: TypeInputStreamData, SequenceNumber: 1 << 60, PayloadType: PayloadOutput, Payload: []byte("x")}).Marshal()
+	neg, _ := (&Message{Type: TypeInputStreamData, SequenceNumber: -5, PayloadType: PayloadOutput, Payload: []byte("x")}).Marshal()
+	f.Add(good, far, neg)
+	f.Fuzz(func(t *testing.T, a, b, c []byte) {
+		ca, cb := memPipe()
+		s := NewSession(cb, Config{Role: RoleAgent})
+		defer s.Close()
+		for _, fr := range [][]byte{a, b, c} {
+			ca.out <- fr
+		}
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if len(s.pending) > 4*s.cfg.Window {
+			t.Fatalf("pending grew to %d", len(s.pending))
+		}
+	})
+}

@@ -1,0 +1,108 @@
+package datachannel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+)
+
+// WebSocket adapts a websocket connection to a FrameConn: binary messages
+// are frames; a text message after the OpenDataChannel frame is an error.
+type WebSocket struct{ C *websocket.Conn }
+
+// NewWebSocket wraps c, raising its read limit to MaxFrameSize.
+func NewWebSocket(c *websocket.Conn) *WebSocket {
+	c.SetReadLimit(MaxFrameSize)
+	return &WebSocket{C: c}
+}
+
+// ReadFrame implements FrameConn.
+func (w *WebSocket) ReadFrame(ctx context.Context) ([]byte, error) {
+	typ, b, err := w.C.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, errors.New("datachannel: unexpected text frame")
+	}
+	return b, nil
+}
+
+// WriteFrame implements FrameConn.
+func (w *WebSocket) WriteFrame(ctx context.Context, b []byte) error {
+	return w.C.Write(ctx, websocket.MessageBinary, b)
+}
+
+// Ping implements Pinger.
+func (w *WebSocket) Ping(ctx context.Context) error { return w.C.Ping(ctx) }
+
+// Close implements FrameConn with a normal closure.
+func (w *WebSocket) Close() error {
+	err := w.C.Close(websocket.StatusNormalClosure, "")
+	if err != nil && websocket.CloseStatus(err) == websocket.StatusNormalClosure {
+		return nil
+	}
+	return nil
+}
+
+// DialOptions configures Dial.
+type DialOptions struct {
+	// HTTPClient is used for the websocket upgrade; nil = http.DefaultClient.
+	HTTPClient *http.Client
+	// ClientID identifies this process across reconnects; empty = random.
+	ClientID string
+	Session  Config
+}
+
+// Dial opens the data channel at streamURL (from StartSession) with token,
+// sends OpenDataChannel and returns a client Session. The caller runs
+// ClientHandshake next.
+func Dial(ctx context.Context, streamURL, token string, opts DialOptions) (*Session, error) {
+	c, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
+	if err != nil {
+		return nil, fmt.Errorf("open data channel: %w", err)
+	}
+	clientID := opts.ClientID
+	if clientID == "" {
+		clientID = uuid.NewString()
+	}
+	open, _ := json.Marshal(OpenDataChannelInput{
+		MessageSchemaVersion: "1.0",
+		RequestID:            uuid.NewString(),
+		TokenValue:           token,
+		ClientID:             clientID,
+		ClientVersion:        ClientVersion,
+	})
+	if err := c.Write(ctx, websocket.MessageText, open); err != nil {
+		c.CloseNow()
+		return nil, fmt.Errorf("send OpenDataChannel: %w", err)
+	}
+	cfg := opts.Session
+	cfg.Role = RoleClient
+	return NewSession(NewWebSocket(c), cfg), nil
+}
+
+// AcceptOpen reads the OpenDataChannel frame a client sends first on a
+// server-side websocket.
+func AcceptOpen(ctx context.Context, c *websocket.Conn) (*OpenDataChannelInput, error) {
+	typ, b, err := c.Read(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read OpenDataChannel: %w", err)
+	}
+	if typ != websocket.MessageText {
+		return nil, errors.New("first data-channel frame must be a text OpenDataChannel request")
+	}
+	var in OpenDataChannelInput
+	if err := json.Unmarshal(b, &in); err != nil {
+		return nil, fmt.Errorf("decode OpenDataChannel: %w", err)
+	}
+	if in.TokenValue == "" || len(in.RequestID) < 16 {
+		return nil, errors.New("OpenDataChannel needs a TokenValue and a RequestId of at least 16 characters")
+	}
+	return &in, nil
+}
