@@ -1,0 +1,244 @@
+// Package sshconfig renders and installs the ssh_config settings that make
+// `ssh i-0123456789abcdef0` go through `jitssh proxy`.
+//
+// Render produces a managed block (a Host section between "# BEGIN jitssh"
+// and "# END jitssh" marker comments); Install puts it at the top of
+// ~/.ssh/config, because OpenSSH takes the first value it finds for each
+// option, and Remove takes it out again, leaving every other byte of the
+// file as it was. Args gives the same settings as `ssh -o` options for
+// running ssh without touching any config file.
+//
+// # Identity files and the ProxyCommand
+//
+// The block points IdentityFile at <KeyDir>/%r@%h. `jitssh proxy` writes the
+// ephemeral private key there before it relays the first SSH byte. OpenSSH
+// forks the ProxyCommand and then, without waiting for it, reads the public
+// half of every IdentityFile that exists; a file that does not exist yet is
+// remembered and its private key is read only at authentication time,
+// after the key exchange, which cannot start before the proxy relays bytes.
+// So a key file that is absent when ssh starts is race-free ("Trying
+// private key: …" in `ssh -v`). A DIFFERENT key already sitting at that path
+// when ssh starts is not: ssh offers the stale public key it read at start
+// ("Offering public key: …") and authentication fails, even though the
+// proxy has replaced the file by then. The proxy must therefore either
+// reuse (and re-push) a key file it finds at the path, or remove it only
+// when no ssh can still be starting with it.
+//
+// # Quoting
+//
+// OpenSSH splits most option values like a small shell (double and single
+// quotes, backslash escapes of quotes and backslashes), then expands %
+// tokens and, for paths, ${ENV} references. Paths are therefore written in
+// double quotes with '\' and '"' escaped and '%' doubled; a path containing
+// "${" is refused, since ssh_config has no way to escape it. ProxyCommand is
+// not split by ssh but handed to /bin/sh -c after % expansion, so the jitssh
+// path is single-quoted for the shell and its '%' doubled.
+package sshconfig
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Markers delimiting the managed block in ssh_config.
+const (
+	BeginMarker = "# BEGIN jitssh"
+	EndMarker   = "# END jitssh"
+)
+
+// DefaultHostPatterns are the Host patterns the managed block always covers:
+// EC2 instance ids and SSM managed (hybrid) instance ids.
+var defaultHostPatterns = []string{"i-*", "mi-*"}
+
+// DefaultServerAliveInterval is used when Options.ServerAliveInterval is 0.
+const DefaultServerAliveInterval = 30
+
+// Options are the settings of the managed block.
+type Options struct {
+	// JitsshPath is the absolute path of the jitssh binary run as
+	// `<JitsshPath> proxy %r %h %p`. Required.
+	JitsshPath string
+	// KeyDir is the absolute directory where the proxy writes ephemeral
+	// private keys, one file per <user>@<host>. Required.
+	KeyDir string
+	// KnownHostsFile is the absolute path of the host-key pin store, in
+	// known_hosts format. Required.
+	KnownHostsFile string
+	// ExtraHosts are Host patterns routed through jitssh in addition to
+	// "i-*" and "mi-*" (for example "*.jitssh"). Render only.
+	ExtraHosts []string
+	// ServerAliveInterval in seconds; 0 means DefaultServerAliveInterval,
+	// a negative value leaves the option out.
+	ServerAliveInterval int
+	// HostKeyAlias, if set, names the pin to check the host key against
+	// (the instance id when the target was given by another name). Args
+	// only: a fixed alias in a Host section shared by many hosts would be
+	// wrong, so Render refuses it.
+	HostKeyAlias string
+}
+
+// setting is one ssh_config option and its already-quoted value.
+type setting struct{ key, value string }
+
+func (o Options) settings() ([]setting, error) {
+	if err := checkAbs("jitssh path", o.JitsshPath); err != nil {
+		return nil, err
+	}
+	if err := checkAbs("key directory", o.KeyDir); err != nil {
+		return nil, err
+	}
+	if err := checkAbs("known hosts file", o.KnownHostsFile); err != nil {
+		return nil, err
+	}
+	keyDir, err := quotePathInner(strings.TrimSuffix(filepath.Clean(o.KeyDir), "/") + "/")
+	if err != nil {
+		return nil, err
+	}
+	identity := `"` + keyDir + `%r@%h"`
+	known, err := QuotePath(o.KnownHostsFile)
+	if err != nil {
+		return nil, err
+	}
+	proxy, err := QuoteShell(o.JitsshPath)
+	if err != nil {
+		return nil, err
+	}
+	s := []setting{
+		{"ProxyCommand", proxy + " proxy %r %h %p"},
+		{"IdentityFile", identity},
+		{"IdentitiesOnly", "yes"},
+		{"UserKnownHostsFile", known},
+		// Never "no" or "accept-new": an unknown host is a refusal; pins
+		// are learned by jitssh over the AWS-authenticated channel.
+		{"StrictHostKeyChecking", "yes"},
+		// The pin store is jitssh's; ssh must not add keys to it.
+		{"UpdateHostKeys", "no"},
+	}
+	switch {
+	case o.ServerAliveInterval == 0:
+		s = append(s, setting{"ServerAliveInterval", strconv.Itoa(DefaultServerAliveInterval)})
+	case o.ServerAliveInterval > 0:
+		s = append(s, setting{"ServerAliveInterval", strconv.Itoa(o.ServerAliveInterval)})
+	}
+	return s, nil
+}
+
+// Render returns the managed block: marker comments around a Host section
+// for "i-* mi-*" (plus ExtraHosts), ending with a "Host *" line so that
+// whatever follows the block in the file keeps applying to every host, as
+// it did before the block was inserted above it. The result ends in a
+// newline.
+func Render(o Options) (string, error) {
+	if o.HostKeyAlias != "" {
+		return "", fmt.Errorf("render ssh_config block: HostKeyAlias applies to one host and cannot be set for a Host pattern")
+	}
+	settings, err := o.settings()
+	if err != nil {
+		return "", fmt.Errorf("render ssh_config block: %w", err)
+	}
+	patterns := append([]string(nil), defaultHostPatterns...)
+	for _, p := range o.ExtraHosts {
+		if err := checkPattern(p); err != nil {
+			return "", fmt.Errorf("render ssh_config block: %w", err)
+		}
+		patterns = append(patterns, p)
+	}
+	var b strings.Builder
+	b.WriteString(BeginMarker + " (managed by `jitssh config install`; edits between these markers are replaced)\n")
+	b.WriteString("Host " + strings.Join(patterns, " ") + "\n")
+	for _, s := range settings {
+		b.WriteString("    " + s.key + " " + s.value + "\n")
+	}
+	b.WriteString("# Back to all hosts, so that the lines after this block mean what they meant before it.\n")
+	b.WriteString("Host *\n")
+	b.WriteString(EndMarker + "\n")
+	return b.String(), nil
+}
+
+// Args returns the same settings as Render, as arguments for ssh(1):
+// "-o", "Key=Value" pairs. HostKeyAlias is included when set.
+func Args(o Options) ([]string, error) {
+	settings, err := o.settings()
+	if err != nil {
+		return nil, fmt.Errorf("ssh options: %w", err)
+	}
+	if o.HostKeyAlias != "" {
+		if err := checkPattern(o.HostKeyAlias); err != nil || strings.ContainsAny(o.HostKeyAlias, "*?!,") {
+			return nil, fmt.Errorf("ssh options: invalid host key alias %q", o.HostKeyAlias)
+		}
+		settings = append(settings, setting{"HostKeyAlias", o.HostKeyAlias})
+	}
+	args := make([]string, 0, 2*len(settings))
+	for _, s := range settings {
+		args = append(args, "-o", s.key+"="+s.value)
+	}
+	return args, nil
+}
+
+// QuotePath quotes a file path for an ssh_config option that OpenSSH
+// splits into words and then expands % tokens and ${ENV} in (IdentityFile,
+// UserKnownHostsFile, ControlPath, …): double quotes, '\' and '"'
+// backslash-escaped, '%' doubled. Paths with control characters or "${"
+// are refused.
+func QuotePath(p string) (string, error) {
+	inner, err := quotePathInner(p)
+	if err != nil {
+		return "", err
+	}
+	return `"` + inner + `"`, nil
+}
+
+func quotePathInner(p string) (string, error) {
+	if err := checkChars(p); err != nil {
+		return "", err
+	}
+	if strings.Contains(p, "${") {
+		return "", fmt.Errorf("path %q contains \"${\", which ssh_config would expand as an environment variable and cannot escape", p)
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, `%`, `%%`)
+	return r.Replace(p), nil
+}
+
+// QuoteShell quotes a word for a ProxyCommand-like option that OpenSSH
+// hands to /bin/sh -c after % expansion: single quotes for the shell
+// (a ' inside becomes '\''), then '%' doubled.
+func QuoteShell(s string) (string, error) {
+	if err := checkChars(s); err != nil {
+		return "", err
+	}
+	q := "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return strings.ReplaceAll(q, "%", "%%"), nil
+}
+
+func checkAbs(what, p string) error {
+	if p == "" {
+		return fmt.Errorf("%s is not set", what)
+	}
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("%s %q is not an absolute path", what, p)
+	}
+	return checkChars(p)
+}
+
+func checkChars(s string) error {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%q contains a control character", s)
+		}
+	}
+	return nil
+}
+
+// checkPattern accepts one ssh_config Host pattern word: no spaces, quotes,
+// comment signs or control characters.
+func checkPattern(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty host pattern")
+	}
+	if strings.ContainsAny(p, " \t\"'#=\\") {
+		return fmt.Errorf("host pattern %q contains a space, quote, '#', '=' or backslash", p)
+	}
+	return checkChars(p)
+}
