@@ -203,7 +203,7 @@ func quotePathInner(p string) (string, error) {
 
 // QuoteShell quotes a word for a ProxyCommand-like option that OpenSSH
 // hands to /bin/sh -c after % expansion: single quotes for the shell
-// (a ' inside becomes '\''), then '%' doubled.
+// (an embedded quote is closed, escaped and reopened), then '%' doubled.
 func QuoteShell(s string) (string, error) {
 	if err := checkChars(s); err != nil {
 		return "", err
