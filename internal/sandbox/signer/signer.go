@@ -157,6 +157,9 @@ func pemCert(c *x509.Certificate) []byte {
 // Region returns the signer's region.
 func (s *Signer) Region() string { return s.cfg.Region }
 
+// Domain returns the signer's partition domain, e.g. "amazonaws.com".
+func (s *Signer) Domain() string { return s.cfg.Domain }
+
 // ChainPEM returns the leaf then the intermediate, PEM-encoded, as IMDS
 // serves them at managed-ssh-keys/signer-cert/.
 func (s *Signer) ChainPEM() []byte { return append([]byte(nil), s.chainPEM...) }
