@@ -20,14 +20,14 @@ type memConn struct {
 	closeOnce *sync.Once
 	done      chan struct{}
 
-	mu       sync.Mutex
-	rng      *mrand.Rand
-	drop     float64
-	dup      float64
-	reorder  float64
-	held     []byte
-	sent     int
-	dropped  int
+	mu      sync.Mutex
+	rng     *mrand.Rand
+	drop    float64
+	dup     float64
+	reorder float64
+	held    []byte
+	sent    int
+	dropped int
 }
 
 func memPipe() (*memConn, *memConn) {

@@ -30,7 +30,9 @@ func TestParse(t *testing.T) {
 
 type fakeLookup map[string][]Instance
 
-func (f fakeLookup) InstancesByID(_ context.Context, id string) ([]Instance, error) { return f[id], nil }
+func (f fakeLookup) InstancesByID(_ context.Context, id string) ([]Instance, error) {
+	return f[id], nil
+}
 func (f fakeLookup) InstancesByName(_ context.Context, n string) ([]Instance, error) {
 	return f[n], nil
 }
