@@ -41,6 +41,9 @@ const (
 // ErrNotFound is returned (wrapped in a *StatusError) for a 404.
 var ErrNotFound = errors.New("imds: not found")
 
+// ErrTooLarge is wrapped by the error returned for a body over MaxBody.
+var ErrTooLarge = errors.New("imds: response body too large")
+
 // StatusError is returned for a non-200 answer.
 type StatusError struct {
 	Method string
@@ -79,6 +82,7 @@ type Client struct {
 	base    *url.URL
 	opts    Options
 	hc      *http.Client
+	own     bool // hc was made by New; Close may release it
 	ttlSecs string
 }
 
@@ -105,8 +109,8 @@ func New(o Options) (*Client, error) {
 	if secs > 21600 {
 		secs = 21600
 	}
-	hc := o.HTTPClient
-	if hc == nil {
+	hc, own := o.HTTPClient, o.HTTPClient == nil
+	if own {
 		hc = &http.Client{
 			Transport: &http.Transport{
 				Proxy:               nil,
@@ -120,7 +124,16 @@ func New(o Options) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	return &Client{base: base, opts: o, hc: hc, ttlSecs: strconv.Itoa(secs)}, nil
+	return &Client{base: base, opts: o, hc: hc, own: own, ttlSecs: strconv.Itoa(secs)}, nil
+}
+
+// Close releases the idle connections of the client's own HTTP client, so
+// that a long-running process that makes a Client per call leaks nothing.
+// It leaves a caller-supplied Options.HTTPClient alone.
+func (c *Client) Close() {
+	if c.own {
+		c.hc.CloseIdleConnections()
+	}
 }
 
 // ParseEndpoint validates an IMDS base URL: http or https, a host, and no
@@ -197,14 +210,14 @@ func (c *Client) do(ctx context.Context, method, path string, hdr map[string]str
 		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode}
 	}
 	if resp.ContentLength > c.opts.MaxBody {
-		return nil, fmt.Errorf("imds: %s %s: body of %d bytes exceeds the limit of %d", method, path, resp.ContentLength, c.opts.MaxBody)
+		return nil, fmt.Errorf("%w: %s %s: %d bytes, limit %d", ErrTooLarge, method, path, resp.ContentLength, c.opts.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBody+1))
 	if err != nil {
 		return nil, fmt.Errorf("imds: %s %s: read body: %w", method, path, err)
 	}
 	if int64(len(body)) > c.opts.MaxBody {
-		return nil, fmt.Errorf("imds: %s %s: body exceeds the limit of %d bytes", method, path, c.opts.MaxBody)
+		return nil, fmt.Errorf("%w: %s %s: over %d bytes", ErrTooLarge, method, path, c.opts.MaxBody)
 	}
 	return body, nil
 }

@@ -67,7 +67,7 @@ func TestClient(t *testing.T) {
 	if b, err := s.Get(ctx, "limit"); err != nil || len(b) != 1024 {
 		t.Errorf("body at the limit: %d bytes, %v", len(b), err)
 	}
-	if _, err := s.Get(ctx, "big"); err == nil || !strings.Contains(err.Error(), "limit") {
+	if _, err := s.Get(ctx, "big"); !errors.Is(err, imds.ErrTooLarge) {
 		t.Errorf("oversized body: err = %v, want a limit error", err)
 	}
 	if _, err := s.Get(ctx, "missing"); !errors.Is(err, imds.ErrNotFound) {

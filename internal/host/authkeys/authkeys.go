@@ -1,0 +1,597 @@
+// Package authkeys is the core of jitssh-host's AuthorizedKeysCommand: given
+// an OS user (sshd's %u) and optionally the fingerprint of the offered key
+// (%f), it fetches the user's EC2 Instance Connect keys from IMDSv2,
+// establishes trust in the signer certificate and returns the keys that pass
+// every check. The CLI prints them for sshd; the sandbox's embedded SSH
+// server calls [Authorize] in-process.
+//
+// The checks follow AWS's eic_curl_authorized_keys and
+// eic_parse_authorized_keys (eic-spec.md §1.2–§1.5), with these deliberate
+// differences:
+//   - the region comes from placement/region (falling back to the
+//     availability zone), so Local Zones work;
+//   - the user name is validated before it goes into a URL path;
+//   - the chain is verified with crypto/x509 against the configured roots
+//     (default: the system roots) and every certificate below the trust
+//     anchor needs a good, current OCSP response from IMDS, checked with
+//     golang.org/x/crypto/ocsp (thisUpdate/nextUpdate enforced, 5 minutes of
+//     clock skew allowed);
+//   - every entry is judged on its own, so one bad entry never hides a good
+//     one (AWS's script refuses every key then);
+//   - IMDS requests run concurrently under one hard deadline (default 3 s),
+//     each with a 1 s timeout.
+//
+// Fail closed: any error returns no keys. Nothing is cached between calls;
+// a verified-signer cache (keyed by the chain's hash, bounded by the OCSP
+// nextUpdate) is left for a later issue, as the whole run already takes
+// milliseconds. This package does not check that the OS user exists, and
+// does not decide exit codes: see internal/hostcli.
+package authkeys
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/sha1" //nolint:gosec // IMDS names OCSP staples by SHA-1 fingerprint
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/jitssh/jitssh/internal/eickey"
+	"github.com/jitssh/jitssh/internal/host/audit"
+	"github.com/jitssh/jitssh/internal/imds"
+)
+
+// DefaultTimeout bounds one Authorize call when Config.Timeout is zero. It
+// is well under AWS's 5-second budget and sshd's patience.
+const DefaultTimeout = 3 * time.Second
+
+// Config is what Authorize needs. The zero value talks to the real IMDS,
+// trusts the system roots and records nothing.
+type Config struct {
+	// IMDSEndpoint is the IMDS base URL; "" means http://169.254.169.254.
+	IMDSEndpoint string
+	// Roots are the roots the signer chain must verify to; nil means the
+	// system roots.
+	Roots *x509.CertPool
+	// Timeout bounds the whole call; zero means DefaultTimeout.
+	Timeout time.Duration
+	// RequestTimeout bounds each IMDS request; zero means 1 s.
+	RequestTimeout time.Duration
+	// Audit receives one event per key served or refused and per refused
+	// request; nil records nothing. A failure to record a served key
+	// refuses it.
+	Audit audit.Recorder
+	// Now returns the instance's time; nil means time.Now.
+	Now func() time.Time
+	// HTTPClient is used for IMDS; nil means a private client without proxy.
+	HTTPClient *http.Client
+}
+
+// Accepted is a key that passed every check.
+type Accepted struct {
+	// KeyLine is the authorized_keys line to give sshd, comment included.
+	KeyLine string
+	// Fingerprint is the key's SHA256 fingerprint, as sshd logs it.
+	Fingerprint string
+	// Caller is the IAM principal ARN that pushed the key (#Caller).
+	Caller string
+	// RequestID is the SendSSHPublicKey request id (#Request).
+	RequestID string
+	// Expires is when the key stops being valid (#Timestamp).
+	Expires time.Time
+}
+
+// Reason is a stable code for why a request was refused. Per-key reasons
+// are eickey.Reason values.
+type Reason string
+
+// Request-level refusal reasons.
+const (
+	ReasonBadUser          Reason = "bad-user"
+	ReasonBadFingerprint   Reason = "bad-fingerprint"
+	ReasonIMDSUnavailable  Reason = "imds-unavailable"
+	ReasonBadInstanceID    Reason = "bad-instance-id"
+	ReasonBadRegion        Reason = "bad-region"
+	ReasonBadDomain        Reason = "bad-domain"
+	ReasonNoSigner         Reason = "no-signer"
+	ReasonSignerCNMismatch Reason = "signer-cn-mismatch"
+	ReasonUntrustedSigner  Reason = "untrusted-signer"
+	ReasonRevoked          Reason = "signer-revoked"
+	ReasonOCSPFailed       Reason = "ocsp-failed"
+	ReasonBadBlob          Reason = "bad-key-blob"
+	ReasonTimeout          Reason = "timeout"
+	ReasonAuditFailed      Reason = "audit-failed"
+	// ReasonNoValidKey: keys were published for the user but every one was
+	// refused; each refusal has its own key-refused audit event.
+	ReasonNoValidKey Reason = "no-valid-key"
+)
+
+// Error is the error Authorize returns; Reason says what kind of refusal.
+type Error struct {
+	Reason Reason
+	Err    error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Reason, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of an *Error in err's chain, or "".
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+func refuse(r Reason, format string, args ...any) *Error {
+	return &Error{Reason: r, Err: fmt.Errorf(format, args...)}
+}
+
+// allowedDomains are the partitions whose signer AWS's script accepts.
+var allowedDomains = map[string]bool{
+	"amazonaws.com":    true,
+	"amazonaws.com.cn": true,
+	"c2s.ic.gov":       true,
+	"sc2s.sgov.gov":    true,
+}
+
+var (
+	instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]{8,32}$`)
+	regionRE     = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)*-[0-9]+$`)
+	azRegionRE   = regexp.MustCompile(`^(?:[a-z]+-)+[0-9]+`)
+	sha256FPRE   = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
+	md5FPRE      = regexp.MustCompile(`^MD5:[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){15}$`)
+)
+
+// MaxUserLength is the longest OS user name accepted, as EIC's API.
+const MaxUserLength = 32
+
+// ValidUser reports whether user may be used in an IMDS path. It accepts
+// exactly the names EIC's SendSSHPublicKey accepts (1–32 characters of
+// letters, digits, "@", ".", "_", "-", starting with a letter, digit or
+// "_", optionally ending in "$"), so no key can exist for anything else.
+func ValidUser(user string) error {
+	if user == "" || len(user) > MaxUserLength {
+		return fmt.Errorf("user name must be 1 to %d characters", MaxUserLength)
+	}
+	if strings.Contains(user, "..") {
+		return fmt.Errorf("user name %q contains \"..\"", user)
+	}
+	for i, c := range []byte(user) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case (c == '@' || c == '.' || c == '-') && i > 0:
+		case c == '$' && i > 0 && i == len(user)-1:
+		default:
+			return fmt.Errorf("user name %q contains %q at offset %d", audit.Sanitize(user, 64), c, i)
+		}
+	}
+	return nil
+}
+
+// validFingerprint accepts "" or an sshd %f value in SHA256 or MD5 form.
+func validFingerprint(fp string) bool {
+	return fp == "" || sha256FPRE.MatchString(fp) || md5FPRE.MatchString(fp)
+}
+
+// Authorize returns the keys sshd may accept for user. fingerprint, when
+// not empty, is sshd's %f: only entries for that key are considered, and
+// entries for other keys are skipped silently (not refusals).
+//
+// It returns no keys and a nil error when no key is published for the user
+// (or none for that fingerprint); a nil slice and an *Error when anything
+// fails or every published key was refused. Every key served and every
+// refusal is recorded to cfg.Audit before Authorize returns.
+func Authorize(ctx context.Context, cfg Config, user, fingerprint string) ([]Accepted, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	r := &run{cfg: cfg, user: user, fp: fingerprint, now: cfg.Now()}
+	accepted, err := r.authorize(ctx)
+	if err != nil && ctx.Err() != nil && ReasonOf(err) != ReasonNoValidKey {
+		err = &Error{Reason: ReasonTimeout, Err: fmt.Errorf("gave up after %s: %w", cfg.Timeout, err)}
+	}
+	if err != nil && ReasonOf(err) == "" {
+		err = &Error{Reason: ReasonIMDSUnavailable, Err: err}
+	}
+	if err != nil && ReasonOf(err) != ReasonNoValidKey {
+		osUser := user
+		if ValidUser(user) != nil {
+			osUser = audit.Sanitize(user, 64)
+		}
+		fp := fingerprint
+		if !validFingerprint(fp) {
+			fp = audit.Sanitize(fp, 80)
+		}
+		r.events = append(r.events, audit.Event{
+			Time: r.now, Event: audit.EventRequestRefused, Instance: r.instance, OSUser: osUser,
+			Fingerprint: fp, Reason: string(ReasonOf(err)), Detail: err.Error(),
+		})
+	}
+	if cfg.Audit != nil {
+		for _, ev := range r.events {
+			if aerr := cfg.Audit.Record(ev); aerr != nil && ev.Event == audit.EventKeyServed {
+				return nil, &Error{Reason: ReasonAuditFailed, Err: fmt.Errorf("record key %s for %s: %w", ev.Fingerprint, user, aerr)}
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return accepted, nil
+}
+
+// run is the state of one Authorize call.
+type run struct {
+	cfg      Config
+	user, fp string
+	now      time.Time
+	instance string
+	events   []audit.Event
+}
+
+// fetched holds the concurrent IMDS answers.
+type fetched struct {
+	instanceID, region, domain string
+	chainPEM, keys             []byte
+	keysMissing                bool
+	staples                    map[string][]byte // by uppercase SHA-1 hex; nil value = absent
+}
+
+func (r *run) authorize(ctx context.Context) ([]Accepted, error) {
+	if err := ValidUser(r.user); err != nil {
+		return nil, &Error{Reason: ReasonBadUser, Err: err}
+	}
+	if !validFingerprint(r.fp) {
+		return nil, refuse(ReasonBadFingerprint, "fingerprint %q is not an sshd %%f value", audit.Sanitize(r.fp, 80))
+	}
+	client, err := imds.New(imds.Options{
+		Endpoint:       r.cfg.IMDSEndpoint,
+		RequestTimeout: r.cfg.RequestTimeout,
+		HTTPClient:     r.cfg.HTTPClient,
+		TokenTTL:       r.cfg.Timeout + time.Second,
+	})
+	if err != nil {
+		return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+	}
+	defer client.Close()
+	sess, err := client.Session(ctx)
+	if err != nil {
+		return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+	}
+	f, err := r.fetch(ctx, sess)
+	if err != nil {
+		return nil, err
+	}
+	r.instance = f.instanceID
+	if f.keysMissing {
+		return nil, nil
+	}
+	signerKey, err := r.verifySigner(f)
+	if err != nil {
+		return nil, err
+	}
+	return r.judge(f, signerKey)
+}
+
+// fetch gets everything in two concurrent rounds after the token: the
+// metadata, chain and keys, and, as soon as the chain is in, the OCSP
+// staples of its certificates.
+func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
+	f := &fetched{staples: map[string][]byte{}}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	get := func(path string, dst *string) {
+		defer wg.Done()
+		v, err := sess.GetString(ctx, path)
+		if err != nil {
+			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+			return
+		}
+		*dst = v
+	}
+	wg.Add(5)
+	go get("instance-id", &f.instanceID)
+	go get("services/domain", &f.domain)
+	go func() {
+		defer wg.Done()
+		region, err := sess.GetString(ctx, "placement/region")
+		if errors.Is(err, imds.ErrNotFound) {
+			// Older IMDS: derive from the AZ as AWS's script does.
+			var az string
+			if az, err = sess.GetString(ctx, "placement/availability-zone"); err == nil {
+				region = azRegionRE.FindString(az)
+			}
+		}
+		if err != nil {
+			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+			return
+		}
+		f.region = region
+	}()
+	go func() {
+		defer wg.Done()
+		b, err := sess.Get(ctx, "managed-ssh-keys/active-keys/"+r.user+"/")
+		switch {
+		case errors.Is(err, imds.ErrNotFound):
+			f.keysMissing = true
+		case errors.Is(err, imds.ErrTooLarge):
+			fail(&Error{Reason: ReasonBadBlob, Err: err})
+		case err != nil:
+			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+		default:
+			f.keys = b
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		b, err := sess.Get(ctx, "managed-ssh-keys/signer-cert/")
+		if errors.Is(err, imds.ErrNotFound) {
+			fail(refuse(ReasonNoSigner, "IMDS has no signer certificate"))
+			return
+		}
+		if err != nil {
+			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+			return
+		}
+		f.chainPEM = b
+		certs, err := parseChain(b)
+		if err != nil {
+			return // reported by verifySigner
+		}
+		var swg sync.WaitGroup
+		for _, c := range certs {
+			name := sha1Name(c)
+			swg.Add(1)
+			go func() {
+				defer swg.Done()
+				b, err := sess.Get(ctx, "managed-ssh-keys/signer-ocsp/"+name)
+				if err != nil && !errors.Is(err, imds.ErrNotFound) {
+					fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+					return
+				}
+				mu.Lock()
+				f.staples[name] = b
+				mu.Unlock()
+			}()
+		}
+		swg.Wait()
+	}()
+	wg.Wait()
+	if firstErr != nil {
+		// A missing key list makes every other failure moot: there is
+		// nothing to serve and nothing to refuse.
+		if f.keysMissing {
+			return f, nil
+		}
+		return nil, firstErr
+	}
+	if f.keysMissing {
+		return f, nil
+	}
+	if !instanceIDRE.MatchString(f.instanceID) {
+		return nil, refuse(ReasonBadInstanceID, "IMDS instance id %q is not an EC2 instance id", audit.Sanitize(f.instanceID, 64))
+	}
+	if !allowedDomains[f.domain] {
+		return nil, refuse(ReasonBadDomain, "IMDS domain %q is not an AWS partition", audit.Sanitize(f.domain, 64))
+	}
+	if len(f.region) > 32 || !regionRE.MatchString(f.region) {
+		return nil, refuse(ReasonBadRegion, "IMDS region %q is not a region name", audit.Sanitize(f.region, 64))
+	}
+	return f, nil
+}
+
+// maxChain is the most certificates accepted in the signer chain.
+const maxChain = 8
+
+// parseChain decodes the PEM chain from IMDS, leaf first.
+func parseChain(b []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			if strings.TrimSpace(string(rest)) != "" {
+				return nil, errors.New("signer-cert: trailing data after the last certificate")
+			}
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("signer-cert: unexpected PEM block %q", blk.Type)
+		}
+		if len(certs) == maxChain {
+			return nil, fmt.Errorf("signer-cert: more than %d certificates", maxChain)
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("signer-cert: certificate %d: %w", len(certs), err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("signer-cert: no certificate")
+	}
+	return certs, nil
+}
+
+func sha1Name(c *x509.Certificate) string {
+	sum := sha1.Sum(c.Raw) //nolint:gosec // the name IMDS uses
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// ocspSkew is the clock skew tolerated on OCSP thisUpdate/nextUpdate, as
+// OpenSSL's default.
+const ocspSkew = 5 * time.Minute
+
+// ocspMaxAge bounds the age of a response that has no nextUpdate.
+const ocspMaxAge = 7 * 24 * time.Hour
+
+// verifySigner checks the signer chain and returns the leaf's key.
+func (r *run) verifySigner(f *fetched) (*rsa.PublicKey, error) {
+	certs, err := parseChain(f.chainPEM)
+	if err != nil {
+		return nil, &Error{Reason: ReasonNoSigner, Err: err}
+	}
+	leaf := certs[0]
+	wantCN := "managed-ssh-signer." + f.region + "." + f.domain
+	if leaf.Subject.CommonName != wantCN {
+		return nil, refuse(ReasonSignerCNMismatch, "signer certificate is for %q, want %q", audit.Sanitize(leaf.Subject.CommonName, 128), wantCN)
+	}
+	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
+	if !ok || pub.N.BitLen() < 2048 {
+		return nil, refuse(ReasonUntrustedSigner, "signer certificate %q does not hold an RSA key of at least 2048 bits", wantCN)
+	}
+	inters := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inters.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         r.cfg.Roots,
+		Intermediates: inters,
+		CurrentTime:   r.now,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, &Error{Reason: ReasonUntrustedSigner, Err: fmt.Errorf("signer certificate %q: %w", wantCN, err)}
+	}
+	// Every certificate below the trust anchor needs a good OCSP staple.
+	// Any one chain that passes is enough.
+	var ocspErr *Error
+	for _, chain := range chains {
+		if ocspErr = r.checkOCSP(chain, f.staples); ocspErr == nil {
+			return pub, nil
+		}
+	}
+	return nil, ocspErr
+}
+
+func (r *run) checkOCSP(chain []*x509.Certificate, staples map[string][]byte) *Error {
+	for i := 0; i < len(chain)-1; i++ {
+		cert, issuer := chain[i], chain[i+1]
+		name := sha1Name(cert)
+		cn := audit.Sanitize(cert.Subject.CommonName, 128)
+		b64 := staples[name]
+		if len(b64) == 0 {
+			return refuse(ReasonOCSPFailed, "no OCSP response for %q (signer-ocsp/%s)", cn, name)
+		}
+		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b64)), ""))
+		if err != nil {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q is not base64: %v", cn, err)
+		}
+		resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
+		if err != nil {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q: %v", cn, err)
+		}
+		if resp.Certificate != nil && !hasOCSPSigning(resp.Certificate) {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a certificate not authorized for OCSP", cn)
+		}
+		switch resp.Status {
+		case ocsp.Good:
+		case ocsp.Revoked:
+			return refuse(ReasonRevoked, "signer certificate %q was revoked at %s", cn, resp.RevokedAt.UTC().Format(time.RFC3339))
+		default:
+			return refuse(ReasonOCSPFailed, "OCSP status of %q is unknown", cn)
+		}
+		if resp.ThisUpdate.After(r.now.Add(ocspSkew)) {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q is from the future (%s)", cn, resp.ThisUpdate.UTC().Format(time.RFC3339))
+		}
+		if !resp.NextUpdate.IsZero() && resp.NextUpdate.Before(r.now.Add(-ocspSkew)) {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q went stale at %s", cn, resp.NextUpdate.UTC().Format(time.RFC3339))
+		}
+		if resp.NextUpdate.IsZero() && resp.ThisUpdate.Before(r.now.Add(-ocspMaxAge)) {
+			return refuse(ReasonOCSPFailed, "OCSP response for %q is older than %s", cn, ocspMaxAge)
+		}
+	}
+	return nil
+}
+
+func hasOCSPSigning(c *x509.Certificate) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageOCSPSigning {
+			return true
+		}
+	}
+	return false
+}
+
+// judge verifies each entry on its own.
+func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
+	entries, err := eickey.Parse(f.keys)
+	if err != nil {
+		return nil, &Error{Reason: ReasonBadBlob, Err: err}
+	}
+	policy := eickey.Policy{Signer: signerKey, Instance: f.instanceID, Fingerprint: r.fp, Now: r.now}
+	var (
+		accepted []Accepted
+		refused  = map[string]int{}
+	)
+	for i := range entries {
+		e := &entries[i]
+		err := eickey.Verify(e, policy)
+		reason := eickey.ReasonOf(err)
+		if reason == eickey.ReasonFingerprintMismatch {
+			continue // an entry for another key: not this request's business
+		}
+		if err != nil {
+			if reason == "" {
+				reason = eickey.ReasonMalformed
+			}
+			ev := audit.Event{
+				Time: r.now, Event: audit.EventKeyRefused, Instance: f.instanceID, OSUser: r.user,
+				Fingerprint: e.Fingerprint, Reason: string(reason), Detail: err.Error(),
+			}
+			// Claims are only recorded when the signer made them.
+			if reason == eickey.ReasonWrongInstance || reason == eickey.ReasonExpired {
+				ev.Caller, ev.RequestID, ev.Expires = e.Caller, e.Request, e.Timestamp
+			}
+			r.events = append(r.events, ev)
+			refused[string(reason)]++
+			continue
+		}
+		accepted = append(accepted, Accepted{
+			KeyLine: e.KeyLine, Fingerprint: e.Fingerprint, Caller: e.Caller,
+			RequestID: e.Request, Expires: e.Timestamp,
+		})
+		r.events = append(r.events, audit.Event{
+			Time: r.now, Event: audit.EventKeyServed, Instance: f.instanceID, OSUser: r.user,
+			Fingerprint: e.Fingerprint, Caller: e.Caller, RequestID: e.Request, Expires: e.Timestamp,
+		})
+	}
+	if len(accepted) == 0 && len(refused) > 0 {
+		parts := make([]string, 0, len(refused))
+		for reason, n := range refused {
+			parts = append(parts, fmt.Sprintf("%d %s", n, reason))
+		}
+		sort.Strings(parts)
+		return nil, refuse(ReasonNoValidKey, "every key published for %s was refused (%s)", r.user, strings.Join(parts, ", "))
+	}
+	return accepted, nil
+}

@@ -1,0 +1,122 @@
+package hostconfig_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+)
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	full := `
+imds_endpoint = "http://127.0.0.1:8080"
+trusted_roots = "/etc/jitssh/roots.pem"
+audit_file = ""
+syslog = false
+timeout = "1500ms"
+`
+	got, err := hostconfig.Parse([]byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hostconfig.Config{
+		IMDSEndpoint: "http://127.0.0.1:8080",
+		TrustedRoots: "/etc/jitssh/roots.pem",
+		AuditFile:    "",
+		Syslog:       false,
+		Timeout:      1500 * time.Millisecond,
+	}
+	if got != want {
+		t.Errorf("Parse = %+v, want %+v", got, want)
+	}
+	if got, err := hostconfig.Parse(nil); err != nil || got != hostconfig.Default() {
+		t.Errorf("empty file = %+v, %v; want defaults", got, err)
+	}
+	d := hostconfig.Default()
+	if d.IMDSEndpoint != "http://169.254.169.254" || d.AuditFile != "/var/log/jitssh/audit.jsonl" || !d.Syslog || d.Timeout != 3*time.Second || d.TrustedRoots != "" {
+		t.Errorf("Default = %+v", d)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, text, want string
+	}{
+		{"unknown key", `imds = "x"`, "unknown key(s) imds"},
+		{"unknown table", "[extra]\nx = 1", "unknown key(s)"},
+		{"bad endpoint", `imds_endpoint = "169.254.169.254"`, "imds_endpoint"},
+		{"relative roots", `trusted_roots = "roots.pem"`, "absolute path"},
+		{"relative audit", `audit_file = "audit.jsonl"`, "absolute path"},
+		{"timeout not duration", `timeout = "soon"`, `timeout "soon"`},
+		{"timeout as integer", `timeout = 3`, "timeout"},
+		{"timeout too short", `timeout = "1ms"`, "outside"},
+		{"timeout too long", `timeout = "1m"`, "outside"},
+		{"syslog not bool", `syslog = "yes"`, "syslog"},
+		{"not toml", `imds_endpoint = `, "hostconfig"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := hostconfig.Parse([]byte(tt.text))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) err = %v, want it to mention %q", tt.text, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "host.toml")
+	if err := os.WriteFile(good, []byte(`timeout = "2s"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := hostconfig.Load(good)
+	if err != nil || c.Timeout != 2*time.Second {
+		t.Errorf("Load = %+v, %v", c, err)
+	}
+	if _, err := hostconfig.Load(filepath.Join(dir, "missing.toml")); err == nil {
+		t.Error("Load of an explicit missing file succeeded")
+	}
+	writable := filepath.Join(dir, "writable.toml")
+	if err := os.WriteFile(writable, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostconfig.Load(writable); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Errorf("Load of a world-writable file: err = %v", err)
+	}
+	if _, err := hostconfig.Load(dir); err == nil {
+		t.Error("Load of a directory succeeded")
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("nope = 1"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostconfig.Load(bad); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("Load of a bad file: err = %v, want it to name the file", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`imds_endpoint = "http://127.0.0.1:1"` + "\ntimeout = \"2s\"\nsyslog = true\n"))
+	f.Add([]byte(`audit_file = ""`))
+	f.Add([]byte("[x]\ny = [1,2]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := hostconfig.Parse(data)
+		if err != nil {
+			return
+		}
+		if c.Timeout < hostconfig.MinTimeout || c.Timeout > hostconfig.MaxTimeout || c.IMDSEndpoint == "" {
+			t.Fatalf("Parse accepted an invalid config %+v", c)
+		}
+	})
+}
