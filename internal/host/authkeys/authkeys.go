@@ -213,18 +213,9 @@ func Authorize(ctx context.Context, cfg Config, user, fingerprint string) ([]Acc
 		err = &Error{Reason: ReasonIMDSUnavailable, Err: err}
 	}
 	if err != nil && ReasonOf(err) != ReasonNoValidKey {
-		osUser := user
-		if ValidUser(user) != nil {
-			osUser = audit.Sanitize(user, 64)
-		}
-		fp := fingerprint
-		if !validFingerprint(fp) {
-			fp = audit.Sanitize(fp, 80)
-		}
-		r.events = append(r.events, audit.Event{
-			Time: r.now, Event: audit.EventRequestRefused, Instance: r.instance, OSUser: osUser,
-			Fingerprint: fp, Reason: string(ReasonOf(err)), Detail: err.Error(),
-		})
+		ev := refusalEvent(user, fingerprint, err)
+		ev.Time, ev.Instance = r.now, r.instance
+		r.events = append(r.events, ev)
 	}
 	if cfg.Audit != nil {
 		for _, ev := range r.events {
