@@ -354,3 +354,101 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestRealSSHD logs in through the real OpenSSH sshd (sshd -i, spliced to
+// the real ssh client by ProxyCommand) with jitssh-host as its
+// AuthorizedKeysCommand: the key is accepted only because IMDS published it.
+func TestRealSSHD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds jitssh-host and runs sshd")
+	}
+	sshd, sshc := "/usr/sbin/sshd", "ssh"
+	if _, err := os.Stat(sshd); err != nil {
+		t.Skip("no /usr/sbin/sshd")
+	}
+	if _, err := exec.LookPath(sshc); err != nil {
+		t.Skip("no ssh client")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("sshd -i needs root")
+	}
+	t.Parallel()
+	// sshd insists that the command and every directory above it are
+	// root-owned and not writable by others, which rules out /tmp.
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	binDir, err := os.MkdirTemp(cache, "jitssh-host-test-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(binDir) })
+	if err := os.Chmod(binDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(binDir, "jitssh-host")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jitssh/jitssh/cmd/jitssh-host").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	in := newInstance(t)
+	dir := t.TempDir()
+	clientKey := filepath.Join(dir, "id_ed25519")
+	hostKey := filepath.Join(dir, "host_ed25519")
+	for _, k := range []string{clientKey, hostKey} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	readLine := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	knownHosts := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(knownHosts, []byte("jitssh-test "+readLine(hostKey+".pub")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshdConfig := filepath.Join(dir, "sshd_config")
+	conf := strings.Join([]string{
+		"HostKey " + hostKey,
+		"AuthorizedKeysFile none",
+		"AuthorizedKeysCommand " + bin + " authorized-keys --config " + in.config + " -- %u %f",
+		"AuthorizedKeysCommandUser root",
+		"PermitRootLogin prohibit-password",
+		"PasswordAuthentication no",
+		"KbdInteractiveAuthentication no",
+		"PidFile none",
+		"LogLevel VERBOSE",
+	}, "\n") + "\n"
+	if err := os.WriteFile(sshdConfig, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	login := func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, sshc, "-F", "/dev/null",
+			"-i", clientKey, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+			"-o", "UserKnownHostsFile="+knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
+			"-o", "ProxyCommand="+sshd+" -i -e -f "+sshdConfig,
+			"root@jitssh-test", "echo", "logged-in")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	if out, err := login(); err == nil {
+		t.Fatalf("login succeeded before any key was pushed:\n%s", out)
+	}
+	in.world.PushKey(world.PushedKey{InstanceID: instanceID, OSUser: "root", PublicKey: readLine(clientKey + ".pub"), Caller: caller, RequestID: "req-sshd"})
+	out, err := login()
+	if err != nil || !strings.Contains(out, "logged-in") {
+		t.Fatalf("login with the pushed key: %v\n%s", err, out)
+	}
+	events := in.auditEvents(t)
+	if len(events) == 0 || events[len(events)-1]["event"] != "key-served" || events[len(events)-1]["request_id"] != "req-sshd" {
+		t.Errorf("audit = %v", events)
+	}
+}
