@@ -6,7 +6,7 @@
 // The format, what is signed and the signature algorithm come from AWS's
 // reference scripts (aws/aws-ec2-instance-connect-config,
 // eic_parse_authorized_keys and bin/unit-test/sign_data.sh), summarised in
-// docs/design specs/eic-spec.md §1.3 and §1.5. One entry is
+// the design notes' specs/eic-spec.md §1.3 and §1.5. One entry is
 //
 //	#Timestamp=<expiry, unix seconds>
 //	#Instance=<instance id>

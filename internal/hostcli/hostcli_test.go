@@ -362,26 +362,34 @@ func TestRealSSHD(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds jitssh-host and runs sshd")
 	}
+	// CI sets JITSSH_REQUIRE_SSHD=1: there a skip is a failure.
+	skip := func(why string) {
+		t.Helper()
+		if os.Getenv("JITSSH_REQUIRE_SSHD") == "1" {
+			t.Fatalf("JITSSH_REQUIRE_SSHD=1 but %s", why)
+		}
+		t.Skip(why)
+	}
 	sshd, sshc := "/usr/sbin/sshd", "ssh"
 	if _, err := os.Stat(sshd); err != nil {
-		t.Skip("no /usr/sbin/sshd")
+		skip("no /usr/sbin/sshd")
 	}
 	if _, err := exec.LookPath(sshc); err != nil {
-		t.Skip("no ssh client")
+		skip("no ssh client")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("sshd -i needs root")
+		skip("sshd -i needs root")
 	}
 	t.Parallel()
 	// sshd insists that the command and every directory above it are
 	// root-owned and not writable by others, which rules out /tmp.
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		t.Skip(err)
+		skip(err.Error())
 	}
 	binDir, err := os.MkdirTemp(cache, "jitssh-host-test-")
 	if err != nil {
-		t.Skip(err)
+		skip(err.Error())
 	}
 	t.Cleanup(func() { os.RemoveAll(binDir) })
 	if err := os.Chmod(binDir, 0o755); err != nil {
