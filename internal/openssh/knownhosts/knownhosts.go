@@ -1,0 +1,297 @@
+// Package knownhosts keeps jitssh's host-key pins: a file in OpenSSH's
+// known_hosts format, one line per pinned key, keyed by an alias (the
+// instance id), that OpenSSH enforces through UserKnownHostsFile with
+// StrictHostKeyChecking yes.
+//
+// A pin is learned once, over a channel that AWS authenticates end to end
+// (an SSM or EC2 Instance Connect Endpoint tunnel), with Learn; from then
+// on the pinned key is enforced for every transport, including direct and
+// bastion connections where a man in the middle is possible. Pin never
+// replaces a pin silently: a different key is a *ChangedError that says
+// what happened and how to re-learn deliberately (Forget, then connect).
+//
+// The store accepts only lines it could have written itself: one exact
+// alias per host field, no wildcards, hashed names or markers. Anything
+// else is an error (fail closed), because OpenSSH would apply such a line
+// in ways Lookup could not see.
+package knownhosts
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/jitssh/jitssh/internal/openssh/privfile"
+)
+
+// Store is a pin file. The zero value is not usable; set Path.
+type Store struct {
+	// Path of the known_hosts-format file. Its directory is created with
+	// mode 0700 if missing and must not be writable by others.
+	Path string
+	// ForgetCommand is the command a user runs to drop a pin, without the
+	// alias (e.g. "jitssh known-hosts forget"). It is quoted in
+	// ChangedError messages; if empty, only the file is named.
+	ForgetCommand string
+}
+
+// aliasRE accepts an instance id or host name, optionally in OpenSSH's
+// "[host]:port" form for non-standard ports.
+var aliasRE = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[A-Za-z0-9][A-Za-z0-9._-]{0,252}\]:[0-9]{1,5})$`)
+
+// ValidAlias reports whether alias can key a pin: letters, digits, '.', '_'
+// and '-' (or "[name]:port"), no wildcard or other pattern characters.
+func ValidAlias(alias string) bool { return aliasRE.MatchString(alias) }
+
+// entry is one parsed line of the pin file.
+type entry struct {
+	hosts []string
+	key   ssh.PublicKey
+}
+
+// parse reads a pin file. Blank lines and comments are allowed; every
+// other line must be "host[,host…] keytype base64 [comment]" with exact
+// aliases.
+func parse(data []byte) ([]entry, error) {
+	var entries []entry
+	for i, raw := range bytes.Split(data, []byte("\n")) {
+		line := bytes.TrimSpace(raw)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		marker, hosts, key, _, rest, err := ssh.ParseKnownHosts(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		if marker != "" {
+			return nil, fmt.Errorf("line %d: @%s lines are not supported in the pin store", i+1, marker)
+		}
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, fmt.Errorf("line %d: more than one entry on the line", i+1)
+		}
+		for _, h := range hosts {
+			if !ValidAlias(h) {
+				return nil, fmt.Errorf("line %d: host %q is not an exact alias (wildcards, negations and hashed names are not supported)", i+1, h)
+			}
+		}
+		if _, isCert := key.(*ssh.Certificate); isCert {
+			return nil, fmt.Errorf("line %d: certificates cannot be pinned", i+1)
+		}
+		entries = append(entries, entry{hosts: hosts, key: key})
+	}
+	return entries, nil
+}
+
+func (s *Store) read() ([]byte, []entry, error) {
+	if s.Path == "" {
+		return nil, nil, errors.New("pin store path is not set")
+	}
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read pin store: %w", err)
+	}
+	entries, err := parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pin store %s: %w", s.Path, err)
+	}
+	return data, entries, nil
+}
+
+func keysFor(entries []entry, alias string) []ssh.PublicKey {
+	var keys []ssh.PublicKey
+	for _, e := range entries {
+		for _, h := range e.hosts {
+			if h == alias {
+				keys = append(keys, e.key)
+				break
+			}
+		}
+	}
+	return keys
+}
+
+func checkAlias(alias string) error {
+	if !ValidAlias(alias) {
+		return fmt.Errorf("invalid host alias %q", alias)
+	}
+	return nil
+}
+
+// Lookup returns the keys pinned for alias, or none. A malformed pin file
+// is an error, never an empty answer.
+func (s *Store) Lookup(alias string) ([]ssh.PublicKey, error) {
+	if err := checkAlias(alias); err != nil {
+		return nil, err
+	}
+	_, entries, err := s.read()
+	if err != nil {
+		return nil, err
+	}
+	return keysFor(entries, alias), nil
+}
+
+// Pin records keys for alias. With no pin yet, the keys are written
+// (atomically, under a lock shared with other jitssh processes). If every
+// key is already pinned, nothing changes. Otherwise the existing pin stands
+// and the error is a *ChangedError.
+func (s *Store) Pin(alias string, keys []ssh.PublicKey) error {
+	if err := checkAlias(alias); err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("pin %s: no keys", alias)
+	}
+	for _, k := range keys {
+		if _, isCert := k.(*ssh.Certificate); isCert {
+			return fmt.Errorf("pin %s: certificates cannot be pinned", alias)
+		}
+	}
+	return s.locked(func() error {
+		data, entries, err := s.read()
+		if err != nil {
+			return err
+		}
+		pinned := keysFor(entries, alias)
+		if len(pinned) > 0 {
+			for _, k := range keys {
+				if !containsKey(pinned, k) {
+					return &ChangedError{Alias: alias, File: s.Path, Pinned: pinned, Presented: keys, ForgetCommand: s.ForgetCommand}
+				}
+			}
+			return nil
+		}
+		out := append([]byte(nil), data...)
+		if len(out) > 0 && out[len(out)-1] != '\n' {
+			out = append(out, '\n')
+		}
+		var written []ssh.PublicKey
+		for _, k := range keys {
+			if containsKey(written, k) {
+				continue
+			}
+			written = append(written, k)
+			out = append(out, xknownhosts.Line([]string{alias}, k)...)
+			out = append(out, '\n')
+		}
+		return privfile.WriteFile(s.Path, out, privfile.Options{Perm: 0o600})
+	})
+}
+
+// Forget removes every pin for alias and reports whether there was one.
+func (s *Store) Forget(alias string) (bool, error) {
+	if err := checkAlias(alias); err != nil {
+		return false, err
+	}
+	removed := false
+	err := s.locked(func() error {
+		data, _, err := s.read()
+		if err != nil || data == nil {
+			return err
+		}
+		var out []byte
+		for _, raw := range bytes.SplitAfter(data, []byte("\n")) {
+			line := bytes.TrimSpace(raw)
+			if len(line) == 0 || line[0] == '#' {
+				out = append(out, raw...)
+				continue
+			}
+			fields := strings.Fields(string(line))
+			hosts := strings.Split(fields[0], ",")
+			kept := hosts[:0]
+			for _, h := range hosts {
+				if h != alias {
+					kept = append(kept, h)
+				}
+			}
+			switch {
+			case len(kept) == len(hosts):
+				out = append(out, raw...)
+			case len(kept) == 0:
+				removed = true
+			default:
+				removed = true
+				fields[0] = strings.Join(kept, ",")
+				out = append(out, strings.Join(fields, " ")+"\n"...)
+			}
+		}
+		if !removed {
+			return nil
+		}
+		return privfile.WriteFile(s.Path, out, privfile.Options{Perm: 0o600})
+	})
+	if err != nil {
+		return false, fmt.Errorf("forget %s: %w", alias, err)
+	}
+	return removed, nil
+}
+
+// locked runs fn holding an exclusive lock on "<Path>.lock", creating the
+// store's directory (0700) first.
+func (s *Store) locked(fn func() error) error {
+	if s.Path == "" {
+		return errors.New("pin store path is not set")
+	}
+	if err := privfile.MkdirPrivate(filepath.Dir(s.Path)); err != nil {
+		return fmt.Errorf("pin store: %w", err)
+	}
+	unlock, err := lockFile(s.Path + ".lock")
+	if err != nil {
+		return fmt.Errorf("lock pin store: %w", err)
+	}
+	defer unlock()
+	return fn()
+}
+
+func containsKey(keys []ssh.PublicKey, k ssh.PublicKey) bool {
+	m := k.Marshal()
+	for _, x := range keys {
+		if bytes.Equal(x.Marshal(), m) {
+			return true
+		}
+	}
+	return false
+}
+
+// ChangedError reports that a host presented a key different from its pin.
+// The pin is left as it was.
+type ChangedError struct {
+	Alias         string
+	File          string
+	Pinned        []ssh.PublicKey
+	Presented     []ssh.PublicKey
+	ForgetCommand string
+}
+
+func describe(keys []ssh.PublicKey) string {
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k.Type() + " " + ssh.FingerprintSHA256(k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (e *ChangedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "host key for %s has changed: pinned %s (in %s), but the host now presents %s. ",
+		e.Alias, describe(e.Pinned), e.File, describe(e.Presented))
+	b.WriteString("Either the instance was rebuilt or given new host keys, or someone is intercepting the connection. The pin was not changed. ")
+	b.WriteString("If you know why the key changed, ")
+	if e.ForgetCommand != "" {
+		fmt.Fprintf(&b, "run `%s %s` (or delete the %s line from %s)", e.ForgetCommand, e.Alias, e.Alias, e.File)
+	} else {
+		fmt.Fprintf(&b, "delete the %s line from %s", e.Alias, e.File)
+	}
+	b.WriteString(" and connect again: the key is then re-learned over the AWS-authenticated channel.")
+	return b.String()
+}
