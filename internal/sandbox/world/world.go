@@ -76,7 +76,7 @@ type Session struct {
 	Started      time.Time
 
 	done     chan struct{}
-	doneOnce sync.Once
+	doneOnce *sync.Once // a pointer so that Session values can be copied (go vet copylocks)
 }
 
 // Done is closed when the session is terminated.
@@ -106,6 +106,7 @@ type World struct {
 	byID       map[string]*Instance
 	keys       []PushedKey
 	sessions   map[string]*Session
+	resumed    map[string][]string // extra tokens by session id, see ResumeSession
 }
 
 // New returns a World seeded from cfg.
@@ -232,6 +233,7 @@ func (w *World) StartSession(s Session, callerName string) *Session {
 	s.Token = "AAEAA" + randomHex(48)
 	s.Started = w.now()
 	s.done = make(chan struct{})
+	s.doneOnce = new(sync.Once)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p := &s
