@@ -1,0 +1,21 @@
+// Package apis serves the sandbox's emulated AWS control-plane APIs on one
+// HTTP endpoint, for the real AWS SDK for Go v2 and the real aws CLI
+// pointed at it with AWS_ENDPOINT_URL:
+//
+//   - STS GetCallerIdentity (AWS query protocol),
+//   - EC2 DescribeInstances (EC2 query protocol),
+//   - EC2 Instance Connect SendSSHPublicKey (AWS JSON 1.1),
+//   - SSM StartSession, ResumeSession, TerminateSession and
+//     DescribeInstanceInformation (AWS JSON 1.1).
+//
+// Every request must carry a valid SigV4 signature by one of the world's
+// identities; requests are routed by the service in the credential scope
+// and then by Action or X-Amz-Target. Errors use each protocol's envelope
+// and AWS's codes (see awsproto). State lives in world.World; this package
+// owns only the translation between the wire and the world.
+//
+// It does not evaluate IAM policies, serve the SSM data channel websocket
+// or IMDS; those belong to other sandbox packages. Behaviour follows
+// /work/shared/design/specs/ssm-protocol.md §1 and eic-spec.md §2 and the
+// services' API models.
+package apis

@@ -1,0 +1,304 @@
+package apis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+)
+
+// MaxBodyBytes is the largest request body the handler reads.
+const MaxBodyBytes = 1 << 20
+
+// Options configures the handler returned by NewHandler.
+type Options struct {
+	// StreamURL returns the data-channel websocket URL StartSession and
+	// ResumeSession return for a session id, e.g.
+	// ws://127.0.0.1:PORT/v1/data-channel/<id>?role=publish_subscribe.
+	// Nil means ws://<request Host>/v1/data-channel/<id>?role=publish_subscribe.
+	StreamURL func(sessionID string) string
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+}
+
+// Service signing names, as in the SigV4 credential scope.
+const (
+	serviceSTS = "sts"
+	serviceEC2 = "ec2"
+	serviceEIC = "ec2-instance-connect"
+	serviceSSM = "ssm"
+)
+
+type handler struct {
+	world    *world.World
+	opts     Options
+	log      *slog.Logger
+	verifier *awsproto.Verifier
+}
+
+// NewHandler returns the http.Handler serving the sandbox's AWS APIs
+// against w.
+func NewHandler(w *world.World, opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{world: w, opts: opts, log: log.With("component", "awsapi")}
+	h.verifier = &awsproto.Verifier{
+		Secret: func(akid string) (string, bool) {
+			id, ok := w.Identity(akid)
+			return id.SecretAccessKey, ok
+		},
+		Now:    w.Now,
+		Region: w.Region,
+	}
+	return h
+}
+
+// call is one API request being served.
+type call struct {
+	r       *http.Request
+	body    []byte
+	reqID   string
+	proto   awsproto.Protocol
+	service string
+	op      string
+	id      world.Identity
+	akid    string
+	form    url.Values // query protocols only
+}
+
+// ServeHTTP serves one API request and logs one line about it.
+func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	c := &call{r: r, reqID: uuid.NewString()}
+	resp, err := h.serveRecover(rw, c)
+	if err == nil {
+		switch c.proto {
+		case awsproto.JSON11:
+			err = awsproto.WriteJSON(rw, c.reqID, resp)
+		default:
+			err = awsproto.WriteXML(rw, c.reqID, resp)
+		}
+		if err != nil {
+			err = fmt.Errorf("write %s response: %w", c.op, err)
+		}
+	}
+	status := http.StatusOK
+	var ae *awsproto.Error
+	if err != nil {
+		if !errors.As(err, &ae) {
+			h.log.Error("internal error", "request_id", c.reqID, "service", c.service, "operation", c.op, "err", err)
+			ae = &awsproto.Error{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
+			switch c.service { // the services' modeled faults
+			case serviceSSM:
+				ae.Code = "InternalServerError"
+			case serviceEIC:
+				ae.Code = "ServiceException"
+			}
+		}
+		status = ae.HTTPStatus()
+		c.proto.WriteError(rw, c.reqID, ae)
+	}
+	caller := c.id.ARN
+	if caller == "" {
+		caller = c.akid
+	}
+	attrs := []any{"request_id", c.reqID, "service", c.service, "operation", c.op, "caller", caller,
+		"status", status, "duration", time.Since(start).Round(time.Microsecond)}
+	if ae != nil {
+		attrs = append(attrs, "error_code", ae.Code, "error", ae.Message)
+	}
+	h.log.Info("aws api request", attrs...)
+}
+
+// serveRecover is serve with a panic turned into an internal error, so the
+// client sees an AWS fault rather than a dropped connection.
+func (h *handler) serveRecover(rw http.ResponseWriter, c *call) (resp any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			resp, err = nil, fmt.Errorf("panic in %s %s: %v", c.service, c.op, p)
+		}
+	}()
+	return h.serve(rw, c)
+}
+
+// serve authenticates and dispatches c, returning the value to encode as
+// the response body.
+func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
+	r := c.r
+	c.service = scopeService(r.Header.Get("Authorization")) // for the log, until verified
+	c.proto = protocolFromHeaders(r)
+	guessed := c.proto == 0
+	if guessed {
+		// Unsigned or unparsable; refined from the API version below.
+		c.proto = awsproto.EC2Query
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			code := "RequestEntityTooLarge"
+			if c.proto == awsproto.JSON11 {
+				code = "RequestEntityTooLargeException"
+			}
+			return nil, &awsproto.Error{Code: code, Message: fmt.Sprintf("Request body is larger than %d bytes.", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil, awsproto.Errorf("MalformedHttpRequestException", "The request body could not be read.")
+	}
+	c.body = body
+	if c.proto != awsproto.JSON11 {
+		form, err := awsproto.ParseForm(r.URL.RawQuery, body)
+		if err != nil {
+			return nil, err
+		}
+		c.form = form
+		c.op = form.Get("Action")
+		if guessed && form.Get("Version") == "2011-06-15" {
+			c.proto = awsproto.AWSQuery
+		}
+	} else {
+		_, c.op, _ = strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+	}
+
+	auth, err := h.verifier.Verify(r, body)
+	c.akid = auth.AccessKeyID
+	if err != nil {
+		var ae *awsproto.AuthError
+		if errors.As(err, &ae) {
+			return nil, c.proto.AuthError(ae)
+		}
+		return nil, fmt.Errorf("verify signature: %w", err)
+	}
+	c.service = auth.Service
+	id, ok := h.world.Identity(auth.AccessKeyID)
+	if !ok {
+		return nil, c.proto.AuthError(&awsproto.AuthError{Kind: awsproto.AuthUnknownKey})
+	}
+	c.id = id
+
+	switch c.service {
+	case serviceSTS:
+		return h.routeSTS(c)
+	case serviceEC2:
+		return h.routeEC2(c)
+	case serviceEIC:
+		return h.routeJSON(c, "AWSEC2InstanceConnectService")
+	case serviceSSM:
+		return h.routeJSON(c, "AmazonSSM")
+	}
+	if c.proto == awsproto.JSON11 {
+		return nil, awsproto.Errorf("UnknownOperationException", "The sandbox does not emulate the service %q.", c.service)
+	}
+	return nil, awsproto.Errorf("InvalidAction", "The sandbox does not emulate the service %q.", c.service)
+}
+
+// protocolFromHeaders picks the protocol for r from the service named in
+// its credential scope, or from X-Amz-Target; 0 means "a query protocol,
+// decide from the body".
+func protocolFromHeaders(r *http.Request) awsproto.Protocol {
+	switch scopeService(r.Header.Get("Authorization")) {
+	case serviceSSM, serviceEIC:
+		return awsproto.JSON11
+	case serviceSTS:
+		return awsproto.AWSQuery
+	case serviceEC2:
+		return awsproto.EC2Query
+	}
+	if r.Header.Get("X-Amz-Target") != "" || strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json") {
+		return awsproto.JSON11
+	}
+	return 0
+}
+
+// scopeService extracts the service from Credential=AKID/date/region/SERVICE/...
+// without validating anything else; "" if absent.
+func scopeService(auth string) string {
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return ""
+	}
+	cred, _, _ := strings.Cut(rest, ",")
+	f := strings.Split(strings.TrimSpace(cred), "/")
+	if len(f) != 5 {
+		return ""
+	}
+	return f[3]
+}
+
+func (h *handler) routeJSON(c *call, prefix string) (any, error) {
+	if c.proto != awsproto.JSON11 {
+		return nil, awsproto.Errorf("InvalidAction", "Service %s speaks AWS JSON 1.1; send X-Amz-Target.", c.service)
+	}
+	target := c.r.Header.Get("X-Amz-Target")
+	p, op, ok := strings.Cut(target, ".")
+	if c.r.Method != http.MethodPost || !ok || p != prefix {
+		return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", target)
+	}
+	c.op = op
+	switch c.service + "." + op {
+	case serviceEIC + ".SendSSHPublicKey":
+		return h.sendSSHPublicKey(c)
+	case serviceSSM + ".StartSession":
+		return h.startSession(c)
+	case serviceSSM + ".ResumeSession":
+		return h.resumeSession(c)
+	case serviceSSM + ".TerminateSession":
+		return h.terminateSession(c)
+	case serviceSSM + ".DescribeInstanceInformation":
+		return h.describeInstanceInformation(c)
+	}
+	return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", target)
+}
+
+func (h *handler) routeSTS(c *call) (any, error) {
+	c.proto = awsproto.AWSQuery
+	if c.op == "" {
+		return nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
+	}
+	if v := c.form.Get("Version"); v != "2011-06-15" {
+		return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.op, v)
+	}
+	if c.op == "GetCallerIdentity" {
+		return h.getCallerIdentity(c)
+	}
+	return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version 2011-06-15", c.op)
+}
+
+func (h *handler) routeEC2(c *call) (any, error) {
+	c.proto = awsproto.EC2Query
+	if c.op == "" {
+		return nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
+	}
+	if c.op == "DescribeInstances" {
+		return h.describeInstances(c)
+	}
+	return nil, awsproto.Errorf("InvalidAction", "The action %s is not valid for this web service.", c.op)
+}
+
+// sessionName returns the name AWS uses for the principal in session ids:
+// the role session name of an assumed role, the user name of an IAM user.
+func sessionName(arn string) string {
+	_, res, ok := strings.Cut(arn, ":assumed-role/")
+	if ok {
+		if _, name, ok := strings.Cut(res, "/"); ok && name != "" {
+			return name
+		}
+	}
+	if _, res, ok := strings.Cut(arn, ":user/"); ok {
+		return res[strings.LastIndex(res, "/")+1:]
+	}
+	if strings.HasSuffix(arn, ":root") {
+		return "root"
+	}
+	return ""
+}

@@ -1,0 +1,471 @@
+package awsproto
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Algorithm is the only signing algorithm the sandbox accepts.
+const Algorithm = "AWS4-HMAC-SHA256"
+
+// MaxSkew is how far a request's timestamp may be from the server's clock,
+// as on AWS.
+const MaxSkew = 15 * time.Minute
+
+// amzDateFormat is the ISO 8601 basic format of X-Amz-Date.
+const amzDateFormat = "20060102T150405Z"
+
+// SignatureMismatchMessage is AWS's message for a bad signature.
+const SignatureMismatchMessage = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+
+// Authorization is a parsed SigV4 Authorization header:
+//
+//	AWS4-HMAC-SHA256 Credential=AKID/20240102/us-east-1/ssm/aws4_request, SignedHeaders=host;x-amz-date, Signature=<64 hex>
+type Authorization struct {
+	AccessKeyID string
+	Date        string // credential scope date, YYYYMMDD
+	Region      string
+	Service     string
+	// SignedHeaders are the lower-case header names in the order listed.
+	SignedHeaders []string
+	// Signature is the decoded 32-byte signature.
+	Signature []byte
+}
+
+// Scope returns the credential scope, date/region/service/aws4_request.
+func (a Authorization) Scope() string {
+	return a.Date + "/" + a.Region + "/" + a.Service + "/aws4_request"
+}
+
+// ParseAuthorization parses a SigV4 Authorization header value. Errors are
+// *AuthError with Kind AuthIncomplete.
+func ParseAuthorization(h string) (Authorization, error) {
+	var a Authorization
+	rest, ok := strings.CutPrefix(h, Algorithm)
+	if !ok || rest == "" || (rest[0] != ' ') {
+		return a, incomplete("Authorization header must start with %s", Algorithm)
+	}
+	var cred, signed, sig string
+	var seen [3]bool
+	for part := range strings.SplitSeq(rest, ",") {
+		part = strings.TrimSpace(part)
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return a, incomplete("Authorization header component %q is not key=value", part)
+		}
+		var dst *string
+		var i int
+		switch k {
+		case "Credential":
+			dst, i = &cred, 0
+		case "SignedHeaders":
+			dst, i = &signed, 1
+		case "Signature":
+			dst, i = &sig, 2
+		default:
+			return a, incomplete("Authorization header has unknown component %q", k)
+		}
+		if seen[i] {
+			return a, incomplete("Authorization header repeats %s", k)
+		}
+		seen[i] = true
+		*dst = v
+	}
+	for i, name := range []string{"Credential", "SignedHeaders", "Signature"} {
+		if !seen[i] {
+			return a, incomplete("Authorization header requires '%s' parameter", name)
+		}
+	}
+
+	fields := strings.Split(cred, "/")
+	if len(fields) != 5 || fields[4] != "aws4_request" {
+		return a, incomplete("Credential must have the form <key>/<YYYYMMDD>/<region>/<service>/aws4_request")
+	}
+	a.AccessKeyID, a.Date, a.Region, a.Service = fields[0], fields[1], fields[2], fields[3]
+	if a.AccessKeyID == "" || a.Region == "" || a.Service == "" {
+		return a, incomplete("Credential has an empty component")
+	}
+	if _, err := time.Parse("20060102", a.Date); err != nil || len(a.Date) != 8 {
+		return a, incomplete("Credential date %q is not YYYYMMDD", a.Date)
+	}
+	if !isToken(a.AccessKeyID) || !isToken(a.Region) || !isToken(a.Service) {
+		return a, incomplete("Credential contains invalid characters")
+	}
+
+	if signed == "" {
+		return a, incomplete("SignedHeaders is empty")
+	}
+	dup := map[string]bool{}
+	for name := range strings.SplitSeq(signed, ";") {
+		if name == "" || name != strings.ToLower(name) || !isToken(name) {
+			return a, incomplete("SignedHeaders entry %q is not a lower-case header name", name)
+		}
+		if dup[name] {
+			return a, incomplete("SignedHeaders repeats %q", name)
+		}
+		dup[name] = true
+		a.SignedHeaders = append(a.SignedHeaders, name)
+	}
+	if !dup["host"] {
+		return a, incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+
+	if len(sig) != 2*sha256.Size || strings.ToLower(sig) != sig {
+		return a, incomplete("Signature must be 64 lower-case hex digits")
+	}
+	b, err := hex.DecodeString(sig)
+	if err != nil {
+		return a, incomplete("Signature must be 64 lower-case hex digits")
+	}
+	a.Signature = b
+	return a, nil
+}
+
+// isToken reports whether s is non-empty and has only visible ASCII other
+// than the separators of the Authorization header.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == ',' || c == ';' || c == '/' || c == '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// Verifier checks SigV4-signed requests.
+type Verifier struct {
+	// Secret returns the secret key of accessKeyID; ok is false for an
+	// unknown key. Required.
+	Secret func(accessKeyID string) (secret string, ok bool)
+	// Now returns the server's time; nil means time.Now.
+	Now func() time.Time
+	// Region, when set, is the only region a credential scope may name.
+	Region string
+}
+
+// Verify checks the SigV4 signature on r, whose body has already been read
+// into body. On success it returns the parsed Authorization; every failure
+// is an *AuthError.
+func (v *Verifier) Verify(r *http.Request, body []byte) (Authorization, error) {
+	h := r.Header.Values("Authorization")
+	if len(h) == 0 {
+		if r.URL.Query().Has("X-Amz-Signature") {
+			return Authorization{}, &AuthError{Kind: AuthMissing, Detail: "presigned requests are not supported by the sandbox"}
+		}
+		return Authorization{}, &AuthError{Kind: AuthMissing}
+	}
+	if len(h) > 1 {
+		return Authorization{}, incomplete("more than one Authorization header")
+	}
+	a, err := ParseAuthorization(h[0])
+	if err != nil {
+		return a, err
+	}
+	if r.Header.Get("X-Amz-Security-Token") != "" {
+		// The sandbox issues no temporary credentials.
+		return a, &AuthError{Kind: AuthUnknownKey, Detail: "session tokens are not issued by the sandbox"}
+	}
+	secret, ok := v.Secret(a.AccessKeyID)
+	if !ok {
+		return a, &AuthError{Kind: AuthUnknownKey}
+	}
+
+	amzDate, signedAt, err := requestTime(r)
+	if err != nil {
+		return a, err
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now().UTC()
+	if signedAt.Before(t.Add(-MaxSkew)) {
+		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
+			amzDate, t.Add(-MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
+	}
+	if signedAt.After(t.Add(MaxSkew)) {
+		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			amzDate, t.Add(MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
+	}
+	if a.Date != amzDate[:8] {
+		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf(
+			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, amzDate[:8], amzDate)}
+	}
+	if v.Region != "" && a.Region != v.Region {
+		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", a.Region)}
+	}
+	if cs := r.Header.Get("X-Amz-Content-Sha256"); cs != "" && cs != hashHex(body) {
+		return a, &AuthError{Kind: AuthBadSignature, Detail: "The provided 'x-amz-content-sha256' header does not match what was computed."}
+	}
+
+	creq, err := CanonicalRequest(r, a.SignedHeaders, hashHex(body))
+	if err != nil {
+		return a, err
+	}
+	want := signature(secret, a, amzDate, creq)
+	if !hmac.Equal(want, a.Signature) {
+		return a, &AuthError{Kind: AuthBadSignature}
+	}
+	return a, nil
+}
+
+// requestTime returns the request's signing time from X-Amz-Date, or failing
+// that from Date, both as the ISO 8601 basic string used in the string to
+// sign and as a time.
+func requestTime(r *http.Request) (string, time.Time, error) {
+	if s := r.Header.Get("X-Amz-Date"); s != "" {
+		t, err := time.Parse(amzDateFormat, s)
+		if err != nil {
+			return "", time.Time{}, incomplete("X-Amz-Date %q is not in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z')", s)
+		}
+		return s, t, nil
+	}
+	if s := r.Header.Get("Date"); s != "" {
+		t, err := http.ParseTime(s)
+		if err != nil {
+			return "", time.Time{}, incomplete("Date header %q is not an HTTP date", s)
+		}
+		t = t.UTC()
+		return t.Format(amzDateFormat), t, nil
+	}
+	return "", time.Time{}, incomplete("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+}
+
+// CanonicalRequest builds the SigV4 canonical request for r with the given
+// signed headers (lower-case, in the order to sign them) and hex payload
+// hash. Go moves some headers out of r.Header (Host to r.Host, and for
+// servers Content-Length may live only in r.ContentLength); they are
+// recovered from there.
+func CanonicalRequest(r *http.Request, signedHeaders []string, payloadHash string) (string, error) {
+	query, err := canonicalQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(r.Method)
+	b.WriteByte('\n')
+	b.WriteString(canonicalURI(r.URL))
+	b.WriteByte('\n')
+	b.WriteString(query)
+	b.WriteByte('\n')
+	for _, name := range signedHeaders {
+		b.WriteString(name)
+		b.WriteByte(':')
+		b.WriteString(headerValue(r, name))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	b.WriteString(strings.Join(signedHeaders, ";"))
+	b.WriteByte('\n')
+	b.WriteString(payloadHash)
+	return b.String(), nil
+}
+
+// headerValue returns the canonical value of header name on r: values
+// trimmed, inner runs of spaces collapsed, multiple values joined by ",".
+func headerValue(r *http.Request, name string) string {
+	switch name {
+	case "host":
+		if r.Host != "" {
+			return r.Host
+		}
+		return r.URL.Host
+	case "content-length":
+		if _, ok := r.Header["Content-Length"]; !ok && r.ContentLength >= 0 {
+			return strconv.FormatInt(r.ContentLength, 10)
+		}
+	case "transfer-encoding":
+		if _, ok := r.Header["Transfer-Encoding"]; !ok {
+			return strings.Join(r.TransferEncoding, ",")
+		}
+	}
+	vals := r.Header.Values(name)
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = strings.Join(strings.Fields(v), " ")
+	}
+	return strings.Join(out, ",")
+}
+
+// canonicalURI returns the URI-encoded escaped path; as for every service
+// but S3 the already-escaped path is encoded once more.
+func canonicalURI(u *url.URL) string {
+	p := u.EscapedPath()
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	if p == "" {
+		p = "/"
+	}
+	return uriEncode(p, false)
+}
+
+// canonicalQuery decodes raw and re-encodes it sorted by key then value.
+func canonicalQuery(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	type kv struct{ k, v string }
+	var pairs []kv
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		dk, err1 := url.QueryUnescape(k)
+		dv, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return "", incomplete("query string is not validly escaped")
+		}
+		pairs = append(pairs, kv{uriEncode(dk, true), uriEncode(dv, true)})
+	}
+	sort.Slice(pairs, func(i, j int) bool {
+		if pairs[i].k != pairs[j].k {
+			return pairs[i].k < pairs[j].k
+		}
+		return pairs[i].v < pairs[j].v
+	})
+	var b strings.Builder
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(p.k)
+		b.WriteByte('=')
+		b.WriteString(p.v)
+	}
+	return b.String(), nil
+}
+
+// uriEncode percent-encodes every byte except the RFC 3986 unreserved
+// characters (and '/' unless encodeSlash), with upper-case hex.
+func uriEncode(s string, encodeSlash bool) string {
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9',
+			c == '-', c == '_', c == '.', c == '~', c == '/' && !encodeSlash:
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&15])
+		}
+	}
+	return b.String()
+}
+
+// StringToSign returns the SigV4 string to sign.
+func StringToSign(amzDate, scope, canonicalRequest string) string {
+	return Algorithm + "\n" + amzDate + "\n" + scope + "\n" + hashHex([]byte(canonicalRequest))
+}
+
+// SigningKey derives the SigV4 signing key.
+func SigningKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	k = hmacSHA256(k, region)
+	k = hmacSHA256(k, service)
+	return hmacSHA256(k, "aws4_request")
+}
+
+func signature(secret string, a Authorization, amzDate, canonicalRequest string) []byte {
+	key := SigningKey(secret, a.Date, a.Region, a.Service)
+	return hmacSHA256(key, StringToSign(amzDate, a.Scope(), canonicalRequest))
+}
+
+// Sign signs r in place with the Authorization and X-Amz-Date headers, the
+// way the AWS SDKs do, signing host, x-amz-date and every header already on
+// r except User-Agent, Authorization, Expect and X-Amzn-Trace-Id. It exists
+// for tests and tools that need to talk to the sandbox without an SDK.
+func Sign(r *http.Request, body []byte, accessKeyID, secret, region, service string, t time.Time) {
+	amzDate := t.UTC().Format(amzDateFormat)
+	r.Header.Set("X-Amz-Date", amzDate)
+	if r.Host == "" {
+		r.Host = r.URL.Host
+	}
+	names := []string{"host"}
+	for k := range r.Header {
+		switch lk := strings.ToLower(k); lk {
+		case "user-agent", "authorization", "expect", "x-amzn-trace-id", "host":
+		default:
+			names = append(names, lk)
+		}
+	}
+	sort.Strings(names)
+	a := Authorization{AccessKeyID: accessKeyID, Date: amzDate[:8], Region: region, Service: service, SignedHeaders: names}
+	creq, err := CanonicalRequest(r, names, hashHex(body))
+	if err != nil {
+		// An unparsable query cannot be signed; leave it unsigned so the
+		// server rejects it.
+		return
+	}
+	sig := signature(secret, a, amzDate, creq)
+	r.Header.Set("Authorization", fmt.Sprintf("%s Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+		Algorithm, accessKeyID, a.Scope(), strings.Join(names, ";"), hex.EncodeToString(sig)))
+}
+
+func hmacSHA256(key []byte, data string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(data))
+	return m.Sum(nil)
+}
+
+func hashHex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// AuthErrorKind classifies why a request failed authentication; each
+// protocol maps a kind to its own error code (see Protocol.AuthError).
+type AuthErrorKind int
+
+// Kinds of authentication failure.
+const (
+	// AuthMissing: no Authorization header.
+	AuthMissing AuthErrorKind = iota + 1
+	// AuthIncomplete: the Authorization header or the date is malformed.
+	AuthIncomplete
+	// AuthUnknownKey: the access key (or a session token) is not known.
+	AuthUnknownKey
+	// AuthBadSignature: the signature, scope or payload hash is wrong.
+	AuthBadSignature
+	// AuthExpired: the request time is more than MaxSkew from now.
+	AuthExpired
+)
+
+// AuthError is a failed SigV4 verification.
+type AuthError struct {
+	Kind AuthErrorKind
+	// Detail is the AWS message to show, when it differs from the kind's
+	// default (e.g. "Signature expired: ...").
+	Detail string
+}
+
+func (e *AuthError) Error() string {
+	names := map[AuthErrorKind]string{
+		AuthMissing: "missing authentication", AuthIncomplete: "incomplete signature",
+		AuthUnknownKey: "unknown access key", AuthBadSignature: "signature mismatch", AuthExpired: "expired signature",
+	}
+	if e.Detail != "" {
+		return "sigv4: " + names[e.Kind] + ": " + e.Detail
+	}
+	return "sigv4: " + names[e.Kind]
+}
+
+func incomplete(format string, args ...any) *AuthError {
+	return &AuthError{Kind: AuthIncomplete, Detail: fmt.Sprintf(format, args...)}
+}
