@@ -9,7 +9,6 @@ package agent
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -80,7 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.StatusPolicyViolation, err.Error())
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(open.TokenValue), []byte(sess.Token)) != 1 {
+	if !h.World.ValidSessionToken(sess.ID, open.TokenValue) {
 		h.log().Warn("data channel refused: bad token", "session", id)
 		c.Close(websocket.StatusPolicyViolation, "invalid token")
 		return
