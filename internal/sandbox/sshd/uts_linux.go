@@ -1,0 +1,79 @@
+package sshd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+)
+
+// startWithHostname starts cmd in a new UTS namespace whose hostname is
+// hostname (or plainly if hostname is empty). The namespace is made on a
+// dedicated OS thread that then forks the child, so the child inherits it
+// even when it drops privileges (Credential) before exec; the thread is
+// never returned to the Go scheduler and dies with its goroutine. Needs
+// CAP_SYS_ADMIN; utsProbe checks.
+func startWithHostname(cmd *exec.Cmd, hostname string) error {
+	if hostname == "" {
+		return cmd.Start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: this thread's namespace differs from the
+		// process's, so it must exit with the goroutine.
+		if err := enterUTS(hostname); err != nil {
+			errc <- err
+			return
+		}
+		errc <- cmd.Start()
+	}()
+	return <-errc
+}
+
+func enterUTS(hostname string) error {
+	if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("new UTS namespace: %w", err)
+	}
+	if err := syscall.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("set hostname %q: %w", hostname, err)
+	}
+	return nil
+}
+
+// utsProbe checks that a new UTS namespace with a chosen hostname can be
+// made, as startWithHostname does.
+func utsProbe() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not running as root (new UTS namespaces need CAP_SYS_ADMIN)")
+	}
+	const name = "jitssh-uts-probe"
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := enterUTS(name); err != nil {
+			errc <- err
+			return
+		}
+		var u syscall.Utsname
+		if err := syscall.Uname(&u); err != nil {
+			errc <- fmt.Errorf("uname: %w", err)
+			return
+		}
+		var got []byte
+		for _, c := range u.Nodename {
+			if c == 0 {
+				break
+			}
+			got = append(got, byte(c))
+		}
+		if string(got) != name {
+			errc <- fmt.Errorf("hostname in a new UTS namespace is %q, want %q", got, name)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
