@@ -193,11 +193,11 @@ func (s *Server) serveEmbedded(conn net.Conn) {
 
 // session is one "session" channel.
 type session struct {
-	s     *Server
-	conn  *ssh.ServerConn
-	ch    ssh.Channel
-	env   []string
-	mu    sync.Mutex
+	s      *Server
+	conn   *ssh.ServerConn
+	ch     ssh.Channel
+	env    []string
+	mu     sync.Mutex
 	cmd    *exec.Cmd // running program, for signals
 	begun  bool
 	exited bool
@@ -487,4 +487,3 @@ func (s *Server) serveDirectTCPIP(conn *ssh.ServerConn, nc ssh.NewChannel) {
 	ch.Close()
 	target.Close()
 }
-

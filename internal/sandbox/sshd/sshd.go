@@ -143,23 +143,23 @@ type Conn interface {
 
 // Server is a simulated instance's SSH server.
 type Server struct {
-	cfg          Config
-	mode         Mode
-	log          *slog.Logger
-	signer       ssh.Signer
-	simHostname  bool
-	configPath   string
-	logPath      string
-	keyPath      string
-	sshConfig    *ssh.ServerConfig // embedded mode
-	logMu        sync.Mutex        // serialises writes to logPath (embedded mode)
-	ctx          context.Context   // ends at Close
-	cancel       context.CancelFunc
-	mu           sync.Mutex
-	closed       bool
-	live         map[*serverConn]struct{}
-	wg           sync.WaitGroup
-	usePAM       bool
+	cfg         Config
+	mode        Mode
+	log         *slog.Logger
+	signer      ssh.Signer
+	simHostname bool
+	configPath  string
+	logPath     string
+	keyPath     string
+	sshConfig   *ssh.ServerConfig // embedded mode
+	logMu       sync.Mutex        // serialises writes to logPath (embedded mode)
+	ctx         context.Context   // ends at Close
+	cancel      context.CancelFunc
+	mu          sync.Mutex
+	closed      bool
+	live        map[*serverConn]struct{}
+	wg          sync.WaitGroup
+	usePAM      bool
 }
 
 var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
