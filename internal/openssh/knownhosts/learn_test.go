@@ -188,6 +188,8 @@ func TestLearnFromRealSSHD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	syscall.CloseOnExec(fds[0])
+	syscall.CloseOnExec(fds[1])
 	ours, theirs := os.NewFile(uintptr(fds[0]), "ours"), os.NewFile(uintptr(fds[1]), "theirs")
 	conn, err := net.FileConn(ours)
 	ours.Close()
