@@ -237,7 +237,7 @@ func New(cfg Config) (*Server, error) {
 		s.cancel()
 		return nil, fmt.Errorf("sshd %s: unknown mode %v", cfg.InstanceID, mode)
 	}
-	log.Info("SSH server ready", "instance", cfg.InstanceID, "mode", mode.String(),
+	log.Info("SSH server ready", "mode", mode.String(),
 		"host_key", ssh.FingerprintSHA256(signer.PublicKey()), "simulated_hostname", s.simHostname)
 	return s, nil
 }
