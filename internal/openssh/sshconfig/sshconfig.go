@@ -20,9 +20,13 @@
 // private key: …" in `ssh -v`). A DIFFERENT key already sitting at that path
 // when ssh starts is not: ssh offers the stale public key it read at start
 // ("Offering public key: …") and authentication fails, even though the
-// proxy has replaced the file by then. The proxy must therefore either
-// reuse (and re-push) a key file it finds at the path, or remove it only
-// when no ssh can still be starting with it.
+// proxy has replaced the file by then. The proxy must therefore reuse (and
+// re-push) a key file it finds at the path, never replace it:
+// sshkeys.LoadOrCreate does exactly that, with exclusive creation so that
+// concurrent proxies agree on one key. (Verified with OpenSSH 9.2 `ssh -v`:
+// absent file → "Trying private key", success; same key present →
+// "Offering public key", success; different key present → the stale key
+// is offered and "Permission denied".)
 //
 // # Quoting
 //

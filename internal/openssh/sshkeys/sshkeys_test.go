@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -154,4 +155,88 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Parse returned a %s key", k.PublicKey().Type())
 		}
 	})
+}
+
+func TestLoadOrCreateConcurrent(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(base, "keys", "root@i-0123456789abcdef0")
+	const n = 16
+	fps := make(chan string, n)
+	created := make(chan bool, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, c, err := LoadOrCreate(path, "")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			fps <- k.Fingerprint()
+			created <- c
+		}()
+	}
+	wg.Wait()
+	close(fps)
+	close(created)
+	first := ""
+	for fp := range fps {
+		if first == "" {
+			first = fp
+		}
+		if fp != first {
+			t.Fatalf("concurrent callers got different keys: %s and %s", first, fp)
+		}
+	}
+	nCreated := 0
+	for c := range created {
+		if c {
+			nCreated++
+		}
+	}
+	if nCreated != 1 {
+		t.Errorf("%d callers report creating the key, want exactly 1", nCreated)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, fi.Mode())
+	}
+	k, c, err := LoadOrCreate(path, "")
+	if err != nil || c || k.Fingerprint() != first {
+		t.Errorf("later LoadOrCreate = %v, created=%v, %v; want the same key reused", k.Fingerprint(), c, err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Errorf("key directory holds %d entries, want just the key", len(entries))
+	}
+}
+
+func TestLoadOrCreateRefusesUnsafeFile(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	k, err := Generate("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := k.MarshalPrivate()
+	open := filepath.Join(base, "open")
+	if err := os.WriteFile(open, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreate(open, ""); !errors.Is(err, privfile.ErrUnsafe) {
+		t.Errorf("world-readable key file: err = %v, want ErrUnsafe", err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(open, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreate(link, ""); !errors.Is(err, privfile.ErrUnsafe) {
+		t.Errorf("symlinked key file: err = %v, want ErrUnsafe", err)
+	}
 }
