@@ -304,19 +304,10 @@ func keyForFile(path string) (*sshkeys.Key, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if b, err := os.ReadFile(path); err == nil {
-		if k, err := sshkeys.Parse(b); err == nil {
-			return k, func() { releaseKey(path, lock) }, nil
-		}
-	}
-	k, err := sshkeys.Generate("jitssh-ephemeral")
+	k, _, err := sshkeys.LoadOrCreate(path, "jitssh-ephemeral")
 	if err != nil {
 		lock.Close()
-		return nil, nil, err
-	}
-	if err := k.WriteKeyFile(path); err != nil {
-		lock.Close()
-		return nil, nil, fmt.Errorf("write ephemeral key %s: %w", path, err)
+		return nil, nil, fmt.Errorf("ephemeral key %s: %w", path, err)
 	}
 	return k, func() { releaseKey(path, lock) }, nil
 }

@@ -1,0 +1,229 @@
+// Package e2e runs jitssh end to end against the sandbox, in process, with
+// the real OpenSSH client (ssh, scp) and, when installed and running as
+// root, the real OpenSSH sshd on the simulated instances.
+//
+// Set JITSSH_REQUIRE_SSHD=1 (CI does) to turn a missing sshd into a failure
+// instead of a fallback to the embedded SSH server.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "jitssh-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	for _, cmd := range []string{"jitssh", "jitssh-host"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", cmd, err)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is a running sandbox plus an isolated client environment.
+type env struct {
+	t     *testing.T
+	sb    *sandbox.Sandbox
+	home  string
+	vars  []string
+	sshCf string
+}
+
+func requireSSH(t *testing.T) {
+	t.Helper()
+	for _, b := range []string{"ssh", "scp"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Skipf("OpenSSH client (%s) not installed", b)
+		}
+	}
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	requireSSH(t)
+	mode := sshd.Auto
+	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
+		mode = sshd.OpenSSH
+		if sshd.ResolveAuto() != sshd.OpenSSH {
+			t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
+		}
+	}
+	var logBuf bytes.Buffer
+	sb, err := sandbox.Start(context.Background(), sandbox.Config{
+		StateDir:   t.TempDir(),
+		HostBinary: filepath.Join(binDir, "jitssh-host"),
+		SSHMode:    mode,
+		Logger:     slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatalf("start sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		sb.Close()
+		if t.Failed() {
+			t.Logf("sandbox log:\n%s", logBuf.String())
+		}
+	})
+	home := t.TempDir()
+	e := &env{t: t, sb: sb, home: home}
+	// Only the sandbox's credentials: never a developer's real AWS ones.
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "XDG_") || strings.HasPrefix(kv, "SSH_AUTH_SOCK=") {
+			continue
+		}
+		e.vars = append(e.vars, kv)
+	}
+	e.vars = append(e.vars, sb.Env()...)
+	e.vars = append(e.vars, "HOME="+home, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	e.sshCf = filepath.Join(home, "ssh_config")
+	if out, err := e.run("jitssh", "config", "install", "--file", e.sshCf); err != nil {
+		t.Fatalf("jitssh config install: %v\n%s", err, out)
+	}
+	if t.Name() != "" && runtime.GOOS == "linux" {
+		t.Logf("instances run %s", sb.Instances[0].SSHServer)
+	}
+	return e
+}
+
+func (e *env) run(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if strings.HasPrefix(name, "jitssh") {
+		name = filepath.Join(binDir, name) // exec resolves names with our PATH, not cmd.Env's
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = e.vars
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return append(out, stderr.Bytes()...), fmt.Errorf("%s %s: %w\nstderr: %s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+func TestJitsshSSHRunsRemoteCommand(t *testing.T) {
+	e := newEnv(t)
+	in := e.sb.Instances[0]
+	// By Name tag, through `jitssh ssh` (real ssh with jitssh as ProxyCommand).
+	out, err := e.run("jitssh", "ssh", in.Name, "--", "hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != in.Hostname {
+		t.Fatalf("hostname over jitssh ssh = %q, want %q", got, in.Hostname)
+	}
+	// The login left an audit line naming the caller and the request.
+	audit, err := os.ReadFile(in.AuditLog)
+	if err != nil {
+		t.Fatalf("read audit log: %v", err)
+	}
+	if !bytes.Contains(audit, []byte(e.sb.Identity.ARN)) {
+		t.Fatalf("audit log does not name the caller %s:\n%s", e.sb.Identity.ARN, audit)
+	}
+}
+
+func TestPlainSSHThroughConfigBlock(t *testing.T) {
+	e := newEnv(t)
+	for _, in := range e.sb.Instances[:2] {
+		out, err := e.run("ssh", "-F", e.sshCf, in.ID, "echo", "hello from", "$(hostname)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.TrimSpace(string(out)), "hello from "+in.Hostname; got != want {
+			t.Fatalf("%s: got %q, want %q", in.ID, got, want)
+		}
+	}
+	// The host key was learned over SSM and pinned: a second connection
+	// checks against the pin (StrictHostKeyChecking yes) and still works.
+	pins, err := os.ReadFile(filepath.Join(e.home, ".config", "jitssh", "known_hosts"))
+	if err != nil || !bytes.Contains(pins, []byte(e.sb.Instances[0].ID+" ")) {
+		t.Fatalf("no pin for %s: %v\n%s", e.sb.Instances[0].ID, err, pins)
+	}
+	if _, err := e.run("ssh", "-F", e.sshCf, e.sb.Instances[0].ID, "true"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSCPRoundTripIntegrity(t *testing.T) {
+	e := newEnv(t)
+	id := e.sb.Instances[1].ID
+	local := filepath.Join(t.TempDir(), "payload")
+	data := make([]byte, 3<<20+12345)
+	rand.Read(data)
+	// Lone newlines and CRs must survive (AWS's plugin rewrites a lone \n).
+	copy(data, "\n\r\n\n")
+	if err := os.WriteFile(local, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	remote := filepath.Join(t.TempDir(), "remote-copy")
+	back := filepath.Join(t.TempDir(), "back")
+	if _, err := e.run("scp", "-q", "-F", e.sshCf, local, id+":"+remote); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run("scp", "-q", "-F", e.sshCf, id+":"+remote, back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("scp round trip changed the file: %d bytes back, want %d", len(got), len(data))
+	}
+}
+
+func TestUnknownTargetFailsWithoutPushingAKey(t *testing.T) {
+	e := newEnv(t)
+	out, err := e.run("jitssh", "ssh", "i-0ffffffffffffffff", "--", "true")
+	if err == nil {
+		t.Fatal("connected to an instance that does not exist")
+	}
+	if !strings.Contains(string(out), "i-0ffffffffffffffff") {
+		t.Fatalf("error does not name the instance:\n%s", out)
+	}
+	for _, in := range e.sb.Instances {
+		if keys := e.sb.World.ActiveKeys("i-0ffffffffffffffff", "root"); len(keys) > 0 || len(e.sb.World.ActiveKeys(in.ID, currentUser(t))) > 0 {
+			t.Fatalf("a key was pushed: %+v", keys)
+		}
+	}
+	if _, err := e.run("jitssh", "ssh", "no-such-name", "--", "true"); err == nil {
+		t.Fatal("connected to a Name tag that matches nothing")
+	}
+}
+
+func currentUser(t *testing.T) string {
+	out, err := exec.Command("id", "-un").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}

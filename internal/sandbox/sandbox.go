@@ -1,0 +1,412 @@
+// Package sandbox composes the local AWS: one HTTP listener on 127.0.0.1
+// serving the AWS APIs (EC2, EC2 Instance Connect, SSM, STS) and the SSM
+// data-channel websocket, plus per simulated instance an IMDS listener, a
+// jitssh-host configuration and an SSH server (the real OpenSSH sshd, or an
+// embedded one). It is what `jitssh-sandbox up`, the demo, the end-to-end
+// tests and the benchmarks run. Production code never imports it.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/sandbox/agent"
+	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
+	"github.com/jitssh/jitssh/internal/sandbox/signer"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+)
+
+// Defaults of the built-in account.
+const (
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "123456789012"
+	DefaultRole    = "JitsshDeveloper"
+)
+
+// Config configures a sandbox. Zero fields take the built-in defaults.
+type Config struct {
+	// Addr is the API listen address; default 127.0.0.1:0 (any free port).
+	Addr   string
+	Region string
+	// Instances are the simulated instances; default DefaultInstances().
+	Instances []world.Instance
+	// StateDir holds host keys, sshd configs, logs and audit files;
+	// default a new temporary directory removed by Close.
+	StateDir string
+	// HostBinary is the jitssh-host binary used as sshd's
+	// AuthorizedKeysCommand in OpenSSH mode. Default: jitssh-host next to
+	// the running executable, else on PATH. Without it the embedded SSH
+	// server is used.
+	HostBinary string
+	// SSHMode selects the SSH server; default sshd.Auto.
+	SSHMode sshd.Mode
+	// AgentMaxPayload is the payload size the simulated agent sends; 0
+	// means 32 KiB (unpaced); 1024 paces like AWS's agent.
+	AgentMaxPayload int
+	Logger          *slog.Logger
+}
+
+// InstanceInfo describes a simulated instance to users of the sandbox
+// (written to the instances JSON file).
+type InstanceInfo struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Hostname  string `json:"hostname"`
+	State     string `json:"state"`
+	PrivateIP string `json:"private_ip"`
+	PublicIP  string `json:"public_ip,omitempty"`
+	SSHServer string `json:"ssh_server"` // "openssh" or "embedded"
+	AuditLog  string `json:"audit_log"`
+	SSHDLog   string `json:"sshd_log,omitempty"`
+	IMDS      string `json:"imds_endpoint"`
+}
+
+// Sandbox is a running local AWS.
+type Sandbox struct {
+	URL       string // API and data-channel endpoint, http://127.0.0.1:PORT
+	World     *world.World
+	Identity  world.Identity // the default identity's credentials
+	Instances []InstanceInfo
+	StateDir  string
+
+	log       *slog.Logger
+	servers   []*http.Server
+	hosts     map[string]*sshd.Server
+	cleanups  []func()
+	closeOnce sync.Once
+}
+
+// DefaultInstances is the built-in fleet: two web servers and a database,
+// all running with SSM online.
+func DefaultInstances() []world.Instance {
+	mk := func(id, name, ip string, public string) world.Instance {
+		host := "ip-" + strings.ReplaceAll(ip, ".", "-")
+		in := world.Instance{
+			ID: id, Hostname: host, State: "running", PrivateIP: ip,
+			PrivateDNS: host + ".ec2.internal", AZ: "us-east-1a",
+			SubnetID: "subnet-0a1b2c3d4e5f60001", VpcID: "vpc-0a1b2c3d4e5f60001",
+			InstanceType: "t3.micro", ImageID: "ami-0a1b2c3d4e5f60001",
+			LaunchTime: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC),
+			Tags:       map[string]string{"Name": name},
+			SSMOnline:  true,
+		}
+		if public != "" {
+			in.PublicIP = public
+			in.PublicDNS = "ec2-" + strings.ReplaceAll(public, ".", "-") + ".compute-1.amazonaws.com"
+		}
+		return in
+	}
+	return []world.Instance{
+		mk("i-0a1b2c3d4e5f00001", "web-1", "10.0.1.11", "198.51.100.11"),
+		mk("i-0a1b2c3d4e5f00002", "web-2", "10.0.1.12", "198.51.100.12"),
+		mk("i-0a1b2c3d4e5f00003", "db-1", "10.0.2.21", ""),
+	}
+}
+
+// Start starts a sandbox. Close stops it.
+func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
+	if cfg.Region == "" {
+		cfg.Region = DefaultRegion
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Instances == nil {
+		cfg.Instances = DefaultInstances()
+	}
+	if cfg.AgentMaxPayload == 0 {
+		cfg.AgentMaxPayload = 32 << 10
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sb := &Sandbox{log: log, hosts: map[string]*sshd.Server{}}
+	defer func() {
+		if err != nil {
+			sb.Close()
+		}
+	}()
+	if cfg.StateDir == "" {
+		dir, err := os.MkdirTemp("", "jitssh-sandbox-")
+		if err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+		sb.cleanups = append(sb.cleanups, func() { os.RemoveAll(dir) })
+		cfg.StateDir = dir
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	sb.StateDir = cfg.StateDir
+
+	ident, err := defaultIdentity(cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	sb.Identity = ident
+
+	// SSH server mode and simulated hostnames.
+	mode := cfg.SSHMode
+	hostBin := cfg.HostBinary
+	if mode != sshd.Embedded && hostBin == "" {
+		hostBin = findHostBinary()
+	}
+	if mode == sshd.Auto {
+		mode = sshd.ResolveAuto()
+		if mode == sshd.OpenSSH && hostBin == "" {
+			log.Warn("jitssh-host not found: using the embedded SSH server instead of OpenSSH sshd")
+			mode = sshd.Embedded
+		}
+	}
+	if mode == sshd.OpenSSH && hostBin == "" {
+		return nil, errors.New("OpenSSH mode needs the jitssh-host binary (build it, or set HostBinary)")
+	}
+	simulated := sshd.SimulatedHostnames(mode)
+	realHost, _ := os.Hostname()
+	for i := range cfg.Instances {
+		if !simulated {
+			cfg.Instances[i].Hostname = realHost
+		}
+	}
+
+	w, err := world.New(world.Config{Region: cfg.Region, Account: DefaultAccount, Identities: []world.Identity{ident}, Instances: cfg.Instances})
+	if err != nil {
+		return nil, err
+	}
+	sb.World = w
+
+	sig, err := signer.New(cfg.Region)
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox signer: %w", err)
+	}
+	rootsPath := filepath.Join(cfg.StateDir, "signer-root.pem")
+	if err := os.WriteFile(rootsPath, sig.RootPEM(), 0o644); err != nil {
+		return nil, err
+	}
+
+	var safeHostBin string
+	if mode == sshd.OpenSSH {
+		p, cleanup, err := sshd.InstallSafeBinary(hostBin)
+		if err != nil {
+			return nil, err
+		}
+		sb.cleanups = append(sb.cleanups, cleanup)
+		safeHostBin = p
+	}
+
+	// API + data channel listener.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	sb.URL = "http://" + ln.Addr().String()
+	wsBase := "ws://" + ln.Addr().String()
+	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload, Dial: sb.dial}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/data-channel/", dcHandler)
+	mux.Handle("/", apis.NewHandler(w, apis.Options{
+		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
+		Logger:    log.With("component", "api"),
+	}))
+	sb.serve(ln, mux)
+
+	// Instances.
+	for _, in := range w.Instances() {
+		info, err := sb.startInstance(ctx, in, cfg, mode, sig, rootsPath, safeHostBin)
+		if err != nil {
+			return nil, fmt.Errorf("start instance %s: %w", in.ID, err)
+		}
+		sb.Instances = append(sb.Instances, info)
+	}
+	return sb, nil
+}
+
+func (sb *Sandbox) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	sb.servers = append(sb.servers, srv)
+	go srv.Serve(ln)
+}
+
+func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) (InstanceInfo, error) {
+	dir := filepath.Join(cfg.StateDir, in.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return InstanceInfo{}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return InstanceInfo{}, fmt.Errorf("listen for IMDS: %w", err)
+	}
+	sb.serve(ln, imdssvc.New(sb.World, in.ID, sig))
+	imdsURL := "http://" + ln.Addr().String()
+	audit := filepath.Join(dir, "audit.jsonl")
+	hostConf := filepath.Join(dir, "host.toml")
+	conf := fmt.Sprintf("# jitssh-host configuration of simulated instance %s\nimds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"3s\"\n",
+		in.ID, imdsURL, rootsPath, audit)
+	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
+		return InstanceInfo{}, err
+	}
+	scfg := sshd.Config{
+		InstanceID: in.ID,
+		Hostname:   in.Hostname,
+		StateDir:   dir,
+		Mode:       mode,
+		Logger:     sb.log.With("component", "sshd", "instance", in.ID),
+	}
+	if mode == sshd.OpenSSH {
+		scfg.AuthorizedKeysCommand = []string{hostBin, "authorized-keys", "--config", hostConf, "--", "%u", "%f"}
+	} else {
+		scfg.Authorize = embeddedAuthorizer(hostConf)
+	}
+	srv, err := sshd.New(scfg)
+	if err != nil {
+		return InstanceInfo{}, err
+	}
+	sb.hosts[in.ID] = srv
+	info := InstanceInfo{
+		ID: in.ID, Name: in.Name(), Hostname: in.Hostname, State: in.State,
+		PrivateIP: in.PrivateIP, PublicIP: in.PublicIP,
+		SSHServer: mode.String(), AuditLog: audit, IMDS: imdsURL,
+	}
+	if mode == sshd.OpenSSH {
+		info.SSHDLog = srv.LogPath()
+	}
+	return info, nil
+}
+
+// dial connects the agent to port on an instance: port 22 is its SSH server.
+func (sb *Sandbox) dial(ctx context.Context, instanceID string, port int) (agent.Conn, error) {
+	srv, ok := sb.hosts[instanceID]
+	if !ok {
+		return nil, fmt.Errorf("instance %s has no SSH server", instanceID)
+	}
+	if port != 22 {
+		return nil, fmt.Errorf("connection refused: nothing listens on port %d of %s", port, instanceID)
+	}
+	return srv.Open(ctx)
+}
+
+// Env returns the environment that points AWS clients (jitssh, the SDK, the
+// aws CLI) at the sandbox with the default identity.
+func (sb *Sandbox) Env() []string {
+	return []string{
+		"AWS_ENDPOINT_URL=" + sb.URL,
+		"AWS_ACCESS_KEY_ID=" + sb.Identity.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + sb.Identity.SecretAccessKey,
+		"AWS_REGION=" + sb.World.Region,
+		"AWS_DEFAULT_REGION=" + sb.World.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+	}
+}
+
+// WriteFiles writes the instances JSON file and then envFile, as shell
+// export lines that include JITSSH_SANDBOX_INSTANCES naming the JSON file.
+func (sb *Sandbox) WriteFiles(envFile string) error {
+	instPath := filepath.Join(sb.StateDir, "instances.json")
+	b, err := json.MarshalIndent(sb.Instances, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(instPath, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write instances file: %w", err)
+	}
+	var sbld strings.Builder
+	sbld.WriteString("# jitssh-sandbox environment: source this file, then run jitssh or aws.\n")
+	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null") {
+		k, v, _ := strings.Cut(kv, "=")
+		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))
+	}
+	tmp := envFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(sbld.String()), 0o600); err != nil {
+		return fmt.Errorf("write env file: %w", err)
+	}
+	return os.Rename(tmp, envFile)
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// Close stops every server and removes temporary state.
+func (sb *Sandbox) Close() error {
+	sb.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		for _, s := range sb.servers {
+			s.Shutdown(ctx)
+		}
+		for _, h := range sb.hosts {
+			h.Close()
+		}
+		for i := len(sb.cleanups) - 1; i >= 0; i-- {
+			sb.cleanups[i]()
+		}
+	})
+	return nil
+}
+
+// defaultIdentity is the identity whose credentials the env file carries:
+// an assumed role whose session name is the local user name, so the default
+// OS user and the caller agree.
+func defaultIdentity(region string) (world.Identity, error) {
+	name := "developer"
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	secret := make([]byte, 30)
+	if _, err := rand.Read(secret); err != nil {
+		return world.Identity{}, err
+	}
+	return world.Identity{
+		AccessKeyID:     "AKIAJITSSHSANDBOX001",
+		SecretAccessKey: fmt.Sprintf("%x", secret)[:40],
+		ARN:             fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", DefaultAccount, DefaultRole, name),
+		UserID:          "AROAJITSSHSANDBOXROLE:" + name,
+		Tags:            map[string]string{"userName": name},
+	}, nil
+}
+
+func findHostBinary() string {
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), "jitssh-host")
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	if p, err := execLookPath("jitssh-host"); err == nil {
+		return p
+	}
+	return ""
+}
+
+var execLookPath = exec.LookPath
+
+// embeddedAuthorizer runs the same authorization code as `jitssh-host
+// authorized-keys`, in process, for the embedded SSH server.
+func embeddedAuthorizer(hostConf string) func(ctx context.Context, user, fingerprint string) ([]string, error) {
+	return func(ctx context.Context, user, fingerprint string) ([]string, error) {
+		accepted, err := authkeys.Run(ctx, hostConf, user, fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		lines := make([]string, len(accepted))
+		for i, a := range accepted {
+			lines[i] = a.KeyLine
+		}
+		return lines, nil
+	}
+}

@@ -1,0 +1,105 @@
+// Package sandboxcli is the jitssh-sandbox command tree: `up` starts the
+// local AWS in the foreground and writes an environment file that points
+// jitssh, the AWS SDK and the aws CLI at it.
+package sandboxcli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+)
+
+// Main runs jitssh-sandbox and returns its exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "jitssh-sandbox",
+		Short:         "A local AWS (EC2, EC2 Instance Connect, SSM, STS, IMDS) with simulated instances, for trying and testing jitssh",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(newUpCmd(stdout, stderr))
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "jitssh-sandbox: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		envFile, addr, stateDir, hostBin, mode string
+		paced, verbose                         bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the sandbox in the foreground until interrupted",
+		Long: `up starts the sandbox on 127.0.0.1 and, once it is ready, writes --env-file
+as shell export lines (AWS_ENDPOINT_URL, credentials, region, and
+JITSSH_SANDBOX_INSTANCES naming a JSON list of the instances). Source it and
+jitssh and the aws CLI talk to the sandbox. Nothing leaves the machine.
+
+Instances run the real OpenSSH sshd (with jitssh-host as its
+AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
+root, and an embedded SSH server otherwise.`,
+		Example: `  jitssh-sandbox up --env-file /tmp/sandbox.env &
+  . /tmp/sandbox.env
+  jitssh ssh web-1 -- hostname`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := sshd.ParseMode(mode)
+			if err != nil {
+				return err
+			}
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			cfg := sandbox.Config{
+				Addr: addr, StateDir: stateDir, HostBinary: hostBin, SSHMode: m,
+				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+			}
+			if paced {
+				cfg.AgentMaxPayload = 1024
+			}
+			sb, err := sandbox.Start(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer sb.Close()
+			if envFile != "" {
+				if err := sb.WriteFiles(envFile); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintf(stderr, "jitssh-sandbox: ready at %s", sb.URL)
+			if envFile != "" {
+				fmt.Fprintf(stderr, "; environment in %s", envFile)
+			}
+			fmt.Fprintln(stderr)
+			for _, in := range sb.Instances {
+				fmt.Fprintf(stderr, "  %s  %-6s %-14s ssh: %s\n", in.ID, in.Name, in.Hostname, in.SSHServer)
+			}
+			<-cmd.Context().Done()
+			fmt.Fprintln(stderr, "jitssh-sandbox: stopping")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&envFile, "env-file", "", "write the environment (shell export lines) here once ready")
+	f.StringVar(&addr, "addr", "127.0.0.1:0", "API listen address")
+	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
+	f.StringVar(&hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
+	f.StringVar(&mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
+	f.BoolVar(&paced, "paced", false, "pace the agent like AWS's (1024-byte messages)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	return cmd
+}
