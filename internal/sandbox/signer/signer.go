@@ -55,10 +55,10 @@ type Config struct {
 type Signer struct {
 	cfg Config
 
-	root, inter, leaf          *x509.Certificate
-	rootKey, interKey          *ecdsa.PrivateKey
-	leafKey                    *rsa.PrivateKey
-	chainPEM, rootPEM          []byte
+	root, inter, leaf *x509.Certificate
+	rootKey, interKey *ecdsa.PrivateKey
+	leafKey           *rsa.PrivateKey
+	chainPEM, rootPEM []byte
 
 	mu      sync.Mutex
 	revoked map[string]bool // uppercase SHA-1 fingerprint → revoked
