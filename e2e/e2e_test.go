@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -65,16 +64,30 @@ func requireSSH(t *testing.T) {
 	}
 }
 
-func newEnv(t *testing.T) *env {
+// modes returns the SSH server modes to test: the embedded server always,
+// and the real sshd when it can run here (it must under
+// JITSSH_REQUIRE_SSHD, as in CI).
+func modes(t *testing.T) []sshd.Mode {
+	if sshd.ResolveAuto() == sshd.OpenSSH {
+		return []sshd.Mode{sshd.OpenSSH, sshd.Embedded}
+	}
+	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
+		t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
+	}
+	t.Log("real sshd unavailable (needs /usr/sbin/sshd and root): testing the embedded SSH server only")
+	return []sshd.Mode{sshd.Embedded}
+}
+
+// eachMode runs f in a subtest per SSH server mode, each with its own sandbox.
+func eachMode(t *testing.T, f func(t *testing.T, e *env)) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) { f(t, newEnv(t, m)) })
+	}
+}
+
+func newEnv(t *testing.T, mode sshd.Mode) *env {
 	t.Helper()
 	requireSSH(t)
-	mode := sshd.Auto
-	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-		mode = sshd.OpenSSH
-		if sshd.ResolveAuto() != sshd.OpenSSH {
-			t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
-		}
-	}
 	var logBuf bytes.Buffer
 	sb, err := sandbox.Start(context.Background(), sandbox.Config{
 		StateDir:   t.TempDir(),
@@ -107,8 +120,8 @@ func newEnv(t *testing.T) *env {
 	if out, err := e.run("jitssh", "config", "install", "--file", e.sshCf); err != nil {
 		t.Fatalf("jitssh config install: %v\n%s", err, out)
 	}
-	if t.Name() != "" && runtime.GOOS == "linux" {
-		t.Logf("instances run %s", sb.Instances[0].SSHServer)
+	if got := sb.Instances[0].SSHServer; got != mode.String() {
+		t.Fatalf("sandbox runs %s, want %s", got, mode)
 	}
 	return e
 }
@@ -131,78 +144,81 @@ func (e *env) run(name string, args ...string) ([]byte, error) {
 }
 
 func TestJitsshSSHRunsRemoteCommand(t *testing.T) {
-	e := newEnv(t)
-	in := e.sb.Instances[0]
-	// By Name tag, through `jitssh ssh` (real ssh with jitssh as ProxyCommand).
-	out, err := e.run("jitssh", "ssh", in.Name, "--", "hostname")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.TrimSpace(string(out)); got != in.Hostname {
-		t.Fatalf("hostname over jitssh ssh = %q, want %q", got, in.Hostname)
-	}
-	// The login left an audit line naming the caller and the request.
-	audit, err := os.ReadFile(in.AuditLog)
-	if err != nil {
-		t.Fatalf("read audit log: %v", err)
-	}
-	if !bytes.Contains(audit, []byte(e.sb.Identity.ARN)) {
-		t.Fatalf("audit log does not name the caller %s:\n%s", e.sb.Identity.ARN, audit)
-	}
-}
-
-func TestPlainSSHThroughConfigBlock(t *testing.T) {
-	e := newEnv(t)
-	for _, in := range e.sb.Instances[:2] {
-		out, err := e.run("ssh", "-F", e.sshCf, in.ID, "echo", "hello from", "$(hostname)")
+	eachMode(t, func(t *testing.T, e *env) {
+		in := e.sb.Instances[0]
+		// By Name tag, through `jitssh ssh` (real ssh with jitssh as ProxyCommand).
+		out, err := e.run("jitssh", "ssh", in.Name, "--", "hostname")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := strings.TrimSpace(string(out)), "hello from "+in.Hostname; got != want {
-			t.Fatalf("%s: got %q, want %q", in.ID, got, want)
+		if got := strings.TrimSpace(string(out)); got != in.Hostname {
+			t.Fatalf("hostname over jitssh ssh = %q, want %q", got, in.Hostname)
 		}
-	}
-	// The host key was learned over SSM and pinned: a second connection
-	// checks against the pin (StrictHostKeyChecking yes) and still works.
-	pins, err := os.ReadFile(filepath.Join(e.home, ".config", "jitssh", "known_hosts"))
-	if err != nil || !bytes.Contains(pins, []byte(e.sb.Instances[0].ID+" ")) {
-		t.Fatalf("no pin for %s: %v\n%s", e.sb.Instances[0].ID, err, pins)
-	}
-	if _, err := e.run("ssh", "-F", e.sshCf, e.sb.Instances[0].ID, "true"); err != nil {
-		t.Fatal(err)
-	}
+		// The login left an audit line naming the caller and the request.
+		audit, err := os.ReadFile(in.AuditLog)
+		if err != nil {
+			t.Fatalf("read audit log: %v", err)
+		}
+		if !bytes.Contains(audit, []byte(e.sb.Identity.ARN)) {
+			t.Fatalf("audit log does not name the caller %s:\n%s", e.sb.Identity.ARN, audit)
+		}
+	})
+}
+
+func TestPlainSSHThroughConfigBlock(t *testing.T) {
+	eachMode(t, func(t *testing.T, e *env) {
+		for _, in := range e.sb.Instances[:2] {
+			out, err := e.run("ssh", "-F", e.sshCf, in.ID, "echo", "hello from", "$(hostname)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := strings.TrimSpace(string(out)), "hello from "+in.Hostname; got != want {
+				t.Fatalf("%s: got %q, want %q", in.ID, got, want)
+			}
+		}
+		// The host key was learned over SSM and pinned: a second connection
+		// checks against the pin (StrictHostKeyChecking yes) and still works.
+		pins, err := os.ReadFile(filepath.Join(e.home, ".config", "jitssh", "known_hosts"))
+		if err != nil || !bytes.Contains(pins, []byte(e.sb.Instances[0].ID+" ")) {
+			t.Fatalf("no pin for %s: %v\n%s", e.sb.Instances[0].ID, err, pins)
+		}
+		if _, err := e.run("ssh", "-F", e.sshCf, e.sb.Instances[0].ID, "true"); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestSCPRoundTripIntegrity(t *testing.T) {
-	e := newEnv(t)
-	id := e.sb.Instances[1].ID
-	local := filepath.Join(t.TempDir(), "payload")
-	data := make([]byte, 3<<20+12345)
-	rand.Read(data)
-	// Lone newlines and CRs must survive (AWS's plugin rewrites a lone \n).
-	copy(data, "\n\r\n\n")
-	if err := os.WriteFile(local, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	remote := filepath.Join(t.TempDir(), "remote-copy")
-	back := filepath.Join(t.TempDir(), "back")
-	if _, err := e.run("scp", "-q", "-F", e.sshCf, local, id+":"+remote); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.run("scp", "-q", "-F", e.sshCf, id+":"+remote, back); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(back)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("scp round trip changed the file: %d bytes back, want %d", len(got), len(data))
-	}
+	eachMode(t, func(t *testing.T, e *env) {
+		id := e.sb.Instances[1].ID
+		local := filepath.Join(t.TempDir(), "payload")
+		data := make([]byte, 3<<20+12345)
+		rand.Read(data)
+		// Lone newlines and CRs must survive (AWS's plugin rewrites a lone \n).
+		copy(data, "\n\r\n\n")
+		if err := os.WriteFile(local, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		remote := filepath.Join(t.TempDir(), "remote-copy")
+		back := filepath.Join(t.TempDir(), "back")
+		if _, err := e.run("scp", "-q", "-F", e.sshCf, local, id+":"+remote); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.run("scp", "-q", "-F", e.sshCf, id+":"+remote, back); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(back)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sha256.Sum256(got) != sha256.Sum256(data) {
+			t.Fatalf("scp round trip changed the file: %d bytes back, want %d", len(got), len(data))
+		}
+	})
 }
 
 func TestUnknownTargetFailsWithoutPushingAKey(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, sshd.Embedded)
 	out, err := e.run("jitssh", "ssh", "i-0ffffffffffffffff", "--", "true")
 	if err == nil {
 		t.Fatal("connected to an instance that does not exist")

@@ -225,16 +225,18 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    log.With("component", "api"),
 	}))
-	sb.serve(ln, mux)
 
-	// Instances.
+	// Instances first: the handlers read sb.hosts without a lock, so it
+	// must be complete before the first request.
 	for _, in := range w.Instances() {
 		info, err := sb.startInstance(ctx, in, cfg, mode, sig, rootsPath, safeHostBin)
 		if err != nil {
+			ln.Close()
 			return nil, fmt.Errorf("start instance %s: %w", in.ID, err)
 		}
 		sb.Instances = append(sb.Instances, info)
 	}
+	sb.serve(ln, mux)
 	return sb, nil
 }
 

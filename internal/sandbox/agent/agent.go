@@ -90,8 +90,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	defer dc.Close()
 	if err := h.run(ctx, sess, dc, log); err != nil {
-		log.Info("session ended with error", "err", err)
-		_ = dc.SendChannelClosed(sess.ID, sess.Target, err.Error())
+		select {
+		case <-dc.Done(): // the client is gone; nobody to tell
+			log.Debug("session ended after the client left", "err", err)
+		default:
+			log.Info("session ended with error", "err", err)
+			_ = dc.SendChannelClosed(sess.ID, sess.Target, err.Error())
+		}
 		return
 	}
 	log.Info("session ended")
