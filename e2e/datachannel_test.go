@@ -15,7 +15,7 @@ import (
 
 // apiClient is a real SDK-backed client pointed at the sandbox through the
 // standard environment variables.
-func apiClient(t *testing.T, e *env) *awsapi.Client {
+func apiClient(t testing.TB, e *env) *awsapi.Client {
 	t.Helper()
 	for _, kv := range e.vars {
 		if k, v, ok := strings.Cut(kv, "="); ok && (strings.HasPrefix(k, "AWS_") || k == "HOME") {

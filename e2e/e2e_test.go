@@ -48,14 +48,14 @@ func TestMain(m *testing.M) {
 
 // env is a running sandbox plus an isolated client environment.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	sb    *sandbox.Sandbox
 	home  string
 	vars  []string
 	sshCf string
 }
 
-func requireSSH(t *testing.T) {
+func requireSSH(t testing.TB) {
 	t.Helper()
 	for _, b := range []string{"ssh", "scp"} {
 		if _, err := exec.LookPath(b); err != nil {
@@ -85,7 +85,7 @@ func eachMode(t *testing.T, f func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, mode sshd.Mode) *env {
+func newEnv(t testing.TB, mode sshd.Mode) *env {
 	t.Helper()
 	requireSSH(t)
 	var logBuf bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,7 +75,11 @@ type InstanceInfo struct {
 	SSHServer string `json:"ssh_server"` // "openssh" or "embedded"
 	AuditLog  string `json:"audit_log"`
 	SSHDLog   string `json:"sshd_log,omitempty"`
-	IMDS      string `json:"imds_endpoint"`
+	// SSHAddr is a 127.0.0.1 TCP address that reaches the instance's SSH
+	// server directly, without SSM: the sandbox's stand-in for its IP on a
+	// network the client can route to (direct transport, benchmarks).
+	SSHAddr string `json:"ssh_addr"`
+	IMDS    string `json:"imds_endpoint"`
 }
 
 // Sandbox is a running local AWS.
@@ -289,7 +294,44 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	if mode == sshd.OpenSSH {
 		info.SSHDLog = srv.LogPath()
 	}
+	addr, err := sb.listenSSH(srv)
+	if err != nil {
+		return InstanceInfo{}, err
+	}
+	info.SSHAddr = addr
 	return info, nil
+}
+
+// listenSSH accepts TCP connections on 127.0.0.1 and hands each to srv.
+func (sb *Sandbox) listenSSH(srv *sshd.Server) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("listen for direct SSH: %w", err)
+	}
+	sb.cleanups = append(sb.cleanups, func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				dst, err := srv.Open(context.Background())
+				if err != nil {
+					sb.log.Warn("direct SSH connection refused", "err", err)
+					return
+				}
+				defer dst.Close()
+				go func() {
+					io.Copy(dst, c)
+					dst.CloseWrite()
+				}()
+				io.Copy(c, dst)
+			}()
+		}
+	}()
+	return ln.Addr().String(), nil
 }
 
 // dial connects the agent to port on an instance: port 22 is its SSH server.

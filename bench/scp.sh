@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# scp throughput through the SSM tunnel vs direct ssh on loopback, to the
+# same sandbox SSH server, in one run. Usage: bench/scp.sh [MiB] [runs]
+# Env: JITSSH_BENCH_PACED=1 paces the sandbox agent like AWS's (1024-byte messages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JITSSH_BENCH_SIZE=${1:-128}
+go test -run '^$' -bench '^BenchmarkSCP$' -benchtime "${2:-3}x" -timeout 60m ./e2e
