@@ -40,14 +40,16 @@ id=$(field id); name=$(field name); want_host=$(field hostname); audit=$(field a
 sshd_log=$(field sshd_log || true)
 echo "instance: $id (Name=$name), its hostname is $want_host"
 
-bold "2. jitssh ssh: run a command on the instance by its Name tag"
-out=$(run jitssh ssh "$name" -- hostname)
+bold "2. jitssh ssh: run a command on the instance (by id; its Name tag works too)"
+out=$(run jitssh ssh "$id" -- hostname)
 echo "$out"
 [ "$out" = "$want_host" ] || { echo "demo: expected hostname $want_host, got $out" >&2; exit 1; }
 
 bold "3. Plain ssh through the ProxyCommand block of 'jitssh config'"
 run jitssh config install --file "$work/ssh_config"
 sed 's/^/    /' "$work/ssh_config"
+echo "    ...which includes $XDG_CONFIG_HOME/jitssh/ssh_config:"
+sed 's/^/    /' "$XDG_CONFIG_HOME/jitssh/ssh_config"
 out=$(run ssh -F "$work/ssh_config" "$id" hostname)
 echo "$out"
 [ "$out" = "$want_host" ] || { echo "demo: expected hostname $want_host, got $out" >&2; exit 1; }

@@ -46,8 +46,9 @@ func (g *globals) api(ctx context.Context) (*awsapi.Client, error) {
 
 // paths are where jitssh keeps its files.
 type paths struct {
-	KeyDir string // ephemeral private keys
-	Pins   string // host-key pins (known_hosts format)
+	KeyDir    string // ephemeral private keys
+	Pins      string // host-key pins (known_hosts format)
+	SSHConfig string // the Host section that ~/.ssh/config includes
 }
 
 func defaultPaths() (paths, error) {
@@ -60,8 +61,9 @@ func defaultPaths() (paths, error) {
 		return paths{}, fmt.Errorf("find config directory: %w", err)
 	}
 	return paths{
-		KeyDir: filepath.Join(cache, "jitssh", "keys"),
-		Pins:   filepath.Join(conf, "jitssh", "known_hosts"),
+		KeyDir:    filepath.Join(cache, "jitssh", "keys"),
+		Pins:      filepath.Join(conf, "jitssh", "known_hosts"),
+		SSHConfig: filepath.Join(conf, "jitssh", "ssh_config"),
 	}, nil
 }
 

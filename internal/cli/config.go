@@ -7,40 +7,65 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/openssh/privfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Print or install the ssh_config block that routes i-* and mi-* through jitssh",
+		Short: "Print or install the ssh_config settings that route i-* and mi-* through jitssh",
 	}
 	var file string
 	print := &cobra.Command{
 		Use:     "print",
-		Short:   "Print the managed ssh_config block",
-		Example: `  jitssh config print >> ~/.ssh/config`,
+		Short:   "Print the Host section for i-* and mi-* (what install writes to the included file)",
+		Example: `  jitssh config print > ~/.ssh/jitssh_config   # then: Include ~/.ssh/jitssh_config`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			block, err := renderBlock(g)
+			o, err := sshOptions(g)
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(g.io.Out, block)
+			hosts, err := sshconfig.RenderHosts(o)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(g.io.Out, hosts)
 			return err
 		},
 	}
 	install := &cobra.Command{
 		Use:   "install",
-		Short: "Add (or update) the managed block at the top of ~/.ssh/config",
-		Long: `install writes the managed block between "# BEGIN jitssh" and "# END jitssh"
-at the top of the ssh config file, replacing an older block and leaving
-everything else untouched. Running it again changes nothing.`,
+		Short: "Add (or update) a managed Include of jitssh's settings at the top of ~/.ssh/config",
+		Long: `install writes jitssh's Host section for i-* and mi-* to a file of its own
+(in jitssh's config directory) and a managed block that includes it, between
+"# BEGIN jitssh" and "# END jitssh", at the top of the ssh config file. An
+older block is replaced where it is; everything else is left untouched.
+Running it again changes nothing.`,
 		Example: `  jitssh config install
   jitssh config install --file ./ssh_config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			block, err := renderBlock(g)
+			o, err := sshOptions(g)
+			if err != nil {
+				return err
+			}
+			hosts, err := sshconfig.RenderHosts(o)
+			if err != nil {
+				return err
+			}
+			p, err := defaultPaths()
+			if err != nil {
+				return err
+			}
+			if err := privfile.MkdirPrivate(filepath.Dir(p.SSHConfig)); err != nil {
+				return err
+			}
+			if err := privfile.WriteFile(p.SSHConfig, []byte(hosts), privfile.Options{}); err != nil {
+				return fmt.Errorf("write %s: %w", p.SSHConfig, err)
+			}
+			block, err := sshconfig.RenderInclude(p.SSHConfig)
 			if err != nil {
 				return err
 			}
@@ -55,19 +80,11 @@ everything else untouched. Running it again changes nothing.`,
 			if err := sshconfig.Install(path, block); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.io.Err, "jitssh: installed the managed block in %s; try: ssh i-0123456789abcdef0\n", path)
+			fmt.Fprintf(g.io.Err, "jitssh: %s now includes %s; try: ssh i-0123456789abcdef0\n", path, p.SSHConfig)
 			return nil
 		},
 	}
 	install.Flags().StringVar(&file, "file", "", "ssh config file (default ~/.ssh/config)")
 	cmd.AddCommand(print, install)
 	return cmd
-}
-
-func renderBlock(g *globals) (string, error) {
-	o, err := sshOptions(g)
-	if err != nil {
-		return "", err
-	}
-	return sshconfig.Render(o)
 }

@@ -246,3 +246,43 @@ func checkPattern(p string) error {
 	}
 	return checkChars(p)
 }
+
+// RenderHosts returns the Host section on its own, for the file jitssh owns
+// and the managed block includes (see RenderInclude). An Include restores
+// the including file's Host context when the included file ends, so no
+// trailing "Host *" is needed here.
+func RenderHosts(o Options) (string, error) {
+	block, err := Render(o)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString("# Written by `jitssh config install`; regenerated each time it runs.\n")
+	for _, line := range strings.SplitAfter(block, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, BeginMarker) {
+			continue
+		}
+		if strings.HasPrefix(t, "# Back to all hosts") || t == "Host *" || strings.HasPrefix(t, EndMarker) {
+			break
+		}
+		b.WriteString(line)
+	}
+	return b.String(), nil
+}
+
+// RenderInclude returns the managed block for ~/.ssh/config: marker
+// comments around one Include of path (an absolute path), which holds the
+// RenderHosts section.
+func RenderInclude(path string) (string, error) {
+	if err := checkAbs("included file", path); err != nil {
+		return "", fmt.Errorf("render ssh_config block: %w", err)
+	}
+	q, err := QuotePath(path)
+	if err != nil {
+		return "", fmt.Errorf("render ssh_config block: %w", err)
+	}
+	return BeginMarker + " (managed by `jitssh config install`; edits between these markers are replaced)\n" +
+		"Include " + q + "\n" +
+		EndMarker + "\n", nil
+}
