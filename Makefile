@@ -1,4 +1,5 @@
 # jitssh — the two commands that matter: `make demo` and `make test`.
+SHELL   := /bin/bash
 GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
@@ -20,7 +21,7 @@ demo: build
 # client and (when installed and running as root) the real sshd.
 test:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 15m $(TESTFLAGS) ./...
+	set -o pipefail; $(GO) test -race -count=1 -timeout 15m -json $(TESTFLAGS) ./... | $(GO) run ./scripts/testreport
 
 test-short:
 	$(GO) test -short -count=1 ./...
