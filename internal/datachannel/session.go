@@ -73,8 +73,28 @@ type Config struct {
 	Keepalive time.Duration
 	// OnSize receives terminal size messages (agent role).
 	OnSize func(cols, rows uint32)
-	Logger *slog.Logger
+	// Reconnect, when set, is called after the connection fails (the
+	// client role: ResumeSession, dial, OpenDataChannel). It is retried
+	// with back-off until ResumeTimeout; sequence state, unacknowledged
+	// messages and buffered data carry over, so nothing is lost or
+	// duplicated.
+	Reconnect func(ctx context.Context) (FrameConn, error)
+	// AwaitAttach makes a failed connection wait up to ResumeTimeout for
+	// Attach (the service/agent side of a resume) instead of failing.
+	AwaitAttach bool
+	// ResumeTimeout bounds how long a lost connection may take to come
+	// back (default DefaultResumeTimeout).
+	ResumeTimeout time.Duration
+	Logger        *slog.Logger
 }
+
+// DefaultResumeTimeout is how long a session waits for a lost connection
+// to be resumed before it fails.
+const DefaultResumeTimeout = time.Minute
+
+// maxPause bounds a pause_publication that is never followed by
+// start_publication or any traffic from the peer.
+const maxPause = 10 * time.Second
 
 // Pinger is implemented by FrameConns that can send keepalive pings.
 type Pinger interface {
@@ -100,6 +120,12 @@ type Session struct {
 	sendMu sync.Mutex // serialises stream senders (sequence order = wire order)
 	wmu    sync.Mutex // serialises frame writes
 
+	// conn and connGen change on reconnect/attach (guarded by mu);
+	// broken is set while no connection is usable.
+	connGen  int
+	broken   bool
+	connDone chan struct{} // closed when the current conn is replaced or lost
+
 	mu        sync.Mutex
 	cond      *sync.Cond
 	outSeq    int64
@@ -115,6 +141,7 @@ type Session struct {
 	eof       bool  // peer ended the stream
 	closed    bool
 	paused    bool
+	pausedAt  time.Time
 	exitCode  *int
 	closedMsg *ChannelClosed
 
@@ -141,6 +168,9 @@ func NewSession(conn FrameConn, cfg Config) *Session {
 	if cfg.UnackedExpiry <= 0 {
 		cfg.UnackedExpiry = DefaultUnackedExpiry
 	}
+	if cfg.ResumeTimeout <= 0 {
+		cfg.ResumeTimeout = DefaultResumeTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -158,12 +188,13 @@ func NewSession(conn FrameConn, cfg Config) *Session {
 		cancel:  cancel,
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.connDone = make(chan struct{})
 	s.wg.Add(2)
-	go s.readLoop()
+	go s.readLoop(conn, 0, s.connDone)
 	go s.resendLoop()
-	if p, ok := conn.(Pinger); ok && cfg.Keepalive > 0 {
+	if cfg.Keepalive > 0 {
 		s.wg.Add(1)
-		go s.pingLoop(p)
+		go s.pingLoop()
 	}
 	return s
 }
@@ -210,7 +241,7 @@ func (s *Session) SendStream(pt PayloadType, payload []byte) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	s.mu.Lock()
-	for len(s.unacked) >= s.cfg.Window && s.err == nil && !s.closed {
+	for (len(s.unacked) >= s.cfg.Window || s.pausedNow()) && s.err == nil && !s.closed {
 		s.cond.Wait()
 	}
 	if err := s.stateErr(); err != nil {
@@ -232,11 +263,20 @@ func (s *Session) SendStream(pt PayloadType, payload []byte) error {
 	s.outSeq++
 	s.unacked = append(s.unacked, &outMsg{seq: seq, frame: frame, firstSent: now, lastSent: now})
 	s.mu.Unlock()
-	if err := s.writeFrame(frame); err != nil {
-		s.fail(fmt.Errorf("send %s seq %d: %w", m.Type, seq, err))
-		return s.Err()
+	// A failed write is a lost connection, not lost data: the message is
+	// queued and goes out again once the connection is resumed.
+	_ = s.writeFrame(frame)
+	return s.Err()
+}
+
+// pausedNow reports whether the service asked us to stop sending; a pause
+// lapses after maxPause. Call with mu held.
+func (s *Session) pausedNow() bool {
+	if s.paused && time.Since(s.pausedAt) > maxPause {
+		s.log.Debug("pause_publication lapsed without start_publication")
+		s.paused = false
 	}
-	return nil
+	return s.paused
 }
 
 func (s *Session) stateErr() error {
@@ -249,12 +289,27 @@ func (s *Session) stateErr() error {
 	return nil
 }
 
+// errBroken is returned by writeFrame while the connection is down.
+var errBroken = errors.New("datachannel: connection lost, resuming")
+
+// writeFrame writes one frame on the current connection. A write error
+// marks the connection lost (and starts a resume where configured).
 func (s *Session) writeFrame(frame []byte) error {
+	s.mu.Lock()
+	conn, gen, broken := s.conn, s.connGen, s.broken
+	s.mu.Unlock()
+	if broken {
+		return errBroken
+	}
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-	defer cancel()
-	return s.conn.WriteFrame(ctx, frame)
+	err := conn.WriteFrame(ctx, frame)
+	cancel()
+	s.wmu.Unlock()
+	if err != nil {
+		s.connLost(gen, fmt.Errorf("write: %w", err))
+	}
+	return err
 }
 
 // Read reads stream data in order. It returns io.EOF once the peer has ended
@@ -344,7 +399,10 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.cancel()
-	err := s.conn.Close()
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	err := conn.Close()
 	s.wg.Wait()
 	return err
 }
@@ -360,22 +418,22 @@ func (s *Session) fail(err error) {
 	s.cancel()
 }
 
-func (s *Session) readLoop() {
+func (s *Session) readLoop(conn FrameConn, gen int, done chan struct{}) {
 	defer s.wg.Done()
 	for {
-		frame, err := s.conn.ReadFrame(s.ctx)
+		frame, err := conn.ReadFrame(s.ctx)
 		if err != nil {
 			s.mu.Lock()
-			done := s.closed || s.eof
+			finished := s.closed || s.eof
 			s.mu.Unlock()
-			if done {
+			if finished {
 				s.cancel()
 				s.mu.Lock()
 				s.cond.Broadcast()
 				s.mu.Unlock()
-			} else {
-				s.fail(fmt.Errorf("read data channel: %w", err))
+				return
 			}
+			s.connLost(gen, fmt.Errorf("read: %w", err))
 			return
 		}
 		m, err := Unmarshal(frame)
@@ -389,7 +447,120 @@ func (s *Session) readLoop() {
 	}
 }
 
+// connLost handles the failure of connection generation gen: it resumes
+// (Reconnect), waits for Attach, or fails the session.
+func (s *Session) connLost(gen int, err error) {
+	s.mu.Lock()
+	if gen != s.connGen || s.broken || s.closed || s.err != nil {
+		s.mu.Unlock()
+		return
+	}
+	s.broken = true
+	close(s.connDone)
+	old := s.conn
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	old.Close()
+	switch {
+	case s.cfg.Reconnect != nil:
+		s.log.Info("data channel connection lost; resuming", "err", err)
+		s.wg.Add(1)
+		go s.reconnectLoop(err)
+	case s.cfg.AwaitAttach:
+		s.log.Info("data channel connection lost; waiting for the client to resume", "err", err)
+		time.AfterFunc(s.cfg.ResumeTimeout, func() {
+			s.mu.Lock()
+			still := s.broken && s.connGen == gen
+			s.mu.Unlock()
+			if still {
+				s.fail(fmt.Errorf("connection lost and not resumed within %s: %w", s.cfg.ResumeTimeout, err))
+			}
+		})
+	default:
+		s.fail(fmt.Errorf("data channel %w", err))
+	}
+}
+
+func (s *Session) reconnectLoop(cause error) {
+	defer s.wg.Done()
+	deadline := time.Now().Add(s.cfg.ResumeTimeout)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := context.WithDeadline(s.ctx, deadline)
+		conn, err := s.cfg.Reconnect(ctx)
+		cancel()
+		if err == nil {
+			s.Attach(conn)
+			s.log.Info("data channel resumed", "attempt", attempt)
+			return
+		}
+		if s.ctx.Err() != nil {
+			return
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			s.fail(fmt.Errorf("connection lost (%v) and not resumed within %s: %w", cause, s.cfg.ResumeTimeout, err))
+			return
+		}
+		s.log.Debug("resume attempt failed", "attempt", attempt, "err", err)
+		select {
+		case <-time.After(min(backoff, remaining)):
+		case <-s.ctx.Done():
+			return
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// Attach makes conn the session's connection, replacing the current one
+// (which is closed). Unacknowledged messages are resent at once. The
+// returned channel is closed when conn is lost or replaced, or the session
+// ends.
+func (s *Session) Attach(conn FrameConn) <-chan struct{} {
+	s.mu.Lock()
+	if s.closed || s.err != nil {
+		s.mu.Unlock()
+		conn.Close()
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	old := s.conn
+	if !s.broken {
+		close(s.connDone)
+	}
+	s.conn = conn
+	s.connGen++
+	s.broken = false
+	done := make(chan struct{})
+	s.connDone = done
+	for _, om := range s.unacked {
+		om.lastSent = time.Time{} // due now
+	}
+	gen := s.connGen
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	if old != conn {
+		old.Close()
+	}
+	s.wg.Add(1)
+	go s.readLoop(conn, gen, done)
+	return done
+}
+
+func (s *Session) unpause() {
+	s.mu.Lock()
+	if s.paused {
+		s.paused = false
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
 func (s *Session) handle(m *Message) {
+	if m.Type == TypeAcknowledge || m.Type == s.recvType() {
+		s.unpause() // as the agent does: the peer is reading again
+	}
 	switch m.Type {
 	case TypeAcknowledge:
 		var ack Acknowledge
@@ -410,12 +581,10 @@ func (s *Session) handle(m *Message) {
 		s.mu.Unlock()
 	case TypePausePublication:
 		s.mu.Lock()
-		s.paused = true
+		s.paused, s.pausedAt = true, time.Now()
 		s.mu.Unlock()
 	case TypeStartPublication:
-		s.mu.Lock()
-		s.paused = false
-		s.mu.Unlock()
+		s.unpause()
 	default:
 		s.log.Debug("ignoring message", "type", m.Type)
 	}
@@ -554,9 +723,7 @@ func (s *Session) sendAck(m *Message) {
 	if err != nil {
 		return
 	}
-	if err := s.writeFrame(frame); err != nil {
-		s.fail(fmt.Errorf("send acknowledge: %w", err))
-	}
+	_ = s.writeFrame(frame) // a lost ack is re-sent when the peer resends
 }
 
 // resendLoop retransmits every message whose timeout expired (not only the
@@ -574,7 +741,7 @@ func (s *Session) resendLoop() {
 		now := time.Now()
 		var frames [][]byte
 		s.mu.Lock()
-		if s.paused {
+		if s.broken || s.pausedNow() {
 			s.mu.Unlock()
 			continue
 		}
@@ -600,15 +767,14 @@ func (s *Session) resendLoop() {
 			return
 		}
 		for _, f := range frames {
-			if err := s.writeFrame(f); err != nil {
-				s.fail(fmt.Errorf("resend: %w", err))
-				return
+			if s.writeFrame(f) != nil {
+				break // connection lost: the frames stay queued
 			}
 		}
 	}
 }
 
-func (s *Session) pingLoop(p Pinger) {
+func (s *Session) pingLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Keepalive)
 	defer t.Stop()
@@ -617,6 +783,13 @@ func (s *Session) pingLoop(p Pinger) {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
+		}
+		s.mu.Lock()
+		p, ok := s.conn.(Pinger)
+		broken := s.broken
+		s.mu.Unlock()
+		if !ok || broken {
+			continue
 		}
 		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Keepalive)
 		err := p.Ping(ctx)

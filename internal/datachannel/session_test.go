@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	mrand "math/rand/v2"
 	"sync"
@@ -163,35 +164,7 @@ func TestIntegrityUnderFaults(t *testing.T) {
 	ca.faults(0.05, 0.01, 0.05)
 	cb.faults(0.05, 0.01, 0.05)
 	const size = 2 << 20
-	check := func(name string, w io.Writer, r io.Reader) error {
-		data := make([]byte, size)
-		rand.Read(data)
-		want := sha256.Sum256(data)
-		errc := make(chan error, 1)
-		go func() {
-			// Random write sizes exercise splitting and coalescing.
-			for p := data; len(p) > 0; {
-				n := min(len(p), 1+mrand.IntN(5000))
-				if _, err := w.Write(p[:n]); err != nil {
-					errc <- err
-					return
-				}
-				p = p[n:]
-			}
-			errc <- nil
-		}()
-		h := sha256.New()
-		if _, err := io.CopyN(h, r, size); err != nil {
-			return err
-		}
-		if err := <-errc; err != nil {
-			return err
-		}
-		if !bytes.Equal(h.Sum(nil), want[:]) {
-			return errors.New(name + ": checksum mismatch")
-		}
-		return nil
-	}
+	check := func(name string, w io.Writer, r io.Reader) error { return streamCheck(name, size, w, r) }
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	wg.Add(2)
@@ -207,6 +180,37 @@ func TestIntegrityUnderFaults(t *testing.T) {
 	if ca.dropped == 0 || cb.dropped == 0 {
 		t.Fatal("fault injection dropped nothing; the test proves nothing")
 	}
+}
+
+// streamCheck writes size random bytes to w in random-sized writes and
+// checks that r yields exactly them.
+func streamCheck(name string, size int, w io.Writer, r io.Reader) error {
+	data := make([]byte, size)
+	rand.Read(data)
+	want := sha256.Sum256(data)
+	errc := make(chan error, 1)
+	go func() {
+		for p := data; len(p) > 0; {
+			n := min(len(p), 1+mrand.IntN(5000))
+			if _, err := w.Write(p[:n]); err != nil {
+				errc <- err
+				return
+			}
+			p = p[n:]
+		}
+		errc <- nil
+	}()
+	h := sha256.New()
+	if _, err := io.CopyN(h, r, int64(size)); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if !bytes.Equal(h.Sum(nil), want[:]) {
+		return errors.New(name + ": checksum mismatch")
+	}
+	return nil
 }
 
 // FuzzSessionInput feeds arbitrary frames to an agent session: it must not

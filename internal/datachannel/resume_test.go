@@ -1,0 +1,96 @@
+package datachannel
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestResumeKeepsStreamIntact cuts the connection repeatedly while data
+// flows both ways, with frame faults on top: the client reconnects, the
+// agent accepts the new connection, and every byte arrives once, in order.
+func TestResumeKeepsStreamIntact(t *testing.T) {
+	ca, cb := memPipe()
+	var (
+		mu      sync.Mutex
+		agent   *Session
+		current = ca
+		resumes atomic.Int32
+	)
+	client := NewSession(ca, Config{Role: RoleClient, ResumeTimeout: 10 * time.Second,
+		Reconnect: func(ctx context.Context) (FrameConn, error) {
+			na, nb := memPipe()
+			na.faults(0.02, 0.01, 0.02)
+			nb.faults(0.02, 0.01, 0.02)
+			mu.Lock()
+			current = na
+			a := agent
+			mu.Unlock()
+			a.Attach(nb)
+			resumes.Add(1)
+			return na, nil
+		}})
+	mu.Lock()
+	agent = NewSession(cb, Config{Role: RoleAgent, AwaitAttach: true, ResumeTimeout: 10 * time.Second})
+	mu.Unlock()
+	t.Cleanup(func() { client.Close(); agent.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go client.ClientHandshake(ctx)
+	if _, err := agent.AgentHandshake(ctx, "3.3.987.0", SessionTypePort, PortProperties{PortNumber: "22"}); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	go func() { // cut the connection every 150 ms
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(150 * time.Millisecond):
+			}
+			mu.Lock()
+			c := current
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	ck := func(name string, w, r *Session) {
+		defer wg.Done()
+		errs <- streamCheck(name, 3<<20, w, r)
+	}
+	wg.Add(2)
+	go ck("client->agent", client, agent)
+	go ck("agent->client", agent, client)
+	wg.Wait()
+	close(stop)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resumes.Load() < 2 {
+		t.Fatalf("only %d resumes happened; the test did not exercise resume", resumes.Load())
+	}
+	t.Logf("%d resumes", resumes.Load())
+}
+
+// TestResumeGivesUpWithClearError: a connection that cannot come back ends
+// the session after ResumeTimeout with an error saying so.
+func TestResumeGivesUpWithClearError(t *testing.T) {
+	ca, _ := memPipe()
+	client := NewSession(ca, Config{Role: RoleClient, ResumeTimeout: 300 * time.Millisecond,
+		Reconnect: func(ctx context.Context) (FrameConn, error) { return nil, context.DeadlineExceeded }})
+	defer client.Close()
+	ca.Close()
+	_, err := client.Read(make([]byte, 1))
+	if err == nil || !strings.Contains(err.Error(), "not resumed within 300ms") {
+		t.Fatalf("err = %v", err)
+	}
+}
