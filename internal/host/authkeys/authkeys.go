@@ -21,11 +21,13 @@
 //   - IMDS requests run concurrently under one hard deadline (default 3 s),
 //     each with a 1 s timeout.
 //
-// Fail closed: any error returns no keys. Nothing is cached between calls;
-// a verified-signer cache (keyed by the chain's hash, bounded by the OCSP
-// nextUpdate) is left for a later issue, as the whole run already takes
-// milliseconds. This package does not check that the OS user exists, and
-// does not decide exit codes: see internal/hostcli.
+// Fail closed: any error returns no keys. A [SignerCache] (optional)
+// remembers a verified signer chain, keyed by the chain's bytes, until the
+// earliest of its own lifetime, the OCSP nextUpdate and the certificates'
+// expiry, so a long-lived caller (the userdb service) skips the OCSP fetches
+// and the chain verification; the leaf's CN is still checked every call.
+// This package does not check that the OS user exists, and does not decide
+// exit codes: see internal/hostcli.
 package authkeys
 
 import (
@@ -76,6 +78,9 @@ type Config struct {
 	Now func() time.Time
 	// HTTPClient is used for IMDS; nil means a private client without proxy.
 	HTTPClient *http.Client
+	// Signers caches verified signer chains between calls; nil caches
+	// nothing. One cache must only be used with one Roots.
+	Signers *SignerCache
 }
 
 // Accepted is a key that passed every check.
@@ -354,6 +359,9 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 			return
 		}
 		f.chainPEM = b
+		if _, ok := r.cfg.Signers.get(b, r.now); ok {
+			return // verified before: no OCSP needed
+		}
 		certs, err := parseChain(b)
 		if err != nil {
 			return // reported by verifySigner
@@ -456,6 +464,9 @@ func (r *run) verifySigner(f *fetched) (*rsa.PublicKey, error) {
 	if leaf.Subject.CommonName != wantCN {
 		return nil, refuse(ReasonSignerCNMismatch, "signer certificate is for %q, want %q", audit.Sanitize(leaf.Subject.CommonName, 128), wantCN)
 	}
+	if pub, ok := r.cfg.Signers.get(f.chainPEM, r.now); ok {
+		return pub, nil
+	}
 	pub, ok := leaf.PublicKey.(*rsa.PublicKey)
 	if !ok || pub.N.BitLen() < 2048 {
 		return nil, refuse(ReasonUntrustedSigner, "signer certificate %q does not hold an RSA key of at least 2048 bits", wantCN)
@@ -477,51 +488,68 @@ func (r *run) verifySigner(f *fetched) (*rsa.PublicKey, error) {
 	// Any one chain that passes is enough.
 	var ocspErr *Error
 	for _, chain := range chains {
-		if ocspErr = r.checkOCSP(chain, f.staples); ocspErr == nil {
+		var until time.Time
+		if until, ocspErr = r.checkOCSP(chain, f.staples); ocspErr == nil {
+			r.cfg.Signers.put(f.chainPEM, pub, until, r.now)
 			return pub, nil
 		}
 	}
 	return nil, ocspErr
 }
 
-func (r *run) checkOCSP(chain []*x509.Certificate, staples map[string][]byte) *Error {
+// checkOCSP checks the staples of chain and returns until when the chain's
+// verification holds: the earliest certificate expiry and OCSP nextUpdate.
+func (r *run) checkOCSP(chain []*x509.Certificate, staples map[string][]byte) (time.Time, *Error) {
+	until := chain[0].NotAfter
+	for _, c := range chain[1:] {
+		if c.NotAfter.Before(until) {
+			until = c.NotAfter
+		}
+	}
 	for i := 0; i < len(chain)-1; i++ {
 		cert, issuer := chain[i], chain[i+1]
 		name := sha1Name(cert)
 		cn := audit.Sanitize(cert.Subject.CommonName, 128)
 		b64 := staples[name]
 		if len(b64) == 0 {
-			return refuse(ReasonOCSPFailed, "no OCSP response for %q (signer-ocsp/%s)", cn, name)
+			return time.Time{}, refuse(ReasonOCSPFailed, "no OCSP response for %q (signer-ocsp/%s)", cn, name)
 		}
 		der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(b64)), ""))
 		if err != nil {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q is not base64: %v", cn, err)
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is not base64: %v", cn, err)
 		}
 		resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
 		if err != nil {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q: %v", cn, err)
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q: %v", cn, err)
 		}
 		if resp.Certificate != nil && !hasOCSPSigning(resp.Certificate) {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a certificate not authorized for OCSP", cn)
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a certificate not authorized for OCSP", cn)
 		}
 		switch resp.Status {
 		case ocsp.Good:
 		case ocsp.Revoked:
-			return refuse(ReasonRevoked, "signer certificate %q was revoked at %s", cn, resp.RevokedAt.UTC().Format(time.RFC3339))
+			return time.Time{}, refuse(ReasonRevoked, "signer certificate %q was revoked at %s", cn, resp.RevokedAt.UTC().Format(time.RFC3339))
 		default:
-			return refuse(ReasonOCSPFailed, "OCSP status of %q is unknown", cn)
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP status of %q is unknown", cn)
 		}
 		if resp.ThisUpdate.After(r.now.Add(ocspSkew)) {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q is from the future (%s)", cn, resp.ThisUpdate.UTC().Format(time.RFC3339))
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is from the future (%s)", cn, resp.ThisUpdate.UTC().Format(time.RFC3339))
 		}
 		if !resp.NextUpdate.IsZero() && resp.NextUpdate.Before(r.now.Add(-ocspSkew)) {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q went stale at %s", cn, resp.NextUpdate.UTC().Format(time.RFC3339))
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q went stale at %s", cn, resp.NextUpdate.UTC().Format(time.RFC3339))
 		}
 		if resp.NextUpdate.IsZero() && resp.ThisUpdate.Before(r.now.Add(-ocspMaxAge)) {
-			return refuse(ReasonOCSPFailed, "OCSP response for %q is older than %s", cn, ocspMaxAge)
+			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is older than %s", cn, ocspMaxAge)
+		}
+		next := resp.NextUpdate
+		if next.IsZero() {
+			next = resp.ThisUpdate.Add(ocspMaxAge)
+		}
+		if next.Before(until) {
+			until = next
 		}
 	}
-	return nil
+	return until, nil
 }
 
 func hasOCSPSigning(c *x509.Certificate) bool {
