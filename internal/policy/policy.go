@@ -1,0 +1,419 @@
+// Package policy owns the IAM documents jitssh asks an organisation to
+// deploy: the user (identity) policy, the service control policy that stops
+// users from pushing keys for someone else's OS account, and the instance
+// profile (managed policy and trust policy). The same documents are printed
+// by `jitssh policy` and enforced by the sandbox, so what users paste into
+// AWS is what the tests exercise.
+//
+// Documents are plain structs that marshal to the JSON IAM accepts, with
+// statements and keys in a fixed order; Parse reads the same shape back
+// (single strings or lists for Action, Resource and condition values).
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Version is the policy language version every document uses.
+const Version = "2012-10-17"
+
+// Document is an IAM policy document.
+type Document struct {
+	Version   string      `json:"Version"`
+	ID        string      `json:"Id,omitempty"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a Document. Exactly one of Action and
+// NotAction is set; identity policies and SCPs set Resource or
+// NotResource, trust policies set Principal instead.
+type Statement struct {
+	Sid         string     `json:"Sid,omitempty"`
+	Effect      Effect     `json:"Effect"`
+	Principal   *Principal `json:"Principal,omitempty"`
+	Action      Strings    `json:"Action,omitempty"`
+	NotAction   Strings    `json:"NotAction,omitempty"`
+	Resource    Strings    `json:"Resource,omitempty"`
+	NotResource Strings    `json:"NotResource,omitempty"`
+	Condition   Condition  `json:"Condition,omitempty"`
+}
+
+// Effect is Allow or Deny.
+type Effect string
+
+// Effects.
+const (
+	Allow Effect = "Allow"
+	Deny  Effect = "Deny"
+)
+
+// Principal is a trust policy's principal: "*" (AWS = ["*"]) or services
+// and AWS principals.
+type Principal struct {
+	AWS     Strings `json:"AWS,omitempty"`
+	Service Strings `json:"Service,omitempty"`
+}
+
+// Condition maps an operator (StringEquals, ArnLike, ...) to condition
+// keys and their values: {"StringEquals": {"ec2:osuser": ["alice"]}}.
+// encoding/json writes map keys sorted, so the output is stable.
+type Condition map[string]map[string]Strings
+
+// Strings is a list that IAM writes as a bare string when it has one
+// element and as an array otherwise; both forms are accepted when reading.
+type Strings []string
+
+// MarshalJSON writes a single element as a string.
+func (s Strings) MarshalJSON() ([]byte, error) {
+	if len(s) == 1 {
+		return json.Marshal(s[0])
+	}
+	return json.Marshal([]string(s))
+}
+
+// UnmarshalJSON accepts a string or an array of strings. IAM also accepts
+// booleans and numbers in condition values; they are kept as their JSON text.
+func (s *Strings) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(b, &raw); err != nil {
+			return err
+		}
+		out := make(Strings, 0, len(raw))
+		for _, r := range raw {
+			v, err := scalar(r)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		*s = out
+		return nil
+	}
+	v, err := scalar(b)
+	if err != nil {
+		return err
+	}
+	*s = Strings{v}
+	return nil
+}
+
+func scalar(b json.RawMessage) (string, error) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "", errors.New("empty value")
+	}
+	switch b[0] {
+	case '"':
+		var v string
+		err := json.Unmarshal(b, &v)
+		return v, err
+	case 't', 'f', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+	return "", fmt.Errorf("want a string or a list of strings, got %.20s", b)
+}
+
+// JSON returns d as indented JSON followed by a newline: the text a user
+// pastes into the IAM or Organizations console.
+func (d Document) JSON() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep ${...} and & readable
+	enc.SetIndent("", "  ")
+	// Documents hold only strings, maps and slices: encoding cannot fail.
+	_ = enc.Encode(d)
+	return buf.Bytes()
+}
+
+// MaxDocumentBytes bounds what Parse reads (IAM's largest limit, for
+// managed policies, is 6,144 characters without whitespace; inline role
+// policies allow 10,240).
+const MaxDocumentBytes = 64 << 10
+
+// Parse reads and validates a policy document. It rejects what IAM would
+// reject in the subset jitssh uses: an unknown version, unknown fields, a
+// statement without Effect, with both Action and NotAction or neither, and
+// malformed actions.
+func Parse(b []byte) (Document, error) {
+	if len(b) > MaxDocumentBytes {
+		return Document{}, fmt.Errorf("policy document is %d bytes, more than the %d allowed", len(b), MaxDocumentBytes)
+	}
+	var d Document
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return Document{}, fmt.Errorf("policy document is not valid JSON of the IAM policy shape: %w", err)
+	}
+	if dec.More() {
+		return Document{}, errors.New("policy document has trailing data after the JSON object")
+	}
+	if err := d.Validate(); err != nil {
+		return Document{}, err
+	}
+	return d, nil
+}
+
+var actionPattern = regexp.MustCompile(`^(\*|[a-zA-Z0-9-]+:[a-zA-Z0-9*?]+)$`)
+
+// Validate checks the document's structure (see Parse).
+func (d Document) Validate() error {
+	if d.Version != Version && d.Version != "2008-10-17" {
+		return fmt.Errorf("policy Version %q: want %q", d.Version, Version)
+	}
+	if len(d.Statement) == 0 {
+		return errors.New("policy has no Statement")
+	}
+	for i, s := range d.Statement {
+		where := fmt.Sprintf("Statement[%d]", i)
+		if s.Sid != "" {
+			where += " (" + s.Sid + ")"
+		}
+		if s.Effect != Allow && s.Effect != Deny {
+			return fmt.Errorf("%s: Effect %q: want Allow or Deny", where, s.Effect)
+		}
+		if (len(s.Action) == 0) == (len(s.NotAction) == 0) {
+			return fmt.Errorf("%s: exactly one of Action and NotAction is required", where)
+		}
+		for _, a := range append(append(Strings{}, s.Action...), s.NotAction...) {
+			if !actionPattern.MatchString(a) {
+				return fmt.Errorf("%s: action %q: want service:Action, wildcards allowed", where, a)
+			}
+		}
+		if len(s.Resource) > 0 && len(s.NotResource) > 0 {
+			return fmt.Errorf("%s: Resource and NotResource cannot both be set", where)
+		}
+		if s.Principal == nil && len(s.Resource) == 0 && len(s.NotResource) == 0 {
+			return fmt.Errorf("%s: Resource or NotResource is required", where)
+		}
+		for op, kv := range s.Condition {
+			if len(kv) == 0 {
+				return fmt.Errorf("%s: condition operator %s has no keys", where, op)
+			}
+			for k, vals := range kv {
+				if k == "" || len(vals) == 0 {
+					return fmt.Errorf("%s: condition %s: key %q needs at least one value", where, op, k)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Options parameterise the generated documents. The zero value gives
+// documents for any account and region in the standard partition. The
+// generators do not check options: call Validate first on user input.
+type Options struct {
+	// Partition is "aws" (default), "aws-cn" or "aws-us-gov".
+	Partition string
+	// Region scopes resource ARNs; "" means every region ("*").
+	Region string
+	// Account scopes resource ARNs; "" means every account ("*").
+	Account string
+	// TagKey and TagValue, when TagKey is set, restrict StartSession,
+	// SendSSHPublicKey and OpenTunnel to instances carrying that tag
+	// (TagValue may use * and ?; "" means "*", any value).
+	TagKey, TagValue string
+	// UserTag is the principal tag holding the OS user name; default
+	// "userName".
+	UserTag string
+}
+
+// DefaultUserTag is the principal tag that names a user's OS account.
+const DefaultUserTag = "userName"
+
+func (o Options) withDefaults() Options {
+	if o.Partition == "" {
+		o.Partition = "aws"
+	}
+	if o.Region == "" {
+		o.Region = "*"
+	}
+	if o.Account == "" {
+		o.Account = "*"
+	}
+	if o.UserTag == "" {
+		o.UserTag = DefaultUserTag
+	}
+	if o.TagKey != "" && o.TagValue == "" {
+		o.TagValue = "*"
+	}
+	return o
+}
+
+var (
+	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
+	regionPattern    = regexp.MustCompile(`^(\*|[a-z]{2}(-[a-z]+)+-\d+)$`)
+	accountPattern   = regexp.MustCompile(`^(\*|\d{12})$`)
+	tagKeyPattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	tagValuePattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@*?]{0,256}$`)
+)
+
+// Validate reports options that would produce a document IAM rejects or
+// that does not mean what the user asked.
+func (o Options) Validate() error {
+	o = o.withDefaults()
+	switch {
+	case !partitionPattern.MatchString(o.Partition):
+		return fmt.Errorf("partition %q: want aws, aws-cn or aws-us-gov", o.Partition)
+	case !regionPattern.MatchString(o.Region):
+		return fmt.Errorf("region %q: want a region name like us-east-1", o.Region)
+	case !accountPattern.MatchString(o.Account):
+		return fmt.Errorf("account %q: want 12 digits", o.Account)
+	case !tagKeyPattern.MatchString(o.UserTag):
+		return fmt.Errorf("user tag %q is not a valid tag key", o.UserTag)
+	case o.TagKey != "" && (!tagKeyPattern.MatchString(o.TagKey) || strings.HasPrefix(o.TagKey, "aws:")):
+		return fmt.Errorf("instance tag key %q is not a valid tag key", o.TagKey)
+	case o.TagKey != "" && !tagValuePattern.MatchString(o.TagValue):
+		return fmt.Errorf("instance tag value %q is not a valid tag value", o.TagValue)
+	case o.TagKey == "" && o.TagValue != "":
+		return errors.New("an instance tag value needs a tag key")
+	}
+	return nil
+}
+
+// InstanceARN returns the ARN pattern of the EC2 instances o covers.
+func (o Options) InstanceARN() string {
+	o = o.withDefaults()
+	return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", o.Partition, o.Region, o.Account)
+}
+
+// SSHDocument is the SSM document jitssh starts sessions with.
+const SSHDocument = "AWS-StartSSHSession"
+
+// DocumentARN returns the ARN of an AWS-owned SSM document (AWS-owned
+// documents have no account in their ARN).
+func (o Options) DocumentARN(name string) string {
+	o = o.withDefaults()
+	return fmt.Sprintf("arn:%s:ssm:%s::document/%s", o.Partition, o.Region, name)
+}
+
+// SessionTagKey is the resource tag Session Manager puts on every session:
+// the user id (aws:userid) of the principal that started it.
+const SessionTagKey = "aws:ssmmessages:session-id"
+
+// User returns the identity policy a jitssh user needs: start SSH sessions
+// through SSM (document AWS-StartSSHSession, instances optionally limited
+// by tag), push a key with EC2 Instance Connect only for the OS user named
+// by the principal tag, open EC2 Instance Connect Endpoint tunnels to port
+// 22, describe instances and endpoints, and end or resume only their own
+// sessions.
+func User(o Options) Document {
+	o = o.withDefaults()
+	self := "${aws:PrincipalTag/" + o.UserTag + "}"
+	start := Statement{
+		Sid: "StartSSHSessionOnInstances", Effect: Allow,
+		Action:   Strings{"ssm:StartSession"},
+		Resource: Strings{o.InstanceARN()},
+	}
+	push := Statement{
+		Sid: "SendSSHPublicKeyForOwnOSUser", Effect: Allow,
+		Action:    Strings{"ec2-instance-connect:SendSSHPublicKey"},
+		Resource:  Strings{o.InstanceARN()},
+		Condition: Condition{"StringEquals": {"ec2:osuser": {self}}},
+	}
+	tunnel := Statement{
+		Sid: "OpenTunnelToSSHPort", Effect: Allow,
+		Action:    Strings{"ec2-instance-connect:OpenTunnel"},
+		Resource:  Strings{fmt.Sprintf("arn:%s:ec2:%s:%s:instance-connect-endpoint/*", o.Partition, o.Region, o.Account)},
+		Condition: Condition{"NumericEquals": {"ec2-instance-connect:remotePort": {"22"}}},
+	}
+	if o.TagKey != "" {
+		start.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
+		push.Condition["StringLike"] = map[string]Strings{"aws:ResourceTag/" + o.TagKey: {o.TagValue}}
+	}
+	return Document{Version: Version, Statement: []Statement{
+		start,
+		{
+			Sid: "StartSessionWithSSHDocument", Effect: Allow,
+			Action:   Strings{"ssm:StartSession"},
+			Resource: Strings{o.DocumentARN(SSHDocument)},
+		},
+		{
+			Sid: "ManageOwnSessions", Effect: Allow,
+			Action:    Strings{"ssm:ResumeSession", "ssm:TerminateSession"},
+			Resource:  Strings{fmt.Sprintf("arn:%s:ssm:%s:%s:session/*", o.Partition, o.Region, o.Account)},
+			Condition: Condition{"StringLike": {"ssm:resourceTag/" + SessionTagKey: {"${aws:userid}"}}},
+		},
+		push,
+		tunnel,
+		{
+			Sid: "DescribeTargets", Effect: Allow,
+			Action: Strings{
+				"ec2:DescribeInstanceConnectEndpoints",
+				"ec2:DescribeInstances",
+				"ssm:DescribeInstanceInformation",
+				"sts:GetCallerIdentity",
+			},
+			Resource: Strings{"*"},
+		},
+	}}
+}
+
+// SCP returns the service control policy that denies pushing a key for
+// any OS user other than the one named by the caller's principal tag, and
+// denies it outright to principals without the tag. Attach it to the
+// organisation root or the OUs whose accounts run jitssh; it does not
+// grant anything.
+func SCP(o Options) Document {
+	o = o.withDefaults()
+	return Document{Version: Version, Statement: []Statement{{
+		Sid: "DenySendSSHPublicKeyForOtherOSUsers", Effect: Deny,
+		Action:   Strings{"ec2-instance-connect:SendSSHPublicKey"},
+		Resource: Strings{"*"},
+		Condition: Condition{
+			"StringNotEquals": {"ec2:osuser": {"${aws:PrincipalTag/" + o.UserTag + "}"}},
+		},
+	}, {
+		Sid: "DenySendSSHPublicKeyWithoutUserTag", Effect: Deny,
+		Action:    Strings{"ec2-instance-connect:SendSSHPublicKey"},
+		Resource:  Strings{"*"},
+		Condition: Condition{"Null": {"aws:PrincipalTag/" + o.UserTag: {"true"}}},
+	}}}
+}
+
+// Profile is what an instance needs to be reachable through SSM: a role
+// trusted by EC2 with AWS's managed policy for the SSM agent.
+type Profile struct {
+	// TrustPolicy is the role's assume-role policy document.
+	TrustPolicy Document `json:"TrustPolicy"`
+	// ManagedPolicyARNs are the managed policies to attach to the role.
+	ManagedPolicyARNs []string `json:"ManagedPolicyArns"`
+}
+
+// JSON returns p as indented JSON followed by a newline.
+func (p Profile) JSON() []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(p)
+	return buf.Bytes()
+}
+
+// InstanceProfile returns the instance profile for o's partition.
+func InstanceProfile(o Options) Profile {
+	o = o.withDefaults()
+	svc := "ec2.amazonaws.com"
+	if o.Partition == "aws-cn" {
+		svc = "ec2.amazonaws.com.cn"
+	}
+	return Profile{
+		TrustPolicy: Document{Version: Version, Statement: []Statement{{
+			Sid: "EC2AssumesInstanceRole", Effect: Allow,
+			Principal: &Principal{Service: Strings{svc}},
+			Action:    Strings{"sts:AssumeRole"},
+		}}},
+		ManagedPolicyARNs: []string{fmt.Sprintf("arn:%s:iam::aws:policy/AmazonSSMManagedInstanceCore", o.Partition)},
+	}
+}
