@@ -11,6 +11,22 @@
 //	syslog        = true                            # authpriv
 //	timeout       = "3s"
 //
+//	[jit]                                           # jitssh-host userdb
+//	service      = "io.jitssh"                      # /run/systemd/userdb/<service>
+//	state_file   = "/var/lib/jitssh/users.json"
+//	uid_min      = 1000000
+//	uid_max      = 1999999
+//	home_base    = "/home"
+//	skel         = "/etc/skel"                      # "" creates an empty home
+//	shell        = "/bin/bash"
+//	negative_ttl = "2s"
+//	expire_after = "720h"                           # "0s" (default): never
+//	reserved     = ["admin"]                        # on top of the built-in list
+//
+//	[[jit.groups]]                                  # supplementary groups by IAM caller
+//	caller = "arn:aws:sts::*:assumed-role/Admin/*"  # '*' matches anything, '/' included
+//	groups = ["sudo"]
+//
 // Unknown keys and bad values are errors. Because the file decides which
 // signer certificates are trusted, it (and the trusted_roots file) must not
 // be writable by group or others, and must be owned by root or by the user
@@ -24,6 +40,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -62,7 +79,54 @@ type Config struct {
 	Syslog bool
 	// Timeout bounds one authorization (timeout); default 3 s.
 	Timeout time.Duration
+	// JIT configures the just-in-time user service ([jit]).
+	JIT JIT
 }
+
+// JIT is the [jit] table: the policy of `jitssh-host userdb`.
+type JIT struct {
+	// Service is the Varlink service and socket name under
+	// /run/systemd/userdb (service); default io.jitssh.
+	Service string
+	// StateFile holds the users created (state_file).
+	StateFile string
+	// UIDMin and UIDMax bound the UIDs (and GIDs) given out (uid_min,
+	// uid_max); default 1000000–1999999.
+	UIDMin, UIDMax uint32
+	// HomeBase is the parent of home directories (home_base).
+	HomeBase string
+	// Skel is copied into new home directories (skel); "" copies nothing.
+	Skel string
+	// Shell is the login shell (shell).
+	Shell string
+	// NegativeTTL is how long "no such user" is remembered for a name that
+	// had no valid key (negative_ttl); default 2 s.
+	NegativeTTL time.Duration
+	// ExpireAfter removes JIT users not seen for this long (expire_after);
+	// zero never expires.
+	ExpireAfter time.Duration
+	// Reserved names are never created, on top of the built-in list and
+	// every name in /etc/passwd and /etc/group (reserved).
+	Reserved []string
+	// Groups maps IAM callers to supplementary groups ([[jit.groups]]).
+	Groups []GroupRule
+}
+
+// GroupRule grants Groups to users whose key was pushed by a caller whose
+// ARN matches Caller ('*' matches any run of characters, '/' included).
+type GroupRule struct {
+	Caller string   `toml:"caller"`
+	Groups []string `toml:"groups"`
+}
+
+// JIT defaults.
+const (
+	DefaultService     = "io.jitssh"
+	DefaultStateFile   = "/var/lib/jitssh/users.json"
+	DefaultUIDMin      = 1000000
+	DefaultUIDMax      = 1999999
+	DefaultNegativeTTL = 2 * time.Second
+)
 
 // Default returns the configuration used when no file exists.
 func Default() Config {
@@ -71,16 +135,41 @@ func Default() Config {
 		AuditFile:    DefaultAuditFile,
 		Syslog:       true,
 		Timeout:      DefaultTimeout,
+		JIT: JIT{
+			Service:     DefaultService,
+			StateFile:   DefaultStateFile,
+			UIDMin:      DefaultUIDMin,
+			UIDMax:      DefaultUIDMax,
+			HomeBase:    "/home",
+			Skel:        "/etc/skel",
+			Shell:       "/bin/bash",
+			NegativeTTL: DefaultNegativeTTL,
+		},
 	}
 }
 
 // file is the TOML layout. Pointers tell "absent" from "empty".
 type file struct {
-	IMDSEndpoint *string `toml:"imds_endpoint"`
-	TrustedRoots *string `toml:"trusted_roots"`
-	AuditFile    *string `toml:"audit_file"`
-	Syslog       *bool   `toml:"syslog"`
-	Timeout      *string `toml:"timeout"`
+	IMDSEndpoint *string  `toml:"imds_endpoint"`
+	TrustedRoots *string  `toml:"trusted_roots"`
+	AuditFile    *string  `toml:"audit_file"`
+	Syslog       *bool    `toml:"syslog"`
+	Timeout      *string  `toml:"timeout"`
+	JIT          *jitFile `toml:"jit"`
+}
+
+type jitFile struct {
+	Service     *string     `toml:"service"`
+	StateFile   *string     `toml:"state_file"`
+	UIDMin      *int64      `toml:"uid_min"`
+	UIDMax      *int64      `toml:"uid_max"`
+	HomeBase    *string     `toml:"home_base"`
+	Skel        *string     `toml:"skel"`
+	Shell       *string     `toml:"shell"`
+	NegativeTTL *string     `toml:"negative_ttl"`
+	ExpireAfter *string     `toml:"expire_after"`
+	Reserved    []string    `toml:"reserved"`
+	Groups      []GroupRule `toml:"groups"`
 }
 
 // Parse reads a configuration from TOML text; absent keys keep their
@@ -96,7 +185,7 @@ func Parse(data []byte) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout)", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, [jit])", strings.Join(keys, ", "))
 	}
 	c := Default()
 	if f.IMDSEndpoint != nil {
@@ -130,7 +219,109 @@ func Parse(data []byte) (Config, error) {
 		}
 		c.Timeout = d
 	}
+	if f.JIT != nil {
+		if err := parseJIT(f.JIT, &c.JIT); err != nil {
+			return Config{}, fmt.Errorf("hostconfig: jit.%w", err)
+		}
+	}
 	return c, nil
+}
+
+var (
+	serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+	// groupRE is a conservative POSIX group name.
+	groupRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+)
+
+// MinUID is the lowest uid_min accepted: below it live system accounts.
+const MinUID = 1000
+
+func parseJIT(f *jitFile, j *JIT) error {
+	if f.Service != nil {
+		if !serviceRE.MatchString(*f.Service) {
+			return fmt.Errorf("service %q: want a socket name such as %q", *f.Service, DefaultService)
+		}
+		j.Service = *f.Service
+	}
+	for _, p := range []struct {
+		name     string
+		src      *string
+		dst      *string
+		mayEmpty bool
+	}{
+		{"state_file", f.StateFile, &j.StateFile, false},
+		{"home_base", f.HomeBase, &j.HomeBase, false},
+		{"skel", f.Skel, &j.Skel, true},
+		{"shell", f.Shell, &j.Shell, false},
+	} {
+		if p.src == nil {
+			continue
+		}
+		if (*p.src != "" || !p.mayEmpty) && (!filepath.IsAbs(*p.src) || filepath.Clean(*p.src) != *p.src || strings.ContainsAny(*p.src, ":\n")) {
+			return fmt.Errorf("%s %q must be a clean absolute path", p.name, *p.src)
+		}
+		*p.dst = *p.src
+	}
+	if f.UIDMin != nil {
+		j.UIDMin = uint32(min(max(*f.UIDMin, 0), 1<<32-1))
+		if *f.UIDMin != int64(j.UIDMin) {
+			j.UIDMin = 0
+		}
+	}
+	if f.UIDMax != nil {
+		j.UIDMax = uint32(min(max(*f.UIDMax, 0), 1<<32-1))
+		if *f.UIDMax != int64(j.UIDMax) {
+			j.UIDMax = 0
+		}
+	}
+	if j.UIDMin < MinUID || j.UIDMax > 1<<31-1 || j.UIDMin > j.UIDMax {
+		return fmt.Errorf("uid_min/uid_max: want %d <= uid_min <= uid_max <= %d, got %d..%d", MinUID, 1<<31-1, j.UIDMin, j.UIDMax)
+	}
+	for _, d := range []struct {
+		name string
+		src  *string
+		dst  *time.Duration
+		lo   time.Duration
+	}{
+		{"negative_ttl", f.NegativeTTL, &j.NegativeTTL, 0},
+		{"expire_after", f.ExpireAfter, &j.ExpireAfter, 0},
+	} {
+		if d.src == nil {
+			continue
+		}
+		v, err := time.ParseDuration(*d.src)
+		if err != nil || v < d.lo {
+			return fmt.Errorf("%s %q: want a duration such as \"2s\" or \"720h\"", d.name, *d.src)
+		}
+		*d.dst = v
+	}
+	if j.NegativeTTL > time.Minute {
+		return fmt.Errorf("negative_ttl %s: at most 1m, or a freshly pushed key would be ignored", j.NegativeTTL)
+	}
+	if j.ExpireAfter != 0 && j.ExpireAfter < time.Hour {
+		return fmt.Errorf("expire_after %s: at least 1h (or 0s to never expire)", j.ExpireAfter)
+	}
+	for _, r := range f.Reserved {
+		if r == "" {
+			return errors.New("reserved: empty name")
+		}
+	}
+	j.Reserved = f.Reserved
+	for i, g := range f.Groups {
+		if g.Caller == "" || len(g.Caller) > 2048 {
+			return fmt.Errorf("groups[%d]: caller must be an ARN pattern", i)
+		}
+		if len(g.Groups) == 0 {
+			return fmt.Errorf("groups[%d]: no groups", i)
+		}
+		for _, name := range g.Groups {
+			if !groupRE.MatchString(name) {
+				return fmt.Errorf("groups[%d]: %q is not a group name", i, name)
+			}
+		}
+	}
+	j.Groups = f.Groups
+	return nil
 }
 
 // Load reads and parses the configuration file at path. With path == ""

@@ -3,6 +3,7 @@ package hostconfig_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +30,12 @@ timeout = "1500ms"
 		AuditFile:    "",
 		Syslog:       false,
 		Timeout:      1500 * time.Millisecond,
+		JIT:          hostconfig.Default().JIT,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse = %+v, want %+v", got, want)
 	}
-	if got, err := hostconfig.Parse(nil); err != nil || got != hostconfig.Default() {
+	if got, err := hostconfig.Parse(nil); err != nil || !reflect.DeepEqual(got, hostconfig.Default()) {
 		t.Errorf("empty file = %+v, %v; want defaults", got, err)
 	}
 	d := hostconfig.Default()
@@ -119,4 +121,58 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse accepted an invalid config %+v", c)
 		}
 	})
+}
+
+func TestParseJIT(t *testing.T) {
+	t.Parallel()
+	c, err := hostconfig.Parse([]byte(`
+[jit]
+service = "io.jitssh.test"
+state_file = "/tmp/x/users.json"
+uid_min = 5000
+uid_max = 5999
+home_base = "/srv/home"
+skel = ""
+shell = "/bin/sh"
+negative_ttl = "500ms"
+expire_after = "720h"
+reserved = ["admin", "deploy"]
+
+[[jit.groups]]
+caller = "arn:aws:sts::*:assumed-role/Admin/*"
+groups = ["sudo", "adm"]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hostconfig.JIT{
+		Service: "io.jitssh.test", StateFile: "/tmp/x/users.json", UIDMin: 5000, UIDMax: 5999,
+		HomeBase: "/srv/home", Skel: "", Shell: "/bin/sh", NegativeTTL: 500 * time.Millisecond,
+		ExpireAfter: 720 * time.Hour, Reserved: []string{"admin", "deploy"},
+		Groups: []hostconfig.GroupRule{{Caller: "arn:aws:sts::*:assumed-role/Admin/*", Groups: []string{"sudo", "adm"}}},
+	}
+	if !reflect.DeepEqual(c.JIT, want) {
+		t.Errorf("JIT = %+v\nwant %+v", c.JIT, want)
+	}
+	for _, tt := range []struct{ text, want string }{
+		{"[jit]\nservice = \"../x\"", "service"},
+		{"[jit]\nuid_min = 10", "uid_min"},
+		{"[jit]\nuid_min = 5000\nuid_max = 4000", "uid_min"},
+		{"[jit]\nuid_max = 4294967296", "uid_min"},
+		{"[jit]\nuid_min = -1", "uid_min"},
+		{"[jit]\nhome_base = \"home\"", "home_base"},
+		{"[jit]\nhome_base = \"/home/../etc\"", "home_base"},
+		{"[jit]\nstate_file = \"\"", "state_file"},
+		{"[jit]\nnegative_ttl = \"1h\"", "negative_ttl"},
+		{"[jit]\nexpire_after = \"1m\"", "expire_after"},
+		{"[jit]\nexpire_after = \"-1h\"", "expire_after"},
+		{"[jit]\nuid = 1", "unknown key(s) jit.uid"},
+		{"[[jit.groups]]\ncaller = \"*\"\ngroups = [\"Sudo\"]", "not a group name"},
+		{"[[jit.groups]]\ncaller = \"\"\ngroups = [\"sudo\"]", "caller"},
+		{"[[jit.groups]]\ncaller = \"*\"", "no groups"},
+	} {
+		if _, err := hostconfig.Parse([]byte(tt.text)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("Parse(%q) err = %v, want it to mention %q", tt.text, err, tt.want)
+		}
+	}
 }
