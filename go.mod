@@ -32,5 +32,6 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/kr/fs v0.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/xtaci/smux v1.5.34 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )

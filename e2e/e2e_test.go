@@ -85,16 +85,22 @@ func eachMode(t *testing.T, f func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t testing.TB, mode sshd.Mode) *env {
+// newEnv starts a sandbox whose instances run mode's SSH server; opts
+// adjust the sandbox configuration further.
+func newEnv(t testing.TB, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 	t.Helper()
 	requireSSH(t)
 	var logBuf bytes.Buffer
-	sb, err := sandbox.Start(context.Background(), sandbox.Config{
+	cfg := sandbox.Config{
 		StateDir:   t.TempDir(),
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
 		Logger:     slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	sb, err := sandbox.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start sandbox: %v", err)
 	}

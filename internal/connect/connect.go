@@ -34,6 +34,7 @@ type API interface {
 	SendSSHPublicKey(ctx context.Context, instanceID, osUser, pubKey string) (string, error)
 	StartSession(ctx context.Context, target, document string, params map[string][]string, reason string) (*awsapi.Session, error)
 	TerminateSession(ctx context.Context, id string) error
+	ResumeSession(ctx context.Context, id string) (*awsapi.Session, error)
 }
 
 // SSHDocument is the SSM document that tunnels to a port of the instance.
@@ -86,6 +87,15 @@ func OpenTunnel(ctx context.Context, api API, instanceID string, port int, reaso
 	}
 	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
 		Session: datachannel.Config{Keepalive: 30 * time.Second},
+		// AWS closes data channels about hourly, and networks drop: resume
+		// the same session rather than lose the SSH connection.
+		Resume: func(ctx context.Context) (string, string, error) {
+			r, err := api.ResumeSession(ctx, sess.ID)
+			if err != nil {
+				return "", "", err
+			}
+			return r.StreamURL, r.Token, nil
+		},
 	})
 	if err != nil {
 		terminate(api, sess.ID)

@@ -692,7 +692,9 @@ func (s *Session) process(m *Message) {
 			s.mu.Unlock()
 		}
 		if s.cfg.Role == RoleClient && f == FlagConnectToPortError {
-			s.fail(errors.New("the agent could not connect to the destination port"))
+			// One multiplexed connection failed on the agent's side; the
+			// session (and its other connections) carry on, as with AWS.
+			s.log.Warn("the agent could not connect to the destination port; check the port and the SSM agent's logs")
 		}
 	case PayloadSize:
 		var sz struct{ Cols, Rows uint32 }

@@ -50,26 +50,60 @@ func (w *WebSocket) Close() error {
 	return nil
 }
 
+// CloseWithStatus closes with a websocket status code and reason (the
+// service closes data channels with 1000 "Bye").
+func (w *WebSocket) CloseWithStatus(code int, reason string) error {
+	return w.C.Close(websocket.StatusCode(code), reason)
+}
+
 // DialOptions configures Dial.
 type DialOptions struct {
 	// HTTPClient is used for the websocket upgrade; nil = http.DefaultClient.
 	HTTPClient *http.Client
 	// ClientID identifies this process across reconnects; empty = random.
 	ClientID string
-	Session  Config
+	// Resume, when set, is called after the connection is lost: it calls
+	// ResumeSession and returns the stream URL (empty = the original) and
+	// the new token. The session then reconnects and carries on.
+	Resume  func(ctx context.Context) (streamURL, token string, err error)
+	Session Config
 }
 
 // Dial opens the data channel at streamURL (from StartSession) with token,
 // sends OpenDataChannel and returns a client Session. The caller runs
 // ClientHandshake next.
 func Dial(ctx context.Context, streamURL, token string, opts DialOptions) (*Session, error) {
-	c, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: opts.HTTPClient})
-	if err != nil {
-		return nil, fmt.Errorf("open data channel: %w", err)
-	}
 	clientID := opts.ClientID
 	if clientID == "" {
 		clientID = uuid.NewString()
+	}
+	conn, err := DialFrameConn(ctx, streamURL, token, clientID, opts.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	cfg := opts.Session
+	cfg.Role = RoleClient
+	if opts.Resume != nil {
+		cfg.Reconnect = func(ctx context.Context) (FrameConn, error) {
+			url, tok, err := opts.Resume(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if url == "" {
+				url = streamURL
+			}
+			return DialFrameConn(ctx, url, tok, clientID, opts.HTTPClient)
+		}
+	}
+	return NewSession(conn, cfg), nil
+}
+
+// DialFrameConn dials a data-channel websocket and sends the OpenDataChannel
+// frame (a new RequestId each time, the same ClientId across reconnects).
+func DialFrameConn(ctx context.Context, streamURL, token, clientID string, hc *http.Client) (*WebSocket, error) {
+	c, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		return nil, fmt.Errorf("open data channel: %w", err)
 	}
 	open, _ := json.Marshal(OpenDataChannelInput{
 		MessageSchemaVersion: "1.0",
@@ -82,9 +116,7 @@ func Dial(ctx context.Context, streamURL, token string, opts DialOptions) (*Sess
 		c.CloseNow()
 		return nil, fmt.Errorf("send OpenDataChannel: %w", err)
 	}
-	cfg := opts.Session
-	cfg.Role = RoleClient
-	return NewSession(NewWebSocket(c), cfg), nil
+	return NewWebSocket(c), nil
 }
 
 // AcceptOpen reads the OpenDataChannel frame a client sends first on a

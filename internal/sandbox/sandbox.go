@@ -27,6 +27,7 @@ import (
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -57,6 +58,12 @@ type Config struct {
 	HostBinary string
 	// SSHMode selects the SSH server; default sshd.Auto.
 	SSHMode sshd.Mode
+	// Faults are injected on every data-channel connection (SetFaults and
+	// the /_sandbox/faults endpoint change them at run time).
+	Faults fault.Config
+	// Paced makes the agent pace its output like AWS's (1024-byte
+	// messages, 1 ms apart) instead of sending AgentMaxPayload at once.
+	Paced bool
 	// AgentMaxPayload is the payload size the simulated agent sends; 0
 	// means 32 KiB (unpaced); 1024 paces like AWS's agent.
 	AgentMaxPayload int
@@ -93,6 +100,7 @@ type Sandbox struct {
 	log       *slog.Logger
 	servers   []*http.Server
 	hosts     map[string]*sshd.Server
+	faults    faultTable
 	cleanups  []func()
 	closeOnce sync.Once
 }
@@ -223,9 +231,14 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	sb.URL = "http://" + ln.Addr().String()
 	wsBase := "ws://" + ln.Addr().String()
-	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload, Dial: sb.dial}
+	if err := sb.SetFaults("", cfg.Faults); err != nil {
+		return nil, err
+	}
+	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
+		Paced: cfg.Paced, Faults: sb.faults.lookup, Dial: sb.dial}
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
+	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)
 	mux.Handle("/", apis.NewHandler(w, apis.Options{
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    log.With("component", "api"),
@@ -334,17 +347,47 @@ func (sb *Sandbox) listenSSH(srv *sshd.Server) (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// dial connects the agent to port on an instance: port 22 is its SSH server.
-func (sb *Sandbox) dial(ctx context.Context, instanceID string, port int) (agent.Conn, error) {
-	srv, ok := sb.hosts[instanceID]
+// dial connects from an instance to host:port. host "" (or localhost) is
+// the instance itself; otherwise it must name another instance by private
+// IP or DNS name. Each instance serves SSH on port 22 and the echo service
+// (RFC 862) on port 7, which the tunnel tests use.
+func (sb *Sandbox) dial(ctx context.Context, instanceID, host string, port int) (agent.Conn, error) {
+	id := instanceID
+	if host != "" && host != "localhost" && host != "127.0.0.1" {
+		id = ""
+		for _, in := range sb.World.Instances() {
+			if host == in.PrivateIP || host == in.PrivateDNS || host == in.Hostname {
+				id = in.ID
+			}
+		}
+		if id == "" {
+			return nil, fmt.Errorf("dial %s:%d from %s: no such host on the sandbox's network", host, port, instanceID)
+		}
+	}
+	srv, ok := sb.hosts[id]
 	if !ok {
-		return nil, fmt.Errorf("instance %s has no SSH server", instanceID)
+		return nil, fmt.Errorf("instance %s has no SSH server", id)
 	}
-	if port != 22 {
-		return nil, fmt.Errorf("connection refused: nothing listens on port %d of %s", port, instanceID)
+	switch port {
+	case 22:
+		return srv.Open(ctx)
+	case 7:
+		r, w := io.Pipe()
+		return echoConn{r, w}, nil
 	}
-	return srv.Open(ctx)
+	return nil, fmt.Errorf("connection refused: nothing listens on port %d of %s", port, id)
 }
+
+// echoConn returns what is written to it; CloseWrite ends the echo.
+type echoConn struct {
+	r *io.PipeReader
+	w *io.PipeWriter
+}
+
+func (e echoConn) Read(p []byte) (int, error)  { return e.r.Read(p) }
+func (e echoConn) Write(p []byte) (int, error) { return e.w.Write(p) }
+func (e echoConn) CloseWrite() error           { return e.w.Close() }
+func (e echoConn) Close() error                { e.w.Close(); return e.r.Close() }
 
 // Env returns the environment that points AWS clients (jitssh, the SDK, the
 // aws CLI) at the sandbox with the default identity.

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -38,6 +40,7 @@ func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		envFile, addr, stateDir, hostBin, mode string
 		paced, verbose                         bool
+		faults                                 fault.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -52,7 +55,13 @@ AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
 root, and an embedded SSH server otherwise.`,
 		Example: `  jitssh-sandbox up --env-file /tmp/sandbox.env &
   . /tmp/sandbox.env
-  jitssh ssh web-1 -- hostname`,
+  jitssh ssh web-1 -- hostname
+
+  # a lossy network and AWS's hourly websocket close, every 5 seconds:
+  jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
+
+  # change faults at run time (all sessions, or ?session=ID):
+  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := sshd.ParseMode(mode)
@@ -67,9 +76,8 @@ root, and an embedded SSH server otherwise.`,
 				Addr: addr, StateDir: stateDir, HostBinary: hostBin, SSHMode: m,
 				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 			}
-			if paced {
-				cfg.AgentMaxPayload = 1024
-			}
+			cfg.Paced = paced
+			cfg.Faults = faults
 			sb, err := sandbox.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -99,7 +107,12 @@ root, and an embedded SSH server otherwise.`,
 	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
-	f.BoolVar(&paced, "paced", false, "pace the agent like AWS's (1024-byte messages)")
+	f.BoolVar(&paced, "paced", false, "pace the agent like AWS's (1024-byte messages, 1 ms apart)")
+	f.Float64Var(&faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
+	f.Float64Var(&faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")
+	f.Float64Var(&faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
+	f.DurationVar((*time.Duration)(&faults.Delay), "fault-delay", 0, "delay before each frame the agent sends")
+	f.DurationVar((*time.Duration)(&faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }

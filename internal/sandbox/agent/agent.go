@@ -22,6 +22,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/datachannel/mux"
+	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -35,9 +37,9 @@ type Conn interface {
 	CloseWrite() error
 }
 
-// Dialer connects to port on an instance (the instance's own view of
-// localhost:port).
-type Dialer func(ctx context.Context, instanceID string, port int) (Conn, error)
+// Dialer connects, from an instance, to host:port; host "" means the
+// instance itself (its localhost).
+type Dialer func(ctx context.Context, instanceID, host string, port int) (Conn, error)
 
 // Handler serves /v1/data-channel/<session-id>.
 type Handler struct {
@@ -47,6 +49,15 @@ type Handler struct {
 	// MaxPayload is the payload size the agent sends; 0 = the protocol's
 	// 1024. The sandbox sends larger messages unless pacing like AWS.
 	MaxPayload int
+	// Paced makes the agent behave like AWS's: it reads its destination
+	// 1024 bytes at a time and sleeps 1 ms after each message.
+	Paced bool
+	// Faults returns the faults to inject on a session's connections;
+	// nil injects none.
+	Faults func(sessionID string) fault.Config
+
+	mu   sync.Mutex
+	live map[string]*datachannel.Session // running agent sessions, for resume
 }
 
 // HandshakeTimeout is how long the agent waits for the client's
@@ -85,10 +96,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log().With("session", id, "target", sess.Target)
-	dc := datachannel.NewSession(datachannel.NewWebSocket(c), datachannel.Config{
-		Role: datachannel.RoleAgent, MaxPayload: h.MaxPayload, Logger: log,
+	var conn datachannel.FrameConn = datachannel.NewWebSocket(c)
+	if h.Faults != nil {
+		if fc := h.Faults(id); fc.Active() {
+			conn = fault.Wrap(conn, fc)
+			log.Debug("injecting faults", "faults", fc)
+		}
+	}
+	h.mu.Lock()
+	if running := h.live[id]; running != nil {
+		// A resume: the client reconnected with a token from
+		// ResumeSession. The agent's session carries on.
+		h.mu.Unlock()
+		log.Info("client resumed the data channel")
+		<-running.Attach(conn)
+		return
+	}
+	maxPayload := h.MaxPayload
+	if h.Paced {
+		maxPayload = datachannel.DefaultMaxPayload
+	}
+	dc := datachannel.NewSession(conn, datachannel.Config{
+		Role: datachannel.RoleAgent, MaxPayload: maxPayload, Logger: log,
+		AwaitAttach: true,
 	})
-	defer dc.Close()
+	if h.live == nil {
+		h.live = map[string]*datachannel.Session{}
+	}
+	h.live[id] = dc
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.live, id)
+		h.mu.Unlock()
+		dc.Close()
+	}()
 	if err := h.run(ctx, sess, dc, log); err != nil {
 		select {
 		case <-dc.Done(): // the client is gone; nobody to tell
@@ -102,25 +144,72 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log.Info("session ended")
 }
 
+// pump copies the destination's output to the client, paced like AWS's
+// agent when h.Paced.
+func (h *Handler) pump(dc *datachannel.Session, dst io.Reader) error {
+	if !h.Paced {
+		_, err := io.Copy(dc, dst)
+		return err
+	}
+	buf := make([]byte, datachannel.DefaultMaxPayload)
+	for {
+		n, err := dst.Read(buf)
+		if n > 0 {
+			if _, werr := dc.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// Session documents the sandbox agent runs.
+const (
+	SSHDocument                  = "AWS-StartSSHSession"
+	PortForwardingDocument       = "AWS-StartPortForwardingSession"
+	PortForwardingToHostDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+)
+
 func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.Session, log *slog.Logger) error {
-	if sess.DocumentName != "AWS-StartSSHSession" {
+	param := func(name, def string) string {
+		if v := sess.Parameters[name]; len(v) == 1 && v[0] != "" {
+			return v[0]
+		}
+		return def
+	}
+	port, err := strconv.Atoi(param("portNumber", "22"))
+	if err != nil || port < 1 || port > 65535 {
+		return fmt.Errorf("invalid portNumber %q", param("portNumber", ""))
+	}
+	props := datachannel.PortProperties{PortNumber: strconv.Itoa(port)}
+	switch sess.DocumentName {
+	case SSHDocument:
+	case PortForwardingDocument, PortForwardingToHostDocument:
+		props.Type = "LocalPortForwarding"
+		props.LocalPortNumber = param("localPortNumber", "0")
+		props.Host = param("host", "")
+	default:
 		return fmt.Errorf("the sandbox agent does not run %q sessions yet", sess.DocumentName)
 	}
-	port := 22
-	if p := sess.Parameters["portNumber"]; len(p) == 1 {
-		n, err := strconv.Atoi(p[0])
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("invalid portNumber %q", p[0])
-		}
-		port = n
-	}
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
-	_, err := dc.AgentHandshake(hctx, Version, datachannel.SessionTypePort, datachannel.PortProperties{PortNumber: strconv.Itoa(port)})
+	resp, err := dc.AgentHandshake(hctx, Version, datachannel.SessionTypePort, props)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
-	dst, err := h.Dial(ctx, sess.Target, port)
+	if props.Type == "LocalPortForwarding" {
+		if !mux.AgentMultiplexes(resp.ClientVersion) {
+			return fmt.Errorf("client version %s is too old for port forwarding (the sandbox agent only multiplexes, which needs %s or later)", resp.ClientVersion, mux.MinClientVersion)
+		}
+		return h.serveMux(ctx, sess, dc, resp.ClientVersion, props.Host, port, log)
+	}
+	dst, err := h.Dial(ctx, sess.Target, "", port)
 	if err != nil {
 		return fmt.Errorf("connect to port %d: %w", port, err)
 	}
@@ -136,8 +225,7 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 	}()
 	outDone := make(chan error, 1)
 	go func() { // destination -> client
-		_, err := io.Copy(dc, dst)
-		outDone <- err
+		outDone <- h.pump(dc, dst)
 	}()
 	select {
 	case err := <-outDone:
@@ -156,5 +244,50 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 		// The client went away without a word (as AWS's plugin does on
 		// stdin EOF).
 		return nil
+	}
+}
+
+// serveMux runs a multiplexed port-forwarding session: every smux stream
+// the client opens is one connection to host:port, dialled from the
+// instance. A failed dial is reported with Flag ConnectToPortError, as the
+// agent does.
+func (h *Handler) serveMux(ctx context.Context, sess *world.Session, dc *datachannel.Session, clientVersion, host string, port int, log *slog.Logger) error {
+	srv, err := mux.Server(dc, clientVersion)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	go func() {
+		select {
+		case <-sess.Done():
+		case <-dc.Done():
+		}
+		srv.Close()
+	}()
+	for {
+		st, err := srv.AcceptStream()
+		if err != nil {
+			select {
+			case <-sess.Done():
+				return dc.SendChannelClosed(sess.ID, sess.Target, "")
+			default:
+				return nil // the client ended the session
+			}
+		}
+		go func() {
+			defer st.Close()
+			dst, err := h.Dial(ctx, sess.Target, host, port)
+			if err != nil {
+				log.Info("port forwarding: connect failed", "host", host, "port", port, "err", err)
+				_ = dc.SendFlag(datachannel.FlagConnectToPortError)
+				return
+			}
+			defer dst.Close()
+			go func() {
+				io.Copy(dst, st)
+				dst.CloseWrite()
+			}()
+			io.Copy(st, dst)
+		}()
 	}
 }

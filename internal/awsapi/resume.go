@@ -1,0 +1,27 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+)
+
+// ErrSessionTimedOut is returned by ResumeSession when the service no longer
+// offers the session (a null TokenValue).
+var ErrSessionTimedOut = errors.New("the SSM session timed out and cannot be resumed")
+
+// ResumeSession asks SSM for a new token (and possibly a new stream URL) to
+// reconnect a session's data channel.
+func (c *Client) ResumeSession(ctx context.Context, id string) (*Session, error) {
+	out, err := c.ssm.ResumeSession(ctx, &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	if err != nil {
+		return nil, explain("ssm:ResumeSession", err)
+	}
+	if aws.ToString(out.TokenValue) == "" {
+		return nil, fmt.Errorf("resume session %s: %w", id, ErrSessionTimedOut)
+	}
+	return &Session{ID: aws.ToString(out.SessionId), StreamURL: aws.ToString(out.StreamUrl), Token: aws.ToString(out.TokenValue)}, nil
+}

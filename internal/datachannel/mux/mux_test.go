@@ -1,0 +1,114 @@
+package mux
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/datachannel"
+)
+
+func TestCompare(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"3.3.987.0", "3.1.1511.0", 1},
+		{"3.1.1511.0", "3.1.1511.0", 0},
+		{"1.2.331.0", "1.2.677.0", -1},
+		{"1.2", "1.2.0", -1},
+		{"10.0", "9.99", 1},
+	}
+	for _, c := range cases {
+		if got := Compare(c.a, c.b); got != c.want {
+			t.Errorf("Compare(%s, %s) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+	// The keepalive rule must agree on both ends for the versions we use.
+	if (Compare(datachannel.ClientVersion, clientKeepaliveOff) > 0) != (Compare("3.3.987.0", agentKeepaliveOff) > 0) {
+		t.Fatal("client and agent would disagree on smux keepalive")
+	}
+	if !ClientMultiplexes("3.3.987.0") || !AgentMultiplexes(datachannel.ClientVersion) || AgentMultiplexes("1.1.0") {
+		t.Fatal("multiplexing thresholds wrong")
+	}
+}
+
+// framePipe connects two FrameConns in memory.
+type framePipe struct {
+	in, out chan []byte
+	done    chan struct{}
+	once    *sync.Once
+}
+
+func (p framePipe) ReadFrame(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-p.in:
+		return b, nil
+	case <-p.done:
+		return nil, io.EOF
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+func (p framePipe) WriteFrame(ctx context.Context, b []byte) error {
+	select {
+	case p.out <- append([]byte(nil), b...):
+		return nil
+	case <-p.done:
+		return io.ErrClosedPipe
+	}
+}
+func (p framePipe) Close() error { p.once.Do(func() { close(p.done) }); return nil }
+
+// TestConcurrentStreamsOverOneSession opens many smux streams over one
+// data-channel session and echoes data on each.
+func TestConcurrentStreamsOverOneSession(t *testing.T) {
+	ab, ba, done, once := make(chan []byte, 1<<14), make(chan []byte, 1<<14), make(chan struct{}), &sync.Once{}
+	cs := datachannel.NewSession(framePipe{ba, ab, done, once}, datachannel.Config{Role: datachannel.RoleClient})
+	as := datachannel.NewSession(framePipe{ab, ba, done, once}, datachannel.Config{Role: datachannel.RoleAgent})
+	defer cs.Close()
+	defer as.Close()
+	srv, err := Server(as, datachannel.ClientVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(st, st); st.Close() }()
+		}
+	}()
+	cli, err := Client(cs, "3.3.987.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			st, err := cli.OpenStream()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer st.Close()
+			msg := make([]byte, 100000+i)
+			for j := range msg {
+				msg[j] = byte(i * j)
+			}
+			go st.Write(msg)
+			got := make([]byte, len(msg))
+			st.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.ReadFull(st, got); err != nil || string(got) != string(msg) {
+				t.Errorf("stream %d: echo mismatch (%v)", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+}
