@@ -65,7 +65,11 @@ func TestSCPIntegrityUnderFaults(t *testing.T) {
 	if sha256.Sum256(got) != sha256.Sum256(data) {
 		t.Fatalf("file changed in transit: %d bytes back of %d", len(got), len(data))
 	}
-	t.Logf("%d MiB there and back under faults in %s", size>>20, time.Since(start).Round(time.Millisecond))
+	st, resumes := e.sb.FaultStats()
+	t.Logf("%d MiB there and back under faults in %s: %+v, %d resumes", size>>20, time.Since(start).Round(time.Millisecond), st, resumes)
+	if st.Dropped == 0 || st.Duplicated == 0 || st.Reordered == 0 || st.Closed < 2 || resumes < 2 {
+		t.Fatalf("the faults were not exercised: %+v, %d resumes", st, resumes)
+	}
 }
 
 // TestIdleSessionSurvivesServiceCloses keeps an interactive ssh session
@@ -104,5 +108,8 @@ func TestIdleSessionSurvivesServiceCloses(t *testing.T) {
 	stdin.Close()
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ssh: %v\n%s", err, stderr.String())
+	}
+	if _, resumes := e.sb.FaultStats(); resumes < 5 {
+		t.Fatalf("only %d resumes during the idle period", resumes)
 	}
 }

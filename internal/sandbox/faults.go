@@ -74,3 +74,9 @@ func (sb *Sandbox) faultsHandler(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
 	}
 }
+
+// FaultStats returns the data-channel faults injected so far and how many
+// times clients resumed a data channel.
+func (sb *Sandbox) FaultStats() (fault.Stats, int) {
+	return sb.faultTotals.Snapshot(), sb.agent.Resumes()
+}

@@ -97,12 +97,14 @@ type Sandbox struct {
 	Instances []InstanceInfo
 	StateDir  string
 
-	log       *slog.Logger
-	servers   []*http.Server
-	hosts     map[string]*sshd.Server
-	faults    faultTable
-	cleanups  []func()
-	closeOnce sync.Once
+	log         *slog.Logger
+	servers     []*http.Server
+	hosts       map[string]*sshd.Server
+	faults      faultTable
+	faultTotals fault.Counters
+	agent       *agent.Handler
+	cleanups    []func()
+	closeOnce   sync.Once
 }
 
 // DefaultInstances is the built-in fleet: two web servers and a database,
@@ -235,7 +237,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
-		Paced: cfg.Paced, Faults: sb.faults.lookup, Dial: sb.dial}
+		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial}
+	sb.agent = dcHandler
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
 	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)

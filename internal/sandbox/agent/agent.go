@@ -56,8 +56,19 @@ type Handler struct {
 	// nil injects none.
 	Faults func(sessionID string) fault.Config
 
-	mu   sync.Mutex
-	live map[string]*datachannel.Session // running agent sessions, for resume
+	// FaultCounters totals the faults injected (may be nil).
+	FaultCounters *fault.Counters
+
+	mu      sync.Mutex
+	live    map[string]*datachannel.Session // running agent sessions, for resume
+	resumes int
+}
+
+// Resumes returns how many times clients resumed a data channel.
+func (h *Handler) Resumes() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.resumes
 }
 
 // HandshakeTimeout is how long the agent waits for the client's
@@ -99,7 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var conn datachannel.FrameConn = datachannel.NewWebSocket(c)
 	if h.Faults != nil {
 		if fc := h.Faults(id); fc.Active() {
-			conn = fault.Wrap(conn, fc)
+			conn = fault.Wrap(conn, fc, h.FaultCounters)
 			log.Debug("injecting faults", "faults", fc)
 		}
 	}
@@ -107,6 +118,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if running := h.live[id]; running != nil {
 		// A resume: the client reconnected with a token from
 		// ResumeSession. The agent's session carries on.
+		h.resumes++
 		h.mu.Unlock()
 		log.Info("client resumed the data channel")
 		<-running.Attach(conn)

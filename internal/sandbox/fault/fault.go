@@ -72,7 +72,29 @@ func (c Config) Active() bool {
 
 // Stats counts what was injected.
 type Stats struct {
-	Frames, Dropped, Duplicated, Reordered int
+	Frames, Dropped, Duplicated, Reordered, Closed int
+}
+
+// Counters accumulates Stats over many connections; safe for concurrent use.
+type Counters struct {
+	mu sync.Mutex
+	s  Stats
+}
+
+// Snapshot returns the totals so far.
+func (c *Counters) Snapshot() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s
+}
+
+func (c *Counters) add(f func(*Stats)) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	f(&c.s)
+	c.mu.Unlock()
 }
 
 // Conn wraps a FrameConn with faults.
@@ -80,6 +102,7 @@ type Conn struct {
 	inner datachannel.FrameConn
 	cfg   Config
 
+	totals    *Counters
 	mu        sync.Mutex
 	rng       *rand.Rand
 	heldOut   []byte
@@ -96,15 +119,17 @@ type Closer interface {
 	CloseWithStatus(code int, reason string) error
 }
 
-// Wrap returns inner with cfg's faults applied.
-func Wrap(inner datachannel.FrameConn, cfg Config) *Conn {
+// Wrap returns inner with cfg's faults applied, counting them also in
+// totals (which may be nil).
+func Wrap(inner datachannel.FrameConn, cfg Config, totals *Counters) *Conn {
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	c := &Conn{inner: inner, cfg: cfg, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	c := &Conn{inner: inner, cfg: cfg, totals: totals, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	if cfg.CloseAfter > 0 {
 		c.timer = time.AfterFunc(time.Duration(cfg.CloseAfter), func() {
+			c.count(func(s *Stats) { s.Closed++ })
 			if cl, ok := inner.(Closer); ok {
 				cl.CloseWithStatus(1000, "Bye")
 			} else {
@@ -115,11 +140,18 @@ func Wrap(inner datachannel.FrameConn, cfg Config) *Conn {
 	return c
 }
 
-// Stats returns what was injected so far.
+// Stats returns what was injected so far on this connection.
 func (c *Conn) Stats() Stats {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.stats
+}
+
+// count records an injection here and in the totals; call with c.mu held,
+// except from the close timer.
+func (c *Conn) count(f func(*Stats)) {
+	f(&c.stats)
+	c.totals.add(f)
 }
 
 // ReadFrame implements datachannel.FrameConn, faulting frames from the client.
@@ -138,20 +170,20 @@ func (c *Conn) ReadFrame(ctx context.Context) ([]byte, error) {
 			return nil, err
 		}
 		c.mu.Lock()
-		c.stats.Frames++
+		c.count(func(s *Stats) { s.Frames++ })
 		switch {
 		case c.rng.Float64() < c.cfg.Drop:
-			c.stats.Dropped++
+			c.count(func(s *Stats) { s.Dropped++ })
 			c.mu.Unlock()
 			continue
 		case c.heldIn == nil && c.rng.Float64() < c.cfg.Reorder:
-			c.stats.Reordered++
+			c.count(func(s *Stats) { s.Reordered++ })
 			c.heldIn = b
 			c.mu.Unlock()
 			continue
 		}
 		if c.rng.Float64() < c.cfg.Duplicate {
-			c.stats.Duplicated++
+			c.count(func(s *Stats) { s.Duplicated++ })
 			c.dupIn = b
 		}
 		if c.heldIn != nil { // deliver the held frame after this one
@@ -175,21 +207,21 @@ func (c *Conn) WriteFrame(ctx context.Context, b []byte) error {
 		}
 	}
 	c.mu.Lock()
-	c.stats.Frames++
+	c.count(func(s *Stats) { s.Frames++ })
 	if c.rng.Float64() < c.cfg.Drop {
-		c.stats.Dropped++
+		c.count(func(s *Stats) { s.Dropped++ })
 		c.mu.Unlock()
 		return nil
 	}
 	if c.heldOut == nil && c.rng.Float64() < c.cfg.Reorder {
-		c.stats.Reordered++
+		c.count(func(s *Stats) { s.Reordered++ })
 		c.heldOut = append([]byte(nil), b...)
 		c.mu.Unlock()
 		return nil
 	}
 	dup := c.rng.Float64() < c.cfg.Duplicate
 	if dup {
-		c.stats.Duplicated++
+		c.count(func(s *Stats) { s.Duplicated++ })
 	}
 	held := c.heldOut
 	c.heldOut = nil
