@@ -302,9 +302,9 @@ func (s *Session) writeFrame(frame []byte) error {
 		return errBroken
 	}
 	s.wmu.Lock()
-	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-	err := conn.WriteFrame(ctx, frame)
-	cancel()
+	// No per-frame deadline: a stalled peer is detected by the resend
+	// expiry, and Close cancels s.ctx, which unblocks the write.
+	err := conn.WriteFrame(s.ctx, frame)
 	s.wmu.Unlock()
 	if err != nil {
 		s.connLost(gen, fmt.Errorf("write: %w", err))
@@ -601,7 +601,12 @@ func (s *Session) acked(seq int64) {
 	if om.retransmits == 0 { // Karn: only unambiguous samples
 		s.sampleRTT(time.Since(om.lastSent))
 	}
-	s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
+	if i == 0 { // the usual case: acknowledgements arrive in order
+		s.unacked[0] = nil
+		s.unacked = s.unacked[1:]
+	} else {
+		s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
+	}
 	s.cond.Broadcast()
 }
 

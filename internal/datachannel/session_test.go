@@ -235,3 +235,38 @@ func FuzzSessionInput(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryByteValuePassesAlone sends each of the 256 byte values as a
+// message of its own, both ways: no value is rewritten (AWS's plugin turns
+// a lone "\n" into "\r").
+func TestEveryByteValuePassesAlone(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	for v := 0; v < 256; v++ {
+		for _, dir := range [][2]*Session{{client, agent}, {agent, client}} {
+			if _, err := dir[0].Write([]byte{byte(v)}); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 1)
+			if _, err := io.ReadFull(dir[1], got); err != nil || got[0] != byte(v) {
+				t.Fatalf("byte %#x arrived as %#x (%v)", v, got[0], err)
+			}
+		}
+	}
+}
+
+// TestRandomPayloadsProperty streams random binary payloads of random sizes
+// (1 byte to several messages) and checks the concatenation arrives intact.
+func TestRandomPayloadsProperty(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	for round := 0; round < 50; round++ {
+		n := 1 + mrand.IntN(3*DefaultMaxPayload)
+		if err := streamCheck("round", n, client, agent); err != nil {
+			t.Fatal(err)
+		}
+		if err := streamCheck("round back", n, agent, client); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

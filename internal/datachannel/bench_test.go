@@ -1,0 +1,76 @@
+package datachannel
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+)
+
+// wsPair returns a client and an agent session over a real websocket on
+// loopback.
+func wsPair(b *testing.B, clientPayload, agentPayload int) (*Session, *Session) {
+	agentCh := make(chan *Session, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		if _, err := AcceptOpen(r.Context(), c); err != nil {
+			return
+		}
+		s := NewSession(NewWebSocket(c), Config{Role: RoleAgent, MaxPayload: agentPayload})
+		agentCh <- s
+		<-s.Done()
+	}))
+	b.Cleanup(srv.Close)
+	ctx := context.Background()
+	client, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), "token-1234567890", DialOptions{Session: Config{MaxPayload: clientPayload}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	agent := <-agentCh
+	b.Cleanup(func() { client.Close(); agent.Close() })
+	return client, agent
+}
+
+func benchStream(b *testing.B, w io.Writer, r io.Reader) {
+	buf := make([]byte, 32<<10)
+	b.SetBytes(int64(len(buf)))
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.CopyN(io.Discard, r, int64(len(buf))*int64(b.N))
+		done <- err
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := w.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkWebsocketUpload measures the data channel alone (no SSH) from
+// client to agent over a loopback websocket, with AWS's 1024-byte messages
+// and with 16 KiB messages.
+func BenchmarkWebsocketUpload1K(b *testing.B) {
+	c, a := wsPair(b, 1024, 32<<10)
+	benchStream(b, c, a)
+}
+
+func BenchmarkWebsocketUpload16K(b *testing.B) {
+	c, a := wsPair(b, 16<<10, 32<<10)
+	benchStream(b, c, a)
+}
+
+func BenchmarkWebsocketDownload32K(b *testing.B) {
+	c, a := wsPair(b, 1024, 32<<10)
+	benchStream(b, a, c)
+}
