@@ -34,13 +34,25 @@ const (
 	// EventRequestRefused: no key could be judged at all (bad user, IMDS
 	// unreachable, untrusted signer, ...); Reason says why.
 	EventRequestRefused = "request-refused"
+	// EventUserCreated: the userdb service created a just-in-time user,
+	// because of the verified key named by Fingerprint, Caller, RequestID.
+	EventUserCreated = "user-created"
+	// EventUserRemoved: a just-in-time user was removed; Reason says why
+	// (expired, removed by an administrator).
+	EventUserRemoved = "user-removed"
+	// EventSessionsKilled: a user's processes were killed (Detail: how many).
+	EventSessionsKilled = "sessions-killed"
 )
 
 // Event is one audit record. Caller and RequestID are only filled from
 // entries whose signature verified, so they are never attacker-chosen.
 type Event struct {
-	Time        time.Time `json:"time"`
-	Event       string    `json:"event"`
+	Time  time.Time `json:"time"`
+	Event string    `json:"event"`
+	// Source is who recorded the event: "" for the AuthorizedKeysCommand,
+	// "userdb" for the just-in-time user service, "cli" for jitssh-host users.
+	Source      string    `json:"source,omitempty"`
+	UID         uint32    `json:"uid,omitempty"`
 	Instance    string    `json:"instance,omitempty"`
 	OSUser      string    `json:"os_user"`
 	Fingerprint string    `json:"fingerprint,omitempty"`
@@ -223,7 +235,34 @@ func Message(e Event) string {
 		if e.Detail != "" {
 			fmt.Fprintf(&b, " (%s)", e.Detail)
 		}
+	case EventUserCreated:
+		fmt.Fprintf(&b, "Created just-in-time user %s (uid %d) for EC2 Instance Connect key with fingerprint: %s", e.OSUser, e.UID, e.Fingerprint)
+		if e.RequestID != "" {
+			fmt.Fprintf(&b, ", request-id: %s", e.RequestID)
+		}
+		if e.Caller != "" {
+			fmt.Fprintf(&b, ", for IAM principal: %s", e.Caller)
+		}
+		if e.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", e.Detail)
+		}
+	case EventUserRemoved, EventSessionsKilled:
+		verb := "Removed just-in-time user"
+		if e.Event == EventSessionsKilled {
+			verb = "Killed the processes of user"
+		}
+		fmt.Fprintf(&b, "%s %s (uid %d): %s", verb, e.OSUser, e.UID, e.Reason)
+		if e.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", e.Detail)
+		}
 	default:
+		if e.Source == "userdb" {
+			fmt.Fprintf(&b, "Not creating just-in-time user %s: %s", e.OSUser, e.Reason)
+			if e.Detail != "" {
+				fmt.Fprintf(&b, " (%s)", e.Detail)
+			}
+			break
+		}
 		fmt.Fprintf(&b, "Refusing EC2 Instance Connect keys for os user %s: %s", e.OSUser, e.Reason)
 		if e.Detail != "" {
 			fmt.Fprintf(&b, " (%s)", e.Detail)

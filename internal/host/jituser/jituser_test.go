@@ -1,0 +1,440 @@
+package jituser_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/host/audit"
+	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+	"github.com/jitssh/jitssh/internal/host/jituser"
+	"github.com/jitssh/jitssh/internal/host/userdb"
+)
+
+const (
+	admin = "arn:aws:sts::123456789012:assumed-role/Admin/alice"
+	dev   = "arn:aws:sts::123456789012:assumed-role/Developer/bob"
+)
+
+// keys is a fake Verifier: the keys valid now, by user.
+type keys struct {
+	mu    sync.Mutex
+	by    map[string][]authkeys.Accepted
+	fail  map[string]error
+	calls atomic.Int64
+}
+
+func (k *keys) set(user string, callers ...string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var acc []authkeys.Accepted
+	for i, c := range callers {
+		acc = append(acc, authkeys.Accepted{Fingerprint: fmt.Sprintf("SHA256:fp%d", i), Caller: c, RequestID: "req", Expires: time.Now().Add(time.Minute)})
+	}
+	k.by[user] = acc
+}
+
+func (k *keys) verify(ctx context.Context, user string) ([]authkeys.Accepted, error) {
+	k.calls.Add(1)
+	time.Sleep(2 * time.Millisecond) // an IMDS round trip: lets concurrent lookups pile up
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.fail[user]; err != nil {
+		return nil, err
+	}
+	return k.by[user], nil
+}
+
+type rec struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (r *rec) Record(e audit.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+	return nil
+}
+
+type fixture struct {
+	t      *testing.T
+	dir    string
+	keys   *keys
+	audit  *rec
+	opts   jituser.Options
+	owners sync.Map // path → "uid:gid", when not root
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	skel := filepath.Join(dir, "skel")
+	os.MkdirAll(filepath.Join(skel, ".config"), 0o755)
+	os.WriteFile(filepath.Join(skel, ".bashrc"), []byte("# skel\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "passwd"), []byte("root:x:0:0:root:/root:/bin/bash\nolduser:x:1000:1000::/home/olduser:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "group"), []byte("root:x:0:\nsudo:x:27:olduser\nadm:x:4:\nolduser:x:1000:\n"), 0o644)
+	f := &fixture{t: t, dir: dir, keys: &keys{by: map[string][]authkeys.Accepted{}, fail: map[string]error{}}, audit: &rec{}}
+	pol := hostconfig.Default().JIT
+	pol.StateFile = filepath.Join(dir, "state", "users.json")
+	pol.HomeBase = filepath.Join(dir, "home")
+	pol.Skel = skel
+	pol.UIDMin, pol.UIDMax = 5000, 5999
+	pol.Groups = []hostconfig.GroupRule{
+		{Caller: "arn:aws:sts::*:assumed-role/Admin/*", Groups: []string{"sudo", "adm", "nosuchgroup"}},
+		{Caller: "arn:aws:sts::*:assumed-role/*", Groups: []string{"adm"}},
+	}
+	f.opts = jituser.Options{
+		Policy: pol, Verify: f.keys.verify, Audit: f.audit,
+		PasswdFile: filepath.Join(dir, "passwd"), GroupFile: filepath.Join(dir, "group"),
+	}
+	if os.Geteuid() != 0 {
+		f.opts.Chown = func(p string, uid, gid int) error {
+			f.owners.Store(p, fmt.Sprintf("%d:%d", uid, gid))
+			return nil
+		}
+	}
+	return f
+}
+
+func (f *fixture) manager() *jituser.Manager {
+	f.t.Helper()
+	m, err := jituser.New(f.opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+func (f *fixture) owner(p string) string {
+	if os.Geteuid() != 0 {
+		v, _ := f.owners.Load(p)
+		s, _ := v.(string)
+		return s
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return ""
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d", st.Uid, st.Gid)
+}
+
+func TestValidName(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"alice", "marcus.young", "a_b-c", "_x", "u1"} {
+		if err := jituser.ValidName(ok); err != nil {
+			t.Errorf("ValidName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "../x", "a/b", "a b", strings.Repeat("a", 300), strings.Repeat("a", 33),
+		"ROOT", "Root", "Alice", "-x", "-oProxyCommand=x", "1abc", "a..b", "a.", ".a", "a@b", "a$", "a\x00b", "a\nb", "é"} {
+		if jituser.ValidName(bad) == nil {
+			t.Errorf("ValidName(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCreateOnVerifiedKey(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("alice", admin)
+
+	u, err := m.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UID != jituser.HashUID("alice", 5000, 5999) || u.GID != u.UID || u.Home != filepath.Join(f.dir, "home", "alice") || u.Shell != "/bin/bash" {
+		t.Errorf("user = %+v", u)
+	}
+	fi, err := os.Stat(u.Home)
+	if err != nil || fi.Mode().Perm() != jituser.HomeMode {
+		t.Fatalf("home: %v, %v", fi, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(u.Home, ".bashrc")); err != nil || string(b) != "# skel\n" {
+		t.Errorf("skel .bashrc: %q, %v", b, err)
+	}
+	want := fmt.Sprintf("%d:%d", u.UID, u.GID)
+	for _, p := range []string{u.Home, filepath.Join(u.Home, ".bashrc"), filepath.Join(u.Home, ".config")} {
+		if got := f.owner(p); got != want {
+			t.Errorf("owner of %s = %q, want %q", p, got, want)
+		}
+	}
+	// Admin gets sudo and adm (nosuchgroup is not in the group file).
+	ms, err := m.Memberships(ctx, "alice", "")
+	if err != nil || fmt.Sprint(ms) != "[{alice adm} {alice sudo}]" {
+		t.Errorf("memberships = %v, %v", ms, err)
+	}
+	if g, err := m.GroupByName(ctx, "alice"); err != nil || g.GID != u.UID {
+		t.Errorf("primary group = %+v, %v", g, err)
+	}
+	if got, err := m.UserByUID(ctx, u.UID); err != nil || got != u {
+		t.Errorf("by uid = %+v, %v", got, err)
+	}
+	ev := f.audit.events
+	if len(ev) != 1 || ev[0].Event != audit.EventUserCreated || ev[0].Caller != admin || ev[0].UID != u.UID || ev[0].Source != "userdb" {
+		t.Errorf("audit = %+v", ev)
+	}
+
+	// A restart keeps the user and its UID; another manager sees it too.
+	m2 := f.manager()
+	if u2, err := m2.UserByName(ctx, "alice"); err != nil || u2 != u {
+		t.Errorf("after restart: %+v, %v", u2, err)
+	}
+}
+
+func TestNeverCreated(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.opts.Policy.Reserved = []string{"deploy"}
+	m := f.manager()
+	ctx := context.Background()
+	names := []string{"root", "olduser", "sudo", "nobody", "deploy", "systemd-x", "../x", "a b", strings.Repeat("a", 300), "ROOT", "Root", "-x", "nokey", "failing"}
+	for _, n := range names {
+		if n != "nokey" {
+			f.keys.set(n, admin) // a valid key would be there
+		}
+	}
+	f.keys.fail["failing"] = &authkeys.Error{Reason: authkeys.ReasonUntrustedSigner, Err: errors.New("x")}
+	for _, n := range names {
+		if u, err := m.UserByName(ctx, n); !errors.Is(err, userdb.ErrNotFound) {
+			t.Errorf("UserByName(%q) = %+v, %v; want not found", n, u, err)
+		}
+	}
+	st, _ := m.State()
+	if len(st.Users) != 0 {
+		t.Errorf("users created: %v", st.Users)
+	}
+	entries, _ := os.ReadDir(filepath.Join(f.dir, "home"))
+	if len(entries) != 0 {
+		t.Errorf("home directories created: %v", entries)
+	}
+	// Only the two eligible names reached IMDS.
+	if n := f.keys.calls.Load(); n != 2 {
+		t.Errorf("%d verifications, want 2 (nokey, failing)", n)
+	}
+}
+
+func TestNegativeCache(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	var mu sync.Mutex
+	f.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := f.manager()
+	ctx := context.Background()
+	for i := 0; i < 20; i++ {
+		m.UserByName(ctx, "carol")
+	}
+	if n := f.keys.calls.Load(); n != 1 {
+		t.Errorf("%d verifications for 20 lookups, want 1", n)
+	}
+	f.keys.set("carol", dev)
+	if _, err := m.UserByName(ctx, "carol"); !errors.Is(err, userdb.ErrNotFound) {
+		t.Errorf("within the negative TTL: %v", err)
+	}
+	mu.Lock()
+	now = now.Add(hostconfig.DefaultNegativeTTL + time.Millisecond)
+	mu.Unlock()
+	if _, err := m.UserByName(ctx, "carol"); err != nil {
+		t.Errorf("after the negative TTL: %v", err)
+	}
+}
+
+// TestConcurrentFirstLookups: 50 concurrent lookups of 10 new names create
+// exactly 10 users with distinct UIDs, verifying each name once.
+func TestConcurrentFirstLookups(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.manager()
+	m2 := f.manager() // a second process on the same state file
+	var names []string
+	for i := 0; i < 10; i++ {
+		n := fmt.Sprintf("user%d", i)
+		names = append(names, n)
+		f.keys.set(n, dev)
+	}
+	var wg sync.WaitGroup
+	uids := make([]uint32, 50)
+	errs := make([]error, 50)
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mm := m
+			if i%2 == 1 {
+				mm = m2
+			}
+			u, err := mm.UserByName(context.Background(), names[i%10])
+			uids[i], errs[i] = u.UID, err
+		}()
+	}
+	wg.Wait()
+	byName := map[string]uint32{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("lookup %d: %v", i, err)
+		}
+		if prev, ok := byName[names[i%10]]; ok && prev != uids[i] {
+			t.Errorf("%s got UIDs %d and %d", names[i%10], prev, uids[i])
+		}
+		byName[names[i%10]] = uids[i]
+	}
+	st, _ := m.State()
+	seen := map[uint32]string{}
+	for _, r := range st.Users {
+		if other, dup := seen[r.UID]; dup {
+			t.Errorf("UID %d given to %s and %s", r.UID, other, r.Name)
+		}
+		seen[r.UID] = r.Name
+	}
+	if len(st.Users) != 10 || len(seen) != 10 {
+		t.Errorf("%d users with %d UIDs, want 10", len(st.Users), len(seen))
+	}
+	if n := f.keys.calls.Load(); n > 20 {
+		t.Errorf("%d verifications for 10 names in 2 processes", n)
+	}
+}
+
+func TestUIDCollisionsAndRetirement(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// Take alice's hash UID in /etc/passwd.
+	h := jituser.HashUID("alice", 5000, 5999)
+	os.WriteFile(f.opts.PasswdFile, fmt.Appendf(nil, "root:x:0:0::/root:/bin/sh\nsquatter:x:%d:%d::/:/bin/sh\n", h, h), 0o644)
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("alice", dev)
+	u, err := m.UserByName(ctx, "alice")
+	if err != nil || u.UID == h || u.UID < 5000 || u.UID > 5999 {
+		t.Fatalf("alice = %+v, %v; want a UID other than %d in range", u, err, h)
+	}
+	if _, err := m.Remove("alice", "test", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(u.Home); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("home still there: %v", err)
+	}
+	if _, err := m.UserByUID(ctx, u.UID); !errors.Is(err, userdb.ErrNotFound) {
+		t.Errorf("removed user still answered by UID: %v", err)
+	}
+	st, _ := m.State()
+	if st.Retired["alice"] != u.UID {
+		t.Errorf("retired = %v", st.Retired)
+	}
+	// Back again: the same UID.
+	u2, err := m.UserByName(ctx, "alice")
+	if err != nil || u2.UID != u.UID {
+		t.Errorf("alice again = %+v, %v; want UID %d", u2, err, u.UID)
+	}
+	if _, err := m.Remove("nobody-here", "test", "cli"); err == nil {
+		t.Error("removed a user that is not a JIT user")
+	}
+}
+
+func TestGroupsFollowCurrentKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	var mu sync.Mutex
+	f.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("dana", admin)
+	if _, err := m.UserByName(ctx, "dana"); err != nil {
+		t.Fatal(err)
+	}
+	step := func(callers []string, want string) {
+		t.Helper()
+		f.keys.set("dana", callers...)
+		mu.Lock()
+		now = now.Add(time.Minute)
+		mu.Unlock()
+		ms, err := m.Memberships(ctx, "dana", "")
+		if err != nil || fmt.Sprint(ms) != want {
+			t.Errorf("callers %v: memberships %v, %v; want %s", callers, ms, err, want)
+		}
+	}
+	step([]string{admin}, "[{dana adm} {dana sudo}]")
+	step([]string{dev}, "[{dana adm}]")
+	step([]string{admin, dev}, "[{dana adm}]") // only what every caller grants
+	step(nil, "[]")
+	if ms, _ := m.Memberships(ctx, "", "sudo"); len(ms) != 0 {
+		t.Errorf("enumeration still lists sudo: %v", ms)
+	}
+}
+
+func TestExpire(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Now()
+	var mu sync.Mutex
+	f.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f.opts.Policy.ExpireAfter = 24 * time.Hour
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("erin", dev)
+	f.keys.set("frank", dev)
+	m.UserByName(ctx, "erin")
+	m.UserByName(ctx, "frank")
+	mu.Lock()
+	now = now.Add(20 * time.Hour)
+	mu.Unlock()
+	m.Memberships(ctx, "frank", "") // frank logs in again
+	mu.Lock()
+	now = now.Add(5 * time.Hour)
+	mu.Unlock()
+	removed, err := m.Expire()
+	if err != nil || fmt.Sprint(removed) != "[erin]" {
+		t.Errorf("Expire = %v, %v; want [erin]", removed, err)
+	}
+	st, _ := m.State()
+	if _, ok := st.Users["frank"]; !ok || len(st.Users) != 1 {
+		t.Errorf("users left = %v", st.Users)
+	}
+}
+
+func TestStateFileChecks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	os.MkdirAll(filepath.Dir(f.opts.Policy.StateFile), 0o700)
+	for _, tc := range []struct{ body string }{{"{not json"}, {`{"version":2,"users":{}}`}, {`{"version":1,"users":{"Bad":{"name":"Bad"}}}`}, {`{"version":1,"extra":1}`}} {
+		os.WriteFile(f.opts.Policy.StateFile, []byte(tc.body), 0o600)
+		if _, err := jituser.New(f.opts); err == nil {
+			t.Errorf("state %q accepted", tc.body)
+		}
+	}
+	os.WriteFile(f.opts.Policy.StateFile, []byte(`{"version":1,"users":{}}`), 0o666)
+	os.Chmod(f.opts.Policy.StateFile, 0o666)
+	if _, err := jituser.New(f.opts); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Errorf("world-writable state accepted: %v", err)
+	}
+}
+
+func FuzzValidName(f *testing.F) {
+	for _, s := range []string{"alice", "../x", "a b", "ROOT", "-x", "a.b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if jituser.ValidName(s) != nil {
+			return
+		}
+		if authkeys.ValidUser(s) != nil {
+			t.Fatalf("%q is a valid JIT name but not a valid EIC user", s)
+		}
+		if strings.ToLower(s) != s || strings.ContainsAny(s, "/ \x00\n:") || strings.HasPrefix(s, "-") || len(s) > 32 {
+			t.Fatalf("ValidName accepted %q", s)
+		}
+	})
+}
