@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
+	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -31,7 +32,8 @@ func BenchmarkSCP(b *testing.B) {
 		size = n
 	}
 	mode := sshd.ResolveAuto()
-	e := newEnv(b, mode)
+	paced := os.Getenv("JITSSH_BENCH_PACED") != ""
+	e := newEnv(b, mode, func(c *sandbox.Config) { c.Paced = paced })
 	in := e.sb.Instances[0]
 	dir := b.TempDir()
 	file := filepath.Join(dir, "payload")
@@ -94,6 +96,6 @@ func BenchmarkSCP(b *testing.B) {
 	b.ReportMetric(mbps(dirDown), "MiB/s-direct-down")
 	b.ReportMetric(dirUp.Seconds()/tunUp.Seconds(), "ratio-up")
 	b.ReportMetric(dirDown.Seconds()/tunDown.Seconds(), "ratio-down")
-	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
-		size, mode, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
+	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, paced agent=%v: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
+		size, mode, paced, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
 }
