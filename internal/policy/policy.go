@@ -417,3 +417,19 @@ func InstanceProfile(o Options) Profile {
 		ManagedPolicyARNs: []string{fmt.Sprintf("arn:%s:iam::aws:policy/AmazonSSMManagedInstanceCore", o.Partition)},
 	}
 }
+
+// FullAWSAccess returns the SCP AWS Organizations attaches to every root,
+// OU and account by default; deny SCPs such as SCP take permissions away
+// from it.
+func FullAWSAccess() Document {
+	return Document{Version: Version, Statement: []Statement{{
+		Sid: "FullAWSAccess", Effect: Allow, Action: Strings{"*"}, Resource: Strings{"*"},
+	}}}
+}
+
+// AdministratorAccess returns AWS's AdministratorAccess managed policy.
+func AdministratorAccess() Document {
+	return Document{Version: Version, Statement: []Statement{{
+		Effect: Allow, Action: Strings{"*"}, Resource: Strings{"*"},
+	}}}
+}

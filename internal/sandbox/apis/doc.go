@@ -14,8 +14,13 @@
 // and AWS's codes (see awsproto). State lives in world.World; this package
 // owns only the translation between the wire and the world.
 //
-// It does not evaluate IAM policies, serve the SSM data channel websocket
-// or IMDS; those belong to other sandbox packages. Behaviour follows
+// Every operation but GetCallerIdentity is authorised with package iam
+// against the caller's identity policies and the account's SCPs, on the
+// resource ARN and condition keys AWS uses (ec2:osuser, resource tags,
+// the session owner tag); denials carry each service's code and AWS's
+// message form. Every request is recorded in the CloudTrail log (package
+// trail) when one is configured. It does not serve the SSM data channel
+// websocket or IMDS; those belong to other sandbox packages. Behaviour follows
 // /work/shared/design/specs/ssm-protocol.md §1 and eic-spec.md §2 and the
 // services' API models.
 package apis

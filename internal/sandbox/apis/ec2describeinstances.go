@@ -141,6 +141,9 @@ func (h *handler) describeInstances(c *call) (any, error) {
 		}
 		filters = append(filters, cf)
 	}
+	if err := h.authorize(c, "ec2:DescribeInstances", "*", nil); err != nil {
+		return nil, err
+	}
 	if dry := f.Get("DryRun"); dry == "true" {
 		return nil, &awsproto.Error{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set.", Status: http.StatusPreconditionFailed}
 	}

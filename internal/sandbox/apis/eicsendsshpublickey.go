@@ -119,7 +119,16 @@ func (h *handler) sendSSHPublicKey(c *call) (any, error) {
 		return nil, &awsproto.Error{Code: "InvalidArgsException", Message: errInvalidKey.Error() + "."}
 	}
 
+	// AWS authorises before it looks the instance up, so the existence of
+	// instances the caller may not use does not leak.
 	inst, ok := h.world.Instance(*instanceID)
+	keys := map[string][]string{"ec2:osuser": {*osUser}}
+	if ok {
+		keys = resourceTagKeys(inst, keys)
+	}
+	if err := h.authorize(c, "ec2-instance-connect:SendSSHPublicKey", h.instanceARN(*instanceID), keys); err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, awsproto.Errorf("EC2InstanceNotFoundException", "Instance %s not found", *instanceID)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
+	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -67,18 +68,25 @@ const (
 	idAbsent = "i-0bbbbbbbbbbbbbbb9"
 )
 
+// adminAccess is AWS's AdministratorAccess managed policy: the API tests
+// that are not about IAM run as administrators.
+var adminAccess = policy.Document{Version: policy.Version, Statement: []policy.Statement{{
+	Effect: policy.Allow, Action: policy.Strings{"*"}, Resource: policy.Strings{"*"}}}}
+
 var (
 	alice = world.Identity{
 		AccessKeyID:     "AKIASANDBOXALICE0001",
 		SecretAccessKey: "alice/secret/key/0123456789abcdefghijklm",
 		ARN:             "arn:aws:sts::123456789012:assumed-role/Developer/alice",
 		UserID:          "AROASANDBOXDEVELOPER:alice",
+		Policies:        []policy.Document{adminAccess},
 	}
 	bob = world.Identity{
 		AccessKeyID:     "AKIASANDBOXBOB000002",
 		SecretAccessKey: "bob/secret/key/0123456789abcdefghijklmnop",
 		ARN:             "arn:aws:iam::123456789012:user/ops/bob",
 		UserID:          "AIDASANDBOXBOB",
+		Policies:        []policy.Document{adminAccess},
 	}
 	launch = time.Date(2024, 3, 4, 5, 6, 7, 890_000_000, time.UTC)
 )

@@ -1,10 +1,12 @@
 package apis
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -28,6 +31,8 @@ type Options struct {
 	StreamURL func(sessionID string) string
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
+	// Trail receives a CloudTrail record of every request; nil discards.
+	Trail *trail.Log
 }
 
 // Service signing names, as in the SigV4 credential scope.
@@ -74,7 +79,8 @@ type call struct {
 	op      string
 	id      world.Identity
 	akid    string
-	form    url.Values // query protocols only
+	form    url.Values    // query protocols only
+	authz   []authzRecord // authorisation decisions, in order
 }
 
 // ServeHTTP serves one API request and logs one line about it.
@@ -119,6 +125,49 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "error_code", ae.Code, "error", ae.Message)
 	}
 	h.log.Info("aws api request", attrs...)
+	if h.opts.Trail != nil {
+		if err := h.opts.Trail.Write(h.trailEvent(c, start, resp, ae)); err != nil {
+			h.log.Error("CloudTrail", "request_id", c.reqID, "err", err)
+		}
+	}
+}
+
+// trailEvent returns the CloudTrail record of c.
+func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Error) trail.Event {
+	e := trail.New(start, c.service, c.op, h.world.Region, h.world.Account)
+	e.UserIdentity = trail.Identity(c.id.ARN, c.id.UserID, h.world.Account, c.akid)
+	if host, _, err := net.SplitHostPort(c.r.RemoteAddr); err == nil {
+		e.SourceIPAddress = host
+	}
+	e.UserAgent = c.r.UserAgent()
+	e.RequestID = c.reqID
+	e.EventID = uuid.NewString()
+	if ae != nil {
+		e.ErrorCode, e.ErrorMessage = ae.Code, ae.Message
+	}
+	if c.proto == awsproto.JSON11 {
+		e.RequestParameters = trail.Elements(c.body)
+		if ae == nil && resp != nil {
+			if b, err := json.Marshal(resp); err == nil {
+				e.ResponseElements = trail.Elements(b, "TokenValue")
+			}
+		}
+	} else if len(c.form) > 0 {
+		params := map[string]any{}
+		for k, v := range c.form {
+			if k == "Action" || k == "Version" || len(v) == 0 {
+				continue
+			}
+			params[strings.ToLower(k[:1])+k[1:]] = v[0]
+		}
+		if len(params) > 0 {
+			e.RequestParameters = params
+		}
+	}
+	if len(c.authz) > 0 {
+		e.Authorization = c.authz
+	}
+	return e
 }
 
 // serveRecover is serve with a panic turned into an internal error, so the

@@ -171,6 +171,9 @@ func (h *handler) describeInstanceInformation(c *call) (any, error) {
 		}
 		return nil, v.err("ValidationException")
 	}
+	if err := h.authorize(c, "ssm:DescribeInstanceInformation", "*", nil); err != nil {
+		return nil, err
+	}
 	page := defaultInstanceInformationPage
 	if maxResults != nil {
 		page = int(*maxResults)

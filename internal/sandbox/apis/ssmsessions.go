@@ -83,7 +83,18 @@ func (h *handler) startSession(c *call) (any, error) {
 		return nil, err
 	}
 
+	// Both the instance and the document must be allowed.
 	inst, ok := h.world.Instance(*target)
+	var keys map[string][]string
+	if ok {
+		keys = resourceTagKeys(inst, nil)
+	}
+	if err := h.authorize(c, "ssm:StartSession", h.instanceARN(*target), keys); err != nil {
+		return nil, err
+	}
+	if err := h.authorize(c, "ssm:StartSession", h.documentARN(doc), nil); err != nil {
+		return nil, err
+	}
 	if !ok || inst.State != "running" || !inst.SSMOnline {
 		return nil, awsproto.Errorf("TargetNotConnected", "%s is not connected.", *target)
 	}
@@ -92,6 +103,7 @@ func (h *handler) startSession(c *call) (any, error) {
 		DocumentName: doc,
 		Parameters:   resolved,
 		Caller:       c.id.ARN,
+		Owner:        c.id.UserID,
 	}
 	if reason != nil {
 		sess.Reason = *reason
@@ -129,7 +141,11 @@ func (h *handler) resumeSession(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := h.world.Session(id); !ok {
+	s, ok := h.world.Session(id)
+	if err := h.authorize(c, "ssm:ResumeSession", h.sessionARN(id), sessionKeys(s, ok)); err != nil {
+		return nil, err
+	}
+	if !ok {
 		return nil, awsproto.Errorf("DoesNotExistException", "Session with id %s does not exist.", id)
 	}
 	tok, live := h.world.ResumeSession(id)
@@ -147,8 +163,21 @@ func (h *handler) terminateSession(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	s, ok := h.world.Session(id)
+	if err := h.authorize(c, "ssm:TerminateSession", h.sessionARN(id), sessionKeys(s, ok)); err != nil {
+		return nil, err
+	}
 	h.world.TerminateSession(id)
 	return struct {
 		SessionID string `json:"SessionId"`
 	}{id}, nil
+}
+
+// sessionKeys returns the condition keys of a session resource: the tag
+// Session Manager puts on it naming the user id that started it.
+func sessionKeys(s *world.Session, ok bool) map[string][]string {
+	if !ok || s.Owner == "" {
+		return nil
+	}
+	return map[string][]string{"ssm:resourceTag/aws:ssmmessages:session-id": {s.Owner}}
 }

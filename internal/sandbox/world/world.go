@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/policy"
 )
 
 // KeyLifetime is how long a key pushed with SendSSHPublicKey stays in IMDS,
@@ -28,6 +30,12 @@ type Identity struct {
 	UserID string
 	// Tags are principal tags (aws:PrincipalTag/...).
 	Tags map[string]string
+	// Name is a short handle for the identity (the AWS profile name the
+	// sandbox writes for it), e.g. "default" or "alice".
+	Name string
+	// Policies are the identity-based policies attached to the principal;
+	// none means it may do nothing but sts:GetCallerIdentity.
+	Policies []policy.Document
 }
 
 // Instance is one simulated EC2 instance.
@@ -49,6 +57,10 @@ type Instance struct {
 	Tags         map[string]string // includes "Name"
 	// SSMOnline reports whether the instance's SSM agent is connected.
 	SSMOnline bool
+	// Virtual instances exist only in the APIs (listing and resolution at
+	// scale): the sandbox runs no IMDS and no SSH server for them, so a
+	// session to one opens and is then closed by the agent.
+	Virtual bool
 }
 
 // Name returns the instance's Name tag.
@@ -73,7 +85,11 @@ type Session struct {
 	Parameters   map[string][]string
 	Reason       string
 	Caller       string
-	Started      time.Time
+	// Owner is the aws:userid of the caller; AWS tags the session with it
+	// (aws:ssmmessages:session-id), which policies use to let users end
+	// and resume only their own sessions.
+	Owner   string
+	Started time.Time
 
 	done     chan struct{}
 	doneOnce *sync.Once // a pointer so that Session values can be copied (go vet copylocks)
@@ -89,7 +105,10 @@ type Config struct {
 	Region     string
 	Account    string
 	Identities []Identity
-	Instances  []Instance
+	// SCPs are the service control policies of the account's
+	// organisation; nil means the account is in no organisation.
+	SCPs      []policy.Document
+	Instances []Instance
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -98,7 +117,10 @@ type Config struct {
 type World struct {
 	Region  string
 	Account string
-	now     func() time.Time
+	// SCPs are the service control policies in force (nil: none); set at
+	// creation and never changed.
+	SCPs []policy.Document
+	now  func() time.Time
 
 	mu         sync.RWMutex
 	identities map[string]*Identity // by access key id
@@ -114,6 +136,7 @@ func New(cfg Config) (*World, error) {
 	w := &World{
 		Region:     cfg.Region,
 		Account:    cfg.Account,
+		SCPs:       cfg.SCPs,
 		now:        cfg.Now,
 		identities: map[string]*Identity{},
 		byID:       map[string]*Instance{},
@@ -165,6 +188,18 @@ func (w *World) Identity(accessKeyID string) (Identity, bool) {
 		return Identity{}, false
 	}
 	return *id, true
+}
+
+// Identities returns every identity, ordered by access key id.
+func (w *World) Identities() []Identity {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	out := make([]Identity, 0, len(w.identities))
+	for _, id := range w.identities {
+		out = append(out, *id)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].AccessKeyID < out[b].AccessKeyID })
+	return out
 }
 
 // Instances returns a copy of every instance, ordered by ID.
