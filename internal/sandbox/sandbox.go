@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
@@ -201,7 +202,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 
-	w, err := world.New(world.Config{Region: cfg.Region, Account: DefaultAccount, Identities: []world.Identity{ident}, Instances: cfg.Instances})
+	w, err := world.New(world.Config{Region: cfg.Region, Account: DefaultAccount, Identities: []world.Identity{ident}, Instances: cfg.Instances,
+		SCPs: []policy.Document{policy.FullAWSAccess(), policy.SCP(policy.Options{})}})
 	if err != nil {
 		return nil, err
 	}
@@ -467,6 +469,7 @@ func defaultIdentity(region string) (world.Identity, error) {
 		ARN:             fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", DefaultAccount, DefaultRole, name),
 		UserID:          "AROAJITSSHSANDBOXROLE:" + name,
 		Tags:            map[string]string{"userName": name},
+		Policies:        []policy.Document{policy.User(policy.Options{Region: region, Account: DefaultAccount})},
 	}, nil
 }
 
