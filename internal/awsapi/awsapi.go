@@ -11,16 +11,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Options selects the AWS configuration. Empty fields defer to the SDK's
@@ -28,7 +35,15 @@ import (
 type Options struct {
 	Region  string
 	Profile string
+	// MaxAttempts bounds the SDK's standard retryer (throttling and
+	// transient errors are retried with jittered exponential backoff);
+	// 0 means DefaultMaxAttempts.
+	MaxAttempts int
 }
+
+// DefaultMaxAttempts is how often a throttled or transiently failing call
+// is tried in all.
+const DefaultMaxAttempts = 6
 
 // Client holds the service clients jitssh uses.
 type Client struct {
@@ -48,6 +63,20 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if opts.Profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(opts.Profile))
 	}
+	attempts := opts.MaxAttempts
+	if attempts == 0 {
+		attempts = DefaultMaxAttempts
+	}
+	lo = append(lo, config.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = 5 * time.Second
+			// Throttling is the common case for jitssh (ls over large
+			// fleets, scp bursts): do not give up because a client-side
+			// retry budget ran out.
+			o.RateLimiter = ratelimit.None
+		})
+	}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
@@ -81,21 +110,86 @@ type Instance struct {
 // DescribeInstances returns the instances matching ids and filters
 // (name → values, as the EC2 API's Filter), following every page.
 func (c *Client) DescribeInstances(ctx context.Context, ids []string, filters map[string][]string) ([]Instance, error) {
+	var out []Instance
+	err := c.DescribeInstancesPages(ctx, ids, filters, func(page []Instance) error {
+		out = append(out, page...)
+		return nil
+	})
+	return out, err
+}
+
+// DescribeInstancesPages is DescribeInstances handing over each page as it
+// arrives (pages of up to 1000 when no ids are given), so callers can start
+// work on the first page while the next is fetched.
+func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filters map[string][]string, fn func([]Instance) error) error {
 	in := &ec2.DescribeInstancesInput{InstanceIds: ids}
+	if len(ids) == 0 {
+		in.MaxResults = aws.Int32(1000)
+	}
 	for name, values := range filters {
 		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String(name), Values: values})
 	}
-	var out []Instance
 	p := ec2.NewDescribeInstancesPaginator(c.ec2, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, explain("ec2:DescribeInstances", err)
+			return explain("ec2:DescribeInstances", err)
 		}
+		var out []Instance
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
 				out = append(out, convertInstance(i))
 			}
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ManagedInstance is what SSM knows about an instance's agent
+// (DescribeInstanceInformation).
+type ManagedInstance struct {
+	ID           string
+	PingStatus   string // Online, ConnectionLost, Inactive
+	PlatformType string // Linux, Windows, MacOS
+	PlatformName string
+	IPAddress    string
+	ComputerName string
+	ResourceType string // EC2Instance, ManagedInstance
+	AgentVersion string
+	Name         string // the managed instance's name (hybrid activations)
+	LastPing     time.Time
+}
+
+// MaxInstanceInformationFilterValues is how many values one
+// DescribeInstanceInformation filter takes.
+const MaxInstanceInformationFilterValues = 50
+
+// InstanceInformation lists SSM's view of instances matching filters
+// (ssm:DescribeInstanceInformation Filters, e.g. "InstanceIds",
+// "PingStatus", "ResourceType", "tag:Name"), following every page.
+func (c *Client) InstanceInformation(ctx context.Context, filters map[string][]string) ([]ManagedInstance, error) {
+	in := &ssm.DescribeInstanceInformationInput{MaxResults: aws.Int32(50)}
+	for k, v := range filters {
+		in.Filters = append(in.Filters, ssmtypes.InstanceInformationStringFilter{Key: aws.String(k), Values: v})
+	}
+	var out []ManagedInstance
+	p := ssm.NewDescribeInstanceInformationPaginator(c.ssm, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, explain("ssm:DescribeInstanceInformation", err)
+		}
+		for _, i := range page.InstanceInformationList {
+			out = append(out, ManagedInstance{
+				ID: aws.ToString(i.InstanceId), PingStatus: string(i.PingStatus),
+				PlatformType: string(i.PlatformType), PlatformName: aws.ToString(i.PlatformName),
+				IPAddress: aws.ToString(i.IPAddress), ComputerName: aws.ToString(i.ComputerName),
+				ResourceType: string(i.ResourceType), AgentVersion: aws.ToString(i.AgentVersion),
+				Name: aws.ToString(i.Name), LastPing: aws.ToTime(i.LastPingDateTime),
+			})
 		}
 	}
 	return out, nil
@@ -179,11 +273,22 @@ type Caller struct {
 
 // CallerIdentity calls sts:GetCallerIdentity.
 func (c *Client) CallerIdentity(ctx context.Context) (*Caller, error) {
+	caller, _, err := c.CallerIdentityAndDate(ctx)
+	return caller, err
+}
+
+// CallerIdentityAndDate calls sts:GetCallerIdentity and also returns the
+// Date header of AWS's response (zero if absent), for clock-skew checks.
+func (c *Client) CallerIdentityAndDate(ctx context.Context) (*Caller, time.Time, error) {
 	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return nil, explain("sts:GetCallerIdentity", err)
+		return nil, time.Time{}, explain("sts:GetCallerIdentity", err)
 	}
-	return &Caller{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}, nil
+	var date time.Time
+	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+		date, _ = http.ParseTime(raw.Header.Get("Date"))
+	}
+	return &Caller{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}, date, nil
 }
 
 // APIError is an AWS error with advice for the user.
@@ -226,6 +331,8 @@ func explain(action string, err error) error {
 		e.Advice = "no such instance in this account and region: check the id and --region/--profile"
 	case code == "EC2InstanceStateInvalidException":
 		e.Advice = "the instance is not running: start it first"
+	case code == "Throttling" || code == "ThrottlingException" || code == "RequestLimitExceeded" || code == "TooManyRequestsException":
+		e.Advice = "AWS kept throttling this call after retries with backoff: wait a little and retry, or ask for a higher API rate limit"
 	}
 	return e
 }

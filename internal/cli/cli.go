@@ -15,7 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/picker"
+	"github.com/jitssh/jitssh/internal/target"
 )
 
 // IO holds the streams a command uses; tests substitute buffers.
@@ -30,6 +33,87 @@ type globals struct {
 	region  string
 	profile string
 	verbose bool
+	conf    *clientconf.Config // loaded on first use
+}
+
+// config returns the client configuration file's settings.
+func (g *globals) config() (clientconf.Config, error) {
+	if g.conf == nil {
+		p, err := clientconf.DefaultPath()
+		if err != nil {
+			return clientconf.Config{}, err
+		}
+		c, err := clientconf.Load(p)
+		if err != nil {
+			return clientconf.Config{}, err
+		}
+		g.conf = &c
+	}
+	return *g.conf, nil
+}
+
+// regionFor decides the region for a target whose spec names specRegion
+// ("" if none): the target's .REGION suffix (or its EC2 DNS name), else
+// --region, else AWS_REGION, else the config file's region, else the
+// AWS profile's. A suffix and a different --region are an error.
+func (g *globals) regionFor(specRegion string) (string, error) {
+	if specRegion != "" {
+		if g.region != "" && g.region != specRegion {
+			return "", fmt.Errorf("the target says region %s but --region says %s: give one", specRegion, g.region)
+		}
+		return specRegion, nil
+	}
+	if g.region != "" {
+		if !target.ValidRegion(g.region) {
+			return "", fmt.Errorf("--region %q is not an AWS region code (like eu-west-1)", g.region)
+		}
+		return g.region, nil
+	}
+	if os.Getenv("AWS_REGION") != "" {
+		return "", nil // the SDK reads it
+	}
+	c, err := g.config()
+	if err != nil {
+		return "", err
+	}
+	return c.Region, nil
+}
+
+// profileName is --profile, else AWS_PROFILE (read by the SDK), else the
+// config file's profile.
+func (g *globals) profileName() (string, error) {
+	if g.profile != "" || os.Getenv("AWS_PROFILE") != "" {
+		return g.profile, nil
+	}
+	c, err := g.config()
+	if err != nil {
+		return "", err
+	}
+	return c.Profile, nil
+}
+
+// chooser returns an interactive picker when stdin and stderr are
+// terminals, else nil (ambiguity is then an error listing the matches).
+func (g *globals) chooser() target.Chooser {
+	in, ok1 := g.io.In.(*os.File)
+	out, ok2 := g.io.Err.(*os.File)
+	if !ok1 || !ok2 || !picker.IsTerminal(in) || !picker.IsTerminal(out) {
+		return nil
+	}
+	return func(_ context.Context, sp target.Spec, m []target.Instance) (target.Instance, error) {
+		rows := make([][]string, len(m))
+		for i, x := range m {
+			rows[i] = target.Row(x)
+		}
+		i, err := picker.Terminal(in, out, picker.Options{
+			Title:  fmt.Sprintf("%d instances match %s %q: pick one", len(m), sp.Kind, sp.String()),
+			Header: target.Columns, Rows: rows,
+		})
+		if err != nil {
+			return target.Instance{}, err
+		}
+		return m[i], nil
+	}
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -40,8 +124,18 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))
 }
 
-func (g *globals) api(ctx context.Context) (*awsapi.Client, error) {
-	return awsapi.New(ctx, awsapi.Options{Region: g.region, Profile: g.profile})
+// api builds the AWS clients for a target in specRegion ("" if the
+// target names none).
+func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, error) {
+	region, err := g.regionFor(specRegion)
+	if err != nil {
+		return nil, err
+	}
+	profile, err := g.profileName()
+	if err != nil {
+		return nil, err
+	}
+	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile})
 }
 
 // paths are where jitssh keeps its files.
@@ -82,7 +176,9 @@ tunnels SSH through SSM Session Manager, so plain OpenSSH (ssh, scp, sftp,
 rsync, port forwarding) works with access decided by IAM.`,
 		Example: `  jitssh config install              # once: route ssh i-* through jitssh
   ssh i-0123456789abcdef0             # then plain ssh works
-  jitssh ssh web-1 -- uptime          # or without touching ~/.ssh/config`,
+  jitssh ssh web-1 -- uptime          # or without touching ~/.ssh/config
+  jitssh ls                           # what can I reach?
+  jitssh doctor web-1                 # why can't I reach it?`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -93,7 +189,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.StringVar(&g.region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
 	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g), newKnownHostsCmd(g))
+	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g), newKnownHostsCmd(g), newLsCmd(g), newDoctorCmd(g))
 	return root
 }
 

@@ -16,14 +16,31 @@ func newConfigCmd(g *globals) *cobra.Command {
 		Use:   "config",
 		Short: "Print or install the ssh_config settings that route i-* and mi-* through jitssh",
 	}
-	var file string
+	var file, loginUser string
+	var hosts []string
+	blockOptions := func() (sshconfig.Options, error) {
+		o, err := sshOptions(g)
+		if err != nil {
+			return o, err
+		}
+		o.ExtraHosts = hosts
+		o.User = loginUser
+		if o.User == "" {
+			c, err := g.config()
+			if err != nil {
+				return o, err
+			}
+			o.User = c.DefaultUser
+		}
+		return o, nil
+	}
 	print := &cobra.Command{
 		Use:     "print",
 		Short:   "Print the Host section for i-* and mi-* (what install writes to the included file)",
 		Example: `  jitssh config print > ~/.ssh/jitssh_config   # then: Include ~/.ssh/jitssh_config`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := sshOptions(g)
+			o, err := blockOptions()
 			if err != nil {
 				return err
 			}
@@ -42,12 +59,19 @@ func newConfigCmd(g *globals) *cobra.Command {
 (in jitssh's config directory) and a managed block that includes it, between
 "# BEGIN jitssh" and "# END jitssh", at the top of the ssh config file. An
 older block is replaced where it is; everything else is left untouched.
-Running it again changes nothing.`,
+Running it again changes nothing.
+
+The Host section sets User only if you pass --user or set default_user in
+jitssh's config file: otherwise ssh logs in as "user@" / -l, else as your
+local user name, and jitssh pushes the key for that user (ssh's %r). Add
+--host patterns to route more names through jitssh, e.g. a region suffix
+("*.eu-west-1") or an address range ("10.0.*").`,
 		Example: `  jitssh config install
-  jitssh config install --file ./ssh_config`,
+  jitssh config install --file ./ssh_config
+  jitssh config install --user ec2-user --host '*.eu-west-1' --host 'web-*'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := sshOptions(g)
+			o, err := blockOptions()
 			if err != nil {
 				return err
 			}
@@ -85,6 +109,10 @@ Running it again changes nothing.`,
 		},
 	}
 	install.Flags().StringVar(&file, "file", "", "ssh config file (default ~/.ssh/config)")
+	for _, c := range []*cobra.Command{print, install} {
+		c.Flags().StringVar(&loginUser, "user", "", "login user the Host section sets (default: default_user from jitssh's config file, else none)")
+		c.Flags().StringArrayVar(&hosts, "host", nil, "additional Host pattern routed through jitssh (repeatable)")
+	}
 	cmd.AddCommand(print, install)
 	return cmd
 }

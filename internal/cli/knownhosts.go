@@ -1,15 +1,20 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/target"
 )
 
 func newKnownHostsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "known-hosts",
-		Short: "Show or forget pinned host keys",
+		Short: "Answer ssh's host-key queries from jitssh's pins, or forget a pin",
 	}
 	forget := &cobra.Command{
 		Use:     "forget INSTANCE-ID",
@@ -32,6 +37,52 @@ func newKnownHostsCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(forget)
+	var q knownhosts.Query
+	lookup := &cobra.Command{
+		Use:   "lookup [--reason=%I --key-type=%t --key=%K] HOST",
+		Short: "KnownHostsCommand: print the pinned host keys for HOST (ssh's %H)",
+		Long: `lookup is what ssh runs as its KnownHostsCommand (OpenSSH 8.5 or later; see
+"jitssh config print"). It prints, in known_hosts format and for the name ssh
+asked about, the host keys pinned for the instance that name resolved to
+(recorded by "jitssh proxy" after resolving it over AWS). It never calls AWS.
+
+When ssh passes the key the server offered (%t %K) and it is not the pinned
+one, lookup explains on stderr and exits 1, so ssh stops: the pin is never
+replaced silently. No pin prints nothing, and ssh refuses the host
+(StrictHostKeyChecking yes).`,
+		Example: `  KnownHostsCommand /usr/local/bin/jitssh known-hosts lookup --reason=%I --key-type=%t --key=%K %H`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := defaultPaths()
+			if err != nil {
+				return err
+			}
+			q.Host = args[0]
+			name := strings.TrimPrefix(q.Host, "[")
+			if i := strings.Index(name, "]:"); i >= 0 {
+				name = name[:i]
+			}
+			if sp, err := target.Parse(name); err == nil && sp.Kind == target.KindInstanceID {
+				q.InstanceID = sp.Value
+			}
+			out, err := pinStore(p).Answer(q)
+			var np *knownhosts.NoPinError
+			if errors.As(err, &np) {
+				if q.Reason == "HOSTNAME" {
+					fmt.Fprintf(g.io.Err, "jitssh: %v\n", err)
+				}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			_, err = g.io.Out.Write(out)
+			return err
+		},
+	}
+	lookup.Flags().StringVar(&q.Reason, "reason", "", "ssh's %I: HOSTNAME, ADDRESS or ORDER")
+	lookup.Flags().StringVar(&q.KeyType, "key-type", "", "ssh's %t: type of the key the server offered")
+	lookup.Flags().StringVar(&q.Key, "key", "", "ssh's %K: the key the server offered, base64")
+	cmd.AddCommand(forget, lookup)
 	return cmd
 }

@@ -2,44 +2,90 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
+	"github.com/jitssh/jitssh/internal/target"
+)
+
+// Environment variables `jitssh ssh` uses to hand settings to the proxy
+// that ssh starts (ssh passes its environment on to the ProxyCommand).
+const (
+	envReason        = "JITSSH_REASON"
+	envPublicKeyFile = "JITSSH_PUBLIC_KEY_FILE"
 )
 
 func newProxyCmd(g *globals) *cobra.Command {
-	var keyFile, reason string
+	var keyFile, reason, ownKey string
 	var noPin bool
 	cmd := &cobra.Command{
 		Use:   "proxy USER HOST PORT",
 		Short: "ProxyCommand entry point: connect stdin/stdout to an instance's sshd",
 		Long: `proxy is what ssh runs as its ProxyCommand (see "jitssh config print").
-It resolves HOST, pushes the ephemeral key in --identity-file with EC2
-Instance Connect, opens an SSM tunnel to PORT, learns and pins the host key
-the first time, and then relays bytes. Only SSH bytes go to stdout.`,
-		Example: `  ProxyCommand jitssh proxy --identity-file ~/.cache/jitssh/keys/%r@%h %r %h %p`,
+It resolves HOST (any target form, see "jitssh ssh --help"), pushes the
+ephemeral key in --identity-file with EC2 Instance Connect (unless the same
+key was pushed for this instance and user less than 45 seconds ago), opens
+an SSM tunnel to PORT, learns and pins the host key the first time, and then
+relays bytes. Only SSH bytes go to stdout.
+
+USER is ssh's %r, the name ssh will log in as: ssh_config's User, "user@" or
+-l, else your local user name. The proxy cannot change it, so the key is
+pushed for exactly that user. "jitssh ssh" picks the user for you (see its
+help); for plain ssh set User in ssh_config ("jitssh config install --user")
+or default_user in jitssh's config file before installing.
+
+Several instances matching HOST are an error listing them: under ssh
+nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
+		Example: `  ProxyCommand jitssh proxy %r %h %p`,
 		Args:    cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := strconv.Atoi(args[2])
 			if err != nil || port < 1 || port > 65535 {
 				return fmt.Errorf("invalid port %q", args[2])
 			}
+			user, host := args[0], args[1]
+			if err := target.ValidUser(user); err != nil {
+				return err
+			}
+			spec, err := target.Parse(host)
+			if err != nil {
+				return err
+			}
+			if spec.User != "" && spec.User != user {
+				return fmt.Errorf("host %q names user %s but ssh logs in as %s", host, spec.User, user)
+			}
 			p, err := defaultPaths()
 			if err != nil {
 				return err
 			}
 			if keyFile == "" {
-				keyFile = p.KeyDir + "/" + args[0] + "@" + args[1]
+				keyFile = filepath.Join(p.KeyDir, user+"@"+host)
 			}
-			api, err := g.api(cmd.Context())
+			if reason == "" {
+				reason = os.Getenv(envReason)
+			}
+			if ownKey == "" {
+				ownKey = os.Getenv(envPublicKeyFile)
+			}
+			var pub string
+			if ownKey != "" {
+				if pub, err = sshkeys.PublicKeyOf(ownKey); err != nil {
+					return err
+				}
+				keyFile = filepath.Join(p.KeyDir, user+"@"+host+".own") // push record only
+			}
+			api, err := g.api(cmd.Context(), spec.Region)
 			if err != nil {
 				return err
 			}
 			o := connect.ProxyOptions{
-				API: api, User: args[0], Target: args[1], Port: port,
-				KeyFile: keyFile, Reason: reason, Logger: g.logger(),
+				API: api, User: user, Target: spec, Host: host, Port: port,
+				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(),
 			}
 			if !noPin {
 				o.Pins = pinStore(p)
@@ -47,8 +93,9 @@ the first time, and then relays bytes. Only SSH bytes go to stdout.`,
 			return connect.Proxy(cmd.Context(), o, g.io.In, g.io.Out)
 		},
 	}
-	cmd.Flags().StringVar(&keyFile, "identity-file", "", "private key file ssh uses (written if absent)")
-	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session (CloudTrail)")
+	cmd.Flags().StringVar(&keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
+	cmd.Flags().StringVar(&ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
+	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
 	return cmd
 }

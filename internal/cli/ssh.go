@@ -1,67 +1,148 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
+	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
 func newSSHCmd(g *globals) *cobra.Command {
-	var login string
+	var login, identity, reason string
 	cmd := &cobra.Command{
 		Use:   "ssh [USER@]TARGET [-- SSH ARGS...]",
 		Short: "Run ssh to an instance through jitssh, without editing ~/.ssh/config",
+		Long: `ssh resolves TARGET to one instance and runs the real ssh to it, with jitssh
+as its ProxyCommand.
+
+TARGET is any of:
+  i-0123456789abcdef0                        instance id
+  mi-0123456789abcdef0                       SSM managed instance id
+  web-1                                      Name tag
+  tag:Team=payments                          any tag
+  10.0.1.11 / 198.51.100.11                  private or public IPv4 address
+  ip-10-0-1-11.ec2.internal                  private DNS name
+  ec2-198-51-100-11.compute-1.amazonaws.com  public DNS name
+optionally as USER@TARGET and with a .REGION suffix (web-1.eu-west-1): the
+last label counts as a region when it looks like one (two letters, words,
+a number), which no DNS top-level domain does.
+
+Several matches: on a terminal you pick one (type to filter); otherwise the
+matches are listed and nothing happens.
+
+The login user is --user, else USER@, else default_user in jitssh's config
+file, else derived from your AWS identity (the role session name of an
+assumed role, or the IAM user name, sanitised to a POSIX name), else your
+local user name.`,
 		Example: `  jitssh ssh i-0123456789abcdef0
   jitssh ssh web-1 -- uptime
-  jitssh ssh admin@web-1 -- -L 8080:localhost:80 -N`,
+  jitssh ssh admin@web-1.eu-west-1 -- -L 8080:localhost:80 -N
+  jitssh ssh tag:Role=bastion --reason "INC-1234"
+  jitssh ssh -i ~/.ssh/id_ed25519 10.0.1.11`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
 			spec, err := target.Parse(args[0])
 			if err != nil {
 				return err
+			}
+			region, err := g.regionFor(spec.Region)
+			if err != nil {
+				return err
+			}
+			api, err := g.api(ctx, spec.Region)
+			if err != nil {
+				return err
+			}
+			if region == "" {
+				region = api.Region
 			}
 			user := login
 			if user == "" {
 				user = spec.User
 			}
 			if user == "" {
-				u, err := defaultUser()
+				c, err := g.config()
 				if err != nil {
 					return err
 				}
-				user = u
+				user = c.DefaultUser
+			}
+			// Resolve the target and (if still needed) ask who we are, at once.
+			var (
+				wg        sync.WaitGroup
+				inst      target.Instance
+				resolveEr error
+				derived   string
+				callerErr error
+			)
+			if user == "" {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					derived, callerErr = callerUser(ctx, api)
+				}()
+			}
+			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api}, spec, g.chooser())
+			wg.Wait()
+			if resolveEr != nil {
+				return resolveEr
+			}
+			if user == "" {
+				if user = derived; callerErr != nil {
+					g.logger().Info("no user from the AWS identity; using the local user name", "err", callerErr)
+					if user, err = localUser(); err != nil {
+						return err
+					}
+				}
 			}
 			if err := target.ValidUser(user); err != nil {
 				return err
 			}
-			id := spec.Value
-			if spec.Kind == target.KindName {
-				api, err := g.api(cmd.Context())
-				if err != nil {
-					return err
-				}
-				inst, err := target.Resolve(cmd.Context(), connect.Lookup{API: api}, spec)
-				if err != nil {
-					return err
-				}
-				id = inst.ID
+			if inst.Managed {
+				return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet", inst.ID)
 			}
-			sshArgs, err := sshArgs(g, id, user)
+			o, err := sshOptions(g)
 			if err != nil {
 				return err
 			}
+			o.HostKeyAlias = inst.ID
+			env := childEnv(g, region)
+			if identity != "" {
+				abs, err := filepath.Abs(identity)
+				if err != nil {
+					return err
+				}
+				if _, err := sshkeys.PublicKeyOf(abs); err != nil {
+					return err
+				}
+				o.IdentityFile = abs
+				env = append(env, envPublicKeyFile+"="+abs)
+			}
+			if reason != "" {
+				env = append(env, envReason+"="+reason)
+			}
+			sshArgs, err := sshconfig.Args(o)
+			if err != nil {
+				return err
+			}
+			sshArgs = append(sshArgs, "-l", user, inst.ID)
 			sshArgs = append(sshArgs, args[1:]...)
-			c := exec.CommandContext(cmd.Context(), "ssh", sshArgs...)
+			c := exec.CommandContext(ctx, "ssh", sshArgs...)
 			c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
-			c.Env = childEnv(g)
+			c.Env = env
 			if err := c.Run(); err != nil {
 				var ee *exec.ExitError
 				if errors.As(err, &ee) {
@@ -72,13 +153,23 @@ func newSSHCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user to log in as (default: USER@ of the target, else your local user name)")
+	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user to log in as (default: see above)")
+	cmd.Flags().StringVarP(&identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
+	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
 	return cmd
 }
 
-// defaultUser is the OS user when none is given: ssh's own default, the
-// local user name.
-func defaultUser() (string, error) {
+// callerUser derives the login name from the AWS identity.
+func callerUser(ctx context.Context, api *awsapi.Client) (string, error) {
+	c, err := api.CallerIdentity(ctx)
+	if err != nil {
+		return "", err
+	}
+	return target.UserFromARN(c.ARN)
+}
+
+// localUser is ssh's own default, the local user name.
+func localUser() (string, error) {
 	u, err := user.Current()
 	if err != nil {
 		return "", fmt.Errorf("find local user name: %w (pass --user)", err)
@@ -107,28 +198,15 @@ func sshOptions(g *globals) (sshconfig.Options, error) {
 	return sshconfig.Options{JitsshPath: self, KeyDir: p.KeyDir, KnownHostsFile: p.Pins}, nil
 }
 
-// childEnv passes the global flags to the ProxyCommand that ssh runs, as
-// the SDK's own environment variables.
-func childEnv(g *globals) []string {
+// childEnv passes the region the target was resolved in and --profile to
+// the ProxyCommand that ssh runs, as the SDK's own environment variables.
+func childEnv(g *globals, region string) []string {
 	env := os.Environ()
-	if g.region != "" {
-		env = append(env, "AWS_REGION="+g.region)
+	if region != "" {
+		env = append(env, "AWS_REGION="+region)
 	}
-	if g.profile != "" {
-		env = append(env, "AWS_PROFILE="+g.profile)
+	if p, err := g.profileName(); err == nil && p != "" {
+		env = append(env, "AWS_PROFILE="+p)
 	}
 	return env
-}
-
-func sshArgs(g *globals, instanceID, user string) ([]string, error) {
-	o, err := sshOptions(g)
-	if err != nil {
-		return nil, err
-	}
-	o.HostKeyAlias = instanceID
-	args, err := sshconfig.Args(o)
-	if err != nil {
-		return nil, err
-	}
-	return append(args, "-l", user, instanceID), nil
 }

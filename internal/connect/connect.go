@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ import (
 // *awsapi.Client).
 type API interface {
 	DescribeInstances(ctx context.Context, ids []string, filters map[string][]string) ([]awsapi.Instance, error)
+	InstanceInformation(ctx context.Context, filters map[string][]string) ([]awsapi.ManagedInstance, error)
 	SendSSHPublicKey(ctx context.Context, instanceID, osUser, pubKey string) (string, error)
 	StartSession(ctx context.Context, target, document string, params map[string][]string, reason string) (*awsapi.Session, error)
 	TerminateSession(ctx context.Context, id string) error
@@ -43,31 +45,65 @@ const SSHDocument = "AWS-StartSSHSession"
 // Lookup adapts an API to target.Lookup.
 type Lookup struct{ API API }
 
-// InstancesByID implements target.Lookup.
-func (l Lookup) InstancesByID(ctx context.Context, id string) ([]target.Instance, error) {
-	found, err := l.API.DescribeInstances(ctx, []string{id}, nil)
+// Find implements target.Lookup.
+func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]string) ([]target.Instance, error) {
+	found, err := l.API.DescribeInstances(ctx, ids, filters)
 	var ae *awsapi.APIError
 	if errors.As(err, &ae) && ae.Code == "InvalidInstanceID.NotFound" {
 		return nil, nil
 	}
-	return toTargets(found), err
-}
-
-// InstancesByName implements target.Lookup.
-func (l Lookup) InstancesByName(ctx context.Context, name string) ([]target.Instance, error) {
-	found, err := l.API.DescribeInstances(ctx, nil, map[string][]string{
-		"tag:Name":            {name},
-		"instance-state-name": {"pending", "running", "stopping", "stopped"},
-	})
-	return toTargets(found), err
-}
-
-func toTargets(in []awsapi.Instance) []target.Instance {
-	out := make([]target.Instance, len(in))
-	for i, x := range in {
-		out[i] = target.Instance{ID: x.ID, Name: x.Name, State: x.State}
+	out := make([]target.Instance, len(found))
+	for i, x := range found {
+		out[i] = TargetOf(x)
 	}
-	return out
+	return out, err
+}
+
+// TargetOf converts an EC2 instance.
+func TargetOf(x awsapi.Instance) target.Instance {
+	return target.Instance{ID: x.ID, Name: x.Name, State: x.State, AZ: x.AvailabilityZone,
+		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, Platform: x.Platform}
+}
+
+// Managed implements target.Lookup.
+func (l Lookup) Managed(ctx context.Context, id string) ([]target.Instance, error) {
+	found, err := l.API.InstanceInformation(ctx, map[string][]string{"InstanceIds": {id}})
+	if err != nil {
+		return nil, err
+	}
+	var out []target.Instance
+	for _, m := range found {
+		if m.ID == id {
+			out = append(out, ManagedTarget(m))
+		}
+	}
+	return out, nil
+}
+
+// ManagedTarget converts SSM's view of a managed (mi-) instance.
+func ManagedTarget(m awsapi.ManagedInstance) target.Instance {
+	name := m.Name
+	if name == "" {
+		name = m.ComputerName
+	}
+	return target.Instance{ID: m.ID, Name: name, PrivateIP: m.IPAddress, Platform: strings.ToLower(m.PlatformType), SSM: m.PingStatus, Managed: true}
+}
+
+// SSMStatus implements target.Lookup.
+func (l Lookup) SSMStatus(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	for len(ids) > 0 {
+		n := min(len(ids), awsapi.MaxInstanceInformationFilterValues)
+		found, err := l.API.InstanceInformation(ctx, map[string][]string{"InstanceIds": ids[:n]})
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range found {
+			out[m.ID] = m.PingStatus
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // Tunnel is an open SSM session speaking to a port on the instance.
@@ -149,14 +185,24 @@ func (a ssmAddr) String() string  { return string(a) }
 
 // ProxyOptions configures Proxy.
 type ProxyOptions struct {
-	API     API
-	Target  string // %h: instance id, mi- id or Name tag
-	User    string // %r
-	Port    int    // %p
-	KeyFile string // where ssh expects the private key (IdentityFile)
-	Pins    *knownhosts.Store
-	Reason  string
-	Logger  *slog.Logger
+	API    API
+	Target target.Spec
+	// Host is the name ssh was given (%h); after resolving it, Proxy
+	// records it with the instance id for `jitssh known-hosts lookup`.
+	Host string
+	User string // %r
+	Port int    // %p
+	// KeyFile is where ssh expects the ephemeral private key
+	// (IdentityFile): reused if present, written if not. Its push record
+	// (KeyFile + ".pushed") is kept there too.
+	KeyFile string
+	// PublicKey, if set, is the user's own public key (authorized_keys
+	// line) to push instead of an ephemeral key; KeyFile is then only
+	// the place of the push record.
+	PublicKey string
+	Pins      *knownhosts.Store
+	Reason    string
+	Logger    *slog.Logger
 }
 
 // Proxy is `jitssh proxy`: it connects and then copies stdin to the tunnel
@@ -170,17 +216,29 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	if err := target.ValidUser(o.User); err != nil {
 		return err
 	}
-	spec, err := target.Parse(o.Target)
+	// Under ssh's ProxyCommand nobody can pick: several matches are an
+	// error listing them.
+	inst, err := target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
 	if err != nil {
 		return err
 	}
-	inst, err := target.Resolve(ctx, Lookup{o.API}, spec)
-	if err != nil {
-		return err
+	if inst.Managed {
+		return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet (use `aws ssm start-session --target %s` meanwhile)", inst.ID, inst.ID)
 	}
-	key, release, err := keyForFile(o.KeyFile)
-	if err != nil {
-		return err
+	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
+		if err := o.Pins.RememberName(o.Host, inst.ID); err != nil {
+			return err
+		}
+	}
+	pubKey := o.PublicKey
+	release := func() {}
+	if pubKey == "" {
+		key, rel, err := keyForFile(o.KeyFile)
+		if err != nil {
+			return err
+		}
+		release = rel
+		pubKey = key.AuthorizedKey()
 	}
 	defer release()
 
@@ -194,11 +252,8 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		var reqID string
-		reqID, pushErr = o.API.SendSSHPublicKey(ctx, inst.ID, o.User, key.AuthorizedKey())
-		if pushErr == nil {
-			log.Info("pushed ephemeral key", "instance", inst.ID, "user", o.User, "fingerprint", key.Fingerprint(), "request_id", reqID)
-		} else {
+		pushErr = pushOnce(ctx, o.API, o.KeyFile, inst.ID, o.User, pubKey, log)
+		if pushErr != nil {
 			cancel()
 		}
 	}()
@@ -322,6 +377,14 @@ func keyForFile(path string) (*sshkeys.Key, func(), error) {
 	return k, func() { releaseKey(path, lock) }, nil
 }
 
+// flockEx upgrades f's lock to an exclusive one, waiting for it.
+func flockEx(f *os.File) error {
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return nil
+}
+
 func lockShared(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create key directory: %w", err)
@@ -337,10 +400,16 @@ func lockShared(path string) (*os.File, error) {
 	return f, nil
 }
 
-// releaseKey deletes the key file if this is the last process holding it.
+// releaseKey deletes the key file if this is the last process holding it
+// and its push window has closed; while the window is open the file stays
+// for the next ssh to the same user@host (scp bursts), which then neither
+// generates nor pushes a key.
 func releaseKey(path string, lock *os.File) {
 	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		os.Remove(path) // the lock file stays: removing it would race new lockers
+		if _, open := readPushRecord(path, time.Now()); !open {
+			os.Remove(path) // the lock file stays: removing it would race new lockers
+			os.Remove(path + pushRecordSuffix)
+		}
 	}
 	lock.Close()
 }

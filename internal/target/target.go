@@ -1,15 +1,44 @@
-// Package target parses the names users give instances (an instance id, a
-// managed-instance id, a Name tag, optionally prefixed with user@) and
-// resolves them to exactly one instance, never choosing silently between
-// several.
+// Package target parses the names users give instances and resolves them
+// to exactly one instance, never choosing silently between several.
+//
+// # Target forms
+//
+//	i-0123456789abcdef0                        instance id
+//	mi-0123456789abcdef0                       SSM managed (hybrid) instance id
+//	web-1                                      Name tag
+//	tag:Team=payments                          any tag (key=value)
+//	10.0.1.11, 198.51.100.11                   private or public IPv4 address
+//	ip-10-0-1-11.ec2.internal                  private DNS name
+//	ec2-198-51-100-11.compute-1.amazonaws.com  public DNS name
+//
+// Each may be prefixed with "user@" and suffixed with ".REGION", e.g.
+// alice@web-1.eu-west-1 or i-0123456789abcdef0.us-west-2.
+//
+// # The region suffix
+//
+// A target's last dot-separated label is taken as a region when it has the
+// shape of an AWS region code: two letters, then one or more dash-separated
+// words, then a dash and a number ("us-east-1", "eu-central-2",
+// "us-gov-west-1", "ap-southeast-4"). No DNS top-level domain has that shape
+// (TLDs contain no digits or dashes, apart from the "xn--" IDN prefix), so
+// a DNS name is never mistaken for a region suffix, and EC2's own DNS names
+// put the region in the middle, never last. A Name tag that itself ends in a
+// region-shaped label must be written as tag:Name=VALUE: tag targets take
+// their value verbatim and have no region suffix (use --region). EC2 DNS names
+// imply their region (ip-….ec2.internal and ec2-….compute-1.amazonaws.com
+// are us-east-1; ….REGION.compute.internal and ….REGION.compute.amazonaws.com
+// name theirs); an explicit suffix that disagrees is an error.
 package target
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // Kind says how a Spec names its instance.
@@ -20,13 +49,35 @@ const (
 	KindInstanceID Kind = iota // i-0123456789abcdef0
 	KindManagedID              // mi-0123456789abcdef0
 	KindName                   // the Name tag
+	KindTag                    // tag:Key=Value
+	KindIP                     // private or public IPv4 address
+	KindPrivateDNS             // ip-10-0-1-11.ec2.internal
+	KindPublicDNS              // ec2-198-51-100-11.compute-1.amazonaws.com
 )
+
+var kindNames = map[Kind]string{
+	KindInstanceID: "instance id", KindManagedID: "managed instance id", KindName: "Name tag",
+	KindTag: "tag", KindIP: "IP address", KindPrivateDNS: "private DNS name", KindPublicDNS: "public DNS name",
+}
+
+func (k Kind) String() string { return kindNames[k] }
 
 // Spec is a parsed target.
 type Spec struct {
-	User  string // from user@target; empty if not given
-	Kind  Kind
-	Value string
+	User   string // from user@target; empty if not given
+	Kind   Kind
+	Value  string // the id, name, tag value, address or DNS name
+	TagKey string // KindTag only
+	Region string // from the .REGION suffix or implied by an EC2 DNS name; empty if neither
+}
+
+// String returns the target as a user would type it (without user@).
+func (s Spec) String() string {
+	v := s.Value
+	if s.Kind == KindTag {
+		v = "tag:" + s.TagKey + "=" + s.Value
+	}
+	return v
 }
 
 var (
@@ -36,34 +87,121 @@ var (
 	// as an ssh host: no spaces, no shell or ssh_config metacharacters.
 	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,254}$`)
 	userRe = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	// RegionRe is the shape of an AWS region code.
+	regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	// tagRe is the AWS tag character set (letters, digits, spaces and
+	// _ . : / = + - @), restricted to ASCII.
+	tagKeyRe   = regexp.MustCompile(`^[A-Za-z0-9 _.:/+@-][A-Za-z0-9 _.:/=+@-]{0,127}$`)
+	tagValueRe = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+@*?-]{1,256}$`)
+	privDNSRe  = regexp.MustCompile(`^(ip-[0-9]{1,3}(-[0-9]{1,3}){3}|i-[0-9a-f]{17})\.(ec2\.internal|([a-z0-9-]+)\.compute\.internal)$`)
+	pubDNSRe   = regexp.MustCompile(`^ec2-[0-9]{1,3}(-[0-9]{1,3}){3}\.(compute-1\.amazonaws\.com|([a-z0-9-]+)\.compute\.amazonaws\.com)$`)
 )
 
-// Parse parses [user@]target.
+// ValidRegion reports whether r has the shape of an AWS region code.
+func ValidRegion(r string) bool { return regionRe.MatchString(r) }
+
+const forms = "an instance id (i-…), a managed instance id (mi-…), a Name tag, tag:KEY=VALUE, an IPv4 address or an EC2 DNS name, optionally as USER@TARGET and with a .REGION suffix"
+
+// Parse parses [user@]target[.region].
 func Parse(s string) (Spec, error) {
 	var sp Spec
 	if s == "" {
-		return sp, errors.New("empty target: give an instance id (i-…), a managed instance id (mi-…) or a Name tag")
+		return sp, errors.New("empty target: give " + forms)
 	}
-	if at := strings.LastIndex(s, "@"); at >= 0 {
-		sp.User, s = s[:at], s[at+1:]
-		if err := ValidUser(sp.User); err != nil {
-			return Spec{}, err
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r > 0x7e {
+			return sp, fmt.Errorf("target %q contains a control or non-ASCII character", s)
 		}
 	}
+	orig := s
+	// user@: before the first '@', unless the target is a tag (whose
+	// value may contain '@').
+	if !strings.HasPrefix(s, "tag:") {
+		if at := strings.IndexByte(s, '@'); at >= 0 {
+			sp.User, s = s[:at], s[at+1:]
+			if err := ValidUser(sp.User); err != nil {
+				return Spec{}, err
+			}
+		}
+	}
+	if dot := strings.LastIndexByte(s, '.'); dot > 0 && !strings.HasPrefix(s, "tag:") && regionRe.MatchString(s[dot+1:]) {
+		sp.Region, s = s[dot+1:], s[:dot]
+	}
+	if s == "" {
+		return Spec{}, fmt.Errorf("target %q names no instance: give %s", orig, forms)
+	}
+	sp.Value = s
 	switch {
 	case instanceIDRe.MatchString(s):
 		sp.Kind = KindInstanceID
 	case managedIDRe.MatchString(s):
 		sp.Kind = KindManagedID
-	case strings.HasPrefix(s, "i-") && len(s) <= 19 && strings.Trim(s[2:], "0123456789abcdef") != "":
+	case strings.HasPrefix(s, "i-") && len(s) <= 19 && !strings.Contains(s, "."):
 		return Spec{}, fmt.Errorf("target %q looks like an instance id but is not one: ids are i- followed by 8 or 17 lower-case hex digits", s)
+	case strings.HasPrefix(s, "mi-") && len(s) <= 20 && !strings.Contains(s, "."):
+		return Spec{}, fmt.Errorf("target %q looks like a managed instance id but is not one: ids are mi- followed by 17 lower-case hex digits", s)
+	case strings.HasPrefix(s, "tag:"):
+		kv := strings.TrimPrefix(s, "tag:")
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || v == "" {
+			return Spec{}, fmt.Errorf("target %q: write tags as tag:KEY=VALUE", s)
+		}
+		if !tagKeyRe.MatchString(k) || strings.HasPrefix(k, "aws:") {
+			return Spec{}, fmt.Errorf("target %q: invalid tag key %q (letters, digits, spaces and _ . : / + - @, at most 128)", s, k)
+		}
+		if !tagValueRe.MatchString(v) {
+			return Spec{}, fmt.Errorf("target %q: invalid tag value %q (letters, digits, spaces and _ . : / = + - @, at most 256; * and ? match like EC2 filters)", s, v)
+		}
+		sp.Kind, sp.TagKey, sp.Value = KindTag, k, v
+	case isIP(s):
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is4() || a.String() != s {
+			return Spec{}, fmt.Errorf("target %q is not an IPv4 address in dotted-quad form (IPv6 targets are not supported yet)", s)
+		}
+		sp.Kind = KindIP
+	case privDNSRe.MatchString(s):
+		sp.Kind = KindPrivateDNS
+		if err := impliedRegion(&sp, privDNSRe.FindStringSubmatch(s)[4], "ec2.internal"); err != nil {
+			return Spec{}, err
+		}
+	case pubDNSRe.MatchString(s):
+		sp.Kind = KindPublicDNS
+		if err := impliedRegion(&sp, pubDNSRe.FindStringSubmatch(s)[3], "compute-1.amazonaws.com"); err != nil {
+			return Spec{}, err
+		}
 	case nameRe.MatchString(s):
 		sp.Kind = KindName
 	default:
-		return Spec{}, fmt.Errorf("target %q is not an instance id, managed instance id or Name tag", s)
+		return Spec{}, fmt.Errorf("target %q is not %s (Name tags with spaces or other characters: use tag:Name=VALUE)", orig, forms)
 	}
-	sp.Value = s
 	return sp, nil
+}
+
+// isIP reports whether s looks like an IP address (digits and dots, or
+// contains a colon and only hex digits and colons).
+func isIP(s string) bool {
+	if strings.Trim(s, "0123456789.") == "" && strings.Contains(s, ".") {
+		return true
+	}
+	return strings.Contains(s, ":") && strings.Trim(s, "0123456789abcdefABCDEF:.") == ""
+}
+
+// impliedRegion sets the region an EC2 DNS name implies (sub, or
+// us-east-1 when sub is empty, for the us-east-1 legacy names), refusing a
+// suffix that disagrees.
+func impliedRegion(sp *Spec, sub, legacy string) error {
+	r := sub
+	if r == "" {
+		r = "us-east-1"
+	}
+	if !regionRe.MatchString(r) {
+		return fmt.Errorf("DNS name %q: %q is not a region", sp.Value, r)
+	}
+	if sp.Region != "" && sp.Region != r {
+		return fmt.Errorf("target %s.%s: the DNS name is in %s, not %s", sp.Value, sp.Region, r, sp.Region)
+	}
+	sp.Region = r
+	return nil
 }
 
 // ValidUser checks an OS user name against a conservative POSIX pattern.
@@ -74,53 +212,207 @@ func ValidUser(u string) error {
 	return nil
 }
 
-// Instance is a resolved target.
+// Instance is a candidate or resolved target.
 type Instance struct {
-	ID    string
-	Name  string
-	State string
+	ID        string
+	Name      string
+	State     string // EC2 state; "running" for an online managed instance
+	AZ        string
+	PrivateIP string
+	PublicIP  string
+	Platform  string
+	SSM       string // SSM agent ping status (Online, ConnectionLost, ...); "" if unknown
+	Managed   bool   // an SSM managed (mi-) instance, not EC2
 }
 
-// Lookup finds instances by id or by Name tag.
+// Lookup answers the queries Resolve makes.
 type Lookup interface {
-	InstancesByID(ctx context.Context, id string) ([]Instance, error)
-	InstancesByName(ctx context.Context, name string) ([]Instance, error)
+	// Find returns the EC2 instances with the given ids (none: any id)
+	// matching every filter (EC2 DescribeInstances filter names and
+	// values). An unknown id is no match, not an error.
+	Find(ctx context.Context, ids []string, filters map[string][]string) ([]Instance, error)
+	// Managed returns the SSM managed instance with id, if registered.
+	Managed(ctx context.Context, id string) ([]Instance, error)
+	// SSMStatus returns the SSM agent ping status of the given instances.
+	SSMStatus(ctx context.Context, ids []string) (map[string]string, error)
 }
 
-// Resolve returns the one instance sp names. Several matches are an error
-// listing them; no match is an error saying what was searched.
-func Resolve(ctx context.Context, l Lookup, sp Spec) (Instance, error) {
-	if sp.Kind == KindManagedID {
-		return Instance{ID: sp.Value}, nil
+// Chooser lets a person pick one of several matches; it returns an error
+// if they decline.
+type Chooser func(ctx context.Context, sp Spec, matches []Instance) (Instance, error)
+
+// live are the states a target can be found in (terminated instances and
+// those shutting down are never targets).
+var live = []string{"pending", "running", "stopping", "stopped"}
+
+// Candidates returns every instance sp matches.
+func Candidates(ctx context.Context, l Lookup, sp Spec) ([]Instance, error) {
+	state := map[string][]string{"instance-state-name": live}
+	with := func(k, v string) map[string][]string {
+		return map[string][]string{k: {v}, "instance-state-name": live}
 	}
-	var (
-		found []Instance
-		err   error
-	)
-	if sp.Kind == KindInstanceID {
-		found, err = l.InstancesByID(ctx, sp.Value)
-	} else {
-		found, err = l.InstancesByName(ctx, sp.Value)
+	switch sp.Kind {
+	case KindInstanceID:
+		return l.Find(ctx, []string{sp.Value}, nil)
+	case KindManagedID:
+		return l.Managed(ctx, sp.Value)
+	case KindName:
+		return l.Find(ctx, nil, with("tag:Name", sp.Value))
+	case KindTag:
+		return l.Find(ctx, nil, with("tag:"+sp.TagKey, sp.Value))
+	case KindPrivateDNS:
+		return l.Find(ctx, nil, with("private-dns-name", sp.Value))
+	case KindPublicDNS:
+		return l.Find(ctx, nil, with("dns-name", sp.Value))
+	case KindIP:
+		// Private or public: both queries at once.
+		var (
+			wg         sync.WaitGroup
+			res        [2][]Instance
+			errs       [2]error
+			attributes = [2]string{"private-ip-address", "ip-address"}
+		)
+		for i, a := range attributes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = l.Find(ctx, nil, map[string][]string{a: {sp.Value}, "instance-state-name": state["instance-state-name"]})
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		var out []Instance
+		for _, in := range append(res[0], res[1]...) {
+			if !seen[in.ID] {
+				seen[in.ID] = true
+				out = append(out, in)
+			}
+		}
+		return out, nil
 	}
+	return nil, fmt.Errorf("unknown target kind %d", sp.Kind)
+}
+
+// Resolve returns the one instance sp names. No match is an error saying
+// what was searched. Several matches go to choose (a person picking on a
+// terminal) or, if choose is nil, are an error listing them. A match that
+// is not running is an error.
+func Resolve(ctx context.Context, l Lookup, sp Spec, choose Chooser) (Instance, error) {
+	found, err := Candidates(ctx, l, sp)
 	if err != nil {
-		return Instance{}, fmt.Errorf("resolve %s: %w", sp.Value, err)
+		return Instance{}, fmt.Errorf("resolve %s: %w", sp, err)
 	}
+	var in Instance
 	switch len(found) {
 	case 0:
-		if sp.Kind == KindName {
-			return Instance{}, fmt.Errorf("no running instance has the Name tag %q in this account and region", sp.Value)
+		where := "in this account and region"
+		if sp.Region != "" {
+			where = "in " + sp.Region + " (this account)"
 		}
-		return Instance{}, fmt.Errorf("instance %s not found in this account and region", sp.Value)
+		if sp.Kind == KindInstanceID || sp.Kind == KindManagedID {
+			return Instance{}, fmt.Errorf("%s %s not found %s: check the id and --region/--profile (`jitssh ls` lists instances)", sp.Kind, sp.Value, where)
+		}
+		return Instance{}, fmt.Errorf("no instance with %s %q %s (terminated instances are not targets; `jitssh ls` lists instances)", sp.Kind, sp.String(), where)
 	case 1:
-		if found[0].State != "" && found[0].State != "running" {
-			return Instance{}, fmt.Errorf("instance %s (%s) is %s, not running: start it first", found[0].ID, found[0].Name, found[0].State)
+		in = found[0]
+	default:
+		sort.Slice(found, func(a, b int) bool { return found[a].ID < found[b].ID })
+		if st, err := l.SSMStatus(ctx, ids(found)); err == nil {
+			for i := range found {
+				if s, ok := st[found[i].ID]; ok {
+					found[i].SSM = s
+				}
+			}
 		}
-		return found[0], nil
+		if choose == nil {
+			return Instance{}, &AmbiguousError{Spec: sp, Matches: found}
+		}
+		in, err = choose(ctx, sp, found)
+		if err != nil {
+			return Instance{}, err
+		}
+	}
+	if in.State != "" && in.State != "running" {
+		return Instance{}, fmt.Errorf("instance %s (%s) is %s, not running: start it first", in.ID, in.Name, in.State)
+	}
+	return in, nil
+}
+
+func ids(in []Instance) []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = x.ID
+	}
+	return out
+}
+
+// AmbiguousError is several instances matching a target where nobody can
+// pick one (no terminal).
+type AmbiguousError struct {
+	Spec    Spec
+	Matches []Instance
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d instances match %s %q; name one by id (or run jitssh on a terminal to pick one):\n", len(e.Matches), e.Spec.Kind, e.Spec.String())
+	b.WriteString(Table(e.Matches, "  "))
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Columns are the headings of Row.
+var Columns = []string{"STATE", "NAME", "ID", "AZ", "PRIVATE-IP", "SSM"}
+
+// Row is an instance as the cells of a table or picker line.
+func Row(in Instance) []string {
+	ssm := in.SSM
+	if ssm == "" {
+		ssm = "-"
+	}
+	return []string{dash(in.State), dash(in.Name), in.ID, dash(in.AZ), dash(in.PrivateIP), ssm}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// Table formats instances as aligned columns, each line prefixed.
+func Table(in []Instance, prefix string) string {
+	rows := [][]string{Columns}
+	for _, x := range in {
+		rows = append(rows, Row(x))
+	}
+	return FormatTable(rows, prefix)
+}
+
+// FormatTable aligns rows of cells into columns separated by two spaces.
+func FormatTable(rows [][]string, prefix string) string {
+	var width []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i >= len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], len(c))
+		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d instances match %q; name one by id:", len(found), sp.Value)
-	for _, in := range found {
-		fmt.Fprintf(&b, "\n  %s  %-8s %s", in.ID, in.State, in.Name)
+	for _, r := range rows {
+		b.WriteString(prefix)
+		for i, c := range r {
+			if i == len(r)-1 {
+				b.WriteString(c)
+			} else {
+				fmt.Fprintf(&b, "%-*s  ", width[i], c)
+			}
+		}
+		b.WriteString("\n")
 	}
-	return Instance{}, errors.New(b.String())
+	return b.String()
 }

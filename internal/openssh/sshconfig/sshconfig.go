@@ -81,6 +81,13 @@ type Options struct {
 	// only: a fixed alias in a Host section shared by many hosts would be
 	// wrong, so Render refuses it.
 	HostKeyAlias string
+	// IdentityFile, if set, is the user's own private key, used instead
+	// of the ephemeral key file in KeyDir (the proxy then pushes its
+	// public half). Args only.
+	IdentityFile string
+	// User, if set, is the login name the Host section sets (ssh's
+	// `user@` and -l still win). Without it ssh uses the local user name.
+	User string
 }
 
 // setting is one ssh_config option and its already-quoted value.
@@ -101,6 +108,14 @@ func (o Options) settings() ([]setting, error) {
 		return nil, err
 	}
 	identity := `"` + keyDir + `%r@%h"`
+	if o.IdentityFile != "" {
+		if err := checkAbs("identity file", o.IdentityFile); err != nil {
+			return nil, err
+		}
+		if identity, err = QuotePath(o.IdentityFile); err != nil {
+			return nil, err
+		}
+	}
 	known, err := QuotePath(o.KnownHostsFile)
 	if err != nil {
 		return nil, err
@@ -109,17 +124,32 @@ func (o Options) settings() ([]setting, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := []setting{
+	khcmd, err := QuotePath(o.JitsshPath)
+	if err != nil {
+		return nil, err
+	}
+	var s []setting
+	if o.User != "" {
+		if err := checkUser(o.User); err != nil {
+			return nil, err
+		}
+		s = append(s, setting{"User", o.User})
+	}
+	s = append(s, []setting{
 		{"ProxyCommand", proxy + " proxy %r %h %p"},
 		{"IdentityFile", identity},
 		{"IdentitiesOnly", "yes"},
 		{"UserKnownHostsFile", known},
+		// Pins are keyed by instance id; ssh asks about the name it was
+		// given. The command maps one to the other (OpenSSH >= 8.5), and
+		// with the server's key (%t %K) explains a changed key itself.
+		{"KnownHostsCommand", khcmd + " known-hosts lookup --reason=%I --key-type=%t --key=%K %H"},
 		// Never "no" or "accept-new": an unknown host is a refusal; pins
 		// are learned by jitssh over the AWS-authenticated channel.
 		{"StrictHostKeyChecking", "yes"},
 		// The pin store is jitssh's; ssh must not add keys to it.
 		{"UpdateHostKeys", "no"},
-	}
+	}...)
 	switch {
 	case o.ServerAliveInterval == 0:
 		s = append(s, setting{"ServerAliveInterval", strconv.Itoa(DefaultServerAliveInterval)})
@@ -214,6 +244,14 @@ func QuoteShell(s string) (string, error) {
 	}
 	q := "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 	return strings.ReplaceAll(q, "%", "%%"), nil
+}
+
+// checkUser accepts a conservative POSIX user name.
+func checkUser(u string) error {
+	if len(u) == 0 || len(u) > 32 || strings.Trim(strings.ToLower(u), "abcdefghijklmnopqrstuvwxyz0123456789_.-") != "" || u != strings.ToLower(u) || strings.HasPrefix(u, "-") {
+		return fmt.Errorf("invalid user name %q", u)
+	}
+	return nil
 }
 
 func checkAbs(what, p string) error {

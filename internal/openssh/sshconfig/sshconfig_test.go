@@ -25,6 +25,7 @@ Host i-* mi-* *.jitssh
     IdentityFile "/home/ana/.ssh/jitssh/keys/%r@%h"
     IdentitiesOnly yes
     UserKnownHostsFile "/home/ana/.ssh/jitssh/known_hosts"
+    KnownHostsCommand "/usr/local/bin/jitssh" known-hosts lookup --reason=%I --key-type=%t --key=%K %H
     StrictHostKeyChecking yes
     UpdateHostKeys no
     ServerAliveInterval 30

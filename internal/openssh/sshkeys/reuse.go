@@ -6,6 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
 )
@@ -97,4 +100,33 @@ func readKeyFile(path string) (*Key, error) {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return k, nil
+}
+
+// PublicKeyOf returns the authorized_keys line of the user's own key at
+// path: path itself if it is a public key, else path+".pub", else the
+// public half of path as an unencrypted private key. Encrypted keys need
+// their .pub file next to them.
+func PublicKeyOf(path string) (string, error) {
+	for _, p := range []string{path, path + ".pub"} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if k, comment, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+			line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+			if comment != "" {
+				line += " " + comment
+			}
+			return line, nil
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read key %s: %w", path, err)
+	}
+	signer, err := ssh.ParsePrivateKey(data)
+	if err != nil {
+		return "", fmt.Errorf("key %s: %w (an encrypted key needs its public half in %s.pub)", path, err, path)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))), nil
 }

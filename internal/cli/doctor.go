@@ -1,0 +1,210 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/target"
+)
+
+// check is one `jitssh doctor` finding.
+type check struct {
+	Name   string `json:"check"`
+	Status string `json:"status"` // ok, warn, fail, skip
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Clock skew limits: AWS refuses SigV4 requests more than 5 minutes off.
+const (
+	skewWarn = 30 * time.Second
+	skewFail = 4 * time.Minute
+)
+
+// MinOpenSSH is the first OpenSSH with KnownHostsCommand.
+var minOpenSSH = [2]int{8, 5}
+
+func newDoctorCmd(g *globals) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "doctor [TARGET]",
+		Short: "Check credentials, region, clock, OpenSSH and (with TARGET) the instance; say how to fix what fails",
+		Example: `  jitssh doctor
+  jitssh doctor web-1
+  jitssh doctor i-0123456789abcdef0 --output json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("--output %q: use table or json", output)
+			}
+			checks := diagnose(cmd.Context(), g, args)
+			failed := 0
+			for _, c := range checks {
+				if c.Status == "fail" {
+					failed++
+				}
+			}
+			if output == "json" {
+				enc := json.NewEncoder(g.io.Out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(checks); err != nil {
+					return err
+				}
+			} else {
+				for _, c := range checks {
+					fmt.Fprintf(g.io.Out, "%-4s  %-14s %s\n", strings.ToUpper(c.Status), c.Name, c.Detail)
+					if c.Fix != "" {
+						fmt.Fprintf(g.io.Out, "      %-14s fix: %s\n", "", c.Fix)
+					}
+				}
+			}
+			if failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	return cmd
+}
+
+func diagnose(ctx context.Context, g *globals, args []string) []check {
+	var out []check
+	add := func(c check) { out = append(out, c) }
+	add(checkOpenSSH())
+
+	conf, err := g.config()
+	if err != nil {
+		add(check{Name: "config", Status: "fail", Detail: err.Error(), Fix: "correct the file, or move it away"})
+	} else if conf.Path != "" {
+		add(check{Name: "config", Status: "ok", Detail: conf.Path})
+	} else {
+		add(check{Name: "config", Status: "ok", Detail: "no config file (defaults)"})
+	}
+
+	var spec target.Spec
+	if len(args) == 1 {
+		if spec, err = target.Parse(args[0]); err != nil {
+			add(check{Name: "target", Status: "fail", Detail: err.Error(), Fix: "see `jitssh ssh --help` for the target forms"})
+			return out
+		}
+	}
+	api, err := g.api(ctx, spec.Region)
+	if err != nil {
+		add(check{Name: "region", Status: "fail", Detail: err.Error(), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
+		return out
+	}
+	add(check{Name: "region", Status: "ok", Detail: api.Region})
+
+	before := time.Now()
+	caller, date, err := api.CallerIdentityAndDate(ctx)
+	after := time.Now()
+	if err != nil {
+		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"})
+	} else {
+		add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
+		if u, err := target.UserFromARN(caller.ARN); err == nil {
+			add(check{Name: "default user", Status: "ok", Detail: u + " (from your AWS identity; --user or default_user override it)"})
+		} else {
+			add(check{Name: "default user", Status: "warn", Detail: err.Error(), Fix: "set default_user in jitssh's config file"})
+		}
+	}
+	add(checkSkew(date, before, after))
+
+	if len(args) == 0 {
+		return out
+	}
+	lookup := connect.Lookup{API: api}
+	inst, err := target.Resolve(ctx, lookup, spec, nil)
+	if err != nil && inst.ID == "" {
+		// Resolve refuses instances that are not running; show the state.
+		if found, ferr := target.Candidates(ctx, lookup, spec); ferr == nil && len(found) == 1 {
+			inst = found[0]
+		} else {
+			add(check{Name: "instance", Status: "fail", Detail: err.Error(), Fix: "check the target with `jitssh ls`"})
+			return out
+		}
+	}
+	switch {
+	case inst.Managed:
+		add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s), SSM managed instance", inst.ID, inst.Name)})
+	case inst.State == "running":
+		add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s) is running in %s", inst.ID, inst.Name, inst.AZ)})
+	default:
+		add(check{Name: "instance", Status: "fail", Detail: fmt.Sprintf("%s (%s) is %s", inst.ID, inst.Name, inst.State), Fix: "start it: aws ec2 start-instances --instance-ids " + inst.ID})
+	}
+	st, err := lookup.SSMStatus(ctx, []string{inst.ID})
+	switch {
+	case err != nil:
+		add(check{Name: "ssm agent", Status: "fail", Detail: err.Error()})
+	case st[inst.ID] == "Online":
+		add(check{Name: "ssm agent", Status: "ok", Detail: "Online"})
+	case st[inst.ID] == "":
+		add(check{Name: "ssm agent", Status: "fail", Detail: "not registered with SSM", Fix: "install and start amazon-ssm-agent, give the instance a profile with AmazonSSMManagedInstanceCore, and let it reach the ssm, ssmmessages and ec2messages endpoints"})
+	default:
+		add(check{Name: "ssm agent", Status: "fail", Detail: st[inst.ID], Fix: "the agent lost its connection: check the instance is running, its network route to SSM endpoints, and the agent's log (/var/log/amazon/ssm/amazon-ssm-agent.log)"})
+	}
+	return out
+}
+
+var opensshRe = regexp.MustCompile(`OpenSSH_([0-9]+)\.([0-9]+)`)
+
+func checkOpenSSH() check {
+	c := check{Name: "openssh"}
+	out, err := exec.Command("ssh", "-V").CombinedOutput()
+	if err != nil {
+		c.Status, c.Detail, c.Fix = "fail", "ssh not found or failed: "+err.Error(), "install the OpenSSH client (8.5 or later)"
+		return c
+	}
+	line := strings.TrimSpace(string(out))
+	m := opensshRe.FindStringSubmatch(line)
+	if m == nil {
+		c.Status, c.Detail, c.Fix = "warn", "cannot tell the version of "+line, "jitssh needs OpenSSH 8.5 or later (KnownHostsCommand)"
+		return c
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	c.Detail = line
+	if major < minOpenSSH[0] || major == minOpenSSH[0] && minor < minOpenSSH[1] {
+		c.Status, c.Fix = "fail", "upgrade the OpenSSH client to 8.5 or later: jitssh answers host-key checks through KnownHostsCommand"
+		return c
+	}
+	c.Status = "ok"
+	return c
+}
+
+// checkSkew compares AWS's Date header with the local clock at the middle
+// of the request.
+func checkSkew(date, before, after time.Time) check {
+	c := check{Name: "clock"}
+	if date.IsZero() {
+		c.Status, c.Detail = "skip", "no Date header from AWS to compare with"
+		return c
+	}
+	local := before.Add(after.Sub(before) / 2)
+	skew := local.Sub(date)
+	abs := skew
+	if abs < 0 {
+		abs = -abs
+	}
+	// The header has one-second resolution.
+	c.Detail = fmt.Sprintf("local clock is %s %s AWS", abs.Round(time.Second), map[bool]string{true: "ahead of", false: "behind"}[skew >= 0])
+	switch {
+	case abs > skewFail:
+		c.Status, c.Fix = "fail", "AWS rejects signatures more than 5 minutes off: sync the clock (e.g. `timedatectl set-ntp true`)"
+	case abs > skewWarn:
+		c.Status, c.Fix = "warn", "sync the clock (e.g. `timedatectl set-ntp true`)"
+	default:
+		c.Status = "ok"
+	}
+	return c
+}

@@ -1,0 +1,70 @@
+package clientconf
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/target"
+)
+
+func TestParse(t *testing.T) {
+	c, err := Parse([]byte("# mine\ndefault_user = \"alice\"\nregion = \"eu-west-1\"\nprofile = \"prod\"\ntransport = \"ssm\"\n"), "x.toml")
+	if err != nil || c != (Config{DefaultUser: "alice", Region: "eu-west-1", Profile: "prod", Transport: "ssm"}) {
+		t.Fatalf("Parse = %+v, %v", c, err)
+	}
+	for in, want := range map[string]string{
+		"default_user = \"Alice\"": "default_user",
+		"region = \"europe\"":      "not an AWS region",
+		"regoin = \"eu-west-1\"":   "unknown setting regoin",
+		"profile = \"a b\"":        "profile",
+		"transport = \"carrier\"":  "transport \"carrier\" is not available",
+		"region = 1":               "x.toml",
+		"default_user = \"alice":   "line 1",
+		"[default_user]\nx = 1":    "x.toml",
+		"default_user = \"root\"\n\n\nregion = \"eu-west-1\"\nregion = \"eu-west-2\"": "line 5",
+	} {
+		_, err := Parse([]byte(in), "x.toml")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v; want an error containing %q", in, err, want)
+		}
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Load(filepath.Join(dir, "missing.toml"))
+	if err != nil || c != (Config{}) {
+		t.Fatalf("missing file: %+v, %v", c, err)
+	}
+	p := filepath.Join(dir, "config.toml")
+	os.WriteFile(p, []byte("region = \"us-west-2\"\n"), 0o600)
+	if c, err := Load(p); err != nil || c.Region != "us-west-2" || c.Path != p {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+	t.Setenv(EnvPath, p)
+	if got, _ := DefaultPath(); got != p {
+		t.Fatalf("DefaultPath with %s set = %q", EnvPath, got)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("default_user = \"alice\"\nregion = \"eu-west-1\""))
+	f.Add([]byte("profile = 'x'\ntransport = \"ssm\""))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Parse(b, "f")
+		if err != nil {
+			return
+		}
+		if c.DefaultUser != "" && target.ValidUser(c.DefaultUser) != nil {
+			t.Fatalf("invalid user accepted: %+v", c)
+		}
+		if c.Region != "" && !target.ValidRegion(c.Region) {
+			t.Fatalf("invalid region accepted: %+v", c)
+		}
+		if strings.ContainsAny(c.Profile, " \n\"'$") {
+			t.Fatalf("invalid profile accepted: %+v", c)
+		}
+	})
+}

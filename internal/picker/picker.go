@@ -1,0 +1,253 @@
+// Package picker is a small interactive fuzzy chooser for a terminal: the
+// user types to narrow a table of rows (each query character must appear
+// in order in the row), moves with the arrow keys or Ctrl-N/Ctrl-P, and
+// picks with Enter; Esc, Ctrl-C and Ctrl-D cancel.
+//
+// Run does the work over any reader and writer (the tests feed it key
+// bytes); Terminal puts a terminal into raw mode around Run.
+package picker
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrCancelled is returned when the user cancels the choice.
+var ErrCancelled = errors.New("no instance chosen")
+
+// Options describe what to show.
+type Options struct {
+	Title  string     // a line above the table
+	Header []string   // column headings
+	Rows   [][]string // the choices; Run returns an index into Rows
+	// Height is how many rows are shown at once (default 10).
+	Height int
+}
+
+type state struct {
+	o        Options
+	lines    []string // formatted rows
+	header   string
+	query    []rune
+	matches  []int
+	cursor   int
+	offset   int
+	rendered int // lines drawn last time
+}
+
+// Run shows the chooser on w, reads keys from r and returns the index of
+// the chosen row. It expects r to deliver raw key bytes (no line
+// buffering, no echo).
+func Run(r io.Reader, w io.Writer, o Options) (int, error) {
+	if len(o.Rows) == 0 {
+		return -1, errors.New("picker: nothing to choose from")
+	}
+	if o.Height <= 0 {
+		o.Height = 10
+	}
+	s := &state{o: o}
+	s.format()
+	s.filter()
+	s.draw(w)
+	buf := make([]byte, 64)
+	for {
+		n, err := r.Read(buf)
+		if n == 0 && err != nil {
+			s.clear(w)
+			if errors.Is(err, io.EOF) {
+				return -1, ErrCancelled
+			}
+			return -1, fmt.Errorf("picker: read keys: %w", err)
+		}
+		done, idx, cerr := s.keys(buf[:n])
+		if done {
+			s.clear(w)
+			return idx, cerr
+		}
+		s.draw(w)
+	}
+}
+
+// keys applies one read's worth of key bytes.
+func (s *state) keys(b []byte) (done bool, idx int, err error) {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '\r' || c == '\n':
+			if len(s.matches) == 0 {
+				continue
+			}
+			return true, s.matches[s.cursor], nil
+		case c == 3 || c == 4: // Ctrl-C, Ctrl-D
+			return true, -1, ErrCancelled
+		case c == 0x1b:
+			if i+2 < len(b) && (b[i+1] == '[' || b[i+1] == 'O') {
+				switch b[i+2] {
+				case 'A':
+					s.move(-1)
+				case 'B':
+					s.move(1)
+				}
+				i += 2
+				continue
+			}
+			return true, -1, ErrCancelled // a lone Esc
+		case c == 14: // Ctrl-N
+			s.move(1)
+		case c == 16: // Ctrl-P
+			s.move(-1)
+		case c == 0x7f || c == 8: // Backspace
+			if len(s.query) > 0 {
+				s.query = s.query[:len(s.query)-1]
+				s.filter()
+			}
+		case c == 21: // Ctrl-U
+			s.query = s.query[:0]
+			s.filter()
+		case c >= 0x20 && c < 0x7f:
+			s.query = append(s.query, rune(c))
+			s.filter()
+		}
+	}
+	return false, -1, nil
+}
+
+func (s *state) move(d int) {
+	if len(s.matches) == 0 {
+		return
+	}
+	s.cursor = (s.cursor + d + len(s.matches)) % len(s.matches)
+	if s.cursor < s.offset {
+		s.offset = s.cursor
+	}
+	if s.cursor >= s.offset+s.o.Height {
+		s.offset = s.cursor - s.o.Height + 1
+	}
+}
+
+func (s *state) format() {
+	width := make([]int, len(s.o.Header))
+	all := append([][]string{s.o.Header}, s.o.Rows...)
+	for _, r := range all {
+		for i, c := range r {
+			if i >= len(width) {
+				width = append(width, 0)
+			}
+			width[i] = max(width[i], len(c))
+		}
+	}
+	line := func(r []string) string {
+		var b strings.Builder
+		for i, c := range r {
+			fmt.Fprintf(&b, "%-*s  ", width[i], sanitize(c))
+		}
+		return strings.TrimRight(b.String(), " ")
+	}
+	s.header = line(s.o.Header)
+	for _, r := range s.o.Rows {
+		s.lines = append(s.lines, line(r))
+	}
+}
+
+// sanitize drops control characters, so that a tag value cannot move the
+// cursor or change the terminal.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Match reports whether every character of query appears in line, in
+// order, ignoring case.
+func Match(query, line string) bool {
+	l := strings.ToLower(line)
+	for _, q := range strings.ToLower(query) {
+		i := strings.IndexRune(l, q)
+		if i < 0 {
+			return false
+		}
+		l = l[i+len(string(q)):]
+	}
+	return true
+}
+
+func (s *state) filter() {
+	s.matches = s.matches[:0]
+	for i, l := range s.lines {
+		if Match(string(s.query), l) {
+			s.matches = append(s.matches, i)
+		}
+	}
+	s.cursor, s.offset = 0, 0
+}
+
+func (s *state) draw(w io.Writer) {
+	var b strings.Builder
+	s.erase(&b)
+	n := 0
+	put := func(format string, a ...any) {
+		fmt.Fprintf(&b, format, a...)
+		b.WriteString("\x1b[K\r\n")
+		n++
+	}
+	put("%s", sanitize(s.o.Title))
+	put("> %s", string(s.query))
+	put("  %s", s.header)
+	end := min(len(s.matches), s.offset+s.o.Height)
+	for i := s.offset; i < end; i++ {
+		if i == s.cursor {
+			put("\x1b[7m> %s\x1b[0m", s.lines[s.matches[i]])
+		} else {
+			put("  %s", s.lines[s.matches[i]])
+		}
+	}
+	put("  %d/%d  ↑/↓ move · type to filter · Enter pick · Esc cancel", len(s.matches), len(s.lines))
+	s.rendered = n
+	io.WriteString(w, b.String())
+}
+
+func (s *state) erase(b *strings.Builder) {
+	if s.rendered > 0 {
+		fmt.Fprintf(b, "\x1b[%dA\r\x1b[J", s.rendered)
+	}
+}
+
+func (s *state) clear(w io.Writer) {
+	var b strings.Builder
+	s.erase(&b)
+	s.rendered = 0
+	io.WriteString(w, b.String())
+}
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
+	return err == nil
+}
+
+// Terminal runs the chooser on the terminal in (keys) and out (display),
+// in raw mode, restoring the terminal's settings afterwards.
+func Terminal(in, out *os.File, o Options) (int, error) {
+	fd := int(in.Fd())
+	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	if err != nil {
+		return -1, fmt.Errorf("picker: %s is not a terminal: %w", in.Name(), err)
+	}
+	raw := *old
+	raw.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN
+	raw.Iflag &^= unix.ICRNL | unix.IXON
+	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &raw); err != nil {
+		return -1, fmt.Errorf("picker: raw mode: %w", err)
+	}
+	defer unix.IoctlSetTermios(fd, ioctlSetTermios, old)
+	return Run(in, out, o)
+}

@@ -1,0 +1,62 @@
+package target
+
+import (
+	"fmt"
+	"strings"
+)
+
+// UserFromARN derives a default OS user name from the caller's identity
+// (sts:GetCallerIdentity's ARN): the role session name of an assumed role
+// (arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION), the name of an IAM user
+// or of a federated user. Session names are often e-mail addresses, so
+// only the part before '@' is used; the rest is lower-cased, characters a
+// POSIX login name cannot have become '_', a leading digit, '.' or '-'
+// gets a '_' in front, and the result is cut to 32 characters. The result
+// always passes ValidUser. Root and unrecognised ARNs are an error.
+func UserFromARN(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return "", fmt.Errorf("cannot derive a user name from %q: not an ARN", arn)
+	}
+	res := parts[5]
+	var name string
+	switch {
+	case parts[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
+		f := strings.Split(res, "/")
+		name = f[len(f)-1]
+		if len(f) < 3 {
+			name = ""
+		}
+	case parts[2] == "iam" && strings.HasPrefix(res, "user/"):
+		name = res[strings.LastIndex(res, "/")+1:]
+	case parts[2] == "sts" && strings.HasPrefix(res, "federated-user/"):
+		name = strings.TrimPrefix(res, "federated-user/")
+	default:
+		return "", fmt.Errorf("cannot derive a user name from %s (not an assumed role, IAM user or federated user): pass --user or set default_user", arn)
+	}
+	if at := strings.IndexByte(name, '@'); at >= 0 {
+		name = name[:at]
+	}
+	name = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			return r
+		}
+		return '_'
+	}, name)
+	if name == "" {
+		return "", fmt.Errorf("cannot derive a user name from %s: empty name: pass --user or set default_user", arn)
+	}
+	if c := name[0]; (c >= '0' && c <= '9') || c == '.' || c == '-' {
+		name = "_" + name
+	}
+	if len(name) > 32 {
+		name = name[:32]
+	}
+	if err := ValidUser(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
