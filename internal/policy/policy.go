@@ -227,7 +227,28 @@ type Options struct {
 	// UserTag is the principal tag holding the OS user name; default
 	// "userName".
 	UserTag string
+	// Documents are the SSM session documents users may start sessions
+	// with; default DefaultDocuments. Names starting with AWS- are
+	// AWS-owned (no account in their ARN); others belong to the account.
+	Documents []string
 }
+
+// Session documents jitssh uses.
+const (
+	// SSHDocument is the document jitssh starts SSH sessions with.
+	SSHDocument = "AWS-StartSSHSession"
+	// PortForwardingDocument and PortForwardingToHostDocument serve
+	// `jitssh tunnel` to the instance and through it to another host.
+	PortForwardingDocument       = "AWS-StartPortForwardingSession"
+	PortForwardingToHostDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+	// ShellDocument is Session Manager's default shell document, used by
+	// `jitssh shell`; it is created in each account.
+	ShellDocument = "SSM-SessionManagerRunShell"
+)
+
+// DefaultDocuments are the documents the user policy allows by default:
+// everything jitssh starts sessions with.
+var DefaultDocuments = []string{SSHDocument, PortForwardingDocument, PortForwardingToHostDocument, ShellDocument}
 
 // DefaultUserTag is the principal tag that names a user's OS account.
 const DefaultUserTag = "userName"
@@ -248,6 +269,9 @@ func (o Options) withDefaults() Options {
 	if o.TagKey != "" && o.TagValue == "" {
 		o.TagValue = "*"
 	}
+	if len(o.Documents) == 0 {
+		o.Documents = DefaultDocuments
+	}
 	return o
 }
 
@@ -257,6 +281,8 @@ var (
 	accountPattern   = regexp.MustCompile(`^(\*|\d{12})$`)
 	tagKeyPattern    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	tagValuePattern  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@*?]{0,256}$`)
+	// documentNamePattern is SSM's document name pattern.
+	documentNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
 )
 
 // Validate reports options that would produce a document IAM rejects or
@@ -279,6 +305,11 @@ func (o Options) Validate() error {
 	case o.TagKey == "" && o.TagValue != "":
 		return errors.New("an instance tag value needs a tag key")
 	}
+	for _, d := range o.Documents {
+		if !documentNamePattern.MatchString(d) {
+			return fmt.Errorf("document name %q: want letters, digits, _, - and . (3 to 128)", d)
+		}
+	}
 	return nil
 }
 
@@ -288,23 +319,24 @@ func (o Options) InstanceARN() string {
 	return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", o.Partition, o.Region, o.Account)
 }
 
-// SSHDocument is the SSM document jitssh starts sessions with.
-const SSHDocument = "AWS-StartSSHSession"
-
-// DocumentARN returns the ARN of an AWS-owned SSM document (AWS-owned
-// documents have no account in their ARN).
+// DocumentARN returns the ARN of an SSM document: AWS-owned documents
+// (AWS-…) have no account in their ARN, the account's own do.
 func (o Options) DocumentARN(name string) string {
 	o = o.withDefaults()
-	return fmt.Sprintf("arn:%s:ssm:%s::document/%s", o.Partition, o.Region, name)
+	acct := o.Account
+	if strings.HasPrefix(name, "AWS-") {
+		acct = ""
+	}
+	return fmt.Sprintf("arn:%s:ssm:%s:%s:document/%s", o.Partition, o.Region, acct, name)
 }
 
 // SessionTagKey is the resource tag Session Manager puts on every session:
 // the user id (aws:userid) of the principal that started it.
 const SessionTagKey = "aws:ssmmessages:session-id"
 
-// User returns the identity policy a jitssh user needs: start SSH sessions
-// through SSM (document AWS-StartSSHSession, instances optionally limited
-// by tag), push a key with EC2 Instance Connect only for the OS user named
+// User returns the identity policy a jitssh user needs: start sessions
+// through SSM (the documents of o.Documents, by default the SSH, port
+// forwarding and shell documents; instances optionally limited by tag), push a key with EC2 Instance Connect only for the OS user named
 // by the principal tag, open EC2 Instance Connect Endpoint tunnels to port
 // 22, describe instances and endpoints, and end or resume only their own
 // sessions.
@@ -312,7 +344,7 @@ func User(o Options) Document {
 	o = o.withDefaults()
 	self := "${aws:PrincipalTag/" + o.UserTag + "}"
 	start := Statement{
-		Sid: "StartSSHSessionOnInstances", Effect: Allow,
+		Sid: "StartSessionOnInstances", Effect: Allow,
 		Action:   Strings{"ssm:StartSession"},
 		Resource: Strings{o.InstanceARN()},
 	}
@@ -328,6 +360,10 @@ func User(o Options) Document {
 		Resource:  Strings{fmt.Sprintf("arn:%s:ec2:%s:%s:instance-connect-endpoint/*", o.Partition, o.Region, o.Account)},
 		Condition: Condition{"NumericEquals": {"ec2-instance-connect:remotePort": {"22"}}},
 	}
+	docs := make(Strings, len(o.Documents))
+	for i, d := range o.Documents {
+		docs[i] = o.DocumentARN(d)
+	}
 	if o.TagKey != "" {
 		start.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
 		push.Condition["StringLike"] = map[string]Strings{"aws:ResourceTag/" + o.TagKey: {o.TagValue}}
@@ -335,9 +371,9 @@ func User(o Options) Document {
 	return Document{Version: Version, Statement: []Statement{
 		start,
 		{
-			Sid: "StartSessionWithSSHDocument", Effect: Allow,
+			Sid: "StartSessionWithJitsshDocuments", Effect: Allow,
 			Action:   Strings{"ssm:StartSession"},
-			Resource: Strings{o.DocumentARN(SSHDocument)},
+			Resource: docs,
 		},
 		{
 			Sid: "ManageOwnSessions", Effect: Allow,

@@ -30,7 +30,8 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGolden(t *testing.T) {
-	scoped := Options{Partition: "aws", Region: "eu-west-1", Account: "111122223333", TagKey: "jitssh", TagValue: "enabled"}
+	scoped := Options{Partition: "aws", Region: "eu-west-1", Account: "111122223333", TagKey: "jitssh", TagValue: "enabled",
+		Documents: []string{SSHDocument}}
 	for _, tc := range []struct {
 		name string
 		doc  []byte
@@ -135,7 +136,7 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%+v: %v", o, err)
 		}
 	}
-	bad := []Options{{Partition: "gcp"}, {Region: "mars"}, {Account: "12345"}, {TagKey: "aws:foo"},
+	bad := []Options{{Documents: []string{"no/slashes"}}, {Partition: "gcp"}, {Region: "mars"}, {Account: "12345"}, {TagKey: "aws:foo"},
 		{TagValue: "x"}, {TagKey: "a\"b"}, {UserTag: "has\nnewline"}}
 	for _, o := range bad {
 		if err := o.Validate(); err == nil {

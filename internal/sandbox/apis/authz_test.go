@@ -27,7 +27,8 @@ import (
 // Identities of an account configured as jitssh recommends: the user
 // policy on developers, the impersonation SCP on the organisation.
 var (
-	jitsshOpts = policy.Options{Region: testRegion, Account: testAccount}
+	// Only the SSH document, so that the shell document shows a denial.
+	jitsshOpts = policy.Options{Region: testRegion, Account: testAccount, Documents: []string{policy.SSHDocument}}
 	devAlice   = world.Identity{
 		AccessKeyID:     "AKIASANDBOXDEVALICE1",
 		SecretAccessKey: "devalice/secret/0123456789abcdefghijklmno",

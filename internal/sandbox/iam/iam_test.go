@@ -12,7 +12,8 @@ const (
 	acct     = "123456789012"
 	instARN  = "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f00001"
 	docARN   = "arn:aws:ssm:us-east-1::document/AWS-StartSSHSession"
-	shellARN = "arn:aws:ssm:us-east-1::document/SSM-StartInteractiveCommand"
+	shellARN = "arn:aws:ssm:us-east-1:123456789012:document/SSM-SessionManagerRunShell"
+	cmdARN   = "arn:aws:ssm:us-east-1::document/AWS-StartInteractiveCommand"
 )
 
 var (
@@ -66,10 +67,12 @@ func TestEvaluateJitsshPolicies(t *testing.T) {
 		{"IAM user pushes for self", push(userBob, "bob"), jitssh("", ""), Allowed, "SendSSHPublicKeyForOwnOSUser"},
 		{"no policies", push(aliceP, "alice"), none, NoIdentityAllow, ""},
 		{"SCP layer without allow", push(aliceP, "alice"), Policies{Identity: jitssh("", "").Identity, SCPs: []policy.Document{policy.SCP(policy.Options{})}}, NoSCPAllow, ""},
-		{"start on instance", start(aliceP, instARN, nil), jitssh("", ""), Allowed, "StartSSHSessionOnInstances"},
-		{"start with SSH document", start(aliceP, docARN, nil), jitssh("", ""), Allowed, "StartSessionWithSSHDocument"},
-		{"start with shell document", start(aliceP, shellARN, nil), jitssh("", ""), NoIdentityAllow, ""},
-		{"start on tagged instance", start(aliceP, instARN, map[string]string{"jitssh": "enabled"}), tagged, Allowed, "StartSSHSessionOnInstances"},
+		{"start on instance", start(aliceP, instARN, nil), jitssh("", ""), Allowed, "StartSessionOnInstances"},
+		{"start with SSH document", start(aliceP, docARN, nil), jitssh("", ""), Allowed, "StartSessionWithJitsshDocuments"},
+		{"start with shell document", start(aliceP, shellARN, nil), jitssh("", ""), Allowed, "StartSessionWithJitsshDocuments"},
+		{"start with shell document of another account", start(aliceP, strings.Replace(shellARN, acct, "999999999999", 1), nil), jitssh("", ""), NoIdentityAllow, ""},
+		{"start with a command document", start(aliceP, cmdARN, nil), jitssh("", ""), NoIdentityAllow, ""},
+		{"start on tagged instance", start(aliceP, instARN, map[string]string{"jitssh": "enabled"}), tagged, Allowed, "StartSessionOnInstances"},
 		{"start on untagged instance", start(aliceP, instARN, nil), tagged, NoIdentityAllow, ""},
 		{"start on wrongly tagged instance", start(aliceP, instARN, map[string]string{"jitssh": "disabled"}), tagged, NoIdentityAllow, ""},
 		{"start in other account", start(aliceP, "arn:aws:ec2:us-east-1:999999999999:instance/i-1", nil), jitssh("", ""), NoIdentityAllow, ""},
