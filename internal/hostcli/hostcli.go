@@ -1,7 +1,9 @@
 // Package hostcli is the jitssh-host command tree, the instance side of
-// jitssh. Today it has one command, `authorized-keys`, sshd's
-// AuthorizedKeysCommand; the work is done by internal/host/authkeys, and
-// this package only maps its result to stdout, stderr and the exit status.
+// jitssh: `authorized-keys` (sshd's AuthorizedKeysCommand, over
+// internal/host/authkeys), `userdb` (the just-in-time user service, over
+// internal/host/jituser, host/userdb and varlink), `users` (list, remove,
+// kill), and `install`, `uninstall`, `user-data` (over internal/host/install).
+// This package only maps results to stdout, stderr and the exit status.
 //
 // Under sshd, stdout is authorized_keys content: it receives accepted key
 // lines and nothing else, written once at the end, and nothing at all on
@@ -70,13 +72,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "jitssh-host",
-		Short:         "The instance side of jitssh: sshd's AuthorizedKeysCommand for EC2 Instance Connect keys",
+		Short:         "The instance side of jitssh: sshd's AuthorizedKeysCommand and just-in-time users",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newAuthorizedKeysCmd(stdout))
+	root.AddCommand(newAuthorizedKeysCmd(stdout), newUserdbCmd(stderr), newUsersCmd(stdout))
 	return root
 }
 

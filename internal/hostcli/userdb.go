@@ -1,0 +1,287 @@
+package hostcli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/host/audit"
+	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+	"github.com/jitssh/jitssh/internal/host/jituser"
+	"github.com/jitssh/jitssh/internal/host/userdb"
+	"github.com/jitssh/jitssh/internal/varlink"
+)
+
+// expiryInterval is how often the userdb service removes expired users.
+const expiryInterval = time.Hour
+
+func newUserdbCmd(stderr io.Writer) *cobra.Command {
+	var configPath, socketDir string
+	cmd := &cobra.Command{
+		Use:   "userdb [--config PATH]",
+		Short: "Serve just-in-time users to glibc through systemd's userdb (nss-systemd)",
+		Long: `userdb is the just-in-time user service. It listens on
+` + userdb.Dir + `/<service> (service from [jit] in the configuration, default
+` + hostconfig.DefaultService + `) and answers io.systemd.UserDatabase calls, which glibc's
+nss-systemd sends for every getpwnam/getpwuid/getgrnam/initgroups that
+/etc/passwd and /etc/group cannot answer ("passwd: files systemd" in
+/etc/nsswitch.conf).
+
+A user is created on its first lookup, and only if IMDS holds a valid,
+verified EC2 Instance Connect key for that name right now: the same checks
+as authorized-keys. Names must be lower-case POSIX names of at most 32
+characters, and never shadow /etc/passwd, /etc/group or a reserved name.
+UIDs are derived from the name (the same on every host) in [jit] uid_min..
+uid_max and never reused; the home directory is made from /etc/skel;
+supplementary groups come from [[jit.groups]] rules on the key's IAM caller.
+
+It runs as root under systemd (jitssh-userdb.service, see install) and logs
+to stderr; users created and refusals go to the audit trail.`,
+		Example: `  jitssh-host userdb
+  jitssh-host userdb --config /etc/jitssh/host.toml
+  SYSTEMD_LOG_LEVEL=debug getent passwd alice   # watch nss-systemd ask it`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runUserdb(cmd.Context(), stderr, configPath, socketDir)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "configuration file (default "+hostconfig.DefaultPath+", if it exists)")
+	cmd.Flags().StringVar(&socketDir, "socket-dir", userdb.Dir, "directory of the socket (nss-systemd only reads "+userdb.Dir+")")
+	return cmd
+}
+
+// userdbAudit passes the userdb service's verification refusals to the
+// audit trail, marked as its own; keys it verified were not served to
+// sshd, so key-served events are dropped (user-created says it instead).
+type userdbAudit struct{ w audit.Recorder }
+
+func (a userdbAudit) Record(e audit.Event) error {
+	if e.Event == audit.EventKeyServed {
+		return nil
+	}
+	e.Source = "userdb"
+	return a.w.Record(e)
+}
+
+// openManager builds the JIT user manager from the host configuration.
+func openManager(configPath string, log *slog.Logger, source string) (*jituser.Manager, *audit.Writer, error) {
+	hc, err := hostconfig.Load(configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, w, err := authkeys.Setup(hc)
+	if err != nil {
+		if w != nil {
+			w.Close()
+		}
+		return nil, nil, err
+	}
+	cfg.Signers = authkeys.NewSignerCache(0)
+	cfg.Audit = userdbAudit{w: w}
+	verify := func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
+		return authkeys.Authorize(ctx, cfg, user, "")
+	}
+	if source != "userdb" {
+		verify = func(context.Context, string) ([]authkeys.Accepted, error) {
+			return nil, errors.New("this command creates no user")
+		}
+	}
+	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log})
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return m, w, nil
+}
+
+func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir string) error {
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	hc, err := hostconfig.Load(configPath)
+	if err != nil {
+		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	}
+	m, w, err := openManager(configPath, log, "userdb")
+	if err != nil {
+		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	}
+	defer w.Close()
+	sock := filepath.Join(socketDir, hc.JIT.Service)
+	ln, err := varlink.Listen(sock, 0o666)
+	if err != nil {
+		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	}
+	svc := &userdb.Service{Name: hc.JIT.Service, Dir: m, Log: log}
+	log.Info("userdb: serving just-in-time users", "socket", sock, "uid_range", fmt.Sprintf("%d-%d", hc.JIT.UIDMin, hc.JIT.UIDMax), "state", hc.JIT.StateFile)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(expiryInterval)
+		defer t.Stop()
+		for {
+			if removed, err := m.Expire(); err != nil {
+				log.Error("userdb: expiry", "err", err)
+			} else if len(removed) > 0 {
+				log.Info("userdb: expired users removed", "users", removed)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	if err := (&varlink.Server{Handler: svc.Handler(), Log: log}).Serve(ctx, ln); err != nil {
+		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	}
+	log.Info("userdb: stopped")
+	return nil
+}
+
+func newUsersCmd(stdout io.Writer) *cobra.Command {
+	var configPath, output string
+	cmd := &cobra.Command{
+		Use:   "users",
+		Short: "List and remove just-in-time users, and end their sessions",
+		Long: `users manages the users the userdb service created (never any other).
+
+  list            the JIT users, their UIDs, groups, creation and last-seen times
+  remove NAME...  kill NAME's processes, delete the home directory and the user;
+                  the UID stays retired: never given to another name
+  kill NAME...    the incident-response step: SIGKILL every process of NAME,
+                  including sshd's session processes, ending every SSH session
+                  (the user may log in again with a new key; see remove)`,
+		Example: `  jitssh-host users list
+  jitssh-host users list --output json
+  jitssh-host users kill alice
+  jitssh-host users remove alice`,
+	}
+	cmd.PersistentFlags().StringVar(&configPath, "config", "", "configuration file (default "+hostconfig.DefaultPath+", if it exists)")
+	list := &cobra.Command{
+		Use:   "list [--output text|json]",
+		Short: "List just-in-time users",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			defer w.Close()
+			st, err := m.State()
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			recs := st.Sorted()
+			switch output {
+			case "json":
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(recs)
+			case "text":
+				tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tUID\tGROUPS\tCREATED\tLAST SEEN\tCALLER")
+				for _, r := range recs {
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", r.Name, r.UID, strings.Join(r.Groups, ","),
+						r.Created.UTC().Format(time.RFC3339), r.LastSeen.UTC().Format(time.RFC3339), r.Caller)
+				}
+				return tw.Flush()
+			}
+			return fmt.Errorf("--output %q: want text or json", output)
+		},
+	}
+	list.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	remove := &cobra.Command{
+		Use:   "remove NAME...",
+		Short: "Remove just-in-time users (kills their processes first)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			defer w.Close()
+			var errs []string
+			for _, name := range args {
+				r, err := m.Remove(name, "removed by an administrator", "cli")
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				fmt.Fprintf(stdout, "removed %s (uid %d, home %s)\n", r.Name, r.UID, r.Home)
+			}
+			if len(errs) > 0 {
+				return &exitError{code: ExitRefused, msg: oneLine(strings.Join(errs, "; "))}
+			}
+			return nil
+		},
+	}
+	kill := &cobra.Command{
+		Use:   "kill NAME...",
+		Short: "Kill every process of users, ending their SSH sessions",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			defer w.Close()
+			st, err := m.State()
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			var errs []string
+			for _, name := range args {
+				uid, ok := uint32(0), false
+				if r, found := st.Users[name]; found {
+					uid, ok = r.UID, true
+				} else {
+					uid, ok = passwdUID(name)
+				}
+				if !ok || uid == 0 {
+					errs = append(errs, fmt.Sprintf("%s: no such user (or root)", audit.Sanitize(name, 64)))
+					continue
+				}
+				n, err := jituser.KillSessions("", uid, name)
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+					continue
+				}
+				_ = w.Record(audit.Event{Event: audit.EventSessionsKilled, Source: "cli", OSUser: name, UID: uid, Reason: "killed by an administrator", Detail: fmt.Sprintf("%d processes", n)})
+				fmt.Fprintf(stdout, "killed %d processes of %s (uid %d)\n", n, name, uid)
+			}
+			if len(errs) > 0 {
+				return &exitError{code: ExitRefused, msg: oneLine(strings.Join(errs, "; "))}
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, remove, kill)
+	return cmd
+}
+
+// passwdUID finds name in /etc/passwd (not through NSS).
+func passwdUID(name string) (uint32, bool) {
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 3 && f[0] == name {
+			uid, err := strconv.ParseUint(f[2], 10, 32)
+			return uint32(uid), err == nil
+		}
+	}
+	return 0, false
+}
