@@ -46,8 +46,10 @@ func readPushRecord(keyFile string, now time.Time) (pushRecord, bool) {
 // once.
 func pushOnce(ctx context.Context, api API, keyFile, instanceID, user, pubKey string, log *slog.Logger) error {
 	if keyFile == "" {
-		_, err := api.SendSSHPublicKey(ctx, instanceID, user, pubKey)
-		return err
+		if _, err := api.SendSSHPublicKey(ctx, instanceID, user, pubKey); err != nil {
+			return fmt.Errorf("push key for %s@%s: %w", user, instanceID, err)
+		}
+		return nil
 	}
 	lock, err := lockFile(keyFile + ".push.lock")
 	if err != nil {
@@ -62,7 +64,7 @@ func pushOnce(ctx context.Context, api API, keyFile, instanceID, user, pubKey st
 	reqID, err := api.SendSSHPublicKey(ctx, instanceID, user, pubKey)
 	if err != nil {
 		os.Remove(keyFile + pushRecordSuffix)
-		return err
+		return fmt.Errorf("push key for %s@%s: %w", user, instanceID, err)
 	}
 	log.Info("pushed key", "instance", instanceID, "user", user, "request_id", reqID)
 	data, _ := json.Marshal(pushRecord{InstanceID: instanceID, User: user, PublicKey: pubKey, Expires: start.Add(pushWindow)})
