@@ -1,0 +1,676 @@
+// Package config owns the sandbox's one-file description of an AWS account
+// (TOML): region and account id, identities with access keys, principal
+// tags and policies, the organisation's service control policies, and the
+// instances, including a generated fleet for scale tests. Builtin is the
+// default account `jitssh-sandbox up` runs without a file. Load and Parse
+// reject anything malformed or unknown with an error naming the key.
+package config
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+)
+
+// File is the configuration file's content.
+type File struct {
+	Region  string `toml:"region"`
+	Account string `toml:"account"`
+	// SCPs name the service control policies in force, in order; absent
+	// means the built-in FullAWSAccess and jitssh-scp, an empty list means
+	// the account is in no organisation.
+	SCPs *[]string `toml:"scps"`
+	// Policies are custom policy documents by name, usable in SCPs and
+	// identities next to the built-in ones (see BuiltinPolicies).
+	Policies   map[string]PolicySpec `toml:"policies"`
+	Identities []IdentitySpec        `toml:"identities"`
+	Instances  []InstanceSpec        `toml:"instances"`
+	Generate   *GenerateSpec         `toml:"generate"`
+
+	dir string // for relative policy files
+}
+
+// PolicySpec is a custom policy: inline JSON or a JSON file.
+type PolicySpec struct {
+	Document string `toml:"document"`
+	File     string `toml:"file"`
+}
+
+// IdentitySpec is one principal. The first identity is the default one,
+// whose credentials the environment file carries.
+type IdentitySpec struct {
+	// Name is the AWS profile the sandbox writes for it.
+	Name string `toml:"name"`
+	// Type is "role" (an assumed-role session, the default) or "user".
+	Type string `toml:"type"`
+	// Role and SessionName make the ARN of a role session; an empty
+	// SessionName means the local user's name.
+	Role        string `toml:"role"`
+	SessionName string `toml:"session_name"`
+	// User is the IAM user name (type "user"), optionally with a path
+	// ("ops/bob").
+	User string `toml:"user"`
+	// AccessKeyID and SecretAccessKey are generated when empty.
+	AccessKeyID     string `toml:"access_key_id"`
+	SecretAccessKey string `toml:"secret_access_key"`
+	// Tags are principal tags; absent means {userName = <session or user name>}.
+	Tags *map[string]string `toml:"tags"`
+	// Policies name the identity policies attached.
+	Policies []string `toml:"policies"`
+}
+
+// InstanceSpec is one instance.
+type InstanceSpec struct {
+	ID           string            `toml:"id"`
+	Name         string            `toml:"name"`
+	State        string            `toml:"state"` // default running
+	PrivateIP    string            `toml:"private_ip"`
+	PublicIP     string            `toml:"public_ip"`
+	AZ           string            `toml:"az"`       // default <region>a
+	SSM          string            `toml:"ssm"`      // online (default) or offline
+	Platform     string            `toml:"platform"` // linux (default) or windows
+	InstanceType string            `toml:"instance_type"`
+	ImageID      string            `toml:"image_id"`
+	SubnetID     string            `toml:"subnet_id"`
+	VpcID        string            `toml:"vpc_id"`
+	Tags         map[string]string `toml:"tags"`
+}
+
+// GenerateSpec adds a fleet of API-only instances (world.Instance.Virtual)
+// for scale: listing, filtering and resolution over thousands.
+type GenerateSpec struct {
+	Count      int    `toml:"count"`
+	NamePrefix string `toml:"name_prefix"` // default "node"
+}
+
+// MaxGenerated bounds GenerateSpec.Count.
+const MaxGenerated = 100_000
+
+// Account is a resolved configuration, ready for world.New.
+type Account struct {
+	Region  string
+	Account string
+	// Identities: the first is the default identity.
+	Identities []world.Identity
+	// SCPs are nil when the account is in no organisation.
+	SCPs      []policy.Document
+	Instances []world.Instance
+}
+
+// Built-in defaults.
+const (
+	DefaultRegion  = "us-east-1"
+	DefaultAccount = "123456789012"
+	DefaultRole    = "JitsshDeveloper"
+)
+
+// BuiltinPolicies are the policy names every configuration can use.
+var BuiltinPolicies = []string{"jitssh-user", "jitssh-scp", "FullAWSAccess", "AdministratorAccess"}
+
+// BuiltinText is the built-in configuration, as a file would write it.
+// The default identity's session name is the local user's, so jitssh logs
+// in as the local user out of the box.
+const BuiltinText = `# The jitssh sandbox's built-in account.
+region = "us-east-1"
+account = "123456789012"
+scps = ["FullAWSAccess", "jitssh-scp"]
+
+# The default identity (credentials in the env file): a developer whose role
+# session name, and userName principal tag, is the local user's name.
+[[identities]]
+name = "default"
+role = "JitsshDeveloper"
+access_key_id = "AKIAJITSSHSANDBOX001"
+policies = ["jitssh-user"]
+
+[[identities]]
+name = "alice"
+role = "JitsshDeveloper"
+session_name = "alice"
+access_key_id = "AKIAJITSSHSANDBOX002"
+policies = ["jitssh-user"]
+
+# No policies at all: denied everything but sts:GetCallerIdentity.
+[[identities]]
+name = "nopolicy"
+type = "user"
+user = "nopolicy"
+access_key_id = "AKIAJITSSHSANDBOX003"
+
+# Administrator: allowed everything the SCP does not deny.
+[[identities]]
+name = "admin"
+role = "Admin"
+session_name = "admin"
+access_key_id = "AKIAJITSSHSANDBOX004"
+policies = ["AdministratorAccess"]
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00001"
+name = "web-1"
+private_ip = "10.0.1.11"
+public_ip = "198.51.100.11"
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00002"
+name = "web-2"
+private_ip = "10.0.1.12"
+public_ip = "198.51.100.12"
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00003"
+name = "db-1"
+private_ip = "10.0.2.21"
+`
+
+// Builtin returns the built-in configuration.
+func Builtin() *File {
+	f, err := Parse([]byte(BuiltinText), "")
+	if err != nil {
+		panic("config: built-in configuration: " + err.Error())
+	}
+	return f
+}
+
+// Load reads and validates the configuration file at path.
+func Load(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read sandbox configuration: %w", err)
+	}
+	f, err := Parse(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// MaxFileBytes bounds a configuration file.
+const MaxFileBytes = 4 << 20
+
+// Parse decodes and validates a configuration; dir resolves relative
+// policy files ("" forbids policy files).
+func Parse(b []byte, dir string) (*File, error) {
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("configuration is %d bytes, more than %d", len(b), MaxFileBytes)
+	}
+	var f File
+	md, err := toml.Decode(string(b), &f)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("not valid TOML: line %d: %s", pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("not a valid sandbox configuration: %w", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, fmt.Errorf("unknown key %q (see jitssh-sandbox up --help for the format)", und[0].String())
+	}
+	f.dir = dir
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+var (
+	regionPattern     = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern    = regexp.MustCompile(`^\d{12}$`)
+	profilePattern    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	roleNamePattern   = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	sessionPattern    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	userPathPattern   = regexp.MustCompile(`^([\w+=,.@-]{1,64}/){0,8}[\w+=,.@-]{1,64}$`)
+	accessKeyPattern  = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
+	secretPattern     = regexp.MustCompile(`^[A-Za-z0-9/+]{40}$`)
+	instanceIDPattern = regexp.MustCompile(`^i-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	azPattern         = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+[a-z]$`)
+	tagKeyPattern     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
+	tagValuePattern   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	resIDPattern      = regexp.MustCompile(`^(subnet|vpc|ami)-[0-9a-f]{8,17}$`)
+	typePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+	namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,40}$`)
+)
+
+func (f *File) check() error {
+	if f.Region == "" {
+		f.Region = DefaultRegion
+	}
+	if f.Account == "" {
+		f.Account = DefaultAccount
+	}
+	if !regionPattern.MatchString(f.Region) {
+		return fmt.Errorf("region %q: want a region name like us-east-1", f.Region)
+	}
+	if !accountPattern.MatchString(f.Account) {
+		return fmt.Errorf("account %q: want 12 digits", f.Account)
+	}
+	for name, p := range f.Policies {
+		if isBuiltinPolicy(name) {
+			return fmt.Errorf("policies.%s: the name is built in; choose another", name)
+		}
+		if !profilePattern.MatchString(name) {
+			return fmt.Errorf("policies.%q: names are letters, digits, _, . and -", name)
+		}
+		if (p.Document == "") == (p.File == "") {
+			return fmt.Errorf("policies.%s: set exactly one of document and file", name)
+		}
+		if p.File != "" && f.dir == "" {
+			return fmt.Errorf("policies.%s: policy files are only allowed in configuration files", name)
+		}
+		if _, err := f.policy(name); err != nil {
+			return err
+		}
+	}
+	if f.SCPs != nil {
+		for _, n := range *f.SCPs {
+			if _, err := f.policy(n); err != nil {
+				return fmt.Errorf("scps: %w", err)
+			}
+		}
+	}
+	if len(f.Identities) == 0 {
+		return errors.New("no [[identities]]: the first one is the default identity and is required")
+	}
+	names, keys := map[string]bool{}, map[string]bool{}
+	for i := range f.Identities {
+		id := &f.Identities[i]
+		where := fmt.Sprintf("identities[%d]", i)
+		if id.Name == "" && i == 0 {
+			id.Name = "default"
+		}
+		if !profilePattern.MatchString(id.Name) {
+			return fmt.Errorf("%s: name %q: want letters, digits, _, . and - (it becomes an AWS profile name)", where, id.Name)
+		}
+		where = fmt.Sprintf("identities[%d] (%s)", i, id.Name)
+		if names[id.Name] {
+			return fmt.Errorf("%s: duplicate name", where)
+		}
+		names[id.Name] = true
+		switch id.Type {
+		case "", "role":
+			id.Type = "role"
+			if id.Role == "" {
+				id.Role = DefaultRole
+			}
+			if !roleNamePattern.MatchString(id.Role) {
+				return fmt.Errorf("%s: role %q is not a valid role name", where, id.Role)
+			}
+			if id.User != "" {
+				return fmt.Errorf("%s: user is for type = \"user\"", where)
+			}
+			if id.SessionName != "" && !sessionPattern.MatchString(id.SessionName) {
+				return fmt.Errorf("%s: session_name %q: 2 to 64 of letters, digits and +=,.@_-", where, id.SessionName)
+			}
+		case "user":
+			if !userPathPattern.MatchString(id.User) {
+				return fmt.Errorf("%s: user %q: want an IAM user name, optionally with a path (ops/bob)", where, id.User)
+			}
+			if id.Role != "" || id.SessionName != "" {
+				return fmt.Errorf("%s: role and session_name are for type = \"role\"", where)
+			}
+		default:
+			return fmt.Errorf("%s: type %q: want role or user", where, id.Type)
+		}
+		if id.AccessKeyID == "" {
+			id.AccessKeyID = fmt.Sprintf("AKIAJITSSHSANDBX%04d", i+1)
+		}
+		if !accessKeyPattern.MatchString(id.AccessKeyID) {
+			return fmt.Errorf("%s: access_key_id %q: want AKIA and 16 upper-case letters or digits", where, id.AccessKeyID)
+		}
+		if keys[id.AccessKeyID] {
+			return fmt.Errorf("%s: access key %s is used twice", where, id.AccessKeyID)
+		}
+		keys[id.AccessKeyID] = true
+		if id.SecretAccessKey != "" && !secretPattern.MatchString(id.SecretAccessKey) {
+			return fmt.Errorf("%s: secret_access_key: want 40 characters of A-Z a-z 0-9 / +", where)
+		}
+		if id.Tags != nil {
+			if err := checkTags(*id.Tags, where+".tags"); err != nil {
+				return err
+			}
+		}
+		for _, p := range id.Policies {
+			if _, err := f.policy(p); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+		}
+	}
+	ids := map[string]bool{}
+	for i := range f.Instances {
+		if err := f.checkInstance(i, ids); err != nil {
+			return err
+		}
+	}
+	if g := f.Generate; g != nil {
+		if g.Count < 0 || g.Count > MaxGenerated {
+			return fmt.Errorf("generate.count %d: want 0 to %d", g.Count, MaxGenerated)
+		}
+		if g.NamePrefix == "" {
+			g.NamePrefix = "node"
+		}
+		if !namePrefixPattern.MatchString(g.NamePrefix) {
+			return fmt.Errorf("generate.name_prefix %q: want letters, digits and -", g.NamePrefix)
+		}
+		for _, in := range Generate(f.Region, g.NamePrefix, g.Count) {
+			if ids[in.ID] {
+				return fmt.Errorf("instance %s: the id is also one of the %d generated ones (i-0f…); choose another", in.ID, g.Count)
+			}
+		}
+	}
+	return nil
+}
+
+func (f *File) checkInstance(i int, ids map[string]bool) error {
+	in := &f.Instances[i]
+	where := fmt.Sprintf("instances[%d]", i)
+	if !instanceIDPattern.MatchString(in.ID) {
+		return fmt.Errorf("%s: id %q: want i- and 8 or 17 lower-case hex digits", where, in.ID)
+	}
+	where = fmt.Sprintf("instances[%d] (%s)", i, in.ID)
+	if ids[in.ID] {
+		return fmt.Errorf("%s: duplicate id", where)
+	}
+	ids[in.ID] = true
+	switch in.State {
+	case "":
+		in.State = "running"
+	case "pending", "running", "stopping", "stopped", "shutting-down", "terminated":
+	default:
+		return fmt.Errorf("%s: state %q: want pending, running, stopping, stopped, shutting-down or terminated", where, in.State)
+	}
+	switch in.SSM {
+	case "":
+		in.SSM = "online"
+	case "online", "offline":
+	default:
+		return fmt.Errorf("%s: ssm %q: want online or offline", where, in.SSM)
+	}
+	switch in.Platform {
+	case "", "linux", "windows":
+	default:
+		return fmt.Errorf("%s: platform %q: want linux or windows", where, in.Platform)
+	}
+	ip, err := netip.ParseAddr(in.PrivateIP)
+	if err != nil || !ip.Is4() || !ip.IsPrivate() {
+		return fmt.Errorf("%s: private_ip %q: want a private IPv4 address", where, in.PrivateIP)
+	}
+	if in.PublicIP != "" {
+		if ip, err := netip.ParseAddr(in.PublicIP); err != nil || !ip.Is4() || ip.IsPrivate() || ip.IsLoopback() {
+			return fmt.Errorf("%s: public_ip %q: want a public IPv4 address", where, in.PublicIP)
+		}
+	}
+	if in.AZ == "" {
+		in.AZ = f.Region + "a"
+	}
+	if !azPattern.MatchString(in.AZ) || !strings.HasPrefix(in.AZ, f.Region) {
+		return fmt.Errorf("%s: az %q: want an availability zone of %s", where, in.AZ, f.Region)
+	}
+	for field, v := range map[string]string{"subnet_id": in.SubnetID, "vpc_id": in.VpcID, "image_id": in.ImageID} {
+		if v != "" && !resIDPattern.MatchString(v) {
+			return fmt.Errorf("%s: %s %q is not a valid id", where, field, v)
+		}
+	}
+	if in.InstanceType != "" && !typePattern.MatchString(in.InstanceType) {
+		return fmt.Errorf("%s: instance_type %q: want e.g. t3.micro", where, in.InstanceType)
+	}
+	if _, ok := in.Tags["Name"]; ok && in.Name != "" {
+		return fmt.Errorf("%s: set name or tags.Name, not both", where)
+	}
+	if err := checkTags(in.Tags, where+".tags"); err != nil {
+		return err
+	}
+	if in.Name != "" && !tagValuePattern.MatchString(in.Name) {
+		return fmt.Errorf("%s: name %q is not a valid tag value", where, in.Name)
+	}
+	return nil
+}
+
+func checkTags(tags map[string]string, where string) error {
+	if len(tags) > 50 {
+		return fmt.Errorf("%s: %d tags, at most 50", where, len(tags))
+	}
+	for k, v := range tags {
+		if !tagKeyPattern.MatchString(k) || strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return fmt.Errorf("%s: %q is not a valid tag key", where, k)
+		}
+		if !tagValuePattern.MatchString(v) {
+			return fmt.Errorf("%s.%s: %q is not a valid tag value", where, k, v)
+		}
+	}
+	return nil
+}
+
+func isBuiltinPolicy(name string) bool {
+	for _, b := range BuiltinPolicies {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+// policy returns the document named name.
+func (f *File) policy(name string) (policy.Document, error) {
+	o := policy.Options{Region: f.Region, Account: f.Account}
+	switch name {
+	case "jitssh-user":
+		return policy.User(o), nil
+	case "jitssh-scp":
+		return policy.SCP(o), nil
+	case "FullAWSAccess":
+		return policy.FullAWSAccess(), nil
+	case "AdministratorAccess":
+		return policy.AdministratorAccess(), nil
+	}
+	p, ok := f.Policies[name]
+	if !ok {
+		return policy.Document{}, fmt.Errorf("unknown policy %q: define it under [policies.%s] or use one of %s", name, name, strings.Join(BuiltinPolicies, ", "))
+	}
+	text := []byte(p.Document)
+	if p.File != "" {
+		path := p.File
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(f.dir, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return policy.Document{}, fmt.Errorf("policies.%s: %w", name, err)
+		}
+		text = b
+	}
+	d, err := policy.Parse(text)
+	if err != nil {
+		return policy.Document{}, fmt.Errorf("policies.%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// Resolve turns f into an Account. localUser names the default identity's
+// role session when the file leaves it empty.
+func (f *File) Resolve(localUser string) (*Account, error) {
+	a := &Account{Region: f.Region, Account: f.Account}
+	scps := []string{"FullAWSAccess", "jitssh-scp"}
+	if f.SCPs != nil {
+		scps = *f.SCPs
+	}
+	if len(scps) > 0 {
+		a.SCPs = []policy.Document{}
+	}
+	for _, n := range scps {
+		d, err := f.policy(n)
+		if err != nil {
+			return nil, err
+		}
+		a.SCPs = append(a.SCPs, d)
+	}
+	for i, spec := range f.Identities {
+		id, err := f.identity(spec, localUser)
+		if err != nil {
+			return nil, fmt.Errorf("identities[%d] (%s): %w", i, spec.Name, err)
+		}
+		a.Identities = append(a.Identities, id)
+	}
+	for _, spec := range f.Instances {
+		a.Instances = append(a.Instances, f.instance(spec))
+	}
+	if f.Generate != nil {
+		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
+	}
+	return a, nil
+}
+
+func (f *File) identity(spec IdentitySpec, localUser string) (world.Identity, error) {
+	id := world.Identity{Name: spec.Name, AccessKeyID: spec.AccessKeyID, SecretAccessKey: spec.SecretAccessKey}
+	if id.SecretAccessKey == "" {
+		id.SecretAccessKey = randomSecret()
+	}
+	var name string
+	suffix := strings.TrimPrefix(id.AccessKeyID[4:], "JITSSH")
+	switch spec.Type {
+	case "user":
+		name = spec.User[strings.LastIndex(spec.User, "/")+1:]
+		id.ARN = fmt.Sprintf("arn:aws:iam::%s:user/%s", f.Account, spec.User)
+		id.UserID = "AIDA" + suffix
+	default:
+		name = spec.SessionName
+		if name == "" {
+			name = localUser
+		}
+		if !sessionPattern.MatchString(name) {
+			return world.Identity{}, fmt.Errorf("the local user name %q is not a valid role session name; set session_name", name)
+		}
+		id.ARN = fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", f.Account, spec.Role, name)
+		id.UserID = "AROA" + strings.ToUpper(roleIDPart(spec.Role)) + ":" + name
+	}
+	if spec.Tags != nil {
+		id.Tags = make(map[string]string, len(*spec.Tags))
+		for k, v := range *spec.Tags {
+			id.Tags[k] = v
+		}
+	} else {
+		id.Tags = map[string]string{policy.DefaultUserTag: name}
+	}
+	for _, p := range spec.Policies {
+		d, err := f.policy(p)
+		if err != nil {
+			return world.Identity{}, err
+		}
+		id.Policies = append(id.Policies, d)
+	}
+	return id, nil
+}
+
+// roleIDPart derives the stable part of a role's unique id from its name.
+func roleIDPart(role string) string {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(role); i++ {
+		h ^= uint64(role[i])
+		h *= 1099511628211
+	}
+	return fmt.Sprintf("%016X", h)
+}
+
+func randomSecret() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/+"
+	b := make([]byte, 40)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// Launch is the launch time of configured instances.
+var launch = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+
+func (f *File) instance(s InstanceSpec) world.Instance {
+	host := "ip-" + strings.ReplaceAll(s.PrivateIP, ".", "-")
+	in := world.Instance{
+		ID: s.ID, Hostname: host, State: s.State, PrivateIP: s.PrivateIP,
+		PrivateDNS: host + "." + internalDomain(f.Region), AZ: s.AZ,
+		SubnetID: or(s.SubnetID, "subnet-0a1b2c3d4e5f60001"), VpcID: or(s.VpcID, "vpc-0a1b2c3d4e5f60001"),
+		InstanceType: or(s.InstanceType, "t3.micro"), ImageID: or(s.ImageID, "ami-0a1b2c3d4e5f60001"),
+		LaunchTime: launch, Tags: map[string]string{}, SSMOnline: s.SSM == "online",
+	}
+	if s.Platform == "windows" {
+		in.Platform = "windows"
+	}
+	for k, v := range s.Tags {
+		in.Tags[k] = v
+	}
+	if s.Name != "" {
+		in.Tags["Name"] = s.Name
+	}
+	if s.PublicIP != "" {
+		in.PublicIP = s.PublicIP
+		in.PublicDNS = "ec2-" + strings.ReplaceAll(s.PublicIP, ".", "-") + "." + publicDomain(f.Region)
+	}
+	return in
+}
+
+func internalDomain(region string) string {
+	if region == "us-east-1" {
+		return "ec2.internal"
+	}
+	return region + ".compute.internal"
+}
+
+func publicDomain(region string) string {
+	if region == "us-east-1" {
+		return "compute-1.amazonaws.com"
+	}
+	return region + ".compute.amazonaws.com"
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Generate returns n API-only instances named PREFIX-00001 …, with ids
+// i-0f00000000000001 … (above any hand-written id in the examples), spread
+// over three AZs, tagged env (prod, staging, dev) and role (web, db,
+// worker); every 20th is stopped and every 10th has its SSM agent offline,
+// so filters have something to select.
+func Generate(region, prefix string, n int) []world.Instance {
+	out := make([]world.Instance, n)
+	envs := []string{"prod", "staging", "dev"}
+	roles := []string{"web", "db", "worker"}
+	azs := []string{"a", "b", "c"}
+	for i := range out {
+		k := i + 1
+		ip := fmt.Sprintf("10.%d.%d.%d", 100+k/65536, (k/256)%256, k%256)
+		host := "ip-" + strings.ReplaceAll(ip, ".", "-")
+		in := world.Instance{
+			ID: fmt.Sprintf("i-0f%015x", k), Hostname: host, State: "running", PrivateIP: ip,
+			PrivateDNS: host + "." + internalDomain(region), AZ: region + azs[i%3],
+			SubnetID: fmt.Sprintf("subnet-0f%015x", i%3+1), VpcID: "vpc-0f000000000000001",
+			InstanceType: "t3.micro", ImageID: "ami-0a1b2c3d4e5f60001", LaunchTime: launch,
+			Tags: map[string]string{
+				"Name": fmt.Sprintf("%s-%05d", prefix, k), "env": envs[i%3], "role": roles[(i/3)%3],
+			},
+			SSMOnline: k%10 != 0,
+			Virtual:   true,
+		}
+		if k%20 == 0 {
+			in.State = "stopped"
+		}
+		out[i] = in
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/sandbox/iam"
+)
+
+func TestBuiltin(t *testing.T) {
+	a, err := Builtin().Resolve("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Region != "us-east-1" || a.Account != "123456789012" || len(a.SCPs) != 2 {
+		t.Fatalf("account %+v", a)
+	}
+	def := a.Identities[0]
+	if def.Name != "default" || def.ARN != "arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/carol" ||
+		def.Tags["userName"] != "carol" || def.AccessKeyID != "AKIAJITSSHSANDBOX001" || len(def.SecretAccessKey) != 40 {
+		t.Errorf("default identity %+v", def)
+	}
+	if !strings.HasSuffix(def.UserID, ":carol") || !strings.HasPrefix(def.UserID, "AROA") {
+		t.Errorf("default UserID %q", def.UserID)
+	}
+	byName := map[string]int{}
+	for i, id := range a.Identities {
+		byName[id.Name] = i
+	}
+	for _, n := range []string{"alice", "nopolicy", "admin"} {
+		if _, ok := byName[n]; !ok {
+			t.Errorf("no built-in identity %s", n)
+		}
+	}
+	if np := a.Identities[byName["nopolicy"]]; len(np.Policies) != 0 || np.ARN != "arn:aws:iam::123456789012:user/nopolicy" {
+		t.Errorf("nopolicy %+v", np)
+	}
+	if len(a.Instances) != 3 || a.Instances[0].Name() != "web-1" || a.Instances[2].PublicIP != "" || !a.Instances[0].SSMOnline {
+		t.Errorf("instances %+v", a.Instances)
+	}
+	// Secrets differ per start.
+	b, _ := Builtin().Resolve("carol")
+	if b.Identities[0].SecretAccessKey == def.SecretAccessKey {
+		t.Error("secret access key is not random")
+	}
+
+	// The built-in account does what the design promises: the default
+	// identity may push a key for its own user and not for another; the
+	// administrator cannot impersonate either.
+	push := func(id int, osuser string) iam.Decision {
+		p := a.Identities[id]
+		return iam.Evaluate(iam.Request{
+			Principal: iam.Principal{ARN: p.ARN, UserID: p.UserID, Account: a.Account, Tags: p.Tags},
+			Action:    "ec2-instance-connect:SendSSHPublicKey",
+			Resource:  "arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f00001",
+			Context:   map[string][]string{"ec2:osuser": {osuser}},
+		}, iam.Policies{Identity: p.Policies, SCPs: a.SCPs}).Decision
+	}
+	for _, tc := range []struct {
+		id     string
+		osuser string
+		want   iam.Decision
+	}{
+		{"default", "carol", iam.Allowed},
+		{"default", "root", iam.ExplicitDenySCP},
+		{"alice", "alice", iam.Allowed},
+		{"alice", "bob", iam.ExplicitDenySCP},
+		{"admin", "admin", iam.Allowed},
+		{"admin", "root", iam.ExplicitDenySCP},
+		{"nopolicy", "nopolicy", iam.NoIdentityAllow},
+	} {
+		if got := push(byName[tc.id], tc.osuser); got != tc.want {
+			t.Errorf("%s pushes for %s: %v, want %v", tc.id, tc.osuser, got, tc.want)
+		}
+	}
+}
+
+func TestFileWithEverything(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ro.json"), []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "sandbox.toml")
+	text := `
+region = "eu-west-1"
+account = "111122223333"
+scps = []
+
+[policies.readonly]
+file = "ro.json"
+
+[policies.inline]
+document = '''{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}'''
+
+[[identities]]
+name = "ops"
+type = "user"
+user = "ops/bob"
+secret_access_key = "0123456789012345678901234567890123456789"
+tags = {}
+policies = ["readonly", "jitssh-user"]
+
+[[identities]]
+name = "dev"
+session_name = "dave"
+tags = { userName = "david", team = "blue" }
+
+[[instances]]
+id = "i-0123456789abcdef0"
+name = "api"
+state = "stopped"
+private_ip = "172.16.0.5"
+public_ip = "203.0.113.7"
+az = "eu-west-1b"
+ssm = "offline"
+platform = "windows"
+instance_type = "m5.large"
+tags = { env = "prod" }
+
+[generate]
+count = 25
+name_prefix = "fleet"
+`
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Resolve("ignored")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.SCPs != nil {
+		t.Errorf("scps = [] must mean no organisation, got %d SCPs", len(a.SCPs))
+	}
+	ops, dev := a.Identities[0], a.Identities[1]
+	if ops.ARN != "arn:aws:iam::111122223333:user/ops/bob" || len(ops.Tags) != 0 || len(ops.Policies) != 2 ||
+		ops.SecretAccessKey != "0123456789012345678901234567890123456789" || !strings.HasPrefix(ops.UserID, "AIDA") {
+		t.Errorf("ops %+v", ops)
+	}
+	if dev.ARN != "arn:aws:sts::111122223333:assumed-role/JitsshDeveloper/dave" || dev.Tags["userName"] != "david" || dev.Tags["team"] != "blue" {
+		t.Errorf("dev %+v", dev)
+	}
+	if dev.AccessKeyID == ops.AccessKeyID {
+		t.Error("generated access keys collide")
+	}
+	if len(a.Instances) != 26 {
+		t.Fatalf("%d instances", len(a.Instances))
+	}
+	api := a.Instances[0]
+	if api.State != "stopped" || api.SSMOnline || api.Platform != "windows" || api.Tags["Name"] != "api" || api.Tags["env"] != "prod" ||
+		api.PublicDNS != "ec2-203-0-113-7.eu-west-1.compute.amazonaws.com" || api.AZ != "eu-west-1b" || api.Virtual {
+		t.Errorf("api %+v", api)
+	}
+	g := a.Instances[1:]
+	if g[0].ID != "i-0f000000000000001" || g[0].Name() != "fleet-00001" || !g[0].Virtual || g[19].State != "stopped" || g[9].SSMOnline {
+		t.Errorf("generated %+v / %+v / %+v", g[0], g[19], g[9])
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	base := "[[identities]]\nname = \"d\"\n"
+	inst := "[[instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.0.0.1\"\n"
+	for _, tc := range []struct{ text, want string }{
+		{"region = ", "not valid TOML: line 1"},
+		{"colour = \"blue\"\n" + base, `unknown key "colour"`},
+		{base + "bogus = 1\n", `unknown key "identities.bogus"`},
+		{"region = \"mars\"\n" + base, `region "mars"`},
+		{"account = \"12\"\n" + base, `account "12"`},
+		{"", "no [[identities]]"},
+		{base + "[[identities]]\nname = \"d\"\n", "duplicate name"},
+		{base + "type = \"group\"\n", `type "group"`},
+		{base + "policies = [\"nope\"]\n", `unknown policy "nope"`},
+		{base + "access_key_id = \"short\"\n", "access_key_id"},
+		{base + "secret_access_key = \"x\"\n", "secret_access_key"},
+		{base + "user = \"u\"\n", "user is for type"},
+		{base + "session_name = \"a b\"\n", "session_name"},
+		{base + "tags = { \"aws:x\" = \"y\" }\n", "not a valid tag key"},
+		{"scps = [\"missing\"]\n" + base, `scps: unknown policy "missing"`},
+		{"[policies.p]\ndocument = \"{}\"\n" + base, "policies.p"},
+		{"[policies.p]\n" + base, "exactly one of document and file"},
+		{"[policies.jitssh-user]\ndocument = \"{}\"\n" + base, "built in"},
+		{"[policies.p]\nfile = \"p.json\"\n" + base, "only allowed in configuration files"},
+		{base + strings.Replace(inst, "i-0123456789abcdef0", "i-XYZ", 1), `id "i-XYZ"`},
+		{base + inst + inst, "duplicate id"},
+		{base + inst + "state = \"exploded\"\n", "state"},
+		{base + inst + "ssm = \"maybe\"\n", "ssm"},
+		{base + inst + "platform = \"plan9\"\n", "platform"},
+		{base + strings.Replace(inst, "10.0.0.1", "8.8.8.8", 1), "private_ip"},
+		{base + inst + "public_ip = \"10.1.1.1\"\n", "public_ip"},
+		{base + inst + "az = \"eu-west-1a\"\n", "availability zone of us-east-1"},
+		{base + inst + "name = \"a\"\ntags = { Name = \"b\" }\n", "not both"},
+		{base + inst + "subnet_id = \"subnet-zz\"\n", "subnet_id"},
+		{base + "[generate]\ncount = 1000000\n", "generate.count"},
+		{base + strings.Replace(inst, "i-0123456789abcdef0", "i-0f000000000000002", 1) + "[generate]\ncount = 3\n", "also one of the 3 generated"},
+		{base + "[generate]\ncount = 3\nname_prefix = \"a b\"\n", "name_prefix"},
+	} {
+		_, err := Parse([]byte(tc.text), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%q) = %v, want an error containing %q", tc.text, err, tc.want)
+		}
+	}
+}
+
+func TestLoadNames(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "absent.toml"))
+	if err == nil || !strings.Contains(err.Error(), "absent.toml") {
+		t.Errorf("Load(absent) = %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(path, []byte("region = 1\n"), 0o644)
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("Load(bad) = %v, want the path in the error", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(BuiltinText))
+	f.Add([]byte("[[identities]]\ntags = {}\n[generate]\ncount = 2\n"))
+	f.Add([]byte("[policies.x]\ndocument = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}'\n[[identities]]\npolicies=[\"x\"]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		file, err := Parse(b, "")
+		if err != nil {
+			return
+		}
+		if file.Generate != nil && file.Generate.Count > 1000 {
+			file.Generate.Count = 1000 // keep iterations fast
+		}
+		a, err := file.Resolve("fuzzer")
+		if err != nil {
+			return
+		}
+		// Whatever is accepted must be a valid world.
+		if len(a.Identities) == 0 || a.Identities[0].AccessKeyID == "" {
+			t.Fatalf("accepted a configuration without a default identity")
+		}
+		seen := map[string]bool{}
+		for _, in := range a.Instances {
+			if seen[in.ID] {
+				t.Fatalf("duplicate instance %s accepted", in.ID)
+			}
+			seen[in.ID] = true
+		}
+	})
+}
