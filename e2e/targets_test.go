@@ -328,6 +328,11 @@ func TestClientConfigFile(t *testing.T) {
 	if _, stderr, err := e.run3(env, "jitssh", "ssh", "--user", currentUser(t), "web-1", "--", "true"); err != nil {
 		t.Fatalf("--user did not override default_user: %v\n%s", err, stderr)
 	}
+	// Shell completion offers the instances' names and ids.
+	out, err := e.run("jitssh", "__complete", "ssh", "")
+	if err != nil || !strings.Contains(string(out), "web-1\t") || !strings.Contains(string(out), "i-0a1b2c3d4e5f00003\t") {
+		t.Errorf("completion: %v\n%s", err, out)
+	}
 }
 
 // TestLsLargeFleet lists 3000 instances from the sandbox's API layer and

@@ -73,6 +73,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeTargets(g)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	return cmd
 }

@@ -153,6 +153,7 @@ local user name.`,
 			return nil
 		},
 	}
+	cmd.ValidArgsFunction = completeTargets(g)
 	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user to log in as (default: see above)")
 	cmd.Flags().StringVarP(&identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")

@@ -1,0 +1,94 @@
+package awsapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// stsServer answers GetCallerIdentity like STS: throttled (HTTP 400,
+// Throttling, AWS query XML) for the first `throttled` calls, then OK.
+func stsServer(t *testing.T, throttled int32, calls *atomic.Int32) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		w.Header().Set("Content-Type", "text/xml")
+		if n <= throttled {
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`))
+			return
+		}
+		w.Write([]byte(`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:sts::123456789012:assumed-role/R/alice</Arn><UserId>AROA:alice</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></GetCallerIdentityResponse>`))
+	}))
+}
+
+func testEnv(t *testing.T, url string) {
+	t.Setenv("AWS_ENDPOINT_URL", url)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+func TestThrottlingIsRetriedWithBackoff(t *testing.T) {
+	var calls atomic.Int32
+	srv := stsServer(t, 2, &calls)
+	defer srv.Close()
+	testEnv(t, srv.URL)
+	c, err := New(context.Background(), Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller, date, err := c.CallerIdentityAndDate(context.Background())
+	if err != nil || caller.ARN != "arn:aws:sts::123456789012:assumed-role/R/alice" {
+		t.Fatalf("CallerIdentity = %+v, %v", caller, err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("%d calls, want 3 (two throttled, retried)", calls.Load())
+	}
+	if date.IsZero() {
+		t.Error("no Date header read from the response")
+	}
+}
+
+func TestPersistentThrottlingIsExplained(t *testing.T) {
+	var calls atomic.Int32
+	srv := stsServer(t, 1000, &calls)
+	defer srv.Close()
+	testEnv(t, srv.URL)
+	c, err := New(context.Background(), Options{Region: "us-east-1", MaxAttempts: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CallerIdentity(context.Background())
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != "Throttling" || !strings.Contains(err.Error(), "throttling") {
+		t.Fatalf("err = %v", err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("%d calls, want MaxAttempts = 3", calls.Load())
+	}
+}
+
+func TestAccessDeniedNamesActionAndPolicyCommand(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: x is not authorized to perform: sts:GetCallerIdentity</Message></Error><RequestId>r</RequestId></ErrorResponse>`))
+	}))
+	defer srv.Close()
+	testEnv(t, srv.URL)
+	c, err := New(context.Background(), Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CallerIdentity(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "sts:GetCallerIdentity") || !strings.Contains(err.Error(), "jitssh policy user") {
+		t.Fatalf("err = %v", err)
+	}
+}
