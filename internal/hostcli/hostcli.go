@@ -78,7 +78,8 @@ func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newAuthorizedKeysCmd(stdout), newUserdbCmd(stderr), newUsersCmd(stdout))
+	root.AddCommand(newAuthorizedKeysCmd(stdout), newUserdbCmd(stderr), newUsersCmd(stdout),
+		newInstallCmd(stdout, stderr), newUninstallCmd(stdout), newUserDataCmd(stdout))
 	return root
 }
 

@@ -105,7 +105,7 @@ type jitHost struct {
 	override map[string]string // IMDS path under meta-data → body ("404" = not found)
 
 	dir, config, audit, state, homes, service string
-	clientKey, knownHosts, sshdConfig        string
+	clientKey, knownHosts, sshdConfig         string
 
 	stop func()
 }
@@ -254,7 +254,7 @@ func (h *jitHost) start() {
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	go func() {
-		done <- hostcli.Main(ctx, []string{"userdb", "--config", h.config}, io_discard{}, lockedWriter{&logMu, &logs})
+		done <- hostcli.Main(ctx, []string{"userdb", "--config", h.config}, discardWriter{}, lockedWriter{&logMu, &logs})
 	}()
 	sock := filepath.Join(userdb.Dir, h.service)
 	deadline := time.Now().Add(10 * time.Second)
@@ -293,9 +293,9 @@ func (h *jitHost) stopService() {
 	}
 }
 
-type io_discard struct{}
+type discardWriter struct{}
 
-func (io_discard) Write(b []byte) (int, error) { return len(b), nil }
+func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 
 type lockedWriter struct {
 	mu *sync.Mutex

@@ -1,0 +1,342 @@
+// Package install owns the files jitssh-host puts on an instance and the
+// checks around them: the sshd_config.d drop-in, the systemd unit of the
+// userdb service, the default configuration file, the nsswitch.conf check
+// (with the exact fix), and the cloud-init user data that does the same at
+// launch. `jitssh-host install` and `make packages` (nfpm) use the same
+// Files, so a package and a manual install are identical.
+package install
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+)
+
+// Marker is in every file install writes; uninstall removes only files
+// carrying it.
+const Marker = "managed by jitssh-host install"
+
+// Layout says where things go.
+type Layout struct {
+	// Root prefixes every path (packaging and tests); "" means "/".
+	Root string
+	// Bin is the installed jitssh-host, as sshd and systemd see it.
+	Bin string
+	// UnitDir is the systemd unit directory.
+	UnitDir string
+	// DropIn is the sshd_config.d file.
+	DropIn string
+	// Config is the configuration file.
+	Config string
+}
+
+// DefaultLayout is a manual install; packages use UnitDir /lib/systemd/system.
+func DefaultLayout() Layout {
+	return Layout{
+		Bin:     "/usr/bin/jitssh-host",
+		UnitDir: "/etc/systemd/system",
+		DropIn:  "/etc/ssh/sshd_config.d/50-jitssh.conf",
+		Config:  hostconfig.DefaultPath,
+	}
+}
+
+// UnitName is the userdb service's unit.
+const UnitName = "jitssh-userdb.service"
+
+// File is one file to install.
+type File struct {
+	Path string // absolute, without Root
+	Mode fs.FileMode
+	Body []byte
+	// Keep: an existing file is the administrator's and is never replaced.
+	Keep bool
+}
+
+// Files returns the files of an installation.
+func Files(l Layout) []File {
+	dropIn := fmt.Sprintf(`# jitssh: EC2 Instance Connect keys verified by jitssh-host (%s).
+# Keys come from IMDS through the AuthorizedKeysCommand; users that do not
+# exist yet are created on first login by %s (nss-systemd).
+AuthorizedKeysCommand %s authorized-keys -- %%u %%f
+AuthorizedKeysCommandUser root
+# Just-in-time users have a locked ("!*") shadow entry through nss-systemd:
+# sshd accepts it only when PAM does the account checks.
+UsePAM yes
+PubkeyAuthentication yes
+`, Marker, UnitName, l.Bin)
+	unit := fmt.Sprintf(`# %s
+[Unit]
+Description=jitssh just-in-time users (systemd userdb service %s)
+Documentation=man:nss-systemd(8)
+Before=nss-user-lookup.target sshd.service ssh.service
+Wants=nss-user-lookup.target
+
+[Service]
+ExecStart=%s userdb
+Restart=always
+RestartSec=1s
+# It creates home directories, chowns them and kills users' processes.
+NoNewPrivileges=yes
+ProtectSystem=full
+PrivateTmp=yes
+
+[Install]
+WantedBy=multi-user.target
+`, Marker, hostconfig.DefaultService, l.Bin)
+	config := fmt.Sprintf(`# jitssh-host configuration (%s; yours to edit, never replaced).
+# Read by sshd's AuthorizedKeysCommand (empty environment) and by the
+# userdb service. Every key is optional; shown are the defaults.
+
+# imds_endpoint = "http://169.254.169.254"
+# trusted_roots = ""                      # PEM roots for the signer chain; "" = system roots
+# audit_file    = "/var/log/jitssh/audit.jsonl"
+# syslog        = true                    # authpriv
+# timeout       = "3s"
+
+[jit]
+# service      = "io.jitssh"              # socket /run/systemd/userdb/<service>
+# state_file   = "/var/lib/jitssh/users.json"
+# uid_min      = 1000000
+# uid_max      = 1999999
+# home_base    = "/home"
+# skel         = "/etc/skel"
+# shell        = "/bin/bash"
+# negative_ttl = "2s"
+# expire_after = "0s"                     # e.g. "720h" removes users unseen for 30 days
+# reserved     = []
+
+# Supplementary groups by the IAM caller that pushed the key:
+# [[jit.groups]]
+# caller = "arn:aws:sts::*:assumed-role/Admin/*"
+# groups = ["sudo"]
+`, Marker)
+	return []File{
+		{Path: l.DropIn, Mode: 0o644, Body: []byte(dropIn)},
+		{Path: filepath.Join(l.UnitDir, UnitName), Mode: 0o644, Body: []byte(unit)},
+		{Path: l.Config, Mode: 0o644, Body: []byte(config), Keep: true},
+	}
+}
+
+// Dirs returns the directories install creates (and packages own).
+func Dirs() []File {
+	return []File{
+		{Path: "/var/lib/jitssh", Mode: 0o700},
+		{Path: "/var/log/jitssh", Mode: 0o750},
+	}
+}
+
+// Problem is something wrong with the machine, with the exact fix.
+type Problem struct {
+	What, Fix string
+}
+
+// CheckNSS checks that nsswitch.conf (under root) asks nss-systemd for
+// passwd and group, and that the module is installed.
+func CheckNSS(root string) []Problem {
+	var out []Problem
+	path := filepath.Join(root, "/etc/nsswitch.conf")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return []Problem{{What: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "create /etc/nsswitch.conf with the lines\n  passwd: files systemd\n  group:  files systemd"}}
+	}
+	for _, db := range []string{"passwd", "group"} {
+		if !nssHasSystemd(b, db) {
+			out = append(out, Problem{
+				What: fmt.Sprintf("%s: the %q line does not list systemd, so glibc never asks the userdb service", path, db),
+				Fix:  fmt.Sprintf(`sed -i -E '/^%[1]s:[^#]*[[:space:]]systemd([[:space:]#]|$)/!s/^(%[1]s:[^#]*[^#[:space:]])/\1 systemd/' /etc/nsswitch.conf`, db),
+			})
+		}
+	}
+	found := false
+	for _, dir := range []string{"/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/usr/lib"} {
+		if _, err := os.Stat(filepath.Join(root, dir, "libnss_systemd.so.2")); err == nil {
+			found = true
+			break
+		}
+	}
+	if !found {
+		out = append(out, Problem{What: "libnss_systemd.so.2 is not installed", Fix: "apt-get install libnss-systemd   # Debian, Ubuntu\ndnf install systemd-libs         # Amazon Linux 2023, RHEL"})
+	}
+	return out
+}
+
+func nssHasSystemd(conf []byte, db string) bool {
+	for _, line := range strings.Split(string(conf), "\n") {
+		if i := strings.IndexByte(line, '#'); i >= 0 {
+			line = line[:i]
+		}
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) != db {
+			continue
+		}
+		for _, f := range strings.Fields(rest) {
+			if f == "systemd" {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// Options of Install.
+type Options struct {
+	// Start enables and starts the service and reloads sshd when systemd
+	// runs.
+	Start bool
+	// Run runs a command (tests replace it); nil means exec.
+	Run func(name string, args ...string) error
+}
+
+func (o Options) run(name string, args ...string) error {
+	if o.Run != nil {
+		return o.Run(name, args...)
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Install writes the files and directories under l.Root and returns what
+// it did, one line each. A file install did not write (no Marker) is
+// never replaced, except that the configuration file is only ever created.
+func Install(l Layout, o Options) ([]string, error) {
+	var did []string
+	for _, d := range Dirs() {
+		p := filepath.Join(l.Root, d.Path)
+		if err := os.MkdirAll(p, d.Mode); err != nil {
+			return did, fmt.Errorf("install: %w", err)
+		}
+	}
+	for _, f := range Files(l) {
+		p := filepath.Join(l.Root, f.Path)
+		old, err := os.ReadFile(p)
+		switch {
+		case err == nil && f.Keep:
+			did = append(did, "kept "+f.Path)
+			continue
+		case err == nil && bytes.Equal(old, f.Body):
+			did = append(did, "unchanged "+f.Path)
+			continue
+		case err == nil && !bytes.Contains(old, []byte(Marker)):
+			return did, fmt.Errorf("install: %s exists and was not written by jitssh-host; move it away first", f.Path)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return did, fmt.Errorf("install: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return did, fmt.Errorf("install: %w", err)
+		}
+		tmp := p + ".jitssh-tmp"
+		if err := os.WriteFile(tmp, f.Body, f.Mode); err != nil {
+			return did, fmt.Errorf("install: %w", err)
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			os.Remove(tmp)
+			return did, fmt.Errorf("install: %w", err)
+		}
+		did = append(did, "wrote "+f.Path)
+	}
+	if !o.Start {
+		return did, nil
+	}
+	if err := o.run("sshd", "-t"); err != nil {
+		return did, fmt.Errorf("install: sshd rejects the configuration: %w", err)
+	}
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		did = append(did, "systemd is not running: start `"+l.Bin+" userdb` and reload sshd yourself")
+		return did, nil
+	}
+	steps := [][]string{
+		{"systemctl", "daemon-reload"},
+		{"systemctl", "enable", "--now", UnitName},
+	}
+	for _, s := range steps {
+		if err := o.run(s[0], s[1:]...); err != nil {
+			return did, fmt.Errorf("install: %w", err)
+		}
+		did = append(did, "ran "+strings.Join(s, " "))
+	}
+	if err := o.run("systemctl", "reload-or-restart", "ssh.service"); err != nil {
+		if err := o.run("systemctl", "reload-or-restart", "sshd.service"); err != nil {
+			return did, fmt.Errorf("install: reload sshd: %w", err)
+		}
+	}
+	did = append(did, "reloaded sshd")
+	return did, nil
+}
+
+// Uninstall stops the service and removes the files install wrote (never
+// the configuration file, the state, homes or the audit trail).
+func Uninstall(l Layout, o Options) ([]string, error) {
+	var did []string
+	if o.Start {
+		if _, err := os.Stat("/run/systemd/system"); err == nil {
+			if err := o.run("systemctl", "disable", "--now", UnitName); err == nil {
+				did = append(did, "ran systemctl disable --now "+UnitName)
+			}
+		}
+	}
+	for _, f := range Files(l) {
+		if f.Keep {
+			continue
+		}
+		p := filepath.Join(l.Root, f.Path)
+		b, err := os.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return did, fmt.Errorf("uninstall: %w", err)
+		}
+		if !bytes.Contains(b, []byte(Marker)) {
+			did = append(did, "left "+f.Path+" (not written by jitssh-host)")
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return did, fmt.Errorf("uninstall: %w", err)
+		}
+		did = append(did, "removed "+f.Path)
+	}
+	if o.Start {
+		if _, err := os.Stat("/run/systemd/system"); err == nil {
+			_ = o.run("systemctl", "daemon-reload")
+			if err := o.run("systemctl", "reload-or-restart", "ssh.service"); err != nil {
+				_ = o.run("systemctl", "reload-or-restart", "sshd.service")
+			}
+			did = append(did, "reloaded sshd")
+		}
+	}
+	return did, nil
+}
+
+// UserData returns cloud-init user data that installs jitssh-host at
+// launch: from packageURL (a .deb or .rpm) when given, else it expects
+// the binary in the image; config, when not empty, becomes host.toml.
+func UserData(l Layout, packageURL, config string) (string, error) {
+	if strings.ContainsAny(packageURL, "'\n\\ ") {
+		return "", fmt.Errorf("package URL %q has quotes, spaces or newlines", packageURL)
+	}
+	var b strings.Builder
+	b.WriteString("#cloud-config\n# jitssh: just-in-time SSH users through EC2 Instance Connect (jitssh-host user-data)\n")
+	if config != "" {
+		b.WriteString("write_files:\n  - path: " + l.Config + "\n    permissions: '0644'\n    owner: root:root\n    content: |\n")
+		for _, line := range strings.Split(strings.TrimRight(config, "\n"), "\n") {
+			b.WriteString("      " + line + "\n")
+		}
+	}
+	b.WriteString("runcmd:\n")
+	if packageURL != "" {
+		fmt.Fprintf(&b, "  - [sh, -c, 'set -e; f=/tmp/jitssh-host.pkg; curl -fsSL -o $f %s; if command -v dpkg >/dev/null; then dpkg -i $f; else rpm -Uvh $f; fi']\n", packageURL)
+	}
+	fmt.Fprintf(&b, "  - [%s, install]\n", l.Bin)
+	return b.String(), nil
+}

@@ -1,0 +1,145 @@
+package install_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+	"github.com/jitssh/jitssh/internal/host/install"
+)
+
+func TestInstallUninstall(t *testing.T) {
+	t.Parallel()
+	l := install.DefaultLayout()
+	l.Root = t.TempDir()
+	did, err := install.Install(l, install.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(did) != 3 || !strings.HasPrefix(did[0], "wrote ") {
+		t.Errorf("first install: %q", did)
+	}
+	// The configuration written parses, and is a valid default.
+	b, err := os.ReadFile(filepath.Join(l.Root, l.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hostconfig.Parse(b); err != nil {
+		t.Errorf("installed host.toml does not parse: %v", err)
+	}
+	// Idempotent; the administrator's config is kept.
+	os.WriteFile(filepath.Join(l.Root, l.Config), []byte("timeout = \"2s\"\n"), 0o644)
+	did, err = install.Install(l, install.Options{})
+	if err != nil || strings.Join(did, "|") != "unchanged "+l.DropIn+"|unchanged "+filepath.Join(l.UnitDir, install.UnitName)+"|kept "+l.Config {
+		t.Errorf("second install: %q, %v", did, err)
+	}
+	// A foreign drop-in is never replaced.
+	other := install.DefaultLayout()
+	other.Root = t.TempDir()
+	os.MkdirAll(filepath.Join(other.Root, filepath.Dir(other.DropIn)), 0o755)
+	os.WriteFile(filepath.Join(other.Root, other.DropIn), []byte("AuthorizedKeysCommand /bin/other\n"), 0o644)
+	if _, err := install.Install(other, install.Options{}); err == nil || !strings.Contains(err.Error(), "not written by jitssh-host") {
+		t.Errorf("install over a foreign file: %v", err)
+	}
+	did, err = install.Uninstall(l, install.Options{})
+	if err != nil || len(did) != 2 {
+		t.Errorf("uninstall: %q, %v", did, err)
+	}
+	for _, p := range []string{l.DropIn, filepath.Join(l.UnitDir, install.UnitName)} {
+		if _, err := os.Stat(filepath.Join(l.Root, p)); err == nil {
+			t.Errorf("%s still there", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(l.Root, l.Config)); err != nil {
+		t.Errorf("uninstall removed the configuration: %v", err)
+	}
+}
+
+// TestDropInAcceptedBySSHD has the real sshd check the drop-in.
+func TestDropInAcceptedBySSHD(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("JITSSH_REQUIRE_SSHD") == "1" {
+			t.Fatal("JITSSH_REQUIRE_SSHD=1 but no sshd or not root")
+		}
+		t.Skip("needs sshd and root")
+	}
+	dir := t.TempDir()
+	l := install.DefaultLayout()
+	l.Root = dir
+	if _, err := install.Install(l, install.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	hostKey := filepath.Join(dir, "hostkey")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	cfg := filepath.Join(dir, "sshd_config")
+	os.WriteFile(cfg, []byte("Include "+filepath.Join(dir, l.DropIn)+"\nHostKey "+hostKey+"\n"), 0o600)
+	// sshd checks that the AuthorizedKeysCommand exists only at login.
+	out, err := exec.Command("/usr/sbin/sshd", "-T", "-f", cfg, "-C", "user=alice,host=h,addr=127.0.0.1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sshd -T: %v\n%s", err, out)
+	}
+	for _, want := range []string{"authorizedkeyscommand /usr/bin/jitssh-host authorized-keys -- %u %f", "authorizedkeyscommanduser root", "usepam yes"} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("sshd -T lacks %q", want)
+		}
+	}
+}
+
+func TestCheckNSS(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.MkdirAll(filepath.Join(root, "lib/x86_64-linux-gnu"), 0o755)
+	os.WriteFile(filepath.Join(root, "lib/x86_64-linux-gnu/libnss_systemd.so.2"), nil, 0o644)
+	write := func(s string) { os.WriteFile(filepath.Join(root, "etc/nsswitch.conf"), []byte(s), 0o644) }
+
+	write("passwd: files systemd\ngroup:  files systemd # comment\nshadow: files\n")
+	if p := install.CheckNSS(root); len(p) != 0 {
+		t.Errorf("good file: %v", p)
+	}
+	write("passwd: files\ngroup: files # systemd\n")
+	p := install.CheckNSS(root)
+	if len(p) != 2 || !strings.Contains(p[0].Fix, "sed -i") {
+		t.Fatalf("problems = %v", p)
+	}
+	// The fix is exact: running it makes the check pass, twice is harmless.
+	for i := 0; i < 2; i++ {
+		for _, pr := range p {
+			fix := strings.ReplaceAll(pr.Fix, "/etc/nsswitch.conf", filepath.Join(root, "etc/nsswitch.conf"))
+			if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+				t.Fatalf("fix %q: %v\n%s", fix, err, out)
+			}
+		}
+	}
+	if p := install.CheckNSS(root); len(p) != 0 {
+		b, _ := os.ReadFile(filepath.Join(root, "etc/nsswitch.conf"))
+		t.Errorf("after the fix: %v\n%s", p, b)
+	}
+	os.Remove(filepath.Join(root, "lib/x86_64-linux-gnu/libnss_systemd.so.2"))
+	if p := install.CheckNSS(root); len(p) != 1 || !strings.Contains(p[0].Fix, "libnss-systemd") {
+		t.Errorf("missing module: %v", p)
+	}
+}
+
+func TestUserData(t *testing.T) {
+	t.Parallel()
+	l := install.DefaultLayout()
+	ud, err := install.UserData(l, "https://example.com/jitssh-host_1.0_amd64.deb", "[jit]\nexpire_after = \"720h\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#cloud-config\n", "  - path: /etc/jitssh/host.toml\n", "      expire_after = \"720h\"\n", "curl -fsSL -o $f https://example.com/jitssh-host_1.0_amd64.deb", "  - [/usr/bin/jitssh-host, install]\n"} {
+		if !strings.Contains(ud, want) {
+			t.Errorf("user data lacks %q:\n%s", want, ud)
+		}
+	}
+	if _, err := install.UserData(l, "http://x/'; rm -rf /", ""); err == nil {
+		t.Error("quoted URL accepted")
+	}
+}

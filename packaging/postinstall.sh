@@ -1,0 +1,16 @@
+#!/bin/sh
+# jitssh-host package: start the userdb service and reload sshd.
+set -e
+for db in passwd group; do
+  if ! grep -Eq "^$db:[^#]*[[:space:]]systemd([[:space:]#]|$)" /etc/nsswitch.conf 2>/dev/null; then
+    echo "jitssh-host: /etc/nsswitch.conf does not ask nss-systemd for $db; just-in-time users will not resolve." >&2
+    echo "  fix: sed -i -E '/^$db:[^#]*[[:space:]]systemd([[:space:]#]|\$)/!s/^($db:[^#]*[^#[:space:]])/\\1 systemd/' /etc/nsswitch.conf" >&2
+  fi
+done
+if [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+  systemctl enable --now jitssh-userdb.service || true
+  if sshd -t; then
+    systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service 2>/dev/null || true
+  fi
+fi
