@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
 
-.PHONY: all build demo test test-short lint fuzz clean
+.PHONY: all build demo test test-short lint fuzz clean packages
 
 all: build
 
@@ -31,5 +31,18 @@ FUZZTIME ?= 10s
 fuzz:
 	@./scripts/fuzz.sh $(FUZZTIME)
 
+# deb and rpm of jitssh-host in dist/, built with nfpm from the files
+# `jitssh-host install --root` writes (VERSION=1.2.3 make packages).
+VERSION ?= 0.0.0~dev
+NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
+packages:
+	rm -rf build/pkgroot dist && mkdir -p build/pkgroot/usr/bin dist
+	CGO_ENABLED=0 $(GO) build -trimpath -o build/pkgroot/usr/bin/jitssh-host ./cmd/jitssh-host
+	build/pkgroot/usr/bin/jitssh-host install --root build/pkgroot --unit-dir /lib/systemd/system
+	for p in deb rpm; do \
+	  VERSION=$(VERSION) GOARCH=$$($(GO) env GOARCH) \
+	    $(GO) run $(NFPM) pkg -f packaging/nfpm.yaml -p $$p -t dist/ || exit 1; \
+	done
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) build dist
