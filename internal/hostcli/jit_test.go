@@ -33,7 +33,7 @@ import (
 const adminCaller = "arn:aws:sts::123456789012:assumed-role/Admin/alice"
 
 // requireRoot fails under JITSSH_REQUIRE_SSHD=1 (CI) and skips elsewhere.
-func requireRootSSHD(t *testing.T) {
+func requireRootSSHD(t testing.TB) {
 	t.Helper()
 	skip := func(why string) {
 		t.Helper()
@@ -44,6 +44,9 @@ func requireRootSSHD(t *testing.T) {
 	}
 	if testing.Short() {
 		t.Skip("runs sshd, getent and the userdb service")
+	}
+	if os.Getenv("JITSSH_REQUIRE_SSHD") != "1" && os.Geteuid() != 0 {
+		t.Skip("needs root")
 	}
 	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
 		skip("no /usr/sbin/sshd")
@@ -98,7 +101,7 @@ var buildSafe = sync.OnceValues(func() (string, error) {
 // `sshd -i` per login, through ProxyCommand) and the userdb service
 // answering glibc through a socket of its own in /run/systemd/userdb.
 type jitHost struct {
-	t        *testing.T
+	t        testing.TB
 	world    *world.World
 	imds     atomic.Pointer[http.Handler]
 	mu       sync.Mutex
@@ -107,7 +110,8 @@ type jitHost struct {
 	dir, config, audit, state, homes, service string
 	clientKey, knownHosts, sshdConfig         string
 
-	stop func()
+	stop     func()
+	lastPush time.Time // expiry of the last key pushed
 }
 
 func randName(prefix string) string {
@@ -116,7 +120,7 @@ func randName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-func newJITHost(t *testing.T, roots ...*signer.Signer) *jitHost {
+func newJITHost(t testing.TB, roots ...*signer.Signer) *jitHost {
 	t.Helper()
 	bin, err := buildSafe()
 	if err != nil {
@@ -309,6 +313,7 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 }
 
 func (h *jitHost) push(user, caller string) {
+	h.lastPush = h.world.Now().Add(time.Minute)
 	h.world.PushKey(world.PushedKey{InstanceID: instanceID, OSUser: user, PublicKey: h.readLine(h.clientKey + ".pub"), Caller: caller, RequestID: "req-" + user})
 }
 
