@@ -8,7 +8,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,36 +17,42 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/host/authkeys"
-	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
 // Defaults of the built-in account.
 const (
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "123456789012"
-	DefaultRole    = "JitsshDeveloper"
+	DefaultRegion  = config.DefaultRegion
+	DefaultAccount = config.DefaultAccount
+	DefaultRole    = config.DefaultRole
 )
 
 // Config configures a sandbox. Zero fields take the built-in defaults.
 type Config struct {
 	// Addr is the API listen address; default 127.0.0.1:0 (any free port).
-	Addr   string
+	Addr string
+	// Account is the simulated account: region, identities (the first is
+	// the default one, in the env file), SCPs and instances. Nil means the
+	// built-in account (config.Builtin), whose default identity is named
+	// after the local user.
+	Account *config.Account
+	// Region, when set, must be the account's region.
 	Region string
-	// Instances are the simulated instances; default DefaultInstances().
+	// Instances, when set, replace the account's instances.
 	Instances []world.Instance
 	// StateDir holds host keys, sshd configs, logs and audit files;
 	// default a new temporary directory removed by Close.
@@ -97,6 +102,10 @@ type Sandbox struct {
 	Identity  world.Identity // the default identity's credentials
 	Instances []InstanceInfo
 	StateDir  string
+	// CloudTrail is the path of the CloudTrail JSON-lines log.
+	CloudTrail string
+
+	identities []world.Identity // every identity, default first
 
 	log         *slog.Logger
 	servers     []*http.Server
@@ -111,40 +120,22 @@ type Sandbox struct {
 // DefaultInstances is the built-in fleet: two web servers and a database,
 // all running with SSM online.
 func DefaultInstances() []world.Instance {
-	mk := func(id, name, ip string, public string) world.Instance {
-		host := "ip-" + strings.ReplaceAll(ip, ".", "-")
-		in := world.Instance{
-			ID: id, Hostname: host, State: "running", PrivateIP: ip,
-			PrivateDNS: host + ".ec2.internal", AZ: "us-east-1a",
-			SubnetID: "subnet-0a1b2c3d4e5f60001", VpcID: "vpc-0a1b2c3d4e5f60001",
-			InstanceType: "t3.micro", ImageID: "ami-0a1b2c3d4e5f60001",
-			LaunchTime: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC),
-			Tags:       map[string]string{"Name": name},
-			SSMOnline:  true,
-		}
-		if public != "" {
-			in.PublicIP = public
-			in.PublicDNS = "ec2-" + strings.ReplaceAll(public, ".", "-") + ".compute-1.amazonaws.com"
-		}
-		return in
+	a, err := config.Builtin().Resolve("developer")
+	if err != nil {
+		panic("sandbox: built-in account: " + err.Error())
 	}
-	return []world.Instance{
-		mk("i-0a1b2c3d4e5f00001", "web-1", "10.0.1.11", "198.51.100.11"),
-		mk("i-0a1b2c3d4e5f00002", "web-2", "10.0.1.12", "198.51.100.12"),
-		mk("i-0a1b2c3d4e5f00003", "db-1", "10.0.2.21", ""),
-	}
+	return a.Instances
 }
 
 // Start starts a sandbox. Close stops it.
 func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
-	if cfg.Region == "" {
-		cfg.Region = DefaultRegion
+	acct, err := resolveAccount(cfg)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Region, cfg.Instances = acct.Region, acct.Instances
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
-	}
-	if cfg.Instances == nil {
-		cfg.Instances = DefaultInstances()
 	}
 	if cfg.AgentMaxPayload == 0 {
 		cfg.AgentMaxPayload = 32 << 10
@@ -172,11 +163,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	sb.StateDir = cfg.StateDir
 
-	ident, err := defaultIdentity(cfg.Region)
-	if err != nil {
-		return nil, err
-	}
-	sb.Identity = ident
+	sb.Identity, sb.identities = acct.Identities[0], acct.Identities
 
 	// SSH server mode and simulated hostnames.
 	mode := cfg.SSHMode
@@ -202,8 +189,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 
-	w, err := world.New(world.Config{Region: cfg.Region, Account: DefaultAccount, Identities: []world.Identity{ident}, Instances: cfg.Instances,
-		SCPs: []policy.Document{policy.FullAWSAccess(), policy.SCP(policy.Options{})}})
+	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs})
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +230,25 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
 	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)
+	sb.CloudTrail = filepath.Join(cfg.StateDir, "cloudtrail.jsonl")
+	tl, err := trail.Open(sb.CloudTrail)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
 	mux.Handle("/", apis.NewHandler(w, apis.Options{
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    log.With("component", "api"),
+		Trail:     tl,
 	}))
 
 	// Instances first: the handlers read sb.hosts without a lock, so it
 	// must be complete before the first request.
 	for _, in := range w.Instances() {
+		if in.Virtual {
+			continue // API-only (scale): no IMDS, no SSH server
+		}
 		info, err := sb.startInstance(ctx, in, cfg, mode, sig, rootsPath, safeHostBin)
 		if err != nil {
 			ln.Close()
@@ -420,7 +417,12 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 	}
 	var sbld strings.Builder
 	sbld.WriteString("# jitssh-sandbox environment: source this file, then run jitssh or aws.\n")
-	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null") {
+	awsConfig, awsCreds, err := sb.writeProfiles()
+	if err != nil {
+		return err
+	}
+	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))
 	}
@@ -449,28 +451,6 @@ func (sb *Sandbox) Close() error {
 		}
 	})
 	return nil
-}
-
-// defaultIdentity is the identity whose credentials the env file carries:
-// an assumed role whose session name is the local user name, so the default
-// OS user and the caller agree.
-func defaultIdentity(region string) (world.Identity, error) {
-	name := "developer"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	secret := make([]byte, 30)
-	if _, err := rand.Read(secret); err != nil {
-		return world.Identity{}, err
-	}
-	return world.Identity{
-		AccessKeyID:     "AKIAJITSSHSANDBOX001",
-		SecretAccessKey: fmt.Sprintf("%x", secret)[:40],
-		ARN:             fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", DefaultAccount, DefaultRole, name),
-		UserID:          "AROAJITSSHSANDBOXROLE:" + name,
-		Tags:            map[string]string{"userName": name},
-		Policies:        []policy.Document{policy.User(policy.Options{Region: region, Account: DefaultAccount})},
-	}, nil
 }
 
 func findHostBinary() string {
