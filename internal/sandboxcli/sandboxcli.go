@@ -5,6 +5,7 @@ package sandboxcli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
@@ -28,7 +30,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newUpCmd(stdout, stderr))
+	root.AddCommand(newUpCmd(stdout, stderr), newConfigCmd(stdout))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jitssh-sandbox: %v\n", err)
 		return 1
@@ -39,6 +41,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		envFile, addr, stateDir, hostBin, mode string
+		configFile                             string
+		generate                               int
 		paced, verbose                         bool
 		faults                                 fault.Config
 	)
@@ -50,12 +54,35 @@ as shell export lines (AWS_ENDPOINT_URL, credentials, region, and
 JITSSH_SANDBOX_INSTANCES naming a JSON list of the instances). Source it and
 jitssh and the aws CLI talk to the sandbox. Nothing leaves the machine.
 
+The env file also names JITSSH_SANDBOX_AWS_CONFIG and
+JITSSH_SANDBOX_AWS_CREDENTIALS, an AWS config/credentials pair with one
+profile per identity, and JITSSH_SANDBOX_CLOUDTRAIL, the JSON-lines log of
+every API call with its policy decisions.
+
+--config FILE describes the account in TOML: region, account, SCPs,
+identities (access keys, principal tags, policies), instances and a
+generated fleet; "jitssh-sandbox config" prints the built-in one to start
+from. Without it the built-in account runs: the default identity is a role
+session named after the local user, tagged userName=<local user>, with the
+policy "jitssh policy user" prints; alice, nopolicy and admin are extra
+profiles; the impersonation SCP is in force.
+
 Instances run the real OpenSSH sshd (with jitssh-host as its
 AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
-root, and an embedded SSH server otherwise.`,
+root, and an embedded SSH server otherwise. Generated instances exist only
+in the APIs.`,
 		Example: `  jitssh-sandbox up --env-file /tmp/sandbox.env &
   . /tmp/sandbox.env
   jitssh ssh web-1 -- hostname
+
+  # another identity, and the audit trail:
+  AWS_CONFIG_FILE=$JITSSH_SANDBOX_AWS_CONFIG AWS_SHARED_CREDENTIALS_FILE=$JITSSH_SANDBOX_AWS_CREDENTIALS \
+    aws --profile alice sts get-caller-identity
+  tail -n1 "$JITSSH_SANDBOX_CLOUDTRAIL"
+
+  # your own account, plus 10,000 API-only instances:
+  jitssh-sandbox config > sandbox.toml; $EDITOR sandbox.toml
+  jitssh-sandbox up --config sandbox.toml --generate 10000 --env-file /tmp/sandbox.env
 
   # a lossy network and AWS's hourly websocket close, every 5 seconds:
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
@@ -72,8 +99,12 @@ root, and an embedded SSH server otherwise.`,
 			if verbose {
 				level = slog.LevelDebug
 			}
+			acct, err := loadAccount(configFile, generate)
+			if err != nil {
+				return err
+			}
 			cfg := sandbox.Config{
-				Addr: addr, StateDir: stateDir, HostBinary: hostBin, SSHMode: m,
+				Addr: addr, StateDir: stateDir, HostBinary: hostBin, SSHMode: m, Account: acct,
 				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 			}
 			cfg.Paced = paced
@@ -96,6 +127,12 @@ root, and an embedded SSH server otherwise.`,
 			for _, in := range sb.Instances {
 				fmt.Fprintf(stderr, "  %s  %-6s %-14s ssh: %s\n", in.ID, in.Name, in.Hostname, in.SSHServer)
 			}
+			if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
+				fmt.Fprintf(stderr, "  and %d API-only instances\n", n)
+			}
+			for _, id := range acct.Identities {
+				fmt.Fprintf(stderr, "  profile %-10s %s\n", id.Name, id.ARN)
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(stderr, "jitssh-sandbox: stopping")
 			return nil
@@ -104,6 +141,8 @@ root, and an embedded SSH server otherwise.`,
 	f := cmd.Flags()
 	f.StringVar(&envFile, "env-file", "", "write the environment (shell export lines) here once ready")
 	f.StringVar(&addr, "addr", "127.0.0.1:0", "API listen address")
+	f.StringVar(&configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
+	f.IntVar(&generate, "generate", 0, "add this many API-only instances (node-00001 …) for scale tests")
 	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
@@ -115,4 +154,44 @@ root, and an embedded SSH server otherwise.`,
 	f.DurationVar((*time.Duration)(&faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
+}
+
+// loadAccount reads the configuration file (or the built-in one) and adds
+// generated instances.
+func loadAccount(path string, generate int) (*config.Account, error) {
+	f := config.Builtin()
+	if path != "" {
+		var err error
+		if f, err = config.Load(path); err != nil {
+			return nil, err
+		}
+	}
+	if generate < 0 || generate > config.MaxGenerated {
+		return nil, fmt.Errorf("--generate %d: want 0 to %d", generate, config.MaxGenerated)
+	}
+	if generate > 0 {
+		// Through the file's own validation, so ids cannot collide.
+		spec := config.GenerateSpec{Count: generate, NamePrefix: "node"}
+		if f.Generate != nil {
+			return nil, errors.New("--generate and a [generate] section in the configuration: use one")
+		}
+		if err := f.SetGenerate(spec); err != nil {
+			return nil, err
+		}
+	}
+	return f.Resolve(sandbox.LocalUser())
+}
+
+func newConfigCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "config",
+		Short: "Print the built-in account configuration (TOML), a starting point for --config",
+		Example: `  jitssh-sandbox config > sandbox.toml
+  jitssh-sandbox up --config sandbox.toml --env-file /tmp/sandbox.env`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := io.WriteString(stdout, config.BuiltinText)
+			return err
+		},
+	}
 }

@@ -296,6 +296,9 @@ func (f *File) check() error {
 		if names[id.Name] {
 			return fmt.Errorf("%s: duplicate name", where)
 		}
+		if id.Name == "default" && i > 0 {
+			return fmt.Errorf("%s: only the first identity can be named default (it is the default profile)", where)
+		}
 		names[id.Name] = true
 		switch id.Type {
 		case "", "role":
@@ -494,6 +497,12 @@ func (f *File) policy(name string) (policy.Document, error) {
 		return policy.Document{}, fmt.Errorf("policies.%s: %w", name, err)
 	}
 	return d, nil
+}
+
+// SetGenerate sets the generated fleet and validates f again.
+func (f *File) SetGenerate(g GenerateSpec) error {
+	f.Generate = &g
+	return f.check()
 }
 
 // Resolve turns f into an Account. localUser names the default identity's
