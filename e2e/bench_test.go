@@ -33,6 +33,9 @@ func BenchmarkSCP(b *testing.B) {
 	}
 	mode := sshd.ResolveAuto()
 	paced := os.Getenv("JITSSH_BENCH_PACED") != ""
+	// JITSSH_SSM_PAYLOAD_SIZE (passed through to jitssh proxy) raises the
+	// client's message size; the default is AWS's 1024.
+	payload := os.Getenv("JITSSH_SSM_PAYLOAD_SIZE")
 	e := newEnv(b, mode, func(c *sandbox.Config) { c.Paced = paced })
 	in := e.sb.Instances[0]
 	dir := b.TempDir()
@@ -96,6 +99,9 @@ func BenchmarkSCP(b *testing.B) {
 	b.ReportMetric(mbps(dirDown), "MiB/s-direct-down")
 	b.ReportMetric(dirUp.Seconds()/tunUp.Seconds(), "ratio-up")
 	b.ReportMetric(dirDown.Seconds()/tunDown.Seconds(), "ratio-down")
-	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, paced agent=%v: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
-		size, mode, paced, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
+	if payload == "" {
+		payload = "1024"
+	}
+	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, paced agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
+		size, mode, paced, payload, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
 }

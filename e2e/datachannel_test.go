@@ -81,3 +81,22 @@ func TestTunnelReachesSSHDAndTerminateEndsIt(t *testing.T) {
 		t.Fatal("TerminateSession did not end the tunnel")
 	}
 }
+
+func TestTunnelPayloadSizeIsValidated(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	api := apiClient(t, e)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := connect.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", connect.TunnelConfig{MaxPayload: 10}); err == nil || !strings.Contains(err.Error(), "out of range") {
+		t.Fatalf("payload size 10 accepted: %v", err)
+	}
+	tun, err := connect.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", connect.TunnelConfig{MaxPayload: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tun.Close()
+	banner := make([]byte, 8)
+	if _, err := io.ReadFull(tun, banner); err != nil || string(banner) != "SSH-2.0-" {
+		t.Fatalf("banner %q, %v", banner, err)
+	}
+}

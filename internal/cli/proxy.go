@@ -18,11 +18,15 @@ import (
 const (
 	envReason        = "JITSSH_REASON"
 	envPublicKeyFile = "JITSSH_PUBLIC_KEY_FILE"
+	// envPayloadSize raises the data-channel message size (experimental:
+	// AWS's own plugin sends 1024 bytes; see docs/protocol.md).
+	envPayloadSize = "JITSSH_SSM_PAYLOAD_SIZE"
 )
 
 func newProxyCmd(g *globals) *cobra.Command {
 	var keyFile, reason, ownKey string
 	var noPin bool
+	var payload int
 	cmd := &cobra.Command{
 		Use:   "proxy USER HOST PORT",
 		Short: "ProxyCommand entry point: connect stdin/stdout to an instance's sshd",
@@ -69,6 +73,15 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			if reason == "" {
 				reason = os.Getenv(envReason)
 			}
+			if payload == 0 {
+				if v := os.Getenv(envPayloadSize); v != "" {
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return fmt.Errorf("%s=%q: want a number of bytes", envPayloadSize, v)
+					}
+					payload = n
+				}
+			}
 			if ownKey == "" {
 				ownKey = os.Getenv(envPublicKeyFile)
 			}
@@ -86,6 +99,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			o := connect.ProxyOptions{
 				API: api, User: user, Target: spec, Host: host, Port: port,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(),
+				Tunnel: connect.TunnelConfig{MaxPayload: payload},
 			}
 			if !noPin {
 				o.Pins = pinStore(p)
@@ -97,5 +111,6 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 	cmd.Flags().StringVar(&ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
+	cmd.Flags().IntVar(&payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
 	return cmd
 }

@@ -114,15 +114,38 @@ type Tunnel struct {
 	api        API
 }
 
+// TunnelConfig tunes a tunnel's data channel; the zero value is right for
+// AWS.
+type TunnelConfig struct {
+	// MaxPayload is the largest payload per data-channel message the
+	// client sends; 0 means 1024, what AWS's own plugin sends (see
+	// docs/protocol.md, "Message size").
+	MaxPayload int
+}
+
+// Limits of TunnelConfig.MaxPayload.
+const (
+	MinPayload = 256
+	MaxPayload = 64 << 10
+)
+
 // OpenTunnel starts an AWS-StartSSHSession session to port on the instance
 // and completes the data-channel handshake.
 func OpenTunnel(ctx context.Context, api API, instanceID string, port int, reason string) (*Tunnel, error) {
+	return OpenTunnelWith(ctx, api, instanceID, port, reason, TunnelConfig{})
+}
+
+// OpenTunnelWith is OpenTunnel with a TunnelConfig.
+func OpenTunnelWith(ctx context.Context, api API, instanceID string, port int, reason string, tc TunnelConfig) (*Tunnel, error) {
+	if tc.MaxPayload != 0 && (tc.MaxPayload < MinPayload || tc.MaxPayload > MaxPayload) {
+		return nil, fmt.Errorf("data-channel payload size %d out of range %d-%d", tc.MaxPayload, MinPayload, MaxPayload)
+	}
 	sess, err := api.StartSession(ctx, instanceID, SSHDocument, map[string][]string{"portNumber": {strconv.Itoa(port)}}, reason)
 	if err != nil {
 		return nil, err
 	}
 	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-		Session: datachannel.Config{Keepalive: 30 * time.Second},
+		Session: datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
 		// AWS closes data channels about hourly, and networks drop: resume
 		// the same session rather than lose the SSH connection.
 		Resume: func(ctx context.Context) (string, string, error) {
@@ -202,6 +225,7 @@ type ProxyOptions struct {
 	PublicKey string
 	Pins      *knownhosts.Store
 	Reason    string
+	Tunnel    TunnelConfig
 	Logger    *slog.Logger
 }
 
@@ -259,7 +283,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}()
 	go func() {
 		defer wg.Done()
-		tun, tunErr = OpenTunnel(ctx, o.API, inst.ID, o.Port, o.Reason)
+		tun, tunErr = OpenTunnelWith(ctx, o.API, inst.ID, o.Port, o.Reason, o.Tunnel)
 		if tunErr != nil {
 			cancel()
 		}
