@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
 
-.PHONY: all build demo test test-short lint fuzz clean packages
+.PHONY: all build demo test test-short lint fuzz clean packages interop
 
 all: build
 
@@ -22,6 +22,15 @@ demo: build
 test:
 	$(GO) vet ./...
 	set -o pipefail; $(GO) test -race -count=1 -timeout 15m -json $(TESTFLAGS) ./... | $(GO) run ./scripts/testreport
+	$(MAKE) interop
+
+# AWS's official session-manager-plugin, built from its Go packages, run
+# against the sandbox with the real ssh (e2e/interop: its own module, so the
+# main one never depends on the plugin). -mod=mod lets a dependency added to
+# the main module resolve here without a manual `go mod tidy` in e2e/interop.
+interop:
+	$(GO) -C e2e/interop vet -mod=mod ./...
+	set -o pipefail; $(GO) -C e2e/interop test -mod=mod -race -count=1 -timeout 10m -json ./... | $(GO) run ./scripts/testreport
 
 test-short:
 	$(GO) test -short -count=1 ./...
