@@ -128,9 +128,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.Paced {
 		maxPayload = datachannel.DefaultMaxPayload
 	}
+	ts := &termSize{}
 	dc := datachannel.NewSession(conn, datachannel.Config{
 		Role: datachannel.RoleAgent, MaxPayload: maxPayload, Logger: log,
-		AwaitAttach: true,
+		AwaitAttach: true, OnSize: ts.set,
 	})
 	if h.live == nil {
 		h.live = map[string]*datachannel.Session{}
@@ -143,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.mu.Unlock()
 		dc.Close()
 	}()
-	if err := h.run(ctx, sess, dc, log); err != nil {
+	if err := h.run(ctx, sess, dc, ts, log); err != nil {
 		select {
 		case <-dc.Done(): // the client is gone; nobody to tell
 			log.Debug("session ended after the client left", "err", err)
@@ -188,7 +189,10 @@ const (
 	PortForwardingToHostDocument = "AWS-StartPortForwardingSessionToRemoteHost"
 )
 
-func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.Session, log *slog.Logger) error {
+func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.Session, ts *termSize, log *slog.Logger) error {
+	if sess.DocumentName == ShellDocument {
+		return h.runShell(ctx, sess, dc, ts, log)
+	}
 	param := func(name, def string) string {
 		if v := sess.Parameters[name]; len(v) == 1 && v[0] != "" {
 			return v[0]
@@ -259,12 +263,21 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 	}
 }
 
+// keepOpen hides Close from smux, which closes its connection when the
+// multiplexer is closed: the data channel must outlive it to carry
+// channel_closed after TerminateSession (AWS's plugin then says "Exiting
+// session" and exits; without it, it tries ResumeSession and says the
+// session "timed out"). ServeHTTP closes the data channel itself.
+type keepOpen struct{ io.ReadWriter }
+
+func (keepOpen) Close() error { return nil }
+
 // serveMux runs a multiplexed port-forwarding session: every smux stream
 // the client opens is one connection to host:port, dialled from the
 // instance. A failed dial is reported with Flag ConnectToPortError, as the
 // agent does.
 func (h *Handler) serveMux(ctx context.Context, sess *world.Session, dc *datachannel.Session, clientVersion, host string, port int, log *slog.Logger) error {
-	srv, err := mux.Server(dc, clientVersion)
+	srv, err := mux.Server(keepOpen{dc}, clientVersion)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package agent
+
+import (
+	"os"
+	"os/exec"
+
+	"github.com/creack/pty"
+)
+
+// startPty starts cmd on a new pty; hostnames are not simulated outside
+// Linux.
+func startPty(cmd *exec.Cmd, ts *termSize, _ string) (*os.File, error) {
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+	if err != nil {
+		return nil, err
+	}
+	_ = pty.Setsize(f, ts.attach(f))
+	return f, nil
+}
