@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/policy"
+)
+
+func newPolicyCmd(g *globals) *cobra.Command {
+	var o policy.Options
+	var tag string
+	var trustOnly bool
+	cmd := &cobra.Command{
+		Use:       "policy user|scp|instance",
+		Short:     "Print the IAM policies jitssh needs, as JSON ready to paste",
+		ValidArgs: []string{"user", "scp", "instance"},
+		Long: `policy prints one of the IAM documents jitssh is built around, on stdout:
+
+  user      the identity policy for people who use jitssh: start SSM
+            sessions with jitssh's documents (SSH, port forwarding, shell),
+            push a key with EC2 Instance Connect only for the OS user named
+            by their principal tag (--user-tag, default userName), open
+            EC2 Instance Connect Endpoint tunnels to port 22, describe
+            instances, and resume or end only their own sessions.
+  scp       the service control policy that denies pushing a key for any
+            other OS user, or without the principal tag: attach it to the
+            organisation root or the OUs whose accounts run jitssh.
+  instance  what instances need to be reachable through SSM: the role's
+            trust policy and the managed policy to attach
+            (--trust-policy prints the trust policy alone).
+
+Nothing is sent to AWS. Without scoping flags the documents cover every
+account and region; --region (the global flag), --account and
+--instance-tag narrow them. Error messages from jitssh name the
+"jitssh policy" command that grants a missing permission.`,
+		Example: `  jitssh policy user > jitssh-user.json
+  aws iam create-policy --policy-name jitssh-user --policy-document file://jitssh-user.json
+  jitssh policy user --account 111122223333 --region eu-west-1 --instance-tag jitssh=enabled
+  jitssh policy user --document AWS-StartSSHSession      # SSH only: no tunnels, no shell
+  jitssh policy scp > jitssh-scp.json
+  jitssh policy instance --trust-policy > trust.json
+  aws iam create-role --role-name jitssh-instance --assume-role-policy-document file://trust.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("name one document: user, scp or instance")
+			}
+			switch args[0] {
+			case "user", "scp", "instance":
+				return nil
+			}
+			return fmt.Errorf("unknown document %q: use user, scp or instance", args[0])
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Region = g.region
+			if tag != "" {
+				k, v, ok := strings.Cut(tag, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--instance-tag %q: want KEY=VALUE (VALUE may use * and ?)", tag)
+				}
+				o.TagKey, o.TagValue = k, v
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			if trustOnly && args[0] != "instance" {
+				return fmt.Errorf("--trust-policy applies to the instance document only")
+			}
+			var out []byte
+			switch args[0] {
+			case "user":
+				out = policy.User(o).JSON()
+			case "scp":
+				out = policy.SCP(o).JSON()
+			case "instance":
+				p := policy.InstanceProfile(o)
+				out = p.JSON()
+				if trustOnly {
+					out = p.TrustPolicy.JSON()
+				}
+			}
+			_, err := g.io.Out.Write(out)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Account, "account", "", "scope resource ARNs to this 12-digit account (default: any)")
+	f.StringVar(&o.Partition, "partition", "", "aws (default), aws-cn or aws-us-gov")
+	f.StringVar(&tag, "instance-tag", "", "allow only instances with this tag, KEY=VALUE (VALUE may use * and ?)")
+	f.StringVar(&o.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
+	f.StringSliceVar(&o.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
+	f.BoolVar(&trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
+	return cmd
+}
