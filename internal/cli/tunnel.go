@@ -75,8 +75,7 @@ TARGET is any target form (see "jitssh ssh --help"), without user@.`,
 		Example: `  jitssh tunnel web-1 8080                      # http://127.0.0.1:<printed port>
   jitssh tunnel web-1 80 --local-port 8080
   jitssh tunnel bastion 5432 --remote-host mydb.abc123.eu-west-1.rds.amazonaws.com --local-port 5432
-  jitssh tunnel i-0123456789abcdef0 22 --local-port 2222 &  ssh -p 2222 localhost
-  addr=$(jitssh tunnel web-1 6379 --output json | jq -r .local_address)   # with a coprocess or fifo`,
+  jitssh tunnel web-1 6379 --output json &     # {"local_address":"127.0.0.1:…",…} on stdout once ready`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

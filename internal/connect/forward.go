@@ -57,6 +57,7 @@ type Forward struct {
 	linger     time.Duration
 	conns      atomic.Int64
 	failed     atomic.Int64
+	closing    atomic.Bool
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
 }
@@ -222,7 +223,7 @@ func (f *Forward) handle(c net.Conn) {
 			break
 		}
 	}
-	if got == 0 && !localDone.Load() {
+	if got == 0 && !localDone.Load() && !f.closing.Load() {
 		f.failed.Add(1)
 		log.Warn(fmt.Sprintf("connection closed by the instance before any data: is anything listening on %s as seen from %s?", f.Dest, f.InstanceID))
 	}
@@ -233,6 +234,7 @@ func (f *Forward) handle(c net.Conn) {
 // Flag TerminateSession, and the TerminateSession API ends the session.
 func (f *Forward) Shutdown() {
 	f.closeOnce.Do(func() {
+		f.closing.Store(true)
 		if f.dc.ChannelClosed() == nil && f.dc.Err() == nil {
 			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_ = f.dc.SendFlag(datachannel.FlagTerminateSession)
