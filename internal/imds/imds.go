@@ -2,26 +2,28 @@
 // then GETs of metadata paths with a strict per-request timeout and a body
 // size limit.
 //
-// It deliberately uses net/http rather than the AWS SDK's
-// feature/ec2/imds client. The AuthorizedKeysCommand is started by sshd for
-// every public-key attempt, so it must start in milliseconds and stay small:
-// the SDK client pulls in smithy middleware stacks, retryers with backoff,
-// and endpoint and config resolution from the environment and shared config
-// files, none of which apply on the instance (sshd gives the command an
-// empty environment) and all of which cost start-up time and make timing
-// less predictable. The SDK's retries would also blow the deadline budget:
-// here a request either answers within its timeout or fails, and the caller
-// fails closed. This package never reads environment variables and never
-// uses an HTTP proxy.
+// It deliberately uses neither the AWS SDK's feature/ec2/imds client nor
+// net/http. The AuthorizedKeysCommand is started by sshd for every
+// public-key attempt, so it must start in milliseconds: the SDK client pulls
+// in middleware stacks, retryers with backoff, and configuration from the
+// environment and shared files, none of which apply on the instance (sshd
+// gives the command an empty environment), and its retries would blow the
+// deadline budget. net/http alone (with crypto/tls, HTTP/2 and their
+// package initialisation) cost about 5 ms of CPU per run on a 2-vCPU VM,
+// a fifth of the whole command (docs/benchmarks.md). IMDS speaks plain
+// HTTP/1.1 on a link-local address, so this package writes requests and
+// reads responses itself (status line, headers, Content-Length or chunked
+// bodies; see readResponse), over a few keep-alive connections. It never
+// reads environment variables, never uses a proxy and never follows a
+// redirect.
 package imds
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -57,13 +59,13 @@ func (e *StatusError) Error() string {
 
 // Is makes errors.Is(err, ErrNotFound) true for a 404.
 func (e *StatusError) Is(target error) bool {
-	return target == ErrNotFound && e.Code == http.StatusNotFound
+	return target == ErrNotFound && e.Code == 404
 }
 
 // Options configure a Client. The zero value talks to DefaultEndpoint.
 type Options struct {
-	// Endpoint is the IMDS base URL (scheme and host, no path); "" means
-	// DefaultEndpoint.
+	// Endpoint is the IMDS base URL (http, host, optional port, no path);
+	// "" means DefaultEndpoint.
 	Endpoint string
 	// RequestTimeout bounds each request, from dial to the last body byte;
 	// zero means DefaultRequestTimeout (1 s, as AWS's `curl -m 1`).
@@ -74,22 +76,30 @@ type Options struct {
 	// TokenTTL is the lifetime requested for the session token, rounded up
 	// to whole seconds; zero means DefaultTokenTTL (5 s).
 	TokenTTL time.Duration
-	// HTTPClient is used for every request; nil means a private client that
-	// uses no proxy and keeps a few idle connections for reuse.
-	HTTPClient *http.Client
 }
+
+// maxConns bounds the connections a Client has open at once; requests
+// beyond it wait for one to come back.
+const maxConns = 4
 
 // Client talks to one IMDS. It is safe for concurrent use.
 type Client struct {
-	base    *url.URL
+	addr    string // host:port to dial
+	host    string // Host header
 	opts    Options
-	hc      *http.Client
-	own     bool // hc was made by New; Close may release it
 	ttlSecs string
+	slots   chan struct{} // one per connection open, in use or idle
+	idle    chan *conn    // kept-alive connections, at most maxConns
+}
+
+// conn is one keep-alive connection.
+type conn struct {
+	nc net.Conn
+	br *bufio.Reader
 }
 
 // New returns a client for o.Endpoint. It fails if the endpoint is not an
-// http or https URL without path, query or user info.
+// http URL without path, query or user info.
 func New(o Options) (*Client, error) {
 	if o.Endpoint == "" {
 		o.Endpoint = DefaultEndpoint
@@ -111,43 +121,38 @@ func New(o Options) (*Client, error) {
 	if secs > 21600 {
 		secs = 21600
 	}
-	hc, own := o.HTTPClient, o.HTTPClient == nil
-	if own {
-		hc = &http.Client{
-			Transport: &http.Transport{
-				Proxy:               nil,
-				DialContext:         (&net.Dialer{Timeout: o.RequestTimeout}).DialContext,
-				MaxIdleConnsPerHost: 8,
-				IdleConnTimeout:     10 * time.Second,
-				DisableCompression:  true,
-			},
-			// IMDS never redirects; following one could leave the link-local
-			// address.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	addr := base.Host
+	if base.Port() == "" {
+		addr = net.JoinHostPort(base.Hostname(), "80")
+	}
+	return &Client{addr: addr, host: base.Host, opts: o, ttlSecs: strconv.Itoa(secs), slots: make(chan struct{}, maxConns), idle: make(chan *conn, maxConns)}, nil
+}
+
+// Close closes the client's idle connections, so that a long-running
+// process that makes a Client per call leaks nothing.
+func (c *Client) Close() {
+	for {
+		select {
+		case cn := <-c.idle:
+			cn.nc.Close()
+			<-c.slots
+		default:
+			return
 		}
 	}
-	return &Client{base: base, opts: o, hc: hc, own: own, ttlSecs: strconv.Itoa(secs)}, nil
 }
 
-// Close releases the idle connections of the client's own HTTP client, so
-// that a long-running process that makes a Client per call leaks nothing.
-// It leaves a caller-supplied Options.HTTPClient alone.
-func (c *Client) Close() {
-	if c.own {
-		c.hc.CloseIdleConnections()
-	}
-}
-
-// ParseEndpoint validates an IMDS base URL: http or https, a host, and no
-// path (other than "/"), query, fragment or user info.
+// ParseEndpoint validates an IMDS base URL: http, a host, and no path
+// (other than "/"), query, fragment or user info. IMDS is plain HTTP on a
+// link-local address; https is refused.
 func ParseEndpoint(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("imds: endpoint %q: %w", s, err)
 	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") ||
+	if u.Scheme != "http" || u.Host == "" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") ||
 		u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
-		return nil, fmt.Errorf("imds: endpoint %q must look like http://169.254.169.254", s)
+		return nil, fmt.Errorf("imds: endpoint %q must look like http://169.254.169.254 (plain http, a host and optional port, nothing else)", s)
 	}
 	u.Path = ""
 	return u, nil
@@ -161,14 +166,12 @@ type Session struct {
 
 // Session fetches a token (PUT /latest/api/token).
 func (c *Client) Session(ctx context.Context) (*Session, error) {
-	body, err := c.do(ctx, http.MethodPut, "/latest/api/token", map[string]string{
-		"X-aws-ec2-metadata-token-ttl-seconds": c.ttlSecs,
-	})
+	body, err := c.do(ctx, "PUT", "/latest/api/token", "X-aws-ec2-metadata-token-ttl-seconds", c.ttlSecs)
 	if err != nil {
 		return nil, fmt.Errorf("imds: get token: %w", err)
 	}
 	tok := strings.TrimSpace(string(body))
-	if tok == "" || strings.ContainsFunc(tok, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+	if tok == "" || !printable(tok) {
 		return nil, errors.New("imds: get token: empty or invalid token")
 	}
 	return &Session{c: c, token: tok}, nil
@@ -178,9 +181,7 @@ func (c *Client) Session(ctx context.Context) (*Session, error) {
 // e.g. "instance-id" or "managed-ssh-keys/active-keys/alice/". The caller
 // must have validated any part of path that came from outside.
 func (s *Session) Get(ctx context.Context, path string) ([]byte, error) {
-	return s.c.do(ctx, http.MethodGet, "/latest/meta-data/"+strings.TrimPrefix(path, "/"), map[string]string{
-		"X-aws-ec2-metadata-token": s.token,
-	})
+	return s.c.do(ctx, "GET", "/latest/meta-data/"+strings.TrimPrefix(path, "/"), "X-aws-ec2-metadata-token", s.token)
 }
 
 // GetString is Get with the body as a string, surrounding blanks trimmed.
@@ -189,37 +190,115 @@ func (s *Session) GetString(ctx context.Context, path string) (string, error) {
 	return strings.TrimSpace(string(b)), err
 }
 
-func (c *Client) do(ctx context.Context, method, path string, hdr map[string]string) ([]byte, error) {
+// printable reports whether s is non-empty visible ASCII (no space, no
+// control character), safe in a request line or header value.
+func printable(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x21 || r > 0x7e })
+}
+
+// get returns an idle connection (reused) or dials a new one, waiting for
+// a slot.
+func (c *Client) get(ctx context.Context, fresh bool) (cn *conn, reused bool, err error) {
+	idle := c.idle
+	if fresh {
+		idle = nil // never ready
+	} else {
+		select {
+		case cn := <-idle:
+			return cn, true, nil
+		default:
+		}
+	}
+	select {
+	case cn := <-idle:
+		return cn, true, nil
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	d := net.Dialer{Timeout: c.opts.RequestTimeout}
+	nc, err := d.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		<-c.slots
+		return nil, false, err
+	}
+	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 4096)}, false, nil
+}
+
+// put returns a connection to the idle list, or closes it.
+func (c *Client) put(cn *conn, reuse bool) {
+	if reuse {
+		if err := cn.nc.SetDeadline(time.Time{}); err == nil {
+			c.idle <- cn // never blocks: at most maxConns connections exist
+			return
+		}
+	}
+	cn.nc.Close()
+	<-c.slots
+}
+
+func (c *Client) do(ctx context.Context, method, path, hdrName, hdrValue string) ([]byte, error) {
+	if !printable(path) || !printable(hdrValue) {
+		return nil, fmt.Errorf("imds: %s %q: invalid characters in the request", method, path)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.RequestTimeout)
 	defer cancel()
-	u := *c.base
-	u.Path = path
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var (
+		status int
+		body   []byte
+		err    error
+	)
+	// A kept-alive connection the server has since closed fails at once;
+	// the request (idempotent: a token PUT or a GET) then gets one fresh
+	// connection.
+	for fresh := false; ; fresh = true {
+		var (
+			cn     *conn
+			reused bool
+		)
+		cn, reused, err = c.get(ctx, fresh)
+		if err != nil {
+			break
+		}
+		deadline, _ := ctx.Deadline()
+		cn.nc.SetDeadline(deadline)
+		// Cancellation (a caller's deadline or signal) interrupts I/O at once.
+		stop := context.AfterFunc(ctx, func() { cn.nc.SetDeadline(time.Unix(1, 0)) })
+		var keep bool
+		status, body, keep, err = c.roundTrip(cn, method, path, hdrName, hdrValue)
+		if !stop() {
+			keep = false // the deadline may have been cut short
+		}
+		c.put(cn, keep && err == nil)
+		if err == nil || !reused || !errors.Is(err, errNoAnswer) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			err = fmt.Errorf("%w (%w)", cerr, err)
+		} else if deadline, _ := ctx.Deadline(); !time.Now().Before(deadline) {
+			err = fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
+		}
 		return nil, fmt.Errorf("imds: %s %s: %w", method, path, err)
 	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	req.Header.Set("User-Agent", "jitssh-host")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("imds: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil, &StatusError{Method: method, Path: path, Code: resp.StatusCode}
-	}
-	if resp.ContentLength > c.opts.MaxBody {
-		return nil, fmt.Errorf("%w: %s %s: %d bytes, limit %d", ErrTooLarge, method, path, resp.ContentLength, c.opts.MaxBody)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("imds: %s %s: read body: %w", method, path, err)
-	}
-	if int64(len(body)) > c.opts.MaxBody {
-		return nil, fmt.Errorf("%w: %s %s: over %d bytes", ErrTooLarge, method, path, c.opts.MaxBody)
+	if status != 200 {
+		return nil, &StatusError{Method: method, Path: path, Code: status}
 	}
 	return body, nil
 }
+
+func (c *Client) roundTrip(cn *conn, method, path, hdrName, hdrValue string) (int, []byte, bool, error) {
+	req := method + " " + path + " HTTP/1.1\r\nHost: " + c.host + "\r\nUser-Agent: jitssh-host\r\nAccept: */*\r\n" +
+		hdrName + ": " + hdrValue + "\r\n\r\n"
+	if _, err := cn.nc.Write([]byte(req)); err != nil {
+		return 0, nil, false, fmt.Errorf("%w: %w", errNoAnswer, err)
+	}
+	if _, err := cn.br.Peek(1); err != nil {
+		return 0, nil, false, fmt.Errorf("%w: %w", errNoAnswer, err)
+	}
+	return readResponse(cn.br, c.opts.MaxBody)
+}
+
+// errNoAnswer: the request could not be sent or not a byte came back.
+var errNoAnswer = errors.New("no answer")

@@ -40,7 +40,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -76,8 +75,6 @@ type Config struct {
 	Audit audit.Recorder
 	// Now returns the instance's time; nil means time.Now.
 	Now func() time.Time
-	// HTTPClient is used for IMDS; nil means a private client without proxy.
-	HTTPClient *http.Client
 	// Signers caches verified signer chains between calls; nil caches
 	// nothing. One cache must only be used with one Roots.
 	Signers *SignerCache
@@ -211,7 +208,9 @@ func Authorize(ctx context.Context, cfg Config, user, fingerprint string) ([]Acc
 
 	r := &run{cfg: cfg, user: user, fp: fingerprint, now: cfg.Now()}
 	accepted, err := r.authorize(ctx)
-	if err != nil && ctx.Err() != nil && ReasonOf(err) != ReasonNoValidKey {
+	// A dial or read deadline can fire a hair before ctx's own timer.
+	deadline, _ := ctx.Deadline()
+	if err != nil && (ctx.Err() != nil || !time.Now().Before(deadline)) && ReasonOf(err) != ReasonNoValidKey {
 		err = &Error{Reason: ReasonTimeout, Err: fmt.Errorf("gave up after %s: %w", cfg.Timeout, err)}
 	}
 	if err != nil && ReasonOf(err) == "" {
@@ -262,7 +261,6 @@ func (r *run) authorize(ctx context.Context) ([]Accepted, error) {
 	client, err := imds.New(imds.Options{
 		Endpoint:       r.cfg.IMDSEndpoint,
 		RequestTimeout: r.cfg.RequestTimeout,
-		HTTPClient:     r.cfg.HTTPClient,
 		TokenTTL:       r.cfg.Timeout + time.Second,
 	})
 	if err != nil {
