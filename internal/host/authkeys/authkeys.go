@@ -150,11 +150,14 @@ var allowedDomains = map[string]bool{
 }
 
 var (
-	instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]{8,32}$`)
+	// Bounded repetitions ({8,32}) compile to one instruction per repeat,
+	// which costs the AuthorizedKeysCommand's start-up; lengths are checked
+	// in code instead.
+	instanceIDRE = regexp.MustCompile(`^i-[0-9a-f]+$`) // and 8 to 32 hex digits
 	regionRE     = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)*-[0-9]+$`)
 	azRegionRE   = regexp.MustCompile(`^(?:[a-z]+-)+[0-9]+`)
-	sha256FPRE   = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]{43}$`)
-	md5FPRE      = regexp.MustCompile(`^MD5:[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){15}$`)
+	sha256FPRE   = regexp.MustCompile(`^SHA256:[A-Za-z0-9+/]+$`)                  // and 43 characters
+	md5FPRE      = regexp.MustCompile(`^MD5:[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2})+$`) // and 16 bytes
 )
 
 // MaxUserLength is the longest OS user name accepted, as EIC's API.
@@ -185,7 +188,8 @@ func ValidUser(user string) error {
 
 // validFingerprint accepts "" or an sshd %f value in SHA256 or MD5 form.
 func validFingerprint(fp string) bool {
-	return fp == "" || sha256FPRE.MatchString(fp) || md5FPRE.MatchString(fp)
+	return fp == "" || (len(fp) == len("SHA256:")+43 && sha256FPRE.MatchString(fp)) ||
+		(len(fp) == len("MD5:")+16*3-1 && md5FPRE.MatchString(fp))
 }
 
 // Authorize returns the keys sshd may accept for user. fingerprint, when
@@ -394,7 +398,7 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 	if f.keysMissing {
 		return f, nil
 	}
-	if !instanceIDRE.MatchString(f.instanceID) {
+	if n := len(f.instanceID) - 2; n < 8 || n > 32 || !instanceIDRE.MatchString(f.instanceID) {
 		return nil, refuse(ReasonBadInstanceID, "IMDS instance id %q is not an EC2 instance id", audit.Sanitize(f.instanceID, 64))
 	}
 	if !allowedDomains[f.domain] {

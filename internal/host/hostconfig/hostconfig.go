@@ -228,9 +228,9 @@ func Parse(data []byte) (Config, error) {
 }
 
 var (
-	serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$`)
+	serviceRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) // and at most 100 bytes
 	// groupRE is a conservative POSIX group name.
-	groupRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	groupRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`) // and at most 32 bytes
 )
 
 // MinUID is the lowest uid_min accepted: below it live system accounts.
@@ -238,7 +238,7 @@ const MinUID = 1000
 
 func parseJIT(f *jitFile, j *JIT) error {
 	if f.Service != nil {
-		if !serviceRE.MatchString(*f.Service) {
+		if len(*f.Service) > 100 || !serviceRE.MatchString(*f.Service) {
 			return fmt.Errorf("service %q: want a socket name such as %q", *f.Service, DefaultService)
 		}
 		j.Service = *f.Service
@@ -315,7 +315,7 @@ func parseJIT(f *jitFile, j *JIT) error {
 			return fmt.Errorf("groups[%d]: no groups", i)
 		}
 		for _, name := range g.Groups {
-			if !groupRE.MatchString(name) {
+			if len(name) > 32 || !groupRE.MatchString(name) {
 				return fmt.Errorf("groups[%d]: %q is not a group name", i, name)
 			}
 		}

@@ -168,6 +168,8 @@ groups = ["sudo", "adm"]
 		{"[jit]\nexpire_after = \"-1h\"", "expire_after"},
 		{"[jit]\nuid = 1", "unknown key(s) jit.uid"},
 		{"[[jit.groups]]\ncaller = \"*\"\ngroups = [\"Sudo\"]", "not a group name"},
+		{"[[jit.groups]]\ncaller = \"*\"\ngroups = [\"" + strings.Repeat("g", 33) + "\"]", "not a group name"},
+		{"[jit]\nservice = \"" + strings.Repeat("s", 101) + "\"", "service"},
 		{"[[jit.groups]]\ncaller = \"\"\ngroups = [\"sudo\"]", "caller"},
 		{"[[jit.groups]]\ncaller = \"*\"", "no groups"},
 	} {
