@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -147,11 +149,14 @@ func newEnv(t *testing.T, mode sshd.Mode) *env {
 // SDK, as the aws CLI does, and returns what the CLI hands the plugin: the
 // response JSON (SessionId, TokenValue, StreamUrl) and the request JSON.
 func (e *env) startSession(ctx context.Context, instanceID string, port int) (id, response, request string) {
+	return e.startDocument(ctx, instanceID, sshDocument, map[string][]string{"portNumber": {fmt.Sprint(port)}})
+}
+
+func (e *env) startDocument(ctx context.Context, instanceID, document string, params map[string][]string) (id, response, request string) {
 	e.t.Helper()
-	params := map[string][]string{"portNumber": {fmt.Sprint(port)}}
 	out, err := ssm.NewFromConfig(e.cfg).StartSession(ctx, &ssm.StartSessionInput{
 		Target:       aws.String(instanceID),
-		DocumentName: aws.String(sshDocument),
+		DocumentName: aws.String(document),
 		Parameters:   params,
 	})
 	if err != nil {
@@ -165,7 +170,7 @@ func (e *env) startSession(ctx context.Context, instanceID string, port int) (id
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	req, err := json.Marshal(map[string]any{"Target": instanceID, "DocumentName": sshDocument, "Parameters": params})
+	req, err := json.Marshal(map[string]any{"Target": instanceID, "DocumentName": document, "Parameters": params})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -260,10 +265,11 @@ func TestOfficialPluginAsSSHProxyCommand(t *testing.T) {
 			t.Logf("%d KiB up and back through ssh, the official plugin and the sandbox in %v", len(data)>>10, time.Since(start).Round(time.Millisecond))
 
 			// The user's way: the aws CLI as ProxyCommand starts the session
-			// and runs session-manager-plugin from PATH (with the response
-			// JSON in argv, as the CLI does for this build's version
-			// 1.2.0.0). Without SSM_PLUGIN_SKIP_CLIENT_CONFIGURE the plugin
-			// signs the websocket upgrade with the sandbox's credentials.
+			// and runs session-manager-plugin from PATH (it asks its
+			// --version: for this build's "1.2.0.0", the version in AWS's
+			// source, it passes the response JSON in argv). Without
+			// SSM_PLUGIN_SKIP_CLIENT_CONFIGURE the plugin signs the
+			// websocket upgrade with the sandbox's credentials.
 			if _, err := exec.LookPath("aws"); err != nil {
 				t.Skip("aws CLI not installed")
 			}
@@ -352,6 +358,70 @@ func TestOfficialPluginStreams(t *testing.T) {
 	})
 }
 
+// TestOfficialPluginPortForwarding runs a port-forwarding session
+// (AWS-StartPortForwardingSession): the plugin listens on a local port and
+// multiplexes every connection over smux, to the sandbox instance's echo
+// port; several connections at once each get their own bytes back.
+func TestOfficialPluginPortForwarding(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	in := e.sb.Instances[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, resp, req := e.startDocument(ctx, in.ID, "AWS-StartPortForwardingSession",
+		map[string][]string{"portNumber": {"7"}, "localPortNumber": {"0"}})
+	p := e.startPlugin(ctx, t, resp, req)
+	opened := regexp.MustCompile(`Port (\d+) opened for sessionId ` + regexp.QuoteMeta(id) + `\.\nWaiting for connections\.\.\.\n`)
+	m := opened.FindSubmatch(p.waitFor(t, "the local port", opened.Match))
+	addr := net.JoinHostPort("localhost", string(m[1]))
+
+	const conns, size = 4, 64 << 10
+	start := time.Now()
+	errs := make(chan error, conns)
+	for i := range conns {
+		go func() {
+			errs <- func() error {
+				c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(30 * time.Second))
+				data := make([]byte, size)
+				rand.Read(data)
+				go c.Write(data)
+				got := make([]byte, size)
+				if _, err := io.ReadFull(c, got); err != nil {
+					return fmt.Errorf("connection %d: read the echo: %w", i, err)
+				}
+				if !bytes.Equal(got, data) {
+					return fmt.Errorf("connection %d: the echo differs from what was sent (first difference at %d)", i, firstDiff(got, data))
+				}
+				return nil
+			}()
+		}()
+	}
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d connections × %d KiB echoed through the official plugin's smux port forwarding in %v", conns, size>>10, time.Since(start).Round(time.Millisecond))
+	// The plugin announces only the first connection.
+	if n := strings.Count(p.out.String(), "\nConnection accepted for session ["+id+"]\n"); n != 1 {
+		t.Errorf("plugin announced %d accepted connections, want 1", n)
+	}
+
+	if _, err := ssm.NewFromConfig(e.cfg).TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
+		t.Fatalf("TerminateSession: %v", err)
+	}
+	if err := p.wait(t, 10*time.Second); err != nil {
+		t.Fatalf("plugin after TerminateSession: %v", err)
+	}
+	if out := p.out.String(); !strings.HasSuffix(out, "\n\nExiting session with sessionId: "+id+".\n\n") {
+		t.Fatalf("plugin's output ends %q, want its exit message", out[max(0, len(out)-200):])
+	}
+}
+
 // plugin is a running session-manager-plugin whose stdout is collected.
 type plugin struct {
 	cmd   *exec.Cmd
@@ -360,10 +430,13 @@ type plugin struct {
 	done  chan error
 }
 
+// startPlugin runs the plugin with the response JSON itself as argv[1]
+// (the form the aws CLI uses for plugins up to 1.2.497.0 and for this
+// build; the first ssh test uses the environment-variable form).
 func (e *env) startPlugin(ctx context.Context, t *testing.T, response, request string) *plugin {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "session-manager-plugin"), e.pluginArgs(responseVar, request)...)
-	cmd.Env = append(append([]string{}, e.vars...), "SSM_PLUGIN_SKIP_CLIENT_CONFIGURE=true", responseVar+"="+response)
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "session-manager-plugin"), e.pluginArgs(response, request)...)
+	cmd.Env = append(append([]string{}, e.vars...), "SSM_PLUGIN_SKIP_CLIENT_CONFIGURE=true")
 	p := &plugin{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
 	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = p.out, &stderr
