@@ -2,6 +2,7 @@ package datachannel
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,5 +93,33 @@ func TestResumeGivesUpWithClearError(t *testing.T) {
 	_, err := client.Read(make([]byte, 1))
 	if err == nil || !strings.Contains(err.Error(), "not resumed within 300ms") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestNoResumeAfterTerminate: once the client asked the agent to end the
+// session, the agent closing the connection ends the session without a
+// ResumeSession.
+func TestNoResumeAfterTerminate(t *testing.T) {
+	ca, cb := memPipe()
+	var resumes atomic.Int32
+	client := NewSession(ca, Config{Role: RoleClient, Reconnect: func(ctx context.Context) (FrameConn, error) {
+		resumes.Add(1)
+		return nil, context.Canceled
+	}})
+	agent := NewSession(cb, Config{Role: RoleAgent})
+	defer client.Close()
+	defer agent.Close()
+	if err := client.SendFlag(FlagTerminateSession); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("agent read after terminate flag: %v", err)
+	}
+	agent.Close() // the agent hangs up, as AWS's does
+	if _, err := client.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read after the agent hung up: %v, want EOF", err)
+	}
+	if n := resumes.Load(); n != 0 {
+		t.Fatalf("%d resume attempts after TerminateSession", n)
 	}
 }

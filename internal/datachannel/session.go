@@ -126,24 +126,26 @@ type Session struct {
 	broken   bool
 	connDone chan struct{} // closed when the current conn is replaced or lost
 
-	mu        sync.Mutex
-	cond      *sync.Cond
-	outSeq    int64
-	unacked   []*outMsg // ordered by seq
-	expected  int64
-	pending   map[int64]*Message
-	readBuf   [][]byte
-	buffered  int
-	rtt       time.Duration
-	rttvar    time.Duration
-	rto       time.Duration
-	err       error // terminal error
-	eof       bool  // peer ended the stream
-	closed    bool
-	paused    bool
-	pausedAt  time.Time
-	exitCode  *int
-	closedMsg *ChannelClosed
+	mu       sync.Mutex
+	cond     *sync.Cond
+	outSeq   int64
+	unacked  []*outMsg // ordered by seq
+	expected int64
+	pending  map[int64]*Message
+	readBuf  [][]byte
+	buffered int
+	rtt      time.Duration
+	rttvar   time.Duration
+	rto      time.Duration
+	err      error // terminal error
+	eof      bool  // peer ended the stream
+	closed   bool
+	paused   bool
+	pausedAt time.Time
+	// terminating is set once we asked the agent to end the session.
+	terminating bool
+	exitCode    *int
+	closedMsg   *ChannelClosed
 
 	hs     chan *Message
 	ctx    context.Context
@@ -232,7 +234,14 @@ func (s *Session) Write(p []byte) (int, error) {
 }
 
 // SendFlag sends a Flag message (e.g. FlagTerminateSession) on the stream.
+// After FlagTerminateSession a lost connection ends the session quietly
+// instead of resuming it: the agent is expected to close.
 func (s *Session) SendFlag(flag uint32) error {
+	if flag == FlagTerminateSession {
+		s.mu.Lock()
+		s.terminating = true
+		s.mu.Unlock()
+	}
 	return s.SendStream(PayloadFlag, flagPayload(flag))
 }
 
@@ -458,6 +467,16 @@ func (s *Session) connLost(gen int, err error) {
 	s.broken = true
 	close(s.connDone)
 	old := s.conn
+	if s.terminating {
+		// We asked the agent to end the session; its closing the
+		// connection is the answer, not a failure to resume from.
+		s.eof = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+		old.Close()
+		s.cancel()
+		return
+	}
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	old.Close()
