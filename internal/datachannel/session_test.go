@@ -50,6 +50,14 @@ func (c *memConn) ReadFrame(ctx context.Context) ([]byte, error) {
 	}
 }
 
+// droppedCount reads the drop counter under the lock: the sessions'
+// resend loops may still be writing frames when the test checks it.
+func (c *memConn) droppedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dropped
+}
+
 func (c *memConn) WriteFrame(ctx context.Context, b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -177,7 +185,7 @@ func TestIntegrityUnderFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ca.dropped == 0 || cb.dropped == 0 {
+	if ca.droppedCount() == 0 || cb.droppedCount() == 0 {
 		t.Fatal("fault injection dropped nothing; the test proves nothing")
 	}
 }
