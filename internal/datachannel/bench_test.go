@@ -74,3 +74,8 @@ func BenchmarkWebsocketDownload32K(b *testing.B) {
 	c, a := wsPair(b, 1024, 32<<10)
 	benchStream(b, a, c)
 }
+
+func BenchmarkWebsocketUpload32K(b *testing.B) {
+	c, a := wsPair(b, 32<<10, 32<<10)
+	benchStream(b, c, a)
+}
