@@ -15,7 +15,7 @@ import (
 // loopback.
 func wsPair(b *testing.B, clientPayload, agentPayload int) (*Session, *Session) {
 	agentCh := make(chan *Session, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
 		if err != nil {
 			return
@@ -27,6 +27,8 @@ func wsPair(b *testing.B, clientPayload, agentPayload int) (*Session, *Session) 
 		agentCh <- s
 		<-s.Done()
 	}))
+	srv.Listener = BatchListener(srv.Listener)
+	srv.Start()
 	b.Cleanup(srv.Close)
 	ctx := context.Background()
 	client, err := Dial(ctx, "ws"+strings.TrimPrefix(srv.URL, "http"), "token-1234567890", DialOptions{Session: Config{MaxPayload: clientPayload}})

@@ -101,7 +101,7 @@ func Dial(ctx context.Context, streamURL, token string, opts DialOptions) (*Sess
 // DialFrameConn dials a data-channel websocket and sends the OpenDataChannel
 // frame (a new RequestId each time, the same ClientId across reconnects).
 func DialFrameConn(ctx context.Context, streamURL, token, clientID string, hc *http.Client) (*WebSocket, error) {
-	c, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: hc})
+	c, _, err := websocket.Dial(ctx, streamURL, &websocket.DialOptions{HTTPClient: batchingClient(hc)})
 	if err != nil {
 		return nil, fmt.Errorf("open data channel: %w", err)
 	}

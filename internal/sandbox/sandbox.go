@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
@@ -256,7 +257,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 		sb.Instances = append(sb.Instances, info)
 	}
-	sb.serve(ln, mux)
+	// Coalesce writes as the client does: the data channel sends many
+	// small frames (docs/benchmarks.md).
+	sb.serve(datachannel.BatchListener(ln), mux)
 	return sb, nil
 }
 
