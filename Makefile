@@ -32,6 +32,13 @@ interop:
 	$(GO) -C e2e/interop vet -mod=mod ./...
 	set -o pipefail; $(GO) -C e2e/interop test -mod=mod -race -count=1 -timeout 10m -json ./... | $(GO) run ./scripts/testreport
 
+# gofmt, go vet and staticcheck (pinned; fetched through the module proxy).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
 test-short:
 	$(GO) test -short -count=1 ./...
 

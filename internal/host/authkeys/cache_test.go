@@ -70,7 +70,7 @@ func newCountingProxy(t *testing.T, target, pathPart string, n *atomic.Int64) st
 		req.Header = r.Header.Clone()
 		resp, err := client.Do(req)
 		if err != nil {
-			http.Error(rw, err.Error(), 502)
+			http.Error(rw, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()

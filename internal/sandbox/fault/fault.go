@@ -102,15 +102,14 @@ type Conn struct {
 	inner datachannel.FrameConn
 	cfg   Config
 
-	totals    *Counters
-	mu        sync.Mutex
-	rng       *rand.Rand
-	heldOut   []byte
-	heldIn    []byte
-	dupIn     []byte
-	stats     Stats
-	closeOnce sync.Once
-	timer     *time.Timer
+	totals  *Counters
+	mu      sync.Mutex
+	rng     *rand.Rand
+	heldOut []byte
+	heldIn  []byte
+	dupIn   []byte
+	stats   Stats
+	timer   *time.Timer
 }
 
 // Closer is implemented by connections that can close with a status, like
