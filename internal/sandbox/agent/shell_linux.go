@@ -1,19 +1,18 @@
 package agent
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"syscall"
 
 	"github.com/creack/pty"
+
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
 // startPty starts cmd on a new pty sized from ts; with a hostname, in a
-// new UTS namespace carrying it (as the sandbox's sshd does for the
-// instance's SSH sessions), made on a locked OS thread that forks the
-// child and then dies with its goroutine.
+// new UTS namespace carrying it, as the sandbox's sshd does for the
+// instance's SSH sessions.
 func startPty(cmd *exec.Cmd, ts *termSize, hostname string) (*os.File, error) {
 	start := func() (*os.File, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
@@ -34,27 +33,11 @@ func startPty(cmd *exec.Cmd, ts *termSize, hostname string) (*os.File, error) {
 		}
 		return f, nil
 	}
-	if hostname == "" {
-		return start()
-	}
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread's namespace differs
-		if err := syscall.Unshare(syscall.CLONE_NEWUTS); err != nil {
-			ch <- result{nil, fmt.Errorf("new UTS namespace: %w", err)}
-			return
-		}
-		if err := syscall.Sethostname([]byte(hostname)); err != nil {
-			ch <- result{nil, fmt.Errorf("set hostname %q: %w", hostname, err)}
-			return
-		}
-		f, err := start()
-		ch <- result{f, err}
-	}()
-	r := <-ch
-	return r.f, r.err
+	var f *os.File
+	err := sshd.WithHostname(hostname, func() error {
+		var err error
+		f, err = start()
+		return err
+	})
+	return f, err
 }

@@ -10,14 +10,20 @@ import (
 )
 
 // startWithHostname starts cmd in a new UTS namespace whose hostname is
-// hostname (or plainly if hostname is empty). The namespace is made on a
-// dedicated OS thread that then forks the child, so the child inherits it
-// even when it drops privileges (Credential) before exec; the thread is
-// never returned to the Go scheduler and dies with its goroutine. Needs
-// CAP_SYS_ADMIN; utsProbe checks.
+// hostname (or plainly if hostname is empty); see WithHostname.
 func startWithHostname(cmd *exec.Cmd, hostname string) error {
+	return WithHostname(hostname, cmd.Start)
+}
+
+// WithHostname runs start (which starts a child process) in a new UTS
+// namespace whose hostname is hostname, or plainly if hostname is empty.
+// The namespace is made on a dedicated OS thread that then forks the child,
+// so the child inherits it even when it drops privileges before exec; the
+// thread is never returned to the Go scheduler and dies with its goroutine.
+// Needs CAP_SYS_ADMIN (SimulatedHostnames tells).
+func WithHostname(hostname string, start func() error) error {
 	if hostname == "" {
-		return cmd.Start()
+		return start()
 	}
 	errc := make(chan error, 1)
 	go func() {
@@ -28,7 +34,7 @@ func startWithHostname(cmd *exec.Cmd, hostname string) error {
 			errc <- err
 			return
 		}
-		errc <- cmd.Start()
+		errc <- start()
 	}()
 	return <-errc
 }
