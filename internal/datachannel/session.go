@@ -582,12 +582,12 @@ func (s *Session) handle(m *Message) {
 	}
 	switch m.Type {
 	case TypeAcknowledge:
-		var ack Acknowledge
-		if err := json.Unmarshal(m.Payload, &ack); err != nil {
+		seq, err := ackSequence(m.Payload)
+		if err != nil {
 			s.log.Debug("dropping malformed acknowledge", "err", err)
 			return
 		}
-		s.acked(ack.AcknowledgedMessageSequenceNumber)
+		s.acked(seq)
 	case s.recvType():
 		s.receiveStream(m)
 	case TypeChannelClosed:
@@ -738,12 +738,7 @@ func (s *Session) process(m *Message) {
 }
 
 func (s *Session) sendAck(m *Message) {
-	ack, _ := json.Marshal(Acknowledge{
-		AcknowledgedMessageType:           m.Type,
-		AcknowledgedMessageID:             m.ID.String(),
-		AcknowledgedMessageSequenceNumber: m.SequenceNumber,
-		IsSequentialMessage:               true,
-	})
+	ack := appendAck(make([]byte, 0, 192), m.Type, m.ID.String(), m.SequenceNumber)
 	am := &Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: uuid.New(), Payload: ack}
 	frame, err := am.Marshal()
 	if err != nil {
