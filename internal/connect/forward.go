@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xtaci/smux"
-
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/datachannel/mux"
 )
@@ -51,7 +49,7 @@ type Forward struct {
 	InstanceID string
 	Dest       string // host:port as the instance sees it
 	dc         *datachannel.Session
-	sm         *smux.Session
+	sm         *mux.Session
 	api        API
 	log        *slog.Logger
 	linger     time.Duration

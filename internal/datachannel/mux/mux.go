@@ -8,8 +8,10 @@ package mux
 import (
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/xtaci/smux"
 )
@@ -47,15 +49,74 @@ func config(keepaliveOff bool) *smux.Config {
 	return c
 }
 
+// Session is the client end of a multiplexed session.
+type Session struct {
+	*smux.Session
+	gate *openGate
+}
+
 // Client starts the client end over rw (a client data-channel session).
 // Keepalive is off exactly when the agent turns its own off for our
 // ClientVersion, which is what keeps idle tunnels from dying after 30 s.
-func Client(rw io.ReadWriteCloser, agentVersion string) (*smux.Session, error) {
-	s, err := smux.Client(rw, config(Compare(agentVersion, agentKeepaliveOff) > 0))
+func Client(rw io.ReadWriteCloser, agentVersion string) (*Session, error) {
+	g := &openGate{}
+	g.cond = sync.NewCond(&g.mu)
+	s, err := smux.Client(gatedConn{rw, g}, config(Compare(agentVersion, agentKeepaliveOff) > 0))
 	if err != nil {
 		return nil, fmt.Errorf("start smux client: %w", err)
 	}
-	return s, nil
+	return &Session{Session: s, gate: g}, nil
+}
+
+// OpenStream opens a stream. smux registers a new stream only after it has
+// sent the stream's SYN, so an agent that refuses the connection at once
+// (its FIN back within microseconds on a fast network) could have the FIN
+// processed for a stream smux does not know yet, leaving it open forever.
+// The gate holds received bytes back from smux until the stream is
+// registered.
+func (s *Session) OpenStream() (*smux.Stream, error) {
+	s.gate.begin()
+	defer s.gate.end()
+	return s.Session.OpenStream()
+}
+
+// Open implements the same as OpenStream, as net.Conn.
+func (s *Session) Open() (net.Conn, error) { return s.OpenStream() }
+
+type openGate struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	opening int
+}
+
+func (g *openGate) begin() { g.mu.Lock(); g.opening++; g.mu.Unlock() }
+
+func (g *openGate) end() {
+	g.mu.Lock()
+	g.opening--
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+func (g *openGate) wait() {
+	g.mu.Lock()
+	for g.opening > 0 {
+		g.cond.Wait()
+	}
+	g.mu.Unlock()
+}
+
+// gatedConn hands received bytes to smux only when no OpenStream is in
+// progress. Bytes read before an OpenStream began cannot answer its SYN.
+type gatedConn struct {
+	io.ReadWriteCloser
+	g *openGate
+}
+
+func (c gatedConn) Read(p []byte) (int, error) {
+	n, err := c.ReadWriteCloser.Read(p)
+	c.g.wait()
+	return n, err
 }
 
 // Server starts the agent end over rw.

@@ -112,3 +112,46 @@ func TestConcurrentStreamsOverOneSession(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestImmediateRefusalClosesTheStream is the regression test for a stream
+// left open forever: smux registers a stream after sending its SYN, and an
+// agent that refuses at once can get its FIN back first. The server here
+// closes every stream the moment it accepts it; every client stream must
+// see EOF. In memory the race is rarely won by the FIN, so this guards the
+// behaviour rather than reproducing the race every run (the e2e tunnel
+// test hit it about once in five full runs before the gate).
+func TestImmediateRefusalClosesTheStream(t *testing.T) {
+	ab, ba, done, once := make(chan []byte, 1<<14), make(chan []byte, 1<<14), make(chan struct{}), &sync.Once{}
+	cs := datachannel.NewSession(framePipe{ba, ab, done, once}, datachannel.Config{Role: datachannel.RoleClient})
+	as := datachannel.NewSession(framePipe{ab, ba, done, once}, datachannel.Config{Role: datachannel.RoleAgent})
+	defer cs.Close()
+	defer as.Close()
+	srv, err := Server(as, datachannel.ClientVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			st, err := srv.AcceptStream()
+			if err != nil {
+				return
+			}
+			st.Close()
+		}
+	}()
+	cli, err := Client(cs, "3.3.987.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200; i++ {
+		st, err := cli.OpenStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := st.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("stream %d: read = %v, want EOF from the agent's immediate close", i, err)
+		}
+		st.Close()
+	}
+}
