@@ -62,14 +62,20 @@ func (p framePipe) WriteFrame(ctx context.Context, b []byte) error {
 }
 func (p framePipe) Close() error { p.once.Do(func() { close(p.done) }); return nil }
 
+// sessionPair returns a client and an agent data-channel session joined in
+// memory, closed when the test ends.
+func sessionPair(t *testing.T) (client, agent *datachannel.Session) {
+	ab, ba, done, once := make(chan []byte, 1<<14), make(chan []byte, 1<<14), make(chan struct{}), &sync.Once{}
+	client = datachannel.NewSession(framePipe{ba, ab, done, once}, datachannel.Config{Role: datachannel.RoleClient})
+	agent = datachannel.NewSession(framePipe{ab, ba, done, once}, datachannel.Config{Role: datachannel.RoleAgent})
+	t.Cleanup(func() { client.Close(); agent.Close() })
+	return client, agent
+}
+
 // TestConcurrentStreamsOverOneSession opens many smux streams over one
 // data-channel session and echoes data on each.
 func TestConcurrentStreamsOverOneSession(t *testing.T) {
-	ab, ba, done, once := make(chan []byte, 1<<14), make(chan []byte, 1<<14), make(chan struct{}), &sync.Once{}
-	cs := datachannel.NewSession(framePipe{ba, ab, done, once}, datachannel.Config{Role: datachannel.RoleClient})
-	as := datachannel.NewSession(framePipe{ab, ba, done, once}, datachannel.Config{Role: datachannel.RoleAgent})
-	defer cs.Close()
-	defer as.Close()
+	cs, as := sessionPair(t)
 	srv, err := Server(as, datachannel.ClientVersion)
 	if err != nil {
 		t.Fatal(err)
@@ -121,11 +127,7 @@ func TestConcurrentStreamsOverOneSession(t *testing.T) {
 // behaviour rather than reproducing the race every run (the e2e tunnel
 // test hit it about once in five full runs before the gate).
 func TestImmediateRefusalClosesTheStream(t *testing.T) {
-	ab, ba, done, once := make(chan []byte, 1<<14), make(chan []byte, 1<<14), make(chan struct{}), &sync.Once{}
-	cs := datachannel.NewSession(framePipe{ba, ab, done, once}, datachannel.Config{Role: datachannel.RoleClient})
-	as := datachannel.NewSession(framePipe{ab, ba, done, once}, datachannel.Config{Role: datachannel.RoleAgent})
-	defer cs.Close()
-	defer as.Close()
+	cs, as := sessionPair(t)
 	srv, err := Server(as, datachannel.ClientVersion)
 	if err != nil {
 		t.Fatal(err)
