@@ -232,10 +232,7 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 	defer dst.Close()
 	log.Debug("connected to destination", "port", port)
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // client -> destination
-		defer wg.Done()
+	go func() { // client -> destination; ends when either side closes
 		io.Copy(dst, dc)
 		dst.CloseWrite()
 	}()
