@@ -37,19 +37,19 @@ func (e *env) run3(extra []string, name string, args ...string) (string, string,
 	return stdout.String(), stderr.String(), err
 }
 
-// fleetWithTwins is the default fleet plus a second "web-1" whose SSM agent
-// is offline and a stopped "old-1".
+// fleetWithTwins is the default fleet (which has a stopped "old-1") plus
+// a second "web-1" whose SSM agent is offline.
 func fleetWithTwins(c *sandbox.Config) {
 	c.Instances = sandbox.DefaultInstances()
 	twin := c.Instances[0]
-	twin.ID, twin.PrivateIP, twin.PrivateDNS = "i-0a1b2c3d4e5f00004", "10.0.1.14", "ip-10-0-1-14.ec2.internal"
-	twin.PublicIP, twin.PublicDNS, twin.SSMOnline, twin.AZ = "", "", false, "us-east-1b"
+	twin.ID, twin.PrivateIP, twin.PrivateDNS = twinID, "10.0.1.14", "ip-10-0-1-14.ec2.internal"
+	twin.Public, twin.PublicIP, twin.PublicDNS, twin.SSMOnline, twin.AZ = false, "", "", false, "us-east-1b"
 	twin.Tags = map[string]string{"Name": "web-1"}
-	old := c.Instances[2]
-	old.ID, old.PrivateIP, old.State = "i-0a1b2c3d4e5f00005", "10.0.2.25", "stopped"
-	old.Tags = map[string]string{"Name": "old-1"}
-	c.Instances = append(c.Instances, twin, old)
+	c.Instances = append(c.Instances, twin)
 }
+
+// twinID is fleetWithTwins' second web-1.
+const twinID = "i-0a1b2c3d4e5f00007"
 
 func (e *env) pushedKeys(user string) int {
 	n := 0
@@ -70,9 +70,9 @@ func TestEveryTargetFormConnects(t *testing.T) {
 		user + "@db-1.us-east-1":    db1,
 		"tag:Name=web-2":            web2,
 		"10.0.2.21":                 db1,
-		"198.51.100.11":             web1,
+		web1.PublicIP:               web1,
 		"ip-10-0-1-12.ec2.internal": web2,
-		"ec2-198-51-100-11.compute-1.amazonaws.com": web1,
+		"ec2-" + strings.ReplaceAll(web1.PublicIP, ".", "-") + ".compute-1.amazonaws.com": web1,
 	} {
 		out, stderr, err := e.run3(nil, "jitssh", "ssh", form, "--", "hostname")
 		if err != nil {
@@ -141,7 +141,7 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("an ambiguous Name tag connected")
 	}
-	for _, want := range []string{"2 instances match Name tag \"web-1\"", "i-0a1b2c3d4e5f00001", "i-0a1b2c3d4e5f00004", "Online", "ConnectionLost", "us-east-1b"} {
+	for _, want := range []string{"2 instances match Name tag \"web-1\"", "i-0a1b2c3d4e5f00001", twinID, "Online", "ConnectionLost", "us-east-1b"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("ambiguity error lacks %q:\n%s", want, stderr)
 		}
@@ -151,7 +151,7 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 	if out, err := e.run("jitssh", "config", "install", "--file", cf, "--host", "web-*", "--host", "10.*"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if _, stderr, err := e.run3(nil, "ssh", "-F", cf, "web-1", "true"); err == nil || !strings.Contains(stderr, "i-0a1b2c3d4e5f00004") {
+	if _, stderr, err := e.run3(nil, "ssh", "-F", cf, "web-1", "true"); err == nil || !strings.Contains(stderr, twinID) {
 		t.Errorf("ssh web-1 (ambiguous): %v\n%s", err, stderr)
 	}
 	for _, bad := range []string{"no-such-name", "10.9.9.9", "tag:Team=nobody", "i-0ffffffffffffffff", "ip-10-9-9-9.ec2.internal", "old-1", "mi-0123456789abcdef0"} {
@@ -198,8 +198,10 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 		"i-0a1b2c3d4e5f00001": "web-1 running Online [ssm direct]",
 		"i-0a1b2c3d4e5f00002": "web-2 running Online [ssm direct]",
 		"i-0a1b2c3d4e5f00003": "db-1 running Online [ssm]",
-		"i-0a1b2c3d4e5f00004": "web-1 running ConnectionLost []",
-		"i-0a1b2c3d4e5f00005": "old-1 stopped ConnectionLost []",
+		"i-0a1b2c3d4e5f00004": "bastion-1 running Online [ssm direct]",
+		"i-0a1b2c3d4e5f00005": "app-1 running ConnectionLost []",
+		"i-0a1b2c3d4e5f00006": "old-1 stopped ConnectionLost []",
+		twinID:                "web-1 running ConnectionLost []",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("ls = %v\nwant %v", got, want)
@@ -227,7 +229,7 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 			t.Errorf("doctor web-2: %s = %q, want ok (%s)", name, seen[name], out)
 		}
 	}
-	for target, want := range map[string]string{"old-1": "start-instances", "i-0a1b2c3d4e5f00004": "ConnectionLost"} {
+	for target, want := range map[string]string{"old-1": "start-instances", twinID: "ConnectionLost"} {
 		out, _, err := e.run3(nil, "jitssh", "doctor", target)
 		if err == nil || !strings.Contains(out, "FAIL") || !strings.Contains(out, want) {
 			t.Errorf("doctor %s: %v\n%s", target, err, out)

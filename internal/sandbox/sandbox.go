@@ -86,12 +86,16 @@ type InstanceInfo struct {
 	State     string `json:"state"`
 	PrivateIP string `json:"private_ip"`
 	PublicIP  string `json:"public_ip,omitempty"`
-	SSHServer string `json:"ssh_server"` // "openssh" or "embedded"
-	AuditLog  string `json:"audit_log"`
-	SSHDLog   string `json:"sshd_log,omitempty"`
+	// PublicAddr is "<public ip>:<ssh port>", where the instance's SSH
+	// server answers from the sandbox's loopback "internet" (empty for
+	// private-only instances).
+	PublicAddr string `json:"public_addr,omitempty"`
+	SSHServer  string `json:"ssh_server"` // "openssh" or "embedded"
+	AuditLog   string `json:"audit_log"`
+	SSHDLog    string `json:"sshd_log,omitempty"`
 	// SSHAddr is a 127.0.0.1 TCP address that reaches the instance's SSH
-	// server directly, without SSM: the sandbox's stand-in for its IP on a
-	// network the client can route to (direct transport, benchmarks).
+	// server directly, whatever its network: a back door for benchmarks
+	// and tests, not a network path a client would have (see PublicAddr).
 	SSHAddr string `json:"ssh_addr"`
 	IMDS    string `json:"imds_endpoint"`
 }
@@ -103,6 +107,9 @@ type Sandbox struct {
 	Identity  world.Identity // the default identity's credentials
 	Instances []InstanceInfo
 	StateDir  string
+	// SSHPort is the port the SSH servers of public instances listen on at
+	// their public IPs: 22 when the sandbox could bind it, else a free one.
+	SSHPort int
 	// CloudTrail is the path of the CloudTrail JSON-lines log.
 	CloudTrail string
 
@@ -114,6 +121,8 @@ type Sandbox struct {
 	faults      faultTable
 	faultTotals fault.Counters
 	agent       *agent.Handler
+	pub         *publicNet
+	mitm        mitmTable
 	cleanups    []func()
 	closeOnce   sync.Once
 }
@@ -190,7 +199,18 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		}
 	}
 
-	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs})
+	cfg.Instances = append([]world.Instance(nil), cfg.Instances...)
+	pub, err := assignPublicIPs(acct.Region, cfg.Instances)
+	if err != nil {
+		return nil, err
+	}
+	sb.pub, sb.SSHPort = pub, pub.port
+	for _, ln := range pub.lns {
+		sb.cleanups = append(sb.cleanups, func() { ln.Close() })
+	}
+
+	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs,
+		VPCs: acct.VPCs, Subnets: acct.Subnets, Endpoints: acct.Endpoints})
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +251,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
 	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)
+	mux.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
 	sb.CloudTrail = filepath.Join(cfg.StateDir, "cloudtrail.jsonl")
 	tl, err := trail.Open(sb.CloudTrail)
 	if err != nil {
@@ -256,6 +277,11 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 			return nil, fmt.Errorf("start instance %s: %w", in.ID, err)
 		}
 		sb.Instances = append(sb.Instances, info)
+	}
+	for id, ln := range sb.pub.lns {
+		if srv, ok := sb.hosts[id]; ok {
+			sb.servePublic(id, srv, ln)
+		}
 	}
 	// Coalesce writes as the client does: the data channel sends many
 	// small frames (docs/benchmarks.md).
@@ -287,12 +313,23 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
 		return InstanceInfo{}, err
 	}
+	if in.Bastion {
+		// A bastion forwards ssh -J connections into its VPC through the
+		// sandbox's routing; a real sshd would dial 10.x for real.
+		mode = sshd.Embedded
+	}
 	scfg := sshd.Config{
 		InstanceID: in.ID,
 		Hostname:   in.Hostname,
 		StateDir:   dir,
 		Mode:       mode,
 		Logger:     sb.log.With("component", "sshd", "instance", in.ID),
+	}
+	if in.Bastion {
+		id := in.ID
+		scfg.Forward = func(ctx context.Context, host string, port int) (sshd.Conn, error) {
+			return sb.dial(ctx, id, host, port)
+		}
 	}
 	if mode == sshd.OpenSSH {
 		scfg.AuthorizedKeysCommand = []string{hostBin, "authorized-keys", "--config", hostConf, "--", "%u", "%f"}
@@ -317,6 +354,9 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 		return InstanceInfo{}, err
 	}
 	info.SSHAddr = addr
+	if ln, ok := sb.pub.lns[in.ID]; ok {
+		info.PublicAddr = ln.Addr().String()
+	}
 	return info, nil
 }
 
@@ -333,42 +373,64 @@ func (sb *Sandbox) listenSSH(srv *sshd.Server) (string, error) {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				dst, err := srv.Open(context.Background())
-				if err != nil {
-					sb.log.Warn("direct SSH connection refused", "err", err)
-					return
-				}
-				defer dst.Close()
-				go func() {
-					io.Copy(dst, c)
-					dst.CloseWrite()
-				}()
-				io.Copy(c, dst)
-			}()
+			go sb.pipeSSH(c, srv)
 		}
 	}()
 	return ln.Addr().String(), nil
 }
 
-// dial connects from an instance to host:port. host "" (or localhost) is
-// the instance itself; otherwise it must name another instance by private
-// IP or DNS name. Each instance serves SSH on port 22 and the echo service
-// (RFC 862) on port 7, which the tunnel tests use.
+// pipeSSH connects c to a new connection of srv until either side ends.
+func (sb *Sandbox) pipeSSH(c net.Conn, srv *sshd.Server) {
+	defer c.Close()
+	dst, err := srv.Open(context.Background())
+	if err != nil {
+		sb.log.Warn("direct SSH connection refused", "err", err)
+		return
+	}
+	defer dst.Close()
+	go func() {
+		io.Copy(dst, c)
+		dst.CloseWrite()
+	}()
+	io.Copy(c, dst)
+}
+
+// dial connects from an instance to host:port: the sandbox's VPC routing.
+// host "" (or localhost) is the instance itself; otherwise it must name a
+// running instance of the same VPC by private IP or private DNS name.
+// Each instance serves SSH on port 22 and the echo service (RFC 862) on
+// port 7, which the tunnel tests use.
 func (sb *Sandbox) dial(ctx context.Context, instanceID, host string, port int) (agent.Conn, error) {
 	id := instanceID
 	if host != "" && host != "localhost" && host != "127.0.0.1" {
-		id = ""
-		for _, in := range sb.World.Instances() {
-			if host == in.PrivateIP || host == in.PrivateDNS || host == in.Hostname {
-				id = in.ID
+		from, ok := sb.World.Instance(instanceID)
+		if !ok {
+			return nil, fmt.Errorf("dial %s:%d: no instance %s", host, port, instanceID)
+		}
+		return sb.dialVPC(ctx, from.VpcID, host, port)
+	}
+	return sb.dialInstance(ctx, id, port)
+}
+
+// dialVPC connects to host:port in a VPC, host being a private IP or
+// private DNS name of a running instance there.
+func (sb *Sandbox) dialVPC(ctx context.Context, vpcID, host string, port int) (agent.Conn, error) {
+	id := ""
+	for _, in := range sb.World.Instances() {
+		if in.VpcID == vpcID && (host == in.PrivateIP || host == in.PrivateDNS) {
+			id = in.ID
+			if in.State != "running" {
+				return nil, fmt.Errorf("dial %s:%d: connection timed out (instance %s is %s)", host, port, in.ID, in.State)
 			}
 		}
-		if id == "" {
-			return nil, fmt.Errorf("dial %s:%d from %s: no such host on the sandbox's network", host, port, instanceID)
-		}
 	}
+	if id == "" {
+		return nil, fmt.Errorf("dial %s:%d: no such host in %s", host, port, vpcID)
+	}
+	return sb.dialInstance(ctx, id, port)
+}
+
+func (sb *Sandbox) dialInstance(ctx context.Context, id string, port int) (agent.Conn, error) {
 	srv, ok := sb.hosts[id]
 	if !ok {
 		return nil, fmt.Errorf("instance %s has no SSH server", id)
@@ -425,7 +487,8 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 		return err
 	}
 	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail) {
+		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail,
+		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort)) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))
 	}
@@ -449,6 +512,11 @@ func (sb *Sandbox) Close() error {
 		for _, h := range sb.hosts {
 			h.Close()
 		}
+		sb.mitm.mu.Lock()
+		if sb.mitm.impostor != nil {
+			sb.mitm.impostor.Close()
+		}
+		sb.mitm.mu.Unlock()
 		for i := len(sb.cleanups) - 1; i >= 0; i-- {
 			sb.cleanups[i]()
 		}

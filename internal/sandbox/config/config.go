@@ -37,6 +37,14 @@ type File struct {
 	Identities []IdentitySpec        `toml:"identities"`
 	Instances  []InstanceSpec        `toml:"instances"`
 	Generate   *GenerateSpec         `toml:"generate"`
+	// VPCs, Subnets and Endpoints describe the network. Without subnets,
+	// instances keep the subnet and VPC ids they name (or the built-in
+	// ones) and nothing checks their addresses; with subnets, every
+	// instance lies in one (inferred from its private IP when subnet_id is
+	// not given) and EC2 Instance Connect Endpoints can be declared.
+	VPCs      []VPCSpec      `toml:"vpcs"`
+	Subnets   []SubnetSpec   `toml:"subnets"`
+	Endpoints []EndpointSpec `toml:"endpoints"`
 
 	dir string // for relative policy files
 }
@@ -85,6 +93,41 @@ type InstanceSpec struct {
 	SubnetID     string            `toml:"subnet_id"`
 	VpcID        string            `toml:"vpc_id"`
 	Tags         map[string]string `toml:"tags"`
+	// Public gives the instance a public IP from the sandbox's loopback
+	// block at start (127.X.Y.n, see docs/sandbox.md); it needs a public
+	// subnet when subnets are declared. Exclusive with public_ip.
+	Public bool `toml:"public"`
+	// Bastion makes the instance's SSH server the embedded one, which
+	// forwards ssh -J / -W connections (direct-tcpip) into its VPC.
+	Bastion bool `toml:"bastion"`
+}
+
+// VPCSpec is one VPC.
+type VPCSpec struct {
+	ID   string            `toml:"id"`
+	CIDR string            `toml:"cidr"`
+	Tags map[string]string `toml:"tags"`
+}
+
+// SubnetSpec is one subnet.
+type SubnetSpec struct {
+	ID    string `toml:"id"`
+	VpcID string `toml:"vpc_id"`
+	CIDR  string `toml:"cidr"`
+	AZ    string `toml:"az"` // default <region>a
+	// Public subnets route to an internet gateway: their instances may
+	// have public IPs.
+	Public bool              `toml:"public"`
+	Tags   map[string]string `toml:"tags"`
+}
+
+// EndpointSpec is one EC2 Instance Connect Endpoint.
+type EndpointSpec struct {
+	ID               string            `toml:"id"`
+	SubnetID         string            `toml:"subnet_id"`
+	State            string            `toml:"state"` // default create-complete
+	PreserveClientIP bool              `toml:"preserve_client_ip"`
+	Tags             map[string]string `toml:"tags"`
 }
 
 // GenerateSpec adds a fleet of API-only instances (world.Instance.Virtual)
@@ -106,6 +149,9 @@ type Account struct {
 	// SCPs are nil when the account is in no organisation.
 	SCPs      []policy.Document
 	Instances []world.Instance
+	VPCs      []world.VPC
+	Subnets   []world.Subnet
+	Endpoints []world.Endpoint
 }
 
 // Built-in defaults.
@@ -156,22 +202,67 @@ session_name = "admin"
 access_key_id = "AKIAJITSSHSANDBOX004"
 policies = ["AdministratorAccess"]
 
+# The network: one VPC with a public and a private subnet. Public
+# instances get a loopback "public" IP (127.X.Y.n) at start, where their
+# SSH server listens: the sandbox's internet is loopback.
+[[vpcs]]
+id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.0.0/16"
+
+[[subnets]]
+id = "subnet-0a1b2c3d4e5f60001"
+vpc_id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.1.0/24"
+public = true
+
+[[subnets]]
+id = "subnet-0a1b2c3d4e5f60002"
+vpc_id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.2.0/24"
+
+# An EC2 Instance Connect Endpoint in the private subnet: the websocket
+# tunnel (/openTunnel) reaches port 22 of any instance in the VPC.
+[[endpoints]]
+id = "eice-0a1b2c3d4e5f60001"
+subnet_id = "subnet-0a1b2c3d4e5f60002"
+
 [[instances]]
 id = "i-0a1b2c3d4e5f00001"
 name = "web-1"
 private_ip = "10.0.1.11"
-public_ip = "198.51.100.11"
+public = true
 
 [[instances]]
 id = "i-0a1b2c3d4e5f00002"
 name = "web-2"
 private_ip = "10.0.1.12"
-public_ip = "198.51.100.12"
+public = true
 
 [[instances]]
 id = "i-0a1b2c3d4e5f00003"
 name = "db-1"
 private_ip = "10.0.2.21"
+
+# A bastion: ssh -J bastion-1 reaches the private instances.
+[[instances]]
+id = "i-0a1b2c3d4e5f00004"
+name = "bastion-1"
+private_ip = "10.0.1.10"
+public = true
+bastion = true
+
+# SSM agent offline: reachable only through the endpoint or the bastion.
+[[instances]]
+id = "i-0a1b2c3d4e5f00005"
+name = "app-1"
+private_ip = "10.0.2.31"
+ssm = "offline"
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00006"
+name = "old-1"
+private_ip = "10.0.2.41"
+state = "stopped"
 `
 
 // Builtin returns the built-in configuration.
@@ -240,7 +331,155 @@ var (
 	resIDPattern      = regexp.MustCompile(`^(subnet|vpc|ami)-[0-9a-f]{8,17}$`)
 	typePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,40}$`)
+	endpointIDPattern = regexp.MustCompile(`^eice-[0-9a-f]{8,17}$`)
 )
+
+// EndpointStates are the states an EC2 Instance Connect Endpoint can be in.
+var EndpointStates = []string{"create-in-progress", "create-complete", "create-failed", "delete-in-progress",
+	"delete-complete", "delete-failed", "update-in-progress", "update-complete", "update-failed"}
+
+// checkNetwork validates the VPCs, subnets and endpoints.
+func (f *File) checkNetwork() error {
+	vpcs := map[string]netip.Prefix{}
+	for i, v := range f.VPCs {
+		where := fmt.Sprintf("vpcs[%d]", i)
+		if !strings.HasPrefix(v.ID, "vpc-") || !resIDPattern.MatchString(v.ID) {
+			return fmt.Errorf("%s: id %q: want vpc- and 8 or 17 lower-case hex digits", where, v.ID)
+		}
+		where = fmt.Sprintf("vpcs[%d] (%s)", i, v.ID)
+		if _, dup := vpcs[v.ID]; dup {
+			return fmt.Errorf("%s: duplicate id", where)
+		}
+		p, err := privateCIDR(v.CIDR, 16, 28)
+		if err != nil {
+			return fmt.Errorf("%s: cidr: %w", where, err)
+		}
+		vpcs[v.ID] = p
+		if err := checkTags(v.Tags, where+".tags"); err != nil {
+			return err
+		}
+	}
+	if len(f.Subnets) > 0 && len(f.VPCs) == 0 {
+		return errors.New("[[subnets]] need their [[vpcs]]: declare the VPC (id and cidr) each subnet's vpc_id names")
+	}
+	subnets := map[string]bool{}
+	for i := range f.Subnets {
+		sn := &f.Subnets[i]
+		where := fmt.Sprintf("subnets[%d]", i)
+		if !strings.HasPrefix(sn.ID, "subnet-") || !resIDPattern.MatchString(sn.ID) {
+			return fmt.Errorf("%s: id %q: want subnet- and 8 or 17 lower-case hex digits", where, sn.ID)
+		}
+		where = fmt.Sprintf("subnets[%d] (%s)", i, sn.ID)
+		if subnets[sn.ID] {
+			return fmt.Errorf("%s: duplicate id", where)
+		}
+		subnets[sn.ID] = true
+		vp, ok := vpcs[sn.VpcID]
+		if !ok {
+			return fmt.Errorf("%s: vpc_id %q names no [[vpcs]] entry", where, sn.VpcID)
+		}
+		p, err := privateCIDR(sn.CIDR, 16, 28)
+		if err != nil {
+			return fmt.Errorf("%s: cidr: %w", where, err)
+		}
+		if !vp.Contains(p.Addr()) || p.Bits() < vp.Bits() {
+			return fmt.Errorf("%s: cidr %s is not inside its VPC's %s", where, p, vp)
+		}
+		for _, other := range f.Subnets[:i] {
+			if op, err := netip.ParsePrefix(other.CIDR); err == nil && other.VpcID == sn.VpcID && op.Overlaps(p) {
+				return fmt.Errorf("%s: cidr %s overlaps subnet %s (%s)", where, p, other.ID, op)
+			}
+		}
+		if sn.AZ == "" {
+			sn.AZ = f.Region + "a"
+		}
+		if !azPattern.MatchString(sn.AZ) || !strings.HasPrefix(sn.AZ, f.Region) {
+			return fmt.Errorf("%s: az %q: want an availability zone of %s", where, sn.AZ, f.Region)
+		}
+		if err := checkTags(sn.Tags, where+".tags"); err != nil {
+			return err
+		}
+	}
+	if len(f.Endpoints) > 0 && len(f.Subnets) == 0 {
+		return errors.New("[[endpoints]] need [[subnets]] (and [[vpcs]]): an endpoint lives in a subnet")
+	}
+	eps := map[string]bool{}
+	for i := range f.Endpoints {
+		e := &f.Endpoints[i]
+		where := fmt.Sprintf("endpoints[%d]", i)
+		if !endpointIDPattern.MatchString(e.ID) {
+			return fmt.Errorf("%s: id %q: want eice- and 8 to 17 lower-case hex digits", where, e.ID)
+		}
+		where = fmt.Sprintf("endpoints[%d] (%s)", i, e.ID)
+		if eps[e.ID] {
+			return fmt.Errorf("%s: duplicate id", where)
+		}
+		eps[e.ID] = true
+		if !subnets[e.SubnetID] {
+			return fmt.Errorf("%s: subnet_id %q names no [[subnets]] entry", where, e.SubnetID)
+		}
+		if e.State == "" {
+			e.State = "create-complete"
+		}
+		known := false
+		for _, st := range EndpointStates {
+			known = known || st == e.State
+		}
+		if !known {
+			return fmt.Errorf("%s: state %q: want one of %s", where, e.State, strings.Join(EndpointStates, ", "))
+		}
+		if err := checkTags(e.Tags, where+".tags"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// privateCIDR parses an IPv4 RFC 1918 CIDR block with a prefix length
+// from minBits to maxBits, given in its canonical form.
+func privateCIDR(s string, minBits, maxBits int) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() || !p.Addr().IsPrivate() {
+		return netip.Prefix{}, fmt.Errorf("%q: want a private IPv4 CIDR block like 10.0.0.0/16", s)
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, fmt.Errorf("%q: host bits are set; did you mean %s?", s, p.Masked())
+	}
+	if p.Bits() < minBits || p.Bits() > maxBits {
+		return netip.Prefix{}, fmt.Errorf("%q: the prefix length must be /%d to /%d", s, minBits, maxBits)
+	}
+	return p, nil
+}
+
+// subnet returns the declared subnet with the given id.
+func (f *File) subnet(id string) (SubnetSpec, bool) {
+	for _, sn := range f.Subnets {
+		if sn.ID == id {
+			return sn, true
+		}
+	}
+	return SubnetSpec{}, false
+}
+
+// checkAddresses checks that no two instances of a VPC share a private IP
+// (the sandbox routes by it) and no two a public IP.
+func (f *File) checkAddresses() error {
+	priv, pub := map[string]string{}, map[string]string{}
+	for _, in := range f.Instances {
+		k := or(in.VpcID, "vpc-0a1b2c3d4e5f60001") + " " + in.PrivateIP
+		if other, dup := priv[k]; dup {
+			return fmt.Errorf("instances %s and %s: both have private_ip %s in the same VPC", other, in.ID, in.PrivateIP)
+		}
+		priv[k] = in.ID
+		if in.PublicIP != "" {
+			if other, dup := pub[in.PublicIP]; dup {
+				return fmt.Errorf("instances %s and %s: both have public_ip %s", other, in.ID, in.PublicIP)
+			}
+			pub[in.PublicIP] = in.ID
+		}
+	}
+	return nil
+}
 
 func (f *File) check() error {
 	if f.Region == "" {
@@ -349,11 +588,17 @@ func (f *File) check() error {
 			}
 		}
 	}
+	if err := f.checkNetwork(); err != nil {
+		return err
+	}
 	ids := map[string]bool{}
 	for i := range f.Instances {
 		if err := f.checkInstance(i, ids); err != nil {
 			return err
 		}
+	}
+	if err := f.checkAddresses(); err != nil {
+		return err
 	}
 	if g := f.Generate; g != nil {
 		if g.Count < 0 || g.Count > MaxGenerated {
@@ -409,9 +654,22 @@ func (f *File) checkInstance(i int, ids map[string]bool) error {
 		return fmt.Errorf("%s: private_ip %q: want a private IPv4 address", where, in.PrivateIP)
 	}
 	if in.PublicIP != "" {
-		if ip, err := netip.ParseAddr(in.PublicIP); err != nil || !ip.Is4() || ip.IsPrivate() || ip.IsLoopback() {
-			return fmt.Errorf("%s: public_ip %q: want a public IPv4 address", where, in.PublicIP)
+		// Loopback is allowed: it is what the sandbox itself hands out
+		// (public = true), and an explicit one is the user's choice.
+		if ip, err := netip.ParseAddr(in.PublicIP); err != nil || !ip.Is4() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsMulticast() {
+			return fmt.Errorf("%s: public_ip %q: want a public (or loopback) IPv4 address", where, in.PublicIP)
 		}
+		if in.Public {
+			return fmt.Errorf("%s: set public = true (an address from the sandbox's loopback block) or public_ip, not both", where)
+		}
+	}
+	if len(f.Subnets) > 0 {
+		if err := f.placeInstance(in, ip, where); err != nil {
+			return err
+		}
+	}
+	if in.Bastion && in.Platform == "windows" {
+		return fmt.Errorf("%s: a bastion runs the sandbox's SSH server; it cannot be a windows instance", where)
 	}
 	if in.AZ == "" {
 		in.AZ = f.Region + "a"
@@ -435,6 +693,43 @@ func (f *File) checkInstance(i int, ids map[string]bool) error {
 	}
 	if in.Name != "" && !tagValuePattern.MatchString(in.Name) {
 		return fmt.Errorf("%s: name %q is not a valid tag value", where, in.Name)
+	}
+	return nil
+}
+
+// placeInstance puts in into its declared subnet: the one it names, else
+// the one whose block holds its private IP; the VPC and AZ follow.
+func (f *File) placeInstance(in *InstanceSpec, ip netip.Addr, where string) error {
+	if in.SubnetID == "" {
+		for _, sn := range f.Subnets {
+			if p, err := netip.ParsePrefix(sn.CIDR); err == nil && p.Contains(ip) {
+				if in.VpcID == "" || in.VpcID == sn.VpcID {
+					in.SubnetID = sn.ID
+					break
+				}
+			}
+		}
+		if in.SubnetID == "" {
+			return fmt.Errorf("%s: private_ip %s is in no declared subnet; set subnet_id or add a [[subnets]] entry whose cidr holds it", where, ip)
+		}
+	}
+	sn, ok := f.subnet(in.SubnetID)
+	if !ok {
+		return fmt.Errorf("%s: subnet_id %q names no [[subnets]] entry", where, in.SubnetID)
+	}
+	if p, _ := netip.ParsePrefix(sn.CIDR); !p.Contains(ip) {
+		return fmt.Errorf("%s: private_ip %s is not in subnet %s (%s)", where, ip, sn.ID, sn.CIDR)
+	}
+	if in.VpcID != "" && in.VpcID != sn.VpcID {
+		return fmt.Errorf("%s: vpc_id %s, but subnet %s is in %s", where, in.VpcID, sn.ID, sn.VpcID)
+	}
+	in.VpcID = sn.VpcID
+	if in.AZ != "" && in.AZ != sn.AZ {
+		return fmt.Errorf("%s: az %s, but subnet %s is in %s", where, in.AZ, sn.ID, sn.AZ)
+	}
+	in.AZ = sn.AZ
+	if (in.Public || in.PublicIP != "") && !sn.Public {
+		return fmt.Errorf("%s: a public IP needs a public subnet, and %s is private (set public = true on the subnet, or move the instance)", where, sn.ID)
 	}
 	return nil
 }
@@ -533,6 +828,16 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 	for _, spec := range f.Instances {
 		a.Instances = append(a.Instances, f.instance(spec))
 	}
+	for _, v := range f.VPCs {
+		a.VPCs = append(a.VPCs, world.VPC{ID: v.ID, CIDR: v.CIDR, Tags: v.Tags})
+	}
+	for _, sn := range f.Subnets {
+		a.Subnets = append(a.Subnets, world.Subnet{ID: sn.ID, VpcID: sn.VpcID, CIDR: sn.CIDR, AZ: sn.AZ, Public: sn.Public, Tags: sn.Tags})
+	}
+	for _, e := range f.Endpoints {
+		sn, _ := f.subnet(e.SubnetID)
+		a.Endpoints = append(a.Endpoints, f.endpoint(e, sn))
+	}
 	if f.Generate != nil {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
@@ -625,9 +930,46 @@ func (f *File) instance(s InstanceSpec) world.Instance {
 	}
 	if s.PublicIP != "" {
 		in.PublicIP = s.PublicIP
-		in.PublicDNS = "ec2-" + strings.ReplaceAll(s.PublicIP, ".", "-") + "." + publicDomain(f.Region)
+		in.PublicDNS = PublicDNS(f.Region, s.PublicIP)
 	}
+	in.Public, in.Bastion = s.Public, s.Bastion
 	return in
+}
+
+// PublicDNS returns the public DNS name EC2 gives an address in region.
+func PublicDNS(region, ip string) string {
+	return "ec2-" + strings.ReplaceAll(ip, ".", "-") + "." + publicDomain(region)
+}
+
+// endpoint resolves an endpoint in subnet sn. Its DNS name has AWS's
+// shape, eice-ID.HASH.ec2-instance-connect-endpoint.REGION.amazonaws.com;
+// clients never resolve it against the sandbox (they use the endpoint URL).
+func (f *File) endpoint(e EndpointSpec, sn SubnetSpec) world.Endpoint {
+	h := fnv(e.ID)
+	domain := "ec2-instance-connect-endpoint." + f.Region + ".amazonaws.com"
+	tags := map[string]string{}
+	for k, v := range e.Tags {
+		tags[k] = v
+	}
+	return world.Endpoint{
+		ID: e.ID, SubnetID: e.SubnetID, VpcID: sn.VpcID, AZ: sn.AZ, State: e.State,
+		DNSName:            fmt.Sprintf("%s.%08x.%s", e.ID, uint32(h), domain),
+		FipsDNSName:        fmt.Sprintf("%s.%08x.fips.%s", e.ID, uint32(h), domain),
+		NetworkInterfaceID: fmt.Sprintf("eni-%017x", h>>4),
+		SecurityGroupID:    fmt.Sprintf("sg-%017x", (h>>8)^0x5a5a5a5a),
+		PreserveClientIP:   e.PreserveClientIP,
+		CreatedAt:          launch,
+		Tags:               tags,
+	}
+}
+
+func fnv(s string) uint64 {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func internalDomain(region string) string {

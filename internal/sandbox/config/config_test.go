@@ -1,8 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -37,8 +39,33 @@ func TestBuiltin(t *testing.T) {
 	if np := a.Identities[byName["nopolicy"]]; len(np.Policies) != 0 || np.ARN != "arn:aws:iam::123456789012:user/nopolicy" {
 		t.Errorf("nopolicy %+v", np)
 	}
-	if len(a.Instances) != 3 || a.Instances[0].Name() != "web-1" || a.Instances[2].PublicIP != "" || !a.Instances[0].SSMOnline {
-		t.Errorf("instances %+v", a.Instances)
+	// The built-in fleet and network of docs/sandbox.md.
+	var fleet []string
+	for _, in := range a.Instances {
+		fleet = append(fleet, fmt.Sprintf("%s %s %s %s public=%t bastion=%t ssm=%t %s", in.ID, in.Name(), in.PrivateIP, in.SubnetID, in.Public, in.Bastion, in.SSMOnline, in.State))
+	}
+	wantFleet := []string{
+		"i-0a1b2c3d4e5f00001 web-1 10.0.1.11 subnet-0a1b2c3d4e5f60001 public=true bastion=false ssm=true running",
+		"i-0a1b2c3d4e5f00002 web-2 10.0.1.12 subnet-0a1b2c3d4e5f60001 public=true bastion=false ssm=true running",
+		"i-0a1b2c3d4e5f00003 db-1 10.0.2.21 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=true running",
+		"i-0a1b2c3d4e5f00004 bastion-1 10.0.1.10 subnet-0a1b2c3d4e5f60001 public=true bastion=true ssm=true running",
+		"i-0a1b2c3d4e5f00005 app-1 10.0.2.31 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=false running",
+		"i-0a1b2c3d4e5f00006 old-1 10.0.2.41 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=true stopped",
+	}
+	if strings.Join(fleet, "\n") != strings.Join(wantFleet, "\n") {
+		t.Errorf("fleet:\n%s\nwant\n%s", strings.Join(fleet, "\n"), strings.Join(wantFleet, "\n"))
+	}
+	for _, in := range a.Instances {
+		if in.PublicIP != "" || in.VpcID != "vpc-0a1b2c3d4e5f60001" {
+			t.Errorf("%s: public IP %q (assigned at start, not here), VPC %s", in.ID, in.PublicIP, in.VpcID)
+		}
+	}
+	if len(a.Endpoints) != 1 || len(a.Subnets) != 2 || len(a.VPCs) != 1 {
+		t.Fatalf("network: %+v %+v %+v", a.VPCs, a.Subnets, a.Endpoints)
+	}
+	if e := a.Endpoints[0]; e.ID != "eice-0a1b2c3d4e5f60001" || e.SubnetID != "subnet-0a1b2c3d4e5f60002" || e.VpcID != "vpc-0a1b2c3d4e5f60001" ||
+		e.State != "create-complete" || !regexp.MustCompile(`^eice-0a1b2c3d4e5f60001\.[0-9a-f]{8}\.ec2-instance-connect-endpoint\.us-east-1\.amazonaws\.com$`).MatchString(e.DNSName) {
+		t.Errorf("endpoint %+v", e)
 	}
 	// Secrets differ per start.
 	b, _ := Builtin().Resolve("carol")
@@ -165,6 +192,10 @@ name_prefix = "fleet"
 func TestBadFiles(t *testing.T) {
 	base := "[[identities]]\nname = \"d\"\n"
 	inst := "[[instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.0.0.1\"\n"
+	inst2 := "[[instances]]\nid = \"i-0123456789abcdef1\"\nprivate_ip = \"10.0.0.1\"\n"
+	net := "[[vpcs]]\nid = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.0/16\"\n" +
+		"[[subnets]]\nid = \"subnet-0000000000000000a\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.0/24\"\n" +
+		"[[subnets]]\nid = \"subnet-0000000000000000b\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.0.1.0/24\"\npublic = true\n"
 	for _, tc := range []struct{ text, want string }{
 		{"region = ", "not valid TOML: line 1"},
 		{"colour = \"blue\"\n" + base, `unknown key "colour"`},
@@ -198,6 +229,30 @@ func TestBadFiles(t *testing.T) {
 		{base + "[generate]\ncount = 1000000\n", "generate.count"},
 		{base + strings.Replace(inst, "i-0123456789abcdef0", "i-0f000000000000002", 1) + "[generate]\ncount = 3\n", "also one of the 3 generated"},
 		{base + "[generate]\ncount = 3\nname_prefix = \"a b\"\n", "name_prefix"},
+		// The network.
+		{base + net + inst + "public = true\n", "needs a public subnet"},
+		{base + net + strings.Replace(inst, "10.0.0.1", "10.9.0.1", 1), "in no declared subnet"},
+		{base + net + inst + "subnet_id = \"subnet-0000000000000000b\"\n", "not in subnet subnet-0000000000000000b"},
+		{base + net + inst + "vpc_id = \"vpc-0000000000000000b\"\n", "in no declared subnet"},
+		{base + net + inst + "subnet_id = \"subnet-0000000000000000a\"\nvpc_id = \"vpc-0000000000000000b\"\n", "but subnet"},
+		{base + net + inst + "az = \"us-east-1c\"\n", "but subnet"},
+		{base + net + inst + inst2, "both have private_ip 10.0.0.1"},
+		{base + net + inst + "public_ip = \"127.0.0.9\"\npublic = true\n", "not both"},
+		{base + net + "[[vpcs]]\nid = \"vpc-0000000000000000a\"\ncidr = \"10.1.0.0/16\"\n", "duplicate id"},
+		{base + "[[vpcs]]\nid = \"vpc-x\"\ncidr = \"10.0.0.0/16\"\n", `id "vpc-x"`},
+		{base + "[[vpcs]]\nid = \"vpc-0000000000000000a\"\ncidr = \"8.8.0.0/16\"\n", "private IPv4 CIDR"},
+		{base + "[[vpcs]]\nid = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.1/16\"\n", "did you mean 10.0.0.0/16"},
+		{base + "[[vpcs]]\nid = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.0/8\"\n", "/16 to /28"},
+		{base + "[[subnets]]\nid = \"subnet-0000000000000000a\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.0/24\"\n", "need their [[vpcs]]"},
+		{base + net + "[[subnets]]\nid = \"subnet-0000000000000000c\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.0.0.128/25\"\n", "overlaps subnet"},
+		{base + net + "[[subnets]]\nid = \"subnet-0000000000000000c\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.5.0.0/24\"\n", "not inside its VPC"},
+		{base + net + "[[subnets]]\nid = \"subnet-0000000000000000c\"\nvpc_id = \"vpc-0000000000000000f\"\ncidr = \"10.0.5.0/24\"\n", "names no [[vpcs]]"},
+		{base + "[[endpoints]]\nid = \"eice-0000000000000000a\"\nsubnet_id = \"subnet-0000000000000000a\"\n", "need [[subnets]]"},
+		{base + net + "[[endpoints]]\nid = \"eice-0000000000000000a\"\nsubnet_id = \"subnet-0000000000000000f\"\n", "names no [[subnets]]"},
+		{base + net + "[[endpoints]]\nid = \"eice-zz\"\nsubnet_id = \"subnet-0000000000000000a\"\n", `id "eice-zz"`},
+		{base + net + "[[endpoints]]\nid = \"eice-0000000000000000a\"\nsubnet_id = \"subnet-0000000000000000a\"\nstate = \"happy\"\n", `state "happy"`},
+		{base + net + "[[endpoints]]\nid = \"eice-0000000000000000a\"\nsubnet_id = \"subnet-0000000000000000a\"\nbogus = 1\n", `unknown key "endpoints.bogus"`},
+		{base + net + "[[subnets]]\nid = \"subnet-0000000000000000a\"\nvpc_id = \"vpc-0000000000000000a\"\ncidr = \"10.0.9.0/24\"\n", "duplicate id"},
 	} {
 		_, err := Parse([]byte(tc.text), "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -446,22 +446,34 @@ func (s *Server) serveDirectTCPIP(conn *ssh.ServerConn, nc ssh.NewChannel) {
 		_ = nc.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
 		return
 	}
-	host := p.Host
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil || !addr.IsLoopback() {
-		_ = nc.Reject(ssh.Prohibited, "the sandbox forwards only to loopback addresses")
-		return
-	}
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	var d net.Dialer
-	target, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(p.Port)).String())
-	if err != nil {
-		_ = nc.Reject(ssh.ConnectionFailed, err.Error())
-		return
+	var target io.ReadWriteCloser
+	if s.cfg.Forward != nil {
+		c, err := s.cfg.Forward(ctx, p.Host, int(p.Port))
+		if err != nil {
+			s.appendLog(fmt.Sprintf("error: connect_to %s port %d: failed: %v", p.Host, p.Port, err))
+			_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+			return
+		}
+		target = c
+	} else {
+		host := p.Host
+		if host == "localhost" {
+			host = "127.0.0.1"
+		}
+		addr, err := netip.ParseAddr(host)
+		if err != nil || !addr.IsLoopback() {
+			_ = nc.Reject(ssh.Prohibited, "the sandbox forwards only to loopback addresses")
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(addr, uint16(p.Port)).String())
+		if err != nil {
+			_ = nc.Reject(ssh.ConnectionFailed, err.Error())
+			return
+		}
+		target = c
 	}
 	ch, reqs, err := nc.Accept()
 	if err != nil {
@@ -472,8 +484,8 @@ func (s *Server) serveDirectTCPIP(conn *ssh.ServerConn, nc ssh.NewChannel) {
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(target, ch)
-		if tc, ok := target.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
+		if cw, ok := target.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
 		}
 		done <- struct{}{}
 	}()

@@ -131,6 +131,11 @@ type Config struct {
 	RealHostname bool
 	// SSHDPath overrides DefaultSSHDPath (OpenSSH mode).
 	SSHDPath string
+	// Forward (Embedded mode), when set, serves every direct-tcpip
+	// channel (ssh -J, -W, -L) by calling it with the requested host and
+	// port instead of dialling loopback: a bastion's view of its VPC,
+	// routed by the sandbox.
+	Forward func(ctx context.Context, host string, port int) (Conn, error)
 }
 
 // Conn is one SSH connection to the server, as seen from the client side:

@@ -61,6 +61,47 @@ type Instance struct {
 	// scale): the sandbox runs no IMDS and no SSH server for them, so a
 	// session to one opens and is then closed by the agent.
 	Virtual bool
+	// Public asks the sandbox to give the instance a public IP from its
+	// loopback block at start (PublicIP empty); see docs/sandbox.md.
+	Public bool
+	// Bastion instances run the embedded SSH server, which forwards
+	// direct-tcpip channels to addresses in the instance's VPC.
+	Bastion bool
+}
+
+// VPC is a virtual private cloud.
+type VPC struct {
+	ID   string
+	CIDR string // e.g. 10.0.0.0/16
+	Tags map[string]string
+}
+
+// Subnet is a subnet of a VPC.
+type Subnet struct {
+	ID     string
+	VpcID  string
+	CIDR   string
+	AZ     string
+	Public bool // routes to an internet gateway: instances may have public IPs
+	Tags   map[string]string
+}
+
+// Endpoint is an EC2 Instance Connect Endpoint.
+type Endpoint struct {
+	ID       string // eice-…
+	SubnetID string
+	VpcID    string
+	AZ       string
+	State    string // create-complete, …
+	// DNSName and FipsDNSName are the names AWS gives the endpoint.
+	DNSName     string
+	FipsDNSName string
+	// NetworkInterfaceID and SecurityGroupID are derived from the id.
+	NetworkInterfaceID string
+	SecurityGroupID    string
+	PreserveClientIP   bool
+	CreatedAt          time.Time
+	Tags               map[string]string
 }
 
 // Name returns the instance's Name tag.
@@ -109,6 +150,10 @@ type Config struct {
 	// organisation; nil means the account is in no organisation.
 	SCPs      []policy.Document
 	Instances []Instance
+	// VPCs, Subnets and Endpoints describe the network; all optional.
+	VPCs      []VPC
+	Subnets   []Subnet
+	Endpoints []Endpoint
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -129,6 +174,9 @@ type World struct {
 	keys       []PushedKey
 	sessions   map[string]*Session
 	resumed    map[string][]string // extra tokens by session id, see ResumeSession
+	vpcs       []VPC
+	subnets    []Subnet
+	endpoints  []Endpoint // ordered by ID
 }
 
 // New returns a World seeded from cfg.
@@ -173,7 +221,47 @@ func New(cfg Config) (*World, error) {
 		w.byID[in.ID] = &in
 	}
 	sort.Slice(w.instances, func(a, b int) bool { return w.instances[a].ID < w.instances[b].ID })
+	w.vpcs = append([]VPC(nil), cfg.VPCs...)
+	w.subnets = append([]Subnet(nil), cfg.Subnets...)
+	w.endpoints = append([]Endpoint(nil), cfg.Endpoints...)
+	seen := map[string]bool{}
+	for _, e := range w.endpoints {
+		if e.ID == "" || seen[e.ID] {
+			return nil, fmt.Errorf("world: endpoint id %q is empty or repeated", e.ID)
+		}
+		seen[e.ID] = true
+	}
+	sort.Slice(w.endpoints, func(a, b int) bool { return w.endpoints[a].ID < w.endpoints[b].ID })
 	return w, nil
+}
+
+// VPCs returns the VPCs.
+func (w *World) VPCs() []VPC { return append([]VPC(nil), w.vpcs...) }
+
+// Subnets returns the subnets.
+func (w *World) Subnets() []Subnet { return append([]Subnet(nil), w.subnets...) }
+
+// VPC returns the VPC with the given id.
+func (w *World) VPC(id string) (VPC, bool) {
+	for _, v := range w.vpcs {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return VPC{}, false
+}
+
+// Endpoints returns the EC2 Instance Connect Endpoints, ordered by ID.
+func (w *World) Endpoints() []Endpoint { return append([]Endpoint(nil), w.endpoints...) }
+
+// Endpoint returns the endpoint with the given id.
+func (w *World) Endpoint(id string) (Endpoint, bool) {
+	for _, e := range w.endpoints {
+		if e.ID == id {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
 }
 
 // Now returns the world's current time.
