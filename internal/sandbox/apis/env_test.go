@@ -151,8 +151,18 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t *testing.T, instances []world.Instance) *env {
 	t.Helper()
-	w, err := world.New(world.Config{Region: testRegion, Account: testAccount,
-		Identities: []world.Identity{alice, bob}, Instances: instances})
+	return newEnvWith(t, world.Config{Instances: instances})
+}
+
+// newEnvWith is newEnv for a world with more than instances; region,
+// account and identities (alice, bob) are filled in.
+func newEnvWith(t *testing.T, wc world.Config) *env {
+	t.Helper()
+	wc.Region, wc.Account = testRegion, testAccount
+	if wc.Identities == nil {
+		wc.Identities = []world.Identity{alice, bob}
+	}
+	w, err := world.New(wc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -328,8 +328,11 @@ func (h *handler) routeEC2(c *call) (any, error) {
 	if c.op == "" {
 		return nil, awsproto.Errorf("MissingAction", "The request must contain the parameter Action")
 	}
-	if c.op == "DescribeInstances" {
+	switch c.op {
+	case "DescribeInstances":
 		return h.describeInstances(c)
+	case "DescribeInstanceConnectEndpoints":
+		return h.describeInstanceConnectEndpoints(c)
 	}
 	return nil, awsproto.Errorf("InvalidAction", "The action %s is not valid for this web service.", c.op)
 }
