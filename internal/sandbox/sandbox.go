@@ -1,6 +1,7 @@
 // Package sandbox composes the local AWS: one HTTP listener on 127.0.0.1
-// serving the AWS APIs (EC2, EC2 Instance Connect, SSM, STS) and the SSM
-// data-channel websocket, plus per simulated instance an IMDS listener, a
+// serving the AWS APIs (EC2, EC2 Instance Connect, SSM, STS), the SSM
+// data-channel websocket and the EC2 Instance Connect Endpoint's
+// /openTunnel websocket, plus per simulated instance an IMDS listener, a
 // jitssh-host configuration and an SSH server (the real OpenSSH sshd, or an
 // embedded one). It is what `jitssh-sandbox up`, the demo, the end-to-end
 // tests and the benchmarks run. Production code never imports it.
@@ -27,6 +28,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/eice"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
@@ -259,6 +261,12 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
+	mux.Handle("/openTunnel", &eice.Handler{
+		World: w, Trail: tl, Logger: log.With("component", "eice"),
+		Dial: func(ctx context.Context, vpcID, host string, port int) (eice.Conn, error) {
+			return sb.dialVPC(ctx, vpcID, host, port)
+		},
+	})
 	mux.Handle("/", apis.NewHandler(w, apis.Options{
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    log.With("component", "api"),

@@ -469,3 +469,123 @@ func (e *AuthError) Error() string {
 func incomplete(format string, args ...any) *AuthError {
 	return &AuthError{Kind: AuthIncomplete, Detail: fmt.Sprintf(format, args...)}
 }
+
+// EmptyPayloadHash is the SHA-256 of the empty string, the payload hash of
+// presigned GET requests such as EC2 Instance Connect Endpoint's
+// /openTunnel URL (eic-spec.md §3.4).
+const EmptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// Presigned query parameters.
+const (
+	QueryAlgorithm     = "X-Amz-Algorithm"
+	QueryCredential    = "X-Amz-Credential"
+	QueryDate          = "X-Amz-Date"
+	QueryExpires       = "X-Amz-Expires"
+	QuerySignedHeaders = "X-Amz-SignedHeaders"
+	QuerySignature     = "X-Amz-Signature"
+	QuerySecurityToken = "X-Amz-Security-Token"
+)
+
+// VerifyPresigned checks a request signed in its query string (SigV4 query
+// auth): the X-Amz-* parameters, the signature over the canonical request
+// without X-Amz-Signature and with payloadHash, and the validity window
+// X-Amz-Date + X-Amz-Expires, which may be at most maxExpires. Every
+// failure is an *AuthError.
+func (v *Verifier) VerifyPresigned(r *http.Request, payloadHash string, maxExpires time.Duration) (Authorization, error) {
+	var a Authorization
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return a, incomplete("query string is not validly escaped")
+	}
+	if r.Header.Get("Authorization") != "" {
+		return a, incomplete("a presigned request must not also carry an Authorization header")
+	}
+	get := func(k string) (string, error) {
+		vals := q[k]
+		if len(vals) == 0 || vals[0] == "" {
+			return "", &AuthError{Kind: AuthMissing, Detail: "presigned request lacks " + k}
+		}
+		if len(vals) > 1 {
+			return "", incomplete("query parameter %s is repeated", k)
+		}
+		return vals[0], nil
+	}
+	var vals [6]string
+	for i, k := range []string{QueryAlgorithm, QueryCredential, QueryDate, QueryExpires, QuerySignedHeaders, QuerySignature} {
+		if vals[i], err = get(k); err != nil {
+			return a, err
+		}
+	}
+	alg, cred, amzDate, expires, signed, sig := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
+	if alg != Algorithm {
+		return a, incomplete("%s must be %s", QueryAlgorithm, Algorithm)
+	}
+	// Reuse the header parser for the credential, signed headers and
+	// signature rules.
+	a, err = ParseAuthorization(Algorithm + " Credential=" + cred + ", SignedHeaders=" + signed + ", Signature=" + sig)
+	if err != nil {
+		return a, err
+	}
+	if _, ok := q[QuerySecurityToken]; ok {
+		return a, &AuthError{Kind: AuthUnknownKey, Detail: "session tokens are not issued by the sandbox"}
+	}
+	secret, ok := v.Secret(a.AccessKeyID)
+	if !ok {
+		return a, &AuthError{Kind: AuthUnknownKey}
+	}
+	signedAt, err := time.Parse(amzDateFormat, amzDate)
+	if err != nil {
+		return a, incomplete("%s %q is not in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z')", QueryDate, amzDate)
+	}
+	secs, err := strconv.Atoi(expires)
+	if err != nil || secs < 1 || strconv.Itoa(secs) != expires {
+		return a, incomplete("%s %q must be a positive number of seconds", QueryExpires, expires)
+	}
+	if time.Duration(secs)*time.Second > maxExpires {
+		return a, incomplete("%s must be at most %d seconds", QueryExpires, int(maxExpires/time.Second))
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now().UTC()
+	if end := signedAt.Add(time.Duration(secs) * time.Second); t.After(end) {
+		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Request has expired: signed at %s, valid for %d seconds, now %s", amzDate, secs, t.Format(amzDateFormat))}
+	}
+	if signedAt.After(t.Add(MaxSkew)) {
+		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			amzDate, t.Add(MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
+	}
+	if a.Date != amzDate[:8] {
+		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf(
+			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, amzDate[:8], amzDate)}
+	}
+	if v.Region != "" && a.Region != v.Region {
+		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", a.Region)}
+	}
+	creq, err := PresignedCanonicalRequest(r, a.SignedHeaders, payloadHash)
+	if err != nil {
+		return a, err
+	}
+	if want := signature(secret, a, amzDate, creq); !hmac.Equal(want, a.Signature) {
+		return a, &AuthError{Kind: AuthBadSignature}
+	}
+	return a, nil
+}
+
+// PresignedCanonicalRequest is CanonicalRequest for query auth: the
+// X-Amz-Signature parameter is left out of the canonical query.
+func PresignedCanonicalRequest(r *http.Request, signedHeaders []string, payloadHash string) (string, error) {
+	var kept []string
+	for part := range strings.SplitSeq(r.URL.RawQuery, "&") {
+		if k, _, _ := strings.Cut(part, "="); k == QuerySignature {
+			continue
+		}
+		kept = append(kept, part)
+	}
+	r2 := *r
+	u := *r.URL
+	u.RawQuery = strings.Join(kept, "&")
+	r2.URL = &u
+	return CanonicalRequest(&r2, signedHeaders, payloadHash)
+}

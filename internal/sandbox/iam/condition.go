@@ -1,9 +1,25 @@
 package iam
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 )
+
+// matchIP reports whether the address c lies in the policy's CIDR block
+// or equals its address p (IpAddress); anything unparsable matches
+// nothing.
+func matchIP(p, c string) bool {
+	addr, err := netip.ParseAddr(c)
+	if err != nil {
+		return false
+	}
+	if pfx, err := netip.ParsePrefix(p); err == nil {
+		return pfx.Contains(addr)
+	}
+	pa, err := netip.ParseAddr(p)
+	return err == nil && pa == addr
+}
 
 // context is a request's condition keys, lower-cased, including the
 // principal's.
@@ -213,6 +229,8 @@ func operator(op string) (match func(policyVal, ctxVal string) bool, negated, ok
 		return matchARN, strings.Contains(op, "Not"), true
 	case "Bool":
 		return strings.EqualFold, false, true
+	case "IpAddress", "NotIpAddress":
+		return matchIP, op == "NotIpAddress", true
 	case "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
 		"NumericGreaterThan", "NumericGreaterThanEquals":
 		cmp := map[string]func(c, p float64) bool{

@@ -3,8 +3,8 @@
 // Allow and Deny, Action/NotAction and Resource/NotResource with * and ?
 // wildcards, policy variables (${aws:PrincipalTag/K}, ${aws:username},
 // ${aws:userid}, defaults like ${aws:PrincipalTag/K, 'x'}, and the ${*},
-// ${?}, ${$} escapes), and the String, Arn, Bool, Null and Numeric
-// condition operators with IfExists, ForAnyValue and ForAllValues.
+// ${?}, ${$} escapes), and the String, Arn, Bool, Null, Numeric and
+// IpAddress condition operators with IfExists, ForAnyValue and ForAllValues.
 //
 // Evaluate applies AWS's logic for a principal in one account: an explicit
 // deny in a service control policy or an identity policy wins; otherwise

@@ -127,7 +127,8 @@ func doc(t *testing.T, js string) policy.Document {
 }
 
 func TestConditionOperators(t *testing.T) {
-	ctx := map[string][]string{"ec2:osuser": {"alice"}, "aws:TagKeys": {"a", "b"}, "aws:SecureTransport": {"true"}, "n": {"22"}}
+	ctx := map[string][]string{"ec2:osuser": {"alice"}, "aws:TagKeys": {"a", "b"}, "aws:SecureTransport": {"true"}, "n": {"22"},
+		"ec2-instance-connect:privateIpAddress": {"10.0.2.31"}}
 	for _, tc := range []struct {
 		cond string
 		want bool
@@ -157,6 +158,13 @@ func TestConditionOperators(t *testing.T) {
 		{`{"NumericGreaterThanEquals":{"n":"22"}}`, true},
 		{`{"NumericNotEquals":{"n":"22"}}`, false},
 		{`{"NumericEquals":{"n":"not-a-number"}}`, false},
+		{`{"IpAddress":{"ec2-instance-connect:privateIpAddress":"10.0.2.0/24"}}`, true},
+		{`{"IpAddress":{"ec2-instance-connect:privateIpAddress":["10.0.1.0/24","10.0.3.0/24"]}}`, false},
+		{`{"IpAddress":{"ec2-instance-connect:privateIpAddress":"10.0.2.31"}}`, true},
+		{`{"IpAddress":{"ec2-instance-connect:privateIpAddress":"not-a-cidr"}}`, false},
+		{`{"NotIpAddress":{"ec2-instance-connect:privateIpAddress":"10.0.1.0/24"}}`, true},
+		{`{"NotIpAddress":{"ec2-instance-connect:privateIpAddress":"10.0.0.0/16"}}`, false},
+		{`{"IpAddress":{"missing":"10.0.0.0/8"}}`, false},
 		{`{"ForAnyValue:StringEquals":{"aws:TagKeys":["b","z"]}}`, true},
 		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["b","z"]}}`, false},
 		{`{"ForAllValues:StringEquals":{"aws:TagKeys":["a","b","c"]}}`, true},
