@@ -398,7 +398,7 @@ func TestRealSSHD(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(binDir, "jitssh-host")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jitssh/jitssh/cmd/jitssh-host").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", binDir+"/", "github.com/jitssh/jitssh/cmd/jitssh-host", "github.com/jitssh/jitssh/cmd/jitssh-authkeys").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 
@@ -437,13 +437,29 @@ func TestRealSSHD(t *testing.T) {
 	if err := os.WriteFile(sshdConfig, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	login := func() (string, error) {
+	// jitssh-authkeys with no key service: it hands over to jitssh-host
+	// next to it (with --config), or refuses with --fallback none.
+	noService := filepath.Join(dir, "no-such-dir", "keys")
+	fallbackConfig := filepath.Join(dir, "sshd_config_fallback")
+	noFallbackConfig := filepath.Join(dir, "sshd_config_nofallback")
+	for file, flags := range map[string]string{fallbackConfig: "--config " + in.config, noFallbackConfig: "--fallback none"} {
+		c := strings.Replace(conf, "AuthorizedKeysCommand "+bin+" authorized-keys --config "+in.config,
+			"AuthorizedKeysCommand "+filepath.Join(binDir, "jitssh-authkeys")+" --socket "+noService+" "+flags, 1)
+		if err := os.WriteFile(file, []byte(c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(config ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
+		cfg := sshdConfig
+		if len(config) > 0 {
+			cfg = config[0]
+		}
 		cmd := exec.CommandContext(ctx, sshc, "-F", "/dev/null",
 			"-i", clientKey, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
 			"-o", "UserKnownHostsFile="+knownHosts, "-o", "GlobalKnownHostsFile=/dev/null",
-			"-o", "ProxyCommand="+sshd+" -i -e -f "+sshdConfig,
+			"-o", "ProxyCommand="+sshd+" -i -e -f "+cfg,
 			"root@jitssh-test", "echo", "logged-in")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -460,5 +476,15 @@ func TestRealSSHD(t *testing.T) {
 	events := in.auditEvents(t)
 	if len(events) == 0 || events[len(events)-1]["event"] != "key-served" || events[len(events)-1]["request_id"] != "req-sshd" {
 		t.Errorf("audit = %v", events)
+	}
+	if out, err := login(fallbackConfig); err != nil || !strings.Contains(out, "logged-in") {
+		t.Fatalf("login through jitssh-authkeys falling back to jitssh-host: %v\n%s", err, out)
+	}
+	// sshd asks once for the key query and once for the signed attempt.
+	if after := in.auditEvents(t); len(after) <= len(events) || after[len(after)-1]["event"] != "key-served" {
+		t.Errorf("audit after the fallback login = %v", after[len(events):])
+	}
+	if out, err := login(noFallbackConfig); err == nil || strings.Contains(out, "logged-in") {
+		t.Fatalf("login through jitssh-authkeys --fallback none without a service succeeded:\n%s", out)
 	}
 }

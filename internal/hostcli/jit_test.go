@@ -76,7 +76,8 @@ func TestMain(m *testing.M) {
 // safeDir is set once, by buildSafe, before any test reads it.
 var safeDir string
 
-// buildSafe builds jitssh-host into a root-owned directory sshd accepts.
+// buildSafe builds jitssh-host and jitssh-authkeys into a root-owned
+// directory sshd accepts, and returns the path of jitssh-host.
 var buildSafe = sync.OnceValues(func() (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
@@ -91,7 +92,7 @@ var buildSafe = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "jitssh-host")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/jitssh/jitssh/cmd/jitssh-host").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/jitssh/jitssh/cmd/jitssh-host", "github.com/jitssh/jitssh/cmd/jitssh-authkeys").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil
@@ -108,6 +109,7 @@ type jitHost struct {
 	override map[string]string // IMDS path under meta-data → body ("404" = not found)
 
 	dir, config, audit, state, homes, service string
+	keysSocket                                string
 	clientKey, knownHosts, sshdConfig         string
 
 	stop     func()
@@ -171,6 +173,14 @@ func newJITHost(t testing.TB, roots ...*signer.Signer) *jitHost {
 	os.Chmod(h.homes, 0o755)
 	t.Cleanup(func() { os.RemoveAll(h.homes) })
 	h.service = randName("io.jitssh.test-")
+	// The service's io.jitssh.Keys socket, which sshd's
+	// AuthorizedKeysCommand (jitssh-authkeys) asks; short for sun_path.
+	keysDir, err := os.MkdirTemp("", "jk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(keysDir) })
+	h.keysSocket = filepath.Join(keysDir, "keys")
 	h.audit = filepath.Join(h.dir, "audit.jsonl")
 	h.state = filepath.Join(h.dir, "state", "users.json")
 	h.config = filepath.Join(h.dir, "host.toml")
@@ -179,6 +189,7 @@ trusted_roots = %q
 audit_file = %q
 syslog = false
 timeout = "2s"
+keys_socket = %q
 
 [jit]
 service = %q
@@ -191,7 +202,7 @@ negative_ttl = "100ms"
 [[jit.groups]]
 caller = "arn:aws:sts::*:assumed-role/Admin/*"
 groups = ["sudo", "adm"]
-`, srv.URL, rootsFile, h.audit, h.service, h.state, h.homes)
+`, srv.URL, rootsFile, h.audit, h.keysSocket, h.service, h.state, h.homes)
 	if err := os.WriteFile(h.config, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +220,7 @@ groups = ["sudo", "adm"]
 	sshdConf := strings.Join([]string{
 		"HostKey " + hostKey,
 		"AuthorizedKeysFile none",
-		"AuthorizedKeysCommand " + bin + " authorized-keys --config " + h.config + " -- %u %f",
+		"AuthorizedKeysCommand " + filepath.Join(filepath.Dir(bin), "jitssh-authkeys") + " --socket " + h.keysSocket + " --fallback none -- %u %f",
 		"AuthorizedKeysCommandUser root",
 		"PermitRootLogin prohibit-password",
 		"PasswordAuthentication no",
@@ -283,9 +294,11 @@ func (h *jitHost) start() {
 			h.t.Errorf("userdb exited with %d:\n%s", code, logs.String())
 			logMu.Unlock()
 		}
-		if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
-			h.t.Errorf("userdb socket %s left behind", sock)
-			os.Remove(sock)
+		for _, sock := range []string{sock, h.keysSocket} {
+			if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+				h.t.Errorf("userdb socket %s left behind", sock)
+				os.Remove(sock)
+			}
 		}
 	}
 }

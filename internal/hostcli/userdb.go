@@ -20,6 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/jituser"
+	"github.com/jitssh/jitssh/internal/host/keyservice"
 	"github.com/jitssh/jitssh/internal/host/userdb"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
@@ -75,20 +76,23 @@ func (a userdbAudit) Record(e audit.Event) error {
 	return a.w.Record(e)
 }
 
-// openManager builds the JIT user manager from the host configuration.
-func openManager(configPath string, log *slog.Logger, source string) (*jituser.Manager, *audit.Writer, error) {
+// openManager builds the JIT user manager from the host configuration. It
+// also returns the verification settings the key service uses: the same
+// signer cache, and the audit trail without userdbAudit's filter.
+func openManager(configPath string, log *slog.Logger, source string) (*jituser.Manager, *audit.Writer, authkeys.Config, error) {
 	hc, err := hostconfig.Load(configPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, authkeys.Config{}, err
 	}
 	cfg, w, err := authkeys.Setup(hc)
 	if err != nil {
 		if w != nil {
 			w.Close()
 		}
-		return nil, nil, err
+		return nil, nil, authkeys.Config{}, err
 	}
 	cfg.Signers = authkeys.NewSignerCache(0)
+	keysCfg := cfg
 	cfg.Audit = userdbAudit{w: w}
 	verify := func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
 		return authkeys.Authorize(ctx, cfg, user, "")
@@ -101,9 +105,9 @@ func openManager(configPath string, log *slog.Logger, source string) (*jituser.M
 	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log})
 	if err != nil {
 		w.Close()
-		return nil, nil, err
+		return nil, nil, authkeys.Config{}, err
 	}
-	return m, w, nil
+	return m, w, keysCfg, nil
 }
 
 func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir string) error {
@@ -112,7 +116,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
-	m, w, err := openManager(configPath, log, "userdb")
+	m, w, keysCfg, err := openManager(configPath, log, "userdb")
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
@@ -126,6 +130,32 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	log.Info("userdb: serving just-in-time users", "socket", sock, "uid_range", fmt.Sprintf("%d-%d", hc.JIT.UIDMin, hc.JIT.UIDMax), "state", hc.JIT.StateFile)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	keysDone := make(chan error, 1)
+	if hc.KeysSocket == "" {
+		keysDone <- nil
+	} else {
+		// io.jitssh.Keys for jitssh-authkeys: root only (mode 0600 and
+		// SO_PEERCRED), in a directory only root can write.
+		if err := os.MkdirAll(filepath.Dir(hc.KeysSocket), 0o755); err != nil {
+			ln.Close()
+			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+		}
+		kln, err := varlink.Listen(hc.KeysSocket, 0o600)
+		if err != nil {
+			ln.Close()
+			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+		}
+		ks := &keyservice.Service{Config: keysCfg, Log: log}
+		log.Info("userdb: serving io.jitssh.Keys for jitssh-authkeys", "socket", hc.KeysSocket)
+		go func() {
+			err := (&varlink.Server{Handler: ks.Handler(), Log: log}).Serve(ctx, keyservice.RootOnly(kln, log))
+			if err != nil {
+				log.Error("userdb: io.jitssh.Keys stopped; jitssh-authkeys falls back to verifying by itself", "err", err)
+			}
+			keysDone <- err
+		}()
+	}
+	defer func() { cancel(); <-keysDone }()
 	go func() {
 		t := time.NewTicker(expiryInterval)
 		defer t.Stop()
@@ -173,7 +203,7 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "List just-in-time users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}
@@ -206,7 +236,7 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "Remove just-in-time users (kills their processes first)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}
@@ -231,7 +261,7 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "Kill every process of users, ending their SSH sessions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, w, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}

@@ -10,6 +10,7 @@
 //	audit_file    = "/var/log/jitssh/audit.jsonl"   # "" disables the file
 //	syslog        = true                            # authpriv
 //	timeout       = "3s"
+//	keys_socket   = "/run/jitssh/io.jitssh.Keys"    # "" = the userdb service does not serve keys
 //
 //	[jit]                                           # jitssh-host userdb
 //	service      = "io.jitssh"                      # /run/systemd/userdb/<service>
@@ -47,6 +48,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/jitssh/jitssh/internal/host/keyproto"
 	"github.com/jitssh/jitssh/internal/imds"
 )
 
@@ -79,6 +81,10 @@ type Config struct {
 	Syslog bool
 	// Timeout bounds one authorization (timeout); default 3 s.
 	Timeout time.Duration
+	// KeysSocket is where the userdb service answers io.jitssh.Keys for
+	// jitssh-authkeys (keys_socket); default keyproto.DefaultSocket, ""
+	// serves nothing (jitssh-authkeys then verifies by itself).
+	KeysSocket string
 	// JIT configures the just-in-time user service ([jit]).
 	JIT JIT
 }
@@ -135,6 +141,7 @@ func Default() Config {
 		AuditFile:    DefaultAuditFile,
 		Syslog:       true,
 		Timeout:      DefaultTimeout,
+		KeysSocket:   keyproto.DefaultSocket,
 		JIT: JIT{
 			Service:     DefaultService,
 			StateFile:   DefaultStateFile,
@@ -155,6 +162,7 @@ type file struct {
 	AuditFile    *string  `toml:"audit_file"`
 	Syslog       *bool    `toml:"syslog"`
 	Timeout      *string  `toml:"timeout"`
+	KeysSocket   *string  `toml:"keys_socket"`
 	JIT          *jitFile `toml:"jit"`
 }
 
@@ -185,7 +193,7 @@ func Parse(data []byte) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, [jit])", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, keys_socket, [jit])", strings.Join(keys, ", "))
 	}
 	c := Default()
 	if f.IMDSEndpoint != nil {
@@ -218,6 +226,13 @@ func Parse(data []byte) (Config, error) {
 			return Config{}, fmt.Errorf("hostconfig: timeout %s is outside %s..%s", d, MinTimeout, MaxTimeout)
 		}
 		c.Timeout = d
+	}
+	if f.KeysSocket != nil {
+		p := *f.KeysSocket
+		if p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p || len(p) > 100 || strings.ContainsAny(p, ":\n")) {
+			return Config{}, fmt.Errorf("hostconfig: keys_socket %q must be a clean absolute path of at most 100 bytes (or \"\" to disable)", p)
+		}
+		c.KeysSocket = p
 	}
 	if f.JIT != nil {
 		if err := parseJIT(f.JIT, &c.JIT); err != nil {
