@@ -53,7 +53,7 @@ VERSION ?= 0.0.0~dev
 NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
 packages:
 	rm -rf build/pkgroot dist && mkdir -p build/pkgroot/usr/bin dist
-	CGO_ENABLED=0 $(GO) build -trimpath -o build/pkgroot/usr/bin/jitssh-host ./cmd/jitssh-host
+	CGO_ENABLED=0 $(GO) build -trimpath -o build/pkgroot/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
 	build/pkgroot/usr/bin/jitssh-host install --root build/pkgroot --unit-dir /lib/systemd/system
 	for p in deb rpm; do \
 	  VERSION=$(VERSION) GOARCH=$$($(GO) env GOARCH) \

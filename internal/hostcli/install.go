@@ -13,6 +13,7 @@ import (
 func layoutFlags(cmd *cobra.Command, l *install.Layout) {
 	cmd.Flags().StringVar(&l.Root, "root", "", "install under this directory instead of / (packaging; implies --no-start)")
 	cmd.Flags().StringVar(&l.Bin, "bin", l.Bin, "path of jitssh-host as sshd and systemd see it")
+	cmd.Flags().StringVar(&l.AuthKeysBin, "authkeys-bin", l.AuthKeysBin, `path of jitssh-authkeys as sshd sees it ("" = sshd runs jitssh-host authorized-keys)`)
 	cmd.Flags().StringVar(&l.UnitDir, "unit-dir", l.UnitDir, "systemd unit directory")
 }
 
@@ -40,6 +41,12 @@ Files it did not write are never replaced. Run it as root.`,
 						fmt.Fprintf(stderr, "jitssh-host: %s\n  fix: %s\n", p.What, p.Fix)
 					}
 					return &exitError{code: ExitRefused, msg: "nss-systemd is not set up: apply the fix above and run install again"}
+				}
+			}
+			if l.Root == "" && l.AuthKeysBin != "" {
+				if _, err := os.Stat(l.AuthKeysBin); err != nil {
+					fmt.Fprintf(stderr, "jitssh-host: %s is not installed: sshd will run %s authorized-keys (slower per login)\n", l.AuthKeysBin, l.Bin)
+					l.AuthKeysBin = ""
 				}
 			}
 			did, err := install.Install(l, install.Options{Start: !noStart && l.Root == ""})

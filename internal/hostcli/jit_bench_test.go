@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -21,6 +22,10 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/hostconfig"
+	"github.com/jitssh/jitssh/internal/host/keyproto"
+	"github.com/jitssh/jitssh/internal/host/keyservice"
 	"github.com/jitssh/jitssh/internal/host/userdb"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
@@ -175,19 +180,29 @@ var buildShipped = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(filepath.Dir(bin), "jitssh-host-static")
-	build := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/jitssh/jitssh/cmd/jitssh-host")
+	out := filepath.Join(filepath.Dir(bin), "static")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", err
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", out+"/", "github.com/jitssh/jitssh/cmd/jitssh-host", "github.com/jitssh/jitssh/cmd/jitssh-authkeys")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, b)
 	}
-	return out, nil
+	return filepath.Join(out, "jitssh-host"), nil
 })
 
-// BenchmarkJITAuthorizedKeys runs the shipped jitssh-host authorized-keys
-// binary as sshd does (empty environment, --config, "-- USER FINGERPRINT")
-// against the sandbox IMDS on 127.0.0.1, interleaved with /bin/true (the
-// fork+exec floor), idle and with every CPU running a busy loop.
+// BenchmarkJITAuthorizedKeys runs the shipped AuthorizedKeysCommand as sshd
+// does (empty environment, "-- USER FINGERPRINT") against the sandbox IMDS
+// on 127.0.0.1, interleaved with /bin/true (the fork+exec floor), idle and
+// with every CPU running a busy loop:
+//   - authkeys: jitssh-authkeys asking the key service (io.jitssh.Keys,
+//     served by this process as the userdb service serves it: every check
+//     and audit event per call, signer chain cached), as installed;
+//   - authkeys-inprocess: jitssh-host authorized-keys --config, which does
+//     every IMDS round and check itself (also what jitssh-authkeys runs
+//     when no service answers).
+//
 // Sub-benchmarks: imds=precomputed (keys and staples served as EC2 serves
 // them) and imds=sandbox (signed per request: measures the sandbox too).
 func BenchmarkJITAuthorizedKeys(b *testing.B) {
@@ -227,6 +242,37 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	os.WriteFile(conf, []byte(fmt.Sprintf("imds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\n",
 		srv.URL, roots, filepath.Join(dir, "audit.jsonl"))), 0o600)
 
+	// The key service, as `jitssh-host userdb` runs it.
+	hc, err := hostconfig.Load(conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	kcfg, aw, err := authkeys.Setup(hc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer aw.Close()
+	kcfg.Signers = authkeys.NewSignerCache(0)
+	sockDir, err := os.MkdirTemp("", "jk")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	keysSocket := filepath.Join(sockDir, "keys")
+	kln, err := varlink.Listen(keysSocket, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		ks := &keyservice.Service{Config: kcfg, Log: slog.New(slog.DiscardHandler)}
+		(&varlink.Server{Handler: ks.Handler(), Log: slog.New(slog.DiscardHandler)}).Serve(ctx, keyservice.RootOnly(kln, nil))
+	}()
+	defer func() { cancel(); <-served }()
+	client := filepath.Join(filepath.Dir(bin), "jitssh-authkeys")
+
 	// One key, pushed again before it expires (keys live 60 s).
 	keyFile := filepath.Join(dir, "id_ed25519")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", keyFile).CombinedOutput(); err != nil {
@@ -252,6 +298,9 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	baseline := os.Getenv("JITSSH_BENCH_HOST_BIN_BASELINE")
 	run := func(bin string) error {
 		cmd := exec.Command(bin, "authorized-keys", "--config", conf, "--", "alice", fp)
+		if filepath.Base(bin) == "jitssh-authkeys" {
+			cmd = exec.Command(bin, "--socket", keysSocket, "--fallback", "none", "--", "alice", fp)
+		}
 		cmd.Env = []string{}
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -260,7 +309,16 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 		}
 		return nil
 	}
-	authorizedKeys := func() error { return run(bin) }
+	authorizedKeys := func() error { return run(client) }
+	inProcess := func() error { return run(bin) }
+	// The service's share of authkeys: the same call from this process.
+	serviceCall := func() error {
+		keys, err := keyproto.Ask(keysSocket, "alice", fp, 4*time.Second)
+		if err == nil && !strings.Contains(keys, strings.TrimSpace(string(pub))) {
+			err = fmt.Errorf("reply %q lacks the key", keys)
+		}
+		return err
+	}
 	floor := func() error {
 		cmd := exec.Command("/bin/true")
 		cmd.Env = []string{}
@@ -284,8 +342,10 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 				defer busyCPUs(b)()
 			}
 			push()
-			if err := authorizedKeys(); err != nil { // warm the page cache
-				b.Fatal(err)
+			for _, f := range []func() error{authorizedKeys, inProcess} { // warm the page cache
+				if err := f(); err != nil {
+					b.Fatal(err)
+				}
 			}
 			s := samples{}
 			b.ResetTimer()
@@ -297,6 +357,12 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 				if err := s.time("authkeys", authorizedKeys); err != nil {
 					b.Fatal(err)
 				}
+				if err := s.time("authkeys-inprocess", inProcess); err != nil {
+					b.Fatal(err)
+				}
+				if err := s.time("service-call", serviceCall); err != nil {
+					b.Fatal(err)
+				}
 				if baseline != "" {
 					if err := s.time("authkeys-baseline", func() error { return run(baseline) }); err != nil {
 						b.Fatal(err)
@@ -305,7 +371,7 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(load, "load1")
-			s.report(b, [2]string{"authkeys", "true"}, [2]string{"authkeys-baseline", "true"})
+			s.report(b, [2]string{"authkeys", "true"}, [2]string{"authkeys-inprocess", "true"}, [2]string{"authkeys-baseline", "true"})
 		})
 	}
 }

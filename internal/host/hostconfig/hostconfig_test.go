@@ -19,6 +19,7 @@ trusted_roots = "/etc/jitssh/roots.pem"
 audit_file = ""
 syslog = false
 timeout = "1500ms"
+keys_socket = "/run/k"
 `
 	got, err := hostconfig.Parse([]byte(full))
 	if err != nil {
@@ -30,6 +31,7 @@ timeout = "1500ms"
 		AuditFile:    "",
 		Syslog:       false,
 		Timeout:      1500 * time.Millisecond,
+		KeysSocket:   "/run/k",
 		JIT:          hostconfig.Default().JIT,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -175,6 +177,23 @@ groups = ["sudo", "adm"]
 	} {
 		if _, err := hostconfig.Parse([]byte(tt.text)); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) err = %v, want it to mention %q", tt.text, err, tt.want)
+		}
+	}
+}
+
+func TestKeysSocket(t *testing.T) {
+	t.Parallel()
+	if c, _ := hostconfig.Parse(nil); c.KeysSocket != "/run/jitssh/io.jitssh.Keys" {
+		t.Errorf("default keys_socket = %q", c.KeysSocket)
+	}
+	for text, want := range map[string]string{`keys_socket = ""`: "", `keys_socket = "/run/x/k"`: "/run/x/k"} {
+		if c, err := hostconfig.Parse([]byte(text)); err != nil || c.KeysSocket != want {
+			t.Errorf("%s: %q, %v", text, c.KeysSocket, err)
+		}
+	}
+	for _, bad := range []string{`keys_socket = "rel/k"`, `keys_socket = "/a/../k"`, `keys_socket = "/` + strings.Repeat("a", 120) + `"`, `keys_socket = 1`} {
+		if c, err := hostconfig.Parse([]byte(bad)); err == nil {
+			t.Errorf("%s accepted: %q", bad, c.KeysSocket)
 		}
 	}
 }

@@ -29,6 +29,9 @@ type Layout struct {
 	Root string
 	// Bin is the installed jitssh-host, as sshd and systemd see it.
 	Bin string
+	// AuthKeysBin is the installed jitssh-authkeys, sshd's
+	// AuthorizedKeysCommand; "" makes sshd run `Bin authorized-keys`.
+	AuthKeysBin string
 	// UnitDir is the systemd unit directory.
 	UnitDir string
 	// DropIn is the sshd_config.d file.
@@ -40,10 +43,11 @@ type Layout struct {
 // DefaultLayout is a manual install; packages use UnitDir /lib/systemd/system.
 func DefaultLayout() Layout {
 	return Layout{
-		Bin:     "/usr/bin/jitssh-host",
-		UnitDir: "/etc/systemd/system",
-		DropIn:  "/etc/ssh/sshd_config.d/50-jitssh.conf",
-		Config:  hostconfig.DefaultPath,
+		Bin:         "/usr/bin/jitssh-host",
+		AuthKeysBin: "/usr/bin/jitssh-authkeys",
+		UnitDir:     "/etc/systemd/system",
+		DropIn:      "/etc/ssh/sshd_config.d/50-jitssh.conf",
+		Config:      hostconfig.DefaultPath,
 	}
 }
 
@@ -59,18 +63,40 @@ type File struct {
 	Keep bool
 }
 
+// AuthorizedKeysCommand returns the sshd_config AuthorizedKeysCommand value.
+func (l Layout) AuthorizedKeysCommand() string {
+	if l.AuthKeysBin == "" {
+		cmd := l.Bin + " authorized-keys"
+		if l.Config != hostconfig.DefaultPath {
+			cmd += " --config " + l.Config
+		}
+		return cmd + " -- %u %f"
+	}
+	cmd := l.AuthKeysBin
+	if filepath.Join(filepath.Dir(l.AuthKeysBin), "jitssh-host") != l.Bin {
+		cmd += " --fallback " + l.Bin
+	}
+	if l.Config != hostconfig.DefaultPath {
+		cmd += " --config " + l.Config
+	}
+	return cmd + " -- %u %f"
+}
+
 // Files returns the files of an installation.
 func Files(l Layout) []File {
 	dropIn := fmt.Sprintf(`# jitssh: EC2 Instance Connect keys verified by jitssh-host (%s).
-# Keys come from IMDS through the AuthorizedKeysCommand; users that do not
-# exist yet are created on first login by %s (nss-systemd).
-AuthorizedKeysCommand %s authorized-keys -- %%u %%f
+# Keys come from IMDS through the AuthorizedKeysCommand: jitssh-authkeys asks
+# %s (which verifies them, with its signer cache, and
+# audits each) and runs "jitssh-host authorized-keys" when that service is
+# not running. Users that do not exist yet are created on first login by the
+# same service (nss-systemd).
+AuthorizedKeysCommand %s
 AuthorizedKeysCommandUser root
 # Just-in-time users have a locked ("!*") shadow entry through nss-systemd:
 # sshd accepts it only when PAM does the account checks.
 UsePAM yes
 PubkeyAuthentication yes
-`, Marker, UnitName, l.Bin)
+`, Marker, UnitName, l.AuthorizedKeysCommand())
 	unit := fmt.Sprintf(`# %s
 [Unit]
 Description=jitssh just-in-time users (systemd userdb service %s)
@@ -82,6 +108,14 @@ Wants=nss-user-lookup.target
 ExecStart=%s userdb
 Restart=always
 RestartSec=1s
+# /run/jitssh holds the io.jitssh.Keys socket (root only) that sshd's
+# AuthorizedKeysCommand asks at every login.
+RuntimeDirectory=jitssh
+RuntimeDirectoryMode=0755
+# Every SSH login waits for this service (key verification, user lookups):
+# on a machine whose CPUs are busy, a larger share keeps logins quick.
+CPUWeight=1000
+Nice=-5
 # It creates home directories, chowns them and kills users' processes.
 NoNewPrivileges=yes
 ProtectSystem=full
@@ -99,6 +133,8 @@ WantedBy=multi-user.target
 # audit_file    = "/var/log/jitssh/audit.jsonl"
 # syslog        = true                    # authpriv
 # timeout       = "3s"
+# keys_socket   = "/run/jitssh/io.jitssh.Keys"   # "" = jitssh-authkeys always verifies by itself
+#                                               # (another path: add --socket PATH to the sshd drop-in)
 
 [jit]
 # service      = "io.jitssh"              # socket /run/systemd/userdb/<service>

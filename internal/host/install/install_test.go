@@ -84,7 +84,7 @@ func TestDropInAcceptedBySSHD(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sshd -T: %v\n%s", err, out)
 	}
-	for _, want := range []string{"authorizedkeyscommand /usr/bin/jitssh-host authorized-keys -- %u %f", "authorizedkeyscommanduser root", "usepam yes"} {
+	for _, want := range []string{"authorizedkeyscommand /usr/bin/jitssh-authkeys -- %u %f", "authorizedkeyscommanduser root", "usepam yes"} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("sshd -T lacks %q", want)
 		}
