@@ -319,6 +319,13 @@ func (o Options) InstanceARN() string {
 	return fmt.Sprintf("arn:%s:ec2:%s:%s:instance/*", o.Partition, o.Region, o.Account)
 }
 
+// ManagedInstanceARN returns the ARN pattern of the SSM managed (hybrid,
+// mi-…) instances o covers.
+func (o Options) ManagedInstanceARN() string {
+	o = o.withDefaults()
+	return fmt.Sprintf("arn:%s:ssm:%s:%s:managed-instance/*", o.Partition, o.Region, o.Account)
+}
+
 // DocumentARN returns the ARN of an SSM document: AWS-owned documents
 // (AWS-…) have no account in their ARN, the account's own do.
 func (o Options) DocumentARN(name string) string {
@@ -346,7 +353,7 @@ func User(o Options) Document {
 	start := Statement{
 		Sid: "StartSessionOnInstances", Effect: Allow,
 		Action:   Strings{"ssm:StartSession"},
-		Resource: Strings{o.InstanceARN()},
+		Resource: Strings{o.InstanceARN(), o.ManagedInstanceARN()},
 	}
 	push := Statement{
 		Sid: "SendSSHPublicKeyForOwnOSUser", Effect: Allow,

@@ -2,6 +2,7 @@ package apis
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/iam"
@@ -53,6 +54,15 @@ type authzRecord struct {
 // instanceARN returns the ARN of an EC2 instance in the world's account.
 func (h *handler) instanceARN(id string) string {
 	return "arn:aws:ec2:" + h.world.Region + ":" + h.world.Account + ":instance/" + id
+}
+
+// targetARN returns the ARN of an SSM target: a managed (hybrid)
+// instance's, mi-…, or an EC2 instance's.
+func (h *handler) targetARN(id string) string {
+	if strings.HasPrefix(id, "mi-") {
+		return "arn:aws:ssm:" + h.world.Region + ":" + h.world.Account + ":managed-instance/" + id
+	}
+	return h.instanceARN(id)
 }
 
 // documentARN returns the ARN of an SSM document: AWS-owned documents

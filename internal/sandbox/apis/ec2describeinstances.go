@@ -184,8 +184,8 @@ func (h *handler) describeInstances(c *call) (any, error) {
 	resp := &describeInstancesResponse{Xmlns: awsproto.EC2Namespace, RequestID: c.reqID}
 outer:
 	for _, in := range candidates {
-		if after != "" && in.ID <= after {
-			continue
+		if in.Managed || after != "" && in.ID <= after {
+			continue // managed (mi-) instances are SSM's, not EC2's
 		}
 		v := viewOf(in, h.world.Account)
 		for _, flt := range filters {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -33,6 +34,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Trail receives a CloudTrail record of every request; nil discards.
 	Trail *trail.Log
+	// Knobs delays and throttles calls per API (see throttle.go); nil
+	// means neither.
+	Knobs *knobs.Table
 }
 
 // Service signing names, as in the SigV4 credential scope.
@@ -234,6 +238,9 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		return nil, c.proto.AuthError(&awsproto.AuthError{Kind: awsproto.AuthUnknownKey})
 	}
 	c.id = id
+	if err := h.applyKnobs(c); err != nil {
+		return nil, err
+	}
 
 	switch c.service {
 	case serviceSTS:

@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -30,6 +31,11 @@ type instanceInformation struct {
 	ComputerName     string  `json:"ComputerName,omitempty"`
 	SourceID         string  `json:"SourceId"`
 	SourceType       string  `json:"SourceType"`
+	// Managed (hybrid) instances only.
+	Name             string   `json:"Name,omitempty"`
+	ActivationID     string   `json:"ActivationId,omitempty"`
+	IamRole          string   `json:"IamRole,omitempty"`
+	RegistrationDate *float64 `json:"RegistrationDate,omitempty"`
 }
 
 type describeInstanceInformationOutput struct {
@@ -52,7 +58,19 @@ func (h *handler) ssmInfo(in world.Instance) instanceInformation {
 		SourceID:        in.ID,
 		SourceType:      "AWS::EC2::Instance",
 	}
+	if in.Managed {
+		// As AWS reports a server registered with a hybrid activation.
+		info.ResourceType, info.SourceType = "ManagedInstance", "AWS::SSM::ManagedInstance"
+		info.Name, info.IamRole = in.Name(), managedInstanceRole
+		info.ActivationID = activationID(in.ID)
+		reg := float64(in.LaunchTime.UnixMilli()) / 1000
+		info.RegistrationDate = &reg
+		info.PlatformName, info.PlatformVersion = "Ubuntu", "22.04"
+	}
 	last := in.LaunchTime
+	if !in.LastPing.IsZero() {
+		last = in.LastPing
+	}
 	if in.State == "running" && in.SSMOnline {
 		info.PingStatus = "Online"
 		last = h.world.Now()
@@ -62,6 +80,22 @@ func (h *handler) ssmInfo(in world.Instance) instanceInformation {
 		info.PlatformType, info.PlatformName, info.PlatformVersion = "Windows", "Microsoft Windows Server 2022 Datacenter", "10.0.20348"
 	}
 	return info
+}
+
+// managedInstanceRole is the service role of the sandbox's hybrid
+// activation, as AWS's setup guide names it.
+const managedInstanceRole = "SSMServiceRole"
+
+// activationID returns a stable activation id (a UUID) for a managed
+// instance.
+func activationID(id string) string {
+	var h uint64 = 14695981039346656037
+	for i := 0; i < len(id); i++ {
+		h ^= uint64(id[i])
+		h *= 1099511628211
+	}
+	x := fmt.Sprintf("%016x%016x", h, h^0x9e3779b97f4a7c15)
+	return x[:8] + "-" + x[8:12] + "-4" + x[13:16] + "-a" + x[17:20] + "-" + x[20:32]
 }
 
 // infoFilter is one DescribeInstanceInformation filter: an instance

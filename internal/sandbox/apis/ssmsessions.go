@@ -89,7 +89,7 @@ func (h *handler) startSession(c *call) (any, error) {
 	if ok {
 		keys = resourceTagKeys(inst, nil)
 	}
-	if err := h.authorize(c, "ssm:StartSession", h.instanceARN(*target), keys); err != nil {
+	if err := h.authorize(c, "ssm:StartSession", h.targetARN(*target), keys); err != nil {
 		return nil, err
 	}
 	if err := h.authorize(c, "ssm:StartSession", h.documentARN(doc), nil); err != nil {

@@ -67,6 +67,13 @@ type Instance struct {
 	// Bastion instances run the embedded SSH server, which forwards
 	// direct-tcpip channels to addresses in the instance's VPC.
 	Bastion bool
+	// Managed marks an SSM managed (hybrid) instance, id mi-…: known to
+	// SSM (DescribeInstanceInformation, sessions, commands) but not to
+	// EC2, without IMDS, so EC2 Instance Connect cannot reach it.
+	Managed bool
+	// LastPing is when the SSM agent last reported, for an agent that is
+	// offline (zero: LaunchTime).
+	LastPing time.Time
 }
 
 // VPC is a virtual private cloud.
@@ -310,6 +317,74 @@ func (w *World) Instance(id string) (Instance, bool) {
 		return Instance{}, false
 	}
 	return *in, true
+}
+
+// SetState changes an instance's state to "running" or "stopped", as
+// StartInstances and StopInstances end up doing. Stopping ends the SSM
+// sessions to the instance and its agent stops reporting. It returns the
+// instance as changed.
+func (w *World) SetState(id, state string) (Instance, error) {
+	if state != "running" && state != "stopped" {
+		return Instance{}, fmt.Errorf("state %q: want running or stopped", state)
+	}
+	w.mu.Lock()
+	in, ok := w.byID[id]
+	if !ok {
+		w.mu.Unlock()
+		return Instance{}, fmt.Errorf("no instance %s", id)
+	}
+	if in.State == "terminated" {
+		w.mu.Unlock()
+		return Instance{}, fmt.Errorf("instance %s is terminated", id)
+	}
+	if in.Managed && state == "stopped" {
+		w.mu.Unlock()
+		return Instance{}, fmt.Errorf("%s is a managed instance: SSM cannot stop it; take its agent offline instead", id)
+	}
+	if in.State == "running" && state != "running" && in.SSMOnline {
+		in.LastPing = w.now()
+	}
+	in.State = state
+	out := *in
+	w.mu.Unlock()
+	if state != "running" {
+		w.terminateSessionsTo(id)
+	}
+	return out, nil
+}
+
+// SetSSMOnline connects or disconnects an instance's SSM agent. New
+// sessions to an instance whose agent is offline fail with
+// TargetNotConnected; live ones are not ended (AWS's service keeps them
+// until the agent's websocket times out). It returns the instance as
+// changed.
+func (w *World) SetSSMOnline(id string, online bool) (Instance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	in, ok := w.byID[id]
+	if !ok {
+		return Instance{}, fmt.Errorf("no instance %s", id)
+	}
+	if in.SSMOnline && !online && in.State == "running" {
+		in.LastPing = w.now()
+	}
+	in.SSMOnline = online
+	return *in, nil
+}
+
+// terminateSessionsTo ends every session whose target is id.
+func (w *World) terminateSessionsTo(id string) {
+	w.mu.RLock()
+	var live []*Session
+	for _, s := range w.sessions {
+		if s.Target == id {
+			live = append(live, s)
+		}
+	}
+	w.mu.RUnlock()
+	for _, s := range live {
+		s.terminate()
+	}
 }
 
 // PushKey publishes k; it expires KeyLifetime from now unless k.Expires is set.

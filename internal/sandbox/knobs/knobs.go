@@ -1,0 +1,326 @@
+// Package knobs owns the sandbox's API latency and throttling rules: their
+// text form (what the configuration file, `jitssh-sandbox up --latency
+// --throttle`, the admin endpoints and `jitssh-sandbox ctl` accept), their
+// validation, and the per-call decision the API handler asks for. A Table
+// is safe for concurrent use and changes at run time.
+//
+// Rules are keyed by API: "ec2:DescribeInstances" (signing name and
+// operation), "ssm:*" (every operation of a service) or "*" (every API);
+// the most specific key wins. Latency values are Go durations ("200ms").
+// Throttle values are a probability ("25%" or "0.25"), a rate ("5/s",
+// "30/m": a token bucket holding one second's worth, at least one token,
+// like AWS's per-API buckets) or a count ("next:3": the next three calls,
+// then none, for deterministic tests).
+package knobs
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Services are the signing names the sandbox serves; an API key must name
+// one of them.
+var Services = []string{"ec2", "ec2-instance-connect", "ssm", "sts"}
+
+// MaxLatency bounds a latency rule (a sandbox that never answers helps no
+// one; use the data-channel faults for stalls).
+const MaxLatency = 60 * time.Second
+
+// MaxRules bounds each table.
+const MaxRules = 256
+
+var opPattern = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,127}$`)
+
+// ParseAPI checks an API key: "*", "SERVICE:*" or "SERVICE:Operation".
+func ParseAPI(key string) error {
+	if key == "*" {
+		return nil
+	}
+	svc, op, ok := strings.Cut(key, ":")
+	if !ok {
+		return fmt.Errorf("API %q: want SERVICE:Operation (e.g. ec2:DescribeInstances), SERVICE:* or *", key)
+	}
+	known := false
+	for _, s := range Services {
+		known = known || s == svc
+	}
+	if !known {
+		return fmt.Errorf("API %q: unknown service %q (want one of %s)", key, svc, strings.Join(Services, ", "))
+	}
+	if op != "*" && !opPattern.MatchString(op) {
+		return fmt.Errorf("API %q: operation %q is not an operation name like DescribeInstances", key, op)
+	}
+	return nil
+}
+
+// ParseLatency parses a latency value: a Go duration from 0 to MaxLatency.
+func ParseLatency(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("latency %q: want a duration like 200ms or 1.5s", s)
+	}
+	if d < 0 || d > MaxLatency {
+		return 0, fmt.Errorf("latency %q: want 0 to %v", s, MaxLatency)
+	}
+	return d, nil
+}
+
+// Throttle is one parsed throttling rule.
+type Throttle struct {
+	// Probability throttles each call with this probability (0-1).
+	Probability float64
+	// PerSecond, when > 0, is the refill rate of a token bucket of
+	// Burst tokens; a call finding it empty is throttled.
+	PerSecond float64
+	Burst     float64
+	// Count, when > 0, throttles that many calls, then none.
+	Count int
+
+	text string
+}
+
+// String returns the rule in its text form.
+func (t Throttle) String() string { return t.text }
+
+// ParseThrottle parses a throttle value (see the package doc).
+func ParseThrottle(s string) (Throttle, error) {
+	s = strings.TrimSpace(s)
+	bad := func(why string) (Throttle, error) {
+		return Throttle{}, fmt.Errorf("throttle %q: %s (want a probability like 25%% or 0.25, a rate like 5/s or 30/m, or next:N)", s, why)
+	}
+	switch {
+	case strings.HasPrefix(s, "next:"):
+		n, err := strconv.Atoi(s[len("next:"):])
+		if err != nil || n < 1 || n > 1_000_000 {
+			return bad("the count must be 1 to 1000000")
+		}
+		return Throttle{Count: n, text: s}, nil
+	case strings.HasSuffix(s, "/s") || strings.HasSuffix(s, "/m"):
+		n, err := strconv.ParseFloat(s[:len(s)-2], 64)
+		if err != nil || math.IsNaN(n) || n <= 0 || n > 1e6 {
+			return bad("the rate must be a number above 0")
+		}
+		per := n
+		if strings.HasSuffix(s, "/m") {
+			per = n / 60
+		}
+		return Throttle{PerSecond: per, Burst: math.Max(1, math.Ceil(per)), text: s}, nil
+	case strings.HasSuffix(s, "%"):
+		p, err := strconv.ParseFloat(s[:len(s)-1], 64)
+		if err != nil || math.IsNaN(p) || p < 0 || p > 100 {
+			return bad("the percentage must be 0 to 100")
+		}
+		return Throttle{Probability: p / 100, text: s}, nil
+	}
+	p, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(p) || p < 0 || p > 1 || !strings.Contains(s, ".") && p != 0 {
+		return bad("not understood")
+	}
+	return Throttle{Probability: p, text: s}, nil
+}
+
+// ParseAssignments splits "API=VALUE" arguments (flags, the CLI) into a
+// map, refusing duplicates and malformed ones.
+func ParseAssignments(args []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" || v == "" {
+			return nil, fmt.Errorf("%q: want API=VALUE, e.g. ec2:DescribeInstances=200ms", a)
+		}
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("%s is given twice", k)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// CheckLatency validates a latency table without installing it.
+func CheckLatency(rules map[string]string) error {
+	_, err := compileLatency(rules)
+	return err
+}
+
+// CheckThrottle validates a throttle table without installing it.
+func CheckThrottle(rules map[string]string) error {
+	_, err := compileThrottle(rules)
+	return err
+}
+
+func compileLatency(rules map[string]string) (map[string]time.Duration, error) {
+	if len(rules) > MaxRules {
+		return nil, fmt.Errorf("%d latency rules, at most %d", len(rules), MaxRules)
+	}
+	out := make(map[string]time.Duration, len(rules))
+	for _, k := range sortedKeys(rules) {
+		if err := ParseAPI(k); err != nil {
+			return nil, err
+		}
+		d, err := ParseLatency(rules[k])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = d
+	}
+	return out, nil
+}
+
+func compileThrottle(rules map[string]string) (map[string]*bucket, error) {
+	if len(rules) > MaxRules {
+		return nil, fmt.Errorf("%d throttle rules, at most %d", len(rules), MaxRules)
+	}
+	out := make(map[string]*bucket, len(rules))
+	for _, k := range sortedKeys(rules) {
+		if err := ParseAPI(k); err != nil {
+			return nil, err
+		}
+		t, err := ParseThrottle(rules[k])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = &bucket{rule: t, tokens: t.Burst, left: t.Count}
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// bucket is a throttle rule's state.
+type bucket struct {
+	rule   Throttle
+	tokens float64   // rate rules
+	last   time.Time // last refill
+	left   int       // count rules: calls still to throttle
+}
+
+// Table holds the latency and throttle rules in force. The zero value has
+// none.
+type Table struct {
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+
+	mu       sync.Mutex
+	latency  map[string]time.Duration
+	latText  map[string]string
+	throttle map[string]*bucket
+}
+
+// SetLatency replaces the latency rules; on error nothing changes.
+func (t *Table) SetLatency(rules map[string]string) error {
+	c, err := compileLatency(rules)
+	if err != nil {
+		return err
+	}
+	text := make(map[string]string, len(c))
+	for k, d := range c {
+		text[k] = d.String()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.latency, t.latText = c, text
+	return nil
+}
+
+// SetThrottle replaces the throttle rules (their state starts afresh); on
+// error nothing changes.
+func (t *Table) SetThrottle(rules map[string]string) error {
+	c, err := compileThrottle(rules)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.throttle = c
+	return nil
+}
+
+// Latency returns the latency rules in force, in text form.
+func (t *Table) Latency() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]string, len(t.latText))
+	for k, v := range t.latText {
+		out[k] = v
+	}
+	return out
+}
+
+// Throttle returns the throttle rules in force, in text form; a count rule
+// shows the calls it still throttles ("next:2"), a spent one "next:0".
+func (t *Table) Throttle() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]string, len(t.throttle))
+	for k, b := range t.throttle {
+		if b.rule.Count > 0 {
+			out[k] = "next:" + strconv.Itoa(b.left)
+			continue
+		}
+		out[k] = b.rule.text
+	}
+	return out
+}
+
+// lookup returns the most specific key of m for service and op.
+func lookup[V any](m map[string]V, service, op string) (V, bool) {
+	for _, k := range []string{service + ":" + op, service + ":*", "*"} {
+		if v, ok := m[k]; ok {
+			return v, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
+// Decide returns how long to delay a call to service:op and whether to
+// throttle it. Each call counts against its throttle rule.
+func (t *Table) Decide(service, op string) (delay time.Duration, throttled bool) {
+	if t == nil {
+		return 0, false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delay, _ = lookup(t.latency, service, op)
+	b, ok := lookup(t.throttle, service, op)
+	if !ok {
+		return delay, false
+	}
+	switch r := b.rule; {
+	case r.Count > 0:
+		if b.left > 0 {
+			b.left--
+			return delay, true
+		}
+	case r.PerSecond > 0:
+		now := time.Now()
+		if t.Now != nil {
+			now = t.Now()
+		}
+		if !b.last.IsZero() {
+			b.tokens = math.Min(r.Burst, b.tokens+now.Sub(b.last).Seconds()*r.PerSecond)
+		}
+		b.last = now
+		if b.tokens < 1 {
+			return delay, true
+		}
+		b.tokens--
+	default:
+		return delay, r.Probability > 0 && rand.Float64() < r.Probability
+	}
+	return delay, false
+}

@@ -1,0 +1,143 @@
+package knobs
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSpecificRuleWins(t *testing.T) {
+	var tb Table
+	if err := tb.SetLatency(map[string]string{"*": "5ms", "ssm:*": "10ms", "ssm:StartSession": "200ms"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		svc, op string
+		want    time.Duration
+	}{
+		{"ssm", "StartSession", 200 * time.Millisecond},
+		{"ssm", "TerminateSession", 10 * time.Millisecond},
+		{"ec2", "DescribeInstances", 5 * time.Millisecond},
+	} {
+		if d, thr := tb.Decide(c.svc, c.op); d != c.want || thr {
+			t.Errorf("%s:%s: delay %v throttled %v, want %v and no throttling", c.svc, c.op, d, thr, c.want)
+		}
+	}
+}
+
+func TestThrottleForms(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tb := Table{Now: func() time.Time { return now }}
+	if err := tb.SetThrottle(map[string]string{
+		"ec2:DescribeInstances": "next:2", "ssm:StartSession": "2/s", "sts:*": "100%", "ec2-instance-connect:*": "0",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(svc, op string, n int) int {
+		k := 0
+		for range n {
+			if _, thr := tb.Decide(svc, op); thr {
+				k++
+			}
+		}
+		return k
+	}
+	if k := count("ec2", "DescribeInstances", 5); k != 2 {
+		t.Errorf("next:2 throttled %d of 5 calls", k)
+	}
+	if got := tb.Throttle()["ec2:DescribeInstances"]; got != "next:0" {
+		t.Errorf("spent count rule shows %q", got)
+	}
+	if k := count("ssm", "StartSession", 5); k != 3 {
+		t.Errorf("2/s with no time passing throttled %d of 5 calls, want 3 (a bucket of 2)", k)
+	}
+	now = now.Add(500 * time.Millisecond) // one token back
+	if k := count("ssm", "StartSession", 2); k != 1 {
+		t.Errorf("after 0.5 s at 2/s, %d of 2 calls throttled, want 1", k)
+	}
+	if k := count("sts", "GetCallerIdentity", 10); k != 10 {
+		t.Errorf("100%% throttled %d of 10", k)
+	}
+	if k := count("ec2-instance-connect", "SendSSHPublicKey", 10); k != 0 {
+		t.Errorf("0 throttled %d of 10", k)
+	}
+	if k := count("ssm", "TerminateSession", 10); k != 0 {
+		t.Errorf("an API without a rule was throttled %d times", k)
+	}
+}
+
+func TestBadRulesChangeNothing(t *testing.T) {
+	var tb Table
+	if err := tb.SetLatency(map[string]string{"ec2:DescribeInstances": "1s"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.SetThrottle(map[string]string{"ssm:*": "10%"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []map[string]string{
+		{"ec2:DescribeInstances": "soon"}, {"ec2:DescribeInstances": "-1s"}, {"ec2:DescribeInstances": "2m"},
+		{"s3:GetObject": "1s"}, {"DescribeInstances": "1s"}, {"ec2:describe": "1s"}, {"ec2:": "1s"},
+	} {
+		if err := tb.SetLatency(bad); err == nil {
+			t.Errorf("latency %v accepted", bad)
+		}
+	}
+	for _, bad := range []string{"1", "2", "150%", "-1%", "0/s", "x/s", "next:0", "next:x", "1.5", "NaN", "often", ""} {
+		if err := tb.SetThrottle(map[string]string{"ssm:*": bad}); err == nil {
+			t.Errorf("throttle %q accepted", bad)
+		} else if !strings.Contains(err.Error(), "ssm:*") {
+			t.Errorf("error %q does not name the API", err)
+		}
+	}
+	if got := tb.Latency()["ec2:DescribeInstances"]; got != "1s" {
+		t.Errorf("latency after refused changes: %q", got)
+	}
+	if got := tb.Throttle()["ssm:*"]; got != "10%" {
+		t.Errorf("throttle after refused changes: %q", got)
+	}
+}
+
+func TestParseAssignments(t *testing.T) {
+	m, err := ParseAssignments([]string{"ec2:DescribeInstances=200ms", "ssm:*=1s"})
+	if err != nil || m["ec2:DescribeInstances"] != "200ms" || m["ssm:*"] != "1s" {
+		t.Fatalf("%v %v", m, err)
+	}
+	for _, bad := range [][]string{{"ec2:DescribeInstances"}, {"=1s"}, {"a=1s", "a=2s"}, {"ssm:*="}} {
+		if _, err := ParseAssignments(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func FuzzParseThrottle(f *testing.F) {
+	for _, s := range []string{"25%", "0.25", "5/s", "30/m", "next:3", "1e3/s", "0", "1.0", "next:-1", "%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseThrottle(s)
+		if err != nil {
+			return
+		}
+		if r.Probability < 0 || r.Probability > 1 || r.PerSecond < 0 || r.Count < 0 || r.PerSecond > 0 && r.Burst < 1 {
+			t.Fatalf("%q parsed to %+v", s, r)
+		}
+		if r.String() != strings.TrimSpace(s) {
+			t.Fatalf("%q prints as %q", s, r.String())
+		}
+	})
+}
+
+func FuzzParseAPI(f *testing.F) {
+	for _, s := range []string{"*", "ssm:*", "ec2:DescribeInstances", "ec2:", ":x", "s3:Get"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ParseAPI(s) != nil || s == "*" {
+			return
+		}
+		svc, op, _ := strings.Cut(s, ":")
+		if svc == "" || op == "" || strings.ContainsAny(op, " \n=") {
+			t.Fatalf("%q accepted", s)
+		}
+	})
+}
