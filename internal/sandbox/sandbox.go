@@ -31,6 +31,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/eice"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
@@ -76,7 +77,12 @@ type Config struct {
 	// AgentMaxPayload is the payload size the simulated agent sends; 0
 	// means 32 KiB (unpaced); 1024 paces like AWS's agent.
 	AgentMaxPayload int
-	Logger          *slog.Logger
+	// Latency and Throttle are per-API rules (package knobs), e.g.
+	// {"ec2:DescribeInstances": "200ms"} and {"ssm:StartSession": "25%"};
+	// SetLatency, SetThrottle and the admin endpoints change them at run
+	// time.
+	Latency, Throttle map[string]string
+	Logger            *slog.Logger
 }
 
 // InstanceInfo describes a simulated instance to users of the sandbox
@@ -99,7 +105,10 @@ type InstanceInfo struct {
 	// server directly, whatever its network: a back door for benchmarks
 	// and tests, not a network path a client would have (see PublicAddr).
 	SSHAddr string `json:"ssh_addr"`
-	IMDS    string `json:"imds_endpoint"`
+	IMDS    string `json:"imds_endpoint,omitempty"`
+	// Managed marks an SSM managed (hybrid, mi-…) instance: no IMDS, not
+	// in EC2.
+	Managed bool `json:"managed,omitempty"`
 }
 
 // Sandbox is a running local AWS.
@@ -122,6 +131,7 @@ type Sandbox struct {
 	hosts       map[string]*sshd.Server
 	faults      faultTable
 	faultTotals fault.Counters
+	knobs       knobs.Table
 	agent       *agent.Handler
 	pub         *publicNet
 	mitm        mitmTable
@@ -146,6 +156,12 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	cfg.Region, cfg.Instances = acct.Region, acct.Instances
+	if cfg.Latency == nil {
+		cfg.Latency = acct.Latency
+	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = acct.Throttle
+	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -247,6 +263,12 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.SetFaults("", cfg.Faults); err != nil {
 		return nil, err
 	}
+	if err := sb.SetLatency(cfg.Latency); err != nil {
+		return nil, err
+	}
+	if err := sb.SetThrottle(cfg.Throttle); err != nil {
+		return nil, err
+	}
 	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
 		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial}
 	sb.agent = dcHandler
@@ -254,6 +276,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	mux.Handle("/v1/data-channel/", dcHandler)
 	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)
 	mux.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
+	sb.registerAdmin(mux)
 	sb.CloudTrail = filepath.Join(cfg.StateDir, "cloudtrail.jsonl")
 	tl, err := trail.Open(sb.CloudTrail)
 	if err != nil {
@@ -271,6 +294,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    log.With("component", "api"),
 		Trail:     tl,
+		Knobs:     &sb.knobs,
 	}))
 
 	// Instances first: the handlers read sb.hosts without a lock, so it
@@ -307,6 +331,9 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	dir := filepath.Join(cfg.StateDir, in.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return InstanceInfo{}, err
+	}
+	if in.Managed {
+		return sb.startManaged(in, dir)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -357,7 +384,7 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	if mode == sshd.OpenSSH {
 		info.SSHDLog = srv.LogPath()
 	}
-	addr, err := sb.listenSSH(srv)
+	addr, err := sb.listenSSH(in.ID, srv)
 	if err != nil {
 		return InstanceInfo{}, err
 	}
@@ -369,7 +396,7 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 }
 
 // listenSSH accepts TCP connections on 127.0.0.1 and hands each to srv.
-func (sb *Sandbox) listenSSH(srv *sshd.Server) (string, error) {
+func (sb *Sandbox) listenSSH(id string, srv *sshd.Server) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("listen for direct SSH: %w", err)
@@ -381,7 +408,14 @@ func (sb *Sandbox) listenSSH(srv *sshd.Server) (string, error) {
 			if err != nil {
 				return
 			}
-			go sb.pipeSSH(c, srv)
+			go func() {
+				if err := sb.checkRunning(id); err != nil {
+					sb.log.Info("direct SSH connection refused", "err", err)
+					c.Close()
+					return
+				}
+				sb.pipeSSH(c, srv)
+			}()
 		}
 	}()
 	return ln.Addr().String(), nil
@@ -443,6 +477,9 @@ func (sb *Sandbox) dialInstance(ctx context.Context, id string, port int) (agent
 	if !ok {
 		return nil, fmt.Errorf("instance %s has no SSH server", id)
 	}
+	if err := sb.checkRunning(id); err != nil {
+		return nil, err
+	}
 	switch port {
 	case 22:
 		return srv.Open(ctx)
@@ -451,6 +488,15 @@ func (sb *Sandbox) dialInstance(ctx context.Context, id string, port int) (agent
 		return echoConn{r, w}, nil
 	}
 	return nil, fmt.Errorf("connection refused: nothing listens on port %d of %s", port, id)
+}
+
+// checkRunning fails for an instance that is not running: nothing on it
+// answers.
+func (sb *Sandbox) checkRunning(id string) error {
+	if in, ok := sb.World.Instance(id); ok && in.State != "running" {
+		return fmt.Errorf("connect to %s: the instance is %s", id, in.State)
+	}
+	return nil
 }
 
 // echoConn returns what is written to it; CloseWrite ends the echo.

@@ -20,6 +20,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -45,6 +46,13 @@ type File struct {
 	VPCs      []VPCSpec      `toml:"vpcs"`
 	Subnets   []SubnetSpec   `toml:"subnets"`
 	Endpoints []EndpointSpec `toml:"endpoints"`
+	// ManagedInstances are SSM managed (hybrid, mi-…) instances: servers
+	// outside EC2 registered with an SSM activation.
+	ManagedInstances []ManagedInstanceSpec `toml:"managed_instances"`
+	// Latency and Throttle are per-API rules (package knobs), e.g.
+	// "ec2:DescribeInstances" = "200ms" and "ssm:StartSession" = "25%".
+	Latency  map[string]string `toml:"latency"`
+	Throttle map[string]string `toml:"throttle"`
 
 	dir string // for relative policy files
 }
@@ -130,6 +138,16 @@ type EndpointSpec struct {
 	Tags             map[string]string `toml:"tags"`
 }
 
+// ManagedInstanceSpec is one SSM managed (hybrid) instance. It has its own
+// SSH server and no IMDS; EC2 does not list it.
+type ManagedInstanceSpec struct {
+	ID        string            `toml:"id"` // mi- and 17 hex digits
+	Name      string            `toml:"name"`
+	IPAddress string            `toml:"ip_address"`
+	SSM       string            `toml:"ssm"` // online (default) or offline
+	Tags      map[string]string `toml:"tags"`
+}
+
 // GenerateSpec adds a fleet of API-only instances (world.Instance.Virtual)
 // for scale: listing, filtering and resolution over thousands.
 type GenerateSpec struct {
@@ -152,6 +170,8 @@ type Account struct {
 	VPCs      []world.VPC
 	Subnets   []world.Subnet
 	Endpoints []world.Endpoint
+	// Latency and Throttle are the per-API knob rules.
+	Latency, Throttle map[string]string
 }
 
 // Built-in defaults.
@@ -263,6 +283,14 @@ id = "i-0a1b2c3d4e5f00006"
 name = "old-1"
 private_ip = "10.0.2.41"
 state = "stopped"
+
+# An on-premises server registered with SSM (a hybrid activation): SSM
+# lists it and opens sessions to it; EC2 and EC2 Instance Connect do not
+# know it.
+[[managed_instances]]
+id = "mi-0a1b2c3d4e5f00001"
+name = "onprem-1"
+ip_address = "192.168.10.21"
 `
 
 // Builtin returns the built-in configuration.
@@ -600,6 +628,17 @@ func (f *File) check() error {
 	if err := f.checkAddresses(); err != nil {
 		return err
 	}
+	for i := range f.ManagedInstances {
+		if err := f.checkManaged(i, ids); err != nil {
+			return err
+		}
+	}
+	if err := knobs.CheckLatency(f.Latency); err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	if err := knobs.CheckThrottle(f.Throttle); err != nil {
+		return fmt.Errorf("throttle: %w", err)
+	}
 	if g := f.Generate; g != nil {
 		if g.Count < 0 || g.Count > MaxGenerated {
 			return fmt.Errorf("generate.count %d: want 0 to %d", g.Count, MaxGenerated)
@@ -734,6 +773,40 @@ func (f *File) placeInstance(in *InstanceSpec, ip netip.Addr, where string) erro
 	return nil
 }
 
+var managedIDPattern = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
+
+func (f *File) checkManaged(i int, ids map[string]bool) error {
+	in := &f.ManagedInstances[i]
+	where := fmt.Sprintf("managed_instances[%d]", i)
+	if !managedIDPattern.MatchString(in.ID) {
+		return fmt.Errorf("%s: id %q: want mi- and 17 lower-case hex digits", where, in.ID)
+	}
+	where = fmt.Sprintf("managed_instances[%d] (%s)", i, in.ID)
+	if ids[in.ID] {
+		return fmt.Errorf("%s: duplicate id", where)
+	}
+	ids[in.ID] = true
+	switch in.SSM {
+	case "":
+		in.SSM = "online"
+	case "online", "offline":
+	default:
+		return fmt.Errorf("%s: ssm %q: want online or offline", where, in.SSM)
+	}
+	if ip, err := netip.ParseAddr(in.IPAddress); err != nil || !ip.Is4() || ip.IsLoopback() || ip.IsUnspecified() {
+		return fmt.Errorf("%s: ip_address %q: want an IPv4 address", where, in.IPAddress)
+	}
+	if in.Name == "" || len(in.Name) > 63 || !hostLabelPattern.MatchString(in.Name) {
+		return fmt.Errorf("%s: name %q: want a host name (letters, digits and -), it is the server's computer name", where, in.Name)
+	}
+	if _, ok := in.Tags["Name"]; ok {
+		return fmt.Errorf("%s: set name, not tags.Name", where)
+	}
+	return checkTags(in.Tags, where+".tags")
+}
+
+var hostLabelPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$`)
+
 func checkTags(tags map[string]string, where string) error {
 	if len(tags) > 50 {
 		return fmt.Errorf("%s: %d tags, at most 50", where, len(tags))
@@ -838,9 +911,13 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 		sn, _ := f.subnet(e.SubnetID)
 		a.Endpoints = append(a.Endpoints, f.endpoint(e, sn))
 	}
+	for _, spec := range f.ManagedInstances {
+		a.Instances = append(a.Instances, managedInstance(spec))
+	}
 	if f.Generate != nil {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
+	a.Latency, a.Throttle = f.Latency, f.Throttle
 	return a, nil
 }
 
@@ -970,6 +1047,21 @@ func fnv(s string) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// registered is when the configured managed instances registered.
+var registered = time.Date(2026, 10, 15, 8, 30, 0, 0, time.UTC)
+
+func managedInstance(s ManagedInstanceSpec) world.Instance {
+	in := world.Instance{
+		ID: s.ID, Hostname: s.Name, State: "running", PrivateIP: s.IPAddress,
+		LaunchTime: registered, Tags: map[string]string{"Name": s.Name},
+		SSMOnline: s.SSM == "online", Managed: true,
+	}
+	for k, v := range s.Tags {
+		in.Tags[k] = v
+	}
+	return in
 }
 
 func internalDomain(region string) string {

@@ -51,11 +51,15 @@ func TestBuiltin(t *testing.T) {
 		"i-0a1b2c3d4e5f00004 bastion-1 10.0.1.10 subnet-0a1b2c3d4e5f60001 public=true bastion=true ssm=true running",
 		"i-0a1b2c3d4e5f00005 app-1 10.0.2.31 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=false running",
 		"i-0a1b2c3d4e5f00006 old-1 10.0.2.41 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=true stopped",
+		"mi-0a1b2c3d4e5f00001 onprem-1 192.168.10.21  public=false bastion=false ssm=true running",
 	}
 	if strings.Join(fleet, "\n") != strings.Join(wantFleet, "\n") {
 		t.Errorf("fleet:\n%s\nwant\n%s", strings.Join(fleet, "\n"), strings.Join(wantFleet, "\n"))
 	}
 	for _, in := range a.Instances {
+		if in.Managed {
+			continue
+		}
 		if in.PublicIP != "" || in.VpcID != "vpc-0a1b2c3d4e5f60001" {
 			t.Errorf("%s: public IP %q (assigned at start, not here), VPC %s", in.ID, in.PublicIP, in.VpcID)
 		}
@@ -66,6 +70,9 @@ func TestBuiltin(t *testing.T) {
 	if e := a.Endpoints[0]; e.ID != "eice-0a1b2c3d4e5f60001" || e.SubnetID != "subnet-0a1b2c3d4e5f60002" || e.VpcID != "vpc-0a1b2c3d4e5f60001" ||
 		e.State != "create-complete" || !regexp.MustCompile(`^eice-0a1b2c3d4e5f60001\.[0-9a-f]{8}\.ec2-instance-connect-endpoint\.us-east-1\.amazonaws\.com$`).MatchString(e.DNSName) {
 		t.Errorf("endpoint %+v", e)
+	}
+	if mi := a.Instances[len(a.Instances)-1]; mi.ID != "mi-0a1b2c3d4e5f00001" || !mi.Managed || mi.Name() != "onprem-1" || !mi.SSMOnline || mi.State != "running" {
+		t.Errorf("built-in managed instance %+v", mi)
 	}
 	// Secrets differ per start.
 	b, _ := Builtin().Resolve("carol")

@@ -179,6 +179,7 @@ type World struct {
 	instances  []*Instance          // ordered by ID
 	byID       map[string]*Instance
 	keys       []PushedKey
+	placed     []PlacedKey
 	sessions   map[string]*Session
 	resumed    map[string][]string // extra tokens by session id, see ResumeSession
 	vpcs       []VPC
@@ -413,6 +414,45 @@ func (w *World) ActiveKeys(instanceID, osUser string) []PushedKey {
 	now := w.now()
 	var out []PushedKey
 	for _, k := range w.keys {
+		if k.InstanceID == instanceID && k.OSUser == osUser && k.Expires.After(now) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// PlacedKey is a key placed in a managed instance's authorized keys by a
+// command (SSM SendCommand), honoured by its SSH server until Expires.
+type PlacedKey struct {
+	InstanceID string
+	OSUser     string
+	PublicKey  string // OpenSSH authorized_keys line, without options
+	Expires    time.Time
+	CommandID  string
+}
+
+// PlaceKey adds k to its instance's authorized keys, dropping expired ones.
+func (w *World) PlaceKey(k PlacedKey) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	live := w.placed[:0]
+	for _, old := range w.placed {
+		if old.Expires.After(now) {
+			live = append(live, old)
+		}
+	}
+	w.placed = append(live, k)
+}
+
+// PlacedKeys returns the unexpired keys placed for osUser on instanceID,
+// oldest first.
+func (w *World) PlacedKeys(instanceID, osUser string) []PlacedKey {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	now := w.now()
+	var out []PlacedKey
+	for _, k := range w.placed {
 		if k.InstanceID == instanceID && k.OSUser == osUser && k.Expires.After(now) {
 			out = append(out, k)
 		}
