@@ -202,6 +202,8 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 		"i-0a1b2c3d4e5f00005": "app-1 running ConnectionLost []",
 		"i-0a1b2c3d4e5f00006": "old-1 stopped ConnectionLost []",
 		twinID:                "web-1 running ConnectionLost []",
+		// The built-in managed (hybrid) instance: SSM's only.
+		"mi-0a1b2c3d4e5f00001": "onprem-1 - Online [ssm]",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("ls = %v\nwant %v", got, want)
