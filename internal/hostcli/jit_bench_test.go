@@ -253,6 +253,10 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	}
 	defer aw.Close()
 	kcfg.Signers = authkeys.NewSignerCache(0)
+	if kcfg.IMDS, err = authkeys.NewSharedIMDS(kcfg); err != nil {
+		b.Fatal(err)
+	}
+	defer kcfg.IMDS.Close()
 	sockDir, err := os.MkdirTemp("", "jk")
 	if err != nil {
 		b.Fatal(err)

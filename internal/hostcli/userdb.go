@@ -92,6 +92,14 @@ func openManager(configPath string, log *slog.Logger, source string) (*jituser.M
 		return nil, nil, authkeys.Config{}, err
 	}
 	cfg.Signers = authkeys.NewSignerCache(0)
+	if source == "userdb" {
+		// One client for every verification: kept-alive connections, one
+		// IMDSv2 token a minute. runUserdb closes it.
+		if cfg.IMDS, err = authkeys.NewSharedIMDS(cfg); err != nil {
+			w.Close()
+			return nil, nil, authkeys.Config{}, err
+		}
+	}
 	keysCfg := cfg
 	cfg.Audit = userdbAudit{w: w}
 	verify := func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
@@ -121,6 +129,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
 	defer w.Close()
+	defer keysCfg.IMDS.Close()
 	sock := filepath.Join(socketDir, hc.JIT.Service)
 	ln, err := varlink.Listen(sock, 0o666)
 	if err != nil {

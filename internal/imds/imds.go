@@ -27,6 +27,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -90,6 +91,10 @@ type Client struct {
 	ttlSecs string
 	slots   chan struct{} // one per connection open, in use or idle
 	idle    chan *conn    // kept-alive connections, at most maxConns
+
+	mu       sync.Mutex
+	cached   *Session // CachedSession's token
+	cachedAt time.Time
 }
 
 // conn is one keep-alive connection.
@@ -129,8 +134,11 @@ func New(o Options) (*Client, error) {
 }
 
 // Close closes the client's idle connections, so that a long-running
-// process that makes a Client per call leaks nothing.
+// process that makes a Client per call leaks nothing. A nil Client is fine.
 func (c *Client) Close() {
+	if c == nil {
+		return
+	}
 	for {
 		select {
 		case cn := <-c.idle:
@@ -175,6 +183,39 @@ func (c *Client) Session(ctx context.Context) (*Session, error) {
 		return nil, errors.New("imds: get token: empty or invalid token")
 	}
 	return &Session{c: c, token: tok}, nil
+}
+
+// CachedSession returns a session whose token is shared by every caller
+// for at most maxAge (which must be well under Options.TokenTTL), and
+// whether it came from the cache. A long-lived process (the userdb
+// service) saves a round trip per call this way; a caller that gets a 401
+// with a cached session should Forget it and try once with a fresh one.
+func (c *Client) CachedSession(ctx context.Context, maxAge time.Duration) (*Session, bool, error) {
+	c.mu.Lock()
+	if c.cached != nil && time.Since(c.cachedAt) < maxAge {
+		s := c.cached
+		c.mu.Unlock()
+		return s, true, nil
+	}
+	c.mu.Unlock()
+	at := time.Now()
+	s, err := c.Session(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	c.cached, c.cachedAt = s, at
+	c.mu.Unlock()
+	return s, false, nil
+}
+
+// Forget drops s from CachedSession's cache, if it is still there.
+func (c *Client) Forget(s *Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cached == s {
+		c.cached = nil
+	}
 }
 
 // Get returns the body of a metadata path relative to /latest/meta-data/,

@@ -78,6 +78,24 @@ type Config struct {
 	// Signers caches verified signer chains between calls; nil caches
 	// nothing. One cache must only be used with one Roots.
 	Signers *SignerCache
+	// IMDS, when set, is a long-lived client (NewSharedIMDS) shared between
+	// calls: its keep-alive connections and its IMDSv2 token (for at most
+	// SharedTokenReuse) are reused, and IMDSEndpoint and RequestTimeout
+	// are ignored. nil makes a client, and a token, per call.
+	IMDS *imds.Client
+}
+
+// SharedTokenReuse is the longest a shared client's IMDSv2 token is used;
+// tokens are requested for SharedTokenTTL.
+const (
+	SharedTokenReuse = time.Minute
+	SharedTokenTTL   = 3 * time.Minute
+)
+
+// NewSharedIMDS returns a client for Config.IMDS from cfg's endpoint and
+// request timeout. Close it when done.
+func NewSharedIMDS(cfg Config) (*imds.Client, error) {
+	return imds.New(imds.Options{Endpoint: cfg.IMDSEndpoint, RequestTimeout: cfg.RequestTimeout, TokenTTL: SharedTokenTTL})
 }
 
 // Accepted is a key that passed every check.
@@ -262,20 +280,43 @@ func (r *run) authorize(ctx context.Context) ([]Accepted, error) {
 	if !validFingerprint(r.fp) {
 		return nil, refuse(ReasonBadFingerprint, "fingerprint %q is not an sshd %%f value", audit.Sanitize(r.fp, 80))
 	}
-	client, err := imds.New(imds.Options{
-		Endpoint:       r.cfg.IMDSEndpoint,
-		RequestTimeout: r.cfg.RequestTimeout,
-		TokenTTL:       r.cfg.Timeout + time.Second,
-	})
-	if err != nil {
-		return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+	client := r.cfg.IMDS
+	if client == nil {
+		c, err := imds.New(imds.Options{
+			Endpoint:       r.cfg.IMDSEndpoint,
+			RequestTimeout: r.cfg.RequestTimeout,
+			TokenTTL:       r.cfg.Timeout + time.Second,
+		})
+		if err != nil {
+			return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+		}
+		defer c.Close()
+		client = c
 	}
-	defer client.Close()
-	sess, err := client.Session(ctx)
+	var (
+		sess   *imds.Session
+		cached bool
+		err    error
+	)
+	if r.cfg.IMDS != nil {
+		sess, cached, err = client.CachedSession(ctx, SharedTokenReuse)
+	} else {
+		sess, err = client.Session(ctx)
+	}
 	if err != nil {
 		return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
 	}
 	f, err := r.fetch(ctx, sess)
+	var se *imds.StatusError
+	if err != nil && cached && errors.As(err, &se) && se.Code == 401 {
+		// The shared token is no longer accepted (IMDS restarted, or the
+		// instance was stopped and started): once more with a new one.
+		client.Forget(sess)
+		if sess, _, err = client.CachedSession(ctx, SharedTokenReuse); err != nil {
+			return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+		}
+		f, err = r.fetch(ctx, sess)
+	}
 	if err != nil {
 		return nil, err
 	}

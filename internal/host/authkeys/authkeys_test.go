@@ -79,6 +79,15 @@ type env struct {
 
 	mu        sync.Mutex
 	overrides map[string]http.HandlerFunc // by path under /latest/meta-data/
+	inner     http.Handler                // the sandbox IMDS
+}
+
+// restartIMDS replaces the IMDS with a new one, which knows none of the
+// tokens given out so far.
+func (e *env) restartIMDS() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.inner = imdssvc.New(e.world, instanceID, e.signer)
 }
 
 func newEnv(t *testing.T, s *signer.Signer) *env {
@@ -91,11 +100,12 @@ func newEnv(t *testing.T, s *signer.Signer) *env {
 		t.Fatal(err)
 	}
 	e := &env{world: w, signer: s, rec: &recorder{}, overrides: map[string]http.HandlerFunc{}}
-	inner := imdssvc.New(w, instanceID, s)
+	e.inner = imdssvc.New(w, instanceID, s)
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		e.requests.Add(1)
 		e.mu.Lock()
 		h := e.overrides[strings.TrimPrefix(r.URL.Path, "/latest/meta-data/")]
+		inner := e.inner
 		e.mu.Unlock()
 		if h != nil {
 			h(rw, r)
@@ -205,6 +215,38 @@ func TestAuthorizeAccepts(t *testing.T) {
 	got, err = authkeys.Authorize(context.Background(), e.cfg, "alice", fingerprint(t, k2.PublicKey))
 	if err != nil || len(got) != 1 || got[0].KeyLine != k2.PublicKey {
 		t.Errorf("Authorize with %%f = %+v, %v; want only the second key", got, err)
+	}
+}
+
+// A shared client reuses its token (one request fewer per call) and, when
+// IMDS no longer accepts it, gets a new one within the same call.
+func TestAuthorizeSharedIMDS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, getSigner(t))
+	k := e.push(t, "alice")
+	c, err := authkeys.NewSharedIMDS(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e.cfg.IMDS = c
+	e.cfg.IMDSEndpoint = "http://127.0.0.1:1" // ignored with IMDS set
+	var counts []int64
+	for i := 0; i < 3; i++ {
+		if i == 2 {
+			e.restartIMDS()
+		}
+		before := e.requests.Load()
+		got, err := authkeys.Authorize(context.Background(), e.cfg, "alice", "")
+		if err != nil || len(got) != 1 || got[0].KeyLine != k.PublicKey {
+			t.Fatalf("call %d: %+v, %v", i, got, err)
+		}
+		counts = append(counts, e.requests.Load()-before)
+	}
+	// 1st: token, 5 facts, 2 OCSP; 2nd: the same without the token;
+	// 3rd: 5 facts refused (401), a new token, then as the 2nd.
+	if counts[1] != counts[0]-1 || counts[2] != counts[1]+6 {
+		t.Errorf("IMDS requests per call = %v", counts)
 	}
 }
 
