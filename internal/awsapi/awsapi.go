@@ -1,7 +1,8 @@
 // Package awsapi is the only place the client imports AWS SDK service
 // packages. It loads the SDK configuration (profiles, SSO, environment,
 // AWS_ENDPOINT_URL, ...) and wraps the few calls jitssh makes — EC2
-// DescribeInstances, EC2 Instance Connect SendSSHPublicKey, SSM
+// DescribeInstances and DescribeInstanceConnectEndpoints, EC2 Instance
+// Connect SendSSHPublicKey (and OpenTunnel's signing configuration), SSM
 // StartSession/TerminateSession and STS GetCallerIdentity — returning
 // jitssh's own types and turning AWS errors into messages that say what to
 // do.
@@ -104,6 +105,8 @@ type Instance struct {
 	PrivateDNS       string
 	PublicDNS        string
 	Platform         string
+	VpcID            string
+	SubnetID         string
 	Tags             map[string]string
 }
 
@@ -203,6 +206,8 @@ func convertInstance(i ec2types.Instance) Instance {
 		PrivateDNS: aws.ToString(i.PrivateDnsName),
 		PublicDNS:  aws.ToString(i.PublicDnsName),
 		Platform:   string(i.Platform),
+		VpcID:      aws.ToString(i.VpcId),
+		SubnetID:   aws.ToString(i.SubnetId),
 		Tags:       map[string]string{},
 	}
 	if i.State != nil {

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,10 +23,12 @@ const (
 	// envPayloadSize raises the data-channel message size (experimental:
 	// AWS's own plugin sends 1024 bytes; see docs/protocol.md).
 	envPayloadSize = "JITSSH_SSM_PAYLOAD_SIZE"
+	envTransport   = "JITSSH_TRANSPORT"
+	envVia         = "JITSSH_VIA"
 )
 
 func newProxyCmd(g *globals) *cobra.Command {
-	var keyFile, reason, ownKey string
+	var keyFile, reason, ownKey, transport, via string
 	var noPin bool
 	var payload int
 	cmd := &cobra.Command{
@@ -34,8 +38,22 @@ func newProxyCmd(g *globals) *cobra.Command {
 It resolves HOST (any target form, see "jitssh ssh --help"), pushes the
 ephemeral key in --identity-file with EC2 Instance Connect (unless the same
 key was pushed for this instance and user less than 45 seconds ago), opens
-an SSM tunnel to PORT, learns and pins the host key the first time, and then
-relays bytes. Only SSH bytes go to stdout.
+a connection to PORT with the chosen transport, makes sure the host key is
+pinned, and then relays bytes. Only SSH bytes go to stdout.
+
+Transports (--transport, $` + envTransport + `, or transport in jitssh's config):
+  auto     (default) ssm if the instance's SSM agent is online, else eice if
+           an EC2 Instance Connect Endpoint serves its VPC, else direct if
+           it has a public IP; else an error listing why
+  ssm      SSM Session Manager tunnel (AWS-StartSSHSession)
+  eice     EC2 Instance Connect Endpoint websocket tunnel (ports 22, 3389)
+  direct   TCP to the instance's public IP
+  bastion  through the SSH jump host --via TARGET ($` + envVia + `, or via in
+           the config), itself reached with auto; the key is pushed to both
+
+Host keys are learned only over ssm or eice, whose path AWS authenticates,
+and pinned by instance id; direct and bastion never learn a key: without a
+pin they learn it over ssm or eice first, or fail saying how to pin it.
 
 USER is ssh's %r, the name ssh will log in as: ssh_config's User, "user@" or
 -l, else your local user name. The proxy cannot change it, so the key is
@@ -45,8 +63,10 @@ or default_user in jitssh's config file before installing.
 
 Several instances matching HOST are an error listing them: under ssh
 nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
-		Example: `  ProxyCommand jitssh proxy %r %h %p`,
-		Args:    cobra.ExactArgs(3),
+		Example: `  ProxyCommand jitssh proxy %r %h %p
+  ProxyCommand jitssh proxy --transport eice %r %h %p
+  ProxyCommand jitssh proxy --via bastion-1 %r %h %p`,
+		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := strconv.Atoi(args[2])
 			if err != nil || port < 1 || port > 65535 {
@@ -92,12 +112,16 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				}
 				keyFile = filepath.Join(p.KeyDir, user+"@"+host+".own") // push record only
 			}
+			tr, viaSpec, err := g.transportChoice(transport, via)
+			if err != nil {
+				return err
+			}
 			api, err := g.api(cmd.Context(), spec.Region)
 			if err != nil {
 				return err
 			}
 			o := connect.ProxyOptions{
-				API: api, User: user, Target: spec, Host: host, Port: port,
+				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(),
 				Tunnel: connect.TunnelConfig{MaxPayload: payload},
 			}
@@ -110,7 +134,51 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 	cmd.Flags().StringVar(&keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
 	cmd.Flags().StringVar(&ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
+	cmd.Flags().StringVar(&transport, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
+	cmd.Flags().StringVar(&via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
 	cmd.Flags().IntVar(&payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
 	return cmd
+}
+
+// transportChoice settles the transport and jump host from the flags, the
+// environment `jitssh ssh` hands its ProxyCommand, and the config file, in
+// that order. --via alone implies the bastion transport; --transport other
+// than bastion ignores a configured via.
+func (g *globals) transportChoice(transport, via string) (string, *target.Spec, error) {
+	if transport == "" {
+		transport = os.Getenv(envTransport)
+	}
+	if via == "" {
+		via = os.Getenv(envVia)
+	}
+	if transport == "" || (via == "" && (transport == connect.NameBastion || transport == connect.NameAuto)) {
+		c, err := g.config()
+		if err != nil {
+			return "", nil, err
+		}
+		if transport == "" {
+			transport = c.Transport
+		}
+		if via == "" && (transport == "" || transport == connect.NameBastion) {
+			via = c.Via
+		}
+	}
+	if transport != "" && !connect.ValidTransport(transport) {
+		return "", nil, fmt.Errorf("--transport %q: use one of %s", transport, strings.Join(connect.TransportNames, ", "))
+	}
+	if via == "" {
+		if transport == connect.NameBastion {
+			return "", nil, errors.New("--transport bastion needs a jump host: pass --via TARGET or set via in jitssh's config")
+		}
+		return transport, nil, nil
+	}
+	if transport != "" && transport != connect.NameAuto && transport != connect.NameBastion {
+		return "", nil, fmt.Errorf("--via %s goes with the bastion transport, not %s", via, transport)
+	}
+	sp, err := target.Parse(via)
+	if err != nil {
+		return "", nil, fmt.Errorf("--via: %w", err)
+	}
+	return connect.NameBastion, &sp, nil
 }

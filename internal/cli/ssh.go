@@ -20,7 +20,7 @@ import (
 )
 
 func newSSHCmd(g *globals) *cobra.Command {
-	var login, identity, reason string
+	var login, identity, reason, transport, via string
 	cmd := &cobra.Command{
 		Use:   "ssh [USER@]TARGET [-- SSH ARGS...]",
 		Short: "Run ssh to an instance through jitssh, without editing ~/.ssh/config",
@@ -45,17 +45,26 @@ matches are listed and nothing happens.
 The login user is --user, else USER@, else default_user in jitssh's config
 file, else derived from your AWS identity (the role session name of an
 assumed role, or the IAM user name, sanitised to a POSIX name), else your
-local user name.`,
+local user name.
+
+--transport picks how to reach the instance (auto, ssm, eice, direct,
+bastion; see "jitssh proxy --help"); --via TARGET goes through that SSH
+jump host.`,
 		Example: `  jitssh ssh i-0123456789abcdef0
   jitssh ssh web-1 -- uptime
   jitssh ssh admin@web-1.eu-west-1 -- -L 8080:localhost:80 -N
   jitssh ssh tag:Role=bastion --reason "INC-1234"
-  jitssh ssh -i ~/.ssh/id_ed25519 10.0.1.11`,
+  jitssh ssh -i ~/.ssh/id_ed25519 10.0.1.11
+  jitssh ssh --transport eice app-1
+  jitssh ssh --via bastion-1 app-1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			spec, err := target.Parse(args[0])
 			if err != nil {
+				return err
+			}
+			if _, _, err := g.transportChoice(transport, via); err != nil {
 				return err
 			}
 			region, err := g.regionFor(spec.Region)
@@ -134,6 +143,12 @@ local user name.`,
 			if reason != "" {
 				env = append(env, envReason+"="+reason)
 			}
+			if transport != "" {
+				env = append(env, envTransport+"="+transport)
+			}
+			if via != "" {
+				env = append(env, envVia+"="+via)
+			}
 			sshArgs, err := sshconfig.Args(o)
 			if err != nil {
 				return err
@@ -157,6 +172,8 @@ local user name.`,
 	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user to log in as (default: see above)")
 	cmd.Flags().StringVarP(&identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
+	cmd.Flags().StringVar(&transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
+	cmd.Flags().StringVar(&via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
 	return cmd
 }
 

@@ -4,7 +4,8 @@
 //	default_user = "alice"      # OS user when none is given (else derived from your AWS identity)
 //	region       = "eu-west-1"  # when neither --region, a .REGION suffix nor AWS_REGION says
 //	profile      = "prod"       # when neither --profile nor AWS_PROFILE says
-//	transport    = "ssm"        # how to reach instances (only "ssm" so far)
+//	transport    = "auto"       # auto (default), ssm, eice, direct or bastion
+//	via          = "bastion-1"  # jump host for the bastion transport ([user@]target)
 //
 // A missing file is an empty configuration; an unknown key, a wrong type or
 // an invalid value is an error naming the file, line and what to write.
@@ -30,6 +31,7 @@ type Config struct {
 	Region      string `toml:"region" json:"region,omitempty"`
 	Profile     string `toml:"profile" json:"profile,omitempty"`
 	Transport   string `toml:"transport" json:"transport,omitempty"`
+	Via         string `toml:"via" json:"via,omitempty"`
 	// Path is where the configuration was read from ("" if no file).
 	Path string `toml:"-" json:"path,omitempty"`
 }
@@ -37,8 +39,9 @@ type Config struct {
 // EnvPath names the environment variable that overrides the file's path.
 const EnvPath = "JITSSH_CONFIG"
 
-// Transports are the transport names the file accepts.
-var Transports = []string{"ssm"}
+// Transports are the transport names the file accepts (the same as
+// --transport; a test in internal/cli keeps the lists equal).
+var Transports = []string{"auto", "ssm", "eice", "direct", "bastion"}
 
 var profileRe = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,128}$`)
 
@@ -87,7 +90,7 @@ func Parse(data []byte, name string) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("%s: unknown setting %s (known: default_user, region, profile, transport)", name, strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("%s: unknown setting %s (known: default_user, region, profile, transport, via)", name, strings.Join(keys, ", "))
 	}
 	if c.DefaultUser != "" {
 		if err := target.ValidUser(c.DefaultUser); err != nil {
@@ -108,6 +111,17 @@ func Parse(data []byte, name string) (Config, error) {
 		if !ok {
 			return Config{}, fmt.Errorf("%s: transport %q is not available (this jitssh supports: %s)", name, c.Transport, strings.Join(Transports, ", "))
 		}
+	}
+	if c.Via != "" {
+		if _, err := target.Parse(c.Via); err != nil {
+			return Config{}, fmt.Errorf("%s: via: %w", name, err)
+		}
+		if c.Transport != "" && c.Transport != "bastion" && c.Transport != "auto" {
+			return Config{}, fmt.Errorf("%s: via %q goes with transport \"bastion\" (or \"auto\"), not %q", name, c.Via, c.Transport)
+		}
+	}
+	if c.Transport == "bastion" && c.Via == "" {
+		return Config{}, fmt.Errorf("%s: transport \"bastion\" needs via = \"JUMP-HOST\"", name)
 	}
 	return c, nil
 }

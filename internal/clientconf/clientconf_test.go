@@ -15,20 +15,40 @@ func TestParse(t *testing.T) {
 		t.Fatalf("Parse = %+v, %v", c, err)
 	}
 	for in, want := range map[string]string{
-		"default_user = \"Alice\"": "default_user",
-		"region = \"europe\"":      "not an AWS region",
-		"regoin = \"eu-west-1\"":   "unknown setting regoin",
-		"profile = \"a b\"":        "profile",
-		"transport = \"carrier\"":  "transport \"carrier\" is not available",
-		"region = 1":               "x.toml",
-		"default_user = \"alice":   "line 1",
-		"[default_user]\nx = 1":    "x.toml",
+		"default_user = \"Alice\"":                    "default_user",
+		"region = \"europe\"":                         "not an AWS region",
+		"regoin = \"eu-west-1\"":                      "unknown setting regoin",
+		"profile = \"a b\"":                           "profile",
+		"transport = \"carrier\"":                     "transport \"carrier\" is not available",
+		"transport = \"bastion\"":                     "needs via",
+		"via = \"-bad\"":                              "via",
+		"via = \"bastion-1\"\ntransport = \"direct\"": "goes with transport",
+		"region = 1":                                  "x.toml",
+		"default_user = \"alice":                      "line 1",
+		"[default_user]\nx = 1":                       "x.toml",
 		"default_user = \"root\"\n\n\nregion = \"eu-west-1\"\nregion = \"eu-west-2\"": "line 5",
 	} {
 		_, err := Parse([]byte(in), "x.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Parse(%q) = %v; want an error containing %q", in, err, want)
 		}
+	}
+}
+
+func TestParseTransports(t *testing.T) {
+	for _, tr := range Transports {
+		in := "transport = \"" + tr + "\"\n"
+		if tr == "bastion" {
+			in += "via = \"admin@bastion-1\"\n"
+		}
+		c, err := Parse([]byte(in), "x.toml")
+		if err != nil || c.Transport != tr {
+			t.Errorf("Parse(%q) = %+v, %v", in, c, err)
+		}
+	}
+	c, err := Parse([]byte("via = \"i-0a1b2c3d4e5f00004\"\n"), "x.toml")
+	if err != nil || c.Via != "i-0a1b2c3d4e5f00004" {
+		t.Errorf("via alone: %+v, %v", c, err)
 	}
 }
 
@@ -52,6 +72,7 @@ func TestLoad(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("default_user = \"alice\"\nregion = \"eu-west-1\""))
 	f.Add([]byte("profile = 'x'\ntransport = \"ssm\""))
+	f.Add([]byte("transport = \"bastion\"\nvia = \"alice@bastion-1\""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse(b, "f")
 		if err != nil {
@@ -62,6 +83,14 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.Region != "" && !target.ValidRegion(c.Region) {
 			t.Fatalf("invalid region accepted: %+v", c)
+		}
+		if c.Via != "" {
+			if _, err := target.Parse(c.Via); err != nil {
+				t.Fatalf("invalid via accepted: %+v", c)
+			}
+		}
+		if c.Transport == "bastion" && c.Via == "" {
+			t.Fatalf("bastion without via accepted: %+v", c)
 		}
 		if strings.ContainsAny(c.Profile, " \n\"'$") {
 			t.Fatalf("invalid profile accepted: %+v", c)

@@ -10,20 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
-	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/target"
 )
@@ -37,6 +33,8 @@ type API interface {
 	StartSession(ctx context.Context, target, document string, params map[string][]string, reason string) (*awsapi.Session, error)
 	TerminateSession(ctx context.Context, id string) error
 	ResumeSession(ctx context.Context, id string) (*awsapi.Session, error)
+	InstanceConnectEndpoints(ctx context.Context, filters map[string][]string) ([]awsapi.InstanceConnectEndpoint, error)
+	EICESigning() awsapi.EICESigning
 }
 
 // SSHDocument is the SSM document that tunnels to a port of the instance.
@@ -62,7 +60,7 @@ func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]str
 // TargetOf converts an EC2 instance.
 func TargetOf(x awsapi.Instance) target.Instance {
 	return target.Instance{ID: x.ID, Name: x.Name, State: x.State, AZ: x.AvailabilityZone,
-		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, Platform: x.Platform}
+		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, VpcID: x.VpcID, SubnetID: x.SubnetID, Platform: x.Platform}
 }
 
 // Managed implements target.Lookup.
@@ -205,182 +203,6 @@ type ssmAddr string
 
 func (a ssmAddr) Network() string { return "ssm" }
 func (a ssmAddr) String() string  { return string(a) }
-
-// ProxyOptions configures Proxy.
-type ProxyOptions struct {
-	API    API
-	Target target.Spec
-	// Host is the name ssh was given (%h); after resolving it, Proxy
-	// records it with the instance id for `jitssh known-hosts lookup`.
-	Host string
-	User string // %r
-	Port int    // %p
-	// KeyFile is where ssh expects the ephemeral private key
-	// (IdentityFile): reused if present, written if not. Its push record
-	// (KeyFile + ".pushed") is kept there too.
-	KeyFile string
-	// PublicKey, if set, is the user's own public key (authorized_keys
-	// line) to push instead of an ephemeral key; KeyFile is then only
-	// the place of the push record.
-	PublicKey string
-	Pins      *knownhosts.Store
-	Reason    string
-	Tunnel    TunnelConfig
-	Logger    *slog.Logger
-}
-
-// Proxy is `jitssh proxy`: it connects and then copies stdin to the tunnel
-// and the tunnel to stdout until either side ends. Nothing but SSH bytes is
-// ever written to stdout.
-func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Writer) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if err := target.ValidUser(o.User); err != nil {
-		return err
-	}
-	// Under ssh's ProxyCommand nobody can pick: several matches are an
-	// error listing them.
-	inst, err := target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
-	if err != nil {
-		return err
-	}
-	if inst.Managed {
-		return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet (use `aws ssm start-session --target %s` meanwhile)", inst.ID, inst.ID)
-	}
-	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
-		if err := o.Pins.RememberName(o.Host, inst.ID); err != nil {
-			return err
-		}
-	}
-	pubKey := o.PublicKey
-	release := func() {}
-	if pubKey == "" {
-		key, rel, err := keyForFile(o.KeyFile)
-		if err != nil {
-			return err
-		}
-		release = rel
-		pubKey = key.AuthorizedKey()
-	}
-	defer release()
-
-	var (
-		wg                        sync.WaitGroup
-		pushErr, tunErr, learnErr error
-		tun                       *Tunnel
-	)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		pushErr = pushOnce(ctx, o.API, o.KeyFile, inst.ID, o.User, pubKey, log)
-		if pushErr != nil {
-			cancel()
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		tun, tunErr = OpenTunnelWith(ctx, o.API, inst.ID, o.Port, o.Reason, o.Tunnel)
-		if tunErr != nil {
-			cancel()
-		}
-	}()
-	if o.Pins != nil {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			learnErr = ensurePinned(ctx, o, inst.ID, log)
-			if learnErr != nil {
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(pushErr, tunErr, learnErr); err != nil {
-		if tun != nil {
-			tun.Shutdown(context.Background())
-		}
-		return firstReal(pushErr, tunErr, learnErr)
-	}
-	log.Info("tunnel open", "instance", inst.ID, "session", tun.SessionID, "user", o.User)
-	return splice(ctx, tun, stdin, stdout)
-}
-
-// firstReal returns the first error that is not a cancellation caused by
-// another step failing.
-func firstReal(errs ...error) error {
-	for _, e := range errs {
-		if e != nil && !errors.Is(e, context.Canceled) {
-			return e
-		}
-	}
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
-	}
-	return nil
-}
-
-func ensurePinned(ctx context.Context, o ProxyOptions, instanceID string, log *slog.Logger) error {
-	pinned, err := o.Pins.Lookup(instanceID)
-	if err != nil {
-		return fmt.Errorf("read host-key pins: %w", err)
-	}
-	if len(pinned) > 0 {
-		return nil
-	}
-	t, err := OpenTunnel(ctx, o.API, instanceID, o.Port, o.Reason)
-	if err != nil {
-		return fmt.Errorf("learn host key of %s: %w", instanceID, err)
-	}
-	keys, err := knownhosts.Learn(ctx, t.Conn(), o.User)
-	if err != nil {
-		return fmt.Errorf("learn host key of %s over SSM: %w", instanceID, err)
-	}
-	if err := o.Pins.Pin(instanceID, keys); err != nil {
-		return err
-	}
-	log.Info("pinned host key learned over SSM", "instance", instanceID, "type", keys[0].Type())
-	return nil
-}
-
-// splice copies both ways. When the ssh client closes our stdin, the tunnel
-// is shut down after the agent acknowledged everything; when the session
-// ends remotely (channel_closed), stdout is done and we return.
-func splice(ctx context.Context, tun *Tunnel, stdin io.Reader, stdout io.Writer) error {
-	outDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(stdout, tun)
-		outDone <- err
-	}()
-	inDone := make(chan error, 1)
-	go func() {
-		_, err := io.Copy(tun, stdin)
-		inDone <- err
-	}()
-	select {
-	case err := <-outDone:
-		// Remote end closed (or the tunnel failed).
-		tun.Shutdown(context.Background())
-		if err != nil && !errors.Is(err, syscall.EPIPE) {
-			return fmt.Errorf("session %s: %w", tun.SessionID, err)
-		}
-		return nil
-	case err := <-inDone:
-		tun.Shutdown(context.Background())
-		if err != nil {
-			return fmt.Errorf("read stdin: %w", err)
-		}
-		return nil
-	case <-ctx.Done():
-		tun.Shutdown(context.Background())
-		return ctx.Err()
-	}
-}
 
 // keyForFile returns the key at path if one is there (ssh may already have
 // read its public half), or generates and writes a new one. The returned

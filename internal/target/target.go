@@ -220,6 +220,8 @@ type Instance struct {
 	AZ        string
 	PrivateIP string
 	PublicIP  string
+	VpcID     string
+	SubnetID  string
 	Platform  string
 	SSM       string // SSM agent ping status (Online, ConnectionLost, ...); "" if unknown
 	Managed   bool   // an SSM managed (mi-) instance, not EC2

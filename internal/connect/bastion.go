@@ -1,0 +1,155 @@
+package connect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/target"
+)
+
+// Bastion reaches an instance's private address through an SSH jump host:
+// an SSH client (x/crypto/ssh) to the jump host over its own transport,
+// authenticated with the ephemeral key and checked against the jump
+// host's pinned host key, then a direct-tcpip channel to the target's
+// private IP and port. The target's own host key is checked by ssh, as on
+// every transport.
+type Bastion struct {
+	Via  target.Instance // the jump host
+	Hop  Transport       // how to reach the jump host's sshd
+	Port int             // the jump host's SSH port; 0 means 22
+	User string          // login on the jump host
+	// Signer is the key the jump host accepts for User (the ephemeral key,
+	// pushed to it).
+	Signer ssh.Signer
+	// HostKeys are the jump host's pinned keys; its key must be one of
+	// them. Empty is an error: a bastion never learns its own pin.
+	HostKeys []ssh.PublicKey
+	// Pins, if set, names the pin file in a changed-key error.
+	Pins *knownhosts.Store
+}
+
+// Name implements Transport.
+func (Bastion) Name() string { return NameBastion }
+
+// Dial implements Transport.
+func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
+	if inst.PrivateIP == "" {
+		return nil, fmt.Errorf("bastion: %s has no private IP address to forward to", inst.ID)
+	}
+	if len(b.HostKeys) == 0 {
+		return nil, fmt.Errorf("bastion: no pinned host key for the jump host %s; it is learned over SSM or EICE first", b.Via.ID)
+	}
+	if b.Signer == nil {
+		return nil, errors.New("bastion: no key for the jump host")
+	}
+	hopPort := b.Port
+	if hopPort == 0 {
+		hopPort = 22
+	}
+	hc, err := b.Hop.Dial(ctx, b.Via, hopPort)
+	if err != nil {
+		return nil, fmt.Errorf("bastion: reach jump host %s over %s: %w", b.Via.ID, b.Hop.Name(), err)
+	}
+	nc := asNetConn(hc, b.Via.ID)
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	cfg := &ssh.ClientConfig{
+		User:            b.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(b.Signer)},
+		HostKeyCallback: b.checkHostKey,
+	}
+	for _, k := range b.HostKeys {
+		cfg.HostKeyAlgorithms = append(cfg.HostKeyAlgorithms, algorithmsFor(k)...)
+	}
+	sc, chans, reqs, err := ssh.NewClientConn(nc, b.Via.ID, cfg)
+	if !stop() {
+		if sc != nil {
+			sc.Close()
+		}
+		nc.Close()
+		return nil, fmt.Errorf("bastion: %w", ctx.Err())
+	}
+	if err != nil {
+		nc.Close()
+		var ch *knownhosts.ChangedError
+		if errors.As(err, &ch) {
+			return nil, fmt.Errorf("bastion: jump host %s: %w", b.Via.ID, ch)
+		}
+		return nil, fmt.Errorf("bastion: log in to jump host %s as %s: %w", b.Via.ID, b.User, err)
+	}
+	client := ssh.NewClient(sc, chans, reqs)
+	addr := net.JoinHostPort(inst.PrivateIP, strconv.Itoa(port))
+	type dialed struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan dialed, 1)
+	go func() {
+		c, err := client.Dial("tcp", addr)
+		done <- dialed{c, err}
+	}()
+	select {
+	case d := <-done:
+		if d.err != nil {
+			client.Close()
+			return nil, fmt.Errorf("bastion: jump host %s could not connect to %s (%s): %w", b.Via.ID, addr, inst.ID, d.err)
+		}
+		cw, ok := d.c.(interface{ CloseWrite() error })
+		if !ok {
+			client.Close()
+			return nil, errors.New("bastion: forwarded channel has no half-close")
+		}
+		return &bastionConn{Conn: d.c, cw: cw, client: client}, nil
+	case <-ctx.Done():
+		client.Close()
+		return nil, fmt.Errorf("bastion: %w", ctx.Err())
+	}
+}
+
+func (b Bastion) checkHostKey(_ string, _ net.Addr, key ssh.PublicKey) error {
+	for _, k := range b.HostKeys {
+		if bytes.Equal(k.Marshal(), key.Marshal()) {
+			return nil
+		}
+	}
+	e := &knownhosts.ChangedError{Alias: b.Via.ID, Pinned: b.HostKeys, Presented: []ssh.PublicKey{key}}
+	if b.Pins != nil {
+		e.File, e.ForgetCommand = b.Pins.Path, b.Pins.ForgetCommand
+	}
+	return e
+}
+
+// algorithmsFor are the host-key algorithms that verify with k, so the
+// jump host presents the pinned key type.
+func algorithmsFor(k ssh.PublicKey) []string {
+	if k.Type() == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	}
+	return []string{k.Type()}
+}
+
+// bastionConn is a direct-tcpip channel; closing it ends the SSH
+// connection to the jump host (and the hop beneath it).
+type bastionConn struct {
+	net.Conn
+	cw     interface{ CloseWrite() error }
+	client *ssh.Client
+	once   sync.Once
+}
+
+func (c *bastionConn) CloseWrite() error { return c.cw.CloseWrite() }
+
+func (c *bastionConn) Close() error {
+	c.once.Do(func() {
+		c.Conn.Close()
+		c.client.Close()
+	})
+	return nil
+}

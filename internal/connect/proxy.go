@@ -1,0 +1,401 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/target"
+)
+
+// ProxyOptions configures Proxy.
+type ProxyOptions struct {
+	API    API
+	Target target.Spec
+	// Host is the name ssh was given (%h); after resolving it, Proxy
+	// records it with the instance id for `jitssh known-hosts lookup`.
+	Host string
+	User string // %r
+	Port int    // %p
+	// Transport names how to reach the instance (TransportNames); ""
+	// means auto.
+	Transport string
+	// Via, if set, is the jump host of the bastion transport (its User,
+	// if any, is the login there; else User).
+	Via *target.Spec
+	// KeyFile is where ssh expects the ephemeral private key
+	// (IdentityFile): reused if present, written if not. Its push record
+	// (KeyFile + ".pushed") is kept there too.
+	KeyFile string
+	// PublicKey, if set, is the user's own public key (authorized_keys
+	// line) to push instead of an ephemeral key; KeyFile is then only
+	// the place of the push record.
+	PublicKey string
+	Pins      *knownhosts.Store
+	Reason    string
+	Tunnel    TunnelConfig
+	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
+	MaxTunnelDuration int
+	Logger            *slog.Logger
+}
+
+// Proxy is `jitssh proxy`: it connects and then copies stdin to the
+// connection and the connection to stdout until either side ends. Nothing
+// but SSH bytes is ever written to stdout.
+//
+// After resolving the target (and the jump host), these run concurrently:
+// the key push(es), choosing the transport and dialling, and making sure
+// the instance's host key is pinned (learned over SSM or EICE, never over
+// direct or bastion).
+func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Writer) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+		o.Logger = log
+	}
+	if err := target.ValidUser(o.User); err != nil {
+		return err
+	}
+	name := o.Transport
+	if name == "" {
+		name = NameAuto
+	}
+	if !ValidTransport(name) {
+		return fmt.Errorf("unknown transport %q (use one of %v)", name, TransportNames)
+	}
+	if o.Via != nil {
+		if name != NameAuto && name != NameBastion {
+			return fmt.Errorf("--via goes with the bastion transport, not %s", name)
+		}
+		name = NameBastion
+	} else if name == NameBastion {
+		return errors.New("the bastion transport needs a jump host: pass --via TARGET (or set via in jitssh's config)")
+	}
+	viaUser := o.User
+	if o.Via != nil && o.Via.User != "" {
+		viaUser = o.Via.User
+		if err := target.ValidUser(viaUser); err != nil {
+			return err
+		}
+	}
+	// Under ssh's ProxyCommand nobody can pick: several matches are an
+	// error listing them. The jump host is resolved at the same time.
+	var (
+		inst, via       target.Instance
+		instErr, viaErr error
+		rwg             sync.WaitGroup
+	)
+	if o.Via != nil {
+		rwg.Add(1)
+		go func() {
+			defer rwg.Done()
+			via, viaErr = target.Resolve(ctx, Lookup{o.API}, *o.Via, nil)
+			if viaErr != nil {
+				viaErr = fmt.Errorf("jump host: %w", viaErr)
+			}
+		}()
+	}
+	inst, instErr = target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+	rwg.Wait()
+	if err := errors.Join(instErr, viaErr); err != nil {
+		return firstReal(instErr, viaErr)
+	}
+	for _, in := range []target.Instance{inst, via} {
+		if in.Managed {
+			return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet (use `aws ssm start-session --target %s` meanwhile)", in.ID, in.ID)
+		}
+	}
+	if name == NameBastion && via.ID == inst.ID {
+		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
+	}
+	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
+		if err := o.Pins.RememberName(o.Host, inst.ID); err != nil {
+			return err
+		}
+	}
+	pubKey := o.PublicKey
+	var signer ssh.Signer
+	release := func() {}
+	if pubKey == "" {
+		key, rel, err := keyForFile(o.KeyFile)
+		if err != nil {
+			return err
+		}
+		release = rel
+		pubKey = key.AuthorizedKey()
+		signer = key.Signer()
+	}
+	defer release()
+	if name == NameBastion && signer == nil {
+		return errors.New("the bastion transport logs in to the jump host with the ephemeral key: it cannot use your own key (-i / --public-key)")
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	instFacts := &factsOnce{api: o.API, inst: inst}
+	var (
+		wg                                   sync.WaitGroup
+		pushErr, viaPushErr, dialErr, pinErr error
+		conn                                 Conn
+		chosen                               string
+		viaPushed                            = make(chan struct{})
+	)
+	step := func(errp *error, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if *errp = f(); *errp != nil {
+				cancel()
+			}
+		}()
+	}
+	step(&pushErr, func() error { return pushOnce(ctx, o.API, o.KeyFile, inst.ID, o.User, pubKey, log) })
+	if name == NameBastion {
+		step(&viaPushErr, func() error {
+			defer close(viaPushed)
+			return pushOnce(ctx, o.API, viaRecord(o.KeyFile, via.ID), via.ID, viaUser, pubKey, log)
+		})
+	}
+	step(&dialErr, func() error {
+		var tr Transport
+		var err error
+		if name == NameBastion {
+			tr, err = o.bastion(ctx, via, viaUser, signer, viaPushed)
+		} else {
+			tr, err = o.transport(ctx, name, inst, instFacts)
+		}
+		if err != nil {
+			return err
+		}
+		chosen = tr.Name()
+		conn, err = tr.Dial(ctx, inst, o.Port)
+		return err
+	})
+	if o.Pins != nil {
+		step(&pinErr, func() error { return o.ensurePinned(ctx, inst, name, instFacts) })
+	}
+	wg.Wait()
+	if err := errors.Join(pushErr, viaPushErr, dialErr, pinErr); err != nil {
+		if conn != nil {
+			conn.Close()
+		}
+		return firstReal(pushErr, viaPushErr, dialErr, pinErr)
+	}
+	log.Info("connected", "instance", inst.ID, "transport", chosen, "user", o.User)
+	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout)
+}
+
+// viaRecord is where the push to a jump host is recorded, next to the key.
+func viaRecord(keyFile, viaID string) string {
+	if keyFile == "" {
+		return ""
+	}
+	return keyFile + ".via-" + viaID
+}
+
+// factsOnce gathers an instance's facts at most once, for whoever needs
+// them first (auto's choice, or the choice of a channel to learn a pin).
+type factsOnce struct {
+	api  API
+	inst target.Instance
+	once sync.Once
+	f    Facts
+	err  error
+}
+
+func (c *factsOnce) get(ctx context.Context) (Facts, error) {
+	c.once.Do(func() { c.f, c.err = GatherFacts(ctx, c.api, c.inst, false) })
+	return c.f, c.err
+}
+
+// transport returns the transport called name for inst (auto choosing
+// from the facts); never bastion.
+func (o ProxyOptions) transport(ctx context.Context, name string, inst target.Instance, facts *factsOnce) (Transport, error) {
+	if name == NameAuto {
+		f, err := facts.get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		chosen, reason, err := Auto(inst, f)
+		if err != nil {
+			return nil, err
+		}
+		o.Logger.Info("transport chosen", "instance", inst.ID, "transport", chosen, "why", reason)
+		name = chosen
+	}
+	switch name {
+	case NameSSM:
+		return SSM{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel}, nil
+	case NameEICE:
+		return EICE{API: o.API, MaxDuration: o.MaxTunnelDuration}, nil
+	case NameDirect:
+		return Direct{}, nil
+	}
+	return nil, fmt.Errorf("transport %q cannot be used here", name)
+}
+
+// bastion prepares the bastion transport: the jump host's own transport
+// (auto), its pinned host key (learned over a trusted channel if need
+// be), and waits for the key push to it.
+func (o ProxyOptions) bastion(ctx context.Context, via target.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (Transport, error) {
+	if o.Pins == nil {
+		return nil, errors.New("the bastion transport checks the jump host's pinned host key: it cannot run with --no-pin")
+	}
+	viaFacts := &factsOnce{api: o.API, inst: via}
+	var (
+		wg            sync.WaitGroup
+		hop           Transport
+		hopErr, pinEr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pinEr = o.ensurePinned(ctx, via, NameAuto, viaFacts)
+	}()
+	hop, hopErr = o.transport(ctx, NameAuto, via, viaFacts)
+	wg.Wait()
+	if err := firstReal(pinEr, hopErr); err != nil {
+		return nil, fmt.Errorf("jump host %s: %w", via.ID, err)
+	}
+	keys, err := o.Pins.Lookup(via.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read host-key pins: %w", err)
+	}
+	select {
+	case <-pushed:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	o.Logger.Info("jump host", "instance", via.ID, "transport", hop.Name(), "user", user)
+	return Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins}, nil
+}
+
+// ensurePinned makes sure inst's host key is pinned. A missing pin is
+// learned over the requested transport when AWS authenticates it (ssm,
+// eice), else over SSM if the agent is online, else over EICE; with
+// neither, it is an error saying how to pin it.
+func (o ProxyOptions) ensurePinned(ctx context.Context, inst target.Instance, requested string, facts *factsOnce) error {
+	pinned, err := o.Pins.Lookup(inst.ID)
+	if err != nil {
+		return fmt.Errorf("read host-key pins: %w", err)
+	}
+	if len(pinned) > 0 {
+		return nil
+	}
+	learnOver := requested
+	if !Trusted(requested) {
+		f, err := facts.get(ctx)
+		if err != nil {
+			return fmt.Errorf("learn host key of %s: %w", inst.ID, err)
+		}
+		switch {
+		case f.SSM == "Online":
+			learnOver = NameSSM
+		case f.Endpoint != nil:
+			learnOver = NameEICE
+		default:
+			return &NoTrustedChannelError{Instance: inst, Facts: f, Pins: o.Pins.Path}
+		}
+	}
+	tr, err := o.transport(ctx, learnOver, inst, facts)
+	if err != nil {
+		return err
+	}
+	c, err := tr.Dial(ctx, inst, o.Port)
+	if err != nil {
+		return fmt.Errorf("learn host key of %s: %w", inst.ID, err)
+	}
+	keys, err := knownhosts.Learn(ctx, asNetConn(c, inst.ID), o.User)
+	if err != nil {
+		return fmt.Errorf("learn host key of %s over %s: %w", inst.ID, learnOver, err)
+	}
+	if err := o.Pins.Pin(inst.ID, keys); err != nil {
+		return err
+	}
+	o.Logger.Info("pinned host key", "instance", inst.ID, "learned_over", learnOver, "type", keys[0].Type())
+	return nil
+}
+
+// NoTrustedChannelError is a missing pin that cannot be learned: neither
+// SSM nor an EC2 Instance Connect Endpoint reaches the instance, and
+// direct or bastion connections are never trusted to teach a host key.
+type NoTrustedChannelError struct {
+	Instance target.Instance
+	Facts    Facts
+	Pins     string
+}
+
+func (e *NoTrustedChannelError) Error() string {
+	return fmt.Sprintf("no pinned host key for %s (%s), and no AWS-authenticated channel to learn it over: its SSM agent is %s and no EC2 Instance Connect Endpoint serves its VPC %s. "+
+		"jitssh never trusts a host key first seen over a direct or bastion connection. Get the SSM agent online or create an EC2 Instance Connect Endpoint and connect once, "+
+		"or pin the key yourself after checking it out of band (e.g. from the instance's console output): add a line `%s <key type> <base64 key>` to %s",
+		e.Instance.ID, dash(e.Instance.Name), ssmWord(e.Facts.SSM), dash(e.Instance.VpcID), e.Instance.ID, e.Pins)
+}
+
+// firstReal returns the first error that is not a cancellation caused by
+// another step failing.
+func firstReal(errs ...error) error {
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, context.Canceled) {
+			return e
+		}
+	}
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// halfCloseWait bounds how long Proxy keeps reading after its input ended.
+const halfCloseWait = 30 * time.Second
+
+// splice copies both ways. When the ssh client closes our stdin, the
+// connection's write side is closed (SSM: after the agent acknowledged
+// everything) and what the instance still sends is copied out; when the
+// instance closes, we are done.
+func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer) error {
+	outDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(stdout, c)
+		outDone <- err
+	}()
+	inDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(c, stdin)
+		inDone <- err
+	}()
+	defer c.Close()
+	select {
+	case err := <-outDone:
+		// Remote end closed (or the connection failed).
+		if err != nil && !errors.Is(err, syscall.EPIPE) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	case err := <-inDone:
+		_ = c.CloseWrite()
+		t := time.NewTimer(halfCloseWait)
+		defer t.Stop()
+		select {
+		case <-outDone:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		if err != nil {
+			return fmt.Errorf("read stdin: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
