@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -154,7 +156,70 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 	default:
 		add(check{Name: "ssm agent", Status: "fail", Detail: st[inst.ID], Fix: "the agent lost its connection: check the instance is running, its network route to SSM endpoints, and the agent's log (/var/log/amazon/ssm/amazon-ssm-agent.log)"})
 	}
+	if !inst.Managed {
+		add(checkTransport(ctx, g, api, inst))
+	}
 	return out
+}
+
+// checkTransport says which transport jitssh would use for inst and why,
+// and whether its host key is pinned.
+func checkTransport(ctx context.Context, g *globals, api connect.API, inst target.Instance) check {
+	c := check{Name: "transport"}
+	configured, via, err := g.transportChoice("", "")
+	if err != nil {
+		c.Status, c.Detail, c.Fix = "fail", err.Error(), "correct --transport/--via or jitssh's config"
+		return c
+	}
+	f, err := connect.GatherFacts(ctx, api, inst, true)
+	if err != nil {
+		c.Status, c.Detail = "fail", err.Error()
+		return c
+	}
+	reach := "none"
+	if r := f.Reachable(); len(r) > 0 {
+		reach = strings.Join(r, ", ")
+	}
+	if f.EndpointErr != nil && !errors.Is(f.EndpointErr, eice.ErrNoEndpoint) {
+		reach += fmt.Sprintf(" (EICE endpoints unknown: %v)", f.EndpointErr)
+	}
+	pinned := "no host key pinned yet"
+	if p, err := defaultPaths(); err == nil {
+		if keys, err := pinStore(p).Lookup(inst.ID); err == nil && len(keys) > 0 {
+			pinned = "host key pinned: " + keys[0].Type()
+		}
+	}
+	switch {
+	case via != nil:
+		c.Status, c.Detail = "ok", fmt.Sprintf("bastion via %s (configured); reachable directly over: %s; %s", via, reach, pinned)
+	case configured != "" && configured != connect.NameAuto:
+		c.Detail = fmt.Sprintf("%s (configured); reachable over: %s; %s", configured, reach, pinned)
+		c.Status = "ok"
+		if !contains(f.Reachable(), configured) {
+			c.Status, c.Fix = "warn", "the configured transport does not look usable for this instance: try --transport auto"
+		}
+	default:
+		name, why, err := connect.Auto(inst, f)
+		if err != nil {
+			c.Status, c.Detail, c.Fix = "fail", err.Error(), "see `jitssh proxy --help` for the transports"
+			return c
+		}
+		c.Status, c.Detail = "ok", fmt.Sprintf("auto would use %s: %s (reachable over: %s; %s)", name, why, reach, pinned)
+	}
+	if pinned == "no host key pinned yet" && f.SSM != "Online" && f.Endpoint == nil {
+		c.Status = "warn"
+		c.Fix = "no pin and no SSM or EICE path to learn one: direct and bastion connections will refuse until the host key is pinned (see `jitssh proxy --help`)"
+	}
+	return c
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 var opensshRe = regexp.MustCompile(`OpenSSH_([0-9]+)\.([0-9]+)`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -23,6 +24,7 @@ type listed struct {
 	AZ         string   `json:"availability_zone,omitempty"`
 	PrivateIP  string   `json:"private_ip,omitempty"`
 	PublicIP   string   `json:"public_ip,omitempty"`
+	VpcID      string   `json:"vpc_id,omitempty"`
 	Platform   string   `json:"platform"`
 	SSM        string   `json:"ssm_agent"`
 	Managed    bool     `json:"managed_instance"`
@@ -40,8 +42,10 @@ func newLsCmd(g *globals) *cobra.Command {
 		Short: "List instances: state, name, id, addresses, platform, SSM agent and how jitssh can reach each",
 		Long: `ls lists the EC2 instances of the account and region (and SSM managed
 instances), with their SSM agent status and the transports that can reach
-each: "ssm" when the agent is online, "direct" when the instance has a
-public address.
+each: "ssm" when the agent is online, "eice" when an EC2 Instance Connect
+Endpoint serves its VPC, "direct" when the instance has a public address
+(the first one listed is what --transport auto uses). "bastion" is not
+listed: any instance a jump host can route to is reachable with --via.
 
 FILTER is tag:KEY=VALUE (filtered by EC2) or text matched, ignoring case,
 against each instance's name, id, addresses and DNS names. Terminated
@@ -63,9 +67,12 @@ instances are left out unless --all.`,
 			if err != nil {
 				return err
 			}
-			rows, err := list(cmd.Context(), api, filter, all)
+			rows, warn, err := list(cmd.Context(), api, filter, all)
 			if err != nil {
 				return err
+			}
+			if warn != nil {
+				fmt.Fprintf(g.io.Err, "jitssh: cannot tell which instances EC2 Instance Connect Endpoints reach: %v\n", warn)
 			}
 			if output == "json" {
 				enc := json.NewEncoder(g.io.Out)
@@ -96,12 +103,15 @@ func dash(s string) string {
 type lister interface {
 	DescribeInstancesPages(ctx context.Context, ids []string, filters map[string][]string, fn func([]awsapi.Instance) error) error
 	InstanceInformation(ctx context.Context, filters map[string][]string) ([]awsapi.ManagedInstance, error)
+	InstanceConnectEndpoints(ctx context.Context, filters map[string][]string) ([]awsapi.InstanceConnectEndpoint, error)
 }
 
 // list runs the EC2 listing and, as each page arrives, SSM lookups for
 // that page's instances (50 per call, up to lsConcurrency at once), plus
-// a listing of SSM managed instances, all concurrently.
-func list(ctx context.Context, api lister, filter string, all bool) ([]listed, error) {
+// a listing of SSM managed instances and of the EC2 Instance Connect
+// Endpoints, all concurrently. A failed endpoint listing (e.g. not allowed)
+// is returned as a warning, not an error.
+func list(ctx context.Context, api lister, filter string, all bool) ([]listed, error, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	filters := map[string][]string{}
@@ -112,7 +122,7 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 	if strings.HasPrefix(filter, "tag:") {
 		sp, err := target.Parse(filter)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		filters["tag:"+sp.TagKey] = []string{sp.Value}
 		text = ""
@@ -149,6 +159,13 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 		mu.Unlock()
 	}
 	var managed []awsapi.ManagedInstance
+	var endpoints []awsapi.InstanceConnectEndpoint
+	var epErr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		endpoints, epErr = api.InstanceConnectEndpoints(ctx, map[string][]string{"state": eice.UsableStates})
+	}()
 	wg.Add(1)
 	go func() { // hybrid (mi-) instances are not in EC2
 		defer wg.Done()
@@ -167,7 +184,7 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 				continue
 			}
 			t := connect.TargetOf(in)
-			rows = append(rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, Platform: t.Platform})
+			rows = append(rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform})
 			ids = append(ids, in.ID)
 		}
 		mu.Unlock()
@@ -184,7 +201,13 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
+	}
+	served := map[string]bool{} // VPCs with a usable endpoint
+	for _, ep := range endpoints {
+		if eice.Usable(ep.State) {
+			served[ep.VpcID] = true
+		}
 	}
 	for _, m := range managed {
 		t := connect.ManagedTarget(m)
@@ -210,6 +233,9 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 		if r.SSM == "Online" && (r.State == "running" || r.Managed) {
 			r.Transports = append(r.Transports, "ssm")
 		}
+		if served[r.VpcID] && r.PrivateIP != "" && r.State == "running" && !r.Managed {
+			r.Transports = append(r.Transports, "eice")
+		}
 		if r.PublicIP != "" && r.State == "running" {
 			r.Transports = append(r.Transports, "direct")
 		}
@@ -220,7 +246,10 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 		}
 		return rows[a].ID < rows[b].ID
 	})
-	return rows, nil
+	if epErr != nil && ctx.Err() == nil {
+		return rows, epErr, nil
+	}
+	return rows, nil, nil
 }
 
 func matchText(text string, fields ...string) bool {
