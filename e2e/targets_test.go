@@ -195,13 +195,14 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 		got[r.ID] = fmt.Sprintf("%s %s %s %v", r.Name, r.State, r.SSM, r.Transports)
 	}
 	want := map[string]string{
-		"i-0a1b2c3d4e5f00001": "web-1 running Online [ssm direct]",
-		"i-0a1b2c3d4e5f00002": "web-2 running Online [ssm direct]",
-		"i-0a1b2c3d4e5f00003": "db-1 running Online [ssm]",
-		"i-0a1b2c3d4e5f00004": "bastion-1 running Online [ssm direct]",
-		"i-0a1b2c3d4e5f00005": "app-1 running ConnectionLost []",
+		// Every running instance is in the VPC of the EICE endpoint.
+		"i-0a1b2c3d4e5f00001": "web-1 running Online [ssm eice direct]",
+		"i-0a1b2c3d4e5f00002": "web-2 running Online [ssm eice direct]",
+		"i-0a1b2c3d4e5f00003": "db-1 running Online [ssm eice]",
+		"i-0a1b2c3d4e5f00004": "bastion-1 running Online [ssm eice direct]",
+		"i-0a1b2c3d4e5f00005": "app-1 running ConnectionLost [eice]",
 		"i-0a1b2c3d4e5f00006": "old-1 stopped ConnectionLost []",
-		twinID:                "web-1 running ConnectionLost []",
+		twinID:                "web-1 running ConnectionLost [eice]",
 		// The built-in managed (hybrid) instance: SSM's only.
 		"mi-0a1b2c3d4e5f00001": "onprem-1 - Online [ssm]",
 	}
@@ -226,10 +227,17 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 	for _, c := range checks {
 		seen[c.Check] = c.Status
 	}
-	for _, name := range []string{"openssh", "region", "credentials", "clock", "instance", "ssm agent"} {
+	for _, name := range []string{"openssh", "region", "credentials", "clock", "instance", "ssm agent", "transport"} {
 		if seen[name] != "ok" {
 			t.Errorf("doctor web-2: %s = %q, want ok (%s)", name, seen[name], out)
 		}
+	}
+	if !strings.Contains(string(out), "auto would use ssm: the SSM agent is online") {
+		t.Errorf("doctor web-2 does not say it would use ssm and why:\n%s", out)
+	}
+	// app-1's agent is offline: doctor says auto would go through EICE.
+	if out, _, _ := e.run3(nil, "jitssh", "doctor", "app-1"); !strings.Contains(out, "auto would use eice") || !strings.Contains(out, "eice-") {
+		t.Errorf("doctor app-1 does not say it would use eice:\n%s", out)
 	}
 	for target, want := range map[string]string{"old-1": "start-instances", twinID: "ConnectionLost"} {
 		out, _, err := e.run3(nil, "jitssh", "doctor", target)

@@ -36,7 +36,7 @@ func portArgs(sb *sandbox.Sandbox) []string {
 // ProxyCommand, over each transport.
 func TestSSHOverEachTransport(t *testing.T) {
 	e := newEnv(t, bestMode(t))
-	web1, web2, db1 := infoByName(t, e.sb, "web-1"), infoByName(t, e.sb, "web-2"), infoByName(t, e.sb, "db-1")
+	web1, web2, db1, app1 := infoByName(t, e.sb, "web-1"), infoByName(t, e.sb, "web-2"), infoByName(t, e.sb, "db-1"), infoByName(t, e.sb, "app-1")
 	pins := filepath.Join(e.home, ".config", "jitssh", "known_hosts")
 	hostname := func(t *testing.T, want string, args ...string) {
 		t.Helper()
@@ -60,8 +60,17 @@ func TestSSHOverEachTransport(t *testing.T) {
 			}
 		}
 	})
+	t.Run("eice", func(t *testing.T) { hostname(t, web1.Hostname, "--transport", "eice", "web-1", "--", "hostname") })
 	t.Run("bastion", func(t *testing.T) { hostname(t, db1.Hostname, "--via", "bastion-1", "db-1", "--", "hostname") })
-	t.Run("auto", func(t *testing.T) { hostname(t, db1.Hostname, "db-1", "--", "hostname") })
+	// app-1's SSM agent is offline: auto goes through the VPC's EICE.
+	t.Run("auto", func(t *testing.T) { hostname(t, app1.Hostname, "app-1", "--", "hostname") })
+	// Through the bastion, app-1's pin is learned over EICE (never over the bastion).
+	t.Run("bastion-no-ssm", func(t *testing.T) {
+		if _, err := e.run("jitssh", "known-hosts", "forget", app1.ID); err != nil {
+			t.Fatal(err)
+		}
+		hostname(t, app1.Hostname, "--via", "bastion-1", "app-1", "--", "hostname")
+	})
 }
 
 // TestDirectRefusesManInTheMiddle: with a pin learned over SSM, a direct

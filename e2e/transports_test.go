@@ -236,8 +236,23 @@ func TestTransportConformance(t *testing.T) {
 		}
 	}
 	pushBastion()
+	// app-1's agent is offline: its key is learned over EICE.
+	app1Key := func() ssh.PublicKey {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c, err := connect.EICE{API: api}.Dial(ctx, app1, 22)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := knownhosts.Learn(ctx, asNet(c), "learn")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return keys[0]
+	}()
 	cases := []transportCase{
 		{tr: connect.SSM{API: api}, inst: web1, hostKey: web1Key, bad: app1, badPort: 22, badWant: "TargetNotConnected"},
+		{tr: connect.EICE{API: api}, inst: app1, hostKey: app1Key, bad: app1, badPort: 2222, badWant: "22 and 3389"},
 		{tr: connect.Direct{}, inst: web1, hostKey: web1Key, bad: db1, badPort: 22, badWant: "no public IP"},
 		{tr: connect.Bastion{Via: bastion, Hop: connect.SSM{API: api}, User: user, Signer: bsigner, HostKeys: []ssh.PublicKey{bastionKey}},
 			inst: db1, hostKey: db1Key, bad: db1, badPort: 2222, badWant: "could not connect to " + db1.PrivateIP + ":2222"},
