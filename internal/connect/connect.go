@@ -1,9 +1,11 @@
 // Package connect is the client's use case: it resolves a target, authorizes
-// an ephemeral key with EC2 Instance Connect, opens an SSM tunnel to the
-// instance's sshd, makes sure the instance's host key is pinned (learning it
-// over the AWS-authenticated tunnel the first time), and splices the tunnel
-// to the ssh client's ProxyCommand pipes. Independent steps run
-// concurrently.
+// an ephemeral key with EC2 Instance Connect, reaches the instance's sshd
+// through a Transport (ssm, eice, direct, bastion, or auto choosing from
+// the instance's facts), makes sure the instance's host key is pinned
+// (learned only over an AWS-authenticated transport, ssm or eice), and
+// splices the connection to the ssh client's ProxyCommand pipes.
+// Independent steps run concurrently. It also owns SSM port forwarding and
+// shell sessions. See docs/transports.md.
 package connect
 
 import (
