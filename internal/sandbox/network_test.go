@@ -152,4 +152,20 @@ func TestNetworkShape(t *testing.T) {
 	if k, _ := hostKeyAt(t, web.PublicAddr); !bytes.Equal(k.Marshal(), sb.hosts[web.ID].HostKey().Marshal()) {
 		t.Error("MITM off: public address still intercepted")
 	}
+
+	// Stopping an instance (the admin knob) closes its public address;
+	// restarting opens it again at the same address.
+	web2 := byName["web-2"]
+	if code := put("/_sandbox/instances/"+web2.ID+"/state", `{"state":"stopped"}`); code/100 != 2 {
+		t.Fatalf("stop web-2: %d", code)
+	}
+	if _, err := hostKeyAt(t, web2.PublicAddr); err == nil {
+		t.Error("a stopped instance still answers SSH on its public address")
+	}
+	if _, err := sb.SetInstanceState(web2.ID, "running"); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := hostKeyAt(t, web2.PublicAddr); err != nil || !bytes.Equal(k.Marshal(), sb.hosts[web2.ID].HostKey().Marshal()) {
+		t.Errorf("restarted web-2 does not answer on %s: %v", web2.PublicAddr, err)
+	}
 }

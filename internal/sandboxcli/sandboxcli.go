@@ -65,7 +65,12 @@ generated fleet; "jitssh-sandbox config" prints the built-in one to start
 from. Without it the built-in account runs: the default identity is a role
 session named after the local user, tagged userName=<local user>, with the
 policy "jitssh policy user" prints; alice, nopolicy and admin are extra
-profiles; the impersonation SCP is in force.
+profiles; the impersonation SCP is in force. Its fleet: web-1, web-2
+(public IPs), db-1, bastion-1 (forwards ssh -J into the VPC), app-1 (SSM
+agent offline: reachable through the EC2 Instance Connect Endpoint or the
+bastion), old-1 (stopped). Public IPs are loopback addresses 127.X.Y.n
+whose SSH servers listen on port $JITSSH_SANDBOX_SSH_PORT (see
+docs/sandbox.md).
 
 Instances run the real OpenSSH sshd (with jitssh-host as its
 AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
@@ -88,7 +93,12 @@ in the APIs.`,
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
 
   # change faults at run time (all sessions, or ?session=ID):
-  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"`,
+  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
+
+  # stop an instance, take an SSM agent offline, intercept a public address:
+  curl -X PUT -d '{"state":"stopped"}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00002/state"
+  curl -X PUT -d '{"online":false}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/agent"
+  curl -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := sshd.ParseMode(mode)
@@ -125,7 +135,14 @@ in the APIs.`,
 			}
 			fmt.Fprintln(stderr)
 			for _, in := range sb.Instances {
-				fmt.Fprintf(stderr, "  %s  %-6s %-14s ssh: %s\n", in.ID, in.Name, in.Hostname, in.SSHServer)
+				where := in.PrivateIP
+				if in.PublicAddr != "" {
+					where += "  public " + in.PublicAddr
+				}
+				if in.State != "running" {
+					where += "  (" + in.State + ")"
+				}
+				fmt.Fprintf(stderr, "  %s  %-9s %-14s ssh: %-8s %s\n", in.ID, in.Name, in.Hostname, in.SSHServer, where)
 			}
 			if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
 				fmt.Fprintf(stderr, "  and %d API-only instances\n", n)
