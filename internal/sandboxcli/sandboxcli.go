@@ -16,6 +16,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -30,7 +31,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newUpCmd(stdout, stderr), newConfigCmd(stdout))
+	root.AddCommand(newUpCmd(stdout, stderr), newConfigCmd(stdout), newCtlCmd(stdout))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jitssh-sandbox: %v\n", err)
 		return 1
@@ -45,6 +46,7 @@ func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 		generate                               int
 		paced, verbose                         bool
 		faults                                 fault.Config
+		latency, throttle                      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -92,12 +94,17 @@ in the APIs.`,
   # a lossy network and AWS's hourly websocket close, every 5 seconds:
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
 
-  # change faults at run time (all sessions, or ?session=ID):
-  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
+  # slow and throttled APIs, as a busy AWS account sees them:
+  jitssh-sandbox up --env-file /tmp/sandbox.env --latency 'ssm:*=150ms' --throttle ec2:DescribeInstances=5/s
 
-  # stop an instance, take an SSM agent offline, intercept a public address:
+  # change faults, latency, throttling, instances at run time:
+  jitssh-sandbox ctl --env-file /tmp/sandbox.env faults --drop 0.02 --reorder 0.01
+  jitssh-sandbox ctl --env-file /tmp/sandbox.env instance web-1 stop
+  jitssh-sandbox ctl --env-file /tmp/sandbox.env instance web-2 agent-offline
+
+  # the same over HTTP, and a man in the middle on a public address:
+  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
   curl -X PUT -d '{"state":"stopped"}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00002/state"
-  curl -X PUT -d '{"online":false}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/agent"
   curl -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -119,6 +126,13 @@ in the APIs.`,
 			}
 			cfg.Paced = paced
 			cfg.Faults = faults
+			// Flags override the configuration file's rules API by API.
+			if cfg.Latency, err = mergeRules(acct.Latency, latency, "--latency"); err != nil {
+				return err
+			}
+			if cfg.Throttle, err = mergeRules(acct.Throttle, throttle, "--throttle"); err != nil {
+				return err
+			}
 			sb, err := sandbox.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -169,8 +183,26 @@ in the APIs.`,
 	f.Float64Var(&faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
 	f.DurationVar((*time.Duration)(&faults.Delay), "fault-delay", 0, "delay before each frame the agent sends")
 	f.DurationVar((*time.Duration)(&faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
+	f.StringArrayVar(&latency, "latency", nil, "delay an API: API=DURATION, e.g. ec2:DescribeInstances=200ms, ssm:*=50ms, *=10ms (repeatable)")
+	f.StringArrayVar(&throttle, "throttle", nil, "throttle an API as AWS does: API=25% (probability), API=5/s (rate) or API=next:3 (repeatable)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
+}
+
+// mergeRules returns base with the API=VALUE flags applied over it.
+func mergeRules(base map[string]string, flags []string, flag string) (map[string]string, error) {
+	set, err := knobs.ParseAssignments(flags)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", flag, err)
+	}
+	out := map[string]string{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range set {
+		out[k] = v
+	}
+	return out, nil
 }
 
 // loadAccount reads the configuration file (or the built-in one) and adds

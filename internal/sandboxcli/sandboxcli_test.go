@@ -94,7 +94,7 @@ func awsProfile(t *testing.T, vars map[string]string, profile string, args ...st
 		"AWS_ENDPOINT_URL=" + vars["AWS_ENDPOINT_URL"],
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_PAGER=",
-		"AWS_MAX_ATTEMPTS=1",
+		"AWS_MAX_ATTEMPTS=" + or(vars["AWS_MAX_ATTEMPTS"], "1"),
 	}
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "PYENV_") || strings.HasPrefix(kv, "LANG=") {
@@ -245,4 +245,11 @@ private_ip = "10.9.0.5"
 	if len(names) != 9 {
 		t.Errorf("filtered names %v, want the 9 running node-0424x", names)
 	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -1,0 +1,136 @@
+package sandboxcli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// ctl runs `jitssh-sandbox ctl` in process against the env file's sandbox.
+func ctl(t *testing.T, envFile string, args ...string) (string, string, int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), append([]string{"ctl", "--env-file", envFile}, args...), &stdout, &stderr)
+	return stdout.String(), stderr.String(), code
+}
+
+// TestKnobsAtStartAndRunTime starts the sandbox with latency and throttle
+// flags, changes throttling, agents and instance states with `ctl`, and
+// checks what the real aws CLI sees: AWS's throttling error (and its
+// retry), ConnectionLost, TargetNotConnected from start-session, a stopped
+// instance, and the managed instance in describe-instance-information.
+func TestKnobsAtStartAndRunTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox and runs the aws CLI")
+	}
+	t.Parallel()
+	vars := up(t, "--latency", "ssm:DescribeInstanceInformation=10ms", "--throttle", "ec2:DescribeInstances=next:1")
+	envFile := filepath.Join(filepath.Dir(vars["JITSSH_SANDBOX_INSTANCES"]), "..", "sandbox.env")
+	if _, err := os.Stat(envFile); err != nil {
+		t.Fatalf("env file: %v", err)
+	}
+
+	if out, errOut, code := ctl(t, envFile, "latency"); code != 0 || out != "ssm:DescribeInstanceInformation=10ms\n" {
+		t.Fatalf("ctl latency: %d %q %s", code, out, errOut)
+	}
+	if out, errOut, code := ctl(t, envFile, "throttle", "--output", "json"); code != 0 || !strings.Contains(out, `"ec2:DescribeInstances": "next:1"`) {
+		t.Fatalf("ctl throttle: %d %q %s", code, out, errOut)
+	}
+
+	// The throttled call, as the aws CLI reports it with retries off.
+	_, stderr, code := awsProfile(t, vars, "default", "ec2", "describe-instances")
+	if code == 0 || !strings.Contains(stderr, "An error occurred (RequestLimitExceeded) when calling the DescribeInstances operation") ||
+		!strings.Contains(stderr, "Request limit exceeded.") {
+		t.Fatalf("throttled describe-instances: exit %d, %s", code, stderr)
+	}
+	// With retries, the CLI gets through two throttled attempts.
+	if _, errOut, code := ctl(t, envFile, "throttle", "ec2:DescribeInstances=next:2"); code != 0 {
+		t.Fatalf("ctl throttle: %s", errOut)
+	}
+	out, stderr, code := awsProfile(t, append2(vars, "AWS_MAX_ATTEMPTS", "3"), "default", "ec2", "describe-instances", "--instance-ids", "i-0a1b2c3d4e5f00002")
+	if code != 0 || !strings.Contains(out, "i-0a1b2c3d4e5f00002") {
+		t.Fatalf("describe-instances with retries: exit %d, %s", code, stderr)
+	}
+	if out, _, _ := ctl(t, envFile, "throttle"); out != "ec2:DescribeInstances=next:0\n" {
+		t.Errorf("after the retried call: %q", out)
+	}
+
+	// The managed instance, as SSM lists it.
+	out, stderr, code = awsProfile(t, vars, "default", "ssm", "describe-instance-information", "--filters", "Key=ResourceType,Values=ManagedInstance")
+	var info struct {
+		InstanceInformationList []struct {
+			InstanceId, PingStatus, ResourceType, Name, ComputerName, IPAddress, ActivationId, IamRole string
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || len(info.InstanceInformationList) != 1 {
+		t.Fatalf("describe-instance-information: exit %d, %s %s", code, out, stderr)
+	}
+	if mi := info.InstanceInformationList[0]; mi.InstanceId != "mi-0a1b2c3d4e5f00001" || mi.PingStatus != "Online" || mi.ResourceType != "ManagedInstance" ||
+		mi.Name != "onprem-1" || mi.ComputerName != "onprem-1" || mi.IPAddress != "192.168.10.21" || mi.ActivationId == "" || mi.IamRole != "SSMServiceRole" {
+		t.Errorf("managed instance %+v", mi)
+	}
+
+	// Agent offline: ConnectionLost, and start-session fails before any plugin runs.
+	if out, errOut, code := ctl(t, envFile, "instance", "web-1", "agent-offline"); code != 0 || !strings.Contains(out, "agent offline") {
+		t.Fatalf("ctl instance web-1 agent-offline: %d %q %s", code, out, errOut)
+	}
+	out, _, _ = awsProfile(t, vars, "default", "ssm", "describe-instance-information", "--filters", "Key=InstanceIds,Values=i-0a1b2c3d4e5f00001")
+	if !strings.Contains(out, `"PingStatus": "ConnectionLost"`) {
+		t.Errorf("agent offline: %s", out)
+	}
+	_, stderr, code = awsProfile(t, vars, "default", "ssm", "start-session", "--target", "i-0a1b2c3d4e5f00001")
+	if want := "An error occurred (TargetNotConnected) when calling the StartSession operation: i-0a1b2c3d4e5f00001 is not connected."; code == 0 || !strings.Contains(stderr, want) {
+		t.Errorf("start-session to an offline agent: exit %d, %s", code, stderr)
+	}
+
+	// A stopped instance.
+	if out, errOut, code := ctl(t, envFile, "instance", "i-0a1b2c3d4e5f00002", "stop"); code != 0 || !strings.Contains(out, "stopped") {
+		t.Fatalf("ctl instance stop: %d %q %s", code, out, errOut)
+	}
+	out, _, _ = awsProfile(t, vars, "default", "ec2", "describe-instances", "--instance-ids", "i-0a1b2c3d4e5f00002", "--query", "Reservations[0].Instances[0].State")
+	if !strings.Contains(out, `"Name": "stopped"`) || !strings.Contains(out, `"Code": 80`) {
+		t.Errorf("stopped instance state: %s", out)
+	}
+	out, _, code = ctl(t, envFile, "instances", "--output", "json")
+	var states []instanceState
+	if code != 0 || json.Unmarshal([]byte(out), &states) != nil {
+		t.Fatalf("ctl instances: %s", out)
+	}
+	got := map[string]string{}
+	for _, s := range states {
+		got[s.Name] = s.State + "/" + s.Agent
+	}
+	if got["web-1"] != "running/offline" || got["web-2"] != "stopped/online" || got["onprem-1"] != "running/online" {
+		t.Errorf("ctl instances: %v", got)
+	}
+
+	// Nonsense is refused with a reason, and changes nothing.
+	for _, bad := range [][]string{
+		{"latency", "ec2:DescribeInstances=soon"},
+		{"throttle", "s3:GetObject=10%"},
+		{"instance", "web-9", "stop"},
+		{"instance", "web-1", "explode"},
+		{"--url", "http://198.51.100.7:80", "instances"},
+	} {
+		if _, errOut, code := ctl(t, envFile, bad...); code == 0 || errOut == "" {
+			t.Errorf("ctl %v: exit %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if out, _, _ := ctl(t, envFile, "latency"); out != "ssm:DescribeInstanceInformation=10ms\n" {
+		t.Errorf("latency after refused changes: %q", out)
+	}
+}
+
+func append2(vars map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for kk, vv := range vars {
+		if kk != k {
+			out[kk] = vv
+		}
+	}
+	return out
+}
