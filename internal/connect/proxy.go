@@ -86,6 +86,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			return err
 		}
 	}
+	// An instance id is known before resolving: auto asks SSM about the
+	// agent at the same time as EC2 about the instance, not after.
+	var ssmPre func(context.Context) (string, error)
+	if name == NameAuto && o.Target.Kind == target.KindInstanceID {
+		pctx, pcancel := context.WithCancel(ctx)
+		defer pcancel()
+		ssmPre = prefetchSSM(pctx, o.API, o.Target.Value)
+	}
 	// Under ssh's ProxyCommand nobody can pick: several matches are an
 	// error listing them. The jump host is resolved at the same time.
 	var (
@@ -140,7 +148,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	instFacts := &factsOnce{api: o.API, inst: inst}
+	instFacts := &factsOnce{api: o.API, inst: inst, status: ssmPre}
 	var (
 		wg                                   sync.WaitGroup
 		pushErr, viaPushErr, dialErr, pinErr error
@@ -204,15 +212,22 @@ func viaRecord(keyFile, viaID string) string {
 // factsOnce gathers an instance's facts at most once, for whoever needs
 // them first (auto's choice, or the choice of a channel to learn a pin).
 type factsOnce struct {
-	api  API
-	inst target.Instance
-	once sync.Once
-	f    Facts
-	err  error
+	api    API
+	inst   target.Instance
+	status func(context.Context) (string, error) // prefetched SSM status, if any
+	once   sync.Once
+	f      Facts
+	err    error
 }
 
 func (c *factsOnce) get(ctx context.Context) (Facts, error) {
-	c.once.Do(func() { c.f, c.err = GatherFacts(ctx, c.api, c.inst, false) })
+	c.once.Do(func() {
+		if c.status != nil {
+			c.f, c.err = gatherFacts(ctx, c.api, c.inst, false, c.status)
+			return
+		}
+		c.f, c.err = GatherFacts(ctx, c.api, c.inst, false)
+	})
 	return c.f, c.err
 }
 

@@ -199,6 +199,41 @@ type Facts struct {
 // false it returns as soon as the SSM agent is known to be online (the
 // endpoint lookup is then abandoned).
 func GatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool) (Facts, error) {
+	return gatherFacts(ctx, api, inst, needAll, func(ctx context.Context) (string, error) { return ssmStatus(ctx, api, inst.ID) })
+}
+
+func ssmStatus(ctx context.Context, api API, id string) (string, error) {
+	st, err := Lookup{api}.SSMStatus(ctx, []string{id})
+	if err != nil {
+		return "", fmt.Errorf("ask SSM about %s: %w", id, err)
+	}
+	return st[id], nil
+}
+
+// prefetchSSM starts asking for an instance's SSM agent status now (when
+// the id is known before the target is resolved) and returns a func that
+// waits for the answer.
+func prefetchSSM(ctx context.Context, api API, id string) func(context.Context) (string, error) {
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := ssmStatus(ctx, api, id)
+		ch <- res{s, err}
+	}()
+	return func(wctx context.Context) (string, error) {
+		select {
+		case r := <-ch:
+			return r.s, r.err
+		case <-wctx.Done():
+			return "", wctx.Err()
+		}
+	}
+}
+
+func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (Facts, error) {
 	f := Facts{PublicIP: inst.PublicIP}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -211,11 +246,11 @@ func GatherFacts(ctx context.Context, api API, inst target.Instance, needAll boo
 		ep, err := FindEndpoint(ctx, api, inst)
 		epc <- epResult{ep, err}
 	}()
-	st, err := Lookup{api}.SSMStatus(ctx, []string{inst.ID})
+	st, err := status(ctx)
 	if err != nil {
-		return f, fmt.Errorf("ask SSM about %s: %w", inst.ID, err)
+		return f, err
 	}
-	f.SSM = st[inst.ID]
+	f.SSM = st
 	if f.SSM == "Online" && !needAll {
 		return f, nil
 	}
