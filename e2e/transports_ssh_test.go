@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
 func infoByName(t *testing.T, sb *sandbox.Sandbox, name string) sandbox.InstanceInfo {
@@ -111,5 +113,41 @@ func TestDirectRefusesManInTheMiddle(t *testing.T) {
 	// The SSM path still reaches the real instance.
 	if out, err := e.run("jitssh", "ssh", "--transport", "ssm", "web-1", "--", "true"); err != nil {
 		t.Fatalf("ssm during the MITM: %v\n%s", err, out)
+	}
+}
+
+// TestDirectWithoutTrustedChannelRefuses: an instance with a public IP,
+// its SSM agent offline and no EICE endpoint in its VPC has no
+// AWS-authenticated path to learn its host key from; direct refuses
+// (never trusting a key first seen over the network) and says how to pin it.
+func TestDirectWithoutTrustedChannelRefuses(t *testing.T) {
+	f := config.Builtin()
+	f.Endpoints = nil
+	for i := range f.Instances {
+		if f.Instances[i].Name == "web-1" {
+			f.Instances[i].SSM = "offline"
+		}
+	}
+	acct, err := f.Resolve(currentUser(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.Account = acct })
+	web1 := infoByName(t, e.sb, "web-1")
+	_, stderr, err := e.run3(nil, "jitssh", append([]string{"ssh", "--transport", "direct", "web-1", "--"}, append(portArgs(e.sb), "true")...)...)
+	if err == nil {
+		t.Fatal("direct connected without a pin")
+	}
+	for _, want := range []string{"no pinned host key for " + web1.ID, "never trusts a host key first seen over a direct", "known_hosts"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	// auto says the same: direct is its only choice.
+	if _, stderr, err := e.run3(nil, "jitssh", "ssh", "web-1", "--", "true"); err == nil || !strings.Contains(stderr, "no pinned host key") {
+		t.Errorf("auto: %v\n%s", err, stderr)
+	}
+	if p, _ := os.ReadFile(filepath.Join(e.home, ".config", "jitssh", "known_hosts")); bytes.Contains(p, []byte(web1.ID)) {
+		t.Fatalf("a pin was written:\n%s", p)
 	}
 }
