@@ -312,6 +312,10 @@ func (h *handler) routeJSON(c *call, prefix string) (any, error) {
 		return h.terminateSession(c)
 	case serviceSSM + ".DescribeInstanceInformation":
 		return h.describeInstanceInformation(c)
+	case serviceSSM + ".SendCommand":
+		return h.sendCommand(c)
+	case serviceSSM + ".GetCommandInvocation":
+		return h.getCommandInvocation(c)
 	}
 	return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", target)
 }

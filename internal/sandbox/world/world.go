@@ -180,6 +180,7 @@ type World struct {
 	byID       map[string]*Instance
 	keys       []PushedKey
 	placed     []PlacedKey
+	commands   map[string]*Command
 	sessions   map[string]*Session
 	resumed    map[string][]string // extra tokens by session id, see ResumeSession
 	vpcs       []VPC
@@ -458,6 +459,57 @@ func (w *World) PlacedKeys(instanceID, osUser string) []PlacedKey {
 		}
 	}
 	return out
+}
+
+// Command is an SSM command sent with SendCommand, and what each target
+// made of it.
+type Command struct {
+	ID           string
+	DocumentName string
+	Comment      string
+	Parameters   map[string][]string
+	Requested    time.Time
+	Caller       string
+	Invocations  map[string]Invocation // by instance id
+}
+
+// Invocation is one instance's run of a command.
+type Invocation struct {
+	Status       string // Success, Failed
+	ResponseCode int
+	Stdout       string
+	Stderr       string
+	Start, End   time.Time
+}
+
+// AddCommand records c, giving it an id (a UUID, as AWS's), and returns
+// it.
+func (w *World) AddCommand(c Command) Command {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	x := hex.EncodeToString(b)
+	c.ID = x[:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.commands == nil {
+		w.commands = map[string]*Command{}
+	}
+	w.commands[c.ID] = &c
+	return c
+}
+
+// Command returns the command with the given id.
+func (w *World) Command(id string) (Command, bool) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	c, ok := w.commands[id]
+	if !ok {
+		return Command{}, false
+	}
+	return *c, true
 }
 
 // StartSession records a new session for s.Target and returns it with ID,
