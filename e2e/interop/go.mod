@@ -34,7 +34,7 @@ require (
 	github.com/twinj/uuid v0.0.0-00010101000000-000000000000 // indirect
 	github.com/xtaci/smux v1.5.34 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/crypto v0.58.0
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/term v0.47.0 // indirect
