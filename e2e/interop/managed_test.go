@@ -110,7 +110,9 @@ func TestManagedInstanceWithTheAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send-command: %v\n%s", err, stderr)
 	}
-	var sent struct{ Command struct{ CommandId, Status string } }
+	var sent struct {
+		Command struct{ CommandId, Status string }
+	}
 	if json.Unmarshal([]byte(out), &sent) != nil || sent.Command.CommandId == "" {
 		t.Fatalf("send-command: %s", out)
 	}
