@@ -3,6 +3,7 @@ package placekey
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -109,4 +110,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted %q, which Script would not write", s)
 		}
 	})
+}
+
+// TestDocumentedForm keeps docs/sandbox.md's copy of the form true.
+func TestDocumentedForm(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/sandbox.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(doc)
+	for _, line := range append([]string{Header, "set -eu"}, body...) {
+		if !strings.Contains(text, "\n"+line+"\n") {
+			t.Errorf("docs/sandbox.md lacks the line %q of the key-placement form", line)
+		}
+	}
 }
