@@ -68,6 +68,10 @@ type Config struct {
 	HostBinary string
 	// SSHMode selects the SSH server; default sshd.Auto.
 	SSHMode sshd.Mode
+	// JIT runs a jitssh-host userdb service for each instance with
+	// jit = true (JITOff, the default; JITAuto; JITOn): its OpenSSH sshd
+	// then creates unknown users with a valid pushed key on first login.
+	JIT string
 	// Faults are injected on every data-channel connection (SetFaults and
 	// the /_sandbox/faults endpoint change them at run time).
 	Faults fault.Config
@@ -101,6 +105,9 @@ type InstanceInfo struct {
 	SSHServer  string `json:"ssh_server"` // "openssh" or "embedded"
 	AuditLog   string `json:"audit_log"`
 	SSHDLog    string `json:"sshd_log,omitempty"`
+	// JITService is the userdb service (socket name in
+	// /run/systemd/userdb) creating just-in-time users for the instance.
+	JITService string `json:"jit_service,omitempty"`
 	// SSHAddr is a 127.0.0.1 TCP address that reaches the instance's SSH
 	// server directly, whatever its network: a back door for benchmarks
 	// and tests, not a network path a client would have (see PublicAddr).
@@ -345,8 +352,18 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	hostConf := filepath.Join(dir, "host.toml")
 	conf := fmt.Sprintf("# jitssh-host configuration of simulated instance %s\nimds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"3s\"\n",
 		in.ID, imdsURL, rootsPath, audit)
+	jit, err := sb.newJIT(cfg.JIT, mode, in, cfg.StateDir, dir)
+	if err != nil {
+		return InstanceInfo{}, err
+	}
+	conf += jit.conf()
 	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
 		return InstanceInfo{}, err
+	}
+	if jit != nil {
+		if err := sb.startJIT(jit, hostBin, hostConf, dir); err != nil {
+			return InstanceInfo{}, err
+		}
 	}
 	if in.Bastion {
 		// A bastion forwards ssh -J connections into its VPC through the
@@ -383,6 +400,9 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	}
 	if mode == sshd.OpenSSH {
 		info.SSHDLog = srv.LogPath()
+	}
+	if jit != nil {
+		info.JITService = jit.name
 	}
 	addr, err := sb.listenSSH(in.ID, srv)
 	if err != nil {

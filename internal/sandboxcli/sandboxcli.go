@@ -42,6 +42,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		envFile, addr, stateDir, hostBin, mode string
+		jit                                    string
 		configFile                             string
 		generate                               int
 		paced, verbose                         bool
@@ -77,7 +78,14 @@ docs/sandbox.md).
 Instances run the real OpenSSH sshd (with jitssh-host as its
 AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
 root, and an embedded SSH server otherwise. Generated instances exist only
-in the APIs.`,
+in the APIs.
+
+Instances with jit = true (built in: web-2) create just-in-time users: the
+sandbox runs a jitssh-host userdb service for each (its own socket in
+/run/systemd/userdb, state and homes under the state directory, all removed
+when it stops), so "ssh alice@web-2" with the alice profile creates alice on
+first login. That needs root, the real sshd and nss-systemd; --jit auto
+(default) turns it off with a warning when they are missing.`,
 		Example: `  jitssh-sandbox up --env-file /tmp/sandbox.env &
   . /tmp/sandbox.env
   jitssh ssh web-1 -- hostname
@@ -90,6 +98,10 @@ in the APIs.`,
   # your own account, plus 10,000 API-only instances:
   jitssh-sandbox config > sandbox.toml; $EDITOR sandbox.toml
   jitssh-sandbox up --config sandbox.toml --generate 10000 --env-file /tmp/sandbox.env
+
+  # a just-in-time user (root, real sshd, nss-systemd): alice is in no file
+  AWS_CONFIG_FILE=$JITSSH_SANDBOX_AWS_CONFIG AWS_SHARED_CREDENTIALS_FILE=$JITSSH_SANDBOX_AWS_CREDENTIALS \
+    jitssh --profile alice ssh alice@web-2 -- id
 
   # a lossy network and AWS's hourly websocket close, every 5 seconds:
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
@@ -125,6 +137,16 @@ in the APIs.`,
 				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 			}
 			cfg.Paced = paced
+			switch jit {
+			case "auto":
+				cfg.JIT = sandbox.JITAuto
+			case "on":
+				cfg.JIT = sandbox.JITOn
+			case "off":
+				cfg.JIT = sandbox.JITOff
+			default:
+				return fmt.Errorf("--jit %q: want auto, on or off", jit)
+			}
 			cfg.Faults = faults
 			// Flags override the configuration file's rules API by API.
 			if cfg.Latency, err = mergeRules(acct.Latency, latency, "--latency"); err != nil {
@@ -177,6 +199,7 @@ in the APIs.`,
 	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
+	f.StringVar(&jit, "jit", "auto", "just-in-time users on instances with jit = true: auto (when root with sshd and nss-systemd), on or off")
 	f.BoolVar(&paced, "paced", false, "pace the agent like AWS's (1024-byte messages, 1 ms apart)")
 	f.Float64Var(&faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
 	f.Float64Var(&faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")

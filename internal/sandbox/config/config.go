@@ -108,6 +108,12 @@ type InstanceSpec struct {
 	// Bastion makes the instance's SSH server the embedded one, which
 	// forwards ssh -J / -W connections (direct-tcpip) into its VPC.
 	Bastion bool `toml:"bastion"`
+	// JIT has the instance's OpenSSH sshd resolve unknown users through a
+	// `jitssh-host userdb` service the sandbox starts (just-in-time users;
+	// needs root and nss-systemd, see sandbox.Config.JIT); JITGroups are
+	// the supplementary groups every such user gets.
+	JIT       bool     `toml:"jit"`
+	JITGroups []string `toml:"jit_groups"`
 }
 
 // VPCSpec is one VPC.
@@ -252,11 +258,16 @@ name = "web-1"
 private_ip = "10.0.1.11"
 public = true
 
+# Just-in-time users: its sshd creates any user with a valid pushed key on
+# first login (jitssh-sandbox up runs jitssh-host userdb for it as root,
+# with nss-systemd), e.g. ssh alice@web-2 with the alice profile.
 [[instances]]
 id = "i-0a1b2c3d4e5f00002"
 name = "web-2"
 private_ip = "10.0.1.12"
 public = true
+jit = true
+jit_groups = ["users"]
 
 [[instances]]
 id = "i-0a1b2c3d4e5f00003"
@@ -360,6 +371,7 @@ var (
 	typePattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
 	namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,40}$`)
 	endpointIDPattern = regexp.MustCompile(`^eice-[0-9a-f]{8,17}$`)
+	jitGroupPattern   = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 )
 
 // EndpointStates are the states an EC2 Instance Connect Endpoint can be in.
@@ -710,6 +722,17 @@ func (f *File) checkInstance(i int, ids map[string]bool) error {
 	if in.Bastion && in.Platform == "windows" {
 		return fmt.Errorf("%s: a bastion runs the sandbox's SSH server; it cannot be a windows instance", where)
 	}
+	if in.JIT && (in.Bastion || in.Platform == "windows") {
+		return fmt.Errorf("%s: jit = true needs a linux instance running OpenSSH sshd (not a bastion or windows)", where)
+	}
+	if len(in.JITGroups) > 0 && !in.JIT {
+		return fmt.Errorf("%s: jit_groups without jit = true", where)
+	}
+	for _, g := range in.JITGroups {
+		if !jitGroupPattern.MatchString(g) {
+			return fmt.Errorf("%s: jit_groups: %q is not a group name (lower case, at most 32 characters)", where, g)
+		}
+	}
 	if in.AZ == "" {
 		in.AZ = f.Region + "a"
 	}
@@ -1010,6 +1033,7 @@ func (f *File) instance(s InstanceSpec) world.Instance {
 		in.PublicDNS = PublicDNS(f.Region, s.PublicIP)
 	}
 	in.Public, in.Bastion = s.Public, s.Bastion
+	in.JIT, in.JITGroups = s.JIT, append([]string(nil), s.JITGroups...)
 	return in
 }
 

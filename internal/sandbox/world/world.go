@@ -67,6 +67,11 @@ type Instance struct {
 	// Bastion instances run the embedded SSH server, which forwards
 	// direct-tcpip channels to addresses in the instance's VPC.
 	Bastion bool
+	// JIT instances resolve unknown OS users through a jitssh-host
+	// userdb service (just-in-time users), granting JITGroups; the
+	// sandbox starts it (sandbox.Config.JIT).
+	JIT       bool
+	JITGroups []string
 	// Managed marks an SSM managed (hybrid) instance, id mi-…: known to
 	// SSM (DescribeInstanceInformation, sessions, commands) but not to
 	// EC2, without IMDS, so EC2 Instance Connect cannot reach it.
