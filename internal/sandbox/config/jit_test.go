@@ -28,7 +28,7 @@ func TestJITInstances(t *testing.T) {
 		t.Errorf("jit with groups resolves to %+v, %v", a.Instances, err)
 	}
 	for text, want := range map[string]string{
-		base + "jit = true\nbastion = true\n":        "jit = true needs",
+		base + "jit = true\nbastion = true\n":         "jit = true needs",
 		base + "jit = true\nplatform = \"windows\"\n": "jit = true needs",
 		base + "jit_groups = [\"adm\"]\n":             "jit_groups without jit",
 		base + "jit = true\njit_groups = [\"Adm\"]\n": "not a group name",
