@@ -19,9 +19,10 @@ import (
 // BenchmarkSCP copies a file with the real scp through the SSM tunnel and
 // over a direct loopback TCP connection to the same SSH server, in the same
 // run, and reports both throughputs and their ratio. bench/scp.sh runs it;
-// JITSSH_BENCH_SIZE sets the file size in MiB (default 32) and
+// JITSSH_BENCH_SIZE sets the file size in MiB (default 32),
 // JITSSH_BENCH_PACED=1 paces the sandbox agent like AWS's (1024-byte
-// messages).
+// messages) and JITSSH_BENCH_UPLOAD_ONLY=1 skips the downloads (for
+// profiling the upload path, bench/profile-scp.sh).
 func BenchmarkSCP(b *testing.B) {
 	size := 32
 	if s := os.Getenv("JITSSH_BENCH_SIZE"); s != "" {
@@ -33,6 +34,7 @@ func BenchmarkSCP(b *testing.B) {
 	}
 	mode := sshd.ResolveAuto()
 	paced := os.Getenv("JITSSH_BENCH_PACED") != ""
+	uploadOnly := os.Getenv("JITSSH_BENCH_UPLOAD_ONLY") != ""
 	// JITSSH_SSM_PAYLOAD_SIZE (passed through to jitssh proxy) raises the
 	// client's message size; the default is AWS's 1024.
 	payload := os.Getenv("JITSSH_SSM_PAYLOAD_SIZE")
@@ -82,14 +84,18 @@ func BenchmarkSCP(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		timeIt(&tunUp, "scp", "-q", "-F", e.sshCf, file, in.ID+":"+remote)
-		timeIt(&tunDown, "scp", "-q", "-F", e.sshCf, in.ID+":"+remote, back)
+		if !uploadOnly {
+			timeIt(&tunDown, "scp", "-q", "-F", e.sshCf, in.ID+":"+remote, back)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if _, err := api.SendSSHPublicKey(ctx, in.ID, user, key.AuthorizedKey()); err != nil {
 			b.Fatal(err)
 		}
 		cancel()
 		timeIt(&dirUp, "scp", direct(file, user+"@"+host+":"+remote)...)
-		timeIt(&dirDown, "scp", direct(user+"@"+host+":"+remote, back)...)
+		if !uploadOnly {
+			timeIt(&dirDown, "scp", direct(user+"@"+host+":"+remote, back)...)
+		}
 	}
 	b.StopTimer()
 	mbps := func(d time.Duration) float64 { return float64(size*b.N) / d.Seconds() }

@@ -16,7 +16,7 @@ import (
 // typ with the given id and sequence number. typ is one of this package's
 // message-type constants and id a canonical UUID string, so neither needs
 // escaping.
-func appendAck(dst []byte, typ, id string, seq int64) []byte {
+func appendAck[ID string | []byte](dst []byte, typ string, id ID, seq int64) []byte {
 	dst = append(dst, `{"AcknowledgedMessageType":"`...)
 	dst = append(dst, typ...)
 	dst = append(dst, `","AcknowledgedMessageId":"`...)

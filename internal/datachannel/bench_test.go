@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -49,6 +51,7 @@ func benchStream(b *testing.B, w io.Writer, r io.Reader) {
 		done <- err
 	}()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		if _, err := w.Write(buf); err != nil {
 			b.Fatal(err)
@@ -57,6 +60,19 @@ func benchStream(b *testing.B, w io.Writer, r io.Reader) {
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}
+	// CPU time of the whole process (both ends) per MiB: unlike the
+	// throughput, it hardly depends on what else the machine is running.
+	mib := float64(len(buf)) * float64(b.N) / (1 << 20)
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/mib, "cpu-ms/MiB")
+}
+
+// cpuTime returns the user and system CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkWebsocketUpload measures the data channel alone (no SSH) from

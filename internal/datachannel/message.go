@@ -101,9 +101,19 @@ func (m *Message) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("datachannel: payload of %d bytes is too large", len(m.Payload))
 	}
 	b := make([]byte, headerLength+4+len(m.Payload))
+	copy(b[headerLength+4:], m.Payload)
+	m.putHeader(b)
+	return b, nil
+}
+
+// putHeader writes m's header into b, whose payload (b[headerLength+4:])
+// is already in place; the digest is computed from it.
+func (m *Message) putHeader(b []byte) {
 	binary.BigEndian.PutUint32(b[0:], headerLength)
-	copy(b[4:36], bytes.Repeat([]byte{' '}, typeFieldLen))
-	copy(b[4:], m.Type)
+	n := copy(b[4:4+typeFieldLen], m.Type)
+	for i := 4 + n; i < 4+typeFieldLen; i++ {
+		b[i] = ' '
+	}
 	sv := m.SchemaVersion
 	if sv == 0 {
 		sv = 1
@@ -117,12 +127,44 @@ func (m *Message) Marshal() ([]byte, error) {
 	binary.BigEndian.PutUint64(b[48:], uint64(m.SequenceNumber))
 	binary.BigEndian.PutUint64(b[56:], m.Flags)
 	putUUID(b[64:80], m.ID)
-	d := sha256.Sum256(m.Payload)
+	payload := b[headerLength+4:]
+	d := sha256.Sum256(payload)
 	copy(b[80:112], d[:])
 	binary.BigEndian.PutUint32(b[112:], uint32(m.PayloadType))
-	binary.BigEndian.PutUint32(b[116:], uint32(len(m.Payload)))
-	copy(b[120:], m.Payload)
-	return b, nil
+	binary.BigEndian.PutUint32(b[116:], uint32(len(payload)))
+}
+
+// ackFrame encodes the acknowledgement of a message of type typ with the
+// given id and sequence number in one allocation, as
+// (&Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: ackID,
+// Payload: appendAck(...)}).Marshal() would.
+func ackFrame(ackID uuid.UUID, typ string, id uuid.UUID, seq int64) []byte {
+	var ids [36]byte
+	b := make([]byte, headerLength+4, headerLength+4+ackPayloadMax)
+	b = appendAck(b, typ, formatUUID(&ids, id), seq)
+	m := Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: ackID}
+	m.putHeader(b)
+	return b
+}
+
+// ackPayloadMax is the longest acknowledgement payload appendAck writes.
+const ackPayloadMax = len(`{"AcknowledgedMessageType":"","AcknowledgedMessageId":"","AcknowledgedMessageSequenceNumber":,"IsSequentialMessage":true}`) +
+	typeFieldLen + 36 + 20
+
+// formatUUID writes u in its canonical form (as u.String()) into dst and
+// returns it.
+func formatUUID(dst *[36]byte, u uuid.UUID) []byte {
+	const hex = "0123456789abcdef"
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst[j] = '-'
+			j++
+		}
+		dst[j], dst[j+1] = hex[c>>4], hex[c&0xf]
+		j += 2
+	}
+	return dst[:]
 }
 
 // Unmarshal decodes and validates one frame. Like AWS's parsers it slices the
@@ -143,7 +185,7 @@ func Unmarshal(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("datachannel: header length %d invalid for a %d-byte frame", hl, len(b))
 	}
 	m := &Message{
-		Type:           string(bytes.TrimSpace(bytes.Trim(b[4:36], "\x00"))),
+		Type:           messageType(bytes.TrimSpace(bytes.Trim(b[4:36], "\x00"))),
 		SchemaVersion:  binary.BigEndian.Uint32(b[36:]),
 		SequenceNumber: int64(binary.BigEndian.Uint64(b[48:])),
 		Flags:          binary.BigEndian.Uint64(b[56:]),
@@ -169,6 +211,28 @@ func Unmarshal(b []byte) (*Message, error) {
 		return nil, fmt.Errorf("%w in %s seq %d", ErrBadDigest, m.Type, m.SequenceNumber)
 	}
 	return m, nil
+}
+
+// messageType returns t as a string, without allocating for the known
+// message types.
+func messageType(t []byte) string {
+	switch string(t) {
+	case TypeInputStreamData:
+		return TypeInputStreamData
+	case TypeOutputStreamData:
+		return TypeOutputStreamData
+	case TypeAcknowledge:
+		return TypeAcknowledge
+	case TypeChannelClosed:
+		return TypeChannelClosed
+	case TypeStartPublication:
+		return TypeStartPublication
+	case TypePausePublication:
+		return TypePausePublication
+	case TypeAgentSessionState:
+		return TypeAgentSessionState
+	}
+	return string(t)
 }
 
 // putUUID writes u with its 64-bit halves swapped, as the SSM wire does.

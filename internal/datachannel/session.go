@@ -2,11 +2,13 @@ package datachannel
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -101,6 +103,30 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// idSource makes message ids: random (version 4) UUIDs, from a ChaCha8
+// stream seeded by crypto/rand, so as unpredictable as uuid.New's without
+// a getrandom call for every message and acknowledgement.
+type idSource struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func newIDSource() *idSource {
+	var seed [32]byte
+	crand.Read(seed[:])
+	return &idSource{r: rand.NewChaCha8(seed)}
+}
+
+func (g *idSource) next() uuid.UUID {
+	var u uuid.UUID
+	g.mu.Lock()
+	g.r.Read(u[:])
+	g.mu.Unlock()
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u
+}
+
 type outMsg struct {
 	seq         int64
 	frame       []byte
@@ -126,10 +152,15 @@ type Session struct {
 	broken   bool
 	connDone chan struct{} // closed when the current conn is replaced or lost
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// cond wakes senders (window, pause) and Flush; readCond wakes Read.
+	// Both are broadcast on every change of state (error, close, EOF,
+	// connection); acknowledgements wake only cond and received data only
+	// readCond, so neither wakes the other side's goroutine per message.
 	cond     *sync.Cond
+	readCond *sync.Cond
 	outSeq   int64
-	unacked  []*outMsg // ordered by seq
+	unacked  []outMsg // ordered by seq
 	expected int64
 	pending  map[int64]*Message
 	readBuf  [][]byte
@@ -147,6 +178,8 @@ type Session struct {
 	exitCode    *int
 	closedMsg   *ChannelClosed
 
+	ids    *idSource
+	frames [][]byte // send's scratch (guarded by sendMu)
 	hs     chan *Message
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -185,11 +218,13 @@ func NewSession(conn FrameConn, cfg Config) *Session {
 		pending: map[int64]*Message{},
 		rtt:     initialRTT,
 		rto:     initialRTO,
+		ids:     newIDSource(),
 		hs:      make(chan *Message, 16),
 		ctx:     ctx,
 		cancel:  cancel,
 	}
 	s.cond = sync.NewCond(&s.mu)
+	s.readCond = sync.NewCond(&s.mu)
 	s.connDone = make(chan struct{})
 	s.wg.Add(2)
 	go s.readLoop(conn, 0, s.connDone)
@@ -218,17 +253,16 @@ func (s *Session) recvType() string {
 // Write sends p as stream data, split into messages of at most MaxPayload
 // bytes. It blocks while the send window is full. Bytes are never rewritten.
 func (s *Session) Write(p []byte) (int, error) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
 	n := 0
 	for len(p) > 0 {
-		chunk := p
-		if len(chunk) > s.cfg.MaxPayload {
-			chunk = chunk[:s.cfg.MaxPayload]
-		}
-		if err := s.SendStream(PayloadOutput, chunk); err != nil {
+		k, err := s.send(PayloadOutput, p, false)
+		n += k
+		p = p[k:]
+		if err != nil {
 			return n, err
 		}
-		n += len(chunk)
-		p = p[len(chunk):]
 	}
 	return n, nil
 }
@@ -249,33 +283,69 @@ func (s *Session) SendFlag(flag uint32) error {
 func (s *Session) SendStream(pt PayloadType, payload []byte) error {
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
+	_, err := s.send(pt, payload, true)
+	return err
+}
+
+// send sends a prefix of p as stream messages of at most MaxPayload bytes
+// (exactly one message, however long p is, if single): as many as the
+// send window has room for, waiting while it has none. It returns how
+// many bytes of p it sent. The messages are encoded outside s.mu (the
+// digests are the costly part) and written in one go. Call with sendMu
+// held: sequence numbers are taken in order and not reused.
+func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 	s.mu.Lock()
 	for (len(s.unacked) >= s.cfg.Window || s.pausedNow()) && s.err == nil && !s.closed {
 		s.cond.Wait()
 	}
 	if err := s.stateErr(); err != nil {
 		s.mu.Unlock()
-		return err
+		return 0, err
 	}
-	seq := s.outSeq
-	var flags uint64
-	if s.cfg.Role == RoleAgent && seq == 0 {
-		flags = FlagSYN
-	}
-	m := &Message{Type: s.sendType(), SequenceNumber: seq, Flags: flags, ID: uuid.New(), PayloadType: pt, Payload: payload}
-	frame, err := m.Marshal()
-	if err != nil {
-		s.mu.Unlock()
-		return err
+	room := s.cfg.Window - len(s.unacked)
+	seq := s.outSeq // only send changes it, under sendMu
+	s.mu.Unlock()
+
+	frames := s.frames[:0]
+	n := 0
+	for len(frames) < room {
+		chunk := p[n:]
+		if len(chunk) > s.cfg.MaxPayload && !single {
+			chunk = chunk[:s.cfg.MaxPayload]
+		}
+		var flags uint64
+		if s.cfg.Role == RoleAgent && seq == 0 {
+			flags = FlagSYN
+		}
+		m := Message{Type: s.sendType(), SequenceNumber: seq, Flags: flags, ID: s.ids.next(), PayloadType: pt, Payload: chunk}
+		frame, err := m.Marshal()
+		if err != nil {
+			return 0, err
+		}
+		frames = append(frames, frame)
+		n += len(chunk)
+		seq++
+		if single || n == len(p) {
+			break
+		}
 	}
 	now := time.Now()
-	s.outSeq++
-	s.unacked = append(s.unacked, &outMsg{seq: seq, frame: frame, firstSent: now, lastSent: now})
+	s.mu.Lock()
+	if err := s.stateErr(); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	for _, f := range frames {
+		s.unacked = append(s.unacked, outMsg{seq: s.outSeq, frame: f, firstSent: now, lastSent: now})
+		s.outSeq++
+	}
 	s.mu.Unlock()
-	// A failed write is a lost connection, not lost data: the message is
-	// queued and goes out again once the connection is resumed.
-	_ = s.writeFrame(frame)
-	return s.Err()
+	// A failed write is a lost connection, not lost data: the messages
+	// are queued and go out again once the connection is resumed.
+	_ = s.writeFrames(frames)
+	clear(frames)
+	s.frames = frames[:0]
+	return n, s.Err()
 }
 
 // pausedNow reports whether the service asked us to stop sending; a pause
@@ -304,16 +374,27 @@ var errBroken = errors.New("datachannel: connection lost, resuming")
 // writeFrame writes one frame on the current connection. A write error
 // marks the connection lost (and starts a resume where configured).
 func (s *Session) writeFrame(frame []byte) error {
+	return s.writeFrames([][]byte{frame})
+}
+
+// writeFrames writes frames, in order, on the current connection.
+func (s *Session) writeFrames(frames [][]byte) error {
 	s.mu.Lock()
 	conn, gen, broken := s.conn, s.connGen, s.broken
 	s.mu.Unlock()
 	if broken {
 		return errBroken
 	}
+	var err error
 	s.wmu.Lock()
-	// No per-frame deadline: a stalled peer is detected by the resend
-	// expiry, and Close cancels s.ctx, which unblocks the write.
-	err := conn.WriteFrame(s.ctx, frame)
+	for _, f := range frames {
+		// No per-frame deadline: a stalled peer is detected by the
+		// resend expiry, and Close cancels s.ctx, which unblocks the
+		// write.
+		if err = conn.WriteFrame(s.ctx, f); err != nil {
+			break
+		}
+	}
 	s.wmu.Unlock()
 	if err != nil {
 		s.connLost(gen, fmt.Errorf("write: %w", err))
@@ -328,15 +409,21 @@ func (s *Session) Read(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.readBuf) == 0 && !s.eof && s.err == nil && !s.closed {
-		s.cond.Wait()
+		s.readCond.Wait()
 	}
 	if len(s.readBuf) > 0 {
-		n := copy(p, s.readBuf[0])
-		if n == len(s.readBuf[0]) {
-			s.readBuf[0] = nil
-			s.readBuf = s.readBuf[1:]
-		} else {
-			s.readBuf[0] = s.readBuf[0][n:]
+		// As much as p holds: many small messages make one write to
+		// the destination, not one each.
+		n := 0
+		for n < len(p) && len(s.readBuf) > 0 {
+			c := copy(p[n:], s.readBuf[0])
+			n += c
+			if c == len(s.readBuf[0]) {
+				s.readBuf[0] = nil
+				s.readBuf = s.readBuf[1:]
+			} else {
+				s.readBuf[0] = s.readBuf[0][c:]
+			}
 		}
 		s.buffered -= n
 		return n, nil
@@ -402,7 +489,7 @@ func (s *Session) Close() error {
 	s.mu.Lock()
 	already := s.closed
 	s.closed = true
-	s.cond.Broadcast()
+	s.wake()
 	s.mu.Unlock()
 	if already {
 		return nil
@@ -416,13 +503,20 @@ func (s *Session) Close() error {
 	return err
 }
 
+// wake wakes every waiter (senders, Flush and Read) after a change of
+// state. Call with mu held.
+func (s *Session) wake() {
+	s.cond.Broadcast()
+	s.readCond.Broadcast()
+}
+
 func (s *Session) fail(err error) {
 	s.mu.Lock()
 	if s.err == nil && !s.closed {
 		s.err = err
 		s.log.Debug("session failed", "err", err)
 	}
-	s.cond.Broadcast()
+	s.wake()
 	s.mu.Unlock()
 	s.cancel()
 }
@@ -438,7 +532,7 @@ func (s *Session) readLoop(conn FrameConn, gen int, done chan struct{}) {
 			if finished {
 				s.cancel()
 				s.mu.Lock()
-				s.cond.Broadcast()
+				s.wake()
 				s.mu.Unlock()
 				return
 			}
@@ -471,13 +565,13 @@ func (s *Session) connLost(gen int, err error) {
 		// We asked the agent to end the session; its closing the
 		// connection is the answer, not a failure to resume from.
 		s.eof = true
-		s.cond.Broadcast()
+		s.wake()
 		s.mu.Unlock()
 		old.Close()
 		s.cancel()
 		return
 	}
-	s.cond.Broadcast()
+	s.wake()
 	s.mu.Unlock()
 	old.Close()
 	switch {
@@ -553,11 +647,11 @@ func (s *Session) Attach(conn FrameConn) <-chan struct{} {
 	s.broken = false
 	done := make(chan struct{})
 	s.connDone = done
-	for _, om := range s.unacked {
-		om.lastSent = time.Time{} // due now
+	for i := range s.unacked {
+		s.unacked[i].lastSent = time.Time{} // due now
 	}
 	gen := s.connGen
-	s.cond.Broadcast()
+	s.wake()
 	s.mu.Unlock()
 	if old != conn {
 		old.Close()
@@ -596,7 +690,7 @@ func (s *Session) handle(m *Message) {
 		s.mu.Lock()
 		s.closedMsg = &cc
 		s.eof = true
-		s.cond.Broadcast()
+		s.wake()
 		s.mu.Unlock()
 	case TypePausePublication:
 		s.mu.Lock()
@@ -616,12 +710,12 @@ func (s *Session) acked(seq int64) {
 	if i == len(s.unacked) || s.unacked[i].seq != seq {
 		return // duplicate or unknown acknowledge
 	}
-	om := s.unacked[i]
+	om := &s.unacked[i]
 	if om.retransmits == 0 { // Karn: only unambiguous samples
 		s.sampleRTT(time.Since(om.lastSent))
 	}
 	if i == 0 { // the usual case: acknowledgements arrive in order
-		s.unacked[0] = nil
+		s.unacked[0] = outMsg{}
 		s.unacked = s.unacked[1:]
 	} else {
 		s.unacked = append(s.unacked[:i], s.unacked[i+1:]...)
@@ -666,8 +760,14 @@ func (s *Session) receiveStream(m *Message) {
 		s.mu.Unlock()
 		return // reader is behind: leave it unacknowledged for now
 	}
-	var ready []*Message
-	ready = append(ready, m)
+	// Stream data is queued for Read here, under the same lock that
+	// advances s.expected, so it is queued in sequence order even while
+	// an old connection's reader and a resumed one's overlap; other
+	// payloads are handled after the acknowledgement.
+	var others []*Message
+	if !s.queueOutput(m) {
+		others = append(others, m)
+	}
 	s.expected++
 	for {
 		next, ok := s.pending[s.expected]
@@ -675,27 +775,36 @@ func (s *Session) receiveStream(m *Message) {
 			break
 		}
 		delete(s.pending, s.expected)
-		ready = append(ready, next)
+		if !s.queueOutput(next) {
+			others = append(others, next)
+		}
 		s.expected++
 	}
 	s.mu.Unlock()
 	s.sendAck(m)
-	for _, r := range ready {
+	for _, r := range others {
 		s.process(r)
 	}
 }
 
-func (s *Session) process(m *Message) {
-	switch m.PayloadType {
-	case PayloadOutput:
-		if len(m.Payload) == 0 {
-			return
+// queueOutput queues m's payload for Read if m is stream data, reporting
+// whether it was. Call with mu held.
+func (s *Session) queueOutput(m *Message) bool {
+	if m.PayloadType != PayloadOutput {
+		return false
+	}
+	if len(m.Payload) > 0 {
+		if len(s.readBuf) == 0 {
+			s.readCond.Broadcast() // a reader may be waiting for data
 		}
-		s.mu.Lock()
 		s.readBuf = append(s.readBuf, m.Payload)
 		s.buffered += len(m.Payload)
-		s.cond.Broadcast()
-		s.mu.Unlock()
+	}
+	return true
+}
+
+func (s *Session) process(m *Message) {
+	switch m.PayloadType {
 	case PayloadHandshakeRequest, PayloadHandshakeResponse, PayloadHandshakeComplete,
 		PayloadEncChallengeRequest, PayloadEncChallengeResponse:
 		select {
@@ -712,7 +821,7 @@ func (s *Session) process(m *Message) {
 		if s.cfg.Role == RoleAgent && (f == FlagTerminateSession || f == FlagDisconnectToPort) {
 			s.mu.Lock()
 			s.eof = true
-			s.cond.Broadcast()
+			s.wake()
 			s.mu.Unlock()
 		}
 		if s.cfg.Role == RoleClient && f == FlagConnectToPortError {
@@ -738,12 +847,7 @@ func (s *Session) process(m *Message) {
 }
 
 func (s *Session) sendAck(m *Message) {
-	ack := appendAck(make([]byte, 0, 192), m.Type, m.ID.String(), m.SequenceNumber)
-	am := &Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: uuid.New(), Payload: ack}
-	frame, err := am.Marshal()
-	if err != nil {
-		return
-	}
+	frame := ackFrame(s.ids.next(), m.Type, m.ID, m.SequenceNumber)
 	_ = s.writeFrame(frame) // a lost ack is re-sent when the peer resends
 }
 
@@ -766,10 +870,11 @@ func (s *Session) resendLoop() {
 			s.mu.Unlock()
 			continue
 		}
-		var expired *outMsg
-		for _, om := range s.unacked {
+		expired, expiredSeq := false, int64(0)
+		for i := range s.unacked {
+			om := &s.unacked[i]
 			if now.Sub(om.firstSent) > s.cfg.UnackedExpiry {
-				expired = om
+				expired, expiredSeq = true, om.seq
 				break
 			}
 			if now.Sub(om.lastSent) > s.rto {
@@ -783,14 +888,12 @@ func (s *Session) resendLoop() {
 			s.rto = min(s.rto*2, maxRTO)
 		}
 		s.mu.Unlock()
-		if expired != nil {
-			s.fail(fmt.Errorf("stream message seq %d not acknowledged within %s", expired.seq, s.cfg.UnackedExpiry))
+		if expired {
+			s.fail(fmt.Errorf("stream message seq %d not acknowledged within %s", expiredSeq, s.cfg.UnackedExpiry))
 			return
 		}
-		for _, f := range frames {
-			if s.writeFrame(f) != nil {
-				break // connection lost: the frames stay queued
-			}
+		if len(frames) > 0 {
+			_ = s.writeFrames(frames) // on a lost connection the frames stay queued
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"sync"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
@@ -13,7 +15,16 @@ import (
 
 // WebSocket adapts a websocket connection to a FrameConn: binary messages
 // are frames; a text message after the OpenDataChannel frame is an error.
-type WebSocket struct{ C *websocket.Conn }
+// Create it with NewWebSocket.
+type WebSocket struct {
+	C *websocket.Conn
+
+	rbuf []byte // ReadFrame's scratch (one reader at a time)
+
+	mu      sync.Mutex
+	watched context.Context // its cancellation closes C (see opCtx)
+	quiet   context.Context // watched without its cancellation
+}
 
 // NewWebSocket wraps c, raising its read limit to MaxFrameSize.
 func NewWebSocket(c *websocket.Conn) *WebSocket {
@@ -21,21 +32,69 @@ func NewWebSocket(c *websocket.Conn) *WebSocket {
 	return &WebSocket{C: c}
 }
 
-// ReadFrame implements FrameConn.
+// opCtx returns the context to give the websocket library for one read or
+// write under ctx. The library arms and disarms a context.AfterFunc for
+// every frame, which costs more than the rest of a small frame's
+// handling; a Session passes the same context to every call, so the first
+// cancellable context is watched once for the connection's life instead
+// (its cancellation closes the connection, as the library's per-call
+// watch does) and calls under it get one that is never cancelled. Other
+// contexts are passed through.
+func (w *WebSocket) opCtx(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return ctx
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.watched == nil {
+		w.watched, w.quiet = ctx, context.WithoutCancel(ctx)
+		context.AfterFunc(ctx, func() { w.C.CloseNow() })
+	}
+	if ctx == w.watched {
+		return w.quiet
+	}
+	return ctx
+}
+
+// ReadFrame implements FrameConn. The frame is read into a reused buffer
+// and returned in a fresh slice of exactly its size.
 func (w *WebSocket) ReadFrame(ctx context.Context) ([]byte, error) {
-	typ, b, err := w.C.Read(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	typ, r, err := w.C.Reader(w.opCtx(ctx))
 	if err != nil {
 		return nil, err
+	}
+	if w.rbuf == nil {
+		w.rbuf = make([]byte, 0, 64<<10)
+	}
+	b := w.rbuf[:0]
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // grow; the read limit bounds it
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cap(b) <= 256<<10 {
+		w.rbuf = b[:0]
 	}
 	if typ != websocket.MessageBinary {
 		return nil, errors.New("datachannel: unexpected text frame")
 	}
-	return b, nil
+	return append([]byte(nil), b...), nil
 }
 
 // WriteFrame implements FrameConn.
 func (w *WebSocket) WriteFrame(ctx context.Context, b []byte) error {
-	return w.C.Write(ctx, websocket.MessageBinary, b)
+	return w.C.Write(w.opCtx(ctx), websocket.MessageBinary, b)
 }
 
 // Ping implements Pinger.
