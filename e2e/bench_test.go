@@ -21,8 +21,8 @@ import (
 // run, and reports both throughputs and their ratio. bench/scp.sh runs it;
 // JITSSH_BENCH_SIZE sets the file size in MiB (default 32),
 // JITSSH_BENCH_PACED=1 paces the sandbox agent like AWS's (1024-byte
-// messages) and JITSSH_BENCH_UPLOAD_ONLY=1 skips the downloads (for
-// profiling the upload path, bench/profile-scp.sh).
+// messages) and JITSSH_BENCH_DIRECTION=up or down times one direction
+// only (for profiling it, bench/profile-scp.sh).
 func BenchmarkSCP(b *testing.B) {
 	size := 32
 	if s := os.Getenv("JITSSH_BENCH_SIZE"); s != "" {
@@ -34,7 +34,11 @@ func BenchmarkSCP(b *testing.B) {
 	}
 	mode := sshd.ResolveAuto()
 	paced := os.Getenv("JITSSH_BENCH_PACED") != ""
-	uploadOnly := os.Getenv("JITSSH_BENCH_UPLOAD_ONLY") != ""
+	dirn := os.Getenv("JITSSH_BENCH_DIRECTION")
+	if dirn != "" && dirn != "up" && dirn != "down" {
+		b.Fatalf("JITSSH_BENCH_DIRECTION=%q: want up or down", dirn)
+	}
+	up, down := dirn != "down", dirn != "up"
 	// JITSSH_SSM_PAYLOAD_SIZE (passed through to jitssh proxy) raises the
 	// client's message size; the default is AWS's 1024.
 	payload := os.Getenv("JITSSH_SSM_PAYLOAD_SIZE")
@@ -42,9 +46,10 @@ func BenchmarkSCP(b *testing.B) {
 	in := e.sb.Instances[0]
 	dir := b.TempDir()
 	file := filepath.Join(dir, "payload")
-	data := make([]byte, size<<20)
-	rand.Read(data)
-	if err := os.WriteFile(file, data, 0o600); err != nil {
+	// Written a MiB at a time: the sandbox runs in this process, and a
+	// file-sized buffer would make its heap (and the page faults of its
+	// allocations) unlike jitssh-sandbox's.
+	if err := writeRandomFile(file, size); err != nil {
 		b.Fatal(err)
 	}
 	// First connection learns and pins the host key over SSM; the direct
@@ -82,18 +87,30 @@ func BenchmarkSCP(b *testing.B) {
 		*d += time.Since(start)
 	}
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		timeIt(&tunUp, "scp", "-q", "-F", e.sshCf, file, in.ID+":"+remote)
-		if !uploadOnly {
-			timeIt(&tunDown, "scp", "-q", "-F", e.sshCf, in.ID+":"+remote, back)
-		}
+	pushKey := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		if _, err := api.SendSSHPublicKey(ctx, in.ID, user, key.AuthorizedKey()); err != nil {
 			b.Fatal(err)
 		}
-		cancel()
-		timeIt(&dirUp, "scp", direct(file, user+"@"+host+":"+remote)...)
-		if !uploadOnly {
+	}
+	if !up { // the downloads need the file there
+		pushKey()
+		var untimed time.Duration
+		timeIt(&untimed, "scp", direct(file, user+"@"+host+":"+remote)...)
+	}
+	for i := 0; i < b.N; i++ {
+		if up {
+			timeIt(&tunUp, "scp", "-q", "-F", e.sshCf, file, in.ID+":"+remote)
+		}
+		if down {
+			timeIt(&tunDown, "scp", "-q", "-F", e.sshCf, in.ID+":"+remote, back)
+		}
+		pushKey()
+		if up {
+			timeIt(&dirUp, "scp", direct(file, user+"@"+host+":"+remote)...)
+		}
+		if down {
 			timeIt(&dirDown, "scp", direct(user+"@"+host+":"+remote, back)...)
 		}
 	}
@@ -110,4 +127,21 @@ func BenchmarkSCP(b *testing.B) {
 	}
 	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, paced agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
 		size, mode, paced, payload, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
+}
+
+// writeRandomFile writes mib MiB of random bytes to a new file at path.
+func writeRandomFile(path string, mib int) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for range mib {
+		rand.Read(buf)
+		if _, err := f.Write(buf); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	return f.Close()
 }

@@ -379,14 +379,15 @@ const halfCloseWait = 30 * time.Second
 // everything) and what the instance still sends is copied out; when the
 // instance closes, we are done.
 func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer) error {
+	growPipes(stdin, stdout)
 	outDone := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(stdout, c)
+		_, err := copyConn(stdout, c, c)
 		outDone <- err
 	}()
 	inDone := make(chan error, 1)
 	go func() {
-		_, err := io.Copy(c, stdin)
+		_, err := copyConn(c, stdin, c)
 		inDone <- err
 	}()
 	defer c.Close()
