@@ -71,3 +71,55 @@ func FuzzAckSequence(f *testing.F) {
 		}
 	})
 }
+
+// TestAckFrameMatchesMarshal: the one-allocation acknowledgement frame is
+// byte for byte the frame Marshal writes for the same message, and reads
+// back as an acknowledgement of what it names.
+func TestAckFrameMatchesMarshal(t *testing.T) {
+	ids := newIDSource()
+	for _, seq := range []int64{0, 1, 1 << 40, -1} {
+		for _, typ := range []string{TypeInputStreamData, TypeOutputStreamData} {
+			ackID, id := ids.next(), ids.next()
+			got := ackFrame(ackID, typ, id, seq)
+			m, err := Unmarshal(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := (&Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: ackID, CreatedDate: m.CreatedDate,
+				Payload: appendAck(nil, typ, id.String(), seq)}).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("ackFrame =\n%x\nMarshal =\n%x", got, want)
+			}
+			if n, err := ackSequence(m.Payload); err != nil || n != seq {
+				t.Fatalf("ackSequence = %d, %v; want %d", n, err, seq)
+			}
+		}
+	}
+}
+
+// TestMessageIDs: ids are version-4 random UUIDs, as the protocol's
+// senders use, and formatUUID writes them as uuid.String does.
+func TestMessageIDs(t *testing.T) {
+	ids := newIDSource()
+	seen := map[uuid.UUID]bool{}
+	for range 1000 {
+		u := ids.next()
+		if u.Version() != 4 || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("id %s: version %d, variant %v", u, u.Version(), u.Variant())
+		}
+		if seen[u] {
+			t.Fatalf("id %s repeated", u)
+		}
+		seen[u] = true
+		var buf [36]byte
+		if got := string(formatUUID(&buf, u)); got != u.String() {
+			t.Fatalf("formatUUID = %s, want %s", got, u)
+		}
+	}
+	if newIDSource().next() == newIDSource().next() {
+		t.Fatal("two sessions' first ids are equal: not seeded randomly")
+	}
+}

@@ -267,3 +267,27 @@ func FuzzSessionInput(f *testing.F) {
 		}
 	})
 }
+
+// TestReadCoalescesMessages: data that arrived as many 1024-byte messages
+// is handed out in reads as large as the caller's buffer, in order (the
+// agent then writes it to sshd in a few system calls, not one a message),
+// and a Write of many messages' worth arrives intact.
+func TestReadCoalescesMessages(t *testing.T) {
+	ca, cb := memPipe()
+	client, agent := handshaken(t, ca, cb)
+	data := make([]byte, 64<<10)
+	rand.Read(data)
+	if _, err := client.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Flush(ctx); err != nil { // all acknowledged: all queued at the agent
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(data)+1)
+	n, err := agent.Read(buf)
+	if err != nil || n != len(data) || !bytes.Equal(buf[:n], data) {
+		t.Fatalf("one Read returned %d bytes (%v), want all %d in order", n, err, len(data))
+	}
+}

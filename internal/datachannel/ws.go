@@ -24,6 +24,7 @@ type WebSocket struct {
 	mu      sync.Mutex
 	watched context.Context // its cancellation closes C (see opCtx)
 	quiet   context.Context // watched without its cancellation
+	unwatch func() bool     // stops the watch (Close)
 }
 
 // NewWebSocket wraps c, raising its read limit to MaxFrameSize.
@@ -48,12 +49,23 @@ func (w *WebSocket) opCtx(ctx context.Context) context.Context {
 	defer w.mu.Unlock()
 	if w.watched == nil {
 		w.watched, w.quiet = ctx, context.WithoutCancel(ctx)
-		context.AfterFunc(ctx, func() { w.C.CloseNow() })
+		w.unwatch = context.AfterFunc(ctx, func() { w.C.CloseNow() })
 	}
 	if ctx == w.watched {
 		return w.quiet
 	}
 	return ctx
+}
+
+// stopWatch ends opCtx's watch, so that a replaced connection is not kept
+// alive by a long-lived session context.
+func (w *WebSocket) stopWatch() {
+	w.mu.Lock()
+	stop := w.unwatch
+	w.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // ReadFrame implements FrameConn. The frame is read into a reused buffer
@@ -102,6 +114,7 @@ func (w *WebSocket) Ping(ctx context.Context) error { return w.C.Ping(ctx) }
 
 // Close implements FrameConn with a normal closure.
 func (w *WebSocket) Close() error {
+	w.stopWatch()
 	err := w.C.Close(websocket.StatusNormalClosure, "")
 	if err != nil && websocket.CloseStatus(err) == websocket.StatusNormalClosure {
 		return nil
