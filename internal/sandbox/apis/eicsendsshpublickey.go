@@ -136,8 +136,9 @@ func (h *handler) sendSSHPublicKey(c *call) (any, error) {
 		return nil, awsproto.Errorf("EC2InstanceNotFoundException", "Instance %s not found in availability zone %s", *instanceID, *az)
 	}
 	if inst.State != "running" {
+		// The message of AWS's API model for this exception.
 		return nil, awsproto.Errorf("EC2InstanceStateInvalidException",
-			"Unable to connect because the instance is not in a valid state. Instance %s is %s.", *instanceID, inst.State)
+			"Unable to connect because the instance is not in a valid state. Connecting to a stopped or terminated instance is not supported. If the instance is stopped, start your instance, and try to connect again.")
 	}
 	h.world.PushKey(world.PushedKey{
 		InstanceID: inst.ID,

@@ -313,8 +313,8 @@ func TestJSONRawEnvelopes(t *testing.T) {
 		status  int
 		want    string
 	}{
-		{"unknown ssm op", "ssm", "AmazonSSM.SendCommand", `{}`, 400,
-			`{"__type":"com.amazon.coral.service#UnknownOperationException","message":"Unknown operation AmazonSSM.SendCommand"}`},
+		{"unknown ssm op", "ssm", "AmazonSSM.CreateDocument", `{}`, 400,
+			`{"__type":"com.amazon.coral.service#UnknownOperationException","message":"Unknown operation AmazonSSM.CreateDocument"}`},
 		{"wrong prefix", "ssm", "AWSEC2InstanceConnectService.SendSSHPublicKey", `{}`, 400, `UnknownOperationException`},
 		{"no target", "ssm", "", `{}`, 400, `UnknownOperationException`},
 		{"not json", "ssm", "AmazonSSM.StartSession", `Target=i-1`, 400, `"__type":"com.amazon.coral.service#SerializationException"`},
