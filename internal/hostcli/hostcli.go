@@ -112,7 +112,11 @@ sshd_config (the "--" keeps a user name from being read as a flag; the
 command user must be able to append to the audit file):
 
   AuthorizedKeysCommand /usr/local/bin/jitssh-host authorized-keys -- %u %f
-  AuthorizedKeysCommandUser jitssh`,
+  AuthorizedKeysCommandUser jitssh
+
+jitssh-host install configures jitssh-authkeys instead, which asks the
+userdb service (cheaper per login) and runs this command when no service
+answers.`,
 		Example: `  jitssh-host authorized-keys alice
   jitssh-host authorized-keys --config /etc/jitssh/host.toml -- alice SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU`,
 		Args: cobra.RangeArgs(1, 2),

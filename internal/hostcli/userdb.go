@@ -48,8 +48,14 @@ UIDs are derived from the name (the same on every host) in [jit] uid_min..
 uid_max and never reused; the home directory is made from /etc/skel;
 supplementary groups come from [[jit.groups]] rules on the key's IAM caller.
 
+It also answers io.jitssh.Keys on keys_socket (default
+/run/jitssh/io.jitssh.Keys, root only) for jitssh-authkeys, sshd's
+AuthorizedKeysCommand: every call verifies the user's keys as
+authorized-keys does and records each key served, reusing the verified
+signer chain (at most 5 minutes), one IMDS client and its token.
+
 It runs as root under systemd (jitssh-userdb.service, see install) and logs
-to stderr; users created and refusals go to the audit trail.`,
+to stderr; users created, keys served and refusals go to the audit trail.`,
 		Example: `  jitssh-host userdb
   jitssh-host userdb --config /etc/jitssh/host.toml
   SYSTEMD_LOG_LEVEL=debug getent passwd alice   # watch nss-systemd ask it`,
