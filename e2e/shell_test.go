@@ -135,7 +135,9 @@ func TestShellOnATerminal(t *testing.T) {
 	ok := false
 	for i := 0; i < 20 && !ok; i++ {
 		typ("stty size\r")
-		g := term.expect(t, `(?m)^(\d+ \d+)\r?\n`)
+		// Typed-ahead input is echoed before the prompt, so the output can
+		// follow the prompt on its line ("# 43 132").
+		g := term.expect(t, `(?m)(?:^|[$#] )(\d+ \d+)\r?\n`)
 		ok = g[1] == "43 132"
 		if !ok {
 			time.Sleep(100 * time.Millisecond)
