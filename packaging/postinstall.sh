@@ -9,7 +9,10 @@ for db in passwd group; do
 done
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
-  systemctl enable --now jitssh-userdb.service || true
+  # restart, not just start: an upgrade's new service serves io.jitssh.Keys
+  # (jitssh-authkeys falls back to jitssh-host authorized-keys meanwhile).
+  systemctl enable jitssh-userdb.service || true
+  systemctl restart jitssh-userdb.service || true
   if sshd -t; then
     systemctl reload-or-restart ssh.service 2>/dev/null || systemctl reload-or-restart sshd.service 2>/dev/null || true
   fi
