@@ -293,7 +293,10 @@ func Install(l Layout, o Options) ([]string, error) {
 	}
 	steps := [][]string{
 		{"systemctl", "daemon-reload"},
-		{"systemctl", "enable", "--now", UnitName},
+		{"systemctl", "enable", UnitName},
+		// Restart, not just start: a reinstall's new binary must serve
+		// io.jitssh.Keys (jitssh-authkeys falls back meanwhile).
+		{"systemctl", "restart", UnitName},
 	}
 	for _, s := range steps {
 		if err := o.run(s[0], s[1:]...); err != nil {
