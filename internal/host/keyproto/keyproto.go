@@ -293,8 +293,14 @@ func Ask(socket, user, fingerprint string, timeout time.Duration) (string, error
 	}
 	buf := make([]byte, 0, 4096)
 	for {
-		if time.Now().After(deadline) {
+		left := time.Until(deadline)
+		if left <= 0 {
 			return "", errors.New("no reply from the key service within " + timeout.String())
+		}
+		// Each read waits at most for what is left of the whole exchange.
+		tv := syscall.NsecToTimeval(int64(left))
+		if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+			return "", errors.New("socket: " + err.Error())
 		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]

@@ -244,3 +244,36 @@ func TestAskNonRootPeer(t *testing.T) {
 		t.Errorf("Ask of a server run by uid 65534 = %q, %v", keys, err)
 	}
 }
+
+// A server that trickles bytes never holds the client past its timeout.
+func TestAskTrickle(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the test's own server must run as root")
+	}
+	sock := filepath.Join(t.TempDir(), "s")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for i := 0; i < 40; i++ {
+			if _, err := c.Write([]byte("{")); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	start := time.Now()
+	if _, err := Ask(sock, "alice", "", 300*time.Millisecond); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Errorf("trickling server: %v", err)
+	}
+	if d := time.Since(start); d > 700*time.Millisecond {
+		t.Errorf("Ask returned after %v with a 300ms timeout", d)
+	}
+}
