@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The jitssh demo: start the sandbox, connect with real ssh through jitssh,
-# copy a file there and back with scp, show the instance's audit line, stop.
+# The jitssh demo: start the sandbox; connect by Name tag over SSM, with plain
+# ssh and scp, to a private instance through the EC2 Instance Connect Endpoint
+# and through a bastion; a just-in-time user; an impersonation attempt denied
+# by the SCP; CloudTrail joined to the instance's audit line; stop.
 # Exits non-zero if any step fails. Touches nothing outside a temp directory.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
 export PATH="$BIN:$PATH"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/jitssh-demo.XXXXXX")
+# Searchable (not readable) by others: a just-in-time user's home lives
+# under the sandbox's state directory in here (step 7).
+chmod 711 "$work"
 sandbox_pid=
 cleanup() {
   if [ -n "$sandbox_pid" ]; then kill "$sandbox_pid" 2>/dev/null || true; wait "$sandbox_pid" 2>/dev/null || true; fi
@@ -34,27 +39,40 @@ done
 . "$work/env"
 sed -n '/ready at/,$p' "$work/sandbox.log"
 
-# Field $2 of the first instance in the instances file (written by json.MarshalIndent).
-field() { sed -n "s/^    \"$1\": \"\\(.*\\)\",\\{0,1\\}\$/\\1/p" "$JITSSH_SANDBOX_INSTANCES" | head -n 1; }
+# field KEY [NAME]: KEY of the instance named NAME (default: the first) in
+# the instances file, which json.MarshalIndent writes one field per line.
+field() {
+  awk -v key="\"$1\":" -v name="${2:-}" '
+    /^  \{/ { inst = 0; if (name == "") seen++ }
+    name != "" && $1 == "\"name\":" && $2 == "\"" name "\"," { inst = 1 }
+    (name == "" && seen == 1) || inst {
+      if ($1 == key) { v = $2; sub(/,$/, "", v); gsub(/"/, "", v); print v; exit }
+    }' "$JITSSH_SANDBOX_INSTANCES"
+}
+expect() { # expect WANT GOT WHAT
+  [ "$1" = "$2" ] || { echo "demo: $3: expected $1, got $2" >&2; exit 1; }
+}
 id=$(field id); name=$(field name); want_host=$(field hostname); audit=$(field audit_log)
 sshd_log=$(field sshd_log || true)
-echo "instance: $id (Name=$name), its hostname is $want_host"
 
-bold "2. jitssh ssh: run a command on the instance (by id; its Name tag works too)"
-out=$(run jitssh ssh "$id" -- hostname)
+bold "2. What this account has: jitssh ls (state, SSM agent, and which transports reach each instance)"
+run jitssh ls
+
+bold "3. By Name tag, over SSM Session Manager: jitssh ssh $name -- hostname"
+out=$(run jitssh ssh "$name" -- hostname)
 echo "$out"
-[ "$out" = "$want_host" ] || { echo "demo: expected hostname $want_host, got $out" >&2; exit 1; }
+expect "$want_host" "$out" "hostname of $name"
 
-bold "3. Plain ssh through the ProxyCommand block of 'jitssh config'"
+bold "4. Plain ssh through the ProxyCommand block of 'jitssh config'"
 run jitssh config install --file "$work/ssh_config"
 sed 's/^/    /' "$work/ssh_config"
 echo "    ...which includes $XDG_CONFIG_HOME/jitssh/ssh_config:"
 sed 's/^/    /' "$XDG_CONFIG_HOME/jitssh/ssh_config"
 out=$(run ssh -F "$work/ssh_config" "$id" hostname)
 echo "$out"
-[ "$out" = "$want_host" ] || { echo "demo: expected hostname $want_host, got $out" >&2; exit 1; }
+expect "$want_host" "$out" "hostname over plain ssh"
 
-bold "4. scp a file there and back, and compare checksums"
+echo; echo "scp a file there and back, and compare checksums:"
 head -c 4194304 /dev/urandom >"$work/payload"
 remote="/tmp/jitssh-demo-$$-$RANDOM"
 run scp -q -F "$work/ssh_config" "$work/payload" "$id:$remote"
@@ -63,15 +81,74 @@ ssh -F "$work/ssh_config" "$id" rm -f "$remote"
 a=$(sha256sum <"$work/payload" | cut -d' ' -f1); b=$(sha256sum <"$work/payload.back" | cut -d' ' -f1)
 echo "sent     $a"
 echo "received $b"
-[ "$a" = "$b" ] || { echo "demo: checksum mismatch" >&2; exit 1; }
+expect "$a" "$b" "checksum of the file copied back"
 
-bold "5. What the instance recorded: the audit line of the last login"
-tail -n 1 "$audit"
-if [ -n "$sshd_log" ] && [ -f "$sshd_log" ]; then
-  echo "and sshd's own line, which joins to it by fingerprint:"
-  grep 'Accepted publickey' "$sshd_log" | tail -n 1
+bold "5. A private instance whose SSM agent is offline, through the EC2 Instance Connect Endpoint"
+app_host=$(field hostname app-1)
+out=$(run jitssh ssh --transport eice app-1 -- hostname)
+echo "$out"
+expect "$app_host" "$out" "hostname of app-1 over EICE"
+echo "(jitssh ssh app-1 picks eice by itself: 'jitssh doctor app-1' says why)"
+
+bold "6. The same private network through a bastion: keys pushed to both hops"
+db_host=$(field hostname db-1)
+out=$(run jitssh ssh --via bastion-1 db-1 -- hostname)
+echo "$out"
+expect "$db_host" "$out" "hostname of db-1 through bastion-1"
+
+# Run jitssh as another of the sandbox's identities (its AWS profiles).
+as() {
+  local profile=$1; shift
+  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
+    AWS_CONFIG_FILE="$JITSSH_SANDBOX_AWS_CONFIG" AWS_SHARED_CREDENTIALS_FILE="$JITSSH_SANDBOX_AWS_CREDENTIALS" \
+    AWS_PROFILE="$profile" "$@"
+}
+
+jit=$(field jit_service web-2)
+jit_user=alice
+bold "7. A just-in-time user: $jit_user exists nowhere on web-2 until she logs in"
+if [ -n "$jit" ]; then
+  if grep -q "^$jit_user:" /etc/passwd; then
+    echo "demo: $jit_user already exists on this machine, so the JIT step would prove nothing; skipping it"
+  else
+    # Not getent: the service would remember the unknown name for two
+    # seconds (its negative cache) and refuse the login that follows.
+    printf '$ grep -c ^%s: /etc/passwd\n' "$jit_user"; grep -c "^$jit_user:" /etc/passwd || true
+    out=$(as alice jitssh ssh "$jit_user@web-2" -- 'id; ls -ld ~')
+    printf '$ AWS_PROFILE=alice jitssh ssh %s@web-2 -- "id; ls -ld ~"\n' "$jit_user"
+    echo "$out"
+    case "$out" in "uid="*"($jit_user)"*) ;; *) echo "demo: $jit_user was not created on web-2" >&2; exit 1 ;; esac
+  fi
+else
+  echo "(skipped: the sandbox runs just-in-time users only as root with glibc's nss-systemd; see docs/instance.md)"
 fi
 
-bold "6. Stop the sandbox"
+bold "8. Impersonation: alice asks for a key as bob, and the organisation's SCP says no"
+printf '$ AWS_PROFILE=alice jitssh ssh bob@%s -- id\n' "$name"
+if out=$(as alice jitssh ssh "bob@$name" -- id 2>&1); then
+  echo "demo: alice logged in as bob" >&2; exit 1
+fi
+echo "$out" | grep -v -e '^kex_exchange_identification' -e '^Connection closed by'
+echo "$out" | grep -q 'explicit deny in a service control policy' || { echo "demo: the SCP denial was not reported" >&2; exit 1; }
+
+bold "9. CloudTrail and the instance's audit log, joined by request id"
+# The last key the instance served (steps 3-4), and the API call that pushed it.
+line=$(tail -n 1 "$audit")
+rid=$(printf '%s\n' "$line" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
+ct=$(grep -F "\"requestID\":\"$rid\"" "$JITSSH_SANDBOX_CLOUDTRAIL" | head -n 1)
+[ -n "$rid" ] && [ -n "$ct" ] || { echo "demo: no CloudTrail record for request $rid" >&2; exit 1; }
+pick() { printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p" | head -n 1; }
+printf '%-11s %-22s %-60s %s\n' "" "event" "who" "request id"
+printf '%-11s %-22s %-60s %s\n' CloudTrail "$(pick eventName "$ct")" "$(pick arn "$ct")" "$(pick requestID "$ct")"
+printf '%-11s %-22s %-60s %s\n' instance "$(pick event "$line") $(pick os_user "$line")" "$(pick caller "$line")" "$(pick request_id "$line")"
+echo "fingerprint $(pick fingerprint "$line")"
+if [ -n "$sshd_log" ] && [ -f "$sshd_log" ]; then
+  echo "and sshd's own line, which joins to it by that fingerprint:"
+  grep 'Accepted publickey' "$sshd_log" | tail -n 1
+fi
+echo "The denied attempt is in CloudTrail too:"
+grep -F '"instanceOSUser":"bob"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n 1 | sed -n 's/.*"errorMessage":"\([^"]*\)".*/    \1/p'
+
+bold "10. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=
 echo "demo: all steps passed"

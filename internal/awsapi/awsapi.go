@@ -326,6 +326,12 @@ func explain(action string, err error) error {
 	switch code := e.Code; {
 	case code == "TargetNotConnected":
 		e.Advice = "the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore (try `jitssh doctor`)"
+	case (strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation") && strings.Contains(e.Message, "service control policy"):
+		if action == "ec2-instance-connect:SendSSHPublicKey" {
+			e.Advice = "your organisation's service control policy refuses this OS user: the impersonation SCP (`jitssh policy scp`) lets you push a key only for the OS user named by your userName principal tag; log in as that user (--user), or ask an administrator"
+		} else {
+			e.Advice = fmt.Sprintf("a service control policy of your organisation denies %s, whatever your own IAM policies say: only an administrator of the organisation can change that", action)
+		}
 	case strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthException":
 		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s: `jitssh policy user` prints a policy that grants what jitssh needs", action)
 	case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "ExpiredToken" || code == "ExpiredTokenException":

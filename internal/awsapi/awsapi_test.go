@@ -92,3 +92,25 @@ func TestAccessDeniedNamesActionAndPolicyCommand(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestSCPDenialExplainsTheImpersonationRule: a key push denied by the
+// organisation's SCP does not send the user to `jitssh policy user`
+// (their own policy is fine) but explains the OS-user rule.
+func TestSCPDenialExplainsTheImpersonationRule(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-Errortype", "AccessDeniedException")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"__type":"AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/Dev/alice is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on resource: arn:aws:ec2:us-east-1:123456789012:instance/i-0123456789abcdef0 with an explicit deny in a service control policy"}`))
+	}))
+	defer srv.Close()
+	testEnv(t, srv.URL)
+	c, err := New(context.Background(), Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendSSHPublicKey(context.Background(), "i-0123456789abcdef0", "bob", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOArKl+iuADpD6SXusxxICEUDU/p0uqn1saPED0h5mLv x")
+	if err == nil || !strings.Contains(err.Error(), "userName principal tag") || strings.Contains(err.Error(), "jitssh policy user") {
+		t.Fatalf("err = %v", err)
+	}
+}
