@@ -147,7 +147,9 @@ if [ -n "$sshd_log" ] && [ -f "$sshd_log" ]; then
   grep 'Accepted publickey' "$sshd_log" | tail -n 1
 fi
 echo "The denied attempt is in CloudTrail too:"
-grep -F '"instanceOSUser":"bob"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n 1 | sed -n 's/.*"errorMessage":"\([^"]*\)".*/    \1/p'
+denied=$(grep -F '"instanceOSUser":"bob"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n 1)
+[ -n "$denied" ] || { echo "demo: no CloudTrail record of the denied push" >&2; exit 1; }
+echo "    $(pick errorCode "$denied"): $(pick errorMessage "$denied")"
 
 bold "10. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=

@@ -1,6 +1,7 @@
 package apis
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,9 +89,14 @@ type call struct {
 }
 
 // ServeHTTP serves one API request and logs one line about it.
-func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	c := &call{r: r, reqID: uuid.NewString()}
+	// The answer is held back until the CloudTrail record is written, so a
+	// client that has its answer finds the call in the log (scripts and the
+	// demo read it right after the call).
+	rw := &heldResponse{ResponseWriter: w}
+	defer rw.release()
 	resp, err := h.serveRecover(rw, c)
 	if err == nil {
 		switch c.proto {
@@ -364,4 +370,32 @@ func sessionName(arn string) string {
 		return "root"
 	}
 	return ""
+}
+
+// heldResponse buffers a response until release (API answers are small).
+type heldResponse struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) WriteHeader(status int) {
+	if h.status == 0 {
+		h.status = status
+	}
+}
+
+func (h *heldResponse) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(p)
+}
+
+func (h *heldResponse) release() {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	h.ResponseWriter.WriteHeader(h.status)
+	h.ResponseWriter.Write(h.body.Bytes())
 }
