@@ -79,9 +79,16 @@ func (g *globals) regionFor(specRegion string) (string, error) {
 	return c.Region, nil
 }
 
-// profileName is --profile, else AWS_PROFILE (read by the SDK), else the
-// config file's profile.
+// envProfile carries `jitssh ssh --profile` to the proxy ssh starts.
+const envProfile = "JITSSH_PROFILE"
+
+// profileName is --profile (or JITSSH_PROFILE, set by `jitssh ssh` for its
+// proxy), else AWS_PROFILE (read by the SDK), else the config file's
+// profile.
 func (g *globals) profileName() (string, error) {
+	if g.profile == "" {
+		g.profile = os.Getenv(envProfile)
+	}
 	if g.profile != "" || os.Getenv("AWS_PROFILE") != "" {
 		return g.profile, nil
 	}

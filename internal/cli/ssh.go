@@ -216,15 +216,19 @@ func sshOptions(g *globals) (sshconfig.Options, error) {
 	return sshconfig.Options{JitsshPath: self, KeyDir: p.KeyDir, KnownHostsFile: p.Pins}, nil
 }
 
-// childEnv passes the region the target was resolved in and --profile to
-// the ProxyCommand that ssh runs, as the SDK's own environment variables.
+// childEnv passes the region the target was resolved in and the profile
+// chosen by --profile or the config file to the ProxyCommand that ssh
+// runs. The profile travels as JITSSH_PROFILE, which the proxy treats as
+// its --profile: as AWS_PROFILE it would lose to AWS_ACCESS_KEY_ID in the
+// environment (the SDK's order), and the proxy would push the key as
+// another identity than the one that chose the OS user.
 func childEnv(g *globals, region string) []string {
 	env := os.Environ()
 	if region != "" {
 		env = append(env, "AWS_REGION="+region)
 	}
-	if p, err := g.profileName(); err == nil && p != "" {
-		env = append(env, "AWS_PROFILE="+p)
+	if g.profile != "" {
+		env = append(env, envProfile+"="+g.profile)
 	}
 	return env
 }
