@@ -3,7 +3,8 @@
 // AWS_ENDPOINT_URL, ...) and wraps the few calls jitssh makes — EC2
 // DescribeInstances and DescribeInstanceConnectEndpoints, EC2 Instance
 // Connect SendSSHPublicKey (and OpenTunnel's signing configuration), SSM
-// StartSession/TerminateSession and STS GetCallerIdentity — returning
+// StartSession/TerminateSession, SendCommand/GetCommandInvocation (key
+// placement on managed instances) and STS GetCallerIdentity — returning
 // jitssh's own types and turning AWS errors into messages that say what to
 // do.
 package awsapi
@@ -324,6 +325,8 @@ func explain(action string, err error) error {
 	}
 	e := &APIError{Action: action, Code: ae.ErrorCode(), Message: ae.ErrorMessage(), Err: err}
 	switch code := e.Code; {
+	case code == "InvalidInstanceId" && action == "ssm:SendCommand":
+		e.Advice = "SSM cannot run commands on the instance now: its SSM agent is offline or it is not registered in this account and region (try `jitssh doctor`)"
 	case code == "TargetNotConnected":
 		e.Advice = "the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore (try `jitssh doctor`)"
 	case (strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation") && strings.Contains(e.Message, "service control policy"):

@@ -120,9 +120,6 @@ jump host.`,
 			if err := target.ValidUser(user); err != nil {
 				return err
 			}
-			if inst.Managed {
-				return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet", inst.ID)
-			}
 			o, err := sshOptions(g)
 			if err != nil {
 				return err

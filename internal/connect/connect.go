@@ -1,5 +1,6 @@
 // Package connect is the client's use case: it resolves a target, authorizes
-// an ephemeral key with EC2 Instance Connect, reaches the instance's sshd
+// an ephemeral key with EC2 Instance Connect (on SSM managed, mi-,
+// instances: places it with SSM Run Command), reaches the instance's sshd
 // through a Transport (ssm, eice, direct, bastion, or auto choosing from
 // the instance's facts), makes sure the instance's host key is pinned
 // (learned only over an AWS-authenticated transport, ssm or eice), and
@@ -37,6 +38,8 @@ type API interface {
 	ResumeSession(ctx context.Context, id string) (*awsapi.Session, error)
 	InstanceConnectEndpoints(ctx context.Context, filters map[string][]string) ([]awsapi.InstanceConnectEndpoint, error)
 	EICESigning() awsapi.EICESigning
+	SendCommand(ctx context.Context, instanceID string, commands []string, comment string, timeoutSeconds int32) (string, error)
+	CommandInvocation(ctx context.Context, commandID, instanceID string) (awsapi.Invocation, error)
 }
 
 // SSHDocument is the SSM document that tunnels to a port of the instance.
@@ -45,18 +48,69 @@ const SSHDocument = "AWS-StartSSHSession"
 // Lookup adapts an API to target.Lookup.
 type Lookup struct{ API API }
 
-// Find implements target.Lookup.
+// Find implements target.Lookup. A search by tag (Name tag, tag:K=V)
+// also finds SSM managed (mi-) instances carrying the tag, asked of SSM at
+// the same time as EC2: a managed instance's name is its Name tag.
 func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]string) ([]target.Instance, error) {
+	var (
+		managed    []target.Instance
+		managedErr error
+		done       chan struct{}
+	)
+	if tagKey, vals, ok := tagFilter(ids, filters); ok {
+		done = make(chan struct{})
+		go func() {
+			defer close(done)
+			found, err := l.API.InstanceInformation(ctx, map[string][]string{tagKey: vals, "ResourceType": {"ManagedInstance"}})
+			if err != nil {
+				managedErr = fmt.Errorf("look for managed instances with %s: %w", tagKey, err)
+				return
+			}
+			for _, m := range found {
+				managed = append(managed, ManagedTarget(m))
+			}
+		}()
+	}
 	found, err := l.API.DescribeInstances(ctx, ids, filters)
 	var ae *awsapi.APIError
 	if errors.As(err, &ae) && ae.Code == "InvalidInstanceID.NotFound" {
-		return nil, nil
+		found, err = nil, nil
 	}
 	out := make([]target.Instance, len(found))
 	for i, x := range found {
 		out[i] = TargetOf(x)
 	}
+	if done != nil {
+		<-done
+		// Fail closed: a match SSM could not be asked about might make
+		// the name ambiguous.
+		err = errors.Join(err, managedErr)
+		out = append(out, managed...)
+	}
 	return out, err
+}
+
+// tagFilter returns the one tag:K filter of a search without ids whose
+// other filters are only EC2's instance state (which managed instances
+// do not have).
+func tagFilter(ids []string, filters map[string][]string) (string, []string, bool) {
+	if len(ids) > 0 {
+		return "", nil, false
+	}
+	var key string
+	for k := range filters {
+		switch {
+		case strings.HasPrefix(k, "tag:") && key == "":
+			key = k
+		case k == "instance-state-name":
+		default:
+			return "", nil, false
+		}
+	}
+	if key == "" {
+		return "", nil, false
+	}
+	return key, filters[key], true
 }
 
 // TargetOf converts an EC2 instance.

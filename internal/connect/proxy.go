@@ -52,7 +52,8 @@ type ProxyOptions struct {
 // but SSH bytes is ever written to stdout.
 //
 // After resolving the target (and the jump host), these run concurrently:
-// the key push(es), choosing the transport and dialling, and making sure
+// the key push(es) (EC2 Instance Connect; for a managed, mi-, instance the
+// key-placement command through SSM Run Command), choosing the transport and dialling, and making sure
 // the instance's host key is pinned (learned over SSM or EICE, never over
 // direct or bastion).
 func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Writer) error {
@@ -116,10 +117,11 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	if err := errors.Join(instErr, viaErr); err != nil {
 		return firstReal(instErr, viaErr)
 	}
-	for _, in := range []target.Instance{inst, via} {
-		if in.Managed {
-			return fmt.Errorf("%s is an SSM managed instance: EC2 Instance Connect cannot push keys to it, and jitssh cannot place keys through SSM yet (use `aws ssm start-session --target %s` meanwhile)", in.ID, in.ID)
-		}
+	if via.Managed {
+		return fmt.Errorf("%s is an SSM managed instance: it cannot be a jump host (the bastion transport reaches a target in the jump host's VPC, and managed instances have none); reach managed instances with --transport ssm", via.ID)
+	}
+	if inst.Managed && name != NameAuto && name != NameSSM {
+		return fmt.Errorf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s; use --transport ssm or auto", inst.ID, name)
 	}
 	if name == NameBastion && via.ID == inst.ID {
 		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
@@ -165,11 +167,11 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}()
 	}
-	step(&pushErr, func() error { return pushOnce(ctx, o.API, o.KeyFile, inst.ID, o.User, pubKey, log) })
+	step(&pushErr, func() error { return pushOnce(ctx, o.API, o.KeyFile, inst, o.User, pubKey, log) })
 	if name == NameBastion {
 		step(&viaPushErr, func() error {
 			defer close(viaPushed)
-			return pushOnce(ctx, o.API, viaRecord(o.KeyFile, via.ID), via.ID, viaUser, pubKey, log)
+			return pushOnce(ctx, o.API, viaRecord(o.KeyFile, via.ID), via, viaUser, pubKey, log)
 		})
 	}
 	step(&dialErr, func() error {

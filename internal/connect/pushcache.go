@@ -9,16 +9,15 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
+	"github.com/jitssh/jitssh/internal/target"
 )
 
-// EC2 Instance Connect keeps a pushed key for 60 seconds. A push is reused
-// while at least pushMargin of that window is left, so that the session
-// being set up still authenticates inside the window.
-const (
-	pushWindow       = 60 * time.Second
-	pushMargin       = 15 * time.Second
-	pushRecordSuffix = ".pushed"
-)
+// EC2 Instance Connect keeps a pushed key for pushWindow (60 seconds); a
+// key placed on a managed instance gets the same window as its
+// expiry-time. A push is reused while at least pushMargin of that window
+// is left, so that the session being set up still authenticates inside
+// the window. (Both are set in keywindow.go.)
+const pushRecordSuffix = ".pushed"
 
 // pushRecord says which key was pushed for whom, and until when it is
 // valid (measured from before the push was sent, so never optimistic).
@@ -40,13 +39,30 @@ func readPushRecord(keyFile string, now time.Time) (pushRecord, bool) {
 	return r, now.Add(pushMargin).Before(r.Expires)
 }
 
+// push authorizes pubKey for user on inst: EC2 Instance Connect for EC2
+// instances, the key-placement command for managed ones. It returns the
+// request (or command) id and until when the key is valid, measured from
+// before the request was sent.
+func push(ctx context.Context, api API, inst target.Instance, user, pubKey string) (string, time.Time, error) {
+	start := time.Now()
+	if inst.Managed {
+		// expiry-time has a resolution of seconds: round down, never up.
+		expires := start.Add(pushWindow).Truncate(time.Second)
+		id, err := PlaceKey(ctx, api, inst.ID, user, pubKey, expires)
+		return id, expires, err
+	}
+	id, err := api.SendSSHPublicKey(ctx, inst.ID, user, pubKey)
+	return id, start.Add(pushWindow), err
+}
+
 // pushOnce pushes pubKey for user on the instance unless the same key was
 // pushed for the same instance and user within the open window. Concurrent
 // proxies for one key file take turns, so a burst of connections pushes
 // once.
-func pushOnce(ctx context.Context, api API, keyFile, instanceID, user, pubKey string, log *slog.Logger) error {
+func pushOnce(ctx context.Context, api API, keyFile string, inst target.Instance, user, pubKey string, log *slog.Logger) error {
+	instanceID := inst.ID
 	if keyFile == "" {
-		if _, err := api.SendSSHPublicKey(ctx, instanceID, user, pubKey); err != nil {
+		if _, _, err := push(ctx, api, inst, user, pubKey); err != nil {
 			return fmt.Errorf("push key for %s@%s: %w", user, instanceID, err)
 		}
 		return nil
@@ -60,14 +76,17 @@ func pushOnce(ctx context.Context, api API, keyFile, instanceID, user, pubKey st
 		log.Info("key pushed moments ago is still valid: not pushing again", "instance", instanceID, "user", user, "expires", r.Expires)
 		return nil
 	}
-	start := time.Now()
-	reqID, err := api.SendSSHPublicKey(ctx, instanceID, user, pubKey)
+	reqID, expires, err := push(ctx, api, inst, user, pubKey)
 	if err != nil {
 		os.Remove(keyFile + pushRecordSuffix)
 		return fmt.Errorf("push key for %s@%s: %w", user, instanceID, err)
 	}
-	log.Info("pushed key", "instance", instanceID, "user", user, "request_id", reqID)
-	data, _ := json.Marshal(pushRecord{InstanceID: instanceID, User: user, PublicKey: pubKey, Expires: start.Add(pushWindow)})
+	if inst.Managed {
+		log.Info("placed key with SSM Run Command", "instance", instanceID, "user", user, "command_id", reqID, "expires", expires)
+	} else {
+		log.Info("pushed key", "instance", instanceID, "user", user, "request_id", reqID)
+	}
+	data, _ := json.Marshal(pushRecord{InstanceID: instanceID, User: user, PublicKey: pubKey, Expires: expires})
 	if err := privfile.WriteFile(keyFile+pushRecordSuffix, data, privfile.Options{Perm: 0o600}); err != nil {
 		return fmt.Errorf("record key push: %w", err)
 	}

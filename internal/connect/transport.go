@@ -279,11 +279,18 @@ func (f Facts) Reachable() []string {
 	return out
 }
 
-// Auto chooses a transport from the facts: SSM when the agent is online,
-// else an EICE endpoint in the VPC, else the public IP directly. The
+// Auto chooses a transport from the facts: SSM when the agent is online
+// (for a managed, mi-, instance SSM or nothing), else an EICE endpoint in the VPC, else the public IP directly. The
 // reason says why, for `jitssh doctor` and -v; no choice is an error that
 // lists the facts and the flags that could help.
 func Auto(inst target.Instance, f Facts) (name, reason string, err error) {
+	if inst.Managed {
+		if f.SSM == "Online" {
+			return NameSSM, "it is an SSM managed instance (only ssm reaches those) and its SSM agent is online", nil
+		}
+		return "", "", fmt.Errorf("no transport can reach %s (%s): it is an SSM managed instance, which only the ssm transport reaches (EC2 Instance Connect, its endpoints and EC2 addresses do not serve mi- instances), and its SSM agent is %s: "+
+			"get the agent online (amazon-ssm-agent running, able to reach the ssm, ssmmessages and ec2messages endpoints; `jitssh doctor %s`)", inst.ID, dash(inst.Name), ssmWord(f.SSM), inst.ID)
+	}
 	switch {
 	case f.SSM == "Online":
 		return NameSSM, "the SSM agent is online", nil

@@ -241,6 +241,10 @@ const (
 	// `jitssh tunnel` to the instance and through it to another host.
 	PortForwardingDocument       = "AWS-StartPortForwardingSession"
 	PortForwardingToHostDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+	// RunShellScriptDocument is the Run Command document jitssh sends its
+	// key-placement script with to managed (mi-) instances, which EC2
+	// Instance Connect does not serve.
+	RunShellScriptDocument = "AWS-RunShellScript"
 	// ShellDocument is Session Manager's default shell document, used by
 	// `jitssh shell`; it is created in each account.
 	ShellDocument = "SSM-SessionManagerRunShell"
@@ -347,6 +351,14 @@ const SessionTagKey = "aws:ssmmessages:session-id"
 // by the principal tag, open EC2 Instance Connect Endpoint tunnels to port
 // 22, describe instances and endpoints, and end or resume only their own
 // sessions.
+//
+// For managed (mi-) instances it grants ssm:SendCommand with
+// AWS-RunShellScript on managed instances only (never on EC2 instances):
+// jitssh places keys there with a Run Command script. IAM has no
+// condition key on the script's text or on the OS user, so this is in
+// effect a root shell on those instances and is not limited to the
+// principal's own OS user as the EC2 Instance Connect push is; grant the
+// policy with a TagKey, or drop these two statements, where that matters.
 func User(o Options) Document {
 	o = o.withDefaults()
 	self := "${aws:PrincipalTag/" + o.UserTag + "}"
@@ -375,6 +387,18 @@ func User(o Options) Document {
 		start.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
 		push.Condition["StringLike"] = map[string]Strings{"aws:ResourceTag/" + o.TagKey: {o.TagValue}}
 	}
+	// Key placement on managed instances (SSM Run Command). IAM checks
+	// SendCommand against the instance and the document separately, so
+	// the two resources are two statements (a tag condition can only
+	// apply to the instance).
+	place := Statement{
+		Sid: "SendKeyPlacementCommandToManagedInstances", Effect: Allow,
+		Action:   Strings{"ssm:SendCommand"},
+		Resource: Strings{o.ManagedInstanceARN()},
+	}
+	if o.TagKey != "" {
+		place.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
+	}
 	return Document{Version: Version, Statement: []Statement{
 		start,
 		{
@@ -390,12 +414,19 @@ func User(o Options) Document {
 		},
 		push,
 		tunnel,
+		place,
+		{
+			Sid: "SendCommandWithRunShellScriptOnly", Effect: Allow,
+			Action:   Strings{"ssm:SendCommand"},
+			Resource: Strings{o.DocumentARN(RunShellScriptDocument)},
+		},
 		{
 			Sid: "DescribeTargets", Effect: Allow,
 			Action: Strings{
 				"ec2:DescribeInstanceConnectEndpoints",
 				"ec2:DescribeInstances",
 				"ssm:DescribeInstanceInformation",
+				"ssm:GetCommandInvocation",
 				"sts:GetCallerIdentity",
 			},
 			Resource: Strings{"*"},
