@@ -25,6 +25,10 @@ const (
 	envPayloadSize = "JITSSH_SSM_PAYLOAD_SIZE"
 	envTransport   = "JITSSH_TRANSPORT"
 	envVia         = "JITSSH_VIA"
+	// envKeyStore and envAgentLifetime set `jitssh ssh`'s --key-store and
+	// --agent-lifetime.
+	envKeyStore      = "JITSSH_KEY_STORE"
+	envAgentLifetime = "JITSSH_AGENT_LIFETIME"
 )
 
 func newProxyCmd(g *globals) *cobra.Command {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +22,8 @@ import (
 )
 
 func newSSHCmd(g *globals) *cobra.Command {
-	var login, identity, reason, transport, via string
+	var login, identity, reason, transport, via, keyStore string
+	var agentLifetime time.Duration
 	cmd := &cobra.Command{
 		Use:   "ssh [USER@]TARGET [-- SSH ARGS...]",
 		Short: "Run ssh to an instance through jitssh, without editing ~/.ssh/config",
@@ -49,14 +52,25 @@ local user name.
 
 --transport picks how to reach the instance (auto, ssm, eice, direct,
 bastion; see "jitssh proxy --help"); --via TARGET goes through that SSH
-jump host.`,
+jump host. SSM managed instances (mi-) are reached over ssm only; their key
+is placed with SSM Run Command (ssm:SendCommand, AWS-RunShellScript) and
+expires like an EC2 Instance Connect key.
+
+The ephemeral key (--key-store, $` + envKeyStore + `):
+  auto   (default) in the ssh-agent at SSH_AUTH_SOCK if one answers, with a
+         lifetime (--agent-lifetime, default ` + connect.AgentKeyLifetime.String() + `), so its private
+         half is never written to disk; else in a private 0600 file
+  agent  in the ssh-agent, or an error if none answers
+  file   in a private 0600 file, removed once its push window has closed`,
 		Example: `  jitssh ssh i-0123456789abcdef0
   jitssh ssh web-1 -- uptime
   jitssh ssh admin@web-1.eu-west-1 -- -L 8080:localhost:80 -N
   jitssh ssh tag:Role=bastion --reason "INC-1234"
   jitssh ssh -i ~/.ssh/id_ed25519 10.0.1.11
   jitssh ssh --transport eice app-1
-  jitssh ssh --via bastion-1 app-1`,
+  jitssh ssh --via bastion-1 app-1
+  jitssh ssh onprem-1                 # an SSM managed instance, by name
+  jitssh ssh --key-store file web-1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -126,6 +140,17 @@ jump host.`,
 			}
 			o.HostKeyAlias = inst.ID
 			env := childEnv(g, region)
+			if identity == "" {
+				pub, cleanup, err := agentKey(g, keyStore, agentLifetime, user, inst.ID)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				if pub != "" {
+					o.IdentityFile = pub
+					env = append(env, envPublicKeyFile+"="+pub)
+				}
+			}
 			if identity != "" {
 				abs, err := filepath.Abs(identity)
 				if err != nil {
@@ -171,7 +196,80 @@ jump host.`,
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
 	cmd.Flags().StringVar(&transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
 	cmd.Flags().StringVar(&via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
+	cmd.Flags().StringVar(&keyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
+	cmd.Flags().DurationVar(&agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+connect.AgentKeyLifetime.String()+")")
 	return cmd
+}
+
+// Key stores (--key-store).
+const (
+	keyStoreAuto  = "auto"
+	keyStoreAgent = "agent"
+	keyStoreFile  = "file"
+)
+
+// agentKey puts a new ephemeral key into the running ssh-agent, if the key
+// store allows it and one answers, and writes its public half to a file
+// in the key directory for ssh's IdentityFile (ssh signs with the agent's
+// copy; the proxy pushes it). It returns that file ("" when the key goes
+// to a file the proxy writes instead) and a func removing it.
+func agentKey(g *globals, store string, lifetime time.Duration, user, instanceID string) (string, func(), error) {
+	none := func() {}
+	if store == "" {
+		store = os.Getenv(envKeyStore)
+	}
+	switch store {
+	case "", keyStoreAuto, keyStoreAgent:
+	case keyStoreFile:
+		return "", none, nil
+	default:
+		return "", none, fmt.Errorf("--key-store %q: use auto, agent or file", store)
+	}
+	if lifetime == 0 {
+		if v := os.Getenv(envAgentLifetime); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return "", none, fmt.Errorf("%s=%q: want a duration such as 90s", envAgentLifetime, v)
+			}
+			lifetime = d
+		}
+	}
+	if lifetime == 0 {
+		lifetime = connect.AgentKeyLifetime
+	}
+	if lifetime < time.Second || lifetime > sshkeys.MaxAgentLifetime {
+		return "", none, fmt.Errorf("agent key lifetime %v: want 1s to %v", lifetime, sshkeys.MaxAgentLifetime)
+	}
+	ag, err := sshkeys.DialAgent("")
+	if err != nil {
+		if store == keyStoreAgent {
+			return "", none, fmt.Errorf("--key-store agent: %w (start one with `eval $(ssh-agent)`, or use --key-store file)", err)
+		}
+		g.logger().Info("no ssh-agent: the ephemeral key goes to a private file", "why", err)
+		return "", none, nil
+	}
+	defer ag.Close()
+	key, err := sshkeys.Generate("")
+	if err != nil {
+		return "", none, err
+	}
+	p, err := defaultPaths()
+	if err != nil {
+		return "", none, err
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	pub := filepath.Join(p.KeyDir, fmt.Sprintf("%s@%s.%x.agent.pub", user, instanceID, rnd))
+	if err := key.WritePublicFile(pub); err != nil {
+		return "", none, err
+	}
+	comment := fmt.Sprintf("%s %s@%s", sshkeys.DefaultComment, user, instanceID)
+	if err := ag.Add(key, comment, lifetime); err != nil {
+		os.Remove(pub)
+		return "", none, err
+	}
+	g.logger().Info("ephemeral key added to the ssh-agent", "socket", ag.Socket, "lifetime", lifetime, "fingerprint", key.Fingerprint())
+	return pub, func() { os.Remove(pub) }, nil
 }
 
 // callerUser derives the login name from the AWS identity.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -145,7 +146,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	defer release()
 	if name == NameBastion && signer == nil {
-		return errors.New("the bastion transport logs in to the jump host with the ephemeral key: it cannot use your own key (-i / --public-key)")
+		// The key's private half may be in the ssh-agent (`jitssh ssh`
+		// with an agent, or -i with a key loaded there).
+		s, closeAgent, err := agentSigner(pubKey)
+		if err != nil {
+			return fmt.Errorf("the bastion transport logs in to the jump host itself and needs the private half of the key it pushes: %w (with your own key (-i / --public-key), load it into the ssh-agent)", err)
+		}
+		defer closeAgent()
+		signer = s
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -201,6 +209,25 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	log.Info("connected", "instance", inst.ID, "transport", chosen, "user", o.User)
 	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout)
+}
+
+// agentSigner returns the running ssh-agent's signer for the public key
+// line pubKey.
+func agentSigner(pubKey string) (ssh.Signer, func(), error) {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(pubKey))
+	if err != nil {
+		return nil, nil, fmt.Errorf("public key: %w", err)
+	}
+	ag, err := sshkeys.DialAgent("")
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ag.Signer(pub)
+	if err != nil {
+		ag.Close()
+		return nil, nil, err
+	}
+	return s, func() { ag.Close() }, nil
 }
 
 // viaRecord is where the push to a jump host is recorded, next to the key.

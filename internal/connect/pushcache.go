@@ -19,6 +19,11 @@ import (
 // the window. (Both are set in keywindow.go.)
 const pushRecordSuffix = ".pushed"
 
+// AgentKeyLifetime is how long an ephemeral key added to the ssh-agent
+// stays there by default: the push window and a margin for a login that
+// starts late in it. After the window the key opens nothing anyway.
+const AgentKeyLifetime = pushWindow + 30*time.Second
+
 // pushRecord says which key was pushed for whom, and until when it is
 // valid (measured from before the push was sent, so never optimistic).
 type pushRecord struct {

@@ -1,6 +1,7 @@
 // Package sshkeys makes the ephemeral ed25519 key pairs that jitssh pushes
-// with EC2 Instance Connect, and writes their private half where OpenSSH's
-// IdentityFile will find it.
+// with EC2 Instance Connect, and puts their private half where OpenSSH
+// will find it: in a running ssh-agent with a lifetime (Agent.Add), or in
+// a file named by IdentityFile.
 //
 // A key lives in memory until WriteKeyFile puts it on disk in OpenSSH's own
 // private-key format, mode 0600, atomically, and only inside a private
