@@ -55,6 +55,10 @@ Transports (--transport, $` + envTransport + `, or transport in jitssh's config)
   bastion  through the SSH jump host --via TARGET ($` + envVia + `, or via in
            the config), itself reached with auto; the key is pushed to both
 
+SSM managed instances (mi-) are reached over ssm only, and their key is
+placed with SSM Run Command (AWS-RunShellScript, an OpenSSH expiry-time
+60 seconds ahead) instead of EC2 Instance Connect.
+
 Host keys are learned only over ssm or eice, whose path AWS authenticates,
 and pinned by instance id; direct and bastion never learn a key: without a
 pin they learn it over ssm or eice first, or fail saying how to pin it.
