@@ -130,14 +130,16 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	good := []Options{{}, {Partition: "aws-us-gov", Region: "us-gov-west-1", Account: "123456789012"}, {TagKey: "team", TagValue: "ops-*"}}
+	good := []Options{{}, {Partition: "aws-us-gov", Region: "us-gov-west-1", Account: "123456789012"}, {TagKey: "team", TagValue: "ops-*"},
+		{TagKey: strings.Repeat("ä", 128), TagValue: strings.Repeat("v", 256)}, {UserTag: strings.Repeat("u", 128)}}
 	for _, o := range good {
 		if err := o.Validate(); err != nil {
 			t.Errorf("%+v: %v", o, err)
 		}
 	}
 	bad := []Options{{Documents: []string{"no/slashes"}}, {Partition: "gcp"}, {Region: "mars"}, {Account: "12345"}, {TagKey: "aws:foo"},
-		{TagValue: "x"}, {TagKey: "a\"b"}, {UserTag: "has\nnewline"}}
+		{TagValue: "x"}, {TagKey: "a\"b"}, {UserTag: "has\nnewline"},
+		{TagKey: strings.Repeat("k", 129)}, {TagKey: "k", TagValue: strings.Repeat("v", 257)}, {UserTag: strings.Repeat("u", 129)}}
 	for _, o := range bad {
 		if err := o.Validate(); err == nil {
 			t.Errorf("%+v: accepted", o)
