@@ -48,7 +48,7 @@ func BenchmarkConnect(b *testing.B) {
 	if os.Getenv("JITSSH_BENCH_SSHD") == "openssh" {
 		mode = sshd.ResolveAuto()
 	}
-	e := newEnv(b, mode)
+	e := managedEnv(b, mode) // the managed instance's key needs ssm:SendCommand
 	var web1, mi sandbox.InstanceInfo
 	for _, in := range e.sb.Instances {
 		switch {

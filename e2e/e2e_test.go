@@ -242,7 +242,7 @@ func TestUnknownTargetFailsWithoutPushingAKey(t *testing.T) {
 	}
 }
 
-func currentUser(t *testing.T) string {
+func currentUser(t testing.TB) string {
 	out, err := exec.Command("id", "-un").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -40,7 +40,7 @@ func managedInfo(t *testing.T, sb *sandbox.Sandbox) sandbox.InstanceInfo {
 // (EC2 Instance Connect cannot serve mi- instances) for the same 60 s
 // window as an EIC push; other transports are refused with the reason.
 func TestSSHToManagedInstance(t *testing.T) {
-	e := newEnv(t, sshd.Embedded)
+	e := managedEnv(t, sshd.Embedded)
 	mi := managedInfo(t, e.sb)
 	me := currentUser(t)
 	start := time.Now()
@@ -108,35 +108,36 @@ func readTrail(t *testing.T, sb *sandbox.Sandbox) string {
 	return string(b)
 }
 
-// TestManagedKeyPlacementNeedsSendCommand: the jitssh user policy lets the
-// built-in identity place keys on managed instances with AWS-RunShellScript,
-// and nothing more (no other document, no EC2 instance); an identity
-// without ssm:SendCommand gets jitssh's advice naming the action and
-// `jitssh policy user`.
-func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
+// managedEnv is a sandbox whose default identity has the jitssh user
+// policy with ManagedInstances (`jitssh policy user --managed-instances`),
+// and alice the plain one.
+func managedEnv(t testing.TB, mode sshd.Mode) *env {
+	t.Helper()
 	f := config.Builtin()
-	d := policy.User(policy.Options{Region: f.Region, Account: f.Account})
-	var kept []policy.Statement
-	for _, st := range d.Statement {
-		if len(st.Action) == 1 && st.Action[0] == "ssm:SendCommand" {
-			continue
-		}
-		kept = append(kept, st)
-	}
-	if len(kept) != len(d.Statement)-2 {
-		t.Fatalf("the user policy has %d ssm:SendCommand statements, want 2", len(d.Statement)-len(kept))
-	}
-	d.Statement = kept
+	d := policy.User(policy.Options{Region: f.Region, Account: f.Account, ManagedInstances: true})
 	if f.Policies == nil {
 		f.Policies = map[string]config.PolicySpec{}
 	}
-	f.Policies["jitssh-user-without-sendcommand"] = config.PolicySpec{Document: string(d.JSON())}
-	f.Identities[1].Policies = []string{"jitssh-user-without-sendcommand"} // alice
+	f.Policies["jitssh-user-managed"] = config.PolicySpec{Document: string(d.JSON())}
+	if f.Identities[0].Name != "default" || f.Identities[1].Name != "alice" {
+		t.Fatalf("built-in identities changed: %s, %s", f.Identities[0].Name, f.Identities[1].Name)
+	}
+	f.Identities[0].Policies = []string{"jitssh-user-managed"}
 	acct, err := f.Resolve(currentUser(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.Account = acct })
+	return newEnv(t, mode, func(c *sandbox.Config) { c.Account = acct })
+}
+
+// TestManagedKeyPlacementNeedsSendCommand: the jitssh user policy with
+// --managed-instances lets an identity place keys on managed instances
+// with AWS-RunShellScript, and nothing more (no other document, no EC2
+// instance); the plain policy and no policy are denied, and jitssh's
+// advice names the action and `jitssh policy user --managed-instances`.
+func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
+	e := managedEnv(t, sshd.Embedded)
+	f := config.Builtin()
 	ident := func(name string) world.Identity {
 		for _, id := range e.sb.World.Identities() {
 			if id.Name == name {
@@ -155,7 +156,7 @@ func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
 		t.Fatal("ssh without ssm:SendCommand succeeded")
 	}
 	t.Logf("without ssm:SendCommand: %s", stderr)
-	for _, want := range []string{"ssm:SendCommand", "AccessDenied", "jitssh policy user"} {
+	for _, want := range []string{"ssm:SendCommand", "AccessDenied", "jitssh policy user --managed-instances"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
@@ -214,7 +215,7 @@ func TestManagedKeyExpires(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build jitssh with a short key window: %v\n%s", err, out)
 	}
-	e := newEnv(t, sshd.Embedded)
+	e := managedEnv(t, sshd.Embedded)
 	mi := managedInfo(t, e.sb)
 	me := currentUser(t)
 	short := filepath.Join(dir, "jitssh")

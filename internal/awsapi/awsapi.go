@@ -335,6 +335,8 @@ func explain(action string, err error) error {
 		} else {
 			e.Advice = fmt.Sprintf("a service control policy of your organisation denies %s, whatever your own IAM policies say: only an administrator of the organisation can change that", action)
 		}
+	case strings.Contains(code, "AccessDenied") && (action == "ssm:SendCommand" || action == "ssm:GetCommandInvocation"):
+		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s, which jitssh needs to place a key on an SSM managed (mi-) instance: `jitssh policy user --managed-instances` prints a policy that grants it (AWS-RunShellScript on managed instances only)", action)
 	case strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthException":
 		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s: `jitssh policy user` prints a policy that grants what jitssh needs", action)
 	case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "ExpiredToken" || code == "ExpiredTokenException":

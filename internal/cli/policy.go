@@ -92,5 +92,6 @@ account and region; --region (the global flag), --account and
 	f.StringVar(&o.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
 	f.StringSliceVar(&o.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
 	f.BoolVar(&trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
+	f.BoolVar(&o.ManagedInstances, "managed-instances", false, "user: also allow placing keys on SSM managed (mi-) instances (ssm:SendCommand with AWS-RunShellScript: a root shell there)")
 	return cmd
 }

@@ -30,6 +30,7 @@ func TestPolicyGolden(t *testing.T) {
 		{"user.json", []string{"policy", "user"}},
 		{"user-scoped.json", []string{"policy", "user", "--region", "eu-west-1", "--account", "111122223333", "--instance-tag", "jitssh=enabled"}},
 		{"user-ssh-only.json", []string{"policy", "user", "--document", "AWS-StartSSHSession", "--user-tag", "login"}},
+		{"user-managed-scoped.json", []string{"policy", "user", "--managed-instances", "--region", "eu-west-1", "--account", "111122223333", "--instance-tag", "jitssh=enabled"}},
 		{"scp.json", []string{"policy", "scp"}},
 		{"instance.json", []string{"policy", "instance"}},
 		{"instance-trust-cn.json", []string{"policy", "instance", "--trust-policy", "--partition", "aws-cn"}},

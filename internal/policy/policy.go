@@ -228,6 +228,11 @@ type Options struct {
 	// UserTag is the principal tag holding the OS user name; default
 	// "userName".
 	UserTag string
+	// ManagedInstances adds what placing keys on SSM managed (mi-)
+	// instances needs: ssm:SendCommand with AWS-RunShellScript on
+	// managed instances only, and ssm:GetCommandInvocation. Off by
+	// default: IAM cannot limit the script, so it is a root shell there.
+	ManagedInstances bool
 	// Documents are the SSM session documents users may start sessions
 	// with; default DefaultDocuments. Names starting with AWS- are
 	// AWS-owned (no account in their ARN); others belong to the account.
@@ -363,13 +368,13 @@ const SessionTagKey = "aws:ssmmessages:session-id"
 // 22, describe instances and endpoints, and end or resume only their own
 // sessions.
 //
-// For managed (mi-) instances it grants ssm:SendCommand with
-// AWS-RunShellScript on managed instances only (never on EC2 instances):
-// jitssh places keys there with a Run Command script. IAM has no
-// condition key on the script's text or on the OS user, so this is in
-// effect a root shell on those instances and is not limited to the
-// principal's own OS user as the EC2 Instance Connect push is; grant the
-// policy with a TagKey, or drop these two statements, where that matters.
+// With o.ManagedInstances it also grants ssm:SendCommand with
+// AWS-RunShellScript on managed (mi-) instances only (never on EC2
+// instances) and ssm:GetCommandInvocation: jitssh places keys there with a
+// Run Command script. IAM has no condition key on the script's text or on
+// the OS user, so this is in effect a root shell on those instances, not
+// limited to the principal's own OS user as the EC2 Instance Connect push
+// is; hence opt-in, and best combined with a TagKey.
 func User(o Options) Document {
 	o = o.withDefaults()
 	self := "${aws:PrincipalTag/" + o.UserTag + "}"
@@ -410,7 +415,22 @@ func User(o Options) Document {
 	if o.TagKey != "" {
 		place.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
 	}
-	return Document{Version: Version, Statement: []Statement{
+	describe := Strings{
+		"ec2:DescribeInstanceConnectEndpoints",
+		"ec2:DescribeInstances",
+		"ssm:DescribeInstanceInformation",
+		"sts:GetCallerIdentity",
+	}
+	var managed []Statement
+	if o.ManagedInstances {
+		managed = []Statement{place, {
+			Sid: "SendCommandWithRunShellScriptOnly", Effect: Allow,
+			Action:   Strings{"ssm:SendCommand"},
+			Resource: Strings{o.DocumentARN(RunShellScriptDocument)},
+		}}
+		describe = Strings{describe[0], describe[1], describe[2], "ssm:GetCommandInvocation", describe[3]}
+	}
+	statements := []Statement{
 		start,
 		{
 			Sid: "StartSessionWithJitsshDocuments", Effect: Allow,
@@ -425,24 +445,12 @@ func User(o Options) Document {
 		},
 		push,
 		tunnel,
-		place,
-		{
-			Sid: "SendCommandWithRunShellScriptOnly", Effect: Allow,
-			Action:   Strings{"ssm:SendCommand"},
-			Resource: Strings{o.DocumentARN(RunShellScriptDocument)},
-		},
-		{
-			Sid: "DescribeTargets", Effect: Allow,
-			Action: Strings{
-				"ec2:DescribeInstanceConnectEndpoints",
-				"ec2:DescribeInstances",
-				"ssm:DescribeInstanceInformation",
-				"ssm:GetCommandInvocation",
-				"sts:GetCallerIdentity",
-			},
-			Resource: Strings{"*"},
-		},
-	}}
+	}
+	statements = append(statements, managed...)
+	statements = append(statements, Statement{
+		Sid: "DescribeTargets", Effect: Allow, Action: describe, Resource: Strings{"*"},
+	})
+	return Document{Version: Version, Statement: statements}
 }
 
 // SCP returns the service control policy that denies pushing a key for

@@ -38,6 +38,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"user.json", User(Options{}).JSON()},
 		{"user-scoped.json", User(scoped).JSON()},
+		{"user-managed.json", User(Options{ManagedInstances: true}).JSON()},
 		{"scp.json", SCP(Options{}).JSON()},
 		{"instance-profile.json", InstanceProfile(Options{}).JSON()},
 		{"instance-profile-cn.json", InstanceProfile(Options{Partition: "aws-cn"}).JSON()},
