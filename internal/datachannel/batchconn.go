@@ -15,8 +15,17 @@ import (
 // each; when idle, a write goes out at once. At most maxPending bytes wait;
 // beyond that Write blocks (back-pressure). A write error is returned by
 // the next Write or Close.
+//
+// Reads are buffered too: the websocket library reads through a 4 KiB
+// bufio.Reader, one system call per 4 KiB (three or four 1024-byte
+// messages); Read fills a larger buffer with whatever the socket has and
+// hands it out from there. One reader at a time, as net.Conn users do.
 type batchConn struct {
 	net.Conn
+
+	rbuf       []byte
+	rpos, rend int
+	rerr       error // returned once rbuf is drained
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -28,6 +37,34 @@ type batchConn struct {
 }
 
 const maxPending = 1 << 20
+
+// readAhead is the most Read asks the socket for at once.
+const readAhead = 64 << 10
+
+func (c *batchConn) Read(p []byte) (int, error) {
+	if c.rpos < c.rend {
+		n := copy(p, c.rbuf[c.rpos:c.rend])
+		c.rpos += n
+		return n, nil
+	}
+	if err := c.rerr; err != nil {
+		c.rerr = nil
+		return 0, err
+	}
+	if len(p) >= readAhead/2 || len(p) == 0 {
+		return c.Conn.Read(p)
+	}
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, readAhead)
+	}
+	n, err := c.Conn.Read(c.rbuf)
+	m := copy(p, c.rbuf[:n])
+	c.rpos, c.rend = m, n
+	if err != nil && m < n {
+		c.rerr, err = err, nil // after the buffered bytes
+	}
+	return m, err
+}
 
 func newBatchConn(c net.Conn) *batchConn {
 	b := &batchConn{Conn: c}

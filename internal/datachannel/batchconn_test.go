@@ -57,3 +57,63 @@ func TestBatchConnReportsWriteErrors(t *testing.T) {
 	}
 	bc.Close()
 }
+
+// TestBatchConnReadAhead: small reads (the websocket library's 4 KiB
+// buffer) get exactly the bytes sent, in order, in fewer system calls than
+// reads, and the peer's close is reported only after every buffered byte.
+func TestBatchConnReadAhead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	want := make([]byte, 1<<20)
+	for i := range want {
+		want[i] = byte(i * 7 / 3)
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write(want)
+		c.Close()
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingConn{Conn: raw}
+	bc := newBatchConn(counter)
+	defer bc.Close()
+	var got []byte
+	buf := make([]byte, 4096)
+	reads := 0
+	for {
+		n, err := bc.Read(buf[:1+reads%4096])
+		got = append(got, buf[:n]...)
+		reads++
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes, want %d (or order differs)", len(got), len(want))
+	}
+	if counter.reads*4 > reads {
+		t.Fatalf("%d socket reads for %d reads: no read-ahead", counter.reads, reads)
+	}
+}
+
+type countingConn struct {
+	net.Conn
+	reads int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads++
+	return c.Conn.Read(p)
+}

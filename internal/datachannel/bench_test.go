@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,6 +54,7 @@ func benchStream(b *testing.B, w io.Writer, r io.Reader) {
 	}()
 	b.ResetTimer()
 	cpu0 := cpuTime()
+	r0, w0 := syscalls()
 	for i := 0; i < b.N; i++ {
 		if _, err := w.Write(buf); err != nil {
 			b.Fatal(err)
@@ -64,6 +67,34 @@ func benchStream(b *testing.B, w io.Writer, r io.Reader) {
 	// throughput, it hardly depends on what else the machine is running.
 	mib := float64(len(buf)) * float64(b.N) / (1 << 20)
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1000/mib, "cpu-ms/MiB")
+	if r1, w1 := syscalls(); r0 >= 0 && r1 >= 0 {
+		b.ReportMetric(float64(r1-r0)/mib, "reads/MiB")
+		b.ReportMetric(float64(w1-w0)/mib, "writes/MiB")
+	}
+}
+
+// syscalls returns how many read and write system calls this process made
+// so far (Linux's /proc/self/io), or -1s where that is not available.
+func syscalls() (reads, writes int64) {
+	reads, writes = -1, -1
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return
 }
 
 // cpuTime returns the user and system CPU time this process used so far.
