@@ -2,6 +2,8 @@
 # scp throughput through the SSM tunnel vs direct ssh on loopback, to the
 # same sandbox SSH server, in one run. Usage: bench/scp.sh [MiB] [runs]
 # Env: JITSSH_BENCH_PACED=1 paces the sandbox agent like AWS's (1024-byte messages).
+# JITSSH_BENCH_DIRECTION=up|down times one direction only; JITSSH_SSM_PAYLOAD_SIZE
+# raises the client's message size. bench/profile-scp.sh profiles a run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JITSSH_BENCH_SIZE=${1:-128}

@@ -408,7 +408,7 @@ const halfCloseWait = 30 * time.Second
 // everything) and what the instance still sends is copied out; when the
 // instance closes, we are done.
 func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer) error {
-	growPipes(stdin, stdout)
+	growPipes(stdin) // not stdout: see growPipes
 	outDone := make(chan error, 1)
 	go func() {
 		_, err := copyConn(stdout, c, c)
