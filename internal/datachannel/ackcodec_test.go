@@ -119,7 +119,7 @@ func TestMessageIDs(t *testing.T) {
 			t.Fatalf("formatUUID = %s, want %s", got, u)
 		}
 	}
-	if newIDSource().next() == newIDSource().next() {
+	if a, b := newIDSource(), newIDSource(); a.next() == b.next() {
 		t.Fatal("two sessions' first ids are equal: not seeded randomly")
 	}
 }
