@@ -202,6 +202,7 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 		"i-0a1b2c3d4e5f00004": "bastion-1 running Online [ssm eice direct]",
 		"i-0a1b2c3d4e5f00005": "app-1 running ConnectionLost [eice]",
 		"i-0a1b2c3d4e5f00006": "old-1 stopped ConnectionLost []",
+		"i-0a1b2c3d4e5f00008": "legacy-1 running Online [ssm eice]",
 		twinID:                "web-1 running ConnectionLost [eice]",
 		// The built-in managed (hybrid) instance: SSM's only.
 		"mi-0a1b2c3d4e5f00001": "onprem-1 - Online [ssm]",

@@ -49,8 +49,8 @@ func TestNetworkShape(t *testing.T) {
 	for _, in := range sb.Instances {
 		byName[in.Name] = in
 	}
-	if len(sb.Instances) != 7 || !byName["onprem-1"].Managed {
-		t.Fatalf("%d instances, want the 6 of the built-in fleet and the managed onprem-1", len(sb.Instances))
+	if len(sb.Instances) != 8 || !byName["onprem-1"].Managed {
+		t.Fatalf("%d instances, want the 7 of the built-in fleet and the managed onprem-1", len(sb.Instances))
 	}
 	var block netip.Prefix
 	for _, name := range []string{"web-1", "web-2", "bastion-1"} {

@@ -383,9 +383,17 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 			return sb.dial(ctx, id, host, port)
 		}
 	}
-	if mode == sshd.OpenSSH {
+	switch {
+	case in.NoEIC && mode == sshd.OpenSSH:
+		// No ec2-instance-connect package: nothing ever serves pushed keys.
+		scfg.AuthorizedKeysCommand = []string{trueBinary()}
+	case in.NoEIC:
+		scfg.Authorize = func(context.Context, string, string) ([]string, error) {
+			return nil, errors.New("this image has no EC2 Instance Connect")
+		}
+	case mode == sshd.OpenSSH:
 		scfg.AuthorizedKeysCommand = []string{hostBin, "authorized-keys", "--config", hostConf, "--", "%u", "%f"}
-	} else {
+	default:
 		scfg.Authorize = embeddedAuthorizer(hostConf)
 	}
 	srv, err := sshd.New(scfg)
@@ -627,4 +635,15 @@ func embeddedAuthorizer(hostConf string) func(ctx context.Context, user, fingerp
 		}
 		return lines, nil
 	}
+}
+
+// trueBinary is the AuthorizedKeysCommand of an instance without EC2
+// Instance Connect: it prints no keys.
+func trueBinary() string {
+	for _, p := range []string{"/usr/bin/true", "/bin/true"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "/bin/true"
 }

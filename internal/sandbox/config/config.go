@@ -114,6 +114,9 @@ type InstanceSpec struct {
 	// the supplementary groups every such user gets.
 	JIT       bool     `toml:"jit"`
 	JITGroups []string `toml:"jit_groups"`
+	// EIC = false: the instance's image lacks EC2 Instance Connect, so
+	// pushed keys are accepted by the API and never used (default true).
+	EIC *bool `toml:"eic"`
 }
 
 // VPCSpec is one VPC.
@@ -294,6 +297,14 @@ id = "i-0a1b2c3d4e5f00006"
 name = "old-1"
 private_ip = "10.0.2.41"
 state = "stopped"
+
+# An image without EC2 Instance Connect: SendSSHPublicKey succeeds (EC2
+# cannot tell), but its sshd never asks for pushed keys.
+[[instances]]
+id = "i-0a1b2c3d4e5f00008"
+name = "legacy-1"
+private_ip = "10.0.2.51"
+eic = false
 
 # An on-premises server registered with SSM (a hybrid activation): SSM
 # lists it and opens sessions to it; EC2 and EC2 Instance Connect do not
@@ -725,6 +736,9 @@ func (f *File) checkInstance(i int, ids map[string]bool) error {
 	if in.JIT && (in.Bastion || in.Platform == "windows") {
 		return fmt.Errorf("%s: jit = true needs a linux instance running OpenSSH sshd (not a bastion or windows)", where)
 	}
+	if in.EIC != nil && !*in.EIC && (in.JIT || in.Bastion) {
+		return fmt.Errorf("%s: eic = false leaves no way to log in with a pushed key; it cannot be combined with jit or bastion", where)
+	}
 	if len(in.JITGroups) > 0 && !in.JIT {
 		return fmt.Errorf("%s: jit_groups without jit = true", where)
 	}
@@ -1034,6 +1048,7 @@ func (f *File) instance(s InstanceSpec) world.Instance {
 	}
 	in.Public, in.Bastion = s.Public, s.Bastion
 	in.JIT, in.JITGroups = s.JIT, append([]string(nil), s.JITGroups...)
+	in.NoEIC = s.EIC != nil && !*s.EIC
 	return in
 }
 

@@ -51,6 +51,7 @@ func TestBuiltin(t *testing.T) {
 		"i-0a1b2c3d4e5f00004 bastion-1 10.0.1.10 subnet-0a1b2c3d4e5f60001 public=true bastion=true ssm=true running",
 		"i-0a1b2c3d4e5f00005 app-1 10.0.2.31 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=false running",
 		"i-0a1b2c3d4e5f00006 old-1 10.0.2.41 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=true stopped",
+		"i-0a1b2c3d4e5f00008 legacy-1 10.0.2.51 subnet-0a1b2c3d4e5f60002 public=false bastion=false ssm=true running",
 		"mi-0a1b2c3d4e5f00001 onprem-1 192.168.10.21  public=false bastion=false ssm=true running",
 	}
 	if strings.Join(fleet, "\n") != strings.Join(wantFleet, "\n") {
@@ -308,4 +309,13 @@ func FuzzParse(f *testing.F) {
 			seen[in.ID] = true
 		}
 	})
+}
+
+func TestEICFalseCannotCombineWithJITOrBastion(t *testing.T) {
+	for _, extra := range []string{"jit = true", "bastion = true"} {
+		conf := "region = \"us-east-1\"\naccount = \"123456789012\"\n[[identities]]\nname = \"default\"\nrole = \"Dev\"\nsession_name = \"dev\"\naccess_key_id = \"AKIAJITSSHSANDBOX001\"\n[[instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.0.0.5\"\neic = false\n" + extra + "\n"
+		if _, err := Parse([]byte(conf), ""); err == nil || !strings.Contains(err.Error(), "eic = false") {
+			t.Errorf("%s with eic = false: err = %v", extra, err)
+		}
+	}
 }

@@ -72,6 +72,10 @@ type Instance struct {
 	// sandbox starts it (sandbox.Config.JIT).
 	JIT       bool
 	JITGroups []string
+	// NoEIC instances run an image without EC2 Instance Connect: pushes
+	// for them succeed at the API (EC2 cannot tell), but their sshd never
+	// asks IMDS for the keys, so a pushed key does not log anybody in.
+	NoEIC bool
 	// Managed marks an SSM managed (hybrid) instance, id mi-…: known to
 	// SSM (DescribeInstanceInformation, sessions, commands) but not to
 	// EC2, without IMDS, so EC2 Instance Connect cannot reach it.
