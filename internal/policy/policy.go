@@ -296,7 +296,8 @@ var (
 	tagKeyPattern   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
 	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@*?]*$`)
 	// documentNamePattern is SSM's document name pattern.
-	documentNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]{3,128}$`)
+	// (3 to 128 characters, checked apart: see validDocumentName.)
+	documentNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]*$`)
 )
 
 // validTag reports whether s matches re and has min to max characters.
@@ -326,7 +327,7 @@ func (o Options) Validate() error {
 		return errors.New("an instance tag value needs a tag key")
 	}
 	for _, d := range o.Documents {
-		if !documentNamePattern.MatchString(d) {
+		if !validDocumentName(d) {
 			return fmt.Errorf("document name %q: want letters, digits, _, - and . (3 to 128)", d)
 		}
 	}
@@ -525,4 +526,10 @@ func AdministratorAccess() Document {
 	return Document{Version: Version, Statement: []Statement{{
 		Effect: Allow, Action: Strings{"*"}, Resource: Strings{"*"},
 	}}}
+}
+
+// validDocumentName is SSM's `^[a-zA-Z0-9_\-.]{3,128}$` with the length
+// checked apart: the counted repetition compiled at every process start.
+func validDocumentName(d string) bool {
+	return len(d) >= 3 && len(d) <= 128 && documentNamePattern.MatchString(d)
 }

@@ -85,17 +85,30 @@ var (
 	managedIDRe  = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
 	// nameRe accepts what people put in Name tags that can also be typed
 	// as an ssh host: no spaces, no shell or ssh_config metacharacters.
-	nameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+=/-]{0,254}$`)
-	userRe = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	// Lengths are checked apart (bounded): a counted repetition such as
+	// {0,254} compiles to hundreds of instructions at every process start.
+	nameRe = bounded{regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+=/-]*$`), 1, 255}
+	userRe = bounded{regexp.MustCompile(`^[a-z_][a-z0-9_.-]*$`), 1, 32}
 	// RegionRe is the shape of an AWS region code.
 	regionRe = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	// tagRe is the AWS tag character set (letters, digits, spaces and
 	// _ . : / = + - @), restricted to ASCII.
-	tagKeyRe   = regexp.MustCompile(`^[A-Za-z0-9 _.:/+@-][A-Za-z0-9 _.:/=+@-]{0,127}$`)
-	tagValueRe = regexp.MustCompile(`^[A-Za-z0-9 _.:/=+@*?-]{1,256}$`)
+	tagKeyRe   = bounded{regexp.MustCompile(`^[A-Za-z0-9 _.:/+@-][A-Za-z0-9 _.:/=+@-]*$`), 1, 128}
+	tagValueRe = bounded{regexp.MustCompile(`^[A-Za-z0-9 _.:/=+@*?-]*$`), 1, 256}
 	privDNSRe  = regexp.MustCompile(`^(ip-[0-9]{1,3}(-[0-9]{1,3}){3}|i-[0-9a-f]{17})\.(ec2\.internal|([a-z0-9-]+)\.compute\.internal)$`)
 	pubDNSRe   = regexp.MustCompile(`^ec2-[0-9]{1,3}(-[0-9]{1,3}){3}\.(compute-1\.amazonaws\.com|([a-z0-9-]+)\.compute\.amazonaws\.com)$`)
 )
+
+// bounded is a regexp over ASCII classes with its length (in bytes, which
+// are characters for every string it matches) checked apart.
+type bounded struct {
+	re       *regexp.Regexp
+	min, max int
+}
+
+func (b bounded) MatchString(s string) bool {
+	return len(s) >= b.min && len(s) <= b.max && b.re.MatchString(s)
+}
 
 // ValidRegion reports whether r has the shape of an AWS region code.
 func ValidRegion(r string) bool { return regionRe.MatchString(r) }
