@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,9 @@ const (
 	envPayloadSize = "JITSSH_SSM_PAYLOAD_SIZE"
 	envTransport   = "JITSSH_TRANSPORT"
 	envVia         = "JITSSH_VIA"
+	// envInstance carries the instance `jitssh ssh` resolved
+	// (target.Hint), so the proxy need not look it up again.
+	envInstance = "JITSSH_INSTANCE"
 	// envKeyStore and envAgentLifetime set `jitssh ssh`'s --key-store and
 	// --agent-lifetime.
 	envKeyStore      = "JITSSH_KEY_STORE"
@@ -132,6 +136,9 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(),
 				Tunnel: connect.TunnelConfig{MaxPayload: payload},
+			}
+			if in, ok := target.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == target.KindInstanceID {
+				o.Resolved = &in
 			}
 			if !noPin {
 				o.Pins = pinStore(p)

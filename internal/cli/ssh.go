@@ -138,8 +138,15 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			if err != nil {
 				return err
 			}
+			p, err := defaultPaths()
+			if err != nil {
+				return err
+			}
 			o.HostKeyAlias = inst.ID
 			env := childEnv(g, region)
+			if !inst.Managed {
+				env = append(env, envInstance+"="+target.Hint(inst, region, time.Now()))
+			}
 			if identity == "" {
 				pub, cleanup, err := agentKey(g, keyStore, agentLifetime, user, inst.ID)
 				if err != nil {
@@ -174,6 +181,11 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			sshArgs, err := sshconfig.Args(o)
 			if err != nil {
 				return err
+			}
+			if pinned, err := pinStore(p).Lookup(inst.ID); err == nil {
+				if algs := pinnedHostKeyAlgorithms(pinned, args[1:]); algs != "" {
+					sshArgs = append(sshArgs, "-o", "HostKeyAlgorithms="+algs)
+				}
 			}
 			sshArgs = append(sshArgs, "-l", user, inst.ID)
 			sshArgs = append(sshArgs, args[1:]...)

@@ -40,9 +40,14 @@ type ProxyOptions struct {
 	// line) to push instead of an ephemeral key; KeyFile is then only
 	// the place of the push record.
 	PublicKey string
-	Pins      *knownhosts.Store
-	Reason    string
-	Tunnel    TunnelConfig
+	// Resolved, if set, is Target already resolved by the caller (`jitssh
+	// ssh` hands it over, see target.FromHint): used instead of asking EC2
+	// again when Target is that very instance id, else ignored. It saves
+	// a round trip and grants nothing.
+	Resolved *target.Instance
+	Pins     *knownhosts.Store
+	Reason   string
+	Tunnel   TunnelConfig
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
 	Logger            *slog.Logger
@@ -113,7 +118,12 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}()
 	}
-	inst, instErr = target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+	if r := o.Resolved; r != nil && o.Target.Kind == target.KindInstanceID && r.ID == o.Target.Value && !r.Managed {
+		inst = *r
+		log.Info("target resolved by the caller", "instance", inst.ID)
+	} else {
+		inst, instErr = target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+	}
 	rwg.Wait()
 	if err := errors.Join(instErr, viaErr); err != nil {
 		return firstReal(instErr, viaErr)
