@@ -61,7 +61,10 @@ type ProxyOptions struct {
 // the key push(es) (EC2 Instance Connect; for a managed, mi-, instance the
 // key-placement command through SSM Run Command), choosing the transport and dialling, and making sure
 // the instance's host key is pinned (learned over SSM or EICE, never over
-// direct or bastion).
+// direct or bastion). An EC2 instance id over ssm is not looked up first:
+// its lookup runs alongside those steps, and its error, if any, is the one
+// returned. A target resolved by the caller (ProxyOptions.Resolved) is not
+// looked up at all.
 func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Writer) error {
 	log := o.Logger
 	if log == nil {
@@ -118,10 +121,26 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}()
 	}
-	if r := o.Resolved; r != nil && o.Target.Kind == target.KindInstanceID && r.ID == o.Target.Value && !r.Managed {
+	var verify chan error // the lookup running alongside, if any
+	switch r := o.Resolved; {
+	case r != nil && o.Target.Kind == target.KindInstanceID && r.ID == o.Target.Value && !r.Managed:
 		inst = *r
 		log.Info("target resolved by the caller", "instance", inst.ID)
-	} else {
+	case name == NameSSM && o.Via == nil && o.Target.Kind == target.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
+		// An EC2 instance id over ssm needs nothing from EC2 to push the
+		// key and start the session: the lookup runs alongside them
+		// instead of first. It still decides: it is not cancelled by
+		// the other steps, and its error is the one reported.
+		inst = target.Instance{ID: o.Target.Value}
+		verify = make(chan error, 1)
+		go func() {
+			in, err := target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+			if err == nil && in.ID != inst.ID {
+				err = fmt.Errorf("resolve %s: EC2 answered with instance %s", o.Target, in.ID)
+			}
+			verify <- err
+		}()
+	default:
 		inst, instErr = target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
 	}
 	rwg.Wait()
@@ -185,6 +204,10 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}()
 	}
+	var verifyErr error
+	if verify != nil {
+		step(&verifyErr, func() error { return <-verify })
+	}
 	step(&pushErr, func() error { return pushOnce(ctx, o.API, o.KeyFile, inst, o.User, pubKey, log) })
 	if name == NameBastion {
 		step(&viaPushErr, func() error {
@@ -211,11 +234,11 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		step(&pinErr, func() error { return o.ensurePinned(ctx, inst, name, instFacts) })
 	}
 	wg.Wait()
-	if err := errors.Join(pushErr, viaPushErr, dialErr, pinErr); err != nil {
+	if err := errors.Join(verifyErr, pushErr, viaPushErr, dialErr, pinErr); err != nil {
 		if conn != nil {
 			conn.Close()
 		}
-		return firstReal(pushErr, viaPushErr, dialErr, pinErr)
+		return firstReal(verifyErr, pushErr, viaPushErr, dialErr, pinErr)
 	}
 	log.Info("connected", "instance", inst.ID, "transport", chosen, "user", o.User)
 	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout)
