@@ -80,7 +80,8 @@ func TestProxyUsesResolvedInstanceHint(t *testing.T) {
 
 // Over ssm, an instance id's lookup runs alongside the key push and the
 // session, and still decides: a stopped or unknown instance is refused
-// with the lookup's own explanation, and no SSH byte is written.
+// with the lookup's own explanation, no SSH byte is written and no key is
+// left pushed.
 func TestProxySSMInstanceIDStillChecked(t *testing.T) {
 	e := newEnv(t, sshd.Embedded)
 	old1 := infoByName(t, e.sb, "old-1")
@@ -95,5 +96,8 @@ func TestProxySSMInstanceIDStillChecked(t *testing.T) {
 		if !strings.Contains(stderr, c.want) {
 			t.Errorf("proxy to %s: stderr lacks %q:\n%s", c.id, c.want, stderr)
 		}
+	}
+	if n := e.pushedKeys(currentUser(t)); n != 0 {
+		t.Fatalf("%d keys were pushed for a stopped or unknown instance", n)
 	}
 }
