@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -289,21 +290,30 @@ var (
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 	regionPattern    = regexp.MustCompile(`^(\*|[a-z]{2}(-[a-z]+)+-\d+)$`)
 	accountPattern   = regexp.MustCompile(`^(\*|\d{12})$`)
-	// The tag patterns' lengths (1-128 and 0-256 characters) are checked
-	// by validTag: a counted repetition of these Unicode classes compiles
-	// to a program of ~15 MB, which took half a second of every jitssh
-	// process's start-up.
-	tagKeyPattern   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@*?]*$`)
+	// The tag character sets (AWS's `[\p{L}\p{Z}\p{N}_.:/=+\-@]`, and
+	// * ? in values) are checked by validTag without a regexp: compiling
+	// the Unicode classes cost every jitssh process about 200 KB and a
+	// few milliseconds at start-up (with counted repetitions, 15 MB and
+	// half a second).
 	// documentNamePattern is SSM's document name pattern.
 	// (3 to 128 characters, checked apart: see validDocumentName.)
 	documentNamePattern = regexp.MustCompile(`^[a-zA-Z0-9_\-.]*$`)
 )
 
-// validTag reports whether s matches re and has min to max characters.
-func validTag(re *regexp.Regexp, s string, min, max int) bool {
+// validTag reports whether s has min to max characters, each a letter,
+// a separator (\p{Z}), a number or one of _ . : / = + - @, or one of
+// extra.
+func validTag(s string, min, max int, extra string) bool {
 	n := utf8.RuneCountInString(s)
-	return n >= min && n <= max && re.MatchString(s)
+	if n < min || n > max {
+		return false
+	}
+	for _, r := range s { // invalid UTF-8 is utf8.RuneError, no letter
+		if !unicode.IsLetter(r) && !unicode.Is(unicode.Z, r) && !unicode.IsNumber(r) && !strings.ContainsRune("_.:/=+-@"+extra, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate reports options that would produce a document IAM rejects or
@@ -317,11 +327,11 @@ func (o Options) Validate() error {
 		return fmt.Errorf("region %q: want a region name like us-east-1", o.Region)
 	case !accountPattern.MatchString(o.Account):
 		return fmt.Errorf("account %q: want 12 digits", o.Account)
-	case !validTag(tagKeyPattern, o.UserTag, 1, 128):
+	case !validTag(o.UserTag, 1, 128, ""):
 		return fmt.Errorf("user tag %q is not a valid tag key", o.UserTag)
-	case o.TagKey != "" && (!validTag(tagKeyPattern, o.TagKey, 1, 128) || strings.HasPrefix(o.TagKey, "aws:")):
+	case o.TagKey != "" && (!validTag(o.TagKey, 1, 128, "") || strings.HasPrefix(o.TagKey, "aws:")):
 		return fmt.Errorf("instance tag key %q is not a valid tag key", o.TagKey)
-	case o.TagKey != "" && !validTag(tagValuePattern, o.TagValue, 0, 256):
+	case o.TagKey != "" && !validTag(o.TagValue, 0, 256, "*?"):
 		return fmt.Errorf("instance tag value %q is not a valid tag value", o.TagValue)
 	case o.TagKey == "" && o.TagValue != "":
 		return errors.New("an instance tag value needs a tag key")
