@@ -29,6 +29,10 @@ const (
 	// envInstance carries the instance `jitssh ssh` resolved
 	// (target.Hint), so the proxy need not look it up again.
 	envInstance = "JITSSH_INSTANCE"
+	// envExplainHostKey=1 makes the proxy explain a host key other than
+	// the pinned one (ssh refuses it; `jitssh ssh` turns the
+	// KnownHostsCommand, which would explain, off).
+	envExplainHostKey = "JITSSH_EXPLAIN_HOST_KEY"
 	// envKeyStore and envAgentLifetime set `jitssh ssh`'s --key-store and
 	// --agent-lifetime.
 	envKeyStore      = "JITSSH_KEY_STORE"
@@ -142,6 +146,9 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			}
 			if !noPin {
 				o.Pins = pinStore(p)
+			}
+			if os.Getenv(envExplainHostKey) == "1" {
+				o.ExplainHostKey = g.io.Err
 			}
 			return connect.Proxy(cmd.Context(), o, g.io.In, g.io.Out)
 		},

@@ -138,10 +138,6 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			if err != nil {
 				return err
 			}
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
 			o.HostKeyAlias = inst.ID
 			env := childEnv(g, region)
 			if !inst.Managed {
@@ -182,11 +178,14 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			if err != nil {
 				return err
 			}
-			if pinned, err := pinStore(p).Lookup(inst.ID); err == nil {
-				if algs := pinnedHostKeyAlgorithms(pinned, args[1:]); algs != "" {
-					sshArgs = append(sshArgs, "-o", "HostKeyAlgorithms="+algs)
-				}
-			}
+			// The pin store is ssh's UserKnownHostsFile under HostKeyAlias
+			// (the instance id), which is all ssh needs to enforce the pin;
+			// the KnownHostsCommand answers for other names and explains a
+			// changed key, at the price of a jitssh process after the key
+			// exchange. Here the proxy explains instead (it sees the key
+			// pass), and the command is off (the first -o wins).
+			sshArgs = append([]string{"-o", "KnownHostsCommand=none"}, sshArgs...)
+			env = append(env, envExplainHostKey+"=1")
 			sshArgs = append(sshArgs, "-l", user, inst.ID)
 			sshArgs = append(sshArgs, args[1:]...)
 			c := exec.CommandContext(ctx, "ssh", sshArgs...)

@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,13 @@ type ProxyOptions struct {
 	Pins     *knownhosts.Store
 	Reason   string
 	Tunnel   TunnelConfig
+	// ExplainHostKey, if set (with Pins), receives an explanation when
+	// the server presents a host key other than the pinned one; the
+	// key is read from the key exchange as it passes (hostKeyWatch).
+	// ssh refuses such a key by itself (the pin store is its
+	// UserKnownHostsFile), so `jitssh ssh` sets this instead of having
+	// ssh run `jitssh known-hosts lookup` (a whole process) to explain.
+	ExplainHostKey io.Writer
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
 	Logger            *slog.Logger
@@ -241,7 +249,21 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		return firstReal(verifyErr, pushErr, viaPushErr, dialErr, pinErr)
 	}
 	log.Info("connected", "instance", inst.ID, "transport", chosen, "user", o.User)
-	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout)
+	var seen func(ssh.PublicKey)
+	if o.ExplainHostKey != nil && o.Pins != nil {
+		if pinned, err := o.Pins.Lookup(inst.ID); err == nil && len(pinned) > 0 {
+			seen = func(k ssh.PublicKey) {
+				for _, p := range pinned {
+					if bytes.Equal(p.Marshal(), k.Marshal()) {
+						return
+					}
+				}
+				fmt.Fprintf(o.ExplainHostKey, "jitssh: %v\n", &knownhosts.ChangedError{Alias: inst.ID, File: o.Pins.Path,
+					Pinned: pinned, Presented: []ssh.PublicKey{k}, ForgetCommand: o.Pins.ForgetCommand})
+			}
+		}
+	}
+	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout, seen)
 }
 
 // agentSigner returns the running ssh-agent's signer for the public key
@@ -440,10 +462,20 @@ const halfCloseWait = 30 * time.Second
 // connection's write side is closed (SSM: after the agent acknowledged
 // everything) and what the instance still sends is copied out; when the
 // instance closes, we are done.
-func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer) error {
+//
+// seen, if not nil, is shown the host key the server presents (see
+// hostKeyWatch).
+func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer, seen func(ssh.PublicKey)) error {
 	growPipes(stdin) // not stdout: see growPipes
 	outDone := make(chan error, 1)
 	go func() {
+		if seen != nil {
+			eof, err := watchThenCopy(stdout, c, &hostKeyWatch{}, seen)
+			if eof || err != nil {
+				outDone <- err
+				return
+			}
+		}
 		_, err := copyConn(stdout, c, c)
 		outDone <- err
 	}()
