@@ -17,7 +17,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -43,7 +42,20 @@ const EnvPath = "JITSSH_CONFIG"
 // --transport; a test in internal/cli keeps the lists equal).
 var Transports = []string{"auto", "ssm", "eice", "direct", "bastion"}
 
-var profileRe = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,128}$`)
+// validProfile: [A-Za-z0-9_.@+-]{1,128} (no regexp: a counted repetition
+// compiles to a large program at every jitssh start).
+func validProfile(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.@+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // DefaultPath returns $JITSSH_CONFIG or <user config dir>/jitssh/config.toml.
 func DefaultPath() (string, error) {
@@ -100,7 +112,7 @@ func Parse(data []byte, name string) (Config, error) {
 	if c.Region != "" && !target.ValidRegion(c.Region) {
 		return Config{}, fmt.Errorf("%s: region %q is not an AWS region code (like \"eu-west-1\")", name, c.Region)
 	}
-	if c.Profile != "" && !profileRe.MatchString(c.Profile) {
+	if c.Profile != "" && !validProfile(c.Profile) {
 		return Config{}, fmt.Errorf("%s: profile %q: use letters, digits and _ . @ + -", name, c.Profile)
 	}
 	if c.Transport != "" {

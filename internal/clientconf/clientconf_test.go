@@ -3,6 +3,7 @@ package clientconf
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -94,6 +95,20 @@ func FuzzParse(f *testing.F) {
 		}
 		if strings.ContainsAny(c.Profile, " \n\"'$") {
 			t.Fatalf("invalid profile accepted: %+v", c)
+		}
+	})
+}
+
+// FuzzValidProfile: the hand-written check accepts exactly what the
+// pattern it replaced accepts.
+func FuzzValidProfile(f *testing.F) {
+	re := regexp.MustCompile(`^[A-Za-z0-9_.@+-]{1,128}$`)
+	for _, s := range []string{"default", "prod-eu", "a@b+c.d_e", "", "a b", "x/y", strings.Repeat("p", 128), strings.Repeat("p", 129), "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := validProfile(s), re.MatchString(s); got != want {
+			t.Fatalf("validProfile(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }

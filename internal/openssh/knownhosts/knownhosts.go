@@ -23,7 +23,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -43,13 +42,34 @@ type Store struct {
 	ForgetCommand string
 }
 
-// aliasRE accepts an instance id or host name, optionally in OpenSSH's
-// "[host]:port" form for non-standard ports.
-var aliasRE = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[A-Za-z0-9][A-Za-z0-9._-]{0,252}\]:[0-9]{1,5})$`)
+// ValidAlias reports whether alias can key a pin: an instance id or host
+// name of letters, digits, '.', '_' and '-' starting with a letter or
+// digit, at most 253 characters, optionally in OpenSSH's "[name]:port"
+// form (1 to 5 digits); no wildcard or other pattern characters. (Checked
+// by hand rather than with a regexp: a counted repetition compiles to a
+// large program at every jitssh start.)
+func ValidAlias(alias string) bool {
+	if strings.HasPrefix(alias, "[") {
+		name, port, ok := strings.Cut(alias[1:], "]:")
+		return ok && validName(name) && len(port) >= 1 && len(port) <= 5 && strings.Trim(port, "0123456789") == ""
+	}
+	return validName(alias)
+}
 
-// ValidAlias reports whether alias can key a pin: letters, digits, '.', '_'
-// and '-' (or "[name]:port"), no wildcard or other pattern characters.
-func ValidAlias(alias string) bool { return aliasRE.MatchString(alias) }
+// validName: [A-Za-z0-9][A-Za-z0-9._-]{0,252}.
+func validName(s string) bool {
+	if len(s) < 1 || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // entry is one parsed line of the pin file.
 type entry struct {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -224,6 +225,20 @@ func FuzzParse(f *testing.F) {
 			if e.key == nil {
 				t.Fatal("parse returned an entry without a key")
 			}
+		}
+	})
+}
+
+// FuzzValidAlias: the hand-written check accepts exactly what the pattern
+// it replaced accepts.
+func FuzzValidAlias(f *testing.F) {
+	re := regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,252}|\[[A-Za-z0-9][A-Za-z0-9._-]{0,252}\]:[0-9]{1,5})$`)
+	for _, s := range []string{"i-0123456789abcdef0", "[web-1]:2222", "[a]:", "[a]:123456", "-x", "a*", "", "[]:22", "a b", strings.Repeat("a", 253), strings.Repeat("a", 254), "[" + strings.Repeat("b", 253) + "]:22", "web.1_x-y", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := ValidAlias(s), re.MatchString(s); got != want {
+			t.Fatalf("ValidAlias(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }
