@@ -8,9 +8,16 @@ TESTFLAGS ?=
 
 all: build
 
+# jitssh-authkeys-c (sshd's AuthorizedKeysCommand in C, docs/instance.md) is
+# built when a C compiler exists; without one, jitssh-authkeys serves alone.
+CC ?= cc
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	@if command -v $(CC) >/dev/null 2>&1; then \
+	  echo "$(CC) -O2 -static -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c"; \
+	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; \
+	else echo "no C compiler ($(CC)): jitssh-authkeys-c not built, jitssh-authkeys serves alone"; fi
 
 # Starts the sandbox, connects with real ssh through jitssh, copies a file with
 # scp and back, shows the instance's audit line, and stops the sandbox.
