@@ -61,6 +61,8 @@ NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
 packages:
 	rm -rf build/pkgroot dist && mkdir -p build/pkgroot/usr/bin dist
 	CGO_ENABLED=0 $(GO) build -trimpath -o build/pkgroot/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
+	if command -v $(CC) >/dev/null 2>&1; then \
+	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o build/pkgroot/usr/bin/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; fi
 	build/pkgroot/usr/bin/jitssh-host install --root build/pkgroot --unit-dir /lib/systemd/system
 	for p in deb rpm; do \
 	  VERSION=$(VERSION) GOARCH=$$($(GO) env GOARCH) \

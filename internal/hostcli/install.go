@@ -13,7 +13,7 @@ import (
 func layoutFlags(cmd *cobra.Command, l *install.Layout) {
 	cmd.Flags().StringVar(&l.Root, "root", "", "install under this directory instead of / (packaging; implies --no-start)")
 	cmd.Flags().StringVar(&l.Bin, "bin", l.Bin, "path of jitssh-host as sshd and systemd see it")
-	cmd.Flags().StringVar(&l.AuthKeysBin, "authkeys-bin", l.AuthKeysBin, `path of jitssh-authkeys as sshd sees it ("" = sshd runs jitssh-host authorized-keys)`)
+	cmd.Flags().StringVar(&l.AuthKeysBin, "authkeys-bin", l.AuthKeysBin, `path of jitssh-authkeys as sshd sees it; jitssh-authkeys-c next to it is used instead ("" = sshd runs jitssh-host authorized-keys)`)
 	cmd.Flags().StringVar(&l.UnitDir, "unit-dir", l.UnitDir, "systemd unit directory")
 }
 
@@ -49,6 +49,8 @@ Files it did not write are never replaced. Run it as root.`,
 					l.AuthKeysBin = ""
 				}
 			}
+			// jitssh-authkeys-c, when installed next to jitssh-authkeys.
+			l = l.WithCClient()
 			did, err := install.Install(l, install.Options{Start: !noStart && l.Root == ""})
 			for _, d := range did {
 				fmt.Fprintln(stdout, d)

@@ -95,6 +95,12 @@ var buildSafe = sync.OnceValues(func() (string, error) {
 	if out, err := exec.Command("go", "build", "-o", dir+"/", "github.com/jitssh/jitssh/cmd/jitssh-host", "github.com/jitssh/jitssh/cmd/jitssh-authkeys").CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
+	// jitssh-authkeys-c too, when there is a C compiler (useClient).
+	if cc, err := exec.LookPath("cc"); err == nil {
+		if out, err := exec.Command(cc, "-std=c99", "-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", filepath.Join(dir, "jitssh-authkeys-c"), "../../cmd/jitssh-authkeys-c/authkeys.c").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("cc: %v\n%s", err, out)
+		}
+	}
 	return bin, nil
 })
 
@@ -235,6 +241,39 @@ groups = ["sudo", "adm"]
 	h.start()
 	t.Cleanup(h.stopService)
 	return h
+}
+
+// useClient makes sshd's AuthorizedKeysCommand the named client
+// (jitssh-authkeys or jitssh-authkeys-c) from the next login on: every
+// login runs its own `sshd -i`, which reads the configuration afresh.
+func (h *jitHost) useClient(name string) {
+	h.t.Helper()
+	bin, err := buildSafe()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	client := filepath.Join(filepath.Dir(bin), name)
+	if _, err := os.Stat(client); err != nil {
+		skip := h.t.Skip
+		if os.Getenv("JITSSH_REQUIRE_SSHD") == "1" {
+			skip = h.t.Fatal
+		}
+		skip(name + " was not built (no C compiler, cc: install gcc and libc6-dev): " + err.Error())
+	}
+	b, err := os.ReadFile(h.sshdConfig)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "AuthorizedKeysCommand ") {
+			l = "AuthorizedKeysCommand " + client + " --socket " + h.keysSocket + " --fallback none -- %u %f"
+		}
+		lines = append(lines, l)
+	}
+	if err := os.WriteFile(h.sshdConfig, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 func (h *jitHost) setSigner(s *signer.Signer) {
@@ -449,9 +488,17 @@ func TestJITUserRealSSHD(t *testing.T) {
 	}
 
 	// A second login keeps the UID; so does a restart of the service.
+	// It goes through jitssh-authkeys-c, the same client in C (the first
+	// went through jitssh-authkeys): the key is served, and a user without
+	// one is still refused.
+	h.useClient("jitssh-authkeys-c")
 	if out, err := h.login(name, "id -u"); err != nil || !strings.Contains(out, fmt.Sprintf("\n%d\n", uid)) {
-		t.Errorf("second login: %v, id -u = %q, want %d", err, out, uid)
+		t.Errorf("second login, through jitssh-authkeys-c: %v, id -u = %q, want %d", err, out, uid)
 	}
+	if out, err := h.login(randName("jit"), "true"); err == nil {
+		t.Errorf("login without a key through jitssh-authkeys-c succeeded:\n%s", out)
+	}
+	h.useClient("jitssh-authkeys")
 	h.stopService()
 	if _, err := getent("passwd", name); err == nil {
 		t.Errorf("%s still resolves with the service stopped", name)

@@ -63,6 +63,30 @@ type File struct {
 	Keep bool
 }
 
+// CClient is the file name of jitssh-authkeys-c (cmd/jitssh-authkeys-c),
+// jitssh-authkeys' protocol in a static C program that starts in a fraction
+// of a Go program's time; it hands over to jitssh-authkeys in its own
+// directory when no key service answers.
+const CClient = "jitssh-authkeys-c"
+
+// WithCClient returns l with AuthKeysBin set to jitssh-authkeys-c when
+// AuthKeysBin is a jitssh-authkeys and both it and jitssh-authkeys-c are
+// installed (under Root) in the same directory; otherwise l unchanged.
+func (l Layout) WithCClient() Layout {
+	if filepath.Base(l.AuthKeysBin) != "jitssh-authkeys" {
+		return l
+	}
+	c := filepath.Join(filepath.Dir(l.AuthKeysBin), CClient)
+	for _, p := range []string{l.AuthKeysBin, c} {
+		fi, err := os.Stat(filepath.Join(l.Root, p))
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+			return l
+		}
+	}
+	l.AuthKeysBin = c
+	return l
+}
+
 // AuthorizedKeysCommand returns the sshd_config AuthorizedKeysCommand value.
 func (l Layout) AuthorizedKeysCommand() string {
 	if l.AuthKeysBin == "" {
@@ -85,7 +109,8 @@ func (l Layout) AuthorizedKeysCommand() string {
 // Files returns the files of an installation.
 func Files(l Layout) []File {
 	dropIn := fmt.Sprintf(`# jitssh: EC2 Instance Connect keys verified by jitssh-host (%s).
-# Keys come from IMDS through the AuthorizedKeysCommand: jitssh-authkeys asks
+# Keys come from IMDS through the AuthorizedKeysCommand: jitssh-authkeys (or
+# jitssh-authkeys-c, the same client in C, which starts faster) asks
 # %s (which verifies them, with its signer cache, and
 # audits each) and runs "jitssh-host authorized-keys" when that service is
 # not running. Users that do not exist yet are created on first login by the

@@ -143,3 +143,39 @@ func TestUserData(t *testing.T) {
 		t.Error("quoted URL accepted")
 	}
 }
+
+// jitssh-authkeys-c is sshd's command only when it and jitssh-authkeys (its
+// fallback) are both installed, executable, in the same directory.
+func TestWithCClient(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	l := install.DefaultLayout()
+	l.Root = root
+	bin := filepath.Join(root, "usr/bin")
+	os.MkdirAll(bin, 0o755)
+	if got := l.WithCClient().AuthorizedKeysCommand(); got != "/usr/bin/jitssh-authkeys -- %u %f" {
+		t.Errorf("nothing installed: %q", got)
+	}
+	os.WriteFile(filepath.Join(bin, install.CClient), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(bin, "jitssh-authkeys"), []byte("x"), 0o755)
+	if got := l.WithCClient().AuthKeysBin; got != "/usr/bin/jitssh-authkeys" {
+		t.Errorf("C client not executable: %q", got)
+	}
+	os.Chmod(filepath.Join(bin, install.CClient), 0o755)
+	if got := l.WithCClient().AuthorizedKeysCommand(); got != "/usr/bin/jitssh-authkeys-c -- %u %f" {
+		t.Errorf("both installed: %q", got)
+	}
+	os.Remove(filepath.Join(bin, "jitssh-authkeys"))
+	if got := l.WithCClient().AuthKeysBin; got != "/usr/bin/jitssh-authkeys" {
+		t.Errorf("C client without its fallback jitssh-authkeys: %q", got)
+	}
+	os.WriteFile(filepath.Join(bin, "jitssh-authkeys"), []byte("x"), 0o755)
+	l.Bin = "/opt/jitssh/jitssh-host"
+	if got := l.WithCClient().AuthorizedKeysCommand(); got != "/usr/bin/jitssh-authkeys-c --fallback /opt/jitssh/jitssh-host -- %u %f" {
+		t.Errorf("jitssh-host elsewhere: %q", got)
+	}
+	l.AuthKeysBin = "/usr/local/bin/my-authkeys"
+	if got := l.WithCClient().AuthKeysBin; got != "/usr/local/bin/my-authkeys" {
+		t.Errorf("custom --authkeys-bin replaced: %q", got)
+	}
+}
