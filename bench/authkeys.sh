@@ -2,12 +2,13 @@
 # Instance-side latency (issue 4): the shipped AuthorizedKeysCommand run as
 # sshd runs it, against the sandbox IMDS on 127.0.0.1, idle and with one busy
 # loop per CPU, interleaved with /bin/true (the fork+exec floor):
-# jitssh-authkeys asking the key service (authkeys), jitssh-host
+# jitssh-authkeys asking the key service (authkeys), the same client in C
+# (authkeys-c, cmd/jitssh-authkeys-c, when cc exists), jitssh-host
 # authorized-keys verifying in its own process (authkeys-inprocess) and the
 # service's share alone (service-call); and glibc lookups of a known JIT user, an unknown name and root
 # through nss-systemd, in process (getpwnam_r) and through getent.
 # Usage: bench/authkeys.sh [runs]   (root, nss-systemd in /etc/nsswitch.conf)
-# JITSSH_BENCH_HOST_BIN=PATH measures that jitssh-host build (and jitssh-authkeys next to it) instead of this tree;
+# JITSSH_BENCH_HOST_BIN=PATH measures that jitssh-host build (and jitssh-authkeys, jitssh-authkeys-c next to it) instead of this tree;
 # JITSSH_BENCH_HOST_BIN_BASELINE=PATH times it too, interleaved (authkeys-baseline).
 # Metrics: NAME-ms-p50 / NAME-ms-p99 per operation, load1 = the 1-minute load
 # average when the sub-benchmark started, A/B = ratio of medians.

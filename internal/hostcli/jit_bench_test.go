@@ -189,6 +189,12 @@ var buildShipped = sync.OnceValues(func() (string, error) {
 	if b, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, b)
 	}
+	// jitssh-authkeys-c as `make packages` builds it, when cc exists.
+	if cc, err := exec.LookPath("cc"); err == nil {
+		if b, err := exec.Command(cc, "-std=c99", "-O2", "-static", "-o", filepath.Join(out, "jitssh-authkeys-c"), "../../cmd/jitssh-authkeys-c/authkeys.c").CombinedOutput(); err != nil {
+			return "", fmt.Errorf("cc: %v\n%s", err, b)
+		}
+	}
 	return filepath.Join(out, "jitssh-host"), nil
 })
 
@@ -201,7 +207,9 @@ var buildShipped = sync.OnceValues(func() (string, error) {
 //     and audit event per call, signer chain cached), as installed;
 //   - authkeys-inprocess: jitssh-host authorized-keys --config, which does
 //     every IMDS round and check itself (also what jitssh-authkeys runs
-//     when no service answers).
+//     when no service answers);
+//   - authkeys-c: jitssh-authkeys-c, the same client as authkeys in C
+//     (when built: a C compiler, or next to $JITSSH_BENCH_HOST_BIN).
 //
 // Sub-benchmarks: imds=precomputed (keys and staples served as EC2 serves
 // them) and imds=sandbox (signed per request: measures the sandbox too).
@@ -302,7 +310,7 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	baseline := os.Getenv("JITSSH_BENCH_HOST_BIN_BASELINE")
 	run := func(bin string) error {
 		cmd := exec.Command(bin, "authorized-keys", "--config", conf, "--", "alice", fp)
-		if filepath.Base(bin) == "jitssh-authkeys" {
+		if base := filepath.Base(bin); base == "jitssh-authkeys" || base == "jitssh-authkeys-c" {
 			cmd = exec.Command(bin, "--socket", keysSocket, "--fallback", "none", "--", "alice", fp)
 		}
 		cmd.Env = []string{}
@@ -314,6 +322,11 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 		return nil
 	}
 	authorizedKeys := func() error { return run(client) }
+	cClient := filepath.Join(filepath.Dir(bin), "jitssh-authkeys-c")
+	if _, err := os.Stat(cClient); err != nil {
+		b.Logf("no %s: authkeys-c not measured", cClient)
+		cClient = ""
+	}
 	inProcess := func() error { return run(bin) }
 	// The service's share of authkeys: the same call from this process.
 	serviceCall := func() error {
@@ -346,7 +359,11 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 				defer busyCPUs(b)()
 			}
 			push()
-			for _, f := range []func() error{authorizedKeys, inProcess} { // warm the page cache
+			warm := []func() error{authorizedKeys, inProcess}
+			if cClient != "" {
+				warm = append(warm, func() error { return run(cClient) })
+			}
+			for _, f := range warm { // warm the page cache
 				if err := f(); err != nil {
 					b.Fatal(err)
 				}
@@ -364,6 +381,14 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 				if err := s.time("authkeys-inprocess", inProcess); err != nil {
 					b.Fatal(err)
 				}
+				if cClient != "" {
+					if err := s.time("true", floor); err != nil {
+						b.Fatal(err)
+					}
+					if err := s.time("authkeys-c", func() error { return run(cClient) }); err != nil {
+						b.Fatal(err)
+					}
+				}
 				if err := s.time("service-call", serviceCall); err != nil {
 					b.Fatal(err)
 				}
@@ -375,7 +400,7 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(load, "load1")
-			s.report(b, [2]string{"authkeys", "true"}, [2]string{"authkeys-inprocess", "true"}, [2]string{"authkeys-baseline", "true"})
+			s.report(b, [2]string{"authkeys", "true"}, [2]string{"authkeys-c", "true"}, [2]string{"authkeys-c", "authkeys"}, [2]string{"authkeys-inprocess", "true"}, [2]string{"authkeys-baseline", "true"})
 		})
 	}
 }
