@@ -300,10 +300,12 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_all(int fd, const unsigned char *b, size_t n)
+/* write_all writes b[0:n] to fd; sock: fd is the socket (no SIGPIPE when
+ * the service has gone: an error, as in jitssh-authkeys). */
+static int write_all(int fd, const unsigned char *b, size_t n, int sock)
 {
 	while (n > 0) {
-		ssize_t w = write(fd, b, n);
+		ssize_t w = sock ? send(fd, b, n, MSG_NOSIGNAL) : write(fd, b, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -319,7 +321,6 @@ int main(int argc, char **argv)
 	const char *sock = DEFAULT_SOCKET, *fallback = "";
 	long timeout = 4000;
 	int i = 1;
-	(void)argc;
 	for (; argv[i]; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--") == 0) {
@@ -429,7 +430,7 @@ int main(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	long deadline = now_ms() + timeout;
-	if (write_all(fd, req, rn) < 0) {
+	if (write_all(fd, req, rn, 1) < 0) {
 		say("send: ", strerror(errno), NULL);
 		return EXIT_REFUSED;
 	}
@@ -490,7 +491,7 @@ int main(int argc, char **argv)
 		return 0;
 	if (buf[kn - 1] != '\n')
 		buf[kn++] = '\n'; /* room: the reply is longer than its keys */
-	if (write_all(1, buf, (size_t)kn) < 0) {
+	if (write_all(1, buf, (size_t)kn, 0) < 0) {
 		say("write keys: ", strerror(errno), NULL);
 		return EXIT_REFUSED;
 	}
