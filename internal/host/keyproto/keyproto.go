@@ -321,6 +321,9 @@ func Ask(socket, user, fingerprint string, timeout time.Duration) (string, error
 		buf = buf[:len(buf)+n]
 		for i := len(buf) - n; i < len(buf); i++ {
 			if buf[i] == 0 {
+				if i > MaxMessage {
+					return "", errors.New("reply longer than " + strconv.Itoa(MaxMessage) + " bytes")
+				}
 				if i != len(buf)-1 {
 					return "", errors.New("the key service sent more than one reply")
 				}

@@ -277,3 +277,24 @@ func TestAskTrickle(t *testing.T) {
 		t.Errorf("Ask returned after %v with a 300ms timeout", d)
 	}
 }
+
+// TestAskReplyJustOverTheLimit: a reply one byte longer than MaxMessage is
+// refused even when its NUL arrives in the same read as its last bytes
+// (the limit used to be checked only on reads without the NUL).
+func TestAskReplyJustOverTheLimit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the test's own server must run as root")
+	}
+	prefix, suffix := `{"parameters":{"authorizedKeys":"`, `"}}`
+	for _, size := range []int{MaxMessage, MaxMessage + 1} {
+		keys := strings.Repeat("k", size-len(prefix)-len(suffix))
+		sock := serve(t, prefix+keys+suffix+"\x00")
+		got, err := Ask(sock, "alice", "", 5*time.Second)
+		switch {
+		case size <= MaxMessage && (err != nil || got != keys):
+			t.Errorf("a %d-byte reply: %d bytes, %v; want it accepted", size, len(got), err)
+		case size > MaxMessage && (err == nil || !strings.Contains(err.Error(), "longer than")):
+			t.Errorf("a %d-byte reply: %d bytes, %v; want it refused as too long", size, len(got), err)
+		}
+	}
+}
