@@ -405,14 +405,7 @@ func (w *World) PushKey(k PushedKey) PushedKey {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.now()
-	live := w.keys[:0]
-	for _, old := range w.keys {
-		if old.Expires.After(now) {
-			live = append(live, old)
-		}
-	}
-	w.keys = append(live, k)
+	w.keys = append(filterKeys(w.keys[:0], w.keys, w.now(), "", ""), k)
 	return k
 }
 
@@ -421,14 +414,7 @@ func (w *World) PushKey(k PushedKey) PushedKey {
 func (w *World) ActiveKeys(instanceID, osUser string) []PushedKey {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	now := w.now()
-	var out []PushedKey
-	for _, k := range w.keys {
-		if k.InstanceID == instanceID && k.OSUser == osUser && k.Expires.After(now) {
-			out = append(out, k)
-		}
-	}
-	return out
+	return filterKeys(nil, w.keys, w.now(), instanceID, osUser)
 }
 
 // PlacedKey is a key placed in a managed instance's authorized keys by a
@@ -445,14 +431,7 @@ type PlacedKey struct {
 func (w *World) PlaceKey(k PlacedKey) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	now := w.now()
-	live := w.placed[:0]
-	for _, old := range w.placed {
-		if old.Expires.After(now) {
-			live = append(live, old)
-		}
-	}
-	w.placed = append(live, k)
+	w.placed = append(filterKeys(w.placed[:0], w.placed, w.now(), "", ""), k)
 }
 
 // PlacedKeys returns the unexpired keys placed for osUser on instanceID,
@@ -460,14 +439,27 @@ func (w *World) PlaceKey(k PlacedKey) {
 func (w *World) PlacedKeys(instanceID, osUser string) []PlacedKey {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	now := w.now()
-	var out []PlacedKey
-	for _, k := range w.placed {
-		if k.InstanceID == instanceID && k.OSUser == osUser && k.Expires.After(now) {
-			out = append(out, k)
+	return filterKeys(nil, w.placed, w.now(), instanceID, osUser)
+}
+
+// key is what PushedKey and PlacedKey share: instance, OS user, expiry.
+type key interface {
+	facts() (string, string, time.Time)
+}
+
+func (k PushedKey) facts() (string, string, time.Time) { return k.InstanceID, k.OSUser, k.Expires }
+func (k PlacedKey) facts() (string, string, time.Time) { return k.InstanceID, k.OSUser, k.Expires }
+
+// filterKeys appends to dst the keys of all that are unexpired at now and,
+// unless instanceID is "", for instanceID and osUser; dst may be all[:0].
+func filterKeys[K key](dst, all []K, now time.Time, instanceID, osUser string) []K {
+	for _, k := range all {
+		in, user, exp := k.facts()
+		if exp.After(now) && (instanceID == "" || in == instanceID && user == osUser) {
+			dst = append(dst, k)
 		}
 	}
-	return out
+	return dst
 }
 
 // Command is an SSM command sent with SendCommand, and what each target
