@@ -683,15 +683,10 @@ func (f *File) check() error {
 
 func (f *File) checkInstance(i int, ids map[string]bool) error {
 	in := &f.Instances[i]
-	where := fmt.Sprintf("instances[%d]", i)
-	if !instanceIDPattern.MatchString(in.ID) {
-		return fmt.Errorf("%s: id %q: want i- and 8 or 17 lower-case hex digits", where, in.ID)
+	where, err := checkID(fmt.Sprintf("instances[%d]", i), in.ID, instanceIDPattern, "i- and 8 or 17 lower-case hex digits", ids)
+	if err != nil {
+		return err
 	}
-	where = fmt.Sprintf("instances[%d] (%s)", i, in.ID)
-	if ids[in.ID] {
-		return fmt.Errorf("%s: duplicate id", where)
-	}
-	ids[in.ID] = true
 	switch in.State {
 	case "":
 		in.State = "running"
@@ -812,17 +807,27 @@ func (f *File) placeInstance(in *InstanceSpec, ip netip.Addr, where string) erro
 
 var managedIDPattern = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
 
+// checkID checks an entry's id against pattern (want says what it asks
+// for) and that no earlier entry has it, records it in ids, and returns
+// where with the id, for the entry's other messages.
+func checkID(where, id string, pattern *regexp.Regexp, want string, ids map[string]bool) (string, error) {
+	if !pattern.MatchString(id) {
+		return where, fmt.Errorf("%s: id %q: want %s", where, id, want)
+	}
+	where = fmt.Sprintf("%s (%s)", where, id)
+	if ids[id] {
+		return where, fmt.Errorf("%s: duplicate id", where)
+	}
+	ids[id] = true
+	return where, nil
+}
+
 func (f *File) checkManaged(i int, ids map[string]bool) error {
 	in := &f.ManagedInstances[i]
-	where := fmt.Sprintf("managed_instances[%d]", i)
-	if !managedIDPattern.MatchString(in.ID) {
-		return fmt.Errorf("%s: id %q: want mi- and 17 lower-case hex digits", where, in.ID)
+	where, err := checkID(fmt.Sprintf("managed_instances[%d]", i), in.ID, managedIDPattern, "mi- and 17 lower-case hex digits", ids)
+	if err != nil {
+		return err
 	}
-	where = fmt.Sprintf("managed_instances[%d] (%s)", i, in.ID)
-	if ids[in.ID] {
-		return fmt.Errorf("%s: duplicate id", where)
-	}
-	ids[in.ID] = true
 	switch in.SSM {
 	case "":
 		in.SSM = "online"
