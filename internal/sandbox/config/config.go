@@ -416,15 +416,10 @@ func (f *File) checkNetwork() error {
 	subnets := map[string]bool{}
 	for i := range f.Subnets {
 		sn := &f.Subnets[i]
-		where := fmt.Sprintf("subnets[%d]", i)
-		if !strings.HasPrefix(sn.ID, "subnet-") || !resIDPattern.MatchString(sn.ID) {
-			return fmt.Errorf("%s: id %q: want subnet- and 8 or 17 lower-case hex digits", where, sn.ID)
+		where, err := checkID(fmt.Sprintf("subnets[%d]", i), sn.ID, subnetIDPattern, "subnet- and 8 or 17 lower-case hex digits", subnets)
+		if err != nil {
+			return err
 		}
-		where = fmt.Sprintf("subnets[%d] (%s)", i, sn.ID)
-		if subnets[sn.ID] {
-			return fmt.Errorf("%s: duplicate id", where)
-		}
-		subnets[sn.ID] = true
 		vp, ok := vpcs[sn.VpcID]
 		if !ok {
 			return fmt.Errorf("%s: vpc_id %q names no [[vpcs]] entry", where, sn.VpcID)
@@ -457,15 +452,10 @@ func (f *File) checkNetwork() error {
 	eps := map[string]bool{}
 	for i := range f.Endpoints {
 		e := &f.Endpoints[i]
-		where := fmt.Sprintf("endpoints[%d]", i)
-		if !endpointIDPattern.MatchString(e.ID) {
-			return fmt.Errorf("%s: id %q: want eice- and 8 to 17 lower-case hex digits", where, e.ID)
+		where, err := checkID(fmt.Sprintf("endpoints[%d]", i), e.ID, endpointIDPattern, "eice- and 8 to 17 lower-case hex digits", eps)
+		if err != nil {
+			return err
 		}
-		where = fmt.Sprintf("endpoints[%d] (%s)", i, e.ID)
-		if eps[e.ID] {
-			return fmt.Errorf("%s: duplicate id", where)
-		}
-		eps[e.ID] = true
 		if !subnets[e.SubnetID] {
 			return fmt.Errorf("%s: subnet_id %q names no [[subnets]] entry", where, e.SubnetID)
 		}
@@ -805,7 +795,10 @@ func (f *File) placeInstance(in *InstanceSpec, ip netip.Addr, where string) erro
 	return nil
 }
 
-var managedIDPattern = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
+var (
+	managedIDPattern = regexp.MustCompile(`^mi-[0-9a-f]{17}$`)
+	subnetIDPattern  = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`) // resIDPattern's subnet ids
+)
 
 // checkID checks an entry's id against pattern (want says what it asks
 // for) and that no earlier entry has it, records it in ids, and returns
