@@ -51,12 +51,13 @@ func asNet(c connect.Conn) net.Conn {
 	return connAdapter{c}
 }
 
-// learnKey learns inst's host key over SSM (AWS-authenticated).
-func learnKey(t *testing.T, api *awsapi.Client, inst target.Instance) ssh.PublicKey {
+// learnKey learns inst's host key over tr, an AWS-authenticated transport
+// (ssm or eice).
+func learnKey(t *testing.T, tr connect.Transport, inst target.Instance) ssh.PublicKey {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := connect.SSM{API: api}.Dial(ctx, inst, 22)
+	c, err := tr.Dial(ctx, inst, 22)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,8 @@ func TestTransportConformance(t *testing.T) {
 	user := currentUser(t)
 	web1, db1, bastion := byName(t, api, "web-1"), byName(t, api, "db-1"), byName(t, api, "bastion-1")
 	app1 := byName(t, api, "app-1")
-	web1Key, db1Key, bastionKey := learnKey(t, api, web1), learnKey(t, api, db1), learnKey(t, api, bastion)
+	ssmT := connect.SSM{API: api}
+	web1Key, db1Key, bastionKey := learnKey(t, ssmT, web1), learnKey(t, ssmT, db1), learnKey(t, ssmT, bastion)
 	// The bastion logs in with a pushed key, like the product does.
 	_, bpriv, _ := ed25519.GenerateKey(rand.Reader)
 	bsigner, _ := ssh.NewSignerFromKey(bpriv)
@@ -237,19 +239,7 @@ func TestTransportConformance(t *testing.T) {
 	}
 	pushBastion()
 	// app-1's agent is offline: its key is learned over EICE.
-	app1Key := func() ssh.PublicKey {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c, err := connect.EICE{API: api}.Dial(ctx, app1, 22)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys, err := knownhosts.Learn(ctx, asNet(c), "learn")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return keys[0]
-	}()
+	app1Key := learnKey(t, connect.EICE{API: api}, app1)
 	cases := []transportCase{
 		{tr: connect.SSM{API: api}, inst: web1, hostKey: web1Key, bad: app1, badPort: 22, badWant: "TargetNotConnected"},
 		{tr: connect.EICE{API: api}, inst: app1, hostKey: app1Key, bad: app1, badPort: 2222, badWant: "22 and 3389"},
