@@ -18,7 +18,9 @@
 //     clock skew allowed);
 //   - every entry is judged on its own, so one bad entry never hides a good
 //     one (AWS's script refuses every key then);
-//   - IMDS requests run concurrently under one hard deadline (default 3 s),
+//   - the user's key list is fetched first, and nothing else when there is
+//     none (one request, or two with the token); the other IMDS requests
+//     then run concurrently; all under one hard deadline (default 3 s),
 //     each with a 1 s timeout.
 //
 // Fail closed: any error returns no keys. A [SignerCache] (optional)
@@ -331,11 +333,25 @@ func (r *run) authorize(ctx context.Context) ([]Accepted, error) {
 	return r.judge(f, signerKey)
 }
 
-// fetch gets everything in two concurrent rounds after the token: the
-// metadata, chain and keys, and, as soon as the chain is in, the OCSP
-// staples of its certificates.
+// fetch gets the user's key list first, and only when there is one
+// everything else, in two concurrent rounds: the metadata and chain, and,
+// as soon as the chain is in, the OCSP staples of its certificates. A name
+// without keys (the common case for a lookup of a name that is no
+// just-in-time user, and what a flood of made-up names causes) costs one
+// request.
 func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 	f := &fetched{staples: map[string][]byte{}}
+	b, err := sess.Get(ctx, "managed-ssh-keys/active-keys/"+r.user+"/")
+	switch {
+	case errors.Is(err, imds.ErrNotFound):
+		f.keysMissing = true
+		return f, nil
+	case errors.Is(err, imds.ErrTooLarge):
+		return nil, &Error{Reason: ReasonBadBlob, Err: err}
+	case err != nil:
+		return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
+	}
+	f.keys = b
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -357,7 +373,7 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 		}
 		*dst = v
 	}
-	wg.Add(5)
+	wg.Add(4)
 	go get("instance-id", &f.instanceID)
 	go get("services/domain", &f.domain)
 	go func() {
@@ -375,20 +391,6 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 			return
 		}
 		f.region = region
-	}()
-	go func() {
-		defer wg.Done()
-		b, err := sess.Get(ctx, "managed-ssh-keys/active-keys/"+r.user+"/")
-		switch {
-		case errors.Is(err, imds.ErrNotFound):
-			f.keysMissing = true
-		case errors.Is(err, imds.ErrTooLarge):
-			fail(&Error{Reason: ReasonBadBlob, Err: err})
-		case err != nil:
-			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
-		default:
-			f.keys = b
-		}
 	}()
 	go func() {
 		defer wg.Done()
@@ -429,15 +431,7 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 	}()
 	wg.Wait()
 	if firstErr != nil {
-		// A missing key list makes every other failure moot: there is
-		// nothing to serve and nothing to refuse.
-		if f.keysMissing {
-			return f, nil
-		}
 		return nil, firstErr
-	}
-	if f.keysMissing {
-		return f, nil
 	}
 	if n := len(f.instanceID) - 2; n < 8 || n > 32 || !instanceIDRE.MatchString(f.instanceID) {
 		return nil, refuse(ReasonBadInstanceID, "IMDS instance id %q is not an EC2 instance id", audit.Sanitize(f.instanceID, 64))

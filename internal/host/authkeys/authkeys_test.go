@@ -243,10 +243,38 @@ func TestAuthorizeSharedIMDS(t *testing.T) {
 		}
 		counts = append(counts, e.requests.Load()-before)
 	}
-	// 1st: token, 5 facts, 2 OCSP; 2nd: the same without the token;
-	// 3rd: 5 facts refused (401), a new token, then as the 2nd.
-	if counts[1] != counts[0]-1 || counts[2] != counts[1]+6 {
+	// 1st: token, keys, 4 facts, 2 OCSP; 2nd: the same without the token;
+	// 3rd: keys refused (401), a new token, then as the 2nd.
+	if counts[1] != counts[0]-1 || counts[2] != counts[1]+2 {
 		t.Errorf("IMDS requests per call = %v", counts)
+	}
+}
+
+// A name without keys costs one IMDS request (with the shared client's
+// token): its key list, nothing else. A flood of lookups of made-up names
+// is no more than that (issue 10).
+func TestAuthorizeNoKeysOneRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, getSigner(t))
+	e.push(t, "alice")
+	c, err := authkeys.NewSharedIMDS(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e.cfg.IMDS = c
+	if _, err := authkeys.Authorize(context.Background(), e.cfg, "alice", ""); err != nil { // the token
+		t.Fatal(err)
+	}
+	for _, user := range []string{"carol", "dave", "erin"} {
+		before := e.requests.Load()
+		got, err := authkeys.Authorize(context.Background(), e.cfg, user, "")
+		if err != nil || len(got) != 0 {
+			t.Fatalf("Authorize(%s) = %+v, %v", user, got, err)
+		}
+		if n := e.requests.Load() - before; n != 1 {
+			t.Errorf("Authorize(%s) without keys made %d IMDS requests, want 1 (managed-ssh-keys/active-keys/%s/)", user, n, user)
+		}
 	}
 }
 
