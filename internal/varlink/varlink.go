@@ -5,9 +5,12 @@
 // "oneway" calls answered with nothing, and errors as
 // {"error": NAME, "parameters": {...}}.
 //
-// It owns the wire format and connection handling only (message size and
-// idle limits, socket creation that never removes a live socket). What a
-// method means is the Handler's business.
+// It owns the wire format and connection handling only: message size and
+// time limits, connection caps per peer (SO_PEERCRED uid) and in total, with
+// root counted apart so that unprivileged peers cannot crowd it out, accept
+// errors retried with back-off, and socket creation that never removes a
+// live socket. What a method means is the Handler's business; it learns who
+// is asking from PeerOf.
 package varlink
 
 import (
@@ -90,15 +93,15 @@ func decodeCall(msg []byte) (Call, error) {
 	return c, nil
 }
 
-// readMessage reads one NUL-terminated message of at most MaxMessage bytes.
-func readMessage(r *bufio.Reader) ([]byte, error) {
+// readMessage reads one NUL-terminated message of at most max bytes.
+func readMessage(r *bufio.Reader, max int) ([]byte, error) {
 	var buf []byte
 	for {
 		chunk, err := r.ReadSlice(0)
-		buf = append(buf, chunk...)
-		if len(buf) > MaxMessage+1 {
-			return nil, fmt.Errorf("varlink: message longer than %d bytes", MaxMessage)
+		if len(buf)+len(chunk) > max+1 {
+			return nil, fmt.Errorf("varlink: message longer than %d bytes", max)
 		}
+		buf = append(buf, chunk...)
 		if err == nil {
 			return buf[:len(buf)-1], nil
 		}
@@ -135,41 +138,192 @@ func encodeReply(r reply) ([]byte, error) {
 type Server struct {
 	// Handler answers calls.
 	Handler Handler
-	// IdleTimeout closes a connection with no complete message for this
+	// IdleTimeout closes a connection with no message started for this
 	// long; zero means 30 s.
 	IdleTimeout time.Duration
+	// MaxRequest is the largest message read, in bytes; zero means
+	// MaxMessage. A longer message closes the connection.
+	MaxRequest int
+	// MessageTimeout is how long the rest of a message may take once its
+	// first byte has arrived; zero means 5 s. A late message closes the
+	// connection.
+	MessageTimeout time.Duration
+	// MaxConns bounds the connections open at once from peers other than
+	// root, all together; MaxConnsPerPeer those from one such uid;
+	// MaxRootConns those from root. Zero means no limit. A connection over
+	// a limit is closed as soon as it is accepted, without a reply.
+	MaxConns, MaxConnsPerPeer, MaxRootConns int
 	// Log receives connection errors; nil means slog.Default().
 	Log *slog.Logger
+
+	mu      sync.Mutex
+	open    map[uint32]int // by peer uid
+	others  int            // connections from peers other than root
+	dropped int            // connections closed over a limit since the last log line
+	dropLog time.Time
 }
 
-// Serve accepts connections until ctx is done or ln fails, and closes ln.
-// It returns nil when stopped by ctx.
+// Peer is the process at the other end of a connection, as the kernel
+// reported it when the connection was accepted (SO_PEERCRED).
+type Peer struct {
+	UID, GID uint32
+	PID      int32
+}
+
+type peerKey struct{}
+
+// PeerOf returns the peer of the connection a call came on. Every call a
+// Server hands to its Handler has one.
+func PeerOf(ctx context.Context) (Peer, bool) {
+	p, ok := ctx.Value(peerKey{}).(Peer)
+	return p, ok
+}
+
+// WithPeer returns ctx carrying p, for callers that answer calls in
+// process (and for tests).
+func WithPeer(ctx context.Context, p Peer) context.Context {
+	return context.WithValue(ctx, peerKey{}, p)
+}
+
+// Accept back-off after a temporary error (EMFILE and the like): doubled
+// each time from minBackoff up to maxBackoff, as net/http does.
+const (
+	minBackoff = 5 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Serve accepts connections until ctx is done or ln fails for good, and
+// closes ln either way (a unix listener from Listen removes its socket, so
+// clients see that nobody serves it and can fall back). Temporary accept
+// errors (out of file descriptors or memory, aborted connections) are
+// retried with back-off, never returned. It returns nil when stopped by
+// ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	defer ln.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if !temporary(err) {
+				return fmt.Errorf("varlink: accept: %w", err)
 			}
-			return fmt.Errorf("varlink: accept: %w", err)
+			if backoff == 0 {
+				backoff = minBackoff
+				s.log().Warn("varlink: accept failed; retrying with back-off", "err", err)
+			} else if backoff = 2 * backoff; backoff > maxBackoff {
+				backoff = maxBackoff
+			}
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
+		}
+		backoff = 0
+		peer, err := peerOf(c)
+		if err != nil {
+			s.log().Warn("varlink: no peer credentials; connection closed", "err", err)
+			c.Close()
+			continue
+		}
+		if !s.admit(peer.UID) {
+			c.Close()
+			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.serveConn(ctx, c)
+			defer s.release(peer.UID)
+			s.serveConn(context.WithValue(ctx, peerKey{}, peer), c)
 		}()
 	}
+}
+
+// temporary reports whether an accept error may go away by itself.
+func temporary(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN, syscall.EPROTO} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// admit counts a new connection from uid, or refuses it over a limit.
+func (s *Server) admit(uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open == nil {
+		s.open = map[uint32]int{}
+	}
+	over := false
+	if uid == 0 {
+		over = s.MaxRootConns > 0 && s.open[0] >= s.MaxRootConns
+	} else {
+		over = (s.MaxConns > 0 && s.others >= s.MaxConns) || (s.MaxConnsPerPeer > 0 && s.open[uid] >= s.MaxConnsPerPeer)
+	}
+	if over {
+		s.dropped++
+		if now := time.Now(); now.Sub(s.dropLog) >= 10*time.Second {
+			s.log().Warn("varlink: connection limit reached; closing new connections", "uid", uid,
+				"closed", s.dropped, "open_from_uid", s.open[uid], "open_not_root", s.others)
+			s.dropped, s.dropLog = 0, now
+		}
+		return false
+	}
+	s.open[uid]++
+	if uid != 0 {
+		s.others++
+	}
+	return true
+}
+
+func (s *Server) release(uid uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open[uid]--; s.open[uid] <= 0 {
+		delete(s.open, uid)
+	}
+	if uid != 0 {
+		s.others--
+	}
+}
+
+// peerOf returns the credentials of a unix connection's peer.
+func peerOf(c net.Conn) (Peer, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return Peer{}, fmt.Errorf("not a unix connection (%T)", c)
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return Peer{}, err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return Peer{}, err
+	}
+	if cerr != nil {
+		return Peer{}, cerr
+	}
+	return Peer{UID: cred.Uid, GID: cred.Gid, PID: cred.Pid}, nil
 }
 
 func (s *Server) log() *slog.Logger {
@@ -212,10 +366,26 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	if idle <= 0 {
 		idle = 30 * time.Second
 	}
-	br := bufio.NewReaderSize(c, 4096)
+	msgTimeout := s.MessageTimeout
+	if msgTimeout <= 0 {
+		msgTimeout = 5 * time.Second
+	}
+	max := s.MaxRequest
+	if max <= 0 {
+		max = MaxMessage
+	}
+	br := bufio.NewReaderSize(c, min(max+1, 4096))
 	for {
 		_ = c.SetReadDeadline(time.Now().Add(idle))
-		msg, err := readMessage(br)
+		if _, err := br.Peek(1); err != nil {
+			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				s.log().Debug("varlink: read", "err", err)
+			}
+			return
+		}
+		// A message, once started, must arrive whole and soon.
+		_ = c.SetReadDeadline(time.Now().Add(msgTimeout))
+		msg, err := readMessage(br, max)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				s.log().Debug("varlink: read", "err", err)
@@ -332,7 +502,7 @@ func Invoke(ctx context.Context, path, method string, parameters any, more bool)
 	br := bufio.NewReader(c)
 	var out []json.RawMessage
 	for {
-		b, err := readMessage(br)
+		b, err := readMessage(br, MaxMessage)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
