@@ -20,7 +20,7 @@
 //	home_base    = "/home"
 //	skel         = "/etc/skel"                      # "" creates an empty home
 //	shell        = "/bin/bash"
-//	negative_ttl = "2s"
+//	negative_ttl = "1m"                             # misses, for lookups by peers other than root
 //	expire_after = "720h"                           # "0s" (default): never
 //	reserved     = ["admin"]                        # on top of the built-in list
 //
@@ -105,8 +105,10 @@ type JIT struct {
 	Skel string
 	// Shell is the login shell (shell).
 	Shell string
-	// NegativeTTL is how long "no such user" is remembered for a name that
-	// had no valid key (negative_ttl); default 2 s.
+	// NegativeTTL is how long "no such user" is remembered, for lookups by
+	// peers other than root, for a name that had no valid key
+	// (negative_ttl); default 1 min. Root's lookups (sshd's, at login)
+	// never use it, so a key pushed right after a lookup is seen at once.
 	NegativeTTL time.Duration
 	// ExpireAfter removes JIT users not seen for this long (expire_after);
 	// zero never expires.
@@ -131,7 +133,7 @@ const (
 	DefaultStateFile   = "/var/lib/jitssh/users.json"
 	DefaultUIDMin      = 1000000
 	DefaultUIDMax      = 1999999
-	DefaultNegativeTTL = 2 * time.Second
+	DefaultNegativeTTL = time.Minute
 )
 
 // Default returns the configuration used when no file exists.
@@ -310,8 +312,8 @@ func parseJIT(f *jitFile, j *JIT) error {
 		}
 		*d.dst = v
 	}
-	if j.NegativeTTL > time.Minute {
-		return fmt.Errorf("negative_ttl %s: at most 1m, or a freshly pushed key would be ignored", j.NegativeTTL)
+	if j.NegativeTTL > 10*time.Minute {
+		return fmt.Errorf("negative_ttl %s: at most 10m, or a freshly pushed key would be ignored by non-root lookups for too long", j.NegativeTTL)
 	}
 	if j.ExpireAfter != 0 && j.ExpireAfter < time.Hour {
 		return fmt.Errorf("expire_after %s: at least 1h (or 0s to never expire)", j.ExpireAfter)

@@ -169,7 +169,7 @@ WantedBy=multi-user.target
 # home_base    = "/home"
 # skel         = "/etc/skel"
 # shell        = "/bin/bash"
-# negative_ttl = "2s"
+# negative_ttl = "1m"                    # misses, for lookups by peers other than root
 # expire_after = "0s"                     # e.g. "720h" removes users unseen for 30 days
 # reserved     = []
 

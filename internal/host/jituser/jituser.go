@@ -22,7 +22,17 @@
 //
 // State lives in one JSON file, written atomically under a file lock, and
 // re-read when another process (jitssh-host users remove) changed it.
-// Names that had no valid key are remembered for NegativeTTL.
+//
+// Lookups come from two kinds of peers (Options.Peer): root, which is sshd
+// resolving the user of a login, and everyone else, which is any local
+// user calling getpwnam. Names that had no valid key are remembered for
+// NegativeTTL, for everyone else's lookups only: root's lookups always ask
+// IMDS again (one request, the user's key list), so that a login right
+// after a push works even if the name was looked up just before. Everyone
+// else's verifications are bounded by Limits (per uid and in total, rate
+// and concurrency); over them a lookup is answered "no such user" without
+// asking IMDS. Root's and everyone else's first lookups of a name never
+// wait for each other.
 package jituser
 
 import (
@@ -63,6 +73,11 @@ type Options struct {
 	Chown func(path string, uid, gid int) error
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Peer tells root's lookups from everyone else's (see the package
+	// comment); nil treats every lookup as root's.
+	Peer PeerFunc
+	// Limits bound the verifications lookups by peers other than root cause.
+	Limits Limits
 }
 
 // Manager is the JIT user directory. It is safe for concurrent use.
@@ -70,10 +85,20 @@ type Manager struct {
 	o     Options
 	store *store
 
-	mu      sync.Mutex
-	neg     map[string]time.Time // name → until
-	flights map[string]*flight
-	groups  map[string]groupsEntry // live memberships by user
+	lim   *limiter
+
+	mu         sync.Mutex
+	neg        map[string]time.Time // name → until
+	flights    map[flightKey]*flight
+	groups     map[string]groupsEntry // live memberships by user
+	dropReport time.Time              // last log line about lookups over the limits
+}
+
+// flightKey: root's and everyone else's verifications of a name run apart,
+// so that root never waits for work another user started.
+type flightKey struct {
+	name string
+	root bool
 }
 
 type flight struct {
@@ -125,7 +150,7 @@ func New(o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{o: o, store: st, neg: map[string]time.Time{}, flights: map[string]*flight{}, groups: map[string]groupsEntry{}}, nil
+	return &Manager{o: o, store: st, lim: newLimiter(o.Limits), neg: map[string]time.Time{}, flights: map[flightKey]*flight{}, groups: map[string]groupsEntry{}}, nil
 }
 
 func (m *Manager) user(r *Record) userdb.User {
@@ -171,28 +196,35 @@ func (m *Manager) UserByName(ctx context.Context, name string) (userdb.User, err
 	if ValidName(name) != nil || Reserved(name) {
 		return userdb.User{}, userdb.ErrNotFound // the fast path: no I/O
 	}
+	uid, root := m.peer(ctx)
 	now := m.o.Now()
+	key := flightKey{name: name, root: root}
 	m.mu.Lock()
-	if until, ok := m.neg[name]; ok && now.Before(until) {
+	if until, ok := m.neg[name]; ok && !root && now.Before(until) {
 		m.mu.Unlock()
 		return userdb.User{}, userdb.ErrNotFound
 	}
-	f, running := m.flights[name]
+	f, running := m.flights[key]
 	if !running {
+		if !root && !m.lim.admit(uid, now) {
+			m.reportDropsLocked(now)
+			m.mu.Unlock()
+			return userdb.User{}, userdb.ErrNotFound // not verified: not remembered
+		}
 		f = &flight{done: make(chan struct{})}
-		m.flights[name] = f
+		m.flights[key] = f
 	}
 	m.mu.Unlock()
 	if !running {
 		// Detached from the caller: other lookups wait for this result.
 		f.user, f.err = m.create(context.WithoutCancel(ctx), name)
+		if !root {
+			m.lim.done()
+		}
 		m.mu.Lock()
-		delete(m.flights, name)
+		delete(m.flights, key)
 		if errors.Is(f.err, userdb.ErrNotFound) && m.o.Policy.NegativeTTL > 0 {
-			if len(m.neg) >= maxNegative {
-				clear(m.neg)
-			}
-			m.neg[name] = m.o.Now().Add(m.o.Policy.NegativeTTL)
+			m.rememberMissLocked(name, m.o.Now())
 		}
 		m.mu.Unlock()
 		close(f.done)
@@ -202,6 +234,45 @@ func (m *Manager) UserByName(ctx context.Context, name string) (userdb.User, err
 		return f.user, f.err
 	case <-ctx.Done():
 		return userdb.User{}, ctx.Err()
+	}
+}
+
+// peer returns the uid a lookup comes from and whether it counts as root's.
+func (m *Manager) peer(ctx context.Context) (uint32, bool) {
+	if m.o.Peer == nil {
+		return 0, true
+	}
+	uid, ok := m.o.Peer(ctx)
+	return uid, !ok || uid == 0
+}
+
+// rememberMissLocked adds name to the negative cache, making room by
+// dropping expired entries (or, failing that, all of them).
+func (m *Manager) rememberMissLocked(name string, now time.Time) {
+	if len(m.neg) >= maxNegative {
+		for n, until := range m.neg {
+			if !now.Before(until) {
+				delete(m.neg, n)
+			}
+		}
+		if len(m.neg) >= maxNegative {
+			clear(m.neg)
+		}
+	}
+	m.neg[name] = now.Add(m.o.Policy.NegativeTTL)
+}
+
+// dropReportEvery is how often lookups refused over the limits are logged,
+// as one line with counts per uid.
+const dropReportEvery = time.Minute
+
+func (m *Manager) reportDropsLocked(now time.Time) {
+	if now.Sub(m.dropReport) < dropReportEvery {
+		return
+	}
+	if d := m.lim.takeDropped(); d != nil {
+		m.dropReport = now
+		m.o.Log.Warn("jituser: lookups by non-root users over the verification limits answered \"no such user\" without asking IMDS", "by_uid", d)
 	}
 }
 
@@ -486,10 +557,28 @@ func (m *Manager) liveGroups(ctx context.Context, user string) ([]string, error)
 		m.mu.Unlock()
 		return e.groups, nil
 	}
+	uid, root := m.peer(ctx)
+	if !root && !m.lim.admit(uid, now) {
+		// Over the limits: the memberships last recorded, unverified
+		// now (only root's lookups, at login, decide a session's groups).
+		m.reportDropsLocked(now)
+		m.mu.Unlock()
+		st, err := m.store.snapshot()
+		if err != nil {
+			return nil, err
+		}
+		if r, ok := st.Users[user]; ok {
+			return slices.Clone(r.Groups), nil
+		}
+		return nil, nil
+	}
 	m.mu.Unlock()
 	vctx, cancel := context.WithTimeout(ctx, m.o.VerifyTimeout)
 	keys, err := m.o.Verify(vctx, user)
 	cancel()
+	if !root {
+		m.lim.done()
+	}
 	var groups []string
 	if err == nil && len(keys) > 0 {
 		if groups, err = m.groupsFor(keys); err != nil {

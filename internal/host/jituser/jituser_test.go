@@ -94,7 +94,7 @@ func newFixture(t *testing.T) *fixture {
 		{Caller: "arn:aws:sts::*:assumed-role/*", Groups: []string{"adm"}},
 	}
 	f.opts = jituser.Options{
-		Policy: pol, Verify: f.keys.verify, Audit: f.audit,
+		Policy: pol, Verify: f.keys.verify, Audit: f.audit, Peer: peerOf,
 		PasswdFile: filepath.Join(dir, "passwd"), GroupFile: filepath.Join(dir, "group"),
 	}
 	if os.Geteuid() != 0 {
@@ -226,6 +226,20 @@ func TestNeverCreated(t *testing.T) {
 	}
 }
 
+// peerKey carries the uid of a test lookup's peer; none is root's.
+type peerKey struct{}
+
+func asUID(uid uint32) context.Context { return context.WithValue(context.Background(), peerKey{}, uid) }
+
+func peerOf(ctx context.Context) (uint32, bool) {
+	uid, ok := ctx.Value(peerKey{}).(uint32)
+	return uid, ok
+}
+
+// Misses are remembered for lookups by users other than root; root's
+// lookups (sshd's, at login) ask again, so a login right after a lookup of
+// a not-yet-pushed name works (issue 10: a getent before the push made the
+// login fail).
 func TestNegativeCache(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -233,22 +247,101 @@ func TestNegativeCache(t *testing.T) {
 	var mu sync.Mutex
 	f.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	m := f.manager()
-	ctx := context.Background()
+	user := asUID(1000)
 	for i := 0; i < 20; i++ {
-		m.UserByName(ctx, "carol")
+		m.UserByName(user, "carol")
 	}
 	if n := f.keys.calls.Load(); n != 1 {
 		t.Errorf("%d verifications for 20 lookups, want 1", n)
 	}
 	f.keys.set("carol", dev)
-	if _, err := m.UserByName(ctx, "carol"); !errors.Is(err, userdb.ErrNotFound) {
+	if _, err := m.UserByName(user, "carol"); !errors.Is(err, userdb.ErrNotFound) {
 		t.Errorf("within the negative TTL: %v", err)
 	}
 	mu.Lock()
 	now = now.Add(hostconfig.DefaultNegativeTTL + time.Millisecond)
 	mu.Unlock()
-	if _, err := m.UserByName(ctx, "carol"); err != nil {
+	if _, err := m.UserByName(user, "carol"); err != nil {
 		t.Errorf("after the negative TTL: %v", err)
+	}
+
+	// Root: looked up (by root or anyone), pushed, looked up by root at
+	// once: created.
+	for _, first := range []context.Context{asUID(0), asUID(1000), context.Background()} {
+		name := fmt.Sprintf("dave%d", f.keys.calls.Load())
+		if _, err := m.UserByName(first, name); !errors.Is(err, userdb.ErrNotFound) {
+			t.Fatalf("before the push: %v", err)
+		}
+		f.keys.set(name, dev)
+		for _, root := range []context.Context{asUID(0), context.Background()} {
+			if u, err := m.UserByName(root, name); err != nil || u.Name != name {
+				t.Errorf("root's lookup right after the push: %+v, %v", u, err)
+			}
+		}
+	}
+}
+
+// Lookups of made-up names by a user other than root verify at most the
+// configured burst, per uid and in total; the rest are answered "no such
+// user" without a verification (and not remembered, so the name can be
+// created later); root's lookups are never limited, and never wait for a
+// verification someone else started.
+func TestLimits(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.opts.Limits = jituser.Limits{PerPeerRate: 0.001, PerPeerBurst: 5, Rate: 0.001, Burst: 8, Concurrent: 2}
+	m := f.manager()
+	for i := 0; i < 100; i++ {
+		m.UserByName(asUID(1000), fmt.Sprintf("flood%d", i))
+	}
+	if n := f.keys.calls.Load(); n != 5 {
+		t.Errorf("uid 1000: %d verifications for 100 names, want 5 (its burst)", n)
+	}
+	for i := 0; i < 100; i++ {
+		m.UserByName(asUID(1001), fmt.Sprintf("other%d", i))
+	}
+	if n := f.keys.calls.Load(); n != 8 {
+		t.Errorf("uids 1000 and 1001: %d verifications, want 8 (the total burst)", n)
+	}
+	// A name refused over the limit was not remembered: root creates it.
+	f.keys.set("flood99", dev)
+	if u, err := m.UserByName(asUID(0), "flood99"); err != nil || u.Name != "flood99" {
+		t.Errorf("root after the flood: %+v, %v", u, err)
+	}
+	before := f.keys.calls.Load()
+	for i := 0; i < 50; i++ {
+		m.UserByName(asUID(0), fmt.Sprintf("rootflood%d", i))
+	}
+	if n := f.keys.calls.Load() - before; n != 50 {
+		t.Errorf("root: %d verifications for 50 names, want 50", n)
+	}
+}
+
+// A verification a non-root user started (slow IMDS) does not hold up
+// root's lookup of the same name.
+func TestRootDoesNotWait(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	release := make(chan struct{})
+	f.opts.Verify = func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
+		if uid, ok := peerOf(ctx); ok && uid != 0 {
+			<-release
+		}
+		return f.keys.verify(ctx, user)
+	}
+	m := f.manager()
+	f.keys.set("erin", dev)
+	done := make(chan error, 1)
+	go func() { _, err := m.UserByName(asUID(1000), "erin"); done <- err }()
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(asUID(0), 5*time.Second)
+	defer cancel()
+	if u, err := m.UserByName(ctx, "erin"); err != nil || u.Name != "erin" {
+		t.Errorf("root's lookup while another user's is stuck: %+v, %v", u, err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Errorf("the other user's lookup: %v", err)
 	}
 }
 
