@@ -85,7 +85,7 @@ type Manager struct {
 	o     Options
 	store *store
 
-	lim   *limiter
+	lim *limiter
 
 	mu         sync.Mutex
 	neg        map[string]time.Time // name → until

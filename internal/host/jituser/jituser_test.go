@@ -229,7 +229,9 @@ func TestNeverCreated(t *testing.T) {
 // peerKey carries the uid of a test lookup's peer; none is root's.
 type peerKey struct{}
 
-func asUID(uid uint32) context.Context { return context.WithValue(context.Background(), peerKey{}, uid) }
+func asUID(uid uint32) context.Context {
+	return context.WithValue(context.Background(), peerKey{}, uid)
+}
 
 func peerOf(ctx context.Context) (uint32, bool) {
 	uid, ok := ctx.Value(peerKey{}).(uint32)
