@@ -22,6 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/host/jituser"
 	"github.com/jitssh/jitssh/internal/host/keyservice"
 	"github.com/jitssh/jitssh/internal/host/userdb"
+	"github.com/jitssh/jitssh/internal/imds"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
 
@@ -82,46 +83,114 @@ func (a userdbAudit) Record(e audit.Event) error {
 	return a.w.Record(e)
 }
 
-// openManager builds the JIT user manager from the host configuration. It
-// also returns the verification settings the key service uses: the same
-// signer cache, and the audit trail without userdbAudit's filter.
-func openManager(configPath string, log *slog.Logger, source string) (*jituser.Manager, *audit.Writer, authkeys.Config, error) {
+// Limits of the userdb service's two sockets (docs/instance.md, "Limits").
+// nss-systemd and jitssh-authkeys send one small call per connection, at
+// once: a few hundred bytes.
+const (
+	// maxRequest is the largest message read on either socket.
+	maxRequest = 4096
+	// messageTimeout: a message started must arrive whole within it.
+	messageTimeout = 2 * time.Second
+	// idleTimeout closes a connection that sends nothing.
+	idleTimeout = 10 * time.Second
+	// Connections open at once on the userdb socket: from root (sshd,
+	// PAM, the administrator), from any one other uid, and from every
+	// other uid together. Over a cap a connection is closed at once.
+	maxRootConns    = 256
+	maxConnsPerPeer = 32
+	maxUserConns    = 256
+	// maxKeysConns bounds io.jitssh.Keys connections (root only; sshd
+	// runs one AuthorizedKeysCommand per key tried, bounded by its
+	// MaxStartups).
+	maxKeysConns = 128
+	// Audit: request-refused events of the userdb service (lookups of
+	// names nobody pushed a key for, when IMDS fails) recorded one by one
+	// per auditWindow; the rest summed up in one event.
+	auditBurst  = 20
+	auditWindow = time.Minute
+)
+
+// peerUID is the uid of the process a userdb call comes from.
+func peerUID(ctx context.Context) (uint32, bool) {
+	p, ok := varlink.PeerOf(ctx)
+	return p.UID, ok
+}
+
+// manager is the JIT user manager with what it holds open.
+type manager struct {
+	*jituser.Manager
+	w *audit.Writer
+	// keys is the verification configuration of io.jitssh.Keys: the same
+	// signer cache as the lookups, an IMDS client of its own, the audit
+	// trail unfiltered.
+	keys    authkeys.Config
+	limited *audit.Limited
+	clients []*imds.Client
+}
+
+func (m *manager) Close() {
+	for _, c := range m.clients {
+		c.Close()
+	}
+	if m.limited != nil {
+		m.limited.Close()
+	}
+	m.w.Close()
+}
+
+// openManager builds the JIT user manager from the host configuration.
+//
+// For the service (source "userdb") every kind of caller gets its own IMDS
+// client (kept-alive connections, one IMDSv2 token a minute), so that none
+// queues behind another's requests: io.jitssh.Keys (sshd's key lookups),
+// root's user lookups (sshd's getpwnam at login), and every other user's
+// lookups, which jituser.Limits bound besides.
+func openManager(configPath string, log *slog.Logger, source string) (*manager, error) {
 	hc, err := hostconfig.Load(configPath)
 	if err != nil {
-		return nil, nil, authkeys.Config{}, err
+		return nil, err
 	}
 	cfg, w, err := authkeys.Setup(hc)
 	if err != nil {
 		if w != nil {
 			w.Close()
 		}
-		return nil, nil, authkeys.Config{}, err
+		return nil, err
 	}
+	mg := &manager{w: w}
 	cfg.Signers = authkeys.NewSignerCache(0)
+	verify := func(context.Context, string) ([]authkeys.Accepted, error) {
+		return nil, errors.New("this command creates no user")
+	}
 	if source == "userdb" {
-		// One client for every verification: kept-alive connections, one
-		// IMDSv2 token a minute. runUserdb closes it.
-		if cfg.IMDS, err = authkeys.NewSharedIMDS(cfg); err != nil {
-			w.Close()
-			return nil, nil, authkeys.Config{}, err
+		var clients [3]*imds.Client
+		for i := range clients {
+			if clients[i], err = authkeys.NewSharedIMDS(cfg); err != nil {
+				mg.Close()
+				return nil, err
+			}
+			mg.clients = append(mg.clients, clients[i])
+		}
+		mg.keys = cfg
+		mg.keys.IMDS = clients[0]
+		mg.limited = audit.NewLimited(w, auditBurst, auditWindow)
+		cfg.Audit = userdbAudit{w: mg.limited}
+		rootCfg, userCfg := cfg, cfg
+		rootCfg.IMDS, userCfg.IMDS = clients[1], clients[2]
+		verify = func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
+			if uid, ok := peerUID(ctx); ok && uid != 0 {
+				return authkeys.Authorize(ctx, userCfg, user, "")
+			}
+			return authkeys.Authorize(ctx, rootCfg, user, "")
 		}
 	}
-	keysCfg := cfg
-	cfg.Audit = userdbAudit{w: w}
-	verify := func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
-		return authkeys.Authorize(ctx, cfg, user, "")
-	}
-	if source != "userdb" {
-		verify = func(context.Context, string) ([]authkeys.Accepted, error) {
-			return nil, errors.New("this command creates no user")
-		}
-	}
-	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log})
+	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log, Peer: peerUID})
 	if err != nil {
-		w.Close()
-		return nil, nil, authkeys.Config{}, err
+		mg.Close()
+		return nil, err
 	}
-	return m, w, keysCfg, nil
+	mg.Manager = m
+	return mg, nil
 }
 
 func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir string) error {
@@ -130,12 +199,11 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
-	m, w, keysCfg, err := openManager(configPath, log, "userdb")
+	m, err := openManager(configPath, log, "userdb")
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
-	defer w.Close()
-	defer keysCfg.IMDS.Close()
+	defer m.Close()
 	sock := filepath.Join(socketDir, hc.JIT.Service)
 	ln, err := varlink.Listen(sock, 0o666)
 	if err != nil {
@@ -145,10 +213,17 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	log.Info("userdb: serving just-in-time users", "socket", sock, "uid_range", fmt.Sprintf("%d-%d", hc.JIT.UIDMin, hc.JIT.UIDMax), "state", hc.JIT.StateFile)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	keysDone := make(chan error, 1)
-	if hc.KeysSocket == "" {
-		keysDone <- nil
-	} else {
+	// Each server closes its listener (removing its socket) when it stops;
+	// the first to stop for good stops the other, and the service exits
+	// with an error for systemd to restart it. Until then jitssh-authkeys
+	// finds no socket and falls back to verifying by itself.
+	type result struct {
+		name string
+		err  error
+	}
+	done := make(chan result, 2)
+	servers := 1
+	if hc.KeysSocket != "" {
 		// io.jitssh.Keys for jitssh-authkeys: root only (mode 0600 and
 		// SO_PEERCRED), in a directory only root can write.
 		if err := os.MkdirAll(filepath.Dir(hc.KeysSocket), 0o755); err != nil {
@@ -160,17 +235,18 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 			ln.Close()
 			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 		}
-		ks := &keyservice.Service{Config: keysCfg, Log: log}
+		ks := &keyservice.Service{Config: m.keys, Log: log}
 		log.Info("userdb: serving io.jitssh.Keys for jitssh-authkeys", "socket", hc.KeysSocket)
+		servers++
 		go func() {
-			err := (&varlink.Server{Handler: ks.Handler(), Log: log}).Serve(ctx, keyservice.RootOnly(kln, log))
-			if err != nil {
-				log.Error("userdb: io.jitssh.Keys stopped; jitssh-authkeys falls back to verifying by itself", "err", err)
-			}
-			keysDone <- err
+			err := (&varlink.Server{
+				Handler: ks.Handler(), Log: log,
+				MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
+				MaxRootConns: maxKeysConns, MaxConns: 1, MaxConnsPerPeer: 1,
+			}).Serve(ctx, keyservice.RootOnly(kln, log))
+			done <- result{"io.jitssh.Keys", err}
 		}()
 	}
-	defer func() { cancel(); <-keysDone }()
 	go func() {
 		t := time.NewTicker(expiryInterval)
 		defer t.Stop()
@@ -187,8 +263,28 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 			}
 		}
 	}()
-	if err := (&varlink.Server{Handler: svc.Handler(), Log: log}).Serve(ctx, ln); err != nil {
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	go func() {
+		err := (&varlink.Server{
+			Handler: svc.Handler(), Log: log,
+			MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
+			MaxRootConns: maxRootConns, MaxConns: maxUserConns, MaxConnsPerPeer: maxConnsPerPeer,
+		}).Serve(ctx, ln)
+		done <- result{"userdb", err}
+	}()
+	var failed []string
+	for i := 0; i < servers; i++ {
+		r := <-done
+		if r.err == nil && ctx.Err() == nil {
+			r.err = errors.New("stopped")
+		}
+		if r.err != nil {
+			log.Error("userdb: "+r.name+" server stopped; stopping the service (jitssh-authkeys falls back to verifying by itself)", "err", r.err)
+			failed = append(failed, r.name+": "+r.err.Error())
+		}
+		cancel()
+	}
+	if len(failed) > 0 {
+		return &exitError{code: ExitRefused, msg: oneLine(strings.Join(failed, "; "))}
 	}
 	log.Info("userdb: stopped")
 	return nil
@@ -218,11 +314,11 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "List just-in-time users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}
-			defer w.Close()
+			defer m.Close()
 			st, err := m.State()
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
@@ -251,11 +347,11 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "Remove just-in-time users (kills their processes first)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}
-			defer w.Close()
+			defer m.Close()
 			var errs []string
 			for _, name := range args {
 				r, err := m.Remove(name, "removed by an administrator", "cli")
@@ -276,11 +372,11 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		Short: "Kill every process of users, ending their SSH sessions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, w, _, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 			}
-			defer w.Close()
+			defer m.Close()
 			st, err := m.State()
 			if err != nil {
 				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
@@ -302,7 +398,7 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 					errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 					continue
 				}
-				_ = w.Record(audit.Event{Event: audit.EventSessionsKilled, Source: "cli", OSUser: name, UID: uid, Reason: "killed by an administrator", Detail: fmt.Sprintf("%d processes", n)})
+				_ = m.w.Record(audit.Event{Event: audit.EventSessionsKilled, Source: "cli", OSUser: name, UID: uid, Reason: "killed by an administrator", Detail: fmt.Sprintf("%d processes", n)})
 				fmt.Fprintf(stdout, "killed %d processes of %s (uid %d)\n", n, name, uid)
 			}
 			if len(errs) > 0 {
