@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -65,10 +66,17 @@ func requireRootSSHD(t testing.TB) {
 }
 
 // TestMain removes the directory buildSafe made.
+// It also runs this binary as a flood process (floodMain) when asked to.
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(floodEnv); mode != "" {
+		os.Exit(floodMain(mode))
+	}
 	code := m.Run()
 	if safeDir != "" {
 		os.RemoveAll(safeDir)
+	}
+	if floodDir != "" {
+		os.RemoveAll(floodDir)
 	}
 	os.Exit(code)
 }
@@ -120,6 +128,13 @@ type jitHost struct {
 
 	stop     func()
 	lastPush time.Time // expiry of the last key pushed
+	// delay, when set, delays every IMDS answer by delay plus up to delay
+	// more: EC2's IMDS answers in 1–2 ms.
+	delay atomic.Int64
+	// proc is the service when it runs as its own process (startProcess),
+	// alive whether it still runs.
+	proc  *exec.Cmd
+	alive func() (bool, string)
 }
 
 func randName(prefix string) string {
@@ -148,6 +163,9 @@ func newJITHost(t testing.TB, roots ...*signer.Signer) *jitHost {
 	h := &jitHost{t: t, world: w, override: map[string]string{}, dir: t.TempDir()}
 	h.setSigner(s)
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if d := time.Duration(h.delay.Load()); d > 0 {
+			time.Sleep(d + time.Duration(mrand.Int64N(int64(d))))
+		}
 		h.mu.Lock()
 		body, ok := h.override[strings.TrimPrefix(r.URL.Path, "/latest/meta-data/")]
 		h.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -109,6 +110,34 @@ const (
 	auditBurst  = 20
 	auditWindow = time.Minute
 )
+
+// connCaps are the connection caps of both sockets.
+type connCaps struct{ root, perPeer, users, keys int }
+
+// fdReserve is what the service keeps for itself beyond its connection
+// caps: standard streams, listeners, the audit and state files, IMDS
+// connections (three clients of four), syslog.
+const fdReserve = 64
+
+// capsFor returns the connection caps for a file-descriptor limit: the
+// defaults when they fit under it with fdReserve to spare, else every cap
+// scaled down alike (at least 1), so that connections alone can never use
+// up the service's descriptors.
+func capsFor(nofile uint64) connCaps {
+	c := connCaps{root: maxRootConns, perPeer: maxConnsPerPeer, users: maxUserConns, keys: maxKeysConns}
+	need := uint64(c.root + c.users + c.keys + fdReserve)
+	if nofile >= need {
+		return c
+	}
+	avail := uint64(0)
+	if nofile > fdReserve {
+		avail = nofile - fdReserve
+	}
+	scale := func(v int) int {
+		return max(1, int(uint64(v)*avail/uint64(c.root+c.users+c.keys)))
+	}
+	return connCaps{root: scale(c.root), perPeer: min(scale(c.perPeer), scale(c.users)), users: scale(c.users), keys: scale(c.keys)}
+}
 
 // peerUID is the uid of the process a userdb call comes from.
 func peerUID(ctx context.Context) (uint32, bool) {
@@ -211,6 +240,12 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	}
 	svc := &userdb.Service{Name: hc.JIT.Service, Dir: m, Log: log}
 	log.Info("userdb: serving just-in-time users", "socket", sock, "uid_range", fmt.Sprintf("%d-%d", hc.JIT.UIDMin, hc.JIT.UIDMax), "state", hc.JIT.StateFile)
+	caps := capsFor(1 << 20)
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
+		caps = capsFor(rl.Cur)
+	}
+	log.Info("userdb: connection caps", "root", caps.root, "per_uid", caps.perPeer, "non_root", caps.users, "keys", caps.keys)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Each server closes its listener (removing its socket) when it stops;
@@ -242,7 +277,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 			err := (&varlink.Server{
 				Handler: ks.Handler(), Log: log,
 				MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
-				MaxRootConns: maxKeysConns, MaxConns: 1, MaxConnsPerPeer: 1,
+				MaxRootConns: caps.keys, MaxConns: 1, MaxConnsPerPeer: 1,
 			}).Serve(ctx, keyservice.RootOnly(kln, log))
 			done <- result{"io.jitssh.Keys", err}
 		}()
@@ -267,7 +302,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 		err := (&varlink.Server{
 			Handler: svc.Handler(), Log: log,
 			MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
-			MaxRootConns: maxRootConns, MaxConns: maxUserConns, MaxConnsPerPeer: maxConnsPerPeer,
+			MaxRootConns: caps.root, MaxConns: caps.users, MaxConnsPerPeer: caps.perPeer,
 		}).Serve(ctx, ln)
 		done <- result{"userdb", err}
 	}()
