@@ -54,7 +54,14 @@ It also answers io.jitssh.Keys on keys_socket (default
 /run/jitssh/io.jitssh.Keys, root only) for jitssh-authkeys, sshd's
 AuthorizedKeysCommand: every call verifies the user's keys as
 authorized-keys does and records each key served, reusing the verified
-signer chain (at most 5 minutes), one IMDS client and its token.
+signer chain (at most 5 minutes), an IMDS client and its token.
+
+Anyone may look up names, so the service bounds what they cause: key
+lookups, root's lookups (sshd's) and other users' lookups each have their
+own IMDS client; other users' verifications are rate-limited per uid and
+their misses remembered (negative_ttl), root's never; connections are
+capped per uid and in total, messages to 4 KiB and 2 s (docs/instance.md,
+"Limits and priorities").
 
 It runs as root under systemd (jitssh-userdb.service, see install) and logs
 to stderr; users created, keys served and refusals go to the audit trail.`,

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/host/userdb"
@@ -264,6 +266,9 @@ func (h *jitHost) startProcess() {
 	bin, err := buildSafe()
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if b := os.Getenv("JITSSH_BENCH_USERDB_BIN"); b != "" {
+		bin = b // bench/userdb-flood.sh: another build, to compare
 	}
 	cmd := exec.Command(bin, "userdb", "--config", h.config)
 	var logs bytes.Buffer
@@ -577,4 +582,153 @@ func TestAuthKeysFallsBackWhenServiceStops(t *testing.T) {
 	if d > 3*time.Second {
 		t.Errorf("the fallback took %v: the client waited for a service that was gone", d)
 	}
+}
+
+// busyAsNobody runs one busy loop per CPU as nobody: the CPU a flood
+// process burns, without the flood (the benchmark's control).
+func busyAsNobody(b *testing.B) (stop func()) {
+	b.Helper()
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		b.Fatal(err)
+	}
+	uid, _ := strconv.ParseUint(nobody.Uid, 10, 32)
+	gid, _ := strconv.ParseUint(nobody.Gid, 10, 32)
+	var procs []*exec.Cmd
+	stop = func() {
+		for _, p := range procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+	}
+	for i := 0; i < runtime.NumCPU(); i++ {
+		p := exec.Command("/bin/sh", "-c", "while :; do :; done")
+		p.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+		if err := p.Start(); err != nil {
+			stop()
+			b.Fatal(err)
+		}
+		procs = append(procs, p)
+	}
+	time.Sleep(200 * time.Millisecond)
+	return stop
+}
+
+// BenchmarkUserdbFlood measures what an unprivileged user's flood does to
+// logins (issue 10); bench/userdb-flood.sh runs it:
+//
+//	go test -run '^$' -bench UserdbFlood -benchtime 200x ./internal/hostcli
+//
+// The service runs as its own process ($JITSSH_BENCH_USERDB_BIN, another
+// jitssh-host build, to compare), IMDS answers in 1–2 ms. Sub-benchmarks:
+//   - lookups: b.N key lookups (jitssh-authkeys-c as sshd runs it) and
+//     b.N/20 real sshd logins of a created user, each phase in turn: idle;
+//     cpu (one busy loop per CPU as nobody: the control); flood (nobody
+//     looking up made-up names, 1,000 at once). Metrics: keys-PHASE-ok-%,
+//     keys-PHASE-ms-p50/p99, login-PHASE-ok-%, login-PHASE-ms-p99, and
+//     keys-flood/idle-p99 (ratio of p99s);
+//   - connections: nobody opening 1,000 connections that each send 256 KiB
+//     of a message that never ends, for 3 s, while b.N/10 key lookups run:
+//     rss-growth-MiB (peak RSS minus RSS before), keys-ok-%.
+func BenchmarkUserdbFlood(b *testing.B) {
+	requireRootSSHD(b)
+	setup := func(b *testing.B) (*jitHost, string, string) {
+		h := newJITHost(b)
+		h.useClient("jitssh-authkeys-c")
+		h.startProcess()
+		h.delay.Store(int64(time.Millisecond))
+		name := randName("bf")
+		h.push(name, adminCaller)
+		if out, err := h.login(name, "true"); err != nil {
+			b.Fatalf("first login: %v\n%s", err, out)
+		}
+		return h, name, fingerprint2(b, h.readLine(h.clientKey+".pub"))
+	}
+	okPct := func(failed, n int) float64 { return 100 * float64(n-failed) / float64(max(n, 1)) }
+
+	b.Run("lookups", func(b *testing.B) {
+		h, name, fp := setup(b)
+		load := loadAverage()
+		p99 := map[string]time.Duration{}
+		b.ResetTimer()
+		for _, phase := range []string{"idle", "cpu", "flood"} {
+			var stop func()
+			switch phase {
+			case "cpu":
+				stop = busyAsNobody(b)
+			case "flood":
+				f := startFlood(b, "lookup", filepath.Join(userdb.Dir, h.service), h.service, 1000, 0)
+				time.Sleep(time.Second)
+				stop = func() { b.Logf("flood: %s", f.stop()) }
+			}
+			var keys, logins []time.Duration
+			keysFailed, loginsFailed := 0, 0
+			for i := 0; i < b.N; i++ {
+				h.push(name, adminCaller) // keys live 60 s
+				ok, d, _ := h.keyLookup(name, fp)
+				keys = append(keys, d)
+				if !ok {
+					keysFailed++
+				}
+				if i%20 == 0 {
+					start := time.Now()
+					out, err := h.login(name, "true")
+					logins = append(logins, time.Since(start))
+					if err != nil {
+						loginsFailed++
+						b.Logf("%s: login failed: %v\n%s", phase, err, out)
+					}
+				}
+			}
+			if stop != nil {
+				stop()
+			}
+			p99[phase] = pct(keys, 99)
+			b.ReportMetric(okPct(keysFailed, len(keys)), "keys-"+phase+"-ok-%")
+			b.ReportMetric(ms(pct(keys, 50)), "keys-"+phase+"-ms-p50")
+			b.ReportMetric(ms(pct(keys, 99)), "keys-"+phase+"-ms-p99")
+			b.ReportMetric(okPct(loginsFailed, len(logins)), "login-"+phase+"-ok-%")
+			b.ReportMetric(ms(pct(logins, 99)), "login-"+phase+"-ms-p99")
+		}
+		b.StopTimer()
+		b.ReportMetric(load, "load1")
+		b.ReportMetric(float64(p99["flood"])/float64(p99["idle"]), "keys-flood/idle-p99")
+		b.ReportMetric(float64(p99["cpu"])/float64(p99["idle"]), "keys-cpu/idle-p99")
+	})
+
+	b.Run("connections", func(b *testing.B) {
+		h, name, fp := setup(b)
+		pid := h.proc.Process.Pid
+		base := procStatus(pid, "VmRSS")
+		b.ResetTimer()
+		f := startFlood(b, "conns", filepath.Join(userdb.Dir, h.service), h.service, 1000, 256<<10)
+		start := time.Now()
+		failed, n := 0, 0
+		for i := 0; i < max(b.N/10, 5) || time.Since(start) < 3*time.Second; i++ {
+			ok, _, _ := h.keyLookup(name, fp)
+			n++
+			if !ok {
+				failed++
+			}
+		}
+		peak := procStatus(pid, "VmHWM")
+		b.Logf("flood: %s", f.stop())
+		b.StopTimer()
+		if alive, logs := h.alive(); !alive {
+			b.Fatalf("the service exited: %s", logs)
+		}
+		b.ReportMetric(float64(peak-base)/(1<<20), "rss-growth-MiB")
+		b.ReportMetric(float64(base)/(1<<20), "rss-before-MiB")
+		b.ReportMetric(okPct(failed, n), "keys-ok-%")
+	})
+}
+
+// fingerprint2 is fingerprint for benchmarks.
+func fingerprint2(b *testing.B, line string) string {
+	b.Helper()
+	pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ssh.FingerprintSHA256(pk)
 }
