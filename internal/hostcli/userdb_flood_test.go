@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -632,13 +633,25 @@ func busyAsNobody(b *testing.B) (stop func()) {
 //     rss-growth-MiB (peak RSS minus RSS before), keys-ok-%.
 func BenchmarkUserdbFlood(b *testing.B) {
 	requireRootSSHD(b)
+	var push func()
 	setup := func(b *testing.B) (*jitHost, string, string) {
 		h := newJITHost(b)
+		// Keys and staples signed once, as EC2 serves them (the sandbox's
+		// IMDS signs on every request, which would measure the sandbox).
+		pre := &precomputedIMDS{inner: *h.imds.Load()}
+		var hd http.Handler = pre
+		h.imds.Store(&hd)
 		h.useClient("jitssh-authkeys-c")
 		h.startProcess()
 		h.delay.Store(int64(time.Millisecond))
 		name := randName("bf")
-		h.push(name, adminCaller)
+		push = func() { // again before it expires (keys live 60 s)
+			if h.world.Now().Add(15 * time.Second).After(h.lastPush) {
+				h.push(name, adminCaller)
+				pre.forget()
+			}
+		}
+		push()
 		if out, err := h.login(name, "true"); err != nil {
 			b.Fatalf("first login: %v\n%s", err, out)
 		}
@@ -664,7 +677,7 @@ func BenchmarkUserdbFlood(b *testing.B) {
 			var keys, logins []time.Duration
 			keysFailed, loginsFailed := 0, 0
 			for i := 0; i < b.N; i++ {
-				h.push(name, adminCaller) // keys live 60 s
+				push()
 				ok, d, _ := h.keyLookup(name, fp)
 				keys = append(keys, d)
 				if !ok {
@@ -705,6 +718,7 @@ func BenchmarkUserdbFlood(b *testing.B) {
 		start := time.Now()
 		failed, n := 0, 0
 		for i := 0; i < max(b.N/10, 5) || time.Since(start) < 3*time.Second; i++ {
+			push()
 			ok, _, _ := h.keyLookup(name, fp)
 			n++
 			if !ok {
