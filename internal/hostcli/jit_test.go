@@ -133,8 +133,9 @@ type jitHost struct {
 	delay atomic.Int64
 	// proc is the service when it runs as its own process (startProcess),
 	// alive whether it still runs.
-	proc  *exec.Cmd
-	alive func() (bool, string)
+	proc     *exec.Cmd
+	alive    func() (bool, string)
+	procLogs func() string
 }
 
 func randName(prefix string) string {

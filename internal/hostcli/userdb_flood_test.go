@@ -318,6 +318,11 @@ func (h *jitHost) startProcess() {
 			}
 		}
 	}
+	h.procLogs = func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.String()
+	}
 	// alive reports whether the process still runs (and what it logged if not).
 	h.alive = func() (bool, string) {
 		if !gone {
@@ -507,6 +512,9 @@ func TestUserdbAcceptErrorsAsNobody(t *testing.T) {
 	stats := f.stop()
 	restore()
 	t.Logf("flood: %s (RLIMIT_NOFILE %d with %d open)", stats, low.Cur, len(fds))
+	if logs := h.procLogs(); !strings.Contains(logs, "too many open files") {
+		t.Errorf("the service never ran out of file descriptors, so this proves nothing; its log:\n%s", logs)
+	}
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
