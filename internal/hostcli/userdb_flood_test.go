@@ -339,6 +339,23 @@ func (h *jitHost) startProcess() {
 	}
 }
 
+// procCPU returns the CPU time (user and system) process pid has used.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces): state is 3,
+	// utime 14, stime 15 (clock ticks, 100 a second on Linux).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
 // procStatus returns a field of /proc/PID/status in bytes (VmRSS, VmHWM).
 func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -680,7 +697,15 @@ func BenchmarkUserdbFlood(b *testing.B) {
 			case "flood":
 				f := startFlood(b, "lookup", filepath.Join(userdb.Dir, h.service), h.service, 1000, 0)
 				time.Sleep(time.Second)
-				stop = func() { b.Logf("flood: %s", f.stop()) }
+				cpu0, start := procCPU(h.proc.Process.Pid), time.Now()
+				stop = func() {
+					service := procCPU(h.proc.Process.Pid) - cpu0
+					b.Logf("flood: %s", f.stop())
+					wall := time.Since(start)
+					flooder := f.cmd.ProcessState.UserTime() + f.cmd.ProcessState.SystemTime()
+					b.ReportMetric(100*float64(service)/float64(wall), "service-cpu-flood-%")
+					b.ReportMetric(100*float64(flooder)/float64(wall), "flooder-cpu-%")
+				}
 			}
 			var keys, logins []time.Duration
 			keysFailed, loginsFailed := 0, 0
