@@ -199,13 +199,15 @@ const (
 // retried with back-off, never returned. It returns nil when stopped by
 // ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	defer ln.Close()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var wg sync.WaitGroup
+	defer func() {
+		ln.Close() // first, so that no client connects to a server that stopped
+		cancel()   // then end the open connections
+		wg.Wait()
+	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()

@@ -280,16 +280,22 @@ func TestServerConnectionCaps(t *testing.T) {
 	}
 }
 
-// flakyListener fails Accept with err for the first n calls.
+// flakyListener fails Accept with err for n calls after the first ok.
 type flakyListener struct {
 	net.Listener
 	mu  sync.Mutex
+	ok  int
 	n   int
 	err error
 }
 
 func (l *flakyListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
+	if l.ok > 0 {
+		l.ok--
+		l.mu.Unlock()
+		return l.Listener.Accept()
+	}
 	if l.n > 0 {
 		l.n--
 		l.mu.Unlock()
@@ -318,14 +324,20 @@ func TestServerAcceptTemporaryErrors(t *testing.T) {
 	}
 }
 
-// A server that stops for good closes its listener: the socket is gone,
-// so a client sees that nobody serves it (and jitssh-authkeys falls back)
-// instead of connecting and waiting for a reply that never comes.
+// A server that stops for good closes its listener at once, even with a
+// connection open: the socket is gone, so a client sees that nobody serves
+// it (and jitssh-authkeys falls back) instead of connecting and waiting for
+// a reply that never comes.
 func TestServerStopsClosesListener(t *testing.T) {
 	fatal := &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EINVAL)}
-	path, stop := serveWith(t, &Server{Handler: echo}, func(ln net.Listener) net.Listener {
-		return &flakyListener{Listener: ln, n: 1, err: fatal}
+	path, stop := serveWith(t, &Server{Handler: echo, IdleTimeout: time.Minute}, func(ln net.Listener) net.Listener {
+		return &flakyListener{Listener: ln, ok: 1, n: 1, err: fatal}
 	})
+	open, err := net.Dial("unix", path) // accepted, then the next Accept fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
