@@ -378,3 +378,24 @@ func TestPeerOf(t *testing.T) {
 		t.Errorf("peer = %+v, want uid %d pid %d", p, os.Getuid(), os.Getpid())
 	}
 }
+
+// readMessage never returns more than its limit, nor a NUL, whatever the
+// bytes and the reader's buffer size.
+func FuzzReadMessage(f *testing.F) {
+	f.Add([]byte("{\"method\":\"a\"}\x00"), uint16(64))
+	f.Add(bytes.Repeat([]byte("a"), 100), uint16(16))
+	f.Add([]byte("\x00\x00abc\x00"), uint16(1))
+	f.Fuzz(func(t *testing.T, b []byte, max uint16) {
+		limit := int(max%4096) + 1
+		br := bufio.NewReaderSize(bytes.NewReader(b), 16)
+		for {
+			msg, err := readMessage(br, limit)
+			if err != nil {
+				return
+			}
+			if len(msg) > limit || bytes.IndexByte(msg, 0) >= 0 {
+				t.Fatalf("readMessage(limit %d) = %d bytes %q", limit, len(msg), msg)
+			}
+		}
+	})
+}
