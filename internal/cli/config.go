@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,6 +64,12 @@ func newConfigCmd(g *globals) *cobra.Command {
 older block is replaced where it is; everything else is left untouched.
 Running it again changes nothing.
 
+ssh keeps the FIRST value it finds for each option, so a "Host *" or
+"Match" section above the block that sets, say, StrictHostKeyChecking
+overrides jitssh's. install asks the real ssh (ssh -G) what it makes of the
+file for i-* and mi-* hosts and warns about every such override
+(` + "`jitssh doctor`" + ` checks the same).
+
 The Host section sets User only if you pass --user or set default_user in
 jitssh's config file: otherwise ssh logs in as "user@" / -l, else as your
 local user name, and jitssh pushes the key for that user (ssh's %r). Add
@@ -105,6 +114,12 @@ local user name, and jitssh pushes the key for that user (ssh's %r). Add
 				return err
 			}
 			fmt.Fprintf(g.io.Err, "jitssh: %s now includes %s; try: ssh i-0123456789abcdef0\n", path, p.SSHConfig)
+			// ssh keeps the first value of each option: say so if
+			// anything above the block decides for i-*/mi-* hosts.
+			c := checkSSHConfig(cmd.Context(), path, o)
+			if c.Status != "ok" {
+				fmt.Fprintf(g.io.Err, "jitssh: WARNING: %s\njitssh: fix: %s\n", c.Detail, c.Fix)
+			}
 			return nil
 		},
 	}
@@ -115,4 +130,34 @@ local user name, and jitssh pushes the key for that user (ssh's %r). Add
 	}
 	cmd.AddCommand(print, install)
 	return cmd
+}
+
+// checkSSHConfig asks the real ssh what it makes of configPath for i-* and
+// mi-* hosts and reports, as a doctor check, every option of o that the
+// block does not decide there (ssh keeps the first value it finds, so an
+// earlier Host or Match section wins).
+func checkSSHConfig(ctx context.Context, configPath string, o sshconfig.Options) check {
+	c := check{Name: "ssh config"}
+	sshPath, err := exec.LookPath("ssh")
+	if err != nil {
+		c.Status, c.Detail, c.Fix = "warn", "cannot check "+configPath+": ssh not found", "install the OpenSSH client"
+		return c
+	}
+	ov, err := sshconfig.CheckEffective(ctx, sshPath, configPath, o)
+	if err != nil {
+		c.Status, c.Detail, c.Fix = "fail", err.Error(), "correct "+configPath+" so that `ssh -G i-0123456789abcdef0` works"
+		return c
+	}
+	if len(ov) == 0 {
+		c.Status, c.Detail = "ok", configPath+": jitssh's settings apply to i-* and mi-* hosts"
+		return c
+	}
+	lines := make([]string, len(ov))
+	for i, x := range ov {
+		lines[i] = x.String()
+	}
+	c.Status = "fail"
+	c.Detail = configPath + " overrides jitssh's settings (ssh keeps the first value it finds): " + strings.Join(lines, "; ")
+	c.Fix = "move the \"# BEGIN jitssh\" block to the very top of " + configPath + ", or remove those options from the Host/Match sections above it (check with: ssh -G i-0123456789abcdef0)"
+	return c
 }

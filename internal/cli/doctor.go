@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -93,6 +96,7 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 	} else {
 		add(check{Name: "config", Status: "ok", Detail: "no config file (defaults)"})
 	}
+	add(checkUserSSHConfig(ctx, g))
 
 	var spec target.Spec
 	if len(args) == 1 {
@@ -273,4 +277,31 @@ func checkSkew(date, before, after time.Time) check {
 		c.Status = "ok"
 	}
 	return c
+}
+
+// checkUserSSHConfig checks ~/.ssh/config when it holds jitssh's managed
+// block: an earlier Host or Match section must not override it.
+func checkUserSSHConfig(ctx context.Context, g *globals) check {
+	c := check{Name: "ssh config"}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		c.Status, c.Detail = "warn", "find home directory: "+err.Error()
+		return c
+	}
+	path := filepath.Join(home, ".ssh", "config")
+	_, found, err := sshconfig.Installed(path)
+	switch {
+	case err != nil:
+		c.Status, c.Detail, c.Fix = "fail", err.Error(), "fix the markers by hand, then run `jitssh config install`"
+		return c
+	case !found:
+		c.Status, c.Detail = "ok", "no jitssh block in "+path+" (`jitssh ssh` passes its options itself)"
+		return c
+	}
+	o, err := sshOptions(g)
+	if err != nil {
+		c.Status, c.Detail = "warn", err.Error()
+		return c
+	}
+	return checkSSHConfig(ctx, path, o)
 }

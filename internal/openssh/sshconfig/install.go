@@ -36,7 +36,7 @@ func findBlock(data []byte) (span, error) {
 		line := strings.TrimRight(string(data[off:end]), "\r\n")
 		trimmed := strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(trimmed, BeginMarker):
+		case isBegin(trimmed):
 			if inBlock {
 				return span{}, fmt.Errorf("line %d: %q inside the managed block (a BEGIN marker without its END)", lineNo, trimmed)
 			}
@@ -45,7 +45,7 @@ func findBlock(data []byte) (span, error) {
 			}
 			inBlock = true
 			sp.start = off
-		case strings.HasPrefix(trimmed, EndMarker):
+		case trimmed == EndMarker:
 			if !inBlock {
 				return span{}, fmt.Errorf("line %d: %q without a BEGIN marker before it", lineNo, trimmed)
 			}
@@ -97,8 +97,12 @@ func Strip(config []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
+// isBegin reports whether a trimmed line is a BEGIN marker.
+func isBegin(trimmed string) bool { return trimmed == BeginMarker || trimmed == beginLine }
+
 func checkBlock(block string) error {
-	if !strings.HasPrefix(block, BeginMarker) || !strings.HasSuffix(block, EndMarker+"\n") {
+	first, _, _ := strings.Cut(block, "\n")
+	if !isBegin(first) || !strings.HasSuffix(block, "\n"+EndMarker+"\n") {
 		return errors.New("not a managed block: it must start with the BEGIN marker and end with the END marker line")
 	}
 	sp, err := findBlock([]byte(block))

@@ -1,12 +1,15 @@
 // Package sshconfig renders and installs the ssh_config settings that make
 // `ssh i-0123456789abcdef0` go through `jitssh proxy`.
 //
-// Render produces a managed block (a Host section between "# BEGIN jitssh"
-// and "# END jitssh" marker comments); Install puts it at the top of
-// ~/.ssh/config, because OpenSSH takes the first value it finds for each
-// option, and Remove takes it out again, leaving every other byte of the
-// file as it was. Args gives the same settings as `ssh -o` options for
-// running ssh without touching any config file.
+// Render produces a managed block (a section for i-* and mi-* between
+// "# BEGIN jitssh" and "# END jitssh" marker comments, matched exactly);
+// Install puts it at the top of ~/.ssh/config, because OpenSSH takes the
+// first value it finds for each option, and Remove takes it out again,
+// leaving every other byte of the file as it was. A block the user moved
+// is replaced where it is; CheckEffective then asks the real `ssh -G`
+// whether an earlier Host or Match section overrides any of its settings.
+// Args gives the same settings as `ssh -o` options for running ssh without
+// touching any config file.
 //
 // # Identity files and the ProxyCommand
 //
@@ -36,7 +39,11 @@
 // double quotes with '\' and '"' escaped and '%' doubled; a path containing
 // "${" is refused, since ssh_config has no way to escape it. ProxyCommand is
 // not split by ssh but handed to /bin/sh -c after % expansion, so the jitssh
-// path is single-quoted for the shell and its '%' doubled.
+// path is single-quoted for the shell and its '%' doubled, and %r and %h
+// are single-quoted too: OpenSSH before 9.6 (CVE-2023-51385) expands user
+// and host names from the command line unchecked. The section's Match line
+// leaves out names containing a single quote, the one character single
+// quotes cannot hold.
 package sshconfig
 
 import (
@@ -46,10 +53,15 @@ import (
 	"strings"
 )
 
-// Markers delimiting the managed block in ssh_config.
+// Markers delimiting the managed block in ssh_config. A line is a marker
+// only if it is exactly one of these (surrounding blanks aside): the BEGIN
+// marker alone or as Render writes it (beginLine), the END marker alone.
+// A comment that merely starts like one ("# END jitssh-work") is the
+// user's, and never taken for the end of the block.
 const (
 	BeginMarker = "# BEGIN jitssh"
 	EndMarker   = "# END jitssh"
+	beginLine   = BeginMarker + " (managed by `jitssh config install`; edits between these markers are replaced)"
 )
 
 // DefaultHostPatterns are the Host patterns the managed block always covers:
@@ -136,7 +148,12 @@ func (o Options) settings() ([]setting, error) {
 		s = append(s, setting{"User", o.User})
 	}
 	s = append(s, []setting{
-		{"ProxyCommand", proxy + " proxy %r %h %p"},
+		// %r and %h are single-quoted for the shell: OpenSSH clients
+		// without the CVE-2023-51385 fix (before 9.6) pass user and host
+		// names from the command line into the ProxyCommand unchecked.
+		// The one character single quotes cannot hold, "'", is kept out
+		// by the section's Match line (see hostSection).
+		{"ProxyCommand", proxy + " " + proxyArgs},
 		{"IdentityFile", identity},
 		{"IdentitiesOnly", "yes"},
 		{"UserKnownHostsFile", known},
@@ -159,8 +176,20 @@ func (o Options) settings() ([]setting, error) {
 	return s, nil
 }
 
-// Render returns the managed block: marker comments around a Host section
-// for "i-* mi-*" (plus ExtraHosts), ending with a "Host *" line so that
+// proxyArgs follows the quoted jitssh path in the ProxyCommand.
+const proxyArgs = "proxy '%r' '%h' %p"
+
+// hostSection returns the line that opens the section of jitssh's settings:
+// a Match of the names given to ssh (originalhost, what a Host line
+// matches) against the patterns, that leaves out every host name (as given
+// or after HostName) and remote user name containing a single quote, so that the single-quoted %r and %h of the
+// ProxyCommand cannot be broken out of, whatever the OpenSSH version.
+func hostSection(patterns []string) string {
+	return `Match originalhost "` + strings.Join(patterns, ",") + `,!*'*" !host "*'*" !user "*'*"`
+}
+
+// Render returns the managed block: marker comments around a section
+// for "i-* mi-*" (plus ExtraHosts; see hostSection), ending with a "Host *" line so that
 // whatever follows the block in the file keeps applying to every host, as
 // it did before the block was inserted above it. The result ends in a
 // newline.
@@ -180,8 +209,8 @@ func Render(o Options) (string, error) {
 		patterns = append(patterns, p)
 	}
 	var b strings.Builder
-	b.WriteString(BeginMarker + " (managed by `jitssh config install`; edits between these markers are replaced)\n")
-	b.WriteString("Host " + strings.Join(patterns, " ") + "\n")
+	b.WriteString(beginLine + "\n")
+	b.WriteString(hostSection(patterns) + "\n")
 	for _, s := range settings {
 		b.WriteString("    " + s.key + " " + s.value + "\n")
 	}
@@ -273,14 +302,15 @@ func checkChars(s string) error {
 	return nil
 }
 
-// checkPattern accepts one ssh_config Host pattern word: no spaces, quotes,
-// comment signs or control characters.
+// checkPattern accepts one ssh_config host pattern word: no spaces, quotes,
+// comment signs, commas (the Match pattern-list separator) or control
+// characters.
 func checkPattern(p string) error {
 	if p == "" {
 		return fmt.Errorf("empty host pattern")
 	}
-	if strings.ContainsAny(p, " \t\"'#=\\") {
-		return fmt.Errorf("host pattern %q contains a space, quote, '#', '=' or backslash", p)
+	if strings.ContainsAny(p, " \t\"'#=\\,") {
+		return fmt.Errorf("host pattern %q contains a space, quote, '#', '=', ',' or backslash", p)
 	}
 	return checkChars(p)
 }
@@ -298,10 +328,10 @@ func RenderHosts(o Options) (string, error) {
 	b.WriteString("# Written by `jitssh config install`; regenerated each time it runs.\n")
 	for _, line := range strings.SplitAfter(block, "\n") {
 		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, BeginMarker) {
+		if isBegin(t) {
 			continue
 		}
-		if strings.HasPrefix(t, "# Back to all hosts") || t == "Host *" || strings.HasPrefix(t, EndMarker) {
+		if strings.HasPrefix(t, "# Back to all hosts") || t == "Host *" || t == EndMarker {
 			break
 		}
 		b.WriteString(line)
@@ -320,7 +350,7 @@ func RenderInclude(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("render ssh_config block: %w", err)
 	}
-	return BeginMarker + " (managed by `jitssh config install`; edits between these markers are replaced)\n" +
+	return beginLine + "\n" +
 		"Include " + q + "\n" +
 		EndMarker + "\n", nil
 }

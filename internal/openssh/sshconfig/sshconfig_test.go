@@ -20,8 +20,8 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `# BEGIN jitssh (managed by ` + "`jitssh config install`" + `; edits between these markers are replaced)
-Host i-* mi-* *.jitssh
-    ProxyCommand '/usr/local/bin/jitssh' proxy %r %h %p
+Match originalhost "i-*,mi-*,*.jitssh,!*'*" !host "*'*" !user "*'*"
+    ProxyCommand '/usr/local/bin/jitssh' proxy '%r' '%h' %p
     IdentityFile "/home/ana/.ssh/jitssh/keys/%r@%h"
     IdentitiesOnly yes
     UserKnownHostsFile "/home/ana/.ssh/jitssh/known_hosts"
@@ -53,6 +53,7 @@ func TestRenderRejects(t *testing.T) {
 		{"env reference in path", func(o *Options) { o.KeyDir = "/home/${USER}/keys" }},
 		{"pattern with space", func(o *Options) { o.ExtraHosts = []string{"a b"} }},
 		{"pattern with comment", func(o *Options) { o.ExtraHosts = []string{"#x"} }},
+		{"pattern with comma", func(o *Options) { o.ExtraHosts = []string{"a,b"} }},
 		{"host key alias in a Host block", func(o *Options) { o.HostKeyAlias = "i-1" }},
 	}
 	for _, tt := range tests {
@@ -143,7 +144,7 @@ func TestRealSSHParsesBlock(t *testing.T) {
 	got := sshG(t, "-F", cfg, "i-0123456789abcdef0")
 	wantProxy, _ := QuoteShell(o.JitsshPath)
 	want := map[string]string{
-		"proxycommand":          wantProxy + " proxy %r %h %p",
+		"proxycommand":          wantProxy + " proxy '%r' '%h' %p",
 		"identityfile":          strings.ReplaceAll(o.KeyDir, "%", "%%") + "/%r@%h",
 		"userknownhostsfile":    o.KnownHostsFile,
 		"stricthostkeychecking": "true",
@@ -240,7 +241,7 @@ func TestArgsWithRealSSH(t *testing.T) {
 	got := sshG(t, append(append([]string{"-F", "none"}, args...), "web-1")...)
 	wantProxy, _ := QuoteShell(o.JitsshPath)
 	want := map[string]string{
-		"proxycommand":          wantProxy + " proxy %r %h %p",
+		"proxycommand":          wantProxy + " proxy '%r' '%h' %p",
 		"userknownhostsfile":    o.KnownHostsFile,
 		"stricthostkeychecking": "true",
 		"hostkeyalias":          "i-0123456789abcdef0",

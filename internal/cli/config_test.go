@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/clientconf"
+	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
+)
+
+// TestConfigInstallWarnsAboutEarlierSections runs `jitssh config install`
+// on an ssh config whose managed block sits below a "Host *" that turns
+// host-key checking off: the real ssh -G says the block loses, and install
+// and doctor must say so.
+func TestConfigInstallWarnsAboutEarlierSections(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("OpenSSH client (ssh) not installed")
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv(clientconf.EnvPath, filepath.Join(home, "none.toml"))
+	cf := filepath.Join(home, ".ssh", "config")
+	if err := os.MkdirAll(filepath.Dir(cf), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	install := func() string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		root := NewRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+		root.SetArgs([]string{"config", "install", "--file", cf})
+		if err := root.Execute(); err != nil {
+			t.Fatalf("config install: %v\n%s", err, errb.String())
+		}
+		return errb.String()
+	}
+	// A fresh file: the block goes to the top and nothing overrides it.
+	if err := os.WriteFile(cf, []byte("Host *\n  StrictHostKeyChecking no\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := install(); strings.Contains(got, "WARNING") {
+		t.Errorf("block at the top, yet a warning:\n%s", got)
+	}
+	g := &globals{}
+	if c := checkUserSSHConfig(context.Background(), g); c.Status != "ok" {
+		t.Errorf("doctor, block at the top: %+v", c)
+	}
+	// The user moves the block below their Host * section.
+	data, _ := os.ReadFile(cf)
+	stripped, _, err := sshconfig.Strip(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := strings.TrimPrefix(string(data), string(stripped))
+	if err := os.WriteFile(cf, []byte(string(stripped)+block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := install()
+	if !strings.Contains(got, "WARNING") || !strings.Contains(got, "stricthostkeychecking is false") || !strings.Contains(got, "move the") {
+		t.Errorf("install does not warn about the Host * above the block:\n%s", got)
+	}
+	c := checkUserSSHConfig(context.Background(), g)
+	if c.Status != "fail" || !strings.Contains(c.Detail, "stricthostkeychecking") {
+		t.Errorf("doctor: %+v", c)
+	}
+}
