@@ -23,7 +23,14 @@
 //
 // Unlike AWS's shell script, every entry is judged on its own: one malformed
 // or tampered entry never hides the valid ones, and every rejection carries a
-// stable [Reason]. This package does not fetch anything and does not decide
+// stable [Reason]. The cost of a request is bounded without refusing the
+// whole blob: [Parse] reads at most MaxBodySize bytes (dropping the entries
+// past them), a line over MaxLineLength spoils only its entry, and [Newest]
+// picks the at most MaxVerify newest well-formed entries for the offered key
+// whose signatures are worth checking. So a valid entry is served unless
+// more than MaxVerify newer valid entries for the same key exist (which
+// then serve that key anyway) or it starts past MaxBodySize bytes of a
+// blob that someone filled (see docs/security.md). This package does not fetch anything and does not decide
 // whether the signer certificate is trustworthy; that is the caller's job
 // (see internal/host/authkeys).
 package eickey

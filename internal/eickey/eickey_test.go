@@ -337,33 +337,107 @@ func TestParseTolerates(t *testing.T) {
 	}
 }
 
-func TestParseLimits(t *testing.T) {
+// TestParseLimitsNeverHideGoodEntries: what is over a limit is dropped,
+// entry by entry, and the valid entries around it are still returned.
+func TestParseLimitsNeverHideGoodEntries(t *testing.T) {
 	t.Parallel()
 	e := mustSign(t, draft(ed25519Line(t, "")))
 	one := eickey.Format([]eickey.Entry{e})
-	tests := []struct {
-		name string
-		blob []byte
-	}{
-		{"oversized body", bytes.Repeat([]byte("#\n"), eickey.MaxBodySize/2+1)},
-		{"too many entries", bytes.Repeat(one, eickey.MaxEntries+1)},
-		{"over-long line", []byte("#Timestamp=1\n" + strings.Repeat("A", eickey.MaxLineLength+1) + "\n")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			entries, err := eickey.Parse(tt.blob)
-			if !errors.Is(err, eickey.ErrLimit) {
-				t.Errorf("Parse error = %v, want ErrLimit", err)
+	p := policy()
+	valid := func(es []eickey.Entry) int {
+		n := 0
+		for i := range es {
+			if eickey.Verify(&es[i], p) == nil {
+				n++
 			}
-			if entries != nil {
-				t.Errorf("Parse returned %d entries with an error", len(entries))
-			}
-		})
+		}
+		return n
 	}
-	// Exactly at the limits is fine.
-	if es, err := eickey.Parse(bytes.Repeat(one, eickey.MaxEntries)); err != nil || len(es) != eickey.MaxEntries {
-		t.Errorf("MaxEntries entries: %d, %v", len(es), err)
+	// Many entries: all returned (it used to refuse them all past 128).
+	if es, err := eickey.Parse(bytes.Repeat(one, 500)); err != nil || valid(es) != 500 {
+		t.Errorf("500 entries: %d valid, %v", valid(es), err)
+	}
+	// An over-long line spoils its own entry only.
+	long := []byte("#Timestamp=1\n" + strings.Repeat("A", eickey.MaxLineLength+1) + "\nmore\n\n")
+	es, err := eickey.Parse(append(append(append([]byte(nil), one...), long...), one...))
+	if err != nil || len(es) != 3 || valid(es) != 2 || eickey.ReasonOf(es[1].Err) != eickey.ReasonMalformed || es[2].Line <= es[1].Line {
+		t.Errorf("over-long line: %d entries, %d valid, %v; %+v", len(es), valid(es), err, es)
+	}
+	// A body over MaxBodySize: the entries within the limit are returned
+	// with an ErrLimit error; none is cut in half.
+	big := bytes.Repeat(one, eickey.MaxBodySize/len(one)+10)
+	es, err = eickey.Parse(big)
+	if !errors.Is(err, eickey.ErrLimit) || valid(es) != eickey.MaxBodySize/len(one) || len(es) != valid(es) {
+		t.Errorf("oversized body: %d entries, %d valid, %v", len(es), valid(es), err)
+	}
+	if es, err := eickey.Parse(bytes.Repeat([]byte("#\n"), eickey.MaxBodySize/2+1)); !errors.Is(err, eickey.ErrLimit) || len(es) != 0 {
+		t.Errorf("oversized body without blank line: %d entries, %v", len(es), err)
+	}
+}
+
+// TestTabSeparatedKeyLine: sshd accepts tabs between the fields of a key
+// line, so a validly signed one is served; an options prefix is still
+// refused whatever blanks it uses.
+func TestTabSeparatedKeyLine(t *testing.T) {
+	t.Parallel()
+	line := strings.Replace(ed25519Line(t, "ana@laptop"), " ", "\t", -1)
+	e := mustSign(t, draft(line))
+	es, err := eickey.Parse(eickey.Format([]eickey.Entry{e}))
+	if err != nil || len(es) != 1 {
+		t.Fatalf("Parse: %d, %v", len(es), err)
+	}
+	if err := eickey.Verify(&es[0], policy()); err != nil {
+		t.Fatalf("tab-separated key line refused: %v", err)
+	}
+	if es[0].KeyLine != line {
+		t.Errorf("KeyLine = %q, want %q", es[0].KeyLine, line)
+	}
+	for _, opt := range []string{"command=\"id\"\t", "no-pty\t", "restrict ", "from=\"*\"\t\t"} {
+		e := mustSign(t, draft(opt+ed25519Line(t, "")))
+		es, _ := eickey.Parse(eickey.Format([]eickey.Entry{e}))
+		if len(es) != 1 || eickey.Verify(&es[0], policy()) == nil {
+			t.Errorf("key line with options %q accepted", opt)
+		}
+	}
+	// Other control characters stay refused.
+	blob := strings.Replace(string(eickey.Format([]eickey.Entry{mustSign(t, draft(ed25519Line(t, "")))})), "ssh-ed25519 ", "ssh-ed25519\v", 1)
+	if es, _ := eickey.Parse([]byte(blob)); len(es) != 1 || eickey.ReasonOf(eickey.Verify(&es[0], policy())) != eickey.ReasonMalformed {
+		t.Error("vertical tab not refused as malformed")
+	}
+}
+
+// TestNewestBoundsVerification: at most n well-formed entries for the key
+// are picked, the newest first, whatever else the blob holds.
+func TestNewestBoundsVerification(t *testing.T) {
+	t.Parallel()
+	victim := ed25519Line(t, "victim")
+	var all []eickey.Entry
+	for i := 0; i < 40; i++ {
+		d := draft(victim)
+		d.Expires = now.Add(time.Duration(i+1) * time.Second)
+		all = append(all, mustSign(t, d))
+		all = append(all, mustSign(t, draft(ed25519Line(t, "other"))))
+	}
+	es, err := eickey.Parse(eickey.Format(all))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es = append(es, eickey.Entry{Line: 9999, Err: &eickey.Rejection{Reason: eickey.ReasonMalformed}})
+	fp := es[0].Fingerprint
+	chosen, skipped := eickey.Newest(es, fp, 5)
+	if len(chosen) != 6 || skipped != 35 {
+		t.Fatalf("chosen %d, skipped %d", len(chosen), skipped)
+	}
+	for i, e := range chosen[:5] {
+		if e.Fingerprint != fp || !e.Timestamp.Equal(now.Add(time.Duration(36+i)*time.Second)) {
+			t.Errorf("chosen[%d] = %s at %s", i, e.Fingerprint, e.Timestamp)
+		}
+	}
+	if chosen[5].Line != 9999 {
+		t.Errorf("malformed entry not last (blob order): %+v", chosen[5])
+	}
+	if all, skipped := eickey.Newest(es, "", 100); len(all) != 81 || skipped != 0 {
+		t.Errorf("no fingerprint: %d chosen, %d skipped", len(all), skipped)
 	}
 }
 
@@ -431,15 +505,18 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("#Timestamp=1\n#Instance=i-1\nssh-rsa AAAA\nAAAA\n"))
 	f.Add([]byte("\n\n#\n\n"))
 	f.Add([]byte{})
+	f.Add([]byte(strings.ReplaceAll(string(blob), " ", "\t")))
+	f.Add([]byte("#Timestamp=1\n#Instance=i-1\nno-pty\tssh-ed25519 AAAA\nAAAA\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		entries, err := eickey.Parse(body)
-		if err != nil {
-			if entries != nil {
-				t.Fatal("entries returned with an error")
-			}
-			return
+		if err != nil && (!errors.Is(err, eickey.ErrLimit) || len(body) <= eickey.MaxBodySize) {
+			t.Fatalf("Parse error %v for a %d-byte body", err, len(body))
 		}
 		p := policy()
+		chosen, skipped := eickey.Newest(entries, "", 3)
+		if skipped < 0 || len(chosen)+skipped != len(entries) {
+			t.Fatalf("Newest: %d chosen, %d skipped of %d", len(chosen), skipped, len(entries))
+		}
 		for i := range entries {
 			e := &entries[i]
 			// Must never panic, and must never accept anything not signed
@@ -463,4 +540,18 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkParseFullBlob parses a blob of MaxBodySize bytes of ed25519
+// entries: the most parsing one request can be made to do.
+func BenchmarkParseFullBlob(b *testing.B) {
+	one := eickey.Format([]eickey.Entry{mustSign(b, draft(ed25519Line(b, "")))})
+	blob := bytes.Repeat(one, eickey.MaxBodySize/len(one))
+	b.SetBytes(int64(len(blob)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := eickey.Parse(blob); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -13,27 +13,35 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Hard limits applied by [Parse]. A blob beyond them is refused as a whole:
-// they bound the work one AuthorizedKeysCommand run can be made to do.
+// Limits applied by [Parse]. They bound the work one AuthorizedKeysCommand
+// run can be made to do without letting anyone who can publish keys for a
+// user lock that user's other keys out: a limit drops what is beyond it,
+// never the whole blob.
 const (
-	// MaxBodySize is the largest blob accepted, in bytes. A 4096-bit RSA
-	// entry is about 1.5 KiB, so this is hundreds of entries.
-	MaxBodySize = 512 << 10
-	// MaxEntries is the most entries one blob may hold. Keys live 60 s, so
-	// even a busy user has a handful.
-	MaxEntries = 128
+	// MaxBodySize is the most bytes of a blob parsed: the entries that
+	// start past it are dropped (Parse says so with an ErrLimit error
+	// beside the entries it returns). A 4096-bit RSA entry is about
+	// 1.5 KiB, an ed25519 one about 0.5 KiB, so this is thousands of
+	// entries, far more than SendSSHPublicKey's throttling lets anyone
+	// publish for one user within a key's 60 seconds.
+	MaxBodySize = 4 << 20
 	// MaxLineLength is the longest line accepted, in bytes, without its
-	// newline. A 16384-bit RSA key line is about 2.8 KiB.
+	// newline; the entry holding a longer one is malformed. A 16384-bit
+	// RSA key line is about 2.8 KiB.
 	MaxLineLength = 8 << 10
 	// MaxMetadataLines is the most "#..." lines one entry may carry.
 	MaxMetadataLines = 16
 	// MaxSignatureSize is the largest decoded signature, in bytes (an
 	// 8192-bit RSA signature).
 	MaxSignatureSize = 1024
+	// MaxVerify is the most entries whose signature one request should
+	// check (see [Newest]): the newest by #Timestamp among the well-formed
+	// entries for the offered key.
+	MaxVerify = 32
 )
 
-// ErrLimit is wrapped by the errors [Parse] returns when a blob exceeds one
-// of the hard limits.
+// ErrLimit is wrapped by the error [Parse] returns, beside the entries of
+// the blob's first MaxBodySize bytes, when the blob is longer.
 var ErrLimit = errors.New("eickey: key blob exceeds a limit")
 
 // Entry is one key entry of a blob. Parse fills every field it can; when the
@@ -71,33 +79,39 @@ type Entry struct {
 	Err error
 }
 
-// Parse splits a key blob into entries. It fails only when the blob as a
-// whole exceeds a hard limit; a malformed entry is returned with Err set, so
-// that it cannot hide the other entries. An empty blob has no entries.
+// Parse splits a key blob into entries. A malformed entry is returned
+// with Err set, so that it cannot hide the other entries. An empty blob has
+// no entries. When the blob is longer than MaxBodySize, Parse returns the
+// entries that end within its first MaxBodySize bytes and an error
+// wrapping ErrLimit; the caller decides whether to use them.
 //
 // As in AWS's parser, leading and trailing blanks (spaces and tabs) of every
 // line are dropped, blank lines separate entries, an entry is its "#..."
 // metadata lines, one key line, then the base64 signature over one or more
 // lines.
 func Parse(body []byte) ([]Entry, error) {
+	var limitErr error
 	if len(body) > MaxBodySize {
-		return nil, fmt.Errorf("%w: blob is %d bytes, limit %d", ErrLimit, len(body), MaxBodySize)
+		cut := bytes.LastIndex(body[:MaxBodySize], []byte("\n\n"))
+		limitErr = fmt.Errorf("%w: blob is %d bytes, only the entries within the first %d were read", ErrLimit, len(body), MaxBodySize)
+		body = body[:cut+1] // cut == -1: nothing
 	}
 	var (
 		entries []Entry
 		block   []string
 		start   int
+		tooLong string // why the entry being read is malformed already
 	)
-	flush := func() error {
-		if len(block) == 0 {
-			return nil
+	flush := func() {
+		if len(block) == 0 && tooLong == "" {
+			return
 		}
-		if len(entries) == MaxEntries {
-			return fmt.Errorf("%w: more than %d entries", ErrLimit, MaxEntries)
+		if tooLong != "" {
+			entries = append(entries, Entry{Line: start, Err: &Rejection{Reason: ReasonMalformed, Detail: fmt.Sprintf("entry at line %d: %s", start, tooLong)}})
+		} else {
+			entries = append(entries, parseBlock(block, start))
 		}
-		entries = append(entries, parseBlock(block, start))
-		block = nil
-		return nil
+		block, tooLong = nil, ""
 	}
 	lineNo := 0
 	for rest := body; len(rest) > 0; {
@@ -109,13 +123,21 @@ func Parse(body []byte) ([]Entry, error) {
 			raw, rest = rest, nil
 		}
 		if len(raw) > MaxLineLength {
-			return nil, fmt.Errorf("%w: line %d is %d bytes, limit %d", ErrLimit, lineNo, len(raw), MaxLineLength)
+			if len(block) == 0 && tooLong == "" {
+				start = lineNo
+			}
+			if tooLong == "" {
+				tooLong = fmt.Sprintf("line %d is %d bytes, limit %d", lineNo, len(raw), MaxLineLength)
+			}
+			block = nil
+			continue
 		}
 		line := strings.Trim(string(raw), " \t")
 		if line == "" {
-			if err := flush(); err != nil {
-				return nil, err
-			}
+			flush()
+			continue
+		}
+		if tooLong != "" {
 			continue
 		}
 		if len(block) == 0 {
@@ -123,10 +145,8 @@ func Parse(body []byte) ([]Entry, error) {
 		}
 		block = append(block, line)
 	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	return entries, nil
+	flush()
+	return entries, limitErr
 }
 
 // parseBlock turns the non-blank lines of one entry into an Entry.
@@ -224,7 +244,11 @@ func parseKeyLine(e *Entry) error {
 	if err != nil {
 		return &Rejection{Reason: ReasonMalformed, Detail: fmt.Sprintf("entry at line %d: key line: %v", e.Line, err)}
 	}
-	if len(options) > 0 || len(rest) > 0 || !strings.HasPrefix(e.KeyLine, key.Type()+" ") {
+	// sshd separates the fields by any blanks (spaces or tabs); an
+	// options prefix ("command=... ssh-ed25519 ...") is refused whatever
+	// follows it.
+	if len(options) > 0 || len(rest) > 0 || !strings.HasPrefix(e.KeyLine, key.Type()) ||
+		len(e.KeyLine) == len(key.Type()) || (e.KeyLine[len(key.Type())] != ' ' && e.KeyLine[len(key.Type())] != '\t') {
 		return &Rejection{Reason: ReasonMalformed, Detail: fmt.Sprintf("entry at line %d: key line must start with the key type and carry no options", e.Line)}
 	}
 	e.Key = key
@@ -264,7 +288,9 @@ func parseTimestamp(v string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+// isControl reports the characters no line may hold: control characters
+// except the tab, which sshd takes as a blank between fields.
+func isControl(r rune) bool { return (r < 0x20 && r != '\t') || r == 0x7f }
 
 // SignedBytes returns the bytes an entry's signature covers: every metadata
 // line followed by "\n", then the key line followed by "\n".

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -144,4 +145,40 @@ func SignPSS(key *rsa.PrivateKey, signed []byte) ([]byte, error) {
 		return nil, fmt.Errorf("eickey: sign: %w", err)
 	}
 	return sig, nil
+}
+
+// Newest bounds what one request verifies: of entries, the well-formed ones
+// for the key with fingerprint (sshd's %f; "" means any key), at most n of
+// them, those with the latest #Timestamp (ties: later in the blob), and
+// every malformed entry that may be for that key (they
+// cost no signature check), all in blob order. skipped counts the
+// well-formed entries for the key left out. Entries for other keys are left
+// out silently, as [Verify] would reject them. The result points into
+// entries.
+func Newest(entries []Entry, fingerprint string, n int) (chosen []*Entry, skipped int) {
+	var good, bad []*Entry
+	for i := range entries {
+		e := &entries[i]
+		if fingerprint != "" && e.Key != nil && !fingerprintMatches(e.Key, fingerprint) {
+			continue
+		}
+		if e.Err != nil {
+			bad = append(bad, e)
+			continue
+		}
+		good = append(good, e)
+	}
+	sort.SliceStable(good, func(i, j int) bool {
+		if !good[i].Timestamp.Equal(good[j].Timestamp) {
+			return good[i].Timestamp.After(good[j].Timestamp)
+		}
+		return good[i].Line > good[j].Line
+	})
+	if len(good) > n {
+		skipped = len(good) - n
+		good = good[:n]
+	}
+	chosen = append(good, bad...)
+	sort.Slice(chosen, func(i, j int) bool { return chosen[i].Line < chosen[j].Line })
+	return chosen, skipped
 }

@@ -17,7 +17,11 @@
 //     golang.org/x/crypto/ocsp (thisUpdate/nextUpdate enforced, 5 minutes of
 //     clock skew allowed);
 //   - every entry is judged on its own, so one bad entry never hides a good
-//     one (AWS's script refuses every key then);
+//     one (AWS's script refuses every key then), and the work is bounded
+//     without refusing the blob as a whole: of the entries for the offered
+//     key only the eickey.MaxVerify newest are verified, only the first
+//     eickey.MaxBodySize bytes are parsed, at most 16 refusals are recorded
+//     one by one (one summary event says what was left out);
 //   - the user's key list is fetched first, and nothing else when there is
 //     none (one request, or two with the token); the other IMDS requests
 //     then run concurrently; all under one hard deadline (default 3 s),
@@ -94,10 +98,28 @@ const (
 	SharedTokenTTL   = 3 * time.Minute
 )
 
+// MaxIMDSBody is the largest IMDS answer read. It is twice
+// eickey.MaxBodySize so that a key blob someone filled past the parser's
+// limit still has its first MaxBodySize bytes served; only a blob beyond
+// this (thousands of keys pushed within one minute) refuses the request.
+const MaxIMDSBody = 2 * eickey.MaxBodySize
+
+// Bounds on one request's work and audit volume, whatever the blob holds.
+const (
+	// maxRefusalEvents is the most key-refused events one request records
+	// one by one; the rest are counted in one more event.
+	maxRefusalEvents = 16
+)
+
+// ReasonNotVerified is the key-refused reason of the summary event for
+// entries left unchecked by the bounds (eickey.Newest, eickey.MaxBodySize)
+// or whose refusals were not recorded one by one.
+const ReasonNotVerified = "not-verified-over-limit"
+
 // NewSharedIMDS returns a client for Config.IMDS from cfg's endpoint and
 // request timeout. Close it when done.
 func NewSharedIMDS(cfg Config) (*imds.Client, error) {
-	return imds.New(imds.Options{Endpoint: cfg.IMDSEndpoint, RequestTimeout: cfg.RequestTimeout, TokenTTL: SharedTokenTTL})
+	return imds.New(imds.Options{Endpoint: cfg.IMDSEndpoint, RequestTimeout: cfg.RequestTimeout, TokenTTL: SharedTokenTTL, MaxBody: MaxIMDSBody})
 }
 
 // Accepted is a key that passed every check.
@@ -288,6 +310,7 @@ func (r *run) authorize(ctx context.Context) ([]Accepted, error) {
 			Endpoint:       r.cfg.IMDSEndpoint,
 			RequestTimeout: r.cfg.RequestTimeout,
 			TokenTTL:       r.cfg.Timeout + time.Second,
+			MaxBody:        MaxIMDSBody,
 		})
 		if err != nil {
 			return nil, &Error{Reason: ReasonIMDSUnavailable, Err: err}
@@ -589,6 +612,14 @@ func (r *run) checkOCSP(chain []*x509.Certificate, staples map[string][]byte) (t
 	return until, nil
 }
 
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 func hasOCSPSigning(c *x509.Certificate) bool {
 	for _, u := range c.ExtKeyUsage {
 		if u == x509.ExtKeyUsageOCSPSigning {
@@ -598,19 +629,24 @@ func hasOCSPSigning(c *x509.Certificate) bool {
 	return false
 }
 
-// judge verifies each entry on its own.
+// judge verifies each entry on its own, within bounds: of the well-formed
+// entries for the offered key (sshd's %f), only the eickey.MaxVerify newest
+// have their signature checked, and only the first eickey.MaxBodySize
+// bytes of the blob are read. What is left out is recorded in one audit
+// event; it never makes the valid keys within the bounds refused.
 func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
-	entries, err := eickey.Parse(f.keys)
-	if err != nil {
-		return nil, &Error{Reason: ReasonBadBlob, Err: err}
+	entries, perr := eickey.Parse(f.keys)
+	if perr != nil && !errors.Is(perr, eickey.ErrLimit) {
+		return nil, &Error{Reason: ReasonBadBlob, Err: perr}
 	}
 	policy := eickey.Policy{Signer: signerKey, Instance: f.instanceID, Fingerprint: r.fp, Now: r.now}
+	chosen, skipped := eickey.Newest(entries, r.fp, eickey.MaxVerify)
 	var (
 		accepted []Accepted
 		refused  = map[string]int{}
+		unlogged int
 	)
-	for i := range entries {
-		e := &entries[i]
+	for _, e := range chosen {
 		err := eickey.Verify(e, policy)
 		reason := eickey.ReasonOf(err)
 		if reason == eickey.ReasonFingerprintMismatch {
@@ -619,6 +655,11 @@ func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
 		if err != nil {
 			if reason == "" {
 				reason = eickey.ReasonMalformed
+			}
+			refused[string(reason)]++
+			if sum(refused) > maxRefusalEvents {
+				unlogged++
+				continue
 			}
 			ev := audit.Event{
 				Time: r.now, Event: audit.EventKeyRefused, Instance: f.instanceID, OSUser: r.user,
@@ -629,7 +670,6 @@ func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
 				ev.Caller, ev.RequestID, ev.Expires = e.Caller, e.Request, e.Timestamp
 			}
 			r.events = append(r.events, ev)
-			refused[string(reason)]++
 			continue
 		}
 		accepted = append(accepted, Accepted{
@@ -640,6 +680,25 @@ func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
 			Time: r.now, Event: audit.EventKeyServed, Instance: f.instanceID, OSUser: r.user,
 			Fingerprint: e.Fingerprint, Caller: e.Caller, RequestID: e.Request, Expires: e.Timestamp,
 		})
+	}
+	if skipped > 0 || unlogged > 0 || perr != nil {
+		var why []string
+		if skipped > 0 {
+			why = append(why, fmt.Sprintf("%d older entries for the key not verified (at most %d are)", skipped, eickey.MaxVerify))
+		}
+		if unlogged > 0 {
+			why = append(why, fmt.Sprintf("%d more refusals not recorded one by one", unlogged))
+		}
+		if perr != nil {
+			why = append(why, perr.Error())
+		}
+		r.events = append(r.events, audit.Event{
+			Time: r.now, Event: audit.EventKeyRefused, Instance: f.instanceID, OSUser: r.user,
+			Fingerprint: r.fp, Reason: ReasonNotVerified, Detail: strings.Join(why, "; "),
+		})
+		if skipped > 0 {
+			refused[ReasonNotVerified] += skipped
+		}
 	}
 	if len(accepted) == 0 && len(refused) > 0 {
 		parts := make([]string, 0, len(refused))
