@@ -15,7 +15,8 @@
 //     (default: the system roots) and every certificate below the trust
 //     anchor needs a good, current OCSP response from IMDS, checked with
 //     golang.org/x/crypto/ocsp (thisUpdate/nextUpdate enforced, 5 minutes of
-//     clock skew allowed);
+//     clock skew allowed; a delegated responder's certificate must carry
+//     id-kp-OCSPSigning and be valid now);
 //   - every entry is judged on its own, so one bad entry never hides a good
 //     one (AWS's script refuses every key then), and the work is bounded
 //     without refusing the blob as a whole: of the entries for the offered
@@ -582,8 +583,20 @@ func (r *run) checkOCSP(chain []*x509.Certificate, staples map[string][]byte) (t
 		if err != nil {
 			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q: %v", cn, err)
 		}
-		if resp.Certificate != nil && !hasOCSPSigning(resp.Certificate) {
-			return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a certificate not authorized for OCSP", cn)
+		// A delegated responder (RFC 6960 §4.2.2.2): ParseResponseForCert
+		// checked that the issuer signed its certificate; it must also be
+		// meant for OCSP and valid now.
+		if rc := resp.Certificate; rc != nil {
+			if !hasOCSPSigning(rc) {
+				return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a certificate not authorized for OCSP", cn)
+			}
+			if r.now.Before(rc.NotBefore) || r.now.After(rc.NotAfter) {
+				return time.Time{}, refuse(ReasonOCSPFailed, "OCSP response for %q is signed by a responder certificate valid only from %s to %s", cn,
+					rc.NotBefore.UTC().Format(time.RFC3339), rc.NotAfter.UTC().Format(time.RFC3339))
+			}
+			if rc.NotAfter.Before(until) {
+				until = rc.NotAfter
+			}
 		}
 		switch resp.Status {
 		case ocsp.Good:

@@ -241,3 +241,50 @@ func (s *Signer) OCSP() (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// DelegatedOCSP returns a "good" OCSP response for c (the leaf or the
+// intermediate) signed not by c's issuer but by a delegated responder: a
+// fresh certificate the issuer signs, valid from notBefore to notAfter,
+// with the id-kp-OCSPSigning extended key usage if ocspSigning, embedded
+// in the response. It is for tests of what hosts accept.
+func (s *Signer) DelegatedOCSP(c *x509.Certificate, notBefore, notAfter time.Time, ocspSigning bool) ([]byte, error) {
+	var issuer *x509.Certificate
+	var issuerKey crypto.Signer
+	switch {
+	case c.Equal(s.leaf):
+		issuer, issuerKey = s.inter, s.interKey
+	case c.Equal(s.inter):
+		issuer, issuerKey = s.root, s.rootKey
+	default:
+		return nil, errors.New("signer: delegated OCSP: not a certificate of this chain")
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("signer: responder key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		Subject:   pkix.Name{CommonName: "jitssh Sandbox OCSP Responder", Organization: []string{"jitssh sandbox"}},
+		NotBefore: notBefore,
+		NotAfter:  notAfter,
+		KeyUsage:  x509.KeyUsageDigitalSignature,
+	}
+	if ocspSigning {
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageOCSPSigning}
+	}
+	responder, err := s.issue(tmpl, issuer, &key.PublicKey, issuerKey)
+	if err != nil {
+		return nil, fmt.Errorf("signer: responder certificate: %w", err)
+	}
+	now := s.cfg.Now()
+	der, err := ocsp.CreateResponse(issuer, responder, ocsp.Response{
+		Status:       ocsp.Good,
+		SerialNumber: c.SerialNumber,
+		ThisUpdate:   now.Add(-time.Minute).UTC().Truncate(time.Second),
+		NextUpdate:   now.Add(time.Hour).UTC().Truncate(time.Second),
+		Certificate:  responder,
+	}, key)
+	if err != nil {
+		return nil, fmt.Errorf("signer: delegated OCSP response for %s: %w", c.Subject.CommonName, err)
+	}
+	return der, nil
+}
