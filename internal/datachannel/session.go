@@ -66,6 +66,8 @@ type Config struct {
 	Window int
 	// MaxBuffered bounds received bytes not yet Read; beyond it in-order data
 	// is left unacknowledged so the peer retransmits later (default 8 MiB).
+	// It bounds, separately, the bytes of out-of-order messages held until
+	// the gap before them is filled.
 	MaxBuffered int
 	// UnackedExpiry is how long a message may stay unacknowledged before the
 	// session fails (default 2 minutes).
@@ -163,7 +165,12 @@ type Session struct {
 	unacked  []outMsg // ordered by seq
 	expected int64
 	pending  map[int64]*Message
-	readBuf  [][]byte
+	// pendingBytes is what pending holds (payloads plus headers): out-of-
+	// order messages are bounded in bytes by MaxBuffered, not only in
+	// number, or a hostile peer could park 4*Window frames of up to
+	// MaxFrameSize each (4 GiB with the defaults).
+	pendingBytes int
+	readBuf      [][]byte
 	buffered int
 	rtt      time.Duration
 	rttvar   time.Duration
@@ -745,12 +752,14 @@ func (s *Session) receiveStream(m *Message) {
 		s.sendAck(m) // duplicate: re-acknowledge so the sender stops resending
 		return
 	case seq > s.expected:
-		if seq-s.expected > int64(4*s.cfg.Window) || len(s.pending) >= 4*s.cfg.Window {
+		size := heldSize(m)
+		if seq-s.expected > int64(4*s.cfg.Window) || len(s.pending) >= 4*s.cfg.Window || s.pendingBytes+size > s.cfg.MaxBuffered {
 			s.mu.Unlock()
-			return // too far ahead to hold; it will be resent
+			return // too far ahead, or too much, to hold; it will be resent
 		}
 		if _, dup := s.pending[seq]; !dup {
 			s.pending[seq] = m
+			s.pendingBytes += size
 		}
 		s.mu.Unlock()
 		s.sendAck(m)
@@ -775,6 +784,7 @@ func (s *Session) receiveStream(m *Message) {
 			break
 		}
 		delete(s.pending, s.expected)
+		s.pendingBytes -= heldSize(next)
 		if !s.queueOutput(next) {
 			others = append(others, next)
 		}
@@ -786,6 +796,9 @@ func (s *Session) receiveStream(m *Message) {
 		s.process(r)
 	}
 }
+
+// heldSize is what holding m costs, counted against MaxBuffered.
+func heldSize(m *Message) int { return headerLength + len(m.Payload) }
 
 // queueOutput queues m's payload for Read if m is stream data, reporting
 // whether it was. Call with mu held.

@@ -253,6 +253,14 @@ func FuzzSessionInput(f *testing.F) {
 		for time.Now().Before(deadline) {
 			s.mu.Lock()
 			pending, buffered, expected := len(s.pending), s.buffered, s.expected
+			held := 0
+			for _, m := range s.pending {
+				held += heldSize(m)
+			}
+			if held != s.pendingBytes || held > s.cfg.MaxBuffered {
+				s.mu.Unlock()
+				t.Fatalf("pending holds %d bytes, accounted %d, limit %d", held, s.pendingBytes, s.cfg.MaxBuffered)
+			}
 			s.mu.Unlock()
 			if pending > 4*16 {
 				t.Fatalf("pending grew to %d", pending)
@@ -289,5 +297,59 @@ func TestReadCoalescesMessages(t *testing.T) {
 	n, err := agent.Read(buf)
 	if err != nil || n != len(data) || !bytes.Equal(buf[:n], data) {
 		t.Fatalf("one Read returned %d bytes (%v), want all %d in order", n, err, len(data))
+	}
+}
+
+// TestOutOfOrderBoundedInBytes: a hostile service sends the client many
+// large stream messages that all skip sequence number 0. Holding them
+// until 0 arrives must cost at most MaxBuffered bytes, not 4*Window
+// frames of up to MaxFrameSize each; a dropped one is resent later, so the
+// stream still completes once the gap is filled.
+func TestOutOfOrderBoundedInBytes(t *testing.T) {
+	ca, cb := memPipe()
+	s := NewSession(cb, Config{Role: RoleClient})
+	defer s.Close()
+	payload := make([]byte, MaxFrameSize-headerLength-64)
+	const n = 40 // 40 MiB on offer, 8 MiB allowed
+	for i := int64(1); i <= n; i++ {
+		b, err := (&Message{Type: TypeOutputStreamData, SequenceNumber: i, PayloadType: PayloadOutput, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ca.out <- b
+	}
+	// Wait until the session has read every frame.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ca.out) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	s.mu.Lock()
+	held, count := 0, len(s.pending)
+	for _, m := range s.pending {
+		held += len(m.Payload)
+	}
+	accounted := s.pendingBytes
+	s.mu.Unlock()
+	if held > DefaultMaxBuffered {
+		t.Fatalf("holding %d out-of-order messages of %d bytes (%d MiB), limit %d MiB", count, len(payload), held>>20, DefaultMaxBuffered>>20)
+	}
+	if count == 0 || accounted != count*(headerLength+len(payload)) {
+		t.Fatalf("held %d messages, accounted %d bytes", count, accounted)
+	}
+	// The gap is filled: what was held is delivered, the accounting empties.
+	b, _ := (&Message{Type: TypeOutputStreamData, SequenceNumber: 0, PayloadType: PayloadOutput, Payload: []byte("x")}).Marshal()
+	ca.out <- b
+	buf := make([]byte, 1+count*len(payload))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() { <-ctx.Done(); s.Close() }()
+	if _, err := io.ReadFull(s, buf); err != nil {
+		t.Fatalf("read the held data: %v", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pendingBytes != 0 || len(s.pending) != 0 || s.expected != int64(count+1) {
+		t.Fatalf("after the gap: pending %d (%d bytes), expected %d", len(s.pending), s.pendingBytes, s.expected)
 	}
 }
