@@ -171,15 +171,15 @@ type Session struct {
 	// MaxFrameSize each (4 GiB with the defaults).
 	pendingBytes int
 	readBuf      [][]byte
-	buffered int
-	rtt      time.Duration
-	rttvar   time.Duration
-	rto      time.Duration
-	err      error // terminal error
-	eof      bool  // peer ended the stream
-	closed   bool
-	paused   bool
-	pausedAt time.Time
+	buffered     int
+	rtt          time.Duration
+	rttvar       time.Duration
+	rto          time.Duration
+	err          error // terminal error
+	eof          bool  // peer ended the stream
+	closed       bool
+	paused       bool
+	pausedAt     time.Time
 	// terminating is set once we asked the agent to end the session.
 	terminating bool
 	exitCode    *int
