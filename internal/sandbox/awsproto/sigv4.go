@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,6 +173,13 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Authorization, error) {
 	a, err := ParseAuthorization(h[0])
 	if err != nil {
 		return a, err
+	}
+	// X-Amz-Target names the operation of JSON-protocol services: a
+	// signature that does not cover it would let anyone holding one signed
+	// request replay it as another operation. The SDKs and the aws CLI
+	// sign it.
+	if len(r.Header.Values("X-Amz-Target")) > 0 && !slices.Contains(a.SignedHeaders, "x-amz-target") {
+		return a, incomplete("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
 	}
 	if r.Header.Get("X-Amz-Security-Token") != "" {
 		// The sandbox issues no temporary credentials.

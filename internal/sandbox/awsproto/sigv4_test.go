@@ -143,6 +143,13 @@ func TestVerifyRejects(t *testing.T) {
 			r.Header.Set("X-Amz-Target", "AmazonSSM.TerminateSession")
 			return r
 		}, body, AuthBadSignature, ""},
+		{"unsigned X-Amz-Target", func() *http.Request {
+			// Signed before the operation was named: the target could be
+			// swapped for any other operation.
+			r := sdkSigned(t, "POST", "http://127.0.0.1:1/", body, nil, "us-east-1", "ssm", testSecret, testNow)
+			r.Header.Set("X-Amz-Target", "AmazonSSM.StartSession")
+			return r
+		}, body, AuthIncomplete, "'X-Amz-Target' must be a 'SignedHeader'"},
 		{"tampered host", func() *http.Request {
 			r := sign("us-east-1", testSecret, testNow)
 			r.Host = "127.0.0.1:2"
