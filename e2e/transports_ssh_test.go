@@ -90,6 +90,7 @@ func TestDirectRefusesManInTheMiddle(t *testing.T) {
 		t.Fatalf("no pin for %s: %v", web1.ID, err)
 	}
 	req, _ := http.NewRequest(http.MethodPut, e.sb.URL+"/_sandbox/instances/"+web1.ID+"/mitm", strings.NewReader(`{"enabled":true}`))
+	req.Header.Set("Authorization", "Bearer "+e.sb.AdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

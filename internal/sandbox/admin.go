@@ -1,16 +1,58 @@
 package sandbox
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
+// EnvAdminToken is the env-file variable holding the admin endpoints'
+// secret.
+const EnvAdminToken = "JITSSH_SANDBOX_ADMIN_TOKEN"
+
+// requireToken serves next only to requests that carry the sandbox's admin
+// secret as "Authorization: Bearer <token>": the API port is reachable by
+// every local user (and the admin endpoints can stop instances, put a man
+// in the middle, or slow every call), so knowing the port is not enough.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="jitssh-sandbox"`)
+			http.Error(w, "the sandbox admin endpoints need its secret: send the header \"Authorization: Bearer $"+EnvAdminToken+
+				"\" (from the env file `jitssh-sandbox up --env-file` wrote), or use `jitssh-sandbox ctl --env-file FILE`", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// CheckLoopback refuses a listen address that is not a loopback one: the
+// sandbox answers anyone with its identities' credentials, host keys and
+// instances.
+func CheckLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("listen address %q is not a loopback address: the sandbox serves its credentials and admin endpoints to whoever reaches it; use 127.0.0.1 (or force it with --allow-non-loopback)", addr)
+}
+
 // The admin endpoints next to /_sandbox/faults, served on the sandbox's
-// loopback listener (docs/sandbox.md, "Knobs"):
+// loopback listener behind the admin secret (requireToken; docs/sandbox.md,
+// "Knobs"):
 //
 //	GET  /_sandbox/latency              {"ec2:DescribeInstances":"200ms"}
 //	PUT  /_sandbox/latency              replaces the latency rules

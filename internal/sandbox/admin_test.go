@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -24,6 +26,7 @@ func TestAdminEndpoints(t *testing.T) {
 	do := func(method, path, body string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, sb.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sb.AdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -81,5 +84,78 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if in, _ := sb.World.Instance("i-0a1b2c3d4e5f00002"); in.State != "stopped" {
 		t.Errorf("world says %s", in.State)
+	}
+}
+
+// TestAdminEndpointsNeedTheSecret: every /_sandbox/ endpoint of a real
+// sandbox refuses a request without the env file's secret, or with
+// another, and changes nothing.
+func TestAdminEndpointsNeedTheSecret(t *testing.T) {
+	envFile := filepath.Join(t.TempDir(), "env")
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if err := sb.WriteFiles(envFile); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := os.ReadFile(envFile)
+	if len(sb.AdminToken) < 20 || !strings.Contains(string(env), "export "+EnvAdminToken+"='"+sb.AdminToken+"'") {
+		t.Fatalf("env file does not carry the admin secret (%d chars):\n%s", len(sb.AdminToken), env)
+	}
+	web := sb.Instances[0].ID
+	for _, c := range []struct{ method, path, body string }{
+		{"PUT", "/_sandbox/faults", `{"drop":1}`},
+		{"GET", "/_sandbox/faults", ""},
+		{"PUT", "/_sandbox/latency", `{"*":"10s"}`},
+		{"PUT", "/_sandbox/throttle", `{"*":"100%"}`},
+		{"GET", "/_sandbox/instances", ""},
+		{"PUT", "/_sandbox/instances/" + web + "/state", `{"state":"stopped"}`},
+		{"PUT", "/_sandbox/instances/" + web + "/agent", `{"online":false}`},
+		{"PUT", "/_sandbox/instances/" + web + "/mitm", `{"enabled":true}`},
+	} {
+		for _, auth := range []string{"", "Bearer wrong", "Bearer " + sb.AdminToken + "x", sb.AdminToken} {
+			req, _ := http.NewRequest(c.method, sb.URL+c.path, strings.NewReader(c.body))
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b), EnvAdminToken) {
+				t.Errorf("%s %s with Authorization %q: %d %s", c.method, c.path, auth, resp.StatusCode, b)
+			}
+		}
+	}
+	for _, in := range sb.InstanceStates() {
+		if in.ID == web && (in.State != "running" || in.Agent != "online") {
+			t.Errorf("an unauthenticated request changed %s: %+v", web, in)
+		}
+	}
+	if rules := sb.knobs.Latency(); len(rules) != 0 {
+		t.Errorf("latency rules changed: %v", rules)
+	}
+}
+
+// TestStartRefusesNonLoopback: the sandbox listens only on loopback
+// unless told otherwise.
+func TestStartRefusesNonLoopback(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0", "[::]:0", "192.0.2.1:0"} {
+		sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: t.TempDir(), Addr: addr})
+		if err == nil {
+			sb.Close()
+			t.Errorf("Start with Addr %q succeeded", addr)
+		} else if !strings.Contains(err.Error(), "not a loopback address") {
+			t.Errorf("Start with Addr %q: %v", addr, err)
+		}
+	}
+	for _, addr := range []string{"127.0.0.1:0", "localhost:0", "[::1]:0"} {
+		if err := CheckLoopback(addr); err != nil {
+			t.Errorf("CheckLoopback(%q): %v", addr, err)
+		}
 	}
 }

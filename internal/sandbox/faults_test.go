@@ -22,6 +22,7 @@ func TestFaultsEndpoint(t *testing.T) {
 	defer sb.Close()
 	put := func(query, body string) int {
 		req, _ := http.NewRequest(http.MethodPut, sb.URL+"/_sandbox/faults"+query, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sb.AdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -30,7 +31,9 @@ func TestFaultsEndpoint(t *testing.T) {
 		return resp.StatusCode
 	}
 	get := func(query string) fault.Config {
-		resp, err := http.Get(sb.URL + "/_sandbox/faults" + query)
+		req, _ := http.NewRequest(http.MethodGet, sb.URL+"/_sandbox/faults"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+sb.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -111,6 +111,7 @@ func TestNetworkShape(t *testing.T) {
 	web := byName["web-1"]
 	put := func(path, body string) int {
 		req, _ := http.NewRequest(http.MethodPut, sb.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+sb.AdminToken)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,16 @@ const (
 // Config configures a sandbox. Zero fields take the built-in defaults.
 type Config struct {
 	// Addr is the API listen address; default 127.0.0.1:0 (any free port).
+	// It must be a loopback address unless AllowNonLoopback: the sandbox
+	// hands out credentials to anyone who can reach it.
 	Addr string
+	// AllowNonLoopback lets Addr be a non-loopback address
+	// (`jitssh-sandbox up --addr … --allow-non-loopback`).
+	AllowNonLoopback bool
+	// AdminToken is the secret the /_sandbox/ admin endpoints require
+	// (header "Authorization: Bearer <token>"); "" means a random one.
+	// The env file carries it as JITSSH_SANDBOX_ADMIN_TOKEN.
+	AdminToken string
 	// Account is the simulated account: region, identities (the first is
 	// the default one, in the env file), SCPs and instances. Nil means the
 	// built-in account (config.Builtin), whose default identity is named
@@ -120,11 +130,14 @@ type InstanceInfo struct {
 
 // Sandbox is a running local AWS.
 type Sandbox struct {
-	URL       string // API and data-channel endpoint, http://127.0.0.1:PORT
-	World     *world.World
-	Identity  world.Identity // the default identity's credentials
-	Instances []InstanceInfo
-	StateDir  string
+	URL string // API and data-channel endpoint, http://127.0.0.1:PORT
+	// AdminToken is the secret of the /_sandbox/ admin endpoints (see
+	// Config.AdminToken).
+	AdminToken string
+	World      *world.World
+	Identity   world.Identity // the default identity's credentials
+	Instances  []InstanceInfo
+	StateDir   string
 	// SSHPort is the port the SSH servers of public instances listen on at
 	// their public IPs: 22 when the sandbox could bind it, else a free one.
 	SSHPort int
@@ -171,6 +184,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
+	}
+	if err := CheckLoopback(cfg.Addr); err != nil && !cfg.AllowNonLoopback {
+		return nil, err
 	}
 	if cfg.AgentMaxPayload == 0 {
 		cfg.AgentMaxPayload = 32 << 10
@@ -281,9 +297,14 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	sb.agent = dcHandler
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
-	mux.HandleFunc("/_sandbox/faults", sb.faultsHandler)
-	mux.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
-	sb.registerAdmin(mux)
+	admin := http.NewServeMux()
+	admin.HandleFunc("/_sandbox/faults", sb.faultsHandler)
+	admin.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
+	sb.registerAdmin(admin)
+	if sb.AdminToken = cfg.AdminToken; sb.AdminToken == "" {
+		sb.AdminToken = rand.Text()
+	}
+	mux.Handle("/_sandbox/", requireToken(sb.AdminToken, admin))
 	sb.CloudTrail = filepath.Join(cfg.StateDir, "cloudtrail.jsonl")
 	tl, err := trail.Open(sb.CloudTrail)
 	if err != nil {
@@ -568,7 +589,7 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 	if err != nil {
 		return err
 	}
-	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, EnvAdminToken+"="+sb.AdminToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail,
 		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort)) {
 		k, v, _ := strings.Cut(kv, "=")

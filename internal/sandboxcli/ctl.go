@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 )
@@ -25,6 +26,7 @@ import (
 // ctlClient talks to a running sandbox's admin endpoints.
 type ctlClient struct {
 	base   string // http://127.0.0.1:PORT
+	token  string // the admin secret (JITSSH_SANDBOX_ADMIN_TOKEN)
 	http   *http.Client
 	stdout io.Writer
 	json   bool
@@ -37,8 +39,10 @@ func newCtlCmd(stdout io.Writer) *cobra.Command {
 		Use:   "ctl",
 		Short: "Change a running sandbox: data-channel faults, API latency and throttling, instance state and SSM agents",
 		Long: `ctl talks to a running sandbox's admin endpoints (/_sandbox/…, loopback
-only). The sandbox is found from --url, else from --env-file (the file "up"
-wrote), else from AWS_ENDPOINT_URL (set by sourcing that file).
+only). The sandbox and its admin secret are found from --env-file (the file
+"up" wrote), else from the environment (AWS_ENDPOINT_URL and
+JITSSH_SANDBOX_ADMIN_TOKEN, set by sourcing that file); --url overrides the
+address.
 
 API names are SIGNING-NAME:Operation (ec2:DescribeInstances,
 ec2-instance-connect:SendSSHPublicKey, ssm:StartSession, sts:GetCallerIdentity),
@@ -60,11 +64,11 @@ Connect, Throttling for STS), so SDKs and the aws CLI retry them.`,
 			default:
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			base, err := sandboxBase(sandboxURL, envFile)
+			base, token, err := sandboxBase(sandboxURL, envFile)
 			if err != nil {
 				return err
 			}
-			c.base = base
+			c.base, c.token = base, token
 			return nil
 		},
 	}
@@ -78,36 +82,43 @@ Connect, Throttling for STS), so SDKs and the aws CLI retry them.`,
 	return cmd
 }
 
-// sandboxBase finds the sandbox's URL and refuses anything but loopback:
-// these endpoints are the sandbox's, and a real AWS_ENDPOINT_URL must
-// never receive them.
-func sandboxBase(flagURL, envFile string) (string, error) {
+// sandboxBase finds the sandbox's URL and admin secret, and refuses
+// anything but loopback: these endpoints are the sandbox's, and a real
+// AWS_ENDPOINT_URL must never receive them (nor the secret).
+func sandboxBase(flagURL, envFile string) (base, token string, err error) {
 	raw, from := flagURL, "--url"
-	if raw == "" && envFile != "" {
+	token = os.Getenv(sandbox.EnvAdminToken)
+	if envFile != "" {
 		vars, err := readEnvFile(envFile)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		raw, from = vars["AWS_ENDPOINT_URL"], envFile
+		if vars["AWS_ENDPOINT_URL"] == "" || vars[sandbox.EnvAdminToken] == "" {
+			return "", "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL or %s: is it the environment file of a running jitssh-sandbox?", envFile, sandbox.EnvAdminToken)
+		}
+		token = vars[sandbox.EnvAdminToken]
 		if raw == "" {
-			return "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL: is it a jitssh-sandbox environment file?", envFile)
+			raw, from = vars["AWS_ENDPOINT_URL"], envFile
 		}
 	}
 	if raw == "" {
 		raw, from = os.Getenv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"
 	}
 	if raw == "" {
-		return "", errors.New("no sandbox given: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`) or --url, or source the env file")
+		return "", "", errors.New("no sandbox given: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source the env file")
+	}
+	if token == "" {
+		return "", "", fmt.Errorf("no admin secret: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source it to set %s", sandbox.EnvAdminToken)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return "", fmt.Errorf("%s: %q is not a sandbox URL (want http://127.0.0.1:PORT)", from, raw)
+		return "", "", fmt.Errorf("%s: %q is not a sandbox URL (want http://127.0.0.1:PORT)", from, raw)
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-		return "", fmt.Errorf("%s: %s is not on this machine's loopback: refusing to send sandbox admin requests there", from, raw)
+		return "", "", fmt.Errorf("%s: %s is not on this machine's loopback: refusing to send sandbox admin requests there", from, raw)
 	}
-	return "http://" + u.Host, nil
+	return "http://" + u.Host, token, nil
 }
 
 // readEnvFile reads the export lines of an env file written by `up`.
@@ -150,6 +161,7 @@ func (c *ctlClient) do(ctx context.Context, method, path string, body any, out a
 	if err != nil {
 		return err
 	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("reach the sandbox at %s: %w (is `jitssh-sandbox up` running?)", c.base, err)

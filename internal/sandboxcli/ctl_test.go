@@ -123,6 +123,27 @@ func TestKnobsAtStartAndRunTime(t *testing.T) {
 	if out, _, _ := ctl(t, envFile, "latency"); out != "ssm:DescribeInstanceInformation=10ms\n" {
 		t.Errorf("latency after refused changes: %q", out)
 	}
+
+	// Knowing the port is not enough: the env file's secret is.
+	orig, _ := os.ReadFile(envFile)
+	forged := filepath.Join(t.TempDir(), "forged.env")
+	os.WriteFile(forged, []byte(strings.Replace(string(orig), "JITSSH_SANDBOX_ADMIN_TOKEN='", "JITSSH_SANDBOX_ADMIN_TOKEN='x", 1)), 0o600)
+	if _, errOut, code := ctl(t, forged, "latency", "*=5s"); code == 0 || !strings.Contains(errOut, "JITSSH_SANDBOX_ADMIN_TOKEN") {
+		t.Errorf("ctl with a wrong secret: exit %d, stderr %q", code, errOut)
+	}
+	if out, _, _ := ctl(t, envFile, "latency"); out != "ssm:DescribeInstanceInformation=10ms\n" {
+		t.Errorf("latency after a request with a wrong secret: %q", out)
+	}
+}
+
+// TestUpRefusesNonLoopbackAddr: `up --addr` takes loopback addresses only,
+// unless forced.
+func TestUpRefusesNonLoopbackAddr(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"up", "--addr", "0.0.0.0:0", "--state-dir", t.TempDir(), "--sshd", "embedded"}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), "not a loopback address") {
+		t.Errorf("up --addr 0.0.0.0:0: exit %d, stderr %q", code, stderr.String())
+	}
 }
 
 func append2(vars map[string]string, k, v string) map[string]string {

@@ -45,7 +45,7 @@ func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 		jit                                    string
 		configFile                             string
 		generate                               int
-		paced, verbose                         bool
+		paced, verbose, allowNonLoopback       bool
 		faults                                 fault.Config
 		latency, throttle                      []string
 	)
@@ -114,10 +114,11 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
   jitssh-sandbox ctl --env-file /tmp/sandbox.env instance web-1 stop
   jitssh-sandbox ctl --env-file /tmp/sandbox.env instance web-2 agent-offline
 
-  # the same over HTTP, and a man in the middle on a public address:
-  curl -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
-  curl -X PUT -d '{"state":"stopped"}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00002/state"
-  curl -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`,
+  # the same over HTTP (after sourcing the env file, which holds the admin
+  # secret), and a man in the middle on a public address:
+  curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
+  curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"state":"stopped"}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00002/state"
+  curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := sshd.ParseMode(mode)
@@ -133,7 +134,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 				return err
 			}
 			cfg := sandbox.Config{
-				Addr: addr, StateDir: stateDir, HostBinary: hostBin, SSHMode: m, Account: acct,
+				Addr: addr, AllowNonLoopback: allowNonLoopback, StateDir: stateDir, HostBinary: hostBin, SSHMode: m, Account: acct,
 				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 			}
 			cfg.Paced = paced
@@ -193,7 +194,8 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 	}
 	f := cmd.Flags()
 	f.StringVar(&envFile, "env-file", "", "write the environment (shell export lines) here once ready")
-	f.StringVar(&addr, "addr", "127.0.0.1:0", "API listen address")
+	f.StringVar(&addr, "addr", "127.0.0.1:0", "API listen address (loopback only, unless --allow-non-loopback)")
+	f.BoolVar(&allowNonLoopback, "allow-non-loopback", false, "let --addr be a non-loopback address: whoever reaches it gets the sandbox's credentials")
 	f.StringVar(&configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
 	f.IntVar(&generate, "generate", 0, "add this many API-only instances (node-00001 …) for scale tests")
 	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
