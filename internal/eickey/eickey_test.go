@@ -542,16 +542,43 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// BenchmarkParseFullBlob parses a blob of MaxBodySize bytes of ed25519
-// entries: the most parsing one request can be made to do.
-func BenchmarkParseFullBlob(b *testing.B) {
+// BenchmarkBlobBound measures the most work one request can be made to do
+// with a filled blob: parsing MaxBodySize bytes of ed25519 entries, and
+// verifying the MaxVerify newest entries for one key (what Newest picks),
+// and reports the parse cost as a multiple of the verification cost
+// measured in the same run ("parse/verify").
+func BenchmarkBlobBound(b *testing.B) {
 	one := eickey.Format([]eickey.Entry{mustSign(b, draft(ed25519Line(b, "")))})
 	blob := bytes.Repeat(one, eickey.MaxBodySize/len(one))
-	b.SetBytes(int64(len(blob)))
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := eickey.Parse(blob); err != nil {
-			b.Fatal(err)
+	entries, err := eickey.Parse(blob)
+	if err != nil {
+		b.Fatal(err)
+	}
+	chosen, _ := eickey.Newest(entries, entries[0].Fingerprint, eickey.MaxVerify)
+	p := policy()
+	var parse, verify time.Duration
+	b.Run("parse-4MiB", func(b *testing.B) {
+		b.SetBytes(int64(len(blob)))
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			if _, err := eickey.Parse(blob); err != nil {
+				b.Fatal(err)
+			}
 		}
+		parse = time.Since(start) / time.Duration(b.N)
+	})
+	b.Run("verify-32", func(b *testing.B) {
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			for _, e := range chosen {
+				if err := eickey.Verify(e, p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		verify = time.Since(start) / time.Duration(b.N)
+	})
+	if verify > 0 {
+		b.Logf("%d entries; parse %v, verify %d: %v, parse/verify = %.1f", len(entries), parse, len(chosen), verify, float64(parse)/float64(verify))
 	}
 }
