@@ -79,9 +79,11 @@ or default_user in jitssh's config file before installing.
 
 Several instances matching HOST are an error listing them: under ssh
 nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
-		Example: `  ProxyCommand jitssh proxy %r %h %p
-  ProxyCommand jitssh proxy --transport eice %r %h %p
-  ProxyCommand jitssh proxy --via bastion-1 %r %h %p`,
+		Example: `  ProxyCommand jitssh proxy '%r' '%h' %p
+  ProxyCommand jitssh proxy --transport eice '%r' '%h' %p
+  ProxyCommand jitssh proxy --via bastion-1 '%r' '%h' %p
+  (quote %r and %h: OpenSSH before 9.6 passes names to the shell unchecked;
+  ` + "`jitssh config print`" + ` also keeps names with a single quote out)`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			port, err := strconv.Atoi(args[2])

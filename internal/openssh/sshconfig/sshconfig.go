@@ -74,7 +74,7 @@ const DefaultServerAliveInterval = 30
 // Options are the settings of the managed block.
 type Options struct {
 	// JitsshPath is the absolute path of the jitssh binary run as
-	// `<JitsshPath> proxy %r %h %p`. Required.
+	// `<JitsshPath> proxy '%r' '%h' %p`. Required.
 	JitsshPath string
 	// KeyDir is the absolute directory where the proxy writes ephemeral
 	// private keys, one file per <user>@<host>. Required.
