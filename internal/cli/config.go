@@ -158,6 +158,6 @@ func checkSSHConfig(ctx context.Context, configPath string, o sshconfig.Options)
 	}
 	c.Status = "fail"
 	c.Detail = configPath + " overrides jitssh's settings (ssh keeps the first value it finds): " + strings.Join(lines, "; ")
-	c.Fix = "move the \"# BEGIN jitssh\" block to the very top of " + configPath + ", or remove those options from the Host/Match sections above it (check with: ssh -G i-0123456789abcdef0)"
+	c.Fix = "move the \"# BEGIN jitssh\" block to the very top of " + configPath + ", or remove those options from the Host/Match sections above it (check with: ssh -G i-0123456789abcdef0); if jitssh itself moved, run `jitssh config install` again"
 	return c
 }
