@@ -715,7 +715,10 @@ func TestJITAdversarialIMDS(t *testing.T) {
 		{name: "missing OCSP", signer: fresh, ocsp: true, reason: "ocsp-failed"},
 		{name: "revoked", signer: revoked, reason: "signer-revoked"},
 		{name: "truncated", keys: blob(good, nil)[:len(blob(good, nil))-60], reason: "malformed"},
-		{name: "oversized", keys: strings.Repeat(pub+"\n", (2<<20)/len(pub)), reason: "bad-key-blob"},
+		// Over what is read from IMDS at all (authkeys.MaxIMDSBody, 8 MiB;
+		// a blob between 4 and 8 MiB has its first 4 MiB judged).
+		{name: "oversized", keys: strings.Repeat(pub+"\n", (9<<20)/len(pub)), reason: "bad-key-blob"},
+		{name: "oversized within the read limit", keys: strings.Repeat(pub+"\n", (5<<20)/len(pub)), reason: "not-verified-over-limit"},
 		{name: "garbage", keys: "\x00\xff\xfe garbage\n#Timestamp=nope\n", reason: "malformed"},
 	}
 	for _, tt := range tests {

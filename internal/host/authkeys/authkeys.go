@@ -712,6 +712,9 @@ func (r *run) judge(f *fetched, signerKey *rsa.PublicKey) ([]Accepted, error) {
 		if skipped > 0 {
 			refused[ReasonNotVerified] += skipped
 		}
+		if perr != nil {
+			refused[ReasonNotVerified]++ // the entries past the limit, whatever they were
+		}
 	}
 	if len(accepted) == 0 && len(refused) > 0 {
 		parts := make([]string, 0, len(refused))
