@@ -39,6 +39,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 // Kind says how a Spec names its instance.
@@ -406,28 +408,48 @@ func Table(in []Instance, prefix string) string {
 	return FormatTable(rows, prefix)
 }
 
-// FormatTable aligns rows of cells into columns separated by two spaces.
+// FormatTable aligns rows of cells into columns separated by two spaces,
+// padding by display width (a wide character takes two columns, a
+// combining mark none). Control characters in a cell (from a tag value)
+// are shown as '?', so that a cell can neither move the cursor nor change
+// the terminal, nor misalign its row.
 func FormatTable(rows [][]string, prefix string) string {
 	var width []int
-	for _, r := range rows {
+	clean := make([][]string, len(rows))
+	for j, r := range rows {
+		clean[j] = make([]string, len(r))
 		for i, c := range r {
+			c = Printable(c)
+			clean[j][i] = c
 			if i >= len(width) {
 				width = append(width, 0)
 			}
-			width[i] = max(width[i], len(c))
+			width[i] = max(width[i], textwidth.Width(c))
 		}
 	}
 	var b strings.Builder
-	for _, r := range rows {
+	for _, r := range clean {
 		b.WriteString(prefix)
 		for i, c := range r {
 			if i == len(r)-1 {
 				b.WriteString(c)
 			} else {
-				fmt.Fprintf(&b, "%-*s  ", width[i], c)
+				b.WriteString(textwidth.Pad(c, width[i]))
+				b.WriteString("  ")
 			}
 		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// Printable replaces control characters (C0, DEL, C1) in s with '?' and
+// invalid UTF-8 with U+FFFD.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }

@@ -3,8 +3,11 @@ package target
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 func TestParse(t *testing.T) {
@@ -226,4 +229,39 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) = %+v; re-parse of %q = %+v, %v", s, sp, again, sp2, err)
 		}
 	})
+}
+
+// TestTablePadsByDisplayWidth: the ID column starts at the same terminal
+// column on every line, whatever the Name tags are written in.
+func TestTablePadsByDisplayWidth(t *testing.T) {
+	names := []string{"web-1", "ウェブ-2", "数据库", "cafe\u0301", "Ålesund-東京", "서버-3"}
+	var in []Instance
+	for i, n := range names {
+		in = append(in, Instance{ID: fmt.Sprintf("i-0a1b2c3d4e5f0000%d", i), Name: n, State: "running"})
+	}
+	lines := strings.Split(strings.TrimRight(Table(in, "  "), "\n"), "\n")
+	if len(lines) != len(names)+1 {
+		t.Fatalf("%d lines:\n%s", len(lines), strings.Join(lines, "\n"))
+	}
+	col := -1
+	for _, l := range lines {
+		i := strings.Index(l, "i-0a1b")
+		if strings.HasPrefix(strings.TrimSpace(l), "STATE") {
+			i = strings.Index(l, "ID")
+		}
+		c := textwidth.Width(l[:i])
+		if col == -1 {
+			col = c
+		}
+		if c != col {
+			t.Errorf("the ID column starts at column %d, want %d:\n%s", c, col, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+func TestTableShowsNoControlCharacters(t *testing.T) {
+	out := Table([]Instance{{ID: "i-0a1b2c3d4e5f00001", Name: "evil\x1b]0;pwned\x07\x9b2J"}}, "")
+	if strings.ContainsAny(out, "\x1b\x07\u009b") {
+		t.Fatalf("a control character reached the table: %q", out)
+	}
 }
