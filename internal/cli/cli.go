@@ -109,16 +109,19 @@ func (g *globals) chooser() target.Chooser {
 	}
 	return func(_ context.Context, sp target.Spec, m []target.Instance) (target.Instance, error) {
 		rows := make([][]string, len(m))
+		keys := make([][]string, len(m))
 		for i, x := range m {
-			rows[i] = target.Row(x)
+			rows[i], keys[i] = target.Row(x), target.Keys(x)
 		}
 		i, err := picker.Terminal(in, out, picker.Options{
 			Title:  fmt.Sprintf("%d instances match %s %q: pick one", len(m), sp.Kind, sp.String()),
-			Header: target.Columns, Rows: rows,
+			Header: target.Columns, Rows: rows, Keys: keys,
 		})
 		if err != nil {
 			return target.Instance{}, err
 		}
+		// Say which one, before anything connects to it.
+		fmt.Fprintf(out, "→ %s (%s)\n", target.Printable(dash(m[i].Name)), m[i].ID)
 		return m[i], nil
 	}
 }

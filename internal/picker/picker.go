@@ -1,7 +1,15 @@
-// Package picker is a small interactive fuzzy chooser for a terminal: the
-// user types to narrow a table of rows (each query character must appear
-// in order in the row), moves with the arrow keys or Ctrl-N/Ctrl-P, and
-// picks with Enter; Esc, Ctrl-C and Ctrl-D cancel.
+// Package picker is a small interactive chooser for a terminal: the user
+// types to narrow a table of rows, moves with the arrow keys or
+// Ctrl-N/Ctrl-P, and picks with Enter; Esc, Ctrl-C and Ctrl-D cancel.
+//
+// Typed text is matched against each row's keys (Options.Keys: for an
+// instance its name, then its id, then its addresses), never across them,
+// and the matching rows are ranked, best first, with the cursor on the
+// best: a key equal to the text, then one starting with it, then one
+// containing it, then (the first key only) one holding its characters in
+// order; at the same grade an earlier key wins. Typing "web-2" thus puts
+// web-2 first and leaves web-1 out, and text that matches nothing leaves
+// no row, so Enter picks nothing.
 //
 // Run does the work over any reader and writer (the tests feed it key
 // bytes); Terminal puts a terminal into raw mode around Run.
@@ -12,9 +20,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 // ErrCancelled is returned when the user cancels the choice.
@@ -25,6 +37,9 @@ type Options struct {
 	Title  string     // a line above the table
 	Header []string   // column headings
 	Rows   [][]string // the choices; Run returns an index into Rows
+	// Keys are what typed text is matched against, per row, most
+	// important first (see the package doc); nil means each row's cells.
+	Keys [][]string
 	// Height is how many rows are shown at once (default 10).
 	Height int
 }
@@ -112,6 +127,13 @@ func (s *state) keys(b []byte) (done bool, idx int, err error) {
 		case c >= 0x20 && c < 0x7f:
 			s.query = append(s.query, rune(c))
 			s.filter()
+		case c >= 0xc0: // a character typed in UTF-8 (a non-ASCII name)
+			r, n := utf8.DecodeRune(b[i:])
+			if r != utf8.RuneError && sanitize(string(r)) != "" {
+				s.query = append(s.query, r)
+				s.filter()
+			}
+			i += n - 1
 		}
 	}
 	return false, -1, nil
@@ -138,13 +160,14 @@ func (s *state) format() {
 			if i >= len(width) {
 				width = append(width, 0)
 			}
-			width[i] = max(width[i], len(c))
+			width[i] = max(width[i], textwidth.Width(sanitize(c)))
 		}
 	}
 	line := func(r []string) string {
 		var b strings.Builder
 		for i, c := range r {
-			fmt.Fprintf(&b, "%-*s  ", width[i], sanitize(c))
+			b.WriteString(textwidth.Pad(sanitize(c), width[i]))
+			b.WriteString("  ")
 		}
 		return strings.TrimRight(b.String(), " ")
 	}
@@ -165,26 +188,82 @@ func sanitize(s string) string {
 	}, s)
 }
 
-// Match reports whether every character of query appears in line, in
-// order, ignoring case.
-func Match(query, line string) bool {
-	l := strings.ToLower(line)
-	for _, q := range strings.ToLower(query) {
-		i := strings.IndexRune(l, q)
+// Grades of a match, best first.
+const (
+	gradeExact = iota
+	gradePrefix
+	gradeContains
+	gradeInOrder
+	gradeNone
+)
+
+// Rank grades how well query matches a row's keys (most important first):
+// ok is false if it does not match at all; otherwise lower grade and key
+// mean a better match. Matching ignores case; an empty query matches
+// everything equally.
+func Rank(query string, keys []string) (grade, key int, ok bool) {
+	q := strings.ToLower(query)
+	if q == "" {
+		return 0, 0, true
+	}
+	grade, key = gradeNone, 0
+	for i, k := range keys {
+		g := gradeNone
+		switch k = strings.ToLower(k); {
+		case k == q:
+			g = gradeExact
+		case strings.HasPrefix(k, q):
+			g = gradePrefix
+		case strings.Contains(k, q):
+			g = gradeContains
+		case i == 0 && inOrder(q, k):
+			g = gradeInOrder
+		}
+		if g < grade {
+			grade, key = g, i
+		}
+	}
+	return grade, key, grade != gradeNone
+}
+
+// inOrder reports whether every character of q appears in k, in order.
+func inOrder(q, k string) bool {
+	for _, c := range q {
+		i := strings.IndexRune(k, c)
 		if i < 0 {
 			return false
 		}
-		l = l[i+len(string(q)):]
+		k = k[i+utf8.RuneLen(c):]
 	}
 	return true
 }
 
+func (s *state) keysOf(i int) []string {
+	if s.o.Keys != nil && i < len(s.o.Keys) {
+		return s.o.Keys[i]
+	}
+	return s.o.Rows[i]
+}
+
+// filter keeps the rows the query matches, best first (ties in the order
+// of Rows), and puts the cursor on the best.
 func (s *state) filter() {
-	s.matches = s.matches[:0]
-	for i, l := range s.lines {
-		if Match(string(s.query), l) {
-			s.matches = append(s.matches, i)
+	type ranked struct{ row, grade, key int }
+	var m []ranked
+	for i := range s.lines {
+		if g, k, ok := Rank(string(s.query), s.keysOf(i)); ok {
+			m = append(m, ranked{i, g, k})
 		}
+	}
+	sort.SliceStable(m, func(a, b int) bool {
+		if m[a].grade != m[b].grade {
+			return m[a].grade < m[b].grade
+		}
+		return m[a].key < m[b].key
+	})
+	s.matches = s.matches[:0]
+	for _, r := range m {
+		s.matches = append(s.matches, r.row)
 	}
 	s.cursor, s.offset = 0, 0
 }
@@ -199,7 +278,7 @@ func (s *state) draw(w io.Writer) {
 		n++
 	}
 	put("%s", sanitize(s.o.Title))
-	put("> %s", string(s.query))
+	put("> %s", sanitize(string(s.query)))
 	put("  %s", s.header)
 	end := min(len(s.matches), s.offset+s.o.Height)
 	for i := s.offset; i < end; i++ {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 var opts = Options{
@@ -15,6 +17,11 @@ var opts = Options{
 		{"running", "web", "i-0000000000000000a"},
 		{"stopped", "web", "i-0000000000000000b"},
 		{"running", "web-canary", "i-0000000000000000c"},
+	},
+	Keys: [][]string{
+		{"web", "i-0000000000000000a", "running"},
+		{"web", "i-0000000000000000b", "stopped"},
+		{"web-canary", "i-0000000000000000c", "running"},
 	},
 }
 
@@ -73,14 +80,96 @@ func TestControlCharactersAreNotDisplayed(t *testing.T) {
 	}
 }
 
-func TestMatch(t *testing.T) {
+func TestRank(t *testing.T) {
 	for _, c := range []struct {
-		q, l string
-		want bool
-	}{{"", "x", true}, {"wc", "web-canary", true}, {"WEB", "web", true}, {"bew", "web", false}, {"10.0", "ip 10.0.1.1", true}} {
-		if Match(c.q, c.l) != c.want {
-			t.Errorf("Match(%q, %q) = %v", c.q, c.l, !c.want)
+		q     string
+		keys  []string
+		grade int
+		key   int
+		ok    bool
+	}{
+		{"", []string{"x"}, 0, 0, true},
+		{"web-2", []string{"web-2", "i-0a1b2c3d4e5f60718"}, gradeExact, 0, true},
+		{"WEB-2", []string{"web-2"}, gradeExact, 0, true},
+		{"web-1", []string{"web-10"}, gradePrefix, 0, true},
+		{"eb-1", []string{"web-10"}, gradeContains, 0, true},
+		{"wc", []string{"web-canary"}, gradeInOrder, 0, true},
+		{"bew", []string{"web"}, 0, 0, false},
+		// Keys are matched one at a time, never across: web-1 does not
+		// hold "web-2" even though its row does.
+		{"web-2", []string{"web-1", "i-0a1b2c3d4e5f60712", "10.0.1.12"}, 0, 0, false},
+		// Only the first key (the name) matches characters in order.
+		{"0a2", []string{"web", "i-0a1b2c"}, 0, 0, false},
+		{"0a1b", []string{"web", "i-0a1b2c"}, gradeContains, 1, true},
+		{"10.0.1.1", []string{"web", "i-0a", "10.0.1.11"}, gradePrefix, 2, true},
+		{"ウェ", []string{"ウェブ"}, gradePrefix, 0, true},
+	} {
+		g, k, ok := Rank(c.q, c.keys)
+		if ok != c.ok || ok && (g != c.grade || k != c.key) {
+			t.Errorf("Rank(%q, %q) = %d, %d, %v; want %d, %d, %v", c.q, c.keys, g, k, ok, c.grade, c.key, c.ok)
 		}
+	}
+}
+
+// TestEnterLandsOnTheBestMatch: the rows of issue 11, each pattern with
+// where Enter must land.
+func TestEnterLandsOnTheBestMatch(t *testing.T) {
+	fleet := Options{
+		Header: []string{"STATE", "NAME", "ID", "AZ", "PRIVATE-IP", "SSM"},
+		Rows: [][]string{
+			{"running", "web-1", "i-0a1b2c3d4e5f00001", "eu-west-1a", "10.0.1.11", "Online"},
+			{"running", "web-2", "i-0a1b2c3d4e5f00002", "eu-west-1b", "10.0.1.12", "Online"},
+			{"running", "web-10", "i-0a1b2c3d4e5f00010", "eu-west-1a", "10.0.1.110", "Online"},
+		},
+		Keys: [][]string{
+			{"web-1", "i-0a1b2c3d4e5f00001", "10.0.1.11"},
+			{"web-2", "i-0a1b2c3d4e5f00002", "10.0.1.12"},
+			{"web-10", "i-0a1b2c3d4e5f00010", "10.0.1.110"},
+		},
+	}
+	for _, c := range []struct {
+		name string
+		keys []string
+		want int
+		err  error
+	}{
+		{"typing a name picks it", []string{"w", "e", "b", "-", "2", "\r"}, 1, nil},
+		{"typing a name at once", []string{"web-2\r"}, 1, nil},
+		{"an exact name beats a longer one", []string{"web-1", "\r"}, 0, nil},
+		{"a longer name is still reachable", []string{"web-1", "\x1b[B", "\r"}, 2, nil},
+		{"an id tail", []string{"f00010\r"}, 2, nil},
+		{"an exact address beats a longer one", []string{"10.0.1.11\r"}, 0, nil},
+		{"no match: Enter picks nothing", []string{"web-3", "\r", "\r"}, -1, ErrCancelled},
+		{"no match then a correction", []string{"web-3", "\r", "\x7f2", "\r"}, 1, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Run(&keys{chunks: c.keys}, io.Discard, fleet)
+			if got != c.want || !errors.Is(err, c.err) {
+				t.Fatalf("Run = %d, %v; want %d, %v", got, err, c.want, c.err)
+			}
+		})
+	}
+}
+
+func TestRowsAlignByDisplayWidth(t *testing.T) {
+	o := Options{Header: []string{"NAME", "ID"}, Rows: [][]string{{"ウェブ-1", "i-1"}, {"cafe\u0301", "i-2"}, {"web", "i-3"}}}
+	var out bytes.Buffer
+	if _, err := Run(&keys{chunks: []string{"\r"}}, &out, o); err != nil {
+		t.Fatal(err)
+	}
+	col := map[int]bool{}
+	for _, l := range strings.Split(out.String(), "\r\n") {
+		if i := strings.Index(l, "i-"); i >= 0 {
+			l = l[:i]
+			if j := strings.LastIndex(l, "m"); j >= 0 && strings.Contains(l, "\x1b[") { // after the highlight
+				l = l[j+1:]
+			}
+			l = strings.TrimPrefix(strings.TrimPrefix(l, "\x1b[J"), "\r")
+			col[textwidth.Width(l)] = true
+		}
+	}
+	if len(col) != 1 {
+		t.Fatalf("the ID column starts at columns %v:\n%s", col, out.String())
 	}
 }
 

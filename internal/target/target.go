@@ -392,6 +392,13 @@ func Row(in Instance) []string {
 	return []string{dash(in.State), dash(in.Name), in.ID, dash(in.AZ), dash(in.PrivateIP), ssm}
 }
 
+// Keys are what a person types to pick an instance in the picker, most
+// important first: its name, its id, its private and public addresses,
+// then its state.
+func Keys(in Instance) []string {
+	return []string{in.Name, in.ID, in.PrivateIP, in.PublicIP, in.State}
+}
+
 func dash(s string) string {
 	if s == "" {
 		return "-"
