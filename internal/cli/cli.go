@@ -126,6 +126,12 @@ func (g *globals) chooser() target.Chooser {
 	}
 }
 
+// warn tells the user on stderr about something that failed without
+// stopping the command (one source of instances, say).
+func (g *globals) warn(err error) {
+	fmt.Fprintf(g.io.Err, "jitssh: warning: %v\n", err)
+}
+
 func (g *globals) logger() *slog.Logger {
 	level := slog.LevelWarn
 	if g.verbose {

@@ -130,7 +130,9 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 	if len(args) == 0 {
 		return out
 	}
-	lookup := connect.Lookup{API: api}
+	lookup := connect.Lookup{API: api, Warn: func(err error) {
+		add(check{Name: "instance search", Status: "warn", Detail: err.Error(), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
+	}}
 	inst, err := target.Resolve(ctx, lookup, spec, nil)
 	if err != nil && inst.ID == "" {
 		// Resolve refuses instances that are not running; show the state.
@@ -186,6 +188,9 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 	}
 	if f.EndpointErr != nil && !errors.Is(f.EndpointErr, eice.ErrNoEndpoint) {
 		reach += fmt.Sprintf(" (EICE endpoints unknown: %v)", f.EndpointErr)
+	}
+	if f.SSMErr != nil {
+		reach += fmt.Sprintf(" (SSM agent status unknown: %v)", f.SSMErr)
 	}
 	pinned := "no host key pinned yet"
 	if p, err := defaultPaths(); err == nil {

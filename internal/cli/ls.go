@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -47,9 +48,16 @@ Endpoint serves its VPC, "direct" when the instance has a public address
 (the first one listed is what --transport auto uses). "bastion" is not
 listed: any instance a jump host can route to is reachable with --via.
 
-FILTER is tag:KEY=VALUE (filtered by EC2) or text matched, ignoring case,
-against each instance's name, id, addresses and DNS names. Terminated
-instances are left out unless --all.`,
+FILTER is tag:KEY=VALUE (filtered by EC2, and by SSM for managed
+instances; * and ? are EC2 wildcards, and a VALUE of * means any value) or
+text matched, ignoring case, against each instance's name, id, addresses
+and DNS names. Terminated instances are left out unless --all.
+
+The SSM column (ssm_agent in JSON) is the agent's ping status (Online,
+ConnectionLost, ...), "-" when the instance is not registered with SSM,
+and "unknown" when SSM could not be asked. A source that fails (EC2, SSM,
+the endpoints; not allowed, or failing) is a warning on stderr naming it
+and why, and the rest is listed.`,
 		Example: `  jitssh ls
   jitssh ls web
   jitssh ls tag:Team=payments --region eu-west-1
@@ -67,12 +75,12 @@ instances are left out unless --all.`,
 			if err != nil {
 				return err
 			}
-			rows, warn, err := list(cmd.Context(), api, filter, all)
+			rows, warnings, err := list(cmd.Context(), api, filter, all)
 			if err != nil {
 				return err
 			}
-			if warn != nil {
-				fmt.Fprintf(g.io.Err, "jitssh: cannot tell which instances EC2 Instance Connect Endpoints reach: %v\n", warn)
+			for _, w := range warnings {
+				g.warn(w)
 			}
 			if output == "json" {
 				enc := json.NewEncoder(g.io.Out)
@@ -109,56 +117,56 @@ type lister interface {
 // list runs the EC2 listing and, as each page arrives, SSM lookups for
 // that page's instances (50 per call, up to lsConcurrency at once), plus
 // a listing of SSM managed instances and of the EC2 Instance Connect
-// Endpoints, all concurrently. A failed endpoint listing (e.g. not allowed)
-// is returned as a warning, not an error.
-func list(ctx context.Context, api lister, filter string, all bool) ([]listed, error, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// Endpoints, all concurrently. Each source degrades on its own: a failed
+// source is a warning saying what is missing and why (the SSM column of
+// instances SSM could not be asked about is "unknown"), and only EC2 and
+// SSM's managed instances both failing is an error.
+func list(ctx context.Context, api lister, filter string, all bool) (rows []listed, warnings []error, _ error) {
 	filters := map[string][]string{}
 	if !all {
 		filters["instance-state-name"] = []string{"pending", "running", "stopping", "stopped", "shutting-down"}
 	}
 	text := strings.ToLower(filter)
+	var tagKey, tagValue string
 	if strings.HasPrefix(filter, "tag:") {
 		sp, err := target.Parse(filter)
 		if err != nil {
 			return nil, nil, err
 		}
-		filters["tag:"+sp.TagKey] = []string{sp.Value}
+		tagKey, tagValue = "tag:"+sp.TagKey, sp.Value
+		filters[tagKey] = []string{tagValue}
 		text = ""
 	}
 	var (
-		mu       sync.Mutex
-		rows     []listed
-		ssm      = map[string]awsapi.ManagedInstance{}
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, lsConcurrency)
+		mu      sync.Mutex
+		ssm     = map[string]awsapi.ManagedInstance{}
+		unknown = map[string]bool{} // instances SSM could not be asked about
+		ssmErr  error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, lsConcurrency)
 	)
-	fail := func(err error) {
-		mu.Lock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-		mu.Unlock()
-	}
-	ssmLookup := func(f map[string][]string) {
+	ssmLookup := func(ids []string) {
 		defer wg.Done()
 		sem <- struct{}{}
 		defer func() { <-sem }()
-		found, err := api.InstanceInformation(ctx, f)
+		found, err := api.InstanceInformation(ctx, map[string][]string{"InstanceIds": ids})
+		mu.Lock()
+		defer mu.Unlock()
 		if err != nil {
-			fail(err)
+			for _, id := range ids {
+				unknown[id] = true
+			}
+			if ssmErr == nil {
+				ssmErr = err
+			}
 			return
 		}
-		mu.Lock()
 		for _, m := range found {
 			ssm[m.ID] = m
 		}
-		mu.Unlock()
 	}
 	var managed []awsapi.ManagedInstance
+	var managedErr error
 	var endpoints []awsapi.InstanceConnectEndpoint
 	var epErr error
 	wg.Add(1)
@@ -169,14 +177,16 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 	wg.Add(1)
 	go func() { // hybrid (mi-) instances are not in EC2
 		defer wg.Done()
-		found, err := api.InstanceInformation(ctx, map[string][]string{"ResourceType": {"ManagedInstance"}})
-		if err != nil {
-			fail(err)
+		if tagKey != "" {
+			managed, managedErr = connect.ManagedWithTag(ctx, api, tagKey, []string{tagValue})
 			return
 		}
-		managed = found
+		managed, managedErr = api.InstanceInformation(ctx, map[string][]string{"ResourceType": {"ManagedInstance"}})
+		if managedErr != nil {
+			managedErr = &connect.SourceError{Source: connect.ManagedSource, Err: managedErr}
+		}
 	}()
-	err := api.DescribeInstancesPages(ctx, nil, filters, func(page []awsapi.Instance) error {
+	ec2Err := api.DescribeInstancesPages(ctx, nil, filters, func(page []awsapi.Instance) error {
 		var ids []string
 		mu.Lock()
 		for _, in := range page {
@@ -191,17 +201,26 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 		for len(ids) > 0 {
 			n := min(len(ids), awsapi.MaxInstanceInformationFilterValues)
 			wg.Add(1)
-			go ssmLookup(map[string][]string{"InstanceIds": ids[:n]})
+			go ssmLookup(ids[:n])
 			ids = ids[n:]
 		}
 		return nil
 	})
-	if err != nil {
-		fail(err)
-	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, nil, firstErr
+	if ec2Err != nil {
+		if managedErr != nil {
+			return nil, nil, errors.Join(ec2Err, managedErr)
+		}
+		warnings = append(warnings, &connect.SourceError{Source: "EC2 instances", Err: ec2Err})
+	}
+	if managedErr != nil {
+		warnings = append(warnings, managedErr)
+	}
+	if ssmErr != nil {
+		warnings = append(warnings, fmt.Errorf("SSM agent status unknown for %d instances (shown as %q): %w", len(unknown), target.SSMUnknown, ssmErr))
+	}
+	if epErr != nil {
+		warnings = append(warnings, fmt.Errorf("cannot tell which instances EC2 Instance Connect Endpoints reach: %w", epErr))
 	}
 	served := map[string]bool{} // VPCs with a usable endpoint
 	for _, ep := range endpoints {
@@ -225,6 +244,8 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 			if m.PlatformType != "" {
 				r.Platform = strings.ToLower(m.PlatformType)
 			}
+		} else if unknown[r.ID] {
+			r.SSM = target.SSMUnknown
 		}
 		if r.Platform == "" {
 			r.Platform = "linux" // EC2 names only windows
@@ -246,10 +267,7 @@ func list(ctx context.Context, api lister, filter string, all bool) ([]listed, e
 		}
 		return rows[a].ID < rows[b].ID
 	})
-	if epErr != nil && ctx.Err() == nil {
-		return rows, epErr, nil
-	}
-	return rows, nil, nil
+	return rows, warnings, nil
 }
 
 func matchText(text string, fields ...string) bool {

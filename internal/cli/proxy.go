@@ -140,7 +140,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			}
 			o := connect.ProxyOptions{
 				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
-				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(),
+				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(), Warn: g.warn,
 				Tunnel: connect.TunnelConfig{MaxPayload: payload},
 			}
 			if in, ok := target.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == target.KindInstanceID {

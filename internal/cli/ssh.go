@@ -118,7 +118,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 					derived, callerErr = callerUser(ctx, api)
 				}()
 			}
-			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api}, spec, g.chooser())
+			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
 			wg.Wait()
 			if resolveEr != nil {
 				return resolveEr

@@ -31,7 +31,7 @@ func resolveTarget(ctx context.Context, g *globals, arg string) (*awsapi.Client,
 	if err != nil {
 		return nil, target.Instance{}, err
 	}
-	inst, err := target.Resolve(ctx, connect.Lookup{API: api}, spec, g.chooser())
+	inst, err := target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
 	if err != nil {
 		return nil, target.Instance{}, err
 	}

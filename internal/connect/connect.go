@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,14 @@ type API interface {
 const SSHDocument = "AWS-StartSSHSession"
 
 // Lookup adapts an API to target.Lookup.
-type Lookup struct{ API API }
+type Lookup struct {
+	API API
+	// Warn, if set, receives the failure of one source of instances (EC2,
+	// or SSM for managed instances) when the other answered: the search
+	// goes on with what the other found, and Warn says what was not
+	// searched and why. Nil makes such a failure fail the search.
+	Warn func(error)
+}
 
 // Find implements target.Lookup. A search by tag (Name tag, tag:K=V)
 // also finds SSM managed (mi-) instances carrying the tag, asked of SSM at
@@ -61,9 +69,9 @@ func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]str
 		done = make(chan struct{})
 		go func() {
 			defer close(done)
-			found, err := l.API.InstanceInformation(ctx, map[string][]string{tagKey: vals, "ResourceType": {"ManagedInstance"}})
+			found, err := ManagedWithTag(ctx, l.API, tagKey, vals)
 			if err != nil {
-				managedErr = fmt.Errorf("look for managed instances with %s: %w", tagKey, err)
+				managedErr = err
 				return
 			}
 			for _, m := range found {
@@ -80,14 +88,81 @@ func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]str
 	for i, x := range found {
 		out[i] = TargetOf(x)
 	}
-	if done != nil {
-		<-done
-		// Fail closed: a match SSM could not be asked about might make
-		// the name ambiguous.
-		err = errors.Join(err, managedErr)
-		out = append(out, managed...)
+	if done == nil {
+		return out, err
 	}
-	return out, err
+	<-done
+	switch {
+	case err != nil && managedErr != nil:
+		return nil, errors.Join(err, managedErr)
+	case err != nil:
+		return managed, l.degrade(&SourceError{Source: "EC2 instances", Err: err})
+	case managedErr != nil:
+		return out, l.degrade(managedErr)
+	}
+	return append(out, managed...), nil
+}
+
+// degrade hands the failure of one source to Warn and returns nil, or
+// returns it when there is no Warn (fail closed: a match the failed
+// source would have found might make the target ambiguous).
+func (l Lookup) degrade(err error) error {
+	if l.Warn == nil {
+		return err
+	}
+	l.Warn(err)
+	return nil
+}
+
+// SourceError is the failure of one source of instances: EC2's instances,
+// SSM's managed instances, SSM's agent status.
+type SourceError struct {
+	Source string // what was not searched, e.g. "SSM managed (mi-) instances"
+	Err    error
+}
+
+func (e *SourceError) Error() string { return e.Source + " not searched: " + e.Err.Error() }
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// ManagedSource names SSM's managed instances in a SourceError.
+const ManagedSource = "SSM managed (mi-) instances"
+
+// InstanceInformer is the SSM call ManagedWithTag makes.
+type InstanceInformer interface {
+	InstanceInformation(ctx context.Context, filters map[string][]string) ([]awsapi.ManagedInstance, error)
+}
+
+// ManagedWithTag returns the SSM managed (mi-) instances whose tag
+// (tagKey, "tag:KEY") has one of values, given as EC2 filter values. SSM
+// takes a tag filter only on its own (AWS: "Cannot mix tag or inventory
+// filter with any other filter"), so EC2 instances that SSM also reports
+// are dropped here rather than by a ResourceType filter; and SSM matches
+// tag values exactly, so the any-value pattern "*" becomes SSM's tag-key
+// filter, and other wildcard patterns are a *SourceError (managed
+// instances are not searched for them). A failure is a *SourceError.
+func ManagedWithTag(ctx context.Context, api InstanceInformer, tagKey string, values []string) ([]awsapi.ManagedInstance, error) {
+	key, ok := strings.CutPrefix(tagKey, "tag:")
+	if !ok || key == "" {
+		return nil, fmt.Errorf("managed instances by tag: %q is not a tag filter", tagKey)
+	}
+	filter := map[string][]string{tagKey: values}
+	if slices.Contains(values, "*") { // any value: the other values add nothing
+		filter = map[string][]string{"tag-key": {key}}
+	} else if i := slices.IndexFunc(values, func(v string) bool { return strings.ContainsAny(v, "*?") }); i >= 0 {
+		return nil, &SourceError{Source: ManagedSource, Err: fmt.Errorf("SSM matches tag values exactly, and %q is a pattern", values[i])}
+	}
+	found, err := api.InstanceInformation(ctx, filter)
+	if err != nil {
+		return nil, &SourceError{Source: ManagedSource, Err: err}
+	}
+	var out []awsapi.ManagedInstance
+	for _, m := range found {
+		if m.ResourceType == "ManagedInstance" || m.ResourceType == "" && strings.HasPrefix(m.ID, "mi-") {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // tagFilter returns the one tag:K filter of a search without ids whose

@@ -59,7 +59,14 @@ type ProxyOptions struct {
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
 	Logger            *slog.Logger
+	// Warn, if set, receives what failed without stopping the connection:
+	// one source of instances while resolving (Lookup.Warn), SSM when
+	// auto chooses a transport without the agent's status. Nil: such a
+	// failure while resolving is an error.
+	Warn func(error)
 }
+
+func (o ProxyOptions) lookup() Lookup { return Lookup{API: o.API, Warn: o.Warn} }
 
 // Proxy is `jitssh proxy`: it connects and then copies stdin to the
 // connection and the connection to stdout until either side ends. Nothing
@@ -123,7 +130,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			via, viaErr = target.Resolve(ctx, Lookup{o.API}, *o.Via, nil)
+			via, viaErr = target.Resolve(ctx, o.lookup(), *o.Via, nil)
 			if viaErr != nil {
 				viaErr = fmt.Errorf("jump host: %w", viaErr)
 			}
@@ -142,14 +149,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		inst = target.Instance{ID: o.Target.Value}
 		verify = make(chan error, 1)
 		go func() {
-			in, err := target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+			in, err := target.Resolve(ctx, o.lookup(), o.Target, nil)
 			if err == nil && in.ID != inst.ID {
 				err = fmt.Errorf("resolve %s: EC2 answered with instance %s", o.Target, in.ID)
 			}
 			verify <- err
 		}()
 	default:
-		inst, instErr = target.Resolve(ctx, Lookup{o.API}, o.Target, nil)
+		inst, instErr = target.Resolve(ctx, o.lookup(), o.Target, nil)
 	}
 	rwg.Wait()
 	if err := errors.Join(instErr, viaErr); err != nil {
@@ -326,6 +333,9 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst target.In
 		chosen, reason, err := Auto(inst, f)
 		if err != nil {
 			return nil, err
+		}
+		if f.SSMErr != nil && o.Warn != nil {
+			o.Warn(fmt.Errorf("SSM agent status of %s unknown, using %s: %w", inst.ID, chosen, f.SSMErr))
 		}
 		o.Logger.Info("transport chosen", "instance", inst.ID, "transport", chosen, "why", reason)
 		name = chosen

@@ -189,6 +189,7 @@ func dash(s string) string {
 // Facts are what auto decides from.
 type Facts struct {
 	SSM         string         // SSM agent ping status, "" if not registered
+	SSMErr      error          // why SSM could not be asked (SSM is then "")
 	Endpoint    *eice.Endpoint // usable EICE endpoint in the instance's VPC, if any
 	EndpointErr error          // why there is none, when the lookup failed
 	PublicIP    string
@@ -203,7 +204,7 @@ func GatherFacts(ctx context.Context, api API, inst target.Instance, needAll boo
 }
 
 func ssmStatus(ctx context.Context, api API, id string) (string, error) {
-	st, err := Lookup{api}.SSMStatus(ctx, []string{id})
+	st, err := Lookup{API: api}.SSMStatus(ctx, []string{id})
 	if err != nil {
 		return "", fmt.Errorf("ask SSM about %s: %w", id, err)
 	}
@@ -247,12 +248,18 @@ func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll boo
 		epc <- epResult{ep, err}
 	}()
 	st, err := status(ctx)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return f, err
-	}
-	f.SSM = st
-	if f.SSM == "Online" && !needAll {
-		return f, nil
+	case err != nil:
+		// SSM could not be asked (not allowed, failing): decide from
+		// the other facts rather than not at all.
+		f.SSMErr = err
+	default:
+		f.SSM = st
+		if f.SSM == "Online" && !needAll {
+			return f, nil
+		}
 	}
 	r := <-epc
 	if r.err == nil {
@@ -289,18 +296,18 @@ func Auto(inst target.Instance, f Facts) (name, reason string, err error) {
 			return NameSSM, "it is an SSM managed instance (only ssm reaches those) and its SSM agent is online", nil
 		}
 		return "", "", fmt.Errorf("no transport can reach %s (%s): it is an SSM managed instance, which only the ssm transport reaches (EC2 Instance Connect, its endpoints and EC2 addresses do not serve mi- instances), and its SSM agent is %s: "+
-			"get the agent online (amazon-ssm-agent running, able to reach the ssm, ssmmessages and ec2messages endpoints; `jitssh doctor %s`)", inst.ID, dash(inst.Name), ssmWord(f.SSM), inst.ID)
+			"get the agent online (amazon-ssm-agent running, able to reach the ssm, ssmmessages and ec2messages endpoints; `jitssh doctor %s`)", inst.ID, dash(inst.Name), f.ssmWord(), inst.ID)
 	}
 	switch {
 	case f.SSM == "Online":
 		return NameSSM, "the SSM agent is online", nil
 	case f.Endpoint != nil:
-		return NameEICE, fmt.Sprintf("the SSM agent is %s, and EC2 Instance Connect Endpoint %s serves its VPC %s", ssmWord(f.SSM), f.Endpoint.ID, inst.VpcID), nil
+		return NameEICE, fmt.Sprintf("the SSM agent is %s, and EC2 Instance Connect Endpoint %s serves its VPC %s", f.ssmWord(), f.Endpoint.ID, inst.VpcID), nil
 	case f.PublicIP != "":
-		return NameDirect, fmt.Sprintf("the SSM agent is %s, no EC2 Instance Connect Endpoint serves its VPC, and it has public IP %s", ssmWord(f.SSM), f.PublicIP), nil
+		return NameDirect, fmt.Sprintf("the SSM agent is %s, no EC2 Instance Connect Endpoint serves its VPC, and it has public IP %s", f.ssmWord(), f.PublicIP), nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "no transport can reach %s (%s): the SSM agent is %s; ", inst.ID, dash(inst.Name), ssmWord(f.SSM))
+	fmt.Fprintf(&b, "no transport can reach %s (%s): the SSM agent is %s; ", inst.ID, dash(inst.Name), f.ssmWord())
 	if f.EndpointErr != nil && !errors.Is(f.EndpointErr, eice.ErrNoEndpoint) {
 		fmt.Fprintf(&b, "looking for an EC2 Instance Connect Endpoint failed (%v); ", f.EndpointErr)
 	} else {
@@ -309,6 +316,13 @@ func Auto(inst target.Instance, f Facts) (name, reason string, err error) {
 	b.WriteString("it has no public IP address. ")
 	b.WriteString("Use --via BASTION (--transport bastion) through a host in its VPC, create an EC2 Instance Connect Endpoint in its subnet, or get its SSM agent online (`jitssh doctor " + inst.ID + "`)")
 	return "", "", errors.New(b.String())
+}
+
+func (f Facts) ssmWord() string {
+	if f.SSMErr != nil {
+		return fmt.Sprintf("unknown (%v)", f.SSMErr)
+	}
+	return ssmWord(f.SSM)
 }
 
 func ssmWord(s string) string {

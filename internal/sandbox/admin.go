@@ -58,6 +58,8 @@ func CheckLoopback(addr string) error {
 //	PUT  /_sandbox/latency              replaces the latency rules
 //	GET  /_sandbox/throttle             {"ssm:StartSession":"25%"}
 //	PUT  /_sandbox/throttle             replaces the throttle rules
+//	GET  /_sandbox/fail                 {"ssm:DescribeInstanceInformation":"100%"}
+//	PUT  /_sandbox/fail                 replaces the fail (HTTP 500) rules
 //	GET  /_sandbox/instances            every instance's state and agent
 //	PUT  /_sandbox/instances/{id}/state {"state":"stopped"} or "running"
 //	PUT  /_sandbox/instances/{id}/agent {"online":false}
@@ -67,6 +69,9 @@ func (sb *Sandbox) registerAdmin(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("/_sandbox/throttle", func(w http.ResponseWriter, r *http.Request) {
 		sb.rulesHandler(w, r, sb.knobs.Throttle, sb.SetThrottle)
+	})
+	mux.HandleFunc("/_sandbox/fail", func(w http.ResponseWriter, r *http.Request) {
+		sb.rulesHandler(w, r, sb.knobs.Fail, sb.SetFail)
 	})
 	mux.HandleFunc("GET /_sandbox/instances", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, sb.InstanceStates())
@@ -158,6 +163,11 @@ func (sb *Sandbox) SetLatency(rules map[string]string) error { return sb.knobs.S
 
 // SetThrottle replaces the per-API throttle rules (knobs.Table.SetThrottle).
 func (sb *Sandbox) SetThrottle(rules map[string]string) error { return sb.knobs.SetThrottle(rules) }
+
+// SetFail replaces the per-API fail rules (knobs.Table.SetFail): the calls
+// they pick are answered with HTTP 500 and the service's internal-error
+// code.
+func (sb *Sandbox) SetFail(rules map[string]string) error { return sb.knobs.SetFail(rules) }
 
 func (sb *Sandbox) rulesHandler(w http.ResponseWriter, r *http.Request, get func() map[string]string, set func(map[string]string) error) {
 	switch r.Method {

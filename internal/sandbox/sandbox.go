@@ -96,7 +96,10 @@ type Config struct {
 	// SetLatency, SetThrottle and the admin endpoints change them at run
 	// time.
 	Latency, Throttle map[string]string
-	Logger            *slog.Logger
+	// Fail are per-API fail rules (the throttle forms): the calls they
+	// pick are answered with HTTP 500, as a service failing inside.
+	Fail   map[string]string
+	Logger *slog.Logger
 }
 
 // InstanceInfo describes a simulated instance to users of the sandbox
@@ -181,6 +184,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	if cfg.Throttle == nil {
 		cfg.Throttle = acct.Throttle
+	}
+	if cfg.Fail == nil {
+		cfg.Fail = acct.Fail
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
@@ -290,6 +296,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	if err := sb.SetThrottle(cfg.Throttle); err != nil {
+		return nil, err
+	}
+	if err := sb.SetFail(cfg.Fail); err != nil {
 		return nil, err
 	}
 	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,

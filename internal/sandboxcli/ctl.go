@@ -48,10 +48,14 @@ API names are SIGNING-NAME:Operation (ec2:DescribeInstances,
 ec2-instance-connect:SendSSHPublicKey, ssm:StartSession, sts:GetCallerIdentity),
 SERVICE:* or *. Throttled calls are answered as AWS answers them
 (RequestLimitExceeded for EC2, ThrottlingException for SSM and EC2 Instance
-Connect, Throttling for STS), so SDKs and the aws CLI retry them.`,
+Connect, Throttling for STS), so SDKs and the aws CLI retry them; failed
+calls (fail) with HTTP 500 and the service's internal-error code
+(InternalError for EC2, InternalServerError for SSM, ServiceException for EC2
+Instance Connect, InternalFailure for STS), which they retry too.`,
 		Example: `  jitssh-sandbox ctl --env-file /tmp/sandbox.env latency ec2:DescribeInstances=200ms 'ssm:*=50ms'
   jitssh-sandbox ctl --env-file /tmp/sandbox.env throttle ssm:StartSession=25% ec2:DescribeInstances=next:3
   jitssh-sandbox ctl --env-file /tmp/sandbox.env throttle --clear
+  jitssh-sandbox ctl --env-file /tmp/sandbox.env fail ssm:DescribeInstanceInformation=100%
   jitssh-sandbox ctl --env-file /tmp/sandbox.env faults --drop 0.05 --close-after 5s
   jitssh-sandbox ctl --env-file /tmp/sandbox.env instance web-1 agent-offline
   jitssh-sandbox ctl --env-file /tmp/sandbox.env instance i-0a1b2c3d4e5f00002 stop
@@ -78,6 +82,7 @@ Connect, Throttling for STS), so SDKs and the aws CLI retry them.`,
 	pf.StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.AddCommand(c.rulesCmd("latency", "API=DURATION", "Show or replace the per-API latency rules"),
 		c.rulesCmd("throttle", "API=RULE", "Show or replace the per-API throttle rules (25%, 0.25, 5/s, 30/m, next:N)"),
+		c.rulesCmd("fail", "API=RULE", "Show or replace the per-API fail rules: HTTP 500 for the calls they pick (25%, 0.25, 5/s, 30/m, next:N)"),
 		c.faultsCmd(), c.instancesCmd(), c.instanceCmd())
 	return cmd
 }

@@ -47,7 +47,7 @@ func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 		generate                               int
 		paced, verbose, allowNonLoopback       bool
 		faults                                 fault.Config
-		latency, throttle                      []string
+		latency, throttle, fail                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -156,6 +156,9 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 			if cfg.Throttle, err = mergeRules(acct.Throttle, throttle, "--throttle"); err != nil {
 				return err
 			}
+			if cfg.Fail, err = mergeRules(acct.Fail, fail, "--fail"); err != nil {
+				return err
+			}
 			sb, err := sandbox.Start(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -210,6 +213,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 	f.DurationVar((*time.Duration)(&faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
 	f.StringArrayVar(&latency, "latency", nil, "delay an API: API=DURATION, e.g. ec2:DescribeInstances=200ms, ssm:*=50ms, *=10ms (repeatable)")
 	f.StringArrayVar(&throttle, "throttle", nil, "throttle an API as AWS does: API=25% (probability), API=5/s (rate) or API=next:3 (repeatable)")
+	f.StringArrayVar(&fail, "fail", nil, "make an API fail with HTTP 500 (its service's internal error): API=RULE, as --throttle (repeatable)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }

@@ -242,6 +242,10 @@ type Instance struct {
 	Managed   bool   // an SSM managed (mi-) instance, not EC2
 }
 
+// SSMUnknown is the SSM column of an instance whose agent status SSM
+// could not be asked about (as opposed to "-", not registered).
+const SSMUnknown = "unknown"
+
 // Lookup answers the queries Resolve makes.
 type Lookup interface {
 	// Find returns the EC2 instances with the given ids (none: any id)
@@ -337,11 +341,12 @@ func Resolve(ctx context.Context, l Lookup, sp Spec, choose Chooser) (Instance, 
 		in = found[0]
 	default:
 		sort.Slice(found, func(a, b int) bool { return found[a].ID < found[b].ID })
-		if st, err := l.SSMStatus(ctx, ids(found)); err == nil {
-			for i := range found {
-				if s, ok := st[found[i].ID]; ok {
-					found[i].SSM = s
-				}
+		st, err := l.SSMStatus(ctx, ids(found))
+		for i := range found {
+			if s, ok := st[found[i].ID]; ok {
+				found[i].SSM = s
+			} else if err != nil && found[i].SSM == "" {
+				found[i].SSM = SSMUnknown
 			}
 		}
 		if choose == nil {

@@ -230,8 +230,12 @@ func TestDescribeInstanceInformation(t *testing.T) {
 			{Key: aws.String("PingStatus"), Values: []string{"Online"}}}}, []string{idWeb1, idWeb2}},
 		{"tag", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
 			{Key: aws.String("tag:env"), Values: []string{"prod"}}}}, []string{idWeb1, idDB}},
-		{"tag-key and platform", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
-			{Key: aws.String("tag-key"), Values: []string{"Name"}}, {Key: aws.String("PlatformTypes"), Values: []string{"Windows"}}}}, []string{idWin}},
+		{"tag-key", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("tag-key"), Values: []string{"role"}}}}, []string{idWeb1, idWeb2}},
+		{"two tags", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("tag-key"), Values: []string{"env"}}, {Key: aws.String("tag:env"), Values: []string{"prod"}}}}, []string{idWeb1, idDB}},
+		{"platform and ping", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("PlatformTypes"), Values: []string{"Windows"}}, {Key: aws.String("PingStatus"), Values: []string{"ConnectionLost"}}}}, []string{idWin}},
 		{"old filter list", ssm.DescribeInstanceInformationInput{InstanceInformationFilterList: []ssmtypes.InstanceInformationFilter{
 			{Key: ssmtypes.InstanceInformationFilterKeyInstanceIds, ValueSet: []string{idWeb2, idDB, idGone}}}}, []string{idWeb2, idDB}},
 	}
@@ -259,6 +263,13 @@ func TestDescribeInstanceInformation(t *testing.T) {
 			{Key: aws.String("Colour"), Values: []string{"red"}}}}},
 		{"tag in old list", "InvalidFilterKey", "", ssm.DescribeInstanceInformationInput{InstanceInformationFilterList: []ssmtypes.InstanceInformationFilter{
 			{Key: "tag:env", ValueSet: []string{"prod"}}}}},
+		// AWS: "Tag filters can't be combined with other filter types."
+		{"tag and platform", "ValidationException", "Cannot mix tag or inventory filter with any other filter.", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("tag-key"), Values: []string{"Name"}}, {Key: aws.String("PlatformTypes"), Values: []string{"Windows"}}}}},
+		{"tag and resource type", "ValidationException", "Cannot mix tag or inventory filter with any other filter.", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("tag:Name"), Values: []string{"web-1"}}, {Key: aws.String("ResourceType"), Values: []string{"ManagedInstance"}}}}},
+		{"two resource types", "InvalidInstanceInformationFilterValue", "ResourceType filter may contain only one value.", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
+			{Key: aws.String("ResourceType"), Values: []string{"ManagedInstance", "EC2Instance"}}}}},
 		{"no values", "InvalidInstanceInformationFilterValue", "PingStatus", ssm.DescribeInstanceInformationInput{Filters: []ssmtypes.InstanceInformationStringFilter{
 			{Key: aws.String("PingStatus"), Values: []string{}}}}},
 	}

@@ -101,6 +101,7 @@ func activationID(id string) string {
 // infoFilter is one DescribeInstanceInformation filter: an instance
 // matches when its attribute equals one of the values.
 type infoFilter struct {
+	tag    bool // tag-key or tag:KEY
 	values []string
 	attrs  func(in world.Instance, info instanceInformation) []string
 }
@@ -140,6 +141,7 @@ func compileInfoFilter(key string, values []string, tagsAllowed bool) (infoFilte
 		if !tagsAllowed {
 			return f, awsproto.Errorf("InvalidFilterKey", "The filter key %s is not valid.", key)
 		}
+		f.tag = true
 		f.attrs = func(in world.Instance, _ instanceInformation) []string {
 			out := make([]string, 0, len(in.Tags))
 			for k := range in.Tags {
@@ -152,6 +154,7 @@ func compileInfoFilter(key string, values []string, tagsAllowed bool) (infoFilte
 		if !ok || tag == "" || !tagsAllowed {
 			return f, awsproto.Errorf("InvalidFilterKey", "The filter key %s is not valid.", key)
 		}
+		f.tag = true
 		f.attrs = func(in world.Instance, _ instanceInformation) []string {
 			if v, ok := in.Tags[tag]; ok {
 				return []string{v}
@@ -165,6 +168,15 @@ func compileInfoFilter(key string, values []string, tagsAllowed bool) (infoFilte
 	for _, v := range values {
 		if v == "" {
 			return f, awsproto.Errorf("InvalidInstanceInformationFilterValue", "Filter %s has an empty value.", key)
+		}
+	}
+	if key == "ResourceType" {
+		// As AWS answers (boto3 #3027, aws-sdk #130).
+		if len(values) > 1 {
+			return f, awsproto.Errorf("InvalidInstanceInformationFilterValue", "ResourceType filter may contain only one value.")
+		}
+		if values[0] != "EC2Instance" && values[0] != "ManagedInstance" {
+			return f, awsproto.Errorf("InvalidInstanceInformationFilterValue", "ResourceType filter is invalid, valid values are EC2Instance, ManagedInstance")
 		}
 	}
 	return f, nil
@@ -253,6 +265,18 @@ func (h *handler) describeInstanceInformation(c *call) (any, error) {
 			}
 			filters = append(filters, f)
 		}
+	}
+	// AWS: "Tag filters can't be combined with other filter types."
+	var tags, others int
+	for _, f := range filters {
+		if f.tag {
+			tags++
+		} else {
+			others++
+		}
+	}
+	if tags > 0 && others > 0 {
+		return nil, awsproto.Errorf("ValidationException", "Cannot mix tag or inventory filter with any other filter.")
 	}
 
 	out := describeInstanceInformationOutput{InstanceInformationList: []instanceInformation{}}

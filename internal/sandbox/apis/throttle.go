@@ -17,6 +17,9 @@ import (
 //	EC2 query            RequestLimitExceeded  503  "Request limit exceeded."
 //	JSON 1.1 (SSM, EIC)  ThrottlingException   400  "Rate exceeded"
 //	AWS query (STS)      Throttling            400  "Rate exceeded"
+//
+// and a call its fail rule picks as the service answers when failing
+// inside (internalError).
 func (h *handler) applyKnobs(c *call) error {
 	if h.opts.Knobs == nil {
 		return nil
@@ -36,6 +39,9 @@ func (h *handler) applyKnobs(c *call) error {
 		}
 	}
 	if !throttled {
+		if h.opts.Knobs.Failed(c.service, op) {
+			return internalError(c)
+		}
 		return nil
 	}
 	switch c.proto {
@@ -45,4 +51,25 @@ func (h *handler) applyKnobs(c *call) error {
 		return &awsproto.Error{Code: "Throttling", Message: "Rate exceeded"}
 	}
 	return &awsproto.Error{Code: "ThrottlingException", Message: "Rate exceeded"}
+}
+
+// internalError is what a service answers when it fails inside: HTTP 500
+// with its modeled internal-error code (the SDKs retry these as
+// transient).
+//
+//	EC2                   InternalError        "An internal error has occurred."
+//	SSM                   InternalServerError
+//	EC2 Instance Connect  ServiceException
+//	STS                   InternalFailure
+func internalError(c *call) error {
+	e := &awsproto.Error{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
+	switch c.service {
+	case serviceEC2:
+		e.Code, e.Message = "InternalError", "An internal error has occurred."
+	case serviceSSM:
+		e.Code = "InternalServerError"
+	case serviceEIC:
+		e.Code = "ServiceException"
+	}
+	return e
 }

@@ -160,3 +160,23 @@ func TestLatencyRule(t *testing.T) {
 		t.Error("a 20 ms deadline did not expire during 150 ms of latency")
 	}
 }
+
+// TestFailRuleAnswers500 makes calls fail as a service failing inside
+// does: HTTP 500 with the service's code, retried by the SDK as transient.
+func TestFailRuleAnswers500(t *testing.T) {
+	e, kt := newKnobEnv(t)
+	if err := kt.SetFail(map[string]string{"ssm:DescribeInstanceInformation": "next:2", "ec2:*": "100%"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	info, err := ssm.NewFromConfig(e.retryingConfig(alice, 3)).DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{})
+	if err != nil {
+		t.Fatalf("DescribeInstanceInformation after two failed attempts: %v", err)
+	}
+	checkAttempts(t, info.ResultMetadata, "InternalServerError")
+	_, err = ec2.NewFromConfig(e.retryingConfig(alice, 2)).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	wantAPIError(t, err, "InternalError", "An internal error has occurred.")
+	if !strings.Contains(err.Error(), "StatusCode: 500") || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 2") {
+		t.Errorf("error %q: want HTTP 500, retried", err)
+	}
+}

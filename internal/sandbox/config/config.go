@@ -53,6 +53,9 @@ type File struct {
 	// "ec2:DescribeInstances" = "200ms" and "ssm:StartSession" = "25%".
 	Latency  map[string]string `toml:"latency"`
 	Throttle map[string]string `toml:"throttle"`
+	// Fail are per-API rules of the throttle forms picking calls to
+	// answer with HTTP 500 (the service's internal error).
+	Fail map[string]string `toml:"fail"`
 
 	dir string // for relative policy files
 }
@@ -179,8 +182,8 @@ type Account struct {
 	VPCs      []world.VPC
 	Subnets   []world.Subnet
 	Endpoints []world.Endpoint
-	// Latency and Throttle are the per-API knob rules.
-	Latency, Throttle map[string]string
+	// Latency, Throttle and Fail are the per-API knob rules.
+	Latency, Throttle, Fail map[string]string
 }
 
 // Built-in defaults.
@@ -652,6 +655,9 @@ func (f *File) check() error {
 	if err := knobs.CheckThrottle(f.Throttle); err != nil {
 		return fmt.Errorf("throttle: %w", err)
 	}
+	if err := knobs.CheckFail(f.Fail); err != nil {
+		return fmt.Errorf("fail: %w", err)
+	}
 	if g := f.Generate; g != nil {
 		if g.Count < 0 || g.Count > MaxGenerated {
 			return fmt.Errorf("generate.count %d: want 0 to %d", g.Count, MaxGenerated)
@@ -952,7 +958,7 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 	if f.Generate != nil {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
-	a.Latency, a.Throttle = f.Latency, f.Throttle
+	a.Latency, a.Throttle, a.Fail = f.Latency, f.Throttle, f.Fail
 	return a, nil
 }
 

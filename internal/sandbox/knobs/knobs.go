@@ -1,6 +1,7 @@
-// Package knobs owns the sandbox's API latency and throttling rules: their
-// text form (what the configuration file, `jitssh-sandbox up --latency
-// --throttle`, the admin endpoints and `jitssh-sandbox ctl` accept), their
+// Package knobs owns the sandbox's API latency, throttling and failure
+// rules: their text form (what the configuration file, `jitssh-sandbox up
+// --latency --throttle --fail`, the admin endpoints and `jitssh-sandbox
+// ctl` accept), their
 // validation, and the per-call decision the API handler asks for. A Table
 // is safe for concurrent use and changes at run time.
 //
@@ -10,7 +11,10 @@
 // Throttle values are a probability ("25%" or "0.25"), a rate ("5/s",
 // "30/m": a token bucket holding one second's worth, at least one token,
 // like AWS's per-API buckets) or a count ("next:3": the next three calls,
-// then none, for deterministic tests).
+// then none, for deterministic tests). Fail rules take the throttle forms
+// and make the calls they pick fail as a service failing inside does
+// (HTTP 500, the service's internal-error code), which the SDKs retry as
+// transient.
 package knobs
 
 import (
@@ -90,10 +94,13 @@ type Throttle struct {
 func (t Throttle) String() string { return t.text }
 
 // ParseThrottle parses a throttle value (see the package doc).
-func ParseThrottle(s string) (Throttle, error) {
+func ParseThrottle(s string) (Throttle, error) { return parseRule("throttle", s) }
+
+// parseRule parses a rule of the throttle forms; kind names it in errors.
+func parseRule(kind, s string) (Throttle, error) {
 	s = strings.TrimSpace(s)
 	bad := func(why string) (Throttle, error) {
-		return Throttle{}, fmt.Errorf("throttle %q: %s (want a probability like 25%% or 0.25, a rate like 5/s or 30/m, or next:N)", s, why)
+		return Throttle{}, fmt.Errorf("%s %q: %s (want a probability like 25%% or 0.25, a rate like 5/s or 30/m, or next:N)", kind, s, why)
 	}
 	switch {
 	case strings.HasPrefix(s, "next:"):
@@ -173,16 +180,31 @@ func compileLatency(rules map[string]string) (map[string]time.Duration, error) {
 	return out, nil
 }
 
+// CheckFail validates a fail table without installing it.
+func CheckFail(rules map[string]string) error {
+	_, err := compileFail(rules)
+	return err
+}
+
+func compileFail(rules map[string]string) (map[string]*bucket, error) {
+	return compileBuckets("fail", rules)
+}
+
 func compileThrottle(rules map[string]string) (map[string]*bucket, error) {
+	return compileBuckets("throttle", rules)
+}
+
+// compileBuckets compiles a table of rules of the throttle forms.
+func compileBuckets(kind string, rules map[string]string) (map[string]*bucket, error) {
 	if len(rules) > MaxRules {
-		return nil, fmt.Errorf("%d throttle rules, at most %d", len(rules), MaxRules)
+		return nil, fmt.Errorf("%d %s rules, at most %d", len(rules), kind, MaxRules)
 	}
 	out := make(map[string]*bucket, len(rules))
 	for _, k := range sortedKeys(rules) {
 		if err := ParseAPI(k); err != nil {
 			return nil, err
 		}
-		t, err := ParseThrottle(rules[k])
+		t, err := parseRule(kind, rules[k])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -218,6 +240,7 @@ type Table struct {
 	latency  map[string]time.Duration
 	latText  map[string]string
 	throttle map[string]*bucket
+	fail     map[string]*bucket
 }
 
 // SetLatency replaces the latency rules; on error nothing changes.
@@ -260,13 +283,37 @@ func (t *Table) Latency() map[string]string {
 	return out
 }
 
+// SetFail replaces the fail rules (their state starts afresh); on error
+// nothing changes.
+func (t *Table) SetFail(rules map[string]string) error {
+	c, err := compileFail(rules)
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.fail = c
+	return nil
+}
+
 // Throttle returns the throttle rules in force, in text form; a count rule
 // shows the calls it still throttles ("next:2"), a spent one "next:0".
 func (t *Table) Throttle() map[string]string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]string, len(t.throttle))
-	for k, b := range t.throttle {
+	return bucketsText(t.throttle)
+}
+
+// Fail returns the fail rules in force, in text form, as Throttle does.
+func (t *Table) Fail() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return bucketsText(t.fail)
+}
+
+func bucketsText(m map[string]*bucket) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, b := range m {
 		if b.rule.Count > 0 {
 			out[k] = "next:" + strconv.Itoa(b.left)
 			continue
@@ -296,15 +343,31 @@ func (t *Table) Decide(service, op string) (delay time.Duration, throttled bool)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delay, _ = lookup(t.latency, service, op)
-	b, ok := lookup(t.throttle, service, op)
+	return delay, t.take(t.throttle, service, op)
+}
+
+// Failed reports whether a call to service:op is to fail (a fail rule
+// picks it). Each call counts against its fail rule.
+func (t *Table) Failed(service, op string) bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.take(t.fail, service, op)
+}
+
+// take applies the rule of m for service:op to one call (t.mu held).
+func (t *Table) take(m map[string]*bucket, service, op string) bool {
+	b, ok := lookup(m, service, op)
 	if !ok {
-		return delay, false
+		return false
 	}
 	switch r := b.rule; {
 	case r.Count > 0:
 		if b.left > 0 {
 			b.left--
-			return delay, true
+			return true
 		}
 	case r.PerSecond > 0:
 		now := time.Now()
@@ -316,11 +379,11 @@ func (t *Table) Decide(service, op string) (delay time.Duration, throttled bool)
 		}
 		b.last = now
 		if b.tokens < 1 {
-			return delay, true
+			return true
 		}
 		b.tokens--
 	default:
-		return delay, r.Probability > 0 && rand.Float64() < r.Probability
+		return r.Probability > 0 && rand.Float64() < r.Probability
 	}
-	return delay, false
+	return false
 }

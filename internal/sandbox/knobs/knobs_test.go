@@ -141,3 +141,39 @@ func FuzzParseAPI(f *testing.F) {
 		}
 	})
 }
+
+func TestFailRules(t *testing.T) {
+	var tb Table
+	if err := tb.SetFail(map[string]string{"ssm:DescribeInstanceInformation": "next:2", "ec2:*": "100%"}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range 5 {
+		if tb.Failed("ssm", "DescribeInstanceInformation") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("next:2 failed %d of 5 calls", n)
+	}
+	if !tb.Failed("ec2", "DescribeInstances") || tb.Failed("ssm", "StartSession") {
+		t.Error("ec2:* 100% did not fail a call, or an API without a rule failed")
+	}
+	if got := tb.Fail(); got["ssm:DescribeInstanceInformation"] != "next:0" || got["ec2:*"] != "100%" {
+		t.Errorf("rules: %v", got)
+	}
+	// Fail rules count apart from throttle rules.
+	if _, thr := tb.Decide("ec2", "DescribeInstances"); thr {
+		t.Error("a fail rule throttled")
+	}
+	if err := tb.SetFail(map[string]string{"ssm:*": "often"}); err == nil || !strings.Contains(err.Error(), `fail "often"`) {
+		t.Errorf("bad fail rule: %v", err)
+	}
+	if got := tb.Fail(); got["ec2:*"] != "100%" {
+		t.Errorf("fail rules after a refused change: %v", got)
+	}
+	var none *Table
+	if none.Failed("ssm", "StartSession") {
+		t.Error("a nil table failed a call")
+	}
+}
