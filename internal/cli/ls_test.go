@@ -190,11 +190,15 @@ func TestResolutionCandidatesSatisfyTheTarget(t *testing.T) {
 			in := in
 			targets[in.ID] = func(x world.Instance) bool { return x.ID == in.ID }
 			if !in.Managed && live(in) {
-				targets[in.PrivateIP] = func(x world.Instance) bool { return live(x) && !x.Managed && (x.PrivateIP == in.PrivateIP || x.PublicIP == in.PrivateIP) }
+				targets[in.PrivateIP] = func(x world.Instance) bool {
+					return live(x) && !x.Managed && (x.PrivateIP == in.PrivateIP || x.PublicIP == in.PrivateIP)
+				}
 				targets[in.PrivateDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PrivateDNS == in.PrivateDNS }
 			}
 			if in.PublicIP != "" {
-				targets[in.PublicIP] = func(x world.Instance) bool { return live(x) && !x.Managed && (x.PublicIP == in.PublicIP || x.PrivateIP == in.PublicIP) }
+				targets[in.PublicIP] = func(x world.Instance) bool {
+					return live(x) && !x.Managed && (x.PublicIP == in.PublicIP || x.PrivateIP == in.PublicIP)
+				}
 				targets[in.PublicDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PublicDNS == in.PublicDNS }
 			}
 		}
