@@ -41,6 +41,9 @@ type Options struct {
 	// transient errors are retried with jittered exponential backoff);
 	// 0 means DefaultMaxAttempts.
 	MaxAttempts int
+	// MaxBackoff caps the retryer's backoff between attempts; 0 means
+	// 5 seconds.
+	MaxBackoff time.Duration
 }
 
 // DefaultMaxAttempts is how often a throttled or transiently failing call
@@ -73,6 +76,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			o.MaxBackoff = 5 * time.Second
+			if opts.MaxBackoff > 0 {
+				o.MaxBackoff = opts.MaxBackoff
+			}
 			// Throttling is the common case for jitssh (ls over large
 			// fleets, scp bursts): do not give up because a client-side
 			// retry budget ran out.
@@ -93,6 +99,59 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		ssm:    ssm.NewFromConfig(cfg),
 		sts:    sts.NewFromConfig(cfg),
 	}, nil
+}
+
+// SecondaryRetries is how often a call made through a Secondary context
+// is retried after a transient failure (an HTTP 5xx, a dropped
+// connection): the SDK's standard retryer's default. Throttling is still
+// retried up to Options.MaxAttempts.
+const SecondaryRetries = 2
+
+type secondaryKey struct{}
+
+// Secondary marks calls made with ctx as asking a secondary source, one
+// whose failure the caller survives (SSM's managed instances while
+// resolving a Name, the agent status column of ls): a transient failure
+// is retried SecondaryRetries times rather than until MaxAttempts, so that
+// a failing service costs seconds, not half a minute, before the caller
+// warns and goes on.
+func Secondary(ctx context.Context) context.Context {
+	return context.WithValue(ctx, secondaryKey{}, true)
+}
+
+func isSecondary(ctx context.Context) bool { v, _ := ctx.Value(secondaryKey{}).(bool); return v }
+
+// fewerTransientRetries wraps an operation's retryer (a fresh one per
+// operation, so the count is the operation's) to give up on transient
+// errors after SecondaryRetries retries; throttling and everything else
+// is the inner retryer's decision.
+type fewerTransientRetries struct {
+	aws.RetryerV2
+	transient int
+}
+
+func (r *fewerTransientRetries) IsErrorRetryable(err error) bool {
+	if !r.RetryerV2.IsErrorRetryable(err) {
+		return false
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	r.transient++
+	return r.transient <= SecondaryRetries
+}
+
+// secondaryOption returns the per-operation option applying Secondary.
+func secondaryOption[O any](ctx context.Context, retryer func(*O) *aws.Retryer) []func(*O) {
+	if !isSecondary(ctx) {
+		return nil
+	}
+	return []func(*O){func(o *O) {
+		p := retryer(o)
+		if v2, ok := (*p).(aws.RetryerV2); ok {
+			*p = &fewerTransientRetries{RetryerV2: v2}
+		}
+	}}
 }
 
 // Instance is what jitssh needs to know about an EC2 instance.
@@ -135,7 +194,7 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 	}
 	p := ec2.NewDescribeInstancesPaginator(c.ec2, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer })...)
 		if err != nil {
 			return explain("ec2:DescribeInstances", err)
 		}
@@ -182,7 +241,7 @@ func (c *Client) InstanceInformation(ctx context.Context, filters map[string][]s
 	var out []ManagedInstance
 	p := ssm.NewDescribeInstanceInformationPaginator(c.ssm, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+		page, err := p.NextPage(ctx, secondaryOption(ctx, func(o *ssm.Options) *aws.Retryer { return &o.Retryer })...)
 		if err != nil {
 			return nil, explain("ssm:DescribeInstanceInformation", err)
 		}

@@ -149,7 +149,7 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 		defer wg.Done()
 		sem <- struct{}{}
 		defer func() { <-sem }()
-		found, err := api.InstanceInformation(ctx, map[string][]string{"InstanceIds": ids})
+		found, err := api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"InstanceIds": ids})
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
@@ -181,7 +181,7 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 			managed, managedErr = connect.ManagedWithTag(ctx, api, tagKey, []string{tagValue})
 			return
 		}
-		managed, managedErr = api.InstanceInformation(ctx, map[string][]string{"ResourceType": {"ManagedInstance"}})
+		managed, managedErr = api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"ResourceType": {"ManagedInstance"}})
 		if managedErr != nil {
 			managedErr = &connect.SourceError{Source: connect.ManagedSource, Err: managedErr}
 		}

@@ -52,7 +52,7 @@ func sandboxClient(t *testing.T, instances []world.Instance) (*awsapi.Client, *k
 		"AWS_REGION": testRegion, "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull, "AWS_EC2_METADATA_DISABLED": "true"} {
 		t.Setenv(k, v)
 	}
-	api, err := awsapi.New(context.Background(), awsapi.Options{MaxAttempts: 2})
+	api, err := awsapi.New(context.Background(), awsapi.Options{MaxAttempts: 2, MaxBackoff: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,7 +152,7 @@ func ManagedWithTag(ctx context.Context, api InstanceInformer, tagKey string, va
 	} else if i := slices.IndexFunc(values, func(v string) bool { return strings.ContainsAny(v, "*?") }); i >= 0 {
 		return nil, &SourceError{Source: ManagedSource, Err: fmt.Errorf("SSM matches tag values exactly, and %q is a pattern", values[i])}
 	}
-	found, err := api.InstanceInformation(ctx, filter)
+	found, err := api.InstanceInformation(awsapi.Secondary(ctx), filter)
 	if err != nil {
 		return nil, &SourceError{Source: ManagedSource, Err: err}
 	}
@@ -218,12 +218,13 @@ func ManagedTarget(m awsapi.ManagedInstance) target.Instance {
 	return target.Instance{ID: m.ID, Name: name, PrivateIP: m.IPAddress, Platform: strings.ToLower(m.PlatformType), SSM: m.PingStatus, Managed: true}
 }
 
-// SSMStatus implements target.Lookup.
+// SSMStatus implements target.Lookup. SSM is asked as a secondary source
+// (awsapi.Secondary): its callers go on without the status.
 func (l Lookup) SSMStatus(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	for len(ids) > 0 {
 		n := min(len(ids), awsapi.MaxInstanceInformationFilterValues)
-		found, err := l.API.InstanceInformation(ctx, map[string][]string{"InstanceIds": ids[:n]})
+		found, err := l.API.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"InstanceIds": ids[:n]})
 		if err != nil {
 			return nil, err
 		}
