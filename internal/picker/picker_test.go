@@ -176,6 +176,8 @@ func TestRowsAlignByDisplayWidth(t *testing.T) {
 func FuzzRun(f *testing.F) {
 	f.Add([]byte("web\x1b[B\r"))
 	f.Add([]byte("\x1b[A\x1b"))
+	f.Add([]byte("ウ\x7fcanary\r"))
+	f.Add([]byte("web-3\r\r"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := Run(bytes.NewReader(b), io.Discard, opts)
 		if err == nil && (got < 0 || got >= len(opts.Rows)) {
