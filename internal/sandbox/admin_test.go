@@ -44,7 +44,14 @@ func TestAdminEndpoints(t *testing.T) {
 	if code, body := do("PUT", "/_sandbox/throttle", `{"ssm:StartSession":"25%"}`); code != 200 || !strings.Contains(body, `"ssm:StartSession":"25%"`) {
 		t.Fatalf("PUT throttle: %d %s", code, body)
 	}
+	if code, body := do("PUT", "/_sandbox/fail", `{"ssm:DescribeInstanceInformation":"next:2"}`); code != 200 || !strings.Contains(body, `"ssm:DescribeInstanceInformation":"next:2"`) {
+		t.Fatalf("PUT fail: %d %s", code, body)
+	}
+	if code, body := do("GET", "/_sandbox/fail", ""); code != 200 || !strings.Contains(body, `"ssm:DescribeInstanceInformation":"next:2"`) {
+		t.Fatalf("GET fail: %d %s", code, body)
+	}
 	for _, bad := range []struct{ path, body, want string }{
+		{"/_sandbox/fail", `{"ssm:*":"often"}`, "fail"},
 		{"/_sandbox/latency", `{"ec2:DescribeInstances":"soon"}`, "latency"},
 		{"/_sandbox/latency", `["x"]`, "bad request body"},
 		{"/_sandbox/throttle", `{"s3:*":"10%"}`, "unknown service"},
