@@ -319,3 +319,20 @@ func TestEICFalseCannotCombineWithJITOrBastion(t *testing.T) {
 		}
 	}
 }
+
+func TestFailRulesInTheFile(t *testing.T) {
+	f, err := Parse([]byte(BuiltinText+"\n[fail]\n\"ssm:DescribeInstanceInformation\" = \"100%\"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Resolve("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Fail["ssm:DescribeInstanceInformation"] != "100%" {
+		t.Fatalf("fail rules %v", a.Fail)
+	}
+	if _, err := Parse([]byte(BuiltinText+"\n[fail]\n\"ssm:*\" = \"often\"\n"), ""); err == nil || !strings.Contains(err.Error(), "fail") {
+		t.Fatalf("a bad fail rule: %v", err)
+	}
+}
