@@ -20,6 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 const (
@@ -276,5 +277,34 @@ func TestLsDegradesPerSource(t *testing.T) {
 	kt.SetFail(map[string]string{"ec2:DescribeInstances": "100%", "ssm:*": "100%"})
 	if _, _, err := ls(""); err == nil || !strings.Contains(err.Error(), "ec2:DescribeInstances") || !strings.Contains(err.Error(), "ssm:DescribeInstanceInformation") {
 		t.Errorf("ls with EC2 and SSM failing: %v", err)
+	}
+}
+
+// TestLsTableAlignsByDisplayWidth runs `jitssh ls` on Name tags in wide
+// and combining characters: the ID column starts at the same terminal
+// column on every line.
+func TestLsTableAlignsByDisplayWidth(t *testing.T) {
+	var fleet []world.Instance
+	for i, name := range []string{"web-1", "ウェブ-2", "数据库", "cafe\u0301-4", "서버"} {
+		fleet = append(fleet, world.Instance{ID: fmt.Sprintf("i-0a1b2c3d4e5f%05x", i+1), State: "running",
+			PrivateIP: fmt.Sprintf("10.0.1.%d", 11+i), Tags: map[string]string{"Name": name}, Virtual: true})
+	}
+	sandboxClient(t, fleet)
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", "")
+	var out, errOut strings.Builder
+	if code := Main(context.Background(), []string{"ls"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
+		t.Fatalf("jitssh ls: exit %d\n%s", code, errOut.String())
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != len(fleet)+1 {
+		t.Fatalf("ls printed %d lines:\n%s", len(lines), out.String())
+	}
+	cols := map[int]bool{}
+	for _, l := range lines[1:] {
+		cols[textwidth.Width(l[:strings.Index(l, "i-0a1b")])] = true
+	}
+	if h := lines[0]; len(cols) != 1 || !cols[textwidth.Width(h[:strings.Index(h, " ID ")+1])] {
+		t.Fatalf("the ID column starts at columns %v:\n%s", cols, out.String())
 	}
 }
