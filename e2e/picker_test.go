@@ -30,7 +30,9 @@ func webFleet(c *sandbox.Config) {
 	c.Instances = append(c.Instances, web10)
 }
 
-const web10ID = "i-0a1b2c3d4e5f00010"
+// web10ID sorts before web-1's id, so EC2 (and the picker's unfiltered list)
+// shows web-10 first.
+const web10ID = "i-0a1b2c3d4e5f00000"
 
 // TestPickerEnterLandsOnWhatWasTyped drives the picker of `jitssh ssh
 // tag:Role=web` (three matches) on a real terminal (a pty), as issue 11
@@ -40,10 +42,15 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 	e := newEnv(t, sshd.Embedded, webFleet)
 	user := currentUser(t)
 	host := map[string]string{}
+	byName := map[string]sandbox.InstanceInfo{}
 	for _, in := range e.sb.Instances {
 		host[in.ID] = in.Hostname
+		byName[in.Name] = in
 	}
-	web1, web2 := e.sb.Instances[0], e.sb.Instances[1]
+	web1, web2 := byName["web-1"], byName["web-2"]
+	if byName["web-10"].ID != web10ID {
+		t.Fatalf("no web-10 in %v", byName)
+	}
 	for _, c := range []struct {
 		name  string
 		typed []string
