@@ -27,6 +27,7 @@ func webFleet(c *sandbox.Config) {
 	web10.ID, web10.PrivateIP, web10.PrivateDNS = web10ID, "10.0.1.110", "ip-10-0-1-110.ec2.internal"
 	web10.Public, web10.PublicIP, web10.PublicDNS, web10.JIT = false, "", "", false
 	web10.Tags = map[string]string{"Name": "web-10", "Role": "web"}
+	web10.Hostname = "ip-10-0-1-110"
 	c.Instances = append(c.Instances, web10)
 }
 
@@ -56,8 +57,8 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 		typed []string
 		want  string // instance id Enter lands on
 	}{
-		// web-1's row holds w,e,b,-,2 in order (its AZ, addresses):
-		// the old picker kept it, first, under the cursor.
+		// Every row holds w,e,b,-,2 in order (name, AZ, addresses): the
+		// old picker kept all three, the cursor on the first (web-10).
 		{"the typed name", []string{"web-2"}, web2.ID},
 		// web-1 and web-10 both start with web-1: the exact name wins,
 		// whichever order EC2 lists them in.
@@ -73,11 +74,22 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			io.WriteString(ptmx, "\r")
-			g := term.expect(t, `→ (\S+) \((i-[0-9a-f]+)\)`)
-			if g[2] != c.want {
-				t.Fatalf("Enter landed on %s (%s), want %s", g[1], g[2], c.want)
+			// Where Enter landed: the instance that ran hostname.
+			var hosts []string
+			for _, h := range host {
+				hosts = append(hosts, regexp.QuoteMeta(h))
 			}
-			term.expect(t, `(?m)^`+regexp.QuoteMeta(host[c.want])+`\r?$`)
+			before := term.seen()
+			// (At the start of a line, or right after the picker's erasing.)
+			g := term.expect(t, `(?m)(?:^|\x1b\[J)(`+strings.Join(hosts, "|")+`)\r?$`)
+			if g[1] != host[c.want] {
+				t.Fatalf("Enter landed on the instance with hostname %s, want %s (%s)", g[1], host[c.want], c.want)
+			}
+			// And it was said before connecting.
+			echo := regexp.MustCompile(`→ (\S+) \((i-[0-9a-f]+)\)`).FindStringSubmatch(term.since(before))
+			if echo == nil || echo[2] != c.want {
+				t.Fatalf("no echo of the choice %s before connecting: %q", c.want, echo)
+			}
 			if err := <-done; err != nil {
 				t.Fatalf("jitssh ssh: %v", err)
 			}
@@ -137,4 +149,18 @@ func (p *ptyReader) contains(s string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return strings.Contains(p.buf.String()[p.at:], s)
+}
+
+// seen returns how much the terminal has shown so far.
+func (p *ptyReader) seen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Len()
+}
+
+// since returns what the terminal showed after seen returned at.
+func (p *ptyReader) since(at int) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()[at:]
 }
