@@ -42,8 +42,9 @@ optionally as USER@TARGET and with a .REGION suffix (web-1.eu-west-1): the
 last label counts as a region when it looks like one (two letters, words,
 a number), which no DNS top-level domain does.
 
-Several matches: on a terminal you pick one (type to filter); otherwise the
-matches are listed and nothing happens.
+Several matches: on a terminal you pick one (type its name, id or address;
+the best match is selected, and the choice is echoed before connecting);
+otherwise the matches are listed and nothing happens.
 
 The login user is --user, else USER@, else default_user in jitssh's config
 file, else derived from your AWS identity (the role session name of an
