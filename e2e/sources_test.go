@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,17 @@ func TestSSMDeniedDegrades(t *testing.T) {
 	}
 	wantAll(t, "ssh stderr", stderr, "SSM managed (mi-) instances not searched", "SSM agent status of "+web2.ID+" unknown, using eice", "AccessDenied")
 	t.Logf("ssh web-2 without SSM: %v\n%s", time.Since(start).Round(time.Millisecond), stderr)
+
+	// Plain ssh by Name, through the config block (jitssh proxy resolves).
+	cf := filepath.Join(e.home, "ssh_config_names")
+	if out, err := e.run("jitssh", "config", "install", "--file", cf, "--host", "web-*"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, stderr, err = e.run3(creds, "ssh", "-F", cf, "web-2", "hostname")
+	if err != nil || strings.TrimSpace(out) != web2.Hostname {
+		t.Fatalf("ssh web-2 through the config block without SSM: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+	}
+	wantAll(t, "plain ssh stderr", stderr, "SSM managed (mi-) instances not searched", "using eice")
 }
 
 // TestSSMFailingDegrades: SSM answers HTTP 500 to
