@@ -4,7 +4,8 @@
 // cannot reach (SSM managed, mi-, instances), with an OpenSSH expiry-time
 // so sshd itself stops honouring it. Script writes it; Parse recognises
 // exactly that form and nothing else, which is how the sandbox's simulated
-// managed instances run it without ever running shell on the host.
+// managed instances run only that script (for real, as root, against
+// their own account database) and never any other command.
 //
 // The form is versioned by its first line and documented in
 // docs/sandbox.md ("Managed instances").
@@ -21,8 +22,11 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// Header is the first command line; it names the form's version.
-const Header = "# jitssh-place-key v1"
+// Header is the first command line; it names the form's version. v1
+// did the file work as root inside the user's ~/.ssh and followed the
+// user's links (docs/security.md, "Key placement on managed instances");
+// v2 does it as the user.
+const Header = "# jitssh-place-key v2"
 
 // Comment ends every key line the script writes, so that the expired ones
 // can be told from the user's own keys and pruned.
@@ -34,21 +38,47 @@ const MaxLifetime = time.Hour
 // timeLayout is OpenSSH's expiry-time form (UTC, "Z" suffix).
 const timeLayout = "20060102150405"
 
-// body is the fixed part of the script, after the three assignments. It
-// prunes this form's expired lines and appends the new one; set -eu makes
-// any failure the script's exit status.
+// body is the fixed part of the script, after the three assignments.
+//
+// It runs as root (the SSM agent's AWS-RunShellScript) but touches no path
+// the user controls while privileged: as root it only looks the user up
+// (getent) and drops to the user's uid, gid and groups (setpriv from
+// util-linux, else runuser, else su -s /bin/sh, so a nologin shell does
+// not matter), handing over the home directory, key and expiry in the
+// environment. Everything in the home directory is then done by the user,
+// who can only do to their own files what they could do anyway: make
+// ~/.ssh (0700), copy authorized_keys without this form's expired lines
+// into a new mktemp file (0600, the user's), append the key with its
+// OpenSSH expiry-time, and rename it over authorized_keys. set -eu makes
+// any failure the script's exit status; the inner script's messages name
+// the step.
 var body = []string{
-	`h=$(getent passwd "$u" | cut -d: -f6)`,
-	`test -n "$h"`,
-	`install -d -m 700 -o "$u" "$h/.ssh"`,
-	`f="$h/.ssh/authorized_keys"`,
-	`touch "$f"`,
+	`e=$(getent passwd "$u") || { echo "jitssh-place-key: no user $u on this instance (getent passwd $u found nothing)" >&2; exit 2; }`,
+	`i=$(printf '%s\n' "$e" | cut -d: -f3)`,
+	`g=$(printf '%s\n' "$e" | cut -d: -f4)`,
+	`H=$(printf '%s\n' "$e" | cut -d: -f6)`,
+	`K=$k X=$x`,
+	`export H K X`,
+	`if command -v setpriv >/dev/null 2>&1; then set -- setpriv --reuid="$i" --regid="$g" --init-groups sh -s`,
+	`elif command -v runuser >/dev/null 2>&1; then set -- runuser -u "$u" -- sh -s`,
+	`else set -- su -s /bin/sh -c 'exec sh -s' "$u"; fi`,
+	`"$@" <<'JITSSH_AS_USER'`,
+	`set -eu`,
+	`umask 077`,
+	`case $H in /*) ;; *) echo "jitssh-place-key: the home directory of $(id -un) is \"$H\", not an absolute path" >&2; exit 3;; esac`,
+	`cd "$H" || { echo "jitssh-place-key: cannot enter $H as $(id -un): the home directory must exist and belong to the user" >&2; exit 3; }`,
+	`mkdir -p .ssh && cd .ssh || { echo "jitssh-place-key: cannot make or enter $H/.ssh as $(id -un)" >&2; exit 3; }`,
+	`test -e authorized_keys || : > authorized_keys`,
+	`test -f authorized_keys || { echo "jitssh-place-key: $H/.ssh/authorized_keys is not a regular file" >&2; exit 3; }`,
+	`t=$(mktemp authorized_keys.jitssh.XXXXXX)`,
+	`trap 'rm -f "$t"' EXIT`,
 	`n=$(date -u +%Y%m%d%H%M%S)`,
-	`awk -v n="$n" '!(/ ` + Comment + `$/ && match($0, /^expiry-time="[0-9]+Z"/) && substr($0, 14, 14) < n)' "$f" > "$f.jitssh"`,
-	`printf 'expiry-time="%sZ" %s\n' "$x" "$k" >> "$f.jitssh"`,
-	`chown "$u" "$f.jitssh"`,
-	`chmod 600 "$f.jitssh"`,
-	`mv -f "$f.jitssh" "$f"`,
+	`awk -v n="$n" '!(/ ` + Comment + `$/ && match($0, /^expiry-time="[0-9]+Z"/) && substr($0, 14, 14) < n)' authorized_keys > "$t"`,
+	`printf 'expiry-time="%sZ" %s\n' "$X" "$K" >> "$t"`,
+	`chmod 600 "$t"`,
+	`mv -f "$t" authorized_keys`,
+	`trap - EXIT`,
+	`JITSSH_AS_USER`,
 }
 
 // Placement is what one script places.
