@@ -1,0 +1,202 @@
+// Package passwdns gives a simulated instance its own account database.
+// Processes started through a DB run in a private mount namespace where
+// /etc/passwd, /etc/group and /etc/shadow are the instance's files (bind mounts made
+// on a dedicated OS thread, which the child inherits): the machine's
+// accounts with every home moved under the DB's directory, plus the
+// instance's own accounts. The key-placement script (package placekey)
+// and the instance's sshd then work on real accounts and real homes while
+// the machine's files and homes are untouched, and any number of DBs can
+// exist side by side. It needs root (CAP_SYS_ADMIN); Usable says whether
+// it works here.
+package passwdns
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+)
+
+// Account is one of the instance's own accounts, with a group of the
+// same name and id as its primary group.
+type Account struct {
+	Name     string
+	UID, GID uint32
+	// Shell defaults to /bin/sh.
+	Shell string
+}
+
+// DB is an instance's account database: passwd and group files, and the
+// directory holding every account's home (Home).
+type DB struct {
+	Dir                   string
+	Passwd, Group, Shadow string
+	homes                 string
+	own                   map[string]Account
+}
+
+var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+
+// New writes dir/passwd, dir/group and dir/shadow: the machine's entries
+// (every home moved to dir/homes/<name>, every password "*", so no hash
+// is copied and no password works) and accts, whose names and ids must be
+// new. It creates no home: MakeHome does.
+func New(dir string, accts []Account) (*DB, error) {
+	d := &DB{Dir: dir, Passwd: filepath.Join(dir, "passwd"), Group: filepath.Join(dir, "group"), Shadow: filepath.Join(dir, "shadow"),
+		homes: filepath.Join(dir, "homes"), own: map[string]Account{}}
+	if err := os.MkdirAll(d.homes, 0o755); err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	hostPW, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	hostGR, err := os.ReadFile("/etc/group")
+	if err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	hostSH, err := os.ReadFile("/etc/shadow")
+	if err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	var pw, gr, sh bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(hostSH))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) != 9 || !nameRE.MatchString(f[0]) {
+			continue
+		}
+		f[1] = "*"
+		sh.WriteString(strings.Join(f, ":") + "\n")
+	}
+	names, ids, gnames, gids := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	sc = bufio.NewScanner(bytes.NewReader(hostPW))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) != 7 || !nameRE.MatchString(f[0]) {
+			continue // comments, NIS "+" lines, odd names
+		}
+		names[f[0]], ids[f[2]] = true, true
+		f[5] = filepath.Join(d.homes, f[0])
+		pw.WriteString(strings.Join(f, ":") + "\n")
+	}
+	sc = bufio.NewScanner(bytes.NewReader(hostGR))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) != 4 {
+			continue
+		}
+		gnames[f[0]], gids[f[2]] = true, true
+		gr.WriteString(sc.Text() + "\n")
+	}
+	for _, a := range accts {
+		uid, gid := fmt.Sprint(a.UID), fmt.Sprint(a.GID)
+		switch {
+		case !nameRE.MatchString(a.Name):
+			return nil, fmt.Errorf("account database: %q is not a POSIX user name", a.Name)
+		case names[a.Name] || gnames[a.Name]:
+			return nil, fmt.Errorf("account database: %s exists already", a.Name)
+		case ids[uid] || gids[gid] || a.UID == 0:
+			return nil, fmt.Errorf("account database: uid %d or gid %d of %s is taken", a.UID, a.GID, a.Name)
+		}
+		names[a.Name], ids[uid], gnames[a.Name], gids[gid] = true, true, true, true
+		if a.Shell == "" {
+			a.Shell = "/bin/sh"
+		}
+		fmt.Fprintf(&pw, "%s:x:%s:%s:%s:%s:%s\n", a.Name, uid, gid, a.Name, filepath.Join(d.homes, a.Name), a.Shell)
+		fmt.Fprintf(&gr, "%s:x:%s:\n", a.Name, gid)
+		fmt.Fprintf(&sh, "%s:*:20000:0:99999:7:::\n", a.Name)
+		d.own[a.Name] = a
+	}
+	if err := os.WriteFile(d.Passwd, pw.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	if err := os.WriteFile(d.Group, gr.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	if err := os.WriteFile(d.Shadow, sh.Bytes(), 0o600); err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
+	return d, nil
+}
+
+// Home returns the home directory of the account name.
+func (d *DB) Home(name string) string { return filepath.Join(d.homes, name) }
+
+// MakeHome creates the home of name (0755, owned by the account: one of
+// accts given to New, or root).
+func (d *DB) MakeHome(name string) error {
+	uid, gid := 0, 0
+	if a, ok := d.own[name]; ok {
+		uid, gid = int(a.UID), int(a.GID)
+	} else if name != "root" {
+		return fmt.Errorf("account database: no own account %s", name)
+	}
+	h := d.Home(name)
+	if err := os.Mkdir(h, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("home of %s: %w", name, err)
+	}
+	if err := os.Lchown(h, uid, gid); err != nil {
+		return fmt.Errorf("home of %s: %w", name, err)
+	}
+	return nil
+}
+
+// Enter switches the calling OS thread (locked, never returned to the Go
+// scheduler) into a new private mount namespace with d's files mounted.
+func (d *DB) Enter() error {
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("new mount namespace: %w", err)
+	}
+	// Nothing mounted here may reach the machine's namespace.
+	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	for _, m := range [][2]string{{d.Passwd, "/etc/passwd"}, {d.Group, "/etc/group"}, {d.Shadow, "/etc/shadow"}} {
+		if err := syscall.Mount(m[0], m[1], "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind %s on %s: %w", m[0], m[1], err)
+		}
+	}
+	return nil
+}
+
+// Start runs start (which starts a child process) on a dedicated OS
+// thread in d's namespace; the child inherits it.
+func (d *DB) Start(start func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the thread's namespace differs from the
+		// process's, so it must exit with the goroutine.
+		if err := d.Enter(); err != nil {
+			errc <- err
+			return
+		}
+		errc <- start()
+	}()
+	return <-errc
+}
+
+// Usable says why DBs cannot work here, or nil when they can: it needs
+// root and mount namespaces.
+func Usable() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not running as root (a private /etc/passwd needs a mount namespace, CAP_SYS_ADMIN)")
+	}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("new mount namespace: %w", err)
+			return
+		}
+		errc <- syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, "")
+	}()
+	return <-errc
+}
