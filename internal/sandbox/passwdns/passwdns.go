@@ -18,9 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
+	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Account is one of the instance's own accounts, with a group of the
@@ -38,7 +37,7 @@ type DB struct {
 	Dir                   string
 	Passwd, Group, Shadow string
 	homes                 string
-	own                   map[string]Account
+	ids                   map[string][2]int // every account's uid and gid
 }
 
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
@@ -49,7 +48,7 @@ var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 // new. It creates no home: MakeHome does.
 func New(dir string, accts []Account) (*DB, error) {
 	d := &DB{Dir: dir, Passwd: filepath.Join(dir, "passwd"), Group: filepath.Join(dir, "group"), Shadow: filepath.Join(dir, "shadow"),
-		homes: filepath.Join(dir, "homes"), own: map[string]Account{}}
+		homes: filepath.Join(dir, "homes"), ids: map[string][2]int{}}
 	if err := os.MkdirAll(d.homes, 0o755); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
@@ -82,7 +81,13 @@ func New(dir string, accts []Account) (*DB, error) {
 		if len(f) != 7 || !nameRE.MatchString(f[0]) {
 			continue // comments, NIS "+" lines, odd names
 		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			continue
+		}
 		names[f[0]], ids[f[2]] = true, true
+		d.ids[f[0]] = [2]int{uid, gid}
 		f[5] = filepath.Join(d.homes, f[0])
 		pw.WriteString(strings.Join(f, ":") + "\n")
 	}
@@ -112,7 +117,7 @@ func New(dir string, accts []Account) (*DB, error) {
 		fmt.Fprintf(&pw, "%s:x:%s:%s:%s:%s:%s\n", a.Name, uid, gid, a.Name, filepath.Join(d.homes, a.Name), a.Shell)
 		fmt.Fprintf(&gr, "%s:x:%s:\n", a.Name, gid)
 		fmt.Fprintf(&sh, "%s:*:20000:0:99999:7:::\n", a.Name)
-		d.own[a.Name] = a
+		d.ids[a.Name] = [2]int{int(a.UID), int(a.GID)}
 	}
 	if err := os.WriteFile(d.Passwd, pw.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
@@ -129,15 +134,16 @@ func New(dir string, accts []Account) (*DB, error) {
 // Home returns the home directory of the account name.
 func (d *DB) Home(name string) string { return filepath.Join(d.homes, name) }
 
-// MakeHome creates the home of name (0755, owned by the account: one of
-// accts given to New, or root).
+// Has says whether the account name exists.
+func (d *DB) Has(name string) bool { _, ok := d.ids[name]; return ok }
+
+// MakeHome creates the home of name (0755, owned by the account).
 func (d *DB) MakeHome(name string) error {
-	uid, gid := 0, 0
-	if a, ok := d.own[name]; ok {
-		uid, gid = int(a.UID), int(a.GID)
-	} else if name != "root" {
-		return fmt.Errorf("account database: no own account %s", name)
+	id, ok := d.ids[name]
+	if !ok {
+		return fmt.Errorf("account database: no account %s", name)
 	}
+	uid, gid := id[0], id[1]
 	h := d.Home(name)
 	if err := os.Mkdir(h, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("home of %s: %w", name, err)
@@ -146,57 +152,4 @@ func (d *DB) MakeHome(name string) error {
 		return fmt.Errorf("home of %s: %w", name, err)
 	}
 	return nil
-}
-
-// Enter switches the calling OS thread (locked, never returned to the Go
-// scheduler) into a new private mount namespace with d's files mounted.
-func (d *DB) Enter() error {
-	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("new mount namespace: %w", err)
-	}
-	// Nothing mounted here may reach the machine's namespace.
-	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	for _, m := range [][2]string{{d.Passwd, "/etc/passwd"}, {d.Group, "/etc/group"}, {d.Shadow, "/etc/shadow"}} {
-		if err := syscall.Mount(m[0], m[1], "", syscall.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind %s on %s: %w", m[0], m[1], err)
-		}
-	}
-	return nil
-}
-
-// Start runs start (which starts a child process) on a dedicated OS
-// thread in d's namespace; the child inherits it.
-func (d *DB) Start(start func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// No UnlockOSThread: the thread's namespace differs from the
-		// process's, so it must exit with the goroutine.
-		if err := d.Enter(); err != nil {
-			errc <- err
-			return
-		}
-		errc <- start()
-	}()
-	return <-errc
-}
-
-// Usable says why DBs cannot work here, or nil when they can: it needs
-// root and mount namespaces.
-func Usable() error {
-	if os.Geteuid() != 0 {
-		return errors.New("not running as root (a private /etc/passwd needs a mount namespace, CAP_SYS_ADMIN)")
-	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("new mount namespace: %w", err)
-			return
-		}
-		errc <- syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, "")
-	}()
-	return <-errc
 }

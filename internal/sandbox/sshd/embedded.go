@@ -323,7 +323,7 @@ func (ss *session) run(argv []string, path string) {
 	}
 	ss.mu.Lock()
 	ss.cmd = cmd
-	err = startWithHostname(cmd, ss.s.hostnameFor())
+	err = ss.s.startIn(cmd)
 	ss.mu.Unlock()
 	if err != nil {
 		fmt.Fprintf(ss.ch.Stderr(), "jitssh-sandbox: cannot run %s: %v\r\n", path, err)

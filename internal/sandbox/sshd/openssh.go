@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -21,19 +22,36 @@ const privsepDir = "/run/sshd"
 // sshd requires it to start with '/' and does not unquote it.
 var bareArgRE = regexp.MustCompile(`^/[A-Za-z0-9/._+-]+$`)
 
-// RenderConfig returns the sshd_config for OpenSSH mode. It is a pure
-// function of its inputs so that it can be read and tested as text.
+// RenderConfig returns the sshd_config for OpenSSH mode with keys from
+// the AuthorizedKeysCommand akc only. It is a pure function of its inputs
+// so that it can be read and tested as text.
 func RenderConfig(instanceID, hostKeyPath string, akc []string, usePAM bool) (string, error) {
 	if len(akc) == 0 {
 		return "", errors.New("OpenSSH mode needs an AuthorizedKeysCommand")
 	}
+	return renderConfig(instanceID, hostKeyPath, akc, "", usePAM)
+}
+
+// RenderFileConfig returns the sshd_config for OpenSSH mode with keys
+// from the users' authorized_keys files only (file is relative to the
+// home, e.g. ".ssh/authorized_keys"): a managed instance, whose keys the
+// key-placement script writes there, with OpenSSH's StrictModes and
+// expiry-time.
+func RenderFileConfig(instanceID, hostKeyPath, file string, usePAM bool) (string, error) {
+	if !akFileRE.MatchString(file) {
+		return "", fmt.Errorf("AuthorizedKeysFile %q: want a relative path of plain characters", file)
+	}
+	return renderConfig(instanceID, hostKeyPath, nil, file, usePAM)
+}
+
+var akFileRE = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
+
+func renderConfig(instanceID, hostKeyPath string, akc []string, akFile string, usePAM bool) (string, error) {
+	if len(akc) == 0 {
+		return renderKeys(instanceID, hostKeyPath, "# Keys come only from the users' files (a managed instance: the key-placement script writes them).\nAuthorizedKeysFile "+akFile+"\nStrictModes yes\n", usePAM)
+	}
 	if !bareArgRE.MatchString(akc[0]) {
 		return "", fmt.Errorf("AuthorizedKeysCommand %q must be an absolute path of plain characters", akc[0])
-	}
-	for _, p := range []string{hostKeyPath} {
-		if strings.ContainsAny(p, "\n\r\"") || !strings.HasPrefix(p, "/") {
-			return "", fmt.Errorf("unusable path %q in sshd_config", p)
-		}
 	}
 	words := []string{akc[0]}
 	for _, a := range akc[1:] {
@@ -41,6 +59,16 @@ func RenderConfig(instanceID, hostKeyPath string, akc []string, usePAM bool) (st
 			return "", fmt.Errorf("AuthorizedKeysCommand argument %q spans lines", a)
 		}
 		words = append(words, `"`+strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a)+`"`)
+	}
+	keys := "# Keys come only from the AuthorizedKeysCommand (jitssh-host), never from files.\nAuthorizedKeysFile none\n" +
+		fmt.Sprintf("AuthorizedKeysCommand %s\n", strings.Join(words, " ")) +
+		"AuthorizedKeysCommandUser root\n"
+	return renderKeys(instanceID, hostKeyPath, keys, usePAM)
+}
+
+func renderKeys(instanceID, hostKeyPath, keys string, usePAM bool) (string, error) {
+	if strings.ContainsAny(hostKeyPath, "\n\r\"") || !strings.HasPrefix(hostKeyPath, "/") {
+		return "", fmt.Errorf("unusable path %q in sshd_config", hostKeyPath)
 	}
 	pam := "no"
 	if usePAM {
@@ -59,11 +87,8 @@ KbdInteractiveAuthentication no
 HostbasedAuthentication no
 PermitRootLogin prohibit-password
 PermitEmptyPasswords no
-# Keys come only from the AuthorizedKeysCommand (jitssh-host), never from files.
-AuthorizedKeysFile none
 `)
-	fmt.Fprintf(&b, "AuthorizedKeysCommand %s\n", strings.Join(words, " "))
-	b.WriteString("AuthorizedKeysCommandUser root\n")
+	b.WriteString(keys)
 	b.WriteString("# UsePAM yes: just-in-time users have a locked (\"!*\") shadow entry through nss-systemd;\n")
 	b.WriteString("# sshd refuses locked accounts itself unless PAM does the account checks.\n")
 	fmt.Fprintf(&b, "UsePAM %s\n", pam)
@@ -88,6 +113,9 @@ func (s *Server) prepareOpenSSH() error {
 			return fmt.Errorf("AuthorizedKeysCommand: %w (copy it with InstallSafeBinary)", err)
 		}
 	}
+	if (len(s.cfg.AuthorizedKeysCommand) > 0) == (s.cfg.AuthorizedKeysFile != "") {
+		return errors.New("OpenSSH mode needs exactly one of AuthorizedKeysCommand and AuthorizedKeysFile")
+	}
 	s.usePAM = true
 	if _, err := os.Stat(pamServiceFile); err != nil {
 		// Without the service file PAM would fall back to "other", which
@@ -97,7 +125,13 @@ func (s *Server) prepareOpenSSH() error {
 		s.log.Warn("no PAM configuration for sshd: using UsePAM no; just-in-time users (locked \"!*\" shadow entries) will be refused",
 			"missing", pamServiceFile)
 	}
-	text, err := RenderConfig(s.cfg.InstanceID, s.keyPath, s.cfg.AuthorizedKeysCommand, s.usePAM)
+	var text string
+	var err error
+	if s.cfg.AuthorizedKeysFile != "" {
+		text, err = RenderFileConfig(s.cfg.InstanceID, s.keyPath, s.cfg.AuthorizedKeysFile, s.usePAM)
+	} else {
+		text, err = RenderConfig(s.cfg.InstanceID, s.keyPath, s.cfg.AuthorizedKeysCommand, s.usePAM)
+	}
 	if err != nil {
 		return err
 	}
@@ -107,9 +141,15 @@ func (s *Server) prepareOpenSSH() error {
 	if err := os.MkdirAll(privsepDir, 0o755); err != nil {
 		return fmt.Errorf("create sshd privilege separation directory: %w", err)
 	}
-	out, err := exec.Command(s.cfg.SSHDPath, "-t", "-f", s.configPath).CombinedOutput()
+	check := exec.Command(s.cfg.SSHDPath, "-t", "-f", s.configPath)
+	var out bytes.Buffer
+	check.Stdout, check.Stderr = &out, &out
+	err = s.startIn(check)
+	if err == nil {
+		err = check.Wait()
+	}
 	if err != nil {
-		return fmt.Errorf("sshd -t rejected the generated %s: %v: %s", s.configPath, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("sshd -t rejected the generated %s: %v: %s", s.configPath, err, strings.TrimSpace(out.String()))
 	}
 	return nil
 }
@@ -128,7 +168,7 @@ func (s *Server) startSSHD(sc *serverConn, sock *os.File) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = sock, sock, logf
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = startWithHostname(cmd, s.hostnameFor())
+	err = s.startIn(cmd)
 	sock.Close()
 	logf.Close()
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -120,6 +121,15 @@ type Config struct {
 	// its parent directories must be root-owned and not writable by group
 	// or others (see InstallSafeBinary).
 	AuthorizedKeysCommand []string
+	// AuthorizedKeysFile (OpenSSH mode, instead of AuthorizedKeysCommand)
+	// is sshd's AuthorizedKeysFile, relative to the user's home: keys come
+	// from the users' own files, with StrictModes (a managed instance).
+	AuthorizedKeysFile string
+	// Enter, when set, runs on the OS thread that starts every process of
+	// the server (sshd, and the embedded server's commands), before it
+	// starts it; the process inherits what it changed, e.g. a mount
+	// namespace with the instance's own /etc/passwd (package passwdns).
+	Enter func() error
 	// Authorize (Embedded mode) returns the authorized_keys lines for a
 	// user, given the SHA256 fingerprint of the key being tried, like an
 	// AuthorizedKeysCommand with %u %f.
@@ -292,6 +302,12 @@ func loadOrCreateHostKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("write host public key: %w", err)
 	}
 	return signer, nil
+}
+
+// startIn starts cmd with the instance's hostname (when simulated) and
+// after Config.Enter.
+func (s *Server) startIn(cmd *exec.Cmd) error {
+	return startIn(s.hostnameFor(), s.cfg.Enter, cmd.Start)
 }
 
 // hostnameFor returns the hostname to give new processes, or "" to leave

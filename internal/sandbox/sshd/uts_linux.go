@@ -4,16 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"syscall"
 )
-
-// startWithHostname starts cmd in a new UTS namespace whose hostname is
-// hostname (or plainly if hostname is empty); see WithHostname.
-func startWithHostname(cmd *exec.Cmd, hostname string) error {
-	return WithHostname(hostname, cmd.Start)
-}
 
 // WithHostname runs start (which starts a child process) in a new UTS
 // namespace whose hostname is hostname, or plainly if hostname is empty.
@@ -22,7 +15,13 @@ func startWithHostname(cmd *exec.Cmd, hostname string) error {
 // thread is never returned to the Go scheduler and dies with its goroutine.
 // Needs CAP_SYS_ADMIN (SimulatedHostnames tells).
 func WithHostname(hostname string, start func() error) error {
-	if hostname == "" {
+	return startIn(hostname, nil, start)
+}
+
+// startIn is WithHostname, with enter (when not nil) also run on the
+// dedicated thread before start.
+func startIn(hostname string, enter, start func() error) error {
+	if hostname == "" && enter == nil {
 		return start()
 	}
 	errc := make(chan error, 1)
@@ -30,9 +29,17 @@ func WithHostname(hostname string, start func() error) error {
 		runtime.LockOSThread()
 		// No UnlockOSThread: this thread's namespace differs from the
 		// process's, so it must exit with the goroutine.
-		if err := enterUTS(hostname); err != nil {
-			errc <- err
-			return
+		if hostname != "" {
+			if err := enterUTS(hostname); err != nil {
+				errc <- err
+				return
+			}
+		}
+		if enter != nil {
+			if err := enter(); err != nil {
+				errc <- err
+				return
+			}
 		}
 		errc <- start()
 	}()

@@ -4,12 +4,18 @@ package sshd
 
 import (
 	"errors"
-	"os/exec"
 )
 
-// startWithHostname cannot simulate hostnames outside Linux; utsProbe
-// reports that, so callers never ask.
-func startWithHostname(cmd *exec.Cmd, _ string) error { return cmd.Start() }
+// startIn cannot simulate hostnames outside Linux; utsProbe reports
+// that, so callers never ask.
+func startIn(_ string, enter, start func() error) error {
+	if enter != nil {
+		if err := enter(); err != nil {
+			return err
+		}
+	}
+	return start()
+}
 
 // WithHostname runs start; hostnames are not simulated outside Linux.
 func WithHostname(_ string, start func() error) error { return start() }
