@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,5 +95,99 @@ func TestManagedInstanceHonoursPlacedKeys(t *testing.T) {
 	otherSigner, _ := ssh.NewSignerFromKey(other)
 	if _, err := login(me, otherSigner); err == nil {
 		t.Error("a key that was never placed was accepted")
+	}
+}
+
+// TestManagedInstanceRunsPlacementScript: as root, the managed instance
+// runs the key-placement script for real against its own accounts: the
+// key lands in the real ~/.ssh/authorized_keys under the instance's homes
+// (the user's, 0600, with its expiry-time), the machine's own root home is
+// untouched, the embedded server honours the file until the expiry-time
+// and not after, and a script that fails on the instance (a user without
+// a home) is a Failed invocation with the script's own message.
+func TestManagedInstanceRunsPlacementScript(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the script runs as root against the instance's own accounts")
+	}
+	realAK, _ := os.ReadFile("/root/.ssh/authorized_keys")
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	var mi InstanceInfo
+	for _, in := range sb.Instances {
+		if in.Managed {
+			mi = in
+		}
+	}
+	if mi.Homes == "" {
+		t.Fatalf("the managed instance has no homes: %+v", mi)
+	}
+	var admin *ssm.Client
+	for _, id := range sb.identities {
+		if id.Name == "admin" {
+			admin = ssm.New(ssm.Options{Region: sb.World.Region, BaseEndpoint: aws.String(sb.URL), RetryMaxAttempts: 1,
+				Credentials: credentials.NewStaticCredentialsProvider(id.AccessKeyID, id.SecretAccessKey, "")})
+		}
+	}
+	ctx := context.Background()
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	sshPub, _ := ssh.NewPublicKey(pub)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	send := func(user string, exp time.Time) (string, string) {
+		script, err := placekey.Script(user, sshPub, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := admin.SendCommand(ctx, &ssm.SendCommandInput{InstanceIds: []string{mi.ID}, DocumentName: aws.String("AWS-RunShellScript"),
+			Parameters: map[string][]string{"commands": script}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv, err := admin.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{CommandId: out.Command.CommandId, InstanceId: aws.String(mi.ID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(inv.Status), aws.ToString(inv.StandardErrorContent)
+	}
+	exp := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	if st, stderr := send("root", exp); st != "Success" {
+		t.Fatalf("placement for root: %s\n%s", st, stderr)
+	}
+	ak := filepath.Join(mi.Homes, "root", ".ssh", "authorized_keys")
+	b, err := os.ReadFile(ak)
+	want := `expiry-time="` + exp.UTC().Format("20060102150405") + `Z" ` + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))) + " " + placekey.Comment + "\n"
+	if err != nil || string(b) != want {
+		t.Fatalf("%s: %q %v, want %q", ak, b, err, want)
+	}
+	if fi, err := os.Lstat(ak); err != nil || fi.Mode() != 0o600 {
+		t.Errorf("%s: %v %v, want a 0600 file", ak, fi.Mode(), err)
+	}
+	if now, _ := os.ReadFile("/root/.ssh/authorized_keys"); string(now) != string(realAK) {
+		t.Fatal("the machine's /root/.ssh/authorized_keys changed")
+	}
+	login := func() error {
+		c, err := ssh.Dial("tcp", mi.SSHAddr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := login(); err != nil {
+		t.Fatalf("login with the placed key: %v", err)
+	}
+	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	if err := login(); err == nil {
+		t.Error("login after the key's expiry-time")
+	}
+	// nobody's home (moved under the instance's homes) does not exist.
+	st, stderr := send("nobody", time.Now().Add(time.Minute))
+	if st != "Failed" || !strings.Contains(stderr, "cannot enter") {
+		t.Errorf("placement for a user without a home: %s %q, want Failed saying why", st, stderr)
+	}
+	if st, stderr := send("nosuchuser", time.Now().Add(time.Minute)); st != "Failed" || !strings.Contains(stderr, "no user nosuchuser") {
+		t.Errorf("placement for a missing user: %s %q", st, stderr)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
+	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
@@ -129,6 +130,11 @@ type InstanceInfo struct {
 	// Managed marks an SSM managed (hybrid, mi-…) instance: no IMDS, not
 	// in EC2.
 	Managed bool `json:"managed,omitempty"`
+	// Homes (managed instances running the key-placement script for
+	// real) is the directory of the instance's home directories: its
+	// accounts are the machine's, each with its home moved to
+	// Homes/<name> (docs/sandbox.md, "Managed instances").
+	Homes string `json:"homes,omitempty"`
 }
 
 // Sandbox is a running local AWS.
@@ -152,6 +158,7 @@ type Sandbox struct {
 	log         *slog.Logger
 	servers     []*http.Server
 	hosts       map[string]*sshd.Server
+	accounts    map[string]*passwdns.DB // managed instances that run the key-placement script
 	faults      faultTable
 	faultTotals fault.Counters
 	knobs       knobs.Table
@@ -201,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sb := &Sandbox{log: log, hosts: map[string]*sshd.Server{}}
+	sb := &Sandbox{log: log, hosts: map[string]*sshd.Server{}, accounts: map[string]*passwdns.DB{}}
 	defer func() {
 		if err != nil {
 			sb.Close()
@@ -332,6 +339,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		Logger:    log.With("component", "api"),
 		Trail:     tl,
 		Knobs:     &sb.knobs,
+		PlaceKey:  sb.runPlacement,
 	}))
 
 	// Instances first: the handlers read sb.hosts without a lock, so it
@@ -370,7 +378,7 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 		return InstanceInfo{}, err
 	}
 	if in.Managed {
-		return sb.startManaged(in, dir)
+		return sb.startManaged(in, dir, mode)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jitssh/jitssh/internal/placekey"
 	"io"
 	"log/slog"
 	"net"
@@ -38,6 +39,18 @@ type Options struct {
 	// Knobs delays and throttles calls per API (see throttle.go); nil
 	// means neither.
 	Knobs *knobs.Table
+	// PlaceKey, when set, runs the key-placement script of a managed
+	// instance for real (as root, against the instance's own accounts,
+	// package passwdns) and says how it ended; ok false means the
+	// instance cannot run it, and the key goes only to the world's placed
+	// keys, which its SSH server then honours.
+	PlaceKey func(instanceID string, p placekey.Placement) (run ScriptRun, ok bool)
+}
+
+// ScriptRun is how a script run on a simulated instance ended.
+type ScriptRun struct {
+	Stdout, Stderr string
+	Code           int
 }
 
 // Service signing names, as in the SigV4 credential scope.

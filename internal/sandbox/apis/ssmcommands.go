@@ -55,12 +55,12 @@ type cloudWatchOutput struct {
 func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 
 // sendCommand serves ssm:SendCommand for AWS-RunShellScript on
-// InstanceIds. The sandbox never runs shell on the host: a managed (mi-)
-// instance runs exactly the jitssh key-placement script (package
-// placekey), placing the key in the store its SSH server honours; any
-// other script, and any script on an EC2 instance, fails the way a failing
-// script does (Status Failed, a non-zero ResponseCode, a message on
-// standard error).
+// InstanceIds. The sandbox runs no other shell than the jitssh
+// key-placement script (package placekey), and only on a managed (mi-)
+// instance: Parse must recognise it, and what runs (Options.PlaceKey) is
+// the script Script writes for what Parse returned. Any other script, and
+// any script on an EC2 instance, fails the way a failing script does
+// (Status Failed, a non-zero ResponseCode, a message on standard error).
 func (h *handler) sendCommand(c *call) (any, error) {
 	in, err := parseJSONObject(c.body)
 	if err != nil {
@@ -206,6 +206,17 @@ func (h *handler) runScript(inst world.Instance, commands []string, commandID st
 	p, err := placekey.Parse(commands, now)
 	if err != nil {
 		return fail("it runs only the jitssh key-placement script (docs/sandbox.md, \"Managed instances\"): " + err.Error())
+	}
+	if h.opts.PlaceKey != nil {
+		if run, ok := h.opts.PlaceKey(inst.ID, p); ok {
+			end := h.world.Now()
+			if run.Code != 0 {
+				return world.Invocation{Status: "Failed", ResponseCode: run.Code, Start: now, End: end, Stdout: run.Stdout,
+					Stderr: run.Stderr + fmt.Sprintf("failed to run commands: exit status %d", run.Code)}
+			}
+			h.world.PlaceKey(world.PlacedKey{InstanceID: inst.ID, OSUser: p.User, PublicKey: p.Key, Expires: p.Expires, CommandID: commandID})
+			return world.Invocation{Status: "Success", Start: now, End: end, Stdout: run.Stdout, Stderr: run.Stderr}
+		}
 	}
 	h.world.PlaceKey(world.PlacedKey{InstanceID: inst.ID, OSUser: p.User, PublicKey: p.Key, Expires: p.Expires, CommandID: commandID})
 	return world.Invocation{Status: "Success", Start: now, End: now}

@@ -137,6 +137,12 @@ func (d *DB) Home(name string) string { return filepath.Join(d.homes, name) }
 // Has says whether the account name exists.
 func (d *DB) Has(name string) bool { _, ok := d.ids[name]; return ok }
 
+// IDs returns the uid and gid of the account name.
+func (d *DB) IDs(name string) (uid, gid int, ok bool) {
+	id, ok := d.ids[name]
+	return id[0], id[1], ok
+}
+
 // MakeHome creates the home of name (0755, owned by the account).
 func (d *DB) MakeHome(name string) error {
 	id, ok := d.ids[name]
