@@ -39,9 +39,25 @@ func managedInfo(t *testing.T, sb *sandbox.Sandbox) sandbox.InstanceInfo {
 // instance by id and by name, with the key placed through SSM Run Command
 // (EC2 Instance Connect cannot serve mi- instances) for the same 60 s
 // window as an EIC push; other transports are refused with the reason.
+// As root the instance runs the key-placement script for real, and the
+// key is in the real authorized_keys under the instance's homes, with its
+// expiry-time, which the SSH server (the real sshd, or the embedded one)
+// authorizes from.
 func TestSSHToManagedInstance(t *testing.T) {
-	e := managedEnv(t, sshd.Embedded)
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) { testSSHToManagedInstance(t, m) })
+	}
+}
+
+func testSSHToManagedInstance(t *testing.T, mode sshd.Mode) {
+	e := managedEnv(t, mode)
 	mi := managedInfo(t, e.sb)
+	if mi.SSHServer != mode.String() {
+		t.Fatalf("the managed instance runs the %s SSH server, want %s", mi.SSHServer, mode)
+	}
+	if os.Geteuid() == 0 && mi.Homes == "" {
+		t.Fatal("as root the managed instance must run the key-placement script against its own accounts")
+	}
 	me := currentUser(t)
 	start := time.Now()
 	for _, target := range []string{builtinMI, "onprem-1"} {
@@ -63,6 +79,13 @@ func TestSSHToManagedInstance(t *testing.T) {
 		}
 		if !strings.HasSuffix(k.PublicKey, " "+placekey.Comment) {
 			t.Errorf("placed key %q lacks the comment %s", k.PublicKey, placekey.Comment)
+		}
+		if mi.Homes != "" {
+			b, err := os.ReadFile(filepath.Join(mi.Homes, me, ".ssh", "authorized_keys"))
+			line := `expiry-time="` + k.Expires.UTC().Format("20060102150405") + `Z" ` + k.PublicKey + "\n"
+			if err != nil || !strings.Contains(string(b), line) {
+				t.Errorf("the instance's real authorized_keys (%v) lacks %q:\n%s", err, line, b)
+			}
 		}
 	}
 	// A second ssh to the same id within the window reuses the placement.
@@ -208,14 +231,22 @@ func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
 // TestManagedKeyExpires: with a jitssh built with a short key window
 // (the jitssh_shortkeys build tag, never in production builds), the key
 // placed on a managed instance lets the real ssh in until its expiry-time
-// and not after it, with no new placement.
+// and not after it, with no new placement. OpenSSH honours an
+// expiry-time through the whole second it names (it compares whole
+// seconds), so "after" is a second later.
 func TestManagedKeyExpires(t *testing.T) {
+	for _, m := range modes(t) {
+		t.Run(m.String(), func(t *testing.T) { testManagedKeyExpires(t, m) })
+	}
+}
+
+func testManagedKeyExpires(t *testing.T, mode sshd.Mode) {
 	dir := t.TempDir()
 	build := exec.Command("go", "build", "-tags", "jitssh_shortkeys", "-o", filepath.Join(dir, "jitssh"), "../cmd/jitssh")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build jitssh with a short key window: %v\n%s", err, out)
 	}
-	e := managedEnv(t, sshd.Embedded)
+	e := managedEnv(t, mode)
 	mi := managedInfo(t, e.sb)
 	me := currentUser(t)
 	short := filepath.Join(dir, "jitssh")
@@ -248,7 +279,7 @@ func TestManagedKeyExpires(t *testing.T) {
 			t.Fatalf("ssh before the expiry-time: %v\n%s", err, out)
 		}
 	}
-	time.Sleep(time.Until(expires) + 500*time.Millisecond)
+	time.Sleep(time.Until(expires.Add(time.Second)) + 300*time.Millisecond)
 	out, err := plain()
 	if err == nil || !strings.Contains(out, "Permission denied") {
 		t.Fatalf("ssh after the expiry-time: %v\n%s", err, out)

@@ -194,7 +194,9 @@ func fileAuthorizer(db *passwdns.DB) func(ctx context.Context, user, fingerprint
 }
 
 // unexpiredKeys returns the authorized_keys lines of b that are not past
-// their expiry-time at now, without that option.
+// their expiry-time at now, without that option. Like sshd it compares
+// whole seconds: a key is honoured through the second its expiry-time
+// names.
 func unexpiredKeys(b []byte, now time.Time) []string {
 	var lines []string
 	for len(b) > 0 {
@@ -206,13 +208,17 @@ func unexpiredKeys(b []byte, now time.Time) []string {
 		var keep []string
 		live := true
 		for _, o := range opts {
-			name, val, _ := strings.Cut(o, "=")
-			if !strings.EqualFold(name, "expiry-time") {
+			if !strings.HasPrefix(strings.ToLower(o), "expiry-time") {
 				keep = append(keep, o)
 				continue
 			}
-			t, ok := expiryTime(strings.Trim(val, `"`))
-			live = live && ok && now.Before(t)
+			// Only expiry-time="<time>" counts; anything else like it
+			// makes the line unusable, as sshd refuses a bad option.
+			val, ok := strings.CutPrefix(strings.ToLower(o), `expiry-time="`)
+			val, ok2 := strings.CutSuffix(val, `"`)
+			t, ok3 := expiryTime(strings.ToUpper(val))
+			ok = ok && ok2 && ok3
+			live = live && ok && t.Unix() >= now.Unix() // as sshd: whole seconds
 		}
 		if !live {
 			continue

@@ -178,7 +178,7 @@ func TestManagedInstanceRunsPlacementScript(t *testing.T) {
 	if err := login(); err != nil {
 		t.Fatalf("login with the placed key: %v", err)
 	}
-	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	time.Sleep(time.Until(exp.Add(time.Second)) + 200*time.Millisecond) // sshd compares whole seconds
 	if err := login(); err == nil {
 		t.Error("login after the key's expiry-time")
 	}
@@ -190,4 +190,38 @@ func TestManagedInstanceRunsPlacementScript(t *testing.T) {
 	if st, stderr := send("nosuchuser", time.Now().Add(time.Minute)); st != "Failed" || !strings.Contains(stderr, "no user nosuchuser") {
 		t.Errorf("placement for a missing user: %s %q", st, stderr)
 	}
+}
+
+func TestUnexpiredKeys(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 500e6, time.UTC)
+	const k = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhX8J1sZ4f0l0rXz3m7r0xyFzYqk2t6H3HkJtqM0y9Q"
+	in := "# comment\n" +
+		`expiry-time="20261202085959Z" ` + k + " past\n" +
+		`expiry-time="20261202090000Z" ` + k + " this-second\n" +
+		`no-pty,expiry-time="202612020901Z" ` + k + " future\n" +
+		`expiry-time="2026" ` + k + " malformed\n" +
+		k + " plain\n"
+	got := strings.Join(unexpiredKeys([]byte(in), now), "\n")
+	want := k + " this-second\nno-pty " + k + " future\n" + k + " plain"
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func FuzzUnexpiredKeys(f *testing.F) {
+	f.Add(`expiry-time="20261202090000Z" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHhX8J1sZ4f0l0rXz3m7r0xyFzYqk2t6H3HkJtqM0y9Q x` + "\n")
+	f.Add("restrict,expiry-time=\"20260101\" ssh-rsa AAAA\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, line := range unexpiredKeys([]byte(s), time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)) {
+			_, _, opts, _, err := ssh.ParseAuthorizedKey([]byte(line))
+			if err != nil {
+				t.Fatalf("returned line %q does not parse: %v", line, err)
+			}
+			for _, o := range opts {
+				if strings.HasPrefix(strings.ToLower(o), "expiry-time") {
+					t.Fatalf("returned line %q keeps an expiry-time", line)
+				}
+			}
+		}
+	})
 }
