@@ -69,7 +69,7 @@ func (sb *Sandbox) startManaged(in world.Instance, dir string, mode sshd.Mode) (
 		if mode == sshd.OpenSSH {
 			scfg.Mode, scfg.Authorize, scfg.AuthorizedKeysFile = sshd.OpenSSH, nil, ".ssh/authorized_keys"
 		} else {
-			scfg.Authorize = fileAuthorizer(db)
+			scfg.Authorize, scfg.LookupUser = fileAuthorizer(db), db.Lookup
 		}
 	}
 	srv, err := sshd.New(scfg)

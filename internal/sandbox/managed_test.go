@@ -178,6 +178,19 @@ func TestManagedInstanceRunsPlacementScript(t *testing.T) {
 	if err := login(); err != nil {
 		t.Fatalf("login with the placed key: %v", err)
 	}
+	// The session sees the instance's accounts: root's home is the one
+	// under the instance's homes.
+	c, err := ssh.Dial("tcp", mi.SSHAddr, &ssh.ClientConfig{User: "root", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := c.NewSession()
+	out, err := sess.Output(`pwd; getent passwd root | cut -d: -f6`)
+	c.Close()
+	if home := filepath.Join(mi.Homes, "root"); err != nil || string(out) != home+"\n"+home+"\n" {
+		t.Errorf("pwd and root's home in a session: %q %v, want %s twice", out, err, home)
+	}
 	time.Sleep(time.Until(exp.Add(time.Second)) + 200*time.Millisecond) // sshd compares whole seconds
 	if err := login(); err == nil {
 		t.Error("login after the key's expiry-time")

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -141,6 +142,15 @@ func (d *DB) Has(name string) bool { _, ok := d.ids[name]; return ok }
 func (d *DB) IDs(name string) (uid, gid int, ok bool) {
 	id, ok := d.ids[name]
 	return id[0], id[1], ok
+}
+
+// Lookup returns the account name as os/user would inside d's namespace.
+func (d *DB) Lookup(name string) (*user.User, error) {
+	id, ok := d.ids[name]
+	if !ok {
+		return nil, user.UnknownUserError(name)
+	}
+	return &user.User{Uid: strconv.Itoa(id[0]), Gid: strconv.Itoa(id[1]), Username: name, Name: name, HomeDir: d.Home(name)}, nil
 }
 
 // MakeHome creates the home of name (0755, owned by the account).

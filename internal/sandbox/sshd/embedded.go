@@ -88,7 +88,11 @@ func (s *Server) checkPublicKey(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.
 	fp := ssh.FingerprintSHA256(key)
 	ext := map[string]string{extFingerprint: fp, extKeyType: sshdKeyType(key.Type())}
 	if os.Geteuid() == 0 {
-		u, err := user.Lookup(name)
+		lookup := user.Lookup
+		if s.cfg.LookupUser != nil {
+			lookup = s.cfg.LookupUser
+		}
+		u, err := lookup(name)
 		if err != nil {
 			s.appendLog(fmt.Sprintf("Invalid user %s from %s", name, peer(meta.RemoteAddr())))
 			return nil, fmt.Errorf("invalid user %s", name)

@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -130,6 +131,10 @@ type Config struct {
 	// starts it; the process inherits what it changed, e.g. a mount
 	// namespace with the instance's own /etc/passwd (package passwdns).
 	Enter func() error
+	// LookupUser (Embedded mode, as root), when set, replaces
+	// os/user.Lookup for the logging-in user: the instance's own accounts
+	// (package passwdns) rather than the machine's.
+	LookupUser func(name string) (*user.User, error)
 	// Authorize (Embedded mode) returns the authorized_keys lines for a
 	// user, given the SHA256 fingerprint of the key being tried, like an
 	// AuthorizedKeysCommand with %u %f.
