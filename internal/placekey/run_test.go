@@ -133,9 +133,9 @@ func (r *rig) checkUntouched() {
 	})
 }
 
-// place runs the script for key until exp as root; it returns the exit
-// error and the output.
-func (r *rig) place(key ssh.PublicKey, exp time.Time) (error, string) {
+// place runs the script for key until exp as root; it returns the
+// output and the exit error.
+func (r *rig) place(key ssh.PublicKey, exp time.Time) (string, error) {
 	r.t.Helper()
 	cmds, err := Script(testUser, key, exp)
 	if err != nil {
@@ -160,7 +160,7 @@ func (r *rig) place(key ssh.PublicKey, exp time.Time) (error, string) {
 	if ctx.Err() != nil {
 		err = fmt.Errorf("the script hung (killed after 20s): %w", err)
 	}
-	return err, out.String()
+	return out.String(), err
 }
 
 func (r *rig) ownedByUser(p string, mode os.FileMode) {
@@ -216,7 +216,7 @@ func TestPlaceAsRootNormal(t *testing.T) {
 			r.asUser(ak)
 			k := testKey(t)
 			exp := now.Add(time.Minute).Truncate(time.Second)
-			if err, out := r.place(k, exp); err != nil {
+			if out, err := r.place(k, exp); err != nil {
 				t.Fatalf("placement: %v\n%s", err, out)
 			}
 			b, _ := os.ReadFile(ak)
@@ -228,7 +228,7 @@ func TestPlaceAsRootNormal(t *testing.T) {
 			r.ownedByUser(ak, 0o600)
 			// Placement into a home without ~/.ssh creates it, 0700.
 			os.RemoveAll(ssh)
-			if err, out := r.place(k, exp); err != nil {
+			if out, err := r.place(k, exp); err != nil {
 				t.Fatalf("placement without ~/.ssh: %v\n%s", err, out)
 			}
 			r.ownedByUser(ssh, 0o700)
@@ -328,7 +328,7 @@ func TestPlaceAsRootPlantedLinks(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRig(t, "/usr/sbin/nologin")
 			c.plant(r)
-			err, out := r.place(testKey(t), time.Now().Add(time.Minute))
+			out, err := r.place(testKey(t), time.Now().Add(time.Minute))
 			t.Logf("exit: %v\n%s", err, out)
 			if strings.Contains(out, "hung") || err != nil && strings.Contains(err.Error(), "hung") {
 				t.Errorf("the script hung")
@@ -385,7 +385,7 @@ func TestPlaceAsRootRace(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 15; i++ {
-		err, out := r.place(testKey(t), time.Now().Add(time.Minute))
+		out, err := r.place(testKey(t), time.Now().Add(time.Minute))
 		if err != nil && strings.Contains(err.Error(), "hung") {
 			t.Errorf("run %d hung: %s", i, out)
 		}

@@ -512,3 +512,23 @@ func TestParseMode(t *testing.T) {
 		t.Error("ParseMode accepted telnet")
 	}
 }
+
+func TestRenderFileConfig(t *testing.T) {
+	got, err := RenderFileConfig(testInstance, "/state/ssh_host_ed25519_key", ".ssh/authorized_keys", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nAuthorizedKeysFile .ssh/authorized_keys\n", "\nStrictModes yes\n", "\nPermitRootLogin prohibit-password\n", "\nUsePAM yes\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sshd_config lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "AuthorizedKeysCommand") {
+		t.Errorf("a file-keyed sshd_config has an AuthorizedKeysCommand:\n%s", got)
+	}
+	for _, bad := range []string{"", "/abs/keys", "a b", "x\nPermitRootLogin yes", "%h/.ssh/authorized_keys"} {
+		if _, err := RenderFileConfig(testInstance, "/k", bad, true); err == nil {
+			t.Errorf("AuthorizedKeysFile %q accepted", bad)
+		}
+	}
+}
