@@ -243,6 +243,9 @@ func TestUnknownTargetFailsWithoutPushingAKey(t *testing.T) {
 }
 
 func currentUser(t testing.TB) string {
+	if sandbox.OwnAccounts() {
+		return sandbox.LocalUser() // the sandbox's own non-root account, as root
+	}
 	out, err := exec.Command("id", "-un").Output()
 	if err != nil {
 		t.Fatal(err)

@@ -59,7 +59,7 @@ func newRig(t *testing.T, shell string) *rig {
 	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	db, err := passwdns.New(filepath.Join(dir, "etc"), []passwdns.Account{{Name: testUser, UID: uint32(id), GID: uint32(id), Shell: shell}})
+	db, err := passwdns.New(filepath.Join(dir, "etc"), "", []passwdns.Account{{Name: testUser, UID: uint32(id), GID: uint32(id), Shell: shell}})
 	if err != nil {
 		t.Fatal(err)
 	}

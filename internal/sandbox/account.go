@@ -6,8 +6,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -35,9 +37,26 @@ func resolveAccount(cfg Config) (*config.Account, error) {
 	return &a, nil
 }
 
+// RootUser is the built-in default identity's role session, and so its
+// OS user, when the sandbox runs as root with its own accounts
+// (OwnAccounts): never root, whom the default identity must not be able
+// to push keys for (docs/security.md, "Keys for root").
+const RootUser = "developer"
+
+var ownAccounts = sync.OnceValue(func() bool { return passwdns.Usable() == nil })
+
+// OwnAccounts reports whether the sandbox's instances have their own
+// accounts (package passwdns: root, and mount namespaces), with the
+// account RootUser on every one.
+func OwnAccounts() bool { return ownAccounts() }
+
 // LocalUser names the built-in default identity's role session, so that
-// jitssh's default OS user is the local user.
+// jitssh's default OS user is the local user; RootUser when the sandbox
+// runs as root with its own accounts.
 func LocalUser() string {
+	if OwnAccounts() {
+		return RootUser
+	}
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		return u.Username
 	}

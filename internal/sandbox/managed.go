@@ -59,7 +59,7 @@ func (sb *Sandbox) startManaged(in world.Instance, dir string, mode sshd.Mode) (
 		sb.log.Warn("the managed instance only parses the key-placement script and keeps keys in the sandbox (no real accounts without root)",
 			"instance", in.ID, "reason", why)
 	} else {
-		db, err := sb.managedAccounts(dir)
+		db, err := sb.instanceAccounts(dir)
 		if err != nil {
 			return InstanceInfo{}, fmt.Errorf("accounts of %s: %w", in.ID, err)
 		}
@@ -86,17 +86,30 @@ func (sb *Sandbox) startManaged(in world.Instance, dir string, mode sshd.Mode) (
 	return info, nil
 }
 
-// managedAccounts makes a managed instance's account database under dir,
-// with homes for root and the local user.
-func (sb *Sandbox) managedAccounts(dir string) (*passwdns.DB, error) {
-	// The users must reach their homes: let others traverse (not list)
-	// the state directory.
-	if fi, err := os.Stat(sb.StateDir); err == nil && fi.Mode().Perm()&0o001 == 0 {
-		if err := os.Chmod(sb.StateDir, fi.Mode().Perm()|0o001); err != nil {
+// instanceAccounts makes an instance's own account database under dir:
+// the machine's accounts plus RootUser, with homes for root and the
+// default identity's user.
+func (sb *Sandbox) instanceAccounts(dir string) (*passwdns.DB, error) {
+	// The users must reach their homes: under the state directory when
+	// everything above it lets them through, else in a fresh directory
+	// of the system's temporary one, removed at Close.
+	homes := ""
+	if !passwdns.Traversable(dir) {
+		h, err := os.MkdirTemp("", "jitssh-sandbox-homes-")
+		if err != nil {
 			return nil, err
 		}
+		sb.cleanups = append(sb.cleanups, func() { os.RemoveAll(h) })
+		if err := os.Chmod(h, 0o711); err != nil {
+			return nil, err
+		}
+		homes = h
 	}
-	db, err := passwdns.New(filepath.Join(dir, "accounts"), nil)
+	var own []passwdns.Account
+	if !passwdns.HostHas(RootUser) {
+		own = append(own, passwdns.Account{Name: RootUser, Shell: "/bin/bash"})
+	}
+	db, err := passwdns.New(filepath.Join(dir, "accounts"), homes, own)
 	if err != nil {
 		return nil, err
 	}

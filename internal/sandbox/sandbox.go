@@ -130,10 +130,9 @@ type InstanceInfo struct {
 	// Managed marks an SSM managed (hybrid, mi-…) instance: no IMDS, not
 	// in EC2.
 	Managed bool `json:"managed,omitempty"`
-	// Homes (managed instances running the key-placement script for
-	// real) is the directory of the instance's home directories: its
-	// accounts are the machine's, each with its home moved to
-	// Homes/<name> (docs/sandbox.md, "Managed instances").
+	// Homes (as root, OwnAccounts) is the directory of the instance's
+	// home directories: its accounts are the machine's, each with its
+	// home moved to Homes/<name>, and RootUser (docs/sandbox.md).
 	Homes string `json:"homes,omitempty"`
 }
 
@@ -415,6 +414,17 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 		Mode:       mode,
 		Logger:     sb.log.With("component", "sshd", "instance", in.ID),
 	}
+	var homes string
+	if OwnAccounts() {
+		// The instance's own accounts: the machine's, homes under its
+		// state directory, and RootUser (docs/sandbox.md).
+		db, err := sb.instanceAccounts(dir)
+		if err != nil {
+			return InstanceInfo{}, fmt.Errorf("accounts of %s: %w", in.ID, err)
+		}
+		scfg.Enter, scfg.LookupUser = db.Enter, db.Lookup
+		homes = filepath.Dir(db.Home("root"))
+	}
 	if in.Bastion {
 		id := in.ID
 		scfg.Forward = func(ctx context.Context, host string, port int) (sshd.Conn, error) {
@@ -442,7 +452,7 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	info := InstanceInfo{
 		ID: in.ID, Name: in.Name(), Hostname: in.Hostname, State: in.State,
 		PrivateIP: in.PrivateIP, PublicIP: in.PublicIP,
-		SSHServer: mode.String(), AuditLog: audit, IMDS: imdsURL,
+		SSHServer: mode.String(), AuditLog: audit, IMDS: imdsURL, Homes: homes,
 	}
 	if mode == sshd.OpenSSH {
 		info.SSHDLog = srv.LogPath()

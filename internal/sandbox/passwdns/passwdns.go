@@ -26,7 +26,9 @@ import (
 // Account is one of the instance's own accounts, with a group of the
 // same name and id as its primary group.
 type Account struct {
-	Name     string
+	Name string
+	// UID and GID both 0 mean the first id from 60000 up that is free as
+	// both (an own account is never root).
 	UID, GID uint32
 	// Shell defaults to /bin/sh.
 	Shell string
@@ -44,12 +46,19 @@ type DB struct {
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
 
 // New writes dir/passwd, dir/group and dir/shadow: the machine's entries
-// (every home moved to dir/homes/<name>, every password "*", so no hash
-// is copied and no password works) and accts, whose names and ids must be
-// new. It creates no home: MakeHome does.
-func New(dir string, accts []Account) (*DB, error) {
+// (every home moved to homes/<name>, every password "*", so no hash is
+// copied and no password works) and accts, whose names and ids must be
+// new. homes "" means dir/homes; every directory above it must let the
+// accounts through. It creates no home: MakeHome does.
+func New(dir, homes string, accts []Account) (*DB, error) {
+	if homes == "" {
+		homes = filepath.Join(dir, "homes")
+	}
 	d := &DB{Dir: dir, Passwd: filepath.Join(dir, "passwd"), Group: filepath.Join(dir, "group"), Shadow: filepath.Join(dir, "shadow"),
-		homes: filepath.Join(dir, "homes"), ids: map[string][2]int{}}
+		homes: homes, ids: map[string][2]int{}}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("account database: %w", err)
+	}
 	if err := os.MkdirAll(d.homes, 0o755); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
@@ -102,6 +111,15 @@ func New(dir string, accts []Account) (*DB, error) {
 		gr.WriteString(sc.Text() + "\n")
 	}
 	for _, a := range accts {
+		if a.UID == 0 && a.GID == 0 {
+			// The first id free as both uid and gid.
+			for n := uint32(60000); n < 65000; n++ {
+				if !ids[fmt.Sprint(n)] && !gids[fmt.Sprint(n)] {
+					a.UID, a.GID = n, n
+					break
+				}
+			}
+		}
 		uid, gid := fmt.Sprint(a.UID), fmt.Sprint(a.GID)
 		switch {
 		case !nameRE.MatchString(a.Name):
@@ -130,6 +148,26 @@ func New(dir string, accts []Account) (*DB, error) {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
 	return d, nil
+}
+
+// HostHas says whether the machine's /etc/passwd has the account name.
+func HostHas(name string) bool {
+	b, err := os.ReadFile("/etc/passwd")
+	return err == nil && bytes.Contains(append([]byte("\n"), b...), []byte("\n"+name+":"))
+}
+
+// Traversable says whether every directory from / down to dir lets
+// others through (o+x), so that accounts can reach homes under it.
+func Traversable(dir string) bool {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == "/" || d == "." {
+			return true
+		}
+	}
 }
 
 // Home returns the home directory of the account name.

@@ -17,7 +17,7 @@ func TestPrivateAccounts(t *testing.T) {
 	}
 	before, _ := os.ReadFile("/etc/passwd")
 	dir := t.TempDir()
-	db, err := New(dir, []Account{{Name: "pwnstest", UID: 234567, GID: 234567}})
+	db, err := New(dir, "", []Account{{Name: "pwnstest", UID: 234567, GID: 234567}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,9 +58,10 @@ func TestNewRefuses(t *testing.T) {
 	for name, a := range map[string]Account{
 		"existing name": {Name: "root", UID: 234568, GID: 234568},
 		"uid 0":         {Name: "pwnsx", UID: 0, GID: 234568},
+		"gid 0":         {Name: "pwnsx", UID: 234568, GID: 0},
 		"bad name":      {Name: "Bad Name", UID: 234568, GID: 234568},
 	} {
-		if _, err := New(t.TempDir(), []Account{a}); err == nil {
+		if _, err := New(t.TempDir(), "", []Account{a}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
