@@ -123,7 +123,9 @@ func newEnv(t testing.TB, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 	e.vars = append(e.vars, "HOME="+home, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
 	e.sshCf = filepath.Join(home, "ssh_config")
-	if out, err := e.run("jitssh", "config", "install", "--file", e.sshCf); err != nil {
+	// As root the sandbox's default user is its own non-root account (the
+	// default identity cannot push keys for root), not ssh's default.
+	if out, err := e.run("jitssh", append([]string{"config", "install", "--file", e.sshCf}, userArgs(t)...)...); err != nil {
 		t.Fatalf("jitssh config install: %v\n%s", err, out)
 	}
 	if got := sb.Instances[0].SSHServer; got != mode.String() {
@@ -205,7 +207,7 @@ func TestSCPRoundTripIntegrity(t *testing.T) {
 		if err := os.WriteFile(local, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		remote := filepath.Join(t.TempDir(), "remote-copy")
+		remote := filepath.Join(remoteDir(t), "remote-copy")
 		back := filepath.Join(t.TempDir(), "back")
 		if _, err := e.run("scp", "-q", "-F", e.sshCf, local, id+":"+remote); err != nil {
 			t.Fatal(err)
@@ -240,6 +242,31 @@ func TestUnknownTargetFailsWithoutPushingAKey(t *testing.T) {
 	if _, err := e.run("jitssh", "ssh", "no-such-name", "--", "true"); err == nil {
 		t.Fatal("connected to a Name tag that matches nothing")
 	}
+}
+
+// userArgs are the `jitssh config install` flags that make ssh log in as
+// currentUser: as root with the sandbox's own accounts that is not the
+// local user (ssh's default).
+func userArgs(t testing.TB) []string {
+	if sandbox.OwnAccounts() {
+		return []string{"--user", currentUser(t)}
+	}
+	return nil
+}
+
+// remoteDir is a new directory the remote user (currentUser) can write
+// files into and the test can read back.
+func remoteDir(t testing.TB) string {
+	d := t.TempDir()
+	for p := d; p != os.TempDir() && p != "/"; p = filepath.Dir(p) {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o001 == 0 {
+			os.Chmod(p, fi.Mode().Perm()|0o001)
+		}
+	}
+	if err := os.Chmod(d, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func currentUser(t testing.TB) string {

@@ -49,7 +49,7 @@ func TestSCPIntegrityUnderFaults(t *testing.T) {
 	if err := os.WriteFile(local, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	remote := filepath.Join(dir, "remote")
+	remote := filepath.Join(remoteDir(t), "remote")
 	back := filepath.Join(dir, "back")
 	start := time.Now()
 	if out, err := e.run("scp", "-q", "-F", e.sshCf, local, id+":"+remote); err != nil {

@@ -87,7 +87,7 @@ func TestEveryTargetFormConnects(t *testing.T) {
 	// extra Host patterns: KnownHostsCommand answers for the name from the
 	// pin of the instance it resolved to, so ssh prints no warnings.
 	cf := filepath.Join(e.home, "ssh_config_names")
-	if out, err := e.run("jitssh", "config", "install", "--file", cf, "--host", "web-*", "--host", "10.0.*", "--host", "*.us-east-1"); err != nil {
+	if out, err := e.run("jitssh", append([]string{"config", "install", "--file", cf, "--host", "web-*", "--host", "10.0.*", "--host", "*.us-east-1"}, userArgs(t)...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	for host, want := range map[string]sandbox.InstanceInfo{"web-1": web1, "10.0.1.12": web2, "db-1.us-east-1": db1} {
@@ -104,7 +104,7 @@ func TestEveryTargetFormConnects(t *testing.T) {
 	}
 	local := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(local, []byte("payload over every tool\n"), 0o600)
-	remote := filepath.Join(t.TempDir(), "r")
+	remote := filepath.Join(remoteDir(t), "r")
 	if _, stderr, err := e.run3(nil, "scp", "-q", "-F", cf, local, "web-2:"+remote); err != nil {
 		t.Fatalf("scp: %v\n%s", err, stderr)
 	}
@@ -148,7 +148,7 @@ func TestAmbiguousAndUnknownTargetsPushNothing(t *testing.T) {
 	}
 	// Under ssh's ProxyCommand too.
 	cf := filepath.Join(e.home, "ssh_config_names")
-	if out, err := e.run("jitssh", "config", "install", "--file", cf, "--host", "web-*", "--host", "10.*"); err != nil {
+	if out, err := e.run("jitssh", append([]string{"config", "install", "--file", cf, "--host", "web-*", "--host", "10.*"}, userArgs(t)...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if _, stderr, err := e.run3(nil, "ssh", "-F", cf, "web-1", "true"); err == nil || !strings.Contains(stderr, twinID) {
