@@ -64,7 +64,9 @@ echo "$out"
 expect "$want_host" "$out" "hostname of $name"
 
 bold "4. Plain ssh through the ProxyCommand block of 'jitssh config'"
-run jitssh config install --file "$work/ssh_config"
+# --user: the sandbox's default identity logs in as JITSSH_SANDBOX_USER,
+# which is not the local user when the sandbox runs as root (never root).
+run jitssh config install --file "$work/ssh_config" --user "$JITSSH_SANDBOX_USER"
 sed 's/^/    /' "$work/ssh_config"
 echo "    ...which includes $XDG_CONFIG_HOME/jitssh/ssh_config:"
 sed 's/^/    /' "$XDG_CONFIG_HOME/jitssh/ssh_config"

@@ -599,6 +599,14 @@ func (sb *Sandbox) Env() []string {
 	}
 }
 
+// DefaultUser is the OS user jitssh logs in as with the default identity:
+// its role session or IAM user name (RootUser as root with the sandbox's
+// own accounts, for the built-in account). It is JITSSH_SANDBOX_USER in
+// the env file.
+func (sb *Sandbox) DefaultUser() string {
+	return sb.Identity.ARN[strings.LastIndex(sb.Identity.ARN, "/")+1:]
+}
+
 // WriteFiles writes the instances JSON file and then envFile, as shell
 // export lines that include JITSSH_SANDBOX_INSTANCES naming the JSON file.
 func (sb *Sandbox) WriteFiles(envFile string) error {
@@ -618,7 +626,7 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 	}
 	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, EnvAdminToken+"="+sb.AdminToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail,
-		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort)) {
+		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort), "JITSSH_SANDBOX_USER="+sb.DefaultUser()) {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))
 	}
