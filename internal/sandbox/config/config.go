@@ -205,7 +205,8 @@ account = "123456789012"
 scps = ["FullAWSAccess", "jitssh-scp"]
 
 # The default identity (credentials in the env file): a developer whose role
-# session name, and userName principal tag, is the local user's name.
+# session name, and userName principal tag, is the local user's name
+# ("developer" when the sandbox runs as root: never root).
 [[identities]]
 name = "default"
 role = "JitsshDeveloper"
