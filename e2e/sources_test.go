@@ -123,7 +123,7 @@ func TestSSMDeniedDegrades(t *testing.T) {
 
 	// Plain ssh by Name, through the config block (jitssh proxy resolves).
 	cf := filepath.Join(e.home, "ssh_config_names")
-	if out, err := e.run("jitssh", "config", "install", "--file", cf, "--host", "web-*"); err != nil {
+	if out, err := e.run("jitssh", append([]string{"config", "install", "--file", cf, "--host", "web-*"}, userArgs(t)...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	out, stderr, err = e.run3(creds, "ssh", "-F", cf, "web-2", "hostname")
