@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/jituser"
 	"github.com/jitssh/jitssh/internal/host/keyservice"
@@ -220,7 +223,7 @@ func openManager(configPath string, log *slog.Logger, source string) (*manager, 
 			return authkeys.Authorize(ctx, rootCfg, user, "")
 		}
 	}
-	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log, Peer: peerUID})
+	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log, Peer: peerUID, BlockFile: hc.BlockFile})
 	if err != nil {
 		mg.Close()
 		return nil, err
@@ -277,7 +280,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 			ln.Close()
 			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 		}
-		ks := &keyservice.Service{Config: m.keys, Log: log}
+		ks := &keyservice.Service{Config: m.keys, Log: log, Served: m.NoteLogin}
 		log.Info("userdb: serving io.jitssh.Keys for jitssh-authkeys", "socket", hc.KeysSocket)
 		servers++
 		go func() {
@@ -336,19 +339,26 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 	var configPath, output string
 	cmd := &cobra.Command{
 		Use:   "users",
-		Short: "List and remove just-in-time users, and end their sessions",
+		Short: "List, remove and block just-in-time users, and end their sessions",
 		Long: `users manages the users the userdb service created (never any other).
 
   list            the JIT users, their UIDs, groups, creation and last-seen times
   remove NAME...  kill NAME's processes, delete the home directory and the user;
                   the UID stays retired: never given to another name
   kill NAME...    the incident-response step: SIGKILL every process of NAME,
-                  including sshd's session processes, ending every SSH session
-                  (the user may log in again with a new key; see remove)`,
+                  including sshd's session processes, ending every SSH session,
+                  until none is left (the user may log in again with a new key)
+  block NAME...   put NAME on the block list (block_file, default
+                  ` + hostconfig.DefaultBlockFile + `): no EC2 Instance Connect key is served
+                  for it and it is never created, until unblock; block first,
+                  then kill or remove, or the next login undoes the remove
+  unblock NAME... take NAME off the block list
+  blocked         print the block list`,
 		Example: `  jitssh-host users list
   jitssh-host users list --output json
   jitssh-host users kill alice
-  jitssh-host users remove alice`,
+  jitssh-host users block alice && jitssh-host users remove alice
+  jitssh-host users unblock alice`,
 	}
 	cmd.PersistentFlags().StringVar(&configPath, "config", "", "configuration file (default "+hostconfig.DefaultPath+", if it exists)")
 	list := &cobra.Command{
@@ -435,7 +445,7 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 					errs = append(errs, fmt.Sprintf("%s: no such user (or root)", audit.Sanitize(name, 64)))
 					continue
 				}
-				n, err := jituser.KillSessions("", uid, name)
+				n, err := jituser.KillSessions(uid, name)
 				if err != nil {
 					errs = append(errs, fmt.Sprintf("%s: %v", name, err))
 					continue
@@ -449,7 +459,77 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, remove, kill)
+	blockCmd := func(use, short string, add bool) *cobra.Command {
+		return &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				hc, err := hostconfig.Load(configPath)
+				if err != nil {
+					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				}
+				if hc.BlockFile == "" {
+					return &exitError{code: ExitRefused, msg: "block_file is \"\" in the configuration: there is no block list"}
+				}
+				_, w, err := authkeys.Setup(hc)
+				if err != nil {
+					if w != nil {
+						w.Close()
+					}
+					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				}
+				defer w.Close()
+				change, event, verb := blocklist.Add, audit.EventUserBlocked, "blocked"
+				if !add {
+					change, event, verb = blocklist.Remove, audit.EventUserUnblocked, "unblocked"
+				}
+				changed, err := change(hc.BlockFile, args...)
+				if err != nil {
+					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				}
+				for _, name := range changed {
+					if err := w.Record(audit.Event{Time: time.Now(), Event: event, Source: "cli", OSUser: name, Reason: verb + " by an administrator", Detail: hc.BlockFile}); err != nil {
+						return &exitError{code: ExitRefused, msg: oneLine(fmt.Sprintf("%s %s, but the audit failed: %v", verb, name, err))}
+					}
+					fmt.Fprintf(stdout, "%s %s\n", verb, name)
+				}
+				for _, name := range args {
+					if !slices.Contains(changed, name) {
+						fmt.Fprintf(stdout, "%s was already %s\n", name, verb)
+					}
+				}
+				return nil
+			},
+		}
+	}
+	blocked := &cobra.Command{
+		Use:   "blocked",
+		Short: "Print the block list",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			hc, err := hostconfig.Load(configPath)
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			names, err := blocklist.Read(hc.BlockFile)
+			if hc.BlockFile == "" {
+				names, err = nil, nil
+			}
+			if err != nil {
+				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			}
+			sorted := slices.Sorted(maps.Keys(names))
+			for _, n := range sorted {
+				fmt.Fprintln(stdout, n)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(list, remove, kill,
+		blockCmd("block NAME...", "Block names: no key is served for them and they are never created", true),
+		blockCmd("unblock NAME...", "Take names off the block list", false),
+		blocked)
 	return cmd
 }
 

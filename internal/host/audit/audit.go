@@ -42,6 +42,13 @@ const (
 	EventUserRemoved = "user-removed"
 	// EventSessionsKilled: a user's processes were killed (Detail: how many).
 	EventSessionsKilled = "sessions-killed"
+	// EventUserBlocked and EventUserUnblocked: a name was put on or taken
+	// off the block list (jitssh-host users block|unblock).
+	EventUserBlocked   = "user-blocked"
+	EventUserUnblocked = "user-unblocked"
+	// EventUserRefused: the userdb service refused to create a user whose
+	// name is on the block list (Reason "blocked").
+	EventUserRefused = "user-refused"
 )
 
 // Event is one audit record. Caller and RequestID are only filled from

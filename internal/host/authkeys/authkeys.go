@@ -57,6 +57,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/eickey"
 	"github.com/jitssh/jitssh/internal/host/audit"
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/imds"
 )
 
@@ -90,6 +91,10 @@ type Config struct {
 	// SharedTokenReuse) are reused, and IMDSEndpoint and RequestTimeout
 	// are ignored. nil makes a client, and a token, per call.
 	IMDS *imds.Client
+	// BlockFile is the runtime block list (internal/host/blocklist): a
+	// user on it gets no key, and a list that cannot be read refuses
+	// every user. "" means no list.
+	BlockFile string
 }
 
 // SharedTokenReuse is the longest a shared client's IMDSv2 token is used;
@@ -160,6 +165,9 @@ const (
 	// ReasonNoValidKey: keys were published for the user but every one was
 	// refused; each refusal has its own key-refused audit event.
 	ReasonNoValidKey Reason = "no-valid-key"
+	// ReasonBlocked: the user is on the block list (or the list cannot be
+	// read).
+	ReasonBlocked Reason = "blocked"
 )
 
 // Error is the error Authorize returns; Reason says what kind of refusal.
@@ -254,7 +262,15 @@ func Authorize(ctx context.Context, cfg Config, user, fingerprint string) ([]Acc
 	defer cancel()
 
 	r := &run{cfg: cfg, user: user, fp: fingerprint, now: cfg.Now()}
-	accepted, err := r.authorize(ctx)
+	var accepted []Accepted
+	var err error
+	if blocked, berr := blocklist.Blocked(cfg.BlockFile, user); berr != nil {
+		err = &Error{Reason: ReasonBlocked, Err: fmt.Errorf("every key is refused while the block list cannot be read: %w", berr)}
+	} else if blocked {
+		err = refuse(ReasonBlocked, "%s is on the block list %s (jitssh-host users unblock %s)", user, cfg.BlockFile, user)
+	} else {
+		accepted, err = r.authorize(ctx)
+	}
 	// A dial or read deadline can fire a hair before ctx's own timer.
 	deadline, _ := ctx.Deadline()
 	if err != nil && (ctx.Err() != nil || !time.Now().Before(deadline)) && ReasonOf(err) != ReasonNoValidKey {

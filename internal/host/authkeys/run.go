@@ -21,7 +21,7 @@ const (
 // returns an *Error with ReasonAuditUnavailable together with the Config and
 // a writer that still reaches syslog, so the refusal can be recorded.
 func Setup(hc hostconfig.Config) (Config, *audit.Writer, error) {
-	cfg := Config{IMDSEndpoint: hc.IMDSEndpoint, Timeout: hc.Timeout}
+	cfg := Config{IMDSEndpoint: hc.IMDSEndpoint, Timeout: hc.Timeout, BlockFile: hc.BlockFile}
 	if hc.TrustedRoots != "" {
 		pemBytes, err := hostconfig.ReadSecureFile(hc.TrustedRoots)
 		if err != nil {

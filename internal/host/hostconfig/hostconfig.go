@@ -11,6 +11,7 @@
 //	syslog        = true                            # authpriv
 //	timeout       = "3s"
 //	keys_socket   = "/run/jitssh/io.jitssh.Keys"    # "" = the userdb service does not serve keys
+//	block_file    = "/etc/jitssh/blocked"           # jitssh-host users block|unblock; "" = none
 //
 //	[jit]                                           # jitssh-host userdb
 //	service      = "io.jitssh"                      # /run/systemd/userdb/<service>
@@ -23,6 +24,7 @@
 //	negative_ttl = "1m"                             # misses, for lookups by peers other than root
 //	expire_after = "720h"                           # "0s" (default): never
 //	reserved     = ["admin"]                        # on top of the built-in list
+//	groups_window = "130s"                          # a login's groups: see docs/instance.md
 //
 //	[[jit.groups]]                                  # supplementary groups by IAM caller
 //	caller = "arn:aws:sts::*:assumed-role/Admin/*"  # '*' matches anything, '/' included
@@ -56,6 +58,7 @@ import (
 const (
 	DefaultPath      = "/etc/jitssh/host.toml"
 	DefaultAuditFile = "/var/log/jitssh/audit.jsonl"
+	DefaultBlockFile = "/etc/jitssh/blocked"
 	DefaultTimeout   = 3 * time.Second
 	// MinTimeout and MaxTimeout bound the timeout setting. sshd's own
 	// patience is LoginGraceTime, but AWS's scripts give up after 5 s.
@@ -85,6 +88,10 @@ type Config struct {
 	// jitssh-authkeys (keys_socket); default keyproto.DefaultSocket, ""
 	// serves nothing (jitssh-authkeys then verifies by itself).
 	KeysSocket string
+	// BlockFile is the runtime block list (block_file, see
+	// internal/host/blocklist): names on it get no key and are never
+	// created; default /etc/jitssh/blocked, "" means no list.
+	BlockFile string
 	// JIT configures the just-in-time user service ([jit]).
 	JIT JIT
 }
@@ -116,6 +123,11 @@ type JIT struct {
 	// Reserved names are never created, on top of the built-in list and
 	// every name in /etc/passwd and /etc/group (reserved).
 	Reserved []string
+	// GroupsWindow is how long an authorized login's IAM caller counts
+	// for the user's supplementary groups (groups_window); default
+	// DefaultGroupsWindow. It must cover sshd's LoginGraceTime: see
+	// jituser's package comment.
+	GroupsWindow time.Duration
 	// Groups maps IAM callers to supplementary groups ([[jit.groups]]).
 	Groups []GroupRule
 }
@@ -134,6 +146,9 @@ const (
 	DefaultUIDMin      = 1000000
 	DefaultUIDMax      = 1999999
 	DefaultNegativeTTL = time.Minute
+	// DefaultGroupsWindow is sshd's default LoginGraceTime (120 s) and a
+	// margin for the steps between authentication and initgroups.
+	DefaultGroupsWindow = 130 * time.Second
 )
 
 // Default returns the configuration used when no file exists.
@@ -144,15 +159,17 @@ func Default() Config {
 		Syslog:       true,
 		Timeout:      DefaultTimeout,
 		KeysSocket:   keyproto.DefaultSocket,
+		BlockFile:    DefaultBlockFile,
 		JIT: JIT{
-			Service:     DefaultService,
-			StateFile:   DefaultStateFile,
-			UIDMin:      DefaultUIDMin,
-			UIDMax:      DefaultUIDMax,
-			HomeBase:    "/home",
-			Skel:        "/etc/skel",
-			Shell:       "/bin/bash",
-			NegativeTTL: DefaultNegativeTTL,
+			Service:      DefaultService,
+			StateFile:    DefaultStateFile,
+			UIDMin:       DefaultUIDMin,
+			UIDMax:       DefaultUIDMax,
+			HomeBase:     "/home",
+			Skel:         "/etc/skel",
+			Shell:        "/bin/bash",
+			NegativeTTL:  DefaultNegativeTTL,
+			GroupsWindow: DefaultGroupsWindow,
 		},
 	}
 }
@@ -165,21 +182,23 @@ type file struct {
 	Syslog       *bool    `toml:"syslog"`
 	Timeout      *string  `toml:"timeout"`
 	KeysSocket   *string  `toml:"keys_socket"`
+	BlockFile    *string  `toml:"block_file"`
 	JIT          *jitFile `toml:"jit"`
 }
 
 type jitFile struct {
-	Service     *string     `toml:"service"`
-	StateFile   *string     `toml:"state_file"`
-	UIDMin      *int64      `toml:"uid_min"`
-	UIDMax      *int64      `toml:"uid_max"`
-	HomeBase    *string     `toml:"home_base"`
-	Skel        *string     `toml:"skel"`
-	Shell       *string     `toml:"shell"`
-	NegativeTTL *string     `toml:"negative_ttl"`
-	ExpireAfter *string     `toml:"expire_after"`
-	Reserved    []string    `toml:"reserved"`
-	Groups      []GroupRule `toml:"groups"`
+	Service      *string     `toml:"service"`
+	StateFile    *string     `toml:"state_file"`
+	UIDMin       *int64      `toml:"uid_min"`
+	UIDMax       *int64      `toml:"uid_max"`
+	HomeBase     *string     `toml:"home_base"`
+	Skel         *string     `toml:"skel"`
+	Shell        *string     `toml:"shell"`
+	NegativeTTL  *string     `toml:"negative_ttl"`
+	ExpireAfter  *string     `toml:"expire_after"`
+	GroupsWindow *string     `toml:"groups_window"`
+	Reserved     []string    `toml:"reserved"`
+	Groups       []GroupRule `toml:"groups"`
 }
 
 // Parse reads a configuration from TOML text; absent keys keep their
@@ -195,7 +214,7 @@ func Parse(data []byte) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, keys_socket, [jit])", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, keys_socket, block_file, [jit])", strings.Join(keys, ", "))
 	}
 	c := Default()
 	if f.IMDSEndpoint != nil {
@@ -235,6 +254,13 @@ func Parse(data []byte) (Config, error) {
 			return Config{}, fmt.Errorf("hostconfig: keys_socket %q must be a clean absolute path of at most 100 bytes (or \"\" to disable)", p)
 		}
 		c.KeysSocket = p
+	}
+	if f.BlockFile != nil {
+		p := *f.BlockFile
+		if p != "" && (!filepath.IsAbs(p) || filepath.Clean(p) != p || strings.ContainsAny(p, ":\n")) {
+			return Config{}, fmt.Errorf("hostconfig: block_file %q must be a clean absolute path (or \"\" for no block list)", p)
+		}
+		c.BlockFile = p
 	}
 	if f.JIT != nil {
 		if err := parseJIT(f.JIT, &c.JIT); err != nil {
@@ -302,6 +328,7 @@ func parseJIT(f *jitFile, j *JIT) error {
 	}{
 		{"negative_ttl", f.NegativeTTL, &j.NegativeTTL, 0},
 		{"expire_after", f.ExpireAfter, &j.ExpireAfter, 0},
+		{"groups_window", f.GroupsWindow, &j.GroupsWindow, time.Second},
 	} {
 		if d.src == nil {
 			continue
@@ -314,6 +341,9 @@ func parseJIT(f *jitFile, j *JIT) error {
 	}
 	if j.NegativeTTL > 10*time.Minute {
 		return fmt.Errorf("negative_ttl %s: at most 10m, or a freshly pushed key would be ignored by non-root lookups for too long", j.NegativeTTL)
+	}
+	if j.GroupsWindow > time.Hour {
+		return fmt.Errorf("groups_window %s: at most 1h", j.GroupsWindow)
 	}
 	if j.ExpireAfter != 0 && j.ExpireAfter < time.Hour {
 		return fmt.Errorf("expire_after %s: at least 1h (or 0s to never expire)", j.ExpireAfter)

@@ -10,46 +10,63 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 )
 
 // HomeMode is the mode of a new home directory (Debian's adduser default).
 const HomeMode = 0o700
 
-// createHome makes home (which must not exist, or be an empty directory
-// or one already owned by uid) and fills it from skel, everything owned by
-// uid:gid. It works as root in a directory nobody else can enter until
-// the final chown. It reports whether it created the directory.
-func createHome(home, skel string, uid, gid int, chown func(string, int, int) error) (bool, error) {
-	if err := os.MkdirAll(filepath.Dir(home), 0o755); err != nil {
+// stagingPrefix starts the name of a home being built: "." keeps it apart
+// from every user name, and "~" (never in a name) ends the user name, so
+// one user's leftovers are told from another's.
+const stagingPrefix = ".jitssh-new-"
+
+func stagingPattern(name string) string { return stagingPrefix + name + "~" }
+
+// createHome makes base/name (which must not exist, or be a directory
+// already owned by uid) from skel, everything owned by uid:gid. It is
+// crash-safe: the home is built in a staging directory under base that
+// only root can enter (".jitssh-new-NAME~RANDOM", mode 0700), handed over
+// to uid:gid, and renamed into place last, so a crash at any step leaves
+// either no home (and a staging directory, which the next creation for
+// that name removes) or the finished one. The caller serializes creations
+// (the state lock). It reports whether it created the directory.
+func createHome(base, name, skel string, uid, gid int, chown func(string, int, int) error) (bool, error) {
+	home := filepath.Join(base, name)
+	if err := os.MkdirAll(base, 0o755); err != nil {
 		return false, fmt.Errorf("home: %w", err)
 	}
-	err := os.Mkdir(home, 0o700)
-	if errors.Is(err, fs.ErrExist) {
-		fi, lerr := os.Lstat(home)
-		if lerr != nil {
-			return false, fmt.Errorf("home: %w", lerr)
-		}
+	if err := removeStaging(base, name); err != nil {
+		return false, fmt.Errorf("home: remove what a crashed creation left: %w", err)
+	}
+	if fi, err := os.Lstat(home); err == nil {
 		st, _ := fi.Sys().(*syscall.Stat_t)
 		if fi.IsDir() && st != nil && int(st.Uid) == uid {
 			return false, nil // left by an earlier life of the same user
 		}
 		return false, fmt.Errorf("home: %s already exists and does not belong to uid %d; not reusing it", home, uid)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("home: %w", err)
 	}
+	staging, err := os.MkdirTemp(base, stagingPattern(name))
 	if err != nil {
 		return false, fmt.Errorf("home: %w", err)
 	}
+	crashPoint("home-staging-made")
 	fail := func(err error) (bool, error) {
-		os.RemoveAll(home)
+		os.RemoveAll(staging)
 		return false, fmt.Errorf("home: %w", err)
 	}
 	if skel != "" {
-		if err := copyTree(skel, home); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := copyTree(skel, staging); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fail(err)
 		}
 	}
+	crashPoint("home-skel-copied")
 	// Hand over, deepest first, the home directory itself last.
 	var paths []string
-	err = filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(staging, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -64,11 +81,41 @@ func createHome(home, skel string, uid, gid int, chown func(string, int, int) er
 			return fail(err)
 		}
 	}
-	if err := os.Chmod(home, HomeMode); err != nil {
+	if err := os.Chmod(staging, HomeMode); err != nil {
 		return fail(err)
+	}
+	crashPoint("home-chowned")
+	if err := os.Rename(staging, home); err != nil {
+		return fail(err)
+	}
+	crashPoint("home-renamed")
+	if d, err := os.Open(base); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return true, nil
 }
+
+// removeStaging deletes staging directories a crashed creation of name
+// left under base.
+func removeStaging(base, name string) error {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if rest, ok := strings.CutPrefix(e.Name(), stagingPattern(name)); ok && rest != "" && !strings.ContainsAny(rest, "/~") {
+			if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// crashPoint makes the process kill itself at a named step: the crash-safety
+// tests run the real service once per step (blocklist.CrashPoint).
+func crashPoint(step string) { blocklist.CrashPoint(step) }
 
 // copyTree copies directories, regular files and symlinks from src into
 // the existing directory dst, keeping permission bits (never set-id bits).

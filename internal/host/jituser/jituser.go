@@ -5,20 +5,39 @@
 // A user is created only when a lookup names a user who has a valid,
 // verified EC2 Instance Connect key in IMDS right now (the same
 // verification as the AuthorizedKeysCommand), whose name passes ValidName,
-// is not reserved, and exists neither in /etc/passwd nor in /etc/group.
-// Its UID (and the GID of its primary group, named after it) is derived
-// from the name by hashing into the configured range, so it is the same on
-// every host unless taken, then probed linearly; a UID is never given to
+// is not on the deny list (Reserved, and [jit] reserved), not on the
+// runtime block list (internal/host/blocklist), and exists neither in
+// /etc/passwd nor in /etc/group. Its UID (and the GID of its primary
+// group, named after it) is derived from the name by hashing into the
+// configured range, so it is the same on every host unless taken, then
+// probed linearly; UIDs in /etc/passwd, /etc/group, /etc/subuid and
+// /etc/subgid ranges are never given out, and a UID is never given to
 // another name, even after removal. Its home directory is made from the
-// skeleton directory. Lookups by UID, group lookups and enumeration only
-// ever see users already created.
+// skeleton directory, crash-safely (see createHome). Lookups by UID, group
+// lookups and enumeration only ever see users already created.
 //
-// Supplementary groups come from the [[jit.groups]] rules on the IAM
-// caller of the key: they are computed when nss-systemd asks for the
-// user's memberships (initgroups at login), from the keys valid at that
-// moment; when several keys from different callers are valid, only the
-// groups every one of them grants are given. With no valid key, no
-// supplementary group is given.
+// Supplementary groups are bound to the key that authenticated the login,
+// not to whatever keys are valid when glibc asks. sshd runs the
+// AuthorizedKeysCommand (jitssh-authkeys → io.jitssh.Keys in this
+// process) with the offered key's fingerprint; every key the service
+// serves is noted with its IAM caller (NoteLogin) for GroupsWindow. When
+// sshd then calls initgroups, nss-systemd asks for the user's memberships
+// by name only; the answer is the groups that every caller noted for that
+// user within the window grants ([[jit.groups]] rules), so:
+//
+//   - a login can only get groups its own key's caller grants: its own
+//     key was noted before sshd accepted it, and the window (sshd's
+//     LoginGraceTime plus a margin) covers the time from that note to
+//     initgroups, so it is always in the intersection;
+//   - when two logins of different roles race, both get only what both
+//     callers grant (fail closed: an admin logging in within the window
+//     after a read-only login gets no sudo, and can log in again later);
+//   - with no noted login (root's su, cron, a lookup long after the
+//     login), no supplementary group is given.
+//
+// The group set of a session is what initgroups gave sshd at login; the
+// kernel keeps it for the session's processes (sudo reads it by default,
+// group_source=static), whatever later lookups answer.
 //
 // State lives in one JSON file, written atomically under a file lock, and
 // re-read when another process (jitssh-host users remove) changed it.
@@ -46,10 +65,12 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/userdb"
 )
@@ -69,6 +90,11 @@ type Options struct {
 	Log   *slog.Logger
 	// PasswdFile and GroupFile default to /etc/passwd and /etc/group.
 	PasswdFile, GroupFile string
+	// SubUIDFile and SubGIDFile default to /etc/subuid and /etc/subgid;
+	// their ranges are never given out. "-" means none.
+	SubUIDFile, SubGIDFile string
+	// BlockFile is the runtime block list; "" means none.
+	BlockFile string
 	// Chown defaults to os.Lchown (tests that do not run as root replace it).
 	Chown func(path string, uid, gid int) error
 	// Now defaults to time.Now.
@@ -90,8 +116,8 @@ type Manager struct {
 	mu         sync.Mutex
 	neg        map[string]time.Time // name → until
 	flights    map[flightKey]*flight
-	groups     map[string]groupsEntry // live memberships by user
-	dropReport time.Time              // last log line about lookups over the limits
+	logins     map[string]*logins // by user: callers of keys recently served
+	dropReport time.Time          // last log line about lookups over the limits
 }
 
 // flightKey: root's and everyone else's verifications of a name run apart,
@@ -101,20 +127,23 @@ type flightKey struct {
 	root bool
 }
 
+// logins are the IAM callers whose keys were served for one user (to sshd,
+// for a login) within the groups window.
+type logins struct {
+	callers map[string]time.Time // caller → last served
+	// overflow: too many distinct callers; no groups until this time.
+	overflow time.Time
+}
+
+// maxCallers bounds the callers remembered per user; more within the
+// window means no supplementary groups until the window has passed.
+const maxCallers = 64
+
 type flight struct {
 	done chan struct{}
 	user userdb.User
 	err  error
 }
-
-type groupsEntry struct {
-	groups []string
-	until  time.Time
-}
-
-// groupsTTL is how long a computed membership list is reused (initgroups
-// asks more than once per login).
-const groupsTTL = 5 * time.Second
 
 // maxNegative bounds the negative cache.
 const maxNegative = 4096
@@ -142,6 +171,15 @@ func New(o Options) (*Manager, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.SubUIDFile == "" {
+		o.SubUIDFile = "/etc/subuid"
+	}
+	if o.SubGIDFile == "" {
+		o.SubGIDFile = "/etc/subgid"
+	}
+	if o.Policy.GroupsWindow <= 0 {
+		o.Policy.GroupsWindow = hostconfig.DefaultGroupsWindow
+	}
 	p := o.Policy
 	if p.Service == "" || p.StateFile == "" || p.HomeBase == "" || p.Shell == "" || p.UIDMin == 0 || p.UIDMin > p.UIDMax {
 		return nil, fmt.Errorf("jituser: incomplete policy %+v", p)
@@ -150,7 +188,7 @@ func New(o Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{o: o, store: st, lim: newLimiter(o.Limits), neg: map[string]time.Time{}, flights: map[flightKey]*flight{}, groups: map[string]groupsEntry{}}, nil
+	return &Manager{o: o, store: st, lim: newLimiter(o.Limits), neg: map[string]time.Time{}, flights: map[flightKey]*flight{}, logins: map[string]*logins{}}, nil
 }
 
 func (m *Manager) user(r *Record) userdb.User {
@@ -181,8 +219,16 @@ func (m *Manager) Eligible(name string) error {
 	if db.names[name] {
 		return fmt.Errorf("%s exists in %s or %s", name, m.o.PasswdFile, m.o.GroupFile)
 	}
+	if blocked, err := blocklist.Blocked(m.o.BlockFile, name); err != nil {
+		return err
+	} else if blocked {
+		return fmt.Errorf("%w: %s is on %s", ErrBlocked, name, m.o.BlockFile)
+	}
 	return nil
 }
+
+// ErrBlocked: the name is on the runtime block list.
+var ErrBlocked = errors.New("blocked")
 
 // UserByName returns a JIT user, creating it when the policy allows.
 func (m *Manager) UserByName(ctx context.Context, name string) (userdb.User, error) {
@@ -280,6 +326,10 @@ func (m *Manager) reportDropsLocked(now time.Time) {
 func (m *Manager) create(ctx context.Context, name string) (userdb.User, error) {
 	if err := m.Eligible(name); err != nil {
 		m.o.Log.Debug("jituser: not eligible", "user", name, "err", err)
+		if errors.Is(err, ErrBlocked) {
+			m.o.Log.Info("jituser: not creating a blocked user", "user", name)
+			m.record(audit.Event{Time: m.o.Now(), Event: audit.EventUserRefused, Source: "userdb", OSUser: name, Reason: "blocked", Detail: err.Error()})
+		}
 		return userdb.User{}, userdb.ErrNotFound
 	}
 	vctx, cancel := context.WithTimeout(ctx, m.o.VerifyTimeout)
@@ -291,10 +341,6 @@ func (m *Manager) create(ctx context.Context, name string) (userdb.User, error) 
 	}
 	if len(keys) == 0 {
 		return userdb.User{}, userdb.ErrNotFound
-	}
-	groups, err := m.groupsFor(keys)
-	if err != nil {
-		return userdb.User{}, err
 	}
 	now := m.o.Now()
 	var (
@@ -315,15 +361,19 @@ func (m *Manager) create(ctx context.Context, name string) (userdb.User, error) 
 		if err != nil {
 			return err
 		}
-		uid, err := m.allocate(st, name, db)
+		sub, err := m.subIDs()
 		if err != nil {
 			return err
 		}
-		if createdHome, err = createHome(home, m.o.Policy.Skel, int(uid), int(uid), m.o.Chown); err != nil {
+		uid, err := m.allocate(st, name, db, sub, homeOwner(home))
+		if err != nil {
+			return err
+		}
+		if createdHome, err = createHome(m.o.Policy.HomeBase, name, m.o.Policy.Skel, int(uid), int(uid), m.o.Chown); err != nil {
 			return err
 		}
 		delete(st.Retired, name)
-		rec = &Record{Name: name, UID: uid, Home: home, Groups: groups, Created: now, LastSeen: now, Caller: keys[0].Caller}
+		rec = &Record{Name: name, UID: uid, Home: home, Created: now, LastSeen: now, Caller: keys[0].Caller}
 		st.Users[name] = rec
 		return nil
 	})
@@ -340,11 +390,11 @@ func (m *Manager) create(ctx context.Context, name string) (userdb.User, error) 
 		m.o.Log.Error("jituser: could not create user", "user", name, "err", err)
 		return userdb.User{}, fmt.Errorf("create %s: %w", name, err)
 	}
-	m.o.Log.Info("jituser: created user", "user", name, "uid", rec.UID, "groups", groups, "caller", keys[0].Caller)
+	m.o.Log.Info("jituser: created user", "user", name, "uid", rec.UID, "caller", keys[0].Caller)
 	m.record(audit.Event{
 		Time: now, Event: audit.EventUserCreated, Source: "userdb", OSUser: name, UID: rec.UID,
 		Fingerprint: keys[0].Fingerprint, Caller: keys[0].Caller, RequestID: keys[0].RequestID, Expires: keys[0].Expires,
-		Detail: fmt.Sprintf("home %s, groups %v", home, groups),
+		Detail: "home " + home,
 	})
 	return m.user(rec), nil
 }
@@ -372,9 +422,37 @@ func HashUID(name string, lo, hi uint32) uint32 {
 	return lo + uint32(h.Sum64()%(uint64(hi-lo)+1))
 }
 
-// allocate picks name's UID: its retired UID if it had one, else its hash
-// UID, else the next free one after it (wrapping in the range).
-func (m *Manager) allocate(st *State, name string, db etcDB) (uint32, error) {
+// subIDs reads the subordinate UID and GID ranges.
+func (m *Manager) subIDs() ([]idRange, error) {
+	var paths []string
+	for _, p := range []string{m.o.SubUIDFile, m.o.SubGIDFile} {
+		if p != "-" {
+			paths = append(paths, p)
+		}
+	}
+	return readSubIDs(paths...)
+}
+
+// homeOwner returns the owner of an existing home directory, or -1.
+func homeOwner(home string) int64 {
+	fi, err := os.Lstat(home)
+	if err != nil || !fi.IsDir() {
+		return -1
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return -1
+	}
+	return int64(st.Uid)
+}
+
+// allocate picks name's UID: its retired UID if it had one, else the owner
+// of a home directory a crashed creation finished (owner, -1 for none),
+// else its hash UID, else the next free one after it (wrapping in the
+// range). Free means: not held by another JIT user, live or retired, not
+// in /etc/passwd or /etc/group, not in a /etc/subuid or /etc/subgid range
+// (the UID is the GID too), and not a special id.
+func (m *Manager) allocate(st *State, name string, db etcDB, sub []idRange, owner int64) (uint32, error) {
 	used := map[uint32]bool{}
 	for _, r := range st.Users {
 		used[r.UID] = true
@@ -384,35 +462,51 @@ func (m *Manager) allocate(st *State, name string, db etcDB) (uint32, error) {
 			used[uid] = true
 		}
 	}
-	free := func(uid uint32) bool { return !used[uid] && !db.ids[uid] && !specialIDs[uid] }
+	lo, hi := m.o.Policy.UIDMin, m.o.Policy.UIDMax
+	free := func(uid uint32) bool {
+		if used[uid] || db.ids[uid] || specialIDs[uid] {
+			return false
+		}
+		for _, r := range sub {
+			if r.contains(uid) {
+				return false
+			}
+		}
+		return true
+	}
 	if uid, ok := st.Retired[name]; ok && free(uid) {
 		return uid, nil
 	}
-	lo, hi := m.o.Policy.UIDMin, m.o.Policy.UIDMax
+	if owner >= int64(lo) && owner <= int64(hi) && free(uint32(owner)) {
+		return uint32(owner), nil
+	}
 	size := uint64(hi-lo) + 1
 	start := uint64(HashUID(name, lo, hi) - lo)
 	for i := uint64(0); i < size; i++ {
-		if uid := lo + uint32((start+i)%size); free(uid) {
+		uid := lo + uint32((start+i)%size)
+		if free(uid) {
 			return uid, nil
+		}
+		// Skip a subordinate range in one step (to its end, or to hi).
+		for _, r := range sub {
+			if r.contains(uid) {
+				i += min(r.start+r.count, uint64(hi)+1) - uint64(uid) - 1
+				break
+			}
 		}
 	}
 	return 0, fmt.Errorf("no free UID left in %d..%d", lo, hi)
 }
 
-// groupsFor returns the supplementary groups the verified keys grant: the
-// groups every distinct caller's rules grant, limited to groups that exist
-// in /etc/group.
-func (m *Manager) groupsFor(keys []authkeys.Accepted) ([]string, error) {
+// groupsFor returns the supplementary groups callers grant: the groups
+// every one of them is granted by the [[jit.groups]] rules, limited to
+// groups that exist in /etc/group. No caller grants nothing.
+func (m *Manager) groupsFor(callers []string) ([]string, error) {
 	var result map[string]bool
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if seen[k.Caller] {
-			continue
-		}
-		seen[k.Caller] = true
+	for _, caller := range callers {
 		grant := map[string]bool{}
 		for _, rule := range m.o.Policy.Groups {
-			if k.Caller != "" && matchGlob(rule.Caller, k.Caller) {
+			if caller != "" && matchGlob(rule.Caller, caller) {
 				for _, g := range rule.Groups {
 					grant[g] = true
 				}
@@ -516,98 +610,147 @@ func (m *Manager) Groups(ctx context.Context) ([]userdb.Group, error) {
 	return out, nil
 }
 
-// Memberships lists supplementary memberships. For one user it computes
-// them from the keys valid now (and records them and the time the user was
-// seen); otherwise it lists the last recorded ones.
-func (m *Manager) Memberships(ctx context.Context, user, group string) ([]userdb.Membership, error) {
+// NoteLogin records that keys were served to sshd for user (by the
+// io.jitssh.Keys service, before it replies): their callers count for
+// user's supplementary groups for GroupsWindow. It also records that the
+// user was seen. Names that are not JIT users are ignored.
+func (m *Manager) NoteLogin(user string, keys []authkeys.Accepted) {
+	if len(keys) == 0 {
+		return
+	}
+	st, err := m.store.snapshot()
+	if err != nil {
+		m.o.Log.Error("jituser: note login", "user", user, "err", err)
+		return
+	}
+	r, ok := st.Users[user]
+	if !ok {
+		return
+	}
+	now := m.o.Now()
+	m.mu.Lock()
+	l := m.logins[user]
+	if l == nil {
+		l = &logins{callers: map[string]time.Time{}}
+		m.logins[user] = l
+	}
+	m.pruneLocked(l, now)
+	for _, k := range keys {
+		if _, known := l.callers[k.Caller]; !known && len(l.callers) >= maxCallers {
+			l.overflow = now.Add(m.o.Policy.GroupsWindow)
+			continue
+		}
+		l.callers[k.Caller] = now
+	}
+	// Forget users with nothing left (bounded by the JIT users anyway).
+	for u, other := range m.logins {
+		if m.pruneLocked(other, now); len(other.callers) == 0 && !now.Before(other.overflow) {
+			delete(m.logins, u)
+		}
+	}
+	m.logins[user] = l
+	m.mu.Unlock()
+	if now.Sub(r.LastSeen) < time.Minute {
+		return
+	}
+	if _, err := m.store.update(func(st *State) error {
+		r, ok := st.Users[user]
+		if !ok {
+			return errSkipWrite
+		}
+		r.LastSeen = now
+		return nil
+	}); err != nil && !errors.Is(err, errSkipWrite) {
+		m.o.Log.Error("jituser: record last seen", "user", user, "err", err)
+	}
+}
+
+func (m *Manager) pruneLocked(l *logins, now time.Time) {
+	for c, at := range l.callers {
+		if now.Sub(at) >= m.o.Policy.GroupsWindow {
+			delete(l.callers, c)
+		}
+	}
+}
+
+// loginCallers returns the callers noted for user within the window, or
+// nil when there are none or too many.
+func (m *Manager) loginCallers(user string) []string {
+	now := m.o.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.logins[user]
+	if l == nil {
+		return nil
+	}
+	m.pruneLocked(l, now)
+	if now.Before(l.overflow) {
+		return nil
+	}
+	out := make([]string, 0, len(l.callers))
+	for c := range l.callers {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Memberships lists supplementary memberships: for each user, the groups
+// every caller noted for it within the window grants (see the package
+// comment). It never asks IMDS. For one user it also records the answer
+// in the state (shown by `jitssh-host users list`).
+func (m *Manager) Memberships(_ context.Context, user, group string) ([]userdb.Membership, error) {
 	st, err := m.store.snapshot()
 	if err != nil {
 		return nil, err
 	}
-	var out []userdb.Membership
+	var names []string
 	if user != "" {
 		if _, ok := st.Users[user]; !ok {
 			return nil, nil
 		}
-		groups, err := m.liveGroups(ctx, user)
+		names = []string{user}
+	} else {
+		for _, r := range st.Sorted() {
+			names = append(names, r.Name)
+		}
+	}
+	var out []userdb.Membership
+	for _, name := range names {
+		groups, err := m.groupsFor(m.loginCallers(name))
 		if err != nil {
 			return nil, err
 		}
+		if user != "" {
+			m.recordGroups(name, groups)
+		}
 		for _, g := range groups {
 			if group == "" || g == group {
-				out = append(out, userdb.Membership{User: user, Group: g})
-			}
-		}
-		return out, nil
-	}
-	for _, r := range st.Sorted() {
-		for _, g := range r.Groups {
-			if group == "" || g == group {
-				out = append(out, userdb.Membership{User: r.Name, Group: g})
+				out = append(out, userdb.Membership{User: name, Group: g})
 			}
 		}
 	}
 	return out, nil
 }
 
-func (m *Manager) liveGroups(ctx context.Context, user string) ([]string, error) {
-	now := m.o.Now()
-	m.mu.Lock()
-	if e, ok := m.groups[user]; ok && now.Before(e.until) {
-		m.mu.Unlock()
-		return e.groups, nil
-	}
-	uid, root := m.peer(ctx)
-	if !root && !m.lim.admit(uid, now) {
-		// Over the limits: the memberships last recorded, unverified
-		// now (only root's lookups, at login, decide a session's groups).
-		m.reportDropsLocked(now)
-		m.mu.Unlock()
-		st, err := m.store.snapshot()
-		if err != nil {
-			return nil, err
-		}
-		if r, ok := st.Users[user]; ok {
-			return slices.Clone(r.Groups), nil
-		}
-		return nil, nil
-	}
-	m.mu.Unlock()
-	vctx, cancel := context.WithTimeout(ctx, m.o.VerifyTimeout)
-	keys, err := m.o.Verify(vctx, user)
-	cancel()
-	if !root {
-		m.lim.done()
-	}
-	var groups []string
-	if err == nil && len(keys) > 0 {
-		if groups, err = m.groupsFor(keys); err != nil {
-			return nil, err
+// recordGroups keeps the last groups given to user in the state file.
+func (m *Manager) recordGroups(user string, groups []string) {
+	if st, err := m.store.snapshot(); err == nil {
+		if r, ok := st.Users[user]; ok && slices.Equal(r.Groups, groups) {
+			return
 		}
 	}
-	seen := err == nil && len(keys) > 0
-	_, uerr := m.store.update(func(st *State) error {
+	_, err := m.store.update(func(st *State) error {
 		r, ok := st.Users[user]
-		if !ok {
-			return errSkipWrite
-		}
-		changed := !slices.Equal(r.Groups, groups)
-		if !changed && (!seen || now.Sub(r.LastSeen) < time.Minute) {
+		if !ok || slices.Equal(r.Groups, groups) {
 			return errSkipWrite
 		}
 		r.Groups = groups
-		if seen {
-			r.LastSeen = now
-		}
 		return nil
 	})
-	if uerr != nil && !errors.Is(uerr, errSkipWrite) {
-		m.o.Log.Error("jituser: record memberships", "user", user, "err", uerr)
+	if err != nil && !errors.Is(err, errSkipWrite) {
+		m.o.Log.Error("jituser: record memberships", "user", user, "err", err)
 	}
-	m.mu.Lock()
-	m.groups[user] = groupsEntry{groups: groups, until: now.Add(groupsTTL)}
-	m.mu.Unlock()
-	return groups, nil
 }
 
 // Remove deletes a JIT user: kills its processes, removes its home
@@ -620,7 +763,7 @@ func (m *Manager) Remove(name, why, source string) (Record, error) {
 			return fmt.Errorf("jituser: %s is not a just-in-time user", name)
 		}
 		rec = *r
-		if _, err := KillSessions("", r.UID, name); err != nil {
+		if _, err := KillSessions(r.UID, name); err != nil {
 			return fmt.Errorf("jituser: kill sessions of %s: %w", name, err)
 		}
 		if err := removeHome(m.o.Policy.HomeBase, r.Home, r.UID); err != nil {
@@ -634,7 +777,7 @@ func (m *Manager) Remove(name, why, source string) (Record, error) {
 		return Record{}, err
 	}
 	m.mu.Lock()
-	delete(m.groups, name)
+	delete(m.logins, name)
 	m.mu.Unlock()
 	m.record(audit.Event{Event: audit.EventUserRemoved, Source: source, OSUser: name, UID: rec.UID, Reason: why, Detail: "home " + rec.Home})
 	return rec, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -41,27 +42,57 @@ func clip(s string) string {
 	return strconv.Quote(s)[1 : len(strconv.Quote(s))-1]
 }
 
-// builtinReserved are names never created even when absent from
-// /etc/passwd: system accounts of common distributions and group names with
-// powers.
+// builtinReserved is the documented deny list (docs/instance.md): names
+// never created even when absent from /etc/passwd and /etc/group. They are
+// system accounts of common distributions and, above all, group names that
+// grant power on common images when such a group exists or is named in
+// sudoers or polkit rules (Ubuntu's sudoers grants "%admin"; Debian's
+// cloud images log in as "admin"): a JIT user's primary group has the
+// user's name, so a user named "admin" would be in group "admin".
 var builtinReserved = map[string]bool{}
 
 func init() {
 	for _, n := range strings.Fields(`root toor daemon bin sys sync games man lp mail news uucp proxy
-		www-data backup list irc gnats nobody nogroup _apt sshd messagebus polkitd syslog
-		adm wheel sudo staff users shadow utmp tty disk kmem dialout operator halt shutdown
-		ftp postfix ntp chrony _chrony dbus tss jitssh ssm-user ec2-instance-connect
-		dnsmasq avahi rpc rpcuser nfsnobody libstoragemgmt systemd-network systemd-resolve
-		systemd-timesync systemd-coredump docker lxd input kvm render audio video plugdev
-		netdev ssh_keys cdrom floppy tape src voice sasl fax crontab mlocate`) {
+		www-data backup list irc gnats nobody nogroup nfsnobody _apt sshd messagebus polkitd syslog
+		admin admins administrator administrators sudo sudoers wheel adm staff users shadow utmp
+		tty disk kmem dialout operator halt shutdown lpadmin sambashare ssl-cert netdev plugdev
+		docker podman lxd incus incus-admin libvirt libvirt-qemu libvirtd kvm microk8s
+		google-sudoers ec2-user ubuntu debian centos fedora rocky almalinux cloud-user opc
+		ftp postfix ntp chrony dbus tss jitssh ssm-user ec2-instance-connect
+		dnsmasq avahi rpc rpcuser libstoragemgmt input render audio video
+		ssh_keys cdrom floppy tape src voice sasl fax crontab mlocate wireshark
+		systemd-journal systemd-network systemd-resolve systemd-timesync systemd-coredump`) {
 		builtinReserved[n] = true
 	}
 }
 
-// Reserved reports whether name is on the built-in reserved list (or has a
-// reserved prefix such as "systemd-").
+// ReservedPrefixes are prefixes no created name has: system account
+// families ("systemd-journal", "_apt"...).
+var ReservedPrefixes = []string{"systemd-", "_"}
+
+// Reserved reports whether name is on the built-in deny list or has a
+// reserved prefix.
 func Reserved(name string) bool {
-	return builtinReserved[name] || strings.HasPrefix(name, "systemd-") || strings.HasPrefix(name, "_")
+	if builtinReserved[name] {
+		return true
+	}
+	for _, p := range ReservedPrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReservedNames returns the built-in deny list, sorted (for the docs and
+// `jitssh-host users`).
+func ReservedNames() []string {
+	out := make([]string, 0, len(builtinReserved))
+	for n := range builtinReserved {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // etcDB is what /etc/passwd and /etc/group hold: names and ids in use.
@@ -130,4 +161,67 @@ func matchGlob(pattern, s string) bool {
 		px++
 	}
 	return px == len(pattern)
+}
+
+// idRange is one /etc/subuid or /etc/subgid entry: [start, start+count).
+type idRange struct{ start, count uint64 }
+
+func (r idRange) contains(id uint32) bool {
+	return uint64(id) >= r.start && uint64(id)-r.start < r.count
+}
+
+// parseSubIDs parses /etc/subuid or /etc/subgid content: lines of
+// "owner:start:count" (owner a name or a numeric id), '#' comments and
+// blank lines ignored. A malformed line is an error: these ranges belong
+// to other users' containers, so UIDs are not given out while they are
+// unknown.
+func parseSubIDs(data []byte) ([]idRange, error) {
+	var out []idRange
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 4096), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		f := strings.Split(line, ":")
+		if len(f) != 3 || f[0] == "" {
+			return nil, fmt.Errorf("line %d: want owner:start:count", n)
+		}
+		start, err1 := strconv.ParseUint(f[1], 10, 32)
+		count, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("line %d: start and count must be numbers below 2^32", n)
+		}
+		if count > 0 {
+			out = append(out, idRange{start: start, count: count})
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// readSubIDs reads the subordinate id files; missing files are empty.
+func readSubIDs(paths ...string) ([]idRange, error) {
+	var out []idRange
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		rs, err := parseSubIDs(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
 }

@@ -2,72 +2,150 @@ package jituser
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
-// KillSessions sends SIGKILL to every process running as uid (real or
-// effective) and to sshd's privileged monitors for name ("sshd: NAME [priv]",
-// which run as root), and returns how many it signalled. This is the
-// incident-response step: it ends every SSH session and everything the
-// user left running. It reads /proc; procRoot "" means /proc.
-func KillSessions(procRoot string, uid uint32, name string) (int, error) {
-	if procRoot == "" {
-		procRoot = "/proc"
-	}
+// KillTimeout bounds KillSessions: how long it keeps signalling before it
+// reports the processes it could not end.
+const KillTimeout = 10 * time.Second
+
+// KillSessions ends every process running as uid and sshd's privileged
+// monitors for name ("sshd: NAME [priv]", which run as root), and returns
+// how many processes it found. This is the incident-response step: it ends
+// every SSH session and everything the user left running.
+//
+// One pass over /proc cannot do this: a process that keeps forking and
+// exiting (a PID hopper, a fork bomb) has a new PID by the time the pass
+// reaches the old one. So each round sends SIGKILL with kill(-1) from a
+// throw-away thread whose real, effective and saved UIDs are uid: the
+// kernel walks every process under the task-list lock, which fork also
+// takes, and a fork whose parent has a fatal signal pending fails, so no
+// child escapes the round. Then /proc is scanned for what is left
+// (processes the user may not signal, such as a set-uid program's, and the
+// root-owned sshd monitors), which is signalled by PID. Rounds repeat until
+// a scan finds no live process (zombies do not count), or KillTimeout.
+func KillSessions(uid uint32, name string) (int, error) {
 	if uid == 0 {
 		return 0, os.ErrPermission
 	}
+	seen := map[int]bool{}
+	deadline := time.Now().Add(KillTimeout)
+	for {
+		alive, err := scanKill("/proc", uid, name, seen)
+		if err != nil {
+			return len(seen), err
+		}
+		if alive == 0 {
+			return len(seen), nil
+		}
+		if err := killAllAs(uid); err != nil {
+			return len(seen), err
+		}
+		if time.Now().After(deadline) {
+			return len(seen), fmt.Errorf("%d processes of uid %d still alive after %v", alive, uid, KillTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// killAllAs sends SIGKILL to every process uid may signal (kill(2) with
+// pid -1), as uid. The credentials change only on a locked OS thread that
+// is never unlocked, so the Go runtime destroys it when the goroutine
+// returns; no other goroutine ever runs with them.
+func killAllAs(uid uint32) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
+			errc <- fmt.Errorf("setresuid %d: %w", uid, e)
+			return
+		}
+		minusOne := -1
+		if _, _, e := syscall.RawSyscall(syscall.SYS_KILL, uintptr(minusOne), uintptr(syscall.SIGKILL), 0); e != 0 && e != syscall.ESRCH {
+			errc <- fmt.Errorf("kill(-1) as uid %d: %w", uid, e)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
+}
+
+// scanKill signals, by PID, every live process of uid (real, effective,
+// saved or filesystem) and every sshd session process for name, adds them
+// to seen and returns how many it found alive.
+func scanKill(procRoot string, uid uint32, name string, seen map[int]bool) (int, error) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
 		return 0, err
 	}
 	self := os.Getpid()
-	killed := 0
+	alive := 0
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == self || pid <= 1 {
 			continue
 		}
 		dir := filepath.Join(procRoot, e.Name())
-		if !ownedBy(dir, uid) && !isMonitorFor(dir, name) {
+		owned, live := statusOf(dir, uid)
+		if !live || (!owned && !isMonitorFor(dir, name)) {
 			continue
 		}
-		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
-			killed++
+		alive++
+		seen[pid] = true
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return alive, fmt.Errorf("kill %d: %w", pid, err)
 		}
 	}
-	return killed, nil
+	return alive, nil
 }
 
-// ownedBy reads the Uid: line of /proc/PID/status (real, effective, saved,
-// filesystem).
-func ownedBy(dir string, uid uint32) bool {
+// statusOf reads /proc/PID/status: whether any of the process's UIDs (real,
+// effective, saved, filesystem) is uid, and whether it is alive (not a
+// zombie or dead).
+func statusOf(dir string, uid uint32) (owned, live bool) {
 	b, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
-		return false
+		return false, false
 	}
+	want := strconv.FormatUint(uint64(uid), 10)
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && f[0] == "Uid:" {
-			want := strconv.FormatUint(uint64(uid), 10)
-			return f[1] == want || f[2] == want
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "State:":
+			live = f[1] != "Z" && f[1] != "X"
+		case "Uid:":
+			for _, id := range f[1:] {
+				owned = owned || id == want
+			}
 		}
 	}
-	return false
+	return owned, live
 }
 
 // isMonitorFor reports whether the process is an sshd session process for
 // name: its title is "sshd: NAME [priv]", "sshd: NAME@pts/N" or "sshd:
-// NAME@notty".
+// NAME@notty" (or the same with "sshd-session:", OpenSSH 9.8 and later).
 func isMonitorFor(dir, name string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "cmdline"))
 	if err != nil {
 		return false
 	}
 	title := string(bytes.TrimRight(bytes.ReplaceAll(b, []byte{0}, []byte{' '}), " "))
-	rest, ok := strings.CutPrefix(title, "sshd: "+name)
-	return ok && (rest == " [priv]" || strings.HasPrefix(rest, "@"))
+	for _, prefix := range []string{"sshd: ", "sshd-session: "} {
+		if rest, ok := strings.CutPrefix(title, prefix+name); ok && (rest == " [priv]" || strings.HasPrefix(rest, "@")) {
+			return true
+		}
+	}
+	return false
 }

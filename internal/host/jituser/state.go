@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 )
 
 // Record is one just-in-time user in the state file.
@@ -69,7 +71,9 @@ const maxStateFile = 64 << 20
 // store is the state file: read through a cache validated by the file's
 // identity (so a change by another process is seen at the next lookup),
 // changed under an exclusive flock on a sibling ".lock" file, written
-// atomically (temporary file, fsync, rename, fsync of the directory).
+// atomically (temporary file, fsync, rename, fsync of the directory; see
+// blocklist.WriteAtomic). A writer killed mid-way leaves the old state and
+// at most a temporary file, which the next writer removes under the lock.
 type store struct {
 	path string
 
@@ -187,6 +191,8 @@ func (s *store) update(fn func(*State) error) (*State, error) {
 		return nil, fmt.Errorf("jituser: state lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
+	// Under the lock no writer is live: a temporary file is a crash's.
+	blocklist.RemoveTemps(s.path)
 	cur, err := s.refreshLocked()
 	if err != nil {
 		return nil, err
@@ -211,29 +217,8 @@ func writeState(path string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("jituser: encode state: %w", err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".users-*.json")
-	if err != nil {
+	if err := blocklist.WriteAtomic(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("jituser: write state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("jituser: write state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("jituser: write state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("jituser: write state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("jituser: write state: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

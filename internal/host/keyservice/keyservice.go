@@ -34,6 +34,11 @@ type Service struct {
 	Config authkeys.Config
 	// Log receives one line per refusal; nil means slog.Default().
 	Log *slog.Logger
+	// Served, when set, is told of the keys served for a user before the
+	// reply goes out, so before sshd can accept one of them
+	// (jituser.Manager.NoteLogin: a login's supplementary groups come from
+	// its key's IAM caller).
+	Served func(user string, keys []authkeys.Accepted)
 }
 
 // Handler returns the Varlink handler.
@@ -65,6 +70,9 @@ func (s *Service) handle(ctx context.Context, c varlink.Call, r varlink.Replier)
 		return &varlink.Error{Name: keyproto.ErrRefused, Parameters: keyproto.RefusedParams{
 			Reason: string(authkeys.ReasonOf(err)), Detail: err.Error(),
 		}}
+	}
+	if s.Served != nil && len(keys) > 0 {
+		s.Served(p.User, keys)
 	}
 	var b strings.Builder
 	for _, k := range keys {
