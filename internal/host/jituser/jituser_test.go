@@ -15,6 +15,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/jituser"
 	"github.com/jitssh/jitssh/internal/host/userdb"
@@ -41,6 +42,15 @@ func (k *keys) set(user string, callers ...string) {
 		acc = append(acc, authkeys.Accepted{Fingerprint: fmt.Sprintf("SHA256:fp%d", i), Caller: c, RequestID: "req", Expires: time.Now().Add(time.Minute)})
 	}
 	k.by[user] = acc
+}
+
+// served is what io.jitssh.Keys served for a login: one key per caller.
+func served(callers ...string) []authkeys.Accepted {
+	var acc []authkeys.Accepted
+	for i, c := range callers {
+		acc = append(acc, authkeys.Accepted{Fingerprint: fmt.Sprintf("SHA256:fp%d", i), Caller: c})
+	}
+	return acc
 }
 
 func (k *keys) verify(ctx context.Context, user string) ([]authkeys.Accepted, error) {
@@ -96,6 +106,8 @@ func newFixture(t *testing.T) *fixture {
 	f.opts = jituser.Options{
 		Policy: pol, Verify: f.keys.verify, Audit: f.audit, Peer: peerOf,
 		PasswdFile: filepath.Join(dir, "passwd"), GroupFile: filepath.Join(dir, "group"),
+		SubUIDFile: filepath.Join(dir, "subuid"), SubGIDFile: filepath.Join(dir, "subgid"),
+		BlockFile: filepath.Join(dir, "blocked"),
 	}
 	if os.Geteuid() != 0 {
 		f.opts.Chown = func(p string, uid, gid int) error {
@@ -171,7 +183,13 @@ func TestCreateOnVerifiedKey(t *testing.T) {
 			t.Errorf("owner of %s = %q, want %q", p, got, want)
 		}
 	}
-	// Admin gets sudo and adm (nosuchgroup is not in the group file).
+	// No login yet: no supplementary group.
+	if ms, err := m.Memberships(ctx, "alice", ""); err != nil || len(ms) != 0 {
+		t.Errorf("memberships before a login = %v, %v", ms, err)
+	}
+	// A login with the Admin's key gets sudo and adm (nosuchgroup is not
+	// in the group file).
+	m.NoteLogin("alice", served(admin))
 	ms, err := m.Memberships(ctx, "alice", "")
 	if err != nil || fmt.Sprint(ms) != "[{alice adm} {alice sudo}]" {
 		t.Errorf("memberships = %v, %v", ms, err)
@@ -200,7 +218,12 @@ func TestNeverCreated(t *testing.T) {
 	f.opts.Policy.Reserved = []string{"deploy"}
 	m := f.manager()
 	ctx := context.Background()
-	names := []string{"root", "olduser", "sudo", "nobody", "deploy", "systemd-x", "../x", "a b", strings.Repeat("a", 300), "ROOT", "Root", "-x", "nokey", "failing"}
+	// A group that exists only in the group file, and a blocked name.
+	os.WriteFile(f.opts.GroupFile, []byte("root:x:0:\nsudo:x:27:olduser\nadm:x:4:\nolduser:x:1000:\npowerful:x:990:\n"), 0o644)
+	os.WriteFile(f.opts.BlockFile, []byte("# blocked\nmallory\n"), 0o644)
+	names := []string{"root", "olduser", "sudo", "nobody", "deploy", "systemd-x", "../x", "a b", strings.Repeat("a", 300), "ROOT", "Root", "-x", "nokey", "failing",
+		// Group names with powers on common images, existing or not.
+		"admin", "wheel", "adm", "docker", "lxd", "systemd-journal", "libvirt", "incus-admin", "google-sudoers", "powerful", "mallory"}
 	for _, n := range names {
 		if n != "nokey" {
 			f.keys.set(n, admin) // a valid key would be there
@@ -223,6 +246,58 @@ func TestNeverCreated(t *testing.T) {
 	// Only the two eligible names reached IMDS.
 	if n := f.keys.calls.Load(); n != 2 {
 		t.Errorf("%d verifications, want 2 (nokey, failing)", n)
+	}
+	// The blocked name's refusal is audited.
+	var refused bool
+	for _, e := range f.audit.events {
+		refused = refused || (e.Event == audit.EventUserRefused && e.OSUser == "mallory" && e.Reason == "blocked")
+	}
+	if !refused {
+		t.Errorf("no user-refused audit event for the blocked name: %+v", f.audit.events)
+	}
+	// The deny list is documented in docs/instance.md.
+	doc, err := os.ReadFile("../../../docs/instance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range jituser.ReservedNames() {
+		if !strings.Contains(string(doc), "`"+n+"`") {
+			t.Errorf("reserved name %q is not listed in docs/instance.md", n)
+		}
+	}
+}
+
+// TestBlockListRefusesCreation: a blocked name is not created (nor
+// re-created after removal while its key is valid); an unreadable block
+// list refuses every creation; unblocking lets it be created again.
+func TestBlockListRefusesCreation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.opts.Policy.NegativeTTL = 0
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("bob", dev)
+	if _, err := m.UserByName(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blocklist.Add(f.opts.BlockFile, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Remove("bob", "test", "cli"); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := m.UserByName(ctx, "bob"); !errors.Is(err, userdb.ErrNotFound) {
+		t.Errorf("blocked bob re-created after remove: %+v, %v", u, err)
+	}
+	os.WriteFile(f.opts.BlockFile, []byte("bob\n"), 0o666)
+	os.Chmod(f.opts.BlockFile, 0o666)
+	f.keys.set("carl", dev)
+	if u, err := m.UserByName(ctx, "carl"); !errors.Is(err, userdb.ErrNotFound) {
+		t.Errorf("created with a group-writable block list: %+v, %v", u, err)
+	}
+	os.Remove(f.opts.BlockFile)
+	if _, err := m.UserByName(ctx, "bob"); err != nil {
+		t.Errorf("unblocked bob: %v", err)
 	}
 }
 
@@ -438,35 +513,163 @@ func TestUIDCollisionsAndRetirement(t *testing.T) {
 	}
 }
 
-func TestGroupsFollowCurrentKeys(t *testing.T) {
+// TestGroupsBoundToLogins: supplementary groups come from the callers of
+// the keys served for logins within the window, never from other keys that
+// are valid in IMDS; two roles within the window get only what both grant.
+func TestGroupsBoundToLogins(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	now := time.Now()
 	var mu sync.Mutex
 	f.opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	f.opts.Policy.GroupsWindow = 10 * time.Second
 	m := f.manager()
 	ctx := context.Background()
-	f.keys.set("dana", admin)
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	f.keys.set("dana", admin, dev) // both roles' keys valid in IMDS all along
 	if _, err := m.UserByName(ctx, "dana"); err != nil {
 		t.Fatal(err)
 	}
-	step := func(callers []string, want string) {
+	check := func(what, want string) {
 		t.Helper()
-		f.keys.set("dana", callers...)
-		mu.Lock()
-		now = now.Add(time.Minute)
-		mu.Unlock()
 		ms, err := m.Memberships(ctx, "dana", "")
 		if err != nil || fmt.Sprint(ms) != want {
-			t.Errorf("callers %v: memberships %v, %v; want %s", callers, ms, err, want)
+			t.Errorf("%s: memberships %v, %v; want %s", what, ms, err, want)
 		}
 	}
-	step([]string{admin}, "[{dana adm} {dana sudo}]")
-	step([]string{dev}, "[{dana adm}]")
-	step([]string{admin, dev}, "[{dana adm}]") // only what every caller grants
-	step(nil, "[]")
+	check("no login", "[]")
+	m.NoteLogin("dana", served(admin))
+	check("admin login", "[{dana adm} {dana sudo}]")
+	// The leak: a read-only login right after the admin's gets no sudo.
+	advance(3 * time.Second)
+	m.NoteLogin("dana", served(dev))
+	check("developer login 3s after the admin's", "[{dana adm}]")
+	advance(8 * time.Second) // the admin's login is out of the window
+	check("developer alone", "[{dana adm}]")
+	advance(3 * time.Second)
+	check("nobody within the window", "[]")
+	m.NoteLogin("dana", served(admin))
+	check("admin again", "[{dana adm} {dana sudo}]")
+	if ms, _ := m.Memberships(ctx, "", "sudo"); fmt.Sprint(ms) != "[{dana sudo}]" {
+		t.Errorf("enumeration = %v", ms)
+	}
+	advance(11 * time.Second)
 	if ms, _ := m.Memberships(ctx, "", "sudo"); len(ms) != 0 {
 		t.Errorf("enumeration still lists sudo: %v", ms)
+	}
+	// Non-JIT users are not remembered.
+	m.NoteLogin("olduser", served(admin))
+	if ms, _ := m.Memberships(ctx, "olduser", ""); len(ms) != 0 {
+		t.Errorf("olduser memberships = %v", ms)
+	}
+}
+
+// TestGroupsRace: logins of two roles racing for one user; a membership
+// answer after the developer's key was served never holds sudo.
+func TestGroupsRace(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("erin", admin)
+	if _, err := m.UserByName(ctx, "erin"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var leaks atomic.Int64
+	for i := 0; i < 200; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			m.NoteLogin("erin", served(admin))
+			m.Memberships(ctx, "erin", "")
+		}()
+		go func() {
+			defer wg.Done()
+			m.NoteLogin("erin", served(dev))
+			ms, _ := m.Memberships(ctx, "erin", "")
+			for _, g := range ms {
+				if g.Group == "sudo" {
+					leaks.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := leaks.Load(); n != 0 {
+		t.Errorf("%d developer logins got sudo", n)
+	}
+}
+
+// TestSubIDRangesAvoided: UIDs in /etc/subuid or /etc/subgid ranges are
+// never given out, not even a retired one; a malformed file stops creation.
+func TestSubIDRangesAvoided(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	h := jituser.HashUID("alice", 5000, 5999)
+	// alice's hash UID and the 100 after it belong to containers.
+	os.WriteFile(f.opts.SubUIDFile, fmt.Appendf(nil, "# containers\nlxd:%d:50\n", h), 0o644)
+	os.WriteFile(f.opts.SubGIDFile, fmt.Appendf(nil, "1000:%d:100\n", h+10), 0o644)
+	m := f.manager()
+	ctx := context.Background()
+	f.keys.set("alice", dev)
+	u, err := m.UserByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.UID >= h && u.UID < h+110 {
+		t.Errorf("alice got UID %d, inside a subordinate range %d..%d", u.UID, h, h+109)
+	}
+	if u.UID < 5000 || u.UID > 5999 {
+		t.Errorf("alice got UID %d, outside the range", u.UID)
+	}
+	// The whole range taken: no UID, no user.
+	os.WriteFile(f.opts.SubUIDFile, []byte("x:4000:3000\n"), 0o644)
+	f.keys.set("bob", dev)
+	if u, err := m.UserByName(ctx, "bob"); err == nil {
+		t.Errorf("bob created inside the subordinate ranges: %+v", u)
+	}
+	os.WriteFile(f.opts.SubUIDFile, []byte("x:notanumber:3\n"), 0o644)
+	f.keys.set("carl", dev)
+	if u, err := m.UserByName(ctx, "carl"); err == nil {
+		t.Errorf("carl created with a malformed subuid file: %+v", u)
+	}
+}
+
+// TestCrashLeftovers: what a crashed creation or state write leaves (a
+// staging home, a temporary state file) is cleaned up by the next one,
+// and a finished home whose user never reached the state is adopted.
+func TestCrashLeftovers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	m := f.manager()
+	ctx := context.Background()
+	home := filepath.Join(f.dir, "home")
+	os.MkdirAll(filepath.Join(home, ".jitssh-new-gina~123", ".config"), 0o700)
+	os.MkdirAll(filepath.Join(home, ".jitssh-new-gina.b~456"), 0o700) // another name's: kept
+	stateDir := filepath.Dir(f.opts.Policy.StateFile)
+	os.WriteFile(filepath.Join(stateDir, ".users.json.tmp-999"), []byte("{"), 0o600)
+	f.keys.set("gina", dev)
+	u, err := m.UserByName(ctx, "gina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(home)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if fmt.Sprint(names) != "[.jitssh-new-gina.b~456 gina]" {
+		t.Errorf("home base holds %v", names)
+	}
+	entries, _ = os.ReadDir(stateDir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), "tmp") {
+			t.Errorf("temporary state file %s left", e.Name())
+		}
+	}
+	if got := f.owner(u.Home); got != fmt.Sprintf("%d:%d", u.UID, u.UID) {
+		t.Errorf("home owner %q", got)
 	}
 }
 
@@ -486,7 +689,7 @@ func TestExpire(t *testing.T) {
 	mu.Lock()
 	now = now.Add(20 * time.Hour)
 	mu.Unlock()
-	m.Memberships(ctx, "frank", "") // frank logs in again
+	m.NoteLogin("frank", served(dev)) // frank logs in again
 	mu.Lock()
 	now = now.Add(5 * time.Hour)
 	mu.Unlock()

@@ -24,30 +24,37 @@ const KillTimeout = 10 * time.Second
 //
 // One pass over /proc cannot do this: a process that keeps forking and
 // exiting (a PID hopper, a fork bomb) has a new PID by the time the pass
-// reaches the old one. So each round sends SIGKILL with kill(-1) from a
-// throw-away thread whose real, effective and saved UIDs are uid: the
-// kernel walks every process under the task-list lock, which fork also
-// takes, and a fork whose parent has a fatal signal pending fails, so no
-// child escapes the round. Then /proc is scanned for what is left
-// (processes the user may not signal, such as a set-uid program's, and the
-// root-owned sshd monitors), which is signalled by PID. Rounds repeat until
-// a scan finds no live process (zombies do not count), or KillTimeout.
+// reaches the old one, and a scan may not even see it. So each round
+// first sends SIGKILL with kill(-1) from a throw-away thread whose real,
+// effective and saved UIDs are uid: the kernel walks every process under
+// the task-list lock, which fork also takes, and a fork whose parent has a
+// fatal signal pending fails, so no child escapes the round. Then /proc is
+// scanned for what is left (processes still dying, the root-owned sshd
+// monitors, a process whose effective UID alone is uid), which is
+// signalled by PID. Rounds repeat until a scan finds no live process
+// (zombies do not count), or KillTimeout.
 func KillSessions(uid uint32, name string) (int, error) {
 	if uid == 0 {
 		return 0, os.ErrPermission
 	}
 	seen := map[int]bool{}
+	// A first look, to say how many there were; it may miss a hopper,
+	// which is why the loop below starts with kill(-1) and never trusts a
+	// scan alone.
+	if _, err := scanKill("/proc", uid, name, seen); err != nil {
+		return 0, err
+	}
 	deadline := time.Now().Add(KillTimeout)
 	for {
+		if err := killAllAs(uid); err != nil {
+			return len(seen), err
+		}
 		alive, err := scanKill("/proc", uid, name, seen)
 		if err != nil {
 			return len(seen), err
 		}
 		if alive == 0 {
 			return len(seen), nil
-		}
-		if err := killAllAs(uid); err != nil {
-			return len(seen), err
 		}
 		if time.Now().After(deadline) {
 			return len(seen), fmt.Errorf("%d processes of uid %d still alive after %v", alive, uid, KillTimeout)
@@ -59,11 +66,22 @@ func KillSessions(uid uint32, name string) (int, error) {
 // killAllAs sends SIGKILL to every process uid may signal (kill(2) with
 // pid -1), as uid. The credentials change only on a locked OS thread that
 // is never unlocked, so the Go runtime destroys it when the goroutine
-// returns; no other goroutine ever runs with them.
+// returns; no other goroutine ever runs with them. That thread must not be
+// the main thread: the runtime never destroys it, and its credentials are
+// the process's in /proc and for kill(2) permission checks, so the process
+// would be left running as uid. On the main thread, the work moves to a
+// new goroutine, which cannot be scheduled on the main thread while this
+// one holds it.
 func killAllAs(uid uint32) error {
 	errc := make(chan error, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		runtime.LockOSThread()
+		if syscall.Gettid() == syscall.Getpid() {
+			errc <- killAllAs(uid)
+			runtime.UnlockOSThread()
+			return
+		}
+		// From here on, never unlocked: the thread dies with this goroutine.
 		if _, _, e := syscall.RawSyscall(syscall.SYS_SETRESUID, uintptr(uid), uintptr(uid), uintptr(uid)); e != 0 {
 			errc <- fmt.Errorf("setresuid %d: %w", uid, e)
 			return
