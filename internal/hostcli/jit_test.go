@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -123,6 +124,7 @@ type jitHost struct {
 	override map[string]string // IMDS path under meta-data → body ("404" = not found)
 
 	dir, config, audit, state, homes, service string
+	blockFile                                 string
 	keysSocket                                string
 	clientKey, knownHosts, sshdConfig         string
 
@@ -136,6 +138,7 @@ type jitHost struct {
 	proc     *exec.Cmd
 	alive    func() (bool, string)
 	procLogs func() string
+	logs     func() string // the in-process service's log so far
 }
 
 func randName(prefix string) string {
@@ -207,6 +210,7 @@ func newJITHost(t testing.TB, roots ...*signer.Signer) *jitHost {
 	t.Cleanup(func() { os.RemoveAll(keysDir) })
 	h.keysSocket = filepath.Join(keysDir, "keys")
 	h.audit = filepath.Join(h.dir, "audit.jsonl")
+	h.blockFile = filepath.Join(h.dir, "blocked")
 	h.state = filepath.Join(h.dir, "state", "users.json")
 	h.config = filepath.Join(h.dir, "host.toml")
 	conf := fmt.Sprintf(`imds_endpoint = %q
@@ -215,6 +219,7 @@ audit_file = %q
 syslog = false
 timeout = "2s"
 keys_socket = %q
+block_file = %q
 
 [jit]
 service = %q
@@ -223,11 +228,12 @@ home_base = %q
 uid_min = 3000000
 uid_max = 3999999
 negative_ttl = "100ms"
+groups_window = "3s"
 
 [[jit.groups]]
 caller = "arn:aws:sts::*:assumed-role/Admin/*"
 groups = ["sudo", "adm"]
-`, srv.URL, rootsFile, h.audit, h.keysSocket, h.service, h.state, h.homes)
+`, srv.URL, rootsFile, h.audit, h.keysSocket, h.blockFile, h.service, h.state, h.homes)
 	if err := os.WriteFile(h.config, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +338,9 @@ func (h *jitHost) start() {
 	sock := filepath.Join(userdb.Dir, h.service)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(sock); err == nil {
+		// Connect, not stat: a crashed service leaves its socket file.
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
 			break
 		}
 		select {
@@ -344,6 +352,11 @@ func (h *jitHost) start() {
 			h.t.Fatal("userdb socket did not appear")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	h.logs = func() string {
+		logMu.Lock()
+		defer logMu.Unlock()
+		return logs.String()
 	}
 	h.stop = func() {
 		cancel()
