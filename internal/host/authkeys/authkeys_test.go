@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -583,5 +585,37 @@ func TestAuthorizeDeadline(t *testing.T) {
 	cfg.IMDSEndpoint = "http://" + addr
 	if _, err := authkeys.Authorize(context.Background(), cfg, "alice", ""); authkeys.ReasonOf(err) != authkeys.ReasonIMDSUnavailable {
 		t.Errorf("IMDS down: err = %v, want imds-unavailable", err)
+	}
+}
+
+// TestAuthorizeBlockList: a user on the block list gets no key (audited,
+// reason blocked) without IMDS being asked; a list that cannot be trusted
+// refuses everyone; others are served.
+func TestAuthorizeBlockList(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, getSigner(t))
+	e.push(t, "alice")
+	e.push(t, "bob")
+	e.cfg.BlockFile = filepath.Join(t.TempDir(), "blocked")
+	if err := os.WriteFile(e.cfg.BlockFile, []byte("# test\nalice\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := e.requests.Load()
+	got, err := authkeys.Authorize(context.Background(), e.cfg, "alice", "")
+	if authkeys.ReasonOf(err) != authkeys.ReasonBlocked || got != nil {
+		t.Errorf("blocked alice: %+v, %v", got, err)
+	}
+	if n := e.requests.Load(); n != before {
+		t.Errorf("%d IMDS requests for a blocked user", n-before)
+	}
+	if ev := e.rec.all(); len(ev) != 1 || ev[0].Event != audit.EventRequestRefused || ev[0].Reason != string(authkeys.ReasonBlocked) || ev[0].OSUser != "alice" {
+		t.Errorf("audit = %+v", ev)
+	}
+	if got, err := authkeys.Authorize(context.Background(), e.cfg, "bob", ""); err != nil || len(got) != 1 {
+		t.Errorf("bob: %+v, %v", got, err)
+	}
+	os.Chmod(e.cfg.BlockFile, 0o666)
+	if _, err := authkeys.Authorize(context.Background(), e.cfg, "bob", ""); authkeys.ReasonOf(err) != authkeys.ReasonBlocked {
+		t.Errorf("bob with a world-writable block list: %v", err)
 	}
 }

@@ -32,6 +32,7 @@ keys_socket = "/run/k"
 		Syslog:       false,
 		Timeout:      1500 * time.Millisecond,
 		KeysSocket:   "/run/k",
+		BlockFile:    "/etc/jitssh/blocked",
 		JIT:          hostconfig.Default().JIT,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -139,6 +140,7 @@ shell = "/bin/sh"
 negative_ttl = "500ms"
 expire_after = "720h"
 reserved = ["admin", "deploy"]
+groups_window = "5m"
 
 [[jit.groups]]
 caller = "arn:aws:sts::*:assumed-role/Admin/*"
@@ -150,7 +152,7 @@ groups = ["sudo", "adm"]
 	want := hostconfig.JIT{
 		Service: "io.jitssh.test", StateFile: "/tmp/x/users.json", UIDMin: 5000, UIDMax: 5999,
 		HomeBase: "/srv/home", Skel: "", Shell: "/bin/sh", NegativeTTL: 500 * time.Millisecond,
-		ExpireAfter: 720 * time.Hour, Reserved: []string{"admin", "deploy"},
+		ExpireAfter: 720 * time.Hour, Reserved: []string{"admin", "deploy"}, GroupsWindow: 5 * time.Minute,
 		Groups: []hostconfig.GroupRule{{Caller: "arn:aws:sts::*:assumed-role/Admin/*", Groups: []string{"sudo", "adm"}}},
 	}
 	if !reflect.DeepEqual(c.JIT, want) {
@@ -169,6 +171,8 @@ groups = ["sudo", "adm"]
 		{"[jit]\nexpire_after = \"1m\"", "expire_after"},
 		{"[jit]\nexpire_after = \"-1h\"", "expire_after"},
 		{"[jit]\nuid = 1", "unknown key(s) jit.uid"},
+		{"[jit]\ngroups_window = \"2h\"", "groups_window"},
+		{"[jit]\ngroups_window = \"10ms\"", "groups_window"},
 		{"[[jit.groups]]\ncaller = \"*\"\ngroups = [\"Sudo\"]", "not a group name"},
 		{"[[jit.groups]]\ncaller = \"*\"\ngroups = [\"" + strings.Repeat("g", 33) + "\"]", "not a group name"},
 		{"[jit]\nservice = \"" + strings.Repeat("s", 101) + "\"", "service"},
@@ -194,6 +198,23 @@ func TestKeysSocket(t *testing.T) {
 	for _, bad := range []string{`keys_socket = "rel/k"`, `keys_socket = "/a/../k"`, `keys_socket = "/` + strings.Repeat("a", 120) + `"`, `keys_socket = 1`} {
 		if c, err := hostconfig.Parse([]byte(bad)); err == nil {
 			t.Errorf("%s accepted: %q", bad, c.KeysSocket)
+		}
+	}
+}
+
+func TestBlockFile(t *testing.T) {
+	t.Parallel()
+	if c, _ := hostconfig.Parse(nil); c.BlockFile != "/etc/jitssh/blocked" || c.JIT.GroupsWindow != 130*time.Second {
+		t.Errorf("default block_file = %q, groups_window = %v", c.BlockFile, c.JIT.GroupsWindow)
+	}
+	for text, want := range map[string]string{`block_file = ""`: "", `block_file = "/srv/blocked"`: "/srv/blocked"} {
+		if c, err := hostconfig.Parse([]byte(text)); err != nil || c.BlockFile != want {
+			t.Errorf("%s: %q, %v", text, c.BlockFile, err)
+		}
+	}
+	for _, bad := range []string{`block_file = "rel"`, `block_file = "/a/../b"`, `block_file = "/a:b"`, `block_file = 1`} {
+		if c, err := hostconfig.Parse([]byte(bad)); err == nil {
+			t.Errorf("%s accepted: %q", bad, c.BlockFile)
 		}
 	}
 }
