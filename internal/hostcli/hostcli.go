@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
+	"github.com/jitssh/jitssh/internal/host/keyproto"
 )
 
 // Exit statuses.
@@ -116,7 +118,9 @@ command user must be able to append to the audit file):
 
 jitssh-host install configures jitssh-authkeys instead, which asks the
 userdb service (cheaper per login) and runs this command when no service
-answers.`,
+answers. When keys_socket names a userdb service that answers, this command
+asks it too (the same verification, and the keys served count for a
+just-in-time user's groups), and verifies by itself only when none answers.`,
 		Example: `  jitssh-host authorized-keys alice
   jitssh-host authorized-keys --config /etc/jitssh/host.toml -- alice SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU`,
 		Args: cobra.RangeArgs(1, 2),
@@ -136,16 +140,34 @@ answers.`,
 }
 
 func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp string) error {
+	// The userdb service first, when one answers on keys_socket: it
+	// verifies the same way and notes the keys it serves, which is what a
+	// just-in-time user's supplementary groups are bound to.
+	if hc, err := hostconfig.Load(configPath); err == nil && hc.KeysSocket != "" {
+		text, err := keyproto.Ask(hc.KeysSocket, user, fp, hc.Timeout+time.Second)
+		switch {
+		case err == nil:
+			if text == "" {
+				return &exitError{code: ExitOK, msg: noKeyMessage(user, fp)}
+			}
+			if !strings.HasSuffix(text, "\n") {
+				text += "\n"
+			}
+			if _, err := io.WriteString(stdout, text); err != nil {
+				return &exitError{code: ExitRefused, msg: "write keys: " + oneLine(err.Error())}
+			}
+			return nil
+		case !errors.Is(err, keyproto.ErrUnavailable):
+			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+		}
+		// No service: verify here.
+	}
 	keys, err := authkeys.Run(ctx, configPath, user, fp)
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}
 	if len(keys) == 0 {
-		msg := "no EC2 Instance Connect key is published for " + audit.Sanitize(user, 64)
-		if fp != "" {
-			msg += " with fingerprint " + audit.Sanitize(fp, 80)
-		}
-		return &exitError{code: ExitOK, msg: msg}
+		return &exitError{code: ExitOK, msg: noKeyMessage(user, fp)}
 	}
 	var out bytes.Buffer
 	for _, k := range keys {
@@ -156,6 +178,14 @@ func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp 
 		return &exitError{code: ExitRefused, msg: "write keys: " + oneLine(err.Error())}
 	}
 	return nil
+}
+
+func noKeyMessage(user, fp string) string {
+	msg := "no EC2 Instance Connect key is published for " + audit.Sanitize(user, 64)
+	if fp != "" {
+		msg += " with fingerprint " + audit.Sanitize(fp, 80)
+	}
+	return msg
 }
 
 // oneLine makes a message safe and short for a single stderr line.

@@ -220,7 +220,6 @@ func TestJITGroupsBoundToLoginKey(t *testing.T) {
 	}
 	const readerCaller = "arn:aws:sts::123456789012:assumed-role/ReadOnly/bob"
 	h.push(name, adminCaller)
-	h.world.PushKey(world.PushedKey{InstanceID: instanceID, OSUser: name, PublicKey: h.readLine(readerKey + ".pub"), Caller: readerCaller, RequestID: "req-reader"})
 
 	loginWith := func(key string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -248,7 +247,9 @@ func TestJITGroupsBoundToLoginKey(t *testing.T) {
 	if err != nil || !hasSudo(groups(out)) {
 		t.Fatalf("Admin login: %v, groups %q; want sudo\n%s", err, groups(out), out)
 	}
-	// The leak: the read-only login right after the Admin's.
+	// The leak: the read-only role pushes its key and logs in right after
+	// the Admin's login (before, only the Admin's key was valid).
+	h.world.PushKey(world.PushedKey{InstanceID: instanceID, OSUser: name, PublicKey: h.readLine(readerKey + ".pub"), Caller: readerCaller, RequestID: "req-reader"})
 	out, err = loginWith(readerKey)
 	if err != nil {
 		t.Fatalf("read-only login: %v\n%s", err, out)

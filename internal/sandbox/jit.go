@@ -51,6 +51,11 @@ func jitUnusable(mode sshd.Mode, in world.Instance) string {
 type jitService struct {
 	name, state, homes string
 	groups             []string
+	// keysDir holds the service's own io.jitssh.Keys socket (short, for
+	// sun_path; never the real installation's): sshd's `jitssh-host
+	// authorized-keys` asks it, so the keys served for a login are the ones
+	// the user's supplementary groups are bound to.
+	keysDir string
 }
 
 // newJIT returns the instance's userdb service settings, nil when none is
@@ -78,23 +83,29 @@ func (sb *Sandbox) newJIT(mode string, sshMode sshd.Mode, in world.Instance, sta
 	}
 	b := make([]byte, 4)
 	rand.Read(b)
+	keysDir, err := os.MkdirTemp("", "jitssh-sbk-")
+	if err != nil {
+		return nil, err
+	}
 	return &jitService{
-		name:   "io.jitssh.sandbox-" + hex.EncodeToString(b),
-		state:  filepath.Join(dir, "jit", "users.json"),
-		homes:  filepath.Join(dir, "homes"),
-		groups: in.JITGroups,
+		name:    "io.jitssh.sandbox-" + hex.EncodeToString(b),
+		state:   filepath.Join(dir, "jit", "users.json"),
+		homes:   filepath.Join(dir, "homes"),
+		groups:  in.JITGroups,
+		keysDir: keysDir,
 	}, nil
 }
 
 // conf is the host.toml text of the service, appended to the instance's.
 func (j *jitService) conf() string {
 	if j == nil {
-		return ""
+		// No service: never the real installation's key socket.
+		return "keys_socket = \"\"\n"
 	}
 	var b strings.Builder
-	// sshd runs jitssh-host authorized-keys, not jitssh-authkeys: no key
-	// socket (it could clash with a real installation's).
-	fmt.Fprintf(&b, "keys_socket = \"\"\n\n[jit]\nservice = %q\nstate_file = %q\nhome_base = %q\n", j.name, j.state, j.homes)
+	// sshd runs jitssh-host authorized-keys, which asks this service's own
+	// key socket (never the real installation's).
+	fmt.Fprintf(&b, "keys_socket = %q\n\n[jit]\nservice = %q\nstate_file = %q\nhome_base = %q\n", filepath.Join(j.keysDir, "keys"), j.name, j.state, j.homes)
 	if len(j.groups) > 0 {
 		fmt.Fprintf(&b, "\n[[jit.groups]]\ncaller = \"*\"\ngroups = [")
 		for i, g := range j.groups {
@@ -140,6 +151,7 @@ func (sb *Sandbox) startJIT(j *jitService, hostBin, hostConf, dir string) error 
 		os.Remove(sock) // only if it was left behind
 		os.RemoveAll(j.homes)
 		os.RemoveAll(filepath.Dir(j.state))
+		os.RemoveAll(j.keysDir)
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {

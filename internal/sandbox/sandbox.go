@@ -387,8 +387,9 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	imdsURL := "http://" + ln.Addr().String()
 	audit := filepath.Join(dir, "audit.jsonl")
 	hostConf := filepath.Join(dir, "host.toml")
-	conf := fmt.Sprintf("# jitssh-host configuration of simulated instance %s\nimds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"3s\"\n",
-		in.ID, imdsURL, rootsPath, audit)
+	// The instance's own block list, never the machine's.
+	conf := fmt.Sprintf("# jitssh-host configuration of simulated instance %s\nimds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"3s\"\nblock_file = %q\n",
+		in.ID, imdsURL, rootsPath, audit, filepath.Join(dir, "blocked"))
 	jit, err := sb.newJIT(cfg.JIT, mode, in, cfg.StateDir, dir)
 	if err != nil {
 		return InstanceInfo{}, err
