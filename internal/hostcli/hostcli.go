@@ -2,7 +2,8 @@
 // jitssh: `authorized-keys` (sshd's AuthorizedKeysCommand, over
 // internal/host/authkeys), `userdb` (the just-in-time user service, over
 // internal/host/jituser, host/userdb and varlink), `users` (list, remove,
-// kill), and `install`, `uninstall`, `user-data` (over internal/host/install).
+// kill, block, unblock, blocked), and `install`, `uninstall`, `user-data`
+// (over internal/host/install).
 // This package only maps results to stdout, stderr and the exit status.
 //
 // Under sshd, stdout is authorized_keys content: it receives accepted key
