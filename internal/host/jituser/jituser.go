@@ -65,7 +65,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/host/audit"
@@ -365,7 +364,7 @@ func (m *Manager) create(ctx context.Context, name string) (userdb.User, error) 
 		if err != nil {
 			return err
 		}
-		uid, err := m.allocate(st, name, db, sub, homeOwner(home))
+		uid, err := m.allocate(st, name, db, sub)
 		if err != nil {
 			return err
 		}
@@ -433,26 +432,16 @@ func (m *Manager) subIDs() ([]idRange, error) {
 	return readSubIDs(paths...)
 }
 
-// homeOwner returns the owner of an existing home directory, or -1.
-func homeOwner(home string) int64 {
-	fi, err := os.Lstat(home)
-	if err != nil || !fi.IsDir() {
-		return -1
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return -1
-	}
-	return int64(st.Uid)
-}
-
-// allocate picks name's UID: its retired UID if it had one, else the owner
-// of a home directory a crashed creation finished (owner, -1 for none),
-// else its hash UID, else the next free one after it (wrapping in the
-// range). Free means: not held by another JIT user, live or retired, not
-// in /etc/passwd or /etc/group, not in a /etc/subuid or /etc/subgid range
-// (the UID is the GID too), and not a special id.
-func (m *Manager) allocate(st *State, name string, db etcDB, sub []idRange, owner int64) (uint32, error) {
+// allocate picks name's UID: its retired UID if it had one, else its hash
+// UID, else the next free one after it (wrapping in the range). Free means:
+// not held by another JIT user, live or retired, not in /etc/passwd or
+// /etc/group, not in a /etc/subuid or /etc/subgid range (the UID is the
+// GID too), and not a special id. The choice depends only on the state and
+// those files, so a creation that crashed after its home was renamed into
+// place picks the same UID again and createHome reuses that home; an
+// existing home is never adopted by its owner's UID (it could belong to a
+// directory user with that UID).
+func (m *Manager) allocate(st *State, name string, db etcDB, sub []idRange) (uint32, error) {
 	used := map[uint32]bool{}
 	for _, r := range st.Users {
 		used[r.UID] = true
@@ -476,9 +465,6 @@ func (m *Manager) allocate(st *State, name string, db etcDB, sub []idRange, owne
 	}
 	if uid, ok := st.Retired[name]; ok && free(uid) {
 		return uid, nil
-	}
-	if owner >= int64(lo) && owner <= int64(hi) && free(uint32(owner)) {
-		return uint32(owner), nil
 	}
 	size := uint64(hi-lo) + 1
 	start := uint64(HashUID(name, lo, hi) - lo)

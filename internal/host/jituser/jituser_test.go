@@ -637,8 +637,9 @@ func TestSubIDRangesAvoided(t *testing.T) {
 }
 
 // TestCrashLeftovers: what a crashed creation or state write leaves (a
-// staging home, a temporary state file) is cleaned up by the next one,
-// and a finished home whose user never reached the state is adopted.
+// staging home, a temporary state file) is cleaned up by the next one;
+// another name's staging directory is left alone. (The real thing, SIGKILL
+// at every step, is hostcli's TestJITCrashSafety.)
 func TestCrashLeftovers(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
