@@ -141,10 +141,16 @@ just-in-time user's groups), and verifies by itself only when none answers.`,
 }
 
 func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp string) error {
+	hc, err := hostconfig.Load(configPath)
+	if err != nil {
+		// Run records the refusal, then returns the same error.
+		_, err := authkeys.Run(ctx, configPath, user, fp)
+		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	}
 	// The userdb service first, when one answers on keys_socket: it
 	// verifies the same way and notes the keys it serves, which is what a
 	// just-in-time user's supplementary groups are bound to.
-	if hc, err := hostconfig.Load(configPath); err == nil && hc.KeysSocket != "" {
+	if hc.KeysSocket != "" {
 		text, err := keyproto.Ask(hc.KeysSocket, user, fp, hc.Timeout+time.Second)
 		switch {
 		case err == nil:
@@ -163,7 +169,7 @@ func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp 
 		}
 		// No service: verify here.
 	}
-	keys, err := authkeys.Run(ctx, configPath, user, fp)
+	keys, err := authkeys.RunConfig(ctx, hc, user, fp)
 	if err != nil {
 		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
 	}

@@ -247,7 +247,8 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	roots := filepath.Join(dir, "roots.pem")
 	conf := filepath.Join(dir, "host.toml")
 	os.WriteFile(roots, s.RootPEM(), 0o644)
-	os.WriteFile(conf, []byte(fmt.Sprintf("imds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\n",
+	// keys_socket = "": authorized-keys verifies in its own process.
+	os.WriteFile(conf, []byte(fmt.Sprintf("imds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\nkeys_socket = \"\"\n",
 		srv.URL, roots, filepath.Join(dir, "audit.jsonl"))), 0o600)
 
 	// The key service, as `jitssh-host userdb` runs it.

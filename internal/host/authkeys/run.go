@@ -52,6 +52,11 @@ func Run(ctx context.Context, configPath, user, fingerprint string) ([]Accepted,
 		recordEarly(hostconfig.Default().Syslog, user, fingerprint, &Error{Reason: ReasonBadConfig, Err: err})
 		return nil, &Error{Reason: ReasonBadConfig, Err: err}
 	}
+	return RunConfig(ctx, hc, user, fingerprint)
+}
+
+// RunConfig is Run with the configuration already loaded.
+func RunConfig(ctx context.Context, hc hostconfig.Config, user, fingerprint string) ([]Accepted, error) {
 	cfg, w, err := Setup(hc)
 	if w != nil {
 		defer w.Close()
