@@ -160,6 +160,7 @@ WantedBy=multi-user.target
 # timeout       = "3s"
 # keys_socket   = "/run/jitssh/io.jitssh.Keys"   # "" = jitssh-authkeys always verifies by itself
 #                                               # (another path: add --socket PATH to the sshd drop-in)
+# block_file    = "/etc/jitssh/blocked"   # jitssh-host users block|unblock NAME; "" = no block list
 
 [jit]
 # service      = "io.jitssh"              # socket /run/systemd/userdb/<service>
@@ -171,9 +172,11 @@ WantedBy=multi-user.target
 # shell        = "/bin/bash"
 # negative_ttl = "1m"                    # misses, for lookups by peers other than root
 # expire_after = "0s"                     # e.g. "720h" removes users unseen for 30 days
-# reserved     = []
+# reserved     = []                       # on top of the built-in deny list (docs/instance.md)
+# groups_window = "130s"                  # how long a login's key counts for its groups:
+#                                         # at least sshd's LoginGraceTime (default 120s)
 
-# Supplementary groups by the IAM caller that pushed the key:
+# Supplementary groups by the IAM caller that pushed the key the login used:
 # [[jit.groups]]
 # caller = "arn:aws:sts::*:assumed-role/Admin/*"
 # groups = ["sudo"]
