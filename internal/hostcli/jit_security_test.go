@@ -293,9 +293,9 @@ func TestJITGroupsBoundToLoginKey(t *testing.T) {
 		t.Error(l)
 	}
 
-	// After the window (groups_window = 3s) with no other role, the Admin
+	// After the window (groups_window = 5s) with no other role, the Admin
 	// gets sudo again.
-	time.Sleep(3500 * time.Millisecond)
+	time.Sleep(5500 * time.Millisecond)
 	if out, err := loginWith(h.clientKey); err != nil || !hasSudo(groups(out)) {
 		t.Errorf("Admin login after the window: %v, groups %q; want sudo", err, groups(out))
 	}

@@ -228,7 +228,7 @@ home_base = %q
 uid_min = 3000000
 uid_max = 3999999
 negative_ttl = "100ms"
-groups_window = "3s"
+groups_window = "5s"
 
 [[jit.groups]]
 caller = "arn:aws:sts::*:assumed-role/Admin/*"
