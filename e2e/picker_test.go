@@ -69,6 +69,9 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			term, done, ptmx := startPicker(t, e)
 			defer ptmx.Close()
+			// Everything from here on: the echo can come as soon as Enter
+			// is read, before this goroutine looks again.
+			before := term.seen()
 			for _, k := range c.typed {
 				io.WriteString(ptmx, k)
 				time.Sleep(50 * time.Millisecond)
@@ -79,7 +82,6 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 			for _, h := range host {
 				hosts = append(hosts, regexp.QuoteMeta(h))
 			}
-			before := term.seen()
 			// (At the start of a line, or right after the picker's erasing.)
 			g := term.expect(t, `(?m)(?:^|\x1b\[J)(`+strings.Join(hosts, "|")+`)\r?$`)
 			if g[1] != host[c.want] {
