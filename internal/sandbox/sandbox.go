@@ -383,7 +383,8 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	if err != nil {
 		return InstanceInfo{}, fmt.Errorf("listen for IMDS: %w", err)
 	}
-	sb.serve(ln, imdssvc.New(sb.World, in.ID, sig))
+	imds := imdssvc.New(sb.World, in.ID, sig)
+	sb.serve(ln, imds)
 	imdsURL := "http://" + ln.Addr().String()
 	audit := filepath.Join(dir, "audit.jsonl")
 	hostConf := filepath.Join(dir, "host.toml")
@@ -425,6 +426,17 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 		}
 		scfg.Enter, scfg.LookupUser = db.Enter, db.Lookup
 		homes = filepath.Dir(db.Home("root"))
+	}
+	if mode == sshd.OpenSSH {
+		// The real sshd would dial simulated addresses (10.x) on the
+		// machine's real network: give it the instance's network only.
+		ns, err := sb.instanceNet(in, ln.Addr().String(), imds)
+		if err != nil {
+			sb.log.Warn("no network namespace for the instance's sshd: port forwarding through it is turned off", "instance", in.ID, "err", err)
+			scfg.DisableForwarding = true
+		} else {
+			scfg.Enter = chainEnter(scfg.Enter, ns.Enter)
+		}
 	}
 	if in.Bastion {
 		id := in.ID
@@ -691,6 +703,27 @@ func embeddedAuthorizer(hostConf string) func(ctx context.Context, user, fingerp
 			lines[i] = a.KeyLine
 		}
 		return lines, nil
+	}
+}
+
+// chainEnter runs the sshd.Config.Enter hooks in order (nil ones skipped).
+func chainEnter(fs ...func() error) func() error {
+	var hooks []func() error
+	for _, f := range fs {
+		if f != nil {
+			hooks = append(hooks, f)
+		}
+	}
+	if len(hooks) == 0 {
+		return nil
+	}
+	return func() error {
+		for _, f := range hooks {
+			if err := f(); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 

@@ -135,6 +135,9 @@ func (s *Server) prepareOpenSSH() error {
 	if err != nil {
 		return err
 	}
+	if s.cfg.DisableForwarding {
+		text += "# No network namespace: forwarding would reach the machine's real network.\nDisableForwarding yes\n"
+	}
 	if err := os.WriteFile(s.configPath, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("write sshd_config: %w", err)
 	}

@@ -151,6 +151,10 @@ type Config struct {
 	// port instead of dialling loopback: a bastion's view of its VPC,
 	// routed by the sandbox.
 	Forward func(ctx context.Context, host string, port int) (Conn, error)
+	// DisableForwarding (OpenSSH mode) turns sshd's port forwarding off:
+	// for an sshd that runs on the machine's own network (no network
+	// namespace of its own entered through Enter).
+	DisableForwarding bool
 }
 
 // Conn is one SSH connection to the server, as seen from the client side:
