@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, cmd := range []string{"jitssh", "jitssh-host"} {
+	for _, cmd := range []string{"jitssh", "jitssh-host", "jitssh-sandbox"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, cmd), "../cmd/"+cmd)
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,7 +65,7 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 	}()
 
 	start := time.Now()
-	out, err := e.run("jitssh", "ssh", "--via", "web-1", "db-1", "--", "hostname")
+	out, err := runWithin(e, 45*time.Second, "ssh", "--via", "web-1", "db-1", "--", "hostname")
 	if err != nil {
 		t.Errorf("--via web-1 db-1 (after %v): %v\n%s", time.Since(start).Round(time.Millisecond), err, out)
 	} else if got := strings.TrimSpace(string(out)); got != db1.Hostname {
@@ -71,7 +73,7 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 	}
 	// old-1 is stopped: the jump fails, promptly.
 	start = time.Now()
-	if out, err := e.run("jitssh", "ssh", "--via", "web-1", "--transport", "auto", "old-1", "--", "true"); err == nil {
+	if out, err := runWithin(e, 45*time.Second, "ssh", "--via", "web-1", "old-1", "--", "true"); err == nil {
 		t.Errorf("--via web-1 old-1 (stopped) succeeded:\n%s", out)
 	}
 	if d := time.Since(start); d > 30*time.Second {
@@ -97,6 +99,22 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 	if len(lines) != 2 || lines[0] == ours || lines[1] != "lo" {
 		t.Errorf("web-1's network: %q, want another namespace than %s with only lo", lines, ours)
 	}
+}
+
+// runWithin runs jitssh with args, killed (with what it started) after d.
+func runWithin(e *env, d time.Duration, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "jitssh"), args...)
+	cmd.Env = e.vars
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("jitssh %s: no answer within %v (%v)", strings.Join(args, " "), d, err)
+	}
+	return out, err
 }
 
 type tcpSocket struct {

@@ -161,7 +161,24 @@ type paths struct {
 	SSHConfig string // the Host section that ~/.ssh/config includes
 }
 
+// envStateDir, when set, is one directory for all of jitssh's files
+// (keys/, known_hosts, ssh_config) instead of the user's cache and config
+// directories. jitssh-sandbox's env file sets it to the sandbox's own, so
+// the pins and push records of simulated instances never mix with real
+// ones, nor outlive the sandbox.
+const envStateDir = "JITSSH_STATE_DIR"
+
 func defaultPaths() (paths, error) {
+	if dir := os.Getenv(envStateDir); dir != "" {
+		if !filepath.IsAbs(dir) {
+			return paths{}, fmt.Errorf("%s=%q: want an absolute path", envStateDir, dir)
+		}
+		return paths{
+			KeyDir:    filepath.Join(dir, "keys"),
+			Pins:      filepath.Join(dir, "known_hosts"),
+			SSHConfig: filepath.Join(dir, "ssh_config"),
+		}, nil
+	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return paths{}, fmt.Errorf("find cache directory: %w", err)

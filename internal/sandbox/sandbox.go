@@ -621,7 +621,14 @@ func (sb *Sandbox) DefaultUser() string {
 }
 
 // WriteFiles writes the instances JSON file and then envFile, as shell
-// export lines that include JITSSH_SANDBOX_INSTANCES naming the JSON file.
+// lines for `.`: they unset the caller's own AWS credentials and profile,
+// point AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE at the sandbox's
+// profiles (the default identity is [default], so `aws --profile alice`
+// and `AWS_PROFILE=alice jitssh …` work as printed), give jitssh a state
+// directory of the sandbox's own (JITSSH_STATE_DIR: its pins and push
+// records never mix with the user's real ones, nor survive a restart), and
+// name JITSSH_SANDBOX_INSTANCES (the JSON file), the admin endpoints'
+// secret (EnvAdminToken) and JITSSH_SANDBOX_USER (DefaultUser).
 func (sb *Sandbox) WriteFiles(envFile string) error {
 	instPath := filepath.Join(sb.StateDir, "instances.json")
 	b, err := json.MarshalIndent(sb.Instances, "", "  ")
@@ -632,14 +639,34 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 		return fmt.Errorf("write instances file: %w", err)
 	}
 	var sbld strings.Builder
-	sbld.WriteString("# jitssh-sandbox environment: source this file, then run jitssh or aws.\n")
+	sbld.WriteString("# jitssh-sandbox environment: source this file (. FILE), then run jitssh or aws.\n")
+	sbld.WriteString("# Your own AWS credentials and profile do not apply here: the sandbox's profiles do.\n")
+	sbld.WriteString("unset " + strings.Join(shadowedAWSVars, " ") + "\n")
 	awsConfig, awsCreds, err := sb.writeProfiles()
 	if err != nil {
 		return err
 	}
-	for _, kv := range append(sb.Env(), "JITSSH_SANDBOX_INSTANCES="+instPath, EnvAdminToken+"="+sb.AdminToken, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"JITSSH_SANDBOX_AWS_CONFIG="+awsConfig, "JITSSH_SANDBOX_AWS_CREDENTIALS="+awsCreds, "JITSSH_SANDBOX_CLOUDTRAIL="+sb.CloudTrail,
-		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort), "JITSSH_SANDBOX_USER="+sb.DefaultUser()) {
+	clientDir, err := sb.clientStateDir()
+	if err != nil {
+		return err
+	}
+	vars := []string{
+		"AWS_ENDPOINT_URL=" + sb.URL,
+		"AWS_REGION=" + sb.World.Region,
+		"AWS_DEFAULT_REGION=" + sb.World.Region,
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_CONFIG_FILE=" + awsConfig,
+		"AWS_SHARED_CREDENTIALS_FILE=" + awsCreds,
+		"JITSSH_STATE_DIR=" + clientDir,
+		"JITSSH_SANDBOX_INSTANCES=" + instPath,
+		EnvAdminToken + "=" + sb.AdminToken,
+		"JITSSH_SANDBOX_AWS_CONFIG=" + awsConfig,
+		"JITSSH_SANDBOX_AWS_CREDENTIALS=" + awsCreds,
+		"JITSSH_SANDBOX_CLOUDTRAIL=" + sb.CloudTrail,
+		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort),
+		"JITSSH_SANDBOX_USER=" + sb.DefaultUser(),
+	}
+	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))
 	}
@@ -648,6 +675,30 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 		return fmt.Errorf("write env file: %w", err)
 	}
 	return os.Rename(tmp, envFile)
+}
+
+// shadowedAWSVars are the variables that would make a client use other
+// credentials or another profile than the sandbox's config files say.
+var shadowedAWSVars = []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_CA_BUNDLE"}
+
+// clientStateDir is JITSSH_STATE_DIR in the env file: jitssh's keys, pins
+// and ssh_config for this sandbox. Its push records (keys/) are emptied at
+// every start: the keys they remember were pushed to a sandbox that is
+// gone, so the next connection must push again.
+func (sb *Sandbox) clientStateDir() (string, error) {
+	dir, err := filepath.Abs(filepath.Join(sb.StateDir, "jitssh"))
+	if err != nil {
+		return "", err
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "keys")); err != nil {
+		return "", fmt.Errorf("clear jitssh's push records: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create jitssh's state directory: %w", err)
+	}
+	return dir, nil
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

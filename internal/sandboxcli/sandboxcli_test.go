@@ -30,6 +30,13 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // the variables of its env file.
 func up(t *testing.T, args ...string) map[string]string {
 	t.Helper()
+	vars, _ := upFile(t, args...)
+	return vars
+}
+
+// upFile is up, also returning the env file's path.
+func upFile(t *testing.T, args ...string) (map[string]string, string) {
+	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "sandbox.env")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -59,7 +66,7 @@ func up(t *testing.T, args ...string) map[string]string {
 				k, v, _ := strings.Cut(line, "=")
 				vars[k] = strings.Trim(v, "'")
 			}
-			return vars
+			return vars, envFile
 		}
 		select {
 		case code := <-done:
@@ -119,8 +126,8 @@ func TestUpBuiltinAccountProfilesAndCloudTrail(t *testing.T) {
 	}
 	t.Parallel()
 	vars := up(t)
-	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION",
-		"JITSSH_SANDBOX_INSTANCES", "JITSSH_SANDBOX_AWS_CONFIG", "JITSSH_SANDBOX_AWS_CREDENTIALS", "JITSSH_SANDBOX_CLOUDTRAIL"} {
+	for _, k := range []string{"AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"JITSSH_STATE_DIR", "JITSSH_SANDBOX_INSTANCES", "JITSSH_SANDBOX_AWS_CONFIG", "JITSSH_SANDBOX_AWS_CREDENTIALS", "JITSSH_SANDBOX_CLOUDTRAIL"} {
 		if vars[k] == "" {
 			t.Errorf("env file lacks %s", k)
 		}
@@ -184,8 +191,65 @@ func TestUpBuiltinAccountProfilesAndCloudTrail(t *testing.T) {
 		ev.UserIdentity.ARN != "arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/alice" || !strings.Contains(ev.UserAgent, "aws-cli") {
 		t.Errorf("record %s", lines[2])
 	}
-	if strings.Contains(string(trail), vars["AWS_SECRET_ACCESS_KEY"]) {
-		t.Error("the CloudTrail log contains a secret key")
+	creds, err := os.ReadFile(vars["AWS_SHARED_CREDENTIALS_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(creds), "\n") {
+		if k, v, ok := strings.Cut(l, " = "); ok && k == "aws_secret_access_key" && strings.Contains(string(trail), v) {
+			t.Error("the CloudTrail log contains a secret key")
+		}
+	}
+}
+
+// TestEnvFileProfilesAsPrinted sources the env file in a shell that has
+// other AWS settings of its own (a profile, keys, a ~/.aws/config), as a
+// developer's shell does, and runs the real aws CLI exactly as the README
+// and `up --help` print it: --profile and AWS_PROFILE select the sandbox's
+// identities, and nothing of the user's own configuration is used. The env
+// file once set AWS_CONFIG_FILE=/dev/null, so --profile alice failed.
+func TestEnvFileProfilesAsPrinted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox and runs the aws CLI")
+	}
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Skip("aws CLI not installed")
+	}
+	t.Parallel()
+	_, envFile := upFile(t)
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".aws"), 0o700)
+	os.WriteFile(filepath.Join(home, ".aws", "config"), []byte("[profile alice]\nregion = eu-north-1\nendpoint_url = http://192.0.2.1:9\n"), 0o600)
+	os.WriteFile(filepath.Join(home, ".aws", "credentials"), []byte("[alice]\naws_access_key_id = AKIAREALUSERALICE000\naws_secret_access_key = x\n"), 0o600)
+	arn := func(shell string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-c", ". \"$1\" && "+shell+" --output text --query Arn", "bash", envFile)
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1",
+			"AWS_PROFILE=real-prod", "AWS_ACCESS_KEY_ID=AKIAREALUSER00000000", "AWS_SECRET_ACCESS_KEY=real", "AWS_SESSION_TOKEN=real"}
+		for _, kv := range os.Environ() {
+			if strings.HasPrefix(kv, "PYENV_") || strings.HasPrefix(kv, "LANG=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", shell, err, stderr.String())
+		}
+		return strings.TrimSpace(string(out))
+	}
+	const alice = "arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/alice"
+	if got := arn("aws --profile alice sts get-caller-identity"); got != alice {
+		t.Errorf("aws --profile alice: %q, want %q", got, alice)
+	}
+	if got := arn("AWS_PROFILE=alice aws sts get-caller-identity"); got != alice {
+		t.Errorf("AWS_PROFILE=alice aws: %q, want %q", got, alice)
+	}
+	if got := arn("aws sts get-caller-identity"); !strings.HasPrefix(got, "arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/") || got == alice {
+		t.Errorf("default identity: %q", got)
 	}
 }
 
