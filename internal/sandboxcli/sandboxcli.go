@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,6 +41,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		envFile, addr, stateDir, hostBin, mode string
+		logFile                                string
 		jit                                    string
 		configFile                             string
 		generate                               int
@@ -125,17 +125,18 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 			if err != nil {
 				return err
 			}
-			level := slog.LevelInfo
-			if verbose {
-				level = slog.LevelDebug
-			}
 			acct, err := loadAccount(configFile, generate)
 			if err != nil {
 				return err
 			}
+			logger, logPath, closeLog, err := openLog(logFile, stateDir, verbose, stderr)
+			if err != nil {
+				return err
+			}
+			defer closeLog()
 			cfg := sandbox.Config{
 				Addr: addr, AllowNonLoopback: allowNonLoopback, StateDir: stateDir, HostBinary: hostBin, SSHMode: m, Account: acct,
-				Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+				Logger: logger,
 			}
 			cfg.Paced = paced
 			switch jit {
@@ -169,27 +170,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 					return err
 				}
 			}
-			fmt.Fprintf(stderr, "jitssh-sandbox: ready at %s", sb.URL)
-			if envFile != "" {
-				fmt.Fprintf(stderr, "; environment in %s", envFile)
-			}
-			fmt.Fprintln(stderr)
-			for _, in := range sb.Instances {
-				where := in.PrivateIP
-				if in.PublicAddr != "" {
-					where += "  public " + in.PublicAddr
-				}
-				if in.State != "running" {
-					where += "  (" + in.State + ")"
-				}
-				fmt.Fprintf(stderr, "  %s  %-9s %-14s ssh: %-8s %s\n", in.ID, in.Name, in.Hostname, in.SSHServer, where)
-			}
-			if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
-				fmt.Fprintf(stderr, "  and %d API-only instances\n", n)
-			}
-			for _, id := range acct.Identities {
-				fmt.Fprintf(stderr, "  profile %-10s %s\n", id.Name, id.ARN)
-			}
+			printSummary(stderr, sb, acct, summaryInfo{envFile: envFile, logPath: logPath, keptState: stateDir != ""})
 			<-cmd.Context().Done()
 			fmt.Fprintln(stderr, "jitssh-sandbox: stopping")
 			return nil
@@ -214,6 +195,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
 	f.StringArrayVar(&latency, "latency", nil, "delay an API: API=DURATION, e.g. ec2:DescribeInstances=200ms, ssm:*=50ms, *=10ms (repeatable)")
 	f.StringArrayVar(&throttle, "throttle", nil, "throttle an API as AWS does: API=25% (probability), API=5/s (rate) or API=next:3 (repeatable)")
 	f.StringArrayVar(&fail, "fail", nil, "make an API fail with HTTP 500 (its service's internal error): API=RULE, as --throttle (repeatable)")
+	f.StringVar(&logFile, "log", "", "write the log (a line per API call, sshd and agent events) here; - for stderr (default: sandbox.log in --state-dir, else a new jitssh-sandbox-*.log in the temporary directory)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,13 +38,20 @@ func up(t *testing.T, args ...string) map[string]string {
 // upFile is up, also returning the env file's path.
 func upFile(t *testing.T, args ...string) (map[string]string, string) {
 	t.Helper()
+	vars, envFile, _ := upFull(t, args...)
+	return vars, envFile
+}
+
+// upFull is up, also returning the env file's path and what up printed.
+func upFull(t *testing.T, args ...string) (map[string]string, string, *syncBuf) {
+	t.Helper()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, "sandbox.env")
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuf
+	stderr := &syncBuf{}
 	done := make(chan int)
 	go func() {
-		done <- Main(ctx, append([]string{"up", "--sshd", "embedded", "--state-dir", filepath.Join(dir, "state"), "--env-file", envFile}, args...), &stderr, &stderr)
+		done <- Main(ctx, append([]string{"up", "--sshd", "embedded", "--state-dir", filepath.Join(dir, "state"), "--env-file", envFile}, args...), stderr, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -66,7 +74,7 @@ func upFile(t *testing.T, args ...string) (map[string]string, string) {
 				k, v, _ := strings.Cut(line, "=")
 				vars[k] = strings.Trim(v, "'")
 			}
-			return vars, envFile
+			return vars, envFile, stderr
 		}
 		select {
 		case code := <-done:
@@ -253,6 +261,49 @@ func TestEnvFileProfilesAsPrinted(t *testing.T) {
 	}
 }
 
+// TestUpLogsToAFileAndPrintsASummary: the terminal the README tells you
+// to keep using once showed a log line per API call; up now logs to a
+// file and prints one screen saying what runs, the env file, how to use
+// it and where the log is.
+func TestUpLogsToAFileAndPrintsASummary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox")
+	}
+	t.Parallel()
+	vars, envFile, stderr := upFull(t)
+	for i := 0; i < 5; i++ {
+		resp, err := http.Post(vars["AWS_ENDPOINT_URL"]+"/", "application/x-www-form-urlencoded", strings.NewReader("Action=DescribeInstances&Version=2016-11-15"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if out = stderr.String(); strings.Contains(out, "Ctrl-C stops it") || time.Now().After(deadline) {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) > 24 {
+		t.Errorf("%d lines printed, want one screen (24):\n%s", len(lines), out)
+	}
+	for _, want := range []string{"ready at " + vars["AWS_ENDPOINT_URL"], "web-1", "profiles: default, alice", ". " + envFile, "jitssh ssh web-1", "Log: ", "Ctrl-C stops it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "aws api request") || strings.Contains(out, "level=INFO") {
+		t.Errorf("log lines in the terminal:\n%s", out)
+	}
+	_, logPath, ok := strings.Cut(out, "Log: ")
+	logPath, _, _ = strings.Cut(logPath, " ")
+	b, err := os.ReadFile(logPath)
+	if !ok || err != nil || strings.Count(string(b), "aws api request") < 5 {
+		t.Errorf("log file %q: %v\n%s", logPath, err, b)
+	}
+}
+
 func TestUpConfigFileAndTenThousandInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the sandbox and runs the aws CLI")
@@ -309,11 +360,4 @@ private_ip = "10.9.0.5"
 	if len(names) != 9 {
 		t.Errorf("filtered names %v, want the 9 running node-0424x", names)
 	}
-}
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -1,0 +1,163 @@
+package sandboxcli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+)
+
+// openLog opens where `up` logs: path, "-" for stderr, or by default
+// sandbox.log in the state directory (when one is given) or a new file in
+// the temporary directory, kept after the sandbox stops. Warnings and
+// errors also go to stderr, so the terminal shows what needs attention
+// and not a line per API call.
+func openLog(path, stateDir string, verbose bool, stderr io.Writer) (*slog.Logger, string, func(), error) {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	if path == "-" {
+		return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})), "", func() {}, nil
+	}
+	var f *os.File
+	var err error
+	switch {
+	case path != "":
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	case stateDir != "":
+		if err = os.MkdirAll(stateDir, 0o755); err == nil {
+			f, err = os.OpenFile(filepath.Join(stateDir, "sandbox.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		}
+	default:
+		f, err = os.CreateTemp("", "jitssh-sandbox-*.log")
+	}
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open the log file (--log): %w", err)
+	}
+	h := fanout{
+		slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}),
+		slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}),
+	}
+	return slog.New(h), f.Name(), func() { f.Close() }, nil
+}
+
+// fanout sends each record to every handler that wants it.
+type fanout []slog.Handler
+
+func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range f {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f fanout) Handle(ctx context.Context, r slog.Record) error {
+	var first error
+	for _, h := range f {
+		if h.Enabled(ctx, r.Level) {
+			if err := h.Handle(ctx, r.Clone()); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (f fanout) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithAttrs(as)
+	}
+	return out
+}
+
+func (f fanout) WithGroup(name string) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithGroup(name)
+	}
+	return out
+}
+
+type summaryInfo struct {
+	envFile, logPath string
+	keptState        bool
+}
+
+// maxListed is how many instances the summary lists by name.
+const maxListed = 10
+
+// printSummary prints what runs and how to use it, on one screen.
+func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si summaryInfo) {
+	fmt.Fprintf(w, "jitssh-sandbox: a local AWS (account %s, %s) is ready at %s\n", acct.Account, acct.Region, sb.URL)
+	for i, in := range sb.Instances {
+		if i == maxListed {
+			fmt.Fprintf(w, "  … and %d more (%s)\n", len(sb.Instances)-maxListed, filepath.Join(sb.StateDir, "instances.json"))
+			break
+		}
+		where := in.PrivateIP
+		if in.PublicAddr != "" {
+			where += "  public " + in.PublicAddr
+		}
+		if in.State != "running" {
+			where += "  (" + in.State + ")"
+		}
+		fmt.Fprintf(w, "  %s  %-9s ssh: %-8s %s\n", in.ID, in.Name, in.SSHServer, where)
+	}
+	if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
+		fmt.Fprintf(w, "  and %d API-only instances\n", n)
+	}
+	names := make([]string, 0, len(acct.Identities))
+	for _, id := range acct.Identities {
+		names = append(names, id.Name)
+	}
+	fmt.Fprintf(w, "  profiles: %s (default: %s)\n", strings.Join(names, ", "), acct.Identities[0].ARN)
+	if si.envFile != "" {
+		fmt.Fprintf(w, "Use it from any shell (your own AWS settings do not apply there):\n")
+		fmt.Fprintf(w, "  . %s\n", si.envFile)
+		target, profile := "", names[len(names)-1]
+		if len(names) > 1 {
+			profile = names[1]
+		}
+		for _, in := range sb.Instances {
+			if in.State == "running" && !in.Managed {
+				target = or(in.Name, in.ID)
+				break
+			}
+		}
+		fmt.Fprintf(w, "  jitssh ls; aws --profile %s sts get-caller-identity\n", profile)
+		if target != "" {
+			fmt.Fprintf(w, "  jitssh ssh %s -- hostname\n", target)
+			fmt.Fprintf(w, "  jitssh-sandbox ctl --env-file %s instance %s stop   # faults, latency, throttle too\n", si.envFile, target)
+		}
+	} else {
+		fmt.Fprintf(w, "No --env-file: pass one to get an environment to source (AWS_ENDPOINT_URL, profiles, jitssh's state).\n")
+	}
+	switch {
+	case si.logPath != "":
+		fmt.Fprintf(w, "Log: %s (warnings are shown here too)\n", si.logPath)
+	default:
+		fmt.Fprintf(w, "Log: this terminal\n")
+	}
+	if si.keptState {
+		fmt.Fprintf(w, "Ctrl-C stops it; %s is kept.\n", sb.StateDir)
+	} else {
+		fmt.Fprintf(w, "Ctrl-C stops it and removes %s.\n", sb.StateDir)
+	}
+}
+
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
