@@ -19,6 +19,8 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+
+	"github.com/jitssh/jitssh/internal/testtool"
 )
 
 // run3 runs a command in the env with extra variables and returns stdout
@@ -116,15 +118,12 @@ func TestEveryTargetFormConnects(t *testing.T) {
 	if got, _ := os.ReadFile(local + ".sftp"); string(got) != "payload over every tool\n" {
 		t.Fatalf("sftp fetched %q", got)
 	}
-	if _, err := exec.LookPath("rsync"); err == nil {
-		if _, stderr, err := e.run3(nil, "rsync", "-e", "ssh -F "+cf, local, "web-2.us-east-1:"+remote+".rsync"); err != nil {
-			t.Fatalf("rsync: %v\n%s", err, stderr)
-		}
-		if got, _ := os.ReadFile(remote + ".rsync"); string(got) != "payload over every tool\n" {
-			t.Fatalf("rsync copied %q", got)
-		}
-	} else if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-		t.Fatal("rsync is not installed (CI installs it)")
+	testtool.Need(t, "rsync", "apt-get install rsync")
+	if _, stderr, err := e.run3(nil, "rsync", "-e", "ssh -F "+cf, local, "web-2.us-east-1:"+remote+".rsync"); err != nil {
+		t.Fatalf("rsync: %v\n%s", err, stderr)
+	}
+	if got, _ := os.ReadFile(remote + ".rsync"); string(got) != "payload over every tool\n" {
+		t.Fatalf("rsync copied %q", got)
 	}
 
 	// A region that disagrees with --region is refused before any call.

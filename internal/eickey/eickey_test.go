@@ -18,6 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/eickey"
+
+	"github.com/jitssh/jitssh/internal/testtool"
 )
 
 const instanceID = "i-0123456789abcdef0"
@@ -156,16 +158,14 @@ func TestFormatLayout(t *testing.T) {
 		t.Errorf("Format =\n%s\nwant\n%s", blob, want+want)
 	}
 	// Same wrapping as coreutils base64, which AWS's signer pipes through.
-	if path, err := exec.LookPath("base64"); err == nil {
-		cmd := exec.Command(path)
-		cmd.Stdin = bytes.NewReader(e.Signature)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("base64: %v", err)
-		}
-		if !strings.Contains(blob, string(out)) {
-			t.Errorf("signature is not wrapped like coreutils base64:\n%s", out)
-		}
+	cmd := exec.Command(testtool.Need(t, "base64", "apt-get install coreutils"))
+	cmd.Stdin = bytes.NewReader(e.Signature)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("base64: %v", err)
+	}
+	if !strings.Contains(blob, string(out)) {
+		t.Errorf("signature is not wrapped like coreutils base64:\n%s", out)
 	}
 }
 

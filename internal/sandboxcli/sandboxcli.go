@@ -53,14 +53,20 @@ func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "up",
 		Short: "Run the sandbox in the foreground until interrupted",
 		Long: `up starts the sandbox on 127.0.0.1 and, once it is ready, writes --env-file
-as shell export lines (AWS_ENDPOINT_URL, credentials, region, and
-JITSSH_SANDBOX_INSTANCES naming a JSON list of the instances). Source it and
-jitssh and the aws CLI talk to the sandbox. Nothing leaves the machine.
+and prints a summary; its log (a line per API call) goes to a file (--log).
+Source the env file and jitssh and the aws CLI talk to the sandbox. Nothing
+leaves the machine.
 
-The env file also names JITSSH_SANDBOX_AWS_CONFIG and
-JITSSH_SANDBOX_AWS_CREDENTIALS, an AWS config/credentials pair with one
-profile per identity, and JITSSH_SANDBOX_CLOUDTRAIL, the JSON-lines log of
-every API call with its policy decisions.
+The env file unsets your own AWS credentials and profile, sets
+AWS_ENDPOINT_URL and the region, and points AWS_CONFIG_FILE and
+AWS_SHARED_CREDENTIALS_FILE at the sandbox's profiles, one per identity (the
+default identity is [default]): "aws --profile alice" and "AWS_PROFILE=alice
+jitssh …" work as written. JITSSH_STATE_DIR gives jitssh a directory of the
+sandbox's own for its keys, host-key pins and ssh_config, so they never mix
+with your real ones and a restarted sandbox (new host keys, no pushed keys)
+just works. JITSSH_SANDBOX_INSTANCES names a JSON list of the instances and
+JITSSH_SANDBOX_CLOUDTRAIL the JSON-lines log of every API call with its
+policy decisions.
 
 --config FILE describes the account in TOML: region, account, SCPs,
 identities (access keys, principal tags, policies), instances and a
@@ -91,8 +97,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
   jitssh ssh web-1 -- hostname
 
   # another identity, and the audit trail:
-  AWS_CONFIG_FILE=$JITSSH_SANDBOX_AWS_CONFIG AWS_SHARED_CREDENTIALS_FILE=$JITSSH_SANDBOX_AWS_CREDENTIALS \
-    aws --profile alice sts get-caller-identity
+  aws --profile alice sts get-caller-identity
   tail -n1 "$JITSSH_SANDBOX_CLOUDTRAIL"
 
   # your own account, plus 10,000 API-only instances:
@@ -100,8 +105,7 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
   jitssh-sandbox up --config sandbox.toml --generate 10000 --env-file /tmp/sandbox.env
 
   # a just-in-time user (root, real sshd, nss-systemd): alice is in no file
-  AWS_CONFIG_FILE=$JITSSH_SANDBOX_AWS_CONFIG AWS_SHARED_CREDENTIALS_FILE=$JITSSH_SANDBOX_AWS_CREDENTIALS \
-    jitssh --profile alice ssh alice@web-2 -- id
+  AWS_PROFILE=alice jitssh ssh alice@web-2 -- id
 
   # a lossy network and AWS's hourly websocket close, every 5 seconds:
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s

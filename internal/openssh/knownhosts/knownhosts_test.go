@@ -17,6 +17,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/testtool"
 )
 
 func newSigner(t testing.TB, kind string) ssh.Signer {
@@ -97,11 +99,9 @@ func TestPinLookupForget(t *testing.T) {
 	}
 
 	// The real OpenSSH tools read the file.
-	if keygen, err := exec.LookPath("ssh-keygen"); err == nil {
-		out, err := exec.Command(keygen, "-F", alias, "-f", s.Path).Output()
-		if err != nil || !strings.Contains(string(out), alias+" ssh-ed25519 ") {
-			t.Errorf("ssh-keygen -F %s: %v\n%s", alias, err, out)
-		}
+	out, err := exec.Command(testtool.Need(t, "ssh-keygen", "apt-get install openssh-client"), "-F", alias, "-f", s.Path).Output()
+	if err != nil || !strings.Contains(string(out), alias+" ssh-ed25519 ") {
+		t.Errorf("ssh-keygen -F %s: %v\n%s", alias, err, out)
 	}
 
 	removed, err := s.Forget(alias)

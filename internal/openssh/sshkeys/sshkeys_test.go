@@ -13,6 +13,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
+
+	"github.com/jitssh/jitssh/internal/testtool"
 )
 
 func TestGenerateAndAuthorizedKey(t *testing.T) {
@@ -87,14 +89,12 @@ func TestWriteKeyFile(t *testing.T) {
 	}
 
 	// The real ssh-keygen must read the file and derive the same public key.
-	if keygen, err := exec.LookPath("ssh-keygen"); err == nil {
-		out, err := exec.Command(keygen, "-y", "-f", path).Output()
-		if err != nil {
-			t.Fatalf("ssh-keygen -y: %v", err)
-		}
-		if got, want := strings.Fields(string(out))[1], strings.Fields(k.AuthorizedKey())[1]; got != want {
-			t.Errorf("ssh-keygen derived %s, want %s", got, want)
-		}
+	out, err := exec.Command(testtool.Need(t, "ssh-keygen", "apt-get install openssh-client"), "-y", "-f", path).Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -y: %v", err)
+	}
+	if got, want := strings.Fields(string(out))[1], strings.Fields(k.AuthorizedKey())[1]; got != want {
+		t.Errorf("ssh-keygen derived %s, want %s", got, want)
 	}
 }
 
