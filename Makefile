@@ -11,9 +11,13 @@ all: build
 # jitssh-authkeys-c (sshd's AuthorizedKeysCommand in C, docs/instance.md) is
 # built when a C compiler exists; without one, jitssh-authkeys serves alone.
 CC ?= cc
+# A cold build (modules to download, the AWS SDK to compile) takes
+# minutes: scripts/progress turns `go build -v`'s package lines into a
+# running count, so it never looks stuck.
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	@echo "$(GO) build -trimpath -o $(BIN)/ ./cmd/...  (a first build downloads and compiles the dependencies: a few minutes)"
+	@set -o pipefail; $(GO) build -v -trimpath -o $(BIN)/ ./cmd/... 2>&1 | ./scripts/progress
 	@if command -v $(CC) >/dev/null 2>&1; then \
 	  echo "$(CC) -O2 -static -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c"; \
 	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; \

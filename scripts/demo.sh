@@ -22,22 +22,26 @@ trap cleanup EXIT
 bold() { if [ -t 1 ]; then printf '\n\033[1m== %s\033[0m\n' "$*"; else printf '\n== %s\n' "$*"; fi; }
 run() { printf '$ %s\n' "$*" >&2; "$@"; }
 
-# Keep jitssh's key cache and host-key pins inside the demo directory.
-export XDG_CACHE_HOME="$work/cache" XDG_CONFIG_HOME="$work/config"
+# sh COMMAND-LINE: print it, then run exactly that line.
+sh_run() { printf '$ %s\n' "$1" >&2; eval "$1"; }
 
 bold "1. Start the sandbox (a local AWS with simulated instances)"
-printf '$ jitssh-sandbox up --env-file %s &\n' "$work/env"
-jitssh-sandbox up --env-file "$work/env" --state-dir "$work/state" 2>"$work/sandbox.log" &
+# Its summary goes to a file the demo shows once it is ready; its log (a
+# line per API call) to sandbox.log in the state directory. The env file
+# gives jitssh a state directory of the sandbox's own (JITSSH_STATE_DIR),
+# so nothing lands in your ~/.config or ~/.cache.
+sh_run "jitssh-sandbox up --env-file $work/env --state-dir $work/state 2>$work/up.txt &"
 sandbox_pid=$!
 for _ in $(seq 1 300); do
   [ -s "$work/env" ] && break
-  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.log"; echo "demo: the sandbox failed to start" >&2; exit 1; }
+  kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/up.txt"; echo "demo: the sandbox failed to start" >&2; exit 1; }
   sleep 0.1
 done
 [ -s "$work/env" ] || { echo "demo: the sandbox did not become ready" >&2; exit 1; }
+for _ in $(seq 1 50); do grep -q '^Ctrl-C' "$work/up.txt" && break; sleep 0.1; done
+cat "$work/up.txt"
 # shellcheck disable=SC1091
-. "$work/env"
-sed -n '/ready at/,$p' "$work/sandbox.log"
+sh_run ". $work/env"
 
 # field KEY [NAME]: KEY of the instance named NAME (default: the first) in
 # the instances file, which json.MarshalIndent writes one field per line.
@@ -68,8 +72,8 @@ bold "4. Plain ssh through the ProxyCommand block of 'jitssh config'"
 # which is not the local user when the sandbox runs as root (never root).
 run jitssh config install --file "$work/ssh_config" --user "$JITSSH_SANDBOX_USER"
 sed 's/^/    /' "$work/ssh_config"
-echo "    ...which includes $XDG_CONFIG_HOME/jitssh/ssh_config:"
-sed 's/^/    /' "$XDG_CONFIG_HOME/jitssh/ssh_config"
+echo "    ...which includes $JITSSH_STATE_DIR/ssh_config:"
+sed 's/^/    /' "$JITSSH_STATE_DIR/ssh_config"
 out=$(run ssh -F "$work/ssh_config" "$id" hostname)
 echo "$out"
 expect "$want_host" "$out" "hostname over plain ssh"
@@ -98,14 +102,6 @@ out=$(run jitssh ssh --via bastion-1 db-1 -- hostname)
 echo "$out"
 expect "$db_host" "$out" "hostname of db-1 through bastion-1"
 
-# Run jitssh as another of the sandbox's identities (its AWS profiles).
-as() {
-  local profile=$1; shift
-  env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY \
-    AWS_CONFIG_FILE="$JITSSH_SANDBOX_AWS_CONFIG" AWS_SHARED_CREDENTIALS_FILE="$JITSSH_SANDBOX_AWS_CREDENTIALS" \
-    AWS_PROFILE="$profile" "$@"
-}
-
 jit=$(field jit_service web-2)
 jit_user=alice
 bold "7. A just-in-time user: $jit_user exists nowhere on web-2 until she logs in"
@@ -115,10 +111,8 @@ if [ -n "$jit" ]; then
   else
     # Root's lookups never use the service's negative cache, so this
     # lookup does not get in the way of the login that follows.
-    printf '$ getent passwd %s\n' "$jit_user"
-    getent passwd "$jit_user" || echo "(no such user)"
-    out=$(as alice jitssh ssh "$jit_user@web-2" -- 'id; ls -ld ~')
-    printf '$ AWS_PROFILE=alice jitssh ssh %s@web-2 -- "id; ls -ld ~"\n' "$jit_user"
+    sh_run "getent passwd $jit_user" || echo "(no such user)"
+    out=$(sh_run "AWS_PROFILE=alice jitssh ssh $jit_user@web-2 -- 'id; ls -ld ~'")
     echo "$out"
     case "$out" in "uid="*"($jit_user)"*) ;; *) echo "demo: $jit_user was not created on web-2" >&2; exit 1 ;; esac
   fi
@@ -127,8 +121,7 @@ else
 fi
 
 bold "8. Impersonation: alice asks for a key as bob, and the organisation's SCP says no"
-printf '$ AWS_PROFILE=alice jitssh ssh bob@%s -- id\n' "$name"
-if out=$(as alice jitssh ssh "bob@$name" -- id 2>&1); then
+if out=$(sh_run "AWS_PROFILE=alice jitssh ssh bob@$name -- id" 2>&1); then
   echo "demo: alice logged in as bob" >&2; exit 1
 fi
 echo "$out" | grep -v -e '^kex_exchange_identification' -e '^Connection closed by'
