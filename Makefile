@@ -59,18 +59,25 @@ fuzz:
 	@./scripts/fuzz.sh $(FUZZTIME)
 
 # deb and rpm of jitssh-host in dist/, built with nfpm from the files
-# `jitssh-host install --root` writes (VERSION=1.2.3 make packages).
-VERSION ?= 0.0.0~dev
+# `jitssh-host install --root` writes, plus the copyright file. VERSION
+# comes from `git describe` (scripts/version: v1.2.3 → 1.2.3, no tag yet →
+# 0.0.0~gitDATE.gHASH); VERSION=1.2.3 make packages overrides it.
+VERSION ?= $(shell ./scripts/version)
 NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
+PKGROOT ?= $(CURDIR)/build/pkgroot
+DIST    ?= $(CURDIR)/dist
 packages:
-	rm -rf build/pkgroot dist && mkdir -p build/pkgroot/usr/bin dist
-	CGO_ENABLED=0 $(GO) build -trimpath -o build/pkgroot/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
+	rm -rf $(PKGROOT) $(PKGROOT).nfpm.yaml $(DIST) && mkdir -p $(PKGROOT)/usr/bin $(DIST)
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(PKGROOT)/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
 	if command -v $(CC) >/dev/null 2>&1; then \
-	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o build/pkgroot/usr/bin/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; fi
-	build/pkgroot/usr/bin/jitssh-host install --root build/pkgroot --unit-dir /lib/systemd/system
+	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o $(PKGROOT)/usr/bin/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; fi
+	$(PKGROOT)/usr/bin/jitssh-host install --root $(PKGROOT) --unit-dir /lib/systemd/system
+	mkdir -p $(PKGROOT)/usr/share/doc/jitssh-host
+	GO=$(GO) ./scripts/copyright $(PKGROOT)/usr/bin/* >$(PKGROOT)/usr/share/doc/jitssh-host/copyright
+	sed 's|src: build/pkgroot/|src: $(PKGROOT)/|' packaging/nfpm.yaml >$(PKGROOT).nfpm.yaml
 	for p in deb rpm; do \
-	  VERSION=$(VERSION) GOARCH=$$($(GO) env GOARCH) \
-	    $(GO) run $(NFPM) pkg -f packaging/nfpm.yaml -p $$p -t dist/ || exit 1; \
+	  VERSION='$(VERSION)' GOARCH=$$($(GO) env GOARCH) \
+	    $(GO) run $(NFPM) pkg -f $(PKGROOT).nfpm.yaml -p $$p -t $(DIST)/ || exit 1; \
 	done
 
 clean:
