@@ -122,7 +122,9 @@ type tcpSocket struct {
 	state         string
 }
 
-func (s tcpSocket) String() string { return fmt.Sprintf("%s -> %s state %s", s.local, s.remote, s.state) }
+func (s tcpSocket) String() string {
+	return fmt.Sprintf("%s -> %s state %s", s.local, s.remote, s.state)
+}
 
 // tcpSockets lists the TCP sockets of this process's network namespace
 // (the machine's), from /proc/net/tcp and tcp6.
