@@ -17,7 +17,8 @@ import (
 // of its own (package netns): its loopback carries 127.0.0.1 (the
 // instance itself: IMDS on imdsAddr's port, SSH on 22, echo on 7) and the
 // private IPs of its VPC's instances (22 and 7, through the sandbox's
-// routing, sb.dial). Nothing else is reachable from inside, so a jump
+// routing, sb.dial), all served by three listeners whatever the VPC's
+// size. Nothing else is reachable from inside, so a jump
 // through the instance (ssh -J, -W, -L) to a simulated address never
 // becomes a real connection on the machine's network.
 func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Handler) (*netns.NS, error) {
@@ -35,11 +36,6 @@ func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Han
 		return nil, err
 	}
 	sb.serve(ln, imds)
-	for _, port := range []int{22, 7} {
-		if err := sb.routeIn(ns, in.ID, "127.0.0.1", port); err != nil {
-			return nil, err
-		}
-	}
 	seen := map[string]bool{}
 	for _, peer := range sb.World.Instances() {
 		if peer.Virtual || peer.VpcID != in.VpcID || peer.PrivateIP == "" || seen[peer.PrivateIP] {
@@ -53,19 +49,22 @@ func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Han
 		if err := ns.AddAddr(ip); err != nil {
 			return nil, err
 		}
-		for _, port := range []int{22, 7} {
-			if err := sb.routeIn(ns, in.ID, peer.PrivateIP, port); err != nil {
-				return nil, err
-			}
+	}
+	// One listener per port on every address of the namespace: the
+	// address a connection was made to says where it goes.
+	for _, port := range []int{22, 7} {
+		if err := sb.routeIn(ns, in.ID, port); err != nil {
+			return nil, err
 		}
 	}
 	return ns, nil
 }
 
-// routeIn listens on host:port inside ns and connects each connection
-// through the sandbox's routing as instance id would reach host:port.
-func (sb *Sandbox) routeIn(ns *netns.NS, id, host string, port int) error {
-	ln, err := ns.Listen(net.JoinHostPort(host, fmt.Sprint(port)))
+// routeIn listens on port of every address inside ns and connects each
+// connection through the sandbox's routing, as instance id would reach
+// the address it was made to (127.0.0.1: the instance itself).
+func (sb *Sandbox) routeIn(ns *netns.NS, id string, port int) error {
+	ln, err := ns.Listen(net.JoinHostPort("0.0.0.0", fmt.Sprint(port)))
 	if err != nil {
 		return err
 	}
@@ -78,6 +77,10 @@ func (sb *Sandbox) routeIn(ns *netns.NS, id, host string, port int) error {
 			}
 			go func() {
 				defer c.Close()
+				host := "127.0.0.1"
+				if a, ok := c.LocalAddr().(*net.TCPAddr); ok && !a.IP.IsLoopback() {
+					host = a.IP.String()
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				dst, err := sb.dial(ctx, id, host, port)
 				cancel()
