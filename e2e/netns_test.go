@@ -85,19 +85,24 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 		t.Errorf("sockets of this machine's network to simulated addresses:\n%s", strings.Join(seen, "\n"))
 	}
 
-	// What runs on web-1 sees only a loopback interface, in another
-	// network namespace than ours.
+	// What runs on web-1 (the real sshd) and on bastion-1 (the embedded
+	// server) sees only a loopback interface, in another network namespace
+	// than ours, where its VPC's private IPs answer on port 7 (echo).
 	ours, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err = e.run("jitssh", "ssh", "web-1", "--", "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1")
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	lines := strings.Fields(string(out))
-	if len(lines) != 2 || lines[0] == ours || lines[1] != "lo" {
-		t.Errorf("web-1's network: %q, want another namespace than %s with only lo", lines, ours)
+	for _, name := range []string{"web-1", "bastion-1"} {
+		out, err := e.run("jitssh", "ssh", name, "--", "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; "+
+			"bash -c 'exec 3<>/dev/tcp/"+db1.PrivateIP+"/7 && echo routed >&3 && head -n1 <&3'")
+		if err != nil {
+			t.Errorf("%s: %v\n%s", name, err, out)
+			continue
+		}
+		lines := strings.Fields(string(out))
+		if len(lines) != 3 || lines[0] == ours || lines[1] != "lo" || lines[2] != "routed" {
+			t.Errorf("%s's network: %q, want another namespace than %s with only lo, and db-1's echo port", name, lines, ours)
+		}
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
+	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -158,6 +159,7 @@ type Sandbox struct {
 	servers     []*http.Server
 	hosts       map[string]*sshd.Server
 	accounts    map[string]*passwdns.DB // managed instances that run the key-placement script
+	netns       map[string]*netns.NS    // instances' network namespaces; complete before the first request, as hosts
 	faults      faultTable
 	faultTotals fault.Counters
 	knobs       knobs.Table
@@ -207,7 +209,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sb := &Sandbox{log: log, hosts: map[string]*sshd.Server{}, accounts: map[string]*passwdns.DB{}}
+	sb := &Sandbox{log: log, hosts: map[string]*sshd.Server{}, accounts: map[string]*passwdns.DB{}, netns: map[string]*netns.NS{}}
 	defer func() {
 		if err != nil {
 			sb.Close()
@@ -308,7 +310,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	dcHandler := &agent.Handler{World: w, Logger: log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
-		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial}
+		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
+		Netns: func(id string) *netns.NS { return sb.netns[id] }}
 	sb.agent = dcHandler
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
@@ -427,14 +430,20 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 		scfg.Enter, scfg.LookupUser = db.Enter, db.Lookup
 		homes = filepath.Dir(db.Home("root"))
 	}
-	if mode == sshd.OpenSSH {
-		// The real sshd would dial simulated addresses (10.x) on the
-		// machine's real network: give it the instance's network only.
+	if mode == sshd.OpenSSH || os.Geteuid() == 0 {
+		// What runs on the instance (the real sshd and its forwarding,
+		// sessions' programs, SSM shells) would reach simulated addresses
+		// (10.x) on the machine's real network: give it the instance's
+		// network only.
 		ns, err := sb.instanceNet(in, ln.Addr().String(), imds)
-		if err != nil {
+		switch {
+		case err != nil && mode == sshd.OpenSSH:
 			sb.log.Warn("no network namespace for the instance's sshd: port forwarding through it is turned off", "instance", in.ID, "err", err)
 			scfg.DisableForwarding = true
-		} else {
+		case err != nil:
+			sb.log.Info("no network namespace for the instance: its sessions use this machine's network", "instance", in.ID, "err", err)
+		default:
+			sb.netns[in.ID] = ns
 			scfg.Enter = chainEnter(scfg.Enter, ns.Enter)
 		}
 	}

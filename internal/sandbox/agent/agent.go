@@ -24,6 +24,7 @@ import (
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/datachannel/mux"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
+	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -58,6 +59,9 @@ type Handler struct {
 
 	// FaultCounters totals the faults injected (may be nil).
 	FaultCounters *fault.Counters
+	// Netns returns the network namespace an instance's shell sessions
+	// run in (nil: this machine's network); may be nil.
+	Netns func(instanceID string) *netns.NS
 
 	mu      sync.Mutex
 	live    map[string]*datachannel.Session // running agent sessions, for resume

@@ -15,6 +15,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -86,7 +87,11 @@ func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datacha
 		return fmt.Errorf("instance %s has no host to run a shell on", sess.Target)
 	}
 	cmd := shellCommand()
-	ptmx, err := startPty(cmd, ts, hostnameFor(in))
+	var ns *netns.NS
+	if h.Netns != nil {
+		ns = h.Netns(in.ID)
+	}
+	ptmx, err := startPty(cmd, ts, hostnameFor(in), ns)
 	if err != nil {
 		return fmt.Errorf("start shell: %w", err)
 	}

@@ -7,13 +7,15 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
 // startPty starts cmd on a new pty sized from ts; with a hostname, in a
-// new UTS namespace carrying it, as the sandbox's sshd does for the
-// instance's SSH sessions.
-func startPty(cmd *exec.Cmd, ts *termSize, hostname string) (*os.File, error) {
+// new UTS namespace carrying it, and in the instance's network namespace
+// ns (when not nil), as the sandbox's sshd does for the instance's SSH
+// sessions.
+func startPty(cmd *exec.Cmd, ts *termSize, hostname string, ns *netns.NS) (*os.File, error) {
 	start := func() (*os.File, error) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
 		f, tty, err := pty.Open()
@@ -34,7 +36,11 @@ func startPty(cmd *exec.Cmd, ts *termSize, hostname string) (*os.File, error) {
 		return f, nil
 	}
 	var f *os.File
-	err := sshd.WithHostname(hostname, func() error {
+	var enter func() error
+	if ns != nil {
+		enter = ns.Enter
+	}
+	err := sshd.StartWith(hostname, enter, func() error {
 		var err error
 		f, err = start()
 		return err

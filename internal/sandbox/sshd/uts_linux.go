@@ -90,3 +90,12 @@ func utsProbe() error {
 	}()
 	return <-errc
 }
+
+// StartWith runs start (which starts a child process) on a dedicated OS
+// thread that first enters a new UTS namespace named hostname (when not
+// empty) and runs enter (when not nil), as the server does for its own
+// processes with Config.Enter; for the sandbox's other programs "on" an
+// instance, such as SSM shells.
+func StartWith(hostname string, enter, start func() error) error {
+	return startIn(hostname, enter, start)
+}

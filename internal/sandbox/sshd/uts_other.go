@@ -21,3 +21,9 @@ func startIn(_ string, enter, start func() error) error {
 func WithHostname(_ string, start func() error) error { return start() }
 
 func utsProbe() error { return errors.New("UTS namespaces are Linux-only") }
+
+// StartWith runs enter (when not nil) and start; hostnames are not
+// simulated outside Linux.
+func StartWith(_ string, enter, start func() error) error {
+	return startIn("", enter, start)
+}
