@@ -25,6 +25,12 @@ func TestDebMetadata(t *testing.T) {
 	dpkgDeb := testtool.Need(t, "dpkg-deb", "apt-get install dpkg")
 	dir := t.TempDir()
 	cmd := exec.Command("make", "-C", "..", "packages", "PKGROOT="+filepath.Join(dir, "root"), "DIST="+filepath.Join(dir, "dist"))
+	// Not the settings of a `make test` this may run under.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MAKEFLAGS=") && !strings.HasPrefix(kv, "MFLAGS=") && !strings.HasPrefix(kv, "MAKELEVEL=") && !strings.HasPrefix(kv, "VERSION=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make packages: %v\n%s", err, out)
 	}
