@@ -26,7 +26,8 @@ func startSandbox(t *testing.T, envFile string, args ...string) *sandboxProc {
 	os.Remove(envFile)
 	p := &sandboxProc{done: make(chan error, 1)}
 	p.cmd = exec.Command(filepath.Join(binDir, "jitssh-sandbox"), append([]string{"up", "--env-file", envFile}, args...)...)
-	p.cmd.Env = cleanEnv(t.TempDir())
+	// TMPDIR: its default state directory and log file go there.
+	p.cmd.Env = append(cleanEnv(t.TempDir()), "TMPDIR="+t.TempDir())
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
