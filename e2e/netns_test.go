@@ -31,7 +31,8 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 		}
 		t.Skip("needs the real sshd (root and /usr/sbin/sshd)")
 	}
-	e := newEnv(t, sshd.OpenSSH)
+	// managedEnv: the default identity may also place keys on onprem-1.
+	e := managedEnv(t, sshd.OpenSSH)
 	web1, db1 := infoByName(t, e.sb, "web-1"), infoByName(t, e.sb, "db-1")
 	if web1.SSHServer != "openssh" {
 		t.Fatalf("web-1 runs %s, want openssh", web1.SSHServer)
@@ -85,23 +86,26 @@ func TestViaRealSSHDStaysOnLoopback(t *testing.T) {
 		t.Errorf("sockets of this machine's network to simulated addresses:\n%s", strings.Join(seen, "\n"))
 	}
 
-	// What runs on web-1 (the real sshd) and on bastion-1 (the embedded
-	// server) sees only a loopback interface, in another network namespace
-	// than ours, where its VPC's private IPs answer on port 7 (echo).
+	// What runs on web-1 (the real sshd), bastion-1 (the embedded server)
+	// and onprem-1 (managed) sees only a loopback interface, in another
+	// network namespace than ours, where its VPC's private IPs answer on
+	// port 7 (echo).
 	ours, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"web-1", "bastion-1"} {
-		out, err := e.run("jitssh", "ssh", name, "--", "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; "+
-			"bash -c 'exec 3<>/dev/tcp/"+db1.PrivateIP+"/7 && echo routed >&3 && head -n1 <&3'")
+	// The managed instance (mi-, on premises) is in no VPC: db-1's private
+	// address is unreachable from it, at once.
+	for _, tc := range []struct{ name, want string }{{"web-1", "routed"}, {"bastion-1", "routed"}, {"onprem-1", "unreachable"}} {
+		out, err := e.run("jitssh", "ssh", tc.name, "--", "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; "+
+			"timeout 10 bash -c 'exec 3<>/dev/tcp/"+db1.PrivateIP+"/7 && echo routed >&3 && head -n1 <&3' 2>/dev/null || echo unreachable")
 		if err != nil {
-			t.Errorf("%s: %v\n%s", name, err, out)
+			t.Errorf("%s: %v\n%s", tc.name, err, out)
 			continue
 		}
 		lines := strings.Fields(string(out))
-		if len(lines) != 3 || lines[0] == ours || lines[1] != "lo" || lines[2] != "routed" {
-			t.Errorf("%s's network: %q, want another namespace than %s with only lo, and db-1's echo port", name, lines, ours)
+		if len(lines) != 3 || lines[0] == ours || lines[1] != "lo" || lines[2] != tc.want {
+			t.Errorf("%s's network: %q, want another namespace than %s with only lo, and db-1's echo port %s", tc.name, lines, ours, tc.want)
 		}
 	}
 }

@@ -18,7 +18,8 @@ import (
 // instance itself: IMDS on imdsAddr's port, SSH on 22, echo on 7) and the
 // private IPs of its VPC's instances (22 and 7, through the sandbox's
 // routing, sb.dial), all served by three listeners whatever the VPC's
-// size. Nothing else is reachable from inside, so a jump
+// size. A managed instance (imds nil) has no IMDS; its "VPC" is the
+// managed instances' own network. Nothing else is reachable from inside, so a jump
 // through the instance (ssh -J, -W, -L) to a simulated address never
 // becomes a real connection on the machine's network.
 func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Handler) (*netns.NS, error) {
@@ -27,15 +28,17 @@ func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Han
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { ns.Close() })
-	_, imdsPort, err := net.SplitHostPort(imdsAddr)
-	if err != nil {
-		return nil, err
+	if imds != nil { // not on a managed instance
+		_, imdsPort, err := net.SplitHostPort(imdsAddr)
+		if err != nil {
+			return nil, err
+		}
+		ln, err := ns.Listen("127.0.0.1:" + imdsPort)
+		if err != nil {
+			return nil, err
+		}
+		sb.serve(ln, imds)
 	}
-	ln, err := ns.Listen("127.0.0.1:" + imdsPort)
-	if err != nil {
-		return nil, err
-	}
-	sb.serve(ln, imds)
 	seen := map[string]bool{}
 	for _, peer := range sb.World.Instances() {
 		if peer.Virtual || peer.VpcID != in.VpcID || peer.PrivateIP == "" || seen[peer.PrivateIP] {

@@ -66,6 +66,15 @@ func (sb *Sandbox) startManaged(in world.Instance, dir string, mode sshd.Mode) (
 		sb.accounts[in.ID] = db
 		info.Homes = filepath.Dir(db.Home("root"))
 		scfg.Enter = db.Enter
+		// As for EC2 instances: what runs on it reaches only what the
+		// sandbox routes, never the machine's network (instanceNet).
+		if ns, err := sb.instanceNet(in, "", nil); err != nil {
+			sb.log.Warn("no network namespace for the managed instance: sshd's port forwarding is turned off", "instance", in.ID, "err", err)
+			scfg.DisableForwarding = true
+		} else {
+			sb.netns[in.ID] = ns
+			scfg.Enter = chainEnter(db.Enter, ns.Enter)
+		}
 		if mode == sshd.OpenSSH {
 			scfg.Mode, scfg.Authorize, scfg.AuthorizedKeysFile = sshd.OpenSSH, nil, ".ssh/authorized_keys"
 		} else {
