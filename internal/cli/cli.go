@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -224,8 +226,64 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
 	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g), newKnownHostsCmd(g), newLsCmd(g), newDoctorCmd(g))
 	root.AddCommand(newTunnelCmd(g), newShellCmd(g), newPolicyCmd(g))
+	root.InitDefaultCompletionCmd()
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	strictGroups(root)
 	return root
 }
+
+// strictGroups makes every command that only groups subcommands (config,
+// known-hosts, completion) fail on an unknown subcommand, suggesting the
+// nearest, instead of printing its help and exiting 0. Without arguments
+// it still prints its help.
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasSubCommands() {
+		return
+	}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
+	}
+	if c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownCommand(cmd, args[0])
+	}
+}
+
+// unknownCommand is the error for an unknown subcommand of cmd.
+func unknownCommand(cmd *cobra.Command, name string) error {
+	var names []string
+	for _, s := range cmd.Commands() {
+		if s.IsAvailableCommand() {
+			names = append(names, s.Name())
+		}
+	}
+	msg := fmt.Sprintf("unknown command %q for %q.", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf(" Did you mean %q?", cmd.CommandPath()+" "+s[0])
+	} else if len(names) > 0 {
+		msg += fmt.Sprintf(" Its commands: %s.", strings.Join(names, ", "))
+	}
+	return usageError{fmt.Errorf("%s (see %q)", msg, cmd.CommandPath()+" --help")}
+}
+
+// usageError is a command line jitssh does not understand: exit 2, like
+// other tools' usage errors (255 stays ssh's "could not connect").
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitUsage is the exit code of a usage error.
+const exitUsage = 2
 
 // exitError carries a specific exit code (e.g. ssh's own).
 type exitError struct{ code int }
@@ -244,6 +302,28 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	var ue usageError
+	if !errors.As(err, &ue) && strings.HasPrefix(err.Error(), "unknown command ") {
+		// the root's own check (cobra's legacyArgs): name the nearest
+		// command on one line, as for the groups
+		if name, ok := unknownName(err.Error()); ok {
+			err = unknownCommand(root, name)
+		}
+	}
 	fmt.Fprintf(stdio.Err, "jitssh: %v\n", err)
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
 	return 255 // ssh's convention for "could not connect"
+}
+
+// unknownName extracts NAME from cobra's `unknown command "NAME" for ...`.
+func unknownName(msg string) (string, bool) {
+	rest := strings.TrimPrefix(msg, "unknown command ")
+	i := strings.Index(rest, " for ")
+	if i < 0 {
+		return "", false
+	}
+	name, err := strconv.Unquote(rest[:i])
+	return name, err == nil
 }

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +19,7 @@ import (
 func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
-		Short: "Print or install the ssh_config settings that route i-* and mi-* through jitssh",
+		Short: "Print, install or uninstall the ssh_config settings that route i-* and mi-* through jitssh",
 	}
 	var file, loginUser string
 	var hosts []string
@@ -102,13 +104,9 @@ local user name, and jitssh pushes the key for that user (ssh's %r). Add
 			if err != nil {
 				return err
 			}
-			path := file
-			if path == "" {
-				home, err := os.UserHomeDir()
-				if err != nil {
-					return fmt.Errorf("find home directory: %w", err)
-				}
-				path = filepath.Join(home, ".ssh", "config")
+			path, err := sshConfigPath(file)
+			if err != nil {
+				return err
 			}
 			if err := sshconfig.Install(path, block); err != nil {
 				return err
@@ -123,12 +121,57 @@ local user name, and jitssh pushes the key for that user (ssh's %r). Add
 			return nil
 		},
 	}
-	install.Flags().StringVar(&file, "file", "", "ssh config file (default ~/.ssh/config)")
+	uninstall := &cobra.Command{
+		Use:   "uninstall",
+		Short: "Remove the managed Include block from ~/.ssh/config (and jitssh's included file)",
+		Long: `uninstall takes the block between "# BEGIN jitssh" and "# END jitssh" out of
+the ssh config file, leaving every other byte as it was, and removes the
+Host section file that block included. Without a block it changes nothing.
+A malformed block (a BEGIN without its END) is an error and nothing is
+written. Host-key pins and jitssh's own config file are kept.`,
+		Example: `  jitssh config uninstall
+  jitssh config uninstall --file ./ssh_config`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := sshConfigPath(file)
+			if err != nil {
+				return err
+			}
+			_, found, err := sshconfig.Installed(path)
+			if err != nil {
+				return err
+			}
+			if err := sshconfig.Remove(path); err != nil {
+				return err
+			}
+			p, err := defaultPaths()
+			if err != nil {
+				return err
+			}
+			// Every block includes the same Host section file; remove it
+			// with the block of the default file, the one that counts
+			// (a --file block is for testing and may share it).
+			if found && file == "" {
+				if err := os.Remove(p.SSHConfig); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove %s: %w", p.SSHConfig, err)
+				}
+			}
+			if !found {
+				fmt.Fprintf(g.io.Err, "jitssh: %s has no jitssh block; nothing to remove\n", path)
+				return nil
+			}
+			fmt.Fprintf(g.io.Err, "jitssh: removed the jitssh block from %s\n", path)
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{install, uninstall} {
+		c.Flags().StringVar(&file, "file", "", "ssh config file (default ~/.ssh/config)")
+	}
 	for _, c := range []*cobra.Command{print, install} {
 		c.Flags().StringVar(&loginUser, "user", "", "login user the Host section sets (default: default_user from jitssh's config file, else none)")
 		c.Flags().StringArrayVar(&hosts, "host", nil, "additional Host pattern routed through jitssh (repeatable)")
 	}
-	cmd.AddCommand(print, install)
+	cmd.AddCommand(print, install, uninstall)
 	return cmd
 }
 
@@ -160,4 +203,16 @@ func checkSSHConfig(ctx context.Context, configPath string, o sshconfig.Options)
 	c.Detail = configPath + " overrides jitssh's settings (ssh keeps the first value it finds): " + strings.Join(lines, "; ")
 	c.Fix = "move the \"# BEGIN jitssh\" block to the very top of " + configPath + ", or remove those options from the Host/Match sections above it (check with: ssh -G i-0123456789abcdef0); if jitssh itself moved, run `jitssh config install` again"
 	return c
+}
+
+// sshConfigPath is --file, else ~/.ssh/config.
+func sshConfigPath(file string) (string, error) {
+	if file != "" {
+		return file, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find home directory: %w", err)
+	}
+	return filepath.Join(home, ".ssh", "config"), nil
 }
