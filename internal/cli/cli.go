@@ -225,7 +225,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
 	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g), newKnownHostsCmd(g), newLsCmd(g), newDoctorCmd(g))
-	root.AddCommand(newTunnelCmd(g), newShellCmd(g), newPolicyCmd(g))
+	root.AddCommand(newTunnelCmd(g), newShellCmd(g), newPolicyCmd(g), newReapKeyCmd())
 	root.InitDefaultCompletionCmd()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	strictGroups(root)

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,7 +155,18 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			if os.Getenv(envExplainHostKey) == "1" {
 				o.ExplainHostKey = g.io.Err
 			}
-			return connect.Proxy(cmd.Context(), o, g.io.In, g.io.Out)
+			o.KeepKey = startReaper(g)
+			// ssh sends its ProxyCommand SIGHUP when it exits (after
+			// closing our stdin): end as on EOF, releasing the key file
+			// and the session, and say nothing, as nobody is listening.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
+			err = connect.Proxy(ctx, o, g.io.In, g.io.Out)
+			if err != nil && ctx.Err() != nil && cmd.Context().Err() == nil {
+				g.logger().Info("ssh hung up", "err", err)
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
@@ -205,4 +219,51 @@ func (g *globals) transportChoice(transport, via string) (string, *target.Spec, 
 		return "", nil, fmt.Errorf("--via: %w", err)
 	}
 	return connect.NameBastion, &sp, nil
+}
+
+// reapKeyCmd is the hidden `jitssh reap-key KEYFILE` that startReaper
+// starts: it waits for the key's push window to close and removes the key
+// file set then, unless a proxy uses it again (connect.ReapKey).
+func newReapKeyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:    "reap-key KEYFILE",
+		Short:  "Remove an ephemeral key file once its push window has closed (started by the proxy)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := defaultPaths()
+			if err != nil {
+				return err
+			}
+			path := filepath.Clean(args[0])
+			if filepath.Dir(path) != filepath.Clean(p.KeyDir) {
+				return fmt.Errorf("reap-key: %s is not in the key directory %s", path, p.KeyDir)
+			}
+			return connect.ReapKey(cmd.Context(), path)
+		},
+	}
+}
+
+// startReaper returns the proxy's KeepKey: it starts `jitssh reap-key`
+// for the key file, detached (its own session, stdio on /dev/null), unless
+// one already waits for it. The proxy itself exits when ssh does.
+func startReaper(g *globals) func(string, time.Time) {
+	return func(path string, until time.Time) {
+		if connect.ReaperRunning(path) {
+			return
+		}
+		self, err := selfPath()
+		if err != nil {
+			g.logger().Warn("cannot start the key reaper; the key file is removed by the next jitssh after its window", "err", err)
+			return
+		}
+		c := exec.Command(self, "reap-key", path)
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := c.Start(); err != nil {
+			g.logger().Warn("cannot start the key reaper; the key file is removed by the next jitssh after its window", "err", err)
+			return
+		}
+		g.logger().Info("key file kept for reuse until its push window closes", "file", path, "until", until)
+		_ = c.Process.Release()
+	}
 }

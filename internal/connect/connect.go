@@ -14,17 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
-	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -335,59 +331,3 @@ type ssmAddr string
 
 func (a ssmAddr) Network() string { return "ssm" }
 func (a ssmAddr) String() string  { return string(a) }
-
-// keyForFile returns the key at path if one is there (ssh may already have
-// read its public half), or generates and writes a new one. The returned
-// func removes the file when no other jitssh process is using it.
-func keyForFile(path string) (*sshkeys.Key, func(), error) {
-	if path == "" {
-		return nil, nil, errors.New("no identity file path: pass --identity-file (the ssh config block does)")
-	}
-	lock, err := lockShared(path + ".lock")
-	if err != nil {
-		return nil, nil, err
-	}
-	k, _, err := sshkeys.LoadOrCreate(path, "jitssh-ephemeral")
-	if err != nil {
-		lock.Close()
-		return nil, nil, fmt.Errorf("ephemeral key %s: %w", path, err)
-	}
-	return k, func() { releaseKey(path, lock) }, nil
-}
-
-// flockEx upgrades f's lock to an exclusive one, waiting for it.
-func flockEx(f *os.File) error {
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock %s: %w", f.Name(), err)
-	}
-	return nil
-}
-
-func lockShared(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create key directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open key lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock key file: %w", err)
-	}
-	return f, nil
-}
-
-// releaseKey deletes the key file if this is the last process holding it
-// and its push window has closed; while the window is open the file stays
-// for the next ssh to the same user@host (scp bursts), which then neither
-// generates nor pushes a key.
-func releaseKey(path string, lock *os.File) {
-	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-		if _, open := readPushRecord(path, time.Now()); !open {
-			os.Remove(path) // the lock file stays: removing it would race new lockers
-			os.Remove(path + pushRecordSuffix)
-		}
-	}
-	lock.Close()
-}

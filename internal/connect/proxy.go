@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -56,6 +57,12 @@ type ProxyOptions struct {
 	// UserKnownHostsFile), so `jitssh ssh` sets this instead of having
 	// ssh run `jitssh known-hosts lookup` (a whole process) to explain.
 	ExplainHostKey io.Writer
+	// KeepKey, if set, is told when this proxy, the last one using
+	// KeyFile, leaves it for reuse until its push window closes (at
+	// until); it arranges for the key set to be removed then (`jitssh
+	// proxy` starts a reaper, see ReapKey). If nil, the key is removed
+	// when the last proxy using it ends.
+	KeepKey func(keyFile string, until time.Time)
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
 	Logger            *slog.Logger
@@ -110,6 +117,25 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		if err := target.ValidUser(viaUser); err != nil {
 			return err
 		}
+	}
+	if o.PublicKey == "" && o.KeyFile == "" {
+		return errors.New("no identity file path: pass --identity-file (the ssh config block does)")
+	}
+	// The key file's lock first: ssh may have read the key file already
+	// (see keyfile.go), and from now on nobody removes it.
+	var use *keyUse
+	if o.KeyFile != "" {
+		var err error
+		if use, err = useKey(o.KeyFile); err != nil {
+			return err
+		}
+		defer use.release(o.KeepKey)
+		swept := make(chan struct{})
+		go func() {
+			defer close(swept)
+			SweepKeys(filepath.Dir(o.KeyFile), o.KeepKey)
+		}()
+		defer func() { <-swept }()
 	}
 	// An instance id is known before resolving: auto asks SSM about the
 	// agent at the same time as EC2 about the instance, not after.
@@ -178,17 +204,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	pubKey := o.PublicKey
 	var signer ssh.Signer
-	release := func() {}
 	if pubKey == "" {
-		key, rel, err := keyForFile(o.KeyFile)
+		key, err := use.load()
 		if err != nil {
 			return err
 		}
-		release = rel
 		pubKey = key.AuthorizedKey()
 		signer = key.Signer()
 	}
-	defer release()
 	if name == NameBastion && signer == nil {
 		// The key's private half may be in the ssh-agent (`jitssh ssh`
 		// with an agent, or -i with a key loaded there).

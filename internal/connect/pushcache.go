@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
@@ -101,13 +103,12 @@ func pushOnce(ctx context.Context, api API, keyFile string, inst target.Instance
 // lockFile takes an exclusive lock on path (created 0600), released by
 // closing the file.
 func lockFile(path string) (*os.File, error) {
-	f, err := lockShared(path)
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key directory: %w", err)
 	}
-	if err := flockEx(f); err != nil {
-		f.Close()
-		return nil, err
+	f, err := openLocked(path, syscall.LOCK_EX, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return f, nil
 }

@@ -1,0 +1,278 @@
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
+)
+
+// The ephemeral key file's lifecycle. A key file K (ssh's IdentityFile,
+// <keydir>/USER@HOST) comes with files of its own, all removed together:
+//
+//	K                       the private key (absent for the user's own key: K is then USER@HOST.own)
+//	K.lock                  held shared by every proxy using K, exclusively by whoever removes the set
+//	K.pushed, K.push.lock   the push record (pushcache.go) and its lock
+//	K.via-ID.pushed, …      the same for the jump host ID
+//	K.reap                  held by the reaper waiting for K's push window to close
+//
+// A proxy takes K.lock shared before it reads or writes K and releases it
+// when it ends. The last one out (its exclusive lock succeeds) removes the
+// set if K's push window has closed; while it is open the set stays, so
+// that the next ssh to the same USER@HOST within the window (scp bursts)
+// reuses the key without a push, and the proxy hands it to a reaper (see
+// ProxyOptions.KeepKey, ReapKey): a process that waits for the window to
+// close and then removes the set unless it is in use again. A set left by
+// a process that was killed is removed by the next proxy (SweepKeys).
+//
+// One race is left, as with any removal: ssh reads a key file present
+// when it starts before its proxy can take the lock, so a removal falling
+// between the two (at the very end of a window) makes that one login
+// fail. Proxies take the lock first thing to keep that gap to
+// milliseconds.
+const (
+	keyLockSuffix = ".lock"
+	keyReapSuffix = ".reap"
+	pushLockSuffx = ".push.lock"
+)
+
+// viaFileSuffix matches what viaRecord adds to K: ".via-ID.pushed" and
+// ".via-ID.push.lock".
+var viaFileSuffix = regexp.MustCompile(`^\.via-(?:i|mi)-[0-9a-f]+(?:\.pushed|\.push\.lock)$`)
+
+// keyUse is a proxy's shared hold on a key file.
+type keyUse struct {
+	path string
+	lock *os.File
+}
+
+// useKey takes the shared lock on the key file path (creating the key
+// directory if need be).
+func useKey(path string) (*keyUse, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create key directory: %w", err)
+	}
+	f, err := openLocked(path+keyLockSuffix, syscall.LOCK_SH, true)
+	if err != nil {
+		return nil, fmt.Errorf("lock key file: %w", err)
+	}
+	return &keyUse{path: path, lock: f}, nil
+}
+
+// load returns the key at u.path if one is there (ssh may already have
+// read its public half), or generates and writes a new one.
+func (u *keyUse) load() (*sshkeys.Key, error) {
+	k, _, err := sshkeys.LoadOrCreate(u.path, "jitssh-ephemeral")
+	if err != nil {
+		return nil, fmt.Errorf("ephemeral key %s: %w", u.path, err)
+	}
+	return k, nil
+}
+
+// release ends this proxy's use of the key file. If it was the last user
+// and the push window is closed, the set is removed now; if the window is
+// open, keep (if not nil) is told until when it is, and the set stays;
+// with keep nil it is removed now all the same.
+func (u *keyUse) release(keep func(path string, until time.Time)) {
+	defer u.lock.Close()
+	if syscall.Flock(int(u.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // another proxy uses it: the last one decides
+	}
+	if r, open := readPushRecord(u.path, time.Now()); open && keep != nil {
+		keep(u.path, r.Expires)
+		return
+	}
+	removeKeySet(u.path)
+}
+
+// openLocked opens (with create, creating) the lock file path and locks
+// it (how: LOCK_SH or LOCK_EX, optionally |LOCK_NB). A lock file is
+// removed by whoever holds it exclusively, so after locking it is checked
+// to still be the file at path; if not, it is opened again.
+func openLocked(path string, how int, create bool) (*os.File, error) {
+	flags := os.O_RDWR | syscall.O_NOFOLLOW
+	if create {
+		flags |= os.O_CREATE
+	}
+	for {
+		f, err := os.OpenFile(path, flags, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(f.Fd()), how); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		a, err1 := f.Stat()
+		b, err2 := os.Lstat(path)
+		if err1 == nil && err2 == nil && os.SameFile(a, b) {
+			return f, nil
+		}
+		f.Close()
+		if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
+			return nil, err2
+		}
+		if !create && errors.Is(err2, fs.ErrNotExist) {
+			return nil, err2
+		}
+	}
+}
+
+// removeKeySet removes the key file path and its companions; the caller
+// holds path's lock exclusively. The lock file goes last.
+func removeKeySet(path string) {
+	os.Remove(path)
+	os.Remove(path + pushRecordSuffix)
+	os.Remove(path + pushLockSuffx)
+	dir, base := filepath.Split(path)
+	if ents, err := os.ReadDir(filepath.Clean(dir)); err == nil {
+		for _, e := range ents {
+			if rest, ok := strings.CutPrefix(e.Name(), base); ok && viaFileSuffix.MatchString(rest) {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	if f, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false); err == nil {
+		os.Remove(path + keyReapSuffix) // no reaper holds it: a killed one's
+		f.Close()
+	}
+	os.Remove(path + keyLockSuffix)
+}
+
+// ReapKey is the reaper of the key file path: it waits for the push
+// window to close and removes the key set unless a proxy is using it
+// then (that proxy, the last one out, decides again). One reaper per key
+// file: if another holds path.reap, ReapKey returns at once. It returns
+// when the set is gone or ctx ends.
+func ReapKey(ctx context.Context, path string) error {
+	for {
+		reap, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, true)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // the key directory is gone
+		}
+		if err != nil {
+			return nil // another reaper has it
+		}
+		err = reapLoop(ctx, path)
+		os.Remove(path + keyReapSuffix)
+		reap.Close()
+		if err != nil {
+			return err
+		}
+		// A proxy may have made the key again while this reaper was
+		// removing it, and seen this reaper still there: look again.
+		if !keySetExists(path) {
+			return nil
+		}
+	}
+}
+
+func reapLoop(ctx context.Context, path string) error {
+	for {
+		if r, ok := readPushRecordAny(path); ok {
+			if err := sleepUntil(ctx, r.Expires); err != nil {
+				return err
+			}
+		}
+		lock, err := openLocked(path+keyLockSuffix, syscall.LOCK_EX, false)
+		if errors.Is(err, fs.ErrNotExist) {
+			if keySetExists(path) {
+				// a set without its lock (an older jitssh): take it
+				if lock, err = openLocked(path+keyLockSuffix, syscall.LOCK_EX, true); err != nil {
+					return err
+				}
+			} else {
+				return nil
+			}
+		} else if err != nil {
+			return err
+		}
+		if r, ok := readPushRecordAny(path); ok && time.Now().Before(r.Expires) {
+			lock.Close() // pushed again: wait for the new window
+			continue
+		}
+		removeKeySet(path)
+		lock.Close()
+		return nil
+	}
+}
+
+// readPushRecordAny returns the push record stored with the key file,
+// open or not.
+func readPushRecordAny(keyFile string) (pushRecord, bool) {
+	r, _ := readPushRecord(keyFile, time.Time{})
+	return r, !r.Expires.IsZero()
+}
+
+func keySetExists(path string) bool {
+	for _, p := range []string{path, path + pushRecordSuffix, path + keyLockSuffix} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ReaperRunning reports whether a reaper waits for the key file path.
+func ReaperRunning(path string) bool {
+	f, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+	if err != nil {
+		return errors.Is(err, syscall.EWOULDBLOCK)
+	}
+	f.Close()
+	return false
+}
+
+// SweepKeys removes what killed processes left in the key directory dir:
+// key sets nobody uses whose push window has closed (those whose window
+// is still open go to keep, as in release, or are removed with keep
+// nil), and half-written key files (".NAME.new*") over a minute old.
+func SweepKeys(dir string, keep func(path string, until time.Time)) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") && strings.Contains(name, ".new") {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(dir, name))
+			}
+			continue
+		}
+		base, ok := strings.CutSuffix(name, keyLockSuffix)
+		if !ok || strings.HasSuffix(name, pushLockSuffx) {
+			continue
+		}
+		path := filepath.Join(dir, base)
+		f, err := openLocked(path+keyLockSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+		if err != nil {
+			continue // in use, or gone
+		}
+		u := &keyUse{path: path, lock: f}
+		u.release(keep)
+	}
+}
