@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
@@ -160,5 +163,97 @@ func TestShellOnATerminal(t *testing.T) {
 	typ("exit\r")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("jitssh shell after exit: %v", err)
+	}
+}
+
+// TestShellEscapeEndsFrozenSession: on a terminal, a remote shell that no
+// longer reacts to anything (its pty in raw mode without echo, running a
+// sleep that ignores input: Ctrl-C and Ctrl-D do nothing) ends on Enter
+// "~." with a message and exit 255, and the local terminal is restored;
+// "~?" lists the escapes and "~~" types one "~". With --escape-char none,
+// "~." goes to the remote shell.
+func TestShellEscapeEndsFrozenSession(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	in := e.sb.Instances[1]
+	start := func(args ...string) (*exec.Cmd, *os.File, *ptyReader, func(string)) {
+		cmd := exec.Command(filepath.Join(binDir, "jitssh"), append([]string{"shell", in.ID}, args...)...)
+		cmd.Env = e.vars
+		ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); ptmx.Close() })
+		term := &ptyReader{}
+		go term.run(ptmx)
+		typ := func(s string) {
+			if _, err := io.WriteString(ptmx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return cmd, ptmx, term, typ
+	}
+	cmd, ptmx, term, typ := start()
+	before, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := term.expect(t, `SSM session (\S+)\)\. Exit the shell to end the session \(or type ~\. after Enter\)`)[1]
+	term.expect(t, `[$#] $`)
+	typ("~?")
+	term.expect(t, `~\.   - end the session`)
+	typ("~~")
+	term.expect(t, `(?m)^~$|[$#] ~$`) // the remote shell got one ~
+	typ("\x03")                        // discard the line
+	term.expect(t, `[$#] $`)
+	typ("stty raw -echo; echo frozen; exec sleep 600\r")
+	term.expect(t, `frozen`)
+	typ("\x03\x04hello\r")
+	time.Sleep(300 * time.Millisecond)
+	typ("~.")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+			t.Fatalf("jitssh shell after ~.: %v, want exit 255", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("~. did not end the session")
+	}
+	term.expect(t, `jitssh: session \S+ to `+in.ID+` ended with ~\.`)
+	after, err := unix.IoctlGetTermios(int(ptmx.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
+		t.Fatalf("terminal not restored: lflag %#x iflag %#x oflag %#x, was %#x %#x %#x", after.Lflag, after.Iflag, after.Oflag, before.Lflag, before.Iflag, before.Oflag)
+	}
+	if sess, ok := e.sb.World.Session(sid); !ok {
+		t.Fatalf("no session %s", sid)
+	} else {
+		select {
+		case <-sess.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("SSM session %s still open after ~.", sid)
+		}
+	}
+
+	// Escapes off: ~. reaches the remote shell.
+	cmd, _, term, typ = start("--escape-char", "none")
+	term.expect(t, `Exit the shell to end the session\.`)
+	term.expect(t, `[$#] $`)
+	typ("~.")
+	term.expect(t, `~\.`)
+	typ("\x03")
+	term.expect(t, `[$#] $`)
+	typ("echo still-on\r")
+	term.expect(t, `(?m)^still-on\r?\n`)
+	typ("exit\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("jitssh shell --escape-char none after exit: %v", err)
+	}
+	if _, stderr, code := runJitssh(t, e.home, "shell", "--escape-char", "~~", in.ID); code != 2 || !strings.Contains(stderr, "--escape-char") {
+		t.Fatalf("bad --escape-char: exit %d: %s", code, stderr)
 	}
 }

@@ -94,7 +94,9 @@ type ShellResult struct {
 
 // Run copies stdin to the remote pty and its output to stdout until the
 // session ends: the remote shell exited (channel_closed), the context was
-// cancelled (the session is then terminated), or the session failed.
+// cancelled (the session is then terminated at once, without waiting for
+// the agent), or the session failed. stdin failing with context.Canceled
+// (the caller is ending the session) is not reported.
 //
 // When stdin ends (a pipe, not a terminal) the remote pty gets Ctrl-D —
 // twice if the last line had no newline, as a terminal needs — so the
@@ -123,7 +125,7 @@ func (s *Shell) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) (She
 						end = append(end, eot)
 					}
 					_, _ = s.dc.Write(end)
-				} else {
+				} else if !errors.Is(err, context.Canceled) {
 					s.log.Warn("reading stdin failed; the remote shell gets no more input", "err", err)
 				}
 				return
@@ -143,7 +145,10 @@ func (s *Shell) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) (She
 		}
 		return res, nil
 	case <-ctx.Done():
-		s.Shutdown()
+		// Ended from here (~., a signal): the remote side may not answer
+		// any more, so no waiting for acknowledgements.
+		s.dc.Close()
+		terminate(s.api, s.SessionID)
 		return ShellResult{}, ctx.Err()
 	}
 }
