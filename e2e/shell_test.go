@@ -203,7 +203,7 @@ func TestShellEscapeEndsFrozenSession(t *testing.T) {
 	term.expect(t, `~\.   - end the session`)
 	typ("~~")
 	term.expect(t, `(?m)^~$|[$#] ~$`) // the remote shell got one ~
-	typ("\x03")                        // discard the line
+	typ("\x03")                       // discard the line
 	term.expect(t, `[$#] $`)
 	typ("stty raw -echo; echo frozen; exec sleep 600\r")
 	term.expect(t, `frozen`)

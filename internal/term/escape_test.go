@@ -51,14 +51,14 @@ func TestEscaper(t *testing.T) {
 		{"~.", "", true, false},
 		{"echo\r~.rest", "echo\r", true, false},
 		{"echo\n~.", "echo\n", true, false},
-		{"a~.b", "a~.b", false, false},   // not at a line start
-		{"\r~~x", "\r~x", false, false},  // ~~ sends one ~
-		{"\r~~.", "\r~.", false, false},  // ... which is not an escape
-		{"\r~x", "\r~x", false, false},   // unknown: both go
-		{"~?\r", "\r", false, true},      // help: nothing sent
-		{"~?~.", "", true, true},         // another escape may follow ~?
-		{"~", "~", false, false},         // input ends after it
-		{"~\r~.", "~\r", true, false},    // ~ then Enter: both sent
+		{"a~.b", "a~.b", false, false},  // not at a line start
+		{"\r~~x", "\r~x", false, false}, // ~~ sends one ~
+		{"\r~~.", "\r~.", false, false}, // ... which is not an escape
+		{"\r~x", "\r~x", false, false},  // unknown: both go
+		{"~?\r", "\r", false, true},     // help: nothing sent
+		{"~?~.", "", true, true},        // another escape may follow ~?
+		{"~", "~", false, false},        // input ends after it
+		{"~\r~.", "~\r", true, false},   // ~ then Enter: both sent
 		{"x\r\r~.", "x\r\r", true, false},
 	}
 	for _, c := range cases {
