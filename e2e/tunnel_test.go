@@ -21,6 +21,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a writing process and a
@@ -330,4 +331,136 @@ func TestSSHThroughTunnel(t *testing.T) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 	rt.stop(t)
+}
+
+// TestTunnelSeveralPorts forwards two ports in one command, ssh -L style:
+// the echo service of web-1 and, through web-1, web-2's SSH server. Both
+// work at once over two SSM sessions, and Ctrl-C ends both. A bad
+// forwarding or a local port in use fails the command before any session
+// starts or any port listens.
+func TestTunnelSeveralPorts(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	via, dst := e.sb.Instances[0], e.sb.Instances[1]
+	cmd := exec.Command(filepath.Join(binDir, "jitssh"), "tunnel", via.Name, "0:7", "0:"+dst.PrivateIP+":22", "--output", "json")
+	cmd.Env = e.vars
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	type ready struct {
+		LocalAddress string `json:"local_address"`
+		RemoteHost   string `json:"remote_host"`
+		RemotePort   int    `json:"remote_port"`
+		SessionID    string `json:"session_id"`
+	}
+	readies := make(chan []ready, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		var got []ready
+		for range 2 {
+			l, err := r.ReadString('\n')
+			var x ready
+			if err != nil || json.Unmarshal([]byte(l), &x) != nil {
+				break
+			}
+			got = append(got, x)
+		}
+		readies <- got
+		io.Copy(io.Discard, r)
+	}()
+	var rs []ready
+	select {
+	case rs = <-readies:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("not ready; stderr:\n%s", stderr.String())
+	}
+	if len(rs) != 2 || rs[0].RemotePort != 7 || rs[0].RemoteHost != "" || rs[1].RemotePort != 22 || rs[1].RemoteHost != dst.PrivateIP || rs[0].SessionID == rs[1].SessionID {
+		t.Fatalf("ready lines %+v; stderr:\n%s", rs, stderr.String())
+	}
+	// Both listen once ready is said (stderr says so too).
+	for _, r := range rs {
+		if !strings.Contains(stderr.String(), "Forwarding "+r.LocalAddress+" to ") {
+			t.Fatalf("stderr does not announce %s:\n%s", r.LocalAddress, stderr.String())
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		errs <- echoThrough(rs[0].LocalAddress, bytes.Repeat([]byte("two ports "), 10000))
+	}()
+	go func() {
+		defer wg.Done()
+		c, err := net.DialTimeout("tcp", rs[1].LocalAddress, 5*time.Second)
+		if err != nil {
+			errs <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		banner, err := bufio.NewReader(c).ReadString('\n')
+		if err == nil && !strings.HasPrefix(banner, "SSH-2.0-") {
+			err = fmt.Errorf("banner %q", banner)
+		}
+		errs <- err
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("%v; stderr:\n%s", err, stderr.String())
+		}
+	}
+	var sessions []*world.Session
+	for _, r := range rs {
+		s, ok := e.sb.World.Session(r.SessionID)
+		if !ok {
+			t.Fatalf("no session %s", r.SessionID)
+		}
+		sessions = append(sessions, s)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tunnel after Ctrl-C: %v\n%s", err, stderr.String())
+	}
+	for _, s := range sessions {
+		select {
+		case <-s.Done():
+		default:
+			t.Fatalf("Ctrl-C left session %s running", s.ID)
+		}
+	}
+
+	// Nothing starts when one forwarding is bad or its port is taken.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	before := e.cloudTrailCount("StartSession", "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"0:7", "8080:web:99999"}, `forwarding "8080:web:99999": port "99999"`},
+		{[]string{"0:7", "8080:ho st:22"}, `forwarding "8080:ho st:22": host "ho st"`},
+		{[]string{"0:7", fmt.Sprintf("%d:22", takenPort)}, fmt.Sprintf("listen on 127.0.0.1 port %d", takenPort)},
+		{[]string{"0:7", "0:22", "--local-port", "9999"}, "--local-port and --remote-host go with a single PORT"},
+	} {
+		_, stderr, code := runJitssh(t, e.home, append([]string{"tunnel", via.Name}, c.args...)...)
+		if code == 0 || !strings.Contains(stderr, c.want) {
+			t.Errorf("tunnel %v: exit %d, stderr %q; want %q", c.args, code, stderr, c.want)
+		}
+	}
+	if n := e.cloudTrailCount("StartSession", ""); n != before {
+		t.Fatalf("%d sessions started by failing tunnel commands", n-before)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -58,35 +59,55 @@ func newTunnelCmd(g *globals) *cobra.Command {
 	var localPort int
 	var remoteHost, bind, reason, output string
 	cmd := &cobra.Command{
-		Use:   "tunnel TARGET PORT",
-		Short: "Forward a local port to a port on an instance, or through it to another host, over SSM",
-		Long: `tunnel listens on a local port and forwards every connection to PORT on
-the instance (AWS-StartPortForwardingSession), or with --remote-host to
-HOST:PORT as the instance reaches it (AWS-StartPortForwardingSessionToRemoteHost:
-an RDS endpoint, another instance's private address). All connections share
-one SSM session (multiplexed, as AWS's plugin does), so opening many is
-cheap; no key is pushed and no SSH is involved.
+		Use:   "tunnel TARGET PORT|LOCAL:PORT|LOCAL:HOST:PORT|BIND:LOCAL:HOST:PORT...",
+		Short: "Forward local ports to ports on an instance, or through it to other hosts, over SSM",
+		Long: `tunnel listens on local ports and forwards every connection to a port on
+the instance (AWS-StartPortForwardingSession), or to HOST:PORT as the
+instance reaches it (AWS-StartPortForwardingSessionToRemoteHost: an RDS
+endpoint, another instance's private address). Each forwarding is written
+as ssh's -L:
+  PORT                    the instance's PORT, on a free local port
+                          (or --local-port; --remote-host HOST sends it there)
+  LOCAL:PORT              local port LOCAL to the instance's PORT
+  LOCAL:HOST:PORT         local port LOCAL to HOST:PORT (HOST localhost: the
+                          instance itself; an IPv6 address in brackets)
+  BIND:LOCAL:HOST:PORT    the same, listening on local address BIND
+LOCAL 0 is any free port. Give several to forward several ports at once:
+each gets its own SSM session, and all connections to one share it
+(multiplexed, as AWS's plugin does), so opening many is cheap; no key is
+pushed and no SSH is involved.
 
-Once listening it prints the local address on stderr (and, with
---output json, a JSON object on stdout). It stays up across the service's
-periodic websocket closes (the session is resumed) until Ctrl-C, which
-ends the SSM session. A destination that refuses a connection fails that
-connection only, with a warning; the tunnel stays up.
+Every forwarding is checked, and every local port is listening, before any
+session starts: one bad forwarding or port in use fails the command and
+nothing is forwarded. Once all sessions are up it prints each local address
+on stderr (and, with --output json, one JSON object per forwarding on
+stdout, one per line). It stays up across the service's periodic websocket
+closes (the session is resumed) until Ctrl-C, which ends the SSM sessions;
+if one session ends, the others are ended too and the command fails. A
+destination that refuses a connection fails that connection only, with a
+warning; the tunnel stays up.
 
 TARGET is any target form (see "jitssh ssh --help"), without user@.`,
 		Example: `  jitssh tunnel web-1 8080                      # http://127.0.0.1:<printed port>
   jitssh tunnel web-1 80 --local-port 8080
+  jitssh tunnel web-1 8080:80 9090:9090         # two ports at once
+  jitssh tunnel bastion 5432:mydb.abc123.eu-west-1.rds.amazonaws.com:5432 6379:cache.internal:6379
   jitssh tunnel bastion 5432 --remote-host mydb.abc123.eu-west-1.rds.amazonaws.com --local-port 5432
+  jitssh tunnel web-1 0.0.0.0:8080:localhost:80 # listen on every interface
   jitssh tunnel web-1 6379 --output json &     # {"local_address":"127.0.0.1:…",…} on stdout once ready`,
-		Args: cobra.ExactArgs(2),
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
 			}
-			port, err := strconv.Atoi(args[1])
-			if err != nil || port < 1 || port > 65535 {
-				return fmt.Errorf("invalid port %q: want a number from 1 to 65535", args[1])
+			specs := make([]portSpec, 0, len(args)-1)
+			for _, a := range args[1:] {
+				sp, err := parsePortSpec(a)
+				if err != nil {
+					return err
+				}
+				specs = append(specs, sp)
 			}
 			if localPort < 0 || localPort > 65535 {
 				return fmt.Errorf("--local-port %d: want 0 (any free port) to 65535", localPort)
@@ -97,56 +118,157 @@ TARGET is any target form (see "jitssh ssh --help"), without user@.`,
 			if net.ParseIP(bind) == nil {
 				return fmt.Errorf("--bind %q: want a local IP address such as 127.0.0.1", bind)
 			}
-			// Listen first: a port in use fails before anything is started.
-			ln, err := net.Listen("tcp", net.JoinHostPort(bind, strconv.Itoa(localPort)))
-			if err != nil {
-				return fmt.Errorf("listen on %s port %d: %w (pick another --local-port, or 0 for any)", bind, localPort, err)
+			if cmd.Flags().Changed("local-port") || remoteHost != "" {
+				if len(specs) != 1 || specs[0].LocalSet {
+					return errors.New("--local-port and --remote-host go with a single PORT; with several, write LOCAL:HOST:PORT for each")
+				}
+				specs[0].LocalPort, specs[0].RemoteHost = localPort, remoteHost
 			}
-			defer ln.Close()
+			for i := range specs {
+				if specs[i].Bind == "" {
+					specs[i].Bind = bind
+				}
+			}
+			// Listen first: a port in use fails before anything is started.
+			lns := make([]net.Listener, len(specs))
+			defer func() {
+				for _, ln := range lns {
+					if ln != nil {
+						ln.Close()
+					}
+				}
+			}()
+			for i, sp := range specs {
+				ln, err := net.Listen("tcp", net.JoinHostPort(sp.Bind, strconv.Itoa(sp.LocalPort)))
+				if err != nil {
+					return fmt.Errorf("forwarding %s: listen on %s port %d: %w (pick another local port, or 0 for any)", sp, sp.Bind, sp.LocalPort, err)
+				}
+				lns[i] = ln
+			}
 			api, inst, err := resolveTarget(ctx, g, args[0])
 			if err != nil {
 				return err
 			}
-			addr := ln.Addr().(*net.TCPAddr)
-			fw, err := connect.OpenForward(ctx, connect.ForwardOptions{
-				API: api, InstanceID: inst.ID, Port: port, RemoteHost: remoteHost,
-				LocalPort: addr.Port, Reason: reason, Logger: g.logger(),
-			})
+			fws, err := openForwards(ctx, g, api, inst, specs, lns, reason)
 			if err != nil {
 				return err
 			}
-			ready := tunnelReady{LocalAddress: addr.String(), LocalPort: addr.Port, InstanceID: inst.ID,
-				RemoteHost: remoteHost, RemotePort: port, SessionID: fw.SessionID}
-			dest := fmt.Sprintf("port %d of %s", port, describe(inst))
-			if remoteHost != "" {
-				dest = fmt.Sprintf("%s via %s", net.JoinHostPort(remoteHost, strconv.Itoa(port)), describe(inst))
+			for i, fw := range fws {
+				sp, addr := specs[i], lns[i].Addr().(*net.TCPAddr)
+				last := ""
+				if i == len(fws)-1 {
+					last = " Press Ctrl-C to stop."
+				}
+				fmt.Fprintf(g.io.Err, "Forwarding %s to %s (SSM session %s).%s\n", addr, destination(sp, inst), fw.SessionID, last)
 			}
-			fmt.Fprintf(g.io.Err, "Forwarding %s to %s (SSM session %s). Press Ctrl-C to stop.\n", addr, dest, fw.SessionID)
 			if output == "json" {
-				if err := json.NewEncoder(g.io.Out).Encode(ready); err != nil {
-					fw.Shutdown()
-					return err
+				enc := json.NewEncoder(g.io.Out)
+				for i, fw := range fws {
+					addr := lns[i].Addr().(*net.TCPAddr)
+					if err := enc.Encode(tunnelReady{LocalAddress: addr.String(), LocalPort: addr.Port, InstanceID: inst.ID,
+						RemoteHost: specs[i].RemoteHost, RemotePort: specs[i].RemotePort, SessionID: fw.SessionID}); err != nil {
+						for _, fw := range fws {
+							fw.Shutdown()
+						}
+						return err
+					}
 				}
 			}
-			err = fw.Serve(ctx, ln)
-			st := fw.Stats()
-			if errors.Is(err, connect.ErrSessionEnded) {
-				return fmt.Errorf("tunnel to %s closed after %d connections: %w", dest, st.Connections, err)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(g.io.Err, "Tunnel closed after %d connections; SSM session %s terminated.\n", st.Connections, fw.SessionID)
-			return nil
+			return serveForwards(ctx, g, inst, specs, fws, lns)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
-	cmd.Flags().IntVar(&localPort, "local-port", 0, "local port to listen on (default: any free port, printed)")
-	cmd.Flags().StringVar(&remoteHost, "remote-host", "", "forward to this host (as the instance reaches it) instead of the instance itself")
-	cmd.Flags().StringVar(&bind, "bind", "127.0.0.1", "local address to listen on")
-	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or json: also print the local address as JSON on stdout once ready")
+	cmd.Flags().IntVar(&localPort, "local-port", 0, "local port of a single PORT forwarding (default: any free port, printed)")
+	cmd.Flags().StringVar(&remoteHost, "remote-host", "", "forward a single PORT to this host (as the instance reaches it) instead of the instance itself")
+	cmd.Flags().StringVar(&bind, "bind", "127.0.0.1", "local address to listen on (a forwarding's BIND overrides it)")
+	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM sessions, for CloudTrail")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or json: also print each local address as JSON on stdout once ready")
 	return cmd
+}
+
+// destination describes where a forwarding goes, for messages.
+func destination(sp portSpec, inst target.Instance) string {
+	if sp.RemoteHost != "" {
+		return fmt.Sprintf("%s via %s", net.JoinHostPort(sp.RemoteHost, strconv.Itoa(sp.RemotePort)), describe(inst))
+	}
+	return fmt.Sprintf("port %d of %s", sp.RemotePort, describe(inst))
+}
+
+// openForwards starts one SSM session per forwarding, at once; if one
+// fails, the others are ended and nothing is forwarded.
+func openForwards(ctx context.Context, g *globals, api *awsapi.Client, inst target.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
+	fws := make([]*connect.Forward, len(specs))
+	errs := make([]error, len(specs))
+	var wg sync.WaitGroup
+	for i, sp := range specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fws[i], errs[i] = connect.OpenForward(ctx, connect.ForwardOptions{
+				API: api, InstanceID: inst.ID, Port: sp.RemotePort, RemoteHost: sp.RemoteHost,
+				LocalPort: lns[i].Addr().(*net.TCPAddr).Port, Reason: reason, Logger: g.logger(),
+			})
+			if errs[i] != nil && len(specs) > 1 {
+				errs[i] = fmt.Errorf("forwarding %s: %w", sp, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, fw := range fws {
+			if fw != nil {
+				fw.Shutdown()
+			}
+		}
+		return nil, firstError(errs)
+	}
+	return fws, nil
+}
+
+func firstError(errs []error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// serveForwards serves every forwarding until Ctrl-C, or until one
+// session ends, which ends the others.
+func serveForwards(ctx context.Context, g *globals, inst target.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(fws))
+	var wg sync.WaitGroup
+	for i, fw := range fws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = fw.Serve(ctx, lns[i]); errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	var failed error
+	for i, fw := range fws {
+		st := fw.Stats()
+		dest := destination(specs[i], inst)
+		switch {
+		case errors.Is(errs[i], connect.ErrSessionEnded):
+			if failed == nil {
+				failed = fmt.Errorf("tunnel to %s closed after %d connections: %w", dest, st.Connections, errs[i])
+			}
+		case errs[i] != nil:
+			if failed == nil {
+				failed = errs[i]
+			}
+		default:
+			fmt.Fprintf(g.io.Err, "Tunnel closed after %d connections; SSM session %s terminated.\n", st.Connections, fw.SessionID)
+		}
+	}
+	return failed
 }
 
 // describe names an instance for messages: "web-1 (i-…)" or the id.
