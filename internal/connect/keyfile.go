@@ -20,9 +20,9 @@ import (
 //
 //	K                       the private key (absent for the user's own key: K is then USER@HOST.own)
 //	K.lock                  held shared by every proxy using K, exclusively by whoever removes the set
-//	K.pushed, K.push.lock   the push record (pushcache.go) and its lock
+//	K.pushed, K.push.lock   the push record (pushcache.go), also locked by the reaper
+//	                        waiting for K's push window to close; and its lock
 //	K.via-ID.pushed, …      the same for the jump host ID
-//	K.reap                  held by the reaper waiting for K's push window to close
 //
 // A proxy takes K.lock shared before it reads or writes K and releases it
 // when it ends. The last one out (its exclusive lock succeeds) removes the
@@ -40,7 +40,6 @@ import (
 // milliseconds.
 const (
 	keyLockSuffix = ".lock"
-	keyReapSuffix = ".reap"
 	pushLockSuffx = ".push.lock"
 )
 
@@ -140,30 +139,31 @@ func removeKeySet(path string) {
 			}
 		}
 	}
-	if f, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false); err == nil {
-		os.Remove(path + keyReapSuffix) // no reaper holds it: a killed one's
-		f.Close()
-	}
 	os.Remove(path + keyLockSuffix)
 }
 
 // ReapKey is the reaper of the key file path: it waits for the push
 // window to close and removes the key set unless a proxy is using it
-// then (that proxy, the last one out, decides again). One reaper per key
-// file: if another holds path.reap, ReapKey returns at once. It returns
-// when the set is gone or ctx ends.
+// then (that proxy, the last one out, decides again). It holds a lock on
+// the push record while it waits, so that there is one reaper per key
+// file and push: if another holds it, ReapKey returns at once. (It never
+// creates a file: a key directory being removed stays removable.) It
+// returns when the set is gone or ctx ends.
 func ReapKey(ctx context.Context, path string) error {
 	for {
-		reap, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, true)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // the key directory is gone
-		}
-		if err != nil {
+		rec, err := lockReap(path)
+		switch {
+		case errors.Is(err, syscall.EWOULDBLOCK):
 			return nil // another reaper has it
+		case errors.Is(err, fs.ErrNotExist):
+			rec = nil // no record: nothing to wait for
+		case err != nil:
+			return err
 		}
 		err = reapLoop(ctx, path)
-		os.Remove(path + keyReapSuffix)
-		reap.Close()
+		if rec != nil {
+			rec.Close()
+		}
 		if err != nil {
 			return err
 		}
@@ -172,6 +172,18 @@ func ReapKey(ctx context.Context, path string) error {
 		if !keySetExists(path) {
 			return nil
 		}
+	}
+}
+
+// lockReap takes the reaper's lock, on the push record. A moment's wait
+// lets a ReaperRunning check that holds it in passing finish.
+func lockReap(path string) (*os.File, error) {
+	for i := 0; ; i++ {
+		f, err := openLocked(path+pushRecordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || i == 5 {
+			return f, err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -238,7 +250,7 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 // ReaperRunning reports whether a reaper waits for the key file path.
 func ReaperRunning(path string) bool {
-	f, err := openLocked(path+keyReapSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+	f, err := openLocked(path+pushRecordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
 	if err != nil {
 		return errors.Is(err, syscall.EWOULDBLOCK)
 	}
@@ -247,9 +259,9 @@ func ReaperRunning(path string) bool {
 }
 
 // SweepKeys removes what killed processes left in the key directory dir:
-// key sets nobody uses whose push window has closed (those whose window
-// is still open go to keep, as in release, or are removed with keep
-// nil), and half-written key files (".NAME.new*") over a minute old.
+// key sets nobody uses whose push window has closed (one still open goes
+// to keep if no reaper waits for it), and half-written key files
+// (".NAME.new*") over a minute old.
 func SweepKeys(dir string, keep func(path string, until time.Time)) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -272,7 +284,17 @@ func SweepKeys(dir string, keep func(path string, until time.Time)) {
 		if err != nil {
 			continue // in use, or gone
 		}
-		u := &keyUse{path: path, lock: f}
-		u.release(keep)
+		if r, ok := readPushRecordAny(path); ok && time.Now().Before(r.Expires) {
+			// Still valid: its reaper (or, if it has none, a new one)
+			// removes it when the window closes. Removing it earlier
+			// would only make the race above likelier.
+			if keep != nil && !ReaperRunning(path) {
+				keep(path, r.Expires)
+			}
+			f.Close()
+			continue
+		}
+		removeKeySet(path)
+		f.Close()
 	}
 }

@@ -178,4 +178,15 @@ func TestSweepKeys(t *testing.T) {
 	if len(kept) != 1 || kept[0] != open {
 		t.Errorf("keep told %v, want [%s]", kept, open)
 	}
+	// With a reaper waiting for it, keep is not told again.
+	reap, err := openLocked(open+pushRecordSuffix, syscall.LOCK_EX, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reap.Close()
+	kept = nil
+	SweepKeys(dir, func(p string, _ time.Time) { kept = append(kept, p) })
+	if len(kept) != 0 {
+		t.Errorf("keep told %v with a reaper running", kept)
+	}
 }
