@@ -260,8 +260,9 @@ func ReaperRunning(path string) bool {
 
 // SweepKeys removes what killed processes left in the key directory dir:
 // key sets nobody uses whose push window has closed (one still open goes
-// to keep if no reaper waits for it), and half-written key files
-// (".NAME.new*") over a minute old.
+// to keep if no reaper waits for it), half-written key files
+// (".NAME.new*") over a minute old, and the public halves of agent keys
+// (".agent.pub") of a `jitssh ssh` killed over an hour ago.
 func SweepKeys(dir string, keep func(path string, until time.Time)) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -271,6 +272,15 @@ func SweepKeys(dir string, keep func(path string, until time.Time)) {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") && strings.Contains(name, ".new") {
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(dir, name))
+			}
+			continue
+		}
+		if strings.HasSuffix(name, ".agent.pub") {
+			// `jitssh ssh` removes its agent key's public half when ssh
+			// exits; one killed first leaves it. ssh reads it at start,
+			// and the agent forgets the key within MaxAgentLifetime.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > sshkeys.MaxAgentLifetime+time.Minute {
 				os.Remove(filepath.Join(dir, name))
 			}
 			continue

@@ -163,14 +163,20 @@ func TestSweepKeys(t *testing.T) {
 	os.WriteFile(half, nil, 0o600)
 	old := time.Now().Add(-2 * time.Minute)
 	os.Chtimes(half, old, old)
+	agentPub := filepath.Join(dir, "u@i-0123456789abcdef0.0a1b2c.agent.pub")
+	freshPub := filepath.Join(dir, "u@i-0123456789abcdef0.0a1b2d.agent.pub")
+	os.WriteFile(agentPub, []byte("ssh-ed25519 AAAA"), 0o600)
+	os.WriteFile(freshPub, []byte("ssh-ed25519 AAAA"), 0o600)
+	older := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(agentPub, older, older)
 	var kept []string
 	SweepKeys(dir, func(p string, _ time.Time) { kept = append(kept, p) })
-	for _, p := range []string{stale, stale + pushRecordSuffix, stale + keyLockSuffix, half} {
+	for _, p := range []string{stale, stale + pushRecordSuffix, stale + keyLockSuffix, half, agentPub} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s not swept: %v", p, err)
 		}
 	}
-	for _, p := range []string{inUse, open} {
+	for _, p := range []string{inUse, open, freshPub} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s swept: %v", p, err)
 		}
