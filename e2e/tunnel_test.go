@@ -385,7 +385,7 @@ func TestTunnelSeveralPorts(t *testing.T) {
 	}
 	// Both listen once ready is said (stderr says so too).
 	for _, r := range rs {
-		if !strings.Contains(stderr.String(), "Forwarding "+r.LocalAddress+" to ") {
+		if !waitFor(5*time.Second, func() bool { return strings.Contains(stderr.String(), "Forwarding "+r.LocalAddress+" to ") }) {
 			t.Fatalf("stderr does not announce %s:\n%s", r.LocalAddress, stderr.String())
 		}
 	}

@@ -1,18 +1,22 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
@@ -157,13 +161,27 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			}
 			o.KeepKey = startReaper(g)
 			// ssh sends its ProxyCommand SIGHUP when it exits (after
-			// closing our stdin): end as on EOF, releasing the key file
-			// and the session, and say nothing, as nobody is listening.
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
-			defer stop()
+			// closing our stdin): end as on EOF, ending the session and
+			// releasing the key file, and say nothing, as nobody is
+			// listening. The stderr we share with ssh goes first, so that
+			// whoever reads ssh's stderr from a pipe is not kept waiting.
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			var hungUp atomic.Bool
+			go func() {
+				select {
+				case <-hup:
+					detachStderr(g.io.Err)
+					hungUp.Store(true)
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			err = connect.Proxy(ctx, o, g.io.In, g.io.Out)
-			if err != nil && ctx.Err() != nil && cmd.Context().Err() == nil {
-				g.logger().Info("ssh hung up", "err", err)
+			if err != nil && hungUp.Load() {
 				return nil
 			}
 			return err
@@ -266,4 +284,18 @@ func startReaper(g *globals) func(string, time.Time) {
 		g.logger().Info("key file kept for reuse until its push window closes", "file", path, "until", until)
 		_ = c.Process.Release()
 	}
+}
+
+// detachStderr points the file w (if it is one) at /dev/null.
+func detachStderr(w io.Writer) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	_ = unix.Dup2(int(null.Fd()), int(f.Fd()))
 }
