@@ -87,7 +87,7 @@ func TestKeyFilesRemoved(t *testing.T) {
 	short := shortKeysJitssh(t)
 	e := newEnv(t, sshd.ResolveAuto())
 	cf := filepath.Join(e.home, "ssh_config_short")
-	if out, err := e.run(short, "config", "install", "--file", cf); err != nil {
+	if out, err := e.run(short, append([]string{"config", "install", "--file", cf}, userArgs(t)...)...); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	keyDir := filepath.Join(e.home, ".cache", "jitssh", "keys")
@@ -141,7 +141,7 @@ func TestKeyFilesRemoved(t *testing.T) {
 	}
 	local := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(local, []byte("x"), 0o600)
-	remote := fmt.Sprintf("/tmp/jitssh-keyfiles-%d", os.Getpid())
+	remote := filepath.Join(remoteDir(t), "f")
 	scp := exec.CommandContext(ctx, "scp", "-q", "-F", cf, "-o", "BatchMode=yes", local, byName["web-2"]+":"+remote)
 	scp.Env = e.vars
 	if out, err := scp.CombinedOutput(); err != nil {
