@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -34,6 +35,9 @@ type Bastion struct {
 	HostKeys []ssh.PublicKey
 	// Pins, if set, names the pin file in a changed-key error.
 	Pins *knownhosts.Store
+	// Timeouts bound the login to the jump host (Open) and its
+	// connection to the target (Forward).
+	Timeouts Timeouts
 }
 
 // Name implements Transport.
@@ -59,7 +63,9 @@ func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn
 		return nil, fmt.Errorf("bastion: reach jump host %s over %s: %w", b.Via.ID, b.Hop.Name(), err)
 	}
 	nc := asNetConn(hc, b.Via.ID)
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	open := b.Timeouts.open()
+	lctx, lcancel := context.WithTimeout(ctx, open)
+	stop := context.AfterFunc(lctx, func() { nc.Close() })
 	cfg := &ssh.ClientConfig{
 		User:            b.User,
 		Auth:            []ssh.AuthMethod{ssh.PublicKeys(b.Signer)},
@@ -70,12 +76,18 @@ func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn
 	}
 	sc, chans, reqs, err := ssh.NewClientConn(nc, b.Via.ID, cfg)
 	if !stop() {
+		lcancel()
 		if sc != nil {
 			sc.Close()
 		}
 		nc.Close()
+		if ctx.Err() == nil {
+			return nil, &TimeoutError{Waiting: fmt.Sprintf("the jump host %s to log us in as %s over %s", b.Via.ID, b.User, b.Hop.Name()), After: open,
+				Cause: "its sshd accepted the connection but did not finish the SSH handshake and login: it may be overloaded, or its AuthorizedKeysCommand (EC2 Instance Connect) slow"}
+		}
 		return nil, fmt.Errorf("bastion: %w", ctx.Err())
 	}
+	lcancel()
 	if err != nil {
 		nc.Close()
 		var ch *knownhosts.ChangedError
@@ -95,6 +107,9 @@ func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn
 		c, err := client.Dial("tcp", addr)
 		done <- dialed{c, err}
 	}()
+	fwd := b.Timeouts.forward()
+	t := time.NewTimer(fwd)
+	defer t.Stop()
 	select {
 	case d := <-done:
 		if d.err != nil {
@@ -107,6 +122,10 @@ func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn
 			return nil, errors.New("bastion: forwarded channel has no half-close")
 		}
 		return &bastionConn{Conn: d.c, cw: cw, client: client}, nil
+	case <-t.C:
+		client.Close()
+		return nil, &TimeoutError{Waiting: fmt.Sprintf("the jump host %s (%s) to connect to %s (%s)", b.Via.ID, dash(b.Via.Name), addr, inst.ID), After: fwd,
+			Cause: fmt.Sprintf("the jump host cannot reach the target: check that %s is in a network %s can route to (same VPC, or peered), that the target's security group allows port %d from the jump host, and that its sshd is running", inst.ID, b.Via.ID, port)}
 	case <-ctx.Done():
 		client.Close()
 		return nil, fmt.Errorf("bastion: %w", ctx.Err())

@@ -247,6 +247,9 @@ type TunnelConfig struct {
 	// client sends; 0 means 1024, what AWS's own plugin sends (see
 	// docs/protocol.md, "Message size").
 	MaxPayload int
+	// Timeouts bound StartSession (API) and the data-channel handshake
+	// with the agent (Open).
+	Timeouts Timeouts
 }
 
 // Limits of TunnelConfig.MaxPayload.
@@ -266,29 +269,47 @@ func OpenTunnelWith(ctx context.Context, api API, instanceID string, port int, r
 	if tc.MaxPayload != 0 && (tc.MaxPayload < MinPayload || tc.MaxPayload > MaxPayload) {
 		return nil, fmt.Errorf("data-channel payload size %d out of range %d-%d", tc.MaxPayload, MinPayload, MaxPayload)
 	}
-	sess, err := api.StartSession(ctx, instanceID, SSHDocument, map[string][]string{"portNumber": {strconv.Itoa(port)}}, reason)
+	var sess *awsapi.Session
+	err := within(ctx, tc.Timeouts.api(), "SSM to start a session to "+instanceID, causeAPI, func(ctx context.Context) (err error) {
+		sess, err = api.StartSession(ctx, instanceID, SSHDocument, map[string][]string{"portNumber": {strconv.Itoa(port)}}, reason)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-		Session: datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
-		// AWS closes data channels about hourly, and networks drop: resume
-		// the same session rather than lose the SSH connection.
-		Resume: func(ctx context.Context) (string, string, error) {
-			r, err := api.ResumeSession(ctx, sess.ID)
+	var dc *datachannel.Session
+	err = within(ctx, tc.Timeouts.open(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID),
+		"SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked (`jitssh doctor "+instanceID+"`)",
+		func(ctx context.Context) error {
+			var err error
+			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
+				Session: datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
+				// AWS closes data channels about hourly, and networks drop: resume
+				// the same session rather than lose the SSH connection.
+				Resume: func(ctx context.Context) (string, string, error) {
+					r, err := api.ResumeSession(ctx, sess.ID)
+					if err != nil {
+						return "", "", err
+					}
+					return r.StreamURL, r.Token, nil
+				},
+			})
 			if err != nil {
-				return "", "", err
+				return err
 			}
-			return r.StreamURL, r.Token, nil
-		},
-	})
+			if _, err := dc.ClientHandshake(ctx); err != nil {
+				dc.Close()
+				dc = nil
+				return err
+			}
+			return nil
+		})
 	if err != nil {
 		terminate(api, sess.ID)
-		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
-	}
-	if _, err := dc.ClientHandshake(ctx); err != nil {
-		dc.Close()
-		terminate(api, sess.ID)
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	return &Tunnel{Session: dc, SessionID: sess.ID, InstanceID: instanceID, api: api}, nil

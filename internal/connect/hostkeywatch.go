@@ -3,7 +3,6 @@ package connect
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -20,12 +19,18 @@ const (
 // its key-exchange reply, which travels in clear before the first
 // NEWKEYS. It only reads: it never alters, delays or decides anything
 // (ssh verifies the key and its signature itself); it exists to explain a
-// changed key. It gives up quietly on anything unexpected.
+// changed key, and to tell when the key exchange ended (the server's
+// NEWKEYS: from there on the stream is encrypted), which the explanation
+// of a login that failed needs. It gives up quietly on anything
+// unexpected.
 type hostKeyWatch struct {
-	buf    []byte
-	banner bool // the server's version line has been seen
-	done   bool
-	key    ssh.PublicKey // the key found, if any
+	buf     []byte
+	banner  bool // the server's version line has been seen
+	done    bool
+	key     ssh.PublicKey // the key found, if any
+	newKeys bool          // the server's first NEWKEYS has passed
+	// after is how many bytes followed NEWKEYS in what was fed.
+	after int
 }
 
 // watchLimit bounds what the watch keeps before giving up (the key
@@ -77,11 +82,11 @@ func (w *hostKeyWatch) feed(p []byte) {
 		w.buf = w.buf[4+int(n):]
 		switch payload[0] {
 		case msgNewKeys:
+			w.newKeys, w.after = true, len(w.buf)
 			w.stop()
 		case msgKexReply, msgGEXReply:
-			if k := firstKey(payload[1:]); k != nil {
+			if k := firstKey(payload[1:]); k != nil && w.key == nil {
 				w.key = k
-				w.stop()
 			}
 		}
 	}
@@ -107,31 +112,4 @@ func firstKey(b []byte) ssh.PublicKey {
 		return nil
 	}
 	return k
-}
-
-// watchThenCopy copies src to dst through w until w is done (the host key
-// found, or given up); seen, if the key was found, is called before the
-// bytes holding it are passed on. It returns whether src ended (io.EOF)
-// or failed in the meantime.
-func watchThenCopy(dst io.Writer, src io.Reader, w *hostKeyWatch, seen func(ssh.PublicKey)) (eof bool, err error) {
-	buf := make([]byte, 32<<10)
-	for !w.done {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			w.feed(buf[:n])
-			if w.key != nil {
-				seen(w.key)
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return false, err
-			}
-		}
-		if rerr == io.EOF {
-			return true, nil
-		}
-		if rerr != nil {
-			return false, rerr
-		}
-	}
-	return false, nil
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/target"
 )
@@ -65,7 +66,19 @@ type ProxyOptions struct {
 	KeepKey func(keyFile string, until time.Time)
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
-	Logger            *slog.Logger
+	// Timeouts bound every network step (see Timeouts); zero fields take
+	// the defaults.
+	Timeouts Timeouts
+	// Progress, if set, shows the steps on the terminal; it is cleared
+	// when sshd's first byte arrives (ssh owns the terminal from then
+	// on) or when Proxy returns.
+	Progress *progress.Line
+	// Explain, if set, receives jitssh's account of a connection that
+	// ended badly after the key was pushed (a login refused right after
+	// the key exchange, an instance that stopped under the session):
+	// ssh itself only reports "Permission denied" or "Broken pipe".
+	Explain io.Writer
+	Logger  *slog.Logger
 	// Warn, if set, receives what failed without stopping the connection:
 	// one source of instances while resolving (Lookup.Warn), SSM when
 	// auto chooses a transport without the agent's status. Nil: such a
@@ -93,6 +106,8 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		log = slog.New(slog.DiscardHandler)
 		o.Logger = log
 	}
+	defer o.Progress.Clear()
+	o.Tunnel.Timeouts = o.Timeouts
 	if err := target.ValidUser(o.User); err != nil {
 		return err
 	}
@@ -156,7 +171,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			via, viaErr = target.Resolve(ctx, o.lookup(), *o.Via, nil)
+			via, viaErr = o.resolve(ctx, *o.Via)
 			if viaErr != nil {
 				viaErr = fmt.Errorf("jump host: %w", viaErr)
 			}
@@ -175,14 +190,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		inst = target.Instance{ID: o.Target.Value}
 		verify = make(chan error, 1)
 		go func() {
-			in, err := target.Resolve(ctx, o.lookup(), o.Target, nil)
+			in, err := o.resolve(ctx, o.Target)
 			if err == nil && in.ID != inst.ID {
 				err = fmt.Errorf("resolve %s: EC2 answered with instance %s", o.Target, in.ID)
 			}
 			verify <- err
 		}()
 	default:
-		inst, instErr = target.Resolve(ctx, o.lookup(), o.Target, nil)
+		inst, instErr = o.resolve(ctx, o.Target)
 	}
 	rwg.Wait()
 	if err := errors.Join(instErr, viaErr); err != nil {
@@ -246,11 +261,11 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	if verify != nil {
 		step(&verifyErr, func() error { return <-verify })
 	}
-	step(&pushErr, func() error { return pushOnce(ctx, o.API, o.KeyFile, inst, o.User, pubKey, log) })
+	step(&pushErr, func() error { return o.push(ctx, o.KeyFile, inst, o.User, pubKey) })
 	if name == NameBastion {
 		step(&viaPushErr, func() error {
 			defer close(viaPushed)
-			return pushOnce(ctx, o.API, viaRecord(o.KeyFile, via.ID), via, viaUser, pubKey, log)
+			return o.push(ctx, viaRecord(o.KeyFile, via.ID), via, viaUser, pubKey)
 		})
 	}
 	step(&dialErr, func() error {
@@ -259,13 +274,17 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		if name == NameBastion {
 			tr, err = o.bastion(ctx, via, viaUser, signer, viaPushed)
 		} else {
+			end := o.Progress.Begin("choosing a transport")
 			tr, err = o.transport(ctx, name, inst, instFacts)
+			end()
 		}
 		if err != nil {
 			return err
 		}
 		chosen = tr.Name()
+		end := o.Progress.Begin("opening %s connection", dialWord(tr, via))
 		conn, err = tr.Dial(ctx, inst, o.Port)
+		end()
 		return err
 	})
 	if o.Pins != nil {
@@ -293,7 +312,72 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}
 	}
-	return splice(ctx, conn, chosen+" connection to "+inst.ID, stdin, stdout, seen)
+	endWait := o.Progress.Begin("waiting for sshd")
+	banner := o.Timeouts.banner()
+	rep, err := splice(ctx, conn, spliceOptions{
+		what: chosen + " connection to " + inst.ID, seen: seen, banner: banner,
+		firstByte: func() { endWait(); o.Progress.Clear() },
+		bannerErr: func() error {
+			return &TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
+				Cause: "the path to the instance is open but nothing speaks SSH on that port: sshd may be stopped, hung or listening elsewhere, or the instance overloaded; `jitssh shell " + inst.ID + "` reaches it without sshd"}
+		},
+	}, stdin, stdout)
+	log.Info("ssh stream ended", "instance", inst.ID, "by", map[bool]string{true: "ssh", false: "instance"}[rep.sshClosed],
+		"first_byte", since(rep.start, rep.firstByte), "kex_done", since(rep.start, rep.newKeys), "bytes_after_kex", rep.afterKex,
+		"duration", rep.end.Sub(rep.start).Round(time.Millisecond), "err", rep.remoteErr)
+	if o.Explain != nil && err == nil {
+		o.explainEnd(inst, chosen, rep)
+	}
+	return err
+}
+
+// since formats t's offset from start, or "-" for a zero t.
+func since(start, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Sub(start).Round(time.Millisecond).String()
+}
+
+// dialWord names a transport for the progress line.
+func dialWord(tr Transport, via target.Instance) string {
+	if tr.Name() == NameBastion {
+		return "bastion (via " + firstNonEmpty(via.Name, via.ID) + ")"
+	}
+	return tr.Name()
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// resolve is target.Resolve within the API deadline, shown as progress.
+func (o ProxyOptions) resolve(ctx context.Context, sp target.Spec) (inst target.Instance, err error) {
+	defer o.Progress.Begin("looking up %s", sp)()
+	err = within(ctx, o.Timeouts.api(), "EC2 to describe "+sp.String(), causeAPI, func(ctx context.Context) (err error) {
+		inst, err = target.Resolve(ctx, o.lookup(), sp, nil)
+		return err
+	})
+	return inst, err
+}
+
+// push is pushOnce within the API deadline (twice that for a managed
+// instance, whose key is placed by a polled Run Command), shown as
+// progress.
+func (o ProxyOptions) push(ctx context.Context, record string, inst target.Instance, user, pubKey string) error {
+	d, what := o.Timeouts.api(), fmt.Sprintf("EC2 Instance Connect to accept the key for %s on %s", user, inst.ID)
+	if inst.Managed {
+		d, what = 2*d, fmt.Sprintf("SSM Run Command to place the key for %s on %s", user, inst.ID)
+	}
+	defer o.Progress.Begin("pushing key for %s to %s", user, firstNonEmpty(inst.Name, inst.ID))()
+	return within(ctx, d, what, causeAPI, func(ctx context.Context) error {
+		return pushOnce(ctx, o.API, record, inst, user, pubKey, o.Logger)
+	})
 }
 
 // agentSigner returns the running ssh-agent's signer for the public key
@@ -367,7 +451,7 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst target.In
 	case NameSSM:
 		return SSM{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel}, nil
 	case NameEICE:
-		return EICE{API: o.API, MaxDuration: o.MaxTunnelDuration}, nil
+		return EICE{API: o.API, MaxDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}, nil
 	case NameDirect:
 		return Direct{}, nil
 	}
@@ -407,7 +491,7 @@ func (o ProxyOptions) bastion(ctx context.Context, via target.Instance, user str
 		return nil, ctx.Err()
 	}
 	o.Logger.Info("jump host", "instance", via.ID, "transport", hop.Name(), "user", user)
-	return Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins}, nil
+	return Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins, Timeouts: o.Timeouts}, nil
 }
 
 // ensurePinned makes sure inst's host key is pinned. A missing pin is
@@ -441,12 +525,22 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst target.Instance, re
 	if err != nil {
 		return err
 	}
+	defer o.Progress.Begin("learning the host key of %s over %s", firstNonEmpty(inst.Name, inst.ID), learnOver)()
 	c, err := tr.Dial(ctx, inst, o.Port)
 	if err != nil {
 		return fmt.Errorf("learn host key of %s: %w", inst.ID, err)
 	}
-	keys, err := knownhosts.Learn(ctx, asNetConn(c, inst.ID), o.User)
+	var keys []ssh.PublicKey
+	err = within(ctx, o.Timeouts.banner(), fmt.Sprintf("sshd on %s to show its host key over %s", inst.ID, learnOver),
+		"the path is open but sshd did not complete a key exchange: it may be stopped, hung or overloaded", func(ctx context.Context) (err error) {
+			keys, err = knownhosts.Learn(ctx, asNetConn(c, inst.ID), o.User)
+			return err
+		})
 	if err != nil {
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			return err
+		}
 		return fmt.Errorf("learn host key of %s over %s: %w", inst.ID, learnOver, err)
 	}
 	if err := o.Pins.Pin(inst.ID, keys); err != nil {
@@ -491,26 +585,65 @@ func firstReal(errs ...error) error {
 // halfCloseWait bounds how long Proxy keeps reading after its input ended.
 const halfCloseWait = 30 * time.Second
 
+// authWatchBytes is how far past the key exchange splice counts what the
+// server sends before copying at full speed (see streamReport).
+const authWatchBytes = 16 << 10
+
+// spliceOptions configures splice.
+type spliceOptions struct {
+	what string // "ssm connection to i-…", for errors
+	// seen, if not nil, is shown the host key the server presents (see
+	// hostKeyWatch).
+	seen func(ssh.PublicKey)
+	// firstByte, if not nil, is called when the server's first byte
+	// arrives, before it is passed on.
+	firstByte func()
+	// banner, if not zero, bounds the wait for that first byte; bannerErr
+	// is the error then.
+	banner    time.Duration
+	bannerErr func() error
+}
+
+// streamReport is what splice saw of the SSH stream, for explaining how
+// it ended.
+type streamReport struct {
+	start     time.Time
+	firstByte time.Time // the server's first byte (zero: none)
+	newKeys   time.Time // the end of the key exchange (zero: not seen)
+	// afterKex counts the server's bytes after the key exchange, up to
+	// authWatchBytes.
+	afterKex  int
+	sshClosed bool // ssh closed its side first
+	end       time.Time
+	remoteErr error // how the server's side ended, if with an error
+}
+
 // splice copies both ways. When the ssh client closes our stdin, the
 // connection's write side is closed (SSM: after the agent acknowledged
 // everything) and what the instance still sends is copied out; when the
 // instance closes, we are done.
-//
-// seen, if not nil, is shown the host key the server presents (see
-// hostKeyWatch).
-func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io.Writer, seen func(ssh.PublicKey)) error {
+func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdout io.Writer) (*streamReport, error) {
 	growPipes(stdin) // not stdout: see growPipes
+	rep := &streamReport{start: time.Now()}
+	var mu sync.Mutex // guards rep's fields written by the reader
+	gotFirst := make(chan struct{})
+	var bannerTimedOut bool
+	if o.banner > 0 {
+		t := time.AfterFunc(o.banner, func() {
+			select {
+			case <-gotFirst:
+			default:
+				mu.Lock()
+				bannerTimedOut = true
+				mu.Unlock()
+				c.Close()
+			}
+		})
+		defer t.Stop()
+	}
 	outDone := make(chan error, 1)
 	go func() {
-		if seen != nil {
-			eof, err := watchThenCopy(stdout, c, &hostKeyWatch{}, seen)
-			if eof || err != nil {
-				outDone <- err
-				return
-			}
-		}
-		_, err := copyConn(stdout, c, c)
-		outDone <- err
+		outDone <- watchStream(stdout, c, o, rep, &mu, gotFirst)
 	}()
 	inDone := make(chan error, 1)
 	go func() {
@@ -518,27 +651,96 @@ func splice(ctx context.Context, c Conn, what string, stdin io.Reader, stdout io
 		inDone <- err
 	}()
 	defer c.Close()
+	finish := func(sshClosed bool, remoteErr error) {
+		mu.Lock()
+		rep.end, rep.sshClosed, rep.remoteErr = time.Now(), sshClosed, remoteErr
+		mu.Unlock()
+	}
 	select {
 	case err := <-outDone:
 		// Remote end closed (or the connection failed).
-		if err != nil && !errors.Is(err, syscall.EPIPE) {
-			return fmt.Errorf("%s: %w", what, err)
+		finish(false, err)
+		mu.Lock()
+		timedOut := bannerTimedOut && rep.firstByte.IsZero()
+		mu.Unlock()
+		if timedOut && o.bannerErr != nil {
+			return rep, o.bannerErr()
 		}
-		return nil
+		if err != nil && !errors.Is(err, syscall.EPIPE) {
+			return rep, fmt.Errorf("%s: %w", o.what, err)
+		}
+		return rep, nil
 	case err := <-inDone:
 		_ = c.CloseWrite()
 		t := time.NewTimer(halfCloseWait)
 		defer t.Stop()
+		finish(true, nil)
 		select {
 		case <-outDone:
 		case <-t.C:
 		case <-ctx.Done():
 		}
 		if err != nil {
-			return fmt.Errorf("read stdin: %w", err)
+			return rep, fmt.Errorf("read stdin: %w", err)
 		}
-		return nil
+		return rep, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		finish(false, ctx.Err())
+		return rep, ctx.Err()
 	}
+}
+
+// watchStream copies the server's side to stdout, noting its first byte,
+// the host key and the end of the key exchange, and counting what follows
+// up to authWatchBytes; then it copies at full speed.
+func watchStream(stdout io.Writer, c Conn, o spliceOptions, rep *streamReport, mu *sync.Mutex, gotFirst chan struct{}) error {
+	buf := make([]byte, 32<<10)
+	w := &hostKeyWatch{}
+	told := false
+	first := true
+	for {
+		n, rerr := c.Read(buf)
+		if n > 0 {
+			if first {
+				first = false
+				mu.Lock()
+				rep.firstByte = time.Now()
+				mu.Unlock()
+				close(gotFirst)
+				if o.firstByte != nil {
+					o.firstByte()
+				}
+			}
+			mu.Lock()
+			if !w.done {
+				w.feed(buf[:n])
+				if w.newKeys {
+					rep.newKeys = time.Now()
+					rep.afterKex = w.after
+				}
+			} else if w.newKeys {
+				rep.afterKex += n
+			}
+			stop := w.done && (!w.newKeys || rep.afterKex >= authWatchBytes)
+			mu.Unlock()
+			if w.key != nil && !told && o.seen != nil {
+				told = true
+				o.seen(w.key)
+			}
+			if _, err := stdout.Write(buf[:n]); err != nil {
+				return err
+			}
+			if stop {
+				break
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+	_, err := copyConn(stdout, c, c)
+	return err
 }

@@ -105,6 +105,9 @@ type EICE struct {
 	MaxDuration int
 	// Endpoint, if set, is the endpoint to use (skipping discovery).
 	Endpoint *eice.Endpoint
+	// Timeouts bound the endpoint lookup (API) and the tunnel's opening
+	// (Open).
+	Timeouts Timeouts
 }
 
 // Name implements Transport.
@@ -114,7 +117,11 @@ func (EICE) Name() string { return NameEICE }
 func (t EICE) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
 	ep := t.Endpoint
 	if ep == nil {
-		found, err := FindEndpoint(ctx, t.API, inst)
+		var found eice.Endpoint
+		err := within(ctx, t.Timeouts.api(), "EC2 to list the Instance Connect Endpoints of "+dash(inst.VpcID), causeAPI, func(ctx context.Context) (err error) {
+			found, err = FindEndpoint(ctx, t.API, inst)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -122,8 +129,18 @@ func (t EICE) Dial(ctx context.Context, inst target.Instance, port int) (Conn, e
 	}
 	s := t.API.EICESigning()
 	d := &eice.Dialer{Credentials: s.Credentials, Region: s.Region, BaseEndpoint: s.BaseEndpoint}
-	c, err := d.Dial(ctx, *ep, eice.Target{PrivateIP: inst.PrivateIP, RemotePort: port, MaxDuration: t.MaxDuration})
+	var c Conn
+	err := within(ctx, t.Timeouts.open(), fmt.Sprintf("EC2 Instance Connect Endpoint %s to open a tunnel to %s (%s port %d)", ep.ID, inst.ID, inst.PrivateIP, port),
+		"the endpoint did not connect: a security group of the endpoint or the instance may not allow it, or the instance is not listening on that port",
+		func(ctx context.Context) (err error) {
+			c, err = d.Dial(ctx, *ep, eice.Target{PrivateIP: inst.PrivateIP, RemotePort: port, MaxDuration: t.MaxDuration})
+			return err
+		})
 	if err != nil {
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("eice to %s: %w", inst.ID, err)
 	}
 	return c, nil
@@ -234,7 +251,15 @@ func prefetchSSM(ctx context.Context, api API, id string) func(context.Context) 
 	}
 }
 
-func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (Facts, error) {
+func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (f Facts, err error) {
+	err = within(ctx, DefaultAPITimeout, "SSM and EC2 to say how "+inst.ID+" can be reached", causeAPI, func(ctx context.Context) (err error) {
+		f, err = gatherFactsNow(ctx, api, inst, needAll, status)
+		return err
+	})
+	return f, err
+}
+
+func gatherFactsNow(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (Facts, error) {
 	f := Facts{PublicIP: inst.PublicIP}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

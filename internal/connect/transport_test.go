@@ -104,7 +104,7 @@ func TestSpliceHalfClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if err := splice(context.Background(), c, "test", strings.NewReader("hello"), &out, nil); err != nil {
+	if _, err := splice(context.Background(), c, spliceOptions{what: "test"}, strings.NewReader("hello"), &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.String() != "echo:hello" {
