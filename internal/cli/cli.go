@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/picker"
+	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/term"
 )
 
 // IO holds the streams a command uses; tests substitute buffers.
@@ -134,9 +137,48 @@ func (g *globals) warn(err error) {
 	fmt.Fprintf(g.io.Err, "jitssh: warning: %v\n", err)
 }
 
+// Environment variables `jitssh ssh` hands to the proxy ssh starts, so
+// that every process of one connection behaves as one: -v, and the time the
+// connection began (the progress line's clock).
+const (
+	envVerbose = "JITSSH_VERBOSE"
+	envStarted = "JITSSH_STARTED"
+)
+
+// verboseOn is -v, or JITSSH_VERBOSE=1 (set by `jitssh ssh -v` for its
+// proxy, or by hand for plain ssh).
+func (g *globals) verboseOn() bool {
+	return g.verbose || os.Getenv(envVerbose) == "1"
+}
+
+// progressLine returns the status line for a connection to what, drawn on
+// stderr when it is a terminal and -v is off (with -v, each step is a log
+// line instead), else nil. The clock starts at JITSSH_STARTED if set (the
+// `jitssh ssh` that started this proxy), else now.
+func (g *globals) progressLine(what string) *progress.Line {
+	f, ok := g.io.Err.(*os.File)
+	if !ok || g.verboseOn() || !progress.Enabled(f, term.IsTerminal) {
+		return nil
+	}
+	start := time.Now()
+	if v, err := strconv.ParseInt(os.Getenv(envStarted), 10, 64); err == nil {
+		if t := time.UnixMilli(v); t.Before(start) && start.Sub(t) < time.Minute {
+			start = t
+		}
+	}
+	fd := int(f.Fd())
+	return progress.New(f, progress.Options{Prefix: "jitssh: " + what + ": ", Start: start, Width: func() int {
+		c, _, err := term.Size(fd)
+		if err != nil {
+			return 0
+		}
+		return c
+	}})
+}
+
 func (g *globals) logger() *slog.Logger {
 	level := slog.LevelWarn
-	if g.verbose {
+	if g.verboseOn() {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(g.io.Err, &slog.HandlerOptions{Level: level}))

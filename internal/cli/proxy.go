@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,74 @@ const (
 	// --agent-lifetime.
 	envKeyStore      = "JITSSH_KEY_STORE"
 	envAgentLifetime = "JITSSH_AGENT_LIFETIME"
+	// envReport names a file (in a private directory `jitssh ssh`
+	// made) where the proxy leaves its connect.Explanation as JSON, for
+	// `jitssh ssh` to show once it knows ssh's exit status: the proxy
+	// itself cannot tell a refused login from a short session, and what
+	// it writes after ssh has exited would land after the shell prompt.
+	envReport = "JITSSH_REPORT"
 )
+
+// explainer returns where the proxy's explanations go: the report file
+// `jitssh ssh` reads, or stderr (a refused login only when the stream
+// itself shows it, see connect.Explanation).
+func (g *globals) explainer(report string) func(connect.Explanation) {
+	if report != "" {
+		return func(e connect.Explanation) {
+			if err := writeReport(report, e); err != nil {
+				g.logger().Info("could not leave the explanation for jitssh ssh", "file", report, "err", err)
+			}
+		}
+	}
+	return func(e connect.Explanation) {
+		if e.Refused {
+			fmt.Fprintln(g.io.Err, e.Login)
+		}
+		if e.Ended != "" {
+			fmt.Fprintln(g.io.Err, e.Ended)
+		}
+	}
+}
+
+// writeReport writes e to path (a new file: an existing one is not
+// overwritten, so nothing there is followed or clobbered).
+func writeReport(path string, e connect.Explanation) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// readReport waits up to wait for the proxy's report at path.
+func readReport(path string, wait time.Duration) (connect.Explanation, bool) {
+	var e connect.Explanation
+	deadline := time.Now().Add(wait)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			return e, json.Unmarshal(b, &e) == nil
+		}
+		if time.Now().After(deadline) {
+			return e, false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
 
 func newProxyCmd(g *globals) *cobra.Command {
 	var keyFile, reason, ownKey, transport, via string
@@ -148,7 +216,9 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			o := connect.ProxyOptions{
 				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(), Warn: g.warn,
-				Tunnel: connect.TunnelConfig{MaxPayload: payload},
+				Tunnel:   connect.TunnelConfig{MaxPayload: payload},
+				Progress: g.progressLine(host),
+				Explain:  g.explainer(os.Getenv(envReport)),
 			}
 			if in, ok := target.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == target.KindInstanceID {
 				o.Resolved = &in
@@ -165,21 +235,28 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			// releasing the key file, and say nothing, as nobody is
 			// listening. The stderr we share with ssh goes first, so that
 			// whoever reads ssh's stderr from a pipe is not kept waiting.
+			//
+			// Once connected, the proxy first says what it knows of how
+			// the connection ended (connect.Explanation: a refused login,
+			// a stopped instance), and only then lets go of stderr
+			// (ProxyOptions.Detach); before, it stops at once.
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup)
+			defer signal.Stop(hup) // hup is never closed: a late signal must not panic
 			var hungUp atomic.Bool
+			gone := make(chan struct{})
 			go func() {
 				select {
 				case <-hup:
-					detachStderr(g.io.Err)
 					hungUp.Store(true)
-					cancel()
+					close(gone)
 				case <-ctx.Done():
 				}
 			}()
+			o.SSHGone = gone
+			o.Detach = func() { detachStderr(g.io.Err) }
 			err = connect.Proxy(ctx, o, g.io.In, g.io.Out)
 			if err != nil && hungUp.Load() {
 				return nil

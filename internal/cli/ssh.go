@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -75,6 +76,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			started := time.Now()
 			spec, err := target.Parse(args[0])
 			if err != nil {
 				return err
@@ -119,8 +121,20 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 					derived, callerErr = callerUser(ctx, api)
 				}()
 			}
-			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
+			line := g.progressLine(args[0])
+			endLookup := line.Begin("looking up %s", spec)
+			choose := g.chooser()
+			if choose != nil {
+				pick := choose
+				choose = func(ctx context.Context, sp target.Spec, m []target.Instance) (target.Instance, error) {
+					line.Clear() // the picker owns the terminal now
+					return pick(ctx, sp, m)
+				}
+			}
+			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
 			wg.Wait()
+			endLookup()
+			line.Clear()
 			if resolveEr != nil {
 				return resolveEr
 			}
@@ -141,6 +155,12 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			}
 			o.HostKeyAlias = inst.ID
 			env := childEnv(g, region)
+			// The proxy's progress line goes on with this one's clock, and
+			// -v reaches it.
+			env = append(env, envStarted+"="+strconv.FormatInt(started.UnixMilli(), 10))
+			if g.verboseOn() {
+				env = append(env, envVerbose+"=1")
+			}
 			if !inst.Managed {
 				env = append(env, envInstance+"="+target.Hint(inst, region, time.Now()))
 			}
@@ -189,15 +209,43 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			env = append(env, envExplainHostKey+"=1")
 			sshArgs = append(sshArgs, "-l", user, inst.ID)
 			sshArgs = append(sshArgs, args[1:]...)
+			// The proxy leaves its account of a bad end here; shown below
+			// once ssh's exit status says which parts apply.
+			rdir, err := os.MkdirTemp("", "jitssh-report-")
+			if err != nil {
+				return fmt.Errorf("create report directory: %w", err)
+			}
+			defer os.RemoveAll(rdir)
+			report := filepath.Join(rdir, "report.json")
+			env = append(env, envReport+"="+report)
 			c := exec.CommandContext(ctx, "ssh", sshArgs...)
 			c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
 			c.Env = env
-			if err := c.Run(); err != nil {
+			runErr := c.Run()
+			code := 0
+			if runErr != nil {
 				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					return exitError{ee.ExitCode()}
+				if !errors.As(runErr, &ee) {
+					return fmt.Errorf("run ssh: %w", runErr)
 				}
-				return fmt.Errorf("run ssh: %w", err)
+				code = ee.ExitCode()
+			}
+			// On ssh's own failure (255) wait a moment for the proxy,
+			// which ends after ssh; otherwise take what is there.
+			wait := time.Duration(0)
+			if code == 255 {
+				wait = reportWait
+			}
+			if e, ok := readReport(report, wait); ok {
+				if code == 255 && e.Login != "" {
+					fmt.Fprintln(g.io.Err, e.Login)
+				}
+				if e.Ended != "" {
+					fmt.Fprintln(g.io.Err, e.Ended)
+				}
+			}
+			if code != 0 {
+				return exitError{code}
 			}
 			return nil
 		},
@@ -212,6 +260,11 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 	cmd.Flags().DurationVar(&agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+connect.AgentKeyLifetime.String()+")")
 	return cmd
 }
+
+// reportWait bounds how long `jitssh ssh` waits for its proxy's report
+// after ssh failed (the proxy ends after ssh, and may ask EC2 whether the
+// instance stopped: stateCheckTimeout in connect).
+const reportWait = 4 * time.Second
 
 // Key stores (--key-store).
 const (

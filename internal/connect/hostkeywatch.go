@@ -31,6 +31,8 @@ type hostKeyWatch struct {
 	newKeys bool          // the server's first NEWKEYS has passed
 	// after is how many bytes followed NEWKEYS in what was fed.
 	after int
+	// version is the server's version line (SSH-2.0-OpenSSH_9.6 …).
+	version string
 }
 
 // watchLimit bounds what the watch keeps before giving up (the key
@@ -59,6 +61,9 @@ func (w *hostKeyWatch) feed(p []byte) {
 			}
 			// Lines before the version line are allowed (RFC 4253 4.2).
 			w.banner = bytes.HasPrefix(w.buf[:i], []byte("SSH-"))
+			if w.banner {
+				w.version = string(bytes.TrimRight(w.buf[:min(i, 255)], "\r"))
+			}
 			w.buf = w.buf[i+1:]
 			continue
 		}

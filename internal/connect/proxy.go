@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,7 +78,16 @@ type ProxyOptions struct {
 	// ended badly after the key was pushed (a login refused right after
 	// the key exchange, an instance that stopped under the session):
 	// ssh itself only reports "Permission denied" or "Broken pipe".
-	Explain io.Writer
+	Explain func(Explanation)
+	// SSHGone, if set, is closed when ssh is gone: ssh sends its
+	// ProxyCommand SIGHUP as it exits, which the proxy catches so as to
+	// end (and explain) on its own terms rather than die mid-sentence.
+	SSHGone <-chan struct{}
+	// Detach, if set, is called once ssh is gone and jitssh has said what
+	// it had to say: it lets go of the stderr shared with ssh (whoever
+	// reads ssh's stderr from a pipe waits for every holder), before the
+	// tunnel's polite shutdown.
+	Detach func()
 	Logger  *slog.Logger
 	// Warn, if set, receives what failed without stopping the connection:
 	// one source of instances while resolving (Lookup.Warn), SSM when
@@ -240,6 +250,19 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var splicing atomic.Bool
+	if o.SSHGone != nil {
+		go func() {
+			select {
+			case <-o.SSHGone:
+				if !splicing.Load() {
+					o.detach()
+					cancel() // ssh gave up before we were connected
+				}
+			case <-ctx.Done():
+			}
+		}()
+	}
 	instFacts := &factsOnce{api: o.API, inst: inst, status: ssmPre}
 	var (
 		wg                                   sync.WaitGroup
@@ -312,10 +335,14 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}
 	}
+	splicing.Store(true)
+	// Closed after explaining: an SSM tunnel whose agent went away waits
+	// for acknowledgements before it gives up.
+	defer conn.Close()
 	endWait := o.Progress.Begin("waiting for sshd")
 	banner := o.Timeouts.banner()
 	rep, err := splice(ctx, conn, spliceOptions{
-		what: chosen + " connection to " + inst.ID, seen: seen, banner: banner,
+		what: chosen + " connection to " + inst.ID, seen: seen, banner: banner, sshGone: o.SSHGone,
 		firstByte: func() { endWait(); o.Progress.Clear() },
 		bannerErr: func() error {
 			return &TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
@@ -326,9 +353,18 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		"first_byte", since(rep.start, rep.firstByte), "kex_done", since(rep.start, rep.newKeys), "bytes_after_kex", rep.afterKex,
 		"duration", rep.end.Sub(rep.start).Round(time.Millisecond), "err", rep.remoteErr)
 	if o.Explain != nil && err == nil {
-		o.explainEnd(inst, chosen, rep)
+		if e := o.explainEnd(inst, chosen, rep); e != (Explanation{}) {
+			o.Explain(e)
+		}
 	}
 	return err
+}
+
+// detach calls Detach, if set.
+func (o ProxyOptions) detach() {
+	if o.Detach != nil {
+		o.Detach()
+	}
 }
 
 // since formats t's offset from start, or "-" for a zero t.
@@ -602,12 +638,15 @@ type spliceOptions struct {
 	// is the error then.
 	banner    time.Duration
 	bannerErr func() error
+	// sshGone, if not nil, closes when ssh has exited (ProxyOptions.SSHGone).
+	sshGone <-chan struct{}
 }
 
 // streamReport is what splice saw of the SSH stream, for explaining how
 // it ended.
 type streamReport struct {
 	start     time.Time
+	version   string    // the server's version line
 	firstByte time.Time // the server's first byte (zero: none)
 	newKeys   time.Time // the end of the key exchange (zero: not seen)
 	// afterKex counts the server's bytes after the key exchange, up to
@@ -621,7 +660,7 @@ type streamReport struct {
 // splice copies both ways. When the ssh client closes our stdin, the
 // connection's write side is closed (SSM: after the agent acknowledged
 // everything) and what the instance still sends is copied out; when the
-// instance closes, we are done.
+// instance closes, we are done. The caller closes c.
 func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdout io.Writer) (*streamReport, error) {
 	growPipes(stdin) // not stdout: see growPipes
 	rep := &streamReport{start: time.Now()}
@@ -650,7 +689,6 @@ func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdou
 		_, err := copyConn(c, stdin, c)
 		inDone <- err
 	}()
-	defer c.Close()
 	finish := func(sshClosed bool, remoteErr error) {
 		mu.Lock()
 		rep.end, rep.sshClosed, rep.remoteErr = time.Now(), sshClosed, remoteErr
@@ -684,6 +722,9 @@ func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdou
 			return rep, fmt.Errorf("read stdin: %w", err)
 		}
 		return rep, nil
+	case <-o.sshGone:
+		finish(true, nil)
+		return rep, nil
 	case <-ctx.Done():
 		finish(false, ctx.Err())
 		return rep, ctx.Err()
@@ -714,6 +755,7 @@ func watchStream(stdout io.Writer, c Conn, o spliceOptions, rep *streamReport, m
 			mu.Lock()
 			if !w.done {
 				w.feed(buf[:n])
+				rep.version = w.version
 				if w.newKeys {
 					rep.newKeys = time.Now()
 					rep.afterKex = w.after

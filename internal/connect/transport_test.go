@@ -103,6 +103,7 @@ func TestSpliceHalfClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.Close()
 	var out bytes.Buffer
 	if _, err := splice(context.Background(), c, spliceOptions{what: "test"}, strings.NewReader("hello"), &out); err != nil {
 		t.Fatal(err)
