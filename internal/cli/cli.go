@@ -143,6 +143,9 @@ func (g *globals) warn(err error) {
 const (
 	envVerbose = "JITSSH_VERBOSE"
 	envStarted = "JITSSH_STARTED"
+	// envLabel is the target as the user wrote it, for the proxy's
+	// progress line (ssh hands the proxy the instance id).
+	envLabel = "JITSSH_LABEL"
 )
 
 // verboseOn is -v, or JITSSH_VERBOSE=1 (set by `jitssh ssh -v` for its

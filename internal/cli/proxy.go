@@ -53,6 +53,16 @@ const (
 	envReport = "JITSSH_REPORT"
 )
 
+// progressLabel is the target as the user wrote it, when `jitssh ssh`
+// says so (a printable name of sane length), else host.
+func progressLabel(host string) string {
+	l := os.Getenv(envLabel)
+	if l == "" || len(l) > 200 || strings.ContainsFunc(l, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return host
+	}
+	return l
+}
+
 // explainer returns where the proxy's explanations go: the report file
 // `jitssh ssh` reads, or stderr (a refused login only when the stream
 // itself shows it, see connect.Explanation).
@@ -217,7 +227,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(), Warn: g.warn,
 				Tunnel:   connect.TunnelConfig{MaxPayload: payload},
-				Progress: g.progressLine(host),
+				Progress: g.progressLine(progressLabel(host)),
 				Explain:  g.explainer(os.Getenv(envReport)),
 			}
 			if in, ok := target.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == target.KindInstanceID {

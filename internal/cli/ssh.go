@@ -157,7 +157,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			env := childEnv(g, region)
 			// The proxy's progress line goes on with this one's clock, and
 			// -v reaches it.
-			env = append(env, envStarted+"="+strconv.FormatInt(started.UnixMilli(), 10))
+			env = append(env, envStarted+"="+strconv.FormatInt(started.UnixMilli(), 10), envLabel+"="+args[0])
 			if g.verboseOn() {
 				env = append(env, envVerbose+"=1")
 			}
