@@ -16,8 +16,8 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
-	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
+	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
