@@ -59,6 +59,7 @@ const (
 	serviceEC2 = "ec2"
 	serviceEIC = "ec2-instance-connect"
 	serviceSSM = "ssm"
+	serviceIAM = "iam"
 )
 
 type handler struct {
@@ -264,6 +265,8 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 	switch c.service {
 	case serviceSTS:
 		return h.routeSTS(c)
+	case serviceIAM:
+		return h.routeIAM(c)
 	case serviceEC2:
 		return h.routeEC2(c)
 	case serviceEIC:
@@ -284,7 +287,7 @@ func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	switch scopeService(r.Header.Get("Authorization")) {
 	case serviceSSM, serviceEIC:
 		return awsproto.JSON11
-	case serviceSTS:
+	case serviceSTS, serviceIAM:
 		return awsproto.AWSQuery
 	case serviceEC2:
 		return awsproto.EC2Query

@@ -25,6 +25,9 @@ func matchIP(p, c string) bool {
 // principal's.
 type context struct {
 	keys map[string][]string
+	// missing are the keys looked up and absent (in the order first
+	// looked up), for the policy simulator's MissingContextValues.
+	missing []string
 }
 
 func newContext(req Request) *context {
@@ -78,7 +81,20 @@ func principalKind(arn string) (typ, name, roleARN string) {
 
 func (c *context) lookup(key string) ([]string, bool) {
 	v, ok := c.keys[strings.ToLower(key)]
-	return v, ok && len(v) > 0
+	if !ok || len(v) == 0 {
+		c.noteMissing(key)
+		return v, false
+	}
+	return v, true
+}
+
+func (c *context) noteMissing(key string) {
+	for _, m := range c.missing {
+		if strings.EqualFold(m, key) {
+			return
+		}
+	}
+	c.missing = append(c.missing, key)
 }
 
 // expand substitutes policy variables in s. It reports false when a

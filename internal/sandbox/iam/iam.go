@@ -85,6 +85,10 @@ type Result struct {
 	// Sid is the Sid of the deciding statement (deny, or the first allow),
 	// "" for implicit denials and statements without Sid.
 	Sid string
+	// Missing are the condition keys (and policy variables) a statement
+	// whose action and resource matched needed and the request lacked, as
+	// the policy simulator reports them (MissingContextValues).
+	Missing []string
 }
 
 // Allowed reports whether the request may proceed.
@@ -129,17 +133,20 @@ func Evaluate(req Request, p Policies) Result {
 	ctx := newContext(req)
 	scpAllow, scpDeny := evalLayer(p.SCPs, req, ctx)
 	idAllow, idDeny := evalLayer(p.Identity, req, ctx)
+	r := Result{Missing: ctx.missing}
 	switch {
 	case scpDeny != nil:
-		return Result{Decision: ExplicitDenySCP, Sid: scpDeny.Sid}
+		r.Decision, r.Sid = ExplicitDenySCP, scpDeny.Sid
 	case idDeny != nil:
-		return Result{Decision: ExplicitDenyIdentity, Sid: idDeny.Sid}
+		r.Decision, r.Sid = ExplicitDenyIdentity, idDeny.Sid
 	case p.SCPs != nil && scpAllow == nil:
-		return Result{Decision: NoSCPAllow}
+		r.Decision = NoSCPAllow
 	case idAllow == nil:
-		return Result{Decision: NoIdentityAllow}
+		r.Decision = NoIdentityAllow
+	default:
+		r.Decision, r.Sid = Allowed, idAllow.Sid
 	}
-	return Result{Decision: Allowed, Sid: idAllow.Sid}
+	return r
 }
 
 // evalLayer returns the first allowing and the first denying statement of
