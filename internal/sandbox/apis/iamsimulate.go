@@ -43,7 +43,7 @@ type simulateResponse struct {
 	XMLName xml.Name `xml:"SimulatePrincipalPolicyResponse"`
 	Xmlns   string   `xml:"xmlns,attr"`
 	Result  struct {
-		IsTruncated bool             `xml:"IsTruncated"`
+		IsTruncated bool            `xml:"IsTruncated"`
 		Results     []evaluationXML `xml:"EvaluationResults>member"`
 	} `xml:"SimulatePrincipalPolicyResult"`
 	RequestID string `xml:"ResponseMetadata>RequestId"`
