@@ -4,7 +4,8 @@
 // DescribeInstances and DescribeInstanceConnectEndpoints, EC2 Instance
 // Connect SendSSHPublicKey (and OpenTunnel's signing configuration), SSM
 // StartSession/TerminateSession, SendCommand/GetCommandInvocation (key
-// placement on managed instances) and STS GetCallerIdentity — returning
+// placement on managed instances), STS GetCallerIdentity and IAM
+// SimulatePrincipalPolicy (`jitssh doctor`'s permission check) — returning
 // jitssh's own types and turning AWS errors into messages that say what to
 // do.
 package awsapi
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -57,6 +59,7 @@ type Client struct {
 	eic    *ec2instanceconnect.Client
 	ssm    *ssm.Client
 	sts    *sts.Client
+	iam    *iam.Client
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -98,6 +101,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		eic:    ec2instanceconnect.NewFromConfig(cfg),
 		ssm:    ssm.NewFromConfig(cfg),
 		sts:    sts.NewFromConfig(cfg),
+		iam:    iam.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -394,6 +398,8 @@ func explain(action string, err error) error {
 		} else {
 			e.Advice = fmt.Sprintf("a service control policy of your organisation denies %s, whatever your own IAM policies say: only an administrator of the organisation can change that", action)
 		}
+	case strings.Contains(code, "AccessDenied") && action == "iam:SimulatePrincipalPolicy":
+		e.Advice = "jitssh only uses it to check your permissions (`jitssh doctor`): connections do not need it; to have the check, ask for iam:SimulatePrincipalPolicy on your own IAM user or role"
 	case strings.Contains(code, "AccessDenied") && (action == "ssm:SendCommand" || action == "ssm:GetCommandInvocation"):
 		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s, which jitssh needs to place a key on an SSM managed (mi-) instance: `jitssh policy user --managed-instances` prints a policy that grants it (AWS-RunShellScript on managed instances only)", action)
 	case strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthException":

@@ -39,6 +39,10 @@ type globals struct {
 	profile string
 	verbose bool
 	conf    *clientconf.Config // loaded on first use
+	// warned: the profile conflict was written (once per process).
+	warned bool
+	// quiet suppresses the warning (doctor reports it as a finding).
+	quiet bool
 }
 
 // config returns the client configuration file's settings.
@@ -102,6 +106,58 @@ func (g *globals) profileName() (string, error) {
 		return "", err
 	}
 	return c.Profile, nil
+}
+
+// envCredentials reports whether the environment holds AWS access keys,
+// which the SDK (like the AWS CLI) prefers to AWS_PROFILE.
+func envCredentials() bool {
+	return os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") != ""
+}
+
+// profileConflict says which credentials win when the environment holds
+// access keys and a profile is named too; "" when there is no conflict.
+// --profile (and JITSSH_PROFILE) and the config file's profile are
+// passed to the SDK explicitly and win over the keys; AWS_PROFILE loses to
+// them, as in the AWS CLI.
+func (g *globals) profileConflict() string {
+	if !envCredentials() {
+		return ""
+	}
+	flag := g.profile
+	if flag == "" {
+		flag = os.Getenv(envProfile)
+	}
+	if flag != "" {
+		return ""
+	}
+	if p := os.Getenv("AWS_PROFILE"); p != "" {
+		return fmt.Sprintf("AWS_PROFILE=%s is ignored: the AWS_ACCESS_KEY_ID in the environment takes precedence (as in the AWS CLI), so jitssh acts as that key's identity. Unset AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or pass --profile %s, which wins", p, p)
+	}
+	if c, err := g.config(); err == nil && c.Profile != "" {
+		return fmt.Sprintf("the profile %s from jitssh's config is used, not the AWS_ACCESS_KEY_ID in the environment; pass --profile to choose explicitly, or remove profile from the config", c.Profile)
+	}
+	return ""
+}
+
+// profileCheck is doctor's finding about competing credentials.
+func (g *globals) profileCheck() (check, bool) {
+	msg := g.profileConflict()
+	if msg == "" {
+		return check{}, false
+	}
+	return check{Name: "profile", Status: "warn", Detail: msg, Fix: "make one source of credentials win explicitly (--profile, or unset the environment's keys)"}, true
+}
+
+// warnProfileConflict writes the profile conflict, if any, once per
+// connection: not in the proxy `jitssh ssh` started (which warned).
+func (g *globals) warnProfileConflict() {
+	if g.warned || g.quiet || os.Getenv(envStarted) != "" {
+		return
+	}
+	g.warned = true
+	if msg := g.profileConflict(); msg != "" {
+		fmt.Fprintf(g.io.Err, "jitssh: warning: %s\n", msg)
+	}
 }
 
 // chooser returns an interactive picker when stdin and stderr are
@@ -198,6 +254,7 @@ func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, e
 	if err != nil {
 		return nil, err
 	}
+	g.warnProfileConflict()
 	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile})
 }
 

@@ -9,12 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
@@ -39,7 +41,7 @@ const (
 var minOpenSSH = [2]int{8, 5}
 
 func newDoctorCmd(g *globals) *cobra.Command {
-	var output string
+	var output, login string
 	cmd := &cobra.Command{
 		Use:   "doctor [TARGET]",
 		Short: "Check credentials, region, clock, OpenSSH and (with TARGET) the instance; say how to fix what fails",
@@ -51,7 +53,8 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("--output %q: use table or json", output)
 			}
-			checks := diagnose(cmd.Context(), g, args)
+			g.quiet = true // a finding below, not a warning
+			checks := diagnose(cmd.Context(), g, args, login)
 			failed := 0
 			for _, c := range checks {
 				if c.Status == "fail" {
@@ -80,10 +83,11 @@ func newDoctorCmd(g *globals) *cobra.Command {
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user whose key push to check (default: as `jitssh ssh` chooses it)")
 	return cmd
 }
 
-func diagnose(ctx context.Context, g *globals, args []string) []check {
+func diagnose(ctx context.Context, g *globals, args []string, login string) []check {
 	var out []check
 	add := func(c check) { out = append(out, c) }
 	add(checkOpenSSH())
@@ -115,15 +119,25 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 	before := time.Now()
 	caller, date, err := api.CallerIdentityAndDate(ctx)
 	after := time.Now()
+	user := login
 	if err != nil {
 		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"})
 	} else {
 		add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
 		if u, err := target.UserFromARN(caller.ARN); err == nil {
 			add(check{Name: "default user", Status: "ok", Detail: u + " (from your AWS identity; --user or default_user override it)"})
+			if user == "" && conf.DefaultUser == "" {
+				user = u
+			}
 		} else {
 			add(check{Name: "default user", Status: "warn", Detail: err.Error(), Fix: "set default_user in jitssh's config file"})
 		}
+	}
+	if user == "" {
+		user = conf.DefaultUser
+	}
+	if c, ok := g.profileCheck(); ok {
+		add(c)
 	}
 	add(checkSkew(date, before, after))
 
@@ -150,6 +164,15 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 		add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s) is running in %s", inst.ID, inst.Name, inst.AZ)})
 	default:
 		add(check{Name: "instance", Status: "fail", Detail: fmt.Sprintf("%s (%s) is %s", inst.ID, inst.Name, inst.State), Fix: "start it: aws ec2 start-instances --instance-ids " + inst.ID})
+		// Nothing reaches a stopped instance: its agent, endpoint and
+		// address say nothing about a connection now.
+		why := fmt.Sprintf("not checked: %s is %s, and no transport reaches an instance that is not running", inst.ID, inst.State)
+		add(check{Name: "ssm agent", Status: "skip", Detail: why})
+		add(check{Name: "transport", Status: "skip", Detail: why})
+		if caller != nil {
+			add(checkPermissions(ctx, api, caller.ARN, inst, user))
+		}
+		return out
 	}
 	st, err := lookup.SSMStatus(ctx, []string{inst.ID})
 	switch {
@@ -165,7 +188,120 @@ func diagnose(ctx context.Context, g *globals, args []string) []check {
 	if !inst.Managed {
 		add(checkTransport(ctx, g, api, inst))
 	}
+	if caller != nil {
+		add(checkPermissions(ctx, api, caller.ARN, inst, user))
+	}
 	return out
+}
+
+// permissionCalls are the calls a connection to inst needs, grouped by the
+// resources they act on, with the condition keys jitssh's requests carry.
+func permissionCalls(region, account string, inst target.Instance, user string) []struct {
+	actions, resources []string
+	keys               map[string][]string
+} {
+	type call = struct {
+		actions, resources []string
+		keys               map[string][]string
+	}
+	instARN := "arn:aws:ec2:" + region + ":" + account + ":instance/" + inst.ID
+	doc := "arn:aws:ssm:" + region + "::document/" + connect.SSHDocument
+	if inst.Managed {
+		mi := "arn:aws:ssm:" + region + ":" + account + ":managed-instance/" + inst.ID
+		return []call{
+			{actions: []string{"ssm:DescribeInstanceInformation", "ssm:GetCommandInvocation"}, resources: []string{"*"}},
+			{actions: []string{"ssm:StartSession"}, resources: []string{mi, doc}},
+			{actions: []string{"ssm:SendCommand"}, resources: []string{mi, "arn:aws:ssm:" + region + "::document/AWS-RunShellScript"}},
+		}
+	}
+	calls := []call{
+		{actions: []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}, resources: []string{"*"}},
+		{actions: []string{"ssm:StartSession"}, resources: []string{instARN, doc}},
+	}
+	if user != "" {
+		calls = append(calls, call{actions: []string{"ec2-instance-connect:SendSSHPublicKey"}, resources: []string{instARN}, keys: map[string][]string{"ec2:osuser": {user}}})
+	}
+	return calls
+}
+
+// checkPermissions asks IAM's policy simulator whether the caller may make
+// the calls a connection to inst needs. A denial that hinges on a key the
+// simulator lacks (a role's session tags) is reported as unknown, not as
+// denied; the simulator call itself being denied is said plainly.
+func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string, inst target.Instance, user string) check {
+	c := check{Name: "permissions"}
+	source, ok := awsapi.PolicySource(callerARN)
+	if !ok {
+		c.Status, c.Detail = "skip", "not checked: IAM's policy simulator takes an IAM user or role, not "+callerARN
+		return c
+	}
+	account := strings.SplitN(callerARN, ":", 6)[4]
+	var allowed, denied, unknown []string
+	for _, call := range permissionCalls(api.Region, account, inst, user) {
+		res, err := api.SimulatePrincipalPolicy(ctx, source, call.actions, call.resources, call.keys)
+		if err != nil {
+			var ae *awsapi.APIError
+			switch {
+			case errors.As(err, &ae) && strings.Contains(ae.Code, "AccessDenied"):
+				c.Status = "skip"
+				c.Detail = "not checked: you may not use IAM's policy simulator (iam:SimulatePrincipalPolicy on " + source + " is denied); connections do not need it"
+				c.Fix = "to have doctor check your permissions, ask for iam:SimulatePrincipalPolicy on " + source
+			case errors.As(err, &ae) && ae.Code == "NoSuchEntity":
+				c.Status = "skip"
+				c.Detail = "not checked: IAM does not know " + source + " (a role with a path cannot be told from its session ARN)"
+			default:
+				c.Status, c.Detail = "skip", "not checked: "+err.Error()
+			}
+			return c
+		}
+		for _, r := range res {
+			what := r.Action
+			if r.Resource != "*" {
+				what += " on " + r.Resource
+			}
+			switch {
+			case r.Allowed():
+				if !contains(allowed, r.Action) {
+					allowed = append(allowed, r.Action)
+				}
+			case len(r.Missing) > 0:
+				unknown = append(unknown, fmt.Sprintf("%s (depends on %s, which the simulator does not know for %s)", what, strings.Join(r.Missing, ", "), source))
+			case !r.ByOrganizations:
+				denied = append(denied, what+" (denied by a service control policy)")
+			default:
+				denied = append(denied, fmt.Sprintf("%s (%s)", what, r.Decision))
+			}
+		}
+	}
+	for i, a := range allowed {
+		for _, d := range append(append([]string{}, denied...), unknown...) {
+			if strings.HasPrefix(d, a+" ") {
+				allowed[i] = "" // allowed on one resource, not on another
+			}
+		}
+	}
+	allowed = slices.DeleteFunc(allowed, func(s string) bool { return s == "" })
+	forUser := ""
+	if user != "" {
+		forUser = " (the key push for OS user " + user + ")"
+	}
+	switch {
+	case len(denied) > 0:
+		c.Status = "fail"
+		c.Detail = "IAM's policy simulator says " + source + " may not: " + strings.Join(denied, "; ")
+		if len(unknown) > 0 {
+			c.Detail += "; cannot tell: " + strings.Join(unknown, "; ")
+		}
+		c.Fix = "`jitssh policy user` prints a policy that grants what jitssh needs; a service control policy only an administrator of the organisation can change"
+	case len(unknown) > 0:
+		c.Status = "warn"
+		c.Detail = "allowed: " + strings.Join(allowed, ", ") + "; cannot tell: " + strings.Join(unknown, "; ")
+		c.Fix = "such conditions are usually session tags (`jitssh policy scp` checks ec2:osuser against your userName tag): the connection itself will tell"
+	default:
+		c.Status = "ok"
+		c.Detail = "allowed" + forUser + ": " + strings.Join(allowed, ", ")
+	}
+	return c
 }
 
 // checkTransport says which transport jitssh would use for inst and why,
