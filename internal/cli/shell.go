@@ -65,7 +65,11 @@ A session that could not start, or was ended with "~.", exits 255.`,
 			if err != nil {
 				return err
 			}
+			line := g.progressLine(args[0])
+			end := line.Begin("starting an SSM shell session on %s", inst.ID)
 			sh, err := connect.OpenShell(ctx, api, inst.ID, reason, g.logger())
+			end()
+			line.Clear()
 			if err != nil {
 				return err
 			}

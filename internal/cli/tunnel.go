@@ -149,7 +149,11 @@ TARGET is any target form (see "jitssh ssh --help"), without user@.`,
 			if err != nil {
 				return err
 			}
+			line := g.progressLine(args[0])
+			end := line.Begin("starting SSM port-forwarding sessions to %s", inst.ID)
 			fws, err := openForwards(ctx, g, api, inst, specs, lns, reason)
+			end()
+			line.Clear()
 			if err != nil {
 				return err
 			}

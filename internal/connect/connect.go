@@ -279,7 +279,7 @@ func OpenTunnelWith(ctx context.Context, api API, instanceID string, port int, r
 	}
 	var dc *datachannel.Session
 	err = within(ctx, tc.Timeouts.open(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID),
-		"SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked (`jitssh doctor "+instanceID+"`)",
+		causeAgent(instanceID),
 		func(ctx context.Context) error {
 			var err error
 			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{

@@ -64,8 +64,14 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // Likely causes, shared by the steps.
 const (
-	causeAPI = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
+	causeAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
+	causeDataChannel = "the websocket to the ssmmessages endpoint did not open: a proxy or firewall may block websockets, or the network is slow"
 )
+
+// causeAgent is why an agent that SSM handed a session to stays silent.
+func causeAgent(instanceID string) string {
+	return "SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked (`jitssh doctor " + instanceID + "`)"
+}
 
 // within runs f with a deadline d; if the deadline (not ctx) ended it, the
 // error is a *TimeoutError saying what was awaited and why that may be.

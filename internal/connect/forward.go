@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/datachannel/mux"
 )
@@ -78,20 +79,28 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		params["host"] = []string{o.RemoteHost}
 		dest = net.JoinHostPort(o.RemoteHost, strconv.Itoa(o.Port))
 	}
-	sess, err := o.API.StartSession(ctx, o.InstanceID, doc, params, o.Reason)
+	var sess *awsapi.Session
+	err := within(ctx, DefaultAPITimeout, "SSM to start a port-forwarding session to "+o.InstanceID, causeAPI, func(ctx context.Context) (err error) {
+		sess, err = o.API.StartSession(ctx, o.InstanceID, doc, params, o.Reason)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-		// The session's logger reports the agent's ConnectToPortError.
-		Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
-		Resume: func(ctx context.Context) (string, string, error) {
-			r, err := o.API.ResumeSession(ctx, sess.ID)
-			if err != nil {
-				return "", "", err
-			}
-			return r.StreamURL, r.Token, nil
-		},
+	var dc *datachannel.Session
+	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), causeDataChannel, func(ctx context.Context) (err error) {
+		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
+			// The session's logger reports the agent's ConnectToPortError.
+			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
+			Resume: func(ctx context.Context) (string, string, error) {
+				r, err := o.API.ResumeSession(ctx, sess.ID)
+				if err != nil {
+					return "", "", err
+				}
+				return r.StreamURL, r.Token, nil
+			},
+		})
+		return err
 	})
 	if err != nil {
 		terminate(o.API, sess.ID)
@@ -102,8 +111,18 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		terminate(o.API, sess.ID)
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
-	hs, err := dc.ClientHandshake(ctx)
+	var hs *datachannel.ClientHandshakeResult
+	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the SSM agent on %s to answer session %s", o.InstanceID, sess.ID), causeAgent(o.InstanceID), func(ctx context.Context) (err error) {
+		hs, err = dc.ClientHandshake(ctx)
+		return err
+	})
 	if err != nil {
+		var te *TimeoutError
+		if errors.As(err, &te) {
+			dc.Close()
+			terminate(o.API, sess.ID)
+			return nil, err
+		}
 		return fail(err)
 	}
 	var props datachannel.PortProperties

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
 )
 
@@ -32,19 +33,27 @@ func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sess, err := api.StartSession(ctx, instanceID, ShellDocument, nil, reason)
+	var sess *awsapi.Session
+	err := within(ctx, DefaultAPITimeout, "SSM to start a shell session on "+instanceID, causeAPI, func(ctx context.Context) (err error) {
+		sess, err = api.StartSession(ctx, instanceID, ShellDocument, nil, reason)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-		Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
-		Resume: func(ctx context.Context) (string, string, error) {
-			r, err := api.ResumeSession(ctx, sess.ID)
-			if err != nil {
-				return "", "", err
-			}
-			return r.StreamURL, r.Token, nil
-		},
+	var dc *datachannel.Session
+	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), causeDataChannel, func(ctx context.Context) (err error) {
+		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
+			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
+			Resume: func(ctx context.Context) (string, string, error) {
+				r, err := api.ResumeSession(ctx, sess.ID)
+				if err != nil {
+					return "", "", err
+				}
+				return r.StreamURL, r.Token, nil
+			},
+		})
+		return err
 	})
 	if err != nil {
 		terminate(api, sess.ID)
