@@ -114,3 +114,20 @@ func TestSCPDenialExplainsTheImpersonationRule(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestPolicySource(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/alice": "arn:aws:iam::123456789012:role/JitsshDeveloper",
+		"arn:aws-cn:sts::123456789012:assumed-role/Dev/x":              "arn:aws-cn:iam::123456789012:role/Dev",
+		"arn:aws:iam::123456789012:user/ops/bob":                       "arn:aws:iam::123456789012:user/ops/bob",
+		"arn:aws:iam::123456789012:root":                               "",
+		"arn:aws:sts::123456789012:federated-user/x":                   "",
+		"arn:aws:sts::123456789012:assumed-role/":                      "",
+		"not an arn": "",
+	} {
+		got, ok := PolicySource(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("PolicySource(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +103,9 @@ func TestHostKeyWatchFindsTheServersKey(t *testing.T) {
 			if w.key == nil || !bytes.Equal(w.key.Marshal(), want.Marshal()) {
 				t.Errorf("%s, chunks of %d: found %v, want the server's %s key", kex, chunk, w.key, want.Type())
 			}
+			if !w.newKeys || !strings.HasPrefix(w.version, "SSH-2.0-Go") {
+				t.Errorf("%s, chunks of %d: newKeys %v, version %q; want the end of the key exchange and the server's version", kex, chunk, w.newKeys, w.version)
+			}
 		}
 	}
 }
@@ -136,6 +140,9 @@ func FuzzHostKeyWatch(f *testing.F) {
 		}
 		if (whole.key == nil) != (parts.key == nil) || whole.key != nil && !bytes.Equal(whole.key.Marshal(), parts.key.Marshal()) {
 			t.Fatalf("fed whole: %v; in chunks of %d: %v", whole.key, chunk, parts.key)
+		}
+		if whole.newKeys != parts.newKeys || whole.version != parts.version {
+			t.Fatalf("fed whole: newKeys %v version %q; in chunks of %d: %v %q", whole.newKeys, whole.version, chunk, parts.newKeys, parts.version)
 		}
 	})
 }

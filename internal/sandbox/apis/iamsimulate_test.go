@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -162,4 +163,28 @@ func TestSimulatePrincipalPolicyAWSCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(stderr, "(AccessDenied)") {
 		t.Errorf("dev simulating: exit %d\n%s", code, stderr)
 	}
+}
+
+// FuzzSimulateInput: the query-list readers of SimulatePrincipalPolicy
+// never panic, and what they accept stays within the API's limits.
+func FuzzSimulateInput(f *testing.F) {
+	f.Add("ActionNames.member.1=ec2:DescribeInstances&ContextEntries.member.1.ContextKeyName=ec2:osuser&ContextEntries.member.1.ContextKeyValues.member.1=root&ContextEntries.member.1.ContextKeyType=string")
+	f.Add("ContextEntries.member.1.ContextKeyName=k&ContextEntries.member.1.ContextKeyType=bogus")
+	f.Add("ActionNames.member.2=x&ActionNames.member.1=")
+	f.Fuzz(func(t *testing.T, q string) {
+		form, err := url.ParseQuery(q)
+		if err != nil {
+			return
+		}
+		_ = members(form, "ActionNames")
+		keys, err := contextEntries(form)
+		if err == nil && len(keys) > maxSimulateContext {
+			t.Fatalf("%d context entries accepted", len(keys))
+		}
+		for k, v := range keys {
+			if k == "" || len(v) == 0 {
+				t.Fatalf("empty entry accepted: %q=%v", k, v)
+			}
+		}
+	})
 }
