@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/target"
 )
 
@@ -46,7 +47,7 @@ const stateCheckTimeout = 3 * time.Second
 func (o ProxyOptions) explainEnd(inst target.Instance, transport string, r *streamReport) Explanation {
 	who := inst.ID
 	if inst.Name != "" {
-		who += " (" + inst.Name + ")"
+		who += " (" + progress.Printable(inst.Name) + ")" // a Name tag reaches the terminal
 	}
 	var e Explanation
 	switch {

@@ -160,7 +160,7 @@ func (l *Line) draw() {
 			width = w
 		}
 	}
-	text := cut(l.prefix+strings.Join(texts, ", "), width-1-utf8.RuneCountInString(suffix))
+	text := cut(Printable(l.prefix+strings.Join(texts, ", ")), width-1-utf8.RuneCountInString(suffix))
 	fmt.Fprintf(l.w, "\r\x1b[K%s%s", text, suffix)
 	l.drawn = true
 }
@@ -171,6 +171,18 @@ func (l *Line) erase() {
 		io.WriteString(l.w, "\r\x1b[K")
 		l.drawn = false
 	}
+}
+
+// Printable replaces control characters (C0, DEL, C1, and invalid UTF-8)
+// with '?': names on the line come from EC2 tags and the command line, and
+// an escape sequence in a Name tag must not reach the terminal.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // cut shortens s to at most n runes.

@@ -102,3 +102,20 @@ func TestNilLine(t *testing.T) {
 	l.Begin("x")()
 	l.Clear()
 }
+
+// Control characters (a Name tag with an escape sequence) never reach the
+// terminal.
+func TestLineIsPrintable(t *testing.T) {
+	var out lockedBuffer
+	l := New(&out, Options{Prefix: "jitssh: evil\x1b]0;pwned\x07: ", Delay: time.Millisecond})
+	l.Begin("pushing key to \x1b[2Jname\u009b")
+	waitFor(t, func() bool { return strings.Contains(out.String(), "…") })
+	l.Clear()
+	s := strings.ReplaceAll(out.String(), "\r\x1b[K", "")
+	if strings.ContainsAny(s, "\x1b\x07\u009b") {
+		t.Errorf("control characters drawn: %q", s)
+	}
+	if !strings.Contains(s, "jitssh: evil?]0;pwned?: pushing key to ?[2Jname?") {
+		t.Errorf("line %q", s)
+	}
+}

@@ -5,8 +5,10 @@
 //   - STS GetCallerIdentity (AWS query protocol),
 //   - EC2 DescribeInstances (EC2 query protocol),
 //   - EC2 Instance Connect SendSSHPublicKey (AWS JSON 1.1),
-//   - SSM StartSession, ResumeSession, TerminateSession and
-//     DescribeInstanceInformation (AWS JSON 1.1).
+//   - SSM StartSession, ResumeSession, TerminateSession,
+//     DescribeInstanceInformation, SendCommand and GetCommandInvocation
+//     (AWS JSON 1.1),
+//   - IAM SimulatePrincipalPolicy (AWS query protocol), with package iam.
 //
 // Every request must carry a valid SigV4 signature by one of the world's
 // identities; requests are routed by the service in the credential scope
