@@ -14,6 +14,7 @@ import (
 
 	"github.com/creack/pty"
 
+	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -210,5 +211,31 @@ func TestStoppedMidSessionExplained(t *testing.T) {
 	}
 	if want := "ssm connection to " + db1.ID + " (db-1) ended after"; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "because the instance is now stopped") {
 		t.Errorf("stderr does not say the instance stopped:\n%s", stderr.String())
+	}
+}
+
+// `--via` to a target its jump host cannot reach (here: in another VPC)
+// fails within 30 s, saying the jump host could not connect to it. (A jump
+// host whose connect hangs instead is cut off by the forward deadline:
+// connect.TestBastionUnreachableTargetTimesOut.)
+func TestViaUnreachableTargetFailsSayingSo(t *testing.T) {
+	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) {
+		c.Instances = sandbox.DefaultInstances()
+		other := c.Instances[2] // db-1: private, agent online
+		other.ID, other.PrivateIP, other.PrivateDNS = "i-0a1b2c3d4e5f000aa", "10.9.0.5", "ip-10-9-0-5.ec2.internal"
+		other.VpcID, other.SubnetID = "vpc-0a1b2c3d4e5f6ffff", "subnet-0a1b2c3d4e5f6ffff"
+		other.Tags = map[string]string{"Name": "elsewhere-1"}
+		c.Instances = append(c.Instances, other)
+	})
+	start := time.Now()
+	_, stderr, err := e.run3(nil, "jitssh", "ssh", "--via", "bastion-1", "elsewhere-1", "--", "true")
+	if err == nil {
+		t.Fatal("reached a target in another VPC through bastion-1")
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("took %v, want under 30s", d)
+	}
+	if !strings.Contains(stderr, "jump host i-0a1b2c3d4e5f00004 could not connect to 10.9.0.5:22 (i-0a1b2c3d4e5f000aa)") {
+		t.Errorf("stderr does not say the jump host could not reach the target:\n%s", stderr)
 	}
 }
