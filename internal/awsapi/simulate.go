@@ -24,7 +24,9 @@ type Simulation struct {
 }
 
 // Allowed reports whether the simulator allowed the call.
-func (s Simulation) Allowed() bool { return s.Decision == string(iamtypes.PolicyEvaluationDecisionTypeAllowed) }
+func (s Simulation) Allowed() bool {
+	return s.Decision == string(iamtypes.PolicyEvaluationDecisionTypeAllowed)
+}
 
 // SimulatePrincipalPolicy asks IAM's policy simulator
 // (iam:SimulatePrincipalPolicy) whether the user or role source may call

@@ -43,7 +43,9 @@ func TestLineShowsRunningStepsAndClears(t *testing.T) {
 	l := New(&out, Options{Prefix: "jitssh: web-1: ", Delay: time.Millisecond, Start: time.Now().Add(-2 * time.Second)})
 	endA := l.Begin("pushing key for %s", "alice")
 	endB := l.Begin("opening ssm connection")
-	waitFor(t, func() bool { return strings.Contains(out.String(), "jitssh: web-1: pushing key for alice, opening ssm connection… 2.") })
+	waitFor(t, func() bool {
+		return strings.Contains(out.String(), "jitssh: web-1: pushing key for alice, opening ssm connection… 2.")
+	})
 	endA()
 	endA() // twice is harmless
 	waitFor(t, func() bool {
