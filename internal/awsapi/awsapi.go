@@ -31,6 +31,7 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	smithymiddleware "github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
@@ -46,6 +47,42 @@ type Options struct {
 	// MaxBackoff caps the retryer's backoff between attempts; 0 means
 	// 5 seconds.
 	MaxBackoff time.Duration
+	// CallTimeout bounds each call, its retries included, so that no
+	// command waits silently for an AWS endpoint that does not answer; 0
+	// means DefaultCallTimeout.
+	CallTimeout time.Duration
+}
+
+// DefaultCallTimeout is how long one call (with its retries) may take.
+const DefaultCallTimeout = 30 * time.Second
+
+// CallTimeoutError is a call that AWS did not answer within the call
+// timeout.
+type CallTimeoutError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *CallTimeoutError) Error() string {
+	return fmt.Sprintf("no answer from AWS within %v: a slow or blocked network path to the AWS endpoint (proxy, VPN, firewall) or heavy throttling; run with -v to see each call", e.After)
+}
+
+func (e *CallTimeoutError) Unwrap() error { return e.Err }
+
+// callTimeout is the SDK middleware bounding each operation by d.
+func callTimeout(d time.Duration) func(*smithymiddleware.Stack) error {
+	return func(s *smithymiddleware.Stack) error {
+		return s.Initialize.Add(smithymiddleware.InitializeMiddlewareFunc("jitsshCallTimeout",
+			func(ctx context.Context, in smithymiddleware.InitializeInput, next smithymiddleware.InitializeHandler) (smithymiddleware.InitializeOutput, smithymiddleware.Metadata, error) {
+				tctx, cancel := context.WithTimeout(ctx, d)
+				defer cancel()
+				out, md, err := next.HandleInitialize(tctx, in)
+				if err != nil && ctx.Err() == nil && tctx.Err() == context.DeadlineExceeded {
+					err = &CallTimeoutError{After: d, Err: err}
+				}
+				return out, md, err
+			}), smithymiddleware.Before)
+	}
 }
 
 // DefaultMaxAttempts is how often a throttled or transiently failing call
@@ -92,6 +129,11 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	timeout := opts.CallTimeout
+	if timeout == 0 {
+		timeout = DefaultCallTimeout
+	}
+	cfg.APIOptions = append(cfg.APIOptions, callTimeout(timeout))
 	if cfg.Region == "" {
 		return nil, errors.New("no AWS region configured: pass --region, set AWS_REGION, or set region in your AWS profile")
 	}
@@ -383,6 +425,10 @@ func (e *APIError) Unwrap() error { return e.Err }
 // what the user should do.
 func explain(action string, err error) error {
 	var ae smithy.APIError
+	var te *CallTimeoutError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s: %w", action, te)
+	}
 	if !errors.As(err, &ae) {
 		return fmt.Errorf("%s: %w", action, err)
 	}

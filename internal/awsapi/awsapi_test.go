@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // stsServer answers GetCallerIdentity like STS: throttled (HTTP 400,
@@ -129,5 +130,39 @@ func TestPolicySource(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("PolicySource(%q) = %q, %v; want %q", in, got, ok, want)
 		}
+	}
+}
+
+// An endpoint that never answers: each call ends at the call timeout,
+// saying AWS did not answer, instead of hanging.
+func TestCallTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	testEnv(t, srv.URL)
+	c, err := New(context.Background(), Options{Region: "us-east-1", CallTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = c.CallerIdentity(context.Background())
+	var te *CallTimeoutError
+	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "sts:GetCallerIdentity: no answer from AWS within 300ms") {
+		t.Fatalf("CallerIdentity against a silent endpoint: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// The caller's own deadline is the caller's, not a CallTimeoutError.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := c.CallerIdentity(ctx); errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("caller's deadline: %v", err)
 	}
 }
