@@ -336,9 +336,6 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		}
 	}
 	splicing.Store(true)
-	// Closed after explaining: an SSM tunnel whose agent went away waits
-	// for acknowledgements before it gives up.
-	defer conn.Close()
 	endWait := o.Progress.Begin("waiting for sshd")
 	banner := o.Timeouts.banner()
 	rep, err := splice(ctx, conn, spliceOptions{
@@ -356,6 +353,16 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		if e := o.explainEnd(inst, chosen, rep); e != (Explanation{}) {
 			o.Explain(e)
 		}
+	}
+	// Closed after explaining (an SSM tunnel whose agent went away waits
+	// for acknowledgements before it gives up), and not at all once ssh
+	// is gone: its SIGHUP used to end the proxy at once, and whoever
+	// waits for the stderr they share (a pipe, $(…)) must not wait for
+	// a polite shutdown nobody will see.
+	select {
+	case <-o.SSHGone:
+	default:
+		conn.Close()
 	}
 	return err
 }
@@ -716,6 +723,7 @@ func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdou
 		select {
 		case <-outDone:
 		case <-t.C:
+		case <-o.sshGone:
 		case <-ctx.Done():
 		}
 		if err != nil {
