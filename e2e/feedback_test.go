@@ -241,3 +241,21 @@ func TestViaUnreachableTargetFailsSayingSo(t *testing.T) {
 		t.Errorf("stderr does not say the jump host could not reach the target:\n%s", stderr)
 	}
 }
+
+// The proxy catches ssh's SIGHUP to explain, but must still end with ssh:
+// whoever reads the stderr they share (a pipe, $(…), a test) waits for
+// every holder. A polite SSM shutdown after ssh has gone (up to 5 s for
+// acknowledgements nobody sends any more) must not keep it.
+func TestProxyEndsWithSSH(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	for _, tr := range []string{"ssm", "direct"} {
+		start := time.Now()
+		_, stderr, err := e.run3(nil, "jitssh", "ssh", "--transport", tr, "web-1", "--", "true")
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tr, err, stderr)
+		}
+		if d := time.Since(start); d > 4*time.Second {
+			t.Errorf("%s: `jitssh ssh … true` with stderr on a pipe took %v: the proxy outlived ssh", tr, d)
+		}
+	}
+}

@@ -716,7 +716,9 @@ func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdou
 		}
 		return rep, nil
 	case err := <-inDone:
-		_ = c.CloseWrite()
+		// CloseWrite may wait (SSM: for the agent's acknowledgements);
+		// ssh going away (its SIGHUP) must not wait for it.
+		go func() { _ = c.CloseWrite() }()
 		t := time.NewTimer(halfCloseWait)
 		defer t.Stop()
 		finish(true, nil)
