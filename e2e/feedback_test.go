@@ -247,10 +247,11 @@ func TestViaUnreachableTargetFailsSayingSo(t *testing.T) {
 // every holder. A polite SSM shutdown after ssh has gone (up to 5 s for
 // acknowledgements nobody sends any more) must not keep it.
 func TestProxyEndsWithSSH(t *testing.T) {
-	e := newEnv(t, sshd.Embedded)
-	for _, tr := range []string{"ssm", "direct"} {
+	e := managedEnv(t, sshd.Embedded) // the managed instance's key needs ssm:SendCommand
+	for _, c := range []struct{ tr, target string }{{"ssm", "web-1"}, {"direct", "web-1"}, {"ssm", builtinMI}} {
+		tr := c.tr + " to " + c.target
 		start := time.Now()
-		_, stderr, err := e.run3(nil, "jitssh", "ssh", "--transport", tr, "web-1", "--", "true")
+		_, stderr, err := e.run3(nil, "jitssh", "ssh", "--transport", c.tr, c.target, "--", "true")
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", tr, err, stderr)
 		}

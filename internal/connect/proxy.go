@@ -355,14 +355,18 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		}
 	}
 	// Closed after explaining (an SSM tunnel whose agent went away waits
-	// for acknowledgements before it gives up), and not at all once ssh
-	// is gone: its SIGHUP used to end the proxy at once, and whoever
+	// for acknowledgements before it gives up), and not waited for once
+	// ssh is gone: its SIGHUP used to end the proxy at once, and whoever
 	// waits for the stderr they share (a pipe, $(…)) must not wait for
 	// a polite shutdown nobody will see.
-	select {
-	case <-o.SSHGone:
-	default:
+	closed := make(chan struct{})
+	go func() {
 		conn.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-o.SSHGone:
 	}
 	return err
 }
