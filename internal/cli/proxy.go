@@ -242,14 +242,13 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			o.KeepKey = startReaper(g)
 			// ssh sends its ProxyCommand SIGHUP when it exits (after
 			// closing our stdin): end as on EOF, ending the session and
-			// releasing the key file, and say nothing, as nobody is
-			// listening. The stderr we share with ssh goes first, so that
-			// whoever reads ssh's stderr from a pipe is not kept waiting.
-			//
-			// Once connected, the proxy first says what it knows of how
-			// the connection ended (connect.Explanation: a refused login,
-			// a stopped instance), and only then lets go of stderr
-			// (ProxyOptions.Detach); before, it stops at once.
+			// releasing the key file, with no error. Once connected, the
+			// proxy first says what it knows of how the connection ended
+			// (connect.Explanation: a refused login, a stopped instance);
+			// then the stderr we share with ssh goes (ProxyOptions.Detach),
+			// before the polite shutdown, so that whoever reads ssh's
+			// stderr from a pipe is not kept waiting. Before it is
+			// connected, the proxy stops at once.
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			hup := make(chan os.Signal, 1)

@@ -256,6 +256,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			select {
 			case <-o.SSHGone:
 				if !splicing.Load() {
+					o.Progress.Clear() // while stderr is still the terminal
 					o.detach()
 					cancel() // ssh gave up before we were connected
 				}
@@ -355,10 +356,11 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		}
 	}
 	// Closed after explaining (an SSM tunnel whose agent went away waits
-	// for acknowledgements before it gives up), and not waited for once
-	// ssh is gone: its SIGHUP used to end the proxy at once, and whoever
-	// waits for the stderr they share (a pipe, $(…)) must not wait for
-	// a polite shutdown nobody will see.
+	// for acknowledgements before it gives up). Once ssh is gone (its
+	// SIGHUP), the stderr shared with it is let go first: whoever reads
+	// ssh's stderr from a pipe must not wait for a polite shutdown nobody
+	// will see; the shutdown itself still ends the session and releases
+	// the key file.
 	closed := make(chan struct{})
 	go func() {
 		conn.Close()
@@ -367,6 +369,8 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	select {
 	case <-closed:
 	case <-o.SSHGone:
+		o.detach()
+		<-closed
 	}
 	return err
 }
