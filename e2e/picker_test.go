@@ -76,9 +76,6 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 				io.WriteString(ptmx, k)
 				time.Sleep(50 * time.Millisecond)
 			}
-			// Taken before Enter: the echo may arrive before the next
-			// statement runs.
-			before := term.seen()
 			io.WriteString(ptmx, "\r")
 			// Where Enter landed: the instance that ran hostname.
 			var hosts []string
