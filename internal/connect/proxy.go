@@ -88,7 +88,7 @@ type ProxyOptions struct {
 	// reads ssh's stderr from a pipe waits for every holder), before the
 	// tunnel's polite shutdown.
 	Detach func()
-	Logger  *slog.Logger
+	Logger *slog.Logger
 	// Warn, if set, receives what failed without stopping the connection:
 	// one source of instances while resolving (Lookup.Warn), SSM when
 	// auto chooses a transport without the agent's status. Nil: such a
