@@ -149,12 +149,15 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	// The key file's lock first: ssh may have read the key file already
 	// (see keyfile.go), and from now on nobody removes it.
 	var use *keyUse
+	releaseKey := func() {}
 	if o.KeyFile != "" {
 		var err error
 		if use, err = useKey(o.KeyFile); err != nil {
 			return err
 		}
-		defer use.release(o.KeepKey)
+		var once sync.Once
+		releaseKey = func() { once.Do(func() { use.release(o.KeepKey) }) }
+		defer releaseKey()
 		swept := make(chan struct{})
 		go func() {
 			defer close(swept)
@@ -347,6 +350,10 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 				Cause: "the path to the instance is open but nothing speaks SSH on that port: sshd may be stopped, hung or listening elsewhere, or the instance overloaded; `jitssh shell " + inst.ID + "` reaches it without sshd"}
 		},
 	}, stdin, stdout)
+	// The key's part is over once the stream is: let it go before
+	// explaining and shutting down, which may take a while, so that a
+	// next connection never finds this proxy still deciding its fate.
+	releaseKey()
 	log.Info("ssh stream ended", "instance", inst.ID, "by", map[bool]string{true: "ssh", false: "instance"}[rep.sshClosed],
 		"first_byte", since(rep.start, rep.firstByte), "kex_done", since(rep.start, rep.newKeys), "bytes_after_kex", rep.afterKex,
 		"duration", rep.end.Sub(rep.start).Round(time.Millisecond), "err", rep.remoteErr)
