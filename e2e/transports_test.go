@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // byName returns the sandbox instance with that Name tag, resolved over
@@ -85,8 +85,7 @@ type transportCase struct {
 // by a half-close); the transport's own half-close; 8 concurrent
 // connections; a clear error for an unreachable target.
 func conformance(t *testing.T, api *awsapi.Client, user string, tc transportCase) {
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := testkeys.Signer(t)
 	push := func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -228,8 +227,7 @@ func TestTransportConformance(t *testing.T) {
 	ssmT := connect.SSM{API: api}
 	web1Key, db1Key, bastionKey := learnKey(t, ssmT, web1), learnKey(t, ssmT, db1), learnKey(t, ssmT, bastion)
 	// The bastion logs in with a pushed key, like the product does.
-	_, bpriv, _ := ed25519.GenerateKey(rand.Reader)
-	bsigner, _ := ssh.NewSignerFromKey(bpriv)
+	bsigner := testkeys.Signer(t)
 	pushBastion := func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

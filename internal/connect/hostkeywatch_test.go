@@ -2,8 +2,6 @@ package connect
 
 import (
 	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"net"
 	"strings"
@@ -12,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // tapHandshake runs an SSH handshake between x/crypto/ssh's client and
@@ -19,11 +19,7 @@ import (
 // sent and the server's host key.
 func tapHandshake(t testing.TB, kex string) ([]byte, ssh.PublicKey) {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	hostKey, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostKey := testkeys.Signer(t)
 	srvConf := &ssh.ServerConfig{NoClientAuth: true}
 	srvConf.KeyExchanges = []string{kex}
 	srvConf.AddHostKey(hostKey)

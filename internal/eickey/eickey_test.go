@@ -3,7 +3,6 @@ package eickey_test
 import (
 	"bytes"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -20,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/eickey"
 
 	"github.com/jitssh/jitssh/internal/testtool"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const instanceID = "i-0123456789abcdef0"
@@ -49,11 +49,7 @@ func sign(key *rsa.PrivateKey) eickey.SignFunc {
 
 func ed25519Line(t testing.TB, comment string) string {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return authorizedLine(t, pub, comment)
+	return testkeys.New(t).Line(comment)
 }
 
 func authorizedLine(t testing.TB, pub any, comment string) string {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +24,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const (
@@ -95,15 +94,7 @@ func (in *instance) writeConfig(t *testing.T, text string) {
 
 func (in *instance) push(t *testing.T, user string) string {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + user + "@laptop"
+	line := testkeys.New(t).Line(user + "@laptop")
 	in.world.PushKey(world.PushedKey{InstanceID: instanceID, OSUser: user, PublicKey: line, Caller: caller, RequestID: "req-1"})
 	return line
 }

@@ -1,8 +1,6 @@
 package placekey
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"os/exec"
 	"strings"
@@ -10,18 +8,12 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 func testKey(t testing.TB) ssh.PublicKey {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return testkeys.Public(t)
 }
 
 func TestScriptRoundTrip(t *testing.T) {

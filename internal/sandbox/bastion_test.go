@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // TestBastionForwardsIntoItsVPC logs in to bastion-1 on its public
@@ -35,10 +34,8 @@ func TestBastionForwardsIntoItsVPC(t *testing.T) {
 	if os.Geteuid() == 0 {
 		user = "root"
 	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := ssh.NewPublicKey(pub)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	key := testkeys.New(t)
+	signer, line := key.Signer, key.AuthorizedKey()
 	for _, n := range []string{"bastion-1", "app-1", "db-1"} {
 		sb.World.PushKey(world.PushedKey{InstanceID: byName[n].ID, OSUser: user, PublicKey: line, Caller: sb.Identity.ARN, RequestID: "t"})
 	}

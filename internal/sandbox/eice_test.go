@@ -3,8 +3,6 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -24,6 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const builtinEndpoint = "eice-0a1b2c3d4e5f60001"
@@ -87,9 +86,8 @@ func TestEICETunnel(t *testing.T) {
 	if os.Geteuid() == 0 {
 		user = "root"
 	}
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := ssh.NewPublicKey(pub)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	key := testkeys.New(t)
+	sshPub, signer := key.Public, key.Signer
 	sb.World.PushKey(world.PushedKey{InstanceID: app.ID, OSUser: user, PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub))), Caller: def.ARN, RequestID: "test"})
 	ws, _, err := websocket.Dial(ctx, presignTunnel(t, sb, def, tunnelParams(app.PrivateIP, "22"), "60", time.Now()), nil)
 	if err != nil {

@@ -2,8 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/placekey"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // TestManagedInstanceHonoursPlacedKeys places a key on the built-in
@@ -50,9 +49,8 @@ func TestManagedInstanceHonoursPlacedKeys(t *testing.T) {
 		return nil
 	}
 	me := LocalUser() // as root, the embedded server logs in real users only
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := ssh.NewPublicKey(pub)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	key := testkeys.New(t)
+	sshPub, signer := key.Public, key.Signer
 	script, err := placekey.Script(me, sshPub, time.Now().Add(time.Minute))
 	if err != nil {
 		t.Fatal(err)
@@ -91,8 +89,7 @@ func TestManagedInstanceHonoursPlacedKeys(t *testing.T) {
 	if _, err := login("nobody", signer); err == nil {
 		t.Error("the key placed for one user let another in")
 	}
-	_, other, _ := ed25519.GenerateKey(rand.Reader)
-	otherSigner, _ := ssh.NewSignerFromKey(other)
+	otherSigner := testkeys.Signer(t)
 	if _, err := login(me, otherSigner); err == nil {
 		t.Error("a key that was never placed was accepted")
 	}
@@ -132,9 +129,8 @@ func TestManagedInstanceRunsPlacementScript(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, _ := ssh.NewPublicKey(pub)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	key := testkeys.New(t)
+	sshPub, signer := key.Public, key.Signer
 	send := func(user string, exp time.Time) (string, string) {
 		script, err := placekey.Script(user, sshPub, exp)
 		if err != nil {

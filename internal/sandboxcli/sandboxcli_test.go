@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -16,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 type syncBuf struct {
@@ -153,12 +151,7 @@ func TestUpBuiltinAccountProfilesAndCloudTrail(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(gci.Arn, "arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/") {
 		t.Errorf("default profile: %s", out)
 	}
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	sshPub, err := ssh.NewPublicKey(edPub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
+	pub := testkeys.New(t).AuthorizedKey()
 	_, stderr, code = awsProfile(t, vars, "alice", "ec2-instance-connect", "send-ssh-public-key",
 		"--instance-id", "i-0a1b2c3d4e5f00001", "--instance-os-user", "bob", "--ssh-public-key", pub)
 	want := "An error occurred (AccessDeniedException) when calling the SendSSHPublicKey operation: User: arn:aws:sts::123456789012:assumed-role/JitsshDeveloper/alice is not authorized to perform: ec2-instance-connect:SendSSHPublicKey on resource: arn:aws:ec2:us-east-1:123456789012:instance/i-0a1b2c3d4e5f00001 with an explicit deny in a service control policy"

@@ -3,8 +3,6 @@ package authkeys_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -27,6 +25,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const (
@@ -136,15 +135,7 @@ func (e *env) notFound(path string) { e.override(path, http.NotFound) }
 
 func newKeyLine(t *testing.T, comment string) string {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + comment
+	return testkeys.New(t).Line(comment)
 }
 
 func fingerprint(t *testing.T, line string) string {

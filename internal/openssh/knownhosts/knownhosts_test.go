@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/testtool"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 func newSigner(t testing.TB, kind string) ssh.Signer {
@@ -27,7 +28,7 @@ func newSigner(t testing.TB, kind string) ssh.Signer {
 	var err error
 	switch kind {
 	case "ed25519":
-		_, key, err = ed25519.GenerateKey(rand.Reader)
+		return testkeys.Signer(t)
 	case "ecdsa":
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case "rsa":

@@ -3,8 +3,6 @@ package apis
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
@@ -22,6 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // Identities of an account configured as jitssh recommends: the user
@@ -85,8 +84,7 @@ func newIAMEnv(t *testing.T) (*env, string) {
 
 func pubKey(t *testing.T) string {
 	t.Helper()
-	pub, _, _ := ed25519.GenerateKey(rand.Reader)
-	return strings.TrimSpace(authorizedKey(t, pub, "test"))
+	return testkeys.New(t).Line("test")
 }
 
 const web1ARN = "arn:aws:ec2:us-east-1:123456789012:instance/" + idWeb1

@@ -3,8 +3,6 @@ package apis
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // awsCLI runs the real aws CLI against the sandbox as id, with an
@@ -78,8 +77,7 @@ func TestAWSCLI(t *testing.T) {
 	}
 	t.Parallel()
 	e := newEnv(t, testInstances())
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
-	key := strings.TrimSpace(authorizedKey(t, edPub, "cli@test"))
+	key := testkeys.New(t).Line("cli@test")
 	sess, err := e.ssm(alice).StartSession(context.Background(), &ssm.StartSessionInput{Target: aws.String(idWeb1)})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package apis
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // authorizedKey returns the OpenSSH public key line of k with a comment,
@@ -29,7 +30,7 @@ func authorizedKey(t *testing.T, k any, comment string) string {
 func TestSendSSHPublicKey(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testInstances())
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	edPub := testkeys.New(t).Private.Public()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +75,7 @@ func TestSendSSHPublicKey(t *testing.T) {
 func TestSendSSHPublicKeyErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testInstances())
-	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	edPub := testkeys.New(t).Private.Public()
 	good := authorizedKey(t, edPub, "someone@example.com")
 	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	blob := strings.Fields(good)[1]

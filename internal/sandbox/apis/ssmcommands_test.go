@@ -2,8 +2,6 @@ package apis
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/placekey"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const (
@@ -31,15 +30,7 @@ func withManaged() []world.Instance {
 }
 
 func newSSHKey(t *testing.T) ssh.PublicKey {
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	return testkeys.Public(t)
 }
 
 // TestSendCommandPlacesKeysOnManagedInstances runs the key-placement

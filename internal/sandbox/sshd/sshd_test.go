@@ -3,9 +3,7 @@ package sshd
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 const testInstance = "i-0123456789abcdef0"
@@ -31,23 +31,8 @@ type clientKey struct {
 
 func newClientKey(t *testing.T, dir, name string) clientKey {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return clientKey{path: path, pub: signer.PublicKey()}
+	k := testkeys.New(t)
+	return clientKey{path: k.WriteFile(t, dir, name, name), pub: k.Public}
 }
 
 func (k clientKey) line() string {
