@@ -17,11 +17,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/host/keyproto"
+	"github.com/jitssh/jitssh/internal/testutil/runas"
 )
 
 // TestMain lets the test binary serve a socket as another user
@@ -205,32 +205,7 @@ func TestClientsAgainstFakeService(t *testing.T) {
 // A socket served by anyone but root is never trusted, whatever it says.
 func TestClientsNonRootPeer(t *testing.T) {
 	bins := clients(t)
-	dir, err := os.MkdirTemp("", "akc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o777)
-	sock := filepath.Join(dir, "s")
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "server"), self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := exec.Command(filepath.Join(dir, "server"))
-	srv.Env = []string{"AUTHKEYS_TEST_SERVE=" + sock}
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Wait()
-	defer srv.Process.Kill()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("server as nobody did not start: %q", line)
-	}
+	sock := runas.NobodyServer(t, "AUTHKEYS_TEST_SERVE")
 	for name, bin := range bins {
 		code, out, errOut := runBin(t, bin, "--socket", sock, "--fallback", "none", "--", "root")
 		if code != ExitRefused || out != "" || !strings.Contains(errOut, "not root") {

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -27,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/host/userdb"
+	"github.com/jitssh/jitssh/internal/testutil/runas"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
 
@@ -173,17 +173,11 @@ func startFlood(t testing.TB, mode, socket, service string, n, size int) *flood 
 	if err != nil {
 		t.Fatal(err)
 	}
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid, _ := strconv.ParseUint(nobody.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(nobody.Gid, 10, 32)
 	cmd := exec.Command(bin)
 	cmd.Dir = "/"
 	cmd.Env = []string{floodEnv + "=" + mode, "JITSSH_FLOOD_SOCKET=" + socket, "JITSSH_FLOOD_SERVICE=" + service,
 		"JITSSH_FLOOD_N=" + strconv.Itoa(n), "JITSSH_FLOOD_BYTES=" + strconv.Itoa(size)}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runas.Nobody(t)}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -614,12 +608,7 @@ func TestAuthKeysFallsBackWhenServiceStops(t *testing.T) {
 // process burns, without the flood (the benchmark's control).
 func busyAsNobody(b *testing.B) (stop func()) {
 	b.Helper()
-	nobody, err := user.Lookup("nobody")
-	if err != nil {
-		b.Fatal(err)
-	}
-	uid, _ := strconv.ParseUint(nobody.Uid, 10, 32)
-	gid, _ := strconv.ParseUint(nobody.Gid, 10, 32)
+	nobody := runas.Nobody(b)
 	var procs []*exec.Cmd
 	stop = func() {
 		for _, p := range procs {
@@ -629,7 +618,7 @@ func busyAsNobody(b *testing.B) (stop func()) {
 	}
 	for i := 0; i < runtime.NumCPU(); i++ {
 		p := exec.Command("/bin/sh", "-c", "while :; do :; done")
-		p.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+		p.SysProcAttr = &syscall.SysProcAttr{Credential: nobody}
 		if err := p.Start(); err != nil {
 			stop()
 			b.Fatal(err)

@@ -1,18 +1,17 @@
 package keyproto
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/testutil/runas"
 )
 
 // The request must be what encoding/json reads back as the same call.
@@ -212,33 +211,7 @@ func TestAskNonRootPeer(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run the server as nobody")
 	}
-	dir, err := os.MkdirTemp("", "kp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o777)
-	sock := filepath.Join(dir, "s")
-	// The test binary, where nobody can run it.
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "server"), self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv := exec.Command(filepath.Join(dir, "server"))
-	srv.Env = []string{"KEYPROTO_TEST_SERVE=" + sock}
-	srv.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, _ := srv.StdoutPipe()
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Wait()
-	defer srv.Process.Kill()
-	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
-		t.Fatalf("server as nobody did not start: %q", line)
-	}
+	sock := runas.NobodyServer(t, "KEYPROTO_TEST_SERVE")
 	keys, err := Ask(sock, "root", "", time.Second)
 	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "not root") {
 		t.Errorf("Ask of a server run by uid 65534 = %q, %v", keys, err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/host/keyproto"
+	"github.com/jitssh/jitssh/internal/testutil/runas"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
 
@@ -103,17 +104,9 @@ func TestRootOnly(t *testing.T) {
 		t.Skip("needs root to run the client as nobody")
 	}
 	sock := start(t, &Service{Config: authkeys.Config{IMDSEndpoint: "http://127.0.0.1:1", Timeout: time.Second}, Log: slog.New(slog.DiscardHandler)})
-	self, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := filepath.Join(filepath.Dir(sock), "client")
-	if err := os.WriteFile(client, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(client)
+	cmd := exec.Command(runas.SelfIn(t, filepath.Dir(sock), "client"))
 	cmd.Env = []string{"KEYSERVICE_TEST_DIAL=" + sock}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: runas.Nobody(t)}
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
