@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +20,9 @@ import (
 
 	"github.com/jitssh/jitssh/internal/eickey"
 	"github.com/jitssh/jitssh/internal/hostcli"
-	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/imdsfixture"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
@@ -33,7 +32,7 @@ const (
 	caller     = "arn:aws:sts::123456789012:assumed-role/Developer/alice"
 )
 
-var sharedSigner = sync.OnceValues(func() (*signer.Signer, error) { return signer.New(region) })
+var sharedSigner = func() (*signer.Signer, error) { return imdsfixture.Shared(region) }
 
 // instance is a simulated instance with its IMDS on 127.0.0.1 and a
 // jitssh-host configuration file pointing at it.
@@ -49,39 +48,25 @@ type instance struct {
 
 func newInstance(t *testing.T) *instance {
 	t.Helper()
-	s, err := sharedSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := world.New(world.Config{
-		Region: region, Account: "123456789012",
-		Instances: []world.Instance{{ID: instanceID, State: "running", AZ: region + "a"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &instance{world: w, signer: s}
-	inner := imdssvc.New(w, instanceID, s)
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		in.mu.Lock()
-		body := in.keysBody
-		in.mu.Unlock()
-		if body != "" && strings.Contains(r.URL.Path, "/active-keys/") {
-			rw.Write([]byte(body))
-			return
-		}
-		inner.ServeHTTP(rw, r)
-	}))
-	t.Cleanup(srv.Close)
+	in := &instance{}
+	m := imdsfixture.New(t, imdsfixture.Options{Region: region, Instance: world.Instance{ID: instanceID},
+		Intercept: func(rw http.ResponseWriter, r *http.Request) bool {
+			in.mu.Lock()
+			body := in.keysBody
+			in.mu.Unlock()
+			if body != "" && strings.Contains(r.URL.Path, "/active-keys/") {
+				rw.Write([]byte(body))
+				return true
+			}
+			return false
+		}})
+	in.world, in.signer = m.World, m.Signer()
 
 	dir := t.TempDir()
-	roots := filepath.Join(dir, "roots.pem")
-	if err := os.WriteFile(roots, s.RootPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	roots := m.WriteRoots(t, filepath.Join(dir, "roots.pem"))
 	in.audit = filepath.Join(dir, "audit.jsonl")
 	in.config = filepath.Join(dir, "host.toml")
-	in.writeConfig(t, fmt.Sprintf("imds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"2s\"\n", srv.URL, roots, in.audit))
+	in.writeConfig(t, fmt.Sprintf("imds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"2s\"\n", m.URL, roots, in.audit))
 	return in
 }
 

@@ -27,8 +27,8 @@ import (
 	"github.com/jitssh/jitssh/internal/host/keyproto"
 	"github.com/jitssh/jitssh/internal/host/keyservice"
 	"github.com/jitssh/jitssh/internal/host/userdb"
-	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/imdsfixture"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
 
@@ -218,21 +218,12 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := sharedSigner()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := world.New(world.Config{
-		Region: region, Account: "123456789012",
-		Instances: []world.Instance{{ID: instanceID, State: "running", AZ: region + "a"}},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	imds := &precomputedIMDS{inner: imdssvc.New(w, instanceID, s)}
+	srv := imdsfixture.New(b, imdsfixture.Options{Region: region, Instance: world.Instance{ID: instanceID}})
+	s, w := srv.Signer(), srv.World
+	imds := &precomputedIMDS{inner: srv.Handler()}
 	var live bool
 	var liveMu sync.Mutex
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	srv.SetHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		liveMu.Lock()
 		l := live
 		liveMu.Unlock()
@@ -242,7 +233,6 @@ func BenchmarkJITAuthorizedKeys(b *testing.B) {
 		}
 		imds.ServeHTTP(rw, r)
 	}))
-	defer srv.Close()
 	dir := b.TempDir()
 	roots := filepath.Join(dir, "roots.pem")
 	conf := filepath.Join(dir, "host.toml")

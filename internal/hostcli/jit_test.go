@@ -12,7 +12,6 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +25,9 @@ import (
 	"github.com/jitssh/jitssh/internal/eickey"
 	"github.com/jitssh/jitssh/internal/host/userdb"
 	"github.com/jitssh/jitssh/internal/hostcli"
-	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/imdsfixture"
 	"github.com/jitssh/jitssh/internal/varlink"
 )
 
@@ -117,11 +116,9 @@ var buildSafe = sync.OnceValues(func() (string, error) {
 // `sshd -i` per login, through ProxyCommand) and the userdb service
 // answering glibc through a socket of its own in /run/systemd/userdb.
 type jitHost struct {
-	t        testing.TB
-	world    *world.World
-	imds     atomic.Pointer[http.Handler]
-	mu       sync.Mutex
-	override map[string]string // IMDS path under meta-data → body ("404" = not found)
+	t     testing.TB
+	world *world.World
+	imds  *imdsfixture.IMDS
 
 	dir, config, audit, state, homes, service string
 	blockFile                                 string
@@ -153,46 +150,16 @@ func newJITHost(t testing.TB, roots ...*signer.Signer) *jitHost {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sharedSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := world.New(world.Config{
-		Region: region, Account: "123456789012",
-		Instances: []world.Instance{{ID: instanceID, State: "running", AZ: region + "a"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &jitHost{t: t, world: w, override: map[string]string{}, dir: t.TempDir()}
-	h.setSigner(s)
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if d := time.Duration(h.delay.Load()); d > 0 {
-			time.Sleep(d + time.Duration(mrand.Int64N(int64(d))))
-		}
-		h.mu.Lock()
-		body, ok := h.override[strings.TrimPrefix(r.URL.Path, "/latest/meta-data/")]
-		h.mu.Unlock()
-		if ok && r.URL.Path != "/latest/api/token" {
-			if body == "404" {
-				http.NotFound(rw, r)
-				return
+	h := &jitHost{t: t, dir: t.TempDir()}
+	h.imds = imdsfixture.New(t, imdsfixture.Options{Region: region, Instance: world.Instance{ID: instanceID},
+		Intercept: func(http.ResponseWriter, *http.Request) bool {
+			if d := time.Duration(h.delay.Load()); d > 0 {
+				time.Sleep(d + time.Duration(mrand.Int64N(int64(d))))
 			}
-			rw.Write([]byte(body))
-			return
-		}
-		(*h.imds.Load()).ServeHTTP(rw, r)
-	}))
-	t.Cleanup(srv.Close)
-
-	var rootsPEM []byte
-	for _, r := range append([]*signer.Signer{s}, roots...) {
-		rootsPEM = append(rootsPEM, r.RootPEM()...)
-	}
-	rootsFile := filepath.Join(h.dir, "roots.pem")
-	if err := os.WriteFile(rootsFile, rootsPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
+			return false
+		}})
+	h.world = h.imds.World
+	rootsFile := h.imds.WriteRoots(t, filepath.Join(h.dir, "roots.pem"), roots...)
 	// Homes must be reachable by the users: not under a 0700 test dir.
 	h.homes, err = os.MkdirTemp("", "jitssh-homes-")
 	if err != nil {
@@ -233,7 +200,7 @@ groups_window = "5s"
 [[jit.groups]]
 caller = "arn:aws:sts::*:assumed-role/Admin/*"
 groups = ["sudo", "adm"]
-`, srv.URL, rootsFile, h.audit, h.keysSocket, h.blockFile, h.service, h.state, h.homes)
+`, h.imds.URL, rootsFile, h.audit, h.keysSocket, h.blockFile, h.service, h.state, h.homes)
 	if err := os.WriteFile(h.config, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -302,18 +269,18 @@ func (h *jitHost) useClient(name string) {
 }
 
 func (h *jitHost) setSigner(s *signer.Signer) {
-	var hd http.Handler = imdssvc.New(h.world, instanceID, s)
-	h.imds.Store(&hd)
+	h.imds.SetSigner(s)
 }
 
 func (h *jitHost) setOverride(path, body string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if body == "" {
-		delete(h.override, path)
-		return
+	switch body {
+	case "":
+		h.imds.Override(path, nil)
+	case "404":
+		h.imds.NotFound(path)
+	default:
+		h.imds.Serve(path, body)
 	}
-	h.override[path] = body
 }
 
 func (h *jitHost) readLine(p string) string {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -652,9 +651,8 @@ func BenchmarkUserdbFlood(b *testing.B) {
 		h := newJITHost(b)
 		// Keys and staples signed once, as EC2 serves them (the sandbox's
 		// IMDS signs on every request, which would measure the sandbox).
-		pre := &precomputedIMDS{inner: *h.imds.Load()}
-		var hd http.Handler = pre
-		h.imds.Store(&hd)
+		pre := &precomputedIMDS{inner: h.imds.Handler()}
+		h.imds.SetHandler(pre)
 		h.useClient("jitssh-authkeys-c")
 		h.startProcess()
 		h.delay.Store(int64(time.Millisecond))

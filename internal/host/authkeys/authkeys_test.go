@@ -8,7 +8,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,9 +21,9 @@ import (
 	"github.com/jitssh/jitssh/internal/eickey"
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
-	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/signer"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/imdsfixture"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
@@ -36,17 +35,11 @@ const (
 	keysPath   = "managed-ssh-keys/active-keys/alice/"
 )
 
-// sharedSigner is the signer of tests that do not change it; RSA key
+// getSigner is the signer of tests that do not change it; RSA key
 // generation dominates test time.
-var sharedSigner = sync.OnceValues(func() (*signer.Signer, error) { return signer.New(region) })
-
 func getSigner(t *testing.T) *signer.Signer {
 	t.Helper()
-	s, err := sharedSigner()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return imdsfixture.SharedSigner(t, region)
 }
 
 // recorder is an in-memory audit.Recorder.
@@ -76,62 +69,32 @@ type env struct {
 	signer   *signer.Signer
 	rec      *recorder
 	cfg      authkeys.Config
-	requests atomic.Int64
-
-	mu        sync.Mutex
-	overrides map[string]http.HandlerFunc // by path under /latest/meta-data/
-	inner     http.Handler                // the sandbox IMDS
+	requests *atomic.Int64
+	imds     *imdsfixture.IMDS
 }
 
 // restartIMDS replaces the IMDS with a new one, which knows none of the
 // tokens given out so far.
-func (e *env) restartIMDS() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.inner = imdssvc.New(e.world, instanceID, e.signer)
-}
+func (e *env) restartIMDS() { e.imds.Restart() }
 
 func newEnv(t *testing.T, s *signer.Signer) *env {
 	t.Helper()
-	w, err := world.New(world.Config{
-		Region: region, Account: "123456789012",
-		Instances: []world.Instance{{ID: instanceID, State: "running", AZ: region + "b", PrivateIP: "10.0.3.7"}},
+	m := imdsfixture.New(t, imdsfixture.Options{
+		Region: region, Signer: s,
+		Instance: world.Instance{ID: instanceID, AZ: region + "b", PrivateIP: "10.0.3.7"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{world: w, signer: s, rec: &recorder{}, overrides: map[string]http.HandlerFunc{}}
-	e.inner = imdssvc.New(w, instanceID, s)
-	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		e.requests.Add(1)
-		e.mu.Lock()
-		h := e.overrides[strings.TrimPrefix(r.URL.Path, "/latest/meta-data/")]
-		inner := e.inner
-		e.mu.Unlock()
-		if h != nil {
-			h(rw, r)
-			return
-		}
-		inner.ServeHTTP(rw, r)
-	}))
-	t.Cleanup(srv.Close)
+	e := &env{world: m.World, signer: s, rec: &recorder{}, requests: &m.Requests, imds: m}
 	roots := x509.NewCertPool()
 	roots.AddCert(s.Root())
-	e.cfg = authkeys.Config{IMDSEndpoint: srv.URL, Roots: roots, Audit: e.rec}
+	e.cfg = authkeys.Config{IMDSEndpoint: m.URL, Roots: roots, Audit: e.rec}
 	return e
 }
 
-func (e *env) override(path string, h http.HandlerFunc) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.overrides[path] = h
-}
+func (e *env) override(path string, h http.HandlerFunc) { e.imds.Override(path, h) }
 
-func (e *env) serve(path, body string) {
-	e.override(path, func(rw http.ResponseWriter, _ *http.Request) { rw.Write([]byte(body)) })
-}
+func (e *env) serve(path, body string) { e.imds.Serve(path, body) }
 
-func (e *env) notFound(path string) { e.override(path, http.NotFound) }
+func (e *env) notFound(path string) { e.imds.NotFound(path) }
 
 func newKeyLine(t *testing.T, comment string) string {
 	t.Helper()
