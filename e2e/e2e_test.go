@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 var binDir string
@@ -90,38 +90,19 @@ func eachMode(t *testing.T, f func(t *testing.T, e *env)) {
 func newEnv(t testing.TB, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 	t.Helper()
 	requireSSH(t)
-	var logBuf bytes.Buffer
 	cfg := sandbox.Config{
 		StateDir:   t.TempDir(),
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
-		Logger:     slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	sb, err := sandbox.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() {
-		sb.Close()
-		if t.Failed() {
-			t.Logf("sandbox log:\n%s", logBuf.String())
-		}
-	})
+	sb := sandboxenv.Start(t, cfg, false)
 	home := t.TempDir()
 	e := &env{t: t, sb: sb, home: home}
 	// Only the sandbox's credentials: never a developer's real AWS ones.
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "XDG_") || strings.HasPrefix(kv, "SSH_AUTH_SOCK=") {
-			continue
-		}
-		e.vars = append(e.vars, kv)
-	}
-	e.vars = append(e.vars, sb.Env()...)
-	e.vars = append(e.vars, "HOME="+home, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+	e.vars = sandboxenv.Environ(sb, home, binDir)
 	e.sshCf = filepath.Join(home, "ssh_config")
 	// As root the sandbox's default user is its own non-root account (the
 	// default identity cannot push keys for root), not ssh's default.

@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +25,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 // binDir holds the official plugin, built from AWS's packages as
@@ -94,23 +93,12 @@ func newEnv(t *testing.T, mode sshd.Mode) *env {
 			t.Skipf("OpenSSH client (%s) not installed", b)
 		}
 	}
-	var logBuf syncBuffer
-	sb, err := sandbox.Start(context.Background(), sandbox.Config{
+	// JITSSH_INTEROP_LOG=1 shows the sandbox's side of passing runs too.
+	sb := sandboxenv.Start(t, sandbox.Config{
 		StateDir:   t.TempDir(),
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
-		Logger:     slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatalf("start sandbox: %v", err)
-	}
-	t.Cleanup(func() {
-		sb.Close()
-		// JITSSH_INTEROP_LOG=1 shows the sandbox's side of passing runs too.
-		if t.Failed() || os.Getenv("JITSSH_INTEROP_LOG") != "" {
-			t.Logf("sandbox log:\n%s", logBuf.String())
-		}
-	})
+	}, os.Getenv("JITSSH_INTEROP_LOG") != "")
 	if got := sb.Instances[0].SSHServer; got != mode.String() {
 		t.Fatalf("sandbox runs %s, want %s", got, mode)
 	}
@@ -133,15 +121,7 @@ func newEnv(t *testing.T, mode sshd.Mode) *env {
 	}
 	// Children get no real AWS credentials, no profile, no agent and no
 	// instance metadata service (sb.Env sets AWS_EC2_METADATA_DISABLED).
-	for _, kv := range os.Environ() {
-		if !slices.ContainsFunc([]string{"AWS_", "HOME=", "XDG_", "SSH_AUTH_SOCK=", "SSM_PLUGIN_", "PATH="},
-			func(p string) bool { return strings.HasPrefix(kv, p) }) {
-			e.vars = append(e.vars, kv)
-		}
-	}
-	e.vars = append(e.vars, sb.Env()...)
-	e.vars = append(e.vars, "HOME="+e.home, "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
-		"PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	e.vars = sandboxenv.Environ(sb, e.home, binDir)
 	return e
 }
 

@@ -1,0 +1,82 @@
+// Package sandboxenv is test support for the end-to-end tests (e2e and
+// the e2e/interop module): a sandbox started for one test with its log
+// kept for the test's failure, and the environment the programs a test
+// runs get (the sandbox's, never a developer's real AWS credentials).
+// Production code never imports it (internal/archtest).
+package sandboxenv
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+)
+
+// logBuffer is a bytes.Buffer safe for the sandbox's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Start starts a sandbox with cfg for t. Unless cfg has a Logger, the
+// sandbox logs at debug level into memory, and the log is shown when t
+// ends failed (or always, with showLog). The sandbox is closed when t
+// ends.
+func Start(t testing.TB, cfg sandbox.Config, showLog bool) *sandbox.Sandbox {
+	t.Helper()
+	var logBuf logBuffer
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sb, err := sandbox.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("start sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		sb.Close()
+		if t.Failed() || showLog {
+			t.Logf("sandbox log:\n%s", logBuf.String())
+		}
+	})
+	return sb
+}
+
+// dropped are the variables of this process that programs run against the
+// sandbox never see: real AWS credentials and configuration, the home
+// directory and XDG paths, the ssh agent, the session-manager-plugin's
+// settings, and PATH (replaced).
+var dropped = []string{"AWS_", "HOME=", "XDG_", "SSH_AUTH_SOCK=", "SSM_PLUGIN_", "PATH="}
+
+// Environ is the environment of a program run against sb: this process's
+// without the dropped variables, then the sandbox's (sb.Env), HOME=home,
+// PATH with binDir first, and AWS_CONFIG_FILE and
+// AWS_SHARED_CREDENTIALS_FILE set to /dev/null.
+func Environ(sb *sandbox.Sandbox, home, binDir string) []string {
+	var vars []string
+	for _, kv := range os.Environ() {
+		if !slices.ContainsFunc(dropped, func(p string) bool { return strings.HasPrefix(kv, p) }) {
+			vars = append(vars, kv)
+		}
+	}
+	vars = append(vars, sb.Env()...)
+	return append(vars, "HOME="+home, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+}
