@@ -64,23 +64,9 @@ func requireSSH(t testing.TB) {
 	}
 }
 
-// modes returns the SSH server modes to test: the embedded server always,
-// and the real sshd when it can run here (it must under
-// JITSSH_REQUIRE_SSHD, as in CI).
-func modes(t *testing.T) []sshd.Mode {
-	if sshd.ResolveAuto() == sshd.OpenSSH {
-		return []sshd.Mode{sshd.OpenSSH, sshd.Embedded}
-	}
-	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-		t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
-	}
-	t.Log("real sshd unavailable (needs /usr/sbin/sshd and root): testing the embedded SSH server only")
-	return []sshd.Mode{sshd.Embedded}
-}
-
 // eachMode runs f in a subtest per SSH server mode, each with its own sandbox.
 func eachMode(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, m := range modes(t) {
+	for _, m := range sandboxenv.Modes(t) {
 		t.Run(m.String(), func(t *testing.T) { f(t, newEnv(t, m)) })
 	}
 }

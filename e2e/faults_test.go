@@ -17,11 +17,12 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 // bestMode is the real sshd where it can run, else the embedded server.
 func bestMode(t testing.TB) sshd.Mode {
-	m := modes(t.(*testing.T))
+	m := sandboxenv.Modes(t.(*testing.T))
 	return m[0]
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 const builtinMI = "mi-0a1b2c3d4e5f00001" // onprem-1
@@ -44,7 +45,7 @@ func managedInfo(t *testing.T, sb *sandbox.Sandbox) sandbox.InstanceInfo {
 // expiry-time, which the SSH server (the real sshd, or the embedded one)
 // authorizes from.
 func TestSSHToManagedInstance(t *testing.T) {
-	for _, m := range modes(t) {
+	for _, m := range sandboxenv.Modes(t) {
 		t.Run(m.String(), func(t *testing.T) { testSSHToManagedInstance(t, m) })
 	}
 }
@@ -235,7 +236,7 @@ func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
 // expiry-time through the whole second it names (it compares whole
 // seconds), so "after" is a second later.
 func TestManagedKeyExpires(t *testing.T) {
-	for _, m := range modes(t) {
+	for _, m := range sandboxenv.Modes(t) {
 		t.Run(m.String(), func(t *testing.T) { testManagedKeyExpires(t, m) })
 	}
 }

@@ -62,19 +62,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// modes returns the SSH server modes to run: the real sshd when it can run
-// here (it must under JITSSH_REQUIRE_SSHD, as in CI), and the embedded one.
-func modes(t *testing.T) []sshd.Mode {
-	if sshd.ResolveAuto() == sshd.OpenSSH {
-		return []sshd.Mode{sshd.OpenSSH, sshd.Embedded}
-	}
-	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-		t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
-	}
-	t.Log("real sshd unavailable (needs /usr/sbin/sshd and root): testing the embedded SSH server only")
-	return []sshd.Mode{sshd.Embedded}
-}
-
 // env is a running sandbox and a client environment that holds nothing but
 // the sandbox's fake credentials.
 type env struct {
@@ -172,7 +159,7 @@ const responseVar = "AWS_SSM_START_SESSION_RESPONSE"
 // variable), then with the aws CLI itself as the ProxyCommand, which
 // starts the session and runs the plugin as a user's ssh_config would.
 func TestOfficialPluginAsSSHProxyCommand(t *testing.T) {
-	for _, mode := range modes(t) {
+	for _, mode := range sandboxenv.Modes(t) {
 		t.Run(mode.String(), func(t *testing.T) {
 			e := newEnv(t, mode)
 			in := e.sb.Instances[0]

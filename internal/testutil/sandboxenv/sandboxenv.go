@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
 // logBuffer is a bytes.Buffer safe for the sandbox's goroutines.
@@ -79,4 +80,19 @@ func Environ(sb *sandbox.Sandbox, home, binDir string) []string {
 	vars = append(vars, sb.Env()...)
 	return append(vars, "HOME="+home, "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null")
+}
+
+// Modes returns the SSH server modes to test: the real sshd when it can
+// run here (it must under JITSSH_REQUIRE_SSHD, as in CI), and the embedded
+// one always.
+func Modes(t testing.TB) []sshd.Mode {
+	t.Helper()
+	if sshd.ResolveAuto() == sshd.OpenSSH {
+		return []sshd.Mode{sshd.OpenSSH, sshd.Embedded}
+	}
+	if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
+		t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot be used (needs /usr/sbin/sshd and root)")
+	}
+	t.Log("real sshd unavailable (needs /usr/sbin/sshd and root): testing the embedded SSH server only")
+	return []sshd.Mode{sshd.Embedded}
 }
