@@ -3,8 +3,6 @@ package connect
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"io"
 	"net"
@@ -16,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // blackHoleJumpHost is an SSH server (x/crypto/ssh) on loopback that lets
@@ -24,11 +23,7 @@ import (
 // the forwarding channel only once its connect succeeds or fails.
 func blackHoleJumpHost(t *testing.T) (addr string, hostKey ssh.PublicKey) {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := testkeys.Signer(t)
 	conf := &ssh.ServerConfig{NoClientAuth: true}
 	conf.AddHostKey(signer)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,8 +58,7 @@ func blackHoleJumpHost(t *testing.T) (addr string, hostKey ssh.PublicKey) {
 func TestBastionUnreachableTargetTimesOut(t *testing.T) {
 	addr, hostKey := blackHoleJumpHost(t)
 	host, port, _ := net.SplitHostPort(addr)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
+	signer := testkeys.Signer(t)
 	b := Bastion{
 		Via:      target.Instance{ID: "i-0a1b2c3d4e5f00004", Name: "bastion-1", PublicIP: host},
 		Hop:      Direct{},
