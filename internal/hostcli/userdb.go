@@ -114,6 +114,12 @@ const (
 	// runs one AuthorizedKeysCommand per key tried, bounded by its
 	// MaxStartups).
 	maxKeysConns = 128
+	// maxHeld connections over a cap from uids other than root are held
+	// open, unanswered, for holdOver before they are closed, so that a
+	// process looping on connect waits instead of spinning against the
+	// service (the CPU it would burn competes with sshd's logins).
+	maxHeld  = 1024
+	holdOver = 2 * time.Second
 	// Audit: request-refused events of the userdb service (lookups of
 	// names nobody pushed a key for, when IMDS fails) recorded one by one
 	// per auditWindow; the rest summed up in one event.
@@ -122,7 +128,7 @@ const (
 )
 
 // connCaps are the connection caps of both sockets.
-type connCaps struct{ root, perPeer, users, keys int }
+type connCaps struct{ root, perPeer, users, keys, held int }
 
 // fdReserve is what the service keeps for itself beyond its connection
 // caps: standard streams, listeners, the audit and state files, IMDS
@@ -134,8 +140,8 @@ const fdReserve = 64
 // scaled down alike (at least 1), so that connections alone can never use
 // up the service's descriptors.
 func capsFor(nofile uint64) connCaps {
-	c := connCaps{root: maxRootConns, perPeer: maxConnsPerPeer, users: maxUserConns, keys: maxKeysConns}
-	need := uint64(c.root + c.users + c.keys + fdReserve)
+	c := connCaps{root: maxRootConns, perPeer: maxConnsPerPeer, users: maxUserConns, keys: maxKeysConns, held: maxHeld}
+	need := uint64(c.root + c.users + c.keys + c.held + fdReserve)
 	if nofile >= need {
 		return c
 	}
@@ -144,9 +150,9 @@ func capsFor(nofile uint64) connCaps {
 		avail = nofile - fdReserve
 	}
 	scale := func(v int) int {
-		return max(1, int(uint64(v)*avail/uint64(c.root+c.users+c.keys)))
+		return max(1, int(uint64(v)*avail/uint64(c.root+c.users+c.keys+c.held)))
 	}
-	return connCaps{root: scale(c.root), perPeer: min(scale(c.perPeer), scale(c.users)), users: scale(c.users), keys: scale(c.keys)}
+	return connCaps{root: scale(c.root), perPeer: min(scale(c.perPeer), scale(c.users)), users: scale(c.users), keys: scale(c.keys), held: scale(c.held)}
 }
 
 // peerUID is the uid of the process a userdb call comes from.
@@ -255,7 +261,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
 		caps = capsFor(rl.Cur)
 	}
-	log.Info("userdb: connection caps", "root", caps.root, "per_uid", caps.perPeer, "non_root", caps.users, "keys", caps.keys)
+	log.Info("userdb: connection caps", "root", caps.root, "per_uid", caps.perPeer, "non_root", caps.users, "keys", caps.keys, "held", caps.held)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Each server closes its listener (removing its socket) when it stops;
@@ -313,6 +319,7 @@ func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir stri
 			Handler: svc.Handler(), Log: log,
 			MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
 			MaxRootConns: caps.root, MaxConns: caps.users, MaxConnsPerPeer: caps.perPeer,
+			HoldOver: holdOver, MaxHeld: caps.held,
 		}).Serve(ctx, ln)
 		done <- result{"userdb", err}
 	}()

@@ -153,6 +153,15 @@ type Server struct {
 	// MaxRootConns those from root. Zero means no limit. A connection over
 	// a limit is closed as soon as it is accepted, without a reply.
 	MaxConns, MaxConnsPerPeer, MaxRootConns int
+	// HoldOver, when set, holds a connection from a peer other than root
+	// that is over a limit open, unread and unanswered, for this long
+	// before closing it, so that a peer looping on connect waits instead
+	// of spinning (each refused connection costs the server an accept and
+	// a close, and the loop's CPU competes with sshd's logins). At most
+	// MaxHeld are held at once; beyond that they are closed at once.
+	// Root's connections are never held.
+	HoldOver time.Duration
+	MaxHeld  int
 	// Log receives connection errors; nil means slog.Default().
 	Log *slog.Logger
 
@@ -161,6 +170,14 @@ type Server struct {
 	others  int            // connections from peers other than root
 	dropped int            // connections closed over a limit since the last log line
 	dropLog time.Time
+	held    []heldConn // over a limit, closed at their time (FIFO: one HoldOver for all)
+	wake    chan struct{}
+}
+
+// heldConn is a connection over a limit waiting to be closed.
+type heldConn struct {
+	c     net.Conn
+	until time.Time
 }
 
 // Peer is the process at the other end of a connection, as the kernel
@@ -208,6 +225,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	if s.HoldOver > 0 && s.MaxHeld > 0 {
+		s.mu.Lock()
+		s.wake = make(chan struct{}, 1)
+		s.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.closeHeld(ctx)
+		}()
+	}
 	var backoff time.Duration
 	for {
 		c, err := ln.Accept()
@@ -241,7 +268,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		if !s.admit(peer.UID) {
-			c.Close()
+			if peer.UID == 0 || !s.hold(c) {
+				c.Close()
+			}
 			continue
 		}
 		wg.Add(1)
@@ -250,6 +279,59 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			defer s.release(peer.UID)
 			s.serveConn(context.WithValue(ctx, peerKey{}, peer), c)
 		}()
+	}
+}
+
+// hold keeps c, a connection over a limit, open until HoldOver has passed,
+// or reports that it cannot (holding is off, or MaxHeld are held).
+func (s *Server) hold(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wake == nil || len(s.held) >= s.MaxHeld {
+		return false
+	}
+	s.held = append(s.held, heldConn{c, time.Now().Add(s.HoldOver)})
+	if len(s.held) == 1 {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// closeHeld closes held connections as their time comes, and every one
+// still held when ctx is done.
+func (s *Server) closeHeld(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		now := time.Now()
+		n := 0
+		for n < len(s.held) && !s.held[n].until.After(now) {
+			s.held[n].c.Close()
+			n++
+		}
+		s.held = s.held[n:]
+		next := time.Hour
+		if len(s.held) > 0 {
+			next = s.held[0].until.Sub(now)
+		}
+		s.mu.Unlock()
+		t.Reset(next)
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for _, h := range s.held {
+				h.c.Close()
+			}
+			s.held = nil
+			s.mu.Unlock()
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
 	}
 }
 

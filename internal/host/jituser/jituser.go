@@ -254,6 +254,7 @@ func (m *Manager) UserByName(ctx context.Context, name string) (userdb.User, err
 		if !root && !m.lim.admit(uid, now) {
 			m.reportDropsLocked(now)
 			m.mu.Unlock()
+			overDelay(ctx, m.lim.l.OverDelay)
 			return userdb.User{}, userdb.ErrNotFound // not verified: not remembered
 		}
 		f = &flight{done: make(chan struct{})}
@@ -279,6 +280,17 @@ func (m *Manager) UserByName(ctx context.Context, name string) (userdb.User, err
 		return f.user, f.err
 	case <-ctx.Done():
 		return userdb.User{}, ctx.Err()
+	}
+}
+
+// overDelay waits d, or until ctx is done: the answer to a lookup over
+// the limits is slow, so that a flood paces itself.
+func overDelay(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

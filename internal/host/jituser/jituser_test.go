@@ -366,7 +366,7 @@ func TestNegativeCache(t *testing.T) {
 func TestLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.opts.Limits = jituser.Limits{PerPeerRate: 0.001, PerPeerBurst: 5, Rate: 0.001, Burst: 8, Concurrent: 2}
+	f.opts.Limits = jituser.Limits{PerPeerRate: 0.001, PerPeerBurst: 5, Rate: 0.001, Burst: 8, Concurrent: 2, OverDelay: time.Millisecond}
 	m := f.manager()
 	for i := 0; i < 100; i++ {
 		m.UserByName(asUID(1000), fmt.Sprintf("flood%d", i))
@@ -391,6 +391,29 @@ func TestLimits(t *testing.T) {
 	}
 	if n := f.keys.calls.Load() - before; n != 50 {
 		t.Errorf("root: %d verifications for 50 names, want 50", n)
+	}
+}
+
+// A lookup over the limits answers "no such user" only after OverDelay, so
+// that a flood paces itself instead of spinning against the service; root's
+// lookups never wait.
+func TestOverLimitAnswersSlowly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.opts.Limits = jituser.Limits{PerPeerRate: 0.001, PerPeerBurst: 1, Rate: 0.001, Burst: 1, Concurrent: 1, OverDelay: 300 * time.Millisecond}
+	m := f.manager()
+	m.UserByName(asUID(1000), "first") // the burst
+	start := time.Now()
+	if _, err := m.UserByName(asUID(1000), "second"); !errors.Is(err, userdb.ErrNotFound) {
+		t.Fatalf("over the limit: %v, want not found", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("a lookup over the limit answered after %v, want about 300ms", d)
+	}
+	start = time.Now()
+	m.UserByName(asUID(0), "rootname")
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("root's lookup took %v", d)
 	}
 }
 

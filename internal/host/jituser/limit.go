@@ -22,6 +22,10 @@ type Limits struct {
 	Burst int
 	// Concurrent: verifications under way at once for peers other than root.
 	Concurrent int
+	// OverDelay: how long a lookup over a limit waits before its "no such
+	// user", so that a process looping on lookups waits instead of
+	// spinning against the service (its CPU competes with sshd's logins).
+	OverDelay time.Duration
 }
 
 // Default Limits.
@@ -31,6 +35,7 @@ const (
 	DefaultRate         = 10
 	DefaultBurst        = 20
 	DefaultConcurrent   = 2
+	DefaultOverDelay    = 250 * time.Millisecond
 )
 
 func (l Limits) withDefaults() Limits {
@@ -48,6 +53,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Concurrent <= 0 {
 		l.Concurrent = DefaultConcurrent
+	}
+	if l.OverDelay <= 0 {
+		l.OverDelay = DefaultOverDelay
 	}
 	return l
 }
