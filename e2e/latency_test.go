@@ -11,7 +11,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // proxyBanner runs `jitssh proxy --transport ssm USER ID 22` with extra
@@ -54,17 +54,17 @@ func TestProxyUsesResolvedInstanceHint(t *testing.T) {
 
 	region := sandbox.DefaultRegion
 	now := time.Now()
-	inst := target.Instance{ID: web1.ID, Name: "web-1", State: "running", PublicIP: web1.PublicIP}
+	inst := targets.Instance{ID: web1.ID, Name: "web-1", State: "running", PublicIP: web1.PublicIP}
 	for _, c := range []struct {
 		name      string
 		hint      string
 		describes int
 	}{
-		{"fresh hint", target.Hint(inst, region, now), 0},
-		{"hint for another instance", target.Hint(target.Instance{ID: web2.ID, State: "running"}, region, now), 1},
-		{"old hint", target.Hint(inst, region, now.Add(-2*target.HintMaxAge)), 1},
-		{"hint for another region", target.Hint(inst, "eu-west-1", now), 1},
-		{"hint of a stopped instance", target.Hint(target.Instance{ID: web1.ID, State: "stopped"}, region, now), 1},
+		{"fresh hint", targets.Hint(inst, region, now), 0},
+		{"hint for another instance", targets.Hint(targets.Instance{ID: web2.ID, State: "running"}, region, now), 1},
+		{"old hint", targets.Hint(inst, region, now.Add(-2*targets.HintMaxAge)), 1},
+		{"hint for another region", targets.Hint(inst, "eu-west-1", now), 1},
+		{"hint of a stopped instance", targets.Hint(targets.Instance{ID: web1.ID, State: "stopped"}, region, now), 1},
 		{"garbage", "{", 1},
 	} {
 		n := describes()

@@ -18,17 +18,17 @@ import (
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // byName returns the sandbox instance with that Name tag, resolved over
 // the API as the client sees it (VPC, subnet, public IP).
-func byName(t *testing.T, api *awsapi.Client, name string) target.Instance {
+func byName(t *testing.T, api *awsapi.Client, name string) targets.Instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	found, err := target.Candidates(ctx, connect.Lookup{API: api}, target.Spec{Kind: target.KindName, Value: name})
+	found, err := targets.Candidates(ctx, connect.Lookup{API: api}, targets.Spec{Kind: targets.KindName, Value: name})
 	if err != nil || len(found) != 1 {
 		t.Fatalf("instance %s: %v, %v", name, found, err)
 	}
@@ -53,7 +53,7 @@ func asNet(c connect.Conn) net.Conn {
 
 // learnKey learns inst's host key over tr, an AWS-authenticated transport
 // (ssm or eice).
-func learnKey(t *testing.T, tr connect.Transport, inst target.Instance) ssh.PublicKey {
+func learnKey(t *testing.T, tr connect.Transport, inst targets.Instance) ssh.PublicKey {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -71,11 +71,11 @@ func learnKey(t *testing.T, tr connect.Transport, inst target.Instance) ssh.Publ
 // transportCase is one transport under the conformance suite.
 type transportCase struct {
 	tr      connect.Transport
-	inst    target.Instance // reachable through tr
-	hostKey ssh.PublicKey   // inst's real host key
+	inst    targets.Instance // reachable through tr
+	hostKey ssh.PublicKey    // inst's real host key
 	// bad is a target tr cannot reach, on badPort; the error must contain
 	// badWant.
-	bad     target.Instance
+	bad     targets.Instance
 	badPort int
 	badWant string
 }

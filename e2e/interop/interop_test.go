@@ -24,7 +24,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
@@ -168,7 +168,7 @@ func TestOfficialPluginAsSSHProxyCommand(t *testing.T) {
 
 			// An ephemeral key pushed with EC2 Instance Connect for the
 			// caller's own user, as jitssh does.
-			user, err := target.UserFromARN(e.sb.Identity.ARN)
+			user, err := targets.UserFromARN(e.sb.Identity.ARN)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -22,7 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/picker"
 	"github.com/jitssh/jitssh/internal/progress"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/term"
 )
 
@@ -73,7 +73,7 @@ func (g *globals) regionFor(specRegion string) (string, error) {
 		return specRegion, nil
 	}
 	if g.region != "" {
-		if !target.ValidRegion(g.region) {
+		if !targets.ValidRegion(g.region) {
 			return "", fmt.Errorf("--region %q is not an AWS region code (like eu-west-1)", g.region)
 		}
 		return g.region, nil
@@ -162,27 +162,27 @@ func (g *globals) warnProfileConflict() {
 
 // chooser returns an interactive picker when stdin and stderr are
 // terminals, else nil (ambiguity is then an error listing the matches).
-func (g *globals) chooser() target.Chooser {
+func (g *globals) chooser() targets.Chooser {
 	in, ok1 := g.io.In.(*os.File)
 	out, ok2 := g.io.Err.(*os.File)
 	if !ok1 || !ok2 || !picker.IsTerminal(in) || !picker.IsTerminal(out) {
 		return nil
 	}
-	return func(_ context.Context, sp target.Spec, m []target.Instance) (target.Instance, error) {
+	return func(_ context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
 		rows := make([][]string, len(m))
 		keys := make([][]string, len(m))
 		for i, x := range m {
-			rows[i], keys[i] = target.Row(x), target.Keys(x)
+			rows[i], keys[i] = targets.Row(x), targets.Keys(x)
 		}
 		i, err := picker.Terminal(in, out, picker.Options{
 			Title:  fmt.Sprintf("%d instances match %s %q: pick one", len(m), sp.Kind, sp.String()),
-			Header: target.Columns, Rows: rows, Keys: keys,
+			Header: targets.Columns, Rows: rows, Keys: keys,
 		})
 		if err != nil {
-			return target.Instance{}, err
+			return targets.Instance{}, err
 		}
 		// Say which one, before anything connects to it.
-		fmt.Fprintf(out, "→ %s (%s)\n", target.Printable(dash(m[i].Name)), m[i].ID)
+		fmt.Fprintf(out, "→ %s (%s)\n", targets.Printable(dash(m[i].Name)), m[i].ID)
 		return m[i], nil
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // check is one `jitssh doctor` finding.
@@ -102,9 +102,9 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 	}
 	add(checkUserSSHConfig(ctx, g))
 
-	var spec target.Spec
+	var spec targets.Spec
 	if len(args) == 1 {
-		if spec, err = target.Parse(args[0]); err != nil {
+		if spec, err = targets.Parse(args[0]); err != nil {
 			add(check{Name: "target", Status: "fail", Detail: err.Error(), Fix: "see `jitssh ssh --help` for the target forms"})
 			return out
 		}
@@ -124,7 +124,7 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"})
 	} else {
 		add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
-		if u, err := target.UserFromARN(caller.ARN); err == nil {
+		if u, err := targets.UserFromARN(caller.ARN); err == nil {
 			add(check{Name: "default user", Status: "ok", Detail: u + " (from your AWS identity; --user or default_user override it)"})
 			if user == "" && conf.DefaultUser == "" {
 				user = u
@@ -147,10 +147,10 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 	lookup := connect.Lookup{API: api, Warn: func(err error) {
 		add(check{Name: "instance search", Status: "warn", Detail: err.Error(), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
 	}}
-	inst, err := target.Resolve(ctx, lookup, spec, nil)
+	inst, err := targets.Resolve(ctx, lookup, spec, nil)
 	if err != nil && inst.ID == "" {
 		// Resolve refuses instances that are not running; show the state.
-		if found, ferr := target.Candidates(ctx, lookup, spec); ferr == nil && len(found) == 1 {
+		if found, ferr := targets.Candidates(ctx, lookup, spec); ferr == nil && len(found) == 1 {
 			inst = found[0]
 		} else {
 			add(check{Name: "instance", Status: "fail", Detail: err.Error(), Fix: "check the target with `jitssh ls`"})
@@ -196,7 +196,7 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 
 // permissionCalls are the calls a connection to inst needs, grouped by the
 // resources they act on, with the condition keys jitssh's requests carry.
-func permissionCalls(region, account string, inst target.Instance, user string) []struct {
+func permissionCalls(region, account string, inst targets.Instance, user string) []struct {
 	actions, resources []string
 	keys               map[string][]string
 } {
@@ -228,7 +228,7 @@ func permissionCalls(region, account string, inst target.Instance, user string) 
 // the calls a connection to inst needs. A denial that hinges on a key the
 // simulator lacks (a role's session tags) is reported as unknown, not as
 // denied; the simulator call itself being denied is said plainly.
-func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string, inst target.Instance, user string) check {
+func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string, inst targets.Instance, user string) check {
 	c := check{Name: "permissions"}
 	source, ok := awsapi.PolicySource(callerARN)
 	if !ok {
@@ -306,7 +306,7 @@ func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string,
 
 // checkTransport says which transport jitssh would use for inst and why,
 // and whether its host key is pinned.
-func checkTransport(ctx context.Context, g *globals, api connect.API, inst target.Instance) check {
+func checkTransport(ctx context.Context, g *globals, api connect.API, inst targets.Instance) check {
 	c := check{Name: "transport"}
 	configured, via, err := g.transportChoice("", "")
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func newKnownHostsCmd(g *globals) *cobra.Command {
@@ -62,7 +62,7 @@ replaced silently. No pin prints nothing, and ssh refuses the host
 			if i := strings.Index(name, "]:"); i >= 0 {
 				name = name[:i]
 			}
-			if sp, err := target.Parse(name); err == nil && sp.Kind == target.KindInstanceID {
+			if sp, err := targets.Parse(name); err == nil && sp.Kind == targets.KindInstanceID {
 				q.InstanceID = sp.Value
 			}
 			out, err := pinStore(p).Answer(q)

@@ -14,7 +14,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // listed is one row of `jitssh ls`.
@@ -91,7 +91,7 @@ and why, and the rest is listed.`,
 			for _, r := range rows {
 				table = append(table, []string{r.State, dash(r.Name), r.ID, dash(r.PrivateIP), dash(r.PublicIP), r.Platform, r.SSM, dash(strings.Join(r.Transports, ","))})
 			}
-			_, err = fmt.Fprint(g.io.Out, target.FormatTable(table, ""))
+			_, err = fmt.Fprint(g.io.Out, targets.FormatTable(table, ""))
 			return err
 		},
 	}
@@ -129,7 +129,7 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 	text := strings.ToLower(filter)
 	var tagKey, tagValue string
 	if strings.HasPrefix(filter, "tag:") {
-		sp, err := target.Parse(filter)
+		sp, err := targets.Parse(filter)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -217,7 +217,7 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 		warnings = append(warnings, managedErr)
 	}
 	if ssmErr != nil {
-		warnings = append(warnings, fmt.Errorf("SSM agent status unknown for %d instances (shown as %q): %w", len(unknown), target.SSMUnknown, ssmErr))
+		warnings = append(warnings, fmt.Errorf("SSM agent status unknown for %d instances (shown as %q): %w", len(unknown), targets.SSMUnknown, ssmErr))
 	}
 	if epErr != nil {
 		warnings = append(warnings, fmt.Errorf("cannot tell which instances EC2 Instance Connect Endpoints reach: %w", epErr))
@@ -245,7 +245,7 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 				r.Platform = strings.ToLower(m.PlatformType)
 			}
 		} else if unknown[r.ID] {
-			r.SSM = target.SSMUnknown
+			r.SSM = targets.SSMUnknown
 		}
 		if r.Platform == "" {
 			r.Platform = "linux" // EC2 names only windows

@@ -19,7 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
@@ -180,7 +180,7 @@ func TestResolutionCandidatesSatisfyTheTarget(t *testing.T) {
 		r := rand.New(rand.NewPCG(seed, 23))
 		fleet := randomFleet(r)
 		api, _ := sandboxClient(t, fleet)
-		targets := map[string]func(world.Instance) bool{
+		oracles := map[string]func(world.Instance) bool{
 			"web-1":          func(in world.Instance) bool { return live(in) && in.Name() == "web-1" },
 			"db":             func(in world.Instance) bool { return live(in) && in.Name() == "db" },
 			"tag:Team=pay":   func(in world.Instance) bool { return live(in) && in.Tags["Team"] == "pay" },
@@ -189,27 +189,27 @@ func TestResolutionCandidatesSatisfyTheTarget(t *testing.T) {
 		}
 		for _, in := range fleet {
 			in := in
-			targets[in.ID] = func(x world.Instance) bool { return x.ID == in.ID }
+			oracles[in.ID] = func(x world.Instance) bool { return x.ID == in.ID }
 			if !in.Managed && live(in) {
-				targets[in.PrivateIP] = func(x world.Instance) bool {
+				oracles[in.PrivateIP] = func(x world.Instance) bool {
 					return live(x) && !x.Managed && (x.PrivateIP == in.PrivateIP || x.PublicIP == in.PrivateIP)
 				}
-				targets[in.PrivateDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PrivateDNS == in.PrivateDNS }
+				oracles[in.PrivateDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PrivateDNS == in.PrivateDNS }
 			}
 			if in.PublicIP != "" {
-				targets[in.PublicIP] = func(x world.Instance) bool {
+				oracles[in.PublicIP] = func(x world.Instance) bool {
 					return live(x) && !x.Managed && (x.PublicIP == in.PublicIP || x.PrivateIP == in.PublicIP)
 				}
-				targets[in.PublicDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PublicDNS == in.PublicDNS }
+				oracles[in.PublicDNS] = func(x world.Instance) bool { return live(x) && !x.Managed && x.PublicDNS == in.PublicDNS }
 			}
 		}
-		for form, oracle := range targets {
-			sp, err := target.Parse(form)
+		for form, oracle := range oracles {
+			sp, err := targets.Parse(form)
 			if err != nil {
 				t.Fatalf("parse %q: %v", form, err)
 			}
 			var warnings []error
-			found, err := target.Candidates(context.Background(), connect.Lookup{API: api, Warn: func(err error) { warnings = append(warnings, err) }}, sp)
+			found, err := targets.Candidates(context.Background(), connect.Lookup{API: api, Warn: func(err error) { warnings = append(warnings, err) }}, sp)
 			if err != nil || len(warnings) > 0 {
 				t.Fatalf("seed %d: candidates of %s: %v %v", seed, form, err, warnings)
 			}

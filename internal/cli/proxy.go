@@ -21,7 +21,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Environment variables `jitssh ssh` uses to hand settings to the proxy
@@ -35,7 +35,7 @@ const (
 	envTransport   = "JITSSH_TRANSPORT"
 	envVia         = "JITSSH_VIA"
 	// envInstance carries the instance `jitssh ssh` resolved
-	// (target.Hint), so the proxy need not look it up again.
+	// (targets.Hint), so the proxy need not look it up again.
 	envInstance = "JITSSH_INSTANCE"
 	// envExplainHostKey=1 makes the proxy explain a host key other than
 	// the pinned one (ssh refuses it; `jitssh ssh` turns the
@@ -176,10 +176,10 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				return fmt.Errorf("invalid port %q", args[2])
 			}
 			user, host := args[0], args[1]
-			if err := target.ValidUser(user); err != nil {
+			if err := targets.ValidUser(user); err != nil {
 				return err
 			}
-			spec, err := target.Parse(host)
+			spec, err := targets.Parse(host)
 			if err != nil {
 				return err
 			}
@@ -230,7 +230,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				Progress: g.progressLine(progressLabel(host)),
 				Explain:  g.explainer(os.Getenv(envReport)),
 			}
-			if in, ok := target.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == target.KindInstanceID {
+			if in, ok := targets.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
 				o.Resolved = &in
 			}
 			if !noPin {
@@ -287,7 +287,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 // environment `jitssh ssh` hands its ProxyCommand, and the config file, in
 // that order. --via alone implies the bastion transport; --transport other
 // than bastion ignores a configured via.
-func (g *globals) transportChoice(transport, via string) (string, *target.Spec, error) {
+func (g *globals) transportChoice(transport, via string) (string, *targets.Spec, error) {
 	if transport == "" {
 		transport = os.Getenv(envTransport)
 	}
@@ -318,7 +318,7 @@ func (g *globals) transportChoice(transport, via string) (string, *target.Spec, 
 	if transport != "" && transport != connect.NameAuto && transport != connect.NameBastion {
 		return "", nil, fmt.Errorf("--via %s goes with the bastion transport, not %s", via, transport)
 	}
-	sp, err := target.Parse(via)
+	sp, err := targets.Parse(via)
 	if err != nil {
 		return "", nil, fmt.Errorf("--via: %w", err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func newSSHCmd(g *globals) *cobra.Command {
@@ -77,7 +77,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			started := time.Now()
-			spec, err := target.Parse(args[0])
+			spec, err := targets.Parse(args[0])
 			if err != nil {
 				return err
 			}
@@ -109,7 +109,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			// Resolve the target and (if still needed) ask who we are, at once.
 			var (
 				wg        sync.WaitGroup
-				inst      target.Instance
+				inst      targets.Instance
 				resolveEr error
 				derived   string
 				callerErr error
@@ -126,12 +126,12 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 			choose := g.chooser()
 			if choose != nil {
 				pick := choose
-				choose = func(ctx context.Context, sp target.Spec, m []target.Instance) (target.Instance, error) {
+				choose = func(ctx context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
 					line.Clear() // the picker owns the terminal now
 					return pick(ctx, sp, m)
 				}
 			}
-			inst, resolveEr = target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
+			inst, resolveEr = targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
 			wg.Wait()
 			endLookup()
 			line.Clear()
@@ -146,7 +146,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 					}
 				}
 			}
-			if err := target.ValidUser(user); err != nil {
+			if err := targets.ValidUser(user); err != nil {
 				return err
 			}
 			o, err := sshOptions(g)
@@ -162,7 +162,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 				env = append(env, envVerbose+"=1")
 			}
 			if !inst.Managed {
-				env = append(env, envInstance+"="+target.Hint(inst, region, time.Now()))
+				env = append(env, envInstance+"="+targets.Hint(inst, region, time.Now()))
 			}
 			if identity == "" {
 				pub, cleanup, err := agentKey(g, keyStore, agentLifetime, user, inst.ID)
@@ -343,7 +343,7 @@ func callerUser(ctx context.Context, api *awsapi.Client) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return target.UserFromARN(c.ARN)
+	return targets.UserFromARN(c.ARN)
 }
 
 // localUser is ssh's own default, the local user name.

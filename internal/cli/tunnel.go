@@ -14,27 +14,27 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // resolveTarget parses and resolves a target argument to one instance
 // (interactively on a terminal when it matches several), for the commands
 // that reach an instance through SSM only (tunnel, shell).
-func resolveTarget(ctx context.Context, g *globals, arg string) (*awsapi.Client, target.Instance, error) {
-	spec, err := target.Parse(arg)
+func resolveTarget(ctx context.Context, g *globals, arg string) (*awsapi.Client, targets.Instance, error) {
+	spec, err := targets.Parse(arg)
 	if err != nil {
-		return nil, target.Instance{}, err
+		return nil, targets.Instance{}, err
 	}
 	if spec.User != "" {
-		return nil, target.Instance{}, fmt.Errorf("%q names a login user, which SSM sessions do not use: give the target alone", arg)
+		return nil, targets.Instance{}, fmt.Errorf("%q names a login user, which SSM sessions do not use: give the target alone", arg)
 	}
 	api, err := g.api(ctx, spec.Region)
 	if err != nil {
-		return nil, target.Instance{}, err
+		return nil, targets.Instance{}, err
 	}
-	inst, err := target.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
+	inst, err := targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
 	if err != nil {
-		return nil, target.Instance{}, err
+		return nil, targets.Instance{}, err
 	}
 	return api, inst, nil
 }
@@ -191,7 +191,7 @@ TARGET is any target form (see "jitssh ssh --help"), without user@.`,
 }
 
 // destination describes where a forwarding goes, for messages.
-func destination(sp portSpec, inst target.Instance) string {
+func destination(sp portSpec, inst targets.Instance) string {
 	if sp.RemoteHost != "" {
 		return fmt.Sprintf("%s via %s", net.JoinHostPort(sp.RemoteHost, strconv.Itoa(sp.RemotePort)), describe(inst))
 	}
@@ -200,7 +200,7 @@ func destination(sp portSpec, inst target.Instance) string {
 
 // openForwards starts one SSM session per forwarding, at once; if one
 // fails, the others are ended and nothing is forwarded.
-func openForwards(ctx context.Context, g *globals, api *awsapi.Client, inst target.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
+func openForwards(ctx context.Context, g *globals, api *awsapi.Client, inst targets.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
 	fws := make([]*connect.Forward, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -240,7 +240,7 @@ func firstError(errs []error) error {
 
 // serveForwards serves every forwarding until Ctrl-C, or until one
 // session ends, which ends the others.
-func serveForwards(ctx context.Context, g *globals, inst target.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
+func serveForwards(ctx context.Context, g *globals, inst targets.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(fws))
@@ -276,7 +276,7 @@ func serveForwards(ctx context.Context, g *globals, inst target.Instance, specs 
 }
 
 // describe names an instance for messages: "web-1 (i-…)" or the id.
-func describe(in target.Instance) string {
+func describe(in targets.Instance) string {
 	if in.Name != "" && in.Name != in.ID {
 		return fmt.Sprintf("%s (%s)", in.Name, in.ID)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Config is the client configuration.
@@ -105,11 +105,11 @@ func Parse(data []byte, name string) (Config, error) {
 		return Config{}, fmt.Errorf("%s: unknown setting %s (known: default_user, region, profile, transport, via)", name, strings.Join(keys, ", "))
 	}
 	if c.DefaultUser != "" {
-		if err := target.ValidUser(c.DefaultUser); err != nil {
+		if err := targets.ValidUser(c.DefaultUser); err != nil {
 			return Config{}, fmt.Errorf("%s: default_user: %w", name, err)
 		}
 	}
-	if c.Region != "" && !target.ValidRegion(c.Region) {
+	if c.Region != "" && !targets.ValidRegion(c.Region) {
 		return Config{}, fmt.Errorf("%s: region %q is not an AWS region code (like \"eu-west-1\")", name, c.Region)
 	}
 	if c.Profile != "" && !validProfile(c.Profile) {
@@ -125,7 +125,7 @@ func Parse(data []byte, name string) (Config, error) {
 		}
 	}
 	if c.Via != "" {
-		if _, err := target.Parse(c.Via); err != nil {
+		if _, err := targets.Parse(c.Via); err != nil {
 			return Config{}, fmt.Errorf("%s: via: %w", name, err)
 		}
 		if c.Transport != "" && c.Transport != "bastion" && c.Transport != "auto" {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func TestParse(t *testing.T) {
@@ -79,14 +79,14 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if c.DefaultUser != "" && target.ValidUser(c.DefaultUser) != nil {
+		if c.DefaultUser != "" && targets.ValidUser(c.DefaultUser) != nil {
 			t.Fatalf("invalid user accepted: %+v", c)
 		}
-		if c.Region != "" && !target.ValidRegion(c.Region) {
+		if c.Region != "" && !targets.ValidRegion(c.Region) {
 			t.Fatalf("invalid region accepted: %+v", c)
 		}
 		if c.Via != "" {
-			if _, err := target.Parse(c.Via); err != nil {
+			if _, err := targets.Parse(c.Via); err != nil {
 				t.Fatalf("invalid via accepted: %+v", c)
 			}
 		}

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Bastion reaches an instance's private address through an SSH jump host:
@@ -23,10 +23,10 @@ import (
 // private IP and port. The target's own host key is checked by ssh, as on
 // every transport.
 type Bastion struct {
-	Via  target.Instance // the jump host
-	Hop  Transport       // how to reach the jump host's sshd
-	Port int             // the jump host's SSH port; 0 means 22
-	User string          // login on the jump host
+	Via  targets.Instance // the jump host
+	Hop  Transport        // how to reach the jump host's sshd
+	Port int              // the jump host's SSH port; 0 means 22
+	User string           // login on the jump host
 	// Signer is the key the jump host accepts for User (the ephemeral key,
 	// pushed to it).
 	Signer ssh.Signer
@@ -44,7 +44,7 @@ type Bastion struct {
 func (Bastion) Name() string { return NameBastion }
 
 // Dial implements Transport.
-func (b Bastion) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
+func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error) {
 	if inst.PrivateIP == "" {
 		return nil, fmt.Errorf("bastion: %s has no private IP address to forward to", inst.ID)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // API is the subset of AWS calls the client makes (implemented by
@@ -42,7 +42,7 @@ type API interface {
 // SSHDocument is the SSM document that tunnels to a port of the instance.
 const SSHDocument = "AWS-StartSSHSession"
 
-// Lookup adapts an API to target.Lookup.
+// Lookup adapts an API to targets.Lookup.
 type Lookup struct {
 	API API
 	// Warn, if set, receives the failure of one source of instances (EC2,
@@ -52,12 +52,12 @@ type Lookup struct {
 	Warn func(error)
 }
 
-// Find implements target.Lookup. A search by tag (Name tag, tag:K=V)
+// Find implements targets.Lookup. A search by tag (Name tag, tag:K=V)
 // also finds SSM managed (mi-) instances carrying the tag, asked of SSM at
 // the same time as EC2: a managed instance's name is its Name tag.
-func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]string) ([]target.Instance, error) {
+func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]string) ([]targets.Instance, error) {
 	var (
-		managed    []target.Instance
+		managed    []targets.Instance
 		managedErr error
 		done       chan struct{}
 	)
@@ -80,7 +80,7 @@ func (l Lookup) Find(ctx context.Context, ids []string, filters map[string][]str
 	if errors.As(err, &ae) && ae.Code == "InvalidInstanceID.NotFound" {
 		found, err = nil, nil
 	}
-	out := make([]target.Instance, len(found))
+	out := make([]targets.Instance, len(found))
 	for i, x := range found {
 		out[i] = TargetOf(x)
 	}
@@ -185,18 +185,18 @@ func tagFilter(ids []string, filters map[string][]string) (string, []string, boo
 }
 
 // TargetOf converts an EC2 instance.
-func TargetOf(x awsapi.Instance) target.Instance {
-	return target.Instance{ID: x.ID, Name: x.Name, State: x.State, AZ: x.AvailabilityZone,
+func TargetOf(x awsapi.Instance) targets.Instance {
+	return targets.Instance{ID: x.ID, Name: x.Name, State: x.State, AZ: x.AvailabilityZone,
 		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, VpcID: x.VpcID, SubnetID: x.SubnetID, Platform: x.Platform}
 }
 
-// Managed implements target.Lookup.
-func (l Lookup) Managed(ctx context.Context, id string) ([]target.Instance, error) {
+// Managed implements targets.Lookup.
+func (l Lookup) Managed(ctx context.Context, id string) ([]targets.Instance, error) {
 	found, err := l.API.InstanceInformation(ctx, map[string][]string{"InstanceIds": {id}})
 	if err != nil {
 		return nil, err
 	}
-	var out []target.Instance
+	var out []targets.Instance
 	for _, m := range found {
 		if m.ID == id {
 			out = append(out, ManagedTarget(m))
@@ -206,15 +206,15 @@ func (l Lookup) Managed(ctx context.Context, id string) ([]target.Instance, erro
 }
 
 // ManagedTarget converts SSM's view of a managed (mi-) instance.
-func ManagedTarget(m awsapi.ManagedInstance) target.Instance {
+func ManagedTarget(m awsapi.ManagedInstance) targets.Instance {
 	name := m.Name
 	if name == "" {
 		name = m.ComputerName
 	}
-	return target.Instance{ID: m.ID, Name: name, PrivateIP: m.IPAddress, Platform: strings.ToLower(m.PlatformType), SSM: m.PingStatus, Managed: true}
+	return targets.Instance{ID: m.ID, Name: name, PrivateIP: m.IPAddress, Platform: strings.ToLower(m.PlatformType), SSM: m.PingStatus, Managed: true}
 }
 
-// SSMStatus implements target.Lookup. SSM is asked as a secondary source
+// SSMStatus implements targets.Lookup. SSM is asked as a secondary source
 // (awsapi.Secondary): its callers go on without the status.
 func (l Lookup) SSMStatus(ctx context.Context, ids []string) (map[string]string, error) {
 	out := map[string]string{}

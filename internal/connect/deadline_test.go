@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
@@ -60,7 +60,7 @@ func TestBastionUnreachableTargetTimesOut(t *testing.T) {
 	host, port, _ := net.SplitHostPort(addr)
 	signer := testkeys.Signer(t)
 	b := Bastion{
-		Via:      target.Instance{ID: "i-0a1b2c3d4e5f00004", Name: "bastion-1", PublicIP: host},
+		Via:      targets.Instance{ID: "i-0a1b2c3d4e5f00004", Name: "bastion-1", PublicIP: host},
 		Hop:      Direct{},
 		Port:     mustAtoi(t, port),
 		User:     "u",
@@ -71,7 +71,7 @@ func TestBastionUnreachableTargetTimesOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := b.Dial(ctx, target.Instance{ID: "i-0a1b2c3d4e5f00005", PrivateIP: "10.0.2.31"}, 22)
+	_, err := b.Dial(ctx, targets.Instance{ID: "i-0a1b2c3d4e5f00005", PrivateIP: "10.0.2.31"}, 22)
 	var te *TimeoutError
 	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Dial through a jump host that never connects: %v, want a *TimeoutError", err)
@@ -101,7 +101,7 @@ func TestSpliceBannerDeadline(t *testing.T) {
 			io.Copy(io.Discard, c) // reads, never writes
 		}
 	}()
-	c, err := Direct{}.Dial(context.Background(), target.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
+	c, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestSpliceBannerInTime(t *testing.T) {
 			c.Write([]byte("more"))
 		}
 	}()
-	c, err := Direct{}.Dial(context.Background(), target.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
+	c, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/progress"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Explanation is jitssh's account of how a connection ended, for what ssh
@@ -44,7 +44,7 @@ const stateCheckTimeout = 3 * time.Second
 
 // explainEnd says what jitssh knows about a connection that may have ended
 // badly once it was set up; the zero Explanation for nothing to say.
-func (o ProxyOptions) explainEnd(inst target.Instance, transport string, r *streamReport) Explanation {
+func (o ProxyOptions) explainEnd(inst targets.Instance, transport string, r *streamReport) Explanation {
 	who := inst.ID
 	if inst.Name != "" {
 		who += " (" + progress.Printable(inst.Name) + ")" // a Name tag reaches the terminal

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // The refused-login explanation: offered whenever ssh hung up soon after
@@ -16,7 +16,7 @@ import (
 // nothing after NEWKEYS then) or when the instance's side ended.
 func TestExplainEnd(t *testing.T) {
 	o := ProxyOptions{User: "alice"}
-	inst := target.Instance{ID: "i-0a1b2c3d4e5f00008", Name: "legacy-1"}
+	inst := targets.Instance{ID: "i-0a1b2c3d4e5f00008", Name: "legacy-1"}
 	start := time.Now()
 	rep := func(version string, after int, sshClosed bool) *streamReport {
 		return &streamReport{start: start, version: version, firstByte: start, newKeys: start.Add(50 * time.Millisecond),
@@ -48,7 +48,7 @@ func TestExplainEnd(t *testing.T) {
 			}
 		}
 	}
-	managed := target.Instance{ID: "mi-0a1b2c3d4e5f00001", Managed: true}
+	managed := targets.Instance{ID: "mi-0a1b2c3d4e5f00001", Managed: true}
 	if e := o.explainEnd(managed, NameSSM, rep("SSH-2.0-OpenSSH_9.6", 448, true)); !strings.Contains(e.Login, "placed the key for OS user \"alice\" with SSM Run Command") {
 		t.Errorf("managed instance: %q", e.Login)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/placekey"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // runCommandAPI answers SendCommand and GetCommandInvocation as AWS does
@@ -122,7 +122,7 @@ func TestAutoManagedInstance(t *testing.T) {
 	}
 }
 
-func managedForTest() target.Instance {
+func managedForTest() targets.Instance {
 	return ManagedTarget(awsapi.ManagedInstance{ID: "mi-0a1b2c3d4e5f00001", Name: "onprem-1", PingStatus: "Online"})
 }
 

@@ -18,13 +18,13 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/progress"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // ProxyOptions configures Proxy.
 type ProxyOptions struct {
 	API    API
-	Target target.Spec
+	Target targets.Spec
 	// Host is the name ssh was given (%h); after resolving it, Proxy
 	// records it with the instance id for `jitssh known-hosts lookup`.
 	Host string
@@ -35,7 +35,7 @@ type ProxyOptions struct {
 	Transport string
 	// Via, if set, is the jump host of the bastion transport (its User,
 	// if any, is the login there; else User).
-	Via *target.Spec
+	Via *targets.Spec
 	// KeyFile is where ssh expects the ephemeral private key
 	// (IdentityFile): reused if present, written if not. Its push record
 	// (KeyFile + ".pushed") is kept there too.
@@ -45,10 +45,10 @@ type ProxyOptions struct {
 	// the place of the push record.
 	PublicKey string
 	// Resolved, if set, is Target already resolved by the caller (`jitssh
-	// ssh` hands it over, see target.FromHint): used instead of asking EC2
+	// ssh` hands it over, see targets.FromHint): used instead of asking EC2
 	// again when Target is that very instance id, else ignored. It saves
 	// a round trip and grants nothing.
-	Resolved *target.Instance
+	Resolved *targets.Instance
 	Pins     *knownhosts.Store
 	Reason   string
 	Tunnel   TunnelConfig
@@ -118,7 +118,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	defer o.Progress.Clear()
 	o.Tunnel.Timeouts = o.Timeouts
-	if err := target.ValidUser(o.User); err != nil {
+	if err := targets.ValidUser(o.User); err != nil {
 		return err
 	}
 	name := o.Transport
@@ -139,7 +139,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	viaUser := o.User
 	if o.Via != nil && o.Via.User != "" {
 		viaUser = o.Via.User
-		if err := target.ValidUser(viaUser); err != nil {
+		if err := targets.ValidUser(viaUser); err != nil {
 			return err
 		}
 	}
@@ -168,7 +168,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	// An instance id is known before resolving: auto asks SSM about the
 	// agent at the same time as EC2 about the instance, not after.
 	var ssmPre func(context.Context) (string, error)
-	if name == NameAuto && o.Target.Kind == target.KindInstanceID {
+	if name == NameAuto && o.Target.Kind == targets.KindInstanceID {
 		pctx, pcancel := context.WithCancel(ctx)
 		defer pcancel()
 		ssmPre = prefetchSSM(pctx, o.API, o.Target.Value)
@@ -176,7 +176,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	// Under ssh's ProxyCommand nobody can pick: several matches are an
 	// error listing them. The jump host is resolved at the same time.
 	var (
-		inst, via       target.Instance
+		inst, via       targets.Instance
 		instErr, viaErr error
 		rwg             sync.WaitGroup
 	)
@@ -192,15 +192,15 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	var verify chan error // the lookup running alongside, if any
 	switch r := o.Resolved; {
-	case r != nil && o.Target.Kind == target.KindInstanceID && r.ID == o.Target.Value && !r.Managed:
+	case r != nil && o.Target.Kind == targets.KindInstanceID && r.ID == o.Target.Value && !r.Managed:
 		inst = *r
 		log.Info("target resolved by the caller", "instance", inst.ID)
-	case name == NameSSM && o.Via == nil && o.Target.Kind == target.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
+	case name == NameSSM && o.Via == nil && o.Target.Kind == targets.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
 		// An EC2 instance id over ssm needs nothing from EC2 to push the
 		// key and start the session: the lookup runs alongside them
 		// instead of first. It still decides: it is not cancelled by
 		// the other steps, and its error is the one reported.
-		inst = target.Instance{ID: o.Target.Value}
+		inst = targets.Instance{ID: o.Target.Value}
 		verify = make(chan error, 1)
 		go func() {
 			in, err := o.resolve(ctx, o.Target)
@@ -398,7 +398,7 @@ func since(start, t time.Time) string {
 }
 
 // dialWord names a transport for the progress line.
-func dialWord(tr Transport, via target.Instance) string {
+func dialWord(tr Transport, via targets.Instance) string {
 	if tr.Name() == NameBastion {
 		return "bastion (via " + firstNonEmpty(via.Name, via.ID) + ")"
 	}
@@ -414,11 +414,11 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// resolve is target.Resolve within the API deadline, shown as progress.
-func (o ProxyOptions) resolve(ctx context.Context, sp target.Spec) (inst target.Instance, err error) {
+// resolve is targets.Resolve within the API deadline, shown as progress.
+func (o ProxyOptions) resolve(ctx context.Context, sp targets.Spec) (inst targets.Instance, err error) {
 	defer o.Progress.Begin("looking up %s", sp)()
 	err = within(ctx, o.Timeouts.api(), "EC2 to describe "+sp.String(), causeAPI, func(ctx context.Context) (err error) {
-		inst, err = target.Resolve(ctx, o.lookup(), sp, nil)
+		inst, err = targets.Resolve(ctx, o.lookup(), sp, nil)
 		return err
 	})
 	return inst, err
@@ -427,7 +427,7 @@ func (o ProxyOptions) resolve(ctx context.Context, sp target.Spec) (inst target.
 // push is pushOnce within the API deadline (twice that for a managed
 // instance, whose key is placed by a polled Run Command), shown as
 // progress.
-func (o ProxyOptions) push(ctx context.Context, record string, inst target.Instance, user, pubKey string) error {
+func (o ProxyOptions) push(ctx context.Context, record string, inst targets.Instance, user, pubKey string) error {
 	d, what := o.Timeouts.api(), fmt.Sprintf("EC2 Instance Connect to accept the key for %s on %s", user, inst.ID)
 	if inst.Managed {
 		d, what = 2*d, fmt.Sprintf("SSM Run Command to place the key for %s on %s", user, inst.ID)
@@ -469,7 +469,7 @@ func viaRecord(keyFile, viaID string) string {
 // them first (auto's choice, or the choice of a channel to learn a pin).
 type factsOnce struct {
 	api    API
-	inst   target.Instance
+	inst   targets.Instance
 	status func(context.Context) (string, error) // prefetched SSM status, if any
 	once   sync.Once
 	f      Facts
@@ -489,7 +489,7 @@ func (c *factsOnce) get(ctx context.Context) (Facts, error) {
 
 // transport returns the transport called name for inst (auto choosing
 // from the facts); never bastion.
-func (o ProxyOptions) transport(ctx context.Context, name string, inst target.Instance, facts *factsOnce) (Transport, error) {
+func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.Instance, facts *factsOnce) (Transport, error) {
 	if name == NameAuto {
 		f, err := facts.get(ctx)
 		if err != nil {
@@ -519,7 +519,7 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst target.In
 // bastion prepares the bastion transport: the jump host's own transport
 // (auto), its pinned host key (learned over a trusted channel if need
 // be), and waits for the key push to it.
-func (o ProxyOptions) bastion(ctx context.Context, via target.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (Transport, error) {
+func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (Transport, error) {
 	if o.Pins == nil {
 		return nil, errors.New("the bastion transport checks the jump host's pinned host key: it cannot run with --no-pin")
 	}
@@ -556,7 +556,7 @@ func (o ProxyOptions) bastion(ctx context.Context, via target.Instance, user str
 // learned over the requested transport when AWS authenticates it (ssm,
 // eice), else over SSM if the agent is online, else over EICE; with
 // neither, it is an error saying how to pin it.
-func (o ProxyOptions) ensurePinned(ctx context.Context, inst target.Instance, requested string, facts *factsOnce) error {
+func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, requested string, facts *factsOnce) error {
 	pinned, err := o.Pins.Lookup(inst.ID)
 	if err != nil {
 		return fmt.Errorf("read host-key pins: %w", err)
@@ -612,7 +612,7 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst target.Instance, re
 // SSM nor an EC2 Instance Connect Endpoint reaches the instance, and
 // direct or bastion connections are never trusted to teach a host key.
 type NoTrustedChannelError struct {
-	Instance target.Instance
+	Instance targets.Instance
 	Facts    Facts
 	Pins     string
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // EC2 Instance Connect keeps a pushed key for pushWindow (60 seconds); a
@@ -50,7 +50,7 @@ func readPushRecord(keyFile string, now time.Time) (pushRecord, bool) {
 // instances, the key-placement command for managed ones. It returns the
 // request (or command) id and until when the key is valid, measured from
 // before the request was sent.
-func push(ctx context.Context, api API, inst target.Instance, user, pubKey string) (string, time.Time, error) {
+func push(ctx context.Context, api API, inst targets.Instance, user, pubKey string) (string, time.Time, error) {
 	start := time.Now()
 	if inst.Managed {
 		// expiry-time has a resolution of seconds: round down, never up.
@@ -66,7 +66,7 @@ func push(ctx context.Context, api API, inst target.Instance, user, pubKey strin
 // pushed for the same instance and user within the open window. Concurrent
 // proxies for one key file take turns, so a burst of connections pushes
 // once.
-func pushOnce(ctx context.Context, api API, keyFile string, inst target.Instance, user, pubKey string, log *slog.Logger) error {
+func pushOnce(ctx context.Context, api API, keyFile string, inst targets.Instance, user, pubKey string, log *slog.Logger) error {
 	instanceID := inst.ID
 	if keyFile == "" {
 		if _, _, err := push(ctx, api, inst, user, pubKey); err != nil {

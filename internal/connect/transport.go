@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/eice"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Conn is a byte stream to a port of an instance.
@@ -32,7 +32,7 @@ type Transport interface {
 	// Name is the transport's name as users write it (--transport).
 	Name() string
 	// Dial connects to port on inst.
-	Dial(ctx context.Context, inst target.Instance, port int) (Conn, error)
+	Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error)
 }
 
 // Transport names.
@@ -74,7 +74,7 @@ type SSM struct {
 func (SSM) Name() string { return NameSSM }
 
 // Dial implements Transport.
-func (t SSM) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
+func (t SSM) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error) {
 	tun, err := OpenTunnelWith(ctx, t.API, inst.ID, port, t.Reason, t.Tunnel)
 	if err != nil {
 		return nil, err
@@ -114,7 +114,7 @@ type EICE struct {
 func (EICE) Name() string { return NameEICE }
 
 // Dial implements Transport.
-func (t EICE) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
+func (t EICE) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error) {
 	ep := t.Endpoint
 	if ep == nil {
 		var found eice.Endpoint
@@ -148,7 +148,7 @@ func (t EICE) Dial(ctx context.Context, inst target.Instance, port int) (Conn, e
 
 // FindEndpoint returns the EC2 Instance Connect Endpoint the AWS CLI would
 // use for inst: a usable one in its subnet, else the first in its VPC.
-func FindEndpoint(ctx context.Context, api API, inst target.Instance) (eice.Endpoint, error) {
+func FindEndpoint(ctx context.Context, api API, inst targets.Instance) (eice.Endpoint, error) {
 	if inst.VpcID == "" {
 		return eice.Endpoint{}, fmt.Errorf("%s is in no VPC that EC2 reports: EC2 Instance Connect Endpoints cannot reach it", inst.ID)
 	}
@@ -179,7 +179,7 @@ type Direct struct {
 func (Direct) Name() string { return NameDirect }
 
 // Dial implements Transport.
-func (t Direct) Dial(ctx context.Context, inst target.Instance, port int) (Conn, error) {
+func (t Direct) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error) {
 	if inst.PublicIP == "" {
 		return nil, fmt.Errorf("direct: %s (%s) has no public IP address; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can", inst.ID, dash(inst.Name))
 	}
@@ -216,7 +216,7 @@ type Facts struct {
 // status and an EICE endpoint in its VPC, concurrently. With needAll
 // false it returns as soon as the SSM agent is known to be online (the
 // endpoint lookup is then abandoned).
-func GatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool) (Facts, error) {
+func GatherFacts(ctx context.Context, api API, inst targets.Instance, needAll bool) (Facts, error) {
 	return gatherFacts(ctx, api, inst, needAll, func(ctx context.Context) (string, error) { return ssmStatus(ctx, api, inst.ID) })
 }
 
@@ -251,7 +251,7 @@ func prefetchSSM(ctx context.Context, api API, id string) func(context.Context) 
 	}
 }
 
-func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (f Facts, err error) {
+func gatherFacts(ctx context.Context, api API, inst targets.Instance, needAll bool, status func(context.Context) (string, error)) (f Facts, err error) {
 	err = within(ctx, DefaultAPITimeout, "SSM and EC2 to say how "+inst.ID+" can be reached", causeAPI, func(ctx context.Context) (err error) {
 		f, err = gatherFactsNow(ctx, api, inst, needAll, status)
 		return err
@@ -259,7 +259,7 @@ func gatherFacts(ctx context.Context, api API, inst target.Instance, needAll boo
 	return f, err
 }
 
-func gatherFactsNow(ctx context.Context, api API, inst target.Instance, needAll bool, status func(context.Context) (string, error)) (Facts, error) {
+func gatherFactsNow(ctx context.Context, api API, inst targets.Instance, needAll bool, status func(context.Context) (string, error)) (Facts, error) {
 	f := Facts{PublicIP: inst.PublicIP}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -315,7 +315,7 @@ func (f Facts) Reachable() []string {
 // (for a managed, mi-, instance SSM or nothing), else an EICE endpoint in the VPC, else the public IP directly. The
 // reason says why, for `jitssh doctor` and -v; no choice is an error that
 // lists the facts and the flags that could help.
-func Auto(inst target.Instance, f Facts) (name, reason string, err error) {
+func Auto(inst targets.Instance, f Facts) (name, reason string, err error) {
 	if inst.Managed {
 		if f.SSM == "Online" {
 			return NameSSM, "it is an SSM managed instance (only ssm reaches those) and its SSM agent is online", nil

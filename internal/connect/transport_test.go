@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/eice"
-	"github.com/jitssh/jitssh/internal/target"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func TestAutoRules(t *testing.T) {
-	inst := target.Instance{ID: "i-0a1b2c3d4e5f00005", Name: "app-1", VpcID: "vpc-1", SubnetID: "subnet-2"}
+	inst := targets.Instance{ID: "i-0a1b2c3d4e5f00005", Name: "app-1", VpcID: "vpc-1", SubnetID: "subnet-2"}
 	ep := &eice.Endpoint{ID: "eice-1", VpcID: "vpc-1"}
 	for _, c := range []struct {
 		f    Facts
@@ -65,7 +65,7 @@ func TestValidTransport(t *testing.T) {
 }
 
 func TestDirectNeedsPublicIP(t *testing.T) {
-	_, err := Direct{}.Dial(context.Background(), target.Instance{ID: "i-0a1b2c3d4e5f00003", Name: "db-1"}, 22)
+	_, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-0a1b2c3d4e5f00003", Name: "db-1"}, 22)
 	if err == nil || !strings.Contains(err.Error(), "no public IP") || !strings.Contains(err.Error(), "--transport ssm") {
 		t.Fatalf("err = %v", err)
 	}
@@ -76,7 +76,7 @@ func TestDirectNeedsPublicIP(t *testing.T) {
 	}
 	addr := l.Addr().(*net.TCPAddr)
 	l.Close()
-	_, err = Direct{Timeout: time.Second}.Dial(context.Background(), target.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, addr.Port)
+	_, err = Direct{Timeout: time.Second}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, addr.Port)
 	if err == nil || !strings.Contains(err.Error(), addr.String()) {
 		t.Fatalf("refused port: err = %v", err)
 	}
@@ -99,7 +99,7 @@ func TestSpliceHalfClose(t *testing.T) {
 		got, _ := io.ReadAll(c) // until our half-close
 		c.Write(append([]byte("echo:"), got...))
 	}()
-	c, err := Direct{}.Dial(context.Background(), target.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, l.Addr().(*net.TCPAddr).Port)
+	c, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, l.Addr().(*net.TCPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-// Package target parses the names users give instances and resolves them
+// Package targets parses the names users give instances and resolves them
 // to exactly one instance, never choosing silently between several.
 //
 // # Target forms
@@ -28,7 +28,7 @@
 // imply their region (ip-….ec2.internal and ec2-….compute-1.amazonaws.com
 // are us-east-1; ….REGION.compute.internal and ….REGION.compute.amazonaws.com
 // name theirs); an explicit suffix that disagrees is an error.
-package target
+package targets
 
 import (
 	"context"
