@@ -62,7 +62,7 @@ func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Con
 	if err != nil {
 		return nil, fmt.Errorf("bastion: reach jump host %s over %s: %w", b.Via.ID, b.Hop.Name(), err)
 	}
-	nc := asNetConn(hc, b.Via.ID)
+	nc := hc
 	open := b.Timeouts.open()
 	lctx, lcancel := context.WithTimeout(ctx, open)
 	stop := context.AfterFunc(lctx, func() { nc.Close() })

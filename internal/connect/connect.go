@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -333,22 +332,3 @@ func terminate(api API, id string) {
 	defer cancel()
 	_ = api.TerminateSession(ctx, id)
 }
-
-// Conn presents a Tunnel as a net.Conn (for x/crypto/ssh).
-func (t *Tunnel) Conn() net.Conn { return &tunnelConn{t} }
-
-type tunnelConn struct{ t *Tunnel }
-
-func (c *tunnelConn) Read(p []byte) (int, error)       { return c.t.Read(p) }
-func (c *tunnelConn) Write(p []byte) (int, error)      { return c.t.Write(p) }
-func (c *tunnelConn) Close() error                     { c.t.Shutdown(context.Background()); return nil }
-func (c *tunnelConn) LocalAddr() net.Addr              { return ssmAddr("local") }
-func (c *tunnelConn) RemoteAddr() net.Addr             { return ssmAddr(c.t.InstanceID) }
-func (c *tunnelConn) SetDeadline(time.Time) error      { return nil }
-func (c *tunnelConn) SetReadDeadline(time.Time) error  { return nil }
-func (c *tunnelConn) SetWriteDeadline(time.Time) error { return nil }
-
-type ssmAddr string
-
-func (a ssmAddr) Network() string { return "ssm" }
-func (a ssmAddr) String() string  { return string(a) }

@@ -591,7 +591,7 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, r
 	var keys []ssh.PublicKey
 	err = within(ctx, o.Timeouts.banner(), fmt.Sprintf("sshd on %s to show its host key over %s", inst.ID, learnOver),
 		"the path is open but sshd did not complete a key exchange: it may be stopped, hung or overloaded", func(ctx context.Context) (err error) {
-			keys, err = knownhosts.Learn(ctx, asNetConn(c, inst.ID), o.User)
+			keys, err = knownhosts.Learn(ctx, c, o.User)
 			return err
 		})
 	if err != nil {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
+		"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,15 +14,19 @@ import (
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
-// Conn is a byte stream to a port of an instance.
+// Conn is a byte stream to a port of an instance: a net.Conn with a
+// half-close, so it goes to x/crypto/ssh and the splice as it is.
 //
 // CloseWrite says no more bytes will be written. Transports whose protocol
 // has a half-close (direct TCP, a bastion's SSH channel) keep the read side
 // open until the instance closes; SSM and EICE have none, so there it ends
 // the connection after what was written has been delivered (the SSM agent
 // acknowledged it; the EICE websocket's close handshake).
+//
+// The tunnels (ssm, eice) have no deadlines: their Set*Deadline methods
+// accept and ignore them; the steps that wait bound themselves (Timeouts).
 type Conn interface {
-	io.ReadWriteCloser
+	net.Conn
 	CloseWrite() error
 }
 
@@ -89,6 +92,12 @@ type ssmConn struct {
 }
 
 func (c *ssmConn) CloseWrite() error { return c.Close() }
+
+func (c *ssmConn) LocalAddr() net.Addr              { return Addr{Net: NameSSM, Name: "local"} }
+func (c *ssmConn) RemoteAddr() net.Addr             { return Addr{Net: NameSSM, Name: c.InstanceID} }
+func (c *ssmConn) SetDeadline(time.Time) error      { return nil }
+func (c *ssmConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *ssmConn) SetWriteDeadline(time.Time) error { return nil }
 
 // Close shuts the tunnel down politely (see Tunnel.Shutdown), once.
 func (c *ssmConn) Close() error {
@@ -357,28 +366,9 @@ func ssmWord(s string) string {
 	return s
 }
 
-// netConn presents a Conn as a net.Conn (for x/crypto/ssh).
-type netConn struct {
-	Conn
-	remote string
-}
+// Addr is the address of one end of a tunnel (ssm, eice): the instance,
+// or "local".
+type Addr struct{ Net, Name string }
 
-func (c netConn) LocalAddr() net.Addr              { return transportAddr("local") }
-func (c netConn) RemoteAddr() net.Addr             { return transportAddr(c.remote) }
-func (c netConn) SetDeadline(time.Time) error      { return nil }
-func (c netConn) SetReadDeadline(time.Time) error  { return nil }
-func (c netConn) SetWriteDeadline(time.Time) error { return nil }
-
-type transportAddr string
-
-func (a transportAddr) Network() string { return "jitssh" }
-func (a transportAddr) String() string  { return string(a) }
-
-// asNetConn returns c itself if it is a net.Conn (direct TCP), else an
-// adapter without deadlines.
-func asNetConn(c Conn, remote string) net.Conn {
-	if nc, ok := c.(net.Conn); ok {
-		return nc
-	}
-	return netConn{Conn: c, remote: remote}
-}
+func (a Addr) Network() string { return a.Net }
+func (a Addr) String() string  { return a.Name }

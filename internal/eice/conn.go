@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -55,7 +56,7 @@ func (d *Dialer) Dial(ctx context.Context, ep Endpoint, t Target) (*Conn, error)
 	}
 	c.SetReadLimit(-1) // the service's frames are not ours to bound
 	cctx, cancel := context.WithCancel(context.Background())
-	return &Conn{ws: c, ctx: cctx, cancel: cancel, endpoint: ep.ID}, nil
+	return &Conn{ws: c, ctx: cctx, cancel: cancel, endpoint: ep.ID, remote: net.JoinHostPort(t.PrivateIP, fmt.Sprint(t.RemotePort))}, nil
 }
 
 // UpgradeError is a refused OpenTunnel: the service's HTTP status and its
@@ -122,14 +123,16 @@ func upgradeError(endpoint string, t Target, resp *http.Response, err error) err
 	return e
 }
 
-// Conn is an open tunnel: a byte stream over binary websocket frames.
-// Reads and writes may run concurrently with each other; one Write at a
-// time.
+// Conn is an open tunnel: a byte stream over binary websocket frames, as
+// a net.Conn. Reads and writes may run concurrently with each other; one
+// Write at a time. It has no deadlines (Set*Deadline accept and ignore
+// them): bound the wait with the context instead.
 type Conn struct {
 	ws       *websocket.Conn
 	ctx      context.Context
 	cancel   context.CancelFunc
 	endpoint string
+	remote   string // the instance's address and port
 
 	rmu sync.Mutex
 	cur io.Reader // the message being read
@@ -199,6 +202,27 @@ func (c *Conn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// Addr is an address of one end of a tunnel.
+type Addr string
+
+func (a Addr) Network() string { return "eice" }
+func (a Addr) String() string  { return string(a) }
+
+// LocalAddr implements net.Conn: the tunnel's endpoint.
+func (c *Conn) LocalAddr() net.Addr { return Addr(c.endpoint) }
+
+// RemoteAddr implements net.Conn: the instance's private address and port.
+func (c *Conn) RemoteAddr() net.Addr { return Addr(c.remote) }
+
+// SetDeadline implements net.Conn; the tunnel has no deadlines.
+func (c *Conn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline implements net.Conn; the tunnel has no deadlines.
+func (c *Conn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline implements net.Conn; the tunnel has no deadlines.
+func (c *Conn) SetWriteDeadline(time.Time) error { return nil }
 
 // CloseWrite ends the tunnel: the EICE protocol has no half-close (the AWS
 // CLI, too, closes the websocket when its input ends), so this is Close.
