@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-		"net"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
