@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // apiClient is a real SDK-backed client pointed at the sandbox through the
@@ -34,7 +34,7 @@ func TestDataChannelRefusesWrongToken(t *testing.T) {
 	api := apiClient(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	sess, err := api.StartSession(ctx, e.sb.Instances[0].ID, connect.SSHDocument, nil, "")
+	sess, err := api.StartSession(ctx, e.sb.Instances[0].ID, transport.SSHDocument, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestTunnelReachesSSHDAndTerminateEndsIt(t *testing.T) {
 	api := apiClient(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tun, err := connect.OpenTunnel(ctx, api, e.sb.Instances[0].ID, 22, "e2e test")
+	tun, err := transport.OpenTunnel(ctx, api, e.sb.Instances[0].ID, 22, "e2e test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,10 +87,10 @@ func TestTunnelPayloadSizeIsValidated(t *testing.T) {
 	api := apiClient(t, e)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := connect.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", connect.TunnelConfig{MaxPayload: 10}); err == nil || !strings.Contains(err.Error(), "out of range") {
+	if _, err := transport.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", transport.TunnelConfig{MaxPayload: 10}); err == nil || !strings.Contains(err.Error(), "out of range") {
 		t.Fatalf("payload size 10 accepted: %v", err)
 	}
-	tun, err := connect.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", connect.TunnelConfig{MaxPayload: 16 << 10})
+	tun, err := transport.OpenTunnelWith(ctx, api, e.sb.Instances[0].ID, 22, "", transport.TunnelConfig{MaxPayload: 16 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // TestAPIKnobsThroughTheClient drives jitssh's SDK client (internal/awsapi)
@@ -53,7 +53,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = few.StartSession(ctx, web1.ID, connect.SSHDocument, nil, "")
+		_, err = few.StartSession(ctx, web1.ID, transport.SSHDocument, nil, "")
 		var ae *awsapi.APIError
 		if !errors.As(err, &ae) || ae.Code != "ThrottlingException" || !strings.Contains(err.Error(), "kept throttling this call after retries") {
 			t.Fatalf("StartSession under 100%% throttling: %v", err)
@@ -68,7 +68,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		if err != nil || len(info) != 1 || info[0].PingStatus != "ConnectionLost" {
 			t.Fatalf("DescribeInstanceInformation with the agent offline: %+v %v", info, err)
 		}
-		_, err = api.StartSession(ctx, web1.ID, connect.SSHDocument, nil, "")
+		_, err = api.StartSession(ctx, web1.ID, transport.SSHDocument, nil, "")
 		var ae *awsapi.APIError
 		if !errors.As(err, &ae) || ae.Code != "TargetNotConnected" || ae.Message != web1.ID+" is not connected." ||
 			!strings.Contains(err.Error(), "the instance is not connected to SSM") {
@@ -77,7 +77,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		if _, err := e.sb.SetAgentOnline(web1.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		sess, err := api.StartSession(ctx, web1.ID, connect.SSHDocument, nil, "")
+		sess, err := api.StartSession(ctx, web1.ID, transport.SSHDocument, nil, "")
 		if err != nil {
 			t.Fatalf("StartSession with the agent back: %v", err)
 		}
@@ -85,7 +85,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 	})
 
 	t.Run("instance stopped", func(t *testing.T) {
-		tun, err := connect.OpenTunnel(ctx, api, web1.ID, 22, "before the stop")
+		tun, err := transport.OpenTunnel(ctx, api, web1.ID, 22, "before the stop")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Code != "EC2InstanceStateInvalidException" || !strings.Contains(err.Error(), "the instance is not running") {
 			t.Fatalf("SendSSHPublicKey to a stopped instance: %v", err)
 		}
-		if _, err = api.StartSession(ctx, web1.ID, connect.SSHDocument, nil, ""); !errors.As(err, &ae) || ae.Code != "TargetNotConnected" {
+		if _, err = api.StartSession(ctx, web1.ID, transport.SSHDocument, nil, ""); !errors.As(err, &ae) || ae.Code != "TargetNotConnected" {
 			t.Fatalf("StartSession to a stopped instance: %v", err)
 		}
 		// Its address answers no SSH.
@@ -148,7 +148,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 			}
 		}
 		// A session reaches its SSH server.
-		tun, err := connect.OpenTunnel(ctx, api, mi, 22, "managed")
+		tun, err := transport.OpenTunnel(ctx, api, mi, 22, "managed")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // byName returns the sandbox instance with that Name tag, resolved over
@@ -35,25 +35,9 @@ func byName(t *testing.T, api *awsapi.Client, name string) targets.Instance {
 	return found[0]
 }
 
-// connAdapter presents a connect.Conn as a net.Conn for x/crypto/ssh.
-type connAdapter struct{ connect.Conn }
-
-func (connAdapter) LocalAddr() net.Addr              { return &net.TCPAddr{} }
-func (connAdapter) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
-func (connAdapter) SetDeadline(time.Time) error      { return nil }
-func (connAdapter) SetReadDeadline(time.Time) error  { return nil }
-func (connAdapter) SetWriteDeadline(time.Time) error { return nil }
-
-func asNet(c connect.Conn) net.Conn {
-	if nc, ok := c.(net.Conn); ok {
-		return nc
-	}
-	return connAdapter{c}
-}
-
 // learnKey learns inst's host key over tr, an AWS-authenticated transport
 // (ssm or eice).
-func learnKey(t *testing.T, tr connect.Transport, inst targets.Instance) ssh.PublicKey {
+func learnKey(t *testing.T, tr transport.Transport, inst targets.Instance) ssh.PublicKey {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -61,7 +45,7 @@ func learnKey(t *testing.T, tr connect.Transport, inst targets.Instance) ssh.Pub
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := knownhosts.Learn(ctx, asNet(c), "learn")
+	keys, err := knownhosts.Learn(ctx, c, "learn")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +54,7 @@ func learnKey(t *testing.T, tr connect.Transport, inst targets.Instance) ssh.Pub
 
 // transportCase is one transport under the conformance suite.
 type transportCase struct {
-	tr      connect.Transport
+	tr      transport.Transport
 	inst    targets.Instance // reachable through tr
 	hostKey ssh.PublicKey    // inst's real host key
 	// bad is a target tr cannot reach, on badPort; the error must contain
@@ -98,7 +82,7 @@ func conformance(t *testing.T, api *awsapi.Client, user string, tc transportCase
 		if err != nil {
 			return nil, err
 		}
-		cc, chans, reqs, err := ssh.NewClientConn(asNet(c), tc.inst.ID, &ssh.ClientConfig{
+		cc, chans, reqs, err := ssh.NewClientConn(c, tc.inst.ID, &ssh.ClientConfig{
 			User: user, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: ssh.FixedHostKey(tc.hostKey),
 		})
 		if err != nil {
@@ -224,7 +208,7 @@ func TestTransportConformance(t *testing.T) {
 	user := currentUser(t)
 	web1, db1, bastion := byName(t, api, "web-1"), byName(t, api, "db-1"), byName(t, api, "bastion-1")
 	app1 := byName(t, api, "app-1")
-	ssmT := connect.SSM{API: api}
+	ssmT := transport.SSM{API: api}
 	web1Key, db1Key, bastionKey := learnKey(t, ssmT, web1), learnKey(t, ssmT, db1), learnKey(t, ssmT, bastion)
 	// The bastion logs in with a pushed key, like the product does.
 	bsigner := testkeys.Signer(t)
@@ -237,17 +221,17 @@ func TestTransportConformance(t *testing.T) {
 	}
 	pushBastion()
 	// app-1's agent is offline: its key is learned over EICE.
-	app1Key := learnKey(t, connect.EICE{API: api}, app1)
+	app1Key := learnKey(t, transport.EICE{API: api}, app1)
 	cases := []transportCase{
-		{tr: connect.SSM{API: api}, inst: web1, hostKey: web1Key, bad: app1, badPort: 22, badWant: "TargetNotConnected"},
-		{tr: connect.EICE{API: api}, inst: app1, hostKey: app1Key, bad: app1, badPort: 2222, badWant: "22 and 3389"},
-		{tr: connect.Direct{}, inst: web1, hostKey: web1Key, bad: db1, badPort: 22, badWant: "no public IP"},
-		{tr: connect.Bastion{Via: bastion, Hop: connect.SSM{API: api}, User: user, Signer: bsigner, HostKeys: []ssh.PublicKey{bastionKey}},
+		{tr: transport.SSM{API: api}, inst: web1, hostKey: web1Key, bad: app1, badPort: 22, badWant: "TargetNotConnected"},
+		{tr: transport.EICE{API: api}, inst: app1, hostKey: app1Key, bad: app1, badPort: 2222, badWant: "22 and 3389"},
+		{tr: transport.Direct{}, inst: web1, hostKey: web1Key, bad: db1, badPort: 22, badWant: "no public IP"},
+		{tr: transport.Bastion{Via: bastion, Hop: transport.SSM{API: api}, User: user, Signer: bsigner, HostKeys: []ssh.PublicKey{bastionKey}},
 			inst: db1, hostKey: db1Key, bad: db1, badPort: 2222, badWant: "could not connect to " + db1.PrivateIP + ":2222"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.tr.Name(), func(t *testing.T) {
-			if tc.tr.Name() == connect.NameBastion {
+			if tc.tr.Name() == transport.NameBastion {
 				pushBastion() // EIC keys live 60 s
 			}
 			conformance(t, api, user, tc)

@@ -21,6 +21,7 @@ import (
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // check is one `jitssh doctor` finding.
@@ -205,7 +206,7 @@ func permissionCalls(region, account string, inst targets.Instance, user string)
 		keys               map[string][]string
 	}
 	instARN := "arn:aws:ec2:" + region + ":" + account + ":instance/" + inst.ID
-	doc := "arn:aws:ssm:" + region + "::document/" + connect.SSHDocument
+	doc := "arn:aws:ssm:" + region + "::document/" + transport.SSHDocument
 	if inst.Managed {
 		mi := "arn:aws:ssm:" + region + ":" + account + ":managed-instance/" + inst.ID
 		return []call{
@@ -313,13 +314,13 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 		c.Status, c.Detail, c.Fix = "fail", err.Error(), "correct --transport/--via or jitssh's config"
 		return c
 	}
-	f, err := connect.GatherFacts(ctx, api, inst, true)
+	f, err := transport.GatherFacts(ctx, api, inst, true)
 	if err != nil {
 		c.Status, c.Detail = "fail", err.Error()
 		return c
 	}
 	reach := "none"
-	if r := f.Reachable(); len(r) > 0 {
+	if r := transport.Reaches(inst, f); len(r) > 0 {
 		reach = strings.Join(r, ", ")
 	}
 	if f.EndpointErr != nil && !errors.Is(f.EndpointErr, eice.ErrNoEndpoint) {
@@ -337,14 +338,14 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 	switch {
 	case via != nil:
 		c.Status, c.Detail = "ok", fmt.Sprintf("bastion via %s (configured); reachable directly over: %s; %s", via, reach, pinned)
-	case configured != "" && configured != connect.NameAuto:
+	case configured != "" && configured != transport.NameAuto:
 		c.Detail = fmt.Sprintf("%s (configured); reachable over: %s; %s", configured, reach, pinned)
 		c.Status = "ok"
-		if !contains(f.Reachable(), configured) {
+		if !contains(transport.Reaches(inst, f), configured) {
 			c.Status, c.Fix = "warn", "the configured transport does not look usable for this instance: try --transport auto"
 		}
 	default:
-		name, why, err := connect.Auto(inst, f)
+		name, why, err := transport.Auto(inst, f)
 		if err != nil {
 			c.Status, c.Detail, c.Fix = "fail", err.Error(), "see `jitssh proxy --help` for the transports"
 			return c

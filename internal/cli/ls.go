@@ -15,6 +15,7 @@ import (
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // listed is one row of `jitssh ls`.
@@ -222,10 +223,10 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 	if epErr != nil {
 		warnings = append(warnings, fmt.Errorf("cannot tell which instances EC2 Instance Connect Endpoints reach: %w", epErr))
 	}
-	served := map[string]bool{} // VPCs with a usable endpoint
+	served := map[string]*eice.Endpoint{} // VPCs with a usable endpoint
 	for _, ep := range endpoints {
-		if eice.Usable(ep.State) {
-			served[ep.VpcID] = true
+		if eice.Usable(ep.State) && served[ep.VpcID] == nil {
+			served[ep.VpcID] = &eice.Endpoint{ID: ep.ID, VpcID: ep.VpcID, SubnetID: ep.SubnetID, State: ep.State}
 		}
 	}
 	for _, m := range managed {
@@ -250,16 +251,8 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 		if r.Platform == "" {
 			r.Platform = "linux" // EC2 names only windows
 		}
-		r.Transports = []string{}
-		if r.SSM == "Online" && (r.State == "running" || r.Managed) {
-			r.Transports = append(r.Transports, "ssm")
-		}
-		if served[r.VpcID] && r.PrivateIP != "" && r.State == "running" && !r.Managed {
-			r.Transports = append(r.Transports, "eice")
-		}
-		if r.PublicIP != "" && r.State == "running" {
-			r.Transports = append(r.Transports, "direct")
-		}
+		f := transport.Facts{SSM: r.SSM, Endpoint: served[r.VpcID], PublicIP: r.PublicIP}
+		r.Transports = append([]string{}, transport.Reaches(targets.Instance{ID: r.ID, State: r.State, PrivateIP: r.PrivateIP, Managed: r.Managed}, f)...)
 	}
 	sort.Slice(rows, func(a, b int) bool {
 		if rows[a].Name != rows[b].Name {

@@ -22,6 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // Environment variables `jitssh ssh` uses to hand settings to the proxy
@@ -125,7 +126,7 @@ func readReport(path string, wait time.Duration) (connect.Explanation, bool) {
 }
 
 func newProxyCmd(g *globals) *cobra.Command {
-	var keyFile, reason, ownKey, transport, via string
+	var keyFile, reason, ownKey, trName, via string
 	var noPin bool
 	var payload int
 	cmd := &cobra.Command{
@@ -215,7 +216,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				}
 				keyFile = filepath.Join(p.KeyDir, user+"@"+host+".own") // push record only
 			}
-			tr, viaSpec, err := g.transportChoice(transport, via)
+			tr, viaSpec, err := g.transportChoice(trName, via)
 			if err != nil {
 				return err
 			}
@@ -226,7 +227,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 			o := connect.ProxyOptions{
 				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
 				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(), Warn: g.warn,
-				Tunnel:   connect.TunnelConfig{MaxPayload: payload},
+				Tunnel:   transport.TunnelConfig{MaxPayload: payload},
 				Progress: g.progressLine(progressLabel(host)),
 				Explain:  g.explainer(os.Getenv(envReport)),
 			}
@@ -276,7 +277,7 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 	cmd.Flags().StringVar(&keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
 	cmd.Flags().StringVar(&ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
-	cmd.Flags().StringVar(&transport, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
+	cmd.Flags().StringVar(&trName, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
 	cmd.Flags().StringVar(&via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
 	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
 	cmd.Flags().IntVar(&payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
@@ -287,42 +288,42 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 // environment `jitssh ssh` hands its ProxyCommand, and the config file, in
 // that order. --via alone implies the bastion transport; --transport other
 // than bastion ignores a configured via.
-func (g *globals) transportChoice(transport, via string) (string, *targets.Spec, error) {
-	if transport == "" {
-		transport = os.Getenv(envTransport)
+func (g *globals) transportChoice(name, via string) (string, *targets.Spec, error) {
+	if name == "" {
+		name = os.Getenv(envTransport)
 	}
 	if via == "" {
 		via = os.Getenv(envVia)
 	}
-	if transport == "" || (via == "" && (transport == connect.NameBastion || transport == connect.NameAuto)) {
+	if name == "" || (via == "" && (name == transport.NameBastion || name == transport.NameAuto)) {
 		c, err := g.config()
 		if err != nil {
 			return "", nil, err
 		}
-		if transport == "" {
-			transport = c.Transport
+		if name == "" {
+			name = c.Transport
 		}
-		if via == "" && (transport == "" || transport == connect.NameBastion) {
+		if via == "" && (name == "" || name == transport.NameBastion) {
 			via = c.Via
 		}
 	}
-	if transport != "" && !connect.ValidTransport(transport) {
-		return "", nil, fmt.Errorf("--transport %q: use one of %s", transport, strings.Join(connect.TransportNames, ", "))
+	if name != "" && !transport.Valid(name) {
+		return "", nil, fmt.Errorf("--transport %q: use one of %s", name, strings.Join(transport.Names, ", "))
 	}
 	if via == "" {
-		if transport == connect.NameBastion {
+		if name == transport.NameBastion {
 			return "", nil, errors.New("--transport bastion needs a jump host: pass --via TARGET or set via in jitssh's config")
 		}
-		return transport, nil, nil
+		return name, nil, nil
 	}
-	if transport != "" && transport != connect.NameAuto && transport != connect.NameBastion {
-		return "", nil, fmt.Errorf("--via %s goes with the bastion transport, not %s", via, transport)
+	if name != "" && name != transport.NameAuto && name != transport.NameBastion {
+		return "", nil, fmt.Errorf("--via %s goes with the bastion transport, not %s", via, name)
 	}
 	sp, err := targets.Parse(via)
 	if err != nil {
 		return "", nil, fmt.Errorf("--via: %w", err)
 	}
-	return connect.NameBastion, &sp, nil
+	return transport.NameBastion, &sp, nil
 }
 
 // reapKeyCmd is the hidden `jitssh reap-key KEYFILE` that startReaper

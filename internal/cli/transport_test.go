@@ -8,15 +8,15 @@ import (
 	"testing"
 
 	"github.com/jitssh/jitssh/internal/clientconf"
-	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 func TestConfigAcceptsExactlyTheTransports(t *testing.T) {
-	a, b := slices.Clone(clientconf.Transports), slices.Clone(connect.TransportNames)
+	a, b := slices.Clone(clientconf.Transports), slices.Clone(transport.Names)
 	slices.Sort(a)
 	slices.Sort(b)
 	if !slices.Equal(a, b) {
-		t.Fatalf("clientconf.Transports = %v, connect.TransportNames = %v", a, b)
+		t.Fatalf("clientconf.Transports = %v, transport.Names = %v", a, b)
 	}
 }
 

@@ -14,12 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -37,9 +34,6 @@ type API interface {
 	SendCommand(ctx context.Context, instanceID string, commands []string, comment string, timeoutSeconds int32) (string, error)
 	CommandInvocation(ctx context.Context, commandID, instanceID string) (awsapi.Invocation, error)
 }
-
-// SSHDocument is the SSM document that tunnels to a port of the instance.
-const SSHDocument = "AWS-StartSSHSession"
 
 // Lookup adapts an API to targets.Lookup.
 type Lookup struct {
@@ -229,106 +223,4 @@ func (l Lookup) SSMStatus(ctx context.Context, ids []string) (map[string]string,
 		ids = ids[n:]
 	}
 	return out, nil
-}
-
-// Tunnel is an open SSM session speaking to a port on the instance.
-type Tunnel struct {
-	*datachannel.Session
-	SessionID  string
-	InstanceID string
-	api        API
-}
-
-// TunnelConfig tunes a tunnel's data channel; the zero value is right for
-// AWS.
-type TunnelConfig struct {
-	// MaxPayload is the largest payload per data-channel message the
-	// client sends; 0 means 1024, what AWS's own plugin sends (see
-	// docs/protocol.md, "Message size").
-	MaxPayload int
-	// Timeouts bound StartSession (API) and the data-channel handshake
-	// with the agent (Open).
-	Timeouts Timeouts
-}
-
-// Limits of TunnelConfig.MaxPayload.
-const (
-	MinPayload = 256
-	MaxPayload = 64 << 10
-)
-
-// OpenTunnel starts an AWS-StartSSHSession session to port on the instance
-// and completes the data-channel handshake.
-func OpenTunnel(ctx context.Context, api API, instanceID string, port int, reason string) (*Tunnel, error) {
-	return OpenTunnelWith(ctx, api, instanceID, port, reason, TunnelConfig{})
-}
-
-// OpenTunnelWith is OpenTunnel with a TunnelConfig.
-func OpenTunnelWith(ctx context.Context, api API, instanceID string, port int, reason string, tc TunnelConfig) (*Tunnel, error) {
-	if tc.MaxPayload != 0 && (tc.MaxPayload < MinPayload || tc.MaxPayload > MaxPayload) {
-		return nil, fmt.Errorf("data-channel payload size %d out of range %d-%d", tc.MaxPayload, MinPayload, MaxPayload)
-	}
-	var sess *awsapi.Session
-	err := within(ctx, tc.Timeouts.api(), "SSM to start a session to "+instanceID, causeAPI, func(ctx context.Context) (err error) {
-		sess, err = api.StartSession(ctx, instanceID, SSHDocument, map[string][]string{"portNumber": {strconv.Itoa(port)}}, reason)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var dc *datachannel.Session
-	err = within(ctx, tc.Timeouts.open(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID),
-		causeAgent(instanceID),
-		func(ctx context.Context) error {
-			var err error
-			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-				Session: datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
-				// AWS closes data channels about hourly, and networks drop: resume
-				// the same session rather than lose the SSH connection.
-				Resume: func(ctx context.Context) (string, string, error) {
-					r, err := api.ResumeSession(ctx, sess.ID)
-					if err != nil {
-						return "", "", err
-					}
-					return r.StreamURL, r.Token, nil
-				},
-			})
-			if err != nil {
-				return err
-			}
-			if _, err := dc.ClientHandshake(ctx); err != nil {
-				dc.Close()
-				dc = nil
-				return err
-			}
-			return nil
-		})
-	if err != nil {
-		terminate(api, sess.ID)
-		var te *TimeoutError
-		if errors.As(err, &te) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
-	}
-	return &Tunnel{Session: dc, SessionID: sess.ID, InstanceID: instanceID, api: api}, nil
-}
-
-// Shutdown ends the tunnel politely: it waits (bounded) for the agent to
-// acknowledge what was sent, tells it to terminate, and ends the session.
-func (t *Tunnel) Shutdown(ctx context.Context) {
-	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if t.Flush(fctx) == nil {
-		_ = t.SendFlag(datachannel.FlagTerminateSession)
-		_ = t.Flush(fctx)
-	}
-	cancel()
-	t.Close()
-	terminate(t.api, t.SessionID)
-}
-
-func terminate(api API, id string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = api.TerminateSession(ctx, id)
 }

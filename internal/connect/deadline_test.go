@@ -7,84 +7,12 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/jitssh/jitssh/internal/targets"
-	"github.com/jitssh/jitssh/internal/testutil/testkeys"
+	"github.com/jitssh/jitssh/internal/transport"
 )
-
-// blackHoleJumpHost is an SSH server (x/crypto/ssh) on loopback that lets
-// anyone in and never answers a direct-tcpip request, as a jump host whose
-// TCP connect to the target hangs (a dropped SYN): OpenSSH's sshd opens
-// the forwarding channel only once its connect succeeds or fails.
-func blackHoleJumpHost(t *testing.T) (addr string, hostKey ssh.PublicKey) {
-	t.Helper()
-	signer := testkeys.Signer(t)
-	conf := &ssh.ServerConfig{NoClientAuth: true}
-	conf.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer nc.Close()
-				_, chans, reqs, err := ssh.NewServerConn(nc, conf)
-				if err != nil {
-					return
-				}
-				go ssh.DiscardRequests(reqs)
-				for range chans {
-					// never accepted, never rejected
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), signer.PublicKey()
-}
-
-// A jump host that cannot reach the target fails within the Forward
-// deadline, saying what was awaited and why, instead of hanging.
-func TestBastionUnreachableTargetTimesOut(t *testing.T) {
-	addr, hostKey := blackHoleJumpHost(t)
-	host, port, _ := net.SplitHostPort(addr)
-	signer := testkeys.Signer(t)
-	b := Bastion{
-		Via:      targets.Instance{ID: "i-0a1b2c3d4e5f00004", Name: "bastion-1", PublicIP: host},
-		Hop:      Direct{},
-		Port:     mustAtoi(t, port),
-		User:     "u",
-		Signer:   signer,
-		HostKeys: []ssh.PublicKey{hostKey},
-		Timeouts: Timeouts{Forward: 500 * time.Millisecond},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	start := time.Now()
-	_, err := b.Dial(ctx, targets.Instance{ID: "i-0a1b2c3d4e5f00005", PrivateIP: "10.0.2.31"}, 22)
-	var te *TimeoutError
-	if !errors.As(err, &te) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Dial through a jump host that never connects: %v, want a *TimeoutError", err)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v, want about the 500ms deadline", d)
-	}
-	for _, want := range []string{"gave up after 500ms", "jump host i-0a1b2c3d4e5f00004 (bastion-1) to connect to 10.0.2.31:22 (i-0a1b2c3d4e5f00005)", "cannot reach the target"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-}
 
 // An open path on which sshd never speaks ends at the banner deadline,
 // saying so, rather than leaving ssh waiting forever.
@@ -101,7 +29,7 @@ func TestSpliceBannerDeadline(t *testing.T) {
 			io.Copy(io.Discard, c) // reads, never writes
 		}
 	}()
-	c, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
+	c, err := transport.Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +64,7 @@ func TestSpliceBannerInTime(t *testing.T) {
 			c.Write([]byte("more"))
 		}
 	}()
-	c, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
+	c, err := transport.Direct{}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, ln.Addr().(*net.TCPAddr).Port)
 	if err != nil {
 		t.Fatal(err)
 	}

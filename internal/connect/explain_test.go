@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // The refused-login explanation: offered whenever ssh hung up soon after
@@ -36,7 +37,7 @@ func TestExplainEnd(t *testing.T) {
 		{"the instance's side ended", rep("SSH-2.0-OpenSSH_9.6", 448, false), false, false},
 		{"no key exchange", &streamReport{start: start, sshClosed: true, end: start}, false, false},
 	} {
-		e := o.explainEnd(inst, NameSSM, c.r)
+		e := o.explainEnd(inst, transport.NameSSM, c.r)
 		if (e.Login != "") != c.login || e.Refused != c.refused || e.Ended != "" {
 			t.Errorf("%s: %+v, want login %v refused %v", c.name, e, c.login, c.refused)
 		}
@@ -49,7 +50,7 @@ func TestExplainEnd(t *testing.T) {
 		}
 	}
 	managed := targets.Instance{ID: "mi-0a1b2c3d4e5f00001", Managed: true}
-	if e := o.explainEnd(managed, NameSSM, rep("SSH-2.0-OpenSSH_9.6", 448, true)); !strings.Contains(e.Login, "placed the key for OS user \"alice\" with SSM Run Command") {
+	if e := o.explainEnd(managed, transport.NameSSM, rep("SSH-2.0-OpenSSH_9.6", 448, true)); !strings.Contains(e.Login, "placed the key for OS user \"alice\" with SSM Run Command") {
 		t.Errorf("managed instance: %q", e.Login)
 	}
 }

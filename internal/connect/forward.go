@@ -16,6 +16,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/datachannel/mux"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // Port-forwarding session documents.
@@ -80,7 +81,7 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		dest = net.JoinHostPort(o.RemoteHost, strconv.Itoa(o.Port))
 	}
 	var sess *awsapi.Session
-	err := within(ctx, DefaultAPITimeout, "SSM to start a port-forwarding session to "+o.InstanceID, causeAPI, func(ctx context.Context) (err error) {
+	err := transport.Within(ctx, transport.DefaultAPITimeout, "SSM to start a port-forwarding session to "+o.InstanceID, transport.CauseAPI, func(ctx context.Context) (err error) {
 		sess, err = o.API.StartSession(ctx, o.InstanceID, doc, params, o.Reason)
 		return err
 	})
@@ -88,7 +89,7 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		return nil, err
 	}
 	var dc *datachannel.Session
-	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), causeDataChannel, func(ctx context.Context) (err error) {
+	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), transport.CauseDataChannel, func(ctx context.Context) (err error) {
 		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
 			// The session's logger reports the agent's ConnectToPortError.
 			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
@@ -103,24 +104,24 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		return err
 	})
 	if err != nil {
-		terminate(o.API, sess.ID)
+		transport.Terminate(o.API, sess.ID)
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	fail := func(err error) (*Forward, error) {
 		dc.Close()
-		terminate(o.API, sess.ID)
+		transport.Terminate(o.API, sess.ID)
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	var hs *datachannel.ClientHandshakeResult
-	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the SSM agent on %s to answer session %s", o.InstanceID, sess.ID), causeAgent(o.InstanceID), func(ctx context.Context) (err error) {
+	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the SSM agent on %s to answer session %s", o.InstanceID, sess.ID), transport.CauseAgent(o.InstanceID), func(ctx context.Context) (err error) {
 		hs, err = dc.ClientHandshake(ctx)
 		return err
 	})
 	if err != nil {
-		var te *TimeoutError
+		var te *transport.TimeoutError
 		if errors.As(err, &te) {
 			dc.Close()
-			terminate(o.API, sess.ID)
+			transport.Terminate(o.API, sess.ID)
 			return nil, err
 		}
 		return fail(err)
@@ -260,7 +261,7 @@ func (f *Forward) Shutdown() {
 		}
 		f.sm.Close() // closes every stream and the data channel
 		f.dc.Close()
-		terminate(f.api, f.SessionID)
+		transport.Terminate(f.api, f.SessionID)
 		f.wg.Wait()
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/placekey"
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // runCommandAPI answers SendCommand and GetCommandInvocation as AWS does
@@ -113,12 +114,12 @@ func TestPlaceKeyFailureIsExplained(t *testing.T) {
 
 func TestAutoManagedInstance(t *testing.T) {
 	mi := managedForTest()
-	if got, _, err := Auto(mi, Facts{SSM: "Online"}); err != nil || got != NameSSM {
-		t.Fatalf("Auto(managed, online) = %q, %v", got, err)
+	if got, _, err := transport.Auto(mi, transport.Facts{SSM: "Online"}); err != nil || got != transport.NameSSM {
+		t.Fatalf("transport.Auto(managed, online) = %q, %v", got, err)
 	}
-	_, _, err := Auto(mi, Facts{SSM: "ConnectionLost", PublicIP: "127.1.2.3"})
+	_, _, err := transport.Auto(mi, transport.Facts{SSM: "ConnectionLost", PublicIP: "127.1.2.3"})
 	if err == nil || !strings.Contains(err.Error(), "only the ssm transport reaches") || !strings.Contains(err.Error(), "ConnectionLost") {
-		t.Fatalf("Auto(managed, offline) = %v", err)
+		t.Fatalf("transport.Auto(managed, offline) = %v", err)
 	}
 }
 

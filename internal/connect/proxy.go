@@ -19,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/targets"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // ProxyOptions configures Proxy.
@@ -30,7 +31,7 @@ type ProxyOptions struct {
 	Host string
 	User string // %r
 	Port int    // %p
-	// Transport names how to reach the instance (TransportNames); ""
+	// Transport names how to reach the instance (transport.Names); ""
 	// means auto.
 	Transport string
 	// Via, if set, is the jump host of the bastion transport (its User,
@@ -51,7 +52,7 @@ type ProxyOptions struct {
 	Resolved *targets.Instance
 	Pins     *knownhosts.Store
 	Reason   string
-	Tunnel   TunnelConfig
+	Tunnel   transport.TunnelConfig
 	// ExplainHostKey, if set (with Pins), receives an explanation when
 	// the server presents a host key other than the pinned one; the
 	// key is read from the key exchange as it passes (hostKeyWatch).
@@ -69,7 +70,7 @@ type ProxyOptions struct {
 	MaxTunnelDuration int
 	// Timeouts bound every network step (see Timeouts); zero fields take
 	// the defaults.
-	Timeouts Timeouts
+	Timeouts transport.Timeouts
 	// Progress, if set, shows the steps on the terminal; it is cleared
 	// when sshd's first byte arrives (ssh owns the terminal from then
 	// on) or when Proxy returns.
@@ -123,17 +124,17 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	name := o.Transport
 	if name == "" {
-		name = NameAuto
+		name = transport.NameAuto
 	}
-	if !ValidTransport(name) {
-		return fmt.Errorf("unknown transport %q (use one of %v)", name, TransportNames)
+	if !transport.Valid(name) {
+		return fmt.Errorf("unknown transport %q (use one of %v)", name, transport.Names)
 	}
 	if o.Via != nil {
-		if name != NameAuto && name != NameBastion {
+		if name != transport.NameAuto && name != transport.NameBastion {
 			return fmt.Errorf("--via goes with the bastion transport, not %s", name)
 		}
-		name = NameBastion
-	} else if name == NameBastion {
+		name = transport.NameBastion
+	} else if name == transport.NameBastion {
 		return errors.New("the bastion transport needs a jump host: pass --via TARGET (or set via in jitssh's config)")
 	}
 	viaUser := o.User
@@ -168,10 +169,10 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	// An instance id is known before resolving: auto asks SSM about the
 	// agent at the same time as EC2 about the instance, not after.
 	var ssmPre func(context.Context) (string, error)
-	if name == NameAuto && o.Target.Kind == targets.KindInstanceID {
+	if name == transport.NameAuto && o.Target.Kind == targets.KindInstanceID {
 		pctx, pcancel := context.WithCancel(ctx)
 		defer pcancel()
-		ssmPre = prefetchSSM(pctx, o.API, o.Target.Value)
+		ssmPre = transport.PrefetchSSM(pctx, o.API, o.Target.Value)
 	}
 	// Under ssh's ProxyCommand nobody can pick: several matches are an
 	// error listing them. The jump host is resolved at the same time.
@@ -195,7 +196,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	case r != nil && o.Target.Kind == targets.KindInstanceID && r.ID == o.Target.Value && !r.Managed:
 		inst = *r
 		log.Info("target resolved by the caller", "instance", inst.ID)
-	case name == NameSSM && o.Via == nil && o.Target.Kind == targets.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
+	case name == transport.NameSSM && o.Via == nil && o.Target.Kind == targets.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
 		// An EC2 instance id over ssm needs nothing from EC2 to push the
 		// key and start the session: the lookup runs alongside them
 		// instead of first. It still decides: it is not cancelled by
@@ -219,10 +220,10 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	if via.Managed {
 		return fmt.Errorf("%s is an SSM managed instance: it cannot be a jump host (the bastion transport reaches a target in the jump host's VPC, and managed instances have none); reach managed instances with --transport ssm", via.ID)
 	}
-	if inst.Managed && name != NameAuto && name != NameSSM {
+	if inst.Managed && name != transport.NameAuto && name != transport.NameSSM {
 		return fmt.Errorf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s; use --transport ssm or auto", inst.ID, name)
 	}
-	if name == NameBastion && via.ID == inst.ID {
+	if name == transport.NameBastion && via.ID == inst.ID {
 		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
 	}
 	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
@@ -240,7 +241,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		pubKey = key.AuthorizedKey()
 		signer = key.Signer()
 	}
-	if name == NameBastion && signer == nil {
+	if name == transport.NameBastion && signer == nil {
 		// The key's private half may be in the ssh-agent (`jitssh ssh`
 		// with an agent, or -i with a key loaded there).
 		s, closeAgent, err := agentSigner(pubKey)
@@ -271,7 +272,7 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	var (
 		wg                                   sync.WaitGroup
 		pushErr, viaPushErr, dialErr, pinErr error
-		conn                                 Conn
+		conn                                 transport.Conn
 		chosen                               string
 		viaPushed                            = make(chan struct{})
 	)
@@ -289,16 +290,16 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		step(&verifyErr, func() error { return <-verify })
 	}
 	step(&pushErr, func() error { return o.push(ctx, o.KeyFile, inst, o.User, pubKey) })
-	if name == NameBastion {
+	if name == transport.NameBastion {
 		step(&viaPushErr, func() error {
 			defer close(viaPushed)
 			return o.push(ctx, viaRecord(o.KeyFile, via.ID), via, viaUser, pubKey)
 		})
 	}
 	step(&dialErr, func() error {
-		var tr Transport
+		var tr transport.Transport
 		var err error
-		if name == NameBastion {
+		if name == transport.NameBastion {
 			tr, err = o.bastion(ctx, via, viaUser, signer, viaPushed)
 		} else {
 			end := o.Progress.Begin("choosing a transport")
@@ -341,12 +342,12 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	}
 	splicing.Store(true)
 	endWait := o.Progress.Begin("waiting for sshd")
-	banner := o.Timeouts.banner()
+	banner := o.Timeouts.BannerTimeout()
 	rep, err := splice(ctx, conn, spliceOptions{
 		what: chosen + " connection to " + inst.ID, seen: seen, banner: banner, sshGone: o.SSHGone,
 		firstByte: func() { endWait(); o.Progress.Clear() },
 		bannerErr: func() error {
-			return &TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
+			return &transport.TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
 				Cause: "the path to the instance is open but nothing speaks SSH on that port: sshd may be stopped, hung or listening elsewhere, or the instance overloaded; `jitssh shell " + inst.ID + "` reaches it without sshd"}
 		},
 	}, stdin, stdout)
@@ -398,8 +399,8 @@ func since(start, t time.Time) string {
 }
 
 // dialWord names a transport for the progress line.
-func dialWord(tr Transport, via targets.Instance) string {
-	if tr.Name() == NameBastion {
+func dialWord(tr transport.Transport, via targets.Instance) string {
+	if tr.Name() == transport.NameBastion {
 		return "bastion (via " + firstNonEmpty(via.Name, via.ID) + ")"
 	}
 	return tr.Name()
@@ -417,7 +418,7 @@ func firstNonEmpty(s ...string) string {
 // resolve is targets.Resolve within the API deadline, shown as progress.
 func (o ProxyOptions) resolve(ctx context.Context, sp targets.Spec) (inst targets.Instance, err error) {
 	defer o.Progress.Begin("looking up %s", sp)()
-	err = within(ctx, o.Timeouts.api(), "EC2 to describe "+sp.String(), causeAPI, func(ctx context.Context) (err error) {
+	err = transport.Within(ctx, o.Timeouts.APITimeout(), "EC2 to describe "+sp.String(), transport.CauseAPI, func(ctx context.Context) (err error) {
 		inst, err = targets.Resolve(ctx, o.lookup(), sp, nil)
 		return err
 	})
@@ -428,12 +429,12 @@ func (o ProxyOptions) resolve(ctx context.Context, sp targets.Spec) (inst target
 // instance, whose key is placed by a polled Run Command), shown as
 // progress.
 func (o ProxyOptions) push(ctx context.Context, record string, inst targets.Instance, user, pubKey string) error {
-	d, what := o.Timeouts.api(), fmt.Sprintf("EC2 Instance Connect to accept the key for %s on %s", user, inst.ID)
+	d, what := o.Timeouts.APITimeout(), fmt.Sprintf("EC2 Instance Connect to accept the key for %s on %s", user, inst.ID)
 	if inst.Managed {
 		d, what = 2*d, fmt.Sprintf("SSM Run Command to place the key for %s on %s", user, inst.ID)
 	}
 	defer o.Progress.Begin("pushing key for %s to %s", user, firstNonEmpty(inst.Name, inst.ID))()
-	return within(ctx, d, what, causeAPI, func(ctx context.Context) error {
+	return transport.Within(ctx, d, what, transport.CauseAPI, func(ctx context.Context) error {
 		return pushOnce(ctx, o.API, record, inst, user, pubKey, o.Logger)
 	})
 }
@@ -472,30 +473,30 @@ type factsOnce struct {
 	inst   targets.Instance
 	status func(context.Context) (string, error) // prefetched SSM status, if any
 	once   sync.Once
-	f      Facts
+	f      transport.Facts
 	err    error
 }
 
-func (c *factsOnce) get(ctx context.Context) (Facts, error) {
+func (c *factsOnce) get(ctx context.Context) (transport.Facts, error) {
 	c.once.Do(func() {
 		if c.status != nil {
-			c.f, c.err = gatherFacts(ctx, c.api, c.inst, false, c.status)
+			c.f, c.err = transport.GatherFactsWith(ctx, c.api, c.inst, false, c.status)
 			return
 		}
-		c.f, c.err = GatherFacts(ctx, c.api, c.inst, false)
+		c.f, c.err = transport.GatherFacts(ctx, c.api, c.inst, false)
 	})
 	return c.f, c.err
 }
 
 // transport returns the transport called name for inst (auto choosing
 // from the facts); never bastion.
-func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.Instance, facts *factsOnce) (Transport, error) {
-	if name == NameAuto {
+func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.Instance, facts *factsOnce) (transport.Transport, error) {
+	if name == transport.NameAuto {
 		f, err := facts.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		chosen, reason, err := Auto(inst, f)
+		chosen, reason, err := transport.Auto(inst, f)
 		if err != nil {
 			return nil, err
 		}
@@ -506,12 +507,12 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.I
 		name = chosen
 	}
 	switch name {
-	case NameSSM:
-		return SSM{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel}, nil
-	case NameEICE:
-		return EICE{API: o.API, MaxDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}, nil
-	case NameDirect:
-		return Direct{}, nil
+	case transport.NameSSM:
+		return transport.SSM{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel}, nil
+	case transport.NameEICE:
+		return transport.EICE{API: o.API, MaxDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}, nil
+	case transport.NameDirect:
+		return transport.Direct{}, nil
 	}
 	return nil, fmt.Errorf("transport %q cannot be used here", name)
 }
@@ -519,22 +520,22 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.I
 // bastion prepares the bastion transport: the jump host's own transport
 // (auto), its pinned host key (learned over a trusted channel if need
 // be), and waits for the key push to it.
-func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (Transport, error) {
+func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (transport.Transport, error) {
 	if o.Pins == nil {
 		return nil, errors.New("the bastion transport checks the jump host's pinned host key: it cannot run with --no-pin")
 	}
 	viaFacts := &factsOnce{api: o.API, inst: via}
 	var (
 		wg            sync.WaitGroup
-		hop           Transport
+		hop           transport.Transport
 		hopErr, pinEr error
 	)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pinEr = o.ensurePinned(ctx, via, NameAuto, viaFacts)
+		pinEr = o.ensurePinned(ctx, via, transport.NameAuto, viaFacts)
 	}()
-	hop, hopErr = o.transport(ctx, NameAuto, via, viaFacts)
+	hop, hopErr = o.transport(ctx, transport.NameAuto, via, viaFacts)
 	wg.Wait()
 	if err := firstReal(pinEr, hopErr); err != nil {
 		return nil, fmt.Errorf("jump host %s: %w", via.ID, err)
@@ -549,7 +550,7 @@ func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user st
 		return nil, ctx.Err()
 	}
 	o.Logger.Info("jump host", "instance", via.ID, "transport", hop.Name(), "user", user)
-	return Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins, Timeouts: o.Timeouts}, nil
+	return transport.Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins, Timeouts: o.Timeouts}, nil
 }
 
 // ensurePinned makes sure inst's host key is pinned. A missing pin is
@@ -565,16 +566,16 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, r
 		return nil
 	}
 	learnOver := requested
-	if !Trusted(requested) {
+	if !transport.Trusted(requested) {
 		f, err := facts.get(ctx)
 		if err != nil {
 			return fmt.Errorf("learn host key of %s: %w", inst.ID, err)
 		}
 		switch {
 		case f.SSM == "Online":
-			learnOver = NameSSM
+			learnOver = transport.NameSSM
 		case f.Endpoint != nil:
-			learnOver = NameEICE
+			learnOver = transport.NameEICE
 		default:
 			return &NoTrustedChannelError{Instance: inst, Facts: f, Pins: o.Pins.Path}
 		}
@@ -589,13 +590,13 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, r
 		return fmt.Errorf("learn host key of %s: %w", inst.ID, err)
 	}
 	var keys []ssh.PublicKey
-	err = within(ctx, o.Timeouts.banner(), fmt.Sprintf("sshd on %s to show its host key over %s", inst.ID, learnOver),
+	err = transport.Within(ctx, o.Timeouts.BannerTimeout(), fmt.Sprintf("sshd on %s to show its host key over %s", inst.ID, learnOver),
 		"the path is open but sshd did not complete a key exchange: it may be stopped, hung or overloaded", func(ctx context.Context) (err error) {
 			keys, err = knownhosts.Learn(ctx, c, o.User)
 			return err
 		})
 	if err != nil {
-		var te *TimeoutError
+		var te *transport.TimeoutError
 		if errors.As(err, &te) {
 			return err
 		}
@@ -613,7 +614,7 @@ func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, r
 // direct or bastion connections are never trusted to teach a host key.
 type NoTrustedChannelError struct {
 	Instance targets.Instance
-	Facts    Facts
+	Facts    transport.Facts
 	Pins     string
 }
 
@@ -621,7 +622,7 @@ func (e *NoTrustedChannelError) Error() string {
 	return fmt.Sprintf("no pinned host key for %s (%s), and no AWS-authenticated channel to learn it over: its SSM agent is %s and no EC2 Instance Connect Endpoint serves its VPC %s. "+
 		"jitssh never trusts a host key first seen over a direct or bastion connection. Get the SSM agent online or create an EC2 Instance Connect Endpoint and connect once, "+
 		"or pin the key yourself after checking it out of band (e.g. from the instance's console output): add a line `%s <key type> <base64 key>` to %s",
-		e.Instance.ID, dash(e.Instance.Name), ssmWord(e.Facts.SSM), dash(e.Instance.VpcID), e.Instance.ID, e.Pins)
+		e.Instance.ID, dash(e.Instance.Name), transport.SSMWord(e.Facts.SSM), dash(e.Instance.VpcID), e.Instance.ID, e.Pins)
 }
 
 // firstReal returns the first error that is not a cancellation caused by
@@ -683,7 +684,7 @@ type streamReport struct {
 // connection's write side is closed (SSM: after the agent acknowledged
 // everything) and what the instance still sends is copied out; when the
 // instance closes, we are done. The caller closes c.
-func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdout io.Writer) (*streamReport, error) {
+func splice(ctx context.Context, c transport.Conn, o spliceOptions, stdin io.Reader, stdout io.Writer) (*streamReport, error) {
 	growPipes(stdin) // not stdout: see growPipes
 	rep := &streamReport{start: time.Now()}
 	var mu sync.Mutex // guards rep's fields written by the reader
@@ -759,7 +760,7 @@ func splice(ctx context.Context, c Conn, o spliceOptions, stdin io.Reader, stdou
 // watchStream copies the server's side to stdout, noting its first byte,
 // the host key and the end of the key exchange, and counting what follows
 // up to authWatchBytes; then it copies at full speed.
-func watchStream(stdout io.Writer, c Conn, o spliceOptions, rep *streamReport, mu *sync.Mutex, gotFirst chan struct{}) error {
+func watchStream(stdout io.Writer, c transport.Conn, o spliceOptions, rep *streamReport, mu *sync.Mutex, gotFirst chan struct{}) error {
 	buf := make([]byte, 32<<10)
 	w := &hostKeyWatch{}
 	told := false
@@ -810,4 +811,11 @@ func watchStream(stdout io.Writer, c Conn, o spliceOptions, rep *streamReport, m
 	}
 	_, err := copyConn(stdout, c, c)
 	return err
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // ShellDocument is Session Manager's default session document: the
@@ -34,7 +35,7 @@ func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slo
 		log = slog.New(slog.DiscardHandler)
 	}
 	var sess *awsapi.Session
-	err := within(ctx, DefaultAPITimeout, "SSM to start a shell session on "+instanceID, causeAPI, func(ctx context.Context) (err error) {
+	err := transport.Within(ctx, transport.DefaultAPITimeout, "SSM to start a shell session on "+instanceID, transport.CauseAPI, func(ctx context.Context) (err error) {
 		sess, err = api.StartSession(ctx, instanceID, ShellDocument, nil, reason)
 		return err
 	})
@@ -42,7 +43,7 @@ func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slo
 		return nil, err
 	}
 	var dc *datachannel.Session
-	err = within(ctx, DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), causeDataChannel, func(ctx context.Context) (err error) {
+	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), transport.CauseDataChannel, func(ctx context.Context) (err error) {
 		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
 			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
 			Resume: func(ctx context.Context) (string, string, error) {
@@ -56,7 +57,7 @@ func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slo
 		return err
 	})
 	if err != nil {
-		terminate(api, sess.ID)
+		transport.Terminate(api, sess.ID)
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	sh := &Shell{dc: dc, SessionID: sess.ID, InstanceID: instanceID, api: api, log: log}
@@ -157,7 +158,7 @@ func (s *Shell) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) (She
 		// Ended from here (~., a signal): the remote side may not answer
 		// any more, so no waiting for acknowledgements.
 		s.dc.Close()
-		terminate(s.api, s.SessionID)
+		transport.Terminate(s.api, s.SessionID)
 		return ShellResult{}, ctx.Err()
 	}
 }
@@ -168,8 +169,8 @@ func (s *Shell) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) (She
 func (s *Shell) Shutdown() {
 	if s.dc.ChannelClosed() != nil {
 		s.dc.Close()
-		terminate(s.api, s.SessionID)
+		transport.Terminate(s.api, s.SessionID)
 		return
 	}
-	(&Tunnel{Session: s.dc, SessionID: s.SessionID, InstanceID: s.InstanceID, api: s.api}).Shutdown(context.Background())
+	(&transport.Tunnel{Session: s.dc, SessionID: s.SessionID, InstanceID: s.InstanceID, API: s.api}).Shutdown(context.Background())
 }

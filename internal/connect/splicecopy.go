@@ -1,6 +1,7 @@
 package connect
 
 import (
+	"github.com/jitssh/jitssh/internal/transport"
 	"io"
 	"syscall"
 )
@@ -15,7 +16,7 @@ const spliceBuffer = 256 << 10
 // the files' own 32 KiB paths: one read of stdin then becomes one batch of
 // data-channel messages, sent under one lock, and whatever the tunnel has
 // received goes to stdout in one write.
-func copyConn(dst io.Writer, src io.Reader, c Conn) (int64, error) {
+func copyConn(dst io.Writer, src io.Reader, c transport.Conn) (int64, error) {
 	if _, ok := c.(syscall.Conn); ok {
 		return io.Copy(dst, src)
 	}

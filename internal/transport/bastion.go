@@ -1,4 +1,4 @@
-package connect
+package transport
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Con
 		return nil, fmt.Errorf("bastion: reach jump host %s over %s: %w", b.Via.ID, b.Hop.Name(), err)
 	}
 	nc := hc
-	open := b.Timeouts.open()
+	open := b.Timeouts.OpenTimeout()
 	lctx, lcancel := context.WithTimeout(ctx, open)
 	stop := context.AfterFunc(lctx, func() { nc.Close() })
 	cfg := &ssh.ClientConfig{
@@ -107,7 +107,7 @@ func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Con
 		c, err := client.Dial("tcp", addr)
 		done <- dialed{c, err}
 	}()
-	fwd := b.Timeouts.forward()
+	fwd := b.Timeouts.ForwardTimeout()
 	t := time.NewTimer(fwd)
 	defer t.Stop()
 	select {

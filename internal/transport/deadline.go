@@ -1,4 +1,4 @@
-package connect
+package transport
 
 import (
 	"context"
@@ -35,10 +35,17 @@ const (
 	DefaultBannerTimeout  = 20 * time.Second
 )
 
-func (t Timeouts) api() time.Duration     { return orDefault(t.API, DefaultAPITimeout) }
-func (t Timeouts) open() time.Duration    { return orDefault(t.Open, DefaultOpenTimeout) }
-func (t Timeouts) forward() time.Duration { return orDefault(t.Forward, DefaultForwardTimeout) }
-func (t Timeouts) banner() time.Duration  { return orDefault(t.Banner, DefaultBannerTimeout) }
+// APITimeout is API or its default.
+func (t Timeouts) APITimeout() time.Duration { return orDefault(t.API, DefaultAPITimeout) }
+
+// OpenTimeout is Open or its default.
+func (t Timeouts) OpenTimeout() time.Duration { return orDefault(t.Open, DefaultOpenTimeout) }
+
+// ForwardTimeout is Forward or its default.
+func (t Timeouts) ForwardTimeout() time.Duration { return orDefault(t.Forward, DefaultForwardTimeout) }
+
+// BannerTimeout is Banner or its default.
+func (t Timeouts) BannerTimeout() time.Duration { return orDefault(t.Banner, DefaultBannerTimeout) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -64,18 +71,18 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // Likely causes, shared by the steps.
 const (
-	causeAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
-	causeDataChannel = "the websocket to the ssmmessages endpoint did not open: a proxy or firewall may block websockets, or the network is slow"
+	CauseAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
+	CauseDataChannel = "the websocket to the ssmmessages endpoint did not open: a proxy or firewall may block websockets, or the network is slow"
 )
 
-// causeAgent is why an agent that SSM handed a session to stays silent.
-func causeAgent(instanceID string) string {
+// CauseAgent is why an agent that SSM handed a session to stays silent.
+func CauseAgent(instanceID string) string {
 	return "SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked (`jitssh doctor " + instanceID + "`)"
 }
 
-// within runs f with a deadline d; if the deadline (not ctx) ended it, the
+// Within runs f with a deadline d; if the deadline (not ctx) ended it, the
 // error is a *TimeoutError saying what was awaited and why that may be.
-func within(ctx context.Context, d time.Duration, waiting, cause string, f func(context.Context) error) error {
+func Within(ctx context.Context, d time.Duration, waiting, cause string, f func(context.Context) error) error {
 	tctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	err := f(tctx)
