@@ -177,9 +177,6 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
 				return fmt.Errorf("invalid port %q", args[2])
 			}
 			user, host := args[0], args[1]
-			if err := targets.ValidUser(user); err != nil {
-				return err
-			}
 			spec, err := targets.Parse(host)
 			if err != nil {
 				return err
@@ -307,23 +304,33 @@ func (g *globals) transportChoice(name, via string) (string, *targets.Spec, erro
 			via = c.Via
 		}
 	}
-	if name != "" && !transport.Valid(name) {
-		return "", nil, fmt.Errorf("--transport %q: use one of %s", name, strings.Join(transport.Names, ", "))
+	route, err := transport.Route(name, via != "")
+	if err != nil {
+		return "", nil, routeAdvice(err, via)
 	}
 	if via == "" {
-		if name == transport.NameBastion {
-			return "", nil, errors.New("--transport bastion needs a jump host: pass --via TARGET or set via in jitssh's config")
-		}
 		return name, nil, nil
-	}
-	if name != "" && name != transport.NameAuto && name != transport.NameBastion {
-		return "", nil, fmt.Errorf("--via %s goes with the bastion transport, not %s", via, name)
 	}
 	sp, err := targets.Parse(via)
 	if err != nil {
 		return "", nil, fmt.Errorf("--via: %w", err)
 	}
-	return transport.NameBastion, &sp, nil
+	return route, &sp, nil
+}
+
+// routeAdvice words a *transport.RouteError in the command line's flags.
+func routeAdvice(err error, via string) error {
+	var re *transport.RouteError
+	if !errors.As(err, &re) {
+		return err
+	}
+	switch re.Problem {
+	case transport.UnknownTransport:
+		return fmt.Errorf("--transport %q: use one of %s", re.Name, strings.Join(transport.Names, ", "))
+	case transport.ViaWithoutBastion:
+		return fmt.Errorf("--via %s goes with the bastion transport, not %s", via, re.Name)
+	}
+	return errors.New("--transport bastion needs a jump host: pass --via TARGET or set via in jitssh's config")
 }
 
 // reapKeyCmd is the hidden `jitssh reap-key KEYFILE` that startReaper

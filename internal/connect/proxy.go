@@ -68,6 +68,10 @@ type ProxyOptions struct {
 	KeepKey func(keyFile string, until time.Time)
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
 	MaxTunnelDuration int
+	// Dialer, if set, makes the transports (ssm, eice, direct) Proxy
+	// dials, and the jump host's; nil is jitssh's own (transport.Kit from
+	// API, Reason, Tunnel, MaxTunnelDuration and Timeouts).
+	Dialer transport.Dialer
 	// Timeouts bound every network step (see Timeouts); zero fields take
 	// the defaults.
 	Timeouts transport.Timeouts
@@ -103,81 +107,149 @@ func (o ProxyOptions) lookup() Lookup { return Lookup{API: o.API, Warn: o.Warn} 
 // connection and the connection to stdout until either side ends. Nothing
 // but SSH bytes is ever written to stdout.
 //
-// After resolving the target (and the jump host), these run concurrently:
-// the key push(es) (EC2 Instance Connect; for a managed, mi-, instance the
-// key-placement command through SSM Run Command), choosing the transport and dialling, and making sure
-// the instance's host key is pinned (learned over SSM or EICE, never over
-// direct or bastion). An EC2 instance id over ssm is not looked up first:
-// its lookup runs alongside those steps, and its error, if any, is the one
-// returned. A target resolved by the caller (ProxyOptions.Resolved) is not
-// looked up at all.
+// The steps, in order: check the options (the one place the login user,
+// the transport and the jump host are validated); take the key file;
+// resolve the target and the jump host; get the key's halves; then, at
+// the same time, push the key(s) (EC2 Instance Connect; for a managed,
+// mi-, instance the key-placement command through SSM Run Command),
+// choose the transport and dial, and make sure the instance's host key is
+// pinned (learned over SSM or EICE, never over direct or bastion); last,
+// relay the SSH stream. An EC2 instance id over ssm is not looked up
+// first: its lookup runs alongside the pushing and dialling, and its
+// error, if any, is the one returned. A target resolved by the caller
+// (ProxyOptions.Resolved) is not looked up at all.
 func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Writer) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-		o.Logger = log
-	}
-	defer o.Progress.Clear()
-	o.Tunnel.Timeouts = o.Timeouts
-	if err := targets.ValidUser(o.User); err != nil {
+	p, err := newProxy(o)
+	if err != nil {
 		return err
 	}
-	name := o.Transport
-	if name == "" {
-		name = transport.NameAuto
+	defer p.Progress.Clear()
+	key, err := p.takeKeyFile()
+	if err != nil {
+		return err
 	}
-	if !transport.Valid(name) {
-		return fmt.Errorf("unknown transport %q (use one of %v)", name, transport.Names)
+	defer key.done()
+	e, err := p.resolveEnds(ctx)
+	defer e.stop()
+	if err != nil {
+		return err
 	}
-	if o.Via != nil {
-		if name != transport.NameAuto && name != transport.NameBastion {
-			return fmt.Errorf("--via goes with the bastion transport, not %s", name)
-		}
-		name = transport.NameBastion
-	} else if name == transport.NameBastion {
-		return errors.New("the bastion transport needs a jump host: pass --via TARGET (or set via in jitssh's config)")
+	cred, err := p.credentials(key, e)
+	if err != nil {
+		return err
 	}
-	viaUser := o.User
+	defer cred.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p.cancelIfSSHGoes(ctx, cancel)
+	conn, chosen, err := p.open(ctx, cancel, e, cred)
+	if err != nil {
+		return err
+	}
+	return p.relay(ctx, conn, chosen, e.inst, key, stdin, stdout)
+}
+
+// proxy is one Proxy call: its options and what checking them settled.
+type proxy struct {
+	ProxyOptions
+	name    string // the transport: auto, ssm, eice, direct or bastion
+	viaUser string // the login on the jump host
+	dialer  transport.Dialer
+	// splicing is set once the SSH stream is relayed: ssh going away
+	// then ends the stream rather than the connecting.
+	splicing atomic.Bool
+}
+
+// newProxy checks o and fills in its defaults: the one place the login
+// user, the transport and the jump host are validated.
+func newProxy(o ProxyOptions) (*proxy, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := targets.ValidUser(o.User); err != nil {
+		return nil, err
+	}
+	name, err := transport.Route(o.Transport, o.Via != nil)
+	if err != nil {
+		return nil, err
+	}
+	p := &proxy{ProxyOptions: o, name: name, viaUser: o.User, dialer: o.Dialer}
 	if o.Via != nil && o.Via.User != "" {
-		viaUser = o.Via.User
-		if err := targets.ValidUser(viaUser); err != nil {
-			return err
+		p.viaUser = o.Via.User
+		if err := targets.ValidUser(p.viaUser); err != nil {
+			return nil, err
 		}
 	}
 	if o.PublicKey == "" && o.KeyFile == "" {
-		return errors.New("no identity file path: pass --identity-file (the ssh config block does)")
+		return nil, errors.New("no identity file path: pass --identity-file (the ssh config block does)")
 	}
-	// The key file's lock first: ssh may have read the key file already
-	// (see keyfile.go), and from now on nobody removes it.
-	var use *keyUse
-	releaseKey := func() {}
-	if o.KeyFile != "" {
-		var err error
-		if use, err = useKey(o.KeyFile); err != nil {
-			return err
-		}
-		var once sync.Once
-		releaseKey = func() { once.Do(func() { use.release(o.KeepKey) }) }
-		defer releaseKey()
-		swept := make(chan struct{})
-		go func() {
-			defer close(swept)
-			SweepKeys(filepath.Dir(o.KeyFile), o.KeepKey)
-		}()
-		defer func() { <-swept }()
+	if p.dialer == nil {
+		p.dialer = transport.Kit{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel, MaxTunnelDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}
 	}
-	// An instance id is known before resolving: auto asks SSM about the
-	// agent at the same time as EC2 about the instance, not after.
-	var ssmPre func(context.Context) (string, error)
-	if name == transport.NameAuto && o.Target.Kind == targets.KindInstanceID {
+	return p, nil
+}
+
+// heldKey is the key file while this proxy uses it.
+type heldKey struct {
+	use     *keyUse // nil with the user's own key (PublicKey)
+	release func()  // lets go of it (once)
+	swept   chan struct{}
+}
+
+// done waits for the sweep of the key directory and lets go of the key.
+func (k *heldKey) done() {
+	if k.swept != nil {
+		<-k.swept
+	}
+	k.release()
+}
+
+// takeKeyFile takes the key file's lock first: ssh may have read the key
+// file already (see keyfile.go), and from now on nobody removes it. The
+// key directory is swept of keys left behind meanwhile.
+func (o *proxy) takeKeyFile() (*heldKey, error) {
+	k := &heldKey{release: func() {}}
+	if o.KeyFile == "" {
+		return k, nil
+	}
+	use, err := useKey(o.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	var once sync.Once
+	k.use, k.release = use, func() { once.Do(func() { use.release(o.KeepKey) }) }
+	k.swept = make(chan struct{})
+	go func() {
+		defer close(k.swept)
+		SweepKeys(filepath.Dir(o.KeyFile), o.KeepKey)
+	}()
+	return k, nil
+}
+
+// ends are the two ends of the connection: the instance and, for the
+// bastion transport, the jump host.
+type ends struct {
+	inst, via targets.Instance
+	// verify, if not nil, is the instance's lookup still running (an EC2
+	// instance id over ssm): its error decides.
+	verify <-chan error
+	facts  *factsOnce
+	stop   func() // ends the SSM status prefetch
+}
+
+// resolveEnds resolves the target and the jump host at the same time.
+// Under ssh's ProxyCommand nobody can pick: several matches are an error
+// listing them. An instance id is known before resolving: auto asks SSM
+// about the agent at the same time as EC2 about the instance, not after.
+func (o *proxy) resolveEnds(ctx context.Context) (*ends, error) {
+	e := &ends{stop: func() {}}
+	var ssmPre transport.SSMStatusFunc
+	if o.name == transport.NameAuto && o.Target.Kind == targets.KindInstanceID {
 		pctx, pcancel := context.WithCancel(ctx)
-		defer pcancel()
+		e.stop = pcancel
 		ssmPre = transport.PrefetchSSM(pctx, o.API, o.Target.Value)
 	}
-	// Under ssh's ProxyCommand nobody can pick: several matches are an
-	// error listing them. The jump host is resolved at the same time.
 	var (
-		inst, via       targets.Instance
 		instErr, viaErr error
 		rwg             sync.WaitGroup
 	)
@@ -185,24 +257,38 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
-			via, viaErr = o.resolve(ctx, *o.Via)
+			e.via, viaErr = o.resolve(ctx, *o.Via)
 			if viaErr != nil {
 				viaErr = fmt.Errorf("jump host: %w", viaErr)
 			}
 		}()
 	}
-	var verify chan error // the lookup running alongside, if any
-	switch r := o.Resolved; {
-	case r != nil && o.Target.Kind == targets.KindInstanceID && r.ID == o.Target.Value && !r.Managed:
-		inst = *r
-		log.Info("target resolved by the caller", "instance", inst.ID)
-	case name == transport.NameSSM && o.Via == nil && o.Target.Kind == targets.KindInstanceID && (o.Host == "" || o.Host == o.Target.Value):
-		// An EC2 instance id over ssm needs nothing from EC2 to push the
-		// key and start the session: the lookup runs alongside them
-		// instead of first. It still decides: it is not cancelled by
-		// the other steps, and its error is the one reported.
-		inst = targets.Instance{ID: o.Target.Value}
-		verify = make(chan error, 1)
+	e.inst, e.verify, instErr = o.resolveTarget(ctx)
+	rwg.Wait()
+	if err := errors.Join(instErr, viaErr); err != nil {
+		return e, firstReal(instErr, viaErr)
+	}
+	if err := o.checkEnds(e.inst, e.via); err != nil {
+		return e, err
+	}
+	e.facts = &factsOnce{api: o.API, inst: e.inst, status: ssmPre}
+	return e, nil
+}
+
+// resolveTarget resolves the target, unless the caller did (Resolved) or
+// it is an EC2 instance id over ssm, which needs nothing from EC2 to push
+// the key and start the session: its lookup then runs alongside them
+// (the channel) instead of first. It still decides: it is not cancelled
+// by the other steps, and its error is the one reported.
+func (o *proxy) resolveTarget(ctx context.Context) (targets.Instance, <-chan error, error) {
+	byID := o.Target.Kind == targets.KindInstanceID
+	if r := o.Resolved; r != nil && byID && r.ID == o.Target.Value && !r.Managed {
+		o.Logger.Info("target resolved by the caller", "instance", r.ID)
+		return *r, nil, nil
+	}
+	if o.name == transport.NameSSM && o.Via == nil && byID && (o.Host == "" || o.Host == o.Target.Value) {
+		inst := targets.Instance{ID: o.Target.Value}
+		verify := make(chan error, 1)
 		go func() {
 			in, err := o.resolve(ctx, o.Target)
 			if err == nil && in.ID != inst.ID {
@@ -210,20 +296,22 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 			verify <- err
 		}()
-	default:
-		inst, instErr = o.resolve(ctx, o.Target)
+		return inst, verify, nil
 	}
-	rwg.Wait()
-	if err := errors.Join(instErr, viaErr); err != nil {
-		return firstReal(instErr, viaErr)
-	}
+	inst, err := o.resolve(ctx, o.Target)
+	return inst, nil, err
+}
+
+// checkEnds refuses ends that cannot go together, and records the name
+// ssm was given for the instance (for `jitssh known-hosts lookup`).
+func (o *proxy) checkEnds(inst, via targets.Instance) error {
 	if via.Managed {
 		return fmt.Errorf("%s is an SSM managed instance: it cannot be a jump host (the bastion transport reaches a target in the jump host's VPC, and managed instances have none); reach managed instances with --transport ssm", via.ID)
 	}
-	if inst.Managed && name != transport.NameAuto && name != transport.NameSSM {
-		return fmt.Errorf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s; use --transport ssm or auto", inst.ID, name)
+	if inst.Managed && o.name != transport.NameAuto && o.name != transport.NameSSM {
+		return fmt.Errorf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s; use --transport ssm or auto", inst.ID, o.name)
 	}
-	if name == transport.NameBastion && via.ID == inst.ID {
+	if o.name == transport.NameBastion && via.ID == inst.ID {
 		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
 	}
 	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
@@ -231,50 +319,70 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			return err
 		}
 	}
-	pubKey := o.PublicKey
-	var signer ssh.Signer
-	if pubKey == "" {
-		key, err := use.load()
-		if err != nil {
-			return err
-		}
-		pubKey = key.AuthorizedKey()
-		signer = key.Signer()
-	}
-	if name == transport.NameBastion && signer == nil {
-		// The key's private half may be in the ssh-agent (`jitssh ssh`
-		// with an agent, or -i with a key loaded there).
-		s, closeAgent, err := agentSigner(pubKey)
-		if err != nil {
-			return fmt.Errorf("the bastion transport logs in to the jump host itself and needs the private half of the key it pushes: %w (with your own key (-i / --public-key), load it into the ssh-agent)", err)
-		}
-		defer closeAgent()
-		signer = s
-	}
+	return nil
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var splicing atomic.Bool
-	if o.SSHGone != nil {
-		go func() {
-			select {
-			case <-o.SSHGone:
-				if !splicing.Load() {
-					o.Progress.Clear() // while stderr is still the terminal
-					o.detach()
-					cancel() // ssh gave up before we were connected
-				}
-			case <-ctx.Done():
-			}
-		}()
+// credential is the key this connection pushes and, where jitssh logs in
+// itself (a jump host), its private half.
+type credential struct {
+	pubKey string
+	signer ssh.Signer
+	close  func()
+}
+
+// credentials loads the ephemeral key, or takes the user's own public
+// key; the bastion transport also needs the private half, from the key
+// file or the ssh-agent (`jitssh ssh` with an agent, or -i with a key
+// loaded there).
+func (o *proxy) credentials(key *heldKey, e *ends) (*credential, error) {
+	c := &credential{pubKey: o.PublicKey, close: func() {}}
+	if c.pubKey == "" {
+		k, err := key.use.load()
+		if err != nil {
+			return nil, err
+		}
+		c.pubKey, c.signer = k.AuthorizedKey(), k.Signer()
 	}
-	instFacts := &factsOnce{api: o.API, inst: inst, status: ssmPre}
+	if o.name == transport.NameBastion && c.signer == nil {
+		s, closeAgent, err := agentSigner(c.pubKey)
+		if err != nil {
+			return nil, fmt.Errorf("the bastion transport logs in to the jump host itself and needs the private half of the key it pushes: %w (with your own key (-i / --public-key), load it into the ssh-agent)", err)
+		}
+		c.signer, c.close = s, closeAgent
+	}
+	return c, nil
+}
+
+// cancelIfSSHGoes cancels the connecting if ssh gives up (SSHGone) before
+// the stream is relayed.
+func (o *proxy) cancelIfSSHGoes(ctx context.Context, cancel func()) {
+	if o.SSHGone == nil {
+		return
+	}
+	go func() {
+		select {
+		case <-o.SSHGone:
+			if !o.splicing.Load() {
+				o.Progress.Clear() // while stderr is still the terminal
+				o.detach()
+				cancel() // ssh gave up before we were connected
+			}
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// open runs the connecting steps at the same time: the instance's lookup
+// if it still runs, the key push (to the jump host too), choosing the
+// transport and dialling, and the host-key pin. The first to fail cancels
+// the others; its error is returned, and the connection, if any, closed.
+func (o *proxy) open(ctx context.Context, cancel func(), e *ends, cred *credential) (transport.Conn, string, error) {
 	var (
-		wg                                   sync.WaitGroup
-		pushErr, viaPushErr, dialErr, pinErr error
-		conn                                 transport.Conn
-		chosen                               string
-		viaPushed                            = make(chan struct{})
+		wg                                              sync.WaitGroup
+		verifyErr, pushErr, viaPushErr, dialErr, pinErr error
+		conn                                            transport.Conn
+		chosen                                          string
+		viaPushed                                       = make(chan struct{})
 	)
 	step := func(errp *error, f func() error) {
 		wg.Add(1)
@@ -285,66 +393,63 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			}
 		}()
 	}
-	var verifyErr error
-	if verify != nil {
-		step(&verifyErr, func() error { return <-verify })
+	if e.verify != nil {
+		step(&verifyErr, func() error { return <-e.verify })
 	}
-	step(&pushErr, func() error { return o.push(ctx, o.KeyFile, inst, o.User, pubKey) })
-	if name == transport.NameBastion {
+	step(&pushErr, func() error { return o.push(ctx, o.KeyFile, e.inst, o.User, cred.pubKey) })
+	if o.name == transport.NameBastion {
 		step(&viaPushErr, func() error {
 			defer close(viaPushed)
-			return o.push(ctx, viaRecord(o.KeyFile, via.ID), via, viaUser, pubKey)
+			return o.push(ctx, viaRecord(o.KeyFile, e.via.ID), e.via, o.viaUser, cred.pubKey)
 		})
 	}
-	step(&dialErr, func() error {
-		var tr transport.Transport
-		var err error
-		if name == transport.NameBastion {
-			tr, err = o.bastion(ctx, via, viaUser, signer, viaPushed)
-		} else {
-			end := o.Progress.Begin("choosing a transport")
-			tr, err = o.transport(ctx, name, inst, instFacts)
-			end()
-		}
-		if err != nil {
-			return err
-		}
-		chosen = tr.Name()
-		end := o.Progress.Begin("opening %s connection", dialWord(tr, via))
-		conn, err = tr.Dial(ctx, inst, o.Port)
-		end()
+	step(&dialErr, func() (err error) {
+		conn, chosen, err = o.dial(ctx, e, cred.signer, viaPushed)
 		return err
 	})
 	if o.Pins != nil {
-		step(&pinErr, func() error { return o.ensurePinned(ctx, inst, name, instFacts) })
+		step(&pinErr, func() error { return o.ensurePinned(ctx, e.inst, o.name, e.facts) })
 	}
 	wg.Wait()
 	if err := errors.Join(verifyErr, pushErr, viaPushErr, dialErr, pinErr); err != nil {
 		if conn != nil {
 			conn.Close()
 		}
-		return firstReal(verifyErr, pushErr, viaPushErr, dialErr, pinErr)
+		return nil, "", firstReal(verifyErr, pushErr, viaPushErr, dialErr, pinErr)
 	}
-	log.Info("connected", "instance", inst.ID, "transport", chosen, "user", o.User)
-	var seen func(ssh.PublicKey)
-	if o.ExplainHostKey != nil && o.Pins != nil {
-		if pinned, err := o.Pins.Lookup(inst.ID); err == nil && len(pinned) > 0 {
-			seen = func(k ssh.PublicKey) {
-				for _, p := range pinned {
-					if bytes.Equal(p.Marshal(), k.Marshal()) {
-						return
-					}
-				}
-				fmt.Fprintf(o.ExplainHostKey, "jitssh: %v\n", &knownhosts.ChangedError{Alias: inst.ID, File: o.Pins.Path,
-					Pinned: pinned, Presented: []ssh.PublicKey{k}, ForgetCommand: o.Pins.ForgetCommand})
-			}
-		}
+	o.Logger.Info("connected", "instance", e.inst.ID, "transport", chosen, "user", o.User)
+	return conn, chosen, nil
+}
+
+// dial chooses the transport (auto: from the facts; bastion: over the
+// jump host's own) and opens the connection to the instance's port.
+func (o *proxy) dial(ctx context.Context, e *ends, signer ssh.Signer, viaPushed <-chan struct{}) (transport.Conn, string, error) {
+	var tr transport.Transport
+	var err error
+	if o.name == transport.NameBastion {
+		tr, err = o.bastion(ctx, e.via, o.viaUser, signer, viaPushed)
+	} else {
+		end := o.Progress.Begin("choosing a transport")
+		tr, err = o.transport(ctx, o.name, e.inst, e.facts)
+		end()
 	}
-	splicing.Store(true)
+	if err != nil {
+		return nil, "", err
+	}
+	end := o.Progress.Begin("opening %s connection", dialWord(tr, e.via))
+	conn, err := tr.Dial(ctx, e.inst, o.Port)
+	end()
+	return conn, tr.Name(), err
+}
+
+// relay splices the SSH stream, lets go of the key once it has ended,
+// explains a connection that ended badly, and closes the connection.
+func (o *proxy) relay(ctx context.Context, conn transport.Conn, chosen string, inst targets.Instance, key *heldKey, stdin io.Reader, stdout io.Writer) error {
+	o.splicing.Store(true)
 	endWait := o.Progress.Begin("waiting for sshd")
 	banner := o.Timeouts.BannerTimeout()
 	rep, err := splice(ctx, conn, spliceOptions{
-		what: chosen + " connection to " + inst.ID, seen: seen, banner: banner, sshGone: o.SSHGone,
+		what: chosen + " connection to " + inst.ID, seen: o.hostKeySeen(inst), banner: banner, sshGone: o.SSHGone,
 		firstByte: func() { endWait(); o.Progress.Clear() },
 		bannerErr: func() error {
 			return &transport.TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
@@ -354,8 +459,8 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 	// The key's part is over once the stream is: let it go before
 	// explaining and shutting down, which may take a while, so that a
 	// next connection never finds this proxy still deciding its fate.
-	releaseKey()
-	log.Info("ssh stream ended", "instance", inst.ID, "by", map[bool]string{true: "ssh", false: "instance"}[rep.sshClosed],
+	key.release()
+	o.Logger.Info("ssh stream ended", "instance", inst.ID, "by", map[bool]string{true: "ssh", false: "instance"}[rep.sshClosed],
 		"first_byte", since(rep.start, rep.firstByte), "kex_done", since(rep.start, rep.newKeys), "bytes_after_kex", rep.afterKex,
 		"duration", rep.end.Sub(rep.start).Round(time.Millisecond), "err", rep.remoteErr)
 	if o.Explain != nil && err == nil {
@@ -363,12 +468,39 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 			o.Explain(e)
 		}
 	}
-	// Closed after explaining (an SSM tunnel whose agent went away waits
-	// for acknowledgements before it gives up). Once ssh is gone (its
-	// SIGHUP), the stderr shared with it is let go first: whoever reads
-	// ssh's stderr from a pipe must not wait for a polite shutdown nobody
-	// will see; the shutdown itself still ends the session and releases
-	// the key file.
+	o.closeConn(conn)
+	return err
+}
+
+// hostKeySeen returns what to do with the host key the server presents
+// (ExplainHostKey): explain it if it is not the pinned one. Nil if
+// nothing is to be explained.
+func (o *proxy) hostKeySeen(inst targets.Instance) func(ssh.PublicKey) {
+	if o.ExplainHostKey == nil || o.Pins == nil {
+		return nil
+	}
+	pinned, err := o.Pins.Lookup(inst.ID)
+	if err != nil || len(pinned) == 0 {
+		return nil
+	}
+	return func(k ssh.PublicKey) {
+		for _, p := range pinned {
+			if bytes.Equal(p.Marshal(), k.Marshal()) {
+				return
+			}
+		}
+		fmt.Fprintf(o.ExplainHostKey, "jitssh: %v\n", &knownhosts.ChangedError{Alias: inst.ID, File: o.Pins.Path,
+			Pinned: pinned, Presented: []ssh.PublicKey{k}, ForgetCommand: o.Pins.ForgetCommand})
+	}
+}
+
+// closeConn closes the connection after explaining (an SSM tunnel whose
+// agent went away waits for acknowledgements before it gives up). Once
+// ssh is gone (its SIGHUP), the stderr shared with it is let go first:
+// whoever reads ssh's stderr from a pipe must not wait for a polite
+// shutdown nobody will see; the shutdown itself still ends the session
+// and releases the key file.
+func (o *proxy) closeConn(conn transport.Conn) {
 	closed := make(chan struct{})
 	go func() {
 		conn.Close()
@@ -380,7 +512,6 @@ func Proxy(ctx context.Context, o ProxyOptions, stdin io.Reader, stdout io.Write
 		o.detach()
 		<-closed
 	}
-	return err
 }
 
 // detach calls Detach, if set.
@@ -416,7 +547,7 @@ func firstNonEmpty(s ...string) string {
 }
 
 // resolve is targets.Resolve within the API deadline, shown as progress.
-func (o ProxyOptions) resolve(ctx context.Context, sp targets.Spec) (inst targets.Instance, err error) {
+func (o *proxy) resolve(ctx context.Context, sp targets.Spec) (inst targets.Instance, err error) {
 	defer o.Progress.Begin("looking up %s", sp)()
 	err = transport.Within(ctx, o.Timeouts.APITimeout(), "EC2 to describe "+sp.String(), transport.CauseAPI, func(ctx context.Context) (err error) {
 		inst, err = targets.Resolve(ctx, o.lookup(), sp, nil)
@@ -428,7 +559,7 @@ func (o ProxyOptions) resolve(ctx context.Context, sp targets.Spec) (inst target
 // push is pushOnce within the API deadline (twice that for a managed
 // instance, whose key is placed by a polled Run Command), shown as
 // progress.
-func (o ProxyOptions) push(ctx context.Context, record string, inst targets.Instance, user, pubKey string) error {
+func (o *proxy) push(ctx context.Context, record string, inst targets.Instance, user, pubKey string) error {
 	d, what := o.Timeouts.APITimeout(), fmt.Sprintf("EC2 Instance Connect to accept the key for %s on %s", user, inst.ID)
 	if inst.Managed {
 		d, what = 2*d, fmt.Sprintf("SSM Run Command to place the key for %s on %s", user, inst.ID)
@@ -490,7 +621,7 @@ func (c *factsOnce) get(ctx context.Context) (transport.Facts, error) {
 
 // transport returns the transport called name for inst (auto choosing
 // from the facts); never bastion.
-func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.Instance, facts *factsOnce) (transport.Transport, error) {
+func (o *proxy) transport(ctx context.Context, name string, inst targets.Instance, facts *factsOnce) (transport.Transport, error) {
 	if name == transport.NameAuto {
 		f, err := facts.get(ctx)
 		if err != nil {
@@ -506,21 +637,13 @@ func (o ProxyOptions) transport(ctx context.Context, name string, inst targets.I
 		o.Logger.Info("transport chosen", "instance", inst.ID, "transport", chosen, "why", reason)
 		name = chosen
 	}
-	switch name {
-	case transport.NameSSM:
-		return transport.SSM{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel}, nil
-	case transport.NameEICE:
-		return transport.EICE{API: o.API, MaxDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}, nil
-	case transport.NameDirect:
-		return transport.Direct{}, nil
-	}
-	return nil, fmt.Errorf("transport %q cannot be used here", name)
+	return o.dialer.Transport(ctx, name, inst)
 }
 
 // bastion prepares the bastion transport: the jump host's own transport
 // (auto), its pinned host key (learned over a trusted channel if need
 // be), and waits for the key push to it.
-func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (transport.Transport, error) {
+func (o *proxy) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (transport.Transport, error) {
 	if o.Pins == nil {
 		return nil, errors.New("the bastion transport checks the jump host's pinned host key: it cannot run with --no-pin")
 	}
@@ -557,7 +680,7 @@ func (o ProxyOptions) bastion(ctx context.Context, via targets.Instance, user st
 // learned over the requested transport when AWS authenticates it (ssm,
 // eice), else over SSM if the agent is online, else over EICE; with
 // neither, it is an error saying how to pin it.
-func (o ProxyOptions) ensurePinned(ctx context.Context, inst targets.Instance, requested string, facts *factsOnce) error {
+func (o *proxy) ensurePinned(ctx context.Context, inst targets.Instance, requested string, facts *factsOnce) error {
 	pinned, err := o.Pins.Lookup(inst.ID)
 	if err != nil {
 		return fmt.Errorf("read host-key pins: %w", err)

@@ -161,3 +161,30 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// Route holds the rules of transport and jump host, for Proxy and the
+// command line alike.
+func TestRoute(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		via     bool
+		want    string
+		problem RouteProblem
+	}{
+		{"", false, NameAuto, 0},
+		{"", true, NameBastion, 0},
+		{NameAuto, true, NameBastion, 0},
+		{NameBastion, true, NameBastion, 0},
+		{NameSSM, false, NameSSM, 0},
+		{NameBastion, false, "", BastionWithoutVia},
+		{NameDirect, true, "", ViaWithoutBastion},
+		{"carrier-pigeon", false, "", UnknownTransport},
+		{"carrier-pigeon", true, "", UnknownTransport},
+	} {
+		got, err := Route(c.name, c.via)
+		var re *RouteError
+		if c.problem == 0 && (err != nil || got != c.want) || c.problem != 0 && (!errors.As(err, &re) || re.Problem != c.problem || re.Name != c.name) {
+			t.Errorf("Route(%q, %v) = %q, %v; want %q, problem %d", c.name, c.via, got, err, c.want, c.problem)
+		}
+	}
+}
