@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/handoff"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -36,9 +37,10 @@ func proxyBanner(t *testing.T, e *env, id string, extraEnv ...string) (string, s
 	return line, stderr.String(), err
 }
 
-// `jitssh ssh` hands the instance it resolved to the proxy ssh starts,
-// which then does not look it up again; a hint for another instance, or
-// an old one, is ignored (the proxy looks the instance up itself).
+// `jitssh ssh` hands the instance it resolved to the proxy ssh starts (in
+// its hand-off), which then does not look it up again; a hint for another
+// instance, or an old one, is ignored (the proxy looks the instance up
+// itself), and so is a hand-off meant for another connection.
 func TestProxyUsesResolvedInstanceHint(t *testing.T) {
 	e := newEnv(t, sshd.Embedded)
 	web1, web2 := infoByName(t, e.sb, "web-1"), infoByName(t, e.sb, "web-2")
@@ -68,12 +70,29 @@ func TestProxyUsesResolvedInstanceHint(t *testing.T) {
 		{"garbage", "{", 1},
 	} {
 		n := describes()
-		line, stderr, _ := proxyBanner(t, e, web1.ID, "JITSSH_INSTANCE="+c.hint)
+		h := handoff.Handoff{User: currentUser(t), Host: web1.ID, Instance: c.hint}
+		line, stderr, _ := proxyBanner(t, e, web1.ID, handoff.Var+"="+h.Encode())
 		if !strings.HasPrefix(line, "SSH-2.0-") {
 			t.Errorf("%s: no SSH banner (%q):\n%s", c.name, line, stderr)
 		}
 		if got := describes() - n; got != c.describes {
 			t.Errorf("%s: %d DescribeInstances calls, want %d", c.name, got, c.describes)
+		}
+	}
+	// The hand-off is for one connection: the proxy of another login or
+	// host (a ProxyJump's, say, which inherits ssh's environment) ignores
+	// it whole, even a fresh hint in it.
+	for _, h := range []handoff.Handoff{
+		{User: currentUser(t), Host: web2.ID, Instance: targets.Hint(inst, region, now)},
+		{User: "someone-else", Host: web1.ID, Instance: targets.Hint(inst, region, now)},
+	} {
+		n := describes()
+		line, stderr, _ := proxyBanner(t, e, web1.ID, handoff.Var+"="+h.Encode())
+		if !strings.HasPrefix(line, "SSH-2.0-") {
+			t.Errorf("hand-off for %s@%s: no SSH banner (%q):\n%s", h.User, h.Host, line, stderr)
+		}
+		if got := describes() - n; got != 1 {
+			t.Errorf("hand-off for %s@%s used by the proxy of %s: %d DescribeInstances calls, want 1", h.User, h.Host, web1.ID, got)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/clientconf"
+	"github.com/jitssh/jitssh/internal/handoff"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/picker"
 	"github.com/jitssh/jitssh/internal/progress"
@@ -43,6 +44,10 @@ type globals struct {
 	warned bool
 	// quiet suppresses the warning (doctor reports it as a finding).
 	quiet bool
+	// handedOff: this is the proxy a `jitssh ssh` started (takeHandoff);
+	// started is when that connection began.
+	handedOff bool
+	started   time.Time
 }
 
 // config returns the client configuration file's settings.
@@ -88,16 +93,10 @@ func (g *globals) regionFor(specRegion string) (string, error) {
 	return c.Region, nil
 }
 
-// envProfile carries `jitssh ssh --profile` to the proxy ssh starts.
-const envProfile = "JITSSH_PROFILE"
-
-// profileName is --profile (or JITSSH_PROFILE, set by `jitssh ssh` for its
-// proxy), else AWS_PROFILE (read by the SDK), else the config file's
-// profile.
+// profileName is --profile (or the profile `jitssh ssh` handed its proxy,
+// see takeHandoff), else AWS_PROFILE (read by the SDK), else the config
+// file's profile.
 func (g *globals) profileName() (string, error) {
-	if g.profile == "" {
-		g.profile = os.Getenv(envProfile)
-	}
 	if g.profile != "" || os.Getenv("AWS_PROFILE") != "" {
 		return g.profile, nil
 	}
@@ -116,18 +115,14 @@ func envCredentials() bool {
 
 // profileConflict says which credentials win when the environment holds
 // access keys and a profile is named too; "" when there is no conflict.
-// --profile (and JITSSH_PROFILE) and the config file's profile are
+// --profile (and the profile `jitssh ssh` hands its proxy) and the config file's profile are
 // passed to the SDK explicitly and win over the keys; AWS_PROFILE loses to
 // them, as in the AWS CLI.
 func (g *globals) profileConflict() string {
 	if !envCredentials() {
 		return ""
 	}
-	flag := g.profile
-	if flag == "" {
-		flag = os.Getenv(envProfile)
-	}
-	if flag != "" {
+	if g.profile != "" {
 		return ""
 	}
 	if p := os.Getenv("AWS_PROFILE"); p != "" {
@@ -151,7 +146,7 @@ func (g *globals) profileCheck() (check, bool) {
 // warnProfileConflict writes the profile conflict, if any, once per
 // connection: not in the proxy `jitssh ssh` started (which warned).
 func (g *globals) warnProfileConflict() {
-	if g.warned || g.quiet || os.Getenv(envStarted) != "" {
+	if g.warned || g.quiet || g.handedOff {
 		return
 	}
 	g.warned = true
@@ -193,37 +188,43 @@ func (g *globals) warn(err error) {
 	fmt.Fprintf(g.io.Err, "jitssh: warning: %v\n", err)
 }
 
-// Environment variables `jitssh ssh` hands to the proxy ssh starts, so
-// that every process of one connection behaves as one: -v, and the time the
-// connection began (the progress line's clock).
-const (
-	envVerbose = "JITSSH_VERBOSE"
-	envStarted = "JITSSH_STARTED"
-	// envLabel is the target as the user wrote it, for the proxy's
-	// progress line (ssh hands the proxy the instance id).
-	envLabel = "JITSSH_LABEL"
-)
+// envVerbose=1 is -v for a proxy under plain ssh (`jitssh ssh -v` hands
+// its proxy -v itself, see takeHandoff).
+const envVerbose = "JITSSH_VERBOSE"
 
-// verboseOn is -v, or JITSSH_VERBOSE=1 (set by `jitssh ssh -v` for its
-// proxy, or by hand for plain ssh).
+// takeHandoff applies what `jitssh ssh` handed the proxy ssh started (if
+// h is set: it was meant for this connection), so that every process of
+// one connection behaves as one: -v, --profile, and the time the
+// connection began (the progress line's clock).
+func (g *globals) takeHandoff(h handoff.Handoff) {
+	if h.V == 0 {
+		return
+	}
+	g.handedOff = true
+	g.started = h.StartedAt()
+	g.verbose = g.verbose || h.Verbose
+	if g.profile == "" {
+		g.profile = h.Profile
+	}
+}
+
+// verboseOn is -v, or JITSSH_VERBOSE=1 (by hand, for plain ssh).
 func (g *globals) verboseOn() bool {
 	return g.verbose || os.Getenv(envVerbose) == "1"
 }
 
 // progressLine returns the status line for a connection to what, drawn on
 // stderr when it is a terminal and -v is off (with -v, each step is a log
-// line instead), else nil. The clock starts at JITSSH_STARTED if set (the
-// `jitssh ssh` that started this proxy), else now.
+// line instead), else nil. The clock starts when the connection began (the
+// `jitssh ssh` that started this proxy, see takeHandoff), else now.
 func (g *globals) progressLine(what string) *progress.Line {
 	f, ok := g.io.Err.(*os.File)
 	if !ok || g.verboseOn() || !progress.Enabled(f, term.IsTerminal) {
 		return nil
 	}
 	start := time.Now()
-	if v, err := strconv.ParseInt(os.Getenv(envStarted), 10, 64); err == nil {
-		if t := time.UnixMilli(v); t.Before(start) && start.Sub(t) < time.Minute {
-			start = t
-		}
+	if t := g.started; t.Before(start) && start.Sub(t) < time.Minute {
+		start = t
 	}
 	fd := int(f.Fd())
 	return progress.New(f, progress.Options{Prefix: "jitssh: " + what + ": ", Start: start, Width: func() int {

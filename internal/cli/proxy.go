@@ -20,13 +20,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/handoff"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
 
-// Environment variables `jitssh ssh` uses to hand settings to the proxy
-// that ssh starts (ssh passes its environment on to the ProxyCommand).
+// Environment variables the proxy reads for plain ssh, as the fallback of
+// its flags (`jitssh ssh` hands its own settings over in one value
+// instead, see internal/handoff).
 const (
 	envReason        = "JITSSH_REASON"
 	envPublicKeyFile = "JITSSH_PUBLIC_KEY_FILE"
@@ -35,33 +37,19 @@ const (
 	envPayloadSize = "JITSSH_SSM_PAYLOAD_SIZE"
 	envTransport   = "JITSSH_TRANSPORT"
 	envVia         = "JITSSH_VIA"
-	// envInstance carries the instance `jitssh ssh` resolved
-	// (targets.Hint), so the proxy need not look it up again.
-	envInstance = "JITSSH_INSTANCE"
-	// envExplainHostKey=1 makes the proxy explain a host key other than
-	// the pinned one (ssh refuses it; `jitssh ssh` turns the
-	// KnownHostsCommand, which would explain, off).
-	envExplainHostKey = "JITSSH_EXPLAIN_HOST_KEY"
 	// envKeyStore and envAgentLifetime set `jitssh ssh`'s --key-store and
 	// --agent-lifetime.
 	envKeyStore      = "JITSSH_KEY_STORE"
 	envAgentLifetime = "JITSSH_AGENT_LIFETIME"
-	// envReport names a file (in a private directory `jitssh ssh`
-	// made) where the proxy leaves its connect.Explanation as JSON, for
-	// `jitssh ssh` to show once it knows ssh's exit status: the proxy
-	// itself cannot tell a refused login from a short session, and what
-	// it writes after ssh has exited would land after the shell prompt.
-	envReport = "JITSSH_REPORT"
 )
 
 // progressLabel is the target as the user wrote it, when `jitssh ssh`
 // says so (a printable name of sane length), else host.
-func progressLabel(host string) string {
-	l := os.Getenv(envLabel)
-	if l == "" || len(l) > 200 || strings.ContainsFunc(l, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+func progressLabel(label, host string) string {
+	if label == "" || len(label) > 200 || strings.ContainsFunc(label, func(r rune) bool { return r < ' ' || r == 0x7f }) {
 		return host
 	}
-	return l
+	return label
 }
 
 // explainer returns where the proxy's explanations go: the report file
@@ -126,9 +114,7 @@ func readReport(path string, wait time.Duration) (connect.Explanation, bool) {
 }
 
 func newProxyCmd(g *globals) *cobra.Command {
-	var keyFile, reason, ownKey, trName, via string
-	var noPin bool
-	var payload int
+	f := &proxyFlags{}
 	cmd := &cobra.Command{
 		Use:   "proxy USER HOST PORT",
 		Short: "ProxyCommand entry point: connect stdin/stdout to an instance's sshd",
@@ -172,113 +158,165 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
   ` + "`jitssh config print`" + ` also keeps names with a single quote out)`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			port, err := strconv.Atoi(args[2])
-			if err != nil || port < 1 || port > 65535 {
-				return fmt.Errorf("invalid port %q", args[2])
-			}
-			user, host := args[0], args[1]
-			spec, err := targets.Parse(host)
+			o, err := f.options(cmd.Context(), g, args)
 			if err != nil {
 				return err
 			}
-			if spec.User != "" && spec.User != user {
-				return fmt.Errorf("host %q names user %s but ssh logs in as %s", host, spec.User, user)
-			}
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
-			if keyFile == "" {
-				keyFile = filepath.Join(p.KeyDir, user+"@"+host)
-			}
-			if reason == "" {
-				reason = os.Getenv(envReason)
-			}
-			if payload == 0 {
-				if v := os.Getenv(envPayloadSize); v != "" {
-					n, err := strconv.Atoi(v)
-					if err != nil {
-						return fmt.Errorf("%s=%q: want a number of bytes", envPayloadSize, v)
-					}
-					payload = n
-				}
-			}
-			if ownKey == "" {
-				ownKey = os.Getenv(envPublicKeyFile)
-			}
-			var pub string
-			if ownKey != "" {
-				if pub, err = sshkeys.PublicKeyOf(ownKey); err != nil {
-					return err
-				}
-				keyFile = filepath.Join(p.KeyDir, user+"@"+host+".own") // push record only
-			}
-			tr, viaSpec, err := g.transportChoice(trName, via)
-			if err != nil {
-				return err
-			}
-			api, err := g.api(cmd.Context(), spec.Region)
-			if err != nil {
-				return err
-			}
-			o := connect.ProxyOptions{
-				API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
-				KeyFile: keyFile, PublicKey: pub, Reason: reason, Logger: g.logger(), Warn: g.warn,
-				Tunnel:   transport.TunnelConfig{MaxPayload: payload},
-				Progress: g.progressLine(progressLabel(host)),
-				Explain:  g.explainer(os.Getenv(envReport)),
-			}
-			if in, ok := targets.FromHint(os.Getenv(envInstance), spec.Value, api.Region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
-				o.Resolved = &in
-			}
-			if !noPin {
-				o.Pins = pinStore(p)
-			}
-			if os.Getenv(envExplainHostKey) == "1" {
-				o.ExplainHostKey = g.io.Err
-			}
-			o.KeepKey = startReaper(g)
-			// ssh sends its ProxyCommand SIGHUP when it exits (after
-			// closing our stdin): end as on EOF, ending the session and
-			// releasing the key file, with no error. Once connected, the
-			// proxy first says what it knows of how the connection ended
-			// (connect.Explanation: a refused login, a stopped instance);
-			// then the stderr we share with ssh goes (ProxyOptions.Detach),
-			// before the polite shutdown, so that whoever reads ssh's
-			// stderr from a pipe is not kept waiting. Before it is
-			// connected, the proxy stops at once.
-			ctx, cancel := context.WithCancel(cmd.Context())
-			defer cancel()
-			hup := make(chan os.Signal, 1)
-			signal.Notify(hup, syscall.SIGHUP)
-			defer signal.Stop(hup) // hup is never closed: a late signal must not panic
-			var hungUp atomic.Bool
-			gone := make(chan struct{})
-			go func() {
-				select {
-				case <-hup:
-					hungUp.Store(true)
-					close(gone)
-				case <-ctx.Done():
-				}
-			}()
-			o.SSHGone = gone
-			o.Detach = func() { detachStderr(g.io.Err) }
-			err = connect.Proxy(ctx, o, g.io.In, g.io.Out)
-			if err != nil && hungUp.Load() {
-				return nil
-			}
-			return err
+			return runProxy(cmd.Context(), g, o)
 		},
 	}
-	cmd.Flags().StringVar(&keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
-	cmd.Flags().StringVar(&ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
-	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
-	cmd.Flags().StringVar(&trName, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
-	cmd.Flags().StringVar(&via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
-	cmd.Flags().BoolVar(&noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
-	cmd.Flags().IntVar(&payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
+	cmd.Flags().StringVar(&f.keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
+	cmd.Flags().StringVar(&f.ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
+	cmd.Flags().StringVar(&f.transport, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
+	cmd.Flags().StringVar(&f.via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
+	cmd.Flags().BoolVar(&f.noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
+	cmd.Flags().IntVar(&f.payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
 	return cmd
+}
+
+// proxyFlags are `jitssh proxy`'s flags.
+type proxyFlags struct {
+	keyFile, reason, ownKey, transport, via string
+	noPin                                   bool
+	payload                                 int
+}
+
+// options turns the arguments, the flags, the hand-off from `jitssh ssh`
+// (if it is meant for this connection) and the environment into Proxy's
+// options, in that order of precedence. The login user, the transport and
+// the jump host are validated by connect.Proxy.
+func (f proxyFlags) options(ctx context.Context, g *globals, args []string) (connect.ProxyOptions, error) {
+	var o connect.ProxyOptions
+	port, err := strconv.Atoi(args[2])
+	if err != nil || port < 1 || port > 65535 {
+		return o, fmt.Errorf("invalid port %q", args[2])
+	}
+	user, host := args[0], args[1]
+	spec, err := targets.Parse(host)
+	if err != nil {
+		return o, err
+	}
+	if spec.User != "" && spec.User != user {
+		return o, fmt.Errorf("host %q names user %s but ssh logs in as %s", host, spec.User, user)
+	}
+	h, _ := handoff.Decode(os.Getenv(handoff.Var), user, host)
+	g.takeHandoff(h)
+	p, err := defaultPaths()
+	if err != nil {
+		return o, err
+	}
+	keyFile, pub, err := f.key(p, user, host, h)
+	if err != nil {
+		return o, err
+	}
+	payload, err := f.payloadSize()
+	if err != nil {
+		return o, err
+	}
+	tr, viaSpec, err := g.transportChoice(firstOf(f.transport, h.Transport), firstOf(f.via, h.Via))
+	if err != nil {
+		return o, err
+	}
+	api, err := g.api(ctx, spec.Region)
+	if err != nil {
+		return o, err
+	}
+	o = connect.ProxyOptions{
+		API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
+		KeyFile: keyFile, PublicKey: pub, Reason: firstOf(f.reason, h.Reason, os.Getenv(envReason)), Logger: g.logger(), Warn: g.warn,
+		Tunnel:   transport.TunnelConfig{MaxPayload: payload},
+		Progress: g.progressLine(progressLabel(h.Label, host)),
+		Explain:  g.explainer(h.Report),
+		KeepKey:  startReaper(g),
+	}
+	if in, ok := targets.FromHint(h.Instance, spec.Value, api.Region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
+		o.Resolved = &in
+	}
+	if !f.noPin {
+		o.Pins = pinStore(p)
+	}
+	if h.ExplainHostKey {
+		o.ExplainHostKey = g.io.Err
+	}
+	return o, nil
+}
+
+// key returns the ephemeral key file, or, with the user's own key
+// (--public-key, the hand-off, $JITSSH_PUBLIC_KEY_FILE), that key's
+// authorized_keys line and the file of its push record.
+func (f proxyFlags) key(p paths, user, host string, h handoff.Handoff) (keyFile, pub string, err error) {
+	keyFile = f.keyFile
+	if keyFile == "" {
+		keyFile = filepath.Join(p.KeyDir, user+"@"+host)
+	}
+	own := firstOf(f.ownKey, h.PublicKeyFile, os.Getenv(envPublicKeyFile))
+	if own == "" {
+		return keyFile, "", nil
+	}
+	if pub, err = sshkeys.PublicKeyOf(own); err != nil {
+		return "", "", err
+	}
+	return filepath.Join(p.KeyDir, user+"@"+host+".own"), pub, nil // push record only
+}
+
+// payloadSize is --ssm-payload-size, else $JITSSH_SSM_PAYLOAD_SIZE.
+func (f proxyFlags) payloadSize() (int, error) {
+	if f.payload != 0 {
+		return f.payload, nil
+	}
+	v := os.Getenv(envPayloadSize)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s=%q: want a number of bytes", envPayloadSize, v)
+	}
+	return n, nil
+}
+
+// firstOf returns the first of s that is not "".
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// runProxy runs connect.Proxy on stdin and stdout. ssh sends its
+// ProxyCommand SIGHUP when it exits (after closing our stdin): end as on
+// EOF, ending the session and releasing the key file, with no error. Once
+// connected, the proxy first says what it knows of how the connection
+// ended (connect.Explanation: a refused login, a stopped instance); then
+// the stderr we share with ssh goes (ProxyOptions.Detach), before the
+// polite shutdown, so that whoever reads ssh's stderr from a pipe is not
+// kept waiting. Before it is connected, the proxy stops at once.
+func runProxy(ctx context.Context, g *globals, o connect.ProxyOptions) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup) // hup is never closed: a late signal must not panic
+	var hungUp atomic.Bool
+	gone := make(chan struct{})
+	go func() {
+		select {
+		case <-hup:
+			hungUp.Store(true)
+			close(gone)
+		case <-ctx.Done():
+		}
+	}()
+	o.SSHGone = gone
+	o.Detach = func() { detachStderr(g.io.Err) }
+	err := connect.Proxy(ctx, o, g.io.In, g.io.Out)
+	if err != nil && hungUp.Load() {
+		return nil
+	}
+	return err
 }
 
 // transportChoice settles the transport and jump host from the flags, the

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
@@ -17,14 +16,14 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/handoff"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func newSSHCmd(g *globals) *cobra.Command {
-	var login, identity, reason, transport, via, keyStore string
-	var agentLifetime time.Duration
+	f := &sshFlags{}
 	cmd := &cobra.Command{
 		Use:   "ssh [USER@]TARGET [-- SSH ARGS...]",
 		Short: "Run ssh to an instance through jitssh, without editing ~/.ssh/config",
@@ -75,190 +74,203 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
   jitssh ssh --key-store file web-1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			started := time.Now()
-			spec, err := targets.Parse(args[0])
-			if err != nil {
-				return err
-			}
-			if _, _, err := g.transportChoice(transport, via); err != nil {
-				return err
-			}
-			region, err := g.regionFor(spec.Region)
-			if err != nil {
-				return err
-			}
-			api, err := g.api(ctx, spec.Region)
-			if err != nil {
-				return err
-			}
-			if region == "" {
-				region = api.Region
-			}
-			user := login
-			if user == "" {
-				user = spec.User
-			}
-			if user == "" {
-				c, err := g.config()
-				if err != nil {
-					return err
-				}
-				user = c.DefaultUser
-			}
-			// Resolve the target and (if still needed) ask who we are, at once.
-			var (
-				wg        sync.WaitGroup
-				inst      targets.Instance
-				resolveEr error
-				derived   string
-				callerErr error
-			)
-			if user == "" {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					derived, callerErr = callerUser(ctx, api)
-				}()
-			}
-			line := g.progressLine(args[0])
-			endLookup := line.Begin("looking up %s", spec)
-			choose := g.chooser()
-			if choose != nil {
-				pick := choose
-				choose = func(ctx context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
-					line.Clear() // the picker owns the terminal now
-					return pick(ctx, sp, m)
-				}
-			}
-			inst, resolveEr = targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
-			wg.Wait()
-			endLookup()
-			line.Clear()
-			if resolveEr != nil {
-				return resolveEr
-			}
-			if user == "" {
-				if user = derived; callerErr != nil {
-					g.logger().Info("no user from the AWS identity; using the local user name", "err", callerErr)
-					if user, err = localUser(); err != nil {
-						return err
-					}
-				}
-			}
-			if err := targets.ValidUser(user); err != nil {
-				return err
-			}
-			o, err := sshOptions(g)
-			if err != nil {
-				return err
-			}
-			o.HostKeyAlias = inst.ID
-			env := childEnv(g, region)
-			// The proxy's progress line goes on with this one's clock, and
-			// -v reaches it.
-			env = append(env, envStarted+"="+strconv.FormatInt(started.UnixMilli(), 10), envLabel+"="+args[0])
-			if g.verboseOn() {
-				env = append(env, envVerbose+"=1")
-			}
-			if !inst.Managed {
-				env = append(env, envInstance+"="+targets.Hint(inst, region, time.Now()))
-			}
-			if identity == "" {
-				pub, cleanup, err := agentKey(g, keyStore, agentLifetime, user, inst.ID)
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				if pub != "" {
-					o.IdentityFile = pub
-					env = append(env, envPublicKeyFile+"="+pub)
-				}
-			}
-			if identity != "" {
-				abs, err := filepath.Abs(identity)
-				if err != nil {
-					return err
-				}
-				if _, err := sshkeys.PublicKeyOf(abs); err != nil {
-					return err
-				}
-				o.IdentityFile = abs
-				env = append(env, envPublicKeyFile+"="+abs)
-			}
-			if reason != "" {
-				env = append(env, envReason+"="+reason)
-			}
-			if transport != "" {
-				env = append(env, envTransport+"="+transport)
-			}
-			if via != "" {
-				env = append(env, envVia+"="+via)
-			}
-			sshArgs, err := sshconfig.Args(o)
-			if err != nil {
-				return err
-			}
-			// The pin store is ssh's UserKnownHostsFile under HostKeyAlias
-			// (the instance id), which is all ssh needs to enforce the pin;
-			// the KnownHostsCommand answers for other names and explains a
-			// changed key, at the price of a jitssh process after the key
-			// exchange. Here the proxy explains instead (it sees the key
-			// pass), and the command is off (the first -o wins).
-			sshArgs = append([]string{"-o", "KnownHostsCommand=none"}, sshArgs...)
-			env = append(env, envExplainHostKey+"=1")
-			sshArgs = append(sshArgs, "-l", user, inst.ID)
-			sshArgs = append(sshArgs, args[1:]...)
-			// The proxy leaves its account of a bad end here; shown below
-			// once ssh's exit status says which parts apply.
-			rdir, err := os.MkdirTemp("", "jitssh-report-")
-			if err != nil {
-				return fmt.Errorf("create report directory: %w", err)
-			}
-			defer os.RemoveAll(rdir)
-			report := filepath.Join(rdir, "report.json")
-			env = append(env, envReport+"="+report)
-			c := exec.CommandContext(ctx, "ssh", sshArgs...)
-			c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
-			c.Env = env
-			runErr := c.Run()
-			code := 0
-			if runErr != nil {
-				var ee *exec.ExitError
-				if !errors.As(runErr, &ee) {
-					return fmt.Errorf("run ssh: %w", runErr)
-				}
-				code = ee.ExitCode()
-			}
-			// On ssh's own failure (255) wait a moment for the proxy,
-			// which ends after ssh; otherwise take what is there.
-			wait := time.Duration(0)
-			if code == 255 {
-				wait = reportWait
-			}
-			if e, ok := readReport(report, wait); ok {
-				if code == 255 && e.Login != "" {
-					fmt.Fprintln(g.io.Err, e.Login)
-				}
-				if e.Ended != "" {
-					fmt.Fprintln(g.io.Err, e.Ended)
-				}
-			}
-			if code != 0 {
-				return exitError{code}
-			}
-			return nil
+			return f.run(cmd.Context(), g, args)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
-	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user to log in as (default: see above)")
-	cmd.Flags().StringVarP(&identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
-	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
-	cmd.Flags().StringVar(&transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
-	cmd.Flags().StringVar(&via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
-	cmd.Flags().StringVar(&keyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
-	cmd.Flags().DurationVar(&agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+connect.AgentKeyLifetime.String()+")")
+	cmd.Flags().StringVarP(&f.login, "user", "l", "", "OS user to log in as (default: see above)")
+	cmd.Flags().StringVarP(&f.identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
+	cmd.Flags().StringVar(&f.transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
+	cmd.Flags().StringVar(&f.via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
+	cmd.Flags().StringVar(&f.keyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
+	cmd.Flags().DurationVar(&f.agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+connect.AgentKeyLifetime.String()+")")
 	return cmd
+}
+
+// sshFlags are `jitssh ssh`'s flags.
+type sshFlags struct {
+	login, identity, reason, transport, via, keyStore string
+	agentLifetime                                     time.Duration
+}
+
+// run is `jitssh ssh`: resolve the target and the login, make the key,
+// run ssh with the proxy as its ProxyCommand and one hand-off for it, and
+// show the proxy's account of a connection that ended badly.
+func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
+	started := time.Now()
+	spec, err := targets.Parse(args[0])
+	if err != nil {
+		return err
+	}
+	if _, _, err := g.transportChoice(f.transport, f.via); err != nil {
+		return err
+	}
+	region, err := g.regionFor(spec.Region)
+	if err != nil {
+		return err
+	}
+	api, err := g.api(ctx, spec.Region)
+	if err != nil {
+		return err
+	}
+	if region == "" {
+		region = api.Region
+	}
+	inst, user, err := f.resolve(ctx, g, api, spec, args[0])
+	if err != nil {
+		return err
+	}
+	o, err := sshOptions(g)
+	if err != nil {
+		return err
+	}
+	o.HostKeyAlias = inst.ID
+	h := handoff.Handoff{User: user, Host: inst.ID, Started: started.UnixMilli(), Label: args[0], Verbose: g.verboseOn(),
+		Profile: g.profile, Reason: f.reason, Transport: f.transport, Via: f.via,
+		// The proxy explains a changed host key itself (it sees the key
+		// pass), so ssh's KnownHostsCommand is off (below).
+		ExplainHostKey: true}
+	if !inst.Managed {
+		h.Instance = targets.Hint(inst, region, time.Now())
+	}
+	pub, cleanup, err := f.publicKey(g, user, inst.ID)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if pub != "" {
+		o.IdentityFile, h.PublicKeyFile = pub, pub
+	}
+	sshArgs, err := sshconfig.Args(o)
+	if err != nil {
+		return err
+	}
+	// The pin store is ssh's UserKnownHostsFile under HostKeyAlias (the
+	// instance id), which is all ssh needs to enforce the pin; the
+	// KnownHostsCommand answers for other names and explains a changed
+	// key, at the price of a jitssh process after the key exchange. Here
+	// the proxy explains instead, and the command is off (the first -o
+	// wins).
+	sshArgs = append([]string{"-o", "KnownHostsCommand=none"}, sshArgs...)
+	sshArgs = append(sshArgs, "-l", user, inst.ID)
+	sshArgs = append(sshArgs, args[1:]...)
+	// The proxy leaves its account of a bad end here; shown once ssh's
+	// exit status says which parts apply.
+	rdir, err := os.MkdirTemp("", "jitssh-report-")
+	if err != nil {
+		return fmt.Errorf("create report directory: %w", err)
+	}
+	defer os.RemoveAll(rdir)
+	h.Report = filepath.Join(rdir, "report.json")
+	return runSSH(ctx, g, sshArgs, append(childEnv(g, region), handoff.Var+"="+h.Encode()), h.Report)
+}
+
+// resolve resolves the target (a picker on a terminal chooses among
+// several) and, at the same time if it is still needed, derives the login
+// from the AWS identity: --user, else USER@, else the config's
+// default_user, else the identity's name, else the local user name.
+func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, spec targets.Spec, typed string) (targets.Instance, string, error) {
+	user := firstOf(f.login, spec.User)
+	if user == "" {
+		c, err := g.config()
+		if err != nil {
+			return targets.Instance{}, "", err
+		}
+		user = c.DefaultUser
+	}
+	var (
+		wg        sync.WaitGroup
+		derived   string
+		callerErr error
+	)
+	if user == "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			derived, callerErr = callerUser(ctx, api)
+		}()
+	}
+	line := g.progressLine(typed)
+	endLookup := line.Begin("looking up %s", spec)
+	choose := g.chooser()
+	if choose != nil {
+		pick := choose
+		choose = func(ctx context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
+			line.Clear() // the picker owns the terminal now
+			return pick(ctx, sp, m)
+		}
+	}
+	inst, err := targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
+	wg.Wait()
+	endLookup()
+	line.Clear()
+	if err != nil {
+		return targets.Instance{}, "", err
+	}
+	if user == "" {
+		if user = derived; callerErr != nil {
+			g.logger().Info("no user from the AWS identity; using the local user name", "err", callerErr)
+			if user, err = localUser(); err != nil {
+				return targets.Instance{}, "", err
+			}
+		}
+	}
+	if err := targets.ValidUser(user); err != nil {
+		return targets.Instance{}, "", err
+	}
+	return inst, user, nil
+}
+
+// publicKey returns the public key file ssh offers and the proxy pushes:
+// -i's, or a new ephemeral key's put into the ssh-agent; "" when the key
+// goes to a file the proxy writes. The func removes what was made.
+func (f sshFlags) publicKey(g *globals, user, instanceID string) (string, func(), error) {
+	if f.identity == "" {
+		return agentKey(g, f.keyStore, f.agentLifetime, user, instanceID)
+	}
+	abs, err := filepath.Abs(f.identity)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := sshkeys.PublicKeyOf(abs); err != nil {
+		return "", nil, err
+	}
+	return abs, func() {}, nil
+}
+
+// runSSH runs ssh with env and shows the proxy's account from report:
+// on ssh's own failure (255) its account of a refused login too, after a
+// moment's wait for the proxy, which ends after ssh.
+func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report string) error {
+	c := exec.CommandContext(ctx, "ssh", sshArgs...)
+	c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
+	c.Env = env
+	runErr := c.Run()
+	code := 0
+	if runErr != nil {
+		var ee *exec.ExitError
+		if !errors.As(runErr, &ee) {
+			return fmt.Errorf("run ssh: %w", runErr)
+		}
+		code = ee.ExitCode()
+	}
+	wait := time.Duration(0)
+	if code == 255 {
+		wait = reportWait
+	}
+	if e, ok := readReport(report, wait); ok {
+		if code == 255 && e.Login != "" {
+			fmt.Fprintln(g.io.Err, e.Login)
+		}
+		if e.Ended != "" {
+			fmt.Fprintln(g.io.Err, e.Ended)
+		}
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
 }
 
 // reportWait bounds how long `jitssh ssh` waits for its proxy's report
@@ -376,19 +388,16 @@ func sshOptions(g *globals) (sshconfig.Options, error) {
 	return sshconfig.Options{JitsshPath: self, KeyDir: p.KeyDir, KnownHostsFile: p.Pins}, nil
 }
 
-// childEnv passes the region the target was resolved in and the profile
-// chosen by --profile or the config file to the ProxyCommand that ssh
-// runs. The profile travels as JITSSH_PROFILE, which the proxy treats as
-// its --profile: as AWS_PROFILE it would lose to AWS_ACCESS_KEY_ID in the
-// environment (the SDK's order), and the proxy would push the key as
-// another identity than the one that chose the OS user.
+// childEnv passes the region the target was resolved in to the
+// ProxyCommand that ssh runs. The profile chosen by --profile travels in
+// the hand-off, which the proxy treats as its --profile: as AWS_PROFILE
+// it would lose to AWS_ACCESS_KEY_ID in the environment (the SDK's
+// order), and the proxy would push the key as another identity than the
+// one that chose the OS user.
 func childEnv(g *globals, region string) []string {
 	env := os.Environ()
 	if region != "" {
 		env = append(env, "AWS_REGION="+region)
-	}
-	if g.profile != "" {
-		env = append(env, envProfile+"="+g.profile)
 	}
 	return env
 }
