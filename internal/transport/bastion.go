@@ -62,7 +62,16 @@ func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Con
 	if err != nil {
 		return nil, fmt.Errorf("bastion: reach jump host %s over %s: %w", b.Via.ID, b.Hop.Name(), err)
 	}
-	nc := hc
+	client, err := b.login(ctx, hc)
+	if err != nil {
+		return nil, err
+	}
+	return b.forward(ctx, client, inst, port)
+}
+
+// login logs in to the jump host over nc within the Open deadline,
+// checking its host key against the pins.
+func (b Bastion) login(ctx context.Context, nc net.Conn) (*ssh.Client, error) {
 	open := b.Timeouts.OpenTimeout()
 	lctx, lcancel := context.WithTimeout(ctx, open)
 	stop := context.AfterFunc(lctx, func() { nc.Close() })
@@ -96,7 +105,12 @@ func (b Bastion) Dial(ctx context.Context, inst targets.Instance, port int) (Con
 		}
 		return nil, fmt.Errorf("bastion: log in to jump host %s as %s: %w", b.Via.ID, b.User, err)
 	}
-	client := ssh.NewClient(sc, chans, reqs)
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// forward opens the direct-tcpip channel from the jump host to port on
+// inst's private address, within the Forward deadline.
+func (b Bastion) forward(ctx context.Context, client *ssh.Client, inst targets.Instance, port int) (Conn, error) {
 	addr := net.JoinHostPort(inst.PrivateIP, strconv.Itoa(port))
 	type dialed struct {
 		c   net.Conn
