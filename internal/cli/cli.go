@@ -413,7 +413,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 			err = unknownCommand(root, name)
 		}
 	}
-	fmt.Fprintf(stdio.Err, "jitssh: %v\n", err)
+	fmt.Fprintf(stdio.Err, "jitssh: %v\n", advise(err))
 	if errors.As(err, &ue) {
 		return exitUsage
 	}

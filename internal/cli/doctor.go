@@ -347,7 +347,7 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 	default:
 		name, why, err := transport.Auto(inst, f)
 		if err != nil {
-			c.Status, c.Detail, c.Fix = "fail", err.Error(), "see `jitssh proxy --help` for the transports"
+			c.Status, c.Detail, c.Fix = "fail", advise(err).Error(), "see `jitssh proxy --help` for the transports"
 			return c
 		}
 		c.Status, c.Detail = "ok", fmt.Sprintf("auto would use %s: %s (reachable over: %s; %s)", name, why, reach, pinned)

@@ -155,7 +155,7 @@ func Reaches(inst targets.Instance, f Facts) []string {
 // lists (SSM when the agent is online, else an EICE endpoint in the VPC,
 // else the public IP directly; for a managed, mi-, instance SSM or
 // nothing). The reason says why, for `jitssh doctor` and -v; no choice is
-// an error that lists the facts and the flags that could help.
+// an *UnreachableError.
 func Auto(inst targets.Instance, f Facts) (name, reason string, err error) {
 	r := Reaches(inst, f)
 	if len(r) == 0 {
@@ -176,9 +176,22 @@ func Auto(inst targets.Instance, f Facts) (name, reason string, err error) {
 
 // unreachable is Auto's error when no transport reaches inst.
 func unreachable(inst targets.Instance, f Facts) error {
+	return &UnreachableError{Instance: inst, Facts: f}
+}
+
+// UnreachableError is Auto finding no transport that reaches Instance
+// with these Facts. Its message says why; the command line adds what to
+// do (the flags and commands that could help).
+type UnreachableError struct {
+	Instance targets.Instance
+	Facts    Facts
+}
+
+func (e *UnreachableError) Error() string {
+	inst, f := e.Instance, e.Facts
 	if inst.Managed {
-		return fmt.Errorf("no transport can reach %s (%s): it is an SSM managed instance, which only the ssm transport reaches (EC2 Instance Connect, its endpoints and EC2 addresses do not serve mi- instances), and its SSM agent is %s: "+
-			"get the agent online (amazon-ssm-agent running, able to reach the ssm, ssmmessages and ec2messages endpoints; `jitssh doctor %s`)", inst.ID, dash(inst.Name), f.ssmWord(), inst.ID)
+		return fmt.Sprintf("no transport can reach %s (%s): it is an SSM managed instance, which only the ssm transport reaches (EC2 Instance Connect, its endpoints and EC2 addresses do not serve mi- instances), and its SSM agent is %s: "+
+			"get the agent online (amazon-ssm-agent running, able to reach the ssm, ssmmessages and ec2messages endpoints)", inst.ID, dash(inst.Name), f.ssmWord())
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "no transport can reach %s (%s): the SSM agent is %s; ", inst.ID, dash(inst.Name), f.ssmWord())
@@ -187,9 +200,8 @@ func unreachable(inst targets.Instance, f Facts) error {
 	} else {
 		fmt.Fprintf(&b, "no EC2 Instance Connect Endpoint in its VPC %s; ", dash(inst.VpcID))
 	}
-	b.WriteString("it has no public IP address. ")
-	b.WriteString("Use --via BASTION (--transport bastion) through a host in its VPC, create an EC2 Instance Connect Endpoint in its subnet, or get its SSM agent online (`jitssh doctor " + inst.ID + "`)")
-	return errors.New(b.String())
+	b.WriteString("it has no public IP address")
+	return b.String()
 }
 
 func (f Facts) ssmWord() string {

@@ -24,7 +24,7 @@ func (Direct) Name() string { return NameDirect }
 // Dial implements Transport.
 func (t Direct) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, error) {
 	if inst.PublicIP == "" {
-		return nil, fmt.Errorf("direct: %s (%s) has no public IP address; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can", inst.ID, dash(inst.Name))
+		return nil, &NoPublicIPError{Instance: inst}
 	}
 	timeout := t.Timeout
 	if timeout == 0 {
@@ -34,7 +34,32 @@ func (t Direct) Dial(ctx context.Context, inst targets.Instance, port int) (Conn
 	addr := net.JoinHostPort(inst.PublicIP, strconv.Itoa(port))
 	c, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("direct to %s at %s: %w (a security group or network ACL may block it; try --transport ssm or eice)", inst.ID, addr, err)
+		return nil, &DirectError{Instance: inst, Addr: addr, Err: err}
 	}
 	return c.(*net.TCPConn), nil
 }
+
+// NoPublicIPError is the direct transport asked to reach an instance
+// without a public IPv4 address. The command line adds which transports
+// could.
+type NoPublicIPError struct {
+	Instance targets.Instance
+}
+
+func (e *NoPublicIPError) Error() string {
+	return fmt.Sprintf("direct: %s (%s) has no public IP address", e.Instance.ID, dash(e.Instance.Name))
+}
+
+// DirectError is a TCP connection to an instance's public address (Addr,
+// host:port) that failed with Err.
+type DirectError struct {
+	Instance targets.Instance
+	Addr     string
+	Err      error
+}
+
+func (e *DirectError) Error() string {
+	return fmt.Sprintf("direct to %s at %s: %v (a security group or network ACL may block it)", e.Instance.ID, e.Addr, e.Err)
+}
+
+func (e *DirectError) Unwrap() error { return e.Err }

@@ -41,7 +41,11 @@ func TestAutoRules(t *testing.T) {
 	if err == nil {
 		t.Fatal("Auto chose a transport for an unreachable instance")
 	}
-	for _, want := range []string{inst.ID, "app-1", "ConnectionLost", "vpc-1", "no public IP", "--via", "jitssh doctor"} {
+	var ue *UnreachableError
+	if !errors.As(err, &ue) || ue.Instance.ID != inst.ID {
+		t.Errorf("Auto's error is not an *UnreachableError for %s: %#v", inst.ID, err)
+	}
+	for _, want := range []string{inst.ID, "app-1", "ConnectionLost", "vpc-1", "no public IP"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Auto's error lacks %q: %v", want, err)
 		}
@@ -68,7 +72,8 @@ func TestValid(t *testing.T) {
 
 func TestDirectNeedsPublicIP(t *testing.T) {
 	_, err := Direct{}.Dial(context.Background(), targets.Instance{ID: "i-0a1b2c3d4e5f00003", Name: "db-1"}, 22)
-	if err == nil || !strings.Contains(err.Error(), "no public IP") || !strings.Contains(err.Error(), "--transport ssm") {
+	var npe *NoPublicIPError
+	if !errors.As(err, &npe) || npe.Instance.ID != "i-0a1b2c3d4e5f00003" || !strings.Contains(err.Error(), "no public IP") {
 		t.Fatalf("err = %v", err)
 	}
 	// A refused port is an error naming the address.
@@ -79,7 +84,8 @@ func TestDirectNeedsPublicIP(t *testing.T) {
 	addr := l.Addr().(*net.TCPAddr)
 	l.Close()
 	_, err = Direct{Timeout: time.Second}.Dial(context.Background(), targets.Instance{ID: "i-1", PublicIP: "127.0.0.1"}, addr.Port)
-	if err == nil || !strings.Contains(err.Error(), addr.String()) {
+	var de *DirectError
+	if !errors.As(err, &de) || de.Addr != addr.String() || !strings.Contains(err.Error(), addr.String()) {
 		t.Fatalf("refused port: err = %v", err)
 	}
 }

@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/jitssh/jitssh/internal/transport"
+)
+
+// advised is a library error with what to do about it, in the words of
+// jitssh's commands and flags (which the libraries do not name).
+type advised struct {
+	err    error
+	advice string
+}
+
+func (e *advised) Error() string { return e.err.Error() + e.advice }
+
+func (e *advised) Unwrap() error { return e.err }
+
+// advise adds to err what to do about the typed library errors in it;
+// other errors are returned as they are.
+func advise(err error) error {
+	var (
+		unreachable *transport.UnreachableError
+		noPublicIP  *transport.NoPublicIPError
+		direct      *transport.DirectError
+	)
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &unreachable) && unreachable.Instance.Managed:
+		return &advised{err, fmt.Sprintf(" (`jitssh doctor %s`)", unreachable.Instance.ID)}
+	case errors.As(err, &unreachable):
+		return &advised{err, fmt.Sprintf(". Use --via BASTION (--transport bastion) through a host in its VPC, create an EC2 Instance Connect Endpoint in its subnet, or get its SSM agent online (`jitssh doctor %s`)", unreachable.Instance.ID)}
+	case errors.As(err, &noPublicIP):
+		return &advised{err, "; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can"}
+	case errors.As(err, &direct):
+		return &advised{err, "; try --transport ssm or eice"}
+	}
+	return err
+}
