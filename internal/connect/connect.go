@@ -1,12 +1,14 @@
-// Package connect is the client's use case: it resolves a target, authorizes
-// an ephemeral key with EC2 Instance Connect (on SSM managed, mi-,
-// instances: places it with SSM Run Command), reaches the instance's sshd
-// through a Transport (ssm, eice, direct, bastion, or auto choosing from
+// Package connect is the client's use case: Proxy (proxy.go, its steps
+// in order) resolves a target, authorizes an ephemeral key with EC2
+// Instance Connect (on SSM managed, mi-, instances: places it with SSM Run
+// Command), reaches the instance's sshd through a transport (see
+// internal/transport: ssm, eice, direct, bastion, or auto choosing from
 // the instance's facts), makes sure the instance's host key is pinned
 // (learned only over an AWS-authenticated transport, ssm or eice), and
 // splices the connection to the ssh client's ProxyCommand pipes.
-// Independent steps run concurrently. It also owns SSM port forwarding and
-// shell sessions. See docs/transports.md.
+// Independent steps run concurrently. It also owns instance lookup by
+// source (Lookup), the ephemeral key files' lifecycle, SSM port
+// forwarding and shell sessions. See docs/transports.md.
 package connect
 
 import (
