@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -79,13 +78,4 @@ func TestSpliceBannerInTime(t *testing.T) {
 	if rep.version != "SSH-2.0-test" || rep.firstByte.IsZero() || rep.sshClosed {
 		t.Errorf("report %+v", rep)
 	}
-}
-
-func mustAtoi(t *testing.T, s string) int {
-	t.Helper()
-	n, err := strconv.Atoi(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
