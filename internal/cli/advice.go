@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/transport"
 )
 
@@ -25,6 +26,8 @@ func advise(err error) error {
 		unreachable *transport.UnreachableError
 		noPublicIP  *transport.NoPublicIPError
 		direct      *transport.DirectError
+		managed     *connect.ManagedError
+		noPrivate   *connect.NoPrivateKeyError
 	)
 	switch {
 	case err == nil:
@@ -37,6 +40,16 @@ func advise(err error) error {
 		return &advised{err, "; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can"}
 	case errors.As(err, &direct):
 		return &advised{err, "; try --transport ssm or eice"}
+	case errors.As(err, &managed) && managed.JumpHost:
+		return &advised{err, "; reach managed instances with --transport ssm"}
+	case errors.As(err, &managed):
+		return &advised{err, "; use --transport ssm or auto"}
+	case errors.As(err, &noPrivate):
+		return &advised{err, " (with your own key (-i / --public-key), load it into the ssh-agent)"}
+	case errors.Is(err, connect.ErrNoKeyFile):
+		return &advised{err, ": pass --identity-file (the ssh config block does)"}
+	case errors.Is(err, connect.ErrBastionWithoutPins):
+		return &advised{err, " (--no-pin)"}
 	}
 	return err
 }

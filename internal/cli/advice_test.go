@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
@@ -21,6 +22,10 @@ func TestAdviseTypedErrors(t *testing.T) {
 		{&transport.UnreachableError{Instance: inst, Facts: transport.Facts{SSM: "ConnectionLost"}}, []string{"no transport can reach", "--via BASTION", "jitssh doctor " + inst.ID}},
 		{&transport.UnreachableError{Instance: targets.Instance{ID: "mi-0123456789abcdef0", Managed: true}}, []string{"get the agent online", "`jitssh doctor mi-0123456789abcdef0`"}},
 		{fmt.Errorf("bastion: reach jump host: %w", &transport.NoPublicIPError{Instance: inst}), []string{"bastion: reach jump host: direct: i-0a1b2c3d4e5f00005 (app-1) has no public IP address; reach it with --transport ssm"}},
+		{fmt.Errorf("x: %w", &connect.ManagedError{Instance: targets.Instance{ID: "mi-0123456789abcdef0", Managed: true}, Transport: "eice"}), []string{"only the ssm transport reaches it", "not eice; use --transport ssm or auto"}},
+		{&connect.ManagedError{Instance: targets.Instance{ID: "mi-0123456789abcdef0", Managed: true}, JumpHost: true}, []string{"cannot be a jump host", "; reach managed instances with --transport ssm"}},
+		{&connect.NoPrivateKeyError{Err: errors.New("no agent")}, []string{"needs the private half of the key it pushes: no agent (with your own key (-i / --public-key)"}},
+		{connect.ErrNoKeyFile, []string{"no identity file path: pass --identity-file"}},
 		{&transport.DirectError{Instance: inst, Addr: "127.0.0.1:22", Err: errors.New("connection refused")}, []string{"connection refused", "network ACL may block it); try --transport ssm or eice"}},
 	} {
 		got := advise(c.err)

@@ -180,7 +180,7 @@ func newProxy(o ProxyOptions) (*proxy, error) {
 		}
 	}
 	if o.PublicKey == "" && o.KeyFile == "" {
-		return nil, errors.New("no identity file path: pass --identity-file (the ssh config block does)")
+		return nil, ErrNoKeyFile
 	}
 	if p.dialer == nil {
 		p.dialer = transport.Kit{API: o.API, Reason: o.Reason, Tunnel: o.Tunnel, MaxTunnelDuration: o.MaxTunnelDuration, Timeouts: o.Timeouts}
@@ -305,10 +305,10 @@ func (o *proxy) resolveTarget(ctx context.Context) (targets.Instance, <-chan err
 // ssm was given for the instance (for `jitssh known-hosts lookup`).
 func (o *proxy) checkEnds(inst, via targets.Instance) error {
 	if via.Managed {
-		return fmt.Errorf("%s is an SSM managed instance: it cannot be a jump host (the bastion transport reaches a target in the jump host's VPC, and managed instances have none); reach managed instances with --transport ssm", via.ID)
+		return &ManagedError{Instance: via, JumpHost: true}
 	}
 	if inst.Managed && o.name != transport.NameAuto && o.name != transport.NameSSM {
-		return fmt.Errorf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s; use --transport ssm or auto", inst.ID, o.name)
+		return &ManagedError{Instance: inst, Transport: o.name}
 	}
 	if o.name == transport.NameBastion && via.ID == inst.ID {
 		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
@@ -345,7 +345,7 @@ func (o *proxy) credentials(key *heldKey, e *ends) (*credential, error) {
 	if o.name == transport.NameBastion && c.signer == nil {
 		s, closeAgent, err := agentSigner(c.pubKey)
 		if err != nil {
-			return nil, fmt.Errorf("the bastion transport logs in to the jump host itself and needs the private half of the key it pushes: %w (with your own key (-i / --public-key), load it into the ssh-agent)", err)
+			return nil, &NoPrivateKeyError{Err: err}
 		}
 		c.signer, c.close = s, closeAgent
 	}
@@ -644,7 +644,7 @@ func (o *proxy) transport(ctx context.Context, name string, inst targets.Instanc
 // be), and waits for the key push to it.
 func (o *proxy) bastion(ctx context.Context, via targets.Instance, user string, signer ssh.Signer, pushed <-chan struct{}) (transport.Transport, error) {
 	if o.Pins == nil {
-		return nil, errors.New("the bastion transport checks the jump host's pinned host key: it cannot run with --no-pin")
+		return nil, ErrBastionWithoutPins
 	}
 	viaFacts := &factsOnce{api: o.API, inst: via}
 	var (
@@ -674,6 +674,42 @@ func (o *proxy) bastion(ctx context.Context, via targets.Instance, user string, 
 	o.Logger.Info("jump host", "instance", via.ID, "transport", hop.Name(), "user", user)
 	return transport.Bastion{Via: via, Hop: hop, User: user, Signer: signer, HostKeys: keys, Pins: o.Pins, Timeouts: o.Timeouts}, nil
 }
+
+// ErrNoKeyFile is Proxy given neither a key file (KeyFile) nor a public
+// key (PublicKey).
+var ErrNoKeyFile = errors.New("no identity file path")
+
+// ErrBastionWithoutPins is the bastion transport asked for without a pin
+// store (Pins): it checks the jump host's pinned host key.
+var ErrBastionWithoutPins = errors.New("the bastion transport checks the jump host's pinned host key: it cannot run without host-key pins")
+
+// ManagedError is an SSM managed (mi-) Instance asked to be reached over
+// another Transport than ssm, or to be a JumpHost.
+type ManagedError struct {
+	Instance  targets.Instance
+	Transport string // the transport asked for ("" with JumpHost)
+	JumpHost  bool
+}
+
+func (e *ManagedError) Error() string {
+	if e.JumpHost {
+		return fmt.Sprintf("%s is an SSM managed instance: it cannot be a jump host (the bastion transport reaches a target in the jump host's VPC, and managed instances have none)", e.Instance.ID)
+	}
+	return fmt.Sprintf("%s is an SSM managed instance: only the ssm transport reaches it (EC2 Instance Connect Endpoints, public addresses and jump hosts are EC2's), not %s", e.Instance.ID, e.Transport)
+}
+
+// NoPrivateKeyError is the bastion transport, which logs in to the jump
+// host itself, without the private half of the key it pushes (the user's
+// own key, and no ssh-agent holding it): Err says why.
+type NoPrivateKeyError struct {
+	Err error
+}
+
+func (e *NoPrivateKeyError) Error() string {
+	return "the bastion transport logs in to the jump host itself and needs the private half of the key it pushes: " + e.Err.Error()
+}
+
+func (e *NoPrivateKeyError) Unwrap() error { return e.Err }
 
 // firstReal returns the first error that is not a cancellation caused by
 // another step failing.
