@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
 
@@ -28,6 +29,7 @@ func advise(err error) error {
 		direct      *transport.DirectError
 		managed     *connect.ManagedError
 		noPrivate   *connect.NoPrivateKeyError
+		notFound    *targets.NotFoundError
 	)
 	switch {
 	case err == nil:
@@ -48,6 +50,10 @@ func advise(err error) error {
 		return &advised{err, " (with your own key (-i / --public-key), load it into the ssh-agent)"}
 	case errors.Is(err, connect.ErrNoKeyFile):
 		return &advised{err, ": pass --identity-file (the ssh config block does)"}
+	case errors.As(err, &notFound) && notFound.ByID():
+		return &advised{err, ": check the id and --region/--profile (`jitssh ls` lists instances)"}
+	case errors.As(err, &notFound):
+		return &advised{err, "; `jitssh ls` lists instances"}
 	case errors.Is(err, connect.ErrBastionWithoutPins):
 		return &advised{err, " (--no-pin)"}
 	}

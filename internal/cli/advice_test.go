@@ -25,6 +25,8 @@ func TestAdviseTypedErrors(t *testing.T) {
 		{fmt.Errorf("x: %w", &connect.ManagedError{Instance: targets.Instance{ID: "mi-0123456789abcdef0", Managed: true}, Transport: "eice"}), []string{"only the ssm transport reaches it", "not eice; use --transport ssm or auto"}},
 		{&connect.ManagedError{Instance: targets.Instance{ID: "mi-0123456789abcdef0", Managed: true}, JumpHost: true}, []string{"cannot be a jump host", "; reach managed instances with --transport ssm"}},
 		{&connect.NoPrivateKeyError{Err: errors.New("no agent")}, []string{"needs the private half of the key it pushes: no agent (with your own key (-i / --public-key)"}},
+		{fmt.Errorf("resolve: %w", &targets.NotFoundError{Spec: targets.Spec{Kind: targets.KindInstanceID, Value: "i-0fffffffffffffff0"}}), []string{"instance id i-0fffffffffffffff0 not found in this account and region: check the id and --region/--profile (`jitssh ls` lists instances)"}},
+		{&targets.NotFoundError{Spec: targets.Spec{Kind: targets.KindName, Value: "web-9"}}, []string{"(terminated instances are not targets); `jitssh ls` lists instances"}},
 		{connect.ErrNoKeyFile, []string{"no identity file path: pass --identity-file"}},
 		{&transport.DirectError{Instance: inst, Addr: "127.0.0.1:22", Err: errors.New("connection refused")}, []string{"connection refused", "network ACL may block it); try --transport ssm or eice"}},
 	} {

@@ -329,14 +329,7 @@ func Resolve(ctx context.Context, l Lookup, sp Spec, choose Chooser) (Instance, 
 	var in Instance
 	switch len(found) {
 	case 0:
-		where := "in this account and region"
-		if sp.Region != "" {
-			where = "in " + sp.Region + " (this account)"
-		}
-		if sp.Kind == KindInstanceID || sp.Kind == KindManagedID {
-			return Instance{}, fmt.Errorf("%s %s not found %s: check the id and --region/--profile (`jitssh ls` lists instances)", sp.Kind, sp.Value, where)
-		}
-		return Instance{}, fmt.Errorf("no instance with %s %q %s (terminated instances are not targets; `jitssh ls` lists instances)", sp.Kind, sp.String(), where)
+		return Instance{}, &NotFoundError{Spec: sp}
 	case 1:
 		in = found[0]
 	default:
@@ -464,4 +457,29 @@ func Printable(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// NotFoundError is a target that matches no instance (in Spec.Region, or
+// the caller's region). Its message names no commands or flags; the
+// command line adds what to try.
+type NotFoundError struct {
+	Spec Spec
+}
+
+// ByID reports whether the target was an instance id (EC2's or a managed
+// instance's), rather than a name, tag or address.
+func (e *NotFoundError) ByID() bool {
+	return e.Spec.Kind == KindInstanceID || e.Spec.Kind == KindManagedID
+}
+
+func (e *NotFoundError) Error() string {
+	sp := e.Spec
+	where := "in this account and region"
+	if sp.Region != "" {
+		where = "in " + sp.Region + " (this account)"
+	}
+	if e.ByID() {
+		return fmt.Sprintf("%s %s not found %s", sp.Kind, sp.Value, where)
+	}
+	return fmt.Sprintf("no instance with %s %q %s (terminated instances are not targets)", sp.Kind, sp.String(), where)
 }
