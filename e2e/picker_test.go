@@ -82,8 +82,9 @@ func TestPickerEnterLandsOnWhatWasTyped(t *testing.T) {
 			for _, h := range host {
 				hosts = append(hosts, regexp.QuoteMeta(h))
 			}
-			// (At the start of a line, or right after the picker's erasing.)
-			g := term.expect(t, `(?m)(?:^|\x1b\[J)(`+strings.Join(hosts, "|")+`)\r?$`)
+			// (At the start of a line, or right after the picker's or the progress
+			// line's erasing.)
+			g := term.expect(t, `(?m)(?:^|\x1b\[J|\x1b\[K)(`+strings.Join(hosts, "|")+`)\r?$`)
 			if g[1] != host[c.want] {
 				t.Fatalf("Enter landed on the instance with hostname %s, want %s (%s)", g[1], host[c.want], c.want)
 			}
