@@ -1,8 +1,8 @@
 // Package hostcli is the jitssh-host command tree, the instance side of
 // jitssh: `authorized-keys` (sshd's AuthorizedKeysCommand, over
-// internal/host/authkeys), `userdb` (the just-in-time user service, over
-// internal/host/jituser, host/userdb and varlink), `users` (list, remove,
-// kill, block, unblock, blocked), and `install`, `uninstall`, `user-data`
+// internal/host/authkeys), `userdb` (the just-in-time user service) and
+// `users` (list, remove, kill, block, unblock, blocked), both over
+// internal/host/service, and `install`, `uninstall`, `user-data`
 // (over internal/host/install).
 // This package only maps results to stdout, stderr and the exit status.
 //

@@ -3,35 +3,20 @@ package hostcli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/jitssh/jitssh/internal/host/audit"
-	"github.com/jitssh/jitssh/internal/host/authkeys"
-	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
-	"github.com/jitssh/jitssh/internal/host/jituser"
-	"github.com/jitssh/jitssh/internal/host/keyservice"
+	"github.com/jitssh/jitssh/internal/host/service"
 	"github.com/jitssh/jitssh/internal/host/userdb"
-	"github.com/jitssh/jitssh/internal/imds"
-	"github.com/jitssh/jitssh/internal/varlink"
 )
-
-// expiryInterval is how often the userdb service removes expired users.
-const expiryInterval = time.Hour
 
 func newUserdbCmd(stderr io.Writer) *cobra.Command {
 	var configPath, socketDir string
@@ -81,269 +66,21 @@ to stderr; users created, keys served and refusals go to the audit trail.`,
 	return cmd
 }
 
-// userdbAudit passes the userdb service's verification refusals to the
-// audit trail, marked as its own; keys it verified were not served to
-// sshd, so key-served events are dropped (user-created says it instead).
-type userdbAudit struct{ w audit.Recorder }
-
-func (a userdbAudit) Record(e audit.Event) error {
-	if e.Event == audit.EventKeyServed {
-		return nil
-	}
-	e.Source = "userdb"
-	return a.w.Record(e)
-}
-
-// Limits of the userdb service's two sockets (docs/instance.md, "Limits").
-// nss-systemd and jitssh-authkeys send one small call per connection, at
-// once: a few hundred bytes.
-const (
-	// maxRequest is the largest message read on either socket.
-	maxRequest = 4096
-	// messageTimeout: a message started must arrive whole within it.
-	messageTimeout = 2 * time.Second
-	// idleTimeout closes a connection that sends nothing.
-	idleTimeout = 10 * time.Second
-	// Connections open at once on the userdb socket: from root (sshd,
-	// PAM, the administrator), from any one other uid, and from every
-	// other uid together. Over a cap a connection is closed at once.
-	maxRootConns    = 256
-	maxConnsPerPeer = 32
-	maxUserConns    = 256
-	// maxKeysConns bounds io.jitssh.Keys connections (root only; sshd
-	// runs one AuthorizedKeysCommand per key tried, bounded by its
-	// MaxStartups).
-	maxKeysConns = 128
-	// maxHeld connections over a cap from uids other than root are held
-	// open, unanswered, for holdOver before they are closed, so that a
-	// process looping on connect waits instead of spinning against the
-	// service (the CPU it would burn competes with sshd's logins).
-	maxHeld  = 1024
-	holdOver = 2 * time.Second
-	// Audit: request-refused events of the userdb service (lookups of
-	// names nobody pushed a key for, when IMDS fails) recorded one by one
-	// per auditWindow; the rest summed up in one event.
-	auditBurst  = 20
-	auditWindow = time.Minute
-)
-
-// connCaps are the connection caps of both sockets.
-type connCaps struct{ root, perPeer, users, keys, held int }
-
-// fdReserve is what the service keeps for itself beyond its connection
-// caps: standard streams, listeners, the audit and state files, IMDS
-// connections (three clients of four), syslog.
-const fdReserve = 64
-
-// capsFor returns the connection caps for a file-descriptor limit: the
-// defaults when they fit under it with fdReserve to spare, else every cap
-// scaled down alike (at least 1), so that connections alone can never use
-// up the service's descriptors.
-func capsFor(nofile uint64) connCaps {
-	c := connCaps{root: maxRootConns, perPeer: maxConnsPerPeer, users: maxUserConns, keys: maxKeysConns, held: maxHeld}
-	need := uint64(c.root + c.users + c.keys + c.held + fdReserve)
-	if nofile >= need {
-		return c
-	}
-	avail := uint64(0)
-	if nofile > fdReserve {
-		avail = nofile - fdReserve
-	}
-	scale := func(v int) int {
-		return max(1, int(uint64(v)*avail/uint64(c.root+c.users+c.keys+c.held)))
-	}
-	return connCaps{root: scale(c.root), perPeer: min(scale(c.perPeer), scale(c.users)), users: scale(c.users), keys: scale(c.keys), held: scale(c.held)}
-}
-
-// peerUID is the uid of the process a userdb call comes from.
-func peerUID(ctx context.Context) (uint32, bool) {
-	p, ok := varlink.PeerOf(ctx)
-	return p.UID, ok
-}
-
-// manager is the JIT user manager with what it holds open.
-type manager struct {
-	*jituser.Manager
-	w *audit.Writer
-	// keys is the verification configuration of io.jitssh.Keys: the same
-	// signer cache as the lookups, an IMDS client of its own, the audit
-	// trail unfiltered.
-	keys    authkeys.Config
-	limited *audit.Limited
-	clients []*imds.Client
-}
-
-func (m *manager) Close() {
-	for _, c := range m.clients {
-		c.Close()
-	}
-	if m.limited != nil {
-		m.limited.Close()
-	}
-	m.w.Close()
-}
-
-// openManager builds the JIT user manager from the host configuration.
-//
-// For the service (source "userdb") every kind of caller gets its own IMDS
-// client (kept-alive connections, one IMDSv2 token a minute), so that none
-// queues behind another's requests: io.jitssh.Keys (sshd's key lookups),
-// root's user lookups (sshd's getpwnam at login), and every other user's
-// lookups, which jituser.Limits bound besides.
-func openManager(configPath string, log *slog.Logger, source string) (*manager, error) {
-	hc, err := hostconfig.Load(configPath)
-	if err != nil {
-		return nil, err
-	}
-	cfg, w, err := authkeys.Setup(hc)
-	if err != nil {
-		if w != nil {
-			w.Close()
-		}
-		return nil, err
-	}
-	mg := &manager{w: w}
-	cfg.Signers = authkeys.NewSignerCache(0)
-	verify := func(context.Context, string) ([]authkeys.Accepted, error) {
-		return nil, errors.New("this command creates no user")
-	}
-	if source == "userdb" {
-		var clients [3]*imds.Client
-		for i := range clients {
-			if clients[i], err = authkeys.NewSharedIMDS(cfg); err != nil {
-				mg.Close()
-				return nil, err
-			}
-			mg.clients = append(mg.clients, clients[i])
-		}
-		mg.keys = cfg
-		mg.keys.IMDS = clients[0]
-		mg.limited = audit.NewLimited(w, auditBurst, auditWindow)
-		cfg.Audit = userdbAudit{w: mg.limited}
-		rootCfg, userCfg := cfg, cfg
-		rootCfg.IMDS, userCfg.IMDS = clients[1], clients[2]
-		verify = func(ctx context.Context, user string) ([]authkeys.Accepted, error) {
-			if uid, ok := peerUID(ctx); ok && uid != 0 {
-				return authkeys.Authorize(ctx, userCfg, user, "")
-			}
-			return authkeys.Authorize(ctx, rootCfg, user, "")
-		}
-	}
-	m, err := jituser.New(jituser.Options{Policy: hc.JIT, Verify: verify, VerifyTimeout: hc.Timeout, Audit: w, Log: log, Peer: peerUID, BlockFile: hc.BlockFile})
-	if err != nil {
-		mg.Close()
-		return nil, err
-	}
-	mg.Manager = m
-	return mg, nil
-}
-
 func runUserdb(ctx context.Context, stderr io.Writer, configPath, socketDir string) error {
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	hc, err := hostconfig.Load(configPath)
-	if err != nil {
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+	if err := service.Run(ctx, service.Options{ConfigPath: configPath, SocketDir: socketDir, Log: log}); err != nil {
+		return refused(err)
 	}
-	m, err := openManager(configPath, log, "userdb")
-	if err != nil {
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-	}
-	defer m.Close()
-	sock := filepath.Join(socketDir, hc.JIT.Service)
-	ln, err := varlink.Listen(sock, 0o666)
-	if err != nil {
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-	}
-	svc := &userdb.Service{Name: hc.JIT.Service, Dir: m, Log: log}
-	log.Info("userdb: serving just-in-time users", "socket", sock, "uid_range", fmt.Sprintf("%d-%d", hc.JIT.UIDMin, hc.JIT.UIDMax), "state", hc.JIT.StateFile)
-	caps := capsFor(1 << 20)
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil {
-		caps = capsFor(rl.Cur)
-	}
-	log.Info("userdb: connection caps", "root", caps.root, "per_uid", caps.perPeer, "non_root", caps.users, "keys", caps.keys, "held", caps.held)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Each server closes its listener (removing its socket) when it stops;
-	// the first to stop for good stops the other, and the service exits
-	// with an error for systemd to restart it. Until then jitssh-authkeys
-	// finds no socket and falls back to verifying by itself.
-	type result struct {
-		name string
-		err  error
-	}
-	done := make(chan result, 2)
-	servers := 1
-	if hc.KeysSocket != "" {
-		// io.jitssh.Keys for jitssh-authkeys: root only (mode 0600 and
-		// SO_PEERCRED), in a directory only root can write.
-		if err := os.MkdirAll(filepath.Dir(hc.KeysSocket), 0o755); err != nil {
-			ln.Close()
-			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-		}
-		kln, err := varlink.Listen(hc.KeysSocket, 0o600)
-		if err != nil {
-			ln.Close()
-			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-		}
-		ks := &keyservice.Service{Config: m.keys, Log: log, Served: m.NoteLogin}
-		log.Info("userdb: serving io.jitssh.Keys for jitssh-authkeys", "socket", hc.KeysSocket)
-		servers++
-		go func() {
-			err := (&varlink.Server{
-				Handler: ks.Handler(), Log: log,
-				MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
-				MaxRootConns: caps.keys, MaxConns: 1, MaxConnsPerPeer: 1,
-			}).Serve(ctx, keyservice.RootOnly(kln, log))
-			done <- result{"io.jitssh.Keys", err}
-		}()
-	}
-	go func() {
-		t := time.NewTicker(expiryInterval)
-		defer t.Stop()
-		for {
-			if removed, err := m.Expire(); err != nil {
-				log.Error("userdb: expiry", "err", err)
-			} else if len(removed) > 0 {
-				log.Info("userdb: expired users removed", "users", removed)
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	go func() {
-		err := (&varlink.Server{
-			Handler: svc.Handler(), Log: log,
-			MaxRequest: maxRequest, MessageTimeout: messageTimeout, IdleTimeout: idleTimeout,
-			MaxRootConns: caps.root, MaxConns: caps.users, MaxConnsPerPeer: caps.perPeer,
-			HoldOver: holdOver, MaxHeld: caps.held,
-		}).Serve(ctx, ln)
-		done <- result{"userdb", err}
-	}()
-	var failed []string
-	for i := 0; i < servers; i++ {
-		r := <-done
-		if r.err == nil && ctx.Err() == nil {
-			r.err = errors.New("stopped")
-		}
-		if r.err != nil {
-			log.Error("userdb: "+r.name+" server stopped; stopping the service (jitssh-authkeys falls back to verifying by itself)", "err", r.err)
-			failed = append(failed, r.name+": "+r.err.Error())
-		}
-		cancel()
-	}
-	if len(failed) > 0 {
-		return &exitError{code: ExitRefused, msg: oneLine(strings.Join(failed, "; "))}
-	}
-	log.Info("userdb: stopped")
 	return nil
 }
 
+// refused is a run failure: err on one line, exit status ExitRefused.
+func refused(err error) error {
+	return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+}
+
 func newUsersCmd(stdout io.Writer) *cobra.Command {
-	var configPath, output string
+	var configPath string
 	cmd := &cobra.Command{
 		Use:   "users",
 		Short: "List, remove and block just-in-time users, and end their sessions",
@@ -368,19 +105,28 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
   jitssh-host users unblock alice`,
 	}
 	cmd.PersistentFlags().StringVar(&configPath, "config", "", "configuration file (default "+hostconfig.DefaultPath+", if it exists)")
+	cmd.AddCommand(newUsersListCmd(stdout, &configPath), newUsersRemoveCmd(stdout, &configPath), newUsersKillCmd(stdout, &configPath),
+		newUsersBlockCmd(stdout, &configPath, "block NAME...", "Block names: no key is served for them and they are never created", true),
+		newUsersBlockCmd(stdout, &configPath, "unblock NAME...", "Take names off the block list", false),
+		newUsersBlockedCmd(stdout, &configPath))
+	return cmd
+}
+
+func newUsersListCmd(stdout io.Writer, configPath *string) *cobra.Command {
+	var output string
 	list := &cobra.Command{
 		Use:   "list [--output text|json]",
 		Short: "List just-in-time users",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := service.OpenAdmin(*configPath)
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
 			defer m.Close()
 			st, err := m.State()
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
 			recs := st.Sorted()
 			switch output {
@@ -401,157 +147,111 @@ func newUsersCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	list.Flags().StringVarP(&output, "output", "o", "text", "text or json")
-	remove := &cobra.Command{
+	return list
+}
+
+func newUsersRemoveCmd(stdout io.Writer, configPath *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "remove NAME...",
 		Short: "Remove just-in-time users (kills their processes first)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := service.OpenAdmin(*configPath)
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
 			defer m.Close()
 			var errs []string
 			for _, name := range args {
-				r, err := m.Remove(name, "removed by an administrator", "cli")
+				r, err := m.Remove(name)
 				if err != nil {
 					errs = append(errs, err.Error())
 					continue
 				}
 				fmt.Fprintf(stdout, "removed %s (uid %d, home %s)\n", r.Name, r.UID, r.Home)
 			}
-			if len(errs) > 0 {
-				return &exitError{code: ExitRefused, msg: oneLine(strings.Join(errs, "; "))}
-			}
-			return nil
+			return refusedAll(errs)
 		},
 	}
-	kill := &cobra.Command{
+}
+
+func newUsersKillCmd(stdout io.Writer, configPath *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "kill NAME...",
 		Short: "Kill every process of users, ending their SSH sessions",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := openManager(configPath, slog.New(slog.DiscardHandler), "cli")
+			m, err := service.OpenAdmin(*configPath)
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
 			defer m.Close()
 			st, err := m.State()
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
 			var errs []string
 			for _, name := range args {
-				uid, ok := uint32(0), false
-				if r, found := st.Users[name]; found {
-					uid, ok = r.UID, true
-				} else {
-					uid, ok = passwdUID(name)
-				}
-				if !ok || uid == 0 {
-					errs = append(errs, fmt.Sprintf("%s: no such user (or root)", audit.Sanitize(name, 64)))
-					continue
-				}
-				n, err := jituser.KillSessions(uid, name)
+				k, err := m.Kill(st, name)
 				if err != nil {
-					errs = append(errs, fmt.Sprintf("%s: %v", name, err))
+					errs = append(errs, err.Error())
 					continue
 				}
-				_ = m.w.Record(audit.Event{Event: audit.EventSessionsKilled, Source: "cli", OSUser: name, UID: uid, Reason: "killed by an administrator", Detail: fmt.Sprintf("%d processes", n)})
-				fmt.Fprintf(stdout, "killed %d processes of %s (uid %d)\n", n, name, uid)
+				fmt.Fprintf(stdout, "killed %d processes of %s (uid %d)\n", k.Processes, k.Name, k.UID)
 			}
-			if len(errs) > 0 {
-				return &exitError{code: ExitRefused, msg: oneLine(strings.Join(errs, "; "))}
+			return refusedAll(errs)
+		},
+	}
+}
+
+// refusedAll is nil without errs, else a run failure listing them.
+func refusedAll(errs []string) error {
+	if len(errs) > 0 {
+		return &exitError{code: ExitRefused, msg: oneLine(strings.Join(errs, "; "))}
+	}
+	return nil
+}
+
+func newUsersBlockCmd(stdout io.Writer, configPath *string, use, short string, block bool) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			verb := "blocked"
+			if !block {
+				verb = "unblocked"
+			}
+			changed, err := service.SetBlocked(*configPath, block, args, func(name string) {
+				fmt.Fprintf(stdout, "%s %s\n", verb, name)
+			})
+			if err != nil {
+				return refused(err)
+			}
+			for _, name := range args {
+				if !slices.Contains(changed, name) {
+					fmt.Fprintf(stdout, "%s was already %s\n", name, verb)
+				}
 			}
 			return nil
 		},
 	}
-	blockCmd := func(use, short string, add bool) *cobra.Command {
-		return &cobra.Command{
-			Use:   use,
-			Short: short,
-			Args:  cobra.MinimumNArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				hc, err := hostconfig.Load(configPath)
-				if err != nil {
-					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-				}
-				if hc.BlockFile == "" {
-					return &exitError{code: ExitRefused, msg: "block_file is \"\" in the configuration: there is no block list"}
-				}
-				_, w, err := authkeys.Setup(hc)
-				if err != nil {
-					if w != nil {
-						w.Close()
-					}
-					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-				}
-				defer w.Close()
-				change, event, verb := blocklist.Add, audit.EventUserBlocked, "blocked"
-				if !add {
-					change, event, verb = blocklist.Remove, audit.EventUserUnblocked, "unblocked"
-				}
-				changed, err := change(hc.BlockFile, args...)
-				if err != nil {
-					return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-				}
-				for _, name := range changed {
-					if err := w.Record(audit.Event{Time: time.Now(), Event: event, Source: "cli", OSUser: name, Reason: verb + " by an administrator", Detail: hc.BlockFile}); err != nil {
-						return &exitError{code: ExitRefused, msg: oneLine(fmt.Sprintf("%s %s, but the audit failed: %v", verb, name, err))}
-					}
-					fmt.Fprintf(stdout, "%s %s\n", verb, name)
-				}
-				for _, name := range args {
-					if !slices.Contains(changed, name) {
-						fmt.Fprintf(stdout, "%s was already %s\n", name, verb)
-					}
-				}
-				return nil
-			},
-		}
-	}
-	blocked := &cobra.Command{
+}
+
+func newUsersBlockedCmd(stdout io.Writer, configPath *string) *cobra.Command {
+	return &cobra.Command{
 		Use:   "blocked",
 		Short: "Print the block list",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			hc, err := hostconfig.Load(configPath)
+			names, err := service.Blocked(*configPath)
 			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+				return refused(err)
 			}
-			names, err := blocklist.Read(hc.BlockFile)
-			if hc.BlockFile == "" {
-				names, err = nil, nil
-			}
-			if err != nil {
-				return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
-			}
-			sorted := slices.Sorted(maps.Keys(names))
-			for _, n := range sorted {
+			for _, n := range names {
 				fmt.Fprintln(stdout, n)
 			}
 			return nil
 		},
 	}
-	cmd.AddCommand(list, remove, kill,
-		blockCmd("block NAME...", "Block names: no key is served for them and they are never created", true),
-		blockCmd("unblock NAME...", "Take names off the block list", false),
-		blocked)
-	return cmd
-}
-
-// passwdUID finds name in /etc/passwd (not through NSS).
-func passwdUID(name string) (uint32, bool) {
-	b, err := os.ReadFile("/etc/passwd")
-	if err != nil {
-		return 0, false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 3 && f[0] == name {
-			uid, err := strconv.ParseUint(f[2], 10, 32)
-			return uint32(uid), err == nil
-		}
-	}
-	return 0, false
 }

@@ -1,4 +1,4 @@
-package hostcli
+package service
 
 import "testing"
 
