@@ -1,0 +1,133 @@
+package config
+
+// BuiltinText is the built-in configuration, as a file would write it.
+// The default identity's session name is the local user's, so jitssh logs
+// in as the local user out of the box.
+const BuiltinText = `# The jitssh sandbox's built-in account.
+region = "us-east-1"
+account = "123456789012"
+scps = ["FullAWSAccess", "jitssh-scp"]
+
+# The default identity (credentials in the env file): a developer whose role
+# session name, and userName principal tag, is the local user's name
+# ("developer" when the sandbox runs as root: never root).
+[[identities]]
+name = "default"
+role = "JitsshDeveloper"
+access_key_id = "AKIAJITSSHSANDBOX001"
+policies = ["jitssh-user"]
+
+[[identities]]
+name = "alice"
+role = "JitsshDeveloper"
+session_name = "alice"
+access_key_id = "AKIAJITSSHSANDBOX002"
+policies = ["jitssh-user"]
+
+# No policies at all: denied everything but sts:GetCallerIdentity.
+[[identities]]
+name = "nopolicy"
+type = "user"
+user = "nopolicy"
+access_key_id = "AKIAJITSSHSANDBOX003"
+
+# Administrator: allowed everything the SCP does not deny.
+[[identities]]
+name = "admin"
+role = "Admin"
+session_name = "admin"
+access_key_id = "AKIAJITSSHSANDBOX004"
+policies = ["AdministratorAccess"]
+
+# The network: one VPC with a public and a private subnet. Public
+# instances get a loopback "public" IP (127.X.Y.n) at start, where their
+# SSH server listens: the sandbox's internet is loopback.
+[[vpcs]]
+id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.0.0/16"
+
+[[subnets]]
+id = "subnet-0a1b2c3d4e5f60001"
+vpc_id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.1.0/24"
+public = true
+
+[[subnets]]
+id = "subnet-0a1b2c3d4e5f60002"
+vpc_id = "vpc-0a1b2c3d4e5f60001"
+cidr = "10.0.2.0/24"
+
+# An EC2 Instance Connect Endpoint in the private subnet: the websocket
+# tunnel (/openTunnel) reaches port 22 of any instance in the VPC.
+[[endpoints]]
+id = "eice-0a1b2c3d4e5f60001"
+subnet_id = "subnet-0a1b2c3d4e5f60002"
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00001"
+name = "web-1"
+private_ip = "10.0.1.11"
+public = true
+
+# Just-in-time users: its sshd creates any user with a valid pushed key on
+# first login (jitssh-sandbox up runs jitssh-host userdb for it as root,
+# with nss-systemd), e.g. ssh alice@web-2 with the alice profile.
+[[instances]]
+id = "i-0a1b2c3d4e5f00002"
+name = "web-2"
+private_ip = "10.0.1.12"
+public = true
+jit = true
+jit_groups = ["users"]
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00003"
+name = "db-1"
+private_ip = "10.0.2.21"
+
+# A bastion: ssh -J bastion-1 reaches the private instances.
+[[instances]]
+id = "i-0a1b2c3d4e5f00004"
+name = "bastion-1"
+private_ip = "10.0.1.10"
+public = true
+bastion = true
+
+# SSM agent offline: reachable only through the endpoint or the bastion.
+[[instances]]
+id = "i-0a1b2c3d4e5f00005"
+name = "app-1"
+private_ip = "10.0.2.31"
+ssm = "offline"
+
+[[instances]]
+id = "i-0a1b2c3d4e5f00006"
+name = "old-1"
+private_ip = "10.0.2.41"
+state = "stopped"
+
+# An image without EC2 Instance Connect: SendSSHPublicKey succeeds (EC2
+# cannot tell), but its sshd never asks for pushed keys.
+[[instances]]
+id = "i-0a1b2c3d4e5f00008"
+name = "legacy-1"
+private_ip = "10.0.2.51"
+eic = false
+
+# An on-premises server registered with SSM (a hybrid activation): SSM
+# lists it and opens sessions to it; EC2 and EC2 Instance Connect do not
+# know it.
+[[managed_instances]]
+id = "mi-0a1b2c3d4e5f00001"
+name = "onprem-1"
+ip_address = "192.168.10.21"
+`
+
+// Builtin returns the built-in configuration.
+func Builtin() *File {
+	f, err := Parse([]byte(BuiltinText), "")
+	if err != nil {
+		panic("config: built-in configuration: " + err.Error())
+	}
+	return f
+}
