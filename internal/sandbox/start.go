@@ -1,0 +1,421 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/sandbox/agent"
+	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/eice"
+	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
+	"github.com/jitssh/jitssh/internal/sandbox/netns"
+	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
+	"github.com/jitssh/jitssh/internal/sandbox/signer"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+)
+
+// Start's steps, in order, and the start of one simulated instance.
+
+// Start starts a sandbox. Close stops it.
+func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
+	acct, err := resolveAccount(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyDefaults(&cfg, acct); err != nil {
+		return nil, err
+	}
+	sb := &Sandbox{log: cfg.Logger, hosts: map[string]*sshd.Server{}, accounts: map[string]*passwdns.DB{}, netns: map[string]*netns.NS{}}
+	defer func() {
+		if err != nil {
+			sb.Close()
+		}
+	}()
+	if err := sb.makeStateDir(&cfg); err != nil {
+		return nil, err
+	}
+	sb.Identity, sb.identities = acct.Identities[0], acct.Identities
+	mode, hostBin, err := sb.chooseSSHServer(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := sb.buildWorld(&cfg, acct); err != nil {
+		return nil, err
+	}
+	sig, rootsPath, err := sb.newSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if mode == sshd.OpenSSH {
+		p, cleanup, err := sshd.InstallSafeBinary(hostBin)
+		if err != nil {
+			return nil, err
+		}
+		sb.cleanups = append(sb.cleanups, cleanup)
+		hostBin = p
+	}
+	// API + data channel listener.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	mux, err := sb.routes(cfg, ln.Addr().String())
+	if err == nil {
+		err = sb.startInstances(ctx, cfg, mode, sig, rootsPath, hostBin)
+	}
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// Coalesce writes as the client does: the data channel sends many
+	// small frames (docs/benchmarks.md).
+	sb.serve(datachannel.BatchListener(ln), mux)
+	return sb, nil
+}
+
+// applyDefaults completes cfg from the account and the built-in defaults,
+// and refuses a non-loopback address unless allowed.
+func applyDefaults(cfg *Config, acct *config.Account) error {
+	cfg.Region, cfg.Instances = acct.Region, acct.Instances
+	if cfg.Latency == nil {
+		cfg.Latency = acct.Latency
+	}
+	if cfg.Throttle == nil {
+		cfg.Throttle = acct.Throttle
+	}
+	if cfg.Fail == nil {
+		cfg.Fail = acct.Fail
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if err := CheckLoopback(cfg.Addr); err != nil && !cfg.AllowNonLoopback {
+		return err
+	}
+	if cfg.AgentMaxPayload == 0 {
+		cfg.AgentMaxPayload = 32 << 10
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// makeStateDir creates the state directory (a temporary one removed by
+// Close if cfg names none).
+func (sb *Sandbox) makeStateDir(cfg *Config) error {
+	if cfg.StateDir == "" {
+		dir, err := os.MkdirTemp("", "jitssh-sandbox-")
+		if err != nil {
+			return fmt.Errorf("create state directory: %w", err)
+		}
+		sb.cleanups = append(sb.cleanups, func() { os.RemoveAll(dir) })
+		cfg.StateDir = dir
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	sb.StateDir = cfg.StateDir
+	return nil
+}
+
+// chooseSSHServer resolves the SSH server mode and the jitssh-host binary
+// it needs, and gives the instances the machine's hostname where the
+// mode cannot simulate theirs.
+func (sb *Sandbox) chooseSSHServer(cfg *Config) (sshd.Mode, string, error) {
+	mode := cfg.SSHMode
+	hostBin := cfg.HostBinary
+	if mode != sshd.Embedded && hostBin == "" {
+		hostBin = findHostBinary()
+	}
+	if mode == sshd.Auto {
+		mode = sshd.ResolveAuto()
+		if mode == sshd.OpenSSH && hostBin == "" {
+			sb.log.Warn("jitssh-host not found: using the embedded SSH server instead of OpenSSH sshd")
+			mode = sshd.Embedded
+		}
+	}
+	if mode == sshd.OpenSSH && hostBin == "" {
+		return mode, "", errors.New("OpenSSH mode needs the jitssh-host binary (build it, or set HostBinary)")
+	}
+	simulated := sshd.SimulatedHostnames(mode)
+	realHost, _ := os.Hostname()
+	for i := range cfg.Instances {
+		if !simulated {
+			cfg.Instances[i].Hostname = realHost
+		}
+	}
+	return mode, hostBin, nil
+}
+
+// buildWorld gives the instances their public IPs (listening on them) and
+// creates the account's state.
+func (sb *Sandbox) buildWorld(cfg *Config, acct *config.Account) error {
+	cfg.Instances = append([]world.Instance(nil), cfg.Instances...)
+	pub, err := assignPublicIPs(acct.Region, cfg.Instances)
+	if err != nil {
+		return err
+	}
+	sb.pub, sb.SSHPort = pub, pub.port
+	for _, ln := range pub.lns {
+		sb.cleanups = append(sb.cleanups, func() { ln.Close() })
+	}
+	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs,
+		VPCs: acct.VPCs, Subnets: acct.Subnets, Endpoints: acct.Endpoints})
+	if err != nil {
+		return err
+	}
+	sb.World = w
+	return nil
+}
+
+// newSigner creates the sandbox's EC2 Instance Connect signer and writes
+// its root certificate, which the instances trust, to the state directory.
+func (sb *Sandbox) newSigner(cfg Config) (*signer.Signer, string, error) {
+	sig, err := signer.New(cfg.Region)
+	if err != nil {
+		return nil, "", fmt.Errorf("create sandbox signer: %w", err)
+	}
+	rootsPath := filepath.Join(cfg.StateDir, "signer-root.pem")
+	if err := os.WriteFile(rootsPath, sig.RootPEM(), 0o644); err != nil {
+		return nil, "", err
+	}
+	return sig, rootsPath, nil
+}
+
+// routes sets the run-time knobs and returns the handler of the API
+// listener at addr: the data channel, the admin endpoints, the EICE
+// websocket and the AWS APIs, with the CloudTrail log opened.
+func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
+	sb.URL = "http://" + addr
+	wsBase := "ws://" + addr
+	if err := sb.setKnobs(cfg); err != nil {
+		return nil, err
+	}
+	dcHandler := &agent.Handler{World: sb.World, Logger: sb.log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
+		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
+		Netns: func(id string) *netns.NS { return sb.netns[id] }}
+	sb.agent = dcHandler
+	mux := http.NewServeMux()
+	mux.Handle("/v1/data-channel/", dcHandler)
+	admin := http.NewServeMux()
+	admin.HandleFunc("/_sandbox/faults", sb.faultsHandler)
+	admin.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
+	sb.registerAdmin(admin)
+	if sb.AdminToken = cfg.AdminToken; sb.AdminToken == "" {
+		sb.AdminToken = rand.Text()
+	}
+	mux.Handle("/_sandbox/", requireToken(sb.AdminToken, admin))
+	sb.CloudTrail = filepath.Join(cfg.StateDir, "cloudtrail.jsonl")
+	tl, err := trail.Open(sb.CloudTrail)
+	if err != nil {
+		return nil, err
+	}
+	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
+	mux.Handle("/openTunnel", &eice.Handler{
+		World: sb.World, Trail: tl, Logger: sb.log.With("component", "eice"),
+		Dial: func(ctx context.Context, vpcID, host string, port int) (eice.Conn, error) {
+			return sb.dialVPC(ctx, vpcID, host, port)
+		},
+	})
+	mux.Handle("/", apis.NewHandler(sb.World, apis.Options{
+		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
+		Logger:    sb.log.With("component", "api"),
+		Trail:     tl,
+		Knobs:     &sb.knobs,
+		PlaceKey:  sb.runPlacement,
+	}))
+	return mux, nil
+}
+
+// setKnobs sets the configured faults, latency, throttle and fail rules.
+func (sb *Sandbox) setKnobs(cfg Config) error {
+	if err := sb.SetFaults("", cfg.Faults); err != nil {
+		return err
+	}
+	if err := sb.SetLatency(cfg.Latency); err != nil {
+		return err
+	}
+	if err := sb.SetThrottle(cfg.Throttle); err != nil {
+		return err
+	}
+	return sb.SetFail(cfg.Fail)
+}
+
+// startInstances starts every instance that is not API-only, then serves
+// the public instances' SSH on their public IPs. The handlers read
+// sb.hosts without a lock, so it must be complete before the first request.
+func (sb *Sandbox) startInstances(ctx context.Context, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) error {
+	for _, in := range sb.World.Instances() {
+		if in.Virtual {
+			continue // API-only (scale): no IMDS, no SSH server
+		}
+		info, err := sb.startInstance(ctx, in, cfg, mode, sig, rootsPath, hostBin)
+		if err != nil {
+			return fmt.Errorf("start instance %s: %w", in.ID, err)
+		}
+		sb.Instances = append(sb.Instances, info)
+	}
+	for id, ln := range sb.pub.lns {
+		if srv, ok := sb.hosts[id]; ok {
+			sb.servePublic(id, srv, ln)
+		}
+	}
+	return nil
+}
+
+// startInstance starts one simulated instance: its IMDS, its jitssh-host
+// configuration (and userdb service), and its SSH server in its accounts
+// and network.
+func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) (InstanceInfo, error) {
+	dir := filepath.Join(cfg.StateDir, in.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return InstanceInfo{}, err
+	}
+	if in.Managed {
+		return sb.startManaged(in, dir, mode)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return InstanceInfo{}, fmt.Errorf("listen for IMDS: %w", err)
+	}
+	imds := imdssvc.New(sb.World, in.ID, sig)
+	sb.serve(ln, imds)
+	info := InstanceInfo{
+		ID: in.ID, Name: in.Name(), Hostname: in.Hostname, State: in.State,
+		PrivateIP: in.PrivateIP, PublicIP: in.PublicIP,
+		AuditLog: filepath.Join(dir, "audit.jsonl"), IMDS: "http://" + ln.Addr().String(),
+	}
+	hostConf, err := sb.writeHostConfig(&info, cfg, mode, in, dir, rootsPath, hostBin)
+	if err != nil {
+		return InstanceInfo{}, err
+	}
+	if in.Bastion {
+		// A bastion forwards ssh -J connections into its VPC through the
+		// sandbox's routing; a real sshd would dial 10.x for real.
+		mode = sshd.Embedded
+	}
+	scfg := sshd.Config{
+		InstanceID: in.ID,
+		Hostname:   in.Hostname,
+		StateDir:   dir,
+		Mode:       mode,
+		Logger:     sb.log.With("component", "sshd", "instance", in.ID),
+	}
+	if err := sb.enterInstance(&scfg, &info, in, dir, ln.Addr().String(), imds); err != nil {
+		return InstanceInfo{}, err
+	}
+	sb.authorization(&scfg, in, hostBin, hostConf)
+	srv, err := sshd.New(scfg)
+	if err != nil {
+		return InstanceInfo{}, err
+	}
+	sb.hosts[in.ID] = srv
+	info.SSHServer = mode.String()
+	if mode == sshd.OpenSSH {
+		info.SSHDLog = srv.LogPath()
+	}
+	if info.SSHAddr, err = sb.listenSSH(in.ID, srv); err != nil {
+		return InstanceInfo{}, err
+	}
+	if ln, ok := sb.pub.lns[in.ID]; ok {
+		info.PublicAddr = ln.Addr().String()
+	}
+	return info, nil
+}
+
+// writeHostConfig writes the instance's jitssh-host configuration (its
+// IMDS, the signer's roots, its own audit file and block list, never the
+// machine's) and starts its userdb service if it has JIT users; it
+// returns the configuration's path.
+func (sb *Sandbox) writeHostConfig(info *InstanceInfo, cfg Config, mode sshd.Mode, in world.Instance, dir, rootsPath, hostBin string) (string, error) {
+	hostConf := filepath.Join(dir, "host.toml")
+	conf := fmt.Sprintf("# jitssh-host configuration of simulated instance %s\nimds_endpoint = %q\ntrusted_roots = %q\naudit_file = %q\nsyslog = false\ntimeout = \"3s\"\nblock_file = %q\n",
+		in.ID, info.IMDS, rootsPath, info.AuditLog, filepath.Join(dir, "blocked"))
+	jit, err := sb.newJIT(cfg.JIT, mode, in, cfg.StateDir, dir)
+	if err != nil {
+		return "", err
+	}
+	conf += jit.conf()
+	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
+		return "", err
+	}
+	if jit != nil {
+		if err := sb.startJIT(jit, hostBin, hostConf, dir); err != nil {
+			return "", err
+		}
+		info.JITService = jit.name
+	}
+	return hostConf, nil
+}
+
+// enterInstance makes what scfg's server starts run on the instance: in
+// its own accounts (as root, OwnAccounts) and in its network namespace
+// (as root or with the real sshd), and forward through the sandbox's
+// routing on a bastion.
+func (sb *Sandbox) enterInstance(scfg *sshd.Config, info *InstanceInfo, in world.Instance, dir, imdsAddr string, imds http.Handler) error {
+	if OwnAccounts() {
+		// The instance's own accounts: the machine's, homes under its
+		// state directory, and RootUser (docs/sandbox.md).
+		db, err := sb.instanceAccounts(dir)
+		if err != nil {
+			return fmt.Errorf("accounts of %s: %w", in.ID, err)
+		}
+		scfg.Enter, scfg.LookupUser = db.Enter, db.Lookup
+		info.Homes = filepath.Dir(db.Home("root"))
+	}
+	if scfg.Mode == sshd.OpenSSH || os.Geteuid() == 0 {
+		// What runs on the instance (the real sshd and its forwarding,
+		// sessions' programs, SSM shells) would reach simulated addresses
+		// (10.x) on the machine's real network: give it the instance's
+		// network only.
+		ns, err := sb.instanceNet(in, imdsAddr, imds)
+		switch {
+		case err != nil && scfg.Mode == sshd.OpenSSH:
+			sb.log.Warn("no network namespace for the instance's sshd: port forwarding through it is turned off", "instance", in.ID, "err", err)
+			scfg.DisableForwarding = true
+		case err != nil:
+			sb.log.Info("no network namespace for the instance: its sessions use this machine's network", "instance", in.ID, "err", err)
+		default:
+			sb.netns[in.ID] = ns
+			scfg.Enter = chainEnter(scfg.Enter, ns.Enter)
+		}
+	}
+	if in.Bastion {
+		id := in.ID
+		scfg.Forward = func(ctx context.Context, host string, port int) (sshd.Conn, error) {
+			return sb.dial(ctx, id, host, port)
+		}
+	}
+	return nil
+}
+
+// authorization sets how scfg's server finds a user's keys: none on an
+// image without EC2 Instance Connect, else jitssh-host authorized-keys
+// (the real sshd's AuthorizedKeysCommand, or run in process).
+func (sb *Sandbox) authorization(scfg *sshd.Config, in world.Instance, hostBin, hostConf string) {
+	switch {
+	case in.NoEIC && scfg.Mode == sshd.OpenSSH:
+		// No ec2-instance-connect package: nothing ever serves pushed keys.
+		scfg.AuthorizedKeysCommand = []string{trueBinary()}
+	case in.NoEIC:
+		scfg.Authorize = func(context.Context, string, string) ([]string, error) {
+			return nil, errors.New("this image has no EC2 Instance Connect")
+		}
+	case scfg.Mode == sshd.OpenSSH:
+		scfg.AuthorizedKeysCommand = []string{hostBin, "authorized-keys", "--config", hostConf, "--", "%u", "%f"}
+	default:
+		scfg.Authorize = embeddedAuthorizer(hostConf)
+	}
+}
