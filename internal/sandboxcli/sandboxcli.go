@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
@@ -38,21 +40,19 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		envFile, addr, stateDir, hostBin, mode string
-		logFile                                string
-		jit                                    string
-		configFile                             string
-		generate                               int
-		paced, verbose, allowNonLoopback       bool
-		faults                                 fault.Config
-		latency, throttle, fail                []string
-	)
-	cmd := &cobra.Command{
-		Use:   "up",
-		Short: "Run the sandbox in the foreground until interrupted",
-		Long: `up starts the sandbox on 127.0.0.1 and, once it is ready, writes --env-file
+// upOptions are the flags of up.
+type upOptions struct {
+	envFile, addr, stateDir, hostBin, mode string
+	logFile                                string
+	jit                                    string
+	configFile                             string
+	generate                               int
+	paced, verbose, allowNonLoopback       bool
+	faults                                 fault.Config
+	latency, throttle, fail                []string
+}
+
+const upLong = `up starts the sandbox on 127.0.0.1 and, once it is ready, writes --env-file
 and prints a summary; its log (a line per API call) goes to a file (--log).
 Source the env file and jitssh and the aws CLI talk to the sandbox. Nothing
 leaves the machine.
@@ -91,8 +91,9 @@ sandbox runs a jitssh-host userdb service for each (its own socket in
 /run/systemd/userdb, state and homes under the state directory, all removed
 when it stops), so "ssh alice@web-2" with the alice profile creates alice on
 first login. That needs root, the real sshd and nss-systemd; --jit auto
-(default) turns it off with a warning when they are missing.`,
-		Example: `  jitssh-sandbox up --env-file /tmp/sandbox.env &
+(default) turns it off with a warning when they are missing.`
+
+const upExample = `  jitssh-sandbox up --env-file /tmp/sandbox.env &
   . /tmp/sandbox.env
   jitssh ssh web-1 -- hostname
 
@@ -122,86 +123,114 @@ first login. That needs root, the real sshd and nss-systemd; --jit auto
   # secret), and a man in the middle on a public address:
   curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"drop":0.02,"reorder":0.01}' "$AWS_ENDPOINT_URL/_sandbox/faults"
   curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"state":"stopped"}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00002/state"
-  curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`,
-		Args: cobra.NoArgs,
+  curl -H "Authorization: Bearer $JITSSH_SANDBOX_ADMIN_TOKEN" -X PUT -d '{"enabled":true}' "$AWS_ENDPOINT_URL/_sandbox/instances/i-0a1b2c3d4e5f00001/mitm"`
+
+func newUpCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:     "up",
+		Short:   "Run the sandbox in the foreground until interrupted",
+		Long:    upLong,
+		Example: upExample,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := sshd.ParseMode(mode)
-			if err != nil {
-				return err
-			}
-			acct, err := loadAccount(configFile, generate)
-			if err != nil {
-				return err
-			}
-			logger, logPath, closeLog, err := openLog(logFile, stateDir, verbose, stderr)
-			if err != nil {
-				return err
-			}
-			defer closeLog()
-			cfg := sandbox.Config{
-				Addr: addr, AllowNonLoopback: allowNonLoopback, StateDir: stateDir, HostBinary: hostBin, SSHMode: m, Account: acct,
-				Logger: logger,
-			}
-			cfg.Paced = paced
-			switch jit {
-			case "auto":
-				cfg.JIT = sandbox.JITAuto
-			case "on":
-				cfg.JIT = sandbox.JITOn
-			case "off":
-				cfg.JIT = sandbox.JITOff
-			default:
-				return fmt.Errorf("--jit %q: want auto, on or off", jit)
-			}
-			cfg.Faults = faults
-			// Flags override the configuration file's rules API by API.
-			if cfg.Latency, err = mergeRules(acct.Latency, latency, "--latency"); err != nil {
-				return err
-			}
-			if cfg.Throttle, err = mergeRules(acct.Throttle, throttle, "--throttle"); err != nil {
-				return err
-			}
-			if cfg.Fail, err = mergeRules(acct.Fail, fail, "--fail"); err != nil {
-				return err
-			}
-			sb, err := sandbox.Start(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer sb.Close()
-			if envFile != "" {
-				if err := sb.WriteFiles(envFile); err != nil {
-					return err
-				}
-			}
-			printSummary(stderr, sb, acct, summaryInfo{envFile: envFile, logPath: logPath, keptState: stateDir != ""})
-			<-cmd.Context().Done()
-			fmt.Fprintln(stderr, "jitssh-sandbox: stopping")
-			return nil
+			return runUp(cmd.Context(), stderr, o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&envFile, "env-file", "", "write the environment (shell export lines) here once ready")
-	f.StringVar(&addr, "addr", "127.0.0.1:0", "API listen address (loopback only, unless --allow-non-loopback)")
-	f.BoolVar(&allowNonLoopback, "allow-non-loopback", false, "let --addr be a non-loopback address: whoever reaches it gets the sandbox's credentials")
-	f.StringVar(&configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
-	f.IntVar(&generate, "generate", 0, "add this many API-only instances (node-00001 …) for scale tests")
-	f.StringVar(&stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
-	f.StringVar(&hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
-	f.StringVar(&mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
-	f.StringVar(&jit, "jit", "auto", "just-in-time users on instances with jit = true: auto (when root with sshd and nss-systemd), on or off")
-	f.BoolVar(&paced, "paced", false, "pace the agent like AWS's (1024-byte messages, 1 ms apart)")
-	f.Float64Var(&faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
-	f.Float64Var(&faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")
-	f.Float64Var(&faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
-	f.DurationVar((*time.Duration)(&faults.Delay), "fault-delay", 0, "delay before each frame the agent sends")
-	f.DurationVar((*time.Duration)(&faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
-	f.StringArrayVar(&latency, "latency", nil, "delay an API: API=DURATION, e.g. ec2:DescribeInstances=200ms, ssm:*=50ms, *=10ms (repeatable)")
-	f.StringArrayVar(&throttle, "throttle", nil, "throttle an API as AWS does: API=25% (probability), API=5/s (rate) or API=next:3 (repeatable)")
-	f.StringArrayVar(&fail, "fail", nil, "make an API fail with HTTP 500 (its service's internal error): API=RULE, as --throttle (repeatable)")
-	f.StringVar(&logFile, "log", "", "write the log (a line per API call, sshd and agent events) here; - for stderr (default: sandbox.log in --state-dir, else a new jitssh-sandbox-*.log in the temporary directory)")
-	f.BoolVarP(&verbose, "verbose", "v", false, "debug logging")
+	o.register(cmd.Flags())
 	return cmd
+}
+
+// register defines up's flags on f.
+func (o *upOptions) register(f *pflag.FlagSet) {
+	f.StringVar(&o.envFile, "env-file", "", "write the environment (shell export lines) here once ready")
+	f.StringVar(&o.addr, "addr", "127.0.0.1:0", "API listen address (loopback only, unless --allow-non-loopback)")
+	f.BoolVar(&o.allowNonLoopback, "allow-non-loopback", false, "let --addr be a non-loopback address: whoever reaches it gets the sandbox's credentials")
+	f.StringVar(&o.configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
+	f.IntVar(&o.generate, "generate", 0, "add this many API-only instances (node-00001 …) for scale tests")
+	f.StringVar(&o.stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
+	f.StringVar(&o.hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
+	f.StringVar(&o.mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
+	f.StringVar(&o.jit, "jit", "auto", "just-in-time users on instances with jit = true: auto (when root with sshd and nss-systemd), on or off")
+	f.BoolVar(&o.paced, "paced", false, "pace the agent like AWS's (1024-byte messages, 1 ms apart)")
+	f.Float64Var(&o.faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
+	f.Float64Var(&o.faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")
+	f.Float64Var(&o.faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
+	f.DurationVar((*time.Duration)(&o.faults.Delay), "fault-delay", 0, "delay before each frame the agent sends")
+	f.DurationVar((*time.Duration)(&o.faults.CloseAfter), "fault-close-after", 0, "close each data-channel websocket after this long, as AWS does hourly (clients must resume)")
+	f.StringArrayVar(&o.latency, "latency", nil, "delay an API: API=DURATION, e.g. ec2:DescribeInstances=200ms, ssm:*=50ms, *=10ms (repeatable)")
+	f.StringArrayVar(&o.throttle, "throttle", nil, "throttle an API as AWS does: API=25% (probability), API=5/s (rate) or API=next:3 (repeatable)")
+	f.StringArrayVar(&o.fail, "fail", nil, "make an API fail with HTTP 500 (its service's internal error): API=RULE, as --throttle (repeatable)")
+	f.StringVar(&o.logFile, "log", "", "write the log (a line per API call, sshd and agent events) here; - for stderr (default: sandbox.log in --state-dir, else a new jitssh-sandbox-*.log in the temporary directory)")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "debug logging")
+}
+
+// runUp runs the sandbox until ctx ends.
+func runUp(ctx context.Context, stderr io.Writer, o upOptions) error {
+	m, err := sshd.ParseMode(o.mode)
+	if err != nil {
+		return err
+	}
+	acct, err := loadAccount(o.configFile, o.generate)
+	if err != nil {
+		return err
+	}
+	logger, logPath, closeLog, err := openLog(o.logFile, o.stateDir, o.verbose, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	cfg, err := o.sandboxConfig(m, acct, logger)
+	if err != nil {
+		return err
+	}
+	sb, err := sandbox.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	if o.envFile != "" {
+		if err := sb.WriteFiles(o.envFile); err != nil {
+			return err
+		}
+	}
+	printSummary(stderr, sb, acct, summaryInfo{envFile: o.envFile, logPath: logPath, keptState: o.stateDir != ""})
+	<-ctx.Done()
+	fmt.Fprintln(stderr, "jitssh-sandbox: stopping")
+	return nil
+}
+
+// sandboxConfig is the sandbox's configuration from the flags and the
+// account.
+func (o upOptions) sandboxConfig(m sshd.Mode, acct *config.Account, logger *slog.Logger) (sandbox.Config, error) {
+	var err error
+	cfg := sandbox.Config{
+		Addr: o.addr, AllowNonLoopback: o.allowNonLoopback, StateDir: o.stateDir, HostBinary: o.hostBin, SSHMode: m, Account: acct,
+		Logger: logger,
+	}
+	cfg.Paced = o.paced
+	switch o.jit {
+	case "auto":
+		cfg.JIT = sandbox.JITAuto
+	case "on":
+		cfg.JIT = sandbox.JITOn
+	case "off":
+		cfg.JIT = sandbox.JITOff
+	default:
+		return sandbox.Config{}, fmt.Errorf("--jit %q: want auto, on or off", o.jit)
+	}
+	cfg.Faults = o.faults
+	// Flags override the configuration file's rules API by API.
+	if cfg.Latency, err = mergeRules(acct.Latency, o.latency, "--latency"); err != nil {
+		return sandbox.Config{}, err
+	}
+	if cfg.Throttle, err = mergeRules(acct.Throttle, o.throttle, "--throttle"); err != nil {
+		return sandbox.Config{}, err
+	}
+	if cfg.Fail, err = mergeRules(acct.Fail, o.fail, "--fail"); err != nil {
+		return sandbox.Config{}, err
+	}
+	return cfg, nil
 }
 
 // mergeRules returns base with the API=VALUE flags applied over it.
