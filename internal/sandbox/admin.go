@@ -47,7 +47,18 @@ func CheckLoopback(addr string) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("listen address %q is not a loopback address: the sandbox serves its credentials and admin endpoints to whoever reaches it; use 127.0.0.1 (or force it with --allow-non-loopback)", addr)
+	return &NonLoopbackError{Addr: addr}
+}
+
+// NonLoopbackError: a listen address is not a loopback one, and
+// Config.AllowNonLoopback is not set.
+type NonLoopbackError struct {
+	// Addr is the listen address refused.
+	Addr string
+}
+
+func (e *NonLoopbackError) Error() string {
+	return fmt.Sprintf("listen address %q is not a loopback address: the sandbox serves its credentials and admin endpoints to whoever reaches it; use 127.0.0.1", e.Addr)
 }
 
 // The admin endpoints next to /_sandbox/faults, served on the sandbox's

@@ -3,9 +3,11 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,7 +158,8 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 		if err == nil {
 			sb.Close()
 			t.Errorf("Start with Addr %q succeeded", addr)
-		} else if !strings.Contains(err.Error(), "not a loopback address") {
+		} else if nl := (*NonLoopbackError)(nil); !errors.As(err, &nl) || nl.Addr != addr || strings.Contains(err.Error(), "--") {
+			// The library names no flag: jitssh-sandbox adds its advice.
 			t.Errorf("Start with Addr %q: %v", addr, err)
 		}
 	}
@@ -164,5 +167,21 @@ func TestStartRefusesNonLoopback(t *testing.T) {
 		if err := CheckLoopback(addr); err != nil {
 			t.Errorf("CheckLoopback(%q): %v", addr, err)
 		}
+	}
+}
+
+// TestStartWithoutHostBinary: OpenSSH mode without a jitssh-host is
+// ErrNoHostBinary, which names no flag of jitssh-sandbox.
+func TestStartWithoutHostBinary(t *testing.T) {
+	old := execLookPath
+	execLookPath = func(string) (string, error) { return "", exec.ErrNotFound }
+	defer func() { execLookPath = old }()
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.OpenSSH, StateDir: t.TempDir()})
+	if err == nil {
+		sb.Close()
+		t.Fatal("Start in OpenSSH mode without jitssh-host succeeded")
+	}
+	if !errors.Is(err, ErrNoHostBinary) || strings.Contains(err.Error(), "--") {
+		t.Errorf("Start in OpenSSH mode without jitssh-host: %v", err)
 	}
 }

@@ -84,6 +84,11 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	return sb, nil
 }
 
+// ErrNoHostBinary: the real sshd was asked for (sshd.OpenSSH) and
+// Config.HostBinary is empty and no jitssh-host was found next to the
+// executable or on PATH.
+var ErrNoHostBinary = errors.New("OpenSSH mode needs the jitssh-host binary, and none was found next to this program or on PATH")
+
 // applyDefaults completes cfg from the account and the built-in defaults,
 // and refuses a non-loopback address unless allowed.
 func applyDefaults(cfg *Config, acct *config.Account) error {
@@ -147,7 +152,7 @@ func (sb *Sandbox) chooseSSHServer(cfg *Config) (sshd.Mode, string, error) {
 		}
 	}
 	if mode == sshd.OpenSSH && hostBin == "" {
-		return mode, "", errors.New("OpenSSH mode needs the jitssh-host binary (build it, or set HostBinary)")
+		return mode, "", ErrNoHostBinary
 	}
 	simulated := sshd.SimulatedHostnames(mode)
 	realHost, _ := os.Hostname()

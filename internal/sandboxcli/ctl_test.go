@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
 )
 
 // ctl runs `jitssh-sandbox ctl` in process against the env file's sandbox.
@@ -141,8 +145,26 @@ func TestKnobsAtStartAndRunTime(t *testing.T) {
 func TestUpRefusesNonLoopbackAddr(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), []string{"up", "--addr", "0.0.0.0:0", "--state-dir", t.TempDir(), "--sshd", "embedded"}, &stdout, &stderr)
-	if code == 0 || !strings.Contains(stderr.String(), "not a loopback address") {
+	if code == 0 || !strings.Contains(stderr.String(), "not a loopback address") || !strings.Contains(stderr.String(), "--allow-non-loopback") {
 		t.Errorf("up --addr 0.0.0.0:0: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestUpAdviceForLibraryErrors: the sandbox's typed errors name no
+// command or flag; up adds them.
+func TestUpAdviceForLibraryErrors(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sandbox.toml")
+	if err := os.WriteFile(conf, []byte("colour = \"blue\"\n"+config.BuiltinText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := Main(context.Background(), []string{"up", "--config", conf, "--state-dir", t.TempDir(), "--sshd", "embedded"}, &stdout, &stderr)
+	if code == 0 || !strings.Contains(stderr.String(), `unknown key "colour" (see jitssh-sandbox up --help for the format)`) {
+		t.Errorf("up --config with an unknown key: exit %d, stderr %q", code, stderr.String())
+	}
+	if err := withAdvice(fmt.Errorf("start: %w", sandbox.ErrNoHostBinary)); !strings.Contains(err.Error(), "--host-binary") {
+		t.Errorf("advice for ErrNoHostBinary: %v", err)
 	}
 }
 

@@ -186,7 +186,7 @@ func runUp(ctx context.Context, stderr io.Writer, o upOptions) error {
 	}
 	sb, err := sandbox.Start(ctx, cfg)
 	if err != nil {
-		return err
+		return withAdvice(err)
 	}
 	defer sb.Close()
 	if o.envFile != "" {
@@ -233,6 +233,22 @@ func (o upOptions) sandboxConfig(m sshd.Mode, acct *config.Account, logger *slog
 	return cfg, nil
 }
 
+// withAdvice adds to the sandbox's errors what to do about them with
+// jitssh-sandbox's commands and flags.
+func withAdvice(err error) error {
+	var nl *sandbox.NonLoopbackError
+	var uk *config.UnknownKeyError
+	switch {
+	case errors.As(err, &nl):
+		return fmt.Errorf("%w (or force it with --allow-non-loopback)", err)
+	case errors.As(err, &uk):
+		return fmt.Errorf("%w (see jitssh-sandbox up --help for the format)", err)
+	case errors.Is(err, sandbox.ErrNoHostBinary):
+		return fmt.Errorf("%w (build it with make build, or name it with --host-binary)", err)
+	}
+	return err
+}
+
 // mergeRules returns base with the API=VALUE flags applied over it.
 func mergeRules(base map[string]string, flags []string, flag string) (map[string]string, error) {
 	set, err := knobs.ParseAssignments(flags)
@@ -256,7 +272,7 @@ func loadAccount(path string, generate int) (*config.Account, error) {
 	if path != "" {
 		var err error
 		if f, err = config.Load(path); err != nil {
-			return nil, err
+			return nil, withAdvice(err)
 		}
 	}
 	if generate < 0 || generate > config.MaxGenerated {

@@ -99,6 +99,14 @@ func Load(path string) (*File, error) {
 	return f, nil
 }
 
+// UnknownKeyError: the configuration has a key the format does not know.
+type UnknownKeyError struct {
+	// Key is the key's dotted path ("identities.bogus").
+	Key string
+}
+
+func (e *UnknownKeyError) Error() string { return fmt.Sprintf("unknown key %q", e.Key) }
+
 // MaxFileBytes bounds a configuration file.
 const MaxFileBytes = 4 << 20
 
@@ -118,7 +126,7 @@ func Parse(b []byte, dir string) (*File, error) {
 		return nil, fmt.Errorf("not a valid sandbox configuration: %w", err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("unknown key %q (see jitssh-sandbox up --help for the format)", und[0].String())
+		return nil, &UnknownKeyError{Key: und[0].String()}
 	}
 	f.dir = dir
 	if err := f.check(); err != nil {

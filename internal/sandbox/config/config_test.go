@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -334,5 +335,15 @@ func TestFailRulesInTheFile(t *testing.T) {
 	}
 	if _, err := Parse([]byte(BuiltinText+"\n[fail]\n\"ssm:*\" = \"often\"\n"), ""); err == nil || !strings.Contains(err.Error(), "fail") {
 		t.Fatalf("a bad fail rule: %v", err)
+	}
+}
+
+// TestUnknownKeyError: an unknown key is an *UnknownKeyError with its
+// dotted path, naming no command (jitssh-sandbox adds where the format is).
+func TestUnknownKeyError(t *testing.T) {
+	_, err := Parse([]byte(BuiltinText+"\n[[identities]]\nname = \"x\"\nbogus = 1\n"), "")
+	var uk *UnknownKeyError
+	if !errors.As(err, &uk) || uk.Key != "identities.bogus" || strings.Contains(err.Error(), "jitssh-sandbox") {
+		t.Errorf("Parse with an unknown key: %v", err)
 	}
 }
