@@ -24,6 +24,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
+	"github.com/jitssh/jitssh/internal/host/blocklist"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/keyproto"
 )
@@ -145,7 +146,7 @@ func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp 
 	if err != nil {
 		// Run records the refusal, then returns the same error.
 		_, err := authkeys.Run(ctx, configPath, user, fp)
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+		return keysRefused(err, hc, user)
 	}
 	// The userdb service first, when one answers on keys_socket: it
 	// verifies the same way and notes the keys it serves, which is what a
@@ -165,13 +166,13 @@ func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp 
 			}
 			return nil
 		case !errors.Is(err, keyproto.ErrUnavailable):
-			return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+			return keysRefused(err, hc, user)
 		}
 		// No service: verify here.
 	}
 	keys, err := authkeys.RunConfig(ctx, hc, user, fp)
 	if err != nil {
-		return &exitError{code: ExitRefused, msg: oneLine(err.Error())}
+		return keysRefused(err, hc, user)
 	}
 	if len(keys) == 0 {
 		return &exitError{code: ExitOK, msg: noKeyMessage(user, fp)}
@@ -185,6 +186,24 @@ func authorizedKeys(ctx context.Context, stdout io.Writer, configPath, user, fp 
 		return &exitError{code: ExitRefused, msg: "write keys: " + oneLine(err.Error())}
 	}
 	return nil
+}
+
+// keysRefused is a refusal of authorized-keys: the error on one line,
+// and for a blocked user (refused here or by the userdb service, which
+// answers with the error's text) the command that unblocks it.
+func keysRefused(err error, hc hostconfig.Config, user string) error {
+	msg := err.Error()
+	var be *authkeys.BlockedError
+	if errors.As(err, &be) {
+		msg += unblockAdvice(be.User)
+	} else if blocked, berr := blocklist.Blocked(hc.BlockFile, user); berr == nil && blocked && errors.As(err, new(*keyproto.RefusedError)) {
+		msg += unblockAdvice(user)
+	}
+	return &exitError{code: ExitRefused, msg: oneLine(msg)}
+}
+
+func unblockAdvice(user string) string {
+	return " (jitssh-host users unblock " + user + ")"
 }
 
 func noKeyMessage(user, fp string) string {

@@ -92,7 +92,7 @@ func TestJITBlockList(t *testing.T) {
 	if out, err := h.login(b, "true"); err == nil {
 		t.Errorf("blocked %s logged in:\n%s", b, out)
 	}
-	if code, out, errOut := run("authorized-keys", "--config", h.config, "--", b); code == 0 || out != "" || !strings.Contains(errOut, "block list") {
+	if code, out, errOut := run("authorized-keys", "--config", h.config, "--", b); code == 0 || out != "" || !strings.Contains(errOut, "block list") || !strings.Contains(errOut, "(jitssh-host users unblock "+b+")") {
 		t.Errorf("authorized-keys for blocked %s: exit %d, %q, %q", b, code, out, errOut)
 	}
 	if code, _, errOut := run("users", "remove", "--config", h.config, b); code != 0 {

@@ -179,6 +179,17 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("%s: %v", e.Reason, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
+// BlockedError: the user is on the block list (the Err of an *Error with
+// ReasonBlocked).
+type BlockedError struct {
+	// User is the login name; File the block list naming it.
+	User, File string
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("%s is on the block list %s", e.User, e.File)
+}
+
 // ReasonOf returns the Reason of an *Error in err's chain, or "".
 func ReasonOf(err error) Reason {
 	var e *Error
@@ -267,7 +278,7 @@ func Authorize(ctx context.Context, cfg Config, user, fingerprint string) ([]Acc
 	if blocked, berr := blocklist.Blocked(cfg.BlockFile, user); berr != nil {
 		err = &Error{Reason: ReasonBlocked, Err: fmt.Errorf("every key is refused while the block list cannot be read: %w", berr)}
 	} else if blocked {
-		err = refuse(ReasonBlocked, "%s is on the block list %s (jitssh-host users unblock %s)", user, cfg.BlockFile, user)
+		err = &Error{Reason: ReasonBlocked, Err: &BlockedError{User: user, File: cfg.BlockFile}}
 	} else {
 		accepted, err = r.authorize(ctx)
 	}

@@ -559,6 +559,10 @@ func TestAuthorizeBlockList(t *testing.T) {
 	if authkeys.ReasonOf(err) != authkeys.ReasonBlocked || got != nil {
 		t.Errorf("blocked alice: %+v, %v", got, err)
 	}
+	// A typed error naming no command: jitssh-host adds the advice.
+	if be := (*authkeys.BlockedError)(nil); !errors.As(err, &be) || be.User != "alice" || be.File != e.cfg.BlockFile || strings.Contains(err.Error(), "jitssh-host") {
+		t.Errorf("blocked alice: %v", err)
+	}
 	if n := e.requests.Load(); n != before {
 		t.Errorf("%d IMDS requests for a blocked user", n-before)
 	}
