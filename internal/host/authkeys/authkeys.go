@@ -404,22 +404,14 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 	}
 	f.keys = b
 	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
+		wg    sync.WaitGroup
+		first firstError
 	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-		}
-	}
 	get := func(path string, dst *string) {
 		defer wg.Done()
 		v, err := sess.GetString(ctx, path)
 		if err != nil {
-			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+			first.set(&Error{Reason: ReasonIMDSUnavailable, Err: err})
 			return
 		}
 		*dst = v
@@ -429,71 +421,106 @@ func (r *run) fetch(ctx context.Context, sess *imds.Session) (*fetched, error) {
 	go get("services/domain", &f.domain)
 	go func() {
 		defer wg.Done()
-		region, err := sess.GetString(ctx, "placement/region")
-		if errors.Is(err, imds.ErrNotFound) {
-			// Older IMDS: derive from the AZ as AWS's script does.
-			var az string
-			if az, err = sess.GetString(ctx, "placement/availability-zone"); err == nil {
-				region = azRegionRE.FindString(az)
-			}
-		}
-		if err != nil {
-			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
-			return
-		}
-		f.region = region
+		r.fetchRegion(ctx, sess, f, &first)
 	}()
 	go func() {
 		defer wg.Done()
-		b, err := sess.Get(ctx, "managed-ssh-keys/signer-cert/")
-		if errors.Is(err, imds.ErrNotFound) {
-			fail(refuse(ReasonNoSigner, "IMDS has no signer certificate"))
-			return
-		}
-		if err != nil {
-			fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
-			return
-		}
-		f.chainPEM = b
-		if _, ok := r.cfg.Signers.get(b, r.now); ok {
-			return // verified before: no OCSP needed
-		}
-		certs, err := parseChain(b)
-		if err != nil {
-			return // reported by verifySigner
-		}
-		var swg sync.WaitGroup
-		for _, c := range certs {
-			name := sha1Name(c)
-			swg.Add(1)
-			go func() {
-				defer swg.Done()
-				b, err := sess.Get(ctx, "managed-ssh-keys/signer-ocsp/"+name)
-				if err != nil && !errors.Is(err, imds.ErrNotFound) {
-					fail(&Error{Reason: ReasonIMDSUnavailable, Err: err})
-					return
-				}
-				mu.Lock()
-				f.staples[name] = b
-				mu.Unlock()
-			}()
-		}
-		swg.Wait()
+		r.fetchSigner(ctx, sess, f, &first)
 	}()
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if first.err != nil {
+		return nil, first.err
 	}
-	if n := len(f.instanceID) - 2; n < 8 || n > 32 || !instanceIDRE.MatchString(f.instanceID) {
-		return nil, refuse(ReasonBadInstanceID, "IMDS instance id %q is not an EC2 instance id", audit.Sanitize(f.instanceID, 64))
-	}
-	if !allowedDomains[f.domain] {
-		return nil, refuse(ReasonBadDomain, "IMDS domain %q is not an AWS partition", audit.Sanitize(f.domain, 64))
-	}
-	if len(f.region) > 32 || !regionRE.MatchString(f.region) {
-		return nil, refuse(ReasonBadRegion, "IMDS region %q is not a region name", audit.Sanitize(f.region, 64))
+	if err := checkFacts(f); err != nil {
+		return nil, err
 	}
 	return f, nil
+}
+
+// firstError keeps the first error of concurrent requests; its mutex
+// also guards what they write to a shared map.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *firstError) set(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+// fetchRegion gets the instance's region, from its AZ on an older IMDS
+// (as AWS's script does).
+func (r *run) fetchRegion(ctx context.Context, sess *imds.Session, f *fetched, first *firstError) {
+	region, err := sess.GetString(ctx, "placement/region")
+	if errors.Is(err, imds.ErrNotFound) {
+		var az string
+		if az, err = sess.GetString(ctx, "placement/availability-zone"); err == nil {
+			region = azRegionRE.FindString(az)
+		}
+	}
+	if err != nil {
+		first.set(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+		return
+	}
+	f.region = region
+}
+
+// fetchSigner gets the signer chain and, unless it was verified before,
+// the OCSP staples of its certificates, concurrently.
+func (r *run) fetchSigner(ctx context.Context, sess *imds.Session, f *fetched, first *firstError) {
+	b, err := sess.Get(ctx, "managed-ssh-keys/signer-cert/")
+	if errors.Is(err, imds.ErrNotFound) {
+		first.set(refuse(ReasonNoSigner, "IMDS has no signer certificate"))
+		return
+	}
+	if err != nil {
+		first.set(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+		return
+	}
+	f.chainPEM = b
+	if _, ok := r.cfg.Signers.get(b, r.now); ok {
+		return // verified before: no OCSP needed
+	}
+	certs, err := parseChain(b)
+	if err != nil {
+		return // reported by verifySigner
+	}
+	var wg sync.WaitGroup
+	for _, c := range certs {
+		name := sha1Name(c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, err := sess.Get(ctx, "managed-ssh-keys/signer-ocsp/"+name)
+			if err != nil && !errors.Is(err, imds.ErrNotFound) {
+				first.set(&Error{Reason: ReasonIMDSUnavailable, Err: err})
+				return
+			}
+			first.mu.Lock()
+			f.staples[name] = b
+			first.mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+// checkFacts refuses an instance id, domain or region from IMDS that is
+// not one AWS would give.
+func checkFacts(f *fetched) error {
+	if n := len(f.instanceID) - 2; n < 8 || n > 32 || !instanceIDRE.MatchString(f.instanceID) {
+		return refuse(ReasonBadInstanceID, "IMDS instance id %q is not an EC2 instance id", audit.Sanitize(f.instanceID, 64))
+	}
+	if !allowedDomains[f.domain] {
+		return refuse(ReasonBadDomain, "IMDS domain %q is not an AWS partition", audit.Sanitize(f.domain, 64))
+	}
+	if len(f.region) > 32 || !regionRE.MatchString(f.region) {
+		return refuse(ReasonBadRegion, "IMDS region %q is not a region name", audit.Sanitize(f.region, 64))
+	}
+	return nil
 }
 
 // maxChain is the most certificates accepted in the signer chain.
