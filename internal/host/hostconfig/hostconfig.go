@@ -279,7 +279,18 @@ var (
 // MinUID is the lowest uid_min accepted: below it live system accounts.
 const MinUID = 1000
 
+// parseJIT fills j from [jit], checking every value.
 func parseJIT(f *jitFile, j *JIT) error {
+	for _, parse := range []func(*jitFile, *JIT) error{parseJITPaths, parseJITUIDs, parseJITDurations, parseJITNames} {
+		if err := parse(f, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseJITPaths: the service's socket name and its files.
+func parseJITPaths(f *jitFile, j *JIT) error {
 	if f.Service != nil {
 		if len(*f.Service) > 100 || !serviceRE.MatchString(*f.Service) {
 			return fmt.Errorf("service %q: want a socket name such as %q", *f.Service, DefaultService)
@@ -305,6 +316,11 @@ func parseJIT(f *jitFile, j *JIT) error {
 		}
 		*p.dst = *p.src
 	}
+	return nil
+}
+
+// parseJITUIDs: uid_min and uid_max.
+func parseJITUIDs(f *jitFile, j *JIT) error {
 	if f.UIDMin != nil {
 		j.UIDMin = uint32(min(max(*f.UIDMin, 0), 1<<32-1))
 		if *f.UIDMin != int64(j.UIDMin) {
@@ -320,6 +336,11 @@ func parseJIT(f *jitFile, j *JIT) error {
 	if j.UIDMin < MinUID || j.UIDMax > 1<<31-1 || j.UIDMin > j.UIDMax {
 		return fmt.Errorf("uid_min/uid_max: want %d <= uid_min <= uid_max <= %d, got %d..%d", MinUID, 1<<31-1, j.UIDMin, j.UIDMax)
 	}
+	return nil
+}
+
+// parseJITDurations: negative_ttl, expire_after and groups_window.
+func parseJITDurations(f *jitFile, j *JIT) error {
 	for _, d := range []struct {
 		name string
 		src  *string
@@ -348,6 +369,11 @@ func parseJIT(f *jitFile, j *JIT) error {
 	if j.ExpireAfter != 0 && j.ExpireAfter < time.Hour {
 		return fmt.Errorf("expire_after %s: at least 1h (or 0s to never expire)", j.ExpireAfter)
 	}
+	return nil
+}
+
+// parseJITNames: the reserved names and the group rules.
+func parseJITNames(f *jitFile, j *JIT) error {
 	for _, r := range f.Reserved {
 		if r == "" {
 			return errors.New("reserved: empty name")
