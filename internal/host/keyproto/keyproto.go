@@ -254,32 +254,11 @@ func Ask(socket, user, fingerprint string, timeout time.Duration) (string, error
 	if err != nil {
 		return "", errors.New("request: " + err.Error())
 	}
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fd, err := dialRoot(socket, timeout)
 	if err != nil {
-		return "", errors.New("socket: " + err.Error())
+		return "", err
 	}
 	defer syscall.Close(fd)
-	tv := syscall.NsecToTimeval(int64(timeout))
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
-		return "", errors.New("socket: " + err.Error())
-	}
-	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
-		return "", errors.New("socket: " + err.Error())
-	}
-	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: socket}); err != nil {
-		switch err {
-		case syscall.ENOENT, syscall.ECONNREFUSED, syscall.EACCES, syscall.ENOTDIR, syscall.EPERM:
-			return "", &unavailableError{socket: socket, err: err}
-		}
-		return "", errors.New("connect " + socket + ": " + err.Error())
-	}
-	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
-	if err != nil {
-		return "", errors.New("peer credentials: " + err.Error())
-	}
-	if cred.Uid != 0 {
-		return "", errors.New(socket + " is served by uid " + strconv.FormatUint(uint64(cred.Uid), 10) + ", not root: refusing to trust it")
-	}
 	deadline := time.Now().Add(timeout)
 	for len(req) > 0 {
 		n, err := syscall.Write(fd, req)
@@ -291,6 +270,51 @@ func Ask(socket, user, fingerprint string, timeout time.Duration) (string, error
 		}
 		req = req[n:]
 	}
+	return readReply(fd, deadline, timeout)
+}
+
+// dialRoot connects to socket, with send and receive timeouts, and
+// returns the descriptor if the peer runs as root.
+func dialRoot(socket string, timeout time.Duration) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, errors.New("socket: " + err.Error())
+	}
+	if err := connectRoot(fd, socket, timeout); err != nil {
+		syscall.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+func connectRoot(fd int, socket string, timeout time.Duration) error {
+	tv := syscall.NsecToTimeval(int64(timeout))
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return errors.New("socket: " + err.Error())
+	}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv); err != nil {
+		return errors.New("socket: " + err.Error())
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: socket}); err != nil {
+		switch err {
+		case syscall.ENOENT, syscall.ECONNREFUSED, syscall.EACCES, syscall.ENOTDIR, syscall.EPERM:
+			return &unavailableError{socket: socket, err: err}
+		}
+		return errors.New("connect " + socket + ": " + err.Error())
+	}
+	cred, err := syscall.GetsockoptUcred(fd, syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	if err != nil {
+		return errors.New("peer credentials: " + err.Error())
+	}
+	if cred.Uid != 0 {
+		return errors.New(socket + " is served by uid " + strconv.FormatUint(uint64(cred.Uid), 10) + ", not root: refusing to trust it")
+	}
+	return nil
+}
+
+// readReply reads one NUL-terminated reply by deadline (timeout is the
+// whole exchange's, for messages) and decodes it.
+func readReply(fd int, deadline time.Time, timeout time.Duration) (string, error) {
 	buf := make([]byte, 0, 4096)
 	for {
 		left := time.Until(deadline)
