@@ -31,116 +31,22 @@ func malformed(format string, args ...any) error {
 // Content-Length, no transfer coding but chunked, no obsolete line folding)
 // and never returns a body over maxBody (ErrTooLarge).
 func readResponse(br *bufio.Reader, maxBody int64) (status int, body []byte, keepAlive bool, err error) {
-	line, err := readLine(br)
+	status, http11, err := readStatusLine(br)
 	if err != nil {
 		return 0, nil, false, err
 	}
-	// HTTP/1.1 200 OK
-	proto, rest, ok := bytes.Cut(line, []byte(" "))
-	if !ok || len(rest) < 3 || (len(rest) > 3 && rest[3] != ' ') {
-		return 0, nil, false, malformed("status line %q", trunc(line))
-	}
-	var http11 bool
-	switch string(proto) {
-	case "HTTP/1.1":
-		http11 = true
-	case "HTTP/1.0":
-	default:
-		return 0, nil, false, malformed("protocol %q", trunc(proto))
-	}
-	for _, c := range rest[:3] {
-		if c < '0' || c > '9' {
-			return 0, nil, false, malformed("status line %q", trunc(line))
-		}
-		status = status*10 + int(c-'0')
-	}
-	if status < 100 {
-		return 0, nil, false, malformed("status %d", status)
-	}
-
-	var (
-		chunked, closeConn bool
-		length             int64 = -1
-	)
-	keepAlive = http11
-	n := 0
-	for {
-		line, err := readLine(br)
-		if err != nil {
-			return 0, nil, false, err
-		}
-		if len(line) == 0 {
-			break
-		}
-		if n++; n > maxHeaders {
-			return 0, nil, false, malformed("more than %d header lines", maxHeaders)
-		}
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok || !token(name) {
-			return 0, nil, false, malformed("header line %q", trunc(line))
-		}
-		value = bytes.Trim(value, " \t")
-		switch {
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			v, err := strconv.ParseInt(string(value), 10, 64)
-			if err != nil || v < 0 || value[0] == '+' || (length >= 0 && v != length) {
-				return 0, nil, false, malformed("Content-Length %q", trunc(value))
-			}
-			length = v
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			if !bytes.EqualFold(value, []byte("chunked")) || chunked || !http11 {
-				return 0, nil, false, malformed("Transfer-Encoding %q", trunc(value))
-			}
-			chunked = true
-		case bytes.EqualFold(name, []byte("Connection")):
-			for _, tok := range bytes.Split(value, []byte(",")) {
-				tok = bytes.Trim(tok, " \t")
-				if bytes.EqualFold(tok, []byte("close")) {
-					closeConn = true
-				} else if bytes.EqualFold(tok, []byte("keep-alive")) && !http11 {
-					keepAlive = true
-				}
-			}
-		}
-	}
-	if closeConn {
-		keepAlive = false
+	fr, err := readHeaders(br, http11)
+	if err != nil {
+		return 0, nil, false, err
 	}
 	if status < 200 {
 		return 0, nil, false, malformed("informational status %d", status)
 	}
-
 	limit := maxBody
 	if status != 200 {
 		limit = errBodyMax
 	}
-	switch {
-	case status == 204 || status == 304:
-		if chunked || length > 0 {
-			return 0, nil, false, malformed("body with status %d", status)
-		}
-		body = nil
-	case chunked:
-		if length >= 0 {
-			return 0, nil, false, malformed("both Transfer-Encoding and Content-Length")
-		}
-		body, err = readChunked(br, limit)
-	case length >= 0:
-		if length > limit {
-			err = fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, length, limit)
-			break
-		}
-		body = make([]byte, length)
-		if _, err = io.ReadFull(br, body); err != nil {
-			err = fmt.Errorf("read body: %w", err)
-		}
-	default: // until the connection ends
-		keepAlive = false
-		body, err = io.ReadAll(io.LimitReader(br, limit+1))
-		if err == nil && int64(len(body)) > limit {
-			err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
-		}
-	}
+	body, err = readBody(br, status, &fr, limit)
 	if err != nil {
 		if status != 200 && errors.Is(err, ErrTooLarge) {
 			return status, nil, false, nil // the status is what matters
@@ -150,7 +56,130 @@ func readResponse(br *bufio.Reader, maxBody int64) (status int, body []byte, kee
 	if status != 200 {
 		body = nil
 	}
-	return status, body, keepAlive, nil
+	return status, body, fr.keepAlive, nil
+}
+
+// readStatusLine reads "HTTP/1.1 200 OK" (or HTTP/1.0) and returns the
+// status code and whether the protocol is HTTP/1.1.
+func readStatusLine(br *bufio.Reader) (status int, http11 bool, err error) {
+	line, err := readLine(br)
+	if err != nil {
+		return 0, false, err
+	}
+	proto, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(rest) < 3 || (len(rest) > 3 && rest[3] != ' ') {
+		return 0, false, malformed("status line %q", trunc(line))
+	}
+	switch string(proto) {
+	case "HTTP/1.1":
+		http11 = true
+	case "HTTP/1.0":
+	default:
+		return 0, false, malformed("protocol %q", trunc(proto))
+	}
+	for _, c := range rest[:3] {
+		if c < '0' || c > '9' {
+			return 0, false, malformed("status line %q", trunc(line))
+		}
+		status = status*10 + int(c-'0')
+	}
+	if status < 100 {
+		return 0, false, malformed("status %d", status)
+	}
+	return status, http11, nil
+}
+
+// framing is what the headers say about the body and the connection.
+type framing struct {
+	chunked bool
+	// length is the Content-Length, -1 without one.
+	length    int64
+	keepAlive bool
+}
+
+// readHeaders reads the header lines up to the empty line and returns the
+// response's framing.
+func readHeaders(br *bufio.Reader, http11 bool) (framing, error) {
+	fr := framing{length: -1, keepAlive: http11}
+	closeConn := false
+	n := 0
+	for {
+		line, err := readLine(br)
+		if err != nil {
+			return fr, err
+		}
+		if len(line) == 0 {
+			break
+		}
+		if n++; n > maxHeaders {
+			return fr, malformed("more than %d header lines", maxHeaders)
+		}
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || !token(name) {
+			return fr, malformed("header line %q", trunc(line))
+		}
+		value = bytes.Trim(value, " \t")
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			v, err := strconv.ParseInt(string(value), 10, 64)
+			if err != nil || v < 0 || value[0] == '+' || (fr.length >= 0 && v != fr.length) {
+				return fr, malformed("Content-Length %q", trunc(value))
+			}
+			fr.length = v
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			if !bytes.EqualFold(value, []byte("chunked")) || fr.chunked || !http11 {
+				return fr, malformed("Transfer-Encoding %q", trunc(value))
+			}
+			fr.chunked = true
+		case bytes.EqualFold(name, []byte("Connection")):
+			for _, tok := range bytes.Split(value, []byte(",")) {
+				tok = bytes.Trim(tok, " \t")
+				if bytes.EqualFold(tok, []byte("close")) {
+					closeConn = true
+				} else if bytes.EqualFold(tok, []byte("keep-alive")) && !http11 {
+					fr.keepAlive = true
+				}
+			}
+		}
+	}
+	if closeConn {
+		fr.keepAlive = false
+	}
+	return fr, nil
+}
+
+// readBody reads the body as fr frames it, at most limit bytes
+// (ErrTooLarge); a body read to the connection's end clears
+// fr.keepAlive.
+func readBody(br *bufio.Reader, status int, fr *framing, limit int64) (body []byte, err error) {
+	switch {
+	case status == 204 || status == 304:
+		if fr.chunked || fr.length > 0 {
+			return nil, malformed("body with status %d", status)
+		}
+		return nil, nil
+	case fr.chunked:
+		if fr.length >= 0 {
+			return nil, malformed("both Transfer-Encoding and Content-Length")
+		}
+		return readChunked(br, limit)
+	case fr.length >= 0:
+		if fr.length > limit {
+			return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, fr.length, limit)
+		}
+		body = make([]byte, fr.length)
+		if _, err = io.ReadFull(br, body); err != nil {
+			return nil, fmt.Errorf("read body: %w", err)
+		}
+		return body, nil
+	default: // until the connection ends
+		fr.keepAlive = false
+		body, err = io.ReadAll(io.LimitReader(br, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			err = fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
+		}
+		return body, err
+	}
 }
 
 // readChunked reads a chunked body and its trailer.
