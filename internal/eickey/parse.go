@@ -179,35 +179,8 @@ func parseBlock(lines []string, start int) Entry {
 	e.Signed = SignedBytes(e.Metadata, e.KeyLine)
 	sigText := strings.Join(lines[i+1:], "")
 
-	seen := map[string]bool{}
-	for _, m := range e.Metadata {
-		name, value, ok := strings.Cut(m[1:], "=")
-		if !ok {
-			continue // unknown but signed: tolerated for forward compatibility
-		}
-		switch name {
-		case "Timestamp", "Instance", "Caller", "Request":
-		default:
-			continue
-		}
-		if seen[name] {
-			return malformed("#%s appears twice", name)
-		}
-		seen[name] = true
-		switch name {
-		case "Timestamp":
-			ts, err := parseTimestamp(value)
-			if err != nil {
-				return malformed("#Timestamp: %v", err)
-			}
-			e.Timestamp = ts
-		case "Instance":
-			e.Instance = value
-		case "Caller":
-			e.Caller = value
-		case "Request":
-			e.Request = value
-		}
+	if problem := readMetadata(&e); problem != "" {
+		return malformed("%s", problem)
 	}
 
 	// Parse the key before judging the rest, so that a rejection can still
@@ -235,6 +208,42 @@ func parseBlock(lines []string, start int) Entry {
 		e.Err = keyErr
 	}
 	return e
+}
+
+// readMetadata sets e's Timestamp, Instance, Caller and Request from its
+// metadata lines, and returns what is wrong with them ("" if nothing).
+func readMetadata(e *Entry) (problem string) {
+	seen := map[string]bool{}
+	for _, m := range e.Metadata {
+		name, value, ok := strings.Cut(m[1:], "=")
+		if !ok {
+			continue // unknown but signed: tolerated for forward compatibility
+		}
+		switch name {
+		case "Timestamp", "Instance", "Caller", "Request":
+		default:
+			continue
+		}
+		if seen[name] {
+			return fmt.Sprintf("#%s appears twice", name)
+		}
+		seen[name] = true
+		switch name {
+		case "Timestamp":
+			ts, err := parseTimestamp(value)
+			if err != nil {
+				return fmt.Sprintf("#Timestamp: %v", err)
+			}
+			e.Timestamp = ts
+		case "Instance":
+			e.Instance = value
+		case "Caller":
+			e.Caller = value
+		case "Request":
+			e.Request = value
+		}
+	}
+	return ""
 }
 
 // parseKeyLine parses e.KeyLine into e.Key and e.Fingerprint. It returns a
