@@ -22,6 +22,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -157,6 +158,39 @@ func (h *Handler) check(r *http.Request, rq *request) (world.Endpoint, error) {
 	if r.Method != http.MethodGet {
 		return world.Endpoint{}, &apiError{http.StatusMethodNotAllowed, "InvalidRequest", "openTunnel is a websocket upgrade: use GET."}
 	}
+	if err := h.authenticate(r, rq); err != nil {
+		return world.Endpoint{}, err
+	}
+	ip, err := parseParams(r.URL.Query(), rq)
+	if err != nil {
+		return world.Endpoint{}, err
+	}
+	// Authorise before revealing whether the endpoint exists.
+	ep, found := h.World.Endpoint(rq.endpoint)
+	if err := h.authorize(rq, ep); err != nil {
+		return world.Endpoint{}, err
+	}
+	if !found {
+		return world.Endpoint{}, &apiError{http.StatusNotFound, "ResourceNotFound",
+			fmt.Sprintf("The instance connect endpoint %s does not exist.", rq.endpoint)}
+	}
+	switch ep.State {
+	case "create-complete", "update-in-progress", "update-complete", "update-failed":
+	default:
+		return world.Endpoint{}, &apiError{http.StatusBadRequest, "InvalidInstanceConnectEndpointState",
+			fmt.Sprintf("The instance connect endpoint %s is in state %s and cannot open tunnels.", rq.endpoint, ep.State)}
+	}
+	if vpc, ok := h.World.VPC(ep.VpcID); ok {
+		if p, err := netip.ParsePrefix(vpc.CIDR); err == nil && !p.Contains(ip) {
+			return world.Endpoint{}, invalid("The specified PrivateIpAddress %s is not in the VPC %s (%s) of the instance connect endpoint %s.", rq.ip, vpc.ID, vpc.CIDR, rq.endpoint)
+		}
+	}
+	return ep, nil
+}
+
+// authenticate checks r's presigned SigV4 (scoped to the service) and
+// sets rq's access key and identity.
+func (h *Handler) authenticate(r *http.Request, rq *request) error {
 	v := &awsproto.Verifier{
 		Secret: func(akid string) (string, bool) {
 			id, ok := h.World.Identity(akid)
@@ -170,22 +204,27 @@ func (h *Handler) check(r *http.Request, rq *request) (world.Endpoint, error) {
 	if err != nil {
 		var ae *awsproto.AuthError
 		if !errors.As(err, &ae) {
-			return world.Endpoint{}, err
+			return err
 		}
 		e := awsproto.JSON11.AuthError(ae)
-		return world.Endpoint{}, &apiError{http.StatusForbidden, e.Code, e.Message}
+		return &apiError{http.StatusForbidden, e.Code, e.Message}
 	}
 	if auth.Service != Service {
-		return world.Endpoint{}, &apiError{http.StatusForbidden, "InvalidSignatureException",
+		return &apiError{http.StatusForbidden, "InvalidSignatureException",
 			fmt.Sprintf("Credential should be scoped to correct service: '%s'.", Service)}
 	}
 	id, ok := h.World.Identity(auth.AccessKeyID)
 	if !ok {
-		return world.Endpoint{}, &apiError{http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."}
+		return &apiError{http.StatusForbidden, "UnrecognizedClientException", "The security token included in the request is invalid."}
 	}
 	rq.id = id
+	return nil
+}
 
-	q := r.URL.Query()
+// parseParams reads the query's parameters into rq (endpoint, port,
+// private IP, maximum duration), each given at most once, and returns the
+// IP.
+func parseParams(q url.Values, rq *request) (netip.Addr, error) {
 	one := func(k string) (string, bool, error) {
 		vals, ok := q[k]
 		if !ok {
@@ -198,56 +237,60 @@ func (h *Handler) check(r *http.Request, rq *request) (world.Endpoint, error) {
 	}
 	epID, ok, err := one("instanceConnectEndpointId")
 	if err != nil {
-		return world.Endpoint{}, err
+		return netip.Addr{}, err
 	}
 	if !ok || epID == "" {
-		return world.Endpoint{}, invalid("The InstanceConnectEndpointId parameter is required.")
+		return netip.Addr{}, invalid("The InstanceConnectEndpointId parameter is required.")
 	}
 	rq.endpoint = epID
 	port, ok, err := one("remotePort")
 	if err != nil {
-		return world.Endpoint{}, err
+		return netip.Addr{}, err
 	}
 	if !ok {
-		return world.Endpoint{}, invalid("The RemotePort parameter is required.")
+		return netip.Addr{}, invalid("The RemotePort parameter is required.")
 	}
 	if port != "22" && port != "3389" {
-		return world.Endpoint{}, invalid("The specified RemotePort is not valid. Specify either 22 or 3389 as the RemotePort and retry your request.")
+		return netip.Addr{}, invalid("The specified RemotePort is not valid. Specify either 22 or 3389 as the RemotePort and retry your request.")
 	}
 	rq.port, _ = strconv.Atoi(port)
 	ipText, ok, err := one("privateIpAddress")
 	if err != nil {
-		return world.Endpoint{}, err
+		return netip.Addr{}, err
 	}
 	ip, perr := netip.ParseAddr(ipText)
 	if !ok || perr != nil || !ip.Is4() || ip.String() != ipText {
-		return world.Endpoint{}, invalid("The specified PrivateIpAddress is not valid. Specify a valid IPv4 address and retry your request.")
+		return netip.Addr{}, invalid("The specified PrivateIpAddress is not valid. Specify a valid IPv4 address and retry your request.")
 	}
 	rq.ip = ipText
 	rq.duration = MaxTunnelDuration
 	if d, ok, err := one("maxTunnelDuration"); err != nil {
-		return world.Endpoint{}, err
+		return netip.Addr{}, err
 	} else if ok {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 || n > int(MaxTunnelDuration/time.Second) || strconv.Itoa(n) != d {
-			return world.Endpoint{}, invalid("The specified MaxTunnelDuration is not valid. Specify a value between 1 and 3600 seconds and retry your request.")
+			return netip.Addr{}, invalid("The specified MaxTunnelDuration is not valid. Specify a value between 1 and 3600 seconds and retry your request.")
 		}
 		rq.duration, rq.durGiven = time.Duration(n)*time.Second, true
 	}
+	return ip, nil
+}
 
-	// Authorise before revealing whether the endpoint exists.
-	ep, found := h.World.Endpoint(epID)
-	arn := "arn:aws:ec2:" + h.World.Region + ":" + h.World.Account + ":instance-connect-endpoint/" + epID
+// authorize evaluates ec2-instance-connect:OpenTunnel on the endpoint
+// with its condition keys, and records the decision in rq.
+func (h *Handler) authorize(rq *request, ep world.Endpoint) error {
+	arn := "arn:aws:ec2:" + h.World.Region + ":" + h.World.Account + ":instance-connect-endpoint/" + rq.endpoint
 	keys := map[string][]string{
 		"aws:RequestedRegion":                    {h.World.Region},
-		"ec2-instance-connect:remotePort":        {port},
-		"ec2-instance-connect:privateIpAddress":  {ipText},
+		"ec2-instance-connect:remotePort":        {strconv.Itoa(rq.port)},
+		"ec2-instance-connect:privateIpAddress":  {rq.ip},
 		"ec2-instance-connect:maxTunnelDuration": {strconv.Itoa(int(rq.duration / time.Second))},
 	}
 	for k, v := range ep.Tags {
 		keys["aws:ResourceTag/"+k] = []string{v}
 		keys["ec2:ResourceTag/"+k] = []string{v}
 	}
+	id := rq.id
 	req := iam.Request{
 		Principal: iam.Principal{ARN: id.ARN, UserID: id.UserID, Account: h.World.Account, Tags: id.Tags},
 		Action:    "ec2-instance-connect:OpenTunnel",
@@ -257,24 +300,9 @@ func (h *Handler) check(r *http.Request, rq *request) (world.Endpoint, error) {
 	res := iam.Evaluate(req, iam.Policies{Identity: id.Policies, SCPs: h.World.SCPs})
 	rq.authz = append(rq.authz, authzRecord{Action: req.Action, Resource: arn, Decision: res.Decision.String(), Sid: res.Sid})
 	if !res.Allowed() {
-		return world.Endpoint{}, &apiError{http.StatusForbidden, "AccessDeniedException", res.Message(req)}
+		return &apiError{http.StatusForbidden, "AccessDeniedException", res.Message(req)}
 	}
-	if !found {
-		return world.Endpoint{}, &apiError{http.StatusNotFound, "ResourceNotFound",
-			fmt.Sprintf("The instance connect endpoint %s does not exist.", epID)}
-	}
-	switch ep.State {
-	case "create-complete", "update-in-progress", "update-complete", "update-failed":
-	default:
-		return world.Endpoint{}, &apiError{http.StatusBadRequest, "InvalidInstanceConnectEndpointState",
-			fmt.Sprintf("The instance connect endpoint %s is in state %s and cannot open tunnels.", epID, ep.State)}
-	}
-	if vpc, ok := h.World.VPC(ep.VpcID); ok {
-		if p, err := netip.ParsePrefix(vpc.CIDR); err == nil && !p.Contains(ip) {
-			return world.Endpoint{}, invalid("The specified PrivateIpAddress %s is not in the VPC %s (%s) of the instance connect endpoint %s.", ipText, vpc.ID, vpc.CIDR, epID)
-		}
-	}
-	return ep, nil
+	return nil
 }
 
 // acquire counts a tunnel against the endpoint's connection limit.
