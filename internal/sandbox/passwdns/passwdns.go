@@ -62,30 +62,60 @@ func New(dir, homes string, accts []Account) (*DB, error) {
 	if err := os.MkdirAll(d.homes, 0o755); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
-	hostPW, err := os.ReadFile("/etc/passwd")
-	if err != nil {
+	var host [3][]byte
+	for i, path := range []string{"/etc/passwd", "/etc/group", "/etc/shadow"} {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("account database: %w", err)
+		}
+		host[i] = b
+	}
+	bd := &builder{d: d, names: map[string]bool{}, ids: map[string]bool{}, gnames: map[string]bool{}, gids: map[string]bool{}}
+	bd.copyShadow(host[2])
+	bd.copyPasswd(host[0])
+	bd.copyGroup(host[1])
+	for _, a := range accts {
+		if err := bd.add(a); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.WriteFile(d.Passwd, bd.pw.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
-	hostGR, err := os.ReadFile("/etc/group")
-	if err != nil {
+	if err := os.WriteFile(d.Group, bd.gr.Bytes(), 0o644); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
-	hostSH, err := os.ReadFile("/etc/shadow")
-	if err != nil {
+	if err := os.WriteFile(d.Shadow, bd.sh.Bytes(), 0o600); err != nil {
 		return nil, fmt.Errorf("account database: %w", err)
 	}
-	var pw, gr, sh bytes.Buffer
-	sc := bufio.NewScanner(bytes.NewReader(hostSH))
+	return d, nil
+}
+
+// builder makes the passwd, group and shadow files of a DB, knowing the
+// names and ids taken.
+type builder struct {
+	d                        *DB
+	pw, gr, sh               bytes.Buffer
+	names, ids, gnames, gids map[string]bool
+}
+
+// copyShadow copies the machine's shadow entries, every password "*".
+func (b *builder) copyShadow(host []byte) {
+	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
 		if len(f) != 9 || !nameRE.MatchString(f[0]) {
 			continue
 		}
 		f[1] = "*"
-		sh.WriteString(strings.Join(f, ":") + "\n")
+		b.sh.WriteString(strings.Join(f, ":") + "\n")
 	}
-	names, ids, gnames, gids := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
-	sc = bufio.NewScanner(bytes.NewReader(hostPW))
+}
+
+// copyPasswd copies the machine's accounts, every home moved under the
+// DB's homes.
+func (b *builder) copyPasswd(host []byte) {
+	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
 		if len(f) != 7 || !nameRE.MatchString(f[0]) {
@@ -96,58 +126,55 @@ func New(dir, homes string, accts []Account) (*DB, error) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		names[f[0]], ids[f[2]] = true, true
-		d.ids[f[0]] = [2]int{uid, gid}
-		f[5] = filepath.Join(d.homes, f[0])
-		pw.WriteString(strings.Join(f, ":") + "\n")
+		b.names[f[0]], b.ids[f[2]] = true, true
+		b.d.ids[f[0]] = [2]int{uid, gid}
+		f[5] = filepath.Join(b.d.homes, f[0])
+		b.pw.WriteString(strings.Join(f, ":") + "\n")
 	}
-	sc = bufio.NewScanner(bytes.NewReader(hostGR))
+}
+
+// copyGroup copies the machine's groups.
+func (b *builder) copyGroup(host []byte) {
+	sc := bufio.NewScanner(bytes.NewReader(host))
 	for sc.Scan() {
 		f := strings.Split(sc.Text(), ":")
 		if len(f) != 4 {
 			continue
 		}
-		gnames[f[0]], gids[f[2]] = true, true
-		gr.WriteString(sc.Text() + "\n")
+		b.gnames[f[0]], b.gids[f[2]] = true, true
+		b.gr.WriteString(sc.Text() + "\n")
 	}
-	for _, a := range accts {
-		if a.UID == 0 && a.GID == 0 {
-			// The first id free as both uid and gid.
-			for n := uint32(60000); n < 65000; n++ {
-				if !ids[fmt.Sprint(n)] && !gids[fmt.Sprint(n)] {
-					a.UID, a.GID = n, n
-					break
-				}
+}
+
+// add adds an own account and its group; its name and ids must be new.
+func (b *builder) add(a Account) error {
+	if a.UID == 0 && a.GID == 0 {
+		// The first id free as both uid and gid.
+		for n := uint32(60000); n < 65000; n++ {
+			if !b.ids[fmt.Sprint(n)] && !b.gids[fmt.Sprint(n)] {
+				a.UID, a.GID = n, n
+				break
 			}
 		}
-		uid, gid := fmt.Sprint(a.UID), fmt.Sprint(a.GID)
-		switch {
-		case !nameRE.MatchString(a.Name):
-			return nil, fmt.Errorf("account database: %q is not a POSIX user name", a.Name)
-		case names[a.Name] || gnames[a.Name]:
-			return nil, fmt.Errorf("account database: %s exists already", a.Name)
-		case ids[uid] || gids[gid] || a.UID == 0:
-			return nil, fmt.Errorf("account database: uid %d or gid %d of %s is taken", a.UID, a.GID, a.Name)
-		}
-		names[a.Name], ids[uid], gnames[a.Name], gids[gid] = true, true, true, true
-		if a.Shell == "" {
-			a.Shell = "/bin/sh"
-		}
-		fmt.Fprintf(&pw, "%s:x:%s:%s:%s:%s:%s\n", a.Name, uid, gid, a.Name, filepath.Join(d.homes, a.Name), a.Shell)
-		fmt.Fprintf(&gr, "%s:x:%s:\n", a.Name, gid)
-		fmt.Fprintf(&sh, "%s:*:20000:0:99999:7:::\n", a.Name)
-		d.ids[a.Name] = [2]int{int(a.UID), int(a.GID)}
 	}
-	if err := os.WriteFile(d.Passwd, pw.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("account database: %w", err)
+	uid, gid := fmt.Sprint(a.UID), fmt.Sprint(a.GID)
+	switch {
+	case !nameRE.MatchString(a.Name):
+		return fmt.Errorf("account database: %q is not a POSIX user name", a.Name)
+	case b.names[a.Name] || b.gnames[a.Name]:
+		return fmt.Errorf("account database: %s exists already", a.Name)
+	case b.ids[uid] || b.gids[gid] || a.UID == 0:
+		return fmt.Errorf("account database: uid %d or gid %d of %s is taken", a.UID, a.GID, a.Name)
 	}
-	if err := os.WriteFile(d.Group, gr.Bytes(), 0o644); err != nil {
-		return nil, fmt.Errorf("account database: %w", err)
+	b.names[a.Name], b.ids[uid], b.gnames[a.Name], b.gids[gid] = true, true, true, true
+	if a.Shell == "" {
+		a.Shell = "/bin/sh"
 	}
-	if err := os.WriteFile(d.Shadow, sh.Bytes(), 0o600); err != nil {
-		return nil, fmt.Errorf("account database: %w", err)
-	}
-	return d, nil
+	fmt.Fprintf(&b.pw, "%s:x:%s:%s:%s:%s:%s\n", a.Name, uid, gid, a.Name, filepath.Join(b.d.homes, a.Name), a.Shell)
+	fmt.Fprintf(&b.gr, "%s:x:%s:\n", a.Name, gid)
+	fmt.Fprintf(&b.sh, "%s:*:20000:0:99999:7:::\n", a.Name)
+	b.d.ids[a.Name] = [2]int{int(a.UID), int(a.GID)}
+	return nil
 }
 
 // HostHas says whether the machine's /etc/passwd has the account name.
