@@ -62,62 +62,12 @@ func epoch(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }
 // any script on an EC2 instance, fails the way a failing script does
 // (Status Failed, a non-zero ResponseCode, a message on standard error).
 func (h *handler) sendCommand(c *call) (any, error) {
-	in, err := parseJSONObject(c.body)
+	in, err := parseSendCommand(c.body)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := in.strList("InstanceIds")
-	if err != nil {
-		return nil, err
-	}
-	docName, err := in.str("DocumentName")
-	if err != nil {
-		return nil, err
-	}
-	comment, err := in.str("Comment")
-	if err != nil {
-		return nil, err
-	}
-	params, err := in.strListMap("Parameters")
-	if err != nil {
-		return nil, err
-	}
-	timeout, err := in.int("TimeoutSeconds")
-	if err != nil {
-		return nil, err
-	}
-	for k := range in {
-		switch k {
-		case "InstanceIds", "DocumentName", "Comment", "Parameters", "TimeoutSeconds", "DocumentVersion":
-		case "Targets":
-			return nil, awsproto.Errorf("ValidationException", "The sandbox supports InstanceIds, not Targets.")
-		default:
-			return nil, awsproto.Errorf("ValidationException", "The sandbox does not emulate the SendCommand parameter %s.", k)
-		}
-	}
-	var v validation
-	v.required(docName, "documentName")
-	if len(ids) > 50 {
-		n := fmt.Sprint(len(ids))
-		v.fail(&n, "instanceIds", "have length less than or equal to 50")
-	}
-	for _, id := range ids {
-		v.pattern(&id, "instanceIds.member", ssmInstanceIDPattern.String(), ssmInstanceIDPattern.MatchString)
-	}
-	if comment != nil {
-		v.length(comment, "comment", 0, 100)
-	}
-	if timeout != nil && (*timeout < 30 || *timeout > 2592000) {
-		n := fmt.Sprint(*timeout)
-		v.fail(&n, "timeoutSeconds", "have value between 30 and 2592000")
-	}
-	if err := v.err("ValidationException"); err != nil {
-		return nil, err
-	}
-	if len(ids) == 0 {
-		return nil, awsproto.Errorf("ValidationException", "Either InstanceIds or Targets must be specified.")
-	}
-	doc := documentName(*docName)
+	ids, params := in.ids, in.params
+	doc := documentName(*in.docName)
 
 	// The caller must be allowed the document and every instance.
 	for _, id := range ids {
@@ -143,6 +93,110 @@ func (h *handler) sendCommand(c *call) (any, error) {
 	if len(params["commands"]) == 0 {
 		return nil, awsproto.Errorf("InvalidParameters", "Parameter \"commands\" is required and cannot be empty.")
 	}
+	targets, err := h.commandTargets(ids)
+	if err != nil {
+		return nil, err
+	}
+
+	now := h.world.Now()
+	cmd := world.Command{DocumentName: doc, Parameters: params, Requested: now, Caller: c.id.ARN,
+		Invocations: map[string]world.Invocation{}}
+	if in.comment != nil {
+		cmd.Comment = *in.comment
+	}
+	cmd = h.world.AddCommand(cmd) // the id first: placed keys name it
+	for _, inst := range targets {
+		cmd.Invocations[inst.ID] = h.runScript(inst, params["commands"], cmd.ID)
+	}
+	sec := 3600
+	if in.timeout != nil {
+		sec = int(*in.timeout)
+	}
+	ids = ids[:0]
+	for _, t := range targets {
+		ids = append(ids, t.ID)
+	}
+	sort.Strings(ids)
+	return struct {
+		Command ssmCommand `json:"Command"`
+	}{ssmCommand{
+		CommandID: cmd.ID, DocumentName: doc, DocumentVersion: "$DEFAULT", Comment: cmd.Comment,
+		ExpiresAfter: epoch(now.Add(time.Duration(sec)*time.Second + 5*time.Minute)), Parameters: params,
+		InstanceIDs: ids, Targets: []struct{}{}, RequestedDateTime: epoch(now),
+		Status: "Pending", StatusDetails: "Pending", OutputS3Region: h.world.Region,
+		MaxConcurrency: "50", MaxErrors: "0", TargetCount: len(targets), TimeoutSeconds: sec,
+	}}, nil
+}
+
+// sendCommandInput is SendCommand's request, as far as the sandbox
+// emulates it.
+type sendCommandInput struct {
+	ids              []string
+	docName, comment *string
+	params           map[string][]string
+	timeout          *int64
+}
+
+// parseSendCommand decodes and validates SendCommand's request as SSM
+// does (ValidationException), before any authorization.
+func parseSendCommand(body []byte) (*sendCommandInput, error) {
+	in, err := parseJSONObject(body)
+	if err != nil {
+		return nil, err
+	}
+	var r sendCommandInput
+	if r.ids, err = in.strList("InstanceIds"); err != nil {
+		return nil, err
+	}
+	if r.docName, err = in.str("DocumentName"); err != nil {
+		return nil, err
+	}
+	if r.comment, err = in.str("Comment"); err != nil {
+		return nil, err
+	}
+	if r.params, err = in.strListMap("Parameters"); err != nil {
+		return nil, err
+	}
+	if r.timeout, err = in.int("TimeoutSeconds"); err != nil {
+		return nil, err
+	}
+	for k := range in {
+		switch k {
+		case "InstanceIds", "DocumentName", "Comment", "Parameters", "TimeoutSeconds", "DocumentVersion":
+		case "Targets":
+			return nil, awsproto.Errorf("ValidationException", "The sandbox supports InstanceIds, not Targets.")
+		default:
+			return nil, awsproto.Errorf("ValidationException", "The sandbox does not emulate the SendCommand parameter %s.", k)
+		}
+	}
+	var v validation
+	v.required(r.docName, "documentName")
+	if len(r.ids) > 50 {
+		n := fmt.Sprint(len(r.ids))
+		v.fail(&n, "instanceIds", "have length less than or equal to 50")
+	}
+	for _, id := range r.ids {
+		v.pattern(&id, "instanceIds.member", ssmInstanceIDPattern.String(), ssmInstanceIDPattern.MatchString)
+	}
+	if r.comment != nil {
+		v.length(r.comment, "comment", 0, 100)
+	}
+	if r.timeout != nil && (*r.timeout < 30 || *r.timeout > 2592000) {
+		n := fmt.Sprint(*r.timeout)
+		v.fail(&n, "timeoutSeconds", "have value between 30 and 2592000")
+	}
+	if err := v.err("ValidationException"); err != nil {
+		return nil, err
+	}
+	if len(r.ids) == 0 {
+		return nil, awsproto.Errorf("ValidationException", "Either InstanceIds or Targets must be specified.")
+	}
+	return &r, nil
+}
+
+// commandTargets returns the instances of ids (each once), all running
+// with the agent online, else InvalidInstanceId naming those that are not.
+func (h *handler) commandTargets(ids []string) ([]world.Instance, error) {
 	var bad []string
 	targets := make([]world.Instance, 0, len(ids))
 	seen := map[string]bool{}
@@ -161,35 +215,7 @@ func (h *handler) sendCommand(c *call) (any, error) {
 	if len(bad) > 0 {
 		return nil, awsproto.Errorf("InvalidInstanceId", "Instances [[%s]] not in a valid state for account %s", strings.Join(bad, ", "), h.world.Account)
 	}
-
-	now := h.world.Now()
-	cmd := world.Command{DocumentName: doc, Parameters: params, Requested: now, Caller: c.id.ARN,
-		Invocations: map[string]world.Invocation{}}
-	if comment != nil {
-		cmd.Comment = *comment
-	}
-	cmd = h.world.AddCommand(cmd) // the id first: placed keys name it
-	for _, inst := range targets {
-		cmd.Invocations[inst.ID] = h.runScript(inst, params["commands"], cmd.ID)
-	}
-	sec := 3600
-	if timeout != nil {
-		sec = int(*timeout)
-	}
-	ids = ids[:0]
-	for _, t := range targets {
-		ids = append(ids, t.ID)
-	}
-	sort.Strings(ids)
-	return struct {
-		Command ssmCommand `json:"Command"`
-	}{ssmCommand{
-		CommandID: cmd.ID, DocumentName: doc, DocumentVersion: "$DEFAULT", Comment: cmd.Comment,
-		ExpiresAfter: epoch(now.Add(time.Duration(sec)*time.Second + 5*time.Minute)), Parameters: params,
-		InstanceIDs: ids, Targets: []struct{}{}, RequestedDateTime: epoch(now),
-		Status: "Pending", StatusDetails: "Pending", OutputS3Region: h.world.Region,
-		MaxConcurrency: "50", MaxErrors: "0", TargetCount: len(targets), TimeoutSeconds: sec,
-	}}, nil
+	return targets, nil
 }
 
 // runScript is the simulated agent's run of AWS-RunShellScript: the
