@@ -138,26 +138,9 @@ func (h *handler) describeInstanceConnectEndpoints(c *call) (any, error) {
 
 	candidates := h.world.Endpoints() // ordered by ID
 	if len(ids) > 0 {
-		want := map[string]bool{}
-		for _, id := range ids {
-			want[id] = true
+		if candidates, err = pickEndpoints(candidates, ids); err != nil {
+			return nil, err
 		}
-		var picked []world.Endpoint
-		for _, e := range candidates {
-			if want[e.ID] {
-				picked = append(picked, e)
-				delete(want, e.ID)
-			}
-		}
-		if len(want) > 0 {
-			var missing []string
-			for id := range want {
-				missing = append(missing, id)
-			}
-			sort.Strings(missing)
-			return nil, awsproto.Errorf("InvalidInstanceConnectEndpointId.NotFound", "The instance connect endpoint ID '%s' does not exist", strings.Join(missing, ", "))
-		}
-		candidates = picked
 	}
 	resp := &describeInstanceConnectEndpointsResponse{Xmlns: awsproto.EC2Namespace, RequestID: c.reqID}
 outer:
@@ -177,6 +160,31 @@ outer:
 		resp.Endpoints = append(resp.Endpoints, h.eiceXML(e))
 	}
 	return resp, nil
+}
+
+// pickEndpoints returns the endpoints ids name, in all's order; every id
+// must exist.
+func pickEndpoints(all []world.Endpoint, ids []string) ([]world.Endpoint, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var picked []world.Endpoint
+	for _, e := range all {
+		if want[e.ID] {
+			picked = append(picked, e)
+			delete(want, e.ID)
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for id := range want {
+			missing = append(missing, id)
+		}
+		sort.Strings(missing)
+		return nil, awsproto.Errorf("InvalidInstanceConnectEndpointId.NotFound", "The instance connect endpoint ID '%s' does not exist", strings.Join(missing, ", "))
+	}
+	return picked, nil
 }
 
 func (h *handler) eiceXML(e world.Endpoint) eiceXML {

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -110,22 +111,9 @@ func (h *handler) describeInstances(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	maxResults := 0
-	if s, ok := f["MaxResults"]; ok {
-		n, err := strconv.Atoi(s[0])
-		if err != nil {
-			return nil, awsproto.Errorf("InvalidParameterValue", "Invalid value '%s' for maxResults", s[0])
-		}
-		if len(ids) > 0 {
-			return nil, awsproto.Errorf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
-		}
-		if n < 5 {
-			return nil, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value greater than 5.", n)
-		}
-		if n > 1000 {
-			return nil, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value less than 1000.", n)
-		}
-		maxResults = n
+	maxResults, err := ec2MaxResults(f, ids)
+	if err != nil {
+		return nil, err
 	}
 	after := ""
 	if tok, ok := f["NextToken"]; ok {
@@ -150,33 +138,9 @@ func (h *handler) describeInstances(c *call) (any, error) {
 
 	var candidates []world.Instance
 	if len(ids) > 0 {
-		seen := map[string]bool{}
-		var missing []string
-		for _, id := range ids {
-			if !instanceIDPattern.MatchString(id) {
-				return nil, awsproto.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
-			}
+		if candidates, err = h.instancesByID(ids); err != nil {
+			return nil, err
 		}
-		for _, id := range ids {
-			if seen[id] {
-				continue
-			}
-			seen[id] = true
-			in, ok := h.world.Instance(id)
-			if !ok {
-				missing = append(missing, id)
-				continue
-			}
-			candidates = append(candidates, in)
-		}
-		switch len(missing) {
-		case 0:
-		case 1:
-			return nil, awsproto.Errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", missing[0])
-		default:
-			return nil, awsproto.Errorf("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
-		}
-		sort.Slice(candidates, func(a, b int) bool { return candidates[a].ID < candidates[b].ID })
 	} else {
 		candidates = h.world.Instances() // ordered by ID
 	}
@@ -204,6 +168,63 @@ outer:
 		})
 	}
 	return resp, nil
+}
+
+// ec2MaxResults is the MaxResults parameter (0 if absent), checked as
+// EC2 does: not with instance ids, 5 to 1000.
+func ec2MaxResults(f url.Values, ids []string) (int, error) {
+	s, ok := f["MaxResults"]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s[0])
+	if err != nil {
+		return 0, awsproto.Errorf("InvalidParameterValue", "Invalid value '%s' for maxResults", s[0])
+	}
+	if len(ids) > 0 {
+		return 0, awsproto.Errorf("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults")
+	}
+	if n < 5 {
+		return 0, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value greater than 5.", n)
+	}
+	if n > 1000 {
+		return 0, awsproto.Errorf("InvalidParameterValue", "Value ( %d ) for parameter maxResults is invalid. Expecting a value less than 1000.", n)
+	}
+	return n, nil
+}
+
+// instancesByID returns the instances ids name (each once, ordered by
+// id): every id must be well-formed and exist.
+func (h *handler) instancesByID(ids []string) ([]world.Instance, error) {
+	for _, id := range ids {
+		if !instanceIDPattern.MatchString(id) {
+			return nil, awsproto.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\"", id)
+		}
+	}
+	var candidates []world.Instance
+	seen := map[string]bool{}
+	var missing []string
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		in, ok := h.world.Instance(id)
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		candidates = append(candidates, in)
+	}
+	switch len(missing) {
+	case 0:
+	case 1:
+		return nil, awsproto.Errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", missing[0])
+	default:
+		return nil, awsproto.Errorf("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", strings.Join(missing, ", "))
+	}
+	sort.Slice(candidates, func(a, b int) bool { return candidates[a].ID < candidates[b].ID })
+	return candidates, nil
 }
 
 func ec2InstanceXML(v instanceView) ec2Instance {

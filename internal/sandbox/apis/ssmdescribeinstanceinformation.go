@@ -232,6 +232,36 @@ func (h *handler) describeInstanceInformation(c *call) (any, error) {
 		}
 	}
 
+	filters, err := infoFilters(oldFilters, newFilters)
+	if err != nil {
+		return nil, err
+	}
+
+	out := describeInstanceInformationOutput{InstanceInformationList: []instanceInformation{}}
+outer:
+	for _, inst := range h.world.Instances() {
+		if inst.State == "terminated" || (after != "" && inst.ID <= after) {
+			continue
+		}
+		info := h.ssmInfo(inst)
+		for _, f := range filters {
+			if !f.match(inst, info) {
+				continue outer
+			}
+		}
+		if len(out.InstanceInformationList) == page {
+			out.NextToken = encodePageToken(out.InstanceInformationList[page-1].InstanceID)
+			break
+		}
+		out.InstanceInformationList = append(out.InstanceInformationList, info)
+	}
+	return out, nil
+}
+
+// infoFilters compiles both filter lists (the old InstanceInformationFilterList
+// and Filters, which may filter on tags), refusing tag filters mixed with
+// others as AWS does.
+func infoFilters(oldFilters, newFilters []jsonObject) ([]infoFilter, error) {
 	var filters []infoFilter
 	for _, group := range []struct {
 		list       []jsonObject
@@ -278,24 +308,5 @@ func (h *handler) describeInstanceInformation(c *call) (any, error) {
 	if tags > 0 && others > 0 {
 		return nil, awsproto.Errorf("ValidationException", "Cannot mix tag or inventory filter with any other filter.")
 	}
-
-	out := describeInstanceInformationOutput{InstanceInformationList: []instanceInformation{}}
-outer:
-	for _, inst := range h.world.Instances() {
-		if inst.State == "terminated" || (after != "" && inst.ID <= after) {
-			continue
-		}
-		info := h.ssmInfo(inst)
-		for _, f := range filters {
-			if !f.match(inst, info) {
-				continue outer
-			}
-		}
-		if len(out.InstanceInformationList) == page {
-			out.NextToken = encodePageToken(out.InstanceInformationList[page-1].InstanceID)
-			break
-		}
-		out.InstanceInformationList = append(out.InstanceInformationList, info)
-	}
-	return out, nil
+	return filters, nil
 }

@@ -52,21 +52,7 @@ func (h *handler) startSession(c *call) (any, error) {
 		return nil, err
 	}
 
-	var v validation
-	if v.required(target, "target") {
-		v.length(target, "target", 1, 400)
-	}
-	v.pattern(docName, "documentName", documentARNPattern.String(), documentARNPattern.MatchString)
-	v.length(reason, "reason", 1, 256)
-	v.pattern(reason, "reason", reasonPattern.String(), reasonPattern.MatchString)
-	for k, vals := range params {
-		name := k
-		v.length(&name, "parameters", 1, 255)
-		for _, val := range vals {
-			v.length(&val, "parameters."+k+".member", 1, 65535)
-		}
-	}
-	if err := v.err("ValidationException"); err != nil {
+	if err := validateStartSession(target, docName, reason, params); err != nil {
 		return nil, err
 	}
 
@@ -111,6 +97,26 @@ func (h *handler) startSession(c *call) (any, error) {
 	s := h.world.StartSession(sess, sessionName(c.id.ARN))
 	u, tok := h.streamURL(c, s.ID), s.Token
 	return sessionOutput{SessionID: s.ID, StreamURL: &u, TokenValue: &tok}, nil
+}
+
+// validateStartSession checks StartSession's fields as SSM does
+// (ValidationException).
+func validateStartSession(target, docName, reason *string, params map[string][]string) error {
+	var v validation
+	if v.required(target, "target") {
+		v.length(target, "target", 1, 400)
+	}
+	v.pattern(docName, "documentName", documentARNPattern.String(), documentARNPattern.MatchString)
+	v.length(reason, "reason", 1, 256)
+	v.pattern(reason, "reason", reasonPattern.String(), reasonPattern.MatchString)
+	for k, vals := range params {
+		name := k
+		v.length(&name, "parameters", 1, 255)
+		for _, val := range vals {
+			v.length(&val, "parameters."+k+".member", 1, 65535)
+		}
+	}
+	return v.err("ValidationException")
 }
 
 // sessionIDInput decodes and validates {"SessionId": "..."}.
