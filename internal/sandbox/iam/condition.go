@@ -160,16 +160,7 @@ func (c *context) condition(op, key string, vals []string) bool {
 	}
 	ctxVals, present := c.lookup(key)
 	if op == "Null" {
-		if len(vals) != 1 {
-			return false
-		}
-		switch strings.ToLower(vals[0]) {
-		case "true":
-			return !present
-		case "false":
-			return present
-		}
-		return false
+		return nullCondition(vals, present)
 	}
 	match, negated, ok := operator(op)
 	if !ok {
@@ -197,6 +188,13 @@ func (c *context) condition(op, key string, vals []string) bool {
 		}
 		return negated
 	}
+	return matchValues(quant, negated, ctxVals, expanded, match)
+}
+
+// matchValues applies a condition to the request's values of its key
+// (present): with ForAllValues every one must match, with ForAnyValue
+// one, and without a qualifier one, negated for a Not operator.
+func matchValues(quant string, negated bool, ctxVals, expanded []string, match func(policyVal, ctxVal string) bool) bool {
 	matchOne := func(cv string) bool {
 		for _, pv := range expanded {
 			if match(pv, cv) {
@@ -229,6 +227,21 @@ func (c *context) condition(op, key string, vals []string) bool {
 		}
 	}
 	return any != negated
+}
+
+// nullCondition is the Null operator: "true" matches an absent key,
+// "false" a present one; anything else matches nothing.
+func nullCondition(vals []string, present bool) bool {
+	if len(vals) != 1 {
+		return false
+	}
+	switch strings.ToLower(vals[0]) {
+	case "true":
+		return !present
+	case "false":
+		return present
+	}
+	return false
 }
 
 // operator returns the positive match function of op and whether op is
