@@ -54,13 +54,36 @@ func ParseAuthorization(h string) (Authorization, error) {
 	if !ok || rest == "" || (rest[0] != ' ') {
 		return a, incomplete("Authorization header must start with %s", Algorithm)
 	}
-	var cred, signed, sig string
+	cred, signed, sig, err := authorizationComponents(rest)
+	if err != nil {
+		return a, err
+	}
+	if err := a.parseCredential(cred); err != nil {
+		return a, err
+	}
+	if err := a.parseSignedHeaders(signed); err != nil {
+		return a, err
+	}
+	if len(sig) != 2*sha256.Size || strings.ToLower(sig) != sig {
+		return a, incomplete("Signature must be 64 lower-case hex digits")
+	}
+	b, err := hex.DecodeString(sig)
+	if err != nil {
+		return a, incomplete("Signature must be 64 lower-case hex digits")
+	}
+	a.Signature = b
+	return a, nil
+}
+
+// authorizationComponents splits what follows the algorithm into its
+// three components, each required once.
+func authorizationComponents(rest string) (cred, signed, sig string, err error) {
 	var seen [3]bool
 	for part := range strings.SplitSeq(rest, ",") {
 		part = strings.TrimSpace(part)
 		k, v, ok := strings.Cut(part, "=")
 		if !ok {
-			return a, incomplete("Authorization header component %q is not key=value", part)
+			return "", "", "", incomplete("Authorization header component %q is not key=value", part)
 		}
 		var dst *string
 		var i int
@@ -72,62 +95,63 @@ func ParseAuthorization(h string) (Authorization, error) {
 		case "Signature":
 			dst, i = &sig, 2
 		default:
-			return a, incomplete("Authorization header has unknown component %q", k)
+			return "", "", "", incomplete("Authorization header has unknown component %q", k)
 		}
 		if seen[i] {
-			return a, incomplete("Authorization header repeats %s", k)
+			return "", "", "", incomplete("Authorization header repeats %s", k)
 		}
 		seen[i] = true
 		*dst = v
 	}
 	for i, name := range []string{"Credential", "SignedHeaders", "Signature"} {
 		if !seen[i] {
-			return a, incomplete("Authorization header requires '%s' parameter", name)
+			return "", "", "", incomplete("Authorization header requires '%s' parameter", name)
 		}
 	}
+	return cred, signed, sig, nil
+}
 
+// parseCredential sets a's key id, date, region and service from
+// <key>/<YYYYMMDD>/<region>/<service>/aws4_request.
+func (a *Authorization) parseCredential(cred string) error {
 	fields := strings.Split(cred, "/")
 	if len(fields) != 5 || fields[4] != "aws4_request" {
-		return a, incomplete("Credential must have the form <key>/<YYYYMMDD>/<region>/<service>/aws4_request")
+		return incomplete("Credential must have the form <key>/<YYYYMMDD>/<region>/<service>/aws4_request")
 	}
 	a.AccessKeyID, a.Date, a.Region, a.Service = fields[0], fields[1], fields[2], fields[3]
 	if a.AccessKeyID == "" || a.Region == "" || a.Service == "" {
-		return a, incomplete("Credential has an empty component")
+		return incomplete("Credential has an empty component")
 	}
 	if _, err := time.Parse("20060102", a.Date); err != nil || len(a.Date) != 8 {
-		return a, incomplete("Credential date %q is not YYYYMMDD", a.Date)
+		return incomplete("Credential date %q is not YYYYMMDD", a.Date)
 	}
 	if !isToken(a.AccessKeyID) || !isToken(a.Region) || !isToken(a.Service) {
-		return a, incomplete("Credential contains invalid characters")
+		return incomplete("Credential contains invalid characters")
 	}
+	return nil
+}
 
+// parseSignedHeaders sets a's signed headers: lower-case names, each
+// once, host among them.
+func (a *Authorization) parseSignedHeaders(signed string) error {
 	if signed == "" {
-		return a, incomplete("SignedHeaders is empty")
+		return incomplete("SignedHeaders is empty")
 	}
 	dup := map[string]bool{}
 	for name := range strings.SplitSeq(signed, ";") {
 		if name == "" || name != strings.ToLower(name) || !isToken(name) {
-			return a, incomplete("SignedHeaders entry %q is not a lower-case header name", name)
+			return incomplete("SignedHeaders entry %q is not a lower-case header name", name)
 		}
 		if dup[name] {
-			return a, incomplete("SignedHeaders repeats %q", name)
+			return incomplete("SignedHeaders repeats %q", name)
 		}
 		dup[name] = true
 		a.SignedHeaders = append(a.SignedHeaders, name)
 	}
 	if !dup["host"] {
-		return a, incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+		return incomplete("'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
-
-	if len(sig) != 2*sha256.Size || strings.ToLower(sig) != sig {
-		return a, incomplete("Signature must be 64 lower-case hex digits")
-	}
-	b, err := hex.DecodeString(sig)
-	if err != nil {
-		return a, incomplete("Signature must be 64 lower-case hex digits")
-	}
-	a.Signature = b
-	return a, nil
+	return nil
 }
 
 // isToken reports whether s is non-empty and has only visible ASCII other
