@@ -532,21 +532,9 @@ func (v *Verifier) VerifyPresigned(r *http.Request, payloadHash string, maxExpir
 	if r.Header.Get("Authorization") != "" {
 		return a, incomplete("a presigned request must not also carry an Authorization header")
 	}
-	get := func(k string) (string, error) {
-		vals := q[k]
-		if len(vals) == 0 || vals[0] == "" {
-			return "", &AuthError{Kind: AuthMissing, Detail: "presigned request lacks " + k}
-		}
-		if len(vals) > 1 {
-			return "", incomplete("query parameter %s is repeated", k)
-		}
-		return vals[0], nil
-	}
-	var vals [6]string
-	for i, k := range []string{QueryAlgorithm, QueryCredential, QueryDate, QueryExpires, QuerySignedHeaders, QuerySignature} {
-		if vals[i], err = get(k); err != nil {
-			return a, err
-		}
+	vals, err := presignedParams(q)
+	if err != nil {
+		return a, err
 	}
 	alg, cred, amzDate, expires, signed, sig := vals[0], vals[1], vals[2], vals[3], vals[4], vals[5]
 	if alg != Algorithm {
@@ -565,32 +553,8 @@ func (v *Verifier) VerifyPresigned(r *http.Request, payloadHash string, maxExpir
 	if !ok {
 		return a, &AuthError{Kind: AuthUnknownKey}
 	}
-	signedAt, err := time.Parse(amzDateFormat, amzDate)
-	if err != nil {
-		return a, incomplete("%s %q is not in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z')", QueryDate, amzDate)
-	}
-	secs, err := strconv.Atoi(expires)
-	if err != nil || secs < 1 || strconv.Itoa(secs) != expires {
-		return a, incomplete("%s %q must be a positive number of seconds", QueryExpires, expires)
-	}
-	if time.Duration(secs)*time.Second > maxExpires {
-		return a, incomplete("%s must be at most %d seconds", QueryExpires, int(maxExpires/time.Second))
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now().UTC()
-	if end := signedAt.Add(time.Duration(secs) * time.Second); t.After(end) {
-		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Request has expired: signed at %s, valid for %d seconds, now %s", amzDate, secs, t.Format(amzDateFormat))}
-	}
-	if signedAt.After(t.Add(MaxSkew)) {
-		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
-			amzDate, t.Add(MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
-	}
-	if a.Date != amzDate[:8] {
-		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf(
-			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, amzDate[:8], amzDate)}
+	if err := v.checkPresignedTime(a, amzDate, expires, maxExpires); err != nil {
+		return a, err
 	}
 	if v.Region != "" && a.Region != v.Region {
 		return a, &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf("Credential should be scoped to a valid region, not '%s'. ", a.Region)}
@@ -603,6 +567,56 @@ func (v *Verifier) VerifyPresigned(r *http.Request, payloadHash string, maxExpir
 		return a, &AuthError{Kind: AuthBadSignature}
 	}
 	return a, nil
+}
+
+// presignedParams returns the query's algorithm, credential, date,
+// expiry, signed headers and signature, each required once.
+func presignedParams(q url.Values) ([6]string, error) {
+	var vals [6]string
+	for i, k := range []string{QueryAlgorithm, QueryCredential, QueryDate, QueryExpires, QuerySignedHeaders, QuerySignature} {
+		switch v := q[k]; {
+		case len(v) == 0 || v[0] == "":
+			return vals, &AuthError{Kind: AuthMissing, Detail: "presigned request lacks " + k}
+		case len(v) > 1:
+			return vals, incomplete("query parameter %s is repeated", k)
+		default:
+			vals[i] = v[0]
+		}
+	}
+	return vals, nil
+}
+
+// checkPresignedTime checks the signing time and expiry against the
+// clock (and maxExpires) and the credential scope's date.
+func (v *Verifier) checkPresignedTime(a Authorization, amzDate, expires string, maxExpires time.Duration) error {
+	signedAt, err := time.Parse(amzDateFormat, amzDate)
+	if err != nil {
+		return incomplete("%s %q is not in ISO 8601 basic format (YYYYMMDD'T'HHMMSS'Z')", QueryDate, amzDate)
+	}
+	secs, err := strconv.Atoi(expires)
+	if err != nil || secs < 1 || strconv.Itoa(secs) != expires {
+		return incomplete("%s %q must be a positive number of seconds", QueryExpires, expires)
+	}
+	if time.Duration(secs)*time.Second > maxExpires {
+		return incomplete("%s must be at most %d seconds", QueryExpires, int(maxExpires/time.Second))
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	t := now().UTC()
+	if end := signedAt.Add(time.Duration(secs) * time.Second); t.After(end) {
+		return &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Request has expired: signed at %s, valid for %d seconds, now %s", amzDate, secs, t.Format(amzDateFormat))}
+	}
+	if signedAt.After(t.Add(MaxSkew)) {
+		return &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature not yet current: %s is still later than %s (%s + 15 min.)",
+			amzDate, t.Add(MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
+	}
+	if a.Date != amzDate[:8] {
+		return &AuthError{Kind: AuthBadSignature, Detail: fmt.Sprintf(
+			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", a.Date, amzDate[:8], amzDate)}
+	}
+	return nil
 }
 
 // PresignedCanonicalRequest is CanonicalRequest for query auth: the
