@@ -97,6 +97,17 @@ func writeReport(path string, e connect.Explanation) error {
 	return os.Rename(tmp, path)
 }
 
+// reportDone leaves an empty report at path when the proxy ends without
+// an explanation (it failed before connecting, or the session ended
+// normally), so that `jitssh ssh` does not wait reportWait for one that
+// never comes.
+func reportDone(path string) {
+	if _, err := os.Lstat(path); err == nil {
+		return
+	}
+	writeReport(path, connect.Explanation{})
+}
+
 // readReport waits up to wait for the proxy's report at path.
 func readReport(path string, wait time.Duration) (connect.Explanation, bool) {
 	var e connect.Explanation
@@ -158,6 +169,9 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
   ` + "`jitssh config print`" + ` also keeps names with a single quote out)`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if h, ok := handoff.Decode(os.Getenv(handoff.Var), args[0], args[1]); ok && h.Report != "" {
+				defer reportDone(h.Report)
+			}
 			o, err := f.options(cmd.Context(), g, args)
 			if err != nil {
 				return err
