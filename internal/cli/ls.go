@@ -84,6 +84,9 @@ and why, and the rest is listed.`,
 				g.warn(w)
 			}
 			if output == "json" {
+				if rows == nil {
+					rows = []listed{} // [], not null: `jq '.[]'` works on no match
+				}
 				enc := json.NewEncoder(g.io.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(rows)

@@ -308,3 +308,18 @@ func TestLsTableAlignsByDisplayWidth(t *testing.T) {
 		t.Fatalf("the ID column starts at columns %v:\n%s", cols, out.String())
 	}
 }
+
+// TestLsJSONEmptyIsAnArray: `jitssh ls -o json` matching nothing prints an
+// empty array, not null, so `jq '.[]'` in the help's example works on it.
+func TestLsJSONEmptyIsAnArray(t *testing.T) {
+	sandboxClient(t, []world.Instance{{ID: "i-0a1b2c3d4e5f00001", State: "running", PrivateIP: "10.0.1.11", Tags: map[string]string{"Name": "web-1"}, Virtual: true}})
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", "")
+	var out, errOut strings.Builder
+	if code := Main(context.Background(), []string{"ls", "--output", "json", "tag:Name=nothing"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
+		t.Fatalf("jitssh ls: exit %d\n%s", code, errOut.String())
+	}
+	if got := strings.TrimSpace(out.String()); got != "[]" {
+		t.Errorf("ls --output json matching nothing printed %q, want []", got)
+	}
+}
