@@ -70,3 +70,38 @@ func TestConfigInstallWarnsAboutEarlierSections(t *testing.T) {
 		t.Errorf("doctor: %+v", c)
 	}
 }
+
+// TestDoctorSaysTheIncludedFileIsGone: the block in ~/.ssh/config includes
+// a file that no longer exists (the state directory of a sandbox that has
+// stopped; ssh then silently ignores the Include and "ssh i-…" cannot
+// resolve the host). doctor must say that, and to install again, rather
+// than blame sections above the block.
+func TestDoctorSaysTheIncludedFileIsGone(t *testing.T) {
+	if _, err := exec.LookPath("ssh"); err != nil {
+		t.Skip("OpenSSH client (ssh) not installed")
+	}
+	home := t.TempDir()
+	state := filepath.Join(home, "state")
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv(clientconf.EnvPath, filepath.Join(home, "none.toml"))
+	t.Setenv(envStateDir, state)
+	var out, errb bytes.Buffer
+	root := NewRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	root.SetArgs([]string{"config", "install"})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("config install: %v\n%s", err, errb.String())
+	}
+	if c := checkUserSSHConfig(context.Background(), &globals{}); c.Status != "ok" {
+		t.Fatalf("doctor right after install: %+v", c)
+	}
+	if err := os.RemoveAll(state); err != nil {
+		t.Fatal(err)
+	}
+	c := checkUserSSHConfig(context.Background(), &globals{})
+	included := filepath.Join(state, "ssh_config")
+	if c.Status != "fail" || !strings.Contains(c.Detail, included+", which does not exist") || !strings.Contains(c.Fix, "jitssh config install") || strings.Contains(c.Fix, "move the") {
+		t.Errorf("doctor with the included file gone: %+v", c)
+	}
+}

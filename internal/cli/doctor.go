@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -431,7 +432,7 @@ func checkUserSSHConfig(ctx context.Context, g *globals) check {
 		return c
 	}
 	path := filepath.Join(home, ".ssh", "config")
-	_, found, err := sshconfig.Installed(path)
+	block, found, err := sshconfig.Installed(path)
 	switch {
 	case err != nil:
 		c.Status, c.Detail, c.Fix = "fail", err.Error(), "fix the markers by hand, then run `jitssh config install`"
@@ -439,6 +440,20 @@ func checkUserSSHConfig(ctx context.Context, g *globals) check {
 	case !found:
 		c.Status, c.Detail = "ok", "no jitssh block in "+path+" (`jitssh ssh` passes its options itself)"
 		return c
+	}
+	// ssh ignores an Include of a missing file: every option would then
+	// look overridden, while the cause is the file (e.g. the state
+	// directory of a sandbox that has stopped).
+	for _, line := range strings.Split(block, "\n") {
+		if inc, ok := strings.CutPrefix(strings.TrimSpace(line), "Include "); ok {
+			inc = strings.Trim(strings.TrimSpace(inc), `"`)
+			if _, err := os.Stat(inc); errors.Is(err, fs.ErrNotExist) {
+				c.Status = "fail"
+				c.Detail = "the jitssh block in " + path + " includes " + inc + ", which does not exist (a stopped sandbox's state directory?): ssh ignores it, so i-* and mi-* hosts do not go through jitssh"
+				c.Fix = "run `jitssh config install` again (in a sandbox shell: after sourcing its current env file)"
+				return c
+			}
+		}
 	}
 	o, err := sshOptions(g)
 	if err != nil {
