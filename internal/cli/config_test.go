@@ -105,3 +105,32 @@ func TestDoctorSaysTheIncludedFileIsGone(t *testing.T) {
 		t.Errorf("doctor with the included file gone: %+v", c)
 	}
 }
+
+// TestDoctorNamesAMissingCredentialsFile: a shell that sourced a stopped
+// sandbox's env file names AWS config and credentials files that are gone.
+// doctor's fix must say so, not send the user to `aws sso login`.
+func TestDoctorNamesAMissingCredentialsFile(t *testing.T) {
+	home := t.TempDir()
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+	t.Setenv(clientconf.EnvPath, filepath.Join(home, "none.toml"))
+	t.Setenv(envStateDir, filepath.Join(home, "state"))
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	creds := filepath.Join(home, "gone", "aws-credentials")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "gone", "aws-config"))
+	var out, errb strings.Builder
+	Main(context.Background(), []string{"doctor"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	if !strings.Contains(out.String(), "AWS_SHARED_CREDENTIALS_FILE="+creds) || !strings.Contains(out.String(), "no such file") {
+		t.Errorf("doctor does not name the missing credentials file:\n%s%s", out.String(), errb.String())
+	}
+}

@@ -123,7 +123,7 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 	after := time.Now()
 	user := login
 	if err != nil {
-		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"})
+		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: credentialsFix()})
 	} else {
 		add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
 		if u, err := targets.UserFromARN(caller.ARN); err == nil {
@@ -420,6 +420,24 @@ func checkSkew(date, before, after time.Time) check {
 		c.Status = "ok"
 	}
 	return c
+}
+
+// credentialsFix is the fix for credentials that do not work: an AWS
+// config or credentials file named in the environment that does not exist
+// (a stopped sandbox's, in a shell that sourced its env file) comes first.
+func credentialsFix() string {
+	var gone []string
+	for _, v := range []string{"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"} {
+		if f := os.Getenv(v); f != "" {
+			if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+				gone = append(gone, v+"="+f)
+			}
+		}
+	}
+	if len(gone) > 0 {
+		return strings.Join(gone, " and ") + ": no such file (a stopped sandbox's? source the env file of the one running now), or unset it and configure AWS credentials"
+	}
+	return "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"
 }
 
 // checkUserSSHConfig checks ~/.ssh/config when it holds jitssh's managed
