@@ -96,6 +96,13 @@ func TestDoctorSaysTheIncludedFileIsGone(t *testing.T) {
 	if c := checkUserSSHConfig(context.Background(), &globals{}); c.Status != "ok" {
 		t.Fatalf("doctor right after install: %+v", c)
 	}
+	// Another state directory (another sandbox's env file) than the one
+	// the block was installed from.
+	t.Setenv(envStateDir, filepath.Join(home, "other"))
+	if c := checkUserSSHConfig(context.Background(), &globals{}); c.Status != "fail" || !strings.Contains(c.Detail, "includes "+filepath.Join(state, "ssh_config")+", not "+filepath.Join(home, "other", "ssh_config")) || strings.Contains(c.Fix, "move the") {
+		t.Errorf("doctor with another state directory: %+v", c)
+	}
+	t.Setenv(envStateDir, state)
 	if err := os.RemoveAll(state); err != nil {
 		t.Fatal(err)
 	}

@@ -471,6 +471,12 @@ func checkUserSSHConfig(ctx context.Context, g *globals) check {
 				c.Fix = "run `jitssh config install` again (in a sandbox shell: after sourcing its current env file)"
 				return c
 			}
+			if p, err := defaultPaths(); err == nil && inc != p.SSHConfig {
+				c.Status = "fail"
+				c.Detail = "the jitssh block in " + path + " includes " + inc + ", not " + p.SSHConfig + ", the file of this jitssh (" + envStateDir + " or the user config directory differ from when it was installed): ssh uses the other one's keys and pins"
+				c.Fix = "run `jitssh config install` again from this shell, or use the shell (env file) it was installed from"
+				return c
+			}
 		}
 	}
 	o, err := sshOptions(g)
