@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -58,7 +59,9 @@ func progressLabel(label, host string) string {
 func (g *globals) explainer(report string) func(connect.Explanation) {
 	if report != "" {
 		return func(e connect.Explanation) {
-			if err := writeReport(report, e); err != nil {
+			// Its directory gone is `jitssh ssh` done without it (ssh
+			// succeeded): nothing to say.
+			if err := writeReport(report, e); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				g.logger().Info("could not leave the explanation for jitssh ssh", "file", report, "err", err)
 			}
 		}
