@@ -85,7 +85,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
-	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user whose key push to check (default: as `jitssh ssh` chooses it)")
+	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user whose key push to check (default: as jitssh ssh chooses it)")
 	return cmd
 }
 
