@@ -77,7 +77,7 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 		},
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVar(&envFile, "env-file", "", "the environment file `jitssh-sandbox up --env-file` wrote")
+	pf.StringVar(&envFile, "env-file", "", "the environment file that jitssh-sandbox up --env-file wrote")
 	pf.StringVar(&sandboxURL, "url", "", "the sandbox's URL (http://127.0.0.1:PORT), instead of --env-file")
 	pf.StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.AddCommand(c.rulesCmd("latency", "API=DURATION", "Show or replace the per-API latency rules"),

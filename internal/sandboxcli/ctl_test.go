@@ -177,3 +177,20 @@ func append2(vars map[string]string, k, v string) map[string]string {
 	}
 	return out
 }
+
+// TestHelpShowsFlagValueNames: pflag takes a `quoted` word in a flag's
+// usage as the name of its value; ctl --help printed "--env-file
+// jitssh-sandbox up --env-file" for it.
+func TestHelpShowsFlagValueNames(t *testing.T) {
+	for _, args := range [][]string{{"up", "--help"}, {"config", "--help"}, {"ctl", "--help"}} {
+		var stdout, stderr bytes.Buffer
+		if code := Main(context.Background(), args, &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, code, stderr.String())
+		}
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if f, ok := strings.CutPrefix(strings.TrimSpace(line), "--env-file "); ok && !strings.HasPrefix(f, "string ") {
+				t.Errorf("%v: %q", args, line)
+			}
+		}
+	}
+}
