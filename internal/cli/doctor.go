@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -70,12 +71,7 @@ func newDoctorCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				for _, c := range checks {
-					fmt.Fprintf(g.io.Out, "%-4s  %-14s %s\n", strings.ToUpper(c.Status), c.Name, c.Detail)
-					if c.Fix != "" {
-						fmt.Fprintf(g.io.Out, "      %-14s fix: %s\n", "", c.Fix)
-					}
-				}
+				printChecks(g.io.Out, checks)
 			}
 			if failed > 0 {
 				return exitError{1}
@@ -420,6 +416,18 @@ func checkSkew(date, before, after time.Time) check {
 		c.Status = "ok"
 	}
 	return c
+}
+
+// printChecks prints checks as doctor's table: a detail or fix of several
+// lines (an AWS error with its advice) stays in its column.
+func printChecks(w io.Writer, checks []check) {
+	indent := strings.NewReplacer("\n", "\n"+strings.Repeat(" ", 21))
+	for _, c := range checks {
+		fmt.Fprintf(w, "%-4s  %-14s %s\n", strings.ToUpper(c.Status), c.Name, indent.Replace(c.Detail))
+		if c.Fix != "" {
+			fmt.Fprintf(w, "      %-14s fix: %s\n", "", indent.Replace(c.Fix))
+		}
+	}
 }
 
 // credentialsFix is the fix for credentials that do not work: an AWS

@@ -27,3 +27,19 @@ func TestFlagUsageHasNoBackquotes(t *testing.T) {
 	}
 	walk(NewRoot(IO{In: strings.NewReader(""), Out: &strings.Builder{}, Err: &strings.Builder{}}))
 }
+
+// TestDoctorKeepsMultilineDetailsInTheirColumn: an AWS error with its
+// advice on a second line (doctor TARGET without ec2:DescribeInstances)
+// printed that line, and the next warning, from column 0.
+func TestDoctorKeepsMultilineDetailsInTheirColumn(t *testing.T) {
+	var b strings.Builder
+	printChecks(&b, []check{
+		{Name: "region", Status: "ok", Detail: "us-east-1"},
+		{Name: "instance", Status: "fail", Detail: "resolve web-1: ec2:DescribeInstances failed: UnauthorizedOperation: no\n  your IAM identity is not allowed ec2:DescribeInstances", Fix: "one\ntwo"},
+	})
+	for _, line := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+		if !strings.HasPrefix(line, "OK    ") && !strings.HasPrefix(line, "FAIL  ") && !strings.HasPrefix(line, strings.Repeat(" ", 21)) {
+			t.Errorf("line outside the detail column: %q\n%s", line, b.String())
+		}
+	}
+}
