@@ -1,10 +1,11 @@
 # jitssh — the two commands that matter: `make demo` and `make test`.
 SHELL   := /bin/bash
+space   := $(subst ,, )
 GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
 
-.PHONY: all build demo test test-short lint fuzz clean packages interop
+.PHONY: all build demo test test-short lint size fuzz clean packages interop
 
 all: build
 
@@ -49,6 +50,24 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(MAKE) size
+
+# Function size (issue 14): no function over 80 lines (scripts/funclen)
+# and no cyclomatic complexity over 25 (gocyclo, pinned) in the client's
+# packages; test files are not checked. Enforced in SIZE_ENFORCED, except
+# the files in SIZE_PENDING; those and SIZE_REPORTED are still being
+# reshaped: their violations are listed, and do not fail the build.
+GOCYCLO       ?= github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0
+SIZE_ENFORCED := internal/cli
+SIZE_PENDING  := internal/cli/proxy.go internal/cli/ssh.go
+SIZE_REPORTED := internal/connect $(wildcard internal/transport)
+SIZE_SKIP     := (_test|$(subst $(space),|,$(basename $(SIZE_PENDING))))\.go$$
+size:
+	$(GO) run ./scripts/funclen -over 80 -ignore '$(SIZE_SKIP)' $(SIZE_ENFORCED)
+	$(GO) run $(GOCYCLO) -over 25 -ignore '$(SIZE_SKIP)' $(SIZE_ENFORCED)
+	@echo "report only (being reshaped): $(SIZE_PENDING) $(SIZE_REPORTED)"
+	@$(GO) run ./scripts/funclen -over 80 -report-only $(SIZE_PENDING) $(SIZE_REPORTED)
+	@$(GO) run $(GOCYCLO) -over 25 -ignore '_test\.go$$' $(SIZE_PENDING) $(SIZE_REPORTED) || true
 
 test-short:
 	$(GO) test -short -count=1 ./...

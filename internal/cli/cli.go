@@ -1,6 +1,12 @@
 // Package cli is the jitssh command tree (cobra): global flags, the
-// commands, and the one place errors become exit codes. Commands are thin:
-// they parse flags and call connect, awsapi and openssh.
+// commands, and the one place errors become exit codes (exitCode).
+//
+// Each command is shaped as cli/cli's are: newXCmd(g, runF) parses flags
+// into an xOptions (its streams, a constructor for the narrow interface
+// of the AWS calls it makes, and its settings), and runX(ctx, opts) does
+// the work. Tests pass a runF to check flags → options alone, and call
+// runX with fakes to check errors → exit codes; the e2e tests drive the
+// real binary against the sandbox.
 package cli
 
 import (
@@ -27,15 +33,9 @@ import (
 	"github.com/jitssh/jitssh/internal/term"
 )
 
-// IO holds the streams a command uses; tests substitute buffers.
-type IO struct {
-	In       io.Reader
-	Out, Err io.Writer
-}
-
 // globals are the flags every command shares.
 type globals struct {
-	io      IO
+	io      IOStreams
 	region  string
 	profile string
 	verbose bool
@@ -158,9 +158,9 @@ func (g *globals) warnProfileConflict() {
 // chooser returns an interactive picker when stdin and stderr are
 // terminals, else nil (ambiguity is then an error listing the matches).
 func (g *globals) chooser() targets.Chooser {
-	in, ok1 := g.io.In.(*os.File)
-	out, ok2 := g.io.Err.(*os.File)
-	if !ok1 || !ok2 || !picker.IsTerminal(in) || !picker.IsTerminal(out) {
+	in, ok1 := g.io.terminal(g.io.In)
+	out, ok2 := g.io.terminal(g.io.Err)
+	if !ok1 || !ok2 {
 		return nil
 	}
 	return func(_ context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
@@ -185,7 +185,12 @@ func (g *globals) chooser() targets.Chooser {
 // warn tells the user on stderr about something that failed without
 // stopping the command (one source of instances, say).
 func (g *globals) warn(err error) {
-	fmt.Fprintf(g.io.Err, "jitssh: warning: %v\n", err)
+	warnTo(g.io.Err, err)
+}
+
+// warnTo writes a warning (see warn) on w.
+func warnTo(w io.Writer, err error) {
+	fmt.Fprintf(w, "jitssh: warning: %v\n", err)
 }
 
 // envVerbose=1 is -v for a proxy under plain ssh (`jitssh ssh -v` hands
@@ -219,7 +224,7 @@ func (g *globals) verboseOn() bool {
 // `jitssh ssh` that started this proxy, see takeHandoff), else now.
 func (g *globals) progressLine(what string) *progress.Line {
 	f, ok := g.io.Err.(*os.File)
-	if !ok || g.verboseOn() || !progress.Enabled(f, term.IsTerminal) {
+	if !ok || g.verboseOn() || !progress.Enabled(f, g.io.isTerminal) {
 		return nil
 	}
 	start := time.Now()
@@ -304,7 +309,7 @@ func pinStore(p paths) *knownhosts.Store {
 }
 
 // NewRoot builds the command tree.
-func NewRoot(stdio IO) *cobra.Command {
+func NewRoot(stdio IOStreams) *cobra.Command {
 	g := &globals{io: stdio}
 	root := &cobra.Command{
 		Use:   "jitssh",
@@ -327,8 +332,8 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.StringVar(&g.region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
 	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g), newKnownHostsCmd(g), newLsCmd(g), newDoctorCmd(g))
-	root.AddCommand(newTunnelCmd(g), newShellCmd(g), newPolicyCmd(g), newReapKeyCmd())
+	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
+	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())
 	root.InitDefaultCompletionCmd()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	strictGroups(root)
@@ -393,17 +398,36 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+// exitFailure is the exit code of any other error: ssh's convention for
+// "could not connect".
+const exitFailure = 255
+
 // Main runs jitssh with args and returns the process exit code.
-func Main(ctx context.Context, args []string, stdio IO) int {
+func Main(ctx context.Context, args []string, stdio IOStreams) int {
 	root := NewRoot(stdio)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	code, err := exitCode(root, err)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "jitssh: %v\n", err)
+	}
+	return code
+}
+
+// exitCode is the one mapping of a command's error to jitssh's exit code,
+// and the error to print, with advice (advise; nil: print nothing): none
+// is 0; an exitError
+// carries its code (ssh's, the remote shell's, doctor's 1) and prints
+// nothing; a usageError (a flag, argument or subcommand jitssh does not
+// understand) is 2; anything else 255. cobra's own "unknown command"
+// becomes a usageError naming the nearest command of root.
+func exitCode(root *cobra.Command, err error) (int, error) {
 	if err == nil {
-		return 0
+		return 0, nil
 	}
 	var ee exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		return ee.code, nil
 	}
 	var ue usageError
 	if !errors.As(err, &ue) && strings.HasPrefix(err.Error(), "unknown command ") {
@@ -413,11 +437,10 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 			err = unknownCommand(root, name)
 		}
 	}
-	fmt.Fprintf(stdio.Err, "jitssh: %v\n", advise(err))
 	if errors.As(err, &ue) {
-		return exitUsage
+		return exitUsage, advise(err)
 	}
-	return 255 // ssh's convention for "could not connect"
+	return exitFailure, advise(err)
 }
 
 // unknownName extracts NAME from cobra's `unknown command "NAME" for ...`.

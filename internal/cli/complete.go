@@ -5,18 +5,31 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jitssh/jitssh/internal/awsapi"
 )
 
 // completeTargets offers the Name tags and ids of live instances for shell
 // completion (`jitssh completion bash|zsh|fish|powershell` installs it).
 func completeTargets(g *globals) cobra.CompletionFunc {
+	return completeTargetsWith(func(ctx context.Context) (instanceDescriber, error) { return g.api(ctx, "") })
+}
+
+// instanceDescriber is the AWS call completion makes.
+type instanceDescriber interface {
+	DescribeInstances(ctx context.Context, ids []string, filters map[string][]string) ([]awsapi.Instance, error)
+}
+
+// completeTargetsWith completes the first argument from the running
+// instances newAPI's clients list; nothing when AWS cannot be asked.
+func completeTargetsWith(newAPI func(context.Context) (instanceDescriber, error)) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveDefault
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), 5*time.Second)
 		defer cancel()
-		api, err := g.api(ctx, "")
+		api, err := newAPI(ctx)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}

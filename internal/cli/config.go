@@ -16,46 +16,64 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 )
 
-func newConfigCmd(g *globals) *cobra.Command {
+// configOptions is `jitssh config print|install|uninstall` after flag
+// parsing.
+type configOptions struct {
+	IO IOStreams
+	// Block is the Host section's settings (the binary, the login user,
+	// the extra host patterns).
+	Block func() (sshconfig.Options, error)
+	// Paths are where jitssh keeps its files (the included Host section).
+	Paths func() (paths, error)
+	File  string // the ssh config file; "" is ~/.ssh/config
+}
+
+// configFlags are config's flags as given.
+type configFlags struct {
+	file, user string
+	hosts      []string
+}
+
+// blockOptions is the Host section's settings: jitssh's, with --host
+// and --user (else the config file's default_user).
+func blockOptions(g *globals, f *configFlags) (sshconfig.Options, error) {
+	o, err := sshOptions(g)
+	if err != nil {
+		return o, err
+	}
+	o.ExtraHosts = f.hosts
+	o.User = f.user
+	if o.User == "" {
+		c, err := g.config()
+		if err != nil {
+			return o, err
+		}
+		o.User = c.DefaultUser
+	}
+	return o, nil
+}
+
+func newConfigCmd(g *globals, runF func(ctx context.Context, sub string, o *configOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print, install or uninstall the ssh_config settings that route i-* and mi-* through jitssh",
 	}
-	var file, loginUser string
-	var hosts []string
-	blockOptions := func() (sshconfig.Options, error) {
-		o, err := sshOptions(g)
-		if err != nil {
-			return o, err
-		}
-		o.ExtraHosts = hosts
-		o.User = loginUser
-		if o.User == "" {
-			c, err := g.config()
-			if err != nil {
-				return o, err
+	var f configFlags
+	run := func(sub string, fn func(context.Context, *configOptions) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			o := &configOptions{IO: g.io, File: f.file, Paths: defaultPaths, Block: func() (sshconfig.Options, error) { return blockOptions(g, &f) }}
+			if runF != nil {
+				return runF(cmd.Context(), sub, o)
 			}
-			o.User = c.DefaultUser
+			return fn(cmd.Context(), o)
 		}
-		return o, nil
 	}
 	print := &cobra.Command{
 		Use:     "print",
 		Short:   "Print the Host section for i-* and mi-* (what install writes to the included file)",
 		Example: `  jitssh config print > ~/.ssh/jitssh_config   # then: Include ~/.ssh/jitssh_config`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := blockOptions()
-			if err != nil {
-				return err
-			}
-			hosts, err := sshconfig.RenderHosts(o)
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprint(g.io.Out, hosts)
-			return err
-		},
+		RunE:    run("print", runConfigPrint),
 	}
 	install := &cobra.Command{
 		Use:   "install",
@@ -81,45 +99,7 @@ local user name, and jitssh pushes the key for that user (ssh's %r). Add
   jitssh config install --file ./ssh_config
   jitssh config install --user ec2-user --host '*.eu-west-1' --host 'web-*'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := blockOptions()
-			if err != nil {
-				return err
-			}
-			hosts, err := sshconfig.RenderHosts(o)
-			if err != nil {
-				return err
-			}
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
-			if err := privfile.MkdirPrivate(filepath.Dir(p.SSHConfig)); err != nil {
-				return err
-			}
-			if err := privfile.WriteFile(p.SSHConfig, []byte(hosts), privfile.Options{}); err != nil {
-				return fmt.Errorf("write %s: %w", p.SSHConfig, err)
-			}
-			block, err := sshconfig.RenderInclude(p.SSHConfig)
-			if err != nil {
-				return err
-			}
-			path, err := sshConfigPath(file)
-			if err != nil {
-				return err
-			}
-			if err := sshconfig.Install(path, block); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.io.Err, "jitssh: %s now includes %s; try: ssh i-0123456789abcdef0\n", path, p.SSHConfig)
-			// ssh keeps the first value of each option: say so if
-			// anything above the block decides for i-*/mi-* hosts.
-			c := checkSSHConfig(cmd.Context(), path, o)
-			if c.Status != "ok" {
-				fmt.Fprintf(g.io.Err, "jitssh: WARNING: %s\njitssh: fix: %s\n", c.Detail, c.Fix)
-			}
-			return nil
-		},
+		RunE: run("install", runConfigInstall),
 	}
 	uninstall := &cobra.Command{
 		Use:   "uninstall",
@@ -132,47 +112,108 @@ written. Host-key pins and jitssh's own config file are kept.`,
 		Example: `  jitssh config uninstall
   jitssh config uninstall --file ./ssh_config`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path, err := sshConfigPath(file)
-			if err != nil {
-				return err
-			}
-			_, found, err := sshconfig.Installed(path)
-			if err != nil {
-				return err
-			}
-			if err := sshconfig.Remove(path); err != nil {
-				return err
-			}
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
-			// Every block includes the same Host section file; remove it
-			// with the block of the default file, the one that counts
-			// (a --file block is for testing and may share it).
-			if found && file == "" {
-				if err := os.Remove(p.SSHConfig); err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("remove %s: %w", p.SSHConfig, err)
-				}
-			}
-			if !found {
-				fmt.Fprintf(g.io.Err, "jitssh: %s has no jitssh block; nothing to remove\n", path)
-				return nil
-			}
-			fmt.Fprintf(g.io.Err, "jitssh: removed the jitssh block from %s\n", path)
-			return nil
-		},
+		RunE: run("uninstall", runConfigUninstall),
 	}
 	for _, c := range []*cobra.Command{install, uninstall} {
-		c.Flags().StringVar(&file, "file", "", "ssh config file (default ~/.ssh/config)")
+		c.Flags().StringVar(&f.file, "file", "", "ssh config file (default ~/.ssh/config)")
 	}
 	for _, c := range []*cobra.Command{print, install} {
-		c.Flags().StringVar(&loginUser, "user", "", "login user the Host section sets (default: default_user from jitssh's config file, else none)")
-		c.Flags().StringArrayVar(&hosts, "host", nil, "additional Host pattern routed through jitssh (repeatable)")
+		c.Flags().StringVar(&f.user, "user", "", "login user the Host section sets (default: default_user from jitssh's config file, else none)")
+		c.Flags().StringArrayVar(&f.hosts, "host", nil, "additional Host pattern routed through jitssh (repeatable)")
 	}
 	cmd.AddCommand(print, install, uninstall)
 	return cmd
+}
+
+// runConfigPrint prints the Host section on stdout.
+func runConfigPrint(_ context.Context, o *configOptions) error {
+	b, err := o.Block()
+	if err != nil {
+		return err
+	}
+	hosts, err := sshconfig.RenderHosts(b)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprint(o.IO.Out, hosts)
+	return err
+}
+
+// runConfigInstall writes the Host section to jitssh's file and the
+// managed block including it to the ssh config file, then warns about
+// anything above the block that overrides it.
+func runConfigInstall(ctx context.Context, o *configOptions) error {
+	b, err := o.Block()
+	if err != nil {
+		return err
+	}
+	hosts, err := sshconfig.RenderHosts(b)
+	if err != nil {
+		return err
+	}
+	p, err := o.Paths()
+	if err != nil {
+		return err
+	}
+	if err := privfile.MkdirPrivate(filepath.Dir(p.SSHConfig)); err != nil {
+		return err
+	}
+	if err := privfile.WriteFile(p.SSHConfig, []byte(hosts), privfile.Options{}); err != nil {
+		return fmt.Errorf("write %s: %w", p.SSHConfig, err)
+	}
+	block, err := sshconfig.RenderInclude(p.SSHConfig)
+	if err != nil {
+		return err
+	}
+	path, err := sshConfigPath(o.File)
+	if err != nil {
+		return err
+	}
+	if err := sshconfig.Install(path, block); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.IO.Err, "jitssh: %s now includes %s; try: ssh i-0123456789abcdef0\n", path, p.SSHConfig)
+	// ssh keeps the first value of each option: say so if
+	// anything above the block decides for i-*/mi-* hosts.
+	c := checkSSHConfig(ctx, path, b)
+	if c.Status != "ok" {
+		fmt.Fprintf(o.IO.Err, "jitssh: WARNING: %s\njitssh: fix: %s\n", c.Detail, c.Fix)
+	}
+	return nil
+}
+
+// runConfigUninstall removes the managed block (and, for the default
+// ssh config file, the Host section file it includes).
+func runConfigUninstall(_ context.Context, o *configOptions) error {
+	path, err := sshConfigPath(o.File)
+	if err != nil {
+		return err
+	}
+	_, found, err := sshconfig.Installed(path)
+	if err != nil {
+		return err
+	}
+	if err := sshconfig.Remove(path); err != nil {
+		return err
+	}
+	p, err := o.Paths()
+	if err != nil {
+		return err
+	}
+	// Every block includes the same Host section file; remove it
+	// with the block of the default file, the one that counts
+	// (a --file block is for testing and may share it).
+	if found && o.File == "" {
+		if err := os.Remove(p.SSHConfig); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", p.SSHConfig, err)
+		}
+	}
+	if !found {
+		fmt.Fprintf(o.IO.Err, "jitssh: %s has no jitssh block; nothing to remove\n", path)
+		return nil
+	}
+	fmt.Fprintf(o.IO.Err, "jitssh: removed the jitssh block from %s\n", path)
+	return nil
 }
 
 // checkSSHConfig asks the real ssh what it makes of configPath for i-* and

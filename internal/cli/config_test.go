@@ -33,7 +33,7 @@ func TestConfigInstallWarnsAboutEarlierSections(t *testing.T) {
 	install := func() string {
 		t.Helper()
 		var out, errb bytes.Buffer
-		root := NewRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+		root := NewRoot(IOStreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 		root.SetArgs([]string{"config", "install", "--file", cf})
 		if err := root.Execute(); err != nil {
 			t.Fatalf("config install: %v\n%s", err, errb.String())
@@ -88,7 +88,7 @@ func TestDoctorSaysTheIncludedFileIsGone(t *testing.T) {
 	t.Setenv(clientconf.EnvPath, filepath.Join(home, "none.toml"))
 	t.Setenv(envStateDir, state)
 	var out, errb bytes.Buffer
-	root := NewRoot(IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	root := NewRoot(IOStreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	root.SetArgs([]string{"config", "install"})
 	if err := root.Execute(); err != nil {
 		t.Fatalf("config install: %v\n%s", err, errb.String())
@@ -136,7 +136,7 @@ func TestDoctorNamesAMissingCredentialsFile(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", creds)
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "gone", "aws-config"))
 	var out, errb strings.Builder
-	Main(context.Background(), []string{"doctor"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	Main(context.Background(), []string{"doctor"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: &errb})
 	if !strings.Contains(out.String(), "AWS_SHARED_CREDENTIALS_FILE="+creds) || !strings.Contains(out.String(), "no such file") {
 		t.Errorf("doctor does not name the missing credentials file:\n%s%s", out.String(), errb.String())
 	}

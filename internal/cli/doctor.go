@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
@@ -43,8 +44,36 @@ const (
 // MinOpenSSH is the first OpenSSH with KnownHostsCommand.
 var minOpenSSH = [2]int{8, 5}
 
-func newDoctorCmd(g *globals) *cobra.Command {
-	var output, login string
+// doctorAPI is the AWS calls doctor makes: connect's (to find the
+// instance and its transports), STS's and IAM's policy simulator.
+type doctorAPI interface {
+	connect.API
+	permissionSimulator
+	CallerIdentityAndDate(ctx context.Context) (*awsapi.Caller, time.Time, error)
+}
+
+// doctorOptions is `jitssh doctor` after flag parsing.
+type doctorOptions struct {
+	IO IOStreams
+	// API builds the AWS clients for specRegion ("" if the target names
+	// none) and says which region they use.
+	API func(ctx context.Context, specRegion string) (api doctorAPI, region string, err error)
+	// g holds what the checks read besides AWS: jitssh's config file, the
+	// environment's credentials, the transport settings.
+	g      *globals
+	Target string // "" checks no instance
+	Output string // table or json
+	User   string // OS user whose key push to check ("" as ssh chooses)
+}
+
+func newDoctorCmd(g *globals, runF func(context.Context, *doctorOptions) error) *cobra.Command {
+	o := &doctorOptions{IO: g.io, g: g, API: func(ctx context.Context, specRegion string) (doctorAPI, string, error) {
+		api, err := g.api(ctx, specRegion)
+		if err != nil {
+			return nil, "", err
+		}
+		return api, api.Region, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "doctor [TARGET]",
 		Short: "Check credentials, region, clock, OpenSSH and (with TARGET) the instance; say how to fix what fails",
@@ -53,97 +82,145 @@ func newDoctorCmd(g *globals) *cobra.Command {
   jitssh doctor i-0123456789abcdef0 --output json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("--output %q: use table or json", output)
+			if len(args) == 1 {
+				o.Target = args[0]
 			}
-			g.quiet = true // a finding below, not a warning
-			checks := diagnose(cmd.Context(), g, args, login)
-			failed := 0
-			for _, c := range checks {
-				if c.Status == "fail" {
-					failed++
-				}
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			if output == "json" {
-				enc := json.NewEncoder(g.io.Out)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(checks); err != nil {
-					return err
-				}
-			} else {
-				printChecks(g.io.Out, checks)
-			}
-			if failed > 0 {
-				return exitError{1}
-			}
-			return nil
+			return runDoctor(cmd.Context(), o)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
-	cmd.Flags().StringVarP(&login, "user", "l", "", "OS user whose key push to check (default: as jitssh ssh chooses it)")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table or json")
+	cmd.Flags().StringVarP(&o.User, "user", "l", "", "OS user whose key push to check (default: as jitssh ssh chooses it)")
 	return cmd
 }
 
-func diagnose(ctx context.Context, g *globals, args []string, login string) []check {
-	var out []check
-	add := func(c check) { out = append(out, c) }
-	add(checkOpenSSH())
-
-	conf, err := g.config()
-	if err != nil {
-		add(check{Name: "config", Status: "fail", Detail: err.Error(), Fix: "correct the file, or move it away"})
-	} else if conf.Path != "" {
-		add(check{Name: "config", Status: "ok", Detail: conf.Path})
-	} else {
-		add(check{Name: "config", Status: "ok", Detail: "no config file (defaults)"})
+// runDoctor runs the checks and prints them; any failed check is exit 1.
+func runDoctor(ctx context.Context, o *doctorOptions) error {
+	if o.Output != "table" && o.Output != "json" {
+		return fmt.Errorf("--output %q: use table or json", o.Output)
 	}
-	add(checkUserSSHConfig(ctx, g))
+	o.g.quiet = true // a finding below, not a warning
+	checks := diagnose(ctx, o)
+	failed := 0
+	for _, c := range checks {
+		if c.Status == "fail" {
+			failed++
+		}
+	}
+	if o.Output == "json" {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(checks); err != nil {
+			return err
+		}
+	} else {
+		printChecks(o.IO.Out, checks)
+	}
+	if failed > 0 {
+		return exitError{1}
+	}
+	return nil
+}
+
+// findings collects doctor's checks in order.
+type findings []check
+
+func (f *findings) add(c check) { *f = append(*f, c) }
+
+// diagnose runs doctor's checks: the local ones, then AWS's, then (with a
+// target) the instance's; it stops where a failure makes the rest moot.
+func diagnose(ctx context.Context, o *doctorOptions) []check {
+	var out findings
+	out.add(checkOpenSSH())
+	conf := checkConfig(&out, o.g)
+	out.add(checkUserSSHConfig(ctx, o.g))
 
 	var spec targets.Spec
-	if len(args) == 1 {
-		if spec, err = targets.Parse(args[0]); err != nil {
-			add(check{Name: "target", Status: "fail", Detail: err.Error(), Fix: "see `jitssh ssh --help` for the target forms"})
+	if o.Target != "" {
+		var err error
+		if spec, err = targets.Parse(o.Target); err != nil {
+			out.add(check{Name: "target", Status: "fail", Detail: err.Error(), Fix: "see `jitssh ssh --help` for the target forms"})
 			return out
 		}
 	}
-	api, err := g.api(ctx, spec.Region)
+	api, region, err := o.API(ctx, spec.Region)
 	if err != nil {
-		add(check{Name: "region", Status: "fail", Detail: err.Error(), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
+		out.add(check{Name: "region", Status: "fail", Detail: err.Error(), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
 		return out
 	}
-	add(check{Name: "region", Status: "ok", Detail: api.Region})
+	out.add(check{Name: "region", Status: "ok", Detail: region})
+	caller, user := checkIdentity(ctx, &out, o.g, api, conf, o.User)
+	if o.Target == "" {
+		return out
+	}
+	diagnoseInstance(ctx, &out, o.g, instanceCheck{api: api, region: region, caller: caller, user: user}, spec)
+	return out
+}
 
+// checkConfig checks jitssh's config file and returns its settings.
+func checkConfig(out *findings, g *globals) clientconf.Config {
+	conf, err := g.config()
+	switch {
+	case err != nil:
+		out.add(check{Name: "config", Status: "fail", Detail: err.Error(), Fix: "correct the file, or move it away"})
+	case conf.Path != "":
+		out.add(check{Name: "config", Status: "ok", Detail: conf.Path})
+	default:
+		out.add(check{Name: "config", Status: "ok", Detail: "no config file (defaults)"})
+	}
+	return conf
+}
+
+// checkIdentity checks the credentials, the default OS user they imply,
+// competing credentials and the clock; it returns the caller (nil if the
+// credentials failed) and the OS user whose key push to check.
+func checkIdentity(ctx context.Context, out *findings, g *globals, api doctorAPI, conf clientconf.Config, login string) (*awsapi.Caller, string) {
 	before := time.Now()
 	caller, date, err := api.CallerIdentityAndDate(ctx)
 	after := time.Now()
 	user := login
 	if err != nil {
-		add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: credentialsFix()})
+		out.add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: credentialsFix()})
 	} else {
-		add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
+		out.add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
 		if u, err := targets.UserFromARN(caller.ARN); err == nil {
-			add(check{Name: "default user", Status: "ok", Detail: u + " (from your AWS identity; --user or default_user override it)"})
+			out.add(check{Name: "default user", Status: "ok", Detail: u + " (from your AWS identity; --user or default_user override it)"})
 			if user == "" && conf.DefaultUser == "" {
 				user = u
 			}
 		} else {
-			add(check{Name: "default user", Status: "warn", Detail: err.Error(), Fix: "set default_user in jitssh's config file"})
+			out.add(check{Name: "default user", Status: "warn", Detail: err.Error(), Fix: "set default_user in jitssh's config file"})
 		}
 	}
 	if user == "" {
 		user = conf.DefaultUser
 	}
 	if c, ok := g.profileCheck(); ok {
-		add(c)
+		out.add(c)
 	}
-	add(checkSkew(date, before, after))
+	out.add(checkSkew(date, before, after))
+	if err != nil {
+		return nil, user
+	}
+	return caller, user
+}
 
-	if len(args) == 0 {
-		return out
-	}
-	lookup := connect.Lookup{API: api, Warn: func(err error) {
-		add(check{Name: "instance search", Status: "warn", Detail: err.Error(), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
+// instanceCheck is what the instance's checks need.
+type instanceCheck struct {
+	api    doctorAPI
+	region string
+	caller *awsapi.Caller // nil: the credentials failed
+	user   string
+}
+
+// diagnoseInstance finds the target's instance and checks its state, its
+// SSM agent, the transport jitssh would use and the caller's permissions.
+func diagnoseInstance(ctx context.Context, out *findings, g *globals, ic instanceCheck, spec targets.Spec) {
+	lookup := connect.Lookup{API: ic.api, Warn: func(err error) {
+		out.add(check{Name: "instance search", Status: "warn", Detail: err.Error(), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
 	}}
 	inst, err := targets.Resolve(ctx, lookup, spec, nil)
 	if err != nil && inst.ID == "" {
@@ -151,45 +228,49 @@ func diagnose(ctx context.Context, g *globals, args []string, login string) []ch
 		if found, ferr := targets.Candidates(ctx, lookup, spec); ferr == nil && len(found) == 1 {
 			inst = found[0]
 		} else {
-			add(check{Name: "instance", Status: "fail", Detail: err.Error(), Fix: "check the target with `jitssh ls`"})
-			return out
+			out.add(check{Name: "instance", Status: "fail", Detail: err.Error(), Fix: "check the target with `jitssh ls`"})
+			return
 		}
 	}
 	switch {
 	case inst.Managed:
-		add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s), SSM managed instance", inst.ID, inst.Name)})
+		out.add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s), SSM managed instance", inst.ID, inst.Name)})
 	case inst.State == "running":
-		add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s) is running in %s", inst.ID, inst.Name, inst.AZ)})
+		out.add(check{Name: "instance", Status: "ok", Detail: fmt.Sprintf("%s (%s) is running in %s", inst.ID, inst.Name, inst.AZ)})
 	default:
-		add(check{Name: "instance", Status: "fail", Detail: fmt.Sprintf("%s (%s) is %s", inst.ID, inst.Name, inst.State), Fix: "start it: aws ec2 start-instances --instance-ids " + inst.ID})
+		out.add(check{Name: "instance", Status: "fail", Detail: fmt.Sprintf("%s (%s) is %s", inst.ID, inst.Name, inst.State), Fix: "start it: aws ec2 start-instances --instance-ids " + inst.ID})
 		// Nothing reaches a stopped instance: its agent, endpoint and
 		// address say nothing about a connection now.
 		why := fmt.Sprintf("not checked: %s is %s, and no transport reaches an instance that is not running", inst.ID, inst.State)
-		add(check{Name: "ssm agent", Status: "skip", Detail: why})
-		add(check{Name: "transport", Status: "skip", Detail: why})
-		if caller != nil {
-			add(checkPermissions(ctx, api, caller.ARN, inst, user))
+		out.add(check{Name: "ssm agent", Status: "skip", Detail: why})
+		out.add(check{Name: "transport", Status: "skip", Detail: why})
+		if ic.caller != nil {
+			out.add(checkPermissions(ctx, ic.api, ic.region, ic.caller.ARN, inst, ic.user))
 		}
-		return out
+		return
 	}
+	out.add(checkSSMAgent(ctx, lookup, inst))
+	if !inst.Managed {
+		out.add(checkTransport(ctx, g, ic.api, inst))
+	}
+	if ic.caller != nil {
+		out.add(checkPermissions(ctx, ic.api, ic.region, ic.caller.ARN, inst, ic.user))
+	}
+}
+
+// checkSSMAgent checks the instance's SSM agent is online.
+func checkSSMAgent(ctx context.Context, lookup connect.Lookup, inst targets.Instance) check {
 	st, err := lookup.SSMStatus(ctx, []string{inst.ID})
 	switch {
 	case err != nil:
-		add(check{Name: "ssm agent", Status: "fail", Detail: err.Error()})
+		return check{Name: "ssm agent", Status: "fail", Detail: err.Error()}
 	case st[inst.ID] == "Online":
-		add(check{Name: "ssm agent", Status: "ok", Detail: "Online"})
+		return check{Name: "ssm agent", Status: "ok", Detail: "Online"}
 	case st[inst.ID] == "":
-		add(check{Name: "ssm agent", Status: "fail", Detail: "not registered with SSM", Fix: "install and start amazon-ssm-agent, give the instance a profile with AmazonSSMManagedInstanceCore, and let it reach the ssm, ssmmessages and ec2messages endpoints"})
+		return check{Name: "ssm agent", Status: "fail", Detail: "not registered with SSM", Fix: "install and start amazon-ssm-agent, give the instance a profile with AmazonSSMManagedInstanceCore, and let it reach the ssm, ssmmessages and ec2messages endpoints"}
 	default:
-		add(check{Name: "ssm agent", Status: "fail", Detail: st[inst.ID], Fix: "the agent lost its connection: check the instance is running, its network route to SSM endpoints, and the agent's log (/var/log/amazon/ssm/amazon-ssm-agent.log)"})
+		return check{Name: "ssm agent", Status: "fail", Detail: st[inst.ID], Fix: "the agent lost its connection: check the instance is running, its network route to SSM endpoints, and the agent's log (/var/log/amazon/ssm/amazon-ssm-agent.log)"}
 	}
-	if !inst.Managed {
-		add(checkTransport(ctx, g, api, inst))
-	}
-	if caller != nil {
-		add(checkPermissions(ctx, api, caller.ARN, inst, user))
-	}
-	return out
 }
 
 // permissionCalls are the calls a connection to inst needs, grouped by the
@@ -222,11 +303,16 @@ func permissionCalls(region, account string, inst targets.Instance, user string)
 	return calls
 }
 
+// permissionSimulator is IAM's policy simulator.
+type permissionSimulator interface {
+	SimulatePrincipalPolicy(ctx context.Context, source string, actions, resources []string, keys map[string][]string) ([]awsapi.Simulation, error)
+}
+
 // checkPermissions asks IAM's policy simulator whether the caller may make
 // the calls a connection to inst needs. A denial that hinges on a key the
 // simulator lacks (a role's session tags) is reported as unknown, not as
 // denied; the simulator call itself being denied is said plainly.
-func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string, inst targets.Instance, user string) check {
+func checkPermissions(ctx context.Context, api permissionSimulator, region, callerARN string, inst targets.Instance, user string) check {
 	c := check{Name: "permissions"}
 	source, ok := awsapi.PolicySource(callerARN)
 	if !ok {
@@ -235,7 +321,7 @@ func checkPermissions(ctx context.Context, api *awsapi.Client, callerARN string,
 	}
 	account := strings.SplitN(callerARN, ":", 6)[4]
 	var allowed, denied, unknown []string
-	for _, call := range permissionCalls(api.Region, account, inst, user) {
+	for _, call := range permissionCalls(region, account, inst, user) {
 		res, err := api.SimulatePrincipalPolicy(ctx, source, call.actions, call.resources, call.keys)
 		if err != nil {
 			var ae *awsapi.APIError

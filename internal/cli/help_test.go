@@ -25,7 +25,7 @@ func TestFlagUsageHasNoBackquotes(t *testing.T) {
 			walk(sub)
 		}
 	}
-	walk(NewRoot(IO{In: strings.NewReader(""), Out: &strings.Builder{}, Err: &strings.Builder{}}))
+	walk(NewRoot(IOStreams{In: strings.NewReader(""), Out: &strings.Builder{}, Err: &strings.Builder{}}))
 }
 
 // TestDoctorKeepsMultilineDetailsInTheirColumn: an AWS error with its

@@ -11,10 +11,28 @@ import (
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
-func newKnownHostsCmd(g *globals) *cobra.Command {
+// knownHostsOptions is `jitssh known-hosts forget|lookup` after flag
+// parsing.
+type knownHostsOptions struct {
+	IO    IOStreams
+	Paths func() (paths, error) // where the pins are
+	// InstanceID is forget's argument.
+	InstanceID string
+	// Query is lookup's: ssh's %H, and %I %t %K when given.
+	Query knownhosts.Query
+}
+
+func newKnownHostsCmd(g *globals, runF func(sub string, o *knownHostsOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "known-hosts",
 		Short: "Answer ssh's host-key queries from jitssh's pins, or forget a pin",
+	}
+	o := &knownHostsOptions{IO: g.io, Paths: defaultPaths}
+	run := func(sub string, fn func(*knownHostsOptions) error) error {
+		if runF != nil {
+			return runF(sub, o)
+		}
+		return fn(o)
 	}
 	forget := &cobra.Command{
 		Use:     "forget INSTANCE-ID",
@@ -22,22 +40,10 @@ func newKnownHostsCmd(g *globals) *cobra.Command {
 		Example: `  jitssh known-hosts forget i-0123456789abcdef0`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
-			ok, err := pinStore(p).Forget(args[0])
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return fmt.Errorf("no pinned host key for %s in %s", args[0], p.Pins)
-			}
-			fmt.Fprintf(g.io.Err, "jitssh: forgot the host key of %s\n", args[0])
-			return nil
+			o.InstanceID = args[0]
+			return run("forget", runForget)
 		},
 	}
-	var q knownhosts.Query
 	lookup := &cobra.Command{
 		Use:   "lookup [--reason=%I --key-type=%t --key=%K] HOST",
 		Short: "KnownHostsCommand: print the pinned host keys for HOST (ssh's %H)",
@@ -53,36 +59,59 @@ replaced silently. No pin prints nothing, and ssh refuses the host
 		Example: `  KnownHostsCommand /usr/local/bin/jitssh known-hosts lookup --reason=%I --key-type=%t --key=%K %H`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := defaultPaths()
-			if err != nil {
-				return err
-			}
-			q.Host = args[0]
-			name := strings.TrimPrefix(q.Host, "[")
-			if i := strings.Index(name, "]:"); i >= 0 {
-				name = name[:i]
-			}
-			if sp, err := targets.Parse(name); err == nil && sp.Kind == targets.KindInstanceID {
-				q.InstanceID = sp.Value
-			}
-			out, err := pinStore(p).Answer(q)
-			var np *knownhosts.NoPinError
-			if errors.As(err, &np) {
-				if q.Reason == "HOSTNAME" {
-					fmt.Fprintf(g.io.Err, "jitssh: %v\n", err)
-				}
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			_, err = g.io.Out.Write(out)
-			return err
+			o.Query.Host = args[0]
+			return run("lookup", runLookup)
 		},
 	}
-	lookup.Flags().StringVar(&q.Reason, "reason", "", "ssh's %I: HOSTNAME, ADDRESS or ORDER")
-	lookup.Flags().StringVar(&q.KeyType, "key-type", "", "ssh's %t: type of the key the server offered")
-	lookup.Flags().StringVar(&q.Key, "key", "", "ssh's %K: the key the server offered, base64")
+	lookup.Flags().StringVar(&o.Query.Reason, "reason", "", "ssh's %I: HOSTNAME, ADDRESS or ORDER")
+	lookup.Flags().StringVar(&o.Query.KeyType, "key-type", "", "ssh's %t: type of the key the server offered")
+	lookup.Flags().StringVar(&o.Query.Key, "key", "", "ssh's %K: the key the server offered, base64")
 	cmd.AddCommand(forget, lookup)
 	return cmd
+}
+
+// runForget removes the instance's pin.
+func runForget(o *knownHostsOptions) error {
+	p, err := o.Paths()
+	if err != nil {
+		return err
+	}
+	ok, err := pinStore(p).Forget(o.InstanceID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no pinned host key for %s in %s", o.InstanceID, p.Pins)
+	}
+	fmt.Fprintf(o.IO.Err, "jitssh: forgot the host key of %s\n", o.InstanceID)
+	return nil
+}
+
+// runLookup answers ssh's KnownHostsCommand query from the pins.
+func runLookup(o *knownHostsOptions) error {
+	p, err := o.Paths()
+	if err != nil {
+		return err
+	}
+	q := o.Query
+	name := strings.TrimPrefix(q.Host, "[")
+	if i := strings.Index(name, "]:"); i >= 0 {
+		name = name[:i]
+	}
+	if sp, err := targets.Parse(name); err == nil && sp.Kind == targets.KindInstanceID {
+		q.InstanceID = sp.Value
+	}
+	out, err := pinStore(p).Answer(q)
+	var np *knownhosts.NoPinError
+	if errors.As(err, &np) {
+		if q.Reason == "HOSTNAME" {
+			fmt.Fprintf(o.IO.Err, "jitssh: %v\n", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = o.IO.Out.Write(out)
+	return err
 }

@@ -36,9 +36,18 @@ type listed struct {
 // lsConcurrency bounds the SSM calls in flight.
 const lsConcurrency = 8
 
-func newLsCmd(g *globals) *cobra.Command {
-	var output string
-	var all bool
+// lsOptions is `jitssh ls` after flag parsing.
+type lsOptions struct {
+	IO IOStreams
+	// API builds the AWS clients (for the default region).
+	API    func(ctx context.Context) (lister, error)
+	Filter string // "" lists everything
+	Output string // table or json
+	All    bool   // include terminated instances
+}
+
+func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.Command {
+	o := &lsOptions{IO: g.io, API: func(ctx context.Context) (lister, error) { return g.api(ctx, "") }}
 	cmd := &cobra.Command{
 		Use:   "ls [FILTER]",
 		Short: "List instances: state, name, id, addresses, platform, SSM agent and how jitssh can reach each",
@@ -65,43 +74,50 @@ and why, and the rest is listed.`,
   jitssh ls --output json | jq -r '.[] | select(.ssm_agent=="Online") | .id'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("--output %q: use table or json", output)
-			}
-			filter := ""
 			if len(args) == 1 {
-				filter = args[0]
+				o.Filter = args[0]
 			}
-			api, err := g.api(cmd.Context(), "")
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(cmd.Context(), o)
 			}
-			rows, warnings, err := list(cmd.Context(), api, filter, all)
-			if err != nil {
-				return err
-			}
-			for _, w := range warnings {
-				g.warn(w)
-			}
-			if output == "json" {
-				if rows == nil {
-					rows = []listed{} // [], not null: `jq '.[]'` works on no match
-				}
-				enc := json.NewEncoder(g.io.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
-			}
-			table := [][]string{{"STATE", "NAME", "ID", "PRIVATE-IP", "PUBLIC-IP", "PLATFORM", "SSM", "TRANSPORTS"}}
-			for _, r := range rows {
-				table = append(table, []string{r.State, dash(r.Name), r.ID, dash(r.PrivateIP), dash(r.PublicIP), r.Platform, r.SSM, dash(strings.Join(r.Transports, ","))})
-			}
-			_, err = fmt.Fprint(g.io.Out, targets.FormatTable(table, ""))
-			return err
+			return runLs(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
-	cmd.Flags().BoolVar(&all, "all", false, "include terminated instances")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "table", "table or json")
+	cmd.Flags().BoolVar(&o.All, "all", false, "include terminated instances")
 	return cmd
+}
+
+// runLs lists the instances and prints them, as a table or JSON.
+func runLs(ctx context.Context, o *lsOptions) error {
+	if o.Output != "table" && o.Output != "json" {
+		return fmt.Errorf("--output %q: use table or json", o.Output)
+	}
+	api, err := o.API(ctx)
+	if err != nil {
+		return err
+	}
+	rows, warnings, err := list(ctx, api, o.Filter, o.All)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		warnTo(o.IO.Err, w)
+	}
+	if o.Output == "json" {
+		if rows == nil {
+			rows = []listed{} // [], not null: `jq '.[]'` works on no match
+		}
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	table := [][]string{{"STATE", "NAME", "ID", "PRIVATE-IP", "PUBLIC-IP", "PLATFORM", "SSM", "TRANSPORTS"}}
+	for _, r := range rows {
+		table = append(table, []string{r.State, dash(r.Name), r.ID, dash(r.PrivateIP), dash(r.PublicIP), r.Platform, r.SSM, dash(strings.Join(r.Transports, ","))})
+	}
+	_, err = fmt.Fprint(o.IO.Out, targets.FormatTable(table, ""))
+	return err
 }
 
 func dash(s string) string {
@@ -126,136 +142,193 @@ type lister interface {
 // instances SSM could not be asked about is "unknown"), and only EC2 and
 // SSM's managed instances both failing is an error.
 func list(ctx context.Context, api lister, filter string, all bool) (rows []listed, warnings []error, _ error) {
-	filters := map[string][]string{}
-	if !all {
-		filters["instance-state-name"] = []string{"pending", "running", "stopping", "stopped", "shutting-down"}
+	q, err := lsQueryFor(filter, all)
+	if err != nil {
+		return nil, nil, err
 	}
-	text := strings.ToLower(filter)
-	var tagKey, tagValue string
+	s := &lsSources{api: api, q: q, ssm: map[string]awsapi.ManagedInstance{}, unknown: map[string]bool{}, sem: make(chan struct{}, lsConcurrency)}
+	s.gather(ctx)
+	warnings, err = s.warnings()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.assemble(), warnings, nil
+}
+
+// lsQuery is what list asks the sources for.
+type lsQuery struct {
+	filters          map[string][]string // EC2's
+	text             string              // lower case, matched against names, ids, addresses
+	tagKey, tagValue string              // tag:KEY=VALUE ("" if none)
+}
+
+// lsQueryFor turns ls's FILTER and --all into a query.
+func lsQueryFor(filter string, all bool) (lsQuery, error) {
+	q := lsQuery{filters: map[string][]string{}, text: strings.ToLower(filter)}
+	if !all {
+		q.filters["instance-state-name"] = []string{"pending", "running", "stopping", "stopped", "shutting-down"}
+	}
 	if strings.HasPrefix(filter, "tag:") {
 		sp, err := targets.Parse(filter)
 		if err != nil {
-			return nil, nil, err
+			return lsQuery{}, err
 		}
-		tagKey, tagValue = "tag:"+sp.TagKey, sp.Value
-		filters[tagKey] = []string{tagValue}
-		text = ""
+		q.tagKey, q.tagValue = "tag:"+sp.TagKey, sp.Value
+		q.filters[q.tagKey] = []string{q.tagValue}
+		q.text = ""
 	}
-	var (
-		mu      sync.Mutex
-		ssm     = map[string]awsapi.ManagedInstance{}
-		unknown = map[string]bool{} // instances SSM could not be asked about
-		ssmErr  error
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, lsConcurrency)
-	)
-	ssmLookup := func(ids []string) {
-		defer wg.Done()
-		sem <- struct{}{}
-		defer func() { <-sem }()
-		found, err := api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"InstanceIds": ids})
-		mu.Lock()
-		defer mu.Unlock()
-		if err != nil {
-			for _, id := range ids {
-				unknown[id] = true
-			}
-			if ssmErr == nil {
-				ssmErr = err
-			}
-			return
-		}
-		for _, m := range found {
-			ssm[m.ID] = m
-		}
-	}
-	var managed []awsapi.ManagedInstance
-	var managedErr error
-	var endpoints []awsapi.InstanceConnectEndpoint
-	var epErr error
-	wg.Add(1)
+	return q, nil
+}
+
+// lsSources is what each of list's sources returned.
+type lsSources struct {
+	api lister
+	q   lsQuery
+
+	wg  sync.WaitGroup
+	sem chan struct{} // bounds the SSM lookups in flight
+	mu  sync.Mutex    // guards rows, ssm, unknown, ssmErr
+
+	rows    []listed
+	ssm     map[string]awsapi.ManagedInstance
+	unknown map[string]bool // instances SSM could not be asked about
+	ssmErr  error
+
+	managed    []awsapi.ManagedInstance
+	managedErr error
+	endpoints  []awsapi.InstanceConnectEndpoint
+	epErr      error
+	ec2Err     error
+}
+
+// gather asks every source, concurrently, and waits for all.
+func (s *lsSources) gather(ctx context.Context) {
+	s.wg.Add(2)
 	go func() {
-		defer wg.Done()
-		endpoints, epErr = api.InstanceConnectEndpoints(ctx, map[string][]string{"state": eice.UsableStates})
+		defer s.wg.Done()
+		s.endpoints, s.epErr = s.api.InstanceConnectEndpoints(ctx, map[string][]string{"state": eice.UsableStates})
 	}()
-	wg.Add(1)
 	go func() { // hybrid (mi-) instances are not in EC2
-		defer wg.Done()
-		if tagKey != "" {
-			managed, managedErr = connect.ManagedWithTag(ctx, api, tagKey, []string{tagValue})
-			return
-		}
-		managed, managedErr = api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"ResourceType": {"ManagedInstance"}})
-		if managedErr != nil {
-			managedErr = &connect.SourceError{Source: connect.ManagedSource, Err: managedErr}
-		}
+		defer s.wg.Done()
+		s.managed, s.managedErr = s.managedInstances(ctx)
 	}()
-	ec2Err := api.DescribeInstancesPages(ctx, nil, filters, func(page []awsapi.Instance) error {
-		var ids []string
-		mu.Lock()
-		for _, in := range page {
-			if text != "" && !matchText(text, in.ID, in.Name, in.PrivateIP, in.PublicIP, in.PrivateDNS, in.PublicDNS) {
-				continue
-			}
-			t := connect.TargetOf(in)
-			rows = append(rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform})
-			ids = append(ids, in.ID)
-		}
-		mu.Unlock()
-		for len(ids) > 0 {
-			n := min(len(ids), awsapi.MaxInstanceInformationFilterValues)
-			wg.Add(1)
-			go ssmLookup(ids[:n])
-			ids = ids[n:]
-		}
+	s.ec2Err = s.api.DescribeInstancesPages(ctx, nil, s.q.filters, func(page []awsapi.Instance) error {
+		s.ec2Page(ctx, page)
 		return nil
 	})
-	wg.Wait()
-	if ec2Err != nil {
-		if managedErr != nil {
-			return nil, nil, errors.Join(ec2Err, managedErr)
+	s.wg.Wait()
+}
+
+// managedInstances lists SSM's managed instances (with the tag, if any).
+func (s *lsSources) managedInstances(ctx context.Context) ([]awsapi.ManagedInstance, error) {
+	if s.q.tagKey != "" {
+		return connect.ManagedWithTag(ctx, s.api, s.q.tagKey, []string{s.q.tagValue})
+	}
+	m, err := s.api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"ResourceType": {"ManagedInstance"}})
+	if err != nil {
+		return nil, &connect.SourceError{Source: connect.ManagedSource, Err: err}
+	}
+	return m, nil
+}
+
+// ec2Page adds a page of EC2's listing and starts the SSM lookups for it.
+func (s *lsSources) ec2Page(ctx context.Context, page []awsapi.Instance) {
+	var ids []string
+	s.mu.Lock()
+	for _, in := range page {
+		if s.q.text != "" && !matchText(s.q.text, in.ID, in.Name, in.PrivateIP, in.PublicIP, in.PrivateDNS, in.PublicDNS) {
+			continue
 		}
-		warnings = append(warnings, &connect.SourceError{Source: "EC2 instances", Err: ec2Err})
+		t := connect.TargetOf(in)
+		s.rows = append(s.rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform})
+		ids = append(ids, in.ID)
 	}
-	if managedErr != nil {
-		warnings = append(warnings, managedErr)
+	s.mu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), awsapi.MaxInstanceInformationFilterValues)
+		s.wg.Add(1)
+		go s.ssmLookup(ctx, ids[:n])
+		ids = ids[n:]
 	}
-	if ssmErr != nil {
-		warnings = append(warnings, fmt.Errorf("SSM agent status unknown for %d instances (shown as %q): %w", len(unknown), targets.SSMUnknown, ssmErr))
+}
+
+// ssmLookup asks SSM about the agents of ids.
+func (s *lsSources) ssmLookup(ctx context.Context, ids []string) {
+	defer s.wg.Done()
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	found, err := s.api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"InstanceIds": ids})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		for _, id := range ids {
+			s.unknown[id] = true
+		}
+		if s.ssmErr == nil {
+			s.ssmErr = err
+		}
+		return
 	}
-	if epErr != nil {
-		warnings = append(warnings, fmt.Errorf("cannot tell which instances EC2 Instance Connect Endpoints reach: %w", epErr))
+	for _, m := range found {
+		s.ssm[m.ID] = m
 	}
+}
+
+// warnings says which sources failed; EC2 and SSM's managed instances
+// both failing is an error.
+func (s *lsSources) warnings() ([]error, error) {
+	var warnings []error
+	if s.ec2Err != nil {
+		if s.managedErr != nil {
+			return nil, errors.Join(s.ec2Err, s.managedErr)
+		}
+		warnings = append(warnings, &connect.SourceError{Source: "EC2 instances", Err: s.ec2Err})
+	}
+	if s.managedErr != nil {
+		warnings = append(warnings, s.managedErr)
+	}
+	if s.ssmErr != nil {
+		warnings = append(warnings, fmt.Errorf("SSM agent status unknown for %d instances (shown as %q): %w", len(s.unknown), targets.SSMUnknown, s.ssmErr))
+	}
+	if s.epErr != nil {
+		warnings = append(warnings, fmt.Errorf("cannot tell which instances EC2 Instance Connect Endpoints reach: %w", s.epErr))
+	}
+	return warnings, nil
+}
+
+// assemble adds the managed instances to EC2's, fills in each row's SSM
+// status, platform and transports, and sorts the rows by name, then id.
+func (s *lsSources) assemble() []listed {
 	served := map[string]*eice.Endpoint{} // VPCs with a usable endpoint
-	for _, ep := range endpoints {
+	for _, ep := range s.endpoints {
 		if eice.Usable(ep.State) && served[ep.VpcID] == nil {
 			served[ep.VpcID] = &eice.Endpoint{ID: ep.ID, VpcID: ep.VpcID, SubnetID: ep.SubnetID, State: ep.State}
 		}
 	}
-	for _, m := range managed {
+	rows := s.rows
+	for _, m := range s.managed {
 		t := connect.ManagedTarget(m)
-		if text != "" && !matchText(text, t.ID, t.Name, t.PrivateIP) {
+		if s.q.text != "" && !matchText(s.q.text, t.ID, t.Name, t.PrivateIP) {
 			continue
 		}
 		rows = append(rows, listed{ID: t.ID, Name: t.Name, State: "-", PrivateIP: t.PrivateIP, Managed: true})
-		ssm[m.ID] = m
+		s.ssm[m.ID] = m
 	}
 	for i := range rows {
 		r := &rows[i]
 		r.SSM = "-"
-		if m, ok := ssm[r.ID]; ok {
+		if m, ok := s.ssm[r.ID]; ok {
 			r.SSM = m.PingStatus
 			if m.PlatformType != "" {
 				r.Platform = strings.ToLower(m.PlatformType)
 			}
-		} else if unknown[r.ID] {
+		} else if s.unknown[r.ID] {
 			r.SSM = targets.SSMUnknown
 		}
 		if r.Platform == "" {
 			r.Platform = "linux" // EC2 names only windows
 		}
-		f := transport.Facts{SSM: r.SSM, Endpoint: served[r.VpcID], PublicIP: r.PublicIP}
-		r.Transports = append([]string{}, transport.Reaches(targets.Instance{ID: r.ID, State: r.State, PrivateIP: r.PrivateIP, Managed: r.Managed}, f)...)
+		r.Transports = transportsOf(*r, served)
 	}
 	sort.Slice(rows, func(a, b int) bool {
 		if rows[a].Name != rows[b].Name {
@@ -263,7 +336,14 @@ func list(ctx context.Context, api lister, filter string, all bool) (rows []list
 		}
 		return rows[a].ID < rows[b].ID
 	})
-	return rows, warnings, nil
+	return rows
+}
+
+// transportsOf lists the transports that can reach r, auto's choice
+// first (transport.Reaches), given the endpoint serving each VPC.
+func transportsOf(r listed, served map[string]*eice.Endpoint) []string {
+	f := transport.Facts{SSM: r.SSM, Endpoint: served[r.VpcID], PublicIP: r.PublicIP}
+	return append([]string{}, transport.Reaches(targets.Instance{ID: r.ID, State: r.State, PrivateIP: r.PrivateIP, Managed: r.Managed}, f)...)
 }
 
 func matchText(text string, fields ...string) bool {

@@ -293,7 +293,7 @@ func TestLsTableAlignsByDisplayWidth(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", "")
 	var out, errOut strings.Builder
-	if code := Main(context.Background(), []string{"ls"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
+	if code := Main(context.Background(), []string{"ls"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
 		t.Fatalf("jitssh ls: exit %d\n%s", code, errOut.String())
 	}
 	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
@@ -316,7 +316,7 @@ func TestLsJSONEmptyIsAnArray(t *testing.T) {
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("XDG_CONFIG_HOME", "")
 	var out, errOut strings.Builder
-	if code := Main(context.Background(), []string{"ls", "--output", "json", "tag:Name=nothing"}, IO{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
+	if code := Main(context.Background(), []string{"ls", "--output", "json", "tag:Name=nothing"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != 0 {
 		t.Fatalf("jitssh ls: exit %d\n%s", code, errOut.String())
 	}
 	if got := strings.TrimSpace(out.String()); got != "[]" {

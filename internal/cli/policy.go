@@ -9,10 +9,43 @@ import (
 	"github.com/jitssh/jitssh/internal/policy"
 )
 
-func newPolicyCmd(g *globals) *cobra.Command {
-	var o policy.Options
-	var tag string
-	var trustOnly bool
+// policyOptions is `jitssh policy` after flag parsing.
+type policyOptions struct {
+	IO        IOStreams
+	Document  string // user, scp or instance
+	Policy    policy.Options
+	TrustOnly bool // instance: the trust policy alone
+}
+
+// policyFlags are policy's flags as given (the rest go to policy.Options).
+type policyFlags struct {
+	tag       string
+	trustOnly bool
+}
+
+// policyOptionsFrom checks the flags and builds the options.
+func policyOptionsFrom(doc string, po policy.Options, region string, f policyFlags) (policyOptions, error) {
+	o := policyOptions{Document: doc, Policy: po, TrustOnly: f.trustOnly}
+	o.Policy.Region = region
+	if f.tag != "" {
+		k, v, ok := strings.Cut(f.tag, "=")
+		if !ok || k == "" {
+			return o, fmt.Errorf("--instance-tag %q: want KEY=VALUE (VALUE may use * and ?)", f.tag)
+		}
+		o.Policy.TagKey, o.Policy.TagValue = k, v
+	}
+	if err := o.Policy.Validate(); err != nil {
+		return o, err
+	}
+	if f.trustOnly && doc != "instance" {
+		return o, fmt.Errorf("--trust-policy applies to the instance document only")
+	}
+	return o, nil
+}
+
+func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
+	var po policy.Options
+	var f policyFlags
 	cmd := &cobra.Command{
 		Use:       "policy user|scp|instance",
 		Short:     "Print the IAM policies jitssh needs, as JSON ready to paste",
@@ -54,44 +87,43 @@ account and region; --region (the global flag), --account and
 			return fmt.Errorf("unknown document %q: use user, scp or instance", args[0])
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Region = g.region
-			if tag != "" {
-				k, v, ok := strings.Cut(tag, "=")
-				if !ok || k == "" {
-					return fmt.Errorf("--instance-tag %q: want KEY=VALUE (VALUE may use * and ?)", tag)
-				}
-				o.TagKey, o.TagValue = k, v
-			}
-			if err := o.Validate(); err != nil {
+			o, err := policyOptionsFrom(args[0], po, g.region, f)
+			if err != nil {
 				return err
 			}
-			if trustOnly && args[0] != "instance" {
-				return fmt.Errorf("--trust-policy applies to the instance document only")
+			o.IO = g.io
+			if runF != nil {
+				return runF(&o)
 			}
-			var out []byte
-			switch args[0] {
-			case "user":
-				out = policy.User(o).JSON()
-			case "scp":
-				out = policy.SCP(o).JSON()
-			case "instance":
-				p := policy.InstanceProfile(o)
-				out = p.JSON()
-				if trustOnly {
-					out = p.TrustPolicy.JSON()
-				}
-			}
-			_, err := g.io.Out.Write(out)
-			return err
+			return runPolicy(&o)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&o.Account, "account", "", "scope resource ARNs to this 12-digit account (default: any)")
-	f.StringVar(&o.Partition, "partition", "", "aws (default), aws-cn or aws-us-gov")
-	f.StringVar(&tag, "instance-tag", "", "allow only instances with this tag, KEY=VALUE (VALUE may use * and ?)")
-	f.StringVar(&o.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
-	f.StringSliceVar(&o.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
-	f.BoolVar(&trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
-	f.BoolVar(&o.ManagedInstances, "managed-instances", false, "user: also allow placing keys on SSM managed (mi-) instances (ssm:SendCommand with AWS-RunShellScript: a root shell there)")
+	fl := cmd.Flags()
+	fl.StringVar(&po.Account, "account", "", "scope resource ARNs to this 12-digit account (default: any)")
+	fl.StringVar(&po.Partition, "partition", "", "aws (default), aws-cn or aws-us-gov")
+	fl.StringVar(&f.tag, "instance-tag", "", "allow only instances with this tag, KEY=VALUE (VALUE may use * and ?)")
+	fl.StringVar(&po.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
+	fl.StringSliceVar(&po.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
+	fl.BoolVar(&f.trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
+	fl.BoolVar(&po.ManagedInstances, "managed-instances", false, "user: also allow placing keys on SSM managed (mi-) instances (ssm:SendCommand with AWS-RunShellScript: a root shell there)")
 	return cmd
+}
+
+// runPolicy prints the document, as JSON, on stdout.
+func runPolicy(o *policyOptions) error {
+	var out []byte
+	switch o.Document {
+	case "user":
+		out = policy.User(o.Policy).JSON()
+	case "scp":
+		out = policy.SCP(o.Policy).JSON()
+	case "instance":
+		p := policy.InstanceProfile(o.Policy)
+		out = p.JSON()
+		if o.TrustOnly {
+			out = p.TrustPolicy.JSON()
+		}
+	}
+	_, err := o.IO.Out.Write(out)
+	return err
 }

@@ -19,7 +19,7 @@ func TestProxyFailureLeavesReport(t *testing.T) {
 	h := handoff.Handoff{V: handoff.Version, User: "developer", Host: "i-0123456789abcdef0", Report: report}
 	t.Setenv(handoff.Var, h.Encode())
 	var errOut bytes.Buffer
-	code := Main(context.Background(), []string{"proxy", "developer", "i-0123456789abcdef0", "0"}, IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut})
+	code := Main(context.Background(), []string{"proxy", "developer", "i-0123456789abcdef0", "0"}, IOStreams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errOut})
 	if code == 0 {
 		t.Fatalf("proxy to port 0 succeeded: %s", errOut.String())
 	}

@@ -16,7 +16,36 @@ import (
 	"github.com/jitssh/jitssh/internal/term"
 )
 
-func newShellCmd(g *globals) *cobra.Command {
+// shellOptions is `jitssh shell` after flag parsing.
+type shellOptions struct {
+	IO IOStreams
+	sessionStarter
+	Target string
+	Reason string // for CloudTrail
+	Escape int    // the escape byte, or term.NoEscape: escapes off
+	// Terminal is stdin, when it is a terminal (raw mode, window size).
+	Terminal *os.File
+}
+
+// shellOptionsFrom decides the escape character: on a terminal, or when
+// --escape-char is given, escape (a usage error if it is not one);
+// otherwise none.
+func shellOptionsFrom(io IOStreams, target, reason, escape string, escapeSet bool) (shellOptions, error) {
+	o := shellOptions{IO: io, Target: target, Reason: reason, Escape: term.NoEscape}
+	if in, ok := io.terminal(io.In); ok {
+		o.Terminal = in
+	}
+	if o.Terminal != nil || escapeSet {
+		c, err := term.ParseEscapeChar(escape)
+		if err != nil {
+			return o, usageError{fmt.Errorf("--escape-char: %w", err)}
+		}
+		o.Escape = c
+	}
+	return o, nil
+}
+
+func newShellCmd(g *globals, runF func(context.Context, *shellOptions) error) *cobra.Command {
 	var reason, escape string
 	cmd := &cobra.Command{
 		Use:   "shell TARGET",
@@ -50,88 +79,103 @@ A session that could not start, or was ended with "~.", exits 255.`,
   jitssh shell web-1 --escape-char none   # every key goes to the remote shell`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			esc := term.NoEscape
-			in, _ := g.io.In.(*os.File)
-			onTerminal := in != nil && term.IsTerminal(int(in.Fd()))
-			if onTerminal || cmd.Flags().Changed("escape-char") {
-				c, err := term.ParseEscapeChar(escape)
-				if err != nil {
-					return usageError{fmt.Errorf("--escape-char: %w", err)}
-				}
-				esc = c
-			}
-			api, inst, err := resolveTarget(ctx, g, args[0])
+			o, err := shellOptionsFrom(g.io, args[0], reason, escape, cmd.Flags().Changed("escape-char"))
 			if err != nil {
 				return err
 			}
-			line := g.progressLine(args[0])
-			end := line.Begin("starting an SSM shell session on %s", inst.ID)
-			sh, err := connect.OpenShell(ctx, api, inst.ID, reason, g.logger())
-			end()
-			line.Clear()
-			if err != nil {
-				return err
+			o.sessionStarter = starterOf(g)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			if onTerminal {
-				fd := int(in.Fd())
-				how := "Exit the shell to end the session"
-				if esc != term.NoEscape {
-					how += fmt.Sprintf(" (or type %s. after Enter)", term.EscapeName(esc))
-				}
-				fmt.Fprintf(g.io.Err, "Shell on %s (SSM session %s). %s.\n", describe(inst), sh.SessionID, how)
-				restore, err := term.MakeRaw(fd)
-				if err != nil {
-					sh.Shutdown()
-					return err
-				}
-				defer restore()
-				sendSize := func() {
-					if c, r, err := term.Size(fd); err == nil {
-						_ = sh.Resize(c, r)
-					}
-				}
-				winch := make(chan os.Signal, 1)
-				signal.Notify(winch, syscall.SIGWINCH)
-				defer func() { signal.Stop(winch); close(winch) }()
-				sendSize()
-				go func() {
-					for range winch {
-						sendSize()
-					}
-				}()
-			}
-			stdin := g.io.In
-			runCtx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			escaped := false
-			if esc != term.NoEscape {
-				stdin = &quitReader{r: &term.Escaper{R: g.io.In, Char: byte(esc), Help: g.io.Err}, quit: func() {
-					escaped = true
-					cancel()
-				}}
-			}
-			res, err := sh.Run(runCtx, stdin, g.io.Out)
-			if escaped && ctx.Err() == nil {
-				fmt.Fprintf(g.io.Err, "\r\njitssh: session %s to %s ended with %s. (SSM session terminated)\r\n", sh.SessionID, inst.ID, term.EscapeName(esc))
-				return exitError{255}
-			}
-			if err != nil {
-				return err
-			}
-			if res.Message != "" {
-				fmt.Fprintf(g.io.Err, "\r\njitssh: session %s closed: %s\r\n", sh.SessionID, res.Message)
-			}
-			if res.Reported && res.ExitCode != 0 {
-				return exitError{res.ExitCode}
-			}
-			return nil
+			return runShell(cmd.Context(), &o)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
 	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
 	cmd.Flags().StringVarP(&escape, "escape-char", "e", "~", "escape character after Enter: ~. ends the session, ~? lists escapes; ^X for a control key, none to turn off")
 	return cmd
+}
+
+// runShell starts the shell session and runs it until the remote shell
+// exits (its exit code, where the agent reports one) or "~." (255).
+func runShell(ctx context.Context, o *shellOptions) error {
+	api, inst, err := o.Resolve(ctx, o.Target)
+	if err != nil {
+		return err
+	}
+	line := o.Progress(o.Target)
+	end := line.Begin("starting an SSM shell session on %s", inst.ID)
+	sh, err := connect.OpenShell(ctx, api, inst.ID, o.Reason, o.Logger())
+	end()
+	line.Clear()
+	if err != nil {
+		return err
+	}
+	if o.Terminal != nil {
+		how := "Exit the shell to end the session"
+		if o.Escape != term.NoEscape {
+			how += fmt.Sprintf(" (or type %s. after Enter)", term.EscapeName(o.Escape))
+		}
+		fmt.Fprintf(o.IO.Err, "Shell on %s (SSM session %s). %s.\n", describe(inst), sh.SessionID, how)
+		restore, err := shellTerminal(int(o.Terminal.Fd()), sh)
+		if err != nil {
+			sh.Shutdown()
+			return err
+		}
+		defer restore()
+	}
+	stdin := o.IO.In
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	escaped := false
+	if o.Escape != term.NoEscape {
+		stdin = &quitReader{r: &term.Escaper{R: o.IO.In, Char: byte(o.Escape), Help: o.IO.Err}, quit: func() {
+			escaped = true
+			cancel()
+		}}
+	}
+	res, err := sh.Run(runCtx, stdin, o.IO.Out)
+	if escaped && ctx.Err() == nil {
+		fmt.Fprintf(o.IO.Err, "\r\njitssh: session %s to %s ended with %s. (SSM session terminated)\r\n", sh.SessionID, inst.ID, term.EscapeName(o.Escape))
+		return exitError{255}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Message != "" {
+		fmt.Fprintf(o.IO.Err, "\r\njitssh: session %s closed: %s\r\n", sh.SessionID, res.Message)
+	}
+	if res.Reported && res.ExitCode != 0 {
+		return exitError{res.ExitCode}
+	}
+	return nil
+}
+
+// shellTerminal puts the terminal fd in raw mode and sends its size to
+// the session now and whenever the window changes; restore undoes both.
+func shellTerminal(fd int, sh *connect.Shell) (restore func(), err error) {
+	restoreMode, err := term.MakeRaw(fd)
+	if err != nil {
+		return nil, err
+	}
+	sendSize := func() {
+		if c, r, err := term.Size(fd); err == nil {
+			_ = sh.Resize(c, r)
+		}
+	}
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	sendSize()
+	go func() {
+		for range winch {
+			sendSize()
+		}
+	}()
+	return func() {
+		signal.Stop(winch)
+		close(winch)
+		restoreMode()
+	}, nil
 }
 
 // quitReader calls quit when r reports the quit escape (quit cancels

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"regexp"
 	"strconv"
@@ -12,15 +14,15 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // resolveTarget parses and resolves a target argument to one instance
 // (interactively on a terminal when it matches several), for the commands
 // that reach an instance through SSM only (tunnel, shell).
-func resolveTarget(ctx context.Context, g *globals, arg string) (*awsapi.Client, targets.Instance, error) {
+func resolveTarget(ctx context.Context, g *globals, arg string) (connect.API, targets.Instance, error) {
 	spec, err := targets.Parse(arg)
 	if err != nil {
 		return nil, targets.Instance{}, err
@@ -55,9 +57,85 @@ type tunnelReady struct {
 	SessionID    string `json:"session_id"`
 }
 
-func newTunnelCmd(g *globals) *cobra.Command {
-	var localPort int
-	var remoteHost, bind, reason, output string
+// sessionStarter is what tunnel and shell need of their environment: the
+// AWS clients for a target's instance (resolved interactively on a
+// terminal when it matches several), the progress line and the logger.
+type sessionStarter struct {
+	// Resolve parses and resolves a target argument to one instance.
+	Resolve func(ctx context.Context, arg string) (connect.API, targets.Instance, error)
+	// Progress is the status line for a connection to what (nil: none).
+	Progress func(what string) *progress.Line
+	Logger   func() *slog.Logger
+}
+
+func starterOf(g *globals) sessionStarter {
+	return sessionStarter{
+		Resolve: func(ctx context.Context, arg string) (connect.API, targets.Instance, error) {
+			return resolveTarget(ctx, g, arg)
+		},
+		Progress: g.progressLine,
+		Logger:   g.logger,
+	}
+}
+
+// tunnelFlags are tunnel's flags as given.
+type tunnelFlags struct {
+	localPort                        int
+	localPortSet                     bool
+	remoteHost, bind, reason, output string
+}
+
+// tunnelOptions is `jitssh tunnel` after flag parsing.
+type tunnelOptions struct {
+	IO IOStreams
+	sessionStarter
+	Target string
+	Specs  []portSpec // every one with its Bind; checked
+	Reason string     // for CloudTrail
+	Output string     // text or json
+}
+
+// tunnelOptionsFrom checks the forwardings and flags and applies the
+// flags to the forwardings: --local-port and --remote-host to a single
+// PORT, --bind to those without a BIND.
+func tunnelOptionsFrom(args []string, f tunnelFlags) (tunnelOptions, error) {
+	o := tunnelOptions{Target: args[0], Reason: f.reason, Output: f.output}
+	if f.output != "text" && f.output != "json" {
+		return o, fmt.Errorf("--output %q: use text or json", f.output)
+	}
+	o.Specs = make([]portSpec, 0, len(args)-1)
+	for _, a := range args[1:] {
+		sp, err := parsePortSpec(a)
+		if err != nil {
+			return o, err
+		}
+		o.Specs = append(o.Specs, sp)
+	}
+	if f.localPort < 0 || f.localPort > 65535 {
+		return o, fmt.Errorf("--local-port %d: want 0 (any free port) to 65535", f.localPort)
+	}
+	if f.remoteHost != "" && (len(f.remoteHost) > 253 || !remoteHostPattern.MatchString(f.remoteHost)) {
+		return o, fmt.Errorf("--remote-host %q: want a DNS name or an IP address", f.remoteHost)
+	}
+	if net.ParseIP(f.bind) == nil {
+		return o, fmt.Errorf("--bind %q: want a local IP address such as 127.0.0.1", f.bind)
+	}
+	if f.localPortSet || f.remoteHost != "" {
+		if len(o.Specs) != 1 || o.Specs[0].LocalSet {
+			return o, errors.New("--local-port and --remote-host go with a single PORT; with several, write LOCAL:HOST:PORT for each")
+		}
+		o.Specs[0].LocalPort, o.Specs[0].RemoteHost = f.localPort, f.remoteHost
+	}
+	for i := range o.Specs {
+		if o.Specs[i].Bind == "" {
+			o.Specs[i].Bind = f.bind
+		}
+	}
+	return o, nil
+}
+
+func newTunnelCmd(g *globals, runF func(context.Context, *tunnelOptions) error) *cobra.Command {
+	var f tunnelFlags
 	cmd := &cobra.Command{
 		Use:   "tunnel TARGET PORT|LOCAL:PORT|LOCAL:HOST:PORT|BIND:LOCAL:HOST:PORT...",
 		Short: "Forward local ports to ports on an instance, or through it to other hosts, over SSM",
@@ -97,97 +175,91 @@ TARGET is any target form (see "jitssh ssh --help"), without user@.`,
   jitssh tunnel web-1 6379 --output json &     # {"local_address":"127.0.0.1:…",…} on stdout once ready`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if output != "text" && output != "json" {
-				return fmt.Errorf("--output %q: use text or json", output)
-			}
-			specs := make([]portSpec, 0, len(args)-1)
-			for _, a := range args[1:] {
-				sp, err := parsePortSpec(a)
-				if err != nil {
-					return err
-				}
-				specs = append(specs, sp)
-			}
-			if localPort < 0 || localPort > 65535 {
-				return fmt.Errorf("--local-port %d: want 0 (any free port) to 65535", localPort)
-			}
-			if remoteHost != "" && (len(remoteHost) > 253 || !remoteHostPattern.MatchString(remoteHost)) {
-				return fmt.Errorf("--remote-host %q: want a DNS name or an IP address", remoteHost)
-			}
-			if net.ParseIP(bind) == nil {
-				return fmt.Errorf("--bind %q: want a local IP address such as 127.0.0.1", bind)
-			}
-			if cmd.Flags().Changed("local-port") || remoteHost != "" {
-				if len(specs) != 1 || specs[0].LocalSet {
-					return errors.New("--local-port and --remote-host go with a single PORT; with several, write LOCAL:HOST:PORT for each")
-				}
-				specs[0].LocalPort, specs[0].RemoteHost = localPort, remoteHost
-			}
-			for i := range specs {
-				if specs[i].Bind == "" {
-					specs[i].Bind = bind
-				}
-			}
-			// Listen first: a port in use fails before anything is started.
-			lns := make([]net.Listener, len(specs))
-			defer func() {
-				for _, ln := range lns {
-					if ln != nil {
-						ln.Close()
-					}
-				}
-			}()
-			for i, sp := range specs {
-				ln, err := net.Listen("tcp", net.JoinHostPort(sp.Bind, strconv.Itoa(sp.LocalPort)))
-				if err != nil {
-					return fmt.Errorf("forwarding %s: listen on %s port %d: %w (pick another local port, or 0 for any)", sp, sp.Bind, sp.LocalPort, err)
-				}
-				lns[i] = ln
-			}
-			api, inst, err := resolveTarget(ctx, g, args[0])
+			f.localPortSet = cmd.Flags().Changed("local-port")
+			o, err := tunnelOptionsFrom(args, f)
 			if err != nil {
 				return err
 			}
-			line := g.progressLine(args[0])
-			end := line.Begin("starting SSM port-forwarding sessions to %s", inst.ID)
-			fws, err := openForwards(ctx, g, api, inst, specs, lns, reason)
-			end()
-			line.Clear()
-			if err != nil {
-				return err
+			o.IO, o.sessionStarter = g.io, starterOf(g)
+			if runF != nil {
+				return runF(cmd.Context(), &o)
 			}
-			for i, fw := range fws {
-				sp, addr := specs[i], lns[i].Addr().(*net.TCPAddr)
-				last := ""
-				if i == len(fws)-1 {
-					last = " Press Ctrl-C to stop."
-				}
-				fmt.Fprintf(g.io.Err, "Forwarding %s to %s (SSM session %s).%s\n", addr, destination(sp, inst), fw.SessionID, last)
-			}
-			if output == "json" {
-				enc := json.NewEncoder(g.io.Out)
-				for i, fw := range fws {
-					addr := lns[i].Addr().(*net.TCPAddr)
-					if err := enc.Encode(tunnelReady{LocalAddress: addr.String(), LocalPort: addr.Port, InstanceID: inst.ID,
-						RemoteHost: specs[i].RemoteHost, RemotePort: specs[i].RemotePort, SessionID: fw.SessionID}); err != nil {
-						for _, fw := range fws {
-							fw.Shutdown()
-						}
-						return err
-					}
-				}
-			}
-			return serveForwards(ctx, g, inst, specs, fws, lns)
+			return runTunnel(cmd.Context(), &o)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
-	cmd.Flags().IntVar(&localPort, "local-port", 0, "local port of a single PORT forwarding (default: any free port, printed)")
-	cmd.Flags().StringVar(&remoteHost, "remote-host", "", "forward a single PORT to this host (as the instance reaches it) instead of the instance itself")
-	cmd.Flags().StringVar(&bind, "bind", "127.0.0.1", "local address to listen on (a forwarding's BIND overrides it)")
-	cmd.Flags().StringVar(&reason, "reason", "", "reason recorded with the SSM sessions, for CloudTrail")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text, or json: also print each local address as JSON on stdout once ready")
+	cmd.Flags().IntVar(&f.localPort, "local-port", 0, "local port of a single PORT forwarding (default: any free port, printed)")
+	cmd.Flags().StringVar(&f.remoteHost, "remote-host", "", "forward a single PORT to this host (as the instance reaches it) instead of the instance itself")
+	cmd.Flags().StringVar(&f.bind, "bind", "127.0.0.1", "local address to listen on (a forwarding's BIND overrides it)")
+	cmd.Flags().StringVar(&f.reason, "reason", "", "reason recorded with the SSM sessions, for CloudTrail")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "text, or json: also print each local address as JSON on stdout once ready")
 	return cmd
+}
+
+// runTunnel listens on every forwarding's local port, starts their SSM
+// sessions, says where each listens, and serves them until Ctrl-C or
+// until one session ends.
+func runTunnel(ctx context.Context, o *tunnelOptions) error {
+	// Listen first: a port in use fails before anything is started.
+	lns := make([]net.Listener, len(o.Specs))
+	defer func() {
+		for _, ln := range lns {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}()
+	for i, sp := range o.Specs {
+		ln, err := net.Listen("tcp", net.JoinHostPort(sp.Bind, strconv.Itoa(sp.LocalPort)))
+		if err != nil {
+			return fmt.Errorf("forwarding %s: listen on %s port %d: %w (pick another local port, or 0 for any)", sp, sp.Bind, sp.LocalPort, err)
+		}
+		lns[i] = ln
+	}
+	api, inst, err := o.Resolve(ctx, o.Target)
+	if err != nil {
+		return err
+	}
+	line := o.Progress(o.Target)
+	end := line.Begin("starting SSM port-forwarding sessions to %s", inst.ID)
+	fws, err := openForwards(ctx, o.Logger(), api, inst, o.Specs, lns, o.Reason)
+	end()
+	line.Clear()
+	if err != nil {
+		return err
+	}
+	if err := announceForwards(o, inst, fws, lns); err != nil {
+		for _, fw := range fws {
+			fw.Shutdown()
+		}
+		return err
+	}
+	return serveForwards(ctx, o.IO.Err, inst, o.Specs, fws, lns)
+}
+
+// announceForwards says on stderr where each forwarding listens and, with
+// --output json, prints each as JSON on stdout.
+func announceForwards(o *tunnelOptions, inst targets.Instance, fws []*connect.Forward, lns []net.Listener) error {
+	for i, fw := range fws {
+		sp, addr := o.Specs[i], lns[i].Addr().(*net.TCPAddr)
+		last := ""
+		if i == len(fws)-1 {
+			last = " Press Ctrl-C to stop."
+		}
+		fmt.Fprintf(o.IO.Err, "Forwarding %s to %s (SSM session %s).%s\n", addr, destination(sp, inst), fw.SessionID, last)
+	}
+	if o.Output != "json" {
+		return nil
+	}
+	enc := json.NewEncoder(o.IO.Out)
+	for i, fw := range fws {
+		addr := lns[i].Addr().(*net.TCPAddr)
+		if err := enc.Encode(tunnelReady{LocalAddress: addr.String(), LocalPort: addr.Port, InstanceID: inst.ID,
+			RemoteHost: o.Specs[i].RemoteHost, RemotePort: o.Specs[i].RemotePort, SessionID: fw.SessionID}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // destination describes where a forwarding goes, for messages.
@@ -200,7 +272,7 @@ func destination(sp portSpec, inst targets.Instance) string {
 
 // openForwards starts one SSM session per forwarding, at once; if one
 // fails, the others are ended and nothing is forwarded.
-func openForwards(ctx context.Context, g *globals, api *awsapi.Client, inst targets.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
+func openForwards(ctx context.Context, log *slog.Logger, api connect.API, inst targets.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
 	fws := make([]*connect.Forward, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -210,7 +282,7 @@ func openForwards(ctx context.Context, g *globals, api *awsapi.Client, inst targ
 			defer wg.Done()
 			fws[i], errs[i] = connect.OpenForward(ctx, connect.ForwardOptions{
 				API: api, InstanceID: inst.ID, Port: sp.RemotePort, RemoteHost: sp.RemoteHost,
-				LocalPort: lns[i].Addr().(*net.TCPAddr).Port, Reason: reason, Logger: g.logger(),
+				LocalPort: lns[i].Addr().(*net.TCPAddr).Port, Reason: reason, Logger: log,
 			})
 			if errs[i] != nil && len(specs) > 1 {
 				errs[i] = fmt.Errorf("forwarding %s: %w", sp, errs[i])
@@ -240,7 +312,7 @@ func firstError(errs []error) error {
 
 // serveForwards serves every forwarding until Ctrl-C, or until one
 // session ends, which ends the others.
-func serveForwards(ctx context.Context, g *globals, inst targets.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
+func serveForwards(ctx context.Context, stderr io.Writer, inst targets.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(fws))
@@ -269,7 +341,7 @@ func serveForwards(ctx context.Context, g *globals, inst targets.Instance, specs
 				failed = errs[i]
 			}
 		default:
-			fmt.Fprintf(g.io.Err, "Tunnel closed after %d connections; SSM session %s terminated.\n", st.Connections, fw.SessionID)
+			fmt.Fprintf(stderr, "Tunnel closed after %d connections; SSM session %s terminated.\n", st.Connections, fw.SessionID)
 		}
 	}
 	return failed
