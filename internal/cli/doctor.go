@@ -320,72 +320,93 @@ func checkPermissions(ctx context.Context, api permissionSimulator, region, call
 		return c
 	}
 	account := strings.SplitN(callerARN, ":", 6)[4]
-	var allowed, denied, unknown []string
+	var v verdicts
 	for _, call := range permissionCalls(region, account, inst, user) {
 		res, err := api.SimulatePrincipalPolicy(ctx, source, call.actions, call.resources, call.keys)
 		if err != nil {
-			var ae *awsapi.APIError
-			switch {
-			case errors.As(err, &ae) && strings.Contains(ae.Code, "AccessDenied"):
-				c.Status = "skip"
-				c.Detail = "not checked: you may not use IAM's policy simulator (iam:SimulatePrincipalPolicy on " + source + " is denied); connections do not need it"
-				c.Fix = "to have doctor check your permissions, ask for iam:SimulatePrincipalPolicy on " + source
-			case errors.As(err, &ae) && ae.Code == "NoSuchEntity":
-				c.Status = "skip"
-				c.Detail = "not checked: IAM does not know " + source + " (a role with a path cannot be told from its session ARN)"
-			default:
-				c.Status, c.Detail = "skip", "not checked: "+err.Error()
-			}
-			return c
+			return simulatorFailed(source, err)
 		}
-		for _, r := range res {
-			what := r.Action
-			if r.Resource != "*" {
-				what += " on " + r.Resource
-			}
-			switch {
-			case r.Allowed():
-				if !contains(allowed, r.Action) {
-					allowed = append(allowed, r.Action)
-				}
-			case len(r.Missing) > 0:
-				unknown = append(unknown, fmt.Sprintf("%s (depends on %s, which the simulator does not know for %s)", what, strings.Join(r.Missing, ", "), source))
-			case !r.ByOrganizations:
-				denied = append(denied, what+" (denied by a service control policy)")
-			default:
-				denied = append(denied, fmt.Sprintf("%s (%s)", what, r.Decision))
-			}
-		}
+		v.add(source, res)
 	}
-	for i, a := range allowed {
-		for _, d := range append(append([]string{}, denied...), unknown...) {
-			if strings.HasPrefix(d, a+" ") {
-				allowed[i] = "" // allowed on one resource, not on another
-			}
-		}
-	}
-	allowed = slices.DeleteFunc(allowed, func(s string) bool { return s == "" })
+	v.settle()
 	forUser := ""
 	if user != "" {
 		forUser = " (the key push for OS user " + user + ")"
 	}
 	switch {
-	case len(denied) > 0:
+	case len(v.denied) > 0:
 		c.Status = "fail"
-		c.Detail = "IAM's policy simulator says " + source + " may not: " + strings.Join(denied, "; ")
-		if len(unknown) > 0 {
-			c.Detail += "; cannot tell: " + strings.Join(unknown, "; ")
+		c.Detail = "IAM's policy simulator says " + source + " may not: " + strings.Join(v.denied, "; ")
+		if len(v.unknown) > 0 {
+			c.Detail += "; cannot tell: " + strings.Join(v.unknown, "; ")
 		}
 		c.Fix = "`jitssh policy user` prints a policy that grants what jitssh needs; a service control policy only an administrator of the organisation can change"
-	case len(unknown) > 0:
+	case len(v.unknown) > 0:
 		c.Status = "warn"
-		c.Detail = "allowed: " + strings.Join(allowed, ", ") + "; cannot tell: " + strings.Join(unknown, "; ")
+		c.Detail = "allowed: " + strings.Join(v.allowed, ", ") + "; cannot tell: " + strings.Join(v.unknown, "; ")
 		c.Fix = "such conditions are usually session tags (`jitssh policy scp` checks ec2:osuser against your userName tag): the connection itself will tell"
 	default:
 		c.Status = "ok"
-		c.Detail = "allowed" + forUser + ": " + strings.Join(allowed, ", ")
+		c.Detail = "allowed" + forUser + ": " + strings.Join(v.allowed, ", ")
 	}
 	return c
+}
+
+// simulatorFailed is the permissions check when the simulator could not
+// be asked: skipped, saying why.
+func simulatorFailed(source string, err error) check {
+	c := check{Name: "permissions", Status: "skip"}
+	var ae *awsapi.APIError
+	switch {
+	case errors.As(err, &ae) && strings.Contains(ae.Code, "AccessDenied"):
+		c.Detail = "not checked: you may not use IAM's policy simulator (iam:SimulatePrincipalPolicy on " + source + " is denied); connections do not need it"
+		c.Fix = "to have doctor check your permissions, ask for iam:SimulatePrincipalPolicy on " + source
+	case errors.As(err, &ae) && ae.Code == "NoSuchEntity":
+		c.Detail = "not checked: IAM does not know " + source + " (a role with a path cannot be told from its session ARN)"
+	default:
+		c.Detail = "not checked: " + err.Error()
+	}
+	return c
+}
+
+// verdicts sorts the simulator's decisions: actions allowed, and what is
+// denied or cannot be told, each with its resource and why.
+type verdicts struct {
+	allowed, denied, unknown []string
+}
+
+func (v *verdicts) add(source string, res []awsapi.Simulation) {
+	for _, r := range res {
+		what := r.Action
+		if r.Resource != "*" {
+			what += " on " + r.Resource
+		}
+		switch {
+		case r.Allowed():
+			if !contains(v.allowed, r.Action) {
+				v.allowed = append(v.allowed, r.Action)
+			}
+		case len(r.Missing) > 0:
+			v.unknown = append(v.unknown, fmt.Sprintf("%s (depends on %s, which the simulator does not know for %s)", what, strings.Join(r.Missing, ", "), source))
+		case !r.ByOrganizations:
+			v.denied = append(v.denied, what+" (denied by a service control policy)")
+		default:
+			v.denied = append(v.denied, fmt.Sprintf("%s (%s)", what, r.Decision))
+		}
+	}
+}
+
+// settle drops from allowed the actions allowed on one resource and not
+// on another.
+func (v *verdicts) settle() {
+	for i, a := range v.allowed {
+		for _, d := range append(append([]string{}, v.denied...), v.unknown...) {
+			if strings.HasPrefix(d, a+" ") {
+				v.allowed[i] = ""
+			}
+		}
+	}
+	v.allowed = slices.DeleteFunc(v.allowed, func(s string) bool { return s == "" })
 }
 
 // checkTransport says which transport jitssh would use for inst and why,
