@@ -67,7 +67,7 @@ size:
 	$(GO) run $(GOCYCLO) -over 25 -ignore '$(SIZE_SKIP)' $(SIZE_ENFORCED)
 	@echo "report only (being reshaped): $(SIZE_PENDING) $(SIZE_REPORTED)"
 	@$(GO) run ./scripts/funclen -over 80 -report-only $(SIZE_PENDING) $(SIZE_REPORTED)
-	@$(GO) run $(GOCYCLO) -over 25 -ignore '_test\.go$$' $(SIZE_PENDING) $(SIZE_REPORTED) || true
+	@$(GO) run $(GOCYCLO) -over 25 -ignore '_test\.go$$' $(SIZE_PENDING) $(SIZE_REPORTED) 2>&1 | grep -v '^exit status 1$$' || true
 
 test-short:
 	$(GO) test -short -count=1 ./...
