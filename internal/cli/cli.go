@@ -1,12 +1,13 @@
 // Package cli is the jitssh command tree (cobra): global flags, the
 // commands, and the one place errors become exit codes (exitCode).
 //
-// Each command is shaped as cli/cli's are: newXCmd(g, runF) parses flags
-// into an xOptions (its streams, a constructor for the narrow interface
-// of the AWS calls it makes, and its settings), and runX(ctx, opts) does
-// the work. Tests pass a runF to check flags → options alone, and call
-// runX with fakes to check errors → exit codes; the e2e tests drive the
-// real binary against the sandbox.
+// Each command but proxy and ssh (flags + run steps of their own) is
+// shaped as cli/cli's are: newXCmd(g, runF) parses flags into an
+// xOptions (its streams, a constructor for the narrow interface of the
+// AWS calls it makes, and its settings), and runX(ctx, opts) does the
+// work. Tests pass a runF to check flags → options alone, and call runX
+// with fakes to check errors → exit codes; the e2e tests drive the real
+// binary against the sandbox.
 package cli
 
 import (
