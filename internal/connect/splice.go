@@ -38,6 +38,10 @@ type spliceOptions struct {
 	sshGone <-chan struct{}
 }
 
+// remoteEndGrace is how long splice waits, after the instance's side
+// ended, for ssh to close its side by itself (a normal end).
+const remoteEndGrace = 500 * time.Millisecond
+
 // streamReport is what splice saw of the SSH stream, for explaining how
 // it ended.
 type streamReport struct {
@@ -92,8 +96,24 @@ func splice(ctx context.Context, c transport.Conn, o spliceOptions, stdin io.Rea
 	}
 	select {
 	case err := <-outDone:
-		// Remote end closed (or the connection failed).
-		finish(false, err)
+		// Remote end closed (or the connection failed). ssh closing its
+		// side within a moment means it had the session's end (exit
+		// status, channel close) and is done: a normal end, which must
+		// not be taken for the instance going away (that check costs an
+		// EC2 call). After a real loss ssh waits for data until our
+		// stdout closes, so the wait is all it costs.
+		t := time.NewTimer(remoteEndGrace)
+		sshClosed := false
+		select {
+		case <-inDone:
+			sshClosed = true
+		case <-o.sshGone:
+			sshClosed = true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		finish(sshClosed, err)
 		mu.Lock()
 		timedOut := bannerTimedOut && rep.firstByte.IsZero()
 		mu.Unlock()
