@@ -44,6 +44,7 @@ func sdkConfig(tb testing.TB, url string, id world.Identity) aws.Config {
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id.AccessKeyID, id.SecretAccessKey, "")),
 		config.WithBaseEndpoint(url),
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+		config.WithHTTPClient(noKeepAlive()),
 	)
 	if err != nil {
 		tb.Fatal(err)
