@@ -38,6 +38,22 @@ type spliceOptions struct {
 	sshGone <-chan struct{}
 }
 
+// sshClosesSoon reports whether ssh closes its side (inDone) or goes away
+// within remoteEndGrace.
+func sshClosesSoon(ctx context.Context, inDone <-chan error, gone <-chan struct{}) bool {
+	t := time.NewTimer(remoteEndGrace)
+	defer t.Stop()
+	select {
+	case <-inDone:
+		return true
+	case <-gone:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
 // remoteEndGrace is how long splice waits, after the instance's side
 // ended, for ssh to close its side by itself (a normal end).
 const remoteEndGrace = 500 * time.Millisecond
@@ -102,18 +118,7 @@ func splice(ctx context.Context, c transport.Conn, o spliceOptions, stdin io.Rea
 		// not be taken for the instance going away (that check costs an
 		// EC2 call). After a real loss ssh waits for data until our
 		// stdout closes, so the wait is all it costs.
-		t := time.NewTimer(remoteEndGrace)
-		sshClosed := false
-		select {
-		case <-inDone:
-			sshClosed = true
-		case <-o.sshGone:
-			sshClosed = true
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		finish(sshClosed, err)
+		finish(sshClosesSoon(ctx, inDone, o.sshGone), err)
 		mu.Lock()
 		timedOut := bannerTimedOut && rep.firstByte.IsZero()
 		mu.Unlock()
