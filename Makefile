@@ -17,7 +17,7 @@ CC ?= cc
 build:
 	@mkdir -p $(BIN)
 	@echo "$(GO) build -trimpath -o $(BIN)/ ./cmd/...  (a first build downloads and compiles the dependencies: a few minutes)"
-	@set -o pipefail; $(GO) build -v -trimpath -o $(BIN)/ ./cmd/... 2>&1 | ./scripts/progress
+	@set -o pipefail; $(GO) build -v -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/... 2>&1 | ./scripts/progress
 	@if command -v $(CC) >/dev/null 2>&1; then \
 	  echo "$(CC) -O2 -static -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c"; \
 	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o $(BIN)/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; \
@@ -80,12 +80,14 @@ fuzz:
 # comes from `git describe` (scripts/version: v1.2.3 → 1.2.3, no tag yet →
 # 0.0.0~gitDATE.gHASH); VERSION=1.2.3 make packages overrides it.
 VERSION ?= $(shell ./scripts/version)
+# jitssh --version reports VERSION (internal/buildinfo).
+LDFLAGS = -X github.com/jitssh/jitssh/internal/buildinfo.version=$(VERSION)
 NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
 PKGROOT ?= $(CURDIR)/build/pkgroot
 DIST    ?= $(CURDIR)/dist
 packages:
 	rm -rf $(PKGROOT) $(PKGROOT).nfpm.yaml $(DIST) && mkdir -p $(PKGROOT)/usr/bin $(DIST)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(PKGROOT)/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PKGROOT)/usr/bin/ ./cmd/jitssh-host ./cmd/jitssh-authkeys
 	if command -v $(CC) >/dev/null 2>&1; then \
 	  $(CC) -std=c99 -O2 -static -Wall -Wextra -Werror -o $(PKGROOT)/usr/bin/jitssh-authkeys-c cmd/jitssh-authkeys-c/authkeys.c; fi
 	$(PKGROOT)/usr/bin/jitssh-host install --root $(PKGROOT) --unit-dir /lib/systemd/system

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jitssh/jitssh/internal/buildinfo"
 	"io"
 	"log/slog"
 	"os"
@@ -325,6 +326,7 @@ rsync, port forwarding) works with access decided by IAM.`,
   jitssh doctor web-1                 # why can't I reach it?`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Version(),
 	}
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jitssh/jitssh/internal/buildinfo"
 	"github.com/jitssh/jitssh/internal/handoff"
 )
 
@@ -38,5 +39,16 @@ func TestProxyFailureLeavesReport(t *testing.T) {
 	reportDone(report2)
 	if e, ok := readReport(report2, 0); !ok || e.Ended != "the instance stopped" {
 		t.Errorf("reportDone replaced an explanation: %+v", e)
+	}
+}
+
+// jitssh --version prints the binary's version (internal/buildinfo).
+func TestVersionFlag(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"--version"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: &bytes.Buffer{}}); code != 0 {
+		t.Fatalf("--version exited %d", code)
+	}
+	if got, want := out.String(), "jitssh version "+buildinfo.Version()+"\n"; got != want {
+		t.Errorf("--version printed %q, want %q", got, want)
 	}
 }
