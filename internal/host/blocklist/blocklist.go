@@ -31,6 +31,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jitssh/jitssh/internal/host/atomicfile"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 )
 
@@ -143,7 +144,7 @@ func change(path string, names []string, add bool) ([]string, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return nil, fmt.Errorf("block list lock: %w", err)
 	}
-	removeTemps(dir, tempPrefix(path))
+	atomicfile.RemoveTemps(path)
 	cur, err := Read(path)
 	if err != nil {
 		return nil, err
@@ -171,81 +172,8 @@ func change(path string, names []string, add bool) ([]string, error) {
 		b.WriteString(n)
 		b.WriteByte('\n')
 	}
-	if err := WriteAtomic(path, []byte(b.String()), 0o644); err != nil {
+	if err := atomicfile.Write(path, []byte(b.String()), 0o644); err != nil {
 		return nil, fmt.Errorf("block list: %w", err)
 	}
 	return changed, nil
 }
-
-func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
-
-// removeTemps deletes temporary files a crashed writer left (the caller
-// holds the lock, so no live writer has one open).
-func removeTemps(dir, prefix string) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
-}
-
-// CrashEnv names the test hook that makes a writer kill itself with
-// SIGKILL at a named step (crash-safety tests only; see CrashPoint).
-const CrashEnv = "JITSSH_TEST_CRASH_AT"
-
-// CrashPoint kills the process with SIGKILL when CrashEnv names step:
-// the crash-safety tests run the real binary once per step. It does
-// nothing otherwise.
-func CrashPoint(step string) {
-	if v := os.Getenv(CrashEnv); v != "" && v == step {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // the signal is on its way
-	}
-}
-
-// WriteAtomic replaces path with data: a temporary file in the same
-// directory (named after path, so RemoveTemps-style cleanup finds it),
-// fsync, rename, fsync of the directory. A crash leaves the old file or
-// the new one, and at most a temporary file the next writer removes.
-func WriteAtomic(path string, data []byte, mode fs.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, tempPrefix(path)+"*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	CrashPoint("write-temp-created")
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	CrashPoint("write-temp-synced")
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	CrashPoint("write-renamed")
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// RemoveTemps deletes the temporary files WriteAtomic left for path after
-// a crash. Call it only while holding the lock that serializes writers.
-func RemoveTemps(path string) { removeTemps(filepath.Dir(path), tempPrefix(path)) }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/jitssh/jitssh/internal/host/blocklist"
+	"github.com/jitssh/jitssh/internal/host/atomicfile"
 )
 
 // HomeMode is the mode of a new home directory (Debian's adduser default).
@@ -114,8 +114,8 @@ func removeStaging(base, name string) error {
 }
 
 // crashPoint makes the process kill itself at a named step: the crash-safety
-// tests run the real service once per step (blocklist.CrashPoint).
-func crashPoint(step string) { blocklist.CrashPoint(step) }
+// tests run the real service once per step (atomicfile.CrashPoint).
+func crashPoint(step string) { atomicfile.CrashPoint(step) }
 
 // copyTree copies directories, regular files and symlinks from src into
 // the existing directory dst, keeping permission bits (never set-id bits).

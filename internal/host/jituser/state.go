@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jitssh/jitssh/internal/host/blocklist"
+	"github.com/jitssh/jitssh/internal/host/atomicfile"
 )
 
 // Record is one just-in-time user in the state file.
@@ -72,7 +72,7 @@ const maxStateFile = 64 << 20
 // identity (so a change by another process is seen at the next lookup),
 // changed under an exclusive flock on a sibling ".lock" file, written
 // atomically (temporary file, fsync, rename, fsync of the directory; see
-// blocklist.WriteAtomic). A writer killed mid-way leaves the old state and
+// atomicfile.Write). A writer killed mid-way leaves the old state and
 // at most a temporary file, which the next writer removes under the lock.
 type store struct {
 	path string
@@ -192,7 +192,7 @@ func (s *store) update(fn func(*State) error) (*State, error) {
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing unlocks too
 	// Under the lock no writer is live: a temporary file is a crash's.
-	blocklist.RemoveTemps(s.path)
+	atomicfile.RemoveTemps(s.path)
 	cur, err := s.refreshLocked()
 	if err != nil {
 		return nil, err
@@ -217,7 +217,7 @@ func writeState(path string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("jituser: encode state: %w", err)
 	}
-	if err := blocklist.WriteAtomic(path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("jituser: write state: %w", err)
 	}
 	return nil
