@@ -286,6 +286,21 @@ func TestUpLogsToAFileAndPrintsASummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	// The instance rows are a table: "ssh:" starts in the same column in
+	// each (bastion-1 and onprem-1 once pushed theirs a column right).
+	col := -1
+	for _, l := range lines {
+		if i := strings.Index(l, " ssh: "); i >= 0 && strings.HasPrefix(strings.TrimSpace(l), "i-") || i >= 0 && strings.HasPrefix(strings.TrimSpace(l), "mi-") {
+			if col >= 0 && i != col {
+				t.Errorf("instance rows not aligned (ssh: at column %d, then %d):\n%s", col, i, out)
+				break
+			}
+			col = i
+		}
+	}
+	if col < 0 {
+		t.Errorf("no instance rows with ssh: in the summary:\n%s", out)
+	}
 	if strings.Contains(out, "aws api request") || strings.Contains(out, "level=INFO") {
 		t.Errorf("log lines in the terminal:\n%s", out)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
 // openLog opens where `up` logs: path, "-" for stderr, or by default
@@ -99,6 +100,7 @@ const maxListed = 10
 // printSummary prints what runs and how to use it, on one screen.
 func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si summaryInfo) {
 	fmt.Fprintf(w, "jitssh-sandbox: a local AWS (account %s, %s) is ready at %s\n", acct.Account, acct.Region, sb.URL)
+	idWidth, nameWidth, sshWidth := summaryWidths(sb.Instances)
 	for i, in := range sb.Instances {
 		if i == maxListed {
 			fmt.Fprintf(w, "  … and %d more (%s)\n", len(sb.Instances)-maxListed, filepath.Join(sb.StateDir, "instances.json"))
@@ -111,7 +113,7 @@ func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si sum
 		if in.State != "running" {
 			where += "  (" + in.State + ")"
 		}
-		fmt.Fprintf(w, "  %s  %-9s ssh: %-8s %s\n", in.ID, in.Name, in.SSHServer, where)
+		fmt.Fprintf(w, "  %-*s  %s  ssh: %-*s  %s\n", idWidth, in.ID, textwidth.Pad(in.Name, nameWidth), sshWidth, in.SSHServer, where)
 	}
 	if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
 		fmt.Fprintf(w, "  and %d API-only instances\n", n)
@@ -160,4 +162,19 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// summaryWidths are the widths of the id, name and SSH server columns over
+// the instances the summary lists, so that long names and mi- ids keep the
+// rows aligned.
+func summaryWidths(ins []sandbox.InstanceInfo) (id, name, ssh int) {
+	for i, in := range ins {
+		if i == maxListed {
+			break
+		}
+		id = max(id, len(in.ID))
+		name = max(name, textwidth.Width(in.Name))
+		ssh = max(ssh, len(in.SSHServer))
+	}
+	return id, name, ssh
 }
