@@ -23,10 +23,11 @@ func (h *handler) authorize(c *call, action, resource string, keys map[string][]
 	}
 	keys["aws:RequestedRegion"] = []string{h.world.Region}
 	req := iam.Request{
-		Principal: iam.Principal{ARN: c.id.ARN, UserID: c.id.UserID, Account: h.world.Account, Tags: c.id.Tags},
+		Principal: c.id.Principal(h.world.Account),
 		Action:    action,
 		Resource:  resource,
 		Context:   keys,
+		Time:      h.world.Now(),
 	}
 	res := iam.Evaluate(req, iam.Policies{Identity: c.id.Policies, SCPs: h.world.SCPs})
 	c.authz = append(c.authz, authzRecord{Action: action, Resource: resource, Decision: res.Decision.String(), Sid: res.Sid})

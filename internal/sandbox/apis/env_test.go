@@ -191,9 +191,15 @@ func noKeepAlive() *awshttp.BuildableClient {
 // to the sandbox.
 func (e *env) cfg(accessKey, secret string) aws.Config {
 	e.t.Helper()
+	return e.cfgSession(accessKey, secret, "")
+}
+
+// cfgSession is cfg for temporary credentials with their session token.
+func (e *env) cfgSession(accessKey, secret, token string) aws.Config {
+	e.t.Helper()
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(testRegion),
-		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKey, secret, "")),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKey, secret, token)),
 		config.WithBaseEndpoint(e.srv.URL),
 		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
 		config.WithHTTPClient(noKeepAlive()),
@@ -204,7 +210,9 @@ func (e *env) cfg(accessKey, secret string) aws.Config {
 	return cfg
 }
 
-func (e *env) as(id world.Identity) aws.Config { return e.cfg(id.AccessKeyID, id.SecretAccessKey) }
+func (e *env) as(id world.Identity) aws.Config {
+	return e.cfgSession(id.AccessKeyID, id.SecretAccessKey, id.SessionToken)
+}
 
 func (e *env) ec2(id world.Identity) *ec2.Client { return ec2.NewFromConfig(e.as(id)) }
 func (e *env) ssm(id world.Identity) *ssm.Client { return ssm.NewFromConfig(e.as(id)) }

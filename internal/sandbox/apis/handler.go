@@ -78,10 +78,7 @@ func NewHandler(w *world.World, opts Options) http.Handler {
 	}
 	h := &handler{world: w, opts: opts, log: log.With("component", "awsapi")}
 	h.verifier = &awsproto.Verifier{
-		Secret: func(akid string) (string, bool) {
-			id, ok := w.Identity(akid)
-			return id.SecretAccessKey, ok
-		},
+		Lookup: w.Credential,
 		Now:    w.Now,
 		Region: w.Region,
 	}

@@ -159,7 +159,7 @@ func (h *handler) simulatedPrincipal(c *call, source string) (iam.Principal, []p
 	case "user":
 		for _, id := range h.world.Identities() {
 			if id.ARN == source {
-				return iam.Principal{ARN: id.ARN, UserID: id.UserID, Account: h.world.Account, Tags: id.Tags}, id.Policies, nil
+				return id.Principal(h.world.Account), id.Policies, nil
 			}
 		}
 		notFound.Message = "The user with name " + name + " cannot be found."

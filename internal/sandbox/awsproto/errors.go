@@ -71,6 +71,11 @@ func (e *Error) Fault() bool { return e.HTTPStatus() >= 500 }
 //	unknown key     UnrecognizedClientException           InvalidClientTokenId (403)        AuthFailure (401)
 //	bad signature   InvalidSignatureException             SignatureDoesNotMatch (403)       AuthFailure (401)
 //	expired         InvalidSignatureException             SignatureDoesNotMatch (403)       RequestExpired
+//	token expired   ExpiredTokenException                 ExpiredToken (403)                RequestExpired
+//
+// "Unknown key" covers a temporary key without its session token or with
+// another one, and a long-term key sent with a session token: AWS calls
+// them all an invalid security token.
 func (p Protocol) AuthError(ae *AuthError) *Error {
 	msg := func(def string) string {
 		if ae.Detail != "" {
@@ -79,6 +84,7 @@ func (p Protocol) AuthError(ae *AuthError) *Error {
 		return def
 	}
 	const tokenInvalid = "The security token included in the request is invalid."
+	const tokenExpired = "The security token included in the request is expired"
 	const ec2AuthFailure = "AWS was not able to validate the provided access credentials"
 	switch p {
 	case JSON11:
@@ -93,6 +99,8 @@ func (p Protocol) AuthError(ae *AuthError) *Error {
 			return &Error{Code: "InvalidSignatureException", Message: msg(SignatureMismatchMessage)}
 		case AuthExpired:
 			return &Error{Code: "InvalidSignatureException", Message: msg("Signature expired.")}
+		case AuthTokenExpired:
+			return &Error{Code: "ExpiredTokenException", Message: tokenExpired, Status: http.StatusForbidden}
 		}
 	case AWSQuery:
 		switch ae.Kind {
@@ -106,6 +114,8 @@ func (p Protocol) AuthError(ae *AuthError) *Error {
 			return &Error{Code: "SignatureDoesNotMatch", Message: msg(SignatureMismatchMessage), Status: http.StatusForbidden}
 		case AuthExpired:
 			return &Error{Code: "SignatureDoesNotMatch", Message: msg("Signature expired."), Status: http.StatusForbidden}
+		case AuthTokenExpired:
+			return &Error{Code: "ExpiredToken", Message: tokenExpired, Status: http.StatusForbidden}
 		}
 	case EC2Query:
 		switch ae.Kind {
@@ -115,7 +125,7 @@ func (p Protocol) AuthError(ae *AuthError) *Error {
 			return &Error{Code: "IncompleteSignature", Message: msg("The request signature does not conform to AWS standards.")}
 		case AuthUnknownKey, AuthBadSignature:
 			return &Error{Code: "AuthFailure", Message: ec2AuthFailure, Status: http.StatusUnauthorized}
-		case AuthExpired:
+		case AuthExpired, AuthTokenExpired:
 			return &Error{Code: "RequestExpired", Message: "Request has expired."}
 		}
 	}
@@ -127,7 +137,7 @@ func (p Protocol) AuthError(ae *AuthError) *Error {
 func coralNamespace(code string) string {
 	switch code {
 	case "UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException",
-		"MissingAuthenticationTokenException", "UnknownOperationException", "SerializationException",
+		"MissingAuthenticationTokenException", "UnknownOperationException", "ExpiredTokenException", "SerializationException",
 		"AccessDeniedException", "RequestEntityTooLargeException":
 		return "com.amazon.coral.service#"
 	case "ValidationException":

@@ -19,7 +19,7 @@ const eiceHost = "eice-123.ec2-instance-connect-endpoint.us-west-2.amazonaws.com
 
 func vectorVerifier(now time.Time) *Verifier {
 	return &Verifier{
-		Secret: func(k string) (string, bool) { return "secret_key", k == "access_key" },
+		Lookup: func(k string) (Credential, bool) { return Credential{Secret: "secret_key"}, k == "access_key" },
 		Now:    func() time.Time { return now },
 		Region: "us-west-2",
 	}

@@ -3,6 +3,7 @@ package awsproto
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -169,11 +170,22 @@ func isToken(s string) bool {
 	return true
 }
 
+// Credential is what the Verifier knows of an access key.
+type Credential struct {
+	Secret string
+	// SessionToken is set for temporary credentials: every request signed
+	// with the key must carry it (X-Amz-Security-Token), and Expiration
+	// ends them. Long-term keys have neither, and a request with one and
+	// a session token is refused, as on AWS.
+	SessionToken string
+	Expiration   time.Time
+}
+
 // Verifier checks SigV4-signed requests.
 type Verifier struct {
-	// Secret returns the secret key of accessKeyID; ok is false for an
+	// Lookup returns what is known of accessKeyID; ok is false for an
 	// unknown key. Required.
-	Secret func(accessKeyID string) (secret string, ok bool)
+	Lookup func(accessKeyID string) (c Credential, ok bool)
 	// Now returns the server's time; nil means time.Now.
 	Now func() time.Time
 	// Region, when set, is the only region a credential scope may name.
@@ -205,24 +217,24 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Authorization, error) {
 	if len(r.Header.Values("X-Amz-Target")) > 0 && !slices.Contains(a.SignedHeaders, "x-amz-target") {
 		return a, incomplete("'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization.")
 	}
-	if r.Header.Get("X-Amz-Security-Token") != "" {
-		// The sandbox issues no temporary credentials.
-		return a, &AuthError{Kind: AuthUnknownKey, Detail: "session tokens are not issued by the sandbox"}
+	tokens := r.Header.Values("X-Amz-Security-Token")
+	if len(tokens) > 1 {
+		return a, incomplete("more than one X-Amz-Security-Token header")
 	}
-	secret, ok := v.Secret(a.AccessKeyID)
-	if !ok {
-		return a, &AuthError{Kind: AuthUnknownKey}
+	if len(tokens) == 1 && !slices.Contains(a.SignedHeaders, "x-amz-security-token") {
+		return a, incomplete("'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	tokens = append(tokens, "")
+	secret, err := v.credential(a.AccessKeyID, tokens[0])
+	if err != nil {
+		return a, err
 	}
 
 	amzDate, signedAt, err := requestTime(r)
 	if err != nil {
 		return a, err
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now().UTC()
+	t := v.now()
 	if signedAt.Before(t.Add(-MaxSkew)) {
 		return a, &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Signature expired: %s is now earlier than %s (%s - 15 min.)",
 			amzDate, t.Add(-MaxSkew).Format(amzDateFormat), t.Format(amzDateFormat))}
@@ -251,6 +263,37 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Authorization, error) {
 		return a, &AuthError{Kind: AuthBadSignature}
 	}
 	return a, nil
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// credential returns the secret of accessKeyID after checking the
+// request's session token: a temporary key needs its own token (else
+// AuthUnknownKey, which AWS reports as an invalid security token) and must
+// not have expired (AuthTokenExpired); a long-term key takes none.
+func (v *Verifier) credential(accessKeyID, token string) (string, error) {
+	c, ok := v.Lookup(accessKeyID)
+	if !ok {
+		return "", &AuthError{Kind: AuthUnknownKey}
+	}
+	if c.SessionToken == "" {
+		if token != "" {
+			return "", &AuthError{Kind: AuthUnknownKey}
+		}
+		return c.Secret, nil
+	}
+	if subtle.ConstantTimeCompare([]byte(c.SessionToken), []byte(token)) != 1 {
+		return "", &AuthError{Kind: AuthUnknownKey}
+	}
+	if !v.now().Before(c.Expiration) {
+		return "", &AuthError{Kind: AuthTokenExpired}
+	}
+	return c.Secret, nil
 }
 
 // requestTime returns the request's signing time from X-Amz-Date, or failing
@@ -477,6 +520,8 @@ const (
 	AuthBadSignature
 	// AuthExpired: the request time is more than MaxSkew from now.
 	AuthExpired
+	// AuthTokenExpired: the temporary credentials have expired.
+	AuthTokenExpired
 )
 
 // AuthError is a failed SigV4 verification.
@@ -490,7 +535,7 @@ type AuthError struct {
 func (e *AuthError) Error() string {
 	names := map[AuthErrorKind]string{
 		AuthMissing: "missing authentication", AuthIncomplete: "incomplete signature",
-		AuthUnknownKey: "unknown access key", AuthBadSignature: "signature mismatch", AuthExpired: "expired signature",
+		AuthUnknownKey: "unknown access key", AuthBadSignature: "signature mismatch", AuthExpired: "expired signature", AuthTokenExpired: "expired security token",
 	}
 	if e.Detail != "" {
 		return "sigv4: " + names[e.Kind] + ": " + e.Detail
@@ -546,12 +591,14 @@ func (v *Verifier) VerifyPresigned(r *http.Request, payloadHash string, maxExpir
 	if err != nil {
 		return a, err
 	}
-	if _, ok := q[QuerySecurityToken]; ok {
-		return a, &AuthError{Kind: AuthUnknownKey, Detail: "session tokens are not issued by the sandbox"}
+	tokens := q[QuerySecurityToken]
+	if len(tokens) > 1 || len(tokens) == 1 && r.Header.Get("X-Amz-Security-Token") != "" {
+		return a, incomplete("the security token is given more than once")
 	}
-	secret, ok := v.Secret(a.AccessKeyID)
-	if !ok {
-		return a, &AuthError{Kind: AuthUnknownKey}
+	tokens = append(tokens, "")
+	secret, err := v.credential(a.AccessKeyID, tokens[0])
+	if err != nil {
+		return a, err
 	}
 	if err := v.checkPresignedTime(a, amzDate, expires, maxExpires); err != nil {
 		return a, err
@@ -600,11 +647,7 @@ func (v *Verifier) checkPresignedTime(a Authorization, amzDate, expires string, 
 	if time.Duration(secs)*time.Second > maxExpires {
 		return incomplete("%s must be at most %d seconds", QueryExpires, int(maxExpires/time.Second))
 	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
-	}
-	t := now().UTC()
+	t := v.now()
 	if end := signedAt.Add(time.Duration(secs) * time.Second); t.After(end) {
 		return &AuthError{Kind: AuthExpired, Detail: fmt.Sprintf("Request has expired: signed at %s, valid for %d seconds, now %s", amzDate, secs, t.Format(amzDateFormat))}
 	}

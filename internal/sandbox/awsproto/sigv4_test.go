@@ -17,19 +17,27 @@ import (
 )
 
 const (
-	testKey    = "AKIDSANDBOXEXAMPLE01"
-	testSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSANDBOXKEY"
+	testKey        = "AKIDSANDBOXEXAMPLE01"
+	testTempKey    = "ASIASANDBOXEXAMPLE01"
+	testExpiredKey = "ASIASANDBOXEXPIRED01"
+	testToken      = "IQoJb3JpZ2luX2VjTESTTOKEN"
+	testSecret     = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSANDBOXKEY"
 )
 
 var testNow = time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func testVerifier() *Verifier {
 	return &Verifier{
-		Secret: func(k string) (string, bool) {
-			if k == testKey {
-				return testSecret, true
+		Lookup: func(k string) (Credential, bool) {
+			switch k {
+			case testKey:
+				return Credential{Secret: testSecret}, true
+			case testTempKey:
+				return Credential{Secret: testSecret, SessionToken: testToken, Expiration: testNow.Add(time.Hour)}, true
+			case testExpiredKey:
+				return Credential{Secret: testSecret, SessionToken: testToken, Expiration: testNow.Add(-time.Second)}, true
 			}
-			return "", false
+			return Credential{}, false
 		},
 		Now:    func() time.Time { return testNow },
 		Region: "us-east-1",
@@ -160,11 +168,11 @@ func TestVerifyRejects(t *testing.T) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), testKey, "AKIDUNKNOWN", 1))
 			return r
 		}, body, AuthUnknownKey, ""},
-		{"session token", func() *http.Request {
+		{"unsigned session token", func() *http.Request {
 			r := sign("us-east-1", testSecret, testNow)
 			r.Header.Set("X-Amz-Security-Token", "FQoGZXIvYXdzE")
 			return r
-		}, body, AuthUnknownKey, ""},
+		}, body, AuthIncomplete, "must be a 'SignedHeader'"},
 		{"too old", func() *http.Request { return sign("us-east-1", testSecret, testNow.Add(-16*time.Minute)) }, body, AuthExpired, "Signature expired: 20240506T065209Z is now earlier than 20240506T065309Z (20240506T070809Z - 15 min.)"},
 		{"too new", func() *http.Request { return sign("us-east-1", testSecret, testNow.Add(16*time.Minute)) }, body, AuthExpired, "Signature not yet current"},
 		{"wrong region", func() *http.Request { return sign("eu-west-1", testSecret, testNow) }, body, AuthBadSignature, "Credential should be scoped to a valid region"},

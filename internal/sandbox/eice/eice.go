@@ -192,10 +192,7 @@ func (h *Handler) check(r *http.Request, rq *request) (world.Endpoint, error) {
 // sets rq's access key and identity.
 func (h *Handler) authenticate(r *http.Request, rq *request) error {
 	v := &awsproto.Verifier{
-		Secret: func(akid string) (string, bool) {
-			id, ok := h.World.Identity(akid)
-			return id.SecretAccessKey, ok
-		},
+		Lookup: h.World.Credential,
 		Now:    h.World.Now,
 		Region: h.World.Region,
 	}
@@ -292,10 +289,11 @@ func (h *Handler) authorize(rq *request, ep world.Endpoint) error {
 	}
 	id := rq.id
 	req := iam.Request{
-		Principal: iam.Principal{ARN: id.ARN, UserID: id.UserID, Account: h.World.Account, Tags: id.Tags},
+		Principal: id.Principal(h.World.Account),
 		Action:    "ec2-instance-connect:OpenTunnel",
 		Resource:  arn,
 		Context:   keys,
+		Time:      h.World.Now(),
 	}
 	res := iam.Evaluate(req, iam.Policies{Identity: id.Policies, SCPs: h.World.SCPs})
 	rq.authz = append(rq.authz, authzRecord{Action: req.Action, Resource: arn, Decision: res.Decision.String(), Sid: res.Sid})

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // matchIP reports whether the address c lies in the policy's CIDR block
@@ -56,6 +57,20 @@ func newContext(req Request) *context {
 		set("aws:PrincipalType", "AssumedRole")
 	default:
 		set("aws:PrincipalArn", p.ARN)
+	}
+	now := req.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	set("aws:CurrentTime", now.UTC().Format(time.RFC3339))
+	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
+	if !p.TokenIssueTime.IsZero() {
+		set("aws:TokenIssueTime", p.TokenIssueTime.UTC().Format(time.RFC3339))
+		set("aws:MultiFactorAuthPresent", strconv.FormatBool(!p.MFAAuthTime.IsZero()))
+		if !p.MFAAuthTime.IsZero() {
+			age := int64(now.Sub(p.MFAAuthTime) / time.Second)
+			set("aws:MultiFactorAuthAge", strconv.FormatInt(max(age, 0), 10))
+		}
 	}
 	return c
 }

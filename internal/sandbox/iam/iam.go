@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jitssh/jitssh/internal/policy"
@@ -31,8 +32,17 @@ type Principal struct {
 	UserID string
 	// Account is the principal's account id.
 	Account string
-	// Tags are principal tags (aws:PrincipalTag/K).
+	// Tags are principal tags (aws:PrincipalTag/K); for a role session,
+	// its session tags and then the role's tags.
 	Tags map[string]string
+	// TokenIssueTime is when temporary credentials were issued (zero for
+	// long-term keys): it sets aws:TokenIssueTime and
+	// aws:MultiFactorAuthPresent ("true" or "false"; for long-term keys
+	// the key is absent, as on AWS).
+	TokenIssueTime time.Time
+	// MFAAuthTime is when the session's holder authenticated with MFA
+	// (zero: not at all); aws:MultiFactorAuthAge is the seconds since.
+	MFAAuthTime time.Time
 }
 
 // Request is one authorisation question.
@@ -45,6 +55,9 @@ type Request struct {
 	// Context holds the request's condition keys besides the principal's
 	// (e.g. ec2:osuser, aws:ResourceTag/Name); names are case-insensitive.
 	Context map[string][]string
+	// Time is when the request is made (aws:CurrentTime, aws:EpochTime,
+	// aws:MultiFactorAuthAge); zero means now.
+	Time time.Time
 }
 
 // Decision is the outcome of an evaluation.

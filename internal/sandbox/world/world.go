@@ -36,6 +36,22 @@ type Identity struct {
 	// Policies are the identity-based policies attached to the principal;
 	// none means it may do nothing but sts:GetCallerIdentity.
 	Policies []policy.Document
+	// MFASerial is the ARN of the IAM user's virtual MFA device, if it
+	// has one (see Config.MFADevices).
+	MFASerial string
+
+	// Temporary credentials (IssueSession) set the fields below; they are
+	// zero for long-term keys.
+
+	// SessionToken must accompany every request (X-Amz-Security-Token).
+	SessionToken string
+	// TokenIssueTime is when the credentials were issued (aws:TokenIssueTime).
+	TokenIssueTime time.Time
+	// Expiration is when they stop working (ExpiredToken).
+	Expiration time.Time
+	// MFAAuthTime is when the session's holder authenticated with MFA
+	// (aws:MultiFactorAuthAge); zero means without MFA.
+	MFAAuthTime time.Time
 }
 
 // Instance is one simulated EC2 instance.
@@ -170,6 +186,10 @@ type Config struct {
 	VPCs      []VPC
 	Subnets   []Subnet
 	Endpoints []Endpoint
+	// Roles are the account's IAM roles and MFADevices its users'
+	// virtual MFA devices.
+	Roles      []Role
+	MFADevices []MFADevice
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -195,6 +215,9 @@ type World struct {
 	vpcs       []VPC
 	subnets    []Subnet
 	endpoints  []Endpoint // ordered by ID
+	roles      map[string]*Role
+	mfa        map[string]*mfaState // by serial
+	temp       map[string]*Identity // temporary credentials by access key id
 }
 
 // New returns a World seeded from cfg.
@@ -250,6 +273,9 @@ func New(cfg Config) (*World, error) {
 		seen[e.ID] = true
 	}
 	sort.Slice(w.endpoints, func(a, b int) bool { return w.endpoints[a].ID < w.endpoints[b].ID })
+	if err := w.addRoles(cfg.Roles, cfg.MFADevices); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -285,18 +311,25 @@ func (w *World) Endpoint(id string) (Endpoint, bool) {
 // Now returns the world's current time.
 func (w *World) Now() time.Time { return w.now() }
 
-// Identity returns the identity owning accessKeyID.
+// Identity returns the identity owning accessKeyID: a long-term key's, or
+// temporary credentials' from IssueSession (SessionToken set, possibly
+// expired: the caller checks the token and Expiration, as
+// awsproto.Verifier does).
 func (w *World) Identity(accessKeyID string) (Identity, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	id, ok := w.identities[accessKeyID]
+	if !ok {
+		id, ok = w.temp[accessKeyID]
+	}
 	if !ok {
 		return Identity{}, false
 	}
 	return *id, true
 }
 
-// Identities returns every identity, ordered by access key id.
+// Identities returns every long-term identity (not sessions), ordered by
+// access key id.
 func (w *World) Identities() []Identity {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
