@@ -55,7 +55,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		}
 		_, err = few.StartSession(ctx, web1.ID, transport.SSHDocument, nil, "")
 		var ae *awsapi.APIError
-		if !errors.As(err, &ae) || ae.Code != "ThrottlingException" || !strings.Contains(err.Error(), "kept throttling this call after retries") {
+		if !errors.As(err, &ae) || ae.Code != "ThrottlingException" || !strings.Contains(ae.Advice, "kept throttling this call after retries") {
 			t.Fatalf("StartSession under 100%% throttling: %v", err)
 		}
 	})
@@ -71,7 +71,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		_, err = api.StartSession(ctx, web1.ID, transport.SSHDocument, nil, "")
 		var ae *awsapi.APIError
 		if !errors.As(err, &ae) || ae.Code != "TargetNotConnected" || ae.Message != web1.ID+" is not connected." ||
-			!strings.Contains(err.Error(), "the instance is not connected to SSM") {
+			!strings.Contains(ae.Advice, "the instance is not connected to SSM") {
 			t.Fatalf("StartSession with the agent offline: %v", err)
 		}
 		if _, err := e.sb.SetAgentOnline(web1.ID, true); err != nil {

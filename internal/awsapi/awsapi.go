@@ -135,7 +135,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	cfg.APIOptions = append(cfg.APIOptions, callTimeout(timeout))
 	if cfg.Region == "" {
-		return nil, errors.New("no AWS region configured: pass --region, set AWS_REGION, or set region in your AWS profile")
+		return nil, ErrNoRegion
 	}
 	return &Client{
 		Region: cfg.Region,
@@ -402,21 +402,46 @@ func (c *Client) CallerIdentityAndDate(ctx context.Context) (*Caller, time.Time,
 	return &Caller{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}, date, nil
 }
 
-// APIError is an AWS error with advice for the user.
+// ErrNoRegion is returned by New when neither the options nor the AWS
+// configuration name a region.
+var ErrNoRegion = errors.New("no AWS region configured")
+
+// Fix names what jitssh itself offers for an APIError beyond its Advice:
+// the command line words it (this package names no command or flag).
+type Fix int
+
+const (
+	FixNone Fix = iota
+	// FixDoctor: jitssh's diagnosis of the instance (its SSM agent).
+	FixDoctor
+	// FixPolicyUser: the IAM policy jitssh prints for its users.
+	FixPolicyUser
+	// FixPolicyManaged: that policy with key placement on managed
+	// instances.
+	FixPolicyManaged
+	// FixImpersonation: the impersonation SCP jitssh prints, and logging
+	// in as the OS user of one's userName principal tag.
+	FixImpersonation
+	// FixRegionProfile: the region and profile jitssh was given.
+	FixRegionProfile
+)
+
+// APIError is an AWS error with advice for the user. Its Error is one
+// line (what failed and AWS's code and message); the advice is apart.
 type APIError struct {
 	Action  string // IAM action of the failed call, e.g. ssm:StartSession
-	Code    string
-	Message string
-	Advice  string
-	Err     error
+	Code    string // AWS's error code, e.g. AccessDenied
+	Message string // AWS's error message
+	// Advice is what the user can do, in AWS's terms (names no command
+	// or flag of jitssh's); "" when there is nothing to say.
+	Advice string
+	// Fix is what jitssh offers besides, for the command line to word.
+	Fix Fix
+	Err error
 }
 
 func (e *APIError) Error() string {
-	s := fmt.Sprintf("%s failed: %s: %s", e.Action, e.Code, e.Message)
-	if e.Advice != "" {
-		s += "\n  " + e.Advice
-	}
-	return s
+	return fmt.Sprintf("%s failed: %s: %s", e.Action, e.Code, e.Message)
 }
 
 func (e *APIError) Unwrap() error { return e.Err }
@@ -435,27 +460,27 @@ func explain(action string, err error) error {
 	e := &APIError{Action: action, Code: ae.ErrorCode(), Message: ae.ErrorMessage(), Err: err}
 	switch code := e.Code; {
 	case code == "InvalidInstanceId" && action == "ssm:SendCommand":
-		e.Advice = "SSM cannot run commands on the instance now: its SSM agent is offline or it is not registered in this account and region (try `jitssh doctor`)"
+		e.Advice, e.Fix = "SSM cannot run commands on the instance now: its SSM agent is offline or it is not registered in this account and region", FixDoctor
 	case code == "TargetNotConnected":
-		e.Advice = "the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore (try `jitssh doctor`)"
+		e.Advice, e.Fix = "the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore", FixDoctor
 	case (strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation") && strings.Contains(e.Message, "service control policy"):
 		if action == "ec2-instance-connect:SendSSHPublicKey" {
-			e.Advice = "your organisation's service control policy refuses this OS user: the impersonation SCP (`jitssh policy scp`) lets you push a key only for the OS user named by your userName principal tag; log in as that user (--user), or ask an administrator"
+			e.Advice, e.Fix = "your organisation's service control policy refuses this OS user: the impersonation SCP lets you push a key only for the OS user named by your userName principal tag; log in as that user, or ask an administrator", FixImpersonation
 		} else {
 			e.Advice = fmt.Sprintf("a service control policy of your organisation denies %s, whatever your own IAM policies say: only an administrator of the organisation can change that", action)
 		}
 	case strings.Contains(code, "AccessDenied") && action == "iam:SimulatePrincipalPolicy":
-		e.Advice = "jitssh only uses it to check your permissions (`jitssh doctor`): connections do not need it; to have the check, ask for iam:SimulatePrincipalPolicy on your own IAM user or role"
+		e.Advice = "jitssh only uses it to check your permissions: connections do not need it; to have the check, ask for iam:SimulatePrincipalPolicy on your own IAM user or role"
 	case strings.Contains(code, "AccessDenied") && (action == "ssm:SendCommand" || action == "ssm:GetCommandInvocation"):
-		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s, which jitssh needs to place a key on an SSM managed (mi-) instance: `jitssh policy user --managed-instances` prints a policy that grants it (AWS-RunShellScript on managed instances only)", action)
+		e.Advice, e.Fix = fmt.Sprintf("your IAM identity is not allowed %s, which jitssh needs to place a key on an SSM managed (mi-) instance", action), FixPolicyManaged
 	case strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthException":
-		e.Advice = fmt.Sprintf("your IAM identity is not allowed %s: `jitssh policy user` prints a policy that grants what jitssh needs", action)
+		e.Advice, e.Fix = fmt.Sprintf("your IAM identity is not allowed %s", action), FixPolicyUser
 	case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "ExpiredToken" || code == "ExpiredTokenException":
 		e.Advice = "your AWS credentials are invalid or expired: refresh them (e.g. `aws sso login`) and retry"
 	case code == "InvalidSignatureException" || code == "SignatureDoesNotMatch":
 		e.Advice = "the request signature was refused: check the secret key and that this machine's clock is correct"
 	case code == "EC2InstanceNotFoundException" || code == "InvalidInstanceID.NotFound":
-		e.Advice = "no such instance in this account and region: check the id and --region/--profile"
+		e.Advice, e.Fix = "no such instance in this account and region: check the id", FixRegionProfile
 	case code == "EC2InstanceStateInvalidException":
 		e.Advice = "the instance is not running: start it first"
 	case code == "Throttling" || code == "ThrottlingException" || code == "RequestLimitExceeded" || code == "TooManyRequestsException":

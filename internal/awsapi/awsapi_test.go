@@ -69,7 +69,7 @@ func TestPersistentThrottlingIsExplained(t *testing.T) {
 	}
 	_, err = c.CallerIdentity(context.Background())
 	var ae *APIError
-	if !errors.As(err, &ae) || ae.Code != "Throttling" || !strings.Contains(err.Error(), "throttling") {
+	if !errors.As(err, &ae) || ae.Code != "Throttling" || !strings.Contains(ae.Advice, "throttling") {
 		t.Fatalf("err = %v", err)
 	}
 	if calls.Load() != 3 {
@@ -89,8 +89,10 @@ func TestAccessDeniedNamesActionAndPolicyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.CallerIdentity(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "sts:GetCallerIdentity") || !strings.Contains(err.Error(), "jitssh policy user") {
-		t.Fatalf("err = %v", err)
+	var ae *APIError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "sts:GetCallerIdentity") || ae.Fix != FixPolicyUser ||
+		!strings.Contains(ae.Advice, "not allowed sts:GetCallerIdentity") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v (%+v)", err, ae)
 	}
 }
 
@@ -111,8 +113,9 @@ func TestSCPDenialExplainsTheImpersonationRule(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.SendSSHPublicKey(context.Background(), "i-0123456789abcdef0", "bob", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOArKl+iuADpD6SXusxxICEUDU/p0uqn1saPED0h5mLv x")
-	if err == nil || !strings.Contains(err.Error(), "userName principal tag") || strings.Contains(err.Error(), "jitssh policy user") {
-		t.Fatalf("err = %v", err)
+	var ae *APIError
+	if !errors.As(err, &ae) || !strings.Contains(ae.Advice, "userName principal tag") || ae.Fix != FixImpersonation {
+		t.Fatalf("err = %v (%+v)", err, ae)
 	}
 }
 

@@ -4,7 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
@@ -20,9 +24,44 @@ func (e *advised) Error() string { return e.err.Error() + e.advice }
 
 func (e *advised) Unwrap() error { return e.err }
 
-// advise adds to err what to do about the typed library errors in it;
-// other errors are returned as they are.
+// advise adds to err what to do about the typed library errors in it:
+// on its line, the commands and flags that help; on lines of their own,
+// the advice the libraries keep apart from their one-line errors (AWS's
+// refusals, a failed key placement). Other errors are returned as they are.
 func advise(err error) error {
+	if err == nil {
+		return nil
+	}
+	a := flagAdvice(err)
+	if a == "" {
+		a = moreAdvice(err)
+	}
+	a += adviceLines(err)
+	var unreachable *transport.UnreachableError
+	if errors.As(err, &unreachable) {
+		// the lookups that failed, shown in its text without their advice
+		for _, e := range []error{unreachable.Facts.SSMErr, unreachable.Facts.EndpointErr} {
+			if e != nil {
+				a += adviceLines(e)
+			}
+		}
+	}
+	if a == "" {
+		return err
+	}
+	return &advised{err, a}
+}
+
+// errText is err with its advice, for where errors are shown other than
+// as the command's result (warnings, doctor's checks).
+func errText(err error) string { return advise(err).Error() }
+
+// anotherUser follows the explanation of a refused login.
+const anotherUser = "jitssh: to log in as another user, put USER@ before the target, pass --user, or set User in ssh's config"
+
+// flagAdvice is the advice that names commands and flags for the
+// connection's typed errors, "" for none.
+func flagAdvice(err error) string {
 	var (
 		unreachable *transport.UnreachableError
 		noPublicIP  *transport.NoPublicIPError
@@ -32,30 +71,113 @@ func advise(err error) error {
 		notFound    *targets.NotFoundError
 	)
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &unreachable) && unreachable.Instance.Managed:
-		return &advised{err, fmt.Sprintf(" (`jitssh doctor %s`)", unreachable.Instance.ID)}
+		return fmt.Sprintf(" (`jitssh doctor %s`)", unreachable.Instance.ID)
 	case errors.As(err, &unreachable):
-		return &advised{err, fmt.Sprintf(". Use --via BASTION (--transport bastion) through a host in its VPC, create an EC2 Instance Connect Endpoint in its subnet, or get its SSM agent online (`jitssh doctor %s`)", unreachable.Instance.ID)}
+		return fmt.Sprintf(". Use --via BASTION (--transport bastion) through a host in its VPC, create an EC2 Instance Connect Endpoint in its subnet, or get its SSM agent online (`jitssh doctor %s`)", unreachable.Instance.ID)
 	case errors.As(err, &noPublicIP):
-		return &advised{err, "; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can"}
+		return "; reach it with --transport ssm (SSM agent online), eice (an EC2 Instance Connect Endpoint in its VPC) or bastion --via a host that can"
 	case errors.As(err, &direct):
-		return &advised{err, "; try --transport ssm or eice"}
+		return "; try --transport ssm or eice"
 	case errors.As(err, &managed) && managed.JumpHost:
-		return &advised{err, "; reach managed instances with --transport ssm"}
+		return "; reach managed instances with --transport ssm"
 	case errors.As(err, &managed):
-		return &advised{err, "; use --transport ssm or auto"}
+		return "; use --transport ssm or auto"
 	case errors.As(err, &noPrivate):
-		return &advised{err, " (with your own key (-i / --public-key), load it into the ssh-agent)"}
+		return " (with your own key (-i / --public-key), load it into the ssh-agent)"
 	case errors.Is(err, connect.ErrNoKeyFile):
-		return &advised{err, ": pass --identity-file (the ssh config block does)"}
+		return ": pass --identity-file (the ssh config block does)"
 	case errors.As(err, &notFound) && notFound.ByID():
-		return &advised{err, ": check the id and --region/--profile (`jitssh ls` lists instances)"}
+		return ": check the id and --region/--profile (`jitssh ls` lists instances)"
 	case errors.As(err, &notFound):
-		return &advised{err, "; `jitssh ls` lists instances"}
+		return "; `jitssh ls` lists instances"
 	case errors.Is(err, connect.ErrBastionWithoutPins):
-		return &advised{err, " (--no-pin)"}
+		return " (--no-pin)"
 	}
-	return err
+	return ""
+}
+
+// moreAdvice is the advice naming commands and flags for the other
+// libraries' typed errors, "" for none.
+func moreAdvice(err error) string {
+	var (
+		timeout  *transport.TimeoutError
+		noPin    *knownhosts.NoPinError
+		agentAdd *sshkeys.AgentAddError
+		noUser   *targets.UserNameError
+	)
+	switch {
+	case errors.As(err, &timeout) && timeout.Look == transport.LookAgent:
+		return fmt.Sprintf(" (`jitssh doctor %s`)", timeout.InstanceID)
+	case errors.As(err, &timeout) && timeout.Look == transport.LookWithoutSSHD:
+		return fmt.Sprintf("; `jitssh shell %s` reaches it without sshd", timeout.InstanceID)
+	case errors.As(err, &noPin) && noPin.InstanceID == "":
+		return ": jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"
+	case errors.As(err, &noPin):
+		return ": jitssh learns it when `jitssh proxy` first connects to it; was the proxy run with --no-pin?"
+	case errors.As(err, &agentAdd):
+		return " (it may refuse keys with a lifetime; use --key-store file)"
+	case errors.As(err, &noUser):
+		return ": pass --user or set default_user"
+	case errors.Is(err, awsapi.ErrNoRegion):
+		return ": pass --region, set AWS_REGION, or set region in your AWS profile"
+	}
+	return ""
+}
+
+// adviceLines is the advice the libraries keep apart from their errors,
+// completed with what jitssh offers, each on a line of its own; "" for
+// none.
+func adviceLines(err error) string {
+	var (
+		api     *awsapi.APIError
+		upgrade *eice.UpgradeError
+		place   *connect.PlaceKeyError
+		noTrust *connect.NoTrustedChannelError
+		s       string
+	)
+	if errors.As(err, &api) && api.Advice != "" {
+		s += "\n  " + api.Advice + apiFix(api.Fix)
+	}
+	if errors.As(err, &upgrade) && upgrade.Advice != "" {
+		s += "\n  " + upgrade.Advice + eiceFix(upgrade.Fix)
+	}
+	if errors.As(err, &place) && place.Advice() != "" {
+		s += "\n  " + place.Advice()
+		if place.AgentLate() {
+			s += fmt.Sprintf(" (`jitssh doctor %s`)", place.InstanceID)
+		}
+	}
+	if errors.As(err, &noTrust) {
+		s += "\n  " + noTrust.Advice()
+	}
+	return s
+}
+
+// apiFix words what jitssh offers for an AWS error.
+func apiFix(f awsapi.Fix) string {
+	switch f {
+	case awsapi.FixDoctor:
+		return " (try `jitssh doctor`)"
+	case awsapi.FixPolicyUser:
+		return ": `jitssh policy user` prints a policy that grants what jitssh needs"
+	case awsapi.FixPolicyManaged:
+		return ": `jitssh policy user --managed-instances` prints a policy that grants it (AWS-RunShellScript on managed instances only)"
+	case awsapi.FixImpersonation:
+		return " (`jitssh policy scp` prints the impersonation SCP; --user names the OS user)"
+	case awsapi.FixRegionProfile:
+		return " and --region/--profile"
+	}
+	return ""
+}
+
+// eiceFix words what jitssh offers for a refused EICE tunnel.
+func eiceFix(f eice.Fix) string {
+	switch f {
+	case eice.FixPolicyUser:
+		return ": `jitssh policy user` prints a policy that grants what jitssh needs"
+	case eice.FixOtherTransport:
+		return ": use another transport (--transport ssm or direct) for other ports"
+	}
+	return ""
 }

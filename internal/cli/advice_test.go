@@ -5,8 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
@@ -29,6 +34,43 @@ func TestAdviseTypedErrors(t *testing.T) {
 		{&targets.NotFoundError{Spec: targets.Spec{Kind: targets.KindName, Value: "web-9"}}, []string{"(terminated instances are not targets); `jitssh ls` lists instances"}},
 		{connect.ErrNoKeyFile, []string{"no identity file path: pass --identity-file"}},
 		{&transport.DirectError{Instance: inst, Addr: "127.0.0.1:22", Err: errors.New("connection refused")}, []string{"connection refused", "network ACL may block it); try --transport ssm or eice"}},
+		// AWS's refusals: one-line errors, the advice on its own line with
+		// the command that helps.
+		{fmt.Errorf("push: %w", &awsapi.APIError{Action: "ec2-instance-connect:SendSSHPublicKey", Code: "AccessDenied", Message: "no", Advice: "your IAM identity is not allowed ec2-instance-connect:SendSSHPublicKey", Fix: awsapi.FixPolicyUser}),
+			[]string{"push: ec2-instance-connect:SendSSHPublicKey failed: AccessDenied: no\n  your IAM identity is not allowed ec2-instance-connect:SendSSHPublicKey: `jitssh policy user` prints a policy that grants what jitssh needs"}},
+		{&awsapi.APIError{Action: "ssm:SendCommand", Code: "AccessDeniedException", Advice: "your IAM identity is not allowed ssm:SendCommand, which jitssh needs to place a key on an SSM managed (mi-) instance", Fix: awsapi.FixPolicyManaged},
+			[]string{"(mi-) instance: `jitssh policy user --managed-instances` prints a policy that grants it (AWS-RunShellScript on managed instances only)"}},
+		{&awsapi.APIError{Action: "ssm:StartSession", Code: "TargetNotConnected", Advice: "the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore", Fix: awsapi.FixDoctor},
+			[]string{"\n  the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore (try `jitssh doctor`)"}},
+		{&awsapi.APIError{Action: "ec2-instance-connect:SendSSHPublicKey", Code: "AccessDeniedException", Advice: "log in as that user, or ask an administrator", Fix: awsapi.FixImpersonation},
+			[]string{"or ask an administrator (`jitssh policy scp` prints the impersonation SCP; --user names the OS user)"}},
+		{&awsapi.APIError{Action: "ssm:StartSession", Code: "EC2InstanceNotFoundException", Advice: "no such instance in this account and region: check the id", Fix: awsapi.FixRegionProfile},
+			[]string{"\n  no such instance in this account and region: check the id and --region/--profile"}},
+		{&awsapi.APIError{Action: "ssm:StartSession", Code: "ThrottlingException", Advice: "AWS kept throttling this call"}, []string{"failed: ThrottlingException: \n  AWS kept throttling this call"}},
+		{fmt.Errorf("awsapi: %w", awsapi.ErrNoRegion), []string{"no AWS region configured: pass --region, set AWS_REGION, or set region in your AWS profile"}},
+		{&eice.UpgradeError{Endpoint: "eice-1", Status: 403, Advice: "your IAM identity is not allowed ec2-instance-connect:OpenTunnel", Fix: eice.FixPolicyUser},
+			[]string{"refused the tunnel (HTTP 403)\n  your IAM identity is not allowed ec2-instance-connect:OpenTunnel: `jitssh policy user` prints"}},
+		{&eice.UpgradeError{Endpoint: "eice-1", Status: 400, Advice: "EC2 Instance Connect Endpoints only tunnel to ports 22 and 3389", Fix: eice.FixOtherTransport},
+			[]string{"\n  EC2 Instance Connect Endpoints only tunnel to ports 22 and 3389: use another transport (--transport ssm or direct) for other ports"}},
+		// Waits whose cause an instance's state may explain.
+		{fmt.Errorf("session: %w", &transport.TimeoutError{Waiting: "the SSM agent", After: time.Second, Cause: transport.CauseAgent, InstanceID: inst.ID, Look: transport.LookAgent}),
+			[]string{"or the websocket to ssmmessages blocked (`jitssh doctor " + inst.ID + "`)"}},
+		{&transport.TimeoutError{Waiting: "sshd", After: time.Second, Cause: "nothing speaks SSH", InstanceID: inst.ID, Look: transport.LookWithoutSSHD},
+			[]string{"nothing speaks SSH; `jitssh shell " + inst.ID + "` reaches it without sshd"}},
+		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "TimedOut"}},
+			[]string{"ended TimedOut\n  the SSM agent did not run it in time: check the agent is online and not busy with other commands (`jitssh doctor mi-0123456789abcdef0`)"}},
+		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
+			[]string{"ended Failed (exit status 1): no such user\n  the script runs as root through the SSM agent and needs the user bob"}},
+		// Pins, the agent, the login name.
+		{&connect.NoTrustedChannelError{Instance: inst, Pins: "/p/known_hosts"}, []string{"serves its VPC vpc-1\n  jitssh never trusts a host key first seen over a direct", "to /p/known_hosts"}},
+		{&knownhosts.NoPinError{Host: "web-1"}, []string{"no host key is pinned for web-1: jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"}},
+		{&knownhosts.NoPinError{Host: "web-1", InstanceID: inst.ID}, []string{"(" + inst.ID + "): jitssh learns it when `jitssh proxy` first connects to it; was the proxy run with --no-pin?"}},
+		{fmt.Errorf("ssh: %w", &sshkeys.AgentAddError{Socket: "/tmp/agent", Err: errors.New("refused")}), []string{"add the key to the ssh-agent at /tmp/agent: refused (it may refuse keys with a lifetime; use --key-store file)"}},
+		{&targets.UserNameError{ARN: "arn:aws:iam::1:root", Why: "not an assumed role, IAM user or federated user"}, []string{"cannot derive a user name from arn:aws:iam::1:root (not an assumed role, IAM user or federated user): pass --user or set default_user"}},
+		// An unreachable instance whose endpoint lookup was refused: the
+		// refusal's advice too.
+		{&transport.UnreachableError{Instance: inst, Facts: transport.Facts{SSM: "ConnectionLost", EndpointErr: &awsapi.APIError{Action: "ec2:DescribeInstanceConnectEndpoints", Code: "UnauthorizedOperation", Advice: "your IAM identity is not allowed ec2:DescribeInstanceConnectEndpoints", Fix: awsapi.FixPolicyUser}}},
+			[]string{"(`jitssh doctor " + inst.ID + "`)\n  your IAM identity is not allowed ec2:DescribeInstanceConnectEndpoints: `jitssh policy user`"}},
 	} {
 		got := advise(c.err)
 		if !errors.Is(got, c.err) {
@@ -43,5 +85,23 @@ func TestAdviseTypedErrors(t *testing.T) {
 	plain := errors.New("plain")
 	if advise(plain) != plain {
 		t.Error("advise changed an error it has no advice for")
+	}
+}
+
+// Library errors are one line: their advice is apart, for advise to add.
+func TestLibraryErrorsAreOneLine(t *testing.T) {
+	for _, err := range []error{
+		&awsapi.APIError{Action: "ssm:StartSession", Code: "TargetNotConnected", Message: "i-1 is not connected.", Advice: "the instance is not connected to SSM", Fix: awsapi.FixDoctor},
+		&eice.UpgradeError{Endpoint: "eice-1", Status: 403, Code: "AccessDenied", Message: "no", Advice: "not allowed", Fix: eice.FixPolicyUser},
+		&connect.PlaceKeyError{InstanceID: "mi-1", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", Stderr: "no such user"}},
+		&transport.TimeoutError{Waiting: "x", After: time.Second, Cause: transport.CauseAgent, InstanceID: "i-1", Look: transport.LookAgent},
+		&knownhosts.NoPinError{Host: "web-1", InstanceID: "i-1"},
+		&sshkeys.AgentAddError{Socket: "/s", Err: errors.New("refused")},
+		&targets.UserNameError{ARN: "arn:aws:iam::1:root", Why: "root"},
+		&connect.NoTrustedChannelError{Instance: targets.Instance{ID: "i-1"}, Pins: "/p"},
+	} {
+		if s := err.Error(); strings.Contains(s, "\n") || strings.Contains(s, "jitssh ") || strings.Contains(s, "--") {
+			t.Errorf("%T.Error() = %q: want one line naming no command or flag", err, s)
+		}
 	}
 }

@@ -192,7 +192,7 @@ func (g *globals) warn(err error) {
 
 // warnTo writes a warning (see warn) on w.
 func warnTo(w io.Writer, err error) {
-	fmt.Fprintf(w, "jitssh: warning: %v\n", err)
+	fmt.Fprintf(w, "jitssh: warning: %v\n", advise(err))
 }
 
 // envVerbose=1 is -v for a proxy under plain ssh (`jitssh ssh -v` hands

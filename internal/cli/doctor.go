@@ -142,13 +142,13 @@ func diagnose(ctx context.Context, o *doctorOptions) []check {
 	if o.Target != "" {
 		var err error
 		if spec, err = targets.Parse(o.Target); err != nil {
-			out.add(check{Name: "target", Status: "fail", Detail: err.Error(), Fix: "see `jitssh ssh --help` for the target forms"})
+			out.add(check{Name: "target", Status: "fail", Detail: errText(err), Fix: "see `jitssh ssh --help` for the target forms"})
 			return out
 		}
 	}
 	api, region, err := o.API(ctx, spec.Region)
 	if err != nil {
-		out.add(check{Name: "region", Status: "fail", Detail: err.Error(), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
+		out.add(check{Name: "region", Status: "fail", Detail: errText(err), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
 		return out
 	}
 	out.add(check{Name: "region", Status: "ok", Detail: region})
@@ -165,7 +165,7 @@ func checkConfig(out *findings, g *globals) clientconf.Config {
 	conf, err := g.config()
 	switch {
 	case err != nil:
-		out.add(check{Name: "config", Status: "fail", Detail: err.Error(), Fix: "correct the file, or move it away"})
+		out.add(check{Name: "config", Status: "fail", Detail: errText(err), Fix: "correct the file, or move it away"})
 	case conf.Path != "":
 		out.add(check{Name: "config", Status: "ok", Detail: conf.Path})
 	default:
@@ -183,7 +183,7 @@ func checkIdentity(ctx context.Context, out *findings, g *globals, api doctorAPI
 	after := time.Now()
 	user := login
 	if err != nil {
-		out.add(check{Name: "credentials", Status: "fail", Detail: err.Error(), Fix: credentialsFix()})
+		out.add(check{Name: "credentials", Status: "fail", Detail: errText(err), Fix: credentialsFix()})
 	} else {
 		out.add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
 		if u, err := targets.UserFromARN(caller.ARN); err == nil {
@@ -192,7 +192,7 @@ func checkIdentity(ctx context.Context, out *findings, g *globals, api doctorAPI
 				user = u
 			}
 		} else {
-			out.add(check{Name: "default user", Status: "warn", Detail: err.Error(), Fix: "set default_user in jitssh's config file"})
+			out.add(check{Name: "default user", Status: "warn", Detail: errText(err), Fix: "set default_user in jitssh's config file"})
 		}
 	}
 	if user == "" {
@@ -220,7 +220,7 @@ type instanceCheck struct {
 // SSM agent, the transport jitssh would use and the caller's permissions.
 func diagnoseInstance(ctx context.Context, out *findings, g *globals, ic instanceCheck, spec targets.Spec) {
 	lookup := connect.Lookup{API: ic.api, Warn: func(err error) {
-		out.add(check{Name: "instance search", Status: "warn", Detail: err.Error(), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
+		out.add(check{Name: "instance search", Status: "warn", Detail: errText(err), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
 	}}
 	inst, err := targets.Resolve(ctx, lookup, spec, nil)
 	if err != nil && inst.ID == "" {
@@ -228,7 +228,7 @@ func diagnoseInstance(ctx context.Context, out *findings, g *globals, ic instanc
 		if found, ferr := targets.Candidates(ctx, lookup, spec); ferr == nil && len(found) == 1 {
 			inst = found[0]
 		} else {
-			out.add(check{Name: "instance", Status: "fail", Detail: err.Error(), Fix: "check the target with `jitssh ls`"})
+			out.add(check{Name: "instance", Status: "fail", Detail: errText(err), Fix: "check the target with `jitssh ls`"})
 			return
 		}
 	}
@@ -263,7 +263,7 @@ func checkSSMAgent(ctx context.Context, lookup connect.Lookup, inst targets.Inst
 	st, err := lookup.SSMStatus(ctx, []string{inst.ID})
 	switch {
 	case err != nil:
-		return check{Name: "ssm agent", Status: "fail", Detail: err.Error()}
+		return check{Name: "ssm agent", Status: "fail", Detail: errText(err)}
 	case st[inst.ID] == "Online":
 		return check{Name: "ssm agent", Status: "ok", Detail: "Online"}
 	case st[inst.ID] == "":
@@ -364,7 +364,7 @@ func simulatorFailed(source string, err error) check {
 	case errors.As(err, &ae) && ae.Code == "NoSuchEntity":
 		c.Detail = "not checked: IAM does not know " + source + " (a role with a path cannot be told from its session ARN)"
 	default:
-		c.Detail = "not checked: " + err.Error()
+		c.Detail = "not checked: " + errText(err)
 	}
 	return c
 }
@@ -415,12 +415,12 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 	c := check{Name: "transport"}
 	configured, via, err := g.transportChoice("", "")
 	if err != nil {
-		c.Status, c.Detail, c.Fix = "fail", err.Error(), "correct --transport/--via or jitssh's config"
+		c.Status, c.Detail, c.Fix = "fail", errText(err), "correct --transport/--via or jitssh's config"
 		return c
 	}
 	f, err := transport.GatherFacts(ctx, api, inst, true)
 	if err != nil {
-		c.Status, c.Detail = "fail", err.Error()
+		c.Status, c.Detail = "fail", errText(err)
 		return c
 	}
 	reach := "none"
@@ -428,10 +428,10 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 		reach = strings.Join(r, ", ")
 	}
 	if f.EndpointErr != nil && !errors.Is(f.EndpointErr, eice.ErrNoEndpoint) {
-		reach += fmt.Sprintf(" (EICE endpoints unknown: %v)", f.EndpointErr)
+		reach += fmt.Sprintf(" (EICE endpoints unknown: %s)", errText(f.EndpointErr))
 	}
 	if f.SSMErr != nil {
-		reach += fmt.Sprintf(" (SSM agent status unknown: %v)", f.SSMErr)
+		reach += fmt.Sprintf(" (SSM agent status unknown: %s)", errText(f.SSMErr))
 	}
 	pinned := "no host key pinned yet"
 	if p, err := defaultPaths(); err == nil {
@@ -451,7 +451,7 @@ func checkTransport(ctx context.Context, g *globals, api connect.API, inst targe
 	default:
 		name, why, err := transport.Auto(inst, f)
 		if err != nil {
-			c.Status, c.Detail, c.Fix = "fail", advise(err).Error(), "see `jitssh proxy --help` for the transports"
+			c.Status, c.Detail, c.Fix = "fail", errText(err), "see `jitssh proxy --help` for the transports"
 			return c
 		}
 		c.Status, c.Detail = "ok", fmt.Sprintf("auto would use %s: %s (reachable over: %s; %s)", name, why, reach, pinned)

@@ -105,7 +105,7 @@ func runLookup(o *knownHostsOptions) error {
 	var np *knownhosts.NoPinError
 	if errors.As(err, &np) {
 		if q.Reason == "HOSTNAME" {
-			fmt.Fprintf(o.IO.Err, "jitssh: %v\n", err)
+			fmt.Fprintf(o.IO.Err, "jitssh: %v\n", advise(err))
 		}
 		return nil
 	}

@@ -69,6 +69,7 @@ func (g *globals) explainer(report string) func(connect.Explanation) {
 	return func(e connect.Explanation) {
 		if e.Refused {
 			fmt.Fprintln(g.io.Err, e.Login)
+			fmt.Fprintln(g.io.Err, anotherUser)
 		}
 		if e.Ended != "" {
 			fmt.Fprintln(g.io.Err, e.Ended)

@@ -262,6 +262,7 @@ func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report strin
 	if e, ok := readReport(report, wait); ok {
 		if code == 255 && e.Login != "" {
 			fmt.Fprintln(g.io.Err, e.Login)
+			fmt.Fprintln(g.io.Err, anotherUser)
 		}
 		if e.Ended != "" {
 			fmt.Fprintln(g.io.Err, e.Ended)

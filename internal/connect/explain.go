@@ -16,7 +16,8 @@ type Explanation struct {
 	// Login explains a login that was most likely refused: ssh closed the
 	// connection soon after the key exchange. It is right when ssh
 	// failed (exit status 255); the caller decides whether it did (see
-	// LoginRefused).
+	// LoginRefused). It names no command or flag: the command line adds
+	// how to log in as another user.
 	Login string `json:"login,omitempty"`
 	// Refused is true when the stream itself shows the login refused
 	// (an OpenSSH server that sent too little after the key exchange for
@@ -55,7 +56,7 @@ func (o ProxyOptions) explainEnd(inst targets.Instance, transport string, r *str
 		// ssh accepted the host key (the server only speaks after the
 		// client's NEWKEYS) and hung up soon after.
 		how := "pushed the key for OS user %q with EC2 Instance Connect"
-		causes := fmt.Sprintf("there is no user %q on the instance (pass another --user or set User; Amazon Linux: ec2-user, Ubuntu: ubuntu); "+
+		causes := fmt.Sprintf("there is no user %q on the instance (log in as another user; Amazon Linux: ec2-user, Ubuntu: ubuntu); "+
 			"or its image lacks EC2 Instance Connect, so sshd never asks for pushed keys (install the ec2-instance-connect package or jitssh-host, or use an image that has it); "+
 			"or sshd's AuthorizedKeysCommand is changed or failing (sshd's log says which)", o.User)
 		if inst.Managed {

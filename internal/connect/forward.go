@@ -113,7 +113,7 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	var hs *datachannel.ClientHandshakeResult
-	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the SSM agent on %s to answer session %s", o.InstanceID, sess.ID), transport.CauseAgent(o.InstanceID), func(ctx context.Context) (err error) {
+	err = transport.WithinAgent(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the SSM agent on %s to answer session %s", o.InstanceID, sess.ID), o.InstanceID, func(ctx context.Context) (err error) {
 		hs, err = dc.ClientHandshake(ctx)
 		return err
 	})

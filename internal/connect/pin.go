@@ -78,8 +78,13 @@ type NoTrustedChannelError struct {
 }
 
 func (e *NoTrustedChannelError) Error() string {
-	return fmt.Sprintf("no pinned host key for %s (%s), and no AWS-authenticated channel to learn it over: its SSM agent is %s and no EC2 Instance Connect Endpoint serves its VPC %s. "+
-		"jitssh never trusts a host key first seen over a direct or bastion connection. Get the SSM agent online or create an EC2 Instance Connect Endpoint and connect once, "+
-		"or pin the key yourself after checking it out of band (e.g. from the instance's console output): add a line `%s <key type> <base64 key>` to %s",
-		e.Instance.ID, dash(e.Instance.Name), transport.SSMWord(e.Facts.SSM), dash(e.Instance.VpcID), e.Instance.ID, e.Pins)
+	return fmt.Sprintf("no pinned host key for %s (%s), and no AWS-authenticated channel to learn it over: its SSM agent is %s and no EC2 Instance Connect Endpoint serves its VPC %s",
+		e.Instance.ID, dash(e.Instance.Name), transport.SSMWord(e.Facts.SSM), dash(e.Instance.VpcID))
+}
+
+// Advice says how to get a pin: over a channel AWS authenticates, or by
+// hand.
+func (e *NoTrustedChannelError) Advice() string {
+	return fmt.Sprintf("jitssh never trusts a host key first seen over a direct or bastion connection. Get the SSM agent online or create an EC2 Instance Connect Endpoint and connect once, "+
+		"or pin the key yourself after checking it out of band (e.g. from the instance's console output): add a line `%s <key type> <base64 key>` to %s", e.Instance.ID, e.Pins)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/placekey"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // Managed (mi-) instances are not in EC2, so EC2 Instance Connect cannot
@@ -36,6 +37,8 @@ const (
 )
 
 // PlaceKeyError is a key-placement command that ran and did not succeed.
+// Its Error is one line (the command's end and its stderr); Advice says
+// what to check.
 type PlaceKeyError struct {
 	InstanceID, User, CommandID string
 	Invocation                  awsapi.Invocation
@@ -53,13 +56,24 @@ func (e *PlaceKeyError) Error() string {
 		}
 		s += ": " + msg
 	}
-	switch inv.Status {
-	case "Failed":
-		s += fmt.Sprintf("\n  the script runs as root through the SSM agent and needs the user %s to exist on the instance (getent passwd %s) with a writable home; the output above says which step failed", e.User, e.User)
-	case "TimedOut", "Cancelled":
-		s += "\n  the SSM agent did not run it in time: check the agent is online (`jitssh doctor " + e.InstanceID + "`) and not busy with other commands"
-	}
 	return s
+}
+
+// Advice is what to check on the instance ("" for nothing to say); when
+// AgentLate, its SSM agent's state explains the end.
+func (e *PlaceKeyError) Advice() string {
+	switch e.Invocation.Status {
+	case "Failed":
+		return fmt.Sprintf("the script runs as root through the SSM agent and needs the user %s to exist on the instance (getent passwd %s) with a writable home; the output above says which step failed", e.User, e.User)
+	case "TimedOut", "Cancelled":
+		return "the SSM agent did not run it in time: check the agent is online and not busy with other commands"
+	}
+	return ""
+}
+
+// AgentLate reports whether the SSM agent did not run the command in time.
+func (e *PlaceKeyError) AgentLate() bool {
+	return e.Invocation.Status == "TimedOut" || e.Invocation.Status == "Cancelled"
 }
 
 // PlaceKey places pubKey (an authorized_keys line; its comment is replaced
@@ -103,7 +117,8 @@ func waitInvocation(ctx context.Context, api API, commandID, instanceID string) 
 		case <-ctx.Done():
 			t.Stop()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return awsapi.Invocation{}, fmt.Errorf("not finished on %s after %v: the SSM agent may be offline or busy (`jitssh doctor %s`)", instanceID, commandTimeout+15*time.Second, instanceID)
+				return awsapi.Invocation{}, &transport.TimeoutError{Waiting: "it to finish on " + instanceID, After: commandTimeout + 15*time.Second,
+					Cause: "the SSM agent may be offline or busy", InstanceID: instanceID, Look: transport.LookAgent}
 			}
 			return awsapi.Invocation{}, ctx.Err()
 		case <-t.C:

@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -92,9 +93,13 @@ func TestPlaceKeyFailureIsExplained(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%s: no error", c.inv.Status)
 		}
+		var pe *PlaceKeyError
+		if !errors.As(err, &pe) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("%s: %v, want a one-line *PlaceKeyError", c.inv.Status, err)
+		}
 		for _, w := range c.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("%s: error lacks %q: %v", c.inv.Status, w, err)
+			if !strings.Contains(err.Error()+" "+pe.Advice(), w) {
+				t.Errorf("%s: error and advice lack %q: %v / %s", c.inv.Status, w, err, pe.Advice())
 			}
 		}
 	}

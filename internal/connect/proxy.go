@@ -452,7 +452,8 @@ func (o *proxy) relay(ctx context.Context, conn transport.Conn, chosen string, i
 		firstByte: func() { endWait(); o.Progress.Clear() },
 		bannerErr: func() error {
 			return &transport.TimeoutError{Waiting: fmt.Sprintf("sshd on %s (%s) to answer on port %d over %s", inst.ID, dash(inst.Name), o.Port, chosen), After: banner,
-				Cause: "the path to the instance is open but nothing speaks SSH on that port: sshd may be stopped, hung or listening elsewhere, or the instance overloaded; `jitssh shell " + inst.ID + "` reaches it without sshd"}
+				Cause:      "the path to the instance is open but nothing speaks SSH on that port: sshd may be stopped, hung or listening elsewhere, or the instance overloaded",
+				InstanceID: inst.ID, Look: transport.LookWithoutSSHD}
 		},
 	}, stdin, stdout)
 	// The key's part is over once the stream is: let it go before

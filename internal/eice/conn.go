@@ -60,16 +60,33 @@ func (d *Dialer) Dial(ctx context.Context, ep Endpoint, t Target) (*Conn, error)
 }
 
 // UpgradeError is a refused OpenTunnel: the service's HTTP status and its
-// JSON error ({"ErrorCode":…,"Message":…}), with advice.
+// JSON error ({"ErrorCode":…,"Message":…}), with advice apart from its
+// one-line Error.
 type UpgradeError struct {
-	Endpoint   string
-	Status     int
-	Code       string
-	Message    string
-	RequestID  string
-	Advice     string
+	Endpoint  string
+	Status    int
+	Code      string
+	Message   string
+	RequestID string
+	// Advice is what the user can do, in AWS's terms (names no command or
+	// flag of jitssh's); "" for nothing to say.
+	Advice string
+	// Fix is what jitssh offers besides, for the command line to word.
+	Fix        Fix
 	underlying error
 }
+
+// Fix names what jitssh offers for an UpgradeError beyond its Advice.
+type Fix int
+
+const (
+	FixNone Fix = iota
+	// FixPolicyUser: the IAM policy jitssh prints for its users.
+	FixPolicyUser
+	// FixOtherTransport: another transport, for a port EICE does not
+	// tunnel to.
+	FixOtherTransport
+)
 
 func (e *UpgradeError) Error() string {
 	var b strings.Builder
@@ -82,9 +99,6 @@ func (e *UpgradeError) Error() string {
 		fmt.Fprintf(&b, ": %s: %s", e.Code, e.Message)
 	} else if e.underlying != nil {
 		fmt.Fprintf(&b, ": %v", e.underlying)
-	}
-	if e.Advice != "" {
-		b.WriteString("\n  " + e.Advice)
 	}
 	return b.String()
 }
@@ -112,9 +126,9 @@ func upgradeError(endpoint string, t Target, resp *http.Response, err error) err
 	}
 	switch {
 	case strings.Contains(e.Code, "AccessDenied") || resp.StatusCode == http.StatusForbidden:
-		e.Advice = fmt.Sprintf("your IAM identity is not allowed ec2-instance-connect:OpenTunnel on %s to port %d of %s: `jitssh policy user` prints a policy that grants what jitssh needs", endpoint, t.RemotePort, t.PrivateIP)
+		e.Advice, e.Fix = fmt.Sprintf("your IAM identity is not allowed ec2-instance-connect:OpenTunnel on %s to port %d of %s", endpoint, t.RemotePort, t.PrivateIP), FixPolicyUser
 	case e.Code == "InvalidParameter" && strings.Contains(strings.ToLower(e.Message), "port"):
-		e.Advice = "EC2 Instance Connect Endpoints only tunnel to ports 22 and 3389: use another transport (--transport ssm or direct) for other ports"
+		e.Advice, e.Fix = "EC2 Instance Connect Endpoints only tunnel to ports 22 and 3389", FixOtherTransport
 	case strings.Contains(e.Code, "Signature") || strings.Contains(e.Code, "Expired") || resp.StatusCode == http.StatusUnauthorized:
 		e.Advice = "the presigned URL was refused: check your credentials are valid and this machine's clock is correct"
 	case strings.Contains(e.Code, "Throttl") || resp.StatusCode == http.StatusTooManyRequests:

@@ -148,11 +148,11 @@ func TestDialRefusedExplains(t *testing.T) {
 	_, err := d.Dial(context.Background(), ep, Target{PrivateIP: "10.0.2.15", RemotePort: 2222})
 	var ue *UpgradeError
 	if !errors.As(err, &ue) || ue.Status != 400 || ue.Code != "InvalidParameter" || ue.RequestID != "req-1" ||
-		!strings.Contains(err.Error(), "22 and 3389") {
+		!strings.Contains(ue.Advice, "22 and 3389") || ue.Fix != FixOtherTransport || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("bad port: %v", err)
 	}
 	_, err = d.Dial(context.Background(), ep, Target{PrivateIP: "10.0.2.15", RemotePort: 23})
-	if err == nil || !strings.Contains(err.Error(), "ec2-instance-connect:OpenTunnel") || !strings.Contains(err.Error(), "jitssh policy user") {
+	if !errors.As(err, &ue) || !strings.Contains(ue.Advice, "ec2-instance-connect:OpenTunnel") || ue.Fix != FixPolicyUser {
 		t.Fatalf("access denied: %v", err)
 	}
 	// No credentials: no request at all.

@@ -32,7 +32,7 @@ func UserFromARN(arn string) (string, error) {
 	case parts[2] == "sts" && strings.HasPrefix(res, "federated-user/"):
 		name = strings.TrimPrefix(res, "federated-user/")
 	default:
-		return "", fmt.Errorf("cannot derive a user name from %s (not an assumed role, IAM user or federated user): pass --user or set default_user", arn)
+		return "", &UserNameError{ARN: arn, Why: "not an assumed role, IAM user or federated user"}
 	}
 	if at := strings.IndexByte(name, '@'); at >= 0 {
 		name = name[:at]
@@ -47,7 +47,7 @@ func UserFromARN(arn string) (string, error) {
 		return '_'
 	}, name)
 	if name == "" {
-		return "", fmt.Errorf("cannot derive a user name from %s: empty name: pass --user or set default_user", arn)
+		return "", &UserNameError{ARN: arn, Why: "empty name"}
 	}
 	if c := name[0]; (c >= '0' && c <= '9') || c == '.' || c == '-' {
 		name = "_" + name
@@ -59,4 +59,15 @@ func UserFromARN(arn string) (string, error) {
 		return "", err
 	}
 	return name, nil
+}
+
+// UserNameError is a caller's ARN that yields no login name: the user
+// must be given (the command line says how).
+type UserNameError struct {
+	ARN string // the caller's ARN
+	Why string // why it yields no name
+}
+
+func (e *UserNameError) Error() string {
+	return fmt.Sprintf("cannot derive a user name from %s (%s)", e.ARN, e.Why)
 }

@@ -60,7 +60,24 @@ type TimeoutError struct {
 	Waiting string
 	After   time.Duration
 	Cause   string
+	// InstanceID and Look: the instance a further look may explain the
+	// wait, and which look (the command line words it; this package names
+	// no command).
+	InstanceID string
+	Look       Look
 }
+
+// Look is a further look at an instance that may explain a TimeoutError.
+type Look int
+
+const (
+	LookNone Look = iota
+	// LookAgent: the state of the instance's SSM agent.
+	LookAgent
+	// LookWithoutSSHD: the instance reached without its sshd (an SSM
+	// shell session).
+	LookWithoutSSHD
+)
 
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("gave up after %v waiting for %s: %s", e.After.Round(100*time.Millisecond), e.Waiting, e.Cause)
@@ -73,11 +90,19 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 const (
 	CauseAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
 	CauseDataChannel = "the websocket to the ssmmessages endpoint did not open: a proxy or firewall may block websockets, or the network is slow"
+	// CauseAgent is why an agent that SSM handed a session to stays
+	// silent (see WithinAgent).
+	CauseAgent = "SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked"
 )
 
-// CauseAgent is why an agent that SSM handed a session to stays silent.
-func CauseAgent(instanceID string) string {
-	return "SSM accepted the session but the agent did not take it up: the agent may be overloaded or restarting, the instance stopping, or the websocket to ssmmessages blocked (`jitssh doctor " + instanceID + "`)"
+// WithinAgent is Within for a wait on the SSM agent of instanceID: its
+// TimeoutError has CauseAgent and LookAgent at the instance.
+func WithinAgent(ctx context.Context, d time.Duration, waiting, instanceID string, f func(context.Context) error) error {
+	err := Within(ctx, d, waiting, CauseAgent, f)
+	if te, ok := err.(*TimeoutError); ok {
+		te.InstanceID, te.Look = instanceID, LookAgent
+	}
+	return err
 }
 
 // Within runs f with a deadline d; if the deadline (not ctx) ended it, the

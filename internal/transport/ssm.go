@@ -110,8 +110,7 @@ func OpenTunnelWith(ctx context.Context, api SessionAPI, instanceID string, port
 		return nil, err
 	}
 	var dc *datachannel.Session
-	err = Within(ctx, tc.Timeouts.OpenTimeout(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID),
-		CauseAgent(instanceID),
+	err = WithinAgent(ctx, tc.Timeouts.OpenTimeout(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID), instanceID,
 		func(ctx context.Context) error {
 			var err error
 			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{

@@ -155,7 +155,9 @@ func parseOffered(typ, b64 string) (ssh.PublicKey, error) {
 	return k, nil
 }
 
-// NoPinError says that no pin answers a KnownHostsCommand query.
+// NoPinError says that no pin answers a KnownHostsCommand query. Pins are
+// learned when jitssh's proxy first connects to an instance; the command
+// line says so in its own words.
 type NoPinError struct {
 	Host       string
 	InstanceID string // "" if the name is not known
@@ -163,7 +165,7 @@ type NoPinError struct {
 
 func (e *NoPinError) Error() string {
 	if e.InstanceID == "" {
-		return fmt.Sprintf("no host key is pinned for %s: jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it", e.Host)
+		return fmt.Sprintf("no host key is pinned for %s", e.Host)
 	}
-	return fmt.Sprintf("no host key is pinned for %s (%s): jitssh learns it when `jitssh proxy` first connects to it; was the proxy run with --no-pin?", e.Host, e.InstanceID)
+	return fmt.Sprintf("no host key is pinned for %s (%s)", e.Host, e.InstanceID)
 }

@@ -66,10 +66,23 @@ func (a *Agent) Add(k *Key, comment string, lifetime time.Duration) error {
 	defer a.conn.SetDeadline(time.Time{})
 	err := a.client.Add(agent.AddedKey{PrivateKey: k.priv, Comment: comment, LifetimeSecs: uint32(lifetime / time.Second)})
 	if err != nil {
-		return fmt.Errorf("add the key to the ssh-agent at %s: %w (it may refuse keys with a lifetime; use --key-store file)", a.Socket, err)
+		return &AgentAddError{Socket: a.Socket, Err: err}
 	}
 	return nil
 }
+
+// AgentAddError is an ssh-agent that refused a key (some refuse keys with
+// a lifetime).
+type AgentAddError struct {
+	Socket string // the agent's socket
+	Err    error  // the agent's answer
+}
+
+func (e *AgentAddError) Error() string {
+	return fmt.Sprintf("add the key to the ssh-agent at %s: %v", e.Socket, e.Err)
+}
+
+func (e *AgentAddError) Unwrap() error { return e.Err }
 
 // Signer returns a signer for pub held by the agent (for logging in with
 // x/crypto/ssh with a key whose private half only the agent has).
