@@ -107,7 +107,7 @@ func TestAPIKnobsThroughTheClient(t *testing.T) {
 		}
 		_, err = api.SendSSHPublicKey(ctx, web1.ID, currentUser(t), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test@e2e")
 		var ae *awsapi.APIError
-		if !errors.As(err, &ae) || ae.Code != "EC2InstanceStateInvalidException" || !strings.Contains(err.Error(), "the instance is not running") {
+		if !errors.As(err, &ae) || ae.Code != "EC2InstanceStateInvalidException" || !strings.Contains(ae.Advice, "the instance is not running") {
 			t.Fatalf("SendSSHPublicKey to a stopped instance: %v", err)
 		}
 		if _, err = api.StartSession(ctx, web1.ID, transport.SSHDocument, nil, ""); !errors.As(err, &ae) || ae.Code != "TargetNotConnected" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/handoff"
+	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
@@ -391,7 +392,7 @@ func routeAdvice(err error, via string) error {
 
 // reapKeyCmd is the hidden `jitssh reap-key KEYFILE` that startReaper
 // starts: it waits for the key's push window to close and removes the key
-// file set then, unless a proxy uses it again (connect.ReapKey).
+// file set then, unless a proxy uses it again (keyfile.Reap).
 func newReapKeyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:    "reap-key KEYFILE",
@@ -407,7 +408,7 @@ func newReapKeyCmd() *cobra.Command {
 			if filepath.Dir(path) != filepath.Clean(p.KeyDir) {
 				return fmt.Errorf("reap-key: %s is not in the key directory %s", path, p.KeyDir)
 			}
-			return connect.ReapKey(cmd.Context(), path)
+			return keyfile.Reap(cmd.Context(), path)
 		},
 	}
 }
@@ -417,7 +418,7 @@ func newReapKeyCmd() *cobra.Command {
 // one already waits for it. The proxy itself exits when ssh does.
 func startReaper(g *globals) func(string, time.Time) {
 	return func(path string, until time.Time) {
-		if connect.ReaperRunning(path) {
+		if keyfile.ReaperRunning(path) {
 			return
 		}
 		self, err := selfPath()

@@ -17,6 +17,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/handoff"
+	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -59,7 +60,7 @@ expires like an EC2 Instance Connect key.
 
 The ephemeral key (--key-store, $` + envKeyStore + `):
   auto   (default) in the ssh-agent at SSH_AUTH_SOCK if one answers, with a
-         lifetime (--agent-lifetime, default ` + connect.AgentKeyLifetime.String() + `), so its private
+         lifetime (--agent-lifetime, default ` + keyfile.AgentKeyLifetime.String() + `), so its private
          half is never written to disk; else in a private 0600 file
   agent  in the ssh-agent, or an error if none answers
   file   in a private 0600 file, removed once its push window has closed`,
@@ -84,7 +85,7 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
 	cmd.Flags().StringVar(&f.transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
 	cmd.Flags().StringVar(&f.via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
 	cmd.Flags().StringVar(&f.keyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
-	cmd.Flags().DurationVar(&f.agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+connect.AgentKeyLifetime.String()+")")
+	cmd.Flags().DurationVar(&f.agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+keyfile.AgentKeyLifetime.String()+")")
 	return cmd
 }
 
@@ -313,7 +314,7 @@ func agentKey(g *globals, store string, lifetime time.Duration, user, instanceID
 		}
 	}
 	if lifetime == 0 {
-		lifetime = connect.AgentKeyLifetime
+		lifetime = keyfile.AgentKeyLifetime
 	}
 	if lifetime < time.Second || lifetime > sshkeys.MaxAgentLifetime {
 		return "", none, fmt.Errorf("agent key lifetime %v: want 1s to %v", lifetime, sshkeys.MaxAgentLifetime)

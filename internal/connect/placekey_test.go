@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/placekey"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -56,7 +57,7 @@ func TestPlaceKeyPollsUntilDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := time.Now().Add(pushWindow).Truncate(time.Second)
+	exp := time.Now().Add(keyfile.Window).Truncate(time.Second)
 	api := &runCommandAPI{missing: 2, running: 2, final: awsapi.Invocation{Status: "Success"}}
 	cid, err := PlaceKey(context.Background(), api, "mi-0a1b2c3d4e5f00001", "alice", key.AuthorizedKey(), exp)
 	if err != nil || cid == "" {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/progress"
@@ -62,7 +63,7 @@ type ProxyOptions struct {
 	// KeepKey, if set, is told when this proxy, the last one using
 	// KeyFile, leaves it for reuse until its push window closes (at
 	// until); it arranges for the key set to be removed then (`jitssh
-	// proxy` starts a reaper, see ReapKey). If nil, the key is removed
+	// proxy` starts a reaper, see keyfile.Reap). If nil, the key is removed
 	// when the last proxy using it ends.
 	KeepKey func(keyFile string, until time.Time)
 	// MaxTunnelDuration caps EICE tunnels (seconds; 0: the service's 3600).
@@ -190,8 +191,8 @@ func newProxy(o ProxyOptions) (*proxy, error) {
 
 // heldKey is the key file while this proxy uses it.
 type heldKey struct {
-	use     *keyUse // nil with the user's own key (PublicKey)
-	release func()  // lets go of it (once)
+	use     *keyfile.Use // nil with the user's own key (PublicKey)
+	release func()       // lets go of it (once)
 	swept   chan struct{}
 }
 
@@ -204,23 +205,23 @@ func (k *heldKey) done() {
 }
 
 // takeKeyFile takes the key file's lock first: ssh may have read the key
-// file already (see keyfile.go), and from now on nobody removes it. The
+// file already (see package keyfile), and from now on nobody removes it. The
 // key directory is swept of keys left behind meanwhile.
 func (o *proxy) takeKeyFile() (*heldKey, error) {
 	k := &heldKey{release: func() {}}
 	if o.KeyFile == "" {
 		return k, nil
 	}
-	use, err := useKey(o.KeyFile)
+	use, err := keyfile.Take(o.KeyFile)
 	if err != nil {
 		return nil, err
 	}
 	var once sync.Once
-	k.use, k.release = use, func() { once.Do(func() { use.release(o.KeepKey) }) }
+	k.use, k.release = use, func() { once.Do(func() { use.Release(o.KeepKey) }) }
 	k.swept = make(chan struct{})
 	go func() {
 		defer close(k.swept)
-		SweepKeys(filepath.Dir(o.KeyFile), o.KeepKey)
+		keyfile.Sweep(filepath.Dir(o.KeyFile), o.KeepKey)
 	}()
 	return k, nil
 }
@@ -336,7 +337,7 @@ type credential struct {
 func (o *proxy) credentials(key *heldKey, e *ends) (*credential, error) {
 	c := &credential{pubKey: o.PublicKey, close: func() {}}
 	if c.pubKey == "" {
-		k, err := key.use.load()
+		k, err := key.use.Load()
 		if err != nil {
 			return nil, err
 		}
@@ -399,7 +400,7 @@ func (o *proxy) open(ctx context.Context, cancel func(), e *ends, cred *credenti
 	if o.name == transport.NameBastion {
 		step(&viaPushErr, func() error {
 			defer close(viaPushed)
-			return o.push(ctx, viaRecord(o.KeyFile, e.via.ID), e.via, o.viaUser, cred.pubKey)
+			return o.push(ctx, keyfile.ViaRecord(o.KeyFile, e.via.ID), e.via, o.viaUser, cred.pubKey)
 		})
 	}
 	step(&dialErr, func() (err error) {
@@ -587,14 +588,6 @@ func agentSigner(pubKey string) (ssh.Signer, func(), error) {
 		return nil, nil, err
 	}
 	return s, func() { ag.Close() }, nil
-}
-
-// viaRecord is where the push to a jump host is recorded, next to the key.
-func viaRecord(keyFile, viaID string) string {
-	if keyFile == "" {
-		return ""
-	}
-	return keyFile + ".via-" + viaID
 }
 
 // factsOnce gathers an instance's facts at most once, for whoever needs

@@ -1,4 +1,4 @@
-package connect
+package keyfile
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 func writeRecord(t *testing.T, key string, expires time.Time) {
 	t.Helper()
-	b, _ := json.Marshal(pushRecord{InstanceID: "i-0123456789abcdef0", User: "u", PublicKey: "k", Expires: expires})
-	if err := os.WriteFile(key+pushRecordSuffix, b, 0o600); err != nil {
+	b, _ := json.Marshal(Record{InstanceID: "i-0123456789abcdef0", User: "u", PublicKey: "k", Expires: expires})
+	if err := os.WriteFile(key+recordSuffix, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -37,19 +37,19 @@ func dirNames(t *testing.T, dir string) []string {
 func TestKeyReleaseLastRemoves(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "u@web-1")
-	a, err := useKey(key)
+	a, err := Take(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := useKey(key)
+	b, err := Take(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k1, err := a.load()
+	k1, err := a.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := b.load()
+	k2, err := b.Load()
 	if err != nil || k1.AuthorizedKey() != k2.AuthorizedKey() {
 		t.Fatalf("second user got another key: %v", err)
 	}
@@ -58,11 +58,11 @@ func TestKeyReleaseLastRemoves(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "u@web-1.other"), nil, 0o600)
 	kept := 0
 	keep := func(string, time.Time) { kept++ }
-	a.release(keep)
+	a.Release(keep)
 	if _, err := os.Stat(key); err != nil {
 		t.Fatalf("first release removed the key in use: %v", err)
 	}
-	b.release(keep)
+	b.Release(keep)
 	if got := dirNames(t, dir); len(got) != 1 || got[0] != "u@web-1.other" || kept != 0 {
 		t.Fatalf("after the last release: %v (kept %d)", got, kept)
 	}
@@ -74,17 +74,17 @@ func TestKeyReleaseLastRemoves(t *testing.T) {
 func TestKeyReaper(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "u@web-1")
-	u, err := useKey(key)
+	u, err := Take(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := u.load(); err != nil {
+	if _, err := u.Load(); err != nil {
 		t.Fatal(err)
 	}
 	until := time.Now().Add(time.Hour)
 	writeRecord(t, key, until)
 	var told time.Time
-	u.release(func(_ string, t time.Time) { told = t })
+	u.Release(func(_ string, t time.Time) { told = t })
 	if !told.Equal(until) {
 		t.Fatalf("keep told %v, want %v", told, until)
 	}
@@ -93,17 +93,17 @@ func TestKeyReaper(t *testing.T) {
 	}
 	until = time.Now().Add(300 * time.Millisecond) // (shorter, for the test)
 	writeRecord(t, key, until)
-	busy, err := useKey(key) // a proxy using it when the window closes
+	busy, err := Take(key) // a proxy using it when the window closes
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- ReapKey(context.Background(), key) }()
+	go func() { done <- Reap(context.Background(), key) }()
 	time.Sleep(100 * time.Millisecond)
 	if !ReaperRunning(key) {
 		t.Fatal("ReaperRunning is false while a reaper waits")
 	}
-	if err := ReapKey(context.Background(), key); err != nil { // a second one returns at once
+	if err := Reap(context.Background(), key); err != nil { // a second one returns at once
 		t.Fatal(err)
 	}
 	time.Sleep(time.Until(until) + 300*time.Millisecond)
@@ -135,20 +135,20 @@ func TestKeyReaper(t *testing.T) {
 	}
 }
 
-// SweepKeys removes a killed process's set whose window closed, keeps one
+// Sweep removes a killed process's set whose window closed, keeps one
 // in use, hands an idle one with an open window to keep, and removes old
 // half-written key files.
-func TestSweepKeys(t *testing.T) {
+func TestSweep(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "u@stale")
 	inUse := filepath.Join(dir, "u@busy")
 	open := filepath.Join(dir, "u@open")
 	for _, k := range []string{stale, inUse, open} {
-		u, err := useKey(k)
+		u, err := Take(k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := u.load(); err != nil {
+		if _, err := u.Load(); err != nil {
 			t.Fatal(err)
 		}
 		if k == inUse {
@@ -170,8 +170,8 @@ func TestSweepKeys(t *testing.T) {
 	older := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(agentPub, older, older)
 	var kept []string
-	SweepKeys(dir, func(p string, _ time.Time) { kept = append(kept, p) })
-	for _, p := range []string{stale, stale + pushRecordSuffix, stale + keyLockSuffix, half, agentPub} {
+	Sweep(dir, func(p string, _ time.Time) { kept = append(kept, p) })
+	for _, p := range []string{stale, stale + recordSuffix, stale + keyLockSuffix, half, agentPub} {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s not swept: %v", p, err)
 		}
@@ -185,13 +185,13 @@ func TestSweepKeys(t *testing.T) {
 		t.Errorf("keep told %v, want [%s]", kept, open)
 	}
 	// With a reaper waiting for it, keep is not told again.
-	reap, err := openLocked(open+pushRecordSuffix, syscall.LOCK_EX, false)
+	reap, err := openLocked(open+recordSuffix, syscall.LOCK_EX, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reap.Close()
 	kept = nil
-	SweepKeys(dir, func(p string, _ time.Time) { kept = append(kept, p) })
+	Sweep(dir, func(p string, _ time.Time) { kept = append(kept, p) })
 	if len(kept) != 0 {
 		t.Errorf("keep told %v with a reaper running", kept)
 	}

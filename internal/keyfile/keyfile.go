@@ -1,4 +1,4 @@
-package connect
+package keyfile
 
 import (
 	"context"
@@ -20,7 +20,7 @@ import (
 //
 //	K                       the private key (absent for the user's own key: K is then USER@HOST.own)
 //	K.lock                  held shared by every proxy using K, exclusively by whoever removes the set
-//	K.pushed, K.push.lock   the push record (pushcache.go), also locked by the reaper
+//	K.pushed, K.push.lock   the push record (push.go), also locked by the reaper
 //	                        waiting for K's push window to close; and its lock
 //	K.via-ID.pushed, …      the same for the jump host ID
 //
@@ -29,9 +29,9 @@ import (
 // set if K's push window has closed; while it is open the set stays, so
 // that the next ssh to the same USER@HOST within the window (scp bursts)
 // reuses the key without a push, and the proxy hands it to a reaper (see
-// ProxyOptions.KeepKey, ReapKey): a process that waits for the window to
-// close and then removes the set unless it is in use again. A set left by
-// a process that was killed is removed by the next proxy (SweepKeys).
+// Use.Release, Reap): a process that waits for the window to close and
+// then removes the set unless it is in use again. A set left by a process
+// that was killed is removed by the next proxy (Sweep).
 //
 // One race is left, as with any removal: ssh reads a key file present
 // when it starts before its proxy can take the lock, so a removal falling
@@ -43,19 +43,20 @@ const (
 	pushLockSuffx = ".push.lock"
 )
 
-// viaFileSuffix matches what viaRecord adds to K: ".via-ID.pushed" and
+// viaFileSuffix matches what ViaRecord adds to K: ".via-ID.pushed" and
 // ".via-ID.push.lock".
 var viaFileSuffix = regexp.MustCompile(`^\.via-(?:i|mi)-[0-9a-f]+(?:\.pushed|\.push\.lock)$`)
 
-// keyUse is a proxy's shared hold on a key file.
-type keyUse struct {
+// Use is a proxy's shared hold on a key file.
+type Use struct {
 	path string
 	lock *os.File
 }
 
-// useKey takes the shared lock on the key file path (creating the key
-// directory if need be).
-func useKey(path string) (*keyUse, error) {
+// Take takes the shared lock on the key file path (creating the key
+// directory if need be): from then on nobody removes the key file set
+// until the Use is released.
+func Take(path string) (*Use, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create key directory: %w", err)
 	}
@@ -63,12 +64,12 @@ func useKey(path string) (*keyUse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lock key file: %w", err)
 	}
-	return &keyUse{path: path, lock: f}, nil
+	return &Use{path: path, lock: f}, nil
 }
 
-// load returns the key at u.path if one is there (ssh may already have
-// read its public half), or generates and writes a new one.
-func (u *keyUse) load() (*sshkeys.Key, error) {
+// Load returns the key at the Use's path if one is there (ssh may already
+// have read its public half), or generates and writes a new one.
+func (u *Use) Load() (*sshkeys.Key, error) {
 	k, _, err := sshkeys.LoadOrCreate(u.path, "jitssh-ephemeral")
 	if err != nil {
 		return nil, fmt.Errorf("ephemeral key %s: %w", u.path, err)
@@ -76,16 +77,16 @@ func (u *keyUse) load() (*sshkeys.Key, error) {
 	return k, nil
 }
 
-// release ends this proxy's use of the key file. If it was the last user
+// Release ends this proxy's use of the key file. If it was the last user
 // and the push window is closed, the set is removed now; if the window is
 // open, keep (if not nil) is told until when it is, and the set stays;
 // with keep nil it is removed now all the same.
-func (u *keyUse) release(keep func(path string, until time.Time)) {
+func (u *Use) Release(keep func(path string, until time.Time)) {
 	defer u.lock.Close()
 	if syscall.Flock(int(u.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
 		return // another proxy uses it: the last one decides
 	}
-	if r, open := readPushRecord(u.path, time.Now()); open && keep != nil {
+	if r, open := readRecord(u.path, time.Now()); open && keep != nil {
 		keep(u.path, r.Expires)
 		return
 	}
@@ -129,7 +130,7 @@ func openLocked(path string, how int, create bool) (*os.File, error) {
 // holds path's lock exclusively. The lock file goes last.
 func removeKeySet(path string) {
 	os.Remove(path)
-	os.Remove(path + pushRecordSuffix)
+	os.Remove(path + recordSuffix)
 	os.Remove(path + pushLockSuffx)
 	dir, base := filepath.Split(path)
 	if ents, err := os.ReadDir(filepath.Clean(dir)); err == nil {
@@ -142,14 +143,14 @@ func removeKeySet(path string) {
 	os.Remove(path + keyLockSuffix)
 }
 
-// ReapKey is the reaper of the key file path: it waits for the push
+// Reap is the reaper of the key file path: it waits for the push
 // window to close and removes the key set unless a proxy is using it
 // then (that proxy, the last one out, decides again). It holds a lock on
 // the push record while it waits, so that there is one reaper per key
-// file and push: if another holds it, ReapKey returns at once. (It never
+// file and push: if another holds it, Reap returns at once. (It never
 // creates a file: a key directory being removed stays removable.) It
 // returns when the set is gone or ctx ends.
-func ReapKey(ctx context.Context, path string) error {
+func Reap(ctx context.Context, path string) error {
 	for {
 		rec, err := lockReap(path)
 		switch {
@@ -179,7 +180,7 @@ func ReapKey(ctx context.Context, path string) error {
 // lets a ReaperRunning check that holds it in passing finish.
 func lockReap(path string) (*os.File, error) {
 	for i := 0; ; i++ {
-		f, err := openLocked(path+pushRecordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+		f, err := openLocked(path+recordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
 		if !errors.Is(err, syscall.EWOULDBLOCK) || i == 5 {
 			return f, err
 		}
@@ -189,7 +190,7 @@ func lockReap(path string) (*os.File, error) {
 
 func reapLoop(ctx context.Context, path string) error {
 	for {
-		if r, ok := readPushRecordAny(path); ok {
+		if r, ok := readRecordAny(path); ok {
 			if err := sleepUntil(ctx, r.Expires); err != nil {
 				return err
 			}
@@ -207,7 +208,7 @@ func reapLoop(ctx context.Context, path string) error {
 		} else if err != nil {
 			return err
 		}
-		if r, ok := readPushRecordAny(path); ok && time.Now().Before(r.Expires) {
+		if r, ok := readRecordAny(path); ok && time.Now().Before(r.Expires) {
 			lock.Close() // pushed again: wait for the new window
 			continue
 		}
@@ -219,13 +220,13 @@ func reapLoop(ctx context.Context, path string) error {
 
 // readPushRecordAny returns the push record stored with the key file,
 // open or not.
-func readPushRecordAny(keyFile string) (pushRecord, bool) {
-	r, _ := readPushRecord(keyFile, time.Time{})
+func readRecordAny(keyFile string) (Record, bool) {
+	r, _ := readRecord(keyFile, time.Time{})
 	return r, !r.Expires.IsZero()
 }
 
 func keySetExists(path string) bool {
-	for _, p := range []string{path, path + pushRecordSuffix, path + keyLockSuffix} {
+	for _, p := range []string{path, path + recordSuffix, path + keyLockSuffix} {
 		if _, err := os.Lstat(p); err == nil {
 			return true
 		}
@@ -250,7 +251,7 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 // ReaperRunning reports whether a reaper waits for the key file path.
 func ReaperRunning(path string) bool {
-	f, err := openLocked(path+pushRecordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+	f, err := openLocked(path+recordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
 	if err != nil {
 		return errors.Is(err, syscall.EWOULDBLOCK)
 	}
@@ -258,12 +259,12 @@ func ReaperRunning(path string) bool {
 	return false
 }
 
-// SweepKeys removes what killed processes left in the key directory dir:
+// Sweep removes what killed processes left in the key directory dir:
 // key sets nobody uses whose push window has closed (one still open goes
 // to keep if no reaper waits for it), half-written key files
 // (".NAME.new*") over a minute old, and the public halves of agent keys
 // (".agent.pub") of a `jitssh ssh` killed over an hour ago.
-func SweepKeys(dir string, keep func(path string, until time.Time)) {
+func Sweep(dir string, keep func(path string, until time.Time)) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
@@ -294,7 +295,7 @@ func SweepKeys(dir string, keep func(path string, until time.Time)) {
 		if err != nil {
 			continue // in use, or gone
 		}
-		if r, ok := readPushRecordAny(path); ok && time.Now().Before(r.Expires) {
+		if r, ok := readRecordAny(path); ok && time.Now().Before(r.Expires) {
 			// Still valid: its reaper (or, if it has none, a new one)
 			// removes it when the window closes. Removing it earlier
 			// would only make the race above likelier.
@@ -307,4 +308,13 @@ func SweepKeys(dir string, keep func(path string, until time.Time)) {
 		removeKeySet(path)
 		f.Close()
 	}
+}
+
+// ViaRecord is where the push to the jump host viaID is recorded, next to
+// the key file ("" without a key file).
+func ViaRecord(keyFile, viaID string) string {
+	if keyFile == "" {
+		return ""
+	}
+	return keyFile + ".via-" + viaID
 }
