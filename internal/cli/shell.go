@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/ssmsession"
 	"github.com/jitssh/jitssh/internal/term"
 )
 
@@ -105,7 +105,7 @@ func runShell(ctx context.Context, o *shellOptions) error {
 	}
 	line := o.Progress(o.Target)
 	end := line.Begin("starting an SSM shell session on %s", inst.ID)
-	sh, err := connect.OpenShell(ctx, api, inst.ID, o.Reason, o.Logger())
+	sh, err := ssmsession.OpenShell(ctx, api, inst.ID, o.Reason, o.Logger())
 	end()
 	line.Clear()
 	if err != nil {
@@ -153,7 +153,7 @@ func runShell(ctx context.Context, o *shellOptions) error {
 
 // shellTerminal puts the terminal fd in raw mode and sends its size to
 // the session now and whenever the window changes; restore undoes both.
-func shellTerminal(fd int, sh *connect.Shell) (restore func(), err error) {
+func shellTerminal(fd int, sh *ssmsession.Shell) (restore func(), err error) {
 	restoreMode, err := term.MakeRaw(fd)
 	if err != nil {
 		return nil, err

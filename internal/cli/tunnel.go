@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/progress"
+	"github.com/jitssh/jitssh/internal/ssmsession"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -239,7 +240,7 @@ func runTunnel(ctx context.Context, o *tunnelOptions) error {
 
 // announceForwards says on stderr where each forwarding listens and, with
 // --output json, prints each as JSON on stdout.
-func announceForwards(o *tunnelOptions, inst targets.Instance, fws []*connect.Forward, lns []net.Listener) error {
+func announceForwards(o *tunnelOptions, inst targets.Instance, fws []*ssmsession.Forward, lns []net.Listener) error {
 	for i, fw := range fws {
 		sp, addr := o.Specs[i], lns[i].Addr().(*net.TCPAddr)
 		last := ""
@@ -272,15 +273,15 @@ func destination(sp portSpec, inst targets.Instance) string {
 
 // openForwards starts one SSM session per forwarding, at once; if one
 // fails, the others are ended and nothing is forwarded.
-func openForwards(ctx context.Context, log *slog.Logger, api connect.API, inst targets.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*connect.Forward, error) {
-	fws := make([]*connect.Forward, len(specs))
+func openForwards(ctx context.Context, log *slog.Logger, api connect.API, inst targets.Instance, specs []portSpec, lns []net.Listener, reason string) ([]*ssmsession.Forward, error) {
+	fws := make([]*ssmsession.Forward, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
 	for i, sp := range specs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fws[i], errs[i] = connect.OpenForward(ctx, connect.ForwardOptions{
+			fws[i], errs[i] = ssmsession.OpenForward(ctx, ssmsession.ForwardOptions{
 				API: api, InstanceID: inst.ID, Port: sp.RemotePort, RemoteHost: sp.RemoteHost,
 				LocalPort: lns[i].Addr().(*net.TCPAddr).Port, Reason: reason, Logger: log,
 			})
@@ -312,7 +313,7 @@ func firstError(errs []error) error {
 
 // serveForwards serves every forwarding until Ctrl-C, or until one
 // session ends, which ends the others.
-func serveForwards(ctx context.Context, stderr io.Writer, inst targets.Instance, specs []portSpec, fws []*connect.Forward, lns []net.Listener) error {
+func serveForwards(ctx context.Context, stderr io.Writer, inst targets.Instance, specs []portSpec, fws []*ssmsession.Forward, lns []net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(fws))
@@ -332,7 +333,7 @@ func serveForwards(ctx context.Context, stderr io.Writer, inst targets.Instance,
 		st := fw.Stats()
 		dest := destination(specs[i], inst)
 		switch {
-		case errors.Is(errs[i], connect.ErrSessionEnded):
+		case errors.Is(errs[i], ssmsession.ErrSessionEnded):
 			if failed == nil {
 				failed = fmt.Errorf("tunnel to %s closed after %d connections: %w", dest, st.Connections, errs[i])
 			}

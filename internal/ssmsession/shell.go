@@ -1,4 +1,4 @@
-package connect
+package ssmsession
 
 import (
 	"context"
@@ -23,14 +23,14 @@ type Shell struct {
 	dc         *datachannel.Session
 	SessionID  string
 	InstanceID string
-	api        API
+	api        transport.SessionAPI
 	log        *slog.Logger
 }
 
 // OpenShell starts a shell session on the instance. Output may start at
 // once: Standard_Stream sessions have no handshake (specs/ssm-protocol.md
 // §5.4).
-func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slog.Logger) (*Shell, error) {
+func OpenShell(ctx context.Context, api transport.SessionAPI, instanceID, reason string, log *slog.Logger) (*Shell, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -73,7 +73,7 @@ func OpenShell(ctx context.Context, api API, instanceID, reason string, log *slo
 }
 
 // NewShell wraps an already open client data-channel session (tests).
-func NewShell(dc *datachannel.Session, api API, sessionID, instanceID string) *Shell {
+func NewShell(dc *datachannel.Session, api transport.SessionAPI, sessionID, instanceID string) *Shell {
 	return &Shell{dc: dc, SessionID: sessionID, InstanceID: instanceID, api: api, log: slog.New(slog.DiscardHandler)}
 }
 

@@ -1,4 +1,4 @@
-package connect
+package ssmsession
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // chanConn is one end of an in-memory frame pipe.
@@ -51,7 +52,7 @@ func (c *chanConn) Close() error { c.once.Do(func() { close(c.done) }); return n
 
 // terminations is the part of AWS a shell's end touches: TerminateSession.
 type terminations struct {
-	API
+	transport.SessionAPI
 	mu  sync.Mutex
 	ids []string
 }

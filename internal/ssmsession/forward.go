@@ -1,4 +1,4 @@
-package connect
+package ssmsession
 
 import (
 	"context"
@@ -27,7 +27,7 @@ const (
 
 // ForwardOptions configures OpenForward.
 type ForwardOptions struct {
-	API        API
+	API        transport.SessionAPI
 	InstanceID string
 	// Port is the destination port; RemoteHost, if set, is the host the
 	// instance connects to (an RDS endpoint, another instance's private
@@ -52,7 +52,7 @@ type Forward struct {
 	Dest       string // host:port as the instance sees it
 	dc         *datachannel.Session
 	sm         *mux.Session
-	api        API
+	api        transport.SessionAPI
 	log        *slog.Logger
 	linger     time.Duration
 	conns      atomic.Int64
