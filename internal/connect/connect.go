@@ -7,8 +7,9 @@
 // (learned only over an AWS-authenticated transport, ssm or eice), and
 // splices the connection to the ssh client's ProxyCommand pipes.
 // Independent steps run concurrently. It also owns instance lookup by
-// source (Lookup), the ephemeral key files' lifecycle, SSM port
-// forwarding and shell sessions. See docs/transports.md.
+// source (Lookup). The ephemeral key file it pushes is internal/keyfile's;
+// SSM port forwarding and shell sessions are internal/ssmsession's. See
+// docs/transports.md.
 package connect
 
 import (
