@@ -83,6 +83,7 @@ func wordingProblems(root string) ([]string, error) {
 		if err != nil {
 			return err
 		}
+		problems = append(problems, paragraphProblems(fset, rel, f)...)
 		ast.Inspect(f, func(n ast.Node) bool {
 			lit, ok := n.(*ast.BasicLit)
 			if !ok || lit.Kind != token.STRING {
@@ -101,6 +102,48 @@ func wordingProblems(root string) ([]string, error) {
 	})
 	sort.Strings(problems)
 	return problems, err
+}
+
+// sentences matches the break between two sentences.
+var sentences = regexp.MustCompile(`[.!?] [A-Z]`)
+
+// paragraphAllowed are Error methods ("path:Type") that may return more
+// than one line or sentence, with the reason.
+var paragraphAllowed = map[string]string{
+	"internal/targets/target.go:AmbiguousError": "the matching instances as a table, one a line: the user picks from it",
+}
+
+// paragraphProblems lists the string literals of the Error methods in f
+// that make them more than one line ("\n") or sentence: an Error says
+// what happened and why on one line; advice goes in a field or method of
+// its own that the command line prints.
+func paragraphProblems(fset *token.FileSet, rel string, f *ast.File) []string {
+	var problems []string
+	for _, d := range f.Decls {
+		fn, ok := d.(*ast.FuncDecl)
+		if !ok || fn.Name.Name != "Error" || fn.Recv == nil || fn.Body == nil || fn.Type.Params.NumFields() != 0 {
+			continue
+		}
+		recv := fn.Recv.List[0].Type
+		if st, ok := recv.(*ast.StarExpr); ok {
+			recv = st.X
+		}
+		id, ok := recv.(*ast.Ident)
+		if !ok || paragraphAllowed[rel+":"+id.Name] != "" {
+			continue
+		}
+		ast.Inspect(fn.Body, func(n ast.Node) bool {
+			lit, ok := n.(*ast.BasicLit)
+			if !ok || lit.Kind != token.STRING {
+				return true
+			}
+			if s, err := strconv.Unquote(lit.Value); err == nil && (strings.Contains(s, "\n") || sentences.MatchString(s)) {
+				problems = append(problems, fmt.Sprintf("%s: %s.Error is more than one line or sentence: %q", fset.Position(lit.Pos()), id.Name, s))
+			}
+			return true
+		})
+	}
+	return problems
 }
 
 // namesOurs returns the command or flag of jitssh's that s names, or "".
@@ -138,7 +181,8 @@ func allowedLiteral(rel, s string) bool {
 	return false
 }
 
-// TestLibrariesNameNoCommandOrFlag: what to run is the CLI's to say.
+// TestLibrariesNameNoCommandOrFlag: what to run is the CLI's to say, and
+// an Error is one line.
 func TestLibrariesNameNoCommandOrFlag(t *testing.T) {
 	problems, err := wordingProblems(repoRoot(t))
 	if err != nil {
@@ -150,8 +194,8 @@ func TestLibrariesNameNoCommandOrFlag(t *testing.T) {
 }
 
 // TestWordingCatchesPlantedLiterals: the check fails on a library literal
-// naming a command or a flag, and not on comments, the CLI, tests or the
-// AWS CLI's own flags.
+// naming a command or a flag, and on an Error method's paragraph; not on
+// comments, the CLI, tests, the AWS CLI's own flags or other methods.
 func TestWordingCatchesPlantedLiterals(t *testing.T) {
 	root := t.TempDir()
 	plant := func(rel, src string) {
@@ -167,13 +211,14 @@ func TestWordingCatchesPlantedLiterals(t *testing.T) {
 	plant("internal/lib/b.go", "package lib\n\nvar B = `use --transport ssm`\n")
 	plant("internal/lib/c.go", "package lib\n\nvar C = \"run aws sso login --profile p; --user-tag\"\n")
 	plant("internal/lib/ok.go", "package lib\n\n// `jitssh ssh --via J`\nvar OK = \"aws sso login --profile p\" + \"--config x\" + \"jitssh-host users\"\n")
+	plant("internal/lib/e.go", "package lib\n\ntype E struct{}\n\nfunc (e *E) Error() string { return \"it failed. Try again\" + \"\\n  or not\" }\n\nfunc (e *E) Advice() string { return \"one. Two\\n\" }\n")
 	plant("internal/lib/a_test.go", "package lib\n\nvar T = \"jitssh ls --region r\"\n")
 	plant("internal/cli/cli.go", "package cli\n\nvar X = \"jitssh ls --region r\"\n")
 	got, err := wordingProblems(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"a.go:4:9: jitssh doctor", "b.go:3:9: --transport", "c.go:3:9: --user-tag"}
+	want := []string{"a.go:4:9: jitssh doctor", "b.go:3:9: --transport", "c.go:3:9: --user-tag", "e.go:5:37: E.Error is more than one line", "e.go:5:62: E.Error is more than one line"}
 	if len(got) != len(want) {
 		t.Fatalf("got %d problems, want %d: %q", len(got), len(want), got)
 	}

@@ -134,6 +134,7 @@ func adviceLines(err error) string {
 		upgrade *eice.UpgradeError
 		place   *connect.PlaceKeyError
 		noTrust *connect.NoTrustedChannelError
+		changed *knownhosts.ChangedError
 		s       string
 	)
 	if errors.As(err, &api) && api.Advice != "" {
@@ -150,6 +151,9 @@ func adviceLines(err error) string {
 	}
 	if errors.As(err, &noTrust) {
 		s += "\n  " + noTrust.Advice()
+	}
+	if errors.As(err, &changed) {
+		s += "\n  " + changed.Advice()
 	}
 	return s
 }

@@ -62,6 +62,8 @@ func TestAdviseTypedErrors(t *testing.T) {
 		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
 			[]string{"ended Failed (exit status 1): no such user\n  the script runs as root through the SSM agent and needs the user bob"}},
 		// Pins, the agent, the login name.
+		{fmt.Errorf("bastion: jump host i-1: %w", &knownhosts.ChangedError{Alias: "i-1", File: "/p/known_hosts", ForgetCommand: "jitssh known-hosts forget"}),
+			[]string{"bastion: jump host i-1: host key for i-1 has changed: ", "\n  Either the instance was rebuilt", "intercepting", "run `jitssh known-hosts forget i-1` (or delete the i-1 line from /p/known_hosts)"}},
 		{&connect.NoTrustedChannelError{Instance: inst, Pins: "/p/known_hosts"}, []string{"serves its VPC vpc-1\n  jitssh never trusts a host key first seen over a direct", "to /p/known_hosts"}},
 		{&knownhosts.NoPinError{Host: "web-1"}, []string{"no host key is pinned for web-1: jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"}},
 		{&knownhosts.NoPinError{Host: "web-1", InstanceID: inst.ID}, []string{"(" + inst.ID + "): jitssh learns it when `jitssh proxy` first connects to it; was the proxy run with --no-pin?"}},
@@ -99,6 +101,7 @@ func TestLibraryErrorsAreOneLine(t *testing.T) {
 		&sshkeys.AgentAddError{Socket: "/s", Err: errors.New("refused")},
 		&targets.UserNameError{ARN: "arn:aws:iam::1:root", Why: "root"},
 		&connect.NoTrustedChannelError{Instance: targets.Instance{ID: "i-1"}, Pins: "/p"},
+		&knownhosts.ChangedError{Alias: "i-1", File: "/p"},
 	} {
 		if s := err.Error(); strings.Contains(s, "\n") || strings.Contains(s, "jitssh ") || strings.Contains(s, "--") {
 			t.Errorf("%T.Error() = %q: want one line naming no command or flag", err, s)

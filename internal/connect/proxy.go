@@ -490,8 +490,8 @@ func (o *proxy) hostKeySeen(inst targets.Instance) func(ssh.PublicKey) {
 				return
 			}
 		}
-		fmt.Fprintf(o.ExplainHostKey, "jitssh: %v\n", &knownhosts.ChangedError{Alias: inst.ID, File: o.Pins.Path,
-			Pinned: pinned, Presented: []ssh.PublicKey{k}, ForgetCommand: o.Pins.ForgetCommand})
+		e := &knownhosts.ChangedError{Alias: inst.ID, File: o.Pins.Path, Pinned: pinned, Presented: []ssh.PublicKey{k}, ForgetCommand: o.Pins.ForgetCommand}
+		fmt.Fprintf(o.ExplainHostKey, "jitssh: %v\n  %s\n", e, e.Advice())
 	}
 }
 

@@ -284,7 +284,7 @@ func containsKey(keys []ssh.PublicKey, k ssh.PublicKey) bool {
 }
 
 // ChangedError reports that a host presented a key different from its pin.
-// The pin is left as it was.
+// The pin is left as it was. Its Error is one line; Advice is the rest.
 type ChangedError struct {
 	Alias         string
 	File          string
@@ -302,9 +302,14 @@ func describe(keys []ssh.PublicKey) string {
 }
 
 func (e *ChangedError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "host key for %s has changed: pinned %s (in %s), but the host now presents %s. ",
+	return fmt.Sprintf("host key for %s has changed: pinned %s (in %s), but the host now presents %s",
 		e.Alias, describe(e.Pinned), e.File, describe(e.Presented))
+}
+
+// Advice says what a changed key may mean and how to re-pin it (with
+// ForgetCommand when set).
+func (e *ChangedError) Advice() string {
+	var b strings.Builder
 	b.WriteString("Either the instance was rebuilt or given new host keys, or someone is intercepting the connection. The pin was not changed. ")
 	b.WriteString("If you know why the key changed, ")
 	if e.ForgetCommand != "" {

@@ -89,7 +89,7 @@ func TestPinLookupForget(t *testing.T) {
 	if !errors.As(err, &changed) {
 		t.Fatalf("Pin with a different key: err = %v, want *ChangedError", err)
 	}
-	msg := err.Error()
+	msg := err.Error() + "\n" + changed.Advice()
 	for _, want := range []string{alias, ssh.FingerprintSHA256(k1), ssh.FingerprintSHA256(k2), "jitssh known-hosts forget " + alias, s.Path, "not changed"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("ChangedError message lacks %q:\n%s", want, msg)

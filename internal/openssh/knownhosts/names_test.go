@@ -61,7 +61,7 @@ func TestAnswer(t *testing.T) {
 	// A different key offered: ChangedError naming the forget command.
 	var ce *ChangedError
 	_, err := s.Answer(Query{Host: "web-1", Reason: "HOSTNAME", KeyType: other.Type(), Key: b64(other)})
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "jitssh known-hosts forget "+id) {
+	if !errors.As(err, &ce) || strings.Contains(err.Error(), "\n") || !strings.Contains(ce.Advice(), "jitssh known-hosts forget "+id) {
 		t.Fatalf("changed key: %v", err)
 	}
 	// The latest resolution wins.
