@@ -111,6 +111,8 @@ func moreAdvice(err error) string {
 		return fmt.Sprintf(" (`jitssh doctor %s`)", timeout.InstanceID)
 	case errors.As(err, &timeout) && timeout.Look == transport.LookWithoutSSHD:
 		return fmt.Sprintf("; `jitssh shell %s` reaches it without sshd", timeout.InstanceID)
+	case errors.As(err, &timeout) && timeout.Look == transport.LookCalls:
+		return "; run with -v to see each call"
 	case errors.As(err, &noPin) && noPin.InstanceID == "":
 		return ": jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"
 	case errors.As(err, &noPin):

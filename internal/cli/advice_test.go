@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -57,6 +58,8 @@ func TestAdviseTypedErrors(t *testing.T) {
 			[]string{"or the websocket to ssmmessages blocked (`jitssh doctor " + inst.ID + "`)"}},
 		{&transport.TimeoutError{Waiting: "sshd", After: time.Second, Cause: "nothing speaks SSH", InstanceID: inst.ID, Look: transport.LookWithoutSSHD},
 			[]string{"nothing speaks SSH; `jitssh shell " + inst.ID + "` reaches it without sshd"}},
+		{fmt.Errorf("resolve: %w", &transport.TimeoutError{Waiting: "EC2", After: time.Second, Cause: transport.CauseAPI, Look: transport.LookCalls}),
+			[]string{"(proxy, VPN, firewall) or heavy throttling; run with -v to see each call"}},
 		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "TimedOut"}},
 			[]string{"ended TimedOut\n  the SSM agent did not run it in time: check the agent is online and not busy with other commands (`jitssh doctor mi-0123456789abcdef0`)"}},
 		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
@@ -106,5 +109,17 @@ func TestLibraryErrorsAreOneLine(t *testing.T) {
 		if s := err.Error(); strings.Contains(s, "\n") || strings.Contains(s, "jitssh ") || strings.Contains(s, "--") {
 			t.Errorf("%T.Error() = %q: want one line naming no command or flag", err, s)
 		}
+	}
+}
+
+// A wait on AWS that timed out (transport.Within with CauseAPI) points at
+// -v, as it did when the transport package said so itself.
+func TestAdviseAPITimeoutNamesVerbose(t *testing.T) {
+	err := transport.Within(context.Background(), time.Millisecond, "EC2 to describe web-1", transport.CauseAPI, func(ctx context.Context) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if got := advise(err).Error(); !strings.HasSuffix(got, "or heavy throttling; run with -v to see each call") || strings.Contains(err.Error(), "-v") {
+		t.Errorf("advise(%q) = %q", err, got)
 	}
 }

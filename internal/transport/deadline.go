@@ -77,6 +77,9 @@ const (
 	// LookWithoutSSHD: the instance reached without its sshd (an SSM
 	// shell session).
 	LookWithoutSSHD
+	// LookCalls: the AWS calls themselves, each logged as it is made
+	// (every wait with CauseAPI).
+	LookCalls
 )
 
 func (e *TimeoutError) Error() string {
@@ -88,7 +91,7 @@ func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // Likely causes, shared by the steps.
 const (
-	CauseAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"
+	CauseAPI         = "AWS did not answer in time: a slow or blocked network path to the AWS endpoints (proxy, VPN, firewall) or heavy throttling"
 	CauseDataChannel = "the websocket to the ssmmessages endpoint did not open: a proxy or firewall may block websockets, or the network is slow"
 	// CauseAgent is why an agent that SSM handed a session to stays
 	// silent (see WithinAgent).
@@ -106,13 +109,18 @@ func WithinAgent(ctx context.Context, d time.Duration, waiting, instanceID strin
 }
 
 // Within runs f with a deadline d; if the deadline (not ctx) ended it, the
-// error is a *TimeoutError saying what was awaited and why that may be.
+// error is a *TimeoutError saying what was awaited and why that may be
+// (with CauseAPI, LookCalls).
 func Within(ctx context.Context, d time.Duration, waiting, cause string, f func(context.Context) error) error {
 	tctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	err := f(tctx)
 	if err != nil && ctx.Err() == nil && tctx.Err() == context.DeadlineExceeded {
-		return &TimeoutError{Waiting: waiting, After: d, Cause: cause}
+		te := &TimeoutError{Waiting: waiting, After: d, Cause: cause}
+		if cause == CauseAPI {
+			te.Look = LookCalls
+		}
+		return te
 	}
 	return err
 }
