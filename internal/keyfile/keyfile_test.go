@@ -138,7 +138,7 @@ func TestKeyReaper(t *testing.T) {
 // Sweep removes a killed process's set whose window closed, keeps one
 // in use, hands an idle one with an open window to keep, and removes old
 // half-written key files.
-func TestSweep(t *testing.T) {
+func TestSweepKeys(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "u@stale")
 	inUse := filepath.Join(dir, "u@busy")
