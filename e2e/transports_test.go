@@ -14,7 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -28,7 +28,7 @@ func byName(t *testing.T, api *awsapi.Client, name string) targets.Instance {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	found, err := targets.Candidates(ctx, connect.Lookup{API: api}, targets.Spec{Kind: targets.KindName, Value: name})
+	found, err := targets.Candidates(ctx, instances.Lookup{API: api}, targets.Spec{Kind: targets.KindName, Value: name})
 	if err != nil || len(found) != 1 {
 		t.Fatalf("instance %s: %v, %v", name, found, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
@@ -219,7 +220,7 @@ type instanceCheck struct {
 // diagnoseInstance finds the target's instance and checks its state, its
 // SSM agent, the transport jitssh would use and the caller's permissions.
 func diagnoseInstance(ctx context.Context, out *findings, g *globals, ic instanceCheck, spec targets.Spec) {
-	lookup := connect.Lookup{API: ic.api, Warn: func(err error) {
+	lookup := instances.Lookup{API: ic.api, Warn: func(err error) {
 		out.add(check{Name: "instance search", Status: "warn", Detail: errText(err), Fix: "`jitssh policy user` prints the permissions jitssh needs"})
 	}}
 	inst, err := targets.Resolve(ctx, lookup, spec, nil)
@@ -259,7 +260,7 @@ func diagnoseInstance(ctx context.Context, out *findings, g *globals, ic instanc
 }
 
 // checkSSMAgent checks the instance's SSM agent is online.
-func checkSSMAgent(ctx context.Context, lookup connect.Lookup, inst targets.Instance) check {
+func checkSSMAgent(ctx context.Context, lookup instances.Lookup, inst targets.Instance) check {
 	st, err := lookup.SSMStatus(ctx, []string{inst.ID})
 	switch {
 	case err != nil:

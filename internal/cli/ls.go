@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/transport"
 )
@@ -222,11 +222,11 @@ func (s *lsSources) gather(ctx context.Context) {
 // managedInstances lists SSM's managed instances (with the tag, if any).
 func (s *lsSources) managedInstances(ctx context.Context) ([]awsapi.ManagedInstance, error) {
 	if s.q.tagKey != "" {
-		return connect.ManagedWithTag(ctx, s.api, s.q.tagKey, []string{s.q.tagValue})
+		return instances.ManagedWithTag(ctx, s.api, s.q.tagKey, []string{s.q.tagValue})
 	}
 	m, err := s.api.InstanceInformation(awsapi.Secondary(ctx), map[string][]string{"ResourceType": {"ManagedInstance"}})
 	if err != nil {
-		return nil, &connect.SourceError{Source: connect.ManagedSource, Err: err}
+		return nil, &instances.SourceError{Source: instances.ManagedSource, Err: err}
 	}
 	return m, nil
 }
@@ -239,7 +239,7 @@ func (s *lsSources) ec2Page(ctx context.Context, page []awsapi.Instance) {
 		if s.q.text != "" && !matchText(s.q.text, in.ID, in.Name, in.PrivateIP, in.PublicIP, in.PrivateDNS, in.PublicDNS) {
 			continue
 		}
-		t := connect.TargetOf(in)
+		t := instances.TargetOf(in)
 		s.rows = append(s.rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform})
 		ids = append(ids, in.ID)
 	}
@@ -282,7 +282,7 @@ func (s *lsSources) warnings() ([]error, error) {
 		if s.managedErr != nil {
 			return nil, errors.Join(s.ec2Err, s.managedErr)
 		}
-		warnings = append(warnings, &connect.SourceError{Source: "EC2 instances", Err: s.ec2Err})
+		warnings = append(warnings, &instances.SourceError{Source: "EC2 instances", Err: s.ec2Err})
 	}
 	if s.managedErr != nil {
 		warnings = append(warnings, s.managedErr)
@@ -307,7 +307,7 @@ func (s *lsSources) assemble() []listed {
 	}
 	rows := s.rows
 	for _, m := range s.managed {
-		t := connect.ManagedTarget(m)
+		t := instances.ManagedTarget(m)
 		if s.q.text != "" && !matchText(s.q.text, t.ID, t.Name, t.PrivateIP) {
 			continue
 		}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
@@ -209,7 +209,7 @@ func TestResolutionCandidatesSatisfyTheTarget(t *testing.T) {
 				t.Fatalf("parse %q: %v", form, err)
 			}
 			var warnings []error
-			found, err := targets.Candidates(context.Background(), connect.Lookup{API: api, Warn: func(err error) { warnings = append(warnings, err) }}, sp)
+			found, err := targets.Candidates(context.Background(), instances.Lookup{API: api, Warn: func(err error) { warnings = append(warnings, err) }}, sp)
 			if err != nil || len(warnings) > 0 {
 				t.Fatalf("seed %d: candidates of %s: %v %v", seed, form, err, warnings)
 			}

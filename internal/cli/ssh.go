@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
-	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/handoff"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
@@ -202,7 +202,7 @@ func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, s
 			return pick(ctx, sp, m)
 		}
 	}
-	inst, err := targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, choose)
+	inst, err := targets.Resolve(ctx, instances.Lookup{API: api, Warn: g.warn}, spec, choose)
 	wg.Wait()
 	endLookup()
 	line.Clear()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jitssh/jitssh/internal/connect"
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/ssmsession"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -35,7 +36,7 @@ func resolveTarget(ctx context.Context, g *globals, arg string) (connect.API, ta
 	if err != nil {
 		return nil, targets.Instance{}, err
 	}
-	inst, err := targets.Resolve(ctx, connect.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
+	inst, err := targets.Resolve(ctx, instances.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
 	if err != nil {
 		return nil, targets.Instance{}, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
@@ -95,13 +96,13 @@ type ProxyOptions struct {
 	Detach func()
 	Logger *slog.Logger
 	// Warn, if set, receives what failed without stopping the connection:
-	// one source of instances while resolving (Lookup.Warn), SSM when
+	// one source of instances while resolving (instances.Lookup.Warn), SSM when
 	// auto chooses a transport without the agent's status. Nil: such a
 	// failure while resolving is an error.
 	Warn func(error)
 }
 
-func (o ProxyOptions) lookup() Lookup { return Lookup{API: o.API, Warn: o.Warn} }
+func (o ProxyOptions) lookup() instances.Lookup { return instances.Lookup{API: o.API, Warn: o.Warn} }
 
 // Proxy is `jitssh proxy`: it connects and then copies stdin to the
 // connection and the connection to stdout until either side ends. Nothing
