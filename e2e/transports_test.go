@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -193,8 +195,14 @@ func conformance(t *testing.T, api *awsapi.Client, user string, tc transportCase
 			c.Close()
 			t.Fatalf("dial %s:%d over %s succeeded", tc.bad.ID, tc.badPort, tc.tr.Name())
 		}
-		if !strings.Contains(err.Error(), tc.badWant) {
-			t.Fatalf("error %q lacks %q", err, tc.badWant)
+		// the advice a refused EICE tunnel keeps apart from its error
+		var ue *eice.UpgradeError
+		advice := ""
+		if errors.As(err, &ue) {
+			advice = ue.Advice
+		}
+		if !strings.Contains(err.Error()+"\n"+advice, tc.badWant) {
+			t.Fatalf("error %q (advice %q) lacks %q", err, advice, tc.badWant)
 		}
 	})
 }
