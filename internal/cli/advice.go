@@ -29,8 +29,9 @@ func (e *advised) Unwrap() error { return e.err }
 // the advice the libraries keep apart from their one-line errors (AWS's
 // refusals, a failed key placement). Other errors are returned as they are.
 func advise(err error) error {
-	if err == nil {
-		return nil
+	var done *advised
+	if err == nil || errors.As(err, &done) {
+		return err // nothing to add, or added already
 	}
 	a := flagAdvice(err)
 	if a == "" {

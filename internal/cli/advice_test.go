@@ -87,6 +87,10 @@ func TestAdviseTypedErrors(t *testing.T) {
 			}
 		}
 	}
+	once := advise(connect.ErrNoKeyFile)
+	if twice := advise(fmt.Errorf("x: %w", once)); twice.Error() != "x: "+once.Error() {
+		t.Errorf("advise twice = %q", twice)
+	}
 	plain := errors.New("plain")
 	if advise(plain) != plain {
 		t.Error("advise changed an error it has no advice for")
