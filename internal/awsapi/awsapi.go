@@ -57,14 +57,15 @@ type Options struct {
 const DefaultCallTimeout = 30 * time.Second
 
 // CallTimeoutError is a call that AWS did not answer within the call
-// timeout.
+// timeout. Each call is logged as it is made, which the command line may
+// point at.
 type CallTimeoutError struct {
 	After time.Duration
 	Err   error
 }
 
 func (e *CallTimeoutError) Error() string {
-	return fmt.Sprintf("no answer from AWS within %v: a slow or blocked network path to the AWS endpoint (proxy, VPN, firewall) or heavy throttling; run with -v to see each call", e.After)
+	return fmt.Sprintf("no answer from AWS within %v: a slow or blocked network path to the AWS endpoint (proxy, VPN, firewall) or heavy throttling", e.After)
 }
 
 func (e *CallTimeoutError) Unwrap() error { return e.Err }

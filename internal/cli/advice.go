@@ -102,17 +102,18 @@ func flagAdvice(err error) string {
 // libraries' typed errors, "" for none.
 func moreAdvice(err error) string {
 	var (
-		timeout  *transport.TimeoutError
-		noPin    *knownhosts.NoPinError
-		agentAdd *sshkeys.AgentAddError
-		noUser   *targets.UserNameError
+		timeout     *transport.TimeoutError
+		callTimeout *awsapi.CallTimeoutError
+		noPin       *knownhosts.NoPinError
+		agentAdd    *sshkeys.AgentAddError
+		noUser      *targets.UserNameError
 	)
 	switch {
 	case errors.As(err, &timeout) && timeout.Look == transport.LookAgent:
 		return fmt.Sprintf(" (`jitssh doctor %s`)", timeout.InstanceID)
 	case errors.As(err, &timeout) && timeout.Look == transport.LookWithoutSSHD:
 		return fmt.Sprintf("; `jitssh shell %s` reaches it without sshd", timeout.InstanceID)
-	case errors.As(err, &timeout) && timeout.Look == transport.LookCalls:
+	case errors.As(err, &timeout) && timeout.Look == transport.LookCalls, errors.As(err, &callTimeout):
 		return "; run with -v to see each call"
 	case errors.As(err, &noPin) && noPin.InstanceID == "":
 		return ": jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"

@@ -60,6 +60,7 @@ func TestAdviseTypedErrors(t *testing.T) {
 			[]string{"nothing speaks SSH; `jitssh shell " + inst.ID + "` reaches it without sshd"}},
 		{fmt.Errorf("resolve: %w", &transport.TimeoutError{Waiting: "EC2", After: time.Second, Cause: transport.CauseAPI, Look: transport.LookCalls}),
 			[]string{"(proxy, VPN, firewall) or heavy throttling; run with -v to see each call"}},
+		{fmt.Errorf("sts:GetCallerIdentity: %w", &awsapi.CallTimeoutError{After: time.Second}), []string{"no answer from AWS within 1s: a slow or blocked network path to the AWS endpoint (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"}},
 		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "TimedOut"}},
 			[]string{"ended TimedOut\n  the SSM agent did not run it in time: check the agent is online and not busy with other commands (`jitssh doctor mi-0123456789abcdef0`)"}},
 		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
@@ -109,6 +110,7 @@ func TestLibraryErrorsAreOneLine(t *testing.T) {
 		&targets.UserNameError{ARN: "arn:aws:iam::1:root", Why: "root"},
 		&connect.NoTrustedChannelError{Instance: targets.Instance{ID: "i-1"}, Pins: "/p"},
 		&knownhosts.ChangedError{Alias: "i-1", File: "/p"},
+		&awsapi.CallTimeoutError{After: time.Second},
 	} {
 		if s := err.Error(); strings.Contains(s, "\n") || strings.Contains(s, "jitssh ") || strings.Contains(s, "--") {
 			t.Errorf("%T.Error() = %q: want one line naming no command or flag", err, s)
