@@ -52,7 +52,7 @@ func groupOf(p string) string {
 		return groupSandbox
 	case under(l, "internal/host"), l == "internal/hostcli", l == "internal/authkeyscli", l == "internal/imds", l == "internal/varlink":
 		return groupInstance
-	case under(l, "internal/datachannel"), l == "internal/eickey", l == "internal/placekey", l == "internal/policy":
+	case under(l, "internal/datachannel"), l == "internal/eickey", l == "internal/placekey", l == "internal/policy", l == "internal/textwidth":
 		return groupShared
 	case l == "internal/testtool", under(l, "internal/testutil"), l == "internal/archtest":
 		return groupTestSup
