@@ -88,6 +88,7 @@ func (sb *Sandbox) writeProfiles() (configPath, credsPath string, err error) {
 			write(id.Name, id)
 		}
 	}
+	sb.writeSSOProfile(&cfg)
 	configPath = filepath.Join(sb.StateDir, "aws-config")
 	credsPath = filepath.Join(sb.StateDir, "aws-credentials")
 	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -144,8 +145,11 @@ type Sandbox struct {
 	SSHPort int
 	// CloudTrail is the path of the CloudTrail JSON-lines log.
 	CloudTrail string
+	// SSO is the account's IAM Identity Center (ssosvc.go).
+	SSO *sso.Service
 
 	identities []world.Identity // every identity, default first
+	ssoSetup   ssoSetup
 
 	log         *slog.Logger
 	servers     []*http.Server

@@ -46,6 +46,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	sb.Identity, sb.identities = acct.Identities[0], acct.Identities
+	sb.ssoSetup = ssoSetupOf(acct)
 	mode, hostBin, err := sb.chooseSSHServer(&cfg)
 	if err != nil {
 		return nil, err
@@ -201,7 +202,8 @@ func (sb *Sandbox) newSigner(cfg Config) (*signer.Signer, string, error) {
 
 // routes sets the run-time knobs and returns the handler of the API
 // listener at addr: the data channel, the admin endpoints, the EICE
-// websocket and the AWS APIs, with the CloudTrail log opened.
+// websocket, IAM Identity Center (by path) and the signed AWS APIs, with
+// the CloudTrail log opened.
 func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	sb.URL = "http://" + addr
 	wsBase := "ws://" + addr
@@ -228,6 +230,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
+	sb.startSSO(mux, admin, tl)
 	mux.Handle("/openTunnel", &eice.Handler{
 		World: sb.World, Trail: tl, Logger: sb.log.With("component", "eice"),
 		Dial: func(ctx context.Context, vpcID, host string, port int) (eice.Conn, error) {

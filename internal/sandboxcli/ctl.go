@@ -37,7 +37,7 @@ func newCtlCmd(stdout io.Writer) *cobra.Command {
 	c := &ctlClient{stdout: stdout, http: &http.Client{Timeout: 90 * time.Second}}
 	cmd := &cobra.Command{
 		Use:   "ctl",
-		Short: "Change a running sandbox: data-channel faults, API latency and throttling, instance state and SSM agents",
+		Short: "Change a running sandbox: data-channel faults, API latency and throttling, instance state and SSM agents, SSO sign-ins",
 		Long: `ctl talks to a running sandbox's admin endpoints (/_sandbox/…, loopback
 only). The sandbox and its admin secret are found from --env-file (the file
 "up" wrote), else from the environment (AWS_ENDPOINT_URL and
@@ -83,7 +83,7 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 	cmd.AddCommand(c.rulesCmd("latency", "API=DURATION", "Show or replace the per-API latency rules"),
 		c.rulesCmd("throttle", "API=RULE", "Show or replace the per-API throttle rules (25%, 0.25, 5/s, 30/m, next:N)"),
 		c.rulesCmd("fail", "API=RULE", "Show or replace the per-API fail rules: HTTP 500 for the calls they pick (25%, 0.25, 5/s, 30/m, next:N)"),
-		c.faultsCmd(), c.instancesCmd(), c.instanceCmd())
+		c.faultsCmd(), c.instancesCmd(), c.instanceCmd(), c.ssoCmd())
 	return cmd
 }
 

@@ -8,7 +8,8 @@
 // One file per concern, each with its types, its checks and its part of
 // Resolve: identities.go (identities and policies), network.go (VPCs,
 // subnets, EC2 Instance Connect Endpoints), instances.go (EC2 and managed
-// instances), knobs.go (latency, throttle and fail rules), generate.go
+// instances), knobs.go (latency, throttle and fail rules), sso.go (IAM
+// Identity Center: users, permission sets, assignments), generate.go
 // (the generated fleet), builtin.go (the built-in account); this file holds
 // the whole (File, Account), parsing, check's order and Resolve.
 package config
@@ -20,10 +21,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -59,6 +62,11 @@ type File struct {
 	// Fail are per-API rules of the throttle forms picking calls to
 	// answer with HTTP 500 (the service's internal error).
 	Fail map[string]string `toml:"fail"`
+	// SSO, PermissionSets and SSOUsers describe the IAM Identity Center
+	// (sso.go).
+	SSO            SSOSpec             `toml:"sso"`
+	PermissionSets []PermissionSetSpec `toml:"permission_sets"`
+	SSOUsers       []SSOUserSpec       `toml:"sso_users"`
 
 	dir string // for relative policy files
 }
@@ -77,6 +85,11 @@ type Account struct {
 	Endpoints []world.Endpoint
 	// Latency, Throttle and Fail are the per-API knob rules.
 	Latency, Throttle, Fail map[string]string
+	// SSOUsers and PermissionSets are the IAM Identity Center's directory;
+	// SSOAccessTokenTTL is its access tokens' lifetime (0: the default).
+	SSOUsers          []sso.User
+	PermissionSets    []sso.PermissionSet
+	SSOAccessTokenTTL time.Duration
 }
 
 // Built-in defaults.
@@ -176,6 +189,9 @@ func (f *File) check() error {
 	if err := f.checkKnobs(); err != nil {
 		return err
 	}
+	if err := f.checkSSO(); err != nil {
+		return err
+	}
 	return f.checkGenerate(ids)
 }
 
@@ -273,6 +289,9 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
 	a.Latency, a.Throttle, a.Fail = f.Latency, f.Throttle, f.Fail
+	if err := f.resolveSSO(a, localUser); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -29,9 +29,10 @@ import (
 	"time"
 )
 
-// Services are the signing names the sandbox serves; an API key must name
-// one of them.
-var Services = []string{"ec2", "ec2-instance-connect", "ssm", "sts"}
+// Services are the signing names of the signed APIs the sandbox serves,
+// and IAM Identity Center's sso (the portal API) and sso-oauth (OIDC), as
+// CloudTrail names them; an API key must name one of them.
+var Services = []string{"ec2", "ec2-instance-connect", "ssm", "sts", "sso", "sso-oauth"}
 
 // MaxLatency bounds a latency rule (a sandbox that never answers helps no
 // one; use the data-channel faults for stalls).

@@ -1,0 +1,140 @@
+package sandbox
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/sso"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+)
+
+// The sandbox's IAM Identity Center (package sso): its routes on the API
+// listener, its admin endpoints, and the AWS config's sso-session and
+// profile "sso".
+
+// SSOSessionName is the sso-session the env file's AWS config names
+// ([sso-session sandbox]); the token cache of a sign-in is
+// ~/.aws/sso/cache/<sha1 of this name>.json.
+const SSOSessionName = "sandbox"
+
+// SSOProfile is the AWS profile that signs in through the sandbox's
+// Identity Center.
+const SSOProfile = "sso"
+
+// ssoSetup is the directory of the account, kept from Start until routes.
+type ssoSetup struct {
+	users []sso.User
+	sets  []sso.PermissionSet
+	ttl   time.Duration
+}
+
+func ssoSetupOf(acct *config.Account) ssoSetup {
+	return ssoSetup{users: acct.SSOUsers, sets: acct.PermissionSets, ttl: acct.SSOAccessTokenTTL}
+}
+
+// startSSO creates the Identity Center and adds its API paths and pages
+// to mux (the OIDC and portal APIs are not SigV4-signed: they are routed
+// by path, AWS's paths, before the signed APIs' catch-all) and its
+// admin endpoints to admin.
+func (sb *Sandbox) startSSO(mux, admin *http.ServeMux, tl *trail.Log) {
+	sb.SSO = sso.New(sso.Options{
+		Region: sb.World.Region, Account: sb.World.Account, BaseURL: sb.URL,
+		Users: sb.ssoSetup.users, PermissionSets: sb.ssoSetup.sets, AccessTokenTTL: sb.ssoSetup.ttl,
+		IssueSession: sb.issueSSOSession,
+		Trail:        tl, Knobs: &sb.knobs, Logger: sb.log.With("component", "sso"),
+	})
+	sb.SSO.Register(mux)
+	sb.registerSSOAdmin(admin)
+}
+
+// The admin endpoints of the Identity Center (`jitssh-sandbox ctl sso`):
+//
+//	GET  /_sandbox/sso/pending   the device authorizations waiting for approval
+//	POST /_sandbox/sso/approve   {"user_code":"BCDF-GHJK","user":"dave"} ("" user: the first)
+//	POST /_sandbox/sso/deny      {"user_code":"BCDF-GHJK"}
+//	POST /_sandbox/sso/revoke    {"user":"dave"} ("": every user) → {"revoked":N}
+//	GET  /_sandbox/sso/settings  {"access_token_ttl":"1h0m0s"}
+//	PUT  /_sandbox/sso/settings  {"access_token_ttl":"30s"}
+func (sb *Sandbox) registerSSOAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("GET /_sandbox/sso/pending", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, sb.SSO.Pending())
+	})
+	type decision struct {
+		UserCode string `json:"user_code"`
+		User     string `json:"user"`
+	}
+	mux.HandleFunc("POST /_sandbox/sso/approve", func(w http.ResponseWriter, r *http.Request) {
+		var d decision
+		if decodeAdmin(w, r, &d) {
+			adminResult(w, map[string]string{"approved": d.UserCode}, sb.SSO.Approve(d.UserCode, d.User))
+		}
+	})
+	mux.HandleFunc("POST /_sandbox/sso/deny", func(w http.ResponseWriter, r *http.Request) {
+		var d decision
+		if decodeAdmin(w, r, &d) {
+			adminResult(w, map[string]string{"denied": d.UserCode}, sb.SSO.Deny(d.UserCode))
+		}
+	})
+	mux.HandleFunc("POST /_sandbox/sso/revoke", func(w http.ResponseWriter, r *http.Request) {
+		var d struct {
+			User string `json:"user"`
+		}
+		if decodeAdmin(w, r, &d) {
+			n, err := sb.SSO.Revoke(d.User)
+			adminResult(w, map[string]int{"revoked": n}, err)
+		}
+	})
+	mux.HandleFunc("/_sandbox/sso/settings", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+		case http.MethodPut:
+			var s struct {
+				AccessTokenTTL string `json:"access_token_ttl"`
+			}
+			if !decodeAdmin(w, r, &s) {
+				return
+			}
+			d, err := time.ParseDuration(s.AccessTokenTTL)
+			if err == nil {
+				err = sb.SSO.SetAccessTokenTTL(d)
+			}
+			if err != nil {
+				http.Error(w, fmt.Sprintf("access_token_ttl %q: want a duration from 1s to 24h, like 30s", s.AccessTokenTTL), http.StatusBadRequest)
+				return
+			}
+			sb.log.Info("SSO settings changed", "access_token_ttl", d)
+		default:
+			w.Header().Set("Allow", "GET, PUT")
+			http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
+			return
+		}
+		writeJSON(w, map[string]string{"access_token_ttl": sb.SSO.AccessTokenTTL().String()})
+	})
+}
+
+// writeSSOProfile appends the sso-session and the profile "sso" to an AWS
+// config, when the Identity Center has a user with an assignment: the
+// profile uses the first user's first assignment. Its endpoint_url
+// reaches both SSO services (the SDKs and the aws CLI send sso-oidc and
+// portal calls to the configured endpoint; AWS's paths are routed).
+func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
+	if len(sb.ssoSetup.users) == 0 || len(sb.ssoSetup.users[0].Assignments) == 0 {
+		return
+	}
+	u := sb.ssoSetup.users[0]
+	a := u.Assignments[0]
+	fmt.Fprintf(cfg, "\n# IAM Identity Center: jitssh login --profile %s (approve with `jitssh-sandbox ctl sso approve CODE`)\n", SSOProfile)
+	fmt.Fprintf(cfg, "[sso-session %s]\nsso_start_url = %s\nsso_region = %s\nsso_registration_scopes = sso:account:access\n",
+		SSOSessionName, sb.SSO.StartURL(), sb.World.Region)
+	fmt.Fprintf(cfg, "\n# %s in %s as %s\n[profile %s]\nsso_session = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\n",
+		a.PermissionSet, a.Account, u.UserName, SSOProfile, SSOSessionName, a.Account, a.PermissionSet, sb.World.Region, sb.URL)
+}
+
+// issueSSOSession opens the role session of GetRoleCredentials.
+func (sb *Sandbox) issueSSOSession(id world.Identity, ttl time.Duration) (sso.Credentials, error) {
+	return sso.Credentials{}, fmt.Errorf("temporary credentials for %s need the sandbox's session core (world.IssueSession)", id.ARN)
+}
