@@ -1,0 +1,197 @@
+package sandboxcli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/testtool"
+)
+
+// ssoDeviceSignIn signs in to the sandbox's Identity Center with the real
+// SDK's OIDC client, the approval given by `ctl sso approve` (without a
+// code: the only pending one), and returns the AWS CLI's token cache
+// entry for the sso-session "sandbox".
+func ssoDeviceSignIn(t *testing.T, vars map[string]string, envFile string, approveArgs ...string) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	oidc := ssooidc.NewFromConfig(aws.Config{Region: vars["AWS_REGION"], BaseEndpoint: aws.String(vars["AWS_ENDPOINT_URL"]), RetryMaxAttempts: 1})
+	reg, err := oidc.RegisterClient(ctx, &ssooidc.RegisterClientInput{ClientName: aws.String("sandboxcli-test"), ClientType: aws.String("public"), Scopes: []string{"sso:account:access"}})
+	if err != nil {
+		t.Fatalf("RegisterClient: %v", err)
+	}
+	startURL := vars["AWS_ENDPOINT_URL"] + "/start"
+	dev, err := oidc.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, StartUrl: aws.String(startURL)})
+	if err != nil {
+		t.Fatalf("StartDeviceAuthorization: %v", err)
+	}
+	if out, errOut, code := ctl(t, envFile, "sso", "pending"); code != 0 || !strings.HasPrefix(out, *dev.UserCode+"  sandboxcli-test") {
+		t.Fatalf("ctl sso pending: %d %q %s", code, out, errOut)
+	}
+	if out, errOut, code := ctl(t, envFile, append([]string{"sso", "approve"}, approveArgs...)...); code != 0 || out != "approved "+*dev.UserCode+"\n" {
+		t.Fatalf("ctl sso approve: %d %q %s", code, out, errOut)
+	}
+	tok, err := oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret,
+		GrantType: aws.String("urn:ietf:params:oauth:grant-type:device_code"), DeviceCode: dev.DeviceCode})
+	if err != nil {
+		t.Fatalf("CreateToken after approval: %v", err)
+	}
+	utc := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+	return map[string]any{
+		"startUrl": startURL, "region": vars["AWS_REGION"], "accessToken": *tok.AccessToken,
+		"expiresAt": utc(time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)), "clientId": *reg.ClientId, "clientSecret": *reg.ClientSecret,
+		"registrationExpiresAt": utc(time.Unix(reg.ClientSecretExpiresAt, 0)), "refreshToken": *tok.RefreshToken,
+	}
+}
+
+// ssoHome returns a home directory whose ~/.aws/sso/cache holds token for
+// the sso-session "sandbox", as `aws sso login` writes it.
+func ssoHome(t *testing.T, token map[string]any) string {
+	t.Helper()
+	home := t.TempDir()
+	sum := sha1.Sum([]byte(sandbox.SSOSessionName))
+	dir := filepath.Join(home, ".aws", "sso", "cache")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(token)
+	if err := os.WriteFile(filepath.Join(dir, hex.EncodeToString(sum[:])+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return home
+}
+
+// awsSSO runs the pip aws CLI with the sandbox's AWS config and home.
+func awsSSO(t *testing.T, vars map[string]string, home string, args ...string) (string, string, int) {
+	t.Helper()
+	bin := testtool.Need(t, "aws", "pip install awscli")
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--output", "json"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "AWS_CONFIG_FILE=" + vars["JITSSH_SANDBOX_AWS_CONFIG"],
+		"AWS_SHARED_CREDENTIALS_FILE=" + vars["JITSSH_SANDBOX_AWS_CREDENTIALS"], "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1"}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PYENV_") || strings.HasPrefix(kv, "LANG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// TestSSOSignInWithCtlAndTheAWSCLI: a device sign-in approved with `ctl
+// sso approve`, its token in the AWS CLI's cache, and `aws sts
+// get-caller-identity --profile sso` (the pip CLI v1: GetRoleCredentials
+// with the cached token, then STS with the role session) answered as the
+// permission set's role session named after the Identity Center user;
+// the Go SDK's SSO provider does the same from the same files; after `ctl
+// sso revoke` the portal refuses the token.
+func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox and runs the aws CLI")
+	}
+	vars, envFile := upFile(t)
+	conf, err := os.ReadFile(vars["JITSSH_SANDBOX_AWS_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[sso-session sandbox]\nsso_start_url = " + vars["AWS_ENDPOINT_URL"] + "/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n",
+		"[profile sso]\nsso_session = sandbox\nsso_account_id = 123456789012\nsso_role_name = JitsshUser\nregion = us-east-1\nendpoint_url = " + vars["AWS_ENDPOINT_URL"] + "\n"} {
+		if !strings.Contains(string(conf), want) {
+			t.Fatalf("AWS config lacks\n%s\nin\n%s", want, conf)
+		}
+	}
+	user := vars["JITSSH_SANDBOX_USER"] // the built-in first SSO user is named like the default identity's session
+	token := ssoDeviceSignIn(t, vars, envFile, "--wait", "5s")
+	out, errOut, code := awsSSO(t, vars, ssoHome(t, token), "sts", "get-caller-identity", "--profile", "sso")
+	var who struct{ Arn, UserId, Account string }
+	if code != 0 || json.Unmarshal([]byte(out), &who) != nil {
+		t.Fatalf("aws sts get-caller-identity --profile sso: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !regexp.MustCompile(`^arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_JitsshUser_[0-9a-f]{16}/` + regexp.QuoteMeta(user) + `$`).MatchString(who.Arn) ||
+		!strings.HasSuffix(who.UserId, ":"+user) {
+		t.Fatalf("caller %+v, want the JitsshUser role session of %s", who, user)
+	}
+
+	// The Go SDK's SSO credential provider, from the same files.
+	home := ssoHome(t, token)
+	t.Setenv("HOME", home)
+	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_STS", "AWS_REGION"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithSharedConfigProfile("sso"),
+		awsconfig.WithSharedConfigFiles([]string{vars["JITSSH_SANDBOX_AWS_CONFIG"]}), awsconfig.WithSharedCredentialsFiles([]string{vars["JITSSH_SANDBOX_AWS_CREDENTIALS"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil || *got.Arn != who.Arn {
+		t.Fatalf("the Go SDK with profile sso: %v %v", err, got)
+	}
+
+	// Revoked: a fresh CLI (no cached role credentials) is refused.
+	if out, errOut, code := ctl(t, envFile, "sso", "revoke", "--user", user); code != 0 || out != "revoked 1 sign-in(s)\n" {
+		t.Fatalf("ctl sso revoke: %d %q %s", code, out, errOut)
+	}
+	_, errOut, code = awsSSO(t, vars, ssoHome(t, token), "sts", "get-caller-identity", "--profile", "sso")
+	if code == 0 || !strings.Contains(errOut, "UnauthorizedException") {
+		t.Fatalf("after revocation: exit %d\n%s", code, errOut)
+	}
+	if out, errOut, code := ctl(t, envFile, "sso", "ttl", "30s"); code != 0 || out != "access_token_ttl=30s\n" {
+		t.Fatalf("ctl sso ttl: %d %q %s", code, out, errOut)
+	}
+}
+
+// TestCtlSSOErrors: approving without a pending sign-in, an unknown code
+// or user, and a bad duration fail with messages that say what to do.
+func TestCtlSSOErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox")
+	}
+	t.Parallel()
+	_, envFile := upFile(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sso", "approve"}, "no device sign-in is pending"},
+		{[]string{"sso", "approve", "BCDF-GHJK"}, "user code BCDF-GHJK is unknown"},
+		{[]string{"sso", "approve", "AEIO-UAEI"}, "not a letter of user codes"},
+		{[]string{"sso", "approve", "BCDF-GHJK", "--user", "mallory"}, `"mallory" is not a user`},
+		{[]string{"sso", "revoke", "--user", "mallory"}, `"mallory" is not a user`},
+		{[]string{"sso", "ttl", "soon"}, "is not a duration"},
+		{[]string{"sso", "ttl", "48h"}, "from 1s to 24h"},
+	} {
+		out, errOut, code := ctl(t, envFile, c.args...)
+		if code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("ctl %v: exit %d, %q %q; want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if out, _, code := ctl(t, envFile, "sso", "pending", "--output", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Errorf("ctl sso pending -o json: %d %q", code, out)
+	}
+}
