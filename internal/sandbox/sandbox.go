@@ -300,14 +300,14 @@ func (e echoConn) Close() error                { e.w.Close(); return e.r.Close()
 // Env returns the environment that points AWS clients (jitssh, the SDK, the
 // aws CLI) at the sandbox with the default identity.
 func (sb *Sandbox) Env() []string {
-	return []string{
+	return append([]string{
 		"AWS_ENDPOINT_URL=" + sb.URL,
 		"AWS_ACCESS_KEY_ID=" + sb.Identity.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + sb.Identity.SecretAccessKey,
 		"AWS_REGION=" + sb.World.Region,
 		"AWS_DEFAULT_REGION=" + sb.World.Region,
 		"AWS_EC2_METADATA_DISABLED=true",
-	}
+	}, sb.ssoEnv()...)
 }
 
 // DefaultUser is the OS user jitssh logs in as with the default identity:
@@ -364,6 +364,7 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort),
 		"JITSSH_SANDBOX_USER=" + sb.DefaultUser(),
 	}
+	vars = append(vars, sb.ssoEnv()...)
 	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")
 		fmt.Fprintf(&sbld, "export %s=%s\n", k, shellQuote(v))

@@ -118,9 +118,12 @@ func (sb *Sandbox) registerSSOAdmin(mux *http.ServeMux) {
 
 // writeSSOProfile appends the sso-session and the profile "sso" to an AWS
 // config, when the Identity Center has a user with an assignment: the
-// profile uses the first user's first assignment. Its endpoint_url
-// reaches both SSO services (the SDKs and the aws CLI send sso-oidc and
-// portal calls to the configured endpoint; AWS's paths are routed).
+// profile uses the first user's first assignment. Both SSO services are
+// named in a services section as well as by endpoint_url: the Go SDK
+// builds the SSO credential provider's clients before it reads a
+// profile's endpoint_url, so only the services section (or
+// AWS_ENDPOINT_URL_SSO and AWS_ENDPOINT_URL_SSO_OIDC, which the env file
+// sets) keeps them off AWS's real endpoints.
 func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
 	if len(sb.ssoSetup.users) == 0 || len(sb.ssoSetup.users[0].Assignments) == 0 {
 		return
@@ -130,11 +133,26 @@ func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
 	fmt.Fprintf(cfg, "\n# IAM Identity Center: jitssh login --profile %s (approve with `jitssh-sandbox ctl sso approve CODE`)\n", SSOProfile)
 	fmt.Fprintf(cfg, "[sso-session %s]\nsso_start_url = %s\nsso_region = %s\nsso_registration_scopes = sso:account:access\n",
 		SSOSessionName, sb.SSO.StartURL(), sb.World.Region)
-	fmt.Fprintf(cfg, "\n# %s in %s as %s\n[profile %s]\nsso_session = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\n",
-		a.PermissionSet, a.Account, u.UserName, SSOProfile, SSOSessionName, a.Account, a.PermissionSet, sb.World.Region, sb.URL)
+	fmt.Fprintf(cfg, "\n[services %s]\nsso =\n  endpoint_url = %s\nsso_oidc =\n  endpoint_url = %s\n",
+		ssoServices, sb.URL, sb.URL)
+	fmt.Fprintf(cfg, "\n# %s in %s as %s\n[profile %s]\nsso_session = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\nservices = %s\n",
+		a.PermissionSet, a.Account, u.UserName, SSOProfile, SSOSessionName, a.Account, a.PermissionSet, sb.World.Region, sb.URL, ssoServices)
 }
 
-// issueSSOSession opens the role session of GetRoleCredentials.
+// ssoServices names the AWS config's services section of the SSO
+// endpoints.
+const ssoServices = "jitssh-sandbox-sso"
+
+// ssoEnv are the env file's variables for the SSO endpoints (see
+// writeSSOProfile).
+func (sb *Sandbox) ssoEnv() []string {
+	return []string{"AWS_ENDPOINT_URL_SSO=" + sb.URL, "AWS_ENDPOINT_URL_SSO_OIDC=" + sb.URL}
+}
+
+// issueSSOSession opens the role session of GetRoleCredentials: fresh
+// temporary credentials (world.IssueSession) that World.Identity resolves
+// like an AssumeRole session's.
 func (sb *Sandbox) issueSSOSession(id world.Identity, ttl time.Duration) (sso.Credentials, error) {
-	return sso.Credentials{}, fmt.Errorf("temporary credentials for %s need the sandbox's session core (world.IssueSession)", id.ARN)
+	c := sb.World.IssueSession(id, ttl)
+	return sso.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: c.Expiration}, nil
 }

@@ -119,7 +119,8 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"[sso-session sandbox]\nsso_start_url = " + vars["AWS_ENDPOINT_URL"] + "/start\nsso_region = us-east-1\nsso_registration_scopes = sso:account:access\n",
-		"[profile sso]\nsso_session = sandbox\nsso_account_id = 123456789012\nsso_role_name = JitsshUser\nregion = us-east-1\nendpoint_url = " + vars["AWS_ENDPOINT_URL"] + "\n"} {
+		"[profile sso]\nsso_session = sandbox\nsso_account_id = 123456789012\nsso_role_name = JitsshUser\nregion = us-east-1\nendpoint_url = " + vars["AWS_ENDPOINT_URL"] + "\nservices = jitssh-sandbox-sso\n",
+		"sso =\n  endpoint_url = " + vars["AWS_ENDPOINT_URL"] + "\nsso_oidc =\n  endpoint_url = " + vars["AWS_ENDPOINT_URL"] + "\n"} {
 		if !strings.Contains(string(conf), want) {
 			t.Fatalf("AWS config lacks\n%s\nin\n%s", want, conf)
 		}
@@ -131,34 +132,46 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &who) != nil {
 		t.Fatalf("aws sts get-caller-identity --profile sso: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if !regexp.MustCompile(`^arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_JitsshUser_[0-9a-f]{16}/` + regexp.QuoteMeta(user) + `$`).MatchString(who.Arn) ||
+	if !regexp.MustCompile(`^arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_JitsshUser_[0-9a-f]{16}/`+regexp.QuoteMeta(user)+`$`).MatchString(who.Arn) ||
 		!strings.HasSuffix(who.UserId, ":"+user) {
 		t.Fatalf("caller %+v, want the JitsshUser role session of %s", who, user)
 	}
 
-	// The Go SDK's SSO credential provider, from the same files.
-	home := ssoHome(t, token)
-	t.Setenv("HOME", home)
-	for _, k := range []string{"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_STS", "AWS_REGION"} {
+	// The Go SDK's SSO credential provider, from the same files: with the
+	// env file's variables (AWS_ENDPOINT_URL alone would send the SSO
+	// calls to AWS: the SDK makes the provider's clients before it reads
+	// endpoint_url), and with none (the config's services section).
+	t.Setenv("HOME", ssoHome(t, token))
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+		"AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_STS", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
-	cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithSharedConfigProfile("sso"),
-		awsconfig.WithSharedConfigFiles([]string{vars["JITSSH_SANDBOX_AWS_CONFIG"]}), awsconfig.WithSharedCredentialsFiles([]string{vars["JITSSH_SANDBOX_AWS_CREDENTIALS"]}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
-	if err != nil || *got.Arn != who.Arn {
-		t.Fatalf("the Go SDK with profile sso: %v %v", err, got)
+	for _, env := range [][]string{{"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC"}, nil} {
+		for _, k := range env {
+			t.Setenv(k, vars[k])
+		}
+		cfg, err := awsconfig.LoadDefaultConfig(context.Background(), awsconfig.WithSharedConfigProfile("sso"),
+			awsconfig.WithSharedConfigFiles([]string{vars["JITSSH_SANDBOX_AWS_CONFIG"]}), awsconfig.WithSharedCredentialsFiles([]string{vars["JITSSH_SANDBOX_AWS_CREDENTIALS"]}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+		if err != nil || *got.Arn != who.Arn {
+			t.Fatalf("the Go SDK with profile sso and %v set: %v %v", env, err, got)
+		}
+		for _, k := range env {
+			os.Unsetenv(k)
+		}
 	}
 
-	// Revoked: a fresh CLI (no cached role credentials) is refused.
+	// Revoked: a fresh CLI (no cached role credentials) is refused; botocore
+	// says so for the portal's UnauthorizedException only.
 	if out, errOut, code := ctl(t, envFile, "sso", "revoke", "--user", user); code != 0 || out != "revoked 1 sign-in(s)\n" {
 		t.Fatalf("ctl sso revoke: %d %q %s", code, out, errOut)
 	}
 	_, errOut, code = awsSSO(t, vars, ssoHome(t, token), "sts", "get-caller-identity", "--profile", "sso")
-	if code == 0 || !strings.Contains(errOut, "UnauthorizedException") {
+	if code == 0 || !strings.Contains(errOut, "The SSO session associated with this profile has expired or is otherwise invalid") {
 		t.Fatalf("after revocation: exit %d\n%s", code, errOut)
 	}
 	if out, errOut, code := ctl(t, envFile, "sso", "ttl", "30s"); code != 0 || out != "access_token_ttl=30s\n" {
