@@ -122,7 +122,6 @@ func (s *Service) checkRegistration(in *registerClientIn) error {
 
 func (s *Service) registerClient(c *apiCall) (any, error) {
 	var in registerClientIn
-	c.params = paramsOf(c.body)
 	if err := decodeJSON(c.body, &in); err != nil {
 		return nil, err
 	}
@@ -179,7 +178,6 @@ type startDeviceOut struct {
 
 func (s *Service) startDeviceAuthorization(c *apiCall) (any, error) {
 	var in startDeviceIn
-	c.params = paramsOf(c.body)
 	if err := decodeJSON(c.body, &in); err != nil {
 		return nil, err
 	}
@@ -233,7 +231,6 @@ type createTokenOut struct {
 
 func (s *Service) createToken(c *apiCall) (any, error) {
 	var in createTokenIn
-	c.params = paramsOf(c.body)
 	if err := decodeJSON(c.body, &in); err != nil {
 		return nil, err
 	}

@@ -85,7 +85,6 @@ type roleCredentialsOut struct {
 func (s *Service) getRoleCredentials(c *apiCall) (any, error) {
 	q := c.r.URL.Query()
 	role, acct := q.Get("role_name"), q.Get("account_id")
-	c.params = map[string]any{"roleName": role, "accountId": acct}
 	si, _, err := s.bearer(c)
 	if err != nil {
 		return nil, err
@@ -133,7 +132,6 @@ type listAccountsOut struct {
 
 func (s *Service) listAccounts(c *apiCall) (any, error) {
 	q := c.r.URL.Query()
-	c.params = pageParams(q.Get("max_result"), q.Get("next_token"), "")
 	si, _, err := s.bearer(c)
 	if err != nil {
 		return nil, err
@@ -169,7 +167,6 @@ type listRolesOut struct {
 func (s *Service) listAccountRoles(c *apiCall) (any, error) {
 	q := c.r.URL.Query()
 	acct := q.Get("account_id")
-	c.params = pageParams(q.Get("max_result"), q.Get("next_token"), acct)
 	si, _, err := s.bearer(c)
 	if err != nil {
 		return nil, err
@@ -213,23 +210,6 @@ func (s *Service) revokeLocked(si *signIn) {
 	if si.refreshToken != "" {
 		delete(s.refresh, si.refreshToken)
 	}
-}
-
-func pageParams(max, next, acct string) map[string]any {
-	p := map[string]any{}
-	if max != "" {
-		p["maxResults"] = max
-	}
-	if next != "" {
-		p["nextToken"] = next
-	}
-	if acct != "" {
-		p["accountId"] = acct
-	}
-	if len(p) == 0 {
-		return nil
-	}
-	return p
 }
 
 // page returns the slice [from, to) of n items the request asks for and

@@ -4,13 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -25,7 +29,9 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -55,7 +61,7 @@ type ssoTestEnv struct {
 	issued []world.Identity
 }
 
-func newSSOTestEnv(t *testing.T) *ssoTestEnv {
+func newSSOTestEnv(t *testing.T, opts ...func(*sso.Options)) *ssoTestEnv {
 	t.Helper()
 	e := &ssoTestEnv{clock: &ssoClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
 	mux := http.NewServeMux()
@@ -63,7 +69,7 @@ func newSSOTestEnv(t *testing.T) *ssoTestEnv {
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	var mu sync.Mutex
-	e.svc = sso.New(sso.Options{
+	o := sso.Options{
 		Region: "us-east-1", Account: testAccount, BaseURL: srv.URL, Now: e.clock.Now,
 		Users: []sso.User{
 			{UserName: "dave", Email: "dave@example.com", Assignments: []sso.Assignment{{Account: testAccount, PermissionSet: "JitsshUser"}, {Account: testAccount, PermissionSet: "Admin"}, {Account: testAccount, PermissionSet: "ReadOnly"}}},
@@ -76,7 +82,11 @@ func newSSOTestEnv(t *testing.T) *ssoTestEnv {
 			mu.Unlock()
 			return sso.Credentials{AccessKeyID: "ASIAEXAMPLE", SecretAccessKey: "secret", SessionToken: "token", Expiration: e.clock.Now().Add(ttl)}, nil
 		},
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	e.svc = sso.New(o)
 	e.svc.Register(mux)
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1}
 	e.oidc = ssooidc.NewFromConfig(cfg)
@@ -521,4 +531,117 @@ func TestPortalRoleCredentialsPagesAndErrors(t *testing.T) {
 	}
 	_, err = e.portal.ListAccounts(ctx, &awssso.ListAccountsInput{AccessToken: aws.String("aoa-not-a-token")})
 	wantAPIError(t, err, "UnauthorizedException")
+}
+
+func TestDevicePageApprovesAndDenies(t *testing.T) {
+	e := newSSOTestEnv(t)
+	ctx := context.Background()
+	reg := e.register(t, &ssooidc.RegisterClientInput{Scopes: []string{"sso:account:access"}})
+	start := func() *ssooidc.StartDeviceAuthorizationOutput {
+		out, err := e.oidc.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, StartUrl: aws.String(e.svc.StartURL())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	dev := start()
+	resp, err := http.Get(*dev.VerificationUriComplete)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `value="`+*dev.UserCode+`"`) || !strings.Contains(string(page), `value="erin"`) {
+		t.Fatalf("device page %d:\n%s", resp.StatusCode, page)
+	}
+	post := func(code, user, action string) (int, string) {
+		resp, err := http.PostForm(*dev.VerificationUri, url.Values{"user_code": {code}, "user": {user}, "action": {action}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("BCDF-GHJK", "erin", "allow"); code != 400 || !strings.Contains(body, "unknown") {
+		t.Fatalf("unknown code: %d %s", code, body)
+	}
+	if code, body := post(strings.ToLower(*dev.UserCode), "erin", "allow"); code != 200 || !strings.Contains(body, "approved") {
+		t.Fatalf("approve: %d %s", code, body)
+	}
+	if code, body := post(*dev.UserCode, "erin", "allow"); code != 400 || !strings.Contains(body, "already approved") {
+		t.Fatalf("approve twice: %d %s", code, body)
+	}
+	tok, err := e.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, GrantType: aws.String(sso.GrantDeviceCode), DeviceCode: dev.DeviceCode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := e.portal.ListAccountRoles(ctx, &awssso.ListAccountRolesInput{AccessToken: tok.AccessToken, AccountId: aws.String(testAccount)})
+	if err != nil || len(roles.RoleList) != 1 || *roles.RoleList[0].RoleName != "JitsshUser" {
+		t.Fatalf("erin's roles: %v %+v", err, roles)
+	}
+	dev = start()
+	if code, body := post(*dev.UserCode, "", "deny"); code != 200 || !strings.Contains(body, "denied") {
+		t.Fatalf("deny: %d %s", code, body)
+	}
+	_, err = e.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, GrantType: aws.String(sso.GrantDeviceCode), DeviceCode: dev.DeviceCode})
+	wantAPIError(t, err, "AccessDeniedException")
+}
+
+// TestCloudTrailAndKnobs: every OIDC and portal call is in the CloudTrail
+// log (event sources sso-oauth and sso, the user once known, no secret
+// anywhere), and a throttle rule answers the portal's
+// TooManyRequestsException (HTTP 429).
+func TestCloudTrailAndKnobs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cloudtrail.jsonl")
+	tl, err := trail.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	var table knobs.Table
+	e := newSSOTestEnv(t, func(o *sso.Options) { o.Trail, o.Knobs = tl, &table })
+	ctx := context.Background()
+	reg := e.register(t, &ssooidc.RegisterClientInput{Scopes: []string{"sso:account:access"}})
+	tok := e.deviceToken(t, reg, "dave")
+	if _, err := e.portal.GetRoleCredentials(ctx, &awssso.GetRoleCredentialsInput{AccessToken: tok.AccessToken, AccountId: aws.String(testAccount), RoleName: aws.String("JitsshUser")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := table.SetThrottle(map[string]string{"sso:GetRoleCredentials": "next:1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.portal.GetRoleCredentials(ctx, &awssso.GetRoleCredentialsInput{AccessToken: tok.AccessToken, AccountId: aws.String(testAccount), RoleName: aws.String("JitsshUser")})
+	var tm *ssotypes.TooManyRequestsException
+	if !errors.As(err, &tm) {
+		t.Fatalf("throttled: %v", err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{*reg.ClientSecret, *tok.AccessToken, *tok.RefreshToken, "ASIAEXAMPLE\",\"secretAccessKey"} {
+		if strings.Contains(string(b), secret) {
+			t.Fatalf("a secret in CloudTrail:\n%s", b)
+		}
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var ev struct {
+			EventSource, EventName, ErrorCode string
+			UserIdentity                      struct{ UserName string }
+			RequestParameters                 map[string]any
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s %s %s", ev.EventSource, ev.EventName, ev.UserIdentity.UserName, ev.ErrorCode))
+		if ev.EventName == "GetRoleCredentials" && (ev.RequestParameters["roleName"] != "JitsshUser" || ev.RequestParameters["accountId"] != testAccount) {
+			t.Errorf("GetRoleCredentials parameters %v", ev.RequestParameters)
+		}
+	}
+	want := []string{"sso-oauth.amazonaws.com RegisterClient  ", "sso-oauth.amazonaws.com StartDeviceAuthorization  ", "sso-oauth.amazonaws.com CreateToken dave ",
+		"sso.amazonaws.com GetRoleCredentials dave ", "sso.amazonaws.com GetRoleCredentials  TooManyRequestsException"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("CloudTrail:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

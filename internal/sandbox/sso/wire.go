@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/uuid"
@@ -140,6 +141,10 @@ func (s *Service) run(w http.ResponseWriter, c *apiCall, source, op string, f ap
 		return nil, errInvalidRequest("The request body could not be read or is larger than %d bytes.", MaxBodyBytes)
 	}
 	c.body = body
+	c.params = paramsOf(c.body)
+	if c.r.Method == http.MethodGet {
+		c.params = queryParams(c.r.URL.Query())
+	}
 	if k := s.opts.Knobs; k != nil {
 		delay, throttled := k.Decide(source, op)
 		if delay > 0 {
@@ -228,6 +233,21 @@ func decodeJSON(body []byte, v any) error {
 		return errInvalidRequest("The request body has data after its JSON object.")
 	}
 	return nil
+}
+
+// queryParams returns the CloudTrail form of a portal query: the API's
+// member names for its query parameters.
+func queryParams(q url.Values) any {
+	p := map[string]any{}
+	for k, name := range map[string]string{"role_name": "roleName", "account_id": "accountId", "max_result": "maxResults", "next_token": "nextToken"} {
+		if v := q.Get(k); v != "" {
+			p[name] = v
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p
 }
 
 // paramsOf returns the CloudTrail form of a JSON request body.
