@@ -1,5 +1,6 @@
 // Package sandbox composes the local AWS: one HTTP listener on 127.0.0.1
-// serving the AWS APIs (EC2, EC2 Instance Connect, SSM, STS), the SSM
+// serving the AWS APIs (EC2, EC2 Instance Connect, SSM, STS, and IAM
+// Identity Center's OIDC, portal and sign-in pages), the SSM
 // data-channel websocket and the EC2 Instance Connect Endpoint's
 // /openTunnel websocket, plus per simulated instance an IMDS listener, a
 // jitssh-host configuration and an SSH server (the real OpenSSH sshd, or an

@@ -45,7 +45,8 @@ JITSSH_SANDBOX_ADMIN_TOKEN, set by sourcing that file); --url overrides the
 address.
 
 API names are SIGNING-NAME:Operation (ec2:DescribeInstances,
-ec2-instance-connect:SendSSHPublicKey, ssm:StartSession, sts:GetCallerIdentity),
+ec2-instance-connect:SendSSHPublicKey, ssm:StartSession, sts:GetCallerIdentity;
+IAM Identity Center's sso:GetRoleCredentials and sso-oauth:CreateToken),
 SERVICE:* or *. Throttled calls are answered as AWS answers them
 (RequestLimitExceeded for EC2, ThrottlingException for SSM and EC2 Instance
 Connect, Throttling for STS), so SDKs and the aws CLI retry them; failed
