@@ -141,6 +141,9 @@ func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si sum
 			fmt.Fprintf(w, "  jitssh ssh %s -- hostname\n", target)
 			fmt.Fprintf(w, "  jitssh-sandbox ctl --env-file %s instance %s stop   # faults, latency, throttle too\n", si.envFile, target)
 		}
+		if sb.SSO != nil && len(sb.SSO.Users()) > 0 {
+			fmt.Fprintf(w, "  jitssh login --profile %s --use-device-code; jitssh-sandbox ctl --env-file %s sso approve   # IAM Identity Center\n", sandbox.SSOProfile, si.envFile)
+		}
 	} else {
 		fmt.Fprintf(w, "No --env-file: pass one to get an environment to source (AWS_ENDPOINT_URL, profiles, jitssh's state).\n")
 	}
