@@ -107,8 +107,9 @@ func awsSSO(t *testing.T, vars map[string]string, home string, args ...string) (
 // get-caller-identity --profile sso` (the pip CLI v1: GetRoleCredentials
 // with the cached token, then STS with the role session) answered as the
 // permission set's role session named after the Identity Center user;
-// the Go SDK's SSO provider does the same from the same files; after `ctl
-// sso revoke` the portal refuses the token.
+// with the access token expired, botocore and then the Go SDK's SSO
+// provider refresh it against the sandbox's OIDC (rotating the refresh
+// token); after `ctl sso revoke` the portal refuses the token.
 func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the sandbox and runs the aws CLI")
@@ -137,11 +138,35 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 		t.Fatalf("caller %+v, want the JitsshUser role session of %s", who, user)
 	}
 
+	// An expired access token: botocore refreshes it with the refresh token
+	// (CreateToken refresh_token) and writes the rotated pair to the cache.
+	expired := map[string]any{}
+	for k, v := range token {
+		expired[k] = v
+	}
+	expired["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05Z")
+	home := ssoHome(t, expired)
+	out, errOut, code = awsSSO(t, vars, home, "sts", "get-caller-identity", "--profile", "sso")
+	if code != 0 || !strings.Contains(out, who.Arn) {
+		t.Fatalf("with an expired access token: exit %d\n%s\n%s", code, out, errOut)
+	}
+	sum := sha1.Sum([]byte(sandbox.SSOSessionName))
+	b, err := os.ReadFile(filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json"))
+	var cached map[string]any
+	if err != nil || json.Unmarshal(b, &cached) != nil || cached["accessToken"] == token["accessToken"] || cached["refreshToken"] == token["refreshToken"] || cached["refreshToken"] == nil {
+		t.Fatalf("the token cache after botocore's refresh: %v %s", err, b)
+	}
+
 	// The Go SDK's SSO credential provider, from the same files: with the
 	// env file's variables (AWS_ENDPOINT_URL alone would send the SSO
 	// calls to AWS: the SDK makes the provider's clients before it reads
 	// endpoint_url), and with none (the config's services section).
-	t.Setenv("HOME", ssoHome(t, token))
+	// The access token botocore refreshed, marked expired: the SDK
+	// refreshes it in turn (and rotates the refresh token again).
+	cached["expiresAt"] = expired["expiresAt"]
+	cached["registrationExpiresAt"] = token["registrationExpiresAt"]
+	sdkHome := ssoHome(t, cached)
+	t.Setenv("HOME", sdkHome)
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
 		"AWS_ENDPOINT_URL_SSO", "AWS_ENDPOINT_URL_SSO_OIDC", "AWS_ENDPOINT_URL_STS", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
 		t.Setenv(k, "")
@@ -163,6 +188,11 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 		for _, k := range env {
 			os.Unsetenv(k)
 		}
+	}
+	b, err = os.ReadFile(filepath.Join(sdkHome, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json"))
+	var sdkCached map[string]any
+	if err != nil || json.Unmarshal(b, &sdkCached) != nil || sdkCached["refreshToken"] == cached["refreshToken"] {
+		t.Fatalf("the token cache after the Go SDK's refresh: %v %s", err, b)
 	}
 
 	// Revoked: a fresh CLI (no cached role credentials) is refused; botocore
