@@ -67,7 +67,7 @@ func SessionIdentity(account string, user User, ps PermissionSet) world.Identity
 	return world.Identity{
 		Name:     "sso/" + user.UserName,
 		ARN:      fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, role, user.UserName),
-		UserID:   "AROA" + hash16("role/"+role) + ":" + user.UserName,
+		UserID:   world.RoleID(role) + ":" + user.UserName,
 		Tags:     map[string]string{policy.DefaultUserTag: user.UserName},
 		Policies: append([]policy.Document(nil), ps.Policies...),
 	}
