@@ -116,8 +116,8 @@ func (sb *Sandbox) registerSSOAdmin(mux *http.ServeMux) {
 	})
 }
 
-// writeSSOProfile appends the sso-session and the profile "sso" to an AWS
-// config, when the Identity Center has a user with an assignment: the
+// writeSSOProfile appends the sso-session and the profiles "sso" and
+// "sso-legacy" to an AWS config, when the Identity Center has a user with an assignment: the
 // profile uses the first user's first assignment. Both SSO services are
 // named in a services section as well as by endpoint_url: the Go SDK
 // builds the SSO credential provider's clients before it reads a
@@ -137,7 +137,14 @@ func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
 		ssoServices, sb.URL, sb.URL)
 	fmt.Fprintf(cfg, "\n# %s in %s as %s\n[profile %s]\nsso_session = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\nservices = %s\n",
 		a.PermissionSet, a.Account, u.UserName, SSOProfile, SSOSessionName, a.Account, a.PermissionSet, sb.World.Region, sb.URL, ssoServices)
+	fmt.Fprintf(cfg, "\n# The same, in the legacy form without an sso-session (no refresh tokens; token cache keyed by the start URL)\n[profile %s]\nsso_start_url = %s\nsso_region = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\nservices = %s\n",
+		SSOLegacyProfile, sb.SSO.StartURL(), sb.World.Region, a.Account, a.PermissionSet, sb.World.Region, sb.URL, ssoServices)
 }
+
+// SSOLegacyProfile is the AWS profile that signs in through the Identity
+// Center with the legacy settings (sso_start_url in the profile, no
+// sso-session).
+const SSOLegacyProfile = "sso-legacy"
 
 // ssoServices names the AWS config's services section of the SSO
 // endpoints.

@@ -69,6 +69,9 @@ func ssoHome(t *testing.T, token map[string]any) string {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if token == nil {
+		return home
+	}
 	b, _ := json.Marshal(token)
 	if err := os.WriteFile(filepath.Join(dir, hex.EncodeToString(sum[:])+".json"), b, 0o600); err != nil {
 		t.Fatal(err)
@@ -138,6 +141,17 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 		t.Fatalf("caller %+v, want the JitsshUser role session of %s", who, user)
 	}
 
+	// The legacy profile: the token cache keyed by the start URL.
+	legacy := ssoHome(t, nil)
+	sum := sha1.Sum([]byte(vars["AWS_ENDPOINT_URL"] + "/start"))
+	b, _ := json.Marshal(map[string]any{"startUrl": token["startUrl"], "region": token["region"], "accessToken": token["accessToken"], "expiresAt": token["expiresAt"]})
+	if err := os.WriteFile(filepath.Join(legacy, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := awsSSO(t, vars, legacy, "sts", "get-caller-identity", "--profile", "sso-legacy"); code != 0 || !strings.Contains(out, who.Arn) {
+		t.Fatalf("aws sts get-caller-identity --profile sso-legacy: exit %d\n%s\n%s", code, out, errOut)
+	}
+
 	// An expired access token: botocore refreshes it with the refresh token
 	// (CreateToken refresh_token) and writes the rotated pair to the cache.
 	expired := map[string]any{}
@@ -150,8 +164,8 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, who.Arn) {
 		t.Fatalf("with an expired access token: exit %d\n%s\n%s", code, out, errOut)
 	}
-	sum := sha1.Sum([]byte(sandbox.SSOSessionName))
-	b, err := os.ReadFile(filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json"))
+	sum = sha1.Sum([]byte(sandbox.SSOSessionName))
+	b, err = os.ReadFile(filepath.Join(home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json"))
 	var cached map[string]any
 	if err != nil || json.Unmarshal(b, &cached) != nil || cached["accessToken"] == token["accessToken"] || cached["refreshToken"] == token["refreshToken"] || cached["refreshToken"] == nil {
 		t.Fatalf("the token cache after botocore's refresh: %v %s", err, b)
