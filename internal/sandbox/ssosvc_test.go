@@ -2,9 +2,13 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +96,77 @@ func TestSSOSessionsKeepTheImpersonationRules(t *testing.T) {
 	var ae smithy.APIError
 	if err := push("alice"); !errors.As(err, &ae) || ae.ErrorCode() != "AccessDeniedException" {
 		t.Fatalf("dave pushing for alice: %v, want AccessDeniedException", err)
+	}
+}
+
+// TestSSOAuthorizationCodeOnTheSandboxURL: the sign-in pages and the
+// authorization-code grant work through the sandbox's one listener (the
+// routes by path beside the signed APIs): the page signs the first user
+// in, whose AdministratorAccess role session STS then names.
+func TestSSOAuthorizationCodeOnTheSandboxURL(t *testing.T) {
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	ctx := context.Background()
+	for _, p := range []string{"/start", "/device"} {
+		resp, err := http.Get(sb.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "IAM Identity Center") {
+			t.Fatalf("GET %s: %d %s", p, resp.StatusCode, b)
+		}
+	}
+	base := aws.Config{Region: sb.World.Region, BaseEndpoint: aws.String(sb.URL), RetryMaxAttempts: 1}
+	oidc := ssooidc.NewFromConfig(base)
+	reg, err := oidc.RegisterClient(ctx, &ssooidc.RegisterClientInput{ClientName: aws.String("test"), ClientType: aws.String("public"),
+		GrantTypes: []string{"authorization_code", "refresh_token"}, RedirectUris: []string{"http://127.0.0.1/oauth/callback"}, IssuerUrl: aws.String(sb.SSO.StartURL())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := strings.Repeat("v", 50)
+	sum := sha256.Sum256([]byte(verifier))
+	redirect := "http://127.0.0.1:9/oauth/callback" // never dialled: the redirect is read, not followed
+	q := url.Values{"response_type": {"code"}, "client_id": {*reg.ClientId}, "redirect_uri": {redirect}, "state": {"st"},
+		"code_challenge_method": {"S256"}, "scopes": {"sso:account:access"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}}
+	resp, err := http.Get(sb.URL + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="request" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("authorize page %d %s", resp.StatusCode, page)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	first := sb.SSO.Users()[0].UserName
+	resp, err = noFollow.PostForm(sb.URL+"/authorize", url.Values{"request": {string(m[1])}, "user": {first}, "action": {"allow"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Host != "127.0.0.1:9" || loc.Query().Get("state") != "st" {
+		t.Fatalf("redirect %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	tok, err := oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, GrantType: aws.String("authorization_code"),
+		Code: aws.String(loc.Query().Get("code")), RedirectUri: aws.String(redirect), CodeVerifier: aws.String(verifier)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := awssso.NewFromConfig(base).GetRoleCredentials(ctx, &awssso.GetRoleCredentialsInput{AccessToken: tok.AccessToken, AccountId: aws.String(sb.World.Account), RoleName: aws.String("AdministratorAccess")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := base.Copy()
+	as.Credentials = credentials.NewStaticCredentialsProvider(*rc.RoleCredentials.AccessKeyId, *rc.RoleCredentials.SecretAccessKey, *rc.RoleCredentials.SessionToken)
+	who, err := sts.NewFromConfig(as).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || !strings.Contains(*who.Arn, ":assumed-role/AWSReservedSSO_AdministratorAccess_") || !strings.HasSuffix(*who.Arn, "/"+first) {
+		t.Fatalf("GetCallerIdentity: %v %v", err, who)
 	}
 }
