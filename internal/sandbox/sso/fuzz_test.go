@@ -137,3 +137,33 @@ func FuzzOIDCBodies(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPageForms posts arbitrary form bodies to the sign-in pages: a page
+// (200), a redirect (302) or a refusal (400), never anything else, and no
+// sign-in without a request the authorize page made.
+func FuzzPageForms(f *testing.F) {
+	s := New(Options{Region: "us-east-1", Account: "123456789012", BaseURL: "http://127.0.0.1:1", Users: []User{{UserName: "dave"}}})
+	mux := http.NewServeMux()
+	s.Register(mux)
+	for _, b := range []string{"request=x&user=dave&action=allow", "user_code=BCDF-GHJK&user=dave&action=allow", "user_code=%ZZ", "action=deny", "", "a=" + strings.Repeat("b", 20000)} {
+		f.Add("/authorize", b)
+		f.Add("/device", b)
+	}
+	f.Fuzz(func(t *testing.T, path, body string) {
+		if path != "/authorize" && path != "/device" {
+			return
+		}
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		switch w.Code {
+		case 200, 400:
+		default:
+			t.Fatalf("%s %q: status %d", path, body, w.Code)
+		}
+		if len(s.codes) != 0 {
+			t.Fatalf("%s %q made an authorization code", path, body)
+		}
+	})
+}
