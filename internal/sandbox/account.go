@@ -88,9 +88,9 @@ func (sb *Sandbox) writeProfiles() (configPath, credsPath string, err error) {
 			write(id.Name, id)
 		}
 	}
-	sb.writeSSOProfile(&cfg)
 	configPath = filepath.Join(sb.StateDir, "aws-config")
 	credsPath = filepath.Join(sb.StateDir, "aws-credentials")
+	sb.writeSSOProfile(&cfg)
 	if err := os.WriteFile(configPath, []byte(cfg.String()), 0o644); err != nil {
 		return "", "", fmt.Errorf("write AWS config file: %w", err)
 	}

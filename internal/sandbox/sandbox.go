@@ -147,10 +147,10 @@ type Sandbox struct {
 	// CloudTrail is the path of the CloudTrail JSON-lines log.
 	CloudTrail string
 	// SSO is the account's IAM Identity Center (ssosvc.go).
-	SSO *sso.Service
+	SSO      *sso.Service
+	ssoSetup ssoSetup
 
 	identities []world.Identity // every identity, default first
-	ssoSetup   ssoSetup
 
 	log         *slog.Logger
 	servers     []*http.Server

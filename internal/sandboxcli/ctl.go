@@ -77,6 +77,7 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 			return nil
 		},
 	}
+	cmd.AddCommand(c.ssoCmd())
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&envFile, "env-file", "", "the environment file that jitssh-sandbox up --env-file wrote")
 	pf.StringVar(&sandboxURL, "url", "", "the sandbox's URL (http://127.0.0.1:PORT), instead of --env-file")
@@ -84,7 +85,7 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 	cmd.AddCommand(c.rulesCmd("latency", "API=DURATION", "Show or replace the per-API latency rules"),
 		c.rulesCmd("throttle", "API=RULE", "Show or replace the per-API throttle rules (25%, 0.25, 5/s, 30/m, next:N)"),
 		c.rulesCmd("fail", "API=RULE", "Show or replace the per-API fail rules: HTTP 500 for the calls they pick (25%, 0.25, 5/s, 30/m, next:N)"),
-		c.faultsCmd(), c.instancesCmd(), c.instanceCmd(), c.ssoCmd())
+		c.faultsCmd(), c.instancesCmd(), c.instanceCmd())
 	return cmd
 }
 

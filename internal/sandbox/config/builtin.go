@@ -39,31 +39,6 @@ session_name = "admin"
 access_key_id = "AKIAJITSSHSANDBOX004"
 policies = ["AdministratorAccess"]
 
-# IAM Identity Center (SSO): the AWS config's profile "sso" signs in to it
-# (jitssh login --profile sso; approve with jitssh-sandbox ctl sso approve).
-# Its first user is named like the default identity's role session (the
-# local user; "developer" as root), so the role session GetRoleCredentials
-# opens has that name and userName tag, and jitssh's OS user exists on
-# every instance. dave is a second user (with the jitssh-user policy he may
-# push keys only for the OS user dave: the impersonation rules hold for SSO
-# users too).
-[[permission_sets]]
-name = "JitsshUser"
-policies = ["jitssh-user"]
-session_duration = "1h"
-
-[[permission_sets]]
-name = "AdministratorAccess"
-policies = ["AdministratorAccess"]
-
-[[sso_users]]
-assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" }]
-
-[[sso_users]]
-user_name = "dave"
-email = "dave@example.com"
-assignments = [{ permission_set = "JitsshUser" }]
-
 # The network: one VPC with a public and a private subnet. Public
 # instances get a loopback "public" IP (127.X.Y.n) at start, where their
 # SSH server listens: the sandbox's internet is loopback.
@@ -146,6 +121,31 @@ eic = false
 id = "mi-0a1b2c3d4e5f00001"
 name = "onprem-1"
 ip_address = "192.168.10.21"
+
+# IAM Identity Center (SSO): the AWS config's profile "sso" signs in to it
+# (jitssh login --profile sso; approve with jitssh-sandbox ctl sso approve).
+# Its first user is named like the default identity's role session (the
+# local user; "developer" as root), so the role session GetRoleCredentials
+# opens has that name and userName tag, and jitssh's OS user exists on
+# every instance. dave is a second user (with the jitssh-user policy he may
+# push keys only for the OS user dave: the impersonation rules hold for SSO
+# users too).
+[[permission_sets]]
+name = "JitsshUser"
+policies = ["jitssh-user"]
+session_duration = "1h"
+
+[[permission_sets]]
+name = "AdministratorAccess"
+policies = ["AdministratorAccess"]
+
+[[sso_users]]
+assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" }]
+
+[[sso_users]]
+user_name = "dave"
+email = "dave@example.com"
+assignments = [{ permission_set = "JitsshUser" }]
 `
 
 // Builtin returns the built-in configuration.
