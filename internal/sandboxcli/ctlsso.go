@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,16 +31,20 @@ func (c *ctlClient) ssoCmd() *cobra.Command {
 		Long: `sso drives the sandbox's IAM Identity Center where a person would use a
 browser: "approve" does what pressing Allow on the sign-in page does for a
 device code (jitssh login --use-device-code, aws sso login --use-device-code),
-"pending" lists the codes waiting, "revoke" ends users' sign-ins (their
-access and refresh tokens stop working), "ttl" sets how long new access
-tokens last (short ones test refresh).`,
+"pending" lists the codes waiting, "browse" is the browser of the
+authorization-code sign-in (jitssh login, aws sso login without
+--use-device-code: BROWSER="jitssh-sandbox ctl --env-file F sso browse"),
+"revoke" ends users' sign-ins (their access and refresh tokens stop
+working), "ttl" sets how long new access tokens last (short ones test
+refresh).`,
 		Example: `  jitssh-sandbox ctl --env-file /tmp/sandbox.env sso pending
   jitssh-sandbox ctl --env-file /tmp/sandbox.env sso approve BCDF-GHJK --user dave
   jitssh-sandbox ctl --env-file /tmp/sandbox.env sso approve --wait 30s
+  BROWSER="jitssh-sandbox ctl --env-file /tmp/sandbox.env sso browse" jitssh login --profile sso
   jitssh-sandbox ctl --env-file /tmp/sandbox.env sso revoke --user dave
   jitssh-sandbox ctl --env-file /tmp/sandbox.env sso ttl 30s`,
 	}
-	cmd.AddCommand(c.ssoApproveCmd(), c.ssoDenyCmd(), c.ssoPendingCmd(), c.ssoRevokeCmd(), c.ssoTTLCmd())
+	cmd.AddCommand(c.ssoApproveCmd(), c.ssoDenyCmd(), c.ssoPendingCmd(), c.ssoRevokeCmd(), c.ssoTTLCmd(), c.ssoBrowseCmd())
 	return cmd
 }
 
@@ -182,4 +190,113 @@ func (c *ctlClient) ssoTTLCmd() *cobra.Command {
 			return c.print(got, func(w io.Writer) { fmt.Fprintf(w, "access_token_ttl=%s\n", got["access_token_ttl"]) })
 		},
 	}
+}
+
+var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
+
+func (c *ctlClient) ssoBrowseCmd() *cobra.Command {
+	var user string
+	var deny bool
+	cmd := &cobra.Command{
+		Use:   "browse URL",
+		Short: "Be the browser of an authorization-code sign-in: open the sandbox's /authorize URL, press Allow, follow the redirect",
+		Long: `browse does what a person does with the sign-in page a client opens
+(its /authorize URL on this sandbox): chooses the Identity Center user
+--user (default: the first), presses Allow (or Deny with --deny), and
+follows the redirect to the client's loopback address, where the client
+takes the code. The URL must be the sandbox's, and the redirect a loopback
+one.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			target, err := c.browse(cmd.Context(), args[0], user, deny)
+			if err != nil {
+				return err
+			}
+			return c.print(map[string]string{"redirected": target}, func(w io.Writer) { fmt.Fprintf(w, "redirected to %s\n", target) })
+		},
+	}
+	cmd.Flags().StringVar(&user, "user", "", "the Identity Center user who signs in (default: the first)")
+	cmd.Flags().BoolVar(&deny, "deny", false, "press Deny instead of Allow")
+	return cmd
+}
+
+// browse signs in through the authorize page at rawURL and returns where
+// the sandbox redirected (the redirect followed, if loopback).
+func (c *ctlClient) browse(ctx context.Context, rawURL, user string, deny bool) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme+"://"+u.Host != c.base || u.Path != "/authorize" {
+		return "", fmt.Errorf("%q is not this sandbox's sign-in URL (%s/authorize?…)", rawURL, c.base)
+	}
+	page, err := c.get(ctx, u.String())
+	if err != nil {
+		return "", err
+	}
+	m := requestField.FindStringSubmatch(page)
+	if m == nil {
+		return "", fmt.Errorf("the sign-in page refused the request: %s", pageText(page))
+	}
+	if user == "" {
+		if um := regexp.MustCompile(`<option value="([^"]+)"`).FindStringSubmatch(page); um != nil {
+			user = um[1]
+		}
+	}
+	action := "allow"
+	if deny {
+		action = "deny"
+	}
+	form := url.Values{"request": {m[1]}, "user": {user}, "action": {action}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/authorize", strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	noFollow := &http.Client{Timeout: c.http.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("reach the sandbox at %s: %w", c.base, err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		return "", fmt.Errorf("the sign-in page refused: %s", pageText(string(body)))
+	}
+	target := resp.Header.Get("Location")
+	tu, err := url.Parse(target)
+	if err != nil || tu.Scheme != "http" || !isLoopbackHost(tu.Hostname()) {
+		return "", fmt.Errorf("not following the redirect to %q: only loopback ones", target)
+	}
+	if _, err := c.get(ctx, target); err != nil {
+		return "", fmt.Errorf("the client did not take the redirect: %w", err)
+	}
+	return target, nil
+}
+
+func (c *ctlClient) get(ctx context.Context, u string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return string(b), err
+}
+
+// pageText is the message of a sign-in page, without its markup.
+func pageText(page string) string {
+	if m := regexp.MustCompile(`(?s)<p[^>]*>(.*?)</p>`).FindStringSubmatch(page); m != nil {
+		return html.UnescapeString(m[1])
+	}
+	return strings.TrimSpace(page)
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +21,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awssso "github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -250,5 +256,67 @@ func TestCtlSSOErrors(t *testing.T) {
 	}
 	if out, _, code := ctl(t, envFile, "sso", "pending", "--output", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("ctl sso pending -o json: %d %q", code, out)
+	}
+}
+
+// TestCtlSSOBrowseIsTheBrowser: `ctl sso browse URL` signs in through the
+// authorize page a client opened (as BROWSER would): the client's loopback
+// listener gets the code and state, and the code with the PKCE verifier
+// gives dave's token; --deny sends access_denied; a URL elsewhere is
+// refused.
+func TestCtlSSOBrowseIsTheBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox")
+	}
+	t.Parallel()
+	vars, envFile := upFile(t)
+	ctx := context.Background()
+	base := aws.Config{Region: vars["AWS_REGION"], BaseEndpoint: aws.String(vars["AWS_ENDPOINT_URL"]), RetryMaxAttempts: 1}
+	oidc := ssooidc.NewFromConfig(base)
+	reg, err := oidc.RegisterClient(ctx, &ssooidc.RegisterClientInput{ClientName: aws.String("browse-test"), ClientType: aws.String("public"),
+		GrantTypes: []string{"authorization_code", "refresh_token"}, RedirectUris: []string{"http://127.0.0.1/oauth/callback"},
+		IssuerUrl: aws.String(vars["AWS_ENDPOINT_URL"] + "/start"), Scopes: []string{"sso:account:access"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan url.Values, 4)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- r.URL.Query() })}
+	go srv.Serve(ln)
+	defer srv.Close()
+	redirect := "http://" + ln.Addr().String() + "/oauth/callback"
+	verifier := strings.Repeat("Ab9~", 16)
+	sum := sha256.Sum256([]byte(verifier))
+	authorize := vars["AWS_ENDPOINT_URL"] + "/authorize?" + url.Values{"response_type": {"code"}, "client_id": {*reg.ClientId}, "redirect_uri": {redirect},
+		"state": {"s1"}, "code_challenge_method": {"S256"}, "scopes": {"sso:account:access"}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}}.Encode()
+	out, errOut, code := ctl(t, envFile, "sso", "browse", authorize, "--user", "dave")
+	if code != 0 || !strings.HasPrefix(out, "redirected to "+redirect+"?") {
+		t.Fatalf("ctl sso browse: %d %q %s", code, out, errOut)
+	}
+	q := <-got
+	tok, err := oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, GrantType: aws.String("authorization_code"),
+		Code: aws.String(q.Get("code")), RedirectUri: aws.String(redirect), CodeVerifier: aws.String(verifier)})
+	if err != nil || q.Get("state") != "s1" {
+		t.Fatalf("CreateToken with the code: %v (state %q)", err, q.Get("state"))
+	}
+	roles, err := awssso.NewFromConfig(base).ListAccountRoles(ctx, &awssso.ListAccountRolesInput{AccessToken: tok.AccessToken, AccountId: aws.String("123456789012")})
+	if err != nil || len(roles.RoleList) != 1 || *roles.RoleList[0].RoleName != "JitsshUser" {
+		t.Fatalf("dave's roles: %v %+v", err, roles)
+	}
+	if _, errOut, code := ctl(t, envFile, "sso", "browse", authorize, "--deny"); code != 0 {
+		t.Fatalf("ctl sso browse --deny: %s", errOut)
+	}
+	if q := <-got; q.Get("error") != "access_denied" {
+		t.Fatalf("deny: %v", q)
+	}
+	if _, errOut, code := ctl(t, envFile, "sso", "browse", "https://example.com/authorize?x=1"); code == 0 || !strings.Contains(errOut, "is not this sandbox's sign-in URL") {
+		t.Fatalf("a foreign URL: %d %s", code, errOut)
+	}
+	bad := strings.Replace(authorize, "S256", "plain", 1)
+	if _, errOut, code := ctl(t, envFile, "sso", "browse", bad); code == 0 || !strings.Contains(errOut, "code_challenge_method must be S256") {
+		t.Fatalf("a bad request: %d %s", code, errOut)
 	}
 }
