@@ -27,13 +27,13 @@ const SSOProfile = "sso"
 
 // ssoSetup is the directory of the account, kept from Start until routes.
 type ssoSetup struct {
-	users []sso.User
-	sets  []sso.PermissionSet
-	ttl   time.Duration
+	users                []sso.User
+	sets                 []sso.PermissionSet
+	accessTTL, deviceTTL time.Duration
 }
 
 func ssoSetupOf(acct *config.Account) ssoSetup {
-	return ssoSetup{users: acct.SSOUsers, sets: acct.PermissionSets, ttl: acct.SSOAccessTokenTTL}
+	return ssoSetup{users: acct.SSOUsers, sets: acct.PermissionSets, accessTTL: acct.SSOAccessTokenTTL, deviceTTL: acct.SSODeviceCodeTTL}
 }
 
 // startSSO creates the Identity Center and adds its API paths and pages
@@ -43,7 +43,7 @@ func ssoSetupOf(acct *config.Account) ssoSetup {
 func (sb *Sandbox) startSSO(mux, admin *http.ServeMux, tl *trail.Log) {
 	sb.SSO = sso.New(sso.Options{
 		Region: sb.World.Region, Account: sb.World.Account, BaseURL: sb.URL,
-		Users: sb.ssoSetup.users, PermissionSets: sb.ssoSetup.sets, AccessTokenTTL: sb.ssoSetup.ttl,
+		Users: sb.ssoSetup.users, PermissionSets: sb.ssoSetup.sets, AccessTokenTTL: sb.ssoSetup.accessTTL, DeviceCodeTTL: sb.ssoSetup.deviceTTL,
 		IssueSession: sb.issueSSOSession,
 		Trail:        tl, Knobs: &sb.knobs, Logger: sb.log.With("component", "sso"),
 	})
@@ -57,8 +57,8 @@ func (sb *Sandbox) startSSO(mux, admin *http.ServeMux, tl *trail.Log) {
 //	POST /_sandbox/sso/approve   {"user_code":"BCDF-GHJK","user":"dave"} ("" user: the first)
 //	POST /_sandbox/sso/deny      {"user_code":"BCDF-GHJK"}
 //	POST /_sandbox/sso/revoke    {"user":"dave"} ("": every user) → {"revoked":N}
-//	GET  /_sandbox/sso/settings  {"access_token_ttl":"1h0m0s"}
-//	PUT  /_sandbox/sso/settings  {"access_token_ttl":"30s"}
+//	GET  /_sandbox/sso/settings  {"access_token_ttl":"1h0m0s","device_code_ttl":"10m0s"}
+//	PUT  /_sandbox/sso/settings  {"access_token_ttl":"30s"} and/or {"device_code_ttl":"5s"}
 func (sb *Sandbox) registerSSOAdmin(mux *http.ServeMux) {
 	mux.HandleFunc("GET /_sandbox/sso/pending", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, sb.SSO.Pending())
@@ -88,32 +88,50 @@ func (sb *Sandbox) registerSSOAdmin(mux *http.ServeMux) {
 			adminResult(w, map[string]int{"revoked": n}, err)
 		}
 	})
-	mux.HandleFunc("/_sandbox/sso/settings", func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet:
-		case http.MethodPut:
-			var s struct {
-				AccessTokenTTL string `json:"access_token_ttl"`
-			}
-			if !decodeAdmin(w, r, &s) {
-				return
-			}
-			d, err := time.ParseDuration(s.AccessTokenTTL)
-			if err == nil {
-				err = sb.SSO.SetAccessTokenTTL(d)
-			}
-			if err != nil {
-				http.Error(w, fmt.Sprintf("access_token_ttl %q: want a duration from 1s to 24h, like 30s", s.AccessTokenTTL), http.StatusBadRequest)
-				return
-			}
-			sb.log.Info("SSO settings changed", "access_token_ttl", d)
-		default:
-			w.Header().Set("Allow", "GET, PUT")
-			http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
+	mux.HandleFunc("/_sandbox/sso/settings", sb.ssoSettingsHandler)
+}
+
+// ssoSettingsHandler shows (GET) or changes (PUT) the Identity Center's
+// token lifetimes: {"access_token_ttl":"30s","device_code_ttl":"5s"},
+// either one.
+func (sb *Sandbox) ssoSettingsHandler(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var body struct {
+			AccessTokenTTL string `json:"access_token_ttl"`
+			DeviceCodeTTL  string `json:"device_code_ttl"`
+		}
+		if !decodeAdmin(w, r, &body) {
 			return
 		}
-		writeJSON(w, map[string]string{"access_token_ttl": sb.SSO.AccessTokenTTL().String()})
-	})
+		var set sso.Settings
+		for _, f := range []struct {
+			name, text string
+			d          *time.Duration
+		}{{"access_token_ttl", body.AccessTokenTTL, &set.AccessTokenTTL}, {"device_code_ttl", body.DeviceCodeTTL, &set.DeviceCodeTTL}} {
+			if f.text == "" {
+				continue
+			}
+			d, err := time.ParseDuration(f.text)
+			if err != nil || d <= 0 {
+				http.Error(w, fmt.Sprintf("%s %q: want a duration like 30s", f.name, f.text), http.StatusBadRequest)
+				return
+			}
+			*f.d = d
+		}
+		if err := sb.SSO.SetSettings(set); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sb.log.Info("SSO settings changed", "access_token_ttl", set.AccessTokenTTL, "device_code_ttl", set.DeviceCodeTTL)
+	default:
+		w.Header().Set("Allow", "GET, PUT")
+		http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
+		return
+	}
+	st := sb.SSO.Settings()
+	writeJSON(w, map[string]string{"access_token_ttl": st.AccessTokenTTL.String(), "device_code_ttl": st.DeviceCodeTTL.String()})
 }
 
 // writeSSOProfile appends the sso-session and the profiles "sso" and

@@ -169,27 +169,41 @@ func (c *ctlClient) ssoRevokeCmd() *cobra.Command {
 }
 
 func (c *ctlClient) ssoTTLCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "ttl [DURATION]",
-		Short: "Show or set how long new OIDC access tokens last (1s to 24h; default 1h)",
+	var device string
+	cmd := &cobra.Command{
+		Use:   "ttl [DURATION] [--device-code DURATION]",
+		Short: "Show or set how long new OIDC access tokens (1s to 24h; default 1h) and device codes (1s to 1h; default 10m) last",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			set := map[string]string{}
+			if len(args) == 1 {
+				set["access_token_ttl"] = args[0]
+			}
+			if device != "" {
+				set["device_code_ttl"] = device
+			}
+			for k, v := range set {
+				if _, err := time.ParseDuration(v); err != nil {
+					return fmt.Errorf("%s %q is not a duration: want e.g. 30s or 1h", k, v)
+				}
+			}
 			var got map[string]string
 			var err error
-			if len(args) == 1 {
-				if _, perr := time.ParseDuration(args[0]); perr != nil {
-					return fmt.Errorf("%q is not a duration: want e.g. 30s or 1h", args[0])
-				}
-				err = c.do(cmd.Context(), http.MethodPut, "/_sandbox/sso/settings", map[string]string{"access_token_ttl": args[0]}, &got)
+			if len(set) > 0 {
+				err = c.do(cmd.Context(), http.MethodPut, "/_sandbox/sso/settings", set, &got)
 			} else {
 				err = c.do(cmd.Context(), http.MethodGet, "/_sandbox/sso/settings", nil, &got)
 			}
 			if err != nil {
 				return err
 			}
-			return c.print(got, func(w io.Writer) { fmt.Fprintf(w, "access_token_ttl=%s\n", got["access_token_ttl"]) })
+			return c.print(got, func(w io.Writer) {
+				fmt.Fprintf(w, "access_token_ttl=%s device_code_ttl=%s\n", got["access_token_ttl"], got["device_code_ttl"])
+			})
 		},
 	}
+	cmd.Flags().StringVar(&device, "device-code", "", "how long new device codes last (e.g. 5s to test expired_token)")
+	return cmd
 }
 
 var requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)

@@ -224,7 +224,7 @@ func TestSSOSignInWithCtlAndTheAWSCLI(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "The SSO session associated with this profile has expired or is otherwise invalid") {
 		t.Fatalf("after revocation: exit %d\n%s", code, errOut)
 	}
-	if out, errOut, code := ctl(t, envFile, "sso", "ttl", "30s"); code != 0 || out != "access_token_ttl=30s\n" {
+	if out, errOut, code := ctl(t, envFile, "sso", "ttl", "30s", "--device-code", "5s"); code != 0 || out != "access_token_ttl=30s device_code_ttl=5s\n" {
 		t.Fatalf("ctl sso ttl: %d %q %s", code, out, errOut)
 	}
 }
@@ -248,6 +248,7 @@ func TestCtlSSOErrors(t *testing.T) {
 		{[]string{"sso", "revoke", "--user", "mallory"}, `"mallory" is not a user`},
 		{[]string{"sso", "ttl", "soon"}, "is not a duration"},
 		{[]string{"sso", "ttl", "48h"}, "from 1s to 24h"},
+		{[]string{"sso", "ttl", "--device-code", "2h"}, "device_code_ttl: want a duration from 1s to 1h"},
 	} {
 		out, errOut, code := ctl(t, envFile, c.args...)
 		if code == 0 || !strings.Contains(errOut, c.want) {

@@ -86,10 +86,11 @@ type Account struct {
 	// Latency, Throttle and Fail are the per-API knob rules.
 	Latency, Throttle, Fail map[string]string
 	// SSOUsers and PermissionSets are the IAM Identity Center's directory;
-	// SSOAccessTokenTTL is its access tokens' lifetime (0: the default).
-	SSOUsers          []sso.User
-	PermissionSets    []sso.PermissionSet
-	SSOAccessTokenTTL time.Duration
+	// SSOAccessTokenTTL and SSODeviceCodeTTL are its access tokens' and
+	// device codes' lifetimes (0: the defaults).
+	SSOUsers                            []sso.User
+	PermissionSets                      []sso.PermissionSet
+	SSOAccessTokenTTL, SSODeviceCodeTTL time.Duration
 }
 
 // Built-in defaults.

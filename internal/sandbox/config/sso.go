@@ -14,6 +14,9 @@ type SSOSpec struct {
 	// AccessTokenTTL is how long OIDC access tokens last ("1h" when
 	// empty; e.g. "30s" for tests of refresh); 1s to 24h.
 	AccessTokenTTL string `toml:"access_token_ttl"`
+	// DeviceCodeTTL is how long device codes last ("10m" when empty, as
+	// on AWS; e.g. "5s" for tests of expired_token); 1s to 1h.
+	DeviceCodeTTL string `toml:"device_code_ttl"`
 }
 
 // PermissionSetSpec is an Identity Center permission set
@@ -58,6 +61,12 @@ func (f *File) checkSSO() error {
 		d, err := time.ParseDuration(f.SSO.AccessTokenTTL)
 		if err != nil || d < time.Second || d > 24*time.Hour {
 			return fmt.Errorf("sso.access_token_ttl %q: want a duration from 1s to 24h, like \"1h\" or \"30s\"", f.SSO.AccessTokenTTL)
+		}
+	}
+	if f.SSO.DeviceCodeTTL != "" {
+		d, err := time.ParseDuration(f.SSO.DeviceCodeTTL)
+		if err != nil || d < time.Second || d > time.Hour {
+			return fmt.Errorf("sso.device_code_ttl %q: want a duration from 1s to 1h, like \"10m\" or \"5s\"", f.SSO.DeviceCodeTTL)
 		}
 	}
 	sets := map[string]bool{}
@@ -167,6 +176,9 @@ func (f *File) resolveSSO(a *Account, localUser string) error {
 	}
 	if f.SSO.AccessTokenTTL != "" {
 		a.SSOAccessTokenTTL, _ = time.ParseDuration(f.SSO.AccessTokenTTL) // checked
+	}
+	if f.SSO.DeviceCodeTTL != "" {
+		a.SSODeviceCodeTTL, _ = time.ParseDuration(f.SSO.DeviceCodeTTL) // checked
 	}
 	return nil
 }

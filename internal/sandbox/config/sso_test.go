@@ -32,6 +32,7 @@ func TestIdentityCenterConfig(t *testing.T) {
 	f, err := Parse([]byte(head+`
 [sso]
 access_token_ttl = "30s"
+device_code_ttl = "5s"
 [[permission_sets]]
 name = "Ops"
 policies = ["AdministratorAccess"]
@@ -44,11 +45,12 @@ assignments = [{ account = "123456789012", permission_set = "Ops" }]
 		t.Fatal(err)
 	}
 	a, err := f.Resolve("x")
-	if err != nil || a.SSOAccessTokenTTL != 30*time.Second || a.PermissionSets[0].SessionDuration != 8*time.Hour || a.SSOUsers[0].Email != "erin@example.com" {
+	if err != nil || a.SSOAccessTokenTTL != 30*time.Second || a.SSODeviceCodeTTL != 5*time.Second || a.PermissionSets[0].SessionDuration != 8*time.Hour || a.SSOUsers[0].Email != "erin@example.com" {
 		t.Fatalf("%v %+v", err, a)
 	}
 	for _, c := range []struct{ conf, want string }{
 		{"[sso]\naccess_token_ttl = \"0s\"\n", "sso.access_token_ttl"},
+		{"[sso]\ndevice_code_ttl = \"2h\"\n", "sso.device_code_ttl"},
 		{"[sso]\nlifetime = \"1h\"\n", `unknown key "sso.lifetime"`},
 		{"[[permission_sets]]\nname = \"a b\"\n", "permission_sets[0]: name"},
 		{"[[permission_sets]]\nname = \"A\"\n[[permission_sets]]\nname = \"A\"\n", "duplicate name"},

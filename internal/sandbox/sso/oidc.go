@@ -195,7 +195,7 @@ func (s *Service) startDeviceAuthorization(c *apiCall) (any, error) {
 	}
 	s.sweep()
 	now := s.now()
-	d := &deviceAuth{deviceCode: randomToken(64), client: cl, created: now, expires: now.Add(s.opts.DeviceCodeTTL), state: "pending"}
+	d := &deviceAuth{deviceCode: randomToken(64), client: cl, created: now, expires: now.Add(s.deviceTTL), state: "pending"}
 	for {
 		d.userCode = newUserCode()
 		if _, dup := s.userCodes[d.userCode]; !dup {
@@ -207,7 +207,7 @@ func (s *Service) startDeviceAuthorization(c *apiCall) (any, error) {
 	return startDeviceOut{DeviceCode: d.deviceCode, UserCode: d.userCode,
 		VerificationURI:         s.opts.BaseURL + "/device",
 		VerificationURIComplete: s.opts.BaseURL + "/device?user_code=" + url.QueryEscape(d.userCode),
-		ExpiresIn:               int32(s.opts.DeviceCodeTTL / time.Second), Interval: int32(s.opts.Interval / time.Second)}, nil
+		ExpiresIn:               int32(s.deviceTTL / time.Second), Interval: int32(s.opts.Interval / time.Second)}, nil
 }
 
 type createTokenIn struct {

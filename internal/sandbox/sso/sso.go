@@ -107,6 +107,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	accessTTL time.Duration
+	deviceTTL time.Duration
 	clients   map[string]*client     // by client id
 	devices   map[string]*deviceAuth // by device code
 	userCodes map[string]*deviceAuth // by normalised user code
@@ -131,8 +132,8 @@ func New(opts Options) *Service {
 		opts.Now = time.Now
 	}
 	s := &Service{opts: opts, log: opts.Logger, users: map[string]User{}, sets: map[string]PermissionSet{},
-		accessTTL: opts.AccessTokenTTL,
-		clients:   map[string]*client{}, devices: map[string]*deviceAuth{}, userCodes: map[string]*deviceAuth{},
+		accessTTL: opts.AccessTokenTTL, deviceTTL: opts.DeviceCodeTTL,
+		clients: map[string]*client{}, devices: map[string]*deviceAuth{}, userCodes: map[string]*deviceAuth{},
 		requests: map[string]*authRequest{}, codes: map[string]*authCode{},
 		access: map[string]*accessToken{}, refresh: map[string]*signIn{}}
 	if s.log == nil {
@@ -179,22 +180,48 @@ func (s *Service) Register(mux *http.ServeMux) {
 
 func (s *Service) now() time.Time { return s.opts.Now() }
 
-// AccessTokenTTL returns how long new access tokens last.
-func (s *Service) AccessTokenTTL() time.Duration {
+// Settings are the run-time settings of the Identity Center.
+type Settings struct {
+	// AccessTokenTTL is how long new access tokens last (1 s to 24 h).
+	AccessTokenTTL time.Duration
+	// DeviceCodeTTL is how long new device codes last (1 s to 1 h; AWS: 10
+	// minutes), e.g. a few seconds for tests of expired_token.
+	DeviceCodeTTL time.Duration
+}
+
+// Settings returns the run-time settings.
+func (s *Service) Settings() Settings {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.accessTTL
+	return Settings{AccessTokenTTL: s.accessTTL, DeviceCodeTTL: s.deviceTTL}
 }
+
+// AccessTokenTTL returns how long new access tokens last.
+func (s *Service) AccessTokenTTL() time.Duration { return s.Settings().AccessTokenTTL }
 
 // SetAccessTokenTTL changes how long access tokens issued from now on
 // last (1 s to 24 h), e.g. 30 s for tests of refresh.
 func (s *Service) SetAccessTokenTTL(d time.Duration) error {
-	if d < time.Second || d > 24*time.Hour {
+	return s.SetSettings(Settings{AccessTokenTTL: d})
+}
+
+// SetSettings changes the settings whose fields are not zero, for what is
+// issued from now on; nothing changes if one is out of range.
+func (s *Service) SetSettings(set Settings) error {
+	if set.AccessTokenTTL != 0 && (set.AccessTokenTTL < time.Second || set.AccessTokenTTL > 24*time.Hour) {
 		return &InputError{Field: "access_token_ttl", Reason: "want a duration from 1s to 24h"}
+	}
+	if set.DeviceCodeTTL != 0 && (set.DeviceCodeTTL < time.Second || set.DeviceCodeTTL > time.Hour) {
+		return &InputError{Field: "device_code_ttl", Reason: "want a duration from 1s to 1h"}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.accessTTL = d
+	if set.AccessTokenTTL != 0 {
+		s.accessTTL = set.AccessTokenTTL
+	}
+	if set.DeviceCodeTTL != 0 {
+		s.deviceTTL = set.DeviceCodeTTL
+	}
 	return nil
 }
 

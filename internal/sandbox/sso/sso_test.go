@@ -645,3 +645,23 @@ func TestCloudTrailAndKnobs(t *testing.T) {
 		t.Fatalf("CloudTrail:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+func TestSettingsShortenDeviceCodes(t *testing.T) {
+	e := newSSOTestEnv(t)
+	ctx := context.Background()
+	if err := e.svc.SetSettings(sso.Settings{DeviceCodeTTL: 5 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	var ie *sso.InputError
+	if err := e.svc.SetSettings(sso.Settings{AccessTokenTTL: 30 * time.Second, DeviceCodeTTL: 2 * time.Hour}); !errors.As(err, &ie) || e.svc.AccessTokenTTL() != sso.DefaultAccessTokenTTL {
+		t.Fatalf("an out-of-range setting: %v, access tokens %v", err, e.svc.AccessTokenTTL())
+	}
+	reg := e.register(t, &ssooidc.RegisterClientInput{})
+	dev, err := e.oidc.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, StartUrl: aws.String(e.svc.StartURL())})
+	if err != nil || dev.ExpiresIn != 5 {
+		t.Fatalf("StartDeviceAuthorization: %v %+v", err, dev)
+	}
+	e.clock.Add(5 * time.Second)
+	_, err = e.oidc.CreateToken(ctx, &ssooidc.CreateTokenInput{ClientId: reg.ClientId, ClientSecret: reg.ClientSecret, GrantType: aws.String(sso.GrantDeviceCode), DeviceCode: dev.DeviceCode})
+	wantAPIError(t, err, "ExpiredTokenException")
+}
