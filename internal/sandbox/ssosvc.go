@@ -148,7 +148,7 @@ func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
 	}
 	u := sb.ssoSetup.users[0]
 	a := u.Assignments[0]
-	fmt.Fprintf(cfg, "\n# IAM Identity Center: jitssh login --profile %s (approve with `jitssh-sandbox ctl sso approve CODE`)\n", SSOProfile)
+	fmt.Fprintf(cfg, "\n# IAM Identity Center: sign in with the profile %s (approve device codes with `jitssh-sandbox ctl sso approve CODE`)\n", SSOProfile)
 	fmt.Fprintf(cfg, "[sso-session %s]\nsso_start_url = %s\nsso_region = %s\nsso_registration_scopes = sso:account:access\n",
 		SSOSessionName, sb.SSO.StartURL(), sb.World.Region)
 	fmt.Fprintf(cfg, "\n[services %s]\nsso =\n  endpoint_url = %s\nsso_oidc =\n  endpoint_url = %s\n",

@@ -123,7 +123,7 @@ name = "onprem-1"
 ip_address = "192.168.10.21"
 
 # IAM Identity Center (SSO): the AWS config's profile "sso" signs in to it
-# (jitssh login --profile sso; approve with jitssh-sandbox ctl sso approve).
+# (device codes are approved with jitssh-sandbox ctl sso approve).
 # Its first user is named like the default identity's role session (the
 # local user; "developer" as root), so the role session GetRoleCredentials
 # opens has that name and userName tag, and jitssh's OS user exists on

@@ -241,7 +241,7 @@ var (
 <p{{if .Error}} class="error"{{end}}>{{.Message}}</p></body></html>`))
 	startTmpl = template.Must(template.New("start").Parse(pageHead + `
 <p>The AWS access portal of the sandbox. Its start URL is <code>{{.StartURL}}</code>: sign in with
-<code>jitssh login</code> (or the AWS CLI v2's <code>aws sso login</code>).</p>
+jitssh's login command (or the AWS CLI v2's <code>aws sso login</code>).</p>
 <ul>{{range .Users}}<li>{{.UserName}} ({{.Email}}){{range .Assignments}}: {{.PermissionSet}} in {{.Account}}{{end}}</li>{{end}}</ul>
 </body></html>`))
 )
