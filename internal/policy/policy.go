@@ -59,6 +59,9 @@ const (
 type Principal struct {
 	AWS     Strings `json:"AWS,omitempty"`
 	Service Strings `json:"Service,omitempty"`
+	// Federated names identity providers (an IAM OIDC provider's ARN)
+	// whose tokens AssumeRoleWithWebIdentity accepts.
+	Federated Strings `json:"Federated,omitempty"`
 }
 
 // Condition maps an operator (StringEquals, ArnLike, ...) to condition

@@ -157,7 +157,7 @@ func newEnv(t *testing.T, instances []world.Instance) *env {
 
 // newEnvWith is newEnv for a world with more than instances; region,
 // account and identities (alice, bob) are filled in.
-func newEnvWith(t *testing.T, wc world.Config) *env {
+func newEnvWith(t *testing.T, wc world.Config, more ...func(*Options)) *env {
 	t.Helper()
 	wc.Region, wc.Account = testRegion, testAccount
 	if wc.Identities == nil {
@@ -168,10 +168,14 @@ func newEnvWith(t *testing.T, wc world.Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, world: w, logs: &syncBuffer{}}
-	e.srv = httptest.NewServer(NewHandler(w, Options{
+	opts := Options{
 		StreamURL: func(id string) string { return "ws://127.0.0.1:9/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    slog.New(slog.NewJSONHandler(e.logs, nil)),
-	}))
+	}
+	for _, o := range more {
+		o(&opts)
+	}
+	e.srv = httptest.NewServer(NewHandler(w, opts))
 	t.Cleanup(e.srv.Close)
 	return e
 }

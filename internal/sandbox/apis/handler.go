@@ -18,6 +18,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
+	"github.com/jitssh/jitssh/internal/sandbox/oidc"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -39,6 +40,12 @@ type Options struct {
 	// Knobs delays and throttles calls per API (see throttle.go); nil
 	// means neither.
 	Knobs *knobs.Table
+	// OIDC is the sandbox's OpenID Connect issuer, the account's one IAM
+	// OIDC provider for AssumeRoleWithWebIdentity; nil means none.
+	OIDC *oidc.Issuer
+	// OIDCAudiences are the provider's client ids (the audiences its
+	// tokens may name); nil means oidc.DefaultAudience only.
+	OIDCAudiences []string
 	// PlaceKey, when set, runs the key-placement script of a managed
 	// instance for real (as root, against the instance's own accounts,
 	// package passwdns) and says how it ended; ok false means the
@@ -97,6 +104,9 @@ type call struct {
 	akid    string
 	form    url.Values    // query protocols only
 	authz   []authzRecord // authorisation decisions, in order
+	// webUser is the caller of an unsigned AssumeRoleWithWebIdentity, for
+	// CloudTrail, once its token is verified.
+	webUser *trail.UserIdentity
 }
 
 // ServeHTTP serves one API request and logs one line about it.
@@ -157,6 +167,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Error) trail.Event {
 	e := trail.New(start, c.service, c.op, h.world.Region, h.world.Account)
 	e.UserIdentity = trail.Identity(c.id.ARN, c.id.UserID, h.world.Account, c.akid)
+	if c.webUser != nil {
+		e.UserIdentity = *c.webUser
+	}
 	if host, _, err := net.SplitHostPort(c.r.RemoteAddr); err == nil {
 		e.SourceIPAddress = host
 	}
@@ -176,14 +189,17 @@ func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Er
 	} else if len(c.form) > 0 {
 		params := map[string]any{}
 		for k, v := range c.form {
-			if k == "Action" || k == "Version" || len(v) == 0 {
-				continue
+			if k == "Action" || k == "Version" || len(v) == 0 || k == "TokenCode" || k == "WebIdentityToken" {
+				continue // secrets CloudTrail does not record
 			}
 			params[strings.ToLower(k[:1])+k[1:]] = v[0]
 		}
 		if len(params) > 0 {
 			e.RequestParameters = params
 		}
+	}
+	if te, ok := resp.(interface{ trailElements() any }); ok && ae == nil {
+		e.ResponseElements = te.trailElements()
 	}
 	if len(c.authz) > 0 {
 		e.Authorization = c.authz
@@ -240,6 +256,11 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		_, c.op, _ = strings.Cut(r.Header.Get("X-Amz-Target"), ".")
 	}
 
+	if c.proto == awsproto.AWSQuery && c.op == "AssumeRoleWithWebIdentity" && len(r.Header.Values("Authorization")) == 0 {
+		// Not signed, as on AWS: the web identity token authenticates.
+		c.service = serviceSTS
+		return h.routeSTS(c)
+	}
 	auth, err := h.verifier.Verify(r, body)
 	c.akid = auth.AccessKeyID
 	if err != nil {
@@ -347,8 +368,15 @@ func (h *handler) routeSTS(c *call) (any, error) {
 	if v := c.form.Get("Version"); v != "2011-06-15" {
 		return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.op, v)
 	}
-	if c.op == "GetCallerIdentity" {
+	switch c.op {
+	case "GetCallerIdentity":
 		return h.getCallerIdentity(c)
+	case "AssumeRole":
+		return h.assumeRole(c)
+	case "GetSessionToken":
+		return h.getSessionToken(c)
+	case "AssumeRoleWithWebIdentity":
+		return h.assumeRoleWithWebIdentity(c)
 	}
 	return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version 2011-06-15", c.op)
 }

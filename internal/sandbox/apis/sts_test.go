@@ -43,9 +43,9 @@ func TestSTSRawEnvelopes(t *testing.T) {
 		}
 	}
 
-	resp = e.raw(&alice, "sts", form, "Action=AssumeRole&Version=2011-06-15")
+	resp = e.raw(&alice, "sts", form, "Action=AssumeRoleWithSAML&Version=2011-06-15")
 	body, _ = io.ReadAll(resp.Body)
-	want := `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation AssumeRole for version 2011-06-15</Message></Error><RequestId>` +
+	want := `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>Could not find operation AssumeRoleWithSAML for version 2011-06-15</Message></Error><RequestId>` +
 		resp.Header.Get("X-Amzn-Requestid") + `</RequestId></ErrorResponse>`
 	if resp.StatusCode != 400 || !strings.Contains(string(body), want) {
 		t.Errorf("unknown action: %d %s, want 400 %s", resp.StatusCode, body, want)

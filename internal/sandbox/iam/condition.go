@@ -66,11 +66,16 @@ func newContext(req Request) *context {
 	set("aws:EpochTime", strconv.FormatInt(now.Unix(), 10))
 	if !p.TokenIssueTime.IsZero() {
 		set("aws:TokenIssueTime", p.TokenIssueTime.UTC().Format(time.RFC3339))
+	}
+	// A request made with long-term keys has no MFA context, unless it is
+	// one that presents a code (AssumeRole with SerialNumber and
+	// TokenCode, whose trust evaluation sees MFA present).
+	if !p.TokenIssueTime.IsZero() || !p.MFAAuthTime.IsZero() {
 		set("aws:MultiFactorAuthPresent", strconv.FormatBool(!p.MFAAuthTime.IsZero()))
-		if !p.MFAAuthTime.IsZero() {
-			age := int64(now.Sub(p.MFAAuthTime) / time.Second)
-			set("aws:MultiFactorAuthAge", strconv.FormatInt(max(age, 0), 10))
-		}
+	}
+	if !p.MFAAuthTime.IsZero() {
+		age := int64(now.Sub(p.MFAAuthTime) / time.Second)
+		set("aws:MultiFactorAuthAge", strconv.FormatInt(max(age, 0), 10))
 	}
 	return c
 }

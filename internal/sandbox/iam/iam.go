@@ -88,6 +88,10 @@ func (d Decision) String() string {
 		return "ImplicitDeny(SCP)"
 	case NoIdentityAllow:
 		return "ImplicitDeny(identity)"
+	case ExplicitDenyTrust:
+		return "ExplicitDeny(trust)"
+	case NoTrustAllow:
+		return "ImplicitDeny(trust)"
 	}
 	return "Decision(" + strconv.Itoa(int(d)) + ")"
 }

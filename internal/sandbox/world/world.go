@@ -52,6 +52,9 @@ type Identity struct {
 	// MFAAuthTime is when the session's holder authenticated with MFA
 	// (aws:MultiFactorAuthAge); zero means without MFA.
 	MFAAuthTime time.Time
+	// TransitiveTagKeys are the session tags that pass on to the sessions
+	// of roles this session assumes (role chaining).
+	TransitiveTagKeys []string
 }
 
 // Instance is one simulated EC2 instance.
