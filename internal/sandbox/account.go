@@ -88,6 +88,7 @@ func (sb *Sandbox) writeProfiles() (configPath, credsPath string, err error) {
 			write(id.Name, id)
 		}
 	}
+	sb.writeRoleProfiles(&cfg)
 	configPath = filepath.Join(sb.StateDir, "aws-config")
 	credsPath = filepath.Join(sb.StateDir, "aws-credentials")
 	sb.writeSSOProfile(&cfg)

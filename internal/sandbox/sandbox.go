@@ -151,6 +151,7 @@ type Sandbox struct {
 	ssoSetup ssoSetup
 
 	identities []world.Identity // every identity, default first
+	sts        stsState
 
 	log         *slog.Logger
 	servers     []*http.Server

@@ -51,6 +51,21 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// API + data channel listener, first: the OIDC issuer's URL, which
+	// the roles' web identity trust names, is on it.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
+	sb.URL = "http://" + ln.Addr().String()
+	if err := sb.setupSTS(cfg.StateDir, acct); err != nil {
+		return nil, err
+	}
 	if err := sb.buildWorld(&cfg, acct); err != nil {
 		return nil, err
 	}
@@ -66,17 +81,11 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		sb.cleanups = append(sb.cleanups, cleanup)
 		hostBin = p
 	}
-	// API + data channel listener.
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	mux, err := sb.routes(cfg, ln.Addr().String())
 	if err == nil {
 		err = sb.startInstances(ctx, cfg, mode, sig, rootsPath, hostBin)
 	}
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
 	// Coalesce writes as the client does: the data channel sends many
@@ -178,7 +187,7 @@ func (sb *Sandbox) buildWorld(cfg *Config, acct *config.Account) error {
 		sb.cleanups = append(sb.cleanups, func() { ln.Close() })
 	}
 	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs,
-		VPCs: acct.VPCs, Subnets: acct.Subnets, Endpoints: acct.Endpoints})
+		VPCs: acct.VPCs, Subnets: acct.Subnets, Endpoints: acct.Endpoints, Roles: sb.sts.roles, MFADevices: sb.sts.devices})
 	if err != nil {
 		return err
 	}
@@ -220,6 +229,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	admin.HandleFunc("/_sandbox/faults", sb.faultsHandler)
 	admin.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
 	sb.registerAdmin(admin)
+	sb.registerSTSAdmin(admin)
 	if sb.AdminToken = cfg.AdminToken; sb.AdminToken == "" {
 		sb.AdminToken = rand.Text()
 	}
@@ -237,7 +247,13 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 			return sb.dialVPC(ctx, vpcID, host, port)
 		},
 	})
+	mux.Handle(oidcPath+"/", sb.sts.issuer.Handler())
+	if err := sb.startWebIdentityTokens(); err != nil {
+		return nil, err
+	}
 	mux.Handle("/", apis.NewHandler(sb.World, apis.Options{
+		OIDC:          sb.sts.issuer,
+		OIDCAudiences: sb.sts.audiences,
 		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
 		Logger:    sb.log.With("component", "api"),
 		Trail:     tl,

@@ -39,6 +39,56 @@ session_name = "admin"
 access_key_id = "AKIAJITSSHSANDBOX004"
 policies = ["AdministratorAccess"]
 
+# An IAM user with long-term keys and a virtual MFA device (its TOTP
+# secret is made per sandbox and kept in the state directory:
+# jitssh-sandbox ctl mfa-code mfa prints the current code). Carol may only
+# get temporary credentials; her work is done in the JitsshAdminMFA role.
+[[identities]]
+name = "carol"
+type = "user"
+user = "carol"
+access_key_id = "AKIAJITSSHSANDBOX005"
+mfa = true
+policies = ["carol-sts"]
+
+[policies.carol-sts]
+document = """
+{"Version": "2012-10-17", "Statement": [{"Sid": "TemporaryCredentialsOnly", "Effect": "Allow",
+  "Action": ["sts:AssumeRole", "sts:GetSessionToken", "sts:GetCallerIdentity"], "Resource": "*"}]}
+"""
+
+[policies.carol-mfa-trust]
+document = """
+{"Version": "2012-10-17", "Statement": [{"Sid": "CarolWithMFA", "Effect": "Allow",
+  "Principal": {"AWS": "arn:aws:iam::123456789012:user/carol"}, "Action": "sts:AssumeRole",
+  "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]}
+"""
+
+# The classic MFA-protected role: trusted by carol only with MFA; its
+# sessions are jitssh users whose userName principal tag is carol, so the
+# impersonation SCP holds. The AWS config's profile "mfa" assumes it
+# (role_arn, source_profile = carol, mfa_serial).
+[[roles]]
+name = "JitsshAdminMFA"
+trust = "carol-mfa-trust"
+policies = ["jitssh-user"]
+tags = { userName = "carol" }
+profile = "mfa"
+source_profile = "carol"
+use_mfa = true
+
+# A role for workloads signed in by the sandbox's OIDC issuer
+# (AssumeRoleWithWebIdentity): the profile "webid" reads a token the
+# sandbox writes and refreshes; ctl web-identity-token prints others.
+[[roles]]
+name = "JitsshWebIdentity"
+policies = ["jitssh-user"]
+tags = { userName = "ci" }
+profile = "webid"
+[roles.web_identity]
+subject = "jitssh-sandbox-workload"
+audience = "sts.amazonaws.com"
+
 # The network: one VPC with a public and a private subnet. Public
 # instances get a loopback "public" IP (127.X.Y.n) at start, where their
 # SSH server listens: the sandbox's internet is loopback.

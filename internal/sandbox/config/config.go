@@ -11,7 +11,8 @@
 // instances), knobs.go (latency, throttle and fail rules), sso.go (IAM
 // Identity Center: users, permission sets, assignments), generate.go
 // (the generated fleet), builtin.go (the built-in account); this file holds
-// the whole (File, Account), parsing, check's order and Resolve.
+// the whole (File, Account), parsing, check's order and Resolve; roles.go
+// (IAM roles, their trust, web identity and profiles).
 package config
 
 import (
@@ -42,8 +43,10 @@ type File struct {
 	// identities next to the built-in ones (see BuiltinPolicies).
 	Policies   map[string]PolicySpec `toml:"policies"`
 	Identities []IdentitySpec        `toml:"identities"`
-	Instances  []InstanceSpec        `toml:"instances"`
-	Generate   *GenerateSpec         `toml:"generate"`
+	// Roles are IAM roles assumable with STS (roles.go).
+	Roles     []RoleSpec     `toml:"roles"`
+	Instances []InstanceSpec `toml:"instances"`
+	Generate  *GenerateSpec  `toml:"generate"`
 	// VPCs, Subnets and Endpoints describe the network. Without subnets,
 	// instances keep the subnet and VPC ids they name (or the built-in
 	// ones) and nothing checks their addresses; with subnets, every
@@ -77,6 +80,12 @@ type Account struct {
 	Account string
 	// Identities: the first is the default identity.
 	Identities []world.Identity
+	// Roles are the IAM roles; WebIdentity names the roles the sandbox's
+	// OIDC issuer is trusted by (see WebIdentityTrust) and RoleProfiles
+	// the AWS profiles to write for roles.
+	Roles        []world.Role
+	WebIdentity  map[string]WebIdentitySpec
+	RoleProfiles []RoleProfile
 	// SCPs are nil when the account is in no organisation.
 	SCPs      []policy.Document
 	Instances []world.Instance
@@ -180,6 +189,9 @@ func (f *File) check() error {
 	if err := f.checkIdentities(); err != nil {
 		return err
 	}
+	if err := f.checkRoles(); err != nil {
+		return err
+	}
 	if err := f.checkNetwork(); err != nil {
 		return err
 	}
@@ -269,6 +281,9 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 			return nil, fmt.Errorf("identities[%d] (%s): %w", i, spec.Name, err)
 		}
 		a.Identities = append(a.Identities, id)
+	}
+	if err := f.resolveRoles(a); err != nil {
+		return nil, err
 	}
 	for _, spec := range f.Instances {
 		a.Instances = append(a.Instances, f.instance(spec))

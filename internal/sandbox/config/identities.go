@@ -39,6 +39,11 @@ type IdentitySpec struct {
 	Tags *map[string]string `toml:"tags"`
 	// Policies name the identity policies attached.
 	Policies []string `toml:"policies"`
+	// MFA gives an IAM user (type "user") a virtual MFA device,
+	// arn:aws:iam::ACCOUNT:mfa/USER, whose TOTP secret the sandbox
+	// generates and keeps in its state directory (jitssh-sandbox ctl
+	// mfa-code prints its codes).
+	MFA bool `toml:"mfa"`
 }
 
 // BuiltinPolicies are the policy names every configuration can use.
@@ -122,6 +127,9 @@ func (f *File) checkIdentity(i int, names, keys map[string]bool) error {
 	keys[id.AccessKeyID] = true
 	if id.SecretAccessKey != "" && !secretPattern.MatchString(id.SecretAccessKey) {
 		return fmt.Errorf("%s: secret_access_key: want 40 characters of A-Z a-z 0-9 / +", where)
+	}
+	if id.MFA && id.Type != "user" {
+		return fmt.Errorf("%s: %w", where, errMFANotUser)
 	}
 	if id.Tags != nil {
 		if err := checkTags(*id.Tags, where+".tags"); err != nil {
@@ -224,6 +232,9 @@ func (f *File) identity(spec IdentitySpec, localUser string) (world.Identity, er
 		name = spec.User[strings.LastIndex(spec.User, "/")+1:]
 		id.ARN = fmt.Sprintf("arn:aws:iam::%s:user/%s", f.Account, spec.User)
 		id.UserID = "AIDA" + suffix
+		if spec.MFA {
+			id.MFASerial = MFASerial(f.Account, spec.User)
+		}
 	default:
 		name = spec.SessionName
 		if name == "" {

@@ -1,0 +1,113 @@
+package sandboxcli
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestMFAAndWebIdentityWithTheAWSCLI runs the real aws CLI (v1) against
+// `up`'s built-in account: carol assumes the MFA role with a code from
+// `ctl mfa-code` (a reused code gets AWS's error, `--next` a fresh one),
+// gets a session token with MFA, the webid profile signs in with the token
+// file the sandbox keeps fresh, a token of another subject is refused, and
+// CloudTrail has one AssumeRole record per call.
+func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox and runs the aws CLI")
+	}
+	t.Parallel()
+	vars, envFile := upFile(t)
+	const (
+		role   = "arn:aws:iam::123456789012:role/JitsshAdminMFA"
+		serial = "arn:aws:iam::123456789012:mfa/carol"
+	)
+	cfg, err := os.ReadFile(vars["JITSSH_SANDBOX_AWS_CONFIG"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"[profile mfa]", "role_arn = " + role, "source_profile = carol", "mfa_serial = " + serial,
+		"[profile webid]", "role_arn = arn:aws:iam::123456789012:role/JitsshWebIdentity", "web_identity_token_file = "} {
+		if !strings.Contains(string(cfg), want) {
+			t.Errorf("AWS config lacks %q:\n%s", want, cfg)
+		}
+	}
+	code := func(args ...string) string {
+		t.Helper()
+		out, stderr, rc := ctl(t, envFile, append([]string{"mfa-code"}, args...)...)
+		c := strings.TrimSpace(out)
+		if rc != 0 || !regexp.MustCompile(`^\d{6}$`).MatchString(c) {
+			t.Fatalf("ctl mfa-code %v: exit %d %q %s", args, rc, out, stderr)
+		}
+		return c
+	}
+	first := code("mfa")
+	if again := code("carol"); again != first {
+		t.Logf("the window turned between two calls (%s, %s)", first, again)
+	}
+	assume := func(c string) (string, string, int) {
+		return awsProfile(t, vars, "carol", "sts", "assume-role", "--role-arn", role, "--role-session-name", "carol",
+			"--serial-number", serial, "--token-code", c)
+	}
+	out, stderr, rc := assume(first)
+	if rc != 0 || !strings.Contains(out, `"Arn": "arn:aws:sts::123456789012:assumed-role/JitsshAdminMFA/carol"`) || !strings.Contains(out, `"AccessKeyId": "ASIA`) {
+		t.Fatalf("assume-role with MFA: exit %d\n%s%s", rc, out, stderr)
+	}
+	_, stderr, rc = assume(first)
+	if rc == 0 || !strings.Contains(stderr, "An error occurred (AccessDenied) when calling the AssumeRole operation: MultiFactorAuthentication failed with invalid MFA one time pass code.") {
+		t.Errorf("the same code again: exit %d\n%s", rc, stderr)
+	}
+	_, stderr, rc = awsProfile(t, vars, "carol", "sts", "assume-role", "--role-arn", role, "--role-session-name", "carol")
+	if rc == 0 || !strings.Contains(stderr, "(AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::123456789012:user/carol is not authorized to perform: sts:AssumeRole on resource: "+role) {
+		t.Errorf("without MFA: exit %d\n%s", rc, stderr)
+	}
+	out, stderr, rc = awsProfile(t, vars, "carol", "sts", "get-session-token", "--serial-number", serial, "--token-code", code("--next", "mfa"))
+	if rc != 0 || !strings.Contains(out, `"SessionToken"`) {
+		t.Errorf("get-session-token with the next window's code: exit %d\n%s%s", rc, out, stderr)
+	}
+
+	out, stderr, rc = awsProfile(t, vars, "webid", "sts", "get-caller-identity")
+	if rc != 0 || !strings.Contains(out, `"arn:aws:sts::123456789012:assumed-role/JitsshWebIdentity/webid"`) {
+		t.Errorf("webid profile: exit %d\n%s%s", rc, out, stderr)
+	}
+	tok, stderr, rc := ctl(t, envFile, "web-identity-token", "--sub", "someone-else")
+	if rc != 0 {
+		t.Fatalf("ctl web-identity-token: %s", stderr)
+	}
+	_, stderr, rc = awsProfile(t, vars, "default", "sts", "assume-role-with-web-identity", "--role-arn", "arn:aws:iam::123456789012:role/JitsshWebIdentity",
+		"--role-session-name", "x1", "--web-identity-token", strings.TrimSpace(tok))
+	if rc == 0 || !strings.Contains(stderr, "(AccessDenied) when calling the AssumeRoleWithWebIdentity operation: Not authorized to perform sts:AssumeRoleWithWebIdentity") {
+		t.Errorf("another subject's token: exit %d\n%s", rc, stderr)
+	}
+
+	f, err := os.Open(vars["JITSSH_SANDBOX_CLOUDTRAIL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ok, failed int
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			EventName, ErrorCode string
+		}
+		json.Unmarshal(sc.Bytes(), &ev)
+		if ev.EventName == "AssumeRole" {
+			if ev.ErrorCode == "" {
+				ok++
+			} else {
+				failed++
+			}
+		}
+		if strings.Contains(sc.Text(), first) && strings.Contains(sc.Text(), "tokenCode") {
+			t.Errorf("CloudTrail records the MFA code: %s", sc.Text())
+		}
+	}
+	if ok != 1 || failed != 2 {
+		t.Errorf("CloudTrail: %d successful and %d failed AssumeRole records, want 1 and 2", ok, failed)
+	}
+}
