@@ -254,11 +254,11 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	mux.Handle("/", apis.NewHandler(sb.World, apis.Options{
 		OIDC:          sb.sts.issuer,
 		OIDCAudiences: sb.sts.audiences,
-		StreamURL: func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
-		Logger:    sb.log.With("component", "api"),
-		Trail:     tl,
-		Knobs:     &sb.knobs,
-		PlaceKey:  sb.runPlacement,
+		StreamURL:     func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
+		Logger:        sb.log.With("component", "api"),
+		Trail:         tl,
+		Knobs:         &sb.knobs,
+		PlaceKey:      sb.runPlacement,
 	}))
 	return mux, nil
 }

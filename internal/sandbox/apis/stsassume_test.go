@@ -85,7 +85,7 @@ func newSTSEnv(t *testing.T) *stsEnv {
 		{Name: "Tagged", Trust: doc(trustAWS(carolARN, policy.Strings{"sts:AssumeRole", "sts:TagSession"}, nil))},
 		{Name: "Chained", MaxSession: 12 * time.Hour, Trust: doc(trustAWS(roleMFA, policy.Strings{"sts:AssumeRole"}, nil))},
 		{Name: "WebID", Trust: doc(policy.Statement{Effect: policy.Allow, Principal: &policy.Principal{Federated: policy.Strings{is.ProviderARN(testAccount)}},
-			Action: policy.Strings{"sts:AssumeRoleWithWebIdentity"},
+			Action:    policy.Strings{"sts:AssumeRoleWithWebIdentity"},
 			Condition: policy.Condition{"StringEquals": {prov + ":aud": {"sts.amazonaws.com"}, prov + ":sub": {"ci"}}}}),
 			Policies: []policy.Document{adminAccess}},
 	}
@@ -267,7 +267,7 @@ func TestAssumeRoleParameters(t *testing.T) {
 		t.Errorf("900 s session: expires %v, packed %v", out.Credentials.Expiration, out.PackedPolicySize)
 	}
 	out, err = e.assume(e.carol, &sts.AssumeRoleInput{RoleArn: aws.String(roleTagged), RoleSessionName: aws.String("ci"),
-		Tags: []ststypes.Tag{{Key: aws.String("userName"), Value: aws.String("carol")}, {Key: aws.String("team"), Value: aws.String("ops")}},
+		Tags:              []ststypes.Tag{{Key: aws.String("userName"), Value: aws.String("carol")}, {Key: aws.String("team"), Value: aws.String("ops")}},
 		TransitiveTagKeys: []string{"userName"}})
 	if err != nil {
 		t.Fatalf("with session tags: %v", err)
