@@ -9,8 +9,12 @@
 // Evaluate applies AWS's logic for a principal in one account: an explicit
 // deny in a service control policy or an identity policy wins; otherwise
 // the SCPs must allow the action (when SCPs are in force) and an identity
-// policy must allow it. Resource policies, permission boundaries and
-// session policies are not modelled.
+// policy must allow it. EvaluateTrust decides a role's trust policy (its
+// Principal element: AWS principals, accounts, federated providers) for
+// STS. Other resource policies, permission boundaries and session
+// policies are not modelled. For temporary credentials the principal's
+// context has aws:TokenIssueTime, aws:MultiFactorAuthPresent and
+// aws:MultiFactorAuthAge as on AWS (absent for long-term keys).
 package iam
 
 import (

@@ -1,8 +1,6 @@
 package iam
 
 import (
-	"strings"
-
 	"github.com/jitssh/jitssh/internal/policy"
 )
 
@@ -112,19 +110,12 @@ func principalMatches(p *policy.Principal, req TrustRequest) bool {
 	return false
 }
 
-// trustMessage is AWS's text for a denied trust: the caller (or, for web
-// identity, nobody in particular) is not authorized to assume the role.
-func trustMessage(req TrustRequest, resource string) string {
+// TrustMessage returns AWS's text for a trust policy's refusal of req on
+// the role whose ARN is roleARN: the caller is not authorized to assume
+// it (for web identity, STS names no caller).
+func (r Result) TrustMessage(req TrustRequest, roleARN string) string {
 	if req.Federated != "" {
 		return "Not authorized to perform " + req.Action
 	}
-	var b strings.Builder
-	b.WriteString("User: " + req.Principal.ARN + " is not authorized to perform: " + req.Action + " on resource: " + resource)
-	return b.String()
-}
-
-// TrustMessage returns AWS's authorisation failure text for a trust
-// decision on the role whose ARN is roleARN.
-func (r Result) TrustMessage(req TrustRequest, roleARN string) string {
-	return trustMessage(req, roleARN)
+	return "User: " + req.Principal.ARN + " is not authorized to perform: " + req.Action + " on resource: " + roleARN
 }
