@@ -123,6 +123,20 @@ func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si sum
 		names = append(names, id.Name)
 	}
 	fmt.Fprintf(w, "  profiles: %s (default: %s)\n", strings.Join(names, ", "), acct.Identities[0].ARN)
+	if len(acct.RoleProfiles) > 0 {
+		roles := make([]string, 0, len(acct.RoleProfiles))
+		for _, p := range acct.RoleProfiles {
+			switch {
+			case p.MFASerial != "":
+				roles = append(roles, p.Name+" (MFA: ctl mfa-code "+p.Name+")")
+			case p.WebIdentity:
+				roles = append(roles, p.Name+" (web identity)")
+			default:
+				roles = append(roles, p.Name)
+			}
+		}
+		fmt.Fprintf(w, "  role profiles: %s\n", strings.Join(roles, ", "))
+	}
 	if si.envFile != "" {
 		fmt.Fprintf(w, "Use it from any shell (your own AWS settings do not apply there):\n")
 		fmt.Fprintf(w, "  . %s\n", si.envFile)
