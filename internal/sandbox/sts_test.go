@@ -1,0 +1,134 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+)
+
+// TestRoleProfilesThroughTheSDK loads the env file's AWS config with the
+// Go SDK's own credential chain (what jitssh uses): the mfa profile
+// assumes JitsshAdminMFA with carol's keys and a code from MFACode, the
+// webid profile signs in with the token file the sandbox writes, and the
+// sessions carry the role's userName tag into the jitssh policies.
+func TestRoleProfilesThroughTheSDK(t *testing.T) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION",
+		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"} {
+		t.Setenv(k, "")
+	}
+	state := t.TempDir()
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	if err := sb.WriteFiles(filepath.Join(t.TempDir(), "env")); err != nil {
+		t.Fatal(err)
+	}
+	// The SDK resolves credentials before the endpoint: the STS clients
+	// of its assume-role and web identity providers ignore endpoint_url
+	// and AWS_ENDPOINT_URL (aws-sdk-go-v2 config), and would call the
+	// real STS. A client must give them one of its own, as here.
+	stsClient := sts.New(sts.Options{Region: sb.World.Region, BaseEndpoint: aws.String(sb.URL), RetryMaxAttempts: 1})
+	atSandbox := func(c stscreds.AssumeRoleAPIClient) stscreds.AssumeRoleAPIClient {
+		sc, ok := c.(*sts.Client)
+		if !ok { // the SDK's early check of the options, without a client
+			return c
+		}
+		o := sc.Options() // the source profile's credentials
+		o.BaseEndpoint = aws.String(sb.URL)
+		return sts.New(o)
+	}
+	ctx := context.Background()
+	load := func(profile string, opts ...func(*config.LoadOptions) error) aws.Config {
+		t.Helper()
+		cfg, err := config.LoadDefaultConfig(ctx, append([]func(*config.LoadOptions) error{
+			config.WithSharedConfigFiles([]string{filepath.Join(state, "aws-config")}),
+			config.WithSharedCredentialsFiles([]string{filepath.Join(state, "aws-credentials")}),
+			config.WithSharedConfigProfile(profile),
+			config.WithRetryMaxAttempts(1),
+		}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	prompts := 0
+	mfa := load("mfa", config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
+		o.Client = atSandbox(o.Client)
+		o.TokenProvider = func() (string, error) {
+			prompts++
+			_, code, _, err := sb.MFACode("mfa", false)
+			return code, err
+		}
+	}))
+	out, err := sts.NewFromConfig(mfa).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatalf("GetCallerIdentity with the mfa profile: %v", err)
+	}
+	if arn := aws.ToString(out.Arn); !strings.HasPrefix(arn, "arn:aws:sts::123456789012:assumed-role/JitsshAdminMFA/") || prompts != 1 {
+		t.Errorf("mfa profile: %s after %d prompts", arn, prompts)
+	}
+	id, ok := sb.World.Identity(mustKey(t, mfa))
+	if !ok || id.Tags["userName"] != "carol" || id.MFAAuthTime.IsZero() {
+		t.Errorf("the mfa session %+v", id)
+	}
+
+	// A wrong code: AWS's AccessDenied reaches the SDK's caller.
+	bad := load("mfa", config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
+		o.Client = atSandbox(o.Client)
+		o.TokenProvider = func() (string, error) { return "000000", nil }
+	}))
+	_, err = sts.NewFromConfig(bad).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" || !strings.Contains(ae.ErrorMessage(), "MultiFactorAuthentication failed") {
+		// 000000 may be the current code once in a million runs.
+		t.Errorf("a wrong code: %v", err)
+	}
+
+	webid := load("webid", config.WithWebIdentityRoleCredentialOptions(func(o *stscreds.WebIdentityRoleOptions) {
+		o.Client = stsClient
+	}))
+	out, err = sts.NewFromConfig(webid).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || aws.ToString(out.Arn) != "arn:aws:sts::123456789012:assumed-role/JitsshWebIdentity/webid" {
+		t.Fatalf("webid profile: %v %v", out, err)
+	}
+	b, err := os.ReadFile(filepath.Join(state, "web-identity-token-webid"))
+	if err != nil || strings.Count(string(b), ".") != 2 {
+		t.Errorf("token file: %q %v", b, err)
+	}
+	if st, err := os.Stat(filepath.Join(state, "mfa", "carol.base32")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("MFA secret file: %v %v", st, err)
+	}
+	_, code1, left, err := sb.MFACode("carol", false)
+	_, code2, left2, err2 := sb.MFACode("arn:aws:iam::123456789012:mfa/carol", true)
+	if err != nil || err2 != nil || len(code1) != 6 || len(code2) != 6 || left < 1 || left > 30 || left2 < 31 || left2 > 60 {
+		t.Errorf("MFACode: %s %d %v, next %s %d %v", code1, left, err, code2, left2, err2)
+	}
+	if _, _, _, err := sb.MFACode("alice", false); err == nil || !strings.Contains(err.Error(), "names no MFA device") {
+		t.Errorf("MFACode(alice) = %v", err)
+	}
+}
+
+func mustKey(t *testing.T, cfg aws.Config) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cfg.Credentials.Retrieve(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.AccessKeyID
+}
