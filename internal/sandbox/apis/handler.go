@@ -167,6 +167,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Error) trail.Event {
 	e := trail.New(start, c.service, c.op, h.world.Region, h.world.Account)
 	e.UserIdentity = trail.Identity(c.id.ARN, c.id.UserID, h.world.Account, c.akid)
+	if c.id.Temporary() {
+		e.UserIdentity = e.UserIdentity.WithSession(c.id.TokenIssueTime, !c.id.MFAAuthTime.IsZero())
+	}
 	if c.webUser != nil {
 		e.UserIdentity = *c.webUser
 	}

@@ -204,6 +204,13 @@ func TestAssumeRoleWithMFA(t *testing.T) {
 			t.Errorf("failed call without errorCode: %+v", ev)
 		}
 	}
+	// The session's own calls: AssumedRole with its session context.
+	gci := readTrail(t, e.trail, "GetCallerIdentity")
+	if len(gci) != 1 || gci[0].UserIdentity.Type != "AssumedRole" || gci[0].UserIdentity.SessionContext == nil ||
+		gci[0].UserIdentity.SessionContext.Attributes.MFAAuthenticated != "true" ||
+		gci[0].UserIdentity.SessionContext.SessionIssuer.ARN != roleMFA || gci[0].UserIdentity.AccessKeyID != sess.AccessKeyID {
+		t.Errorf("GetCallerIdentity records %+v", gci)
+	}
 }
 
 func readTrail(t *testing.T, path, name string) []trail.Event {

@@ -388,6 +388,9 @@ func (h *Handler) record(r *http.Request, reqID string, start time.Time, rq *req
 	}
 	e := trail.New(start, Service, "OpenTunnel", h.World.Region, h.World.Account)
 	e.UserIdentity = trail.Identity(rq.id.ARN, rq.id.UserID, h.World.Account, rq.akid)
+	if rq.id.Temporary() {
+		e.UserIdentity = e.UserIdentity.WithSession(rq.id.TokenIssueTime, !rq.id.MFAAuthTime.IsZero())
+	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		e.SourceIPAddress = host
 	}

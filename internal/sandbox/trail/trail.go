@@ -50,6 +50,47 @@ type UserIdentity struct {
 	AccountID   string `json:"accountId,omitempty"`
 	AccessKeyID string `json:"accessKeyId,omitempty"`
 	UserName    string `json:"userName,omitempty"`
+	// SessionContext is set for temporary credentials.
+	SessionContext *SessionContext `json:"sessionContext,omitempty"`
+}
+
+// SessionContext is CloudTrail's sessionContext of temporary credentials:
+// who issued them (a role, for role sessions) and their attributes.
+type SessionContext struct {
+	SessionIssuer *SessionIssuer `json:"sessionIssuer,omitempty"`
+	Attributes    SessionAttrs   `json:"attributes"`
+}
+
+// SessionIssuer is the role whose session made the call.
+type SessionIssuer struct {
+	Type        string `json:"type"`
+	PrincipalID string `json:"principalId"`
+	ARN         string `json:"arn"`
+	AccountID   string `json:"accountId"`
+	UserName    string `json:"userName"`
+}
+
+// SessionAttrs are a session's creation date and whether it was
+// authenticated with MFA ("true" or "false", as CloudTrail writes them).
+type SessionAttrs struct {
+	CreationDate     string `json:"creationDate"`
+	MFAAuthenticated string `json:"mfaAuthenticated"`
+}
+
+// WithSession adds the session context of temporary credentials issued
+// at issued, with MFA or not; for a role session (principal id
+// AROA…:SESSION) the role is the issuer.
+func (u UserIdentity) WithSession(issued time.Time, mfa bool) UserIdentity {
+	sc := &SessionContext{Attributes: SessionAttrs{CreationDate: issued.UTC().Format("2006-01-02T15:04:05Z"), MFAAuthenticated: fmt.Sprint(mfa)}}
+	if u.Type == "AssumedRole" {
+		f := strings.SplitN(u.ARN, ":", 6)
+		parts := strings.Split(f[5], "/")
+		roleID, _, _ := strings.Cut(u.PrincipalID, ":")
+		sc.SessionIssuer = &SessionIssuer{Type: "Role", PrincipalID: roleID, ARN: "arn:" + f[1] + ":iam::" + f[4] + ":role/" + parts[1],
+			AccountID: f[4], UserName: parts[1]}
+	}
+	u.SessionContext = sc
+	return u
 }
 
 // Identity returns the userIdentity of a caller from its ARN.
