@@ -19,6 +19,7 @@ type assumeRoleResponse struct {
 		AssumedRoleUser  assumedRoleUserXML `xml:"AssumedRoleUser"`
 		Credentials      credentialsXML     `xml:"Credentials"`
 		PackedPolicySize *int               `xml:"PackedPolicySize,omitempty"`
+		tokenSize
 	} `xml:"AssumeRoleResult"`
 	RequestID string `xml:"ResponseMetadata>RequestId"`
 }
@@ -127,6 +128,7 @@ func (h *handler) assumeRole(c *call) (any, error) {
 	resp := &assumeRoleResponse{Xmlns: awsproto.STSNamespace, RequestID: c.reqID}
 	resp.Result.AssumedRoleUser = assumedRoleUserXML{AssumedRoleID: sess.UserID, Arn: sess.ARN}
 	resp.Result.Credentials = credsXML(creds)
+	resp.Result.tokenSize = sizeOf(creds.SessionToken)
 	if len(q.tags.order) > 0 {
 		n := q.tags.packedPolicySize()
 		resp.Result.PackedPolicySize = &n

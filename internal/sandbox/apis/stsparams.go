@@ -243,6 +243,22 @@ func credsXML(c world.Credentials) credentialsXML {
 		Expiration: c.Expiration.UTC().Format(time.RFC3339)}
 }
 
+// maxSessionTokenBytes is the session token size SessionTokenUtilization
+// counts against (STS does not document its limit; the sandbox's tokens
+// are ~360 bytes, a few percent, as AWS's are).
+const maxSessionTokenBytes = 8192
+
+// tokenSize is the SessionTokenSize and SessionTokenUtilization elements
+// of newer STS responses.
+type tokenSize struct {
+	Size        int `xml:"SessionTokenSize"`
+	Utilization int `xml:"SessionTokenUtilization"`
+}
+
+func sizeOf(token string) tokenSize {
+	return tokenSize{Size: len(token), Utilization: (len(token)*100 + maxSessionTokenBytes - 1) / maxSessionTokenBytes}
+}
+
 // assumedRoleUserXML is the AssumedRoleUser element.
 type assumedRoleUserXML struct {
 	AssumedRoleID string `xml:"AssumedRoleId"`

@@ -23,6 +23,7 @@ type assumeRoleWithWebIdentityResponse struct {
 		AssumedRoleUser             assumedRoleUserXML `xml:"AssumedRoleUser"`
 		Credentials                 credentialsXML     `xml:"Credentials"`
 		Provider                    string             `xml:"Provider"`
+		tokenSize
 	} `xml:"AssumeRoleWithWebIdentityResult"`
 	RequestID string `xml:"ResponseMetadata>RequestId"`
 }
@@ -102,6 +103,7 @@ func (h *handler) assumeRoleWithWebIdentity(c *call) (any, error) {
 	resp.Result.AssumedRoleUser = assumedRoleUserXML{AssumedRoleID: sess.UserID, Arn: sess.ARN}
 	resp.Result.Credentials = credsXML(creds)
 	resp.Result.Provider = is.ProviderID()
+	resp.Result.tokenSize = sizeOf(creds.SessionToken)
 	return resp, nil
 }
 
