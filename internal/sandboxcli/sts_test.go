@@ -2,19 +2,55 @@ package sandboxcli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMFAAndWebIdentityWithTheAWSCLI runs the real aws CLI (v1) against
 // `up`'s built-in account: carol assumes the MFA role with a code from
 // `ctl mfa-code` (a reused code gets AWS's error, `--next` a fresh one),
-// gets a session token with MFA, the webid profile signs in with the token
+// the CLI's own prompt for the mfa profile takes one, the webid profile signs in with the token
 // file the sandbox keeps fresh, a token of another subject is refused, and
 // CloudTrail has one AssumeRole record per call.
+// awsStdin runs the aws CLI with args, the sandbox's config files, HOME
+// (its ~/.aws/cli/cache) and stdin.
+func awsStdin(t *testing.T, vars map[string]string, home, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		t.Fatal("aws CLI not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--output", "json"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home,
+		"AWS_CONFIG_FILE=" + vars["JITSSH_SANDBOX_AWS_CONFIG"], "AWS_SHARED_CREDENTIALS_FILE=" + vars["JITSSH_SANDBOX_AWS_CREDENTIALS"],
+		"AWS_ENDPOINT_URL=" + vars["AWS_ENDPOINT_URL"], "AWS_EC2_METADATA_DISABLED=true", "AWS_PAGER=", "AWS_MAX_ATTEMPTS=1"}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "PYENV_") || strings.HasPrefix(kv, "LANG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
 func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the sandbox and runs the aws CLI")
@@ -64,9 +100,23 @@ func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 	if rc == 0 || !strings.Contains(stderr, "(AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::123456789012:user/carol is not authorized to perform: sts:AssumeRole on resource: "+role) {
 		t.Errorf("without MFA: exit %d\n%s", rc, stderr)
 	}
-	out, stderr, rc = awsProfile(t, vars, "carol", "sts", "get-session-token", "--serial-number", serial, "--token-code", code("--next", "mfa"))
+	out, stderr, rc = awsProfile(t, vars, "carol", "sts", "get-session-token", "--duration-seconds", "900")
 	if rc != 0 || !strings.Contains(out, `"SessionToken"`) {
-		t.Errorf("get-session-token with the next window's code: exit %d\n%s%s", rc, out, stderr)
+		t.Errorf("get-session-token: exit %d\n%s%s", rc, out, stderr)
+	}
+
+	// The CLI's own MFA prompt of the mfa profile (getpass reads stdin
+	// without a terminal) answered with the next window's code (the
+	// current one was used above), and its cache of the role's
+	// credentials.
+	home := t.TempDir()
+	out, stderr, rc = awsStdin(t, vars, home, code("--next", "mfa")+"\n", "--profile", "mfa", "sts", "get-caller-identity")
+	if rc != 0 || !strings.Contains(out, `"arn:aws:sts::123456789012:assumed-role/JitsshAdminMFA/`) || !strings.Contains(stderr, "Enter MFA code for "+serial) {
+		t.Errorf("aws --profile mfa with the code on its prompt: exit %d\n%s%s", rc, out, stderr)
+	}
+	out, stderr, rc = awsStdin(t, vars, home, "", "--profile", "mfa", "sts", "get-caller-identity")
+	if rc != 0 || strings.Contains(stderr, "Enter MFA code") {
+		t.Errorf("the CLI's cached role credentials: exit %d\n%s%s", rc, out, stderr)
 	}
 
 	out, stderr, rc = awsProfile(t, vars, "webid", "sts", "get-caller-identity")
@@ -107,7 +157,7 @@ func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 			t.Errorf("CloudTrail records the MFA code: %s", sc.Text())
 		}
 	}
-	if ok != 1 || failed != 2 {
-		t.Errorf("CloudTrail: %d successful and %d failed AssumeRole records, want 1 and 2", ok, failed)
+	if ok != 2 || failed != 2 {
+		t.Errorf("CloudTrail: %d successful and %d failed AssumeRole records, want 2 (assume-role, the mfa profile once) and 2", ok, failed)
 	}
 }
