@@ -132,3 +132,26 @@ func mustKey(t *testing.T, cfg aws.Config) string {
 	}
 	return c.AccessKeyID
 }
+
+// TestMFASecretKeptInStateDir: a device's secret is made once, kept
+// (0600) and read back on restart; a damaged file is an error saying how
+// to recover.
+func TestMFASecretKeptInStateDir(t *testing.T) {
+	dir := t.TempDir()
+	const serial = "arn:aws:iam::123456789012:mfa/carol"
+	a, err := mfaSecret(dir, serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mfaSecret(dir, serial)
+	if err != nil || string(a) != string(b) || len(a) != 20 {
+		t.Fatalf("second read: %x %v, first %x", b, err, a)
+	}
+	path := filepath.Join(dir, "mfa", "carol.base32")
+	if err := os.WriteFile(path, []byte("not base32!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mfaSecret(dir, serial); err == nil || !strings.Contains(err.Error(), "delete it") {
+		t.Errorf("damaged secret: %v", err)
+	}
+}
