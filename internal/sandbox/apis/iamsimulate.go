@@ -142,7 +142,8 @@ func (h *handler) simulatePrincipalPolicy(c *call) (any, error) {
 
 // simulatedPrincipal finds the user or role source names among the
 // world's identities: an IAM user by its ARN; a role by name, the
-// caller's own identity first when it is a session of that role.
+// caller's own identity first when it is a session of that role, then the
+// world's roles.
 func (h *handler) simulatedPrincipal(c *call, source string) (iam.Principal, []policy.Document, error) {
 	f := strings.SplitN(source, ":", 6)
 	if len(f) != 6 || f[0] != "arn" || f[2] != "iam" {
@@ -175,6 +176,9 @@ func (h *handler) simulatedPrincipal(c *call, source string) (iam.Principal, []p
 		if found != nil {
 			// The role itself: no session, so no session tags or userid.
 			return iam.Principal{ARN: source, Account: h.world.Account}, found.Policies, nil
+		}
+		if r, ok := h.world.Role(name); ok { // a [[roles]] role nobody has assumed yet
+			return iam.Principal{ARN: source, Account: h.world.Account}, r.Policies, nil
 		}
 		notFound.Message = "The role with name " + name + " cannot be found."
 	default:

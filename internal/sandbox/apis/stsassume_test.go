@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 
@@ -391,5 +392,20 @@ func TestAssumeRoleWithWebIdentity(t *testing.T) {
 	}
 	if b, _ := json.Marshal(events[0]); strings.Contains(string(b), tok) {
 		t.Error("CloudTrail records the web identity token")
+	}
+}
+
+// TestSimulateConfiguredRole: the policy simulator knows [[roles]] roles
+// before anybody assumes them (it once knew only roles of identities).
+func TestSimulateConfiguredRole(t *testing.T) {
+	t.Parallel()
+	e := newSTSEnv(t)
+	out, err := iam.NewFromConfig(e.as(alice)).SimulatePrincipalPolicy(context.Background(), &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String(roleWebID), ActionNames: []string{"ec2:DescribeInstances"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.EvaluationResults) != 1 || out.EvaluationResults[0].EvalDecision != "allowed" {
+		t.Errorf("simulation of WebID: %+v", out.EvaluationResults)
 	}
 }
