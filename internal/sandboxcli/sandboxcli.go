@@ -69,12 +69,16 @@ JITSSH_SANDBOX_CLOUDTRAIL the JSON-lines log of every API call with its
 policy decisions.
 
 --config FILE describes the account in TOML: region, account, SCPs,
-identities (access keys, principal tags, policies), instances and a
+identities (access keys, principal tags, policies, MFA), roles (trust,
+policies, tags, profiles), instances and a
 generated fleet; "jitssh-sandbox config" prints the built-in one to start
 from. Without it the built-in account runs: the default identity is a role
 session named after the local user, tagged userName=<local user>, with the
 policy "jitssh policy user" prints; alice, nopolicy and admin are extra
-profiles; the impersonation SCP is in force. Its fleet: web-1, web-2
+profiles; carol is an IAM user with a virtual MFA device, and the profile
+mfa assumes the role JitsshAdminMFA with her keys and a code ("jitssh-sandbox
+ctl mfa-code mfa" prints it); webid signs in with the sandbox's OIDC
+issuer (AssumeRoleWithWebIdentity); the impersonation SCP is in force. Its fleet: web-1, web-2
 (public IPs), db-1, bastion-1 (forwards ssh -J into the VPC), app-1 (SSM
 agent offline: reachable through the EC2 Instance Connect Endpoint or the
 bastion), old-1 (stopped). Public IPs are loopback addresses 127.X.Y.n
