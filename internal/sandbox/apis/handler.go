@@ -262,6 +262,9 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 	if c.proto == awsproto.AWSQuery && c.op == "AssumeRoleWithWebIdentity" && len(r.Header.Values("Authorization")) == 0 {
 		// Not signed, as on AWS: the web identity token authenticates.
 		c.service = serviceSTS
+		if err := h.applyKnobs(c); err != nil {
+			return nil, err
+		}
 		return h.routeSTS(c)
 	}
 	auth, err := h.verifier.Verify(r, body)
