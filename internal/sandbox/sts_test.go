@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,11 +11,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/coder/websocket"
 
+	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -153,5 +157,58 @@ func TestMFASecretKeptInStateDir(t *testing.T) {
 	}
 	if _, err := mfaSecret(dir, serial); err == nil || !strings.Contains(err.Error(), "delete it") {
 		t.Errorf("damaged secret: %v", err)
+	}
+}
+
+// TestEICETunnelWithSessionCredentials: the endpoint's presigned URL of a
+// role session carries X-Amz-Security-Token (as the SDK's presigner puts
+// it); without it the endpoint refuses the tunnel as AWS does.
+func TestEICETunnelWithSessionCredentials(t *testing.T) {
+	sb, err := Start(context.Background(), Config{SSHMode: sshd.Embedded, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	role, ok := sb.World.Role("JitsshAdminMFA")
+	if !ok {
+		t.Fatal("no built-in role JitsshAdminMFA")
+	}
+	creds := sb.World.IssueSession(sb.World.RoleSession(role, "carol", nil), time.Hour)
+	var app InstanceInfo
+	for _, in := range sb.Instances {
+		if in.Name == "app-1" {
+			app = in
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func(token string) (int, error) {
+		params := tunnelParams(app.PrivateIP, "22")
+		params.Set("X-Amz-Expires", "60")
+		req, err := http.NewRequest(http.MethodGet, sb.URL+"/openTunnel?"+params.Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, _, err := v4.NewSigner().PresignHTTP(ctx,
+			aws.Credentials{AccessKeyID: creds.AccessKeyID, SecretAccessKey: creds.SecretAccessKey, SessionToken: token},
+			req, awsproto.EmptyPayloadHash, "ec2-instance-connect", sb.World.Region, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, resp, err := websocket.Dial(ctx, strings.Replace(signed, "http://", "ws://", 1), nil)
+		if err != nil {
+			if resp != nil {
+				return resp.StatusCode, err
+			}
+			return 0, err
+		}
+		ws.Close(websocket.StatusNormalClosure, "")
+		return http.StatusSwitchingProtocols, nil
+	}
+	if code, err := dial(creds.SessionToken); err != nil {
+		t.Errorf("tunnel with the session token: %d %v", code, err)
+	}
+	if code, err := dial(""); err == nil || code != http.StatusForbidden {
+		t.Errorf("tunnel without the session token: %d %v, want 403", code, err)
 	}
 }
