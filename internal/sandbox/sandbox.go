@@ -304,6 +304,10 @@ func (e echoConn) Close() error                { e.w.Close(); return e.r.Close()
 func (sb *Sandbox) Env() []string {
 	return append([]string{
 		"AWS_ENDPOINT_URL=" + sb.URL,
+		// The Go SDK's assume-role and web identity credential providers
+		// resolve their STS client's endpoint before AWS_ENDPOINT_URL is
+		// applied (aws-sdk-go-v2 config): the service variable reaches them.
+		"AWS_ENDPOINT_URL_STS=" + sb.URL,
 		"AWS_ACCESS_KEY_ID=" + sb.Identity.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY=" + sb.Identity.SecretAccessKey,
 		"AWS_REGION=" + sb.World.Region,
@@ -352,6 +356,7 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 	}
 	vars := []string{
 		"AWS_ENDPOINT_URL=" + sb.URL,
+		"AWS_ENDPOINT_URL_STS=" + sb.URL, // see Env
 		"AWS_REGION=" + sb.World.Region,
 		"AWS_DEFAULT_REGION=" + sb.World.Region,
 		"AWS_EC2_METADATA_DISABLED=true",

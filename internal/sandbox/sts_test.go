@@ -3,6 +3,8 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -41,20 +44,24 @@ func TestRoleProfilesThroughTheSDK(t *testing.T) {
 	if err := sb.WriteFiles(filepath.Join(t.TempDir(), "env")); err != nil {
 		t.Fatal(err)
 	}
-	// The SDK resolves credentials before the endpoint: the STS clients
-	// of its assume-role and web identity providers ignore endpoint_url
-	// and AWS_ENDPOINT_URL (aws-sdk-go-v2 config), and would call the
-	// real STS. A client must give them one of its own, as here.
-	stsClient := sts.New(sts.Options{Region: sb.World.Region, BaseEndpoint: aws.String(sb.URL), RetryMaxAttempts: 1})
-	atSandbox := func(c stscreds.AssumeRoleAPIClient) stscreds.AssumeRoleAPIClient {
-		sc, ok := c.(*sts.Client)
-		if !ok { // the SDK's early check of the options, without a client
-			return c
-		}
-		o := sc.Options() // the source profile's credentials
-		o.BaseEndpoint = aws.String(sb.URL)
-		return sts.New(o)
+	// The env file's variables, and an HTTP client that reaches only
+	// loopback: the SDK resolves credentials before the endpoint, so the
+	// STS clients of its assume-role and web identity providers ignore
+	// endpoint_url and AWS_ENDPOINT_URL and would call the real STS;
+	// AWS_ENDPOINT_URL_STS (Env) reaches them.
+	for _, kv := range sb.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
 	}
+	loopbackOnly := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			host, _, _ := net.SplitHostPort(addr)
+			if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+				return nil, fmt.Errorf("test: refusing to dial %s: only the sandbox may be called", addr)
+			}
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}
+	})
 	ctx := context.Background()
 	load := func(profile string, opts ...func(*config.LoadOptions) error) aws.Config {
 		t.Helper()
@@ -63,6 +70,7 @@ func TestRoleProfilesThroughTheSDK(t *testing.T) {
 			config.WithSharedCredentialsFiles([]string{filepath.Join(state, "aws-credentials")}),
 			config.WithSharedConfigProfile(profile),
 			config.WithRetryMaxAttempts(1),
+			config.WithHTTPClient(loopbackOnly),
 		}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
@@ -71,7 +79,6 @@ func TestRoleProfilesThroughTheSDK(t *testing.T) {
 	}
 	prompts := 0
 	mfa := load("mfa", config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
-		o.Client = atSandbox(o.Client)
 		o.TokenProvider = func() (string, error) {
 			prompts++
 			_, code, _, err := sb.MFACode("mfa", false)
@@ -92,7 +99,6 @@ func TestRoleProfilesThroughTheSDK(t *testing.T) {
 
 	// A wrong code: AWS's AccessDenied reaches the SDK's caller.
 	bad := load("mfa", config.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
-		o.Client = atSandbox(o.Client)
 		o.TokenProvider = func() (string, error) { return "000000", nil }
 	}))
 	_, err = sts.NewFromConfig(bad).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
@@ -102,9 +108,7 @@ func TestRoleProfilesThroughTheSDK(t *testing.T) {
 		t.Errorf("a wrong code: %v", err)
 	}
 
-	webid := load("webid", config.WithWebIdentityRoleCredentialOptions(func(o *stscreds.WebIdentityRoleOptions) {
-		o.Client = stsClient
-	}))
+	webid := load("webid")
 	out, err = sts.NewFromConfig(webid).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil || aws.ToString(out.Arn) != "arn:aws:sts::123456789012:assumed-role/JitsshWebIdentity/webid" {
 		t.Fatalf("webid profile: %v %v", out, err)
