@@ -80,6 +80,9 @@ func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 		}
 		return c
 	}
+	if out, stderr, rc := ctl(t, envFile, "mfa-code", "alice"); rc == 0 || !strings.Contains(stderr, "alice names no MFA device") {
+		t.Errorf("ctl mfa-code alice: exit %d %q %s", rc, out, stderr)
+	}
 	first := code("mfa")
 	if again := code("carol"); again != first {
 		t.Logf("the window turned between two calls (%s, %s)", first, again)
