@@ -85,10 +85,20 @@ func (f *File) checkIdentities() error {
 		return errors.New("no [[identities]]: the first one is the default identity and is required")
 	}
 	names, keys := map[string]bool{}, map[string]bool{}
+	devices := map[string]string{} // MFA device name → identity
 	for i := range f.Identities {
 		if err := f.checkIdentity(i, names, keys); err != nil {
 			return err
 		}
+		id := f.Identities[i]
+		if !id.MFA {
+			continue
+		}
+		dev := id.User[strings.LastIndex(id.User, "/")+1:]
+		if other, dup := devices[dev]; dup {
+			return fmt.Errorf("identities[%d] (%s): its MFA device would be mfa/%s, as %s's is (devices are named after the user, without the path); rename one user", i, id.Name, dev, other)
+		}
+		devices[dev] = id.Name
 	}
 	return nil
 }

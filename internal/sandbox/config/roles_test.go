@@ -77,6 +77,7 @@ func TestBadRoles(t *testing.T) {
 		{role("name = \"R\"\ntrust = \"t\"\nsource_profile = \"u\"\n"), "are for a role with a profile"},
 		{role("name = \"R\"\ntrust = \"t\"\nbogus = 1\n"), `unknown key "roles.bogus"`},
 		{"[[identities]]\nname = \"d\"\nmfa = true\n", "mfa = true is for IAM users"},
+		{rolesBase + "[[identities]]\nname = \"u2\"\ntype = \"user\"\nuser = \"dev/u\"\nmfa = true\n", "its MFA device would be mfa/u, as u's is"},
 	} {
 		_, err := Parse([]byte(tc.text), "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
