@@ -51,6 +51,13 @@ type Options struct {
 	// command waits silently for an AWS endpoint that does not answer; 0
 	// means DefaultCallTimeout.
 	CallTimeout time.Duration
+	// MFACode answers the MFA prompt of a role profile with mfa_serial
+	// (scripts: `jitssh login --mfa-code`); empty: ask on the terminal
+	// when no cached credentials will do.
+	MFACode string
+	// BeforePrompt is called before the MFA prompt is written to the
+	// terminal (to erase a status line).
+	BeforePrompt func()
 }
 
 // DefaultCallTimeout is how long one call (with its retries) may take.
@@ -126,6 +133,9 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			o.RateLimiter = ratelimit.None
 		})
 	}))
+	// a profile the SDK cannot read either is reported by LoadDefaultConfig
+	profile, shared, _ := loadProfile(ctx, opts)
+	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(assumer(profile, opts), roleArgs(shared))))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
