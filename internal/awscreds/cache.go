@@ -76,7 +76,7 @@ var (
 	keyIDPattern = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
 	// printable: no control characters, no spaces (a secret or token
 	// never has them; a file that does is not a cache entry).
-	tokenPattern = regexp.MustCompile(`^[\x21-\x7e]{1,8192}$`)
+	tokenPattern = regexp.MustCompile(`^[\x21-\x7e]+$`)
 )
 
 // expiration formats: what the AWS CLI v1 writes (strftime with %Z:
