@@ -33,6 +33,9 @@ func advise(err error) error {
 	if err == nil || errors.As(err, &done) {
 		return err // nothing to add, or added already
 	}
+	if a, ok := adviseCredentials(err); ok {
+		return a
+	}
 	a := flagAdvice(err)
 	if a == "" {
 		a = moreAdvice(err)

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,12 @@ type globals struct {
 	// started is when that connection began.
 	handedOff bool
 	started   time.Time
+	// mfaCode answers a role profile's MFA prompt (a command's
+	// --mfa-code, e.g. `jitssh login`'s, sets it before g.api).
+	mfaCode string
+	// line is the status line of the connection, erased before an MFA
+	// prompt is written to the terminal.
+	line atomic.Pointer[progress.Line]
 }
 
 // config returns the client configuration file's settings.
@@ -234,13 +241,15 @@ func (g *globals) progressLine(what string) *progress.Line {
 		start = t
 	}
 	fd := int(f.Fd())
-	return progress.New(f, progress.Options{Prefix: "jitssh: " + what + ": ", Start: start, Width: func() int {
+	line := progress.New(f, progress.Options{Prefix: "jitssh: " + what + ": ", Start: start, Width: func() int {
 		c, _, err := term.Size(fd)
 		if err != nil {
 			return 0
 		}
 		return c
 	}})
+	g.line.Store(line)
+	return line
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -263,7 +272,8 @@ func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, e
 		return nil, err
 	}
 	g.warnProfileConflict()
-	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile})
+	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode,
+		BeforePrompt: func() { g.line.Load().Clear() }})
 }
 
 // paths are where jitssh keeps its files.

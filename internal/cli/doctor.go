@@ -179,12 +179,15 @@ func checkConfig(out *findings, g *globals) clientconf.Config {
 // competing credentials and the clock; it returns the caller (nil if the
 // credentials failed) and the OS user whose key push to check.
 func checkIdentity(ctx context.Context, out *findings, g *globals, api doctorAPI, conf clientconf.Config, login string) (*awsapi.Caller, string) {
+	for _, c := range credentialSourceChecks(ctx, g) {
+		out.add(c)
+	}
 	before := time.Now()
 	caller, date, err := api.CallerIdentityAndDate(ctx)
 	after := time.Now()
 	user := login
 	if err != nil {
-		out.add(check{Name: "credentials", Status: "fail", Detail: errText(err), Fix: credentialsFix()})
+		out.add(credentialsFailed(err))
 	} else {
 		out.add(check{Name: "credentials", Status: "ok", Detail: caller.ARN})
 		if u, err := targets.UserFromARN(caller.ARN); err == nil {
