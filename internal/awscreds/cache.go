@@ -129,17 +129,9 @@ func ParseEntry(data []byte) (*Entry, error) {
 	}
 	e := &Entry{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: exp}
 	if u := f.AssumedRoleUser; u != nil {
-		e.AssumedRoleARN, e.AssumedRoleID = u.Arn, u.AssumedRoleId()
+		e.AssumedRoleARN, e.AssumedRoleID = u.Arn, u.AssumedRoleID
 	}
 	return e, nil
-}
-
-// AssumedRoleId returns the id, tolerating a nil user.
-func (u *fileRoleUser) AssumedRoleId() string { //nolint:revive // AWS's spelling
-	if u == nil {
-		return ""
-	}
-	return u.AssumedRoleID
 }
 
 // Marshal is e in the AWS CLI's cache file format.
