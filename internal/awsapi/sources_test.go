@@ -17,7 +17,8 @@ import (
 )
 
 // sourcesWorld is a sandbox account with one identity, answering on a
-// loopback server; its keys are handed to the SDK by each source below.
+// loopback server; temporary credentials of it (with a session token, as
+// these sources give) are handed to the SDK by each source below.
 func sourcesWorld(t *testing.T) (world.Identity, string) {
 	t.Helper()
 	id := world.Identity{AccessKeyID: "AKIAJITSSHSOURCES901", SecretAccessKey: "secret-for-the-sources-test-0123456789",
@@ -33,6 +34,8 @@ func sourcesWorld(t *testing.T) (world.Identity, string) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	t.Setenv("HOME", t.TempDir())
+	c := w.IssueSession(id, time.Hour)
+	id.AccessKeyID, id.SecretAccessKey, id.SessionToken, id.Expiration = c.AccessKeyID, c.SecretAccessKey, c.SessionToken, c.Expiration
 	return id, srv.URL
 }
 
@@ -56,7 +59,14 @@ func wantCaller(t *testing.T, opts Options, arn string) {
 // IMDS (and, with Version, of credential_process).
 func credsJSON(id world.Identity, extra map[string]any) []byte {
 	m := map[string]any{"AccessKeyId": id.AccessKeyID, "SecretAccessKey": id.SecretAccessKey,
-		"Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}
+		"Expiration": id.Expiration.UTC().Format(time.RFC3339)}
+	// container credentials and IMDS name the session token Token,
+	// credential_process SessionToken
+	if _, ok := extra["Version"]; ok {
+		m["SessionToken"] = id.SessionToken
+	} else {
+		m["Token"] = id.SessionToken
+	}
 	for k, v := range extra {
 		m[k] = v
 	}
