@@ -34,6 +34,9 @@ func UserFromARN(arn string) (string, error) {
 	default:
 		return "", &UserNameError{ARN: arn, Why: "not an assumed role, IAM user or federated user"}
 	}
+	if generatedSessionName(name) {
+		return "", &UserNameError{ARN: arn, Why: fmt.Sprintf("%q is the name an SDK gives a role session the profile does not name: set role_session_name in the AWS profile", name)}
+	}
 	if at := strings.IndexByte(name, '@'); at >= 0 {
 		name = name[:at]
 	}
@@ -70,4 +73,17 @@ type UserNameError struct {
 
 func (e *UserNameError) Error() string {
 	return fmt.Sprintf("cannot derive a user name from %s (%s)", e.ARN, e.Why)
+}
+
+// generatedSessionName reports whether a role session name is one an
+// SDK made up because the profile sets no role_session_name: the Go SDK's
+// aws-go-sdk-<unix nanoseconds>, botocore's (the AWS CLI's)
+// botocore-session-<unix seconds>. It names no one.
+func generatedSessionName(name string) bool {
+	for _, prefix := range []string{"aws-go-sdk-", "botocore-session-"} {
+		if rest, ok := strings.CutPrefix(name, prefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+			return true
+		}
+	}
+	return false
 }

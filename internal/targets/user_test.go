@@ -1,6 +1,9 @@
 package targets
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestUserFromARN(t *testing.T) {
 	for arn, want := range map[string]string{
@@ -33,4 +36,21 @@ func FuzzUserFromARN(f *testing.F) {
 			t.Fatalf("UserFromARN(%q) = %q, not a valid user", arn, u)
 		}
 	})
+}
+
+// TestUserFromGeneratedSessionName: a role session the SDK named (no
+// role_session_name in the profile) names no user: an error that says
+// how to name one, not a login as "aws-go-sdk-1733…".
+func TestUserFromGeneratedSessionName(t *testing.T) {
+	for _, arn := range []string{
+		"arn:aws:sts::123456789012:assumed-role/Admin/aws-go-sdk-1733140800123456789",
+		"arn:aws:sts::123456789012:assumed-role/Admin/botocore-session-1733140800",
+	} {
+		if got, err := UserFromARN(arn); err == nil || !strings.Contains(err.Error(), "role_session_name") {
+			t.Errorf("UserFromARN(%s) = %q, %v; want an error naming role_session_name", arn, got, err)
+		}
+	}
+	if got, err := UserFromARN("arn:aws:sts::123456789012:assumed-role/Admin/aws-go-sdk-fan"); err != nil || got != "aws-go-sdk-fan" {
+		t.Errorf("a chosen name like the prefix: %q, %v", got, err)
+	}
 }
