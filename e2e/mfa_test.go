@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+)
+
+// mfaTerm is a real terminal (a tmux session on a server of its own)
+// running a shell script, for prompts that must come from /dev/tty.
+type mfaTerm struct {
+	t    *testing.T
+	sock string
+	env  []string
+}
+
+// startMFATerm runs script under sh in a new tmux session with env.
+func startMFATerm(t *testing.T, env []string, script string) *mfaTerm {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed: the MFA prompt tests answer it on a real terminal (apt-get install tmux)")
+	}
+	dir := t.TempDir()
+	m := &mfaTerm{t: t, sock: filepath.Join(dir, "tmux.sock"), env: env}
+	sh := filepath.Join(dir, "script.sh")
+	if err := os.WriteFile(sh, []byte(script+"\necho JITSSH-SCRIPT-END $?\nsleep 3600\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m.tmux("new-session", "-d", "-s", "t", "-x", "200", "-y", "50", "sh "+sh)
+	m.tmux("set-option", "-t", "t", "history-limit", "100000")
+	t.Cleanup(func() { _ = exec.Command("tmux", "-S", m.sock, "kill-server").Run() })
+	return m
+}
+
+func (m *mfaTerm) tmux(args ...string) string {
+	m.t.Helper()
+	cmd := exec.Command("tmux", append([]string{"-S", m.sock, "-f", "/dev/null"}, args...)...)
+	cmd.Env = m.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// screen is everything the terminal has shown (scrollback included).
+func (m *mfaTerm) screen() string { return m.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "t") }
+
+// waitFor waits until the screen matches re and returns the screen.
+func (m *mfaTerm) waitFor(re string, timeout time.Duration) string {
+	m.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(timeout)
+	for {
+		s := m.screen()
+		if rx.MatchString(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("terminal never showed %q; it shows:\n%s", re, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// typeLine types s and Enter.
+func (m *mfaTerm) typeLine(s string) {
+	m.tmux("send-keys", "-t", "t", "-l", s)
+	m.tmux("send-keys", "-t", "t", "Enter")
+}
+
+// sandboxProfiles writes the sandbox's env file and returns the
+// environment of e with the env file's AWS config and credentials files
+// (the profiles carol, mfa, …) and AWS_PROFILE=profile.
+func (e *env) sandboxProfiles(t *testing.T, profile string) (vars []string, envFile string) {
+	t.Helper()
+	envFile = filepath.Join(t.TempDir(), "sandbox.env")
+	if err := e.sb.WriteFiles(envFile); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	set := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		if ok && (k == "AWS_CONFIG_FILE" || k == "AWS_SHARED_CREDENTIALS_FILE") {
+			set[k] = strings.Trim(v, "'")
+		}
+	}
+	for _, kv := range e.vars {
+		k, _, _ := strings.Cut(kv, "=")
+		if _, ok := set[k]; !ok && k != "AWS_PROFILE" && k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY" {
+			vars = append(vars, kv)
+		}
+	}
+	for k, v := range set {
+		vars = append(vars, k+"="+v)
+	}
+	return append(vars, "AWS_PROFILE="+profile), envFile
+}
+
+// mfaCode asks the sandbox for the profile's current code, as a script
+// would: jitssh-sandbox ctl mfa-code PROFILE with the env file sourced.
+func mfaCode(t *testing.T, vars []string, envFile, profile string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(". %s && jitssh-sandbox ctl mfa-code %s", envFile, profile))
+	cmd.Env = vars
+	out, err := cmd.CombinedOutput()
+	code := strings.TrimSpace(string(out))
+	if err != nil || !regexp.MustCompile(`^[0-9]{6}$`).MatchString(code) {
+		t.Fatalf("jitssh-sandbox ctl mfa-code %s: %v\n%s", profile, err, out)
+	}
+	return code
+}
+
+// assumeRoleCalls counts AssumeRole calls in the sandbox's CloudTrail
+// log.
+func (e *env) assumeRoleCalls(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile(e.sb.CloudTrail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), `"eventName":"AssumeRole"`)
+}
+
+// TestMFAProfileOnePromptForManyConnections is issue 12's acceptance: real
+// ssh through `jitssh config install`'s block with AWS_PROFILE=mfa on a
+// real terminal (tmux): one prompt, answered with the code the sandbox
+// gives, then 10 further connections and an scp -r of 20 files with no
+// prompt, and one AssumeRole call in CloudTrail.
+func TestMFAProfileOnePromptForManyConnections(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	id := e.sb.Instances[0].ID
+	src := filepath.Join(t.TempDir(), "tree")
+	if err := os.MkdirAll(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		dir := src
+		if i%2 == 1 {
+			dir = filepath.Join(src, "sub")
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("f%02d", i)), []byte(fmt.Sprintf("file %d\n", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := remoteDir(t)
+	ssh := fmt.Sprintf("ssh -F %s -o BatchMode=yes", e.sshCf)
+	script := fmt.Sprintf(`%[1]s %[2]s echo first-ok
+for i in 1 2 3 4 5 6 7 8 9 10; do %[1]s %[2]s echo conn-$i-ok || echo conn-$i-FAILED; done
+scp -q -r -F %[3]s -o BatchMode=yes %[4]s %[2]s:%[5]s/ && echo scp-ok
+`, ssh, id, e.sshCf, src, dst)
+	before := e.assumeRoleCalls(t)
+	term := startMFATerm(t, vars, script)
+	term.waitFor(`MFA code for arn:aws:iam::\d+:mfa/\S+ \(profile mfa\): $`, 60*time.Second)
+	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
+	screen := term.waitFor(`JITSSH-SCRIPT-END`, 3*time.Minute)
+	for _, want := range []string{"first-ok", "conn-10-ok", "scp-ok"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q on the terminal:\n%s", want, screen)
+		}
+	}
+	if n := strings.Count(screen, "MFA code for"); n != 1 {
+		t.Errorf("%d prompts, want 1:\n%s", n, screen)
+	}
+	if strings.Contains(screen, "FAILED") {
+		t.Errorf("a connection failed:\n%s", screen)
+	}
+	var copied int
+	filepath.Walk(filepath.Join(dst, "tree"), func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			copied++
+		}
+		return nil
+	})
+	if copied != 20 {
+		t.Errorf("scp -r copied %d files, want 20", copied)
+	}
+	if n := e.assumeRoleCalls(t) - before; n != 1 {
+		t.Errorf("%d AssumeRole calls in CloudTrail, want 1", n)
+	}
+}
+
+// TestMFAWrongCodeCachesNothing: a code AWS refuses ends the connection
+// with AWS's error and jitssh's advice, asks nothing more, and leaves no
+// cache entry.
+func TestMFAWrongCodeCachesNothing(t *testing.T) {
+	e := newEnv(t, sshd.Embedded)
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	id := e.sb.Instances[0].ID
+	term := startMFATerm(t, vars, fmt.Sprintf("ssh -F %s -o BatchMode=yes %s echo connected", e.sshCf, id))
+	term.waitFor(`\(profile mfa\): $`, 60*time.Second)
+	code := mfaCode(t, vars, envFile, "mfa")
+	wrong := fmt.Sprintf("%06d", (atoi(code)+500000)%1000000)
+	term.typeLine(wrong)
+	screen := term.waitFor(`JITSSH-SCRIPT-END`, 60*time.Second)
+	for _, want := range []string{"MultiFactorAuthentication failed", "nothing was cached"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("no %q on the terminal:\n%s", want, screen)
+		}
+	}
+	if strings.Contains(screen, "connected") || strings.Count(screen, "MFA code for") != 1 {
+		t.Errorf("connected, or asked again:\n%s", screen)
+	}
+	entries, _ := filepath.Glob(filepath.Join(e.home, ".aws", "cli", "cache", "*.json"))
+	if len(entries) != 0 {
+		t.Errorf("cache entries after a refused code: %v", entries)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
