@@ -134,11 +134,15 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		})
 	}))
 	// a profile the SDK cannot read either is reported by LoadDefaultConfig
-	profile, shared, _ := loadProfile(ctx, opts)
-	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(assumer(profile, opts), roleArgs(shared))))
+	env, profile, shared, _ := loadProfile(ctx, opts)
+	creds := assumer(profile, opts)
+	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared))))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if mfaUserProfile(env, opts, shared) {
+		withMFASession(&cfg, shared, creds)
 	}
 	timeout := opts.CallTimeout
 	if timeout == 0 {

@@ -27,11 +27,12 @@ type CredentialSource struct {
 // ProfileLink is one profile of a chain.
 type ProfileLink struct {
 	Profile string
-	// Kind: "role", "web identity role", "static keys",
+	// Kind: "role", "web identity role", "static keys", "static keys,
+	// MFA session" (GetSessionToken),
 	// "credential_process", "IAM Identity Center (SSO)",
 	// "credential_source NAME", or "no credentials".
 	Kind string
-	Role *RoleSession // for the two role kinds
+	Role *RoleSession // for the role kinds and the MFA session
 }
 
 // RoleSession is a role a profile assumes and its cached session.
@@ -57,7 +58,9 @@ func (s CredentialSource) String() string {
 	for _, l := range s.Chain {
 		d := l.Kind
 		if l.Role != nil {
-			d += " " + l.Role.Args.RoleARN
+			if l.Role.Args.RoleARN != "" {
+				d += " " + l.Role.Args.RoleARN
+			}
 			if l.Role.Args.SerialNumber != "" {
 				d += ", MFA " + l.Role.Args.SerialNumber
 			}
@@ -83,7 +86,7 @@ func DescribeCredentials(ctx context.Context, opts Options) (CredentialSource, e
 			return CredentialSource{Env: "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN"}, nil
 		}
 	}
-	name, sc, err := loadProfile(ctx, opts)
+	_, name, sc, err := loadProfile(ctx, opts)
 	src := CredentialSource{Profile: name}
 	if err != nil {
 		return src, fmt.Errorf("load AWS profile %q: %w", name, err)
@@ -93,12 +96,12 @@ func DescribeCredentials(ctx context.Context, opts Options) (CredentialSource, e
 		cache = &awscreds.Cache{Dir: dir}
 	}
 	for p, n := sc, 0; p != nil && n < 32; p, n = p.Source, n+1 {
-		src.Chain = append(src.Chain, link(p, cache))
+		src.Chain = append(src.Chain, link(p, cache, n == 0))
 	}
 	return src, nil
 }
 
-func link(p *config.SharedConfig, cache *awscreds.Cache) ProfileLink {
+func link(p *config.SharedConfig, cache *awscreds.Cache, top bool) ProfileLink {
 	l := ProfileLink{Profile: p.Profile}
 	switch {
 	case p.RoleARN != "" && p.WebIdentityTokenFile != "":
@@ -121,6 +124,14 @@ func link(p *config.SharedConfig, cache *awscreds.Cache) ProfileLink {
 		l.Kind = "IAM Identity Center (SSO)"
 	case p.CredentialProcess != "":
 		l.Kind = "credential_process"
+	case p.Credentials.HasKeys() && top && p.MFASerial != "":
+		l.Kind = "static keys, MFA session"
+		l.Role = &RoleSession{Args: awscreds.RoleArgs{SerialNumber: p.MFASerial}}
+		if cache != nil {
+			key := awscreds.SessionTokenKey(p.Credentials.AccessKeyID, p.MFASerial)
+			l.Role.CacheFile = cache.Path(key)
+			l.Role.Cached, l.Role.Why = cache.Peek(key, "")
+		}
 	case p.Credentials.HasKeys():
 		l.Kind = "static keys"
 	case p.CredentialSource != "":

@@ -49,24 +49,24 @@ func sharedConfigFiles(env config.EnvConfig) func(*config.LoadSharedConfigOption
 	}
 }
 
-// loadProfile reads the profile (and its source_profile chain); ok is
-// false when there is no such profile (credentials from the environment
-// alone).
-func loadProfile(ctx context.Context, opts Options) (string, *config.SharedConfig, error) {
+// loadProfile reads the environment's AWS settings and the profile (with
+// its source_profile chain; nil when there is no such profile:
+// credentials from the environment alone).
+func loadProfile(ctx context.Context, opts Options) (config.EnvConfig, string, *config.SharedConfig, error) {
 	env, err := config.NewEnvConfig()
 	if err != nil {
-		return "", nil, fmt.Errorf("read AWS environment: %w", err)
+		return env, "", nil, fmt.Errorf("read AWS environment: %w", err)
 	}
 	name := profileName(env, opts)
 	sc, err := config.LoadSharedConfigProfile(ctx, name, sharedConfigFiles(env))
 	var notExist config.SharedConfigProfileNotExistError
 	if errors.As(err, &notExist) {
-		return name, nil, nil
+		return env, name, nil, nil
 	}
 	if err != nil {
-		return name, nil, err
+		return env, name, nil, err
 	}
-	return name, &sc, nil
+	return env, name, &sc, nil
 }
 
 // roleArgs are the AssumeRole arguments of the role profiles of a

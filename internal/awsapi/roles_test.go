@@ -34,7 +34,7 @@ role_session_name = deployer
 	t.Setenv("AWS_CONFIG_FILE", cfg)
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	t.Setenv("AWS_PROFILE", "")
-	name, sc, err := loadProfile(context.Background(), Options{Profile: "top"})
+	_, name, sc, err := loadProfile(context.Background(), Options{Profile: "top"})
 	if err != nil || sc == nil || name != "top" {
 		t.Fatalf("loadProfile: %q %v %v", name, sc, err)
 	}

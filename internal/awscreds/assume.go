@@ -7,18 +7,21 @@ import (
 	"time"
 )
 
-// AssumeRoleError is AWS's refusal of an AssumeRole call made for a
+// AssumeRoleError is AWS's refusal of an AssumeRole (or GetSessionToken) call made for a
 // profile (a wrong or reused MFA code, a trust policy that does not
 // allow the caller, a DurationSeconds beyond the role's maximum).
 // Nothing was cached. It carries AWS's code and message rather than the
 // SDK's error, so that no caller mistakes it for a refusal of the call
 // the credentials were wanted for.
 type AssumeRoleError struct {
-	Profile, RoleARN, Serial string
+	Profile, RoleARN, Serial string // RoleARN "": GetSessionToken
 	Code, Message            string
 }
 
 func (e *AssumeRoleError) Error() string {
+	if e.RoleARN == "" {
+		return fmt.Sprintf("profile %q: sts:GetSessionToken failed: %s: %s", e.Profile, e.Code, e.Message)
+	}
 	return fmt.Sprintf("profile %q: sts:AssumeRole of %s failed: %s: %s", e.Profile, e.RoleARN, e.Code, e.Message)
 }
 
@@ -49,9 +52,21 @@ type Call func(ctx context.Context, code string) (*Entry, error)
 // the code when the role needs one, call) from call, stored for the
 // next process. A refused call stores nothing.
 func (a *Assumer) Assume(ctx context.Context, args RoleArgs, call Call) (*Entry, error) {
-	key := args.CacheKey()
+	return a.obtain(ctx, args.CacheKey(), args.RoleARN, args.SerialNumber, call)
+}
+
+// SessionToken is Assume for GetSessionToken with an MFA code: the
+// session credentials of the IAM user whose access key is accessKeyID,
+// cached under SessionTokenKey (the AWS CLI has no such cache).
+func (a *Assumer) SessionToken(ctx context.Context, accessKeyID, serial string, call Call) (*Entry, error) {
+	return a.obtain(ctx, SessionTokenKey(accessKeyID, serial), "", serial, call)
+}
+
+// obtain is Assume and SessionToken: cache, lock, cache again, prompt,
+// call, store.
+func (a *Assumer) obtain(ctx context.Context, key, roleARN, serial string, call Call) (*Entry, error) {
 	if a.Cache != nil {
-		if e, _ := a.Cache.Load(key, args.RoleARN); e != nil {
+		if e, _ := a.Cache.Load(key, roleARN); e != nil {
 			return e, nil
 		}
 		wait := a.LockWait
@@ -63,16 +78,16 @@ func (a *Assumer) Assume(ctx context.Context, args RoleArgs, call Call) (*Entry,
 			return nil, err
 		}
 		defer unlock()
-		if e, _ := a.Cache.Load(key, args.RoleARN); e != nil {
+		if e, _ := a.Cache.Load(key, roleARN); e != nil {
 			return e, nil // another process prompted while this one waited
 		}
 	}
 	var code string
-	if args.SerialNumber != "" {
+	if serial != "" {
 		if a.Prompter == nil {
-			return nil, &NoTerminalError{Profile: a.Profile, Serial: args.SerialNumber}
+			return nil, &NoTerminalError{Profile: a.Profile, Serial: serial}
 		}
-		c, err := a.Prompter.Code(a.Profile, args.SerialNumber)
+		c, err := a.Prompter.Code(a.Profile, serial)
 		if err != nil {
 			return nil, err
 		}

@@ -61,6 +61,17 @@ func (a RoleArgs) CacheKey() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SessionTokenKey is the cache file name (without ".json") of the
+// GetSessionToken credentials of the IAM user with accessKeyID and MFA
+// device serial: "sts-session-token-" and the SHA-1 hex digest of the
+// JSON of both, in the style of the AWS CLI's keys (which it has none of
+// for GetSessionToken: the prefix keeps the two apart).
+func SessionTokenKey(accessKeyID, serial string) string {
+	s := "{" + pyString("AccessKeyId") + ": " + pyString(accessKeyID) + ", " + pyString("SerialNumber") + ": " + pyString(serial) + "}"
+	sum := sha1.Sum([]byte(s)) //nolint:gosec // see import
+	return "sts-session-token-" + hex.EncodeToString(sum[:])
+}
+
 // pyString is s as Python's json.dumps writes a str with ensure_ascii:
 // quotes, \" \\ \n \r \t \b \f, other control characters and everything
 // beyond ASCII as lowercase \uXXXX (UTF-16 surrogate pairs above the
