@@ -135,12 +135,13 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}))
 	// a profile the SDK cannot read either is reported by LoadDefaultConfig
 	env, profile, shared, _ := loadProfile(ctx, opts)
-	creds := assumer(profile, opts)
-	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared))))
+	creds, ep := assumer(profile, opts), &stsEndpoint{}
+	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared), ep)), webIdentityOptions(ep))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	ep.set(cfg.BaseEndpoint)
 	if mfaUserProfile(env, opts, shared) {
 		withMFASession(&cfg, shared, creds)
 	}

@@ -4,17 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/totp"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -30,18 +36,59 @@ const (
 // carol and mfa (Admin through carol with mfa_serial), as the AWS docs
 // show them.
 type compatSandbox struct {
-	w    *world.World
+	w      *world.World
+	calls  *actionCounter
 	url  string
 	home string
 	cfg  string
 	role world.Role
 }
 
+// actionCounter counts the STS (AWS query protocol) actions a handler
+// serves.
+type actionCounter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *actionCounter) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if q, err := url.ParseQuery(string(body)); err == nil && q.Get("Action") != "" {
+			c.mu.Lock()
+			c.n[q.Get("Action")]++
+			c.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (c *actionCounter) count(action string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[action]
+}
+
+// code is the MFA device's current code.
+func (s *compatSandbox) code(t *testing.T) string {
+	t.Helper()
+	d, ok := s.w.MFADevice(compatSerial)
+	if !ok {
+		t.Fatal("no MFA device")
+	}
+	return totp.Code(d.Secret, time.Now())
+}
+
 func newCompatSandbox(t *testing.T, extraProfile string) *compatSandbox {
 	t.Helper()
+	assume, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	carol := world.Identity{Name: "carol", AccessKeyID: "AKIAJITSSHCOMPAT0001", SecretAccessKey: "secret-of-carol-for-the-compat-test-0123",
 		ARN: "arn:aws:iam::" + compatAccount + ":user/carol", UserID: "AIDAJITSSHCOMPAT0001",
-		Policies: []policy.Document{policy.User(policy.Options{Region: "us-east-1", Account: compatAccount})}}
+		Policies: []policy.Document{policy.User(policy.Options{Region: "us-east-1", Account: compatAccount}), assume}}
 	trust, err := policy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + compatAccount + `:user/carol"},"Action":"sts:AssumeRole","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +100,8 @@ func newCompatSandbox(t *testing.T, extraProfile string) *compatSandbox {
 		t.Fatal(err)
 	}
 	role, _ = w.Role("Admin")
-	srv := httptest.NewServer(apis.NewHandler(w, apis.Options{}))
+	counter := &actionCounter{n: map[string]int{}}
+	srv := httptest.NewServer(counter.wrap(apis.NewHandler(w, apis.Options{})))
 	t.Cleanup(srv.Close)
 	testEnv(t, srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "")
@@ -68,13 +116,19 @@ func newCompatSandbox(t *testing.T, extraProfile string) *compatSandbox {
 		t.Fatal(err)
 	}
 	t.Setenv("AWS_CONFIG_FILE", cfg)
-	return &compatSandbox{w: w, url: srv.URL, home: home, cfg: cfg, role: role}
+	return &compatSandbox{w: w, calls: counter, url: srv.URL, home: home, cfg: cfg, role: role}
 }
 
 // awsCLI runs the pip aws CLI against the sandbox with HOME and the
 // config file of s, stdin closed (a prompt fails), and returns stdout,
 // stderr and the exit status.
 func (s *compatSandbox) awsCLI(t *testing.T, args ...string) (string, string, int) {
+	return s.awsCLIInput(t, "", args...)
+}
+
+// awsCLIInput is awsCLI with input on stdin, in a session of its own (no
+// controlling terminal: the CLI's getpass prompt reads stdin).
+func (s *compatSandbox) awsCLIInput(t *testing.T, input string, args ...string) (string, string, int) {
 	t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
@@ -95,7 +149,8 @@ func (s *compatSandbox) awsCLI(t *testing.T, args ...string) (string, string, in
 	if i := strings.Index(bin, "/.pyenv/shims/"); i >= 0 && os.Getenv("PYENV_ROOT") == "" {
 		cmd.Env = append(cmd.Env, "PYENV_ROOT="+bin[:i]+"/.pyenv")
 	}
-	cmd.Stdin = nil // /dev/null: a prompt for an MFA code gets nothing
+	cmd.Stdin = strings.NewReader(input) // "": a prompt for an MFA code gets nothing
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()

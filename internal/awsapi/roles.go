@@ -92,7 +92,7 @@ func roleArgs(sc *config.SharedConfig) []awscreds.RoleArgs {
 // provider (the code itself is asked by the Assumer, under the cache
 // lock, only when no cached entry will do), and the STS client wrapped so
 // that AssumeRole goes through the Assumer and its cache.
-func roleOptions(assumer *awscreds.Assumer, roles []awscreds.RoleArgs) func(*stscreds.AssumeRoleOptions) {
+func roleOptions(assumer *awscreds.Assumer, roles []awscreds.RoleArgs, ep *stsEndpoint) func(*stscreds.AssumeRoleOptions) {
 	return func(o *stscreds.AssumeRoleOptions) {
 		args := matchRole(roles, o)
 		if args.DurationSeconds != nil {
@@ -103,7 +103,7 @@ func roleOptions(assumer *awscreds.Assumer, roles []awscreds.RoleArgs) func(*sts
 		if o.SerialNumber != nil {
 			o.TokenProvider = func() (string, error) { return "", nil }
 		}
-		o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, args: args}
+		o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, args: args, ep: ep}
 	}
 }
 
@@ -129,6 +129,7 @@ type cachedAssumeRole struct {
 	inner   stscreds.AssumeRoleAPIClient
 	assumer *awscreds.Assumer
 	args    awscreds.RoleArgs
+	ep      *stsEndpoint
 }
 
 func (c *cachedAssumeRole) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
@@ -136,7 +137,7 @@ func (c *cachedAssumeRole) AssumeRole(ctx context.Context, in *sts.AssumeRoleInp
 		if code != "" {
 			in.TokenCode = aws.String(code)
 		}
-		out, err := c.inner.AssumeRole(ctx, in, optFns...)
+		out, err := c.inner.AssumeRole(ctx, in, append(optFns, c.ep.option())...)
 		if err != nil {
 			var ae smithy.APIError
 			if errors.As(err, &ae) {
