@@ -40,7 +40,9 @@ func (e *stsEndpoint) option() func(*sts.Options) {
 // profiles, AWS_WEB_IDENTITY_TOKEN_FILE) to the configured endpoint.
 func webIdentityOptions(ep *stsEndpoint) config.LoadOptionsFunc {
 	return config.WithWebIdentityRoleCredentialOptions(func(o *stscreds.WebIdentityRoleOptions) {
-		o.Client = &webIdentityClient{inner: o.Client, ep: ep}
+		if _, done := o.Client.(*webIdentityClient); !done && o.Client != nil {
+			o.Client = &webIdentityClient{inner: o.Client, ep: ep}
+		}
 	})
 }
 

@@ -103,7 +103,9 @@ func roleOptions(assumer *awscreds.Assumer, roles []awscreds.RoleArgs, ep *stsEn
 		if o.SerialNumber != nil {
 			o.TokenProvider = func() (string, error) { return "", nil }
 		}
-		o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, args: args, ep: ep}
+		if _, done := o.Client.(*cachedAssumeRole); !done && o.Client != nil {
+			o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, args: args, ep: ep}
+		}
 	}
 }
 
