@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,12 +36,12 @@ const (
 // carol and mfa (Admin through carol with mfa_serial), as the AWS docs
 // show them.
 type compatSandbox struct {
-	w      *world.World
-	calls  *actionCounter
-	url  string
-	home string
-	cfg  string
-	role world.Role
+	w     *world.World
+	calls *actionCounter
+	url   string
+	home  string
+	cfg   string
+	role  world.Role
 }
 
 // actionCounter counts the STS (AWS query protocol) actions a handler
