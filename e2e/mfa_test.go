@@ -208,7 +208,7 @@ func TestMFAWrongCodeCachesNothing(t *testing.T) {
 	term := startMFATerm(t, vars, fmt.Sprintf("ssh -F %s -o BatchMode=yes %s echo connected", e.sshCf, id))
 	term.waitFor(`\(profile mfa\): $`, 60*time.Second)
 	code := mfaCode(t, vars, envFile, "mfa")
-	wrong := fmt.Sprintf("%06d", (atoi(code)+500000)%1000000)
+	wrong := fmt.Sprintf("%06d", (mfaAtoi(code)+500000)%1000000)
 	term.typeLine(wrong)
 	screen := term.waitFor(`JITSSH-SCRIPT-END`, 60*time.Second)
 	for _, want := range []string{"MultiFactorAuthentication failed", "nothing was cached"} {
@@ -225,7 +225,7 @@ func TestMFAWrongCodeCachesNothing(t *testing.T) {
 	}
 }
 
-func atoi(s string) int {
+func mfaAtoi(s string) int {
 	n := 0
 	for _, c := range s {
 		n = n*10 + int(c-'0')
