@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
 
@@ -139,13 +141,37 @@ func (e *env) assumeRoleCalls(t *testing.T) int {
 	return strings.Count(string(b), `"eventName":"AssumeRole"`)
 }
 
+// mfaEnv is the built-in sandbox with the MFA role's sessions tagged
+// userName = the test's login user (the built-in tags carol, whom the
+// instances have no account for), so that the impersonation SCP lets
+// them push keys for it.
+func mfaEnv(t *testing.T) *env {
+	t.Helper()
+	f := config.Builtin()
+	found := false
+	for i := range f.Roles {
+		if f.Roles[i].Profile == "mfa" {
+			f.Roles[i].Tags = map[string]string{"userName": currentUser(t)}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the built-in sandbox has no role with the profile mfa")
+	}
+	acct, err := f.Resolve(currentUser(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.Account = acct })
+}
+
 // TestMFAProfileOnePromptForManyConnections is issue 12's acceptance: real
 // ssh through `jitssh config install`'s block with AWS_PROFILE=mfa on a
 // real terminal (tmux): one prompt, answered with the code the sandbox
 // gives, then 10 further connections and an scp -r of 20 files with no
 // prompt, and one AssumeRole call in CloudTrail.
 func TestMFAProfileOnePromptForManyConnections(t *testing.T) {
-	e := newEnv(t, sshd.Embedded)
+	e := mfaEnv(t)
 	vars, envFile := e.sandboxProfiles(t, "mfa")
 	id := e.sb.Instances[0].ID
 	src := filepath.Join(t.TempDir(), "tree")
@@ -169,9 +195,10 @@ scp -q -r -F %[3]s -o BatchMode=yes %[4]s %[2]s:%[5]s/ && echo scp-ok
 `, ssh, id, e.sshCf, src, dst)
 	before := e.assumeRoleCalls(t)
 	term := startMFATerm(t, vars, script)
-	term.waitFor(`MFA code for arn:aws:iam::\d+:mfa/\S+ \(profile mfa\): $`, 60*time.Second)
+	term.waitFor(`(?m)MFA code for arn:aws:iam::\d+:mfa/\S+ \(profile mfa\):\s*$`, 60*time.Second)
 	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
 	screen := term.waitFor(`JITSSH-SCRIPT-END`, 3*time.Minute)
+	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
 	for _, want := range []string{"first-ok", "conn-10-ok", "scp-ok"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("no %q on the terminal:\n%s", want, screen)
@@ -202,15 +229,16 @@ scp -q -r -F %[3]s -o BatchMode=yes %[4]s %[2]s:%[5]s/ && echo scp-ok
 // with AWS's error and jitssh's advice, asks nothing more, and leaves no
 // cache entry.
 func TestMFAWrongCodeCachesNothing(t *testing.T) {
-	e := newEnv(t, sshd.Embedded)
+	e := mfaEnv(t)
 	vars, envFile := e.sandboxProfiles(t, "mfa")
 	id := e.sb.Instances[0].ID
 	term := startMFATerm(t, vars, fmt.Sprintf("ssh -F %s -o BatchMode=yes %s echo connected", e.sshCf, id))
-	term.waitFor(`\(profile mfa\): $`, 60*time.Second)
+	term.waitFor(`(?m)\(profile mfa\):\s*$`, 60*time.Second)
 	code := mfaCode(t, vars, envFile, "mfa")
 	wrong := fmt.Sprintf("%06d", (mfaAtoi(code)+500000)%1000000)
 	term.typeLine(wrong)
 	screen := term.waitFor(`JITSSH-SCRIPT-END`, 60*time.Second)
+	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
 	for _, want := range []string{"MultiFactorAuthentication failed", "nothing was cached"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("no %q on the terminal:\n%s", want, screen)
@@ -231,4 +259,33 @@ func mfaAtoi(s string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// TestMFAConcurrentProxiesOnePrompt: five ssh connections started at
+// once (as scp -r, rsync or parallel scripts do), before any session is
+// cached: one prompt (the others wait on the cache entry's lock), one
+// AssumeRole, five connections.
+func TestMFAConcurrentProxiesOnePrompt(t *testing.T) {
+	e := mfaEnv(t)
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	id := e.sb.Instances[0].ID
+	script := fmt.Sprintf(`for i in 1 2 3 4 5; do (ssh -F %s -o BatchMode=yes %s echo par-$i-ok || echo par-$i-FAILED) & done; wait`, e.sshCf, id)
+	before := e.assumeRoleCalls(t)
+	term := startMFATerm(t, vars, script)
+	term.waitFor(`(?m)\(profile mfa\):\s*$`, 60*time.Second)
+	time.Sleep(500 * time.Millisecond) // let the other four reach the lock
+	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
+	screen := term.waitFor(`JITSSH-SCRIPT-END`, 2*time.Minute)
+	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
+	for i := 1; i <= 5; i++ {
+		if !strings.Contains(screen, fmt.Sprintf("par-%d-ok", i)) {
+			t.Errorf("connection %d did not succeed", i)
+		}
+	}
+	if n := strings.Count(screen, "MFA code for"); n != 1 {
+		t.Errorf("%d prompts, want 1", n)
+	}
+	if n := e.assumeRoleCalls(t) - before; n != 1 {
+		t.Errorf("%d AssumeRole calls in CloudTrail, want 1", n)
+	}
 }

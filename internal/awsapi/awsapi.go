@@ -142,8 +142,17 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	ep.set(cfg.BaseEndpoint)
-	if mfaUserProfile(env, opts, shared) {
+	mfaUser := mfaUserProfile(env, opts, shared)
+	if mfaUser {
 		withMFASession(&cfg, shared, creds)
+	}
+	if mfaUser || needsMFA(roleArgs(shared)) {
+		// Now, not within the first call's timeout: the prompt (or the
+		// wait for another process's) may take minutes. Cached, this
+		// costs a file read.
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			return nil, fmt.Errorf("get AWS credentials of profile %q: %w", profile, err)
+		}
 	}
 	timeout := opts.CallTimeout
 	if timeout == 0 {

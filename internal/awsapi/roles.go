@@ -193,3 +193,13 @@ func assumer(profile string, opts Options) *awscreds.Assumer {
 	a.Warn = func(msg string) { fmt.Fprintf(os.Stderr, "jitssh: warning: %s\n", msg) }
 	return a
 }
+
+// needsMFA reports whether a role of the chain asks for an MFA code.
+func needsMFA(roles []awscreds.RoleArgs) bool {
+	for _, r := range roles {
+		if r.SerialNumber != "" {
+			return true
+		}
+	}
+	return false
+}

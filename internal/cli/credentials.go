@@ -89,3 +89,12 @@ func credentialsFailed(err error) check {
 	}
 	return check{Name: "credentials", Status: "fail", Detail: errText(err), Fix: credentialsFix()}
 }
+
+// apiFailed is doctor's finding when the AWS clients could not be made:
+// the credentials (an MFA profile's, obtained up front), else the region.
+func apiFailed(err error) check {
+	if _, ok := adviseCredentials(err); ok {
+		return credentialsFailed(err)
+	}
+	return check{Name: "region", Status: "fail", Detail: errText(err), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"}
+}

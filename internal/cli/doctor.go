@@ -149,7 +149,7 @@ func diagnose(ctx context.Context, o *doctorOptions) []check {
 	}
 	api, region, err := o.API(ctx, spec.Region)
 	if err != nil {
-		out.add(check{Name: "region", Status: "fail", Detail: errText(err), Fix: "pass --region, set AWS_REGION, or set region in jitssh's config or your AWS profile"})
+		out.add(apiFailed(err))
 		return out
 	}
 	out.add(check{Name: "region", Status: "ok", Detail: region})
