@@ -18,7 +18,7 @@ func callerOf(t *testing.T, opts Options) (*Caller, error) {
 	opts.Region = "us-east-1"
 	c, err := New(context.Background(), opts)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	return c.CallerIdentity(context.Background())
 }
