@@ -2,7 +2,8 @@
 # The jitssh demo: start the sandbox; connect by Name tag over SSM, with plain
 # ssh and scp, to a private instance through the EC2 Instance Connect Endpoint
 # and through a bastion; a just-in-time user; an impersonation attempt denied
-# by the SCP; CloudTrail joined to the instance's audit line; stop.
+# by the SCP; an MFA-protected role's prompt answered once, then its cached
+# session; CloudTrail joined to the instance's audit line; stop.
 # Exits non-zero if any step fails. Touches nothing outside a temp directory.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
@@ -127,7 +128,29 @@ fi
 echo "$out" | grep -v -e '^kex_exchange_identification' -e '^Connection closed by'
 echo "$out" | grep -q 'explicit deny in a service control policy' || { echo "demo: the SCP denial was not reported" >&2; exit 1; }
 
-bold "9. CloudTrail and the instance's audit log, joined by request id"
+bold "9. An MFA-protected role (profile mfa: role_arn, source_profile carol, mfa_serial): one prompt, then the cache"
+# The prompt is on the terminal (/dev/tty), never stdin: script(1) gives
+# jitssh one, and types the code jitssh-sandbox ctl mfa-code prints. HOME
+# is the demo's own, so the session cache (~/.aws/cli/cache, shared with
+# the AWS CLI) is not yours.
+mfa_home="$work/home"; mkdir -p "$mfa_home"
+code=$(run jitssh-sandbox ctl mfa-code mfa)
+echo "$code"
+printf '$ AWS_PROFILE=mfa jitssh ls   # on a terminal; typed: %s\n' "$code" >&2
+out=$(printf '%s\n' "$code" | HOME="$mfa_home" AWS_PROFILE=mfa script -qec "jitssh ls" /dev/null | tr -d '\r')
+# (the terminal echoes the code as script types it, before the prompt: shown after it here)
+printf '%s\n' "$out" | sed -e "1{/^$code\$/d}" -e "s/(profile mfa): /(profile mfa): $code\n/"
+case "$out" in *"MFA code for arn:aws:iam::"*"(profile mfa): "*) ;; *) echo "demo: no MFA prompt" >&2; exit 1 ;; esac
+case "$out" in *"$id"*) ;; *) echo "demo: jitssh ls with the MFA profile listed nothing" >&2; exit 1 ;; esac
+echo; echo "Again, without a terminal: the cached session, no prompt:"
+sh_run "HOME=$mfa_home AWS_PROFILE=mfa setsid jitssh ls </dev/null | head -n 3"
+ls -l "$mfa_home/.aws/cli/cache/"*.json | sed 's/^/    /'
+if command -v aws >/dev/null; then
+  echo "The AWS CLI uses the same cache entry (no code asked):"
+  sh_run "HOME=$mfa_home aws sts get-caller-identity --profile mfa --output text </dev/null"
+fi
+
+bold "10. CloudTrail and the instance's audit log, joined by request id"
 # The last key the instance served (steps 3-4), and the API call that pushed it.
 line=$(tail -n 1 "$audit")
 rid=$(printf '%s\n' "$line" | sed -n 's/.*"request_id":"\([^"]*\)".*/\1/p')
@@ -147,6 +170,6 @@ denied=$(grep -F '"instanceOSUser":"bob"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n
 [ -n "$denied" ] || { echo "demo: no CloudTrail record of the denied push" >&2; exit 1; }
 echo "    $(pick errorCode "$denied"): $(pick errorMessage "$denied")"
 
-bold "10. Stop the sandbox"
+bold "11. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=
 echo "demo: all steps passed"

@@ -108,7 +108,7 @@ func (p TTYPrompter) Code(profile, serial string) (string, error) {
 func readCode(r io.Reader, w io.Writer, profile, serial string, timeout time.Duration) (string, error) {
 	in := bufio.NewReaderSize(r, 256)
 	for attempt := 1; attempt <= PromptAttempts; attempt++ {
-		fmt.Fprintf(w, "\r\x1b[KMFA code for %s (profile %s): ", serial, profile)
+		fmt.Fprintf(w, "MFA code for %s (profile %s): ", serial, profile)
 		line, err := in.ReadString('\n')
 		if len(line) > 128 {
 			line = line[:128]
