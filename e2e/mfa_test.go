@@ -289,3 +289,43 @@ func TestMFAConcurrentProxiesOnePrompt(t *testing.T) {
 		t.Errorf("%d AssumeRole calls in CloudTrail, want 1", n)
 	}
 }
+
+// TestSandboxWebIdentityAndDoctorChain: the sandbox's webid profile
+// (web_identity_token_file, AssumeRoleWithWebIdentity at the sandbox)
+// lists instances; doctor with the mfa profile asks for the code (the
+// credentials are obtained first), then shows the chain and the session
+// it cached, and the next run reuses it.
+func TestSandboxWebIdentityAndDoctorChain(t *testing.T) {
+	e := mfaEnv(t)
+	run := func(vars []string, args ...string) string {
+		t.Helper()
+		saved := e.vars
+		e.vars = vars
+		defer func() { e.vars = saved }()
+		out, err := e.run("jitssh", args...)
+		if err != nil {
+			t.Fatalf("jitssh %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	webid, _ := e.sandboxProfiles(t, "webid")
+	if out := run(webid, "ls"); !strings.Contains(out, e.sb.Instances[0].ID) {
+		t.Errorf("AWS_PROFILE=webid jitssh ls:\n%s", out)
+	}
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	term := startMFATerm(t, vars, "jitssh doctor")
+	term.waitFor(`(?m)\(profile mfa\):\s*$`, 60*time.Second)
+	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
+	screen := term.waitFor(`JITSSH-SCRIPT-END`, time.Minute)
+	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
+	for _, want := range []string{"profile chain", "mfa (role arn:aws:iam::123456789012:role/JitsshAdminMFA, MFA arn:aws:iam::123456789012:mfa/carol) → carol (static keys)",
+		"MFA session", "cached until"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("doctor's first run lacks %q", want)
+		}
+	}
+	out := run(vars, "doctor") // no terminal: a prompt would fail it
+	if !strings.Contains(out, "cached until") || !strings.Contains(out, ".aws/cli/cache/") || strings.Contains(out, "MFA code for") {
+		t.Errorf("doctor's second run does not show the cached session:\n%s", out)
+	}
+}
