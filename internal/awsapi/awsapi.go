@@ -58,6 +58,10 @@ type Options struct {
 	// BeforePrompt is called before the MFA prompt is written to the
 	// terminal (to erase a status line).
 	BeforePrompt func()
+	// NoPrompt: never ask for an MFA code (shell completion): without a
+	// cached session, an MFA profile's credentials fail with
+	// awscreds.NoTerminalError.
+	NoPrompt bool
 }
 
 // DefaultCallTimeout is how long one call (with its retries) may take.

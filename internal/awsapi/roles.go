@@ -184,8 +184,11 @@ func entryOutput(e *awscreds.Entry) *sts.AssumeRoleOutput {
 // prompt, or opts.MFACode.
 func assumer(profile string, opts Options) *awscreds.Assumer {
 	a := &awscreds.Assumer{Profile: profile, Prompter: awscreds.TTYPrompter{Before: opts.BeforePrompt}}
-	if opts.MFACode != "" {
+	switch {
+	case opts.MFACode != "":
 		a.Prompter = awscreds.FixedCode(opts.MFACode)
+	case opts.NoPrompt:
+		a.Prompter = nil
 	}
 	if dir, err := awscreds.DefaultDir(); err == nil {
 		a.Cache = &awscreds.Cache{Dir: dir}

@@ -100,3 +100,18 @@ func TestJitsshUsesSessionCLICached(t *testing.T) {
 		t.Errorf("%d AssumeRole calls, want 1 (the CLI's)", n)
 	}
 }
+
+// TestMFARoleNoPrompt: with NoPrompt (shell completion) and nothing
+// cached, an MFA profile fails at once with NoTerminalError, calling
+// nothing.
+func TestMFARoleNoPrompt(t *testing.T) {
+	s := newCompatSandbox(t, "")
+	_, err := callerOf(t, Options{Profile: "mfa", NoPrompt: true})
+	var nt *awscreds.NoTerminalError
+	if !errors.As(err, &nt) || nt.Profile != "mfa" {
+		t.Fatalf("err %v", err)
+	}
+	if n := s.calls.count("AssumeRole"); n != 0 {
+		t.Errorf("%d AssumeRole calls", n)
+	}
+}

@@ -54,6 +54,9 @@ type globals struct {
 	// mfaCode answers a role profile's MFA prompt (a command's
 	// --mfa-code, e.g. `jitssh login`'s, sets it before g.api).
 	mfaCode string
+	// noPrompt: no MFA prompt (shell completion must not ask for a code
+	// while a name is being typed).
+	noPrompt bool
 	// line is the status line of the connection, erased before an MFA
 	// prompt is written to the terminal.
 	line atomic.Pointer[progress.Line]
@@ -272,7 +275,7 @@ func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, e
 		return nil, err
 	}
 	g.warnProfileConflict()
-	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode,
+	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,
 		BeforePrompt: func() { g.line.Load().Clear() }})
 }
 

@@ -12,7 +12,10 @@ import (
 // completeTargets offers the Name tags and ids of live instances for shell
 // completion (`jitssh completion bash|zsh|fish|powershell` installs it).
 func completeTargets(g *globals) cobra.CompletionFunc {
-	return completeTargetsWith(func(ctx context.Context) (instanceDescriber, error) { return g.api(ctx, "") })
+	return completeTargetsWith(func(ctx context.Context) (instanceDescriber, error) {
+		g.noPrompt = true // no MFA prompt in the middle of a command line
+		return g.api(ctx, "")
+	})
 }
 
 // instanceDescriber is the AWS call completion makes.
