@@ -2,6 +2,7 @@ package awscreds
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -74,14 +75,41 @@ func (a *Assumer) obtain(ctx context.Context, key, roleARN, serial string, call 
 			wait = LockWait
 		}
 		unlock, err := a.Cache.lock(ctx, key, a.Profile, wait)
-		if err != nil {
+		var timeout *LockTimeoutError
+		switch {
+		case err == nil:
+		case errors.As(err, &timeout) || ctx.Err() != nil:
 			return nil, err
+		default:
+			// an unwritable cache directory: go on without the cache
+			a.warn(err.Error() + ": the credentials are not cached")
+			return a.call(ctx, serial, call)
 		}
 		defer unlock()
 		if e, _ := a.Cache.Load(key, roleARN); e != nil {
 			return e, nil // another process prompted while this one waited
 		}
 	}
+	e, err := a.call(ctx, serial, call)
+	if err != nil {
+		return nil, err
+	}
+	if a.Cache != nil {
+		if err := a.Cache.Store(key, e); err != nil {
+			a.warn(err.Error())
+		}
+	}
+	return e, nil
+}
+
+func (a *Assumer) warn(msg string) {
+	if a.Warn != nil {
+		a.Warn(msg)
+	}
+}
+
+// call asks for the code (when serial names a device) and makes the call.
+func (a *Assumer) call(ctx context.Context, serial string, call Call) (*Entry, error) {
 	var code string
 	if serial != "" {
 		if a.Prompter == nil {
@@ -93,14 +121,5 @@ func (a *Assumer) obtain(ctx context.Context, key, roleARN, serial string, call 
 		}
 		code = c
 	}
-	e, err := call(ctx, code)
-	if err != nil {
-		return nil, err
-	}
-	if a.Cache != nil {
-		if err := a.Cache.Store(key, e); err != nil && a.Warn != nil {
-			a.Warn(err.Error())
-		}
-	}
-	return e, nil
+	return call(ctx, code)
 }

@@ -347,3 +347,21 @@ func TestLockWaitIsBounded(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestUnusableCacheDirStillAssumes: a cache directory that cannot be
+// made (a file in its place) costs the cache, with a warning, not the
+// credentials.
+func TestUnusableCacheDirStillAssumes(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "cache")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var warned []string
+	a := &Assumer{Profile: "mfa", Cache: &Cache{Dir: file}, Prompter: FixedCode("123456"), Warn: func(m string) { warned = append(warned, m) }}
+	e, err := a.Assume(context.Background(), RoleArgs{RoleARN: "arn:aws:iam::1:role/R", SerialNumber: "S"}, func(context.Context, string) (*Entry, error) {
+		return testEntry(time.Now().Add(time.Hour)), nil
+	})
+	if err != nil || e == nil || len(warned) != 1 || !strings.Contains(warned[0], "not cached") {
+		t.Fatalf("entry %v, err %v, warnings %q", e, err, warned)
+	}
+}
