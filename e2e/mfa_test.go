@@ -3,12 +3,14 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,5 +329,27 @@ func TestSandboxWebIdentityAndDoctorChain(t *testing.T) {
 	out := run(vars, "doctor") // no terminal: a prompt would fail it
 	if !strings.Contains(out, "cached until") || !strings.Contains(out, ".aws/cli/cache/") || strings.Contains(out, "MFA code for") {
 		t.Errorf("doctor's second run does not show the cached session:\n%s", out)
+	}
+}
+
+// TestMFANoTerminal: with no terminal to ask on (a session of its own,
+// as under cron or CI) and nothing cached, jitssh fails at once with the
+// command to run on a terminal, exit 255 as for any credential failure.
+func TestMFANoTerminal(t *testing.T) {
+	e := mfaEnv(t)
+	vars, _ := e.sandboxProfiles(t, "mfa")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "jitssh"), "ls")
+	cmd.Env = vars
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 255 {
+		t.Fatalf("exit %v, want 255\n%s", err, out)
+	}
+	want := `jitssh: profile "mfa" needs an MFA code and there is no terminal: run "jitssh login --profile mfa" on a terminal first` + "\n"
+	if string(out) != want {
+		t.Errorf("output\n%s\nwant\n%s", out, want)
 	}
 }
