@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -161,3 +162,34 @@ func homeRelative(p string) string {
 
 // CacheFileShort is CacheFile as ~/….
 func (r *RoleSession) CacheFileShort() string { return homeRelative(r.CacheFile) }
+
+// ForgetCredentials removes the cached sessions of opts's profile chain
+// (its roles' AssumeRole sessions and an MFA user profile's session
+// token, with their lock files) and returns the entry files it removed:
+// the next command assumes the roles again, asking for the MFA code.
+// For `jitssh logout` of a profile that is not SSO.
+func ForgetCredentials(ctx context.Context, opts Options) ([]string, error) {
+	src, err := DescribeCredentials(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := awscreds.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	c := &awscreds.Cache{Dir: dir}
+	var removed []string
+	for _, l := range src.Chain {
+		if l.Role == nil || l.Role.CacheFile == "" {
+			continue
+		}
+		key := strings.TrimSuffix(filepath.Base(l.Role.CacheFile), ".json")
+		if _, err := os.Stat(l.Role.CacheFile); err == nil {
+			removed = append(removed, l.Role.CacheFile)
+		}
+		if err := c.Remove(key); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
+}

@@ -115,3 +115,19 @@ func TestMFARoleNoPrompt(t *testing.T) {
 		t.Errorf("%d AssumeRole calls", n)
 	}
 }
+
+// TestForgetCredentials: the cached session of an MFA profile is removed,
+// and the next process asks for a code again.
+func TestForgetCredentials(t *testing.T) {
+	s := newCompatSandbox(t, "")
+	if _, err := callerOf(t, Options{Profile: "mfa", MFACode: s.code(t)}); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := ForgetCredentials(context.Background(), Options{Profile: "mfa"})
+	if err != nil || len(removed) != 1 || !strings.HasSuffix(removed[0], awscreds.RoleArgs{RoleARN: compatRole, SerialNumber: compatSerial}.CacheKey()+".json") {
+		t.Fatalf("removed %v, %v", removed, err)
+	}
+	if _, err := callerOf(t, Options{Profile: "mfa", NoPrompt: true}); err == nil {
+		t.Error("the session is still cached")
+	}
+}
