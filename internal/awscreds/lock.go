@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -25,9 +26,8 @@ func (e *LockTimeoutError) Error() string {
 	return fmt.Sprintf("profile %q: waited %v for another jitssh asking for the MFA code (lock %s)", e.Profile, e.Waited.Round(time.Second), e.Path)
 }
 
-func (c *Cache) lockPath(key string) string {
-	return c.Path(key)[:len(c.Path(key))-len(".json")] + ".lock"
-}
+// lockPath is the lock file of key, beside its entry.
+func (c *Cache) lockPath(key string) string { return filepath.Join(c.Dir, key+".lock") }
 
 // lock takes key's lock file (flock, exclusive), waiting at most wait;
 // the returned func releases it. Every process that may prompt for key
