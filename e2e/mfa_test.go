@@ -320,7 +320,7 @@ func TestSandboxWebIdentityAndDoctorChain(t *testing.T) {
 	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
 	screen := term.waitFor(`JITSSH-SCRIPT-END`, time.Minute)
 	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
-	for _, want := range []string{"profile chain", "mfa (role arn:aws:iam::123456789012:role/JitsshAdminMFA, MFA arn:aws:iam::123456789012:mfa/carol) → carol (static keys)",
+	for _, want := range []string{"AWS profile", "mfa (role arn:aws:iam::123456789012:role/JitsshAdminMFA, MFA arn:aws:iam::123456789012:mfa/carol) → carol (static keys)",
 		"MFA session", "cached until"} {
 		if !strings.Contains(screen, want) {
 			t.Errorf("doctor's first run lacks %q", want)

@@ -79,7 +79,9 @@ func DescribeCredentials(ctx context.Context, opts Options) (CredentialSource, e
 	if err != nil {
 		return CredentialSource{}, fmt.Errorf("read AWS environment: %w", err)
 	}
-	if opts.Profile == "" && env.SharedConfigProfile == "" {
+	// keys in the environment win over AWS_PROFILE, not over --profile
+	// (the SDK's order, and the AWS CLI's)
+	if opts.Profile == "" {
 		switch {
 		case env.Credentials.HasKeys():
 			return CredentialSource{Env: "AWS_ACCESS_KEY_ID"}, nil

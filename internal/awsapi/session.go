@@ -22,8 +22,8 @@ func mfaUserProfile(env config.EnvConfig, opts Options, sc *config.SharedConfig)
 	if sc == nil || sc.RoleARN != "" || sc.MFASerial == "" || !sc.Credentials.HasKeys() || sc.CredentialProcess != "" {
 		return false
 	}
-	// keys in the environment win over an unnamed (default) profile
-	return opts.Profile != "" || env.SharedConfigProfile != "" || !env.Credentials.HasKeys()
+	// keys in the environment win over AWS_PROFILE, not over --profile
+	return opts.Profile != "" || !env.Credentials.HasKeys()
 }
 
 // sessionTokenProvider is the MFA session of an IAM user's profile:

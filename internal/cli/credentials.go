@@ -48,13 +48,13 @@ func adviseCredentials(err error) (error, bool) {
 func credentialSourceChecks(ctx context.Context, g *globals) []check {
 	profile, err := g.profileName()
 	if err != nil {
-		return []check{{Name: "profile chain", Status: "fail", Detail: err.Error(), Fix: "see `jitssh --help` for --profile"}}
+		return []check{{Name: "AWS profile", Status: "fail", Detail: err.Error(), Fix: "see `jitssh --help` for --profile"}}
 	}
 	src, err := awsapi.DescribeCredentials(ctx, awsapi.Options{Profile: profile})
 	if err != nil {
-		return []check{{Name: "profile chain", Status: "fail", Detail: err.Error(), Fix: "correct the profile in your AWS config file (~/.aws/config, AWS_CONFIG_FILE)"}}
+		return []check{{Name: "AWS profile", Status: "fail", Detail: err.Error(), Fix: "correct the profile in your AWS config file (~/.aws/config, AWS_CONFIG_FILE)"}}
 	}
-	out := []check{{Name: "profile chain", Status: "ok", Detail: src.String()}}
+	out := []check{{Name: "AWS profile", Status: "ok", Detail: src.String()}}
 	for _, l := range src.Chain {
 		if l.Role == nil || l.Role.Args.SerialNumber == "" {
 			continue
