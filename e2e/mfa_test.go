@@ -117,12 +117,14 @@ func (e *env) sandboxProfiles(t *testing.T, profile string) (vars []string, envF
 }
 
 // mfaCode asks the sandbox for the profile's current code, as a script
-// would: jitssh-sandbox ctl mfa-code PROFILE with the env file sourced.
-func mfaCode(t *testing.T, vars []string, envFile, profile string) string {
+// would: jitssh-sandbox ctl mfa-code PROFILE with the env file sourced
+// (extra: e.g. --next, the next window's code, for a second sign-in
+// within 30 seconds: AWS takes each code once).
+func mfaCode(t *testing.T, vars []string, envFile, profile string, extra ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(". %s && jitssh-sandbox ctl mfa-code %s", envFile, profile))
+	cmd := exec.CommandContext(ctx, "sh", "-c", fmt.Sprintf(". %s && jitssh-sandbox ctl mfa-code %s %s", envFile, strings.Join(extra, " "), profile))
 	cmd.Env = vars
 	out, err := cmd.CombinedOutput()
 	code := strings.TrimSpace(string(out))
@@ -351,5 +353,71 @@ func TestMFANoTerminal(t *testing.T) {
 	want := `jitssh: profile "mfa" needs an MFA code and there is no terminal: run "jitssh login --profile mfa" on a terminal first` + "\n"
 	if string(out) != want {
 		t.Errorf("output\n%s\nwant\n%s", out, want)
+	}
+}
+
+// awsCLIMFA runs the pip aws CLI with vars, in a session of its own (no
+// terminal: its getpass prompt reads stdin, here input).
+func awsCLIMFA(t *testing.T, vars []string, input string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("aws")
+	if err != nil {
+		t.Fatal("the aws CLI is not installed (pip install awscli)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append(args, "--output", "json")...)
+	cmd.Env = append(vars, "AWS_PAGER=")
+	cmd.Stdin = strings.NewReader(input)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestMFASessionSharedWithAWSCLI: with the sandbox env's config files and
+// one HOME, the session jitssh cached after its prompt is what `aws sts
+// get-caller-identity --profile mfa` uses without asking (stdin closed);
+// and with a fresh HOME, the session the AWS CLI cached (its code typed
+// on its stdin) is what jitssh uses without a terminal. One AssumeRole
+// each way.
+func TestMFASessionSharedWithAWSCLI(t *testing.T) {
+	e := mfaEnv(t)
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	before := e.assumeRoleCalls(t)
+	term := startMFATerm(t, vars, "jitssh ls >/dev/null && echo listed")
+	term.waitFor(`(?m)\(profile mfa\):\s*$`, 60*time.Second)
+	term.typeLine(mfaCode(t, vars, envFile, "mfa"))
+	if s := term.waitFor(`JITSSH-SCRIPT-END`, time.Minute); !strings.Contains(s, "listed") {
+		t.Fatalf("jitssh ls:\n%s", s)
+	}
+	out, err := awsCLIMFA(t, vars, "", "sts", "get-caller-identity", "--profile", "mfa")
+	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/aws-go-sdk-") {
+		t.Fatalf("aws CLI on jitssh's cache: %v\n%s", err, out)
+	}
+	if n := e.assumeRoleCalls(t) - before; n != 1 {
+		t.Errorf("%d AssumeRole calls, want 1 (jitssh's)", n)
+	}
+
+	// the other way round, in a fresh HOME
+	home := t.TempDir()
+	var fresh []string
+	for _, kv := range vars {
+		if !strings.HasPrefix(kv, "HOME=") {
+			fresh = append(fresh, kv)
+		}
+	}
+	fresh = append(fresh, "HOME="+home)
+	out, err = awsCLIMFA(t, fresh, mfaCode(t, fresh, envFile, "mfa", "--next")+"\n", "sts", "get-caller-identity", "--profile", "mfa")
+	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/botocore-session-") {
+		t.Fatalf("aws CLI with its own prompt: %v\n%s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "jitssh"), "ls")
+	cmd.Env = fresh
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(b), e.sb.Instances[0].ID) {
+		t.Fatalf("jitssh ls on the AWS CLI's cache, without a terminal: %v\n%s", err, b)
+	}
+	if n := e.assumeRoleCalls(t) - before; n != 2 {
+		t.Errorf("%d AssumeRole calls, want 2 (jitssh's, the AWS CLI's)", n)
 	}
 }
