@@ -421,3 +421,18 @@ func TestMFASessionSharedWithAWSCLI(t *testing.T) {
 		t.Errorf("%d AssumeRole calls, want 2 (jitssh's, the AWS CLI's)", n)
 	}
 }
+
+// TestMFABackgroundJob: jitssh started in the background of the terminal
+// (a job with &) does not read the terminal, which would stop it
+// (SIGTTIN) until brought to the foreground: it fails at once, saying so.
+func TestMFABackgroundJob(t *testing.T) {
+	e := mfaEnv(t)
+	vars, _ := e.sandboxProfiles(t, "mfa")
+	term := startMFATerm(t, vars, "set -m\njitssh ls & wait $!; echo job-exit-$?")
+	screen := term.waitFor(`JITSSH-SCRIPT-END`, time.Minute)
+	t.Logf("the terminal:\n%s", strings.TrimRight(screen, "\n"))
+	want := `jitssh: profile "mfa" needs an MFA code and jitssh runs in the background of its terminal: run it in the foreground, or "jitssh login --profile mfa" first`
+	if !strings.Contains(screen, want) || !strings.Contains(screen, "job-exit-255") || strings.Contains(screen, "MFA code for") {
+		t.Errorf("want %q and exit 255, no prompt", want)
+	}
+}

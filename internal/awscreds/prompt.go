@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // PromptTimeout is how long the prompt waits for a code.
@@ -26,10 +28,16 @@ const TTYPath = "/dev/tty"
 // terminal, a cron job, CI).
 type NoTerminalError struct {
 	Profile, Serial string
-	Err             error
+	// Background: there is a terminal, but jitssh runs in the background
+	// of it (a job started with &), where reading it would stop jitssh.
+	Background bool
+	Err        error
 }
 
 func (e *NoTerminalError) Error() string {
+	if e.Background {
+		return fmt.Sprintf("profile %q needs an MFA code and jitssh runs in the background of its terminal", e.Profile)
+	}
 	return fmt.Sprintf("profile %q needs an MFA code and there is no terminal", e.Profile)
 }
 
@@ -90,6 +98,9 @@ func (p TTYPrompter) Code(profile, serial string) (string, error) {
 		return "", &NoTerminalError{Profile: profile, Serial: serial, Err: err}
 	}
 	defer tty.Close()
+	if background(tty) {
+		return "", &NoTerminalError{Profile: profile, Serial: serial, Background: true}
+	}
 	if p.Before != nil {
 		p.Before()
 	}
@@ -102,6 +113,25 @@ func (p TTYPrompter) Code(profile, serial string) (string, error) {
 		return "", &NoTerminalError{Profile: profile, Serial: serial, Err: err}
 	}
 	return readCode(tty, tty, profile, serial, timeout)
+}
+
+// background reports whether this process is in a background process
+// group of tty, its controlling terminal: reading it would stop the
+// process (SIGTTIN) until someone brings it to the foreground. A terminal
+// that is not the controlling one (tests' ptys) is never background.
+func background(tty *os.File) bool {
+	// not tty.Fd(): it would make the descriptor blocking, and the read
+	// deadline would never interrupt the prompt
+	rc, err := tty.SyscallConn()
+	if err != nil {
+		return false
+	}
+	bg := false
+	_ = rc.Control(func(fd uintptr) {
+		fg, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP)
+		bg = err == nil && fg != unix.Getpgrp()
+	})
+	return bg
 }
 
 // readCode runs the prompt over r and w (the terminal, or a test's).

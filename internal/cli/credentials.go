@@ -24,6 +24,8 @@ func adviseCredentials(err error) (error, bool) {
 		assume *awscreds.AssumeRoleError
 	)
 	switch {
+	case errors.As(err, &noTTY) && noTTY.Background:
+		return &advised{noTTY, fmt.Sprintf(": run it in the foreground, or \"jitssh login --profile %s\" first", noTTY.Profile)}, true
 	case errors.As(err, &noTTY):
 		return &advised{noTTY, fmt.Sprintf(": run \"jitssh login --profile %s\" on a terminal first", noTTY.Profile)}, true
 	case errors.As(err, &prompt):
