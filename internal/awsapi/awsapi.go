@@ -109,6 +109,7 @@ type Client struct {
 	ssm    *ssm.Client
 	sts    *sts.Client
 	iam    *iam.Client
+	creds  aws.CredentialsProvider // the SDK's cached provider (credentials.go)
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -173,6 +174,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		ssm:    ssm.NewFromConfig(cfg),
 		sts:    sts.NewFromConfig(cfg),
 		iam:    iam.NewFromConfig(cfg),
+		creds:  cfg.Credentials,
 	}, nil
 }
 

@@ -74,6 +74,9 @@ func flagAdvice(err error) string {
 		noPrivate   *connect.NoPrivateKeyError
 		notFound    *targets.NotFoundError
 	)
+	if a := ssoAdvice(err); a != nil {
+		return a
+	}
 	switch {
 	case errors.As(err, &unreachable) && unreachable.Instance.Managed:
 		return fmt.Sprintf(" (`jitssh doctor %s`)", unreachable.Instance.ID)

@@ -32,6 +32,7 @@ import (
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/picker"
 	"github.com/jitssh/jitssh/internal/progress"
+	"github.com/jitssh/jitssh/internal/ssologin"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/term"
 )
@@ -60,6 +61,13 @@ type globals struct {
 	// line is the status line of the connection, erased before an MFA
 	// prompt is written to the terminal.
 	line atomic.Pointer[progress.Line]
+	// noSignIn: an SSO session that needs a sign-in is an error, never a
+	// question (doctor reports it); newSSO, tty and browser replace the
+	// real ones in tests (signin.go).
+	noSignIn bool
+	newSSO   func(ctx context.Context, profile string) (*ssologin.Session, ssoSession, error)
+	tty      func() (io.ReadWriteCloser, error)
+	browser  func(url string) error
 }
 
 // config returns the client configuration file's settings.
@@ -275,8 +283,13 @@ func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, e
 		return nil, err
 	}
 	g.warnProfileConflict()
-	return awsapi.New(ctx, awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,
-		BeforePrompt: func() { g.line.Load().Clear() }})
+	opts := awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,
+		BeforePrompt: func() { g.line.Load().Clear() }}
+	c, err := awsapi.New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return g.ssoReady(ctx, opts, c)
 }
 
 // paths are where jitssh keeps its files.
@@ -350,6 +363,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
 	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
 	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())
+	root.AddCommand(newLoginCmd(g, nil), newLogoutCmd(g, nil))
 	root.InitDefaultCompletionCmd()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	strictGroups(root)

@@ -104,6 +104,7 @@ func runDoctor(ctx context.Context, o *doctorOptions) error {
 		return fmt.Errorf("--output %q: use table or json", o.Output)
 	}
 	o.g.quiet = true // a finding below, not a warning
+	o.g.noSignIn = true
 	checks := diagnose(ctx, o)
 	failed := 0
 	for _, c := range checks {
@@ -138,6 +139,9 @@ func diagnose(ctx context.Context, o *doctorOptions) []check {
 	out.add(checkOpenSSH())
 	conf := checkConfig(&out, o.g)
 	out.add(checkUserSSHConfig(ctx, o.g))
+	if c, ok := checkSSOSession(ctx, o.g); ok {
+		out.add(c)
+	}
 
 	var spec targets.Spec
 	if o.Target != "" {
