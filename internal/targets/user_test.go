@@ -27,6 +27,35 @@ func TestUserFromARN(t *testing.T) {
 	}
 }
 
+// TestUserFromSSOARN: an IAM Identity Center role session is
+// assumed-role/AWSReservedSSO_<permission set>_<hex>/<user name>, the user
+// name being what the directory holds: a plain name or an e-mail address.
+// jitssh takes the session name as for any role (docs/credentials.md,
+// "The OS user of an SSO session"): the part before '@', lower-cased,
+// other characters a Linux login cannot have as '_'.
+func TestUserFromSSOARN(t *testing.T) {
+	for session, want := range map[string]string{
+		"dave":                    "dave",
+		"dave@example.com":        "dave",
+		"Dave.OBrien@Example.COM": "dave.obrien",
+		"o'neil@example.com":      "o_neil",
+		"2fa-bot@example.com":     "_2fa-bot",
+		"first last":              "first_last",
+		"jürgen@example.de":       "j_rgen",
+		"a.b+tag@example.com":     "a.b_tag",
+		"x@y@z":                   "x",
+	} {
+		arn := "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Developer_0123456789abcdef/" + session
+		got, err := UserFromARN(arn)
+		if err != nil || got != want {
+			t.Errorf("UserFromARN(%s) = %q, %v; want %q", arn, got, err, want)
+		}
+	}
+	if got, err := UserFromARN("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Developer_0123456789abcdef/@example.com"); err == nil {
+		t.Errorf("an empty name before '@' gave %q", got)
+	}
+}
+
 func FuzzUserFromARN(f *testing.F) {
 	f.Add("arn:aws:sts::123456789012:assumed-role/R/alice@example.com")
 	f.Add("arn:aws:iam::123456789012:user/x")
