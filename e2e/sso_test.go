@@ -1,0 +1,355 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1" //nolint:gosec // the token cache's file name, as the AWS CLI names it
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testtool"
+)
+
+// ssoEnv is the environment of a client signing in through the
+// sandbox's IAM Identity Center: the env file's (its AWS config with the
+// sso-session "sandbox" and profile "sso", the SSO endpoints), no access
+// keys, AWS_PROFILE=sso.
+type ssoEnv struct {
+	*env
+	vars    []string
+	envFile string
+}
+
+func newSSOEnv(t *testing.T) *ssoEnv {
+	t.Helper()
+	e := newEnv(t, sshd.Embedded)
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := e.sb.WriteFiles(envFile); err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, kv := range e.vars {
+		if !strings.HasPrefix(kv, "AWS_") {
+			vars = append(vars, kv)
+		}
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		kv, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		v = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'"), `'\''`, "'")
+		vars = append(vars, k+"="+v)
+	}
+	vars = append(vars, "AWS_PROFILE=sso")
+	if !strings.Contains(readFile(t, envValue(vars, "AWS_CONFIG_FILE")), "[sso-session sandbox]") {
+		t.Fatalf("the sandbox's AWS config has no sso-session:\n%s", readFile(t, envValue(vars, "AWS_CONFIG_FILE")))
+	}
+	return &ssoEnv{env: e, vars: vars, envFile: envFile}
+}
+
+func envValue(vars []string, key string) string {
+	v := ""
+	for _, kv := range vars {
+		if k, val, _ := strings.Cut(kv, "="); k == key {
+			v = val
+		}
+	}
+	return v
+}
+
+func readFile(t testing.TB, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// command is name with args in the SSO environment (and extra), in a
+// session of its own: no controlling terminal, as under a CI runner or a
+// ProxyCommand started without one.
+func (e *ssoEnv) command(ctx context.Context, extra []string, name string, args ...string) *exec.Cmd {
+	if strings.HasPrefix(name, "jitssh") {
+		name = filepath.Join(binDir, name)
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(append([]string(nil), e.vars...), extra...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	return cmd
+}
+
+// run runs a command to its end and returns stdout and stderr.
+func (e *ssoEnv) run(extra []string, name string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := e.command(ctx, extra, name, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// ctl runs `jitssh-sandbox ctl --env-file F ARGS`.
+func (e *ssoEnv) ctl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, stderr, err := e.run(nil, "jitssh-sandbox", append([]string{"ctl", "--env-file", e.envFile}, args...)...)
+	if err != nil {
+		t.Fatalf("jitssh-sandbox ctl %v: %v\n%s%s", args, err, out, stderr)
+	}
+	return out
+}
+
+// tokenPath is the token cache file of the sso-session "sandbox":
+// ~/.aws/sso/cache/<sha1("sandbox")>.json, where the AWS CLI reads it.
+func (e *ssoEnv) tokenPath() string {
+	sum := sha1.Sum([]byte("sandbox")) //nolint:gosec // see import
+	return filepath.Join(e.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+}
+
+func (e *ssoEnv) token(t *testing.T) map[string]any {
+	t.Helper()
+	var tok map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, e.tokenPath())), &tok); err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+var userCodeRe = regexp.MustCompile(`\b[A-Z]{4}-[A-Z]{4}\b`)
+
+// deviceLogin runs `jitssh login --profile sso --use-device-code` in the
+// background, reads the user code it prints and approves it with
+// `jitssh-sandbox ctl sso approve CODE`.
+func (e *ssoEnv) deviceLogin(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := e.command(ctx, nil, "jitssh", "login", "--profile", "sso", "--use-device-code")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var printed strings.Builder
+	sc := bufio.NewScanner(stderr)
+	code := ""
+	for code == "" && sc.Scan() {
+		printed.WriteString(sc.Text() + "\n")
+		code = userCodeRe.FindString(sc.Text())
+	}
+	if code == "" {
+		cmd.Wait()
+		t.Fatalf("no user code in jitssh login's output:\n%s", printed.String())
+	}
+	e.ctl(t, "sso", "approve", code)
+	rest, _ := io.ReadAll(stderr)
+	printed.Write(rest)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("jitssh login: %v\n%s", err, printed.String())
+	}
+	return printed.String() + stdout.String()
+}
+
+// TestSSODeviceCodeLogin is issue 12's SSO acceptance: jitssh signs in
+// with the device code (approved as a person would, through ctl sso
+// approve), then jitssh ssh works with AWS_PROFILE=sso, the AWS CLI uses
+// the token cache jitssh wrote, an expired access token is refreshed
+// without a question, and a revoked sign-in makes jitssh say (with no
+// terminal) the exact command that signs in again.
+func TestSSODeviceCodeLogin(t *testing.T) {
+	e := newSSOEnv(t)
+	// Signed out: no question without a terminal, the command to run.
+	_, stderr, err := e.run(nil, "jitssh", "ls")
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr, "sign in with `jitssh login --profile sso`") {
+		t.Fatalf("jitssh ls signed out: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	out := e.deviceLogin(t)
+	if !strings.Contains(out, "signed in to SSO session 'sandbox' (profile sso)") || !strings.Contains(out, "signed in as arn:aws:sts::") {
+		t.Errorf("jitssh login said:\n%s", out)
+	}
+	fi, err := os.Stat(e.tokenPath())
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token cache %s: %v, %v", e.tokenPath(), fi, err)
+	}
+	tok := e.token(t)
+	for _, k := range []string{"accessToken", "expiresAt", "refreshToken", "clientId", "clientSecret", "registrationExpiresAt", "region", "startUrl"} {
+		if s, _ := tok[k].(string); s == "" {
+			t.Errorf("token cache lacks %s: %v", k, tok)
+		}
+	}
+	if s, _ := tok["expiresAt"].(string); !regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`).MatchString(s) {
+		t.Errorf("expiresAt %q is not the AWS CLI's form", s)
+	}
+
+	// jitssh ssh with the SSO role's credentials.
+	sshOut, sshErr, err := e.run(nil, "jitssh", append(append([]string{"ssh"}, userArgs(t)...), "web-1", "--", "id")...)
+	if err != nil || !strings.Contains(sshOut, "uid=") {
+		t.Fatalf("jitssh ssh web-1 -- id: %v\n%s%s", err, sshOut, sshErr)
+	}
+	if n := e.cloudTrailCount("SendSSHPublicKey", "AWSReservedSSO_"); n != 1 {
+		t.Errorf("%d key pushes by an AWSReservedSSO_ role session, want 1", n)
+	}
+
+	// The AWS CLI (pip's v1, botocore) signs its calls with the token
+	// jitssh cached.
+	awsOut, awsErr, err := e.run(nil, testtool.Need(t, "aws", "pip install awscli"), "sts", "get-caller-identity", "--profile", "sso", "--output", "json")
+	if err != nil || !strings.Contains(awsOut, "assumed-role/AWSReservedSSO_") {
+		t.Fatalf("aws sts get-caller-identity --profile sso: %v\n%s%s", err, awsOut, awsErr)
+	}
+
+	// An expired access token is refreshed, no question asked.
+	old := e.expireToken(t)
+	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("jitssh ls with an expired token: %v\n%s%s", err, out, stderr)
+	}
+	if now := e.token(t); now["accessToken"] == old || now["expiresAt"].(string) < time.Now().UTC().Format(time.RFC3339) {
+		t.Errorf("the token was not refreshed: %v", now)
+	}
+
+	// Revoked: without a terminal, the command that signs in again.
+	e.ctl(t, "sso", "revoke")
+	_, stderr, err = e.run(nil, "jitssh", append(append([]string{"ssh"}, userArgs(t)...), "web-1", "--", "id")...)
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr, "sign in with `jitssh login --profile sso`") {
+		t.Fatalf("jitssh ssh after revoke: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	// jitssh logout removes the token cache.
+	if _, stderr, err := e.run(nil, "jitssh", "logout", "--profile", "sso"); err != nil || !strings.Contains(stderr, "removed "+e.tokenPath()) {
+		t.Fatalf("jitssh logout: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(e.tokenPath()); err == nil {
+		t.Error("the token cache is still there after logout")
+	}
+}
+
+// expireToken rewrites the cached token's expiresAt into the past and
+// returns its access token.
+func (e *ssoEnv) expireToken(t *testing.T) any {
+	t.Helper()
+	tok := e.token(t)
+	tok["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05Z")
+	b, _ := json.Marshal(tok)
+	if err := os.WriteFile(e.tokenPath(), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tok["accessToken"]
+}
+
+func exitCodeOf(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+// TestSSOAuthCodeLogin: the authorization code with PKCE end to end. The
+// "browser" ($BROWSER, which jitssh runs with the URL) hands the URL to
+// the test, which follows it as a browser would: the sandbox's sign-in
+// page, its Allow form, and the redirect to jitssh's listener on
+// 127.0.0.1.
+func TestSSOAuthCodeLogin(t *testing.T) {
+	e := newSSOEnv(t)
+	urlFile := filepath.Join(t.TempDir(), "url")
+	browser := filepath.Join(t.TempDir(), "browser")
+	if err := os.WriteFile(browser, []byte("#!/bin/sh\nprintf '%s' \"$1\" > "+urlFile+".tmp && mv "+urlFile+".tmp "+urlFile+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := e.command(ctx, []string{"BROWSER=" + browser}, "jitssh", "login", "--profile", "sso")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var authURL string
+	for deadline := time.Now().Add(20 * time.Second); authURL == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(urlFile)
+		authURL = string(b)
+	}
+	if authURL == "" {
+		cancel()
+		cmd.Wait()
+		t.Fatalf("jitssh did not open the browser:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), authURL) {
+		t.Errorf("the URL opened is not printed too:\n%s", stderr.String())
+	}
+	page := browse(t, authURL)
+	if !strings.Contains(page, "Signed in") {
+		t.Errorf("jitssh's listener answered:\n%s", page)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("jitssh login: %v\n%s", err, stderr.String())
+	}
+	if tok := e.token(t); tok["refreshToken"] == "" || tok["accessToken"] == "" {
+		t.Errorf("token cache %v", tok)
+	}
+	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("jitssh ls after the browser sign-in: %v\n%s%s", err, out, stderr)
+	}
+}
+
+var (
+	requestRe = regexp.MustCompile(`name="request" value="([^"]+)"`)
+	userRe    = regexp.MustCompile(`<option value="([^"]+)"`)
+)
+
+// browse does what a person does in a browser: open the sign-in page,
+// press Allow as the first user, follow the redirect (to jitssh's
+// loopback listener); it returns the last page.
+func browse(t *testing.T, authURL string) string {
+	t.Helper()
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	req, user := requestRe.FindSubmatch(body), userRe.FindSubmatch(body)
+	if resp.StatusCode != 200 || req == nil || user == nil {
+		t.Fatalf("sign-in page (%s):\n%s", resp.Status, body)
+	}
+	u, _ := url.Parse(authURL)
+	form := url.Values{"request": {string(req[1])}, "user": {string(user[1])}, "action": {"allow"}}
+	resp, err = c.PostForm(fmt.Sprintf("%s://%s/authorize", u.Scheme, u.Host), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ = io.ReadAll(resp.Body)
+	if resp.Request.URL.Host == u.Host || !strings.HasPrefix(resp.Request.URL.Host, "127.0.0.1:") {
+		t.Fatalf("the Allow form did not lead to jitssh's listener (%s):\n%s", resp.Request.URL, body)
+	}
+	return string(body)
+}
