@@ -57,6 +57,9 @@ func newSSOEnv(t *testing.T) *ssoEnv {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "JITSSH_STATE_DIR" {
+			continue // the ssh config newEnv installed names the default paths
+		}
 		v = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'"), `'\''`, "'")
 		vars = append(vars, k+"="+v)
 	}
@@ -352,4 +355,93 @@ func browse(t *testing.T, authURL string) string {
 		t.Fatalf("the Allow form did not lead to jitssh's listener (%s):\n%s", resp.Request.URL, body)
 	}
 	return string(body)
+}
+
+// tmux is a terminal for a test: a tmux server of its own running one
+// shell script, whose screen the test reads and types into.
+type tmux struct {
+	t    *testing.T
+	bin  string
+	sock string
+	env  []string
+}
+
+func startTmux(t *testing.T, env []string, script string) *tmux {
+	t.Helper()
+	dir := t.TempDir()
+	tm := &tmux{t: t, bin: testtool.Need(t, "tmux", "apt-get install tmux"), sock: filepath.Join(dir, "sock"), env: env}
+	path := filepath.Join(dir, "script")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tm.run("-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50", "sh "+path)
+	t.Cleanup(func() { exec.Command(tm.bin, "-S", tm.sock, "kill-server").Run() })
+	return tm
+}
+
+func (tm *tmux) run(args ...string) string {
+	tm.t.Helper()
+	cmd := exec.Command(tm.bin, append([]string{"-S", tm.sock}, args...)...)
+	cmd.Env = append(append([]string(nil), tm.env...), "TERM=xterm", "TMUX_TMPDIR="+filepath.Dir(tm.sock))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+// screen is what the terminal shows (with its history).
+func (tm *tmux) screen() string { return tm.run("capture-pane", "-p", "-J", "-S", "-200") }
+
+// waitFor waits until the screen matches re, and returns the match.
+func (tm *tmux) waitFor(re *regexp.Regexp, within time.Duration) []string {
+	tm.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		s := tm.screen()
+		if m := re.FindStringSubmatch(s); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			tm.t.Fatalf("the terminal does not show %s within %v:\n%s", re, within, s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// shellScript is a script exporting vars and then running cmd.
+func shellScript(vars []string, cmd string) string {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" || strings.ContainsAny(k, " ()") {
+			continue
+		}
+		fmt.Fprintf(&b, "export %s='%s'\n", k, strings.ReplaceAll(v, "'", `'\''`))
+	}
+	b.WriteString(cmd + "\n")
+	return b.String()
+}
+
+// TestSSOSignInOfferOnTerminal: plain ssh through the config block, with
+// a sign-in the portal revoked: the proxy (whose stdin and stdout are
+// ssh's connection) asks on the terminal whether to sign in, shows the
+// device code there (no browser here), and once it is approved the
+// connection goes on. The SSH stream is untouched by the question.
+func TestSSOSignInOfferOnTerminal(t *testing.T) {
+	e := newSSOEnv(t)
+	e.deviceLogin(t)
+	e.ctl(t, "sso", "revoke")
+	id := e.sb.Instances[0].ID
+	tm := startTmux(t, e.vars, shellScript(e.vars, fmt.Sprintf("ssh -F %s %s 'echo remote-$((6*7))'; echo \"ssh-exit=$?\"; sleep 60", e.sshCf, id)))
+	tm.waitFor(regexp.MustCompile(`Sign in to SSO session 'sandbox' now\? \[Y/n\]`), 30*time.Second)
+	tm.run("send-keys", "y", "Enter")
+	code := tm.waitFor(regexp.MustCompile(`shows the code\s+([A-Z]{4}-[A-Z]{4})`), 30*time.Second)[1]
+	e.ctl(t, "sso", "approve", code)
+	tm.waitFor(regexp.MustCompile(`(?m)^remote-42\s*$`), 30*time.Second)
+	tm.waitFor(regexp.MustCompile(`ssh-exit=0`), 10*time.Second)
+	if s := tm.screen(); !strings.Contains(s, "signed in to SSO session 'sandbox'; continuing") {
+		t.Errorf("terminal:\n%s", s)
+	}
 }

@@ -184,7 +184,7 @@ func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSe
 	if tok, err := sc.Ensure(ctx); err == nil && tok.AccessToken != failed && tok.Valid(time.Now(), time.Minute) {
 		return nil // another process signed in while this one waited
 	}
-	fmt.Fprintf(t, "jitssh: %v\nSign in to %s now? [Y/n] ", cause, s)
+	fmt.Fprintf(t, "jitssh: %s (profile %s): %s\nSign in to %s now? [Y/n] ", s, s.Profile, lr.Reason, s)
 	line, _ := bufio.NewReader(t).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(line)); a != "" && a != "y" && a != "yes" {
 		return cause

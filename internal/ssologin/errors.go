@@ -90,12 +90,17 @@ func Classify(s *Session, err error) error {
 	if errors.As(err, &lr) {
 		return err
 	}
-	var it *ssocreds.InvalidTokenError
+	var (
+		it *ssocreds.InvalidTokenError
+		ae smithy.APIError
+	)
 	switch {
 	case errors.As(err, &it):
 		return &LoginRequiredError{Session: s, Reason: "the cached token is missing, expired or cannot be refreshed", Err: err}
-	case apiCode(err) == "UnauthorizedException":
-		return &LoginRequiredError{Session: s, Reason: "the SSO portal refused the token (signed out or revoked)", Err: err}
+	case errors.As(err, &ae) && ae.ErrorCode() == "UnauthorizedException":
+		// AWS's answer alone: the SDK's chain around it (operation,
+		// request id, status) says nothing more to the user.
+		return &LoginRequiredError{Session: s, Reason: "the SSO portal refused the token (signed out or revoked)", Err: ae}
 	}
 	return err
 }
