@@ -1,5 +1,5 @@
 // Package awsapi is the only place the client imports AWS SDK service
-// packages. It loads the SDK configuration (profiles, SSO, environment,
+// packages (but for internal/ssologin, IAM Identity Center's sign-in). It loads the SDK configuration (profiles, SSO, environment,
 // AWS_ENDPOINT_URL, ...) and wraps the few calls jitssh makes — EC2
 // DescribeInstances and DescribeInstanceConnectEndpoints, EC2 Instance
 // Connect SendSSHPublicKey (and OpenTunnel's signing configuration), SSM
