@@ -3,7 +3,8 @@
 # ssh and scp, to a private instance through the EC2 Instance Connect Endpoint
 # and through a bastion; a just-in-time user; an impersonation attempt denied
 # by the SCP; an MFA-protected role's prompt answered once, then its cached
-# session; CloudTrail joined to the instance's audit line; stop.
+# session; CloudTrail joined to the instance's audit line; an IAM Identity
+# Center sign-in (device code, approved with ctl sso approve); stop.
 # Exits non-zero if any step fails. Touches nothing outside a temp directory.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
@@ -170,6 +171,35 @@ denied=$(grep -F '"instanceOSUser":"bob"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n
 [ -n "$denied" ] || { echo "demo: no CloudTrail record of the denied push" >&2; exit 1; }
 echo "    $(pick errorCode "$denied"): $(pick errorMessage "$denied")"
 
-bold "11. Stop the sandbox"
+bold "11. IAM Identity Center (SSO): jitssh login signs in without the AWS CLI"
+# The token cache goes to ~/.aws/sso/cache, where the AWS CLI reads it:
+# here a home of the demo's own. A person approves the code in a browser
+# (the URL printed); jitssh-sandbox ctl sso approve does it for the demo.
+export HOME="$work/home"
+mkdir -p "$HOME"
+printf '$ %s\n' "jitssh login --profile sso --use-device-code" >&2
+jitssh login --profile sso --use-device-code >"$work/login.out" 2>"$work/login.txt" &
+login_pid=$!
+code=
+for _ in $(seq 1 100); do
+  code=$(grep -o -m1 '[A-Z]\{4\}-[A-Z]\{4\}' "$work/login.txt" || true)
+  [ -n "$code" ] && break
+  sleep 0.1
+done
+[ -n "$code" ] || { cat "$work/login.txt"; echo "demo: jitssh login printed no code" >&2; exit 1; }
+sed 's/^/    /' "$work/login.txt"
+run jitssh-sandbox ctl --env-file "$work/env" sso approve "$code"
+wait "$login_pid" || { cat "$work/login.txt"; echo "demo: jitssh login failed" >&2; exit 1; }
+grep -v -e 'waiting for the sign-in' "$work/login.txt" | tail -n 1
+cat "$work/login.out"
+ls -l "$HOME"/.aws/sso/cache/*.json | sed 's/^/    /'
+out=$(sh_run "AWS_PROFILE=sso jitssh ssh $name -- hostname")
+echo "$out"
+expect "$want_host" "$out" "hostname of $name as the SSO user"
+ct=$(grep -F '"eventName":"SendSSHPublicKey"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n 1)
+echo "pushed by $(pick arn "$ct")"
+case "$(pick arn "$ct")" in *AWSReservedSSO_*) ;; *) echo "demo: the key was not pushed by the SSO role session" >&2; exit 1 ;; esac
+
+bold "12. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=
 echo "demo: all steps passed"
