@@ -23,6 +23,7 @@ type fakeSSOSession struct {
 	logoutErr error
 	status    ssologin.Status
 	logins    []ssologin.LoginOptions
+	lockHook  func() // what another process does while this one waits for the lock
 }
 
 func (f *fakeSSOSession) Login(_ context.Context, o ssologin.LoginOptions) (*ssologin.Token, error) {
@@ -46,7 +47,12 @@ func (f *fakeSSOSession) Ensure(context.Context) (*ssologin.Token, error) {
 }
 
 func (f *fakeSSOSession) Status() ssologin.Status { return f.status }
-func (f *fakeSSOSession) Lock() (func(), error)   { return func() {}, nil }
+func (f *fakeSSOSession) Lock() (func(), error) {
+	if f.lockHook != nil {
+		f.lockHook()
+	}
+	return func() {}, nil
+}
 
 var sandboxSession = &ssologin.Session{Profile: "sso", Name: "sandbox", StartURL: "https://sandbox.example/start", Region: "us-east-1"}
 
@@ -237,9 +243,17 @@ func TestOfferSignIn(t *testing.T) {
 			}
 		})
 	}
+	// Another proxy signed in while this one waited for the lock: no
+	// question.
+	sess := &fakeSSOSession{ensureErr: required, status: ssologin.Status{Token: &ssologin.Token{AccessToken: "revoked"}}}
+	sess.lockHook = func() { sess.ensureErr = nil }
+	g := &globals{newSSO: fakeSSOFor(sandboxSession, sess, nil), tty: func() (io.ReadWriteCloser, error) { return &fakeTTY{Reader: strings.NewReader("")}, nil }}
+	if _, err := g.ssoReady(context.Background(), awsapi.Options{Profile: "sso"}, nil); err != nil || len(sess.logins) != 0 {
+		t.Errorf("signed in elsewhere meanwhile: %v, %d sign-ins", err, len(sess.logins))
+	}
 	// Doctor never asks.
-	sess := &fakeSSOSession{ensureErr: required}
-	g := &globals{noSignIn: true, newSSO: fakeSSOFor(sandboxSession, sess, nil), tty: func() (io.ReadWriteCloser, error) { t.Fatal("tty opened"); return nil, nil }}
+	sess = &fakeSSOSession{ensureErr: required}
+	g = &globals{noSignIn: true, newSSO: fakeSSOFor(sandboxSession, sess, nil), tty: func() (io.ReadWriteCloser, error) { t.Fatal("tty opened"); return nil, nil }}
 	if _, err := g.ssoReady(context.Background(), awsapi.Options{Profile: "sso"}, nil); err != nil {
 		t.Errorf("noSignIn: %v", err)
 	}

@@ -353,3 +353,28 @@ func TestLogout(t *testing.T) {
 		t.Errorf("second Logout = %+v, %v", res, err)
 	}
 }
+
+// TestLegacyLogin: the legacy form signs in with the device code even
+// when the browser flow is asked for (as the AWS CLI), caches the token
+// under the start URL's SHA-1, and is not refreshed.
+func TestLegacyLogin(t *testing.T) {
+	f := newFakeOIDC(t)
+	ssoTestEnv(t, f, sessionConfig)
+	c := testClient(t, f, "legacy")
+	if _, err := c.Login(context.Background(), LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ops := f.ops(); len(ops) < 2 || ops[1] != "StartDeviceAuthorization" {
+		t.Errorf("calls %v, want the device code", ops)
+	}
+	if want := filepath.Join(c.Cache.Dir, sha1Hex("https://legacy.example/start")+".json"); c.Cache.TokenPath(c.Session) != want {
+		t.Errorf("token path %s, want %s", c.Cache.TokenPath(c.Session), want)
+	}
+	tok, _ := c.Cache.LoadToken(c.Session)
+	tok.ExpiresAt = time.Now().Add(-time.Minute)
+	c.Cache.SaveToken(c.Session, tok)
+	var lr *LoginRequiredError
+	if _, err := c.Ensure(context.Background()); !errors.As(err, &lr) {
+		t.Errorf("Ensure of an expired legacy token = %v, want LoginRequiredError", err)
+	}
+}
