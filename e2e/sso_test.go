@@ -210,6 +210,11 @@ func TestSSODeviceCodeLogin(t *testing.T) {
 		t.Errorf("expiresAt %q is not the AWS CLI's form", s)
 	}
 
+	// doctor's line for the session.
+	if out, stderr, err := e.run(nil, "jitssh", "doctor"); !strings.Contains(out, "sso session") || !strings.Contains(out, "token valid until") {
+		t.Errorf("jitssh doctor: %v\n%s%s", err, out, stderr)
+	}
+
 	// jitssh ssh with the SSO role's credentials.
 	sshOut, sshErr, err := e.run(nil, "jitssh", append(append([]string{"ssh"}, userArgs(t)...), "web-1", "--", "id")...)
 	if err != nil || !strings.Contains(sshOut, "uid=") {
@@ -248,6 +253,10 @@ func TestSSODeviceCodeLogin(t *testing.T) {
 	}
 	if _, err := os.Stat(e.tokenPath()); err == nil {
 		t.Error("the token cache is still there after logout")
+	}
+	out, _, _ = e.run(nil, "jitssh", "doctor")
+	if !regexp.MustCompile(`FAIL\s+sso session\s+SSO session 'sandbox' \(.*\): not signed in`).MatchString(out) || !strings.Contains(out, "fix: `jitssh login --profile sso`") {
+		t.Errorf("jitssh doctor signed out:\n%s", out)
 	}
 }
 

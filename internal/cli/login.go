@@ -62,10 +62,10 @@ one, so that they are cached for later connections.
 When ssh, proxy or ls finds the SSO session signed out or expired, it
 offers this sign-in on the terminal; without a terminal it says to run
 this command.`,
-		Example: `  jitssh login --profile sso              # the browser opens; approve there
+		Example: `  jitssh login --profile sso                     # the browser opens; approve there
   jitssh login --profile sso --use-device-code   # confirm a code on any device
-  jitssh login --profile admin-mfa        # an MFA role: type the code once
-  AWS_PROFILE=sso jitssh ssh web-1`,
+  jitssh login --profile admin-mfa               # an MFA role: type the code once
+  AWS_PROFILE=sso jitssh ssh web-1               # then connect`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.DeviceCode = o.DeviceCode || noBrowser
