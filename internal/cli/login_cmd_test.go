@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials/ssocreds"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/ssologin"
@@ -178,6 +181,11 @@ func TestLoginExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want %d, %q", code, errOut.String(), c.code, c.errText)
 			}
 		})
+	}
+	// The SDK's own SSO token error, met where no session was checked
+	// first.
+	if _, printed := exitCode(NewRoot(IOStreams{}), fmt.Errorf("operation error EC2: DescribeInstances: %w", &ssocreds.InvalidTokenError{})); !strings.Contains(printed.Error(), "sign in with `jitssh login`") {
+		t.Errorf("advice for the SDK's token error: %v", printed)
 	}
 	// Advice for a session that needs a sign-in: the exact command.
 	if _, printed := exitCode(NewRoot(IOStreams{}), required); !strings.HasSuffix(printed.Error(), "; sign in with `jitssh login --profile sso`") {

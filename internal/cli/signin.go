@@ -218,6 +218,8 @@ func ssoAdvice(err error) error {
 		return &advised{err, ": name a profile that does with --profile (or AWS_PROFILE)"}
 	case errors.As(err, &conf):
 		return &advised{err, ": correct it in the AWS config file (docs/credentials.md)"}
+	case ssologin.TokenProblem(err):
+		return &advised{err, "\n  the profile's IAM Identity Center sign-in is missing or expired: sign in with `jitssh login` (--profile as for this command)"}
 	}
 	return nil
 }

@@ -109,3 +109,12 @@ func Classify(s *Session, err error) error {
 func expiredReason(exp time.Time) string {
 	return "the cached token expired at " + exp.UTC().Format(time.RFC3339)
 }
+
+// TokenProblem reports whether err is the SDK's SSO credential provider
+// failing for want of a usable token (missing, expired past refreshing,
+// refused by the portal), when the session it belongs to is not known
+// (Classify words it when it is).
+func TokenProblem(err error) bool {
+	var it *ssocreds.InvalidTokenError
+	return errors.As(err, &it)
+}
