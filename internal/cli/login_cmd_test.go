@@ -253,8 +253,10 @@ func TestOfferSignIn(t *testing.T) {
 	}
 	// Another proxy signed in while this one waited for the lock: no
 	// question.
-	sess := &fakeSSOSession{ensureErr: required, status: ssologin.Status{Token: &ssologin.Token{AccessToken: "revoked"}}}
-	sess.lockHook = func() { sess.ensureErr = nil }
+	sess := &fakeSSOSession{ensureErr: required, status: ssologin.Status{Token: &ssologin.Token{AccessToken: "revoked", ExpiresAt: time.Now().Add(time.Hour)}}}
+	sess.lockHook = func() {
+		sess.ensureErr, sess.status.Token = nil, &ssologin.Token{AccessToken: "new", ExpiresAt: time.Now().Add(time.Hour)}
+	}
 	g := &globals{newSSO: fakeSSOFor(sandboxSession, sess, nil), tty: func() (io.ReadWriteCloser, error) { return &fakeTTY{Reader: strings.NewReader("")}, nil }}
 	if _, err := g.ssoReady(context.Background(), awsapi.Options{Profile: "sso"}, nil); err != nil || len(sess.logins) != 0 {
 		t.Errorf("signed in elsewhere meanwhile: %v, %d sign-ins", err, len(sess.logins))

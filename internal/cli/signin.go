@@ -158,6 +158,8 @@ func (g *globals) ssoReady(ctx context.Context, opts awsapi.Options, c *awsapi.C
 // being a *ssologin.LoginRequiredError; other errors are returned as
 // they are) and runs the sign-in there. One process signs in at a time
 // (concurrent proxies); the next finds the new token and asks nothing.
+// (It reads the cache with Status, not Ensure, which takes the same lock
+// to refresh.)
 func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSession, cause error) error {
 	var lr *ssologin.LoginRequiredError
 	if !errors.As(cause, &lr) {
@@ -181,7 +183,7 @@ func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSe
 		return fmt.Errorf("%w (and %v)", cause, err)
 	}
 	defer unlock()
-	if tok, err := sc.Ensure(ctx); err == nil && tok.AccessToken != failed && tok.Valid(time.Now(), time.Minute) {
+	if st := sc.Status(); st.Token != nil && st.Token.AccessToken != failed && st.Token.Valid(time.Now(), time.Minute) {
 		return nil // another process signed in while this one waited
 	}
 	fmt.Fprintf(t, "jitssh: %s (profile %s): %s\nSign in to %s now? [Y/n] ", s, s.Profile, lr.Reason, s)

@@ -32,6 +32,7 @@ type fakeOIDC struct {
 	tokenIn   map[string]any
 	expiresIn int
 	n         int
+	used      map[string]bool // refresh tokens used (each works once: rotation)
 }
 
 func newFakeOIDC(t *testing.T) *fakeOIDC {
@@ -127,6 +128,15 @@ func (f *fakeOIDC) token(w http.ResponseWriter, body map[string]any) {
 			return
 		}
 	case "refresh_token":
+		rt, _ := body["refreshToken"].(string)
+		if f.used == nil {
+			f.used = map[string]bool{}
+		}
+		if f.used[rt] {
+			f.fail(w, 400, "InvalidGrantException", "invalid_grant")
+			return
+		}
+		f.used[rt] = true
 		if !f.refreshOK {
 			f.fail(w, 400, "InvalidGrantException", "invalid_grant")
 			return

@@ -378,3 +378,38 @@ func TestLegacyLogin(t *testing.T) {
 		t.Errorf("Ensure of an expired legacy token = %v, want LoginRequiredError", err)
 	}
 }
+
+// TestEnsureRefreshesOnce: several processes finding the token expired at
+// once (scp -r's proxies) refresh it once, under the lock; the others
+// find it refreshed. The refresh token works once (rotation), so a
+// second refresh would fail and ask for a sign-in.
+func TestEnsureRefreshesOnce(t *testing.T) {
+	f := newFakeOIDC(t)
+	ssoTestEnv(t, f, sessionConfig)
+	c := testClient(t, f, "sso")
+	old := &Token{AccessToken: "old", ExpiresAt: time.Now().Add(-time.Minute), RefreshToken: "r0", ClientID: "c", ClientSecret: "s", RegistrationExpiresAt: time.Now().Add(time.Hour)}
+	if err := c.Cache.SaveToken(c.Session, old); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := testClient(t, f, "sso").Ensure(context.Background())
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	n := 0
+	for _, op := range f.ops() {
+		if op == "CreateToken:refresh_token" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d refreshes, want 1", n)
+	}
+}

@@ -48,22 +48,43 @@ const RefreshMargin = 2 * time.Minute
 // cannot be refreshed, is a *LoginRequiredError. The legacy form is not
 // refreshed (neither the AWS CLI nor the SDK does).
 func (c *Client) Ensure(ctx context.Context) (*Token, error) {
-	s := c.Session
-	t, err := c.Cache.LoadToken(s)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, &LoginRequiredError{Session: s, Reason: "not signed in (no cached token)"}
-	case err != nil:
-		return nil, &LoginRequiredError{Session: s, Reason: "the cached token cannot be read", Err: err}
-	case t.Valid(c.now(), RefreshMargin):
-		return t, nil
-	case s.Legacy() || !t.Refreshable(c.now()):
-		if t.Valid(c.now(), 0) {
-			return t, nil // still usable a little while; nothing better to do
-		}
-		return nil, &LoginRequiredError{Session: s, Reason: expiredReason(t.ExpiresAt) + " and cannot be refreshed"}
+	t, refresh, err := c.check()
+	if !refresh {
+		return t, err
+	}
+	// Refresh under the sign-in lock: the refresh token may be good for
+	// one use only, and several proxies (scp -r, multiplexing) find the
+	// token expired at once; those that waited find it refreshed.
+	unlock, err := c.Cache.Lock(c.Session)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if t, refresh, err = c.check(); !refresh {
+		return t, err
 	}
 	return c.refresh(ctx, t)
+}
+
+// check reads the cached token: usable as it is (refresh false, no
+// error), to be refreshed (refresh true), or a *LoginRequiredError.
+func (c *Client) check() (t *Token, refresh bool, err error) {
+	s := c.Session
+	t, err = c.Cache.LoadToken(s)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, &LoginRequiredError{Session: s, Reason: "not signed in (no cached token)"}
+	case err != nil:
+		return nil, false, &LoginRequiredError{Session: s, Reason: "the cached token cannot be read", Err: err}
+	case t.Valid(c.now(), RefreshMargin):
+		return t, false, nil
+	case s.Legacy() || !t.Refreshable(c.now()):
+		if t.Valid(c.now(), 0) {
+			return t, false, nil // still usable a little while; nothing better to do
+		}
+		return nil, false, &LoginRequiredError{Session: s, Reason: expiredReason(t.ExpiresAt) + " and cannot be refreshed"}
+	}
+	return t, true, nil
 }
 
 // refresh uses the refresh_token grant and rewrites the cache.
