@@ -74,7 +74,7 @@ func flagAdvice(err error) string {
 		noPrivate   *connect.NoPrivateKeyError
 		notFound    *targets.NotFoundError
 	)
-	if a := ssoAdvice(err); a != nil {
+	if a := ssoAdvice(err); a != "" {
 		return a
 	}
 	switch {

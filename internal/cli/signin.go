@@ -202,9 +202,9 @@ func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSe
 	return nil
 }
 
-// ssoAdvice adds what to do to ssologin's errors (advise's part for
-// them): the exact command that signs in; nil for other errors.
-func ssoAdvice(err error) error {
+// ssoAdvice is the advice for ssologin's errors (flagAdvice's part for
+// them): the exact command that signs in; "" for other errors.
+func ssoAdvice(err error) string {
 	var (
 		lr     *ssologin.LoginRequiredError
 		authz  *ssologin.AuthorizationError
@@ -213,15 +213,15 @@ func ssoAdvice(err error) error {
 	)
 	switch {
 	case errors.As(err, &lr):
-		return &advised{err, fmt.Sprintf("; sign in with `jitssh login --profile %s`", lr.Session.Profile)}
+		return fmt.Sprintf("; sign in with `jitssh login --profile %s`", lr.Session.Profile)
 	case errors.As(err, &authz):
-		return &advised{err, ": run `jitssh login` again (--use-device-code signs in from another device's browser)"}
+		return ": run `jitssh login` again (--use-device-code signs in from another device's browser)"
 	case errors.As(err, &notSSO):
-		return &advised{err, ": name a profile that does with --profile (or AWS_PROFILE)"}
+		return ": name a profile that does with --profile (or AWS_PROFILE)"
 	case errors.As(err, &conf):
-		return &advised{err, ": correct it in the AWS config file (docs/credentials.md)"}
+		return ": correct it in the AWS config file (docs/credentials-sso.md)"
 	case ssologin.TokenProblem(err):
-		return &advised{err, "\n  the profile's IAM Identity Center sign-in is missing or expired: sign in with `jitssh login` (--profile as for this command)"}
+		return "\n  the profile's IAM Identity Center sign-in is missing or expired: sign in with `jitssh login` (--profile as for this command)"
 	}
-	return nil
+	return ""
 }
