@@ -560,7 +560,7 @@ func credentialsFix() string {
 	if len(gone) > 0 {
 		return strings.Join(gone, " and ") + ": no such file (a stopped sandbox's? source the env file of the one running now), or unset it and configure AWS credentials"
 	}
-	return "configure AWS credentials (e.g. `aws sso login`, AWS_PROFILE) and retry"
+	return "configure AWS credentials (e.g. `jitssh login` for an SSO or MFA profile, AWS_PROFILE) and retry"
 }
 
 // checkUserSSHConfig checks ~/.ssh/config when it holds jitssh's managed
