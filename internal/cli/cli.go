@@ -61,9 +61,9 @@ type globals struct {
 	// line is the status line of the connection, erased before an MFA
 	// prompt is written to the terminal.
 	line atomic.Pointer[progress.Line]
-	// noSignIn: an SSO session that needs a sign-in is an error, never a
-	// question (doctor reports it); newSSO, tty and browser replace the
-	// real ones in tests (signin.go).
+	// noSignIn: an SSO session that needs a sign-in is never a question
+	// (doctor reports it; shell completion lists nothing); newSSO, tty
+	// and browser replace the real ones in tests (signin.go).
 	noSignIn bool
 	newSSO   func(ctx context.Context, profile string) (*ssologin.Session, ssoSession, error)
 	tty      func() (io.ReadWriteCloser, error)

@@ -14,6 +14,7 @@ import (
 func completeTargets(g *globals) cobra.CompletionFunc {
 	return completeTargetsWith(func(ctx context.Context) (instanceDescriber, error) {
 		g.noPrompt = true // no MFA prompt in the middle of a command line
+		g.noSignIn = true // never a sign-in question while the shell completes
 		return g.api(ctx, "")
 	})
 }

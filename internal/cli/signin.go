@@ -124,9 +124,10 @@ func openTTY() (io.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O
 // token the portal refused. A session that needs a new sign-in is
 // offered one on the terminal; without a terminal, or when the user
 // declines, the *ssologin.LoginRequiredError is returned (advise names
-// the command to run).
+// the command to run). With g.noSignIn (doctor, shell completion) the
+// token is refreshed if it can be, and nothing is asked.
 func (g *globals) ssoReady(ctx context.Context, opts awsapi.Options, c *awsapi.Client) (*awsapi.Client, error) {
-	if g.noSignIn || (envCredentials() && opts.Profile == "") {
+	if envCredentials() && opts.Profile == "" {
 		return c, nil
 	}
 	newSSOFn := g.newSSO
@@ -138,11 +139,14 @@ func (g *globals) ssoReady(ctx context.Context, opts awsapi.Options, c *awsapi.C
 		return c, nil // not SSO, or the SDK's own error will say what is wrong
 	}
 	if _, err := sc.Ensure(ctx); err != nil {
+		if g.noSignIn {
+			return c, nil // the SDK's own error comes with the first call
+		}
 		if err := g.offerSignIn(ctx, s, sc, err); err != nil {
 			return nil, err
 		}
 	}
-	if s.AccountID == "" || s.RoleName == "" {
+	if g.noSignIn || s.AccountID == "" || s.RoleName == "" {
 		return c, nil
 	}
 	if _, err := c.RetrieveCredentials(ctx); err != nil {
