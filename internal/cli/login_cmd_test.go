@@ -221,6 +221,7 @@ func TestOfferSignIn(t *testing.T) {
 		{"yes", "y\n", false, false, true, ""},
 		{"enter", "\n", false, true, true, ""},
 		{"no", "n\n", false, false, false, "jitssh login --profile sso"},
+		{"Ctrl-D", "", false, false, false, "jitssh login --profile sso"},
 		{"no terminal", "", true, false, false, "jitssh login --profile sso"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

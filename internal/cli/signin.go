@@ -191,9 +191,10 @@ func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSe
 		return nil // another process signed in while this one waited
 	}
 	fmt.Fprintf(t, "jitssh: %s (profile %s): %s\nSign in to %s now? [Y/n] ", s, s.Profile, lr.Reason, s)
-	line, _ := bufio.NewReader(t).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "" && a != "y" && a != "yes" {
-		return cause
+	line, err := bufio.NewReader(t).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); (err != nil && a == "") || (a != "" && a != "y" && a != "yes") {
+		fmt.Fprintln(t)
+		return cause // no, or Ctrl-D
 	}
 	open := systemBrowser()
 	if g.browser != nil {
