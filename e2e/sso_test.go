@@ -454,3 +454,42 @@ func TestSSOSignInOfferOnTerminal(t *testing.T) {
 		t.Errorf("terminal:\n%s", s)
 	}
 }
+
+// TestSSOShortTokenLifetime: access tokens that the sandbox makes last
+// 2 seconds. Once one has expired at the service, jitssh refreshes it
+// with no question; the AWS CLI refreshes the token jitssh wrote (with
+// the client registration and refresh token jitssh cached), and jitssh
+// goes on with the one the AWS CLI wrote. A device code nobody approves
+// expires: jitssh login says so.
+func TestSSOShortTokenLifetime(t *testing.T) {
+	e := newSSOEnv(t)
+	e.ctl(t, "sso", "ttl", "2s", "--device-code", "3s")
+	_, stderr, err := e.run(nil, "jitssh", "login", "--profile", "sso", "--use-device-code")
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr, "the sign-in request expired before it was approved") {
+		t.Fatalf("jitssh login nobody approved: exit %d\n%s", code, stderr)
+	}
+	e.ctl(t, "sso", "ttl", "2s", "--device-code", "10m")
+	e.deviceLogin(t)
+	first := e.token(t)["accessToken"]
+	time.Sleep(2500 * time.Millisecond)
+	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("jitssh ls after the token expired: %v\n%s%s", err, out, stderr)
+	}
+	second := e.token(t)["accessToken"]
+	if second == first {
+		t.Fatal("the expired token was not refreshed")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	aws := testtool.Need(t, "aws", "pip install awscli")
+	if out, stderr, err := e.run(nil, aws, "sts", "get-caller-identity", "--profile", "sso"); err != nil || !strings.Contains(out, "AWSReservedSSO_") {
+		t.Fatalf("aws sts get-caller-identity after the token expired: %v\n%s%s", err, out, stderr)
+	}
+	third := e.token(t)["accessToken"]
+	if third == second {
+		t.Fatal("the AWS CLI did not refresh the token jitssh wrote")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("jitssh ls after the AWS CLI's refresh: %v\n%s%s", err, out, stderr)
+	}
+}
