@@ -329,6 +329,16 @@ func TestSSOAuthCodeLogin(t *testing.T) {
 	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
 		t.Fatalf("jitssh ls after the browser sign-in: %v\n%s%s", err, out, stderr)
 	}
+	// $BROWSER as a command with arguments: the sandbox's own browser,
+	// pressing Deny, then Allow.
+	ctlBrowse := filepath.Join(binDir, "jitssh-sandbox") + " ctl --env-file " + e.envFile + " sso browse"
+	_, stderr2, err := e.run([]string{"BROWSER=" + ctlBrowse + " --deny"}, "jitssh", "login", "--profile", "sso")
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr2, "the sign-in was denied") {
+		t.Fatalf("jitssh login denied in the browser: exit %d\n%s", code, stderr2)
+	}
+	if _, stderr, err := e.run([]string{"BROWSER=" + ctlBrowse}, "jitssh", "login", "--profile", "sso"); err != nil {
+		t.Fatalf("jitssh login with BROWSER=%s: %v\n%s", ctlBrowse, err, stderr)
+	}
 }
 
 var (
