@@ -144,7 +144,7 @@ var userCodeRe = regexp.MustCompile(`\b[A-Z]{4}-[A-Z]{4}\b`)
 // deviceLogin runs `jitssh login --profile sso --use-device-code` in the
 // background, reads the user code it prints and approves it with
 // `jitssh-sandbox ctl sso approve CODE`.
-func (e *ssoEnv) deviceLogin(t *testing.T) string {
+func (e *ssoEnv) deviceLogin(t *testing.T, approveArgs ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -169,7 +169,7 @@ func (e *ssoEnv) deviceLogin(t *testing.T) string {
 		cmd.Wait()
 		t.Fatalf("no user code in jitssh login's output:\n%s", printed.String())
 	}
-	e.ctl(t, "sso", "approve", code)
+	e.ctl(t, append([]string{"sso", "approve", code}, approveArgs...)...)
 	rest, _ := io.ReadAll(stderr)
 	printed.Write(rest)
 	if err := cmd.Wait(); err != nil {
@@ -501,5 +501,26 @@ func TestSSOShortTokenLifetime(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if out, stderr, err := e.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
 		t.Fatalf("jitssh ls after the AWS CLI's refresh: %v\n%s%s", err, out, stderr)
+	}
+}
+
+// TestSSODefaultOSUser: signed in as the Identity Center user dave, jitssh
+// logs in as the OS user dave (the role session's name, which is also
+// his userName tag: the impersonation SCP lets him push a key for dave
+// only), and asking for another user is refused by the SCP.
+func TestSSODefaultOSUser(t *testing.T) {
+	e := newSSOEnv(t)
+	e.deviceLogin(t, "--user", "dave")
+	// dave has no account on web-1: the push is what this checks.
+	e.run(nil, "jitssh", "ssh", "web-1", "--", "true")
+	if n := e.pushedKeys("dave"); n != 1 {
+		t.Errorf("%d keys pushed for dave, want 1", n)
+	}
+	if n := e.cloudTrailCount("SendSSHPublicKey", "AWSReservedSSO_JitsshUser_"); n != 1 {
+		t.Errorf("%d pushes by dave's SSO role session, want 1", n)
+	}
+	_, stderr, err := e.run(nil, "jitssh", "ssh", "bob@web-1", "--", "true")
+	if err == nil || !strings.Contains(stderr, "service control policy") || e.pushedKeys("bob") != 0 {
+		t.Errorf("dave as bob: %v\n%s", err, stderr)
 	}
 }
