@@ -524,3 +524,29 @@ func TestSSODefaultOSUser(t *testing.T) {
 		t.Errorf("dave as bob: %v\n%s", err, stderr)
 	}
 }
+
+// TestLoginLogoutMFAProfile: for a profile without SSO, jitssh login
+// retrieves the credentials once (an MFA role here, its code given with
+// --mfa-code as a script would) and says who that is; later commands
+// without a terminal use the cached session; jitssh logout removes it,
+// and the next command without a terminal needs the code again.
+func TestLoginLogoutMFAProfile(t *testing.T) {
+	e := mfaEnv(t)
+	vars, envFile := e.sandboxProfiles(t, "mfa")
+	s := &ssoEnv{env: e, vars: vars, envFile: envFile}
+	code := mfaCode(t, vars, envFile, "mfa")
+	out, stderr, err := s.run(nil, "jitssh", "login", "--profile", "mfa", "--mfa-code", code)
+	if err != nil || !strings.HasPrefix(out, "signed in as arn:aws:sts::") || !strings.Contains(out, "credentials valid until") {
+		t.Fatalf("jitssh login --profile mfa --mfa-code: %v\n%s%s", err, out, stderr)
+	}
+	if out, stderr, err := s.run(nil, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("jitssh ls on the cached session: %v\n%s%s", err, out, stderr)
+	}
+	_, stderr, err = s.run(nil, "jitssh", "logout", "--profile", "mfa")
+	if err != nil || !strings.Contains(stderr, "jitssh: removed ") {
+		t.Fatalf("jitssh logout --profile mfa: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := s.run(nil, "jitssh", "ls"); exitCodeOf(err) != 255 || !strings.Contains(stderr, "needs an MFA code") {
+		t.Fatalf("jitssh ls after logout: %v\n%s", err, stderr)
+	}
+}

@@ -35,11 +35,15 @@ type loginOptions struct {
 	API func(ctx context.Context) (loginAPI, error)
 	// Browser opens a URL (nil: there is no browser to open here).
 	Browser func(url string) error
+	// MFACode: --mfa-code, the answer to an MFA role profile's prompt
+	// (scripts); set into the globals before API.
+	MFACode string
 }
 
 func newLoginCmd(g *globals, runF func(context.Context, *loginOptions) error) *cobra.Command {
 	o := &loginOptions{IO: g.io, Profile: g.profileName, SSO: newSSO, Browser: systemBrowser(),
 		API: func(ctx context.Context) (loginAPI, error) { return g.api(ctx, "") }}
+	setMFA := func() { g.mfaCode = o.MFACode }
 	var noBrowser bool
 	cmd := &cobra.Command{
 		Use:   "login",
@@ -65,6 +69,7 @@ this command.`,
 		Example: `  jitssh login --profile sso                     # the browser opens; approve there
   jitssh login --profile sso --use-device-code   # confirm a code on any device
   jitssh login --profile admin-mfa               # an MFA role: type the code once
+  jitssh login --profile admin-mfa --mfa-code 123456   # the same, from a script
   AWS_PROFILE=sso jitssh ssh web-1               # then connect`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,6 +77,7 @@ this command.`,
 			if o.NoOpen {
 				o.Browser = nil
 			}
+			setMFA()
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -81,6 +87,7 @@ this command.`,
 	cmd.Flags().BoolVar(&o.DeviceCode, "use-device-code", false, "sign in with a code confirmed in any device's browser instead of a redirect to this machine")
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "same as --use-device-code")
 	cmd.Flags().BoolVar(&o.NoOpen, "no-browser-open", false, "print the sign-in URL without opening a browser")
+	cmd.Flags().StringVar(&o.MFACode, "mfa-code", "", "the MFA code of a role profile with mfa_serial, instead of asking (scripts)")
 	return cmd
 }
 
@@ -141,19 +148,29 @@ type logoutOptions struct {
 	IO      IOStreams
 	Profile func() (string, error)
 	SSO     func(ctx context.Context, profile string) (*ssologin.Session, ssoSession, error)
+	// Forget removes the cached role sessions of a profile without SSO
+	// and returns the files removed.
+	Forget func(ctx context.Context, profile string) ([]string, error)
 }
 
 func newLogoutCmd(g *globals, runF func(context.Context, *logoutOptions) error) *cobra.Command {
-	o := &logoutOptions{IO: g.io, Profile: g.profileName, SSO: newSSO}
+	o := &logoutOptions{IO: g.io, Profile: g.profileName, SSO: newSSO, Forget: func(ctx context.Context, profile string) ([]string, error) {
+		return awsapi.ForgetCredentials(ctx, awsapi.Options{Profile: profile})
+	}}
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Sign the profile's IAM Identity Center (SSO) session out and remove its cached token",
+		Short: "Sign out: the profile's IAM Identity Center (SSO) session, or its cached MFA role sessions",
 		Long: `logout signs the profile's IAM Identity Center session out of the portal (as
 "aws sso logout" does), then removes its token cache file
 (~/.aws/sso/cache/<sha1>.json) and the AWS CLI's cached credentials of the
-profile's role (~/.aws/cli/cache). The next connection asks for a sign-in.`,
-		Example: `  jitssh logout --profile sso`,
-		Args:    cobra.NoArgs,
+profile's role (~/.aws/cli/cache). The next connection asks for a sign-in.
+
+For a profile without SSO it removes the cached sessions of its roles
+(~/.aws/cli/cache): the next command assumes them again, asking for the MFA
+code if the profile has one.`,
+		Example: `  jitssh logout --profile sso
+  jitssh logout --profile admin-mfa`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), o)
@@ -170,7 +187,11 @@ func runLogout(ctx context.Context, o *logoutOptions) error {
 		return err
 	}
 	s, sc, err := o.SSO(ctx, profile)
-	if err != nil {
+	var notSSO *ssologin.NotSSOError
+	switch {
+	case errors.As(err, &notSSO) && o.Forget != nil:
+		return forgetSessions(ctx, o, profile)
+	case err != nil:
 		return err
 	}
 	res, err := sc.Logout(ctx)
@@ -188,5 +209,21 @@ func runLogout(ctx context.Context, o *logoutOptions) error {
 		return nil
 	}
 	fmt.Fprintf(o.IO.Err, "jitssh: signed out of %s (profile %s)\n", s, s.Profile)
+	return nil
+}
+
+// forgetSessions is logout for a profile without SSO: its roles' cached
+// sessions removed.
+func forgetSessions(ctx context.Context, o *logoutOptions, profile string) error {
+	removed, err := o.Forget(ctx, profile)
+	if err != nil {
+		return err
+	}
+	for _, p := range removed {
+		fmt.Fprintf(o.IO.Err, "jitssh: removed %s\n", p)
+	}
+	if len(removed) == 0 {
+		fmt.Fprintf(o.IO.Err, "jitssh: profile %s has no cached session\n", ssologin.ProfileName(profile))
+	}
 	return nil
 }

@@ -115,10 +115,17 @@ func TestLoginFlags(t *testing.T) {
 			}
 		})
 	}
+	// --mfa-code reaches the globals the AWS clients are made with.
+	g := &globals{}
+	cmd := newLoginCmd(g, func(_ context.Context, o *loginOptions) error { return nil })
+	cmd.SetArgs([]string{"--mfa-code", "123456"})
+	if err := cmd.Execute(); err != nil || g.mfaCode != "123456" {
+		t.Errorf("--mfa-code: %v, globals' code %q", err, g.mfaCode)
+	}
 	var lo *logoutOptions
-	cmd := newLogoutCmd(&globals{}, func(_ context.Context, o *logoutOptions) error { lo = o; return nil })
+	cmd = newLogoutCmd(&globals{}, func(_ context.Context, o *logoutOptions) error { lo = o; return nil })
 	cmd.SetArgs(nil)
-	if err := cmd.Execute(); err != nil || lo.SSO == nil || lo.Profile == nil {
+	if err := cmd.Execute(); err != nil || lo.SSO == nil || lo.Profile == nil || lo.Forget == nil {
 		t.Errorf("logout: %v, %+v", err, lo)
 	}
 }
@@ -167,12 +174,13 @@ func TestLoginExitCodes(t *testing.T) {
 	}{
 		{"signed out", &fakeSSOSession{logout: ssologin.LogoutResult{SignedOut: true, Removed: []string{"/h/.aws/sso/cache/x.json"}}}, nil, 0, "removed /h/.aws/sso/cache/x.json\njitssh: signed out of SSO session 'sandbox'"},
 		{"was not signed in", &fakeSSOSession{}, nil, 0, "was not signed in"},
-		{"not an SSO profile", nil, &ssologin.NotSSOError{Profile: "plain"}, 255, "profile plain does not use IAM Identity Center (no sso_session or sso_start_url): name a profile"},
+		{"not an SSO profile, nothing forgotten", nil, &ssologin.NotSSOError{Profile: "plain"}, 0, "has no cached session"},
 		{"cannot remove", &fakeSSOSession{logoutErr: errors.New("remove the SSO token cache: permission denied")}, nil, 255, "permission denied"},
 	} {
 		t.Run("logout "+c.name, func(t *testing.T) {
 			var errOut bytes.Buffer
-			o := &logoutOptions{IO: IOStreams{Out: io.Discard, Err: &errOut}, Profile: profile, SSO: fakeSSOFor(sandboxSession, c.sso, c.ssoErr)}
+			o := &logoutOptions{IO: IOStreams{Out: io.Discard, Err: &errOut}, Profile: profile, SSO: fakeSSOFor(sandboxSession, c.sso, c.ssoErr),
+				Forget: func(context.Context, string) ([]string, error) { return nil, nil }}
 			code, printed := exitCode(NewRoot(IOStreams{}), runLogout(context.Background(), o))
 			if printed != nil {
 				errOut.WriteString(printed.Error())
