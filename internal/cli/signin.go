@@ -224,7 +224,7 @@ func ssoAdvice(err error) string {
 	case errors.As(err, &notSSO):
 		return ": name a profile that does with --profile (or AWS_PROFILE)"
 	case errors.As(err, &conf):
-		return ": correct it in the AWS config file (docs/credentials-sso.md)"
+		return ": correct it in the AWS config file (docs/credentials.md)"
 	case ssologin.TokenProblem(err):
 		return "\n  the profile's IAM Identity Center sign-in is missing or expired: sign in with `jitssh login` (--profile as for this command)"
 	}
