@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/ssologin"
 )
@@ -113,9 +115,35 @@ func showSignIn(w io.Writer, s *ssologin.Session, open func(string) error) func(
 	}
 }
 
+// signInQuestionWait is how long the sign-in question waits for an
+// answer (as the MFA prompt): a proxy must not hang ssh forever.
+const signInQuestionWait = 2 * time.Minute
+
 // openTTY opens the controlling terminal: under ProxyCommand stdin and
-// stdout are ssh's connection, so a question goes to /dev/tty.
-func openTTY() (io.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }
+// stdout are ssh's connection, so a question goes to /dev/tty. A jitssh
+// in the background of its terminal gets none (reading it would stop the
+// process until someone brings it to the foreground).
+func openTTY() (io.ReadWriteCloser, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := tty.SyscallConn() // not Fd(): it makes the descriptor blocking, and the deadline would not hold
+	if err != nil {
+		tty.Close()
+		return nil, err
+	}
+	bg := false
+	_ = rc.Control(func(fd uintptr) {
+		fg, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP)
+		bg = err == nil && fg != unix.Getpgrp()
+	})
+	if bg {
+		tty.Close()
+		return nil, errors.New("jitssh runs in the background of its terminal")
+	}
+	return tty, nil
+}
 
 // ssoReady makes sure the SSO session behind opts' profile (if it uses
 // one) is signed in before a command uses c: a cached token is checked
@@ -191,6 +219,9 @@ func (g *globals) offerSignIn(ctx context.Context, s *ssologin.Session, sc ssoSe
 		return nil // another process signed in while this one waited
 	}
 	fmt.Fprintf(t, "jitssh: %s (profile %s): %s\nSign in to %s now? [Y/n] ", s, s.Profile, lr.Reason, s)
+	if d, ok := t.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(time.Now().Add(signInQuestionWait)) // a terminal is pollable
+	}
 	line, err := bufio.NewReader(t).ReadString('\n')
 	if a := strings.ToLower(strings.TrimSpace(line)); (err != nil && a == "") || (a != "" && a != "y" && a != "yes") {
 		fmt.Fprintln(t)
