@@ -455,6 +455,8 @@ const (
 	FixImpersonation
 	// FixRegionProfile: the region and profile jitssh was given.
 	FixRegionProfile
+	// FixSignIn: signing in again (an SSO session, an MFA role session).
+	FixSignIn
 )
 
 // APIError is an AWS error with advice for the user. Its Error is one
@@ -507,7 +509,7 @@ func explain(action string, err error) error {
 	case strings.Contains(code, "AccessDenied") || code == "UnauthorizedOperation" || code == "AuthException":
 		e.Advice, e.Fix = fmt.Sprintf("your IAM identity is not allowed %s", action), FixPolicyUser
 	case code == "UnrecognizedClientException" || code == "InvalidClientTokenId" || code == "ExpiredToken" || code == "ExpiredTokenException":
-		e.Advice = "your AWS credentials are invalid or expired: refresh them (e.g. `aws sso login`) and retry"
+		e.Advice, e.Fix = "your AWS credentials are invalid or expired: sign in again (a new SSO token, MFA code or role session) and retry", FixSignIn
 	case code == "InvalidSignatureException" || code == "SignatureDoesNotMatch":
 		e.Advice = "the request signature was refused: check the secret key and that this machine's clock is correct"
 	case code == "EC2InstanceNotFoundException" || code == "InvalidInstanceID.NotFound":

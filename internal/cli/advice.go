@@ -181,6 +181,8 @@ func apiFix(f awsapi.Fix) string {
 		return " (`jitssh policy scp` prints the impersonation SCP; --user names the OS user)"
 	case awsapi.FixRegionProfile:
 		return " and --region/--profile"
+	case awsapi.FixSignIn:
+		return ": `jitssh login` (with the --profile you use) signs in without the AWS CLI"
 	}
 	return ""
 }

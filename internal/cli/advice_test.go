@@ -45,6 +45,8 @@ func TestAdviseTypedErrors(t *testing.T) {
 			[]string{"\n  the instance is not connected to SSM: check it is running and its instance profile has AmazonSSMManagedInstanceCore (try `jitssh doctor`)"}},
 		{&awsapi.APIError{Action: "ec2-instance-connect:SendSSHPublicKey", Code: "AccessDeniedException", Advice: "log in as that user, or ask an administrator", Fix: awsapi.FixImpersonation},
 			[]string{"or ask an administrator (`jitssh policy scp` prints the impersonation SCP; --user names the OS user)"}},
+		{&awsapi.APIError{Action: "ssm:StartSession", Code: "ExpiredTokenException", Advice: "your AWS credentials are invalid or expired: sign in again (a new SSO token, MFA code or role session) and retry", Fix: awsapi.FixSignIn},
+			[]string{"and retry: `jitssh login` (with the --profile you use) signs in without the AWS CLI"}},
 		{&awsapi.APIError{Action: "ssm:StartSession", Code: "EC2InstanceNotFoundException", Advice: "no such instance in this account and region: check the id", Fix: awsapi.FixRegionProfile},
 			[]string{"\n  no such instance in this account and region: check the id and --region/--profile"}},
 		{&awsapi.APIError{Action: "ssm:StartSession", Code: "ThrottlingException", Advice: "AWS kept throttling this call"}, []string{"failed: ThrottlingException: \n  AWS kept throttling this call"}},
