@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -117,7 +115,7 @@ func runShell(ctx context.Context, o *shellOptions) error {
 			how += fmt.Sprintf(" (or type %s. after Enter)", term.EscapeName(o.Escape))
 		}
 		fmt.Fprintf(o.IO.Err, "Shell on %s (SSM session %s). %s.\n", describe(inst), sh.SessionID, how)
-		restore, err := shellTerminal(int(o.Terminal.Fd()), sh)
+		restore, err := shellTerminal(o.Terminal, o.IO.Out, sh)
 		if err != nil {
 			sh.Shutdown()
 			return err
@@ -151,29 +149,28 @@ func runShell(ctx context.Context, o *shellOptions) error {
 	return nil
 }
 
-// shellTerminal puts the terminal fd in raw mode and sends its size to
-// the session now and whenever the window changes; restore undoes both.
-func shellTerminal(fd int, sh *ssmsession.Shell) (restore func(), err error) {
-	restoreMode, err := term.MakeRaw(fd)
+// shellTerminal puts the terminal in raw mode (and, on Windows, the
+// console output out in virtual-terminal mode) and sends its size to the
+// session now and whenever the window changes; restore undoes all three.
+// The size is out's when out is a terminal (a Windows console's input has
+// none), else in's.
+func shellTerminal(in *os.File, out io.Writer, sh *ssmsession.Shell) (restore func(), err error) {
+	restoreMode, err := term.MakeRaw(int(in.Fd()))
 	if err != nil {
 		return nil, err
 	}
-	sendSize := func() {
-		if c, r, err := term.Size(fd); err == nil {
-			_ = sh.Resize(c, r)
+	sizeFd, restoreVT := int(in.Fd()), func() error { return nil }
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		sizeFd = int(f.Fd())
+		if restoreVT, err = term.EnableVT(sizeFd); err != nil {
+			restoreMode()
+			return nil, err
 		}
 	}
-	winch := make(chan os.Signal, 1)
-	signal.Notify(winch, syscall.SIGWINCH)
-	sendSize()
-	go func() {
-		for range winch {
-			sendSize()
-		}
-	}()
+	stopWatch := term.WatchSize(sizeFd, func(c, r int) { _ = sh.Resize(c, r) })
 	return func() {
-		signal.Stop(winch)
-		close(winch)
+		stopWatch()
+		restoreVT()
 		restoreMode()
 	}, nil
 }

@@ -24,8 +24,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/jitssh/jitssh/internal/term"
 	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
@@ -308,25 +307,22 @@ func (s *state) clear(w io.Writer) {
 
 // IsTerminal reports whether f is a terminal.
 func IsTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
-	return err == nil
+	return term.IsTerminal(int(f.Fd()))
 }
 
 // Terminal runs the chooser on the terminal in (keys) and out (display),
-// in raw mode, restoring the terminal's settings afterwards.
+// in raw mode (and, on Windows, with out's virtual-terminal processing
+// on), restoring the terminal's settings afterwards.
 func Terminal(in, out *os.File, o Options) (int, error) {
-	fd := int(in.Fd())
-	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	restore, err := term.MakeRaw(int(in.Fd()))
 	if err != nil {
-		return -1, fmt.Errorf("picker: %s is not a terminal: %w", in.Name(), err)
+		return -1, fmt.Errorf("picker: %s: %w", in.Name(), err)
 	}
-	raw := *old
-	raw.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Iflag &^= unix.ICRNL | unix.IXON
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &raw); err != nil {
-		return -1, fmt.Errorf("picker: raw mode: %w", err)
+	defer restore()
+	restoreVT, err := term.EnableVT(int(out.Fd()))
+	if err != nil {
+		return -1, fmt.Errorf("picker: %s: %w", out.Name(), err)
 	}
-	defer unix.IoctlSetTermios(fd, ioctlSetTermios, old)
+	defer restoreVT()
 	return Run(in, out, o)
 }

@@ -1,52 +1,67 @@
 // Package term owns the client's local terminal: whether a file is a
-// terminal, raw mode with a guaranteed restore, and the window size that
-// `jitssh shell` sends to the remote pty.
+// terminal, raw mode with a guaranteed restore, the window size that
+// `jitssh shell` sends to the remote pty and its changes, and (on Windows)
+// the console's virtual-terminal mode, so escape sequences are
+// interpreted rather than printed.
+//
+// Raw mode and the size come from golang.org/x/term, on every platform.
+// What differs per platform lives in one small file each: resize_unix.go
+// (SIGWINCH) and resize_windows.go (the console's size, polled), vt_windows.go
+// (SetConsoleMode) and vt_other.go (nothing to do). A file descriptor here
+// is what (*os.File).Fd returns: on Windows, the console handle.
 package term
 
 import (
 	"fmt"
 
-	"golang.org/x/sys/unix"
+	xterm "golang.org/x/term"
 )
 
-// IsTerminal reports whether fd is a terminal.
+// IsTerminal reports whether fd is a terminal (on Windows, a console).
 func IsTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
-	return err == nil
+	return xterm.IsTerminal(fd)
 }
 
-// MakeRaw puts the terminal fd in raw mode (no echo, no line editing, no
-// signals from keys, no output processing) and returns the function that
-// restores its previous state.
+// MakeRaw puts the terminal fd in raw mode and returns the function that
+// restores its previous state. On unix that is cfmakeraw(3): no echo, no
+// line editing, no signals from keys, no output processing. On Windows fd
+// is the console's input: no echo, no line editing, Ctrl-C as a key, and
+// keys arriving as VT sequences (ENABLE_VIRTUAL_TERMINAL_INPUT); the
+// output side is EnableVT's.
 func MakeRaw(fd int) (restore func() error, err error) {
-	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	old, err := xterm.MakeRaw(fd)
 	if err != nil {
-		return nil, fmt.Errorf("read terminal settings: %w", err)
-	}
-	raw := *old
-	// As cfmakeraw(3).
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Oflag &^= unix.OPOST
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN], raw.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, ioctlSetTermios, &raw); err != nil {
 		return nil, fmt.Errorf("set terminal to raw mode: %w", err)
 	}
 	return func() error {
-		if err := unix.IoctlSetTermios(fd, ioctlSetTermios, old); err != nil {
+		if err := xterm.Restore(fd, old); err != nil {
 			return fmt.Errorf("restore terminal settings: %w", err)
 		}
 		return nil
 	}, nil
 }
 
-// Size returns the terminal's width and height in characters.
+// Size returns the terminal's width and height in characters. On Windows
+// fd must be the console's output (stdout or stderr): the input handle
+// has no size.
 func Size(fd int) (cols, rows int, err error) {
-	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	cols, rows, err = xterm.GetSize(fd)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read terminal size: %w", err)
 	}
-	return int(ws.Col), int(ws.Row), nil
+	return cols, rows, nil
+}
+
+// WatchSize calls changed with the terminal's size now and whenever it
+// changes, until stop is called; stop waits for a call in progress. fd is
+// as for Size. Unix learns of a change from SIGWINCH; a Windows console
+// sends no signal, so its size is polled (every PollInterval).
+func WatchSize(fd int, changed func(cols, rows int)) (stop func()) {
+	send := func() {
+		if c, r, err := Size(fd); err == nil {
+			changed(c, r)
+		}
+	}
+	send()
+	return watchResize(fd, send)
 }

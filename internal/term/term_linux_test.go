@@ -33,19 +33,19 @@ func TestRawModeAndSizeOnAPty(t *testing.T) {
 	if c, r, err := Size(fd); err != nil || c != 132 || r != 43 {
 		t.Fatalf("Size = %d x %d, %v; want 132 x 43", c, r, err)
 	}
-	before, _ := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	before, _ := unix.IoctlGetTermios(fd, unix.TCGETS)
 	restore, err := MakeRaw(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	raw, _ := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if raw.Lflag&(unix.ECHO|unix.ICANON|unix.ISIG) != 0 || raw.Oflag&unix.OPOST != 0 {
 		t.Fatalf("raw mode still echoes, edits lines, raises signals or post-processes: %+v", raw)
 	}
 	if err := restore(); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := unix.IoctlGetTermios(fd, ioctlGetTermios)
+	after, _ := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if *after != *before {
 		t.Fatalf("restore did not bring back the settings:\n%+v\n%+v", after, before)
 	}
