@@ -17,9 +17,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/filelock"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 )
 
@@ -68,7 +68,7 @@ func Take(path string) (*Use, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create key directory: %w", err)
 	}
-	f, err := openLocked(path+keyLockSuffix, syscall.LOCK_SH, true)
+	f, err := openLocked(path+keyLockSuffix, lockShared, true)
 	if err != nil {
 		return nil, fmt.Errorf("lock key file: %w", err)
 	}
@@ -91,7 +91,7 @@ func (u *Use) Load() (*sshkeys.Key, error) {
 // with keep nil it is removed now all the same.
 func (u *Use) Release(keep func(path string, until time.Time)) {
 	defer u.lock.Close()
-	if syscall.Flock(int(u.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+	if filelock.Lock(u.lock, true, false) != nil {
 		return // another proxy uses it: the last one decides
 	}
 	if r, open := readRecord(u.path, time.Now()); open && keep != nil {
@@ -101,23 +101,28 @@ func (u *Use) Release(keep func(path string, until time.Time)) {
 	removeKeySet(u.path)
 }
 
+// How openLocked locks.
+type lockHow int
+
+const (
+	lockShared    lockHow = 0 // a shared lock, waited for
+	lockExclusive lockHow = 1 // an exclusive lock, waited for
+	lockNow       lockHow = 2 // with either: filelock.ErrLocked at once rather than waiting
+)
+
 // openLocked opens (with create, creating) the lock file path and locks
-// it (how: LOCK_SH or LOCK_EX, optionally |LOCK_NB). A lock file is
-// removed by whoever holds it exclusively, so after locking it is checked
-// to still be the file at path; if not, it is opened again.
-func openLocked(path string, how int, create bool) (*os.File, error) {
-	flags := os.O_RDWR | syscall.O_NOFOLLOW
-	if create {
-		flags |= os.O_CREATE
-	}
+// it as how says. A lock file is removed by whoever holds it exclusively,
+// so after locking it is checked to still be the file at path; if not, it
+// is opened again.
+func openLocked(path string, how lockHow, create bool) (*os.File, error) {
 	for {
-		f, err := os.OpenFile(path, flags, 0o600)
+		f, err := filelock.Open(path, create)
 		if err != nil {
 			return nil, err
 		}
-		if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		if err := filelock.Lock(f, how&lockExclusive != 0, how&lockNow == 0); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+			return nil, err
 		}
 		a, err1 := f.Stat()
 		b, err2 := os.Lstat(path)
@@ -162,7 +167,7 @@ func Reap(ctx context.Context, path string) error {
 	for {
 		rec, err := lockReap(path)
 		switch {
-		case errors.Is(err, syscall.EWOULDBLOCK):
+		case errors.Is(err, filelock.ErrLocked):
 			return nil // another reaper has it
 		case errors.Is(err, fs.ErrNotExist):
 			rec = nil // no record: nothing to wait for
@@ -188,8 +193,8 @@ func Reap(ctx context.Context, path string) error {
 // lets a ReaperRunning check that holds it in passing finish.
 func lockReap(path string) (*os.File, error) {
 	for i := 0; ; i++ {
-		f, err := openLocked(path+recordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
-		if !errors.Is(err, syscall.EWOULDBLOCK) || i == 5 {
+		f, err := openLocked(path+recordSuffix, lockExclusive|lockNow, false)
+		if !errors.Is(err, filelock.ErrLocked) || i == 5 {
 			return f, err
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -203,11 +208,11 @@ func reapLoop(ctx context.Context, path string) error {
 				return err
 			}
 		}
-		lock, err := openLocked(path+keyLockSuffix, syscall.LOCK_EX, false)
+		lock, err := openLocked(path+keyLockSuffix, lockExclusive, false)
 		if errors.Is(err, fs.ErrNotExist) {
 			if keySetExists(path) {
 				// a set without its lock (an older jitssh): take it
-				if lock, err = openLocked(path+keyLockSuffix, syscall.LOCK_EX, true); err != nil {
+				if lock, err = openLocked(path+keyLockSuffix, lockExclusive, true); err != nil {
 					return err
 				}
 			} else {
@@ -259,9 +264,9 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 
 // ReaperRunning reports whether a reaper waits for the key file path.
 func ReaperRunning(path string) bool {
-	f, err := openLocked(path+recordSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+	f, err := openLocked(path+recordSuffix, lockExclusive|lockNow, false)
 	if err != nil {
-		return errors.Is(err, syscall.EWOULDBLOCK)
+		return errors.Is(err, filelock.ErrLocked)
 	}
 	f.Close()
 	return false
@@ -299,7 +304,7 @@ func Sweep(dir string, keep func(path string, until time.Time)) {
 			continue
 		}
 		path := filepath.Join(dir, base)
-		f, err := openLocked(path+keyLockSuffix, syscall.LOCK_EX|syscall.LOCK_NB, false)
+		f, err := openLocked(path+keyLockSuffix, lockExclusive|lockNow, false)
 		if err != nil {
 			continue // in use, or gone
 		}

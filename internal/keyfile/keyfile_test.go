@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -108,7 +107,7 @@ func TestKeyReaper(t *testing.T) {
 	}
 	time.Sleep(time.Until(until) + 300*time.Millisecond)
 	// The reaper waits for the lock; a new proxy still gets in.
-	other, err := openLocked(key+keyLockSuffix, syscall.LOCK_SH|syscall.LOCK_NB, false)
+	other, err := openLocked(key+keyLockSuffix, lockShared|lockNow, false)
 	if err != nil {
 		t.Fatalf("a new user is kept out while the reaper waits: %v", err)
 	}
@@ -185,7 +184,7 @@ func TestSweepKeys(t *testing.T) {
 		t.Errorf("keep told %v, want [%s]", kept, open)
 	}
 	// With a reaper waiting for it, keep is not told again.
-	reap, err := openLocked(open+recordSuffix, syscall.LOCK_EX, false)
+	reap, err := openLocked(open+recordSuffix, lockExclusive, false)
 	if err != nil {
 		t.Fatal(err)
 	}

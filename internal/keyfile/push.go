@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
@@ -74,7 +73,7 @@ func lockFile(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create key directory: %w", err)
 	}
-	f, err := openLocked(path, syscall.LOCK_EX, true)
+	f, err := openLocked(path, lockExclusive, true)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}

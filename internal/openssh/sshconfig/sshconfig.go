@@ -43,12 +43,12 @@
 // are single-quoted too: OpenSSH before 9.6 (CVE-2023-51385) expands user
 // and host names from the command line unchecked. The section's Match line
 // leaves out names containing a single quote, the one character single
-// quotes cannot hold.
+// quotes cannot hold. Win32-OpenSSH starts the ProxyCommand without a shell:
+// see windows.go for its quoting (Options.OS).
 package sshconfig
 
 import (
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -100,28 +100,32 @@ type Options struct {
 	// User, if set, is the login name the Host section sets (ssh's
 	// `user@` and -l still win). Without it ssh uses the local user name.
 	User string
+	// OS is the GOOS of the ssh that reads the settings: "windows" for
+	// Win32-OpenSSH, which starts the ProxyCommand without a shell (see
+	// windows.go). "" means the running system's.
+	OS string
 }
 
 // setting is one ssh_config option and its already-quoted value.
 type setting struct{ key, value string }
 
 func (o Options) settings() ([]setting, error) {
-	if err := checkAbs("jitssh path", o.JitsshPath); err != nil {
+	if err := o.checkAbs("jitssh path", o.JitsshPath); err != nil {
 		return nil, err
 	}
-	if err := checkAbs("key directory", o.KeyDir); err != nil {
+	if err := o.checkAbs("key directory", o.KeyDir); err != nil {
 		return nil, err
 	}
-	if err := checkAbs("known hosts file", o.KnownHostsFile); err != nil {
+	if err := o.checkAbs("known hosts file", o.KnownHostsFile); err != nil {
 		return nil, err
 	}
-	keyDir, err := quotePathInner(strings.TrimSuffix(filepath.Clean(o.KeyDir), "/") + "/")
+	keyDir, err := quotePathInner(o.dirPrefix(o.KeyDir))
 	if err != nil {
 		return nil, err
 	}
 	identity := `"` + keyDir + `%r@%h"`
 	if o.IdentityFile != "" {
-		if err := checkAbs("identity file", o.IdentityFile); err != nil {
+		if err := o.checkAbs("identity file", o.IdentityFile); err != nil {
 			return nil, err
 		}
 		if identity, err = QuotePath(o.IdentityFile); err != nil {
@@ -132,7 +136,7 @@ func (o Options) settings() ([]setting, error) {
 	if err != nil {
 		return nil, err
 	}
-	proxy, err := QuoteShell(o.JitsshPath)
+	proxy, err := o.proxyCommand()
 	if err != nil {
 		return nil, err
 	}
@@ -152,8 +156,9 @@ func (o Options) settings() ([]setting, error) {
 		// without the CVE-2023-51385 fix (before 9.6) pass user and host
 		// names from the command line into the ProxyCommand unchecked.
 		// The one character single quotes cannot hold, "'", is kept out
-		// by the section's Match line (see hostSection).
-		{"ProxyCommand", proxy + " " + proxyArgs},
+		// by the section's Match line (see hostSection). Windows has no
+		// shell there (windows.go).
+		{"ProxyCommand", proxy},
 		{"IdentityFile", identity},
 		{"IdentitiesOnly", "yes"},
 		{"UserKnownHostsFile", known},
@@ -283,11 +288,11 @@ func checkUser(u string) error {
 	return nil
 }
 
-func checkAbs(what, p string) error {
+func (o Options) checkAbs(what, p string) error {
 	if p == "" {
 		return fmt.Errorf("%s is not set", what)
 	}
-	if !filepath.IsAbs(p) {
+	if !o.isAbs(p) {
 		return fmt.Errorf("%s %q is not an absolute path", what, p)
 	}
 	return checkChars(p)
@@ -343,7 +348,7 @@ func RenderHosts(o Options) (string, error) {
 // comments around one Include of path (an absolute path), which holds the
 // RenderHosts section.
 func RenderInclude(path string) (string, error) {
-	if err := checkAbs("included file", path); err != nil {
+	if err := (Options{}).checkAbs("included file", path); err != nil {
 		return "", fmt.Errorf("render ssh_config block: %w", err)
 	}
 	q, err := QuotePath(path)
