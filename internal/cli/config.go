@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -222,7 +221,7 @@ func runConfigUninstall(_ context.Context, o *configOptions) error {
 // earlier Host or Match section wins).
 func checkSSHConfig(ctx context.Context, configPath string, o sshconfig.Options) check {
 	c := check{Name: "ssh config"}
-	sshPath, err := exec.LookPath("ssh")
+	sshPath, err := findSSH()
 	if err != nil {
 		c.Status, c.Detail, c.Fix = "warn", "cannot check "+configPath+": ssh not found", "install the OpenSSH client"
 		return c

@@ -484,7 +484,11 @@ var opensshRe = regexp.MustCompile(`OpenSSH_([0-9]+)\.([0-9]+)`)
 
 func checkOpenSSH() check {
 	c := check{Name: "openssh"}
-	out, err := exec.Command("ssh", "-V").CombinedOutput()
+	sshPath, err := findSSH()
+	var out []byte
+	if err == nil {
+		out, err = exec.Command(sshPath, "-V").CombinedOutput()
+	}
 	if err != nil {
 		c.Status, c.Detail, c.Fix = "fail", "ssh not found or failed: "+err.Error(), "install the OpenSSH client (8.5 or later)"
 		return c

@@ -14,11 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/handoff"
@@ -86,7 +84,7 @@ func writeReport(path string, e connect.Explanation) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
 	if err != nil {
 		return err
 	}
@@ -317,8 +315,10 @@ func runProxy(ctx context.Context, g *globals, o connect.ProxyOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup) // hup is never closed: a late signal must not panic
+	if len(hangupSignals) > 0 {
+		signal.Notify(hup, hangupSignals...)
+		defer signal.Stop(hup) // hup is never closed: a late signal must not panic
+	}
 	var hungUp atomic.Bool
 	gone := make(chan struct{})
 	go func() {
@@ -427,7 +427,7 @@ func startReaper(g *globals) func(string, time.Time) {
 			return
 		}
 		c := exec.Command(self, "reap-key", path)
-		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		detach(c)
 		if err := c.Start(); err != nil {
 			g.logger().Warn("cannot start the key reaper; the key file is removed by the next jitssh after its window", "err", err)
 			return
@@ -448,5 +448,5 @@ func detachStderr(w io.Writer) {
 		return
 	}
 	defer null.Close()
-	_ = unix.Dup2(int(null.Fd()), int(f.Fd()))
+	pointAtNull(f, null)
 }

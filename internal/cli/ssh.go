@@ -244,7 +244,11 @@ func (f sshFlags) publicKey(g *globals, user, instanceID string) (string, func()
 // on ssh's own failure (255) its account of a refused login too, after a
 // moment's wait for the proxy, which ends after ssh.
 func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report string) error {
-	c := exec.CommandContext(ctx, "ssh", sshArgs...)
+	sshPath, err := findSSH()
+	if err != nil {
+		return fmt.Errorf("find ssh: %w", err)
+	}
+	c := exec.CommandContext(ctx, sshPath, sshArgs...)
 	c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
 	c.Env = env
 	runErr := c.Run()

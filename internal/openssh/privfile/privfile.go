@@ -3,6 +3,11 @@
 // atomically (temporary file in the same directory, fsync, rename), with a
 // chosen mode, never through a symlink, and only into directories that
 // nobody but the owner can write to.
+//
+// Windows has no mode bits: there a private file (a mode without group
+// and other bits) is created with a security descriptor that lets only
+// the current user access it, and "private" is checked on the DACL, by
+// Win32-OpenSSH's rule (acl.go, access_windows.go).
 package privfile
 
 import (
@@ -18,7 +23,9 @@ import (
 var ErrUnsafe = errors.New("unsafe path")
 
 // CheckDir verifies that dir is a real directory (not a symlink), owned by
-// the current effective user, and not writable by group or others.
+// the current effective user, and not writable by group or others (on
+// Windows: owned by the user, SYSTEM or the Administrators, and writable
+// by nobody else; see acl.go).
 func CheckDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
@@ -30,13 +37,7 @@ func CheckDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("%s is not a directory: %w", dir, ErrUnsafe)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("directory %s is writable by group or others (mode %04o): %w", dir, fi.Mode().Perm(), ErrUnsafe)
-	}
-	if err := checkOwner(dir, fi); err != nil {
-		return err
-	}
-	return nil
+	return checkDirAccess(dir, fi)
 }
 
 // MkdirPrivate creates dir (and missing parents) with mode 0700 and then
@@ -85,7 +86,11 @@ func WriteFile(path string, data []byte, opts Options) error {
 		return fmt.Errorf("stat %s: %w", path, err)
 	}
 
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	create := os.CreateTemp
+	if perm&0o077 == 0 {
+		create = CreateTemp // private: on Windows, a DACL for the user alone
+	}
+	tmp, err := create(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("create temporary file for %s: %w", path, err)
 	}

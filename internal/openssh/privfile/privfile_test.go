@@ -3,6 +3,7 @@ package privfile
 import (
 	"errors"
 	"os"
+	"runtime"
 	"path/filepath"
 	"testing"
 )
@@ -125,5 +126,33 @@ func TestMkdirPrivate(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o700 {
 		t.Errorf("mode %04o, want 0700", fi.Mode().Perm())
+	}
+}
+
+// CreateTemp makes a file only its user may access, which CheckPrivate
+// accepts, and CheckPrivate refuses one others may read.
+func TestCreateTempIsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	f, err := CreateTemp(dir, ".k.new*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, err := os.Lstat(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckPrivate(f.Name(), fi); err != nil {
+		t.Fatalf("a file from CreateTemp is not private: %v", err)
+	}
+	if runtime.GOOS == "windows" {
+		return // no mode bits: the DACL rule is TestCheckACL's
+	}
+	if err := os.Chmod(f.Name(), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ = os.Lstat(f.Name())
+	if err := CheckPrivate(f.Name(), fi); !errors.Is(err, ErrUnsafe) {
+		t.Fatalf("a group-readable file passes CheckPrivate: %v", err)
 	}
 }

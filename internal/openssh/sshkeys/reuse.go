@@ -49,7 +49,7 @@ func LoadOrCreate(path, comment string) (key *Key, created bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
-		tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".new*")
+		tmp, err := privfile.CreateTemp(dir, "."+filepath.Base(path)+".new*")
 		if err != nil {
 			return nil, false, fmt.Errorf("key file %s: %w", path, err)
 		}
@@ -88,8 +88,8 @@ func readKeyFile(path string) (*Key, error) {
 	if fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("key file %s is not a regular file: %w", path, privfile.ErrUnsafe)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("key file %s is accessible by others (mode %04o): %w", path, fi.Mode().Perm(), privfile.ErrUnsafe)
+	if err := privfile.CheckPrivate(path, fi); err != nil {
+		return nil, fmt.Errorf("key file %w", err)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
