@@ -3,8 +3,8 @@ package privfile
 import (
 	"errors"
 	"os"
-	"runtime"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
