@@ -2,11 +2,9 @@ package connect
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -125,7 +123,7 @@ func splice(ctx context.Context, c transport.Conn, o spliceOptions, stdin io.Rea
 		if timedOut && o.bannerErr != nil {
 			return rep, o.bannerErr()
 		}
-		if err != nil && !errors.Is(err, syscall.EPIPE) {
+		if err != nil && !isBrokenPipe(err) {
 			return rep, fmt.Errorf("%s: %w", o.what, err)
 		}
 		return rep, nil

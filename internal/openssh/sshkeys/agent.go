@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -32,12 +31,12 @@ var ErrNoAgent = errors.New("no ssh-agent running")
 // variable is unset or nothing answers on the socket.
 func DialAgent(socket string) (*Agent, error) {
 	if socket == "" {
-		socket = os.Getenv("SSH_AUTH_SOCK")
+		socket = agentSocket() // agentdial_*.go
 	}
 	if socket == "" {
 		return nil, fmt.Errorf("%w: SSH_AUTH_SOCK is not set", ErrNoAgent)
 	}
-	conn, err := net.DialTimeout("unix", socket, 2*time.Second)
+	conn, err := dialAgent(socket, 2*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%w at SSH_AUTH_SOCK=%s: %v", ErrNoAgent, socket, err)
 	}
