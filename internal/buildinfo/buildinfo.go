@@ -5,6 +5,7 @@
 package buildinfo
 
 import (
+	"runtime"
 	"runtime/debug"
 )
 
@@ -47,4 +48,42 @@ func fromBuildInfo(bi *debug.BuildInfo) string {
 		return "0.0.0~dev"
 	}
 	return "0.0.0~dev.g" + rev + dirty
+}
+
+// Text is what `NAME --version` prints (cobra's version template; it holds
+// no template actions): the version on the first line, as "NAME version
+// V", then the commit it was built from and that commit's date (a
+// release's build date: a reproducible build records no clock time),
+// then the Go toolchain and platform.
+//
+//	jitssh version 1.2.3
+//	commit b1274e4 (2026-12-02T10:11:12Z)
+//	go1.26.8 windows/amd64
+func Text(name string) string {
+	bi, _ := debug.ReadBuildInfo()
+	return text(name, Version(), bi, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
+}
+
+func text(name, version string, bi *debug.BuildInfo, goVersion, platform string) string {
+	rev, date, dirty := "unknown", "", ""
+	if bi != nil {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+				if len(rev) > 7 {
+					rev = rev[:7]
+				}
+			case "vcs.time":
+				date = " (" + s.Value + ")"
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = ", with uncommitted changes"
+				}
+			}
+		}
+	}
+	return name + " version " + version + "\n" +
+		"commit " + rev + date + dirty + "\n" +
+		goVersion + " " + platform + "\n"
 }

@@ -2,6 +2,7 @@ package buildinfo
 
 import (
 	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -22,5 +23,24 @@ func TestFromBuildInfo(t *testing.T) {
 	}
 	if Version() == "" {
 		t.Error("Version() is empty")
+	}
+}
+
+func TestText(t *testing.T) {
+	bi := &debug.BuildInfo{Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "b1274e4aa0c0ffee"}, {Key: "vcs.time", Value: "2026-12-02T10:11:12Z"}, {Key: "vcs.modified", Value: "false"}}}
+	want := "jitssh-host version 1.2.3\ncommit b1274e4 (2026-12-02T10:11:12Z)\ngo1.26.8 linux/arm64\n"
+	if got := text("jitssh-host", "1.2.3", bi, "go1.26.8", "linux/arm64"); got != want {
+		t.Errorf("text = %q, want %q", got, want)
+	}
+	bi.Settings[2].Value = "true"
+	if got := text("jitssh", "1.2.3", bi, "go1.26.8", "darwin/arm64"); !strings.Contains(got, "commit b1274e4 (2026-12-02T10:11:12Z), with uncommitted changes\n") {
+		t.Errorf("a dirty build: %q", got)
+	}
+	if got := text("jitssh", "0.0.0~dev", nil, "go1.26.8", "windows/amd64"); got != "jitssh version 0.0.0~dev\ncommit unknown\ngo1.26.8 windows/amd64\n" {
+		t.Errorf("no build info: %q", got)
+	}
+	if strings.Contains(Text("jitssh"), "{{") {
+		t.Error("Text holds a template action")
 	}
 }

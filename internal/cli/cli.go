@@ -354,6 +354,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 		SilenceErrors: true,
 		Version:       buildinfo.Version(),
 	}
+	root.SetVersionTemplate(buildinfo.Text("jitssh"))
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)

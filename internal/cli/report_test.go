@@ -48,7 +48,7 @@ func TestVersionFlag(t *testing.T) {
 	if code := Main(context.Background(), []string{"--version"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: &bytes.Buffer{}}); code != 0 {
 		t.Fatalf("--version exited %d", code)
 	}
-	if got, want := out.String(), "jitssh version "+buildinfo.Version()+"\n"; got != want {
+	if got, want := out.String(), buildinfo.Text("jitssh"); got != want || !strings.HasPrefix(got, "jitssh version "+buildinfo.Version()+"\ncommit ") {
 		t.Errorf("--version printed %q, want %q", got, want)
 	}
 }

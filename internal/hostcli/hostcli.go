@@ -22,6 +22,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/buildinfo"
 	"github.com/jitssh/jitssh/internal/host/audit"
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/host/blocklist"
@@ -79,7 +80,9 @@ func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short:         "The instance side of jitssh: sshd's AuthorizedKeysCommand and just-in-time users",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Version(),
 	}
+	root.SetVersionTemplate(buildinfo.Text("jitssh-host"))
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newAuthorizedKeysCmd(stdout), newUserdbCmd(stderr), newUsersCmd(stdout),

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/jitssh/jitssh/internal/buildinfo"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
@@ -28,7 +29,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Short:         "A local AWS (EC2, EC2 Instance Connect, SSM, STS, IMDS) with simulated instances, for trying and testing jitssh",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildinfo.Version(),
 	}
+	root.SetVersionTemplate(buildinfo.Text("jitssh-sandbox"))
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
