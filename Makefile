@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
 
-.PHONY: all build demo test test-short lint size fuzz clean packages interop
+.PHONY: all build demo test test-short lint crossvet size fuzz clean packages interop release release-check
 
 all: build
 
@@ -50,6 +50,13 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	$(MAKE) size
+	$(MAKE) crossvet
+
+# The client compiled and vetted (tests included) for every platform it is
+# released for, the Linux-only host and sandbox for linux/amd64 and
+# linux/arm64 (scripts/crossvet, docs/platforms.md).
+crossvet:
+	GO=$(GO) ./scripts/crossvet
 
 # Function size (issue 14): no function over 80 lines (scripts/funclen)
 # and no cyclomatic complexity over 25 (gocyclo, pinned) in the client's
@@ -98,6 +105,17 @@ packages:
 	  VERSION='$(VERSION)' GOARCH=$$($(GO) env GOARCH) \
 	    $(GO) run $(NFPM) pkg -f $(PKGROOT).nfpm.yaml -p $$p -t $(DIST)/ || exit 1; \
 	done
+
+# The release (scripts/release): jitssh for darwin, linux and windows
+# (amd64, arm64) and jitssh-host for linux (amd64, arm64) as tar.gz (zip
+# for Windows) archives, deb and rpm packages of both, and SHA256SUMS,
+# built reproducibly into $(DIST)/release. release-check builds it twice
+# and compares the bytes (CI runs it).
+release:
+	VERSION='$(VERSION)' GO=$(GO) NFPM=$(NFPM) ./scripts/release $(DIST)/release
+
+release-check:
+	VERSION='$(VERSION)' GO=$(GO) NFPM=$(NFPM) ./scripts/release-check
 
 clean:
 	rm -rf $(BIN) build dist
