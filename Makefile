@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 TESTFLAGS ?=
 
-.PHONY: all build demo test test-short lint crossvet size fuzz clean packages interop release release-check
+.PHONY: all build demo test test-arm64 test-short lint crossvet size fuzz clean packages interop release release-check
 
 all: build
 
@@ -34,6 +34,14 @@ test:
 	$(GO) vet ./...
 	set -o pipefail; $(GO) test -race -count=1 -timeout 15m -json $(TESTFLAGS) ./... | $(GO) run ./scripts/testreport
 	$(MAKE) interop
+
+# The client's unit tests (every package cmd/jitssh imports) built for
+# linux/arm64 and run under user-mode emulation (Debian's qemu-user:
+# qemu-aarch64), docs/platforms.md.
+QEMU_ARM64 ?= qemu-aarch64
+test-arm64:
+	set -o pipefail; GOARCH=arm64 $(GO) test -exec $(QEMU_ARM64) -count=1 -timeout 10m -json $(TESTFLAGS) \
+	  $$($(GO) list -deps ./cmd/jitssh | grep '^github.com/jitssh/jitssh/') | $(GO) run ./scripts/testreport
 
 # AWS's official session-manager-plugin, built from its Go packages, run
 # against the sandbox with the real ssh (e2e/interop: its own module, so the
