@@ -49,7 +49,7 @@ type entry struct {
 
 func run(out string, mtime int64, prefix string, files []string) error {
 	if out == "" || mtime < 0 || len(files) == 0 {
-		return errors.New("usage: relarchive -o OUT.tar.gz|OUT.zip -mtime EPOCH [-prefix DIR/] FILE...")
+		return errors.New("usage: relarchive -o OUT.tar.gz|OUT.zip -mtime EPOCH [-prefix DIR/] FILE [FILE]")
 	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		return fmt.Errorf("-prefix %q must end in /", prefix)
