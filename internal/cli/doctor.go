@@ -480,7 +480,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-var opensshRe = regexp.MustCompile(`OpenSSH_([0-9]+)\.([0-9]+)`)
+// opensshRe finds the version in `ssh -V`: "OpenSSH_9.2p1 Debian-2", or
+// Win32-OpenSSH's "OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2".
+var opensshRe = regexp.MustCompile(`OpenSSH_(?:for_Windows_)?([0-9]+)\.([0-9]+)`)
 
 func checkOpenSSH() check {
 	c := check{Name: "openssh"}

@@ -26,3 +26,17 @@ func TestProxyArgumentsAfterDoubleDash(t *testing.T) {
 		}
 	}
 }
+
+// doctor reads the version of Windows' ssh too.
+func TestOpenSSHVersionOfWindows(t *testing.T) {
+	for line, want := range map[string]string{
+		"OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL 3.0.15 3 Sep 2024": "9.2",
+		"OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2":                 "9.5",
+		"OpenSSH_for_Windows_8.1p1, LibreSSL 3.0.2":                 "8.1",
+	} {
+		m := opensshRe.FindStringSubmatch(line)
+		if m == nil || m[1]+"."+m[2] != want {
+			t.Errorf("%q: %v, want %s", line, m, want)
+		}
+	}
+}
