@@ -95,8 +95,9 @@ fuzz:
 # comes from `git describe` (scripts/version: v1.2.3 → 1.2.3, no tag yet →
 # 0.0.0~gitDATE.gHASH); VERSION=1.2.3 make packages overrides it.
 VERSION ?= $(shell ./scripts/version)
-# jitssh --version reports VERSION (internal/buildinfo).
-LDFLAGS = -X github.com/jitssh/jitssh/internal/buildinfo.version=$(VERSION)
+# --version reports VERSION, the commit and its date (internal/buildinfo).
+BUILDINFO := github.com/jitssh/jitssh/internal/buildinfo
+LDFLAGS = -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(shell git rev-parse HEAD 2>/dev/null) -X $(BUILDINFO).date=$(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null)
 NFPM    ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.43.0
 PKGROOT ?= $(CURDIR)/build/pkgroot
 DIST    ?= $(CURDIR)/dist

@@ -9,9 +9,12 @@ import (
 	"runtime/debug"
 )
 
-// version is set by `make build` and `make packages`:
-// -ldflags "-X github.com/jitssh/jitssh/internal/buildinfo.version=…".
-var version string
+// version, commit and date are set by `make build`, `make packages` and
+// `make release`: -ldflags "-X github.com/jitssh/jitssh/internal/buildinfo.version=…"
+// (and .commit, .date: the commit's hash and its date). Unset, the Go
+// toolchain's VCS record stands in for commit and date (none in a build
+// with -buildvcs=false or from a git worktree).
+var version, commit, date string
 
 // Version returns this binary's version; never empty.
 func Version() string {
@@ -61,6 +64,9 @@ func fromBuildInfo(bi *debug.BuildInfo) string {
 //	go1.26.8 windows/amd64
 func Text(name string) string {
 	bi, _ := debug.ReadBuildInfo()
+	if commit != "" {
+		bi = &debug.BuildInfo{Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: commit}, {Key: "vcs.time", Value: date}}}
+	}
 	return text(name, Version(), bi, runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH)
 }
 
@@ -75,7 +81,9 @@ func text(name, version string, bi *debug.BuildInfo, goVersion, platform string)
 					rev = rev[:7]
 				}
 			case "vcs.time":
-				date = " (" + s.Value + ")"
+				if s.Value != "" {
+					date = " (" + s.Value + ")"
+				}
 			case "vcs.modified":
 				if s.Value == "true" {
 					dirty = ", with uncommitted changes"
