@@ -44,3 +44,13 @@ func TestText(t *testing.T) {
 		t.Error("Text holds a template action")
 	}
 }
+
+// A stamped commit and date (make build, make release) win over the
+// toolchain's record.
+func TestTextStamped(t *testing.T) {
+	defer func(c, d string) { commit, date = c, d }(commit, date)
+	commit, date = "0123456789abcdef", "2026-12-02T10:11:12Z"
+	if got := Text("jitssh"); !strings.Contains(got, "\ncommit 0123456 (2026-12-02T10:11:12Z)\n") {
+		t.Errorf("Text = %q", got)
+	}
+}
