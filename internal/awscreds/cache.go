@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -231,7 +230,7 @@ func (c *Cache) Load(key, roleARN string) (*Entry, string) {
 func (c *Cache) Peek(key, roleARN string) (*Entry, string) { return c.read(key, roleARN) }
 
 func (c *Cache) read(key, roleARN string) (*Entry, string) {
-	f, err := os.OpenFile(c.Path(key), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(c.Path(key), os.O_RDONLY|openCacheFlags, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, "none"
 	}
@@ -270,11 +269,11 @@ func foreign(st os.FileInfo) string {
 	if !st.Mode().IsRegular() {
 		return "ignored: not a regular file"
 	}
-	if st.Mode().Perm()&0o022 != 0 {
+	if othersMayWrite(st) {
 		return fmt.Sprintf("ignored: writable by others (%v)", st.Mode().Perm())
 	}
-	if s, ok := st.Sys().(*syscall.Stat_t); ok && int(s.Uid) != os.Geteuid() {
-		return fmt.Sprintf("ignored: owned by uid %d", s.Uid)
+	if uid, ok := ownerUID(st); ok && uid != os.Geteuid() {
+		return fmt.Sprintf("ignored: owned by uid %d", uid)
 	}
 	return ""
 }
@@ -336,7 +335,7 @@ func (c *Cache) makeDir() error {
 	if err != nil {
 		return fmt.Errorf("credential cache directory: %w", err)
 	}
-	if s, ok := st.Sys().(*syscall.Stat_t); ok && int(s.Uid) == os.Geteuid() && st.Mode().Perm() != 0o700 {
+	if uid, ok := ownerUID(st); ok && uid == os.Geteuid() && st.Mode().Perm() != 0o700 {
 		if err := os.Chmod(c.Dir, 0o700); err != nil {
 			return fmt.Errorf("credential cache directory: %w", err)
 		}

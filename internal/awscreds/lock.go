@@ -2,11 +2,12 @@ package awscreds
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/filelock"
 )
 
 // LockWait bounds how long a process waits for another one holding an
@@ -39,17 +40,17 @@ func (c *Cache) lock(ctx context.Context, key, profile string, wait time.Duratio
 		return nil, err
 	}
 	p := c.lockPath(key)
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	f, err := filelock.Open(p, true)
 	if err != nil {
 		return nil, fmt.Errorf("open credential cache lock: %w", err)
 	}
 	start := time.Now()
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := filelock.Lock(f, true, false)
 		if err == nil {
-			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+			return func() { _ = filelock.Unlock(f); f.Close() }, nil
 		}
-		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+		if !errors.Is(err, filelock.ErrLocked) {
 			f.Close()
 			return nil, fmt.Errorf("lock credential cache entry %s: %w", p, err)
 		}

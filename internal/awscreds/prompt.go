@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // PromptTimeout is how long the prompt waits for a code.
@@ -19,9 +17,6 @@ const PromptTimeout = 2 * time.Minute
 // gives up (a code AWS refuses is never asked again: retrying with the
 // same device would only lock it sooner).
 const PromptAttempts = 3
-
-// TTYPath is the controlling terminal.
-const TTYPath = "/dev/tty"
 
 // NoTerminalError is an MFA code needed where there is no terminal to
 // ask it on (a proxy started by a program rather than by ssh on a
@@ -113,25 +108,6 @@ func (p TTYPrompter) Code(profile, serial string) (string, error) {
 		return "", &NoTerminalError{Profile: profile, Serial: serial, Err: err}
 	}
 	return readCode(tty, tty, profile, serial, timeout)
-}
-
-// background reports whether this process is in a background process
-// group of tty, its controlling terminal: reading it would stop the
-// process (SIGTTIN) until someone brings it to the foreground. A terminal
-// that is not the controlling one (tests' ptys) is never background.
-func background(tty *os.File) bool {
-	// not tty.Fd(): it would make the descriptor blocking, and the read
-	// deadline would never interrupt the prompt
-	rc, err := tty.SyscallConn()
-	if err != nil {
-		return false
-	}
-	bg := false
-	_ = rc.Control(func(fd uintptr) {
-		fg, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP)
-		bg = err == nil && fg != unix.Getpgrp()
-	})
-	return bg
 }
 
 // readCode runs the prompt over r and w (the terminal, or a test's).
