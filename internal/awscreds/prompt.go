@@ -152,3 +152,8 @@ func (c FixedCode) Code(profile, serial string) (string, error) {
 	}
 	return code, nil
 }
+
+// InBackground reports whether this process is in a background process
+// group of tty, its controlling terminal (never on Windows): reading it
+// would stop the process until someone brings it to the foreground.
+func InBackground(tty *os.File) bool { return background(tty) }

@@ -12,9 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/ssologin"
 )
 
@@ -124,20 +123,11 @@ const signInQuestionWait = 2 * time.Minute
 // in the background of its terminal gets none (reading it would stop the
 // process until someone brings it to the foreground).
 func openTTY() (io.ReadWriteCloser, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	tty, err := os.OpenFile(awscreds.TTYPath, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := tty.SyscallConn() // not Fd(): it makes the descriptor blocking, and the deadline would not hold
-	if err != nil {
-		tty.Close()
-		return nil, err
-	}
-	bg := false
-	_ = rc.Control(func(fd uintptr) {
-		fg, err := unix.IoctlGetInt(int(fd), unix.TIOCGPGRP)
-		bg = err == nil && fg != unix.Getpgrp()
-	})
+	bg := awscreds.InBackground(tty)
 	if bg {
 		tty.Close()
 		return nil, errors.New("jitssh runs in the background of its terminal")
