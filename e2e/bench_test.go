@@ -20,8 +20,8 @@ import (
 // over a direct loopback TCP connection to the same SSH server, in the same
 // run, and reports both throughputs and their ratio. bench/scp.sh runs it;
 // JITSSH_BENCH_SIZE sets the file size in MiB (default 32),
-// JITSSH_BENCH_PACED=1 paces the sandbox agent like AWS's (1024-byte
-// messages) and JITSSH_BENCH_DIRECTION=up or down times one direction
+// JITSSH_BENCH_FAST_AGENT=1 runs the sandbox's fast agent instead of the
+// AWS-like default and JITSSH_BENCH_DIRECTION=up or down times one direction
 // only (for profiling it, bench/profile-scp.sh).
 func BenchmarkSCP(b *testing.B) {
 	size := 32
@@ -33,7 +33,8 @@ func BenchmarkSCP(b *testing.B) {
 		size = n
 	}
 	mode := sshd.ResolveAuto()
-	paced := os.Getenv("JITSSH_BENCH_PACED") != ""
+	// The agent is AWS-like unless JITSSH_BENCH_FAST_AGENT is set.
+	fast := os.Getenv("JITSSH_BENCH_FAST_AGENT") != ""
 	dirn := os.Getenv("JITSSH_BENCH_DIRECTION")
 	if dirn != "" && dirn != "up" && dirn != "down" {
 		b.Fatalf("JITSSH_BENCH_DIRECTION=%q: want up or down", dirn)
@@ -42,7 +43,7 @@ func BenchmarkSCP(b *testing.B) {
 	// JITSSH_SSM_PAYLOAD_SIZE (passed through to jitssh proxy) raises the
 	// client's message size; the default is AWS's 1024.
 	payload := os.Getenv("JITSSH_SSM_PAYLOAD_SIZE")
-	e := newEnv(b, mode, func(c *sandbox.Config) { c.Paced = paced })
+	e := newEnv(b, mode, func(c *sandbox.Config) { c.FastAgent = fast })
 	in := e.sb.Instances[0]
 	dir := b.TempDir()
 	file := filepath.Join(dir, "payload")
@@ -130,8 +131,8 @@ func BenchmarkSCP(b *testing.B) {
 	if payload == "" {
 		payload = "1024"
 	}
-	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, paced agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
-		size, mode, paced, payload, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
+	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, fast agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
+		size, mode, fast, payload, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
 }
 
 // writeRandomFile writes mib MiB of random bytes to a new file at path.

@@ -30,14 +30,21 @@ func appendAck[ID string | []byte](dst []byte, typ string, id ID, seq int64) []b
 // payload. The exact layout AWS's endpoints and this package write is
 // parsed directly; anything else goes through encoding/json.
 func ackSequence(p []byte) (int64, error) {
-	if n, ok := canonicalAckSequence(p); ok {
-		return n, nil
+	n, _, err := ackSequenceID(p)
+	return n, err
+}
+
+// ackSequenceID returns the acknowledged sequence number and message id
+// of an acknowledge payload (the id as written, unchecked).
+func ackSequenceID(p []byte) (int64, string, error) {
+	if n, id, ok := canonicalAck(p); ok {
+		return n, string(id), nil
 	}
 	var ack Acknowledge
 	if err := json.Unmarshal(p, &ack); err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	return ack.AcknowledgedMessageSequenceNumber, nil
+	return ack.AcknowledgedMessageSequenceNumber, ack.AcknowledgedMessageID, nil
 }
 
 // canonicalAckSequence matches
@@ -45,6 +52,13 @@ func ackSequence(p []byte) (int64, error) {
 // where S has no quote, backslash or control character, N is an integer and
 // B is true or false: text on which encoding/json cannot disagree.
 func canonicalAckSequence(p []byte) (int64, bool) {
+	n, _, ok := canonicalAck(p)
+	return n, ok
+}
+
+// canonicalAck is canonicalAckSequence that also returns the id.
+func canonicalAck(p []byte) (int64, []byte, bool) {
+	var id []byte
 	lit := func(s string) bool {
 		if !bytes.HasPrefix(p, []byte(s)) {
 			return false
@@ -64,33 +78,45 @@ func canonicalAckSequence(p []byte) (int64, bool) {
 		}
 		return false
 	}
-	if !lit(`{"AcknowledgedMessageType":"`) || !str() || !lit(`","AcknowledgedMessageId":"`) || !str() ||
-		!lit(`","AcknowledgedMessageSequenceNumber":`) {
-		return 0, false
+	if !lit(`{"AcknowledgedMessageType":"`) || !str() || !lit(`","AcknowledgedMessageId":"`) {
+		return 0, nil, false
+	}
+	rest := p
+	if !str() {
+		return 0, nil, false
+	}
+	id = rest[:len(rest)-len(p)]
+	for _, c := range id {
+		if c >= 0x80 { // encoding/json would replace invalid UTF-8
+			return 0, nil, false
+		}
+	}
+	if !lit(`","AcknowledgedMessageSequenceNumber":`) {
+		return 0, nil, false
 	}
 	end := bytes.IndexByte(p, ',')
 	if end <= 0 {
-		return 0, false
+		return 0, nil, false
 	}
 	digits := p[:end]
 	if digits[0] == '-' {
 		digits = digits[1:]
 	}
 	if len(digits) == 0 || len(digits) > 1 && digits[0] == '0' {
-		return 0, false
+		return 0, nil, false
 	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return 0, false
+			return 0, nil, false
 		}
 	}
 	n, err := strconv.ParseInt(string(p[:end]), 10, 64)
 	if err != nil {
-		return 0, false
+		return 0, nil, false
 	}
 	p = p[end:]
 	if !lit(`,"IsSequentialMessage":`) || !(lit("true}") || lit("false}")) || len(p) != 0 {
-		return 0, false
+		return 0, nil, false
 	}
-	return n, true
+	return n, id, true
 }

@@ -58,16 +58,17 @@ func TestAckSequence(t *testing.T) {
 func FuzzAckSequence(f *testing.F) {
 	f.Add([]byte(`{"AcknowledgedMessageType":"output_stream_data","AcknowledgedMessageId":"x","AcknowledgedMessageSequenceNumber":3,"IsSequentialMessage":true}`))
 	f.Add([]byte(`{"AcknowledgedMessageSequenceNumber":1e3}`))
+	f.Add([]byte("{\"AcknowledgedMessageType\":\"a\",\"AcknowledgedMessageId\":\"\xff\",\"AcknowledgedMessageSequenceNumber\":1,\"IsSequentialMessage\":true}"))
 	f.Add([]byte(`{"AcknowledgedMessageType":"a\u0000","AcknowledgedMessageId":"b","AcknowledgedMessageSequenceNumber":-0,"IsSequentialMessage":false}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		got, err := ackSequence(p)
+		got, id, err := ackSequenceID(p)
 		var ack Acknowledge
 		jerr := json.Unmarshal(p, &ack)
 		if (err == nil) != (jerr == nil) {
 			t.Fatalf("ackSequence err %v, encoding/json err %v", err, jerr)
 		}
-		if err == nil && got != ack.AcknowledgedMessageSequenceNumber {
-			t.Fatalf("ackSequence = %d, encoding/json = %d", got, ack.AcknowledgedMessageSequenceNumber)
+		if err == nil && (got != ack.AcknowledgedMessageSequenceNumber || id != ack.AcknowledgedMessageID) {
+			t.Fatalf("ackSequenceID = %d, %q; encoding/json = %d, %q", got, id, ack.AcknowledgedMessageSequenceNumber, ack.AcknowledgedMessageID)
 		}
 	})
 }

@@ -48,11 +48,6 @@ const (
 	DefaultWindow        = 1024
 	DefaultMaxBuffered   = 8 << 20
 	DefaultUnackedExpiry = 2 * time.Minute
-	initialRTT           = 100 * time.Millisecond
-	initialRTO           = 200 * time.Millisecond
-	minRTO               = 100 * time.Millisecond
-	maxRTO               = time.Second
-	resendTick           = 50 * time.Millisecond
 )
 
 // Config tunes a Session. The zero value of every field selects its default.
@@ -75,6 +70,11 @@ type Config struct {
 	// Keepalive is the websocket ping interval; 0 disables pings. Only
 	// honoured by FrameConns that implement Pinger.
 	Keepalive time.Duration
+	// AckOnDelivery acknowledges in-order stream data only once it was
+	// handed on: when Read is called again after returning it (the
+	// caller has written it on), as AWS's agent acknowledges only after
+	// writing to its local socket. Default: on receipt.
+	AckOnDelivery bool
 	// OnSize receives terminal size messages (agent role).
 	OnSize func(cols, rows uint32)
 	// Reconnect, when set, is called after the connection fails (the
@@ -129,9 +129,21 @@ func (g *idSource) next() uuid.UUID {
 	return u
 }
 
+// ackRef is what an acknowledgement of a received message names.
+type ackRef struct {
+	typ string
+	id  uuid.UUID
+	seq int64
+}
+
 type outMsg struct {
-	seq         int64
-	frame       []byte
+	seq   int64
+	frame []byte
+	// id is the message id of the latest transmission: every
+	// retransmission gets a new one, and the acknowledgement echoes the
+	// id it answers, so an acknowledged retransmission tells whether it
+	// or an earlier copy arrived.
+	id          uuid.UUID
 	firstSent   time.Time
 	lastSent    time.Time
 	retransmits int
@@ -171,10 +183,23 @@ type Session struct {
 	// MaxFrameSize each (4 GiB with the defaults).
 	pendingBytes int
 	readBuf      [][]byte
-	buffered     int
-	rtt          time.Duration
-	rttvar       time.Duration
-	rto          time.Duration
+	// readAcks are the deferred acknowledgements (AckOnDelivery) of
+	// readBuf's entries, index for index; delivered are those of
+	// entries Read returned, sent when Read is called again.
+	readAcks  []ackRef
+	delivered []ackRef
+	buffered  int
+	est       rtoEstimator
+	// lastAck is when an acknowledgement last removed a message; with
+	// messages outstanding, no acknowledgement for an RTO is a timeout.
+	lastAck time.Time
+	// rackSent/rackSeq order the latest-sent acknowledged message: a
+	// message sent before it and still unacknowledged was probably lost
+	// (RFC 8985's idea, with the RTO as the reordering allowance).
+	rackSent time.Time
+	rackSeq  int64
+	// dupsReceived counts stream messages received more than once.
+	dupsReceived int
 	err          error // terminal error
 	eof          bool  // peer ended the stream
 	closed       bool
@@ -185,12 +210,13 @@ type Session struct {
 	exitCode    *int
 	closedMsg   *ChannelClosed
 
-	ids    *idSource
-	frames [][]byte // send's scratch (guarded by sendMu)
-	hs     chan *Message
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	ids     *idSource
+	frames  [][]byte    // send's scratch (guarded by sendMu)
+	sendIDs []uuid.UUID // send's scratch (guarded by sendMu)
+	hs      chan *Message
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // ErrClosed is returned by operations on a closed Session.
@@ -223,8 +249,7 @@ func NewSession(conn FrameConn, cfg Config) *Session {
 		conn:    conn,
 		log:     log.With("role", cfg.Role.String()),
 		pending: map[int64]*Message{},
-		rtt:     initialRTT,
-		rto:     initialRTO,
+		est:     newRTOEstimator(),
 		ids:     newIDSource(),
 		hs:      make(chan *Message, 16),
 		ctx:     ctx,
@@ -314,6 +339,7 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 	s.mu.Unlock()
 
 	frames := s.frames[:0]
+	ids := s.sendIDs[:0]
 	n := 0
 	for len(frames) < room {
 		chunk := p[n:]
@@ -330,6 +356,7 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 			return 0, err
 		}
 		frames = append(frames, frame)
+		ids = append(ids, m.ID)
 		n += len(chunk)
 		seq++
 		if single || n == len(p) {
@@ -342,8 +369,8 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 		s.mu.Unlock()
 		return 0, err
 	}
-	for _, f := range frames {
-		s.unacked = append(s.unacked, outMsg{seq: s.outSeq, frame: f, firstSent: now, lastSent: now})
+	for i, f := range frames {
+		s.unacked = append(s.unacked, outMsg{seq: s.outSeq, frame: f, id: ids[i], firstSent: now, lastSent: now})
 		s.outSeq++
 	}
 	s.mu.Unlock()
@@ -352,6 +379,7 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 	_ = s.writeFrames(frames)
 	clear(frames)
 	s.frames = frames[:0]
+	s.sendIDs = ids[:0]
 	return n, s.Err()
 }
 
@@ -414,6 +442,15 @@ func (s *Session) writeFrames(frames [][]byte) error {
 // DisconnectToPort flag for an agent) and every byte before that was read.
 func (s *Session) Read(p []byte) (int, error) {
 	s.mu.Lock()
+	if len(s.delivered) > 0 {
+		acks := s.delivered
+		s.delivered = nil
+		s.mu.Unlock()
+		for _, a := range acks {
+			s.sendAckRef(a)
+		}
+		s.mu.Lock()
+	}
 	defer s.mu.Unlock()
 	for len(s.readBuf) == 0 && !s.eof && s.err == nil && !s.closed {
 		s.readCond.Wait()
@@ -428,6 +465,10 @@ func (s *Session) Read(p []byte) (int, error) {
 			if c == len(s.readBuf[0]) {
 				s.readBuf[0] = nil
 				s.readBuf = s.readBuf[1:]
+				if s.cfg.AckOnDelivery {
+					s.delivered = append(s.delivered, s.readAcks[0])
+					s.readAcks = s.readAcks[1:]
+				}
 			} else {
 				s.readBuf[0] = s.readBuf[0][c:]
 			}
@@ -683,12 +724,12 @@ func (s *Session) handle(m *Message) {
 	}
 	switch m.Type {
 	case TypeAcknowledge:
-		seq, err := ackSequence(m.Payload)
+		seq, id, err := ackSequenceID(m.Payload)
 		if err != nil {
 			s.log.Debug("dropping malformed acknowledge", "err", err)
 			return
 		}
-		s.acked(seq)
+		s.acked(seq, id)
 	case s.recvType():
 		s.receiveStream(m)
 	case TypeChannelClosed:
@@ -710,7 +751,8 @@ func (s *Session) handle(m *Message) {
 	}
 }
 
-func (s *Session) acked(seq int64) {
+// acked handles the acknowledgement of message seq, naming message id.
+func (s *Session) acked(seq int64, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := sort.Search(len(s.unacked), func(i int) bool { return s.unacked[i].seq >= seq })
@@ -718,8 +760,22 @@ func (s *Session) acked(seq int64) {
 		return // duplicate or unknown acknowledge
 	}
 	om := &s.unacked[i]
+	now := time.Now()
 	if om.retransmits == 0 { // Karn: only unambiguous samples
-		s.sampleRTT(time.Since(om.lastSent))
+		s.est.sample(now.Sub(om.lastSent))
+	}
+	s.lastAck = now
+	// The acknowledged copy's send time orders it: the retransmission's
+	// if the acknowledgement names its id, else (an earlier copy; which
+	// one is not known) the first transmission's, so that a spurious
+	// resend's acknowledgement does not make everything sent meanwhile
+	// look lost.
+	sent := om.firstSent
+	if om.retransmits > 0 && id == om.id.String() {
+		sent = om.lastSent
+	}
+	if sent.After(s.rackSent) || sent.Equal(s.rackSent) && om.seq > s.rackSeq {
+		s.rackSent, s.rackSeq = sent, om.seq
 	}
 	if i == 0 { // the usual case: acknowledgements arrive in order
 		s.unacked[0] = outMsg{}
@@ -730,24 +786,12 @@ func (s *Session) acked(seq int64) {
 	s.cond.Broadcast()
 }
 
-// sampleRTT updates the retransmission timeout (Jacobson/Karels, as the
-// agent does, with a floor that keeps loopback from resending eagerly).
-func (s *Session) sampleRTT(r time.Duration) {
-	diff := s.rtt - r
-	if diff < 0 {
-		diff = -diff
-	}
-	s.rttvar = s.rttvar*3/4 + diff/4
-	s.rtt = s.rtt*7/8 + r/8
-	rto := s.rtt + max(10*time.Millisecond, 4*s.rttvar)
-	s.rto = min(max(rto, minRTO), maxRTO)
-}
-
 func (s *Session) receiveStream(m *Message) {
 	s.mu.Lock()
 	seq := m.SequenceNumber
 	switch {
 	case seq < s.expected:
+		s.dupsReceived++
 		s.mu.Unlock()
 		s.sendAck(m) // duplicate: re-acknowledge so the sender stops resending
 		return
@@ -760,6 +804,8 @@ func (s *Session) receiveStream(m *Message) {
 		if _, dup := s.pending[seq]; !dup {
 			s.pending[seq] = m
 			s.pendingBytes += size
+		} else {
+			s.dupsReceived++
 		}
 		s.mu.Unlock()
 		s.sendAck(m)
@@ -774,8 +820,12 @@ func (s *Session) receiveStream(m *Message) {
 	// an old connection's reader and a resumed one's overlap; other
 	// payloads are handled after the acknowledgement.
 	var others []*Message
+	deferAck := false
 	if !s.queueOutput(m) {
 		others = append(others, m)
+	} else if s.cfg.AckOnDelivery && len(m.Payload) > 0 {
+		s.readAcks = append(s.readAcks, ackRef{m.Type, m.ID, m.SequenceNumber})
+		deferAck = true
 	}
 	s.expected++
 	for {
@@ -787,11 +837,15 @@ func (s *Session) receiveStream(m *Message) {
 		s.pendingBytes -= heldSize(next)
 		if !s.queueOutput(next) {
 			others = append(others, next)
+		} else if s.cfg.AckOnDelivery && len(next.Payload) > 0 {
+			s.readAcks = append(s.readAcks, ackRef{seq: -1}) // acknowledged on receipt
 		}
 		s.expected++
 	}
 	s.mu.Unlock()
-	s.sendAck(m)
+	if !deferAck {
+		s.sendAck(m)
+	}
 	for _, r := range others {
 		s.process(r)
 	}
@@ -860,12 +914,29 @@ func (s *Session) process(m *Message) {
 }
 
 func (s *Session) sendAck(m *Message) {
-	frame := ackFrame(s.ids.next(), m.Type, m.ID, m.SequenceNumber)
+	s.sendAckRef(ackRef{m.Type, m.ID, m.SequenceNumber})
+}
+
+// sendAckRef acknowledges a; a seq of -1 marks one already acknowledged.
+func (s *Session) sendAckRef(a ackRef) {
+	if a.seq < 0 {
+		return
+	}
+	frame := ackFrame(s.ids.next(), a.typ, a.id, a.seq)
 	_ = s.writeFrame(frame) // a lost ack is re-sent when the peer resends
 }
 
-// resendLoop retransmits every message whose timeout expired (not only the
-// oldest, as AWS's endpoints do).
+// DuplicatesReceived returns how many stream messages arrived again after
+// they had been received (the peer's resends that were not needed, or
+// duplicated by the network).
+func (s *Session) DuplicatesReceived() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dupsReceived
+}
+
+// resendLoop retransmits, on each tick, the messages that are due (see
+// due); a timeout (nothing acknowledged for an RTO) backs the RTO off.
 func (s *Session) resendLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(resendTick)
@@ -877,29 +948,12 @@ func (s *Session) resendLoop() {
 		case <-t.C:
 		}
 		now := time.Now()
-		var frames [][]byte
 		s.mu.Lock()
 		if s.broken || s.pausedNow() {
 			s.mu.Unlock()
 			continue
 		}
-		expired, expiredSeq := false, int64(0)
-		for i := range s.unacked {
-			om := &s.unacked[i]
-			if now.Sub(om.firstSent) > s.cfg.UnackedExpiry {
-				expired, expiredSeq = true, om.seq
-				break
-			}
-			if now.Sub(om.lastSent) > s.rto {
-				om.lastSent = now
-				om.retransmits++
-				frames = append(frames, om.frame)
-			}
-		}
-		if len(frames) > 0 {
-			// Exponential back-off while nothing gets through.
-			s.rto = min(s.rto*2, maxRTO)
-		}
+		frames, expiredSeq, expired := s.due(now)
 		s.mu.Unlock()
 		if expired {
 			s.fail(fmt.Errorf("stream message seq %d not acknowledged within %s", expiredSeq, s.cfg.UnackedExpiry))
@@ -909,6 +963,61 @@ func (s *Session) resendLoop() {
 			_ = s.writeFrames(frames) // on a lost connection the frames stay queued
 		}
 	}
+}
+
+// due marks for retransmission, and returns, the messages outstanding
+// for longer than the RTO that are evidently lost: a message sent after
+// them was acknowledged. When nothing at all was acknowledged for an RTO
+// (the retransmission timer of RFC 6298 §5.3, restarted by every
+// acknowledgement), only the oldest is resent, as a probe, and the RTO
+// backs off: a peer that acknowledges late but steadily, as AWS's agent
+// does, or stalls for a while, costs one resend, not a window's worth;
+// if the probe's own acknowledgement comes back, everything sent before
+// it is evidently lost and goes at the next tick. Messages of a resumed
+// connection are due at once. It reports a message unacknowledged for
+// UnackedExpiry. Call with mu held.
+func (s *Session) due(now time.Time) (frames [][]byte, expiredSeq int64, expired bool) {
+	rto := s.est.timeout()
+	silent := now.Sub(s.lastAck) > rto
+	probed := false
+	for i := range s.unacked {
+		om := &s.unacked[i]
+		if now.Sub(om.firstSent) > s.cfg.UnackedExpiry {
+			return nil, om.seq, true
+		}
+		if !om.lastSent.IsZero() {
+			if now.Sub(om.lastSent) <= rto {
+				continue
+			}
+			overtaken := om.lastSent.Before(s.rackSent) || om.lastSent.Equal(s.rackSent) && om.seq < s.rackSeq
+			if !overtaken {
+				if !silent || probed {
+					continue
+				}
+				probed = true
+			}
+		}
+		om.lastSent = now
+		om.retransmits++
+		om.id = s.ids.next()
+		om.frame = withID(om.frame, om.id)
+		frames = append(frames, om.frame)
+	}
+	if probed {
+		// Exponential back-off while nothing gets through; the timer
+		// restarts from now.
+		s.est.backoff()
+		s.lastAck = now
+	}
+	return frames, 0, false
+}
+
+// withID returns a copy of frame with its message id replaced (the frame
+// may still be queued for writing, so it is not changed in place).
+func withID(frame []byte, id uuid.UUID) []byte {
+	f := append([]byte(nil), frame...)
+	putUUID(f[64:80], id)
+	return f
 }
 
 func (s *Session) pingLoop() {

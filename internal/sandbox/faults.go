@@ -75,6 +75,14 @@ func (sb *Sandbox) faultsHandler(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// DataChannelDuplicates returns how many stream messages the agent
+// received more than once in a session (live or ended): the client's
+// unneeded resends plus any duplicates injected as faults; "" totals
+// every session.
+func (sb *Sandbox) DataChannelDuplicates(sessionID string) int {
+	return sb.agent.DuplicatesReceived(sessionID)
+}
+
 // FaultStats returns the data-channel faults injected so far and how many
 // times clients resumed a data channel.
 func (sb *Sandbox) FaultStats() (fault.Stats, int) {

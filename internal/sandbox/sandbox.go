@@ -81,11 +81,13 @@ type Config struct {
 	// Faults are injected on every data-channel connection (SetFaults and
 	// the /_sandbox/faults endpoint change them at run time).
 	Faults fault.Config
-	// Paced makes the agent pace its output like AWS's (1024-byte
-	// messages, 1 ms apart) instead of sending AgentMaxPayload at once.
-	Paced bool
-	// AgentMaxPayload is the payload size the simulated agent sends; 0
-	// means 32 KiB (unpaced); 1024 paces like AWS's agent.
+	// FastAgent selects the sandbox's fast agent (AgentMaxPayload-sized
+	// messages at once, acknowledgements on receipt) instead of the
+	// default AWS-like one (agent.AWSLike: 1024-byte messages 1 ms
+	// apart, acknowledgement after delivery), for tests that need speed.
+	FastAgent bool
+	// AgentMaxPayload is the payload size the fast agent sends; 0
+	// means 32 KiB.
 	AgentMaxPayload int
 	// Latency and Throttle are per-API rules (package knobs), e.g.
 	// {"ec2:DescribeInstances": "200ms"} and {"ssm:StartSession": "25%"};

@@ -220,7 +220,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		return nil, err
 	}
 	dcHandler := &agent.Handler{World: sb.World, Logger: sb.log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
-		Paced: cfg.Paced, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
+		Fast: cfg.FastAgent, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
 		Netns: func(id string) *netns.NS { return sb.netns[id] }}
 	sb.agent = dcHandler
 	mux := http.NewServeMux()

@@ -50,7 +50,7 @@ type upOptions struct {
 	jit                                    string
 	configFile                             string
 	generate                               int
-	paced, verbose, allowNonLoopback       bool
+	fastAgent, verbose, allowNonLoopback       bool
 	faults                                 fault.Config
 	latency, throttle, fail                []string
 }
@@ -159,7 +159,7 @@ func (o *upOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&o.mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
 	f.StringVar(&o.jit, "jit", "auto", "just-in-time users on instances with jit = true: auto (when root with sshd and nss-systemd), on or off")
-	f.BoolVar(&o.paced, "paced", false, "pace the agent like AWS's (1024-byte messages, 1 ms apart)")
+	f.BoolVar(&o.fastAgent, "fast-agent", false, "run the sandbox's fast agent (32 KiB messages, acknowledgement on receipt) instead of the AWS-like one (1024-byte messages 1 ms apart, acknowledgement after delivery)")
 	f.Float64Var(&o.faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
 	f.Float64Var(&o.faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")
 	f.Float64Var(&o.faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
@@ -215,7 +215,7 @@ func (o upOptions) sandboxConfig(m sshd.Mode, acct *config.Account, logger *slog
 		Addr: o.addr, AllowNonLoopback: o.allowNonLoopback, StateDir: o.stateDir, HostBinary: o.hostBin, SSHMode: m, Account: acct,
 		Logger: logger,
 	}
-	cfg.Paced = o.paced
+	cfg.FastAgent = o.fastAgent
 	switch o.jit {
 	case "auto":
 		cfg.JIT = sandbox.JITAuto

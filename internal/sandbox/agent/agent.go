@@ -9,6 +9,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/datachannel/mux"
@@ -47,12 +49,14 @@ type Handler struct {
 	World  *world.World
 	Dial   Dialer
 	Logger *slog.Logger
-	// MaxPayload is the payload size the agent sends; 0 = the protocol's
-	// 1024. The sandbox sends larger messages unless pacing like AWS.
+	// MaxPayload is the payload size the fast agent sends; 0 = the
+	// protocol's 1024. The AWS-like agent always sends 1024.
 	MaxPayload int
-	// Paced makes the agent behave like AWS's: it reads its destination
-	// 1024 bytes at a time and sleeps 1 ms after each message.
-	Paced bool
+	// Fast selects the sandbox's own fast agent: MaxPayload-sized
+	// messages as fast as the destination gives them, acknowledgements on
+	// receipt, no agent_session_state, a websocket close frame. By
+	// default the agent behaves like AWS's (see AWSLike).
+	Fast bool
 	// Faults returns the faults to inject on a session's connections;
 	// nil injects none.
 	Faults func(sessionID string) fault.Config
@@ -66,7 +70,36 @@ type Handler struct {
 	mu      sync.Mutex
 	live    map[string]*datachannel.Session // running agent sessions, for resume
 	resumes int
+	dups    map[string]int // duplicates received by ended sessions
 }
+
+// DuplicatesReceived returns how many stream messages the agent received
+// more than once in a session (the client's unneeded resends, and
+// duplicates injected by faults), live or ended; "" totals every session.
+func (h *Handler) DuplicatesReceived(sessionID string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for id, d := range h.dups {
+		if sessionID == "" || id == sessionID {
+			n += d
+		}
+	}
+	for id, dc := range h.live {
+		if sessionID == "" || id == sessionID {
+			n += dc.DuplicatesReceived()
+		}
+	}
+	return n
+}
+
+// AWSLike documents what the default agent does like AWS's own agent
+// (amazon-ssm-agent 3.3, measured against its session code): it sends
+// at most 1024 bytes per message and sleeps 1 ms between reads of its
+// destination; it acknowledges a message only once it has handed the
+// data on to the destination; its first frame is agent_session_state;
+// it ends by closing the websocket without a close frame.
+const AWSLike = "1024-byte messages 1 ms apart, acknowledgement after delivery, agent_session_state first, no close frame"
 
 // Resumes returns how many times clients resumed a data channel.
 func (h *Handler) Resumes() int {
@@ -128,14 +161,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		<-running.Attach(conn)
 		return
 	}
-	maxPayload := h.MaxPayload
-	if h.Paced {
-		maxPayload = datachannel.DefaultMaxPayload
+	maxPayload := datachannel.DefaultMaxPayload
+	if h.Fast {
+		maxPayload = h.MaxPayload
+	} else {
+		if err := sendSessionState(ctx, conn, id); err != nil {
+			h.mu.Unlock()
+			log.Info("agent_session_state not sent", "err", err)
+			c.CloseNow()
+			return
+		}
 	}
 	ts := &termSize{}
 	dc := datachannel.NewSession(conn, datachannel.Config{
 		Role: datachannel.RoleAgent, MaxPayload: maxPayload, Logger: log,
-		AwaitAttach: true, OnSize: ts.set,
+		AwaitAttach: true, OnSize: ts.set, AckOnDelivery: !h.Fast,
 	})
 	if h.live == nil {
 		h.live = map[string]*datachannel.Session{}
@@ -145,7 +185,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		h.mu.Lock()
 		delete(h.live, id)
+		if h.dups == nil {
+			h.dups = map[string]int{}
+		}
+		h.dups[id] += dc.DuplicatesReceived()
 		h.mu.Unlock()
+		if !h.Fast {
+			// AWS's agent drops the connection without a close frame.
+			c.CloseNow()
+		}
 		dc.Close()
 	}()
 	if err := h.run(ctx, sess, dc, ts, log); err != nil {
@@ -161,10 +209,72 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log.Info("session ended")
 }
 
+// AWSMessageCost is how long the AWS-like agent takes to handle one
+// received message before it takes the next: AWS's agent handles and
+// acknowledges each message in its websocket read loop, which bounded
+// uploads to 12 MB/s over loopback (about 80 µs per 1 KiB message), and
+// makes acknowledgements wait behind every message queued before them.
+const AWSMessageCost = 80 * time.Microsecond
+
+// input is the client's stream as the agent hands it to the destination:
+// as it is for the fast agent; for the AWS-like one a message at a time
+// (reads of at most 1024 bytes), each costing AWSMessageCost. Since the
+// session acknowledges data when it is read again (AckOnDelivery), each
+// acknowledgement follows the delivery of its message.
+func (h *Handler) input(dc *datachannel.Session) io.Reader {
+	if h.Fast {
+		return dc
+	}
+	return &perMessageReader{r: dc, cost: AWSMessageCost}
+}
+
+// perMessageReader reads at most one protocol message's worth at a time
+// and spends cost per read, on average: it sleeps once the time owed
+// reaches a millisecond, as short sleeps overshoot.
+type perMessageReader struct {
+	r    io.Reader
+	cost time.Duration
+	next time.Time
+}
+
+func (p *perMessageReader) Read(b []byte) (int, error) {
+	if now := time.Now(); p.next.Before(now) {
+		p.next = now
+	} else if wait := p.next.Sub(now); wait >= time.Millisecond {
+		time.Sleep(wait)
+	}
+	if len(b) > datachannel.DefaultMaxPayload {
+		b = b[:datachannel.DefaultMaxPayload]
+	}
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.next = p.next.Add(p.cost)
+	}
+	return n, err
+}
+
+// sendSessionState sends the agent_session_state frame AWS's agent sends
+// first on a new data channel (sequence 0, flags 3, not acknowledged).
+func sendSessionState(ctx context.Context, conn datachannel.FrameConn, sessionID string) error {
+	payload, _ := json.Marshal(struct {
+		SchemaVersion int
+		SessionState  string
+		SessionID     string `json:"SessionId"`
+	}{1, "Connected", sessionID})
+	m := datachannel.Message{Type: datachannel.TypeAgentSessionState, Flags: 3, ID: uuid.New(), Payload: payload}
+	frame, err := m.Marshal()
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return conn.WriteFrame(wctx, frame)
+}
+
 // pump copies the destination's output to the client, paced like AWS's
-// agent when h.Paced.
+// agent unless h.Fast.
 func (h *Handler) pump(dc *datachannel.Session, dst io.Reader) error {
-	if !h.Paced {
+	if h.Fast {
 		_, err := io.Copy(dc, dst)
 		return err
 	}
@@ -237,7 +347,7 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 	log.Debug("connected to destination", "port", port)
 
 	go func() { // client -> destination; ends when either side closes
-		io.Copy(dst, dc)
+		io.Copy(dst, h.input(dc))
 		dst.CloseWrite()
 	}()
 	outDone := make(chan error, 1)
@@ -278,7 +388,10 @@ func (keepOpen) Close() error { return nil }
 // instance. A failed dial is reported with Flag ConnectToPortError, as the
 // agent does.
 func (h *Handler) serveMux(ctx context.Context, sess *world.Session, dc *datachannel.Session, clientVersion, host string, port int, log *slog.Logger) error {
-	srv, err := mux.Server(keepOpen{dc}, clientVersion)
+	srv, err := mux.Server(keepOpen{struct {
+		io.Reader
+		io.Writer
+	}{h.input(dc), dc}}, clientVersion)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datacha
 		close(exited)
 	}()
 	go func() { // client -> pty
-		_, _ = io.Copy(ptmx, dc)
+		_, _ = io.Copy(ptmx, h.input(dc))
 	}()
 	outDone := make(chan error, 1)
 	go func() { // pty -> client; EIO once the shell and its children exit
