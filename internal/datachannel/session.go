@@ -792,6 +792,13 @@ func (s *Session) receiveStream(m *Message) {
 	switch {
 	case seq < s.expected:
 		s.dupsReceived++
+		if s.ackDeferred(seq) {
+			// AckOnDelivery: the first copy is not handed on yet, and
+			// its acknowledgement will answer both (a receiver that
+			// handles messages in order sees this copy only after it).
+			s.mu.Unlock()
+			return
+		}
 		s.mu.Unlock()
 		s.sendAck(m) // duplicate: re-acknowledge so the sender stops resending
 		return
@@ -849,6 +856,19 @@ func (s *Session) receiveStream(m *Message) {
 	for _, r := range others {
 		s.process(r)
 	}
+}
+
+// ackDeferred reports whether message seq's acknowledgement is deferred
+// until delivery (AckOnDelivery). Call with mu held.
+func (s *Session) ackDeferred(seq int64) bool {
+	for _, list := range [][]ackRef{s.delivered, s.readAcks} {
+		for _, a := range list {
+			if a.seq >= 0 {
+				return seq >= a.seq
+			}
+		}
+	}
+	return false
 }
 
 // heldSize is what holding m costs, counted against MaxBuffered.
