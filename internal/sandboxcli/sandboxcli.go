@@ -50,7 +50,7 @@ type upOptions struct {
 	jit                                    string
 	configFile                             string
 	generate                               int
-	fastAgent, verbose, allowNonLoopback       bool
+	fastAgent, verbose, allowNonLoopback   bool
 	faults                                 fault.Config
 	latency, throttle, fail                []string
 }
