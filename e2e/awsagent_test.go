@@ -1,15 +1,24 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+
+	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/transport"
 )
 
 // uploadResendSizeRTO13 is the default size of
@@ -70,7 +79,98 @@ func TestUploadToAWSLikeAgentResendsLittle(t *testing.T) {
 	dups := e.sb.DataChannelDuplicates("")
 	t.Logf("%d MiB up in %s (%.1f MiB/s): %d of %d messages resent (%.3f %%)",
 		size>>20, took.Round(time.Millisecond), float64(size>>20)/took.Seconds(), dups, msgs, 100*float64(dups)/float64(msgs))
+	if _, resumes := e.sb.FaultStats(); resumes != 0 {
+		t.Fatalf("the data channel was resumed %d times during a fault-free upload", resumes)
+	}
 	if dups*1000 >= msgs {
 		t.Fatalf("%d of %d messages were resent to the AWS-like agent (%.2f %%); want < 0.1 %%", dups, msgs, 100*float64(dups)/float64(msgs))
+	}
+}
+
+// recordingConnRTO13 records the first frame a FrameConn reads and the
+// error that ended its reading.
+type recordingConnRTO13 struct {
+	datachannel.FrameConn
+	mu    sync.Mutex
+	first []byte
+	err   error
+}
+
+func (c *recordingConnRTO13) ReadFrame(ctx context.Context) ([]byte, error) {
+	f, err := c.FrameConn.ReadFrame(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	if err == nil && c.first == nil {
+		c.first = f
+	}
+	return f, err
+}
+
+// TestAWSLikeAgentStartsWithSessionStateAndHangsUp: the default agent's
+// first frame is agent_session_state (seq 0, flags 3, SessionState
+// Connected), as AWS's agent sends, and at the end of the session it drops
+// the websocket without a close frame; the fast agent starts with the
+// handshake.
+func TestAWSLikeAgentStartsWithSessionStateAndHangsUp(t *testing.T) {
+	for _, fast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fast=%v", fast), func(t *testing.T) {
+			e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.FastAgent = fast })
+			api := apiClient(t, e)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			sess, err := api.StartSession(ctx, e.sb.Instances[0].ID, transport.SSHDocument, nil, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := datachannel.DialFrameConn(ctx, sess.StreamURL, sess.Token, uuid.NewString(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &recordingConnRTO13{FrameConn: ws}
+			dc := datachannel.NewSession(rec, datachannel.Config{Role: datachannel.RoleClient})
+			defer dc.Close()
+			if _, err := dc.ClientHandshake(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := api.TerminateSession(ctx, sess.ID); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-dc.Done():
+			case <-ctx.Done():
+				t.Fatal("the session did not end after TerminateSession")
+			}
+			if dc.ChannelClosed() == nil {
+				t.Fatal("no channel_closed before the end")
+			}
+			rec.mu.Lock()
+			first, rerr := rec.first, rec.err
+			rec.mu.Unlock()
+			m, err := datachannel.Unmarshal(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast {
+				if m.Type == datachannel.TypeAgentSessionState {
+					t.Fatal("the fast agent sent agent_session_state")
+				}
+				return
+			}
+			var st struct {
+				SchemaVersion           int
+				SessionState, SessionId string
+			}
+			if m.Type != datachannel.TypeAgentSessionState || m.SequenceNumber != 0 || m.Flags != 3 ||
+				json.Unmarshal(m.Payload, &st) != nil || st.SessionState != "Connected" || st.SessionId != sess.ID {
+				t.Fatalf("first frame %s seq %d flags %d payload %s; want agent_session_state, 0, 3, Connected for %s",
+					m.Type, m.SequenceNumber, m.Flags, m.Payload, sess.ID)
+			}
+			if code := websocket.CloseStatus(rerr); code != -1 {
+				t.Fatalf("the agent closed with status %d (%v); want no close frame", code, rerr)
+			}
+		})
 	}
 }

@@ -285,9 +285,10 @@ func sendSessionState(ctx context.Context, conn datachannel.FrameConn, sessionID
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return conn.WriteFrame(wctx, frame)
+	// Not a context that is cancelled afterwards: the websocket adapter
+	// closes the connection when the first cancellable context it sees
+	// ends (datachannel.WebSocket.opCtx).
+	return conn.WriteFrame(ctx, frame)
 }
 
 // pump copies the destination's output to the client, paced like AWS's
