@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -79,6 +80,21 @@ func TestUploadToAWSLikeAgentResendsLittle(t *testing.T) {
 	dups := e.sb.DataChannelDuplicates("")
 	t.Logf("%d MiB up in %s (%.1f MiB/s): %d of %d messages resent (%.3f %%)",
 		size>>20, took.Round(time.Millisecond), float64(size>>20)/took.Seconds(), dups, msgs, 100*float64(dups)/float64(msgs))
+	// The same count through the admin endpoint.
+	req, _ := http.NewRequest(http.MethodGet, e.sb.URL+"/_sandbox/datachannel", nil)
+	req.Header.Set("Authorization", "Bearer "+e.sb.AdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts struct {
+		Dups int `json:"duplicates_received"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&counts)
+	resp.Body.Close()
+	if err != nil || counts.Dups != dups {
+		t.Fatalf("GET /_sandbox/datachannel: %+v, %v; want %d duplicates", counts, err, dups)
+	}
 	if _, resumes := e.sb.FaultStats(); resumes != 0 {
 		t.Fatalf("the data channel was resumed %d times during a fault-free upload", resumes)
 	}

@@ -117,6 +117,7 @@ func TestAdminEndpointsNeedTheSecret(t *testing.T) {
 	for _, c := range []struct{ method, path, body string }{
 		{"PUT", "/_sandbox/faults", `{"drop":1}`},
 		{"GET", "/_sandbox/faults", ""},
+		{"GET", "/_sandbox/datachannel", ""},
 		{"PUT", "/_sandbox/latency", `{"*":"10s"}`},
 		{"PUT", "/_sandbox/throttle", `{"*":"100%"}`},
 		{"GET", "/_sandbox/instances", ""},

@@ -83,6 +83,19 @@ func (sb *Sandbox) DataChannelDuplicates(sessionID string) int {
 	return sb.agent.DuplicatesReceived(sessionID)
 }
 
+// dataChannelHandler is the admin endpoint GET /_sandbox/datachannel
+// [?session=ID]: {"duplicates_received":N} for one session, or every
+// session without ?session.
+func (sb *Sandbox) dataChannelHandler(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		http.Error(w, "use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]int{"duplicates_received": sb.DataChannelDuplicates(r.URL.Query().Get("session"))})
+}
+
 // FaultStats returns the data-channel faults injected so far and how many
 // times clients resumed a data channel.
 func (sb *Sandbox) FaultStats() (fault.Stats, int) {

@@ -227,6 +227,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	mux.Handle("/v1/data-channel/", dcHandler)
 	admin := http.NewServeMux()
 	admin.HandleFunc("/_sandbox/faults", sb.faultsHandler)
+	admin.HandleFunc("/_sandbox/datachannel", sb.dataChannelHandler)
 	admin.HandleFunc("/_sandbox/instances/", sb.instancesAdminHandler)
 	sb.registerAdmin(admin)
 	sb.registerSTSAdmin(admin)
