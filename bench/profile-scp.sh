@@ -26,7 +26,10 @@ go test -c -o "$out/e2e.test" ./e2e
 ) &
 # perf follows the test's whole process tree (the sandbox, sshd, scp, ssh
 # and jitssh proxy) and nothing else on the machine.
+# The fast sandbox agent by default: the profile is of jitssh's own cost,
+# not of the AWS-like agent's pacing (JITSSH_BENCH_FAST_AGENT= to profile that).
 (cd e2e && TMPDIR="$out/tmp" JITSSH_BENCH_SIZE="$size" JITSSH_BENCH_DIRECTION="$dirn" \
+	JITSSH_BENCH_FAST_AGENT="${JITSSH_BENCH_FAST_AGENT-1}" \
 	perf record -g -F 999 -o "$out/perf.data" -- \
 	"$out/e2e.test" -test.run '^$' -test.bench '^BenchmarkSCP$' -test.benchtime 1x \
 	-test.cpuprofile "$out/sandbox.prof") 2>&1 | grep '^scp' || true
