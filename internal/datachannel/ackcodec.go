@@ -47,16 +47,12 @@ func ackSequenceID(p []byte) (int64, string, error) {
 	return ack.AcknowledgedMessageSequenceNumber, ack.AcknowledgedMessageID, nil
 }
 
-// canonicalAckSequence matches
+// canonicalAck matches
 // {"AcknowledgedMessageType":"S","AcknowledgedMessageId":"S","AcknowledgedMessageSequenceNumber":N,"IsSequentialMessage":B}
-// where S has no quote, backslash or control character, N is an integer and
-// B is true or false: text on which encoding/json cannot disagree.
-func canonicalAckSequence(p []byte) (int64, bool) {
-	n, _, ok := canonicalAck(p)
-	return n, ok
-}
-
-// canonicalAck is canonicalAckSequence that also returns the id.
+// where S has no quote, backslash or control character (and the id only
+// ASCII), N is an integer and B is true or false: text on which
+// encoding/json cannot disagree. It returns the sequence number and the
+// message id.
 func canonicalAck(p []byte) (int64, []byte, bool) {
 	var id []byte
 	lit := func(s string) bool {

@@ -240,6 +240,36 @@ func (h *Handler) input(dc *datachannel.Session) io.Reader {
 	return &perMessageReader{r: dc, cost: AWSMessageCost, stall: AWSStall, stallEvery: AWSStallEvery}
 }
 
+// output is where the agent's multiplexer writes its frames to the
+// client: the session itself for the fast agent; for the AWS-like one in
+// messages of at most 1024 bytes with 1 ms after each, as AWS's agent
+// reads its smux pipe (pump does the same for a single stream).
+func (h *Handler) output(dc *datachannel.Session) io.Writer {
+	if h.Fast {
+		return dc
+	}
+	return pacedWriter{dc}
+}
+
+// pacedWriter writes in messages of at most DefaultMaxPayload bytes and
+// sleeps 1 ms after each.
+type pacedWriter struct{ w io.Writer }
+
+func (p pacedWriter) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), datachannel.DefaultMaxPayload)
+		m, err := p.w.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+		time.Sleep(time.Millisecond)
+	}
+	return n, nil
+}
+
 // perMessageReader reads at most one protocol message's worth at a time
 // and spends cost per read, on average (it sleeps once the time owed
 // reaches a millisecond, as short sleeps overshoot), plus stall after
@@ -411,7 +441,7 @@ func (h *Handler) serveMux(ctx context.Context, sess *world.Session, dc *datacha
 	srv, err := mux.Server(keepOpen{struct {
 		io.Reader
 		io.Writer
-	}{h.input(dc), dc}}, clientVersion)
+	}{h.input(dc), h.output(dc)}}, clientVersion)
 	if err != nil {
 		return err
 	}
