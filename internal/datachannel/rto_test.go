@@ -1,6 +1,7 @@
 package datachannel
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -211,5 +212,40 @@ func TestAckOnDeliveryAcknowledgesAfterTheNextRead(t *testing.T) {
 	}
 	if d := agent.DuplicatesReceived(); d != 0 {
 		t.Fatalf("%d duplicates received", d)
+	}
+}
+
+func TestAckOnDeliveryLeavesADuplicateOfUndeliveredDataToTheFirstAck(t *testing.T) {
+	ca, cb := memPipe()
+	client := NewSession(ca, Config{Role: RoleClient})
+	agent := NewSession(cb, Config{Role: RoleAgent, AckOnDelivery: true})
+	defer client.Close()
+	defer agent.Close()
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	// Nobody reads: after the initial RTO (200 ms) the client probes.
+	deadline := time.Now().Add(3 * time.Second)
+	for agent.DuplicatesReceived() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if agent.DuplicatesReceived() == 0 {
+		t.Fatal("the client never resent its unacknowledged message")
+	}
+	client.mu.Lock()
+	n := len(client.unacked)
+	client.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the duplicate of an undelivered message was acknowledged (%d unacknowledged)", n)
+	}
+	buf := make([]byte, 16)
+	if k, err := agent.Read(buf); err != nil || string(buf[:k]) != "x" {
+		t.Fatalf("Read = %q, %v", buf[:k], err)
+	}
+	go agent.Read(buf) // acknowledges the delivered message, then waits
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := client.Flush(ctx); err != nil {
+		t.Fatalf("not acknowledged after delivery: %v", err)
 	}
 }
