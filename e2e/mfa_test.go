@@ -391,7 +391,7 @@ func TestMFASessionSharedWithAWSCLI(t *testing.T) {
 		t.Fatalf("jitssh ls:\n%s", s)
 	}
 	out, err := awsCLIMFA(t, vars, "", "sts", "get-caller-identity", "--profile", "mfa")
-	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/aws-go-sdk-") {
+	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/carol") {
 		t.Fatalf("aws CLI on jitssh's cache: %v\n%s", err, out)
 	}
 	if n := e.assumeRoleCalls(t) - before; n != 1 {
@@ -408,7 +408,7 @@ func TestMFASessionSharedWithAWSCLI(t *testing.T) {
 	}
 	fresh = append(fresh, "HOME="+home)
 	out, err = awsCLIMFA(t, fresh, mfaCode(t, fresh, envFile, "mfa", "--next")+"\n", "sts", "get-caller-identity", "--profile", "mfa")
-	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/botocore-session-") {
+	if err != nil || !strings.Contains(out, "assumed-role/JitsshAdminMFA/carol") {
 		t.Fatalf("aws CLI with its own prompt: %v\n%s", err, out)
 	}
 	cmd := exec.Command(filepath.Join(binDir, "jitssh"), "ls")

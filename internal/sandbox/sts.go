@@ -170,7 +170,7 @@ func (sb *Sandbox) WebIdentityToken(subject, audience string, ttl time.Duration)
 }
 
 // writeRoleProfiles appends the role profiles to an AWS config file:
-// role_arn with source_profile (and mfa_serial), or with
+// role_arn with source_profile (its name the session's) and mfa_serial, or with
 // web_identity_token_file.
 func (sb *Sandbox) writeRoleProfiles(cfg *strings.Builder) {
 	for _, p := range sb.sts.profiles {
@@ -179,7 +179,9 @@ func (sb *Sandbox) writeRoleProfiles(cfg *strings.Builder) {
 			fmt.Fprintf(cfg, "web_identity_token_file = %s\nrole_session_name = %s\n", f.path, p.Name)
 			continue
 		}
-		fmt.Fprintf(cfg, "source_profile = %s\n", p.SourceProfile)
+		// role_session_name: else the SDK names the session
+		// aws-go-sdk-<time>, which names no one jitssh could log in as.
+		fmt.Fprintf(cfg, "source_profile = %s\nrole_session_name = %s\n", p.SourceProfile, p.SourceProfile)
 		if p.MFASerial != "" {
 			fmt.Fprintf(cfg, "mfa_serial = %s\n", p.MFASerial)
 		}

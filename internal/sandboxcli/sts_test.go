@@ -65,7 +65,7 @@ func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"[profile mfa]", "role_arn = " + role, "source_profile = carol", "mfa_serial = " + serial,
+	for _, want := range []string{"[profile mfa]", "role_arn = " + role, "source_profile = carol", "role_session_name = carol", "mfa_serial = " + serial,
 		"[profile webid]", "role_arn = arn:aws:iam::123456789012:role/JitsshWebIdentity", "web_identity_token_file = "} {
 		if !strings.Contains(string(cfg), want) {
 			t.Errorf("AWS config lacks %q:\n%s", want, cfg)
