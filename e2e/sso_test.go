@@ -298,7 +298,7 @@ func TestSSOAuthCodeLogin(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := e.command(ctx, []string{"BROWSER=" + browser}, "jitssh", "login", "--profile", "sso")
-	var stdout, stderr bytes.Buffer
+	var stdout, stderr lockedBuffer // read while jitssh writes
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
