@@ -7,8 +7,7 @@ import "os"
 // What differs on unix (platform_unix.go), in one place.
 
 // TTYPath is the console's input. Windows has no controlling terminal
-// device; the MFA prompt there is not supported yet (a console handle
-// takes no read deadline, so the prompt reports no terminal).
+// device: OpenTerminal reads CONIN$ and writes CONOUT$.
 const TTYPath = "CONIN$"
 
 // openCacheFlags: Windows' os.OpenFile has no O_NOFOLLOW or O_NONBLOCK.

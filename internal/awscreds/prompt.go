@@ -73,7 +73,7 @@ type Prompter interface {
 // TTYPrompter asks on the controlling terminal, opened directly: a
 // proxy's stdin and stdout are ssh's connection, never the user.
 type TTYPrompter struct {
-	Path    string        // TTYPath if ""
+	Path    string        // the user's terminal (OpenTerminal) if ""
 	Timeout time.Duration // PromptTimeout if 0
 	// Before is called before the prompt is written (e.g. to erase a
 	// status line drawn on the same terminal).
@@ -84,18 +84,14 @@ type TTYPrompter struct {
 // reads a line, asking again (up to PromptAttempts in all) while the
 // answer is not six digits.
 func (p TTYPrompter) Code(profile, serial string) (string, error) {
-	path := p.Path
-	if path == "" {
-		path = TTYPath
-	}
-	tty, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
+	tty, err := p.open()
+	switch {
+	case errors.Is(err, ErrBackground):
+		return "", &NoTerminalError{Profile: profile, Serial: serial, Background: true}
+	case err != nil:
 		return "", &NoTerminalError{Profile: profile, Serial: serial, Err: err}
 	}
 	defer tty.Close()
-	if background(tty) {
-		return "", &NoTerminalError{Profile: profile, Serial: serial, Background: true}
-	}
 	if p.Before != nil {
 		p.Before()
 	}
@@ -103,11 +99,28 @@ func (p TTYPrompter) Code(profile, serial string) (string, error) {
 	if timeout == 0 {
 		timeout = PromptTimeout
 	}
-	// A terminal is pollable: the deadline interrupts a pending read.
+	// The deadline interrupts a pending read (a unix terminal is
+	// pollable; Windows' console reads through a deadlineReader).
 	if err := tty.SetReadDeadline(time.Now().Add(timeout)); err != nil {
 		return "", &NoTerminalError{Profile: profile, Serial: serial, Err: err}
 	}
 	return readCode(tty, tty, profile, serial, timeout)
+}
+
+// open opens the user's terminal, or p.Path (tests' ptys) as unix's.
+func (p TTYPrompter) open() (Terminal, error) {
+	if p.Path == "" {
+		return OpenTerminal()
+	}
+	f, err := os.OpenFile(p.Path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	if background(f) {
+		f.Close()
+		return nil, ErrBackground
+	}
+	return f, nil
 }
 
 // readCode runs the prompt over r and w (the terminal, or a test's).
@@ -152,8 +165,3 @@ func (c FixedCode) Code(profile, serial string) (string, error) {
 	}
 	return code, nil
 }
-
-// InBackground reports whether this process is in a background process
-// group of tty, its controlling terminal (never on Windows): reading it
-// would stop the process until someone brings it to the foreground.
-func InBackground(tty *os.File) bool { return background(tty) }

@@ -123,16 +123,7 @@ const signInQuestionWait = 2 * time.Minute
 // in the background of its terminal gets none (reading it would stop the
 // process until someone brings it to the foreground).
 func openTTY() (io.ReadWriteCloser, error) {
-	tty, err := os.OpenFile(awscreds.TTYPath, os.O_RDWR, 0)
-	if err != nil {
-		return nil, err
-	}
-	bg := awscreds.InBackground(tty)
-	if bg {
-		tty.Close()
-		return nil, errors.New("jitssh runs in the background of its terminal")
-	}
-	return tty, nil
+	return awscreds.OpenTerminal()
 }
 
 // ssoReady makes sure the SSO session behind opts' profile (if it uses
