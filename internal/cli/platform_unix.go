@@ -36,3 +36,6 @@ func pointAtNull(f, null *os.File) {
 func findSSH() (string, error) {
 	return exec.LookPath("ssh")
 }
+
+// startAgentHint is how to start an ssh-agent for this shell.
+const startAgentHint = "start one with `eval $(ssh-agent)`"

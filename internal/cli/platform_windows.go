@@ -55,3 +55,7 @@ func findSSH() (string, error) {
 	}
 	return "", fmt.Errorf("%w; nor is %s there (add the OpenSSH Client: Settings > System > Optional features)", err, builtin)
 }
+
+// startAgentHint is how to start Windows' ssh-agent service (an
+// administrator enables it once).
+const startAgentHint = "start the OpenSSH Authentication Agent service: `Get-Service ssh-agent | Set-Service -StartupType Manual; Start-Service ssh-agent` in an administrator's PowerShell"

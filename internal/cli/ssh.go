@@ -326,7 +326,7 @@ func agentKey(g *globals, store string, lifetime time.Duration, user, instanceID
 	ag, err := sshkeys.DialAgent("")
 	if err != nil {
 		if store == keyStoreAgent {
-			return "", none, fmt.Errorf("--key-store agent: %w (start one with `eval $(ssh-agent)`, or use --key-store file)", err)
+			return "", none, fmt.Errorf("--key-store agent: %w (%s, or use --key-store file)", err, startAgentHint)
 		}
 		g.logger().Info("no ssh-agent: the ephemeral key goes to a private file", "why", err)
 		return "", none, nil
