@@ -11,12 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
-	"unicode/utf16"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
+	"github.com/jitssh/jitssh/internal/pyjson"
 )
 
 // Token is one entry of the SSO token cache, in the format the AWS CLI
@@ -223,88 +221,13 @@ func (c Cache) RegistrationPath(s *Session) string {
 // RegistrationKey is the registration cache file's name without ".json".
 func RegistrationKey(s *Session) string {
 	fields := map[string]string{
-		"region":       pyString(s.Region),
-		"scopes":       pyStrings(s.Scopes),
-		"session_name": pyOptString(s.Name),
-		"startUrl":     pyString(s.StartURL),
-		"tool":         pyString("botocore"),
+		"region":       pyjson.String(s.Region),
+		"scopes":       pyjson.Strings(s.Scopes),
+		"session_name": pyjson.OptString(s.Name),
+		"startUrl":     pyjson.String(s.StartURL),
+		"tool":         pyjson.String("botocore"),
 	}
-	return sha1Hex(pyObject(fields))
-}
-
-// pyObject is Python's json.dumps(d, sort_keys=True) of an object whose
-// values are already encoded (ASCII keys, default separators).
-func pyObject(fields map[string]string) string {
-	names := make([]string, 0, len(fields))
-	for k := range fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(pyString(k))
-		b.WriteString(": ")
-		b.WriteString(fields[k])
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-func pyOptString(s string) string {
-	if s == "" {
-		return "null"
-	}
-	return pyString(s)
-}
-
-func pyStrings(ss []string) string {
-	if ss == nil {
-		return "null"
-	}
-	parts := make([]string, len(ss))
-	for i, s := range ss {
-		parts[i] = pyString(s)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
-}
-
-// pyString is Python's json.dumps of a str (ensure_ascii): '"' and '\\'
-// escaped, \b \f \n \r \t by name, other control characters and every
-// non-ASCII character as \uXXXX (UTF-16 surrogate pairs above U+FFFF).
-func pyString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\b':
-			b.WriteString(`\b`)
-		case r == '\f':
-			b.WriteString(`\f`)
-		case r < 0x20 || (r >= 0x7f && r <= 0xffff):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		case r > 0xffff:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return sha1Hex(pyjson.Object(fields))
 }
 
 // read returns the file's contents, at most maxCacheFile bytes; a missing

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
+
+	"github.com/jitssh/jitssh/internal/pyjson"
 )
 
 // Status is what the token cache says about a session, for `doctor`.
@@ -170,11 +172,11 @@ func (c *Client) roleCachePath() string {
 
 // RoleCacheKey is the AWS CLI's cache key of s's role credentials.
 func RoleCacheKey(s *Session) string {
-	key := `{"accountId":` + pyString(s.AccountID) + `,"roleName":` + pyString(s.RoleName)
+	key := `{"accountId":` + pyjson.String(s.AccountID) + `,"roleName":` + pyjson.String(s.RoleName)
 	if s.Name != "" {
-		key += `,"sessionName":` + pyString(s.Name) + "}"
+		key += `,"sessionName":` + pyjson.String(s.Name) + "}"
 	} else {
-		key += `,"startUrl":` + pyString(s.StartURL) + "}"
+		key += `,"startUrl":` + pyjson.String(s.StartURL) + "}"
 	}
 	return sha1Hex(key)
 }
