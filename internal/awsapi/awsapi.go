@@ -110,6 +110,10 @@ type Client struct {
 	sts    *sts.Client
 	iam    *iam.Client
 	creds  aws.CredentialsProvider // the SDK's cached provider (credentials.go)
+	// http dials the websockets (network.go); ssmMessages is the
+	// ssmmessages endpoint override, "" for none.
+	http        *http.Client
+	ssmMessages string
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -167,14 +171,23 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if cfg.Region == "" {
 		return nil, ErrNoRegion
 	}
+	ssmMessages, err := serviceEndpoint(ctx, SSMMessagesService, cfg.ConfigSources)
+	if err == nil && ssmMessages != "" {
+		_, err = parseEndpoint(SSMMessagesService, ssmMessages)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
 	return &Client{
-		Region: cfg.Region,
-		ec2:    ec2.NewFromConfig(cfg),
-		eic:    ec2instanceconnect.NewFromConfig(cfg),
-		ssm:    ssm.NewFromConfig(cfg),
-		sts:    sts.NewFromConfig(cfg),
-		iam:    iam.NewFromConfig(cfg),
-		creds:  cfg.Credentials,
+		http:        httpClientOf(cfg.HTTPClient),
+		ssmMessages: ssmMessages,
+		Region:      cfg.Region,
+		ec2:         ec2.NewFromConfig(cfg),
+		eic:         ec2instanceconnect.NewFromConfig(cfg),
+		ssm:         ssm.NewFromConfig(cfg),
+		sts:         sts.NewFromConfig(cfg),
+		iam:         iam.NewFromConfig(cfg),
+		creds:       cfg.Credentials,
 	}, nil
 }
 
@@ -379,9 +392,23 @@ func (c *Client) SendSSHPublicKey(ctx context.Context, instanceID, osUser, pubKe
 
 // Session is a started SSM session.
 type Session struct {
-	ID        string
+	ID string
+	// StreamURL is the data channel's websocket URL: the service's, with
+	// the ssmmessages endpoint override applied.
 	StreamURL string
 	Token     string
+	// HTTPClient dials StreamURL (Client.HTTPClient); nil means
+	// http.DefaultClient.
+	HTTPClient *http.Client
+}
+
+// session makes the Session of a StartSession or ResumeSession answer.
+func (c *Client) session(id, streamURL, token *string) (*Session, error) {
+	u, err := RewriteStreamURL(aws.ToString(streamURL), c.ssmMessages)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{ID: aws.ToString(id), StreamURL: u, Token: aws.ToString(token), HTTPClient: c.http}, nil
 }
 
 // StartSession starts an SSM session on target with the given document.
@@ -397,7 +424,7 @@ func (c *Client) StartSession(ctx context.Context, target, document string, para
 	if err != nil {
 		return nil, explain("ssm:StartSession", err)
 	}
-	return &Session{ID: aws.ToString(out.SessionId), StreamURL: aws.ToString(out.StreamUrl), Token: aws.ToString(out.TokenValue)}, nil
+	return c.session(out.SessionId, out.StreamUrl, out.TokenValue)
 }
 
 // TerminateSession ends an SSM session.

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -54,10 +55,12 @@ type EICESigning struct {
 	Credentials  aws.CredentialsProvider
 	Region       string
 	BaseEndpoint string
+	// HTTPClient dials the tunnel's websocket (Client.HTTPClient).
+	HTTPClient *http.Client
 }
 
 // EICESigning returns the client's signing configuration for OpenTunnel.
 func (c *Client) EICESigning() EICESigning {
 	o := c.eic.Options()
-	return EICESigning{Credentials: o.Credentials, Region: o.Region, BaseEndpoint: aws.ToString(o.BaseEndpoint)}
+	return EICESigning{Credentials: o.Credentials, Region: o.Region, BaseEndpoint: aws.ToString(o.BaseEndpoint), HTTPClient: c.http}
 }

@@ -23,5 +23,5 @@ func (c *Client) ResumeSession(ctx context.Context, id string) (*Session, error)
 	if aws.ToString(out.TokenValue) == "" {
 		return nil, fmt.Errorf("resume session %s: %w", id, ErrSessionTimedOut)
 	}
-	return &Session{ID: aws.ToString(out.SessionId), StreamURL: aws.ToString(out.StreamUrl), Token: aws.ToString(out.TokenValue)}, nil
+	return c.session(out.SessionId, out.StreamUrl, out.TokenValue)
 }

@@ -99,6 +99,7 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 	var dc *datachannel.Session
 	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), transport.CauseDataChannel, func(ctx context.Context) (err error) {
 		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
+			HTTPClient: sess.HTTPClient,
 			// The session's logger reports the agent's ConnectToPortError.
 			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
 			Resume: func(ctx context.Context) (string, string, error) {

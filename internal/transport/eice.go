@@ -54,7 +54,7 @@ func (t EICE) Dial(ctx context.Context, inst targets.Instance, port int) (Conn, 
 		ep = &found
 	}
 	s := t.API.EICESigning()
-	d := &eice.Dialer{Credentials: s.Credentials, Region: s.Region, BaseEndpoint: s.BaseEndpoint}
+	d := &eice.Dialer{Credentials: s.Credentials, Region: s.Region, BaseEndpoint: s.BaseEndpoint, HTTPClient: s.HTTPClient}
 	var c Conn
 	err := Within(ctx, t.Timeouts.OpenTimeout(), fmt.Sprintf("EC2 Instance Connect Endpoint %s to open a tunnel to %s (%s port %d)", ep.ID, inst.ID, inst.PrivateIP, port),
 		"the endpoint did not connect: a security group of the endpoint or the instance may not allow it, or the instance is not listening on that port",

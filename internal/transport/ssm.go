@@ -114,7 +114,8 @@ func OpenTunnelWith(ctx context.Context, api SessionAPI, instanceID string, port
 		func(ctx context.Context) error {
 			var err error
 			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-				Session: datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
+				HTTPClient: sess.HTTPClient,
+				Session:    datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
 				// AWS closes data channels about hourly, and networks drop: resume
 				// the same session rather than lose the SSH connection.
 				Resume: func(ctx context.Context) (string, string, error) {
