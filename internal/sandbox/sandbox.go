@@ -94,6 +94,18 @@ type Config struct {
 	// SetLatency, SetThrottle and the admin endpoints change them at run
 	// time.
 	Latency, Throttle map[string]string
+	// TLS serves the API listener (APIs, the data channel, EICE's
+	// /openTunnel, Identity Center) over HTTPS and WSS with a certificate
+	// of a CA made for this sandbox, written to the state directory
+	// (CAFile) and named by the env file's AWS_CA_BUNDLE
+	// (`jitssh-sandbox up --tls`).
+	TLS bool
+	// HostName, when set, is the host name in the sandbox's URLs and (with
+	// TLS) its certificate instead of the listener's IP address: a name
+	// that resolves nowhere, for clients that reach the sandbox through a
+	// proxy, which Go's proxy selection never uses for loopback addresses
+	// (`jitssh-sandbox up --host-name`).
+	HostName string
 	// Fail are per-API fail rules (the throttle forms): the calls they
 	// pick are answered with HTTP 500, as a service failing inside.
 	Fail   map[string]string
@@ -135,7 +147,10 @@ type InstanceInfo struct {
 
 // Sandbox is a running local AWS.
 type Sandbox struct {
-	URL string // API and data-channel endpoint, http://127.0.0.1:PORT
+	URL string // API and data-channel endpoint, http://127.0.0.1:PORT (https:// with Config.TLS; Config.HostName for the address)
+	// CABundle is the PEM file of the sandbox's CA certificate with
+	// Config.TLS (AWS_CA_BUNDLE in Env and the env file), else "".
+	CABundle string
 	// AdminToken is the secret of the /_sandbox/ admin endpoints (see
 	// Config.AdminToken).
 	AdminToken string
@@ -315,7 +330,15 @@ func (sb *Sandbox) Env() []string {
 		"AWS_REGION=" + sb.World.Region,
 		"AWS_DEFAULT_REGION=" + sb.World.Region,
 		"AWS_EC2_METADATA_DISABLED=true",
-	}, sb.ssoEnv()...)
+	}, append(sb.caEnv(), sb.ssoEnv()...)...)
+}
+
+// caEnv is AWS_CA_BUNDLE naming the sandbox's CA with Config.TLS.
+func (sb *Sandbox) caEnv() []string {
+	if sb.CABundle == "" {
+		return nil
+	}
+	return []string{"AWS_CA_BUNDLE=" + sb.CABundle}
 }
 
 // DefaultUser is the OS user jitssh logs in as with the default identity:
@@ -373,6 +396,7 @@ func (sb *Sandbox) WriteFiles(envFile string) error {
 		fmt.Sprintf("JITSSH_SANDBOX_SSH_PORT=%d", sb.SSHPort),
 		"JITSSH_SANDBOX_USER=" + sb.DefaultUser(),
 	}
+	vars = append(vars, sb.caEnv()...)
 	vars = append(vars, sb.ssoEnv()...)
 	for _, kv := range vars {
 		k, v, _ := strings.Cut(kv, "=")

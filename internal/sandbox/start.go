@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
@@ -62,7 +65,10 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 			ln.Close()
 		}
 	}()
-	sb.URL = "http://" + ln.Addr().String()
+	tlsCfg, err := sb.setURL(cfg, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		return nil, err
+	}
 	if err := sb.setupSTS(cfg.StateDir, acct); err != nil {
 		return nil, err
 	}
@@ -90,8 +96,34 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	// Coalesce writes as the client does: the data channel sends many
 	// small frames (docs/benchmarks.md).
-	sb.serve(datachannel.BatchListener(ln), mux)
+	// TLS above the batching: each batch is one write of records.
+	served := datachannel.BatchListener(ln)
+	if tlsCfg != nil {
+		served = tls.NewListener(served, tlsCfg)
+	}
+	sb.serve(served, mux)
 	return sb, nil
+}
+
+// setURL sets sb.URL for the API listener at addr: https:// with
+// Config.TLS (then the CA and the server's TLS configuration are made and
+// sb.CABundle set), the host name Config.HostName else the address.
+func (sb *Sandbox) setURL(cfg Config, addr *net.TCPAddr) (*tls.Config, error) {
+	host := addr.IP.String()
+	if cfg.HostName != "" {
+		host = cfg.HostName
+	}
+	hostPort := net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	if !cfg.TLS {
+		sb.URL = "http://" + hostPort
+		return nil, nil
+	}
+	tlsCfg, ca, err := newTLS(cfg.StateDir, addr.IP, cfg.HostName)
+	if err != nil {
+		return nil, err
+	}
+	sb.URL, sb.CABundle = "https://"+hostPort, ca
+	return tlsCfg, nil
 }
 
 // ErrNoHostBinary: the real sshd was asked for (sshd.OpenSSH) and
@@ -117,6 +149,9 @@ func applyDefaults(cfg *Config, acct *config.Account) error {
 	}
 	if err := CheckLoopback(cfg.Addr); err != nil && !cfg.AllowNonLoopback {
 		return err
+	}
+	if err := checkHostName(cfg.HostName); err != nil {
+		return fmt.Errorf("sandbox configuration: %w", err)
 	}
 	if cfg.AgentMaxPayload == 0 {
 		cfg.AgentMaxPayload = 32 << 10
@@ -214,8 +249,7 @@ func (sb *Sandbox) newSigner(cfg Config) (*signer.Signer, string, error) {
 // websocket, IAM Identity Center (by path) and the signed AWS APIs, with
 // the CloudTrail log opened.
 func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
-	sb.URL = "http://" + addr
-	wsBase := "ws://" + addr
+	wsBase := "ws" + strings.TrimPrefix(sb.URL, "http") // ws:// or wss://
 	if err := sb.setKnobs(cfg); err != nil {
 		return nil, err
 	}

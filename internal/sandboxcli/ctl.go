@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,18 +71,21 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 			default:
 				return fmt.Errorf("--output %q: want text or json", output)
 			}
-			base, token, err := sandboxBase(sandboxURL, envFile)
+			base, token, ca, err := sandboxBase(sandboxURL, envFile)
 			if err != nil {
 				return err
 			}
 			c.base, c.token = base, token
-			return nil
+			if ca != "" {
+				c.http.Transport, err = caTransport(ca)
+			}
+			return err
 		},
 	}
 	cmd.AddCommand(c.ssoCmd())
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&envFile, "env-file", "", "the environment file that jitssh-sandbox up --env-file wrote")
-	pf.StringVar(&sandboxURL, "url", "", "the sandbox's URL (http://127.0.0.1:PORT), instead of --env-file")
+	pf.StringVar(&sandboxURL, "url", "", "the sandbox's URL (http://127.0.0.1:PORT, or https:// with up --tls), instead of --env-file")
 	pf.StringVarP(&output, "output", "o", "text", "text or json")
 	cmd.AddCommand(c.rulesCmd("latency", "API=DURATION", "Show or replace the per-API latency rules"),
 		c.rulesCmd("throttle", "API=RULE", "Show or replace the per-API throttle rules (25%, 0.25, 5/s, 30/m, next:N)"),
@@ -93,16 +98,17 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 // sandboxBase finds the sandbox's URL and admin secret, and refuses
 // anything but loopback: these endpoints are the sandbox's, and a real
 // AWS_ENDPOINT_URL must never receive them (nor the secret).
-func sandboxBase(flagURL, envFile string) (base, token string, err error) {
+func sandboxBase(flagURL, envFile string) (base, token, ca string, err error) {
 	raw, from := flagURL, "--url"
-	token = os.Getenv(sandbox.EnvAdminToken)
+	token, ca = os.Getenv(sandbox.EnvAdminToken), os.Getenv("AWS_CA_BUNDLE")
 	if envFile != "" {
 		vars, err := readEnvFile(envFile)
 		if err != nil {
-			return "", "", err
+			return "", "", "", err
 		}
+		ca = vars["AWS_CA_BUNDLE"]
 		if vars["AWS_ENDPOINT_URL"] == "" || vars[sandbox.EnvAdminToken] == "" {
-			return "", "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL or %s: is it the environment file of a running jitssh-sandbox?", envFile, sandbox.EnvAdminToken)
+			return "", "", "", fmt.Errorf("%s sets no AWS_ENDPOINT_URL or %s: is it the environment file of a running jitssh-sandbox?", envFile, sandbox.EnvAdminToken)
 		}
 		token = vars[sandbox.EnvAdminToken]
 		if raw == "" {
@@ -113,20 +119,38 @@ func sandboxBase(flagURL, envFile string) (base, token string, err error) {
 		raw, from = os.Getenv("AWS_ENDPOINT_URL"), "AWS_ENDPOINT_URL"
 	}
 	if raw == "" {
-		return "", "", errors.New("no sandbox given: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source the env file")
+		return "", "", "", errors.New("no sandbox given: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source the env file")
 	}
 	if token == "" {
-		return "", "", fmt.Errorf("no admin secret: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source it to set %s", sandbox.EnvAdminToken)
+		return "", "", "", fmt.Errorf("no admin secret: pass --env-file FILE (from `jitssh-sandbox up --env-file FILE`), or source it to set %s", sandbox.EnvAdminToken)
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		return "", "", fmt.Errorf("%s: %q is not a sandbox URL (want http://127.0.0.1:PORT)", from, raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return "", "", "", fmt.Errorf("%s: %q is not a sandbox URL (want http://127.0.0.1:PORT)", from, raw)
 	}
 	host := u.Hostname()
 	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-		return "", "", fmt.Errorf("%s: %s is not on this machine's loopback: refusing to send sandbox admin requests there", from, raw)
+		return "", "", "", fmt.Errorf("%s: %s is not on this machine's loopback: refusing to send sandbox admin requests there (a sandbox with --host-name: pass --url https://127.0.0.1:PORT)", from, raw)
 	}
-	return "http://" + u.Host, token, nil
+	if u.Scheme == "http" {
+		ca = ""
+	}
+	return u.Scheme + "://" + u.Host, token, ca, nil
+}
+
+// caTransport trusts only the sandbox's CA certificate in file (the env
+// file's AWS_CA_BUNDLE) and never uses a proxy: admin requests go to the
+// loopback.
+func caTransport(file string) (*http.Transport, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read the sandbox's CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate: is it the sandbox's CA (AWS_CA_BUNDLE of its env file)?", file)
+	}
+	return &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}, nil
 }
 
 // readEnvFile reads the export lines of an env file written by `up`.

@@ -51,6 +51,8 @@ type upOptions struct {
 	configFile                             string
 	generate                               int
 	fastAgent, verbose, allowNonLoopback   bool
+	tls                                    bool
+	hostName                               string
 	faults                                 fault.Config
 	latency, throttle, fail                []string
 }
@@ -160,6 +162,8 @@ func (o *upOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
 	f.StringVar(&o.jit, "jit", "auto", "just-in-time users on instances with jit = true: auto (when root with sshd and nss-systemd), on or off")
 	f.BoolVar(&o.fastAgent, "fast-agent", false, "run the sandbox's fast agent (32 KiB messages, acknowledgement on receipt) instead of the AWS-like one (1024-byte messages 1 ms apart, acknowledgement after delivery)")
+	f.BoolVar(&o.tls, "tls", false, "serve HTTPS and WSS with a CA made for this sandbox (its certificate in the state directory, AWS_CA_BUNDLE in --env-file)")
+	f.StringVar(&o.hostName, "host-name", "", "a host name for the sandbox's URLs and certificate instead of its IP address (for clients behind a proxy that resolves it)")
 	f.Float64Var(&o.faults.Drop, "fault-drop", 0, "probability of dropping each data-channel frame (0-0.5)")
 	f.Float64Var(&o.faults.Duplicate, "fault-duplicate", 0, "probability of duplicating each data-channel frame")
 	f.Float64Var(&o.faults.Reorder, "fault-reorder", 0, "probability of delivering a data-channel frame after the next one")
@@ -213,7 +217,7 @@ func (o upOptions) sandboxConfig(m sshd.Mode, acct *config.Account, logger *slog
 	var err error
 	cfg := sandbox.Config{
 		Addr: o.addr, AllowNonLoopback: o.allowNonLoopback, StateDir: o.stateDir, HostBinary: o.hostBin, SSHMode: m, Account: acct,
-		Logger: logger,
+		Logger: logger, TLS: o.tls, HostName: o.hostName,
 	}
 	cfg.FastAgent = o.fastAgent
 	switch o.jit {

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+)
+
+// tlsAdvice explains a TLS certificate jitssh did not accept (API calls,
+// the data channel, EICE tunnels), on a line of its own; "" for other
+// errors. An unknown authority is, behind a corporate network, usually
+// TLS inspection: its CA must be named, never verification turned off.
+func tlsAdvice(err error) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		unknownP *x509.UnknownAuthorityError
+		host     x509.HostnameError
+		hostP    *x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		invalidP *x509.CertificateInvalidError
+	)
+	where := "the server"
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			where = "https://" + u.Host
+		}
+	}
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &unknownP):
+		return fmt.Sprintf("\n  the certificate of %s is not trusted: set AWS_CA_BUNDLE or ca_bundle in your AWS profile to your organisation's CA (TLS inspection), in PEM", where)
+	case errors.As(err, &host), errors.As(err, &hostP):
+		return fmt.Sprintf("\n  the certificate of %s is for another host name: check AWS_ENDPOINT_URL*, endpoint_url in your AWS profile and HTTPS_PROXY", where)
+	case errors.As(err, &invalid), errors.As(err, &invalidP):
+		return fmt.Sprintf("\n  the certificate of %s is not valid (expired, not yet valid or not for a server): check this machine's clock, else the server's certificate", where)
+	}
+	return ""
+}
