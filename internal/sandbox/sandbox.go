@@ -106,6 +106,10 @@ type Config struct {
 	// proxy, which Go's proxy selection never uses for loopback addresses
 	// (`jitssh-sandbox up --host-name`).
 	HostName string
+	// AcceptFrom, when set, is asked about each connection to the API
+	// listener: connections it refuses are closed at once, unserved (a
+	// test that must see every connection come through its proxy).
+	AcceptFrom func(remote net.Addr) bool
 	// Fail are per-API fail rules (the throttle forms): the calls they
 	// pick are answered with HTTP 500, as a service failing inside.
 	Fail   map[string]string

@@ -97,7 +97,11 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	// Coalesce writes as the client does: the data channel sends many
 	// small frames (docs/benchmarks.md).
 	// TLS above the batching: each batch is one write of records.
-	served := datachannel.BatchListener(ln)
+	var served net.Listener = ln
+	if cfg.AcceptFrom != nil {
+		served = filterListener{ln, cfg.AcceptFrom}
+	}
+	served = datachannel.BatchListener(served)
 	if tlsCfg != nil {
 		served = tls.NewListener(served, tlsCfg)
 	}
@@ -124,6 +128,23 @@ func (sb *Sandbox) setURL(cfg Config, addr *net.TCPAddr) (*tls.Config, error) {
 	}
 	sb.URL, sb.CABundle = "https://"+hostPort, ca
 	return tlsCfg, nil
+}
+
+// filterListener closes the connections its accept function refuses
+// (Config.AcceptFrom).
+type filterListener struct {
+	net.Listener
+	accept func(net.Addr) bool
+}
+
+func (l filterListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil || l.accept(c.RemoteAddr()) {
+			return c, err
+		}
+		c.Close()
+	}
 }
 
 // ErrNoHostBinary: the real sshd was asked for (sshd.OpenSSH) and
