@@ -83,3 +83,24 @@ func TestTLSSandboxWithCABundle(t *testing.T) {
 		}
 	})
 }
+
+// TestSSMMessagesEndpointOverride: SSM answers StartSession with its
+// public ssmmessages host whatever endpoint the client must use (here a
+// closed port); AWS_ENDPOINT_URL_SSMMESSAGES (a PrivateLink or FIPS
+// endpoint) takes its place in the stream URL, over TLS with the
+// endpoint's certificate.
+func TestSSMMessagesEndpointOverride(t *testing.T) {
+	e := newEnv(t, bestMode(t), withTLS, func(c *sandbox.Config) { c.StreamBase = "wss://127.0.0.1:1" })
+	web1 := infoByName(t, e.sb, "web-1")
+	if _, _, err := e.run3(nil, "jitssh", "ssh", "--transport", "ssm", "web-1", "--", "true"); err == nil {
+		t.Fatal("jitssh ssh reached the data channel at a closed port: the test proves nothing")
+	}
+	out, stderr, err := e.run3([]string{"AWS_ENDPOINT_URL_SSMMESSAGES=" + e.sb.URL}, "jitssh", "ssh", "--transport", "ssm", "web-1", "--", "hostname")
+	if err != nil || strings.TrimSpace(out) != web1.Hostname {
+		t.Fatalf("jitssh ssh with AWS_ENDPOINT_URL_SSMMESSAGES: %v\n%s%s", err, out, stderr)
+	}
+	out, stderr, err = e.run3([]string{"AWS_ENDPOINT_URL_SSMMESSAGES=ssmmessages.example"}, "jitssh", "ls")
+	if err == nil || !strings.Contains(stderr, `the configured ssmmessages endpoint "ssmmessages.example" is not usable: not an https:// URL`) {
+		t.Fatalf("jitssh ls with a bad AWS_ENDPOINT_URL_SSMMESSAGES: %v\n%s%s", err, out, stderr)
+	}
+}

@@ -106,6 +106,12 @@ type Config struct {
 	// proxy, which Go's proxy selection never uses for loopback addresses
 	// (`jitssh-sandbox up --host-name`).
 	HostName string
+	// StreamBase, when set, replaces the scheme, host and port of the
+	// stream URLs that StartSession and ResumeSession answer with (e.g.
+	// wss://ssmmessages.us-east-1.amazonaws.com:443, as AWS answers even
+	// to a client that must use a VPC endpoint): a test of the ssmmessages
+	// endpoint override. Default: the sandbox's own URL.
+	StreamBase string
 	// AcceptFrom, when set, is asked about each connection to the API
 	// listener: connections it refuses are closed at once, unserved (a
 	// test that must see every connection come through its proxy).

@@ -271,6 +271,9 @@ func (sb *Sandbox) newSigner(cfg Config) (*signer.Signer, string, error) {
 // the CloudTrail log opened.
 func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	wsBase := "ws" + strings.TrimPrefix(sb.URL, "http") // ws:// or wss://
+	if cfg.StreamBase != "" {
+		wsBase = strings.TrimSuffix(cfg.StreamBase, "/")
+	}
 	if err := sb.setKnobs(cfg); err != nil {
 		return nil, err
 	}
