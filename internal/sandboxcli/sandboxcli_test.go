@@ -109,6 +109,9 @@ func awsProfile(t *testing.T, vars map[string]string, profile string, args ...st
 		"AWS_PAGER=",
 		"AWS_MAX_ATTEMPTS=" + or(vars["AWS_MAX_ATTEMPTS"], "1"),
 	}
+	if ca := vars["AWS_CA_BUNDLE"]; ca != "" {
+		cmd.Env = append(cmd.Env, "AWS_CA_BUNDLE="+ca) // up --tls
+	}
 	for _, kv := range os.Environ() {
 		if strings.HasPrefix(kv, "PYENV_") || strings.HasPrefix(kv, "LANG=") {
 			cmd.Env = append(cmd.Env, kv)
