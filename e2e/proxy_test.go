@@ -83,8 +83,13 @@ func TestProxyCarriesEveryConnection(t *testing.T) {
 
 	// A wrong password: the proxy refuses, and jitssh says so.
 	_, stderr, err := e.run3([]string{"HTTPS_PROXY=" + p.URL("jit", "wrong")}, "jitssh", "ls")
-	if err == nil || !strings.Contains(stderr, "Proxy Authentication Required") {
+	if err == nil || !strings.Contains(stderr, "the proxy refused its credentials") {
 		t.Fatalf("jitssh ls with a wrong proxy password: %v, stderr:\n%s", err, stderr)
+	}
+	// No proxy where HTTPS_PROXY says.
+	_, stderr, err = e.run3([]string{"HTTPS_PROXY=http://127.0.0.1:1"}, "jitssh", "ls")
+	if err == nil || !strings.Contains(stderr, "could not be reached") {
+		t.Fatalf("jitssh ls with no proxy at HTTPS_PROXY: %v, stderr:\n%s", err, stderr)
 	}
 	if last := p.Requests()[len(p.Requests())-1]; last.Status != 407 {
 		t.Fatalf("the proxy answered %d to a wrong password, want 407", last.Status)

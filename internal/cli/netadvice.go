@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 )
 
@@ -34,6 +35,24 @@ func tlsAdvice(err error) string {
 		return fmt.Sprintf("\n  the certificate of %s is for another host name: check AWS_ENDPOINT_URL*, endpoint_url in your AWS profile and HTTPS_PROXY", where)
 	case errors.As(err, &invalid), errors.As(err, &invalidP):
 		return fmt.Sprintf("\n  the certificate of %s is not valid (expired, not yet valid or not for a server): check this machine's clock, else the server's certificate", where)
+	}
+	return ""
+}
+
+// proxyAdvice explains a proxy (HTTPS_PROXY, HTTP_PROXY) that could not
+// be used, on a line of its own; "" for other errors. Go's HTTP client
+// reports a proxy it could not reach as a "proxyconnect" error, and a
+// refused CONNECT only by its status text.
+func proxyAdvice(err error) string {
+	var (
+		op *net.OpError
+		ue *url.Error
+	)
+	switch {
+	case errors.As(err, &op) && op.Op == "proxyconnect":
+		return "\n  the proxy of HTTPS_PROXY (HTTP_PROXY for http://) could not be reached: check its address, or list the hosts to reach directly in NO_PROXY"
+	case errors.As(err, &ue) && ue.Err != nil && ue.Err.Error() == "Proxy Authentication Required":
+		return "\n  the proxy refused its credentials: put the user and password in the proxy URL, http://USER:PASSWORD@HOST:PORT (percent-encoded)"
 	}
 	return ""
 }

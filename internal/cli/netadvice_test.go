@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -34,5 +35,16 @@ func TestTLSAdvice(t *testing.T) {
 	}
 	if got := tlsAdvice(errors.New("connection refused")); got != "" {
 		t.Errorf("advice for a refused connection: %q", got)
+	}
+}
+
+func TestProxyAdvice(t *testing.T) {
+	refused := &url.Error{Op: "Post", URL: "https://ec2.us-east-1.amazonaws.com/", Err: errors.New("Proxy Authentication Required")}
+	if got := advise(fmt.Errorf("operation error EC2: %w", refused)).Error(); !strings.Contains(got, "the proxy refused its credentials") {
+		t.Errorf("407: %q", got)
+	}
+	unreachable := &url.Error{Op: "Post", URL: "https://ec2.us-east-1.amazonaws.com/", Err: &net.OpError{Op: "proxyconnect", Net: "tcp", Err: errors.New("connection refused")}}
+	if got := advise(unreachable).Error(); !strings.Contains(got, "the proxy of HTTPS_PROXY (HTTP_PROXY for http://) could not be reached") {
+		t.Errorf("proxyconnect: %q", got)
 	}
 }
