@@ -31,8 +31,10 @@ bold "1. Start the sandbox (a local AWS with simulated instances)"
 # Its summary goes to a file the demo shows once it is ready; its log (a
 # line per API call) to sandbox.log in the state directory. The env file
 # gives jitssh a state directory of the sandbox's own (JITSSH_STATE_DIR),
-# so nothing lands in your ~/.config or ~/.cache.
-sh_run "jitssh-sandbox up --env-file $work/env --state-dir $work/state 2>$work/up.txt &"
+# so nothing lands in your ~/.config or ~/.cache. --tls: HTTPS and WSS, as
+# AWS serves, with a CA of the sandbox's own that the env file names
+# (AWS_CA_BUNDLE, as for a corporate TLS-inspecting proxy; docs/networks.md).
+sh_run "jitssh-sandbox up --tls --env-file $work/env --state-dir $work/state 2>$work/up.txt &"
 sandbox_pid=$!
 for _ in $(seq 1 300); do
   [ -s "$work/env" ] && break
@@ -44,6 +46,8 @@ for _ in $(seq 1 50); do grep -q '^Ctrl-C' "$work/up.txt" && break; sleep 0.1; d
 cat "$work/up.txt"
 # shellcheck disable=SC1091
 sh_run ". $work/env"
+echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL, trusted through AWS_CA_BUNDLE=$AWS_CA_BUNDLE"
+case $AWS_ENDPOINT_URL in https://*) ;; *) echo "demo: the sandbox does not serve HTTPS" >&2; exit 1 ;; esac
 
 # field KEY [NAME]: KEY of the instance named NAME (default: the first) in
 # the instances file, which json.MarshalIndent writes one field per line.
