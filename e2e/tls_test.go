@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -98,6 +100,14 @@ func TestSSMMessagesEndpointOverride(t *testing.T) {
 	out, stderr, err := e.run3([]string{"AWS_ENDPOINT_URL_SSMMESSAGES=" + e.sb.URL}, "jitssh", "ssh", "--transport", "ssm", "web-1", "--", "hostname")
 	if err != nil || strings.TrimSpace(out) != web1.Hostname {
 		t.Fatalf("jitssh ssh with AWS_ENDPOINT_URL_SSMMESSAGES: %v\n%s%s", err, out, stderr)
+	}
+	// An endpoint whose certificate the CA bundle does not vouch for: the
+	// data channel's websocket verifies it, and the refusal is explained.
+	other := httptest.NewTLSServer(http.NotFoundHandler())
+	defer other.Close()
+	_, stderr, err = e.run3([]string{"AWS_ENDPOINT_URL_SSMMESSAGES=" + other.URL}, "jitssh", "ssh", "--transport", "ssm", "web-1", "--", "true")
+	if want := "the certificate of " + other.URL + " is not trusted"; err == nil || !strings.Contains(stderr, want) {
+		t.Fatalf("jitssh ssh with an untrusted ssmmessages endpoint: %v, stderr:\n%s\nwant %q", err, stderr, want)
 	}
 	out, stderr, err = e.run3([]string{"AWS_ENDPOINT_URL_SSMMESSAGES=ssmmessages.example"}, "jitssh", "ls")
 	if err == nil || !strings.Contains(stderr, `the configured ssmmessages endpoint "ssmmessages.example" is not usable: not an https:// URL`) {
