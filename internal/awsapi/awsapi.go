@@ -140,6 +140,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			// fleets, scp bursts): do not give up because a client-side
 			// retry budget ran out.
 			o.RateLimiter = ratelimit.None
+			o.Retryables = append([]retry.IsErrorRetryable{notRetryable}, o.Retryables...)
 		})
 	}))
 	// a profile the SDK cannot read either is reported by LoadDefaultConfig

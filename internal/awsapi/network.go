@@ -2,12 +2,16 @@ package awsapi
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
@@ -130,4 +134,35 @@ func RewriteStreamURL(streamURL, ep string) (string, error) {
 	s.Scheme = map[string]string{"https": "wss", "http": "ws"}[e.Scheme]
 	s.Host = e.Host
 	return s.String(), nil
+}
+
+// notRetryable tells the SDK's retryer that a refused server certificate
+// or a proxy refusing its credentials is final: the SDK retries every
+// failed send, and trying again only delays the explanation by the whole
+// retry budget (6 attempts with backoff: about 18 s).
+var notRetryable = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+	if IsConfigurationError(err) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
+})
+
+// IsConfigurationError reports whether err is a TLS certificate that was
+// not accepted or a proxy that refused its credentials: failures that
+// only a change of configuration (CA bundle, proxy URL) cures.
+func IsConfigurationError(err error) bool {
+	var (
+		verify *tls.CertificateVerificationError
+		ca     x509.UnknownAuthorityError
+		host   x509.HostnameError
+		inv    x509.CertificateInvalidError
+		ue     *url.Error
+	)
+	switch {
+	case errors.As(err, &verify), errors.As(err, &ca), errors.As(err, &host), errors.As(err, &inv):
+		return true
+	case errors.As(err, &ue) && ue.Err != nil && ue.Err.Error() == "Proxy Authentication Required":
+		return true
+	}
+	return false
 }

@@ -5,12 +5,17 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestRewriteStreamURL(t *testing.T) {
@@ -120,5 +125,35 @@ func TestHTTPClientTrustsTheCABundle(t *testing.T) {
 	resp.Body.Close()
 	if tr, ok := cl.HTTPClient().Transport.(*http.Transport); !ok || tr.Proxy == nil || tr.TLSClientConfig.InsecureSkipVerify {
 		t.Fatal("the websockets' transport has no proxy selection, or skips verification")
+	}
+}
+
+// TestUntrustedCertificateIsNotRetried: an API call to a server whose
+// certificate is not trusted fails after one attempt (the SDK would
+// retry a failed send until its budget is spent).
+func TestUntrustedCertificateIsNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			calls.Add(1)
+		}
+	}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	defer srv.Close()
+	testEnv(t, srv.URL)
+	cl, err := New(context.Background(), Options{Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = cl.CallerIdentity(context.Background())
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) || !IsConfigurationError(err) {
+		t.Fatalf("err = %v, want an unknown authority", err)
+	}
+	if n := calls.Load(); n != 1 || time.Since(start) > 5*time.Second {
+		t.Fatalf("%d connections in %v, want one attempt", n, time.Since(start))
 	}
 }
