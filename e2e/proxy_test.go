@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -25,7 +26,7 @@ var proxyVars = []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy
 
 // TestProxyCarriesEveryConnection: with HTTPS_PROXY naming an
 // authenticating CONNECT proxy, jitssh's API calls, the SSM data
-// channel's websocket and EICE's all go through it (the sandbox, named
+// channel's websocket (ssh, tunnel) and EICE's all go through it (the sandbox, named
 // sandbox.jitssh.test, accepts connections from the proxy only), and a
 // wrong proxy password fails.
 func TestProxyCarriesEveryConnection(t *testing.T) {
@@ -63,6 +64,18 @@ func TestProxyCarriesEveryConnection(t *testing.T) {
 			t.Fatalf("jitssh ssh --transport %s through the proxy: %v\n%s%s", tr, err, out, stderr)
 		}
 	}
+	// jitssh tunnel (the multiplexed port-forwarding session) too.
+	rt := startTunnel(t, e, "web-1", "0:22")
+	c, err := net.Dial("tcp", rt.ready.LocalAddress)
+	if err != nil {
+		t.Fatal(err)
+	}
+	banner := make([]byte, 4)
+	if _, err := io.ReadFull(c, banner); err != nil || string(banner) != "SSH-" {
+		t.Fatalf("through the tunnel through the proxy: %q, %v; stderr:\n%s", banner, err, rt.stderr.String())
+	}
+	c.Close()
+	rt.stop(t)
 	reqs := p.Requests()
 	if len(reqs) <= before {
 		t.Fatal("the ssh connections made no CONNECT through the proxy")
