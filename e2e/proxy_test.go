@@ -86,6 +86,11 @@ func TestProxyCarriesEveryConnection(t *testing.T) {
 			t.Errorf("CONNECT %s answered %d, want only %s answered 200", r.Target, r.Status, want)
 		}
 	}
+	// Each TLS connection named the sandbox (SNI), as the certificate
+	// checked against: the proxy only tunnelled.
+	if names := e.sb.TLSServerNames(); len(names) != 1 || names[sandboxHostName] == 0 {
+		t.Errorf("TLS server names (SNI) the sandbox saw: %v, want only %s", names, sandboxHostName)
+	}
 	if n := direct.Load(); n != 0 {
 		t.Fatalf("the sandbox refused %d direct connections: something bypassed the proxy", n)
 	}

@@ -191,6 +191,7 @@ type Sandbox struct {
 	agent       *agent.Handler
 	pub         *publicNet
 	mitm        mitmTable
+	sni         serverNames // TLS connections by SNI (Config.TLS)
 	cleanups    []func()
 	closeOnce   sync.Once
 }

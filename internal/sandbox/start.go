@@ -127,6 +127,7 @@ func (sb *Sandbox) setURL(cfg Config, addr *net.TCPAddr) (*tls.Config, error) {
 		return nil, err
 	}
 	sb.URL, sb.CABundle = "https://"+hostPort, ca
+	sb.sni.watch(tlsCfg)
 	return tlsCfg, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -117,6 +118,38 @@ func newTLS(dir string, ip net.IP, hostName string) (*tls.Config, string, error)
 		NextProtos:   []string{"http/1.1"},
 	}
 	return cfg, path, nil
+}
+
+// serverNames records the SNI of each TLS connection (TLSServerNames).
+type serverNames struct {
+	mu    sync.Mutex
+	names map[string]int
+}
+
+// watch makes cfg record the server name of each client hello.
+func (n *serverNames) watch(cfg *tls.Config) {
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		n.mu.Lock()
+		if n.names == nil {
+			n.names = map[string]int{}
+		}
+		n.names[hello.ServerName]++
+		n.mu.Unlock()
+		return nil, nil
+	}
+}
+
+// TLSServerNames returns how many TLS connections the API listener
+// accepted per server name the client sent (SNI; "" for none, as for an
+// IP address), with Config.TLS.
+func (sb *Sandbox) TLSServerNames() map[string]int {
+	sb.sni.mu.Lock()
+	defer sb.sni.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range sb.sni.names {
+		out[k] = v
+	}
+	return out
 }
 
 func serial() *big.Int {
