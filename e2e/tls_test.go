@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,7 +25,7 @@ func without(vars []string, name string) []string {
 // TestTLSSandboxWithCABundle: against the sandbox over HTTPS/WSS, every
 // connection jitssh makes trusts the CA of AWS_CA_BUNDLE, and of the
 // profile's ca_bundle: the API calls (ls), the SSM data channel's
-// websocket (ssh over ssm, tunnel) and EICE's (ssh over eice). Without
+// websocket (ssh over ssm, tunnel, shell) and EICE's (ssh over eice). Without
 // it, each fails saying what to set.
 func TestTLSSandboxWithCABundle(t *testing.T) {
 	e := newEnv(t, bestMode(t), withTLS)
@@ -49,6 +50,12 @@ func TestTLSSandboxWithCABundle(t *testing.T) {
 		saved := e.vars
 		e.vars = append(slices.Clone(e.vars), vars...)
 		defer func() { e.vars = saved }()
+		// jitssh shell (Standard_Stream over wss), with piped input.
+		sh := exec.Command(filepath.Join(binDir, "jitssh"), "shell", "web-1")
+		sh.Env, sh.Stdin = e.vars, strings.NewReader("echo $((6*7))\n")
+		if out, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(out), "42") {
+			t.Fatalf("jitssh shell over wss: %v\n%s", err, out)
+		}
 		rt := startTunnel(t, e, "web-1", "0:22")
 		c, err := net.Dial("tcp", rt.ready.LocalAddress)
 		if err != nil {
