@@ -90,6 +90,13 @@ bastion), old-1 (stopped). Public IPs are loopback addresses 127.X.Y.n
 whose SSH servers listen on port $JITSSH_SANDBOX_SSH_PORT (see
 docs/sandbox.md).
 
+--tls serves HTTPS and WSS, as AWS does, with a certificate of a CA made for
+this sandbox: its certificate is ca.pem in the state directory and the env
+file names it as AWS_CA_BUNDLE (the way a corporate TLS-inspecting proxy's CA
+is configured). --host-name NAME puts NAME in the URLs and the certificate
+instead of the address, for clients that reach the sandbox through an HTTPS
+proxy resolving NAME (see docs/networks.md).
+
 Instances run the real OpenSSH sshd (with jitssh-host as its
 AuthorizedKeysCommand) when /usr/sbin/sshd exists and jitssh-sandbox runs as
 root, and an embedded SSH server otherwise. Generated instances exist only
@@ -116,6 +123,9 @@ const upExample = `  jitssh-sandbox up --env-file /tmp/sandbox.env &
 
   # a just-in-time user (root, real sshd, nss-systemd): alice is in no file
   AWS_PROFILE=alice jitssh ssh alice@web-2 -- id
+
+  # HTTPS and WSS with the sandbox's own CA (AWS_CA_BUNDLE in the env file):
+  jitssh-sandbox up --tls --env-file /tmp/sandbox.env
 
   # a lossy network and AWS's hourly websocket close, every 5 seconds:
   jitssh-sandbox up --env-file /tmp/sandbox.env --fault-drop 0.05 --fault-close-after 5s
