@@ -38,7 +38,7 @@ func TestDataChannelRefusesWrongToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token+"x", datachannel.DialOptions{})
+	dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token+"x", datachannel.DialOptions{HTTPClient: sess.HTTPClient})
 	if err != nil {
 		t.Fatal(err) // the upgrade itself succeeds; the token is checked next
 	}

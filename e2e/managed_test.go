@@ -192,7 +192,7 @@ func TestManagedKeyPlacementNeedsSendCommand(t *testing.T) {
 	// The IAM boundary of the statements, with the SDK directly.
 	client := func(name string) *ssm.Client {
 		id := ident(name)
-		return ssm.New(ssm.Options{Region: f.Region, BaseEndpoint: aws.String(e.sb.URL), RetryMaxAttempts: 1,
+		return ssm.New(ssm.Options{Region: f.Region, BaseEndpoint: aws.String(e.sb.URL), RetryMaxAttempts: 1, HTTPClient: sandboxenv.HTTPClient(t, e.sb),
 			Credentials: credentials.NewStaticCredentialsProvider(id.AccessKeyID, id.SecretAccessKey, "")})
 	}
 	key, err := sshkeys.Generate("")

@@ -29,7 +29,7 @@ func TestMultiplexedPortForwarding(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{})
+		dc, err := datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{HTTPClient: sess.HTTPClient})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 // TestSSOProfileConnectsWithTheSandboxToken: a device sign-in to the
@@ -31,7 +32,7 @@ func TestSSOProfileConnectsWithTheSandboxToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	oidc := ssooidc.NewFromConfig(aws.Config{Region: e.sb.World.Region, BaseEndpoint: aws.String(e.sb.URL), RetryMaxAttempts: 1})
+	oidc := ssooidc.NewFromConfig(aws.Config{Region: e.sb.World.Region, BaseEndpoint: aws.String(e.sb.URL), RetryMaxAttempts: 1, HTTPClient: sandboxenv.HTTPClient(t, e.sb)})
 	reg, err := oidc.RegisterClient(ctx, &ssooidc.RegisterClientInput{ClientName: aws.String("e2e"), ClientType: aws.String("public"), Scopes: []string{"sso:account:access"}})
 	if err != nil {
 		t.Fatal(err)

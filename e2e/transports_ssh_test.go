@@ -12,6 +12,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 func infoByName(t *testing.T, sb *sandbox.Sandbox, name string) sandbox.InstanceInfo {
@@ -91,7 +92,7 @@ func TestDirectRefusesManInTheMiddle(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPut, e.sb.URL+"/_sandbox/instances/"+web1.ID+"/mitm", strings.NewReader(`{"enabled":true}`))
 	req.Header.Set("Authorization", "Bearer "+e.sb.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sandboxenv.HTTPClient(t, e.sb).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

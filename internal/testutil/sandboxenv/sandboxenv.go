@@ -8,7 +8,10 @@ package sandboxenv
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -95,4 +98,24 @@ func Modes(t testing.TB) []sshd.Mode {
 	}
 	t.Log("real sshd unavailable (needs /usr/sbin/sshd and root): testing the embedded SSH server only")
 	return []sshd.Mode{sshd.Embedded}
+}
+
+// HTTPClient is an HTTP client for requests a test makes to sb itself
+// (admin endpoints, SDK clients built in the test): it trusts sb's CA
+// when sb serves HTTPS (sandbox.Config.TLS) and never uses a proxy.
+func HTTPClient(t testing.TB, sb *sandbox.Sandbox) *http.Client {
+	t.Helper()
+	tr := &http.Transport{}
+	if sb.CABundle != "" {
+		b, err := os.ReadFile(sb.CABundle)
+		if err != nil {
+			t.Fatalf("read the sandbox's CA: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			t.Fatalf("%s holds no certificate", sb.CABundle)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool}
+	}
+	return &http.Client{Transport: tr}
 }
