@@ -207,7 +207,9 @@ func DefaultInstances() []world.Instance {
 }
 
 func (sb *Sandbox) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// The server's own complaints (a client that hung up during the TLS
+	// handshake, ...) go to the sandbox's log, not to stderr.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(sb.log.Handler(), slog.LevelDebug)}
 	sb.servers = append(sb.servers, srv)
 	go srv.Serve(ln)
 }
