@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 )
@@ -51,8 +53,11 @@ func TestTLSSandboxWithCABundle(t *testing.T) {
 		e.vars = append(slices.Clone(e.vars), vars...)
 		defer func() { e.vars = saved }()
 		// jitssh shell (Standard_Stream over wss), with piped input.
-		sh := exec.Command(filepath.Join(binDir, "jitssh"), "shell", "web-1")
-		sh.Env, sh.Stdin = e.vars, strings.NewReader("echo $((6*7))\n")
+		// (exit: this is about the websocket, not the end of piped input.)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sh := exec.CommandContext(ctx, filepath.Join(binDir, "jitssh"), "shell", "web-1")
+		sh.Env, sh.Stdin = e.vars, strings.NewReader("echo $((6*7))\nexit\n")
 		if out, err := sh.CombinedOutput(); err != nil || !strings.Contains(string(out), "42") {
 			t.Fatalf("jitssh shell over wss: %v\n%s", err, out)
 		}
