@@ -173,3 +173,14 @@ func (l batchListener) Accept() (net.Conn, error) {
 	}
 	return newBatchConn(c), nil
 }
+
+// SetWriteDeadline is ignored: Write only queues (the flusher writes), and
+// a deadline passed to the socket would fail the flusher's pending write
+// instead. crypto/tls sets one around its close_notify alert (5 s, then
+// "now") when it closes: on the socket, it discarded what was queued —
+// the last data-channel messages and the alert — so the peer saw a bare
+// hang-up. Close bounds the flush by itself.
+func (c *batchConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetDeadline sets the read deadline only (see SetWriteDeadline).
+func (c *batchConn) SetDeadline(t time.Time) error { return c.Conn.SetReadDeadline(t) }
