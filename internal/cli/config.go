@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -31,6 +32,10 @@ type configOptions struct {
 type configFlags struct {
 	file, user string
 	hosts      []string
+	// alive is --server-alive: ssh's ServerAliveInterval, so that an idle
+	// session over SSM outlives Session Manager's idle timeout (20
+	// minutes by default); 0 leaves the option out.
+	alive time.Duration
 }
 
 // blockOptions is the Host section's settings: jitssh's, with --host
@@ -41,6 +46,14 @@ func blockOptions(g *globals, f *configFlags) (sshconfig.Options, error) {
 		return o, err
 	}
 	o.ExtraHosts = f.hosts
+	switch {
+	case f.alive < 0:
+		return o, fmt.Errorf("--server-alive %v: give a duration such as 30s, or 0 to leave ServerAliveInterval out", f.alive)
+	case f.alive == 0:
+		o.ServerAliveInterval = -1
+	default:
+		o.ServerAliveInterval = int((f.alive + time.Second - 1) / time.Second) // whole seconds, rounded up
+	}
 	o.User = f.user
 	if o.User == "" {
 		c, err := g.config()
@@ -119,6 +132,7 @@ written. Host-key pins and jitssh's own config file are kept.`,
 	for _, c := range []*cobra.Command{print, install} {
 		c.Flags().StringVar(&f.user, "user", "", "login user the Host section sets (default: default_user from jitssh's config file, else none)")
 		c.Flags().StringArrayVar(&f.hosts, "host", nil, "additional Host pattern routed through jitssh (repeatable)")
+		c.Flags().DurationVar(&f.alive, "server-alive", sshconfig.DefaultServerAliveInterval*time.Second, "ssh's ServerAliveInterval, so idle sessions over SSM outlive Session Manager's idle timeout; 0 leaves it out")
 	}
 	cmd.AddCommand(print, install, uninstall)
 	return cmd

@@ -29,15 +29,21 @@ func TestConfigFlags(t *testing.T) {
 		user  string
 		hosts []string
 		err   string
+		alive int // ServerAliveInterval; 0: not checked (uninstall)
 	}{
-		{[]string{"print"}, "print", "", "ops", nil, ""},
-		{[]string{"print", "--user", "ec2-user", "--host", "*.eu-west-1", "--host", "web-*"}, "print", "", "ec2-user", []string{"*.eu-west-1", "web-*"}, ""},
-		{[]string{"install", "--file", "./ssh_config"}, "install", "./ssh_config", "ops", nil, ""},
-		{[]string{"install", "--user", "admin"}, "install", "", "admin", nil, ""},
-		{[]string{"uninstall", "--file", "x"}, "uninstall", "x", "ops", nil, ""},
-		{[]string{"print", "--file", "x"}, "", "", "", nil, "unknown flag: --file"},
-		{[]string{"uninstall", "--user", "x"}, "", "", "", nil, "unknown flag: --user"},
-		{[]string{"install", "extra"}, "", "", "", nil, "unknown command"},
+		{[]string{"print"}, "print", "", "ops", nil, "", 30},
+		{[]string{"print", "--user", "ec2-user", "--host", "*.eu-west-1", "--host", "web-*"}, "print", "", "ec2-user", []string{"*.eu-west-1", "web-*"}, "", 30},
+		{[]string{"install", "--file", "./ssh_config"}, "install", "./ssh_config", "ops", nil, "", 30},
+		{[]string{"install", "--user", "admin"}, "install", "", "admin", nil, "", 30},
+		{[]string{"install", "--server-alive", "2m"}, "install", "", "ops", nil, "", 120},
+		{[]string{"print", "--server-alive", "1500ms"}, "print", "", "ops", nil, "", 2},
+		{[]string{"print", "--server-alive", "0"}, "print", "", "ops", nil, "", -1},
+		{[]string{"print", "--server-alive", "soon"}, "", "", "", nil, "invalid argument", 0},
+		{[]string{"uninstall", "--file", "x"}, "uninstall", "x", "ops", nil, "", 0},
+		{[]string{"print", "--file", "x"}, "", "", "", nil, "unknown flag: --file", 0},
+		{[]string{"uninstall", "--user", "x"}, "", "", "", nil, "unknown flag: --user", 0},
+		{[]string{"uninstall", "--server-alive", "1s"}, "", "", "", nil, "unknown flag: --server-alive", 0},
+		{[]string{"install", "extra"}, "", "", "", nil, "unknown command", 0},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var sub string
@@ -64,6 +70,9 @@ func TestConfigFlags(t *testing.T) {
 			}
 			if b.User != c.user || !reflect.DeepEqual(b.ExtraHosts, c.hosts) || !filepath.IsAbs(b.JitsshPath) || b.KnownHostsFile == "" {
 				t.Errorf("block %+v; want user %q, hosts %q", b, c.user, c.hosts)
+			}
+			if c.alive != 0 && b.ServerAliveInterval != c.alive {
+				t.Errorf("ServerAliveInterval %d, want %d", b.ServerAliveInterval, c.alive)
 			}
 		})
 	}
