@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -209,6 +210,9 @@ type Session struct {
 	terminating bool
 	exitCode    *int
 	closedMsg   *ChannelClosed
+	// lastData is when stream data last went either way (UnixNano), for
+	// idle timeouts (LastStreamData).
+	lastData atomic.Int64
 
 	ids     *idSource
 	frames  [][]byte    // send's scratch (guarded by sendMu)
@@ -257,6 +261,7 @@ func NewSession(conn FrameConn, cfg Config) *Session {
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.readCond = sync.NewCond(&s.mu)
+	s.lastData.Store(time.Now().UnixNano())
 	s.connDone = make(chan struct{})
 	s.wg.Add(2)
 	go s.readLoop(conn, 0, s.connDone)
@@ -285,6 +290,9 @@ func (s *Session) recvType() string {
 // Write sends p as stream data, split into messages of at most MaxPayload
 // bytes. It blocks while the send window is full. Bytes are never rewritten.
 func (s *Session) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		s.lastData.Store(time.Now().UnixNano())
+	}
 	s.sendMu.Lock()
 	defer s.sendMu.Unlock()
 	n := 0
@@ -517,6 +525,11 @@ func (s *Session) ChannelClosed() *ChannelClosed {
 	defer s.mu.Unlock()
 	return s.closedMsg
 }
+
+// LastStreamData returns when stream data last went either way (sent with
+// Write or received from the peer), or when the session began: what
+// Session Manager's idle timeout measures.
+func (s *Session) LastStreamData() time.Time { return time.Unix(0, s.lastData.Load()) }
 
 // ExitCode returns the exit code reported by the agent, if any.
 func (s *Session) ExitCode() (int, bool) {
@@ -787,6 +800,7 @@ func (s *Session) acked(seq int64, id string) {
 }
 
 func (s *Session) receiveStream(m *Message) {
+	s.lastData.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	seq := m.SequenceNumber
 	switch {

@@ -86,6 +86,12 @@ type Config struct {
 	// default AWS-like one (agent.AWSLike: 1024-byte messages 1 ms
 	// apart, acknowledgement after delivery), for tests that need speed.
 	FastAgent bool
+	// IdleSessionTimeout and MaxSessionDuration override the account's
+	// Session Manager preferences (config's [session_preferences]) when
+	// not zero: a session with no stream data for IdleSessionTimeout, or
+	// any session at MaxSessionDuration, is ended with channel_closed as
+	// Session Manager does.
+	IdleSessionTimeout, MaxSessionDuration time.Duration
 	// AgentMaxPayload is the payload size the fast agent sends; 0
 	// means 32 KiB.
 	AgentMaxPayload int

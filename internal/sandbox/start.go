@@ -13,6 +13,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
@@ -166,6 +169,12 @@ func applyDefaults(cfg *Config, acct *config.Account) error {
 	if cfg.Fail == nil {
 		cfg.Fail = acct.Fail
 	}
+	if cfg.IdleSessionTimeout == 0 {
+		cfg.IdleSessionTimeout = acct.IdleSessionTimeout
+	}
+	if cfg.MaxSessionDuration == 0 {
+		cfg.MaxSessionDuration = acct.MaxSessionDuration
+	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
@@ -280,7 +289,8 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	}
 	dcHandler := &agent.Handler{World: sb.World, Logger: sb.log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
 		Fast: cfg.FastAgent, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
-		Netns: func(id string) *netns.NS { return sb.netns[id] }}
+		Netns:       func(id string) *netns.NS { return sb.netns[id] },
+		Preferences: agent.Preferences{IdleTimeout: cfg.IdleSessionTimeout, MaxDuration: cfg.MaxSessionDuration}}
 	sb.agent = dcHandler
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
@@ -300,6 +310,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
+	dcHandler.OnPreferenceEnd = func(id string, why datachannel.EndReason) { sb.recordPreferenceEnd(tl, id, why) }
 	sb.startSSO(mux, admin, tl)
 	mux.Handle("/openTunnel", &eice.Handler{
 		World: sb.World, Trail: tl, Logger: sb.log.With("component", "eice"),
@@ -501,5 +512,21 @@ func (sb *Sandbox) authorization(scfg *sshd.Config, in world.Instance, hostBin, 
 		scfg.AuthorizedKeysCommand = []string{hostBin, "authorized-keys", "--config", hostConf, "--", "%u", "%f"}
 	default:
 		scfg.Authorize = embeddedAuthorizer(hostConf)
+	}
+}
+
+// recordPreferenceEnd writes the CloudTrail record of a session Session
+// Manager ended under the account's preferences: a TerminateSession by
+// the service itself (userIdentity AWSService), with the reason.
+func (sb *Sandbox) recordPreferenceEnd(tl *trail.Log, id string, why datachannel.EndReason) {
+	e := trail.New(time.Now(), "ssm", "TerminateSession", sb.World.Region, sb.World.Account)
+	e.UserIdentity = trail.UserIdentity{Type: "AWSService"}
+	e.SourceIPAddress, e.UserAgent = "ssm.amazonaws.com", "ssm.amazonaws.com"
+	e.EventType = "AwsServiceEvent"
+	e.RequestParameters = map[string]string{"sessionId": id}
+	e.ResponseElements = map[string]string{"sessionId": id, "reason": string(why)}
+	e.RequestID, e.EventID = uuid.NewString(), uuid.NewString()
+	if err := tl.Write(e); err != nil {
+		sb.log.Warn("CloudTrail record not written", "err", err)
 	}
 }

@@ -66,11 +66,17 @@ type Handler struct {
 	// Netns returns the network namespace an instance's shell sessions
 	// run in (nil: this machine's network); may be nil.
 	Netns func(instanceID string) *netns.NS
+	// Preferences are the Session Manager preferences enforced on every
+	// session (sessionprefs.go); OnPreferenceEnd, if set, is told of a
+	// session they ended (the sandbox records it in CloudTrail).
+	Preferences     Preferences
+	OnPreferenceEnd func(sessionID string, why datachannel.EndReason)
 
 	mu      sync.Mutex
 	live    map[string]*datachannel.Session // running agent sessions, for resume
 	resumes int
 	dups    map[string]int // duplicates received by ended sessions
+	ended   map[string]datachannel.EndReason
 }
 
 // DuplicatesReceived returns how many stream messages the agent received
@@ -196,6 +202,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		dc.Close()
 	}()
+	watchDone := make(chan struct{})
+	defer close(watchDone)
+	go h.enforcePreferences(sess, dc, watchDone)
 	if err := h.run(ctx, sess, dc, ts, log); err != nil {
 		select {
 		case <-dc.Done(): // the client is gone; nobody to tell
@@ -416,7 +425,7 @@ func (h *Handler) run(ctx context.Context, sess *world.Session, dc *datachannel.
 		}
 		return dc.SendChannelClosed(sess.ID, sess.Target, "")
 	case <-sess.Done():
-		return dc.SendChannelClosed(sess.ID, sess.Target, "")
+		return dc.SendChannelClosed(sess.ID, sess.Target, h.endOutput(sess.ID))
 	case <-dc.Done():
 		// The client went away without a word (as AWS's plugin does on
 		// stdin EOF).
@@ -458,7 +467,7 @@ func (h *Handler) serveMux(ctx context.Context, sess *world.Session, dc *datacha
 		if err != nil {
 			select {
 			case <-sess.Done():
-				return dc.SendChannelClosed(sess.ID, sess.Target, "")
+				return dc.SendChannelClosed(sess.ID, sess.Target, h.endOutput(sess.ID))
 			default:
 				return nil // the client ended the session
 			}

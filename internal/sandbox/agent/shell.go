@@ -132,7 +132,7 @@ func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datacha
 	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	_ = dc.Flush(fctx)
 	cancel()
-	return dc.SendChannelClosed(sess.ID, sess.Target, "")
+	return dc.SendChannelClosed(sess.ID, sess.Target, h.endOutput(sess.ID))
 }
 
 // hostnameFor returns the simulated hostname to give the shell, or "" to

@@ -12,7 +12,8 @@
 // Identity Center: users, permission sets, assignments), generate.go
 // (the generated fleet), builtin.go (the built-in account); this file holds
 // the whole (File, Account), parsing, check's order and Resolve; roles.go
-// (IAM roles, their trust, web identity and profiles).
+// (IAM roles, their trust, web identity and profiles); sessionprefs.go
+// (Session Manager preferences: idle timeout, maximum session duration).
 package config
 
 import (
@@ -70,6 +71,8 @@ type File struct {
 	SSO            SSOSpec             `toml:"sso"`
 	PermissionSets []PermissionSetSpec `toml:"permission_sets"`
 	SSOUsers       []SSOUserSpec       `toml:"sso_users"`
+	// SessionPreferences are Session Manager's (sessionprefs.go).
+	SessionPreferences SessionPrefsSpec `toml:"session_preferences"`
 
 	dir string // for relative policy files
 }
@@ -100,6 +103,9 @@ type Account struct {
 	SSOUsers                            []sso.User
 	PermissionSets                      []sso.PermissionSet
 	SSOAccessTokenTTL, SSODeviceCodeTTL time.Duration
+	// IdleSessionTimeout and MaxSessionDuration are the Session Manager
+	// preferences (MaxSessionDuration 0: none).
+	IdleSessionTimeout, MaxSessionDuration time.Duration
 }
 
 // Built-in defaults.
@@ -205,6 +211,9 @@ func (f *File) check() error {
 	if err := f.checkSSO(); err != nil {
 		return err
 	}
+	if err := f.checkSessionPrefs(); err != nil {
+		return err
+	}
 	return f.checkGenerate(ids)
 }
 
@@ -305,6 +314,7 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
 	a.Latency, a.Throttle, a.Fail = f.Latency, f.Throttle, f.Fail
+	f.resolveSessionPrefs(a)
 	if err := f.resolveSSO(a, localUser); err != nil {
 		return nil, err
 	}
