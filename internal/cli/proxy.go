@@ -73,6 +73,7 @@ func (g *globals) explainer(report string) func(connect.Explanation) {
 		if e.Ended != "" {
 			fmt.Fprintln(g.io.Err, e.Ended)
 		}
+		g.printSSMEnd(e.SSM)
 	}
 }
 

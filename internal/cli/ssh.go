@@ -272,6 +272,7 @@ func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report strin
 		if e.Ended != "" {
 			fmt.Fprintln(g.io.Err, e.Ended)
 		}
+		g.printSSMEnd(e.SSM)
 	}
 	if code != 0 {
 		return exitError{code}

@@ -27,6 +27,9 @@ type Explanation struct {
 	// Ended explains an end on the instance's side: it is no longer
 	// running.
 	Ended string `json:"ended,omitempty"`
+	// SSM is set when Session Manager itself ended the SSM session (idle
+	// timeout, maximum session duration); the command line words it.
+	SSM *SSMEnd `json:"ssm,omitempty"`
 }
 
 // loginBytes is the least an OpenSSH sshd sends after the key exchange

@@ -466,7 +466,11 @@ func (o *proxy) relay(ctx context.Context, conn transport.Conn, chosen string, i
 		"first_byte", since(rep.start, rep.firstByte), "kex_done", since(rep.start, rep.newKeys), "bytes_after_kex", rep.afterKex,
 		"duration", rep.end.Sub(rep.start).Round(time.Millisecond), "err", rep.remoteErr)
 	if o.Explain != nil && err == nil {
-		if e := o.explainEnd(inst, chosen, rep); e != (Explanation{}) {
+		e := Explanation{SSM: ssmEnd(conn, rep)}
+		if e.SSM == nil {
+			e = o.explainEnd(inst, chosen, rep)
+		}
+		if e != (Explanation{}) {
 			o.Explain(e)
 		}
 	}
