@@ -21,7 +21,9 @@ func TestSSMIdleTimeoutExplained(t *testing.T) {
 	if err == nil || strings.Contains(out, "SLEPT") {
 		t.Fatalf("the idle session was not ended (err %v, stdout %q)", err, out)
 	}
-	if took := time.Since(start); took > 9*time.Second {
+	took := time.Since(start)
+	t.Logf("the idle session ended after %v", took)
+	if took > 7*time.Second {
 		t.Fatalf("the idle session ended after %v, want about 3 s", took)
 	}
 	want := "jitssh: the SSM session ended: Session Manager's idle timeout ("

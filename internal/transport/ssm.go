@@ -151,7 +151,9 @@ func OpenTunnelWith(ctx context.Context, api SessionAPI, instanceID string, port
 // acknowledge what was sent, tells it to terminate, and ends the session.
 func (t *Tunnel) Shutdown(ctx context.Context) {
 	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if t.Flush(fctx) == nil {
+	// After channel_closed the service has ended the session and
+	// acknowledges nothing more: no waiting (it cost 5 s).
+	if t.ChannelClosed() == nil && t.Flush(fctx) == nil {
 		_ = t.SendFlag(datachannel.FlagTerminateSession)
 		_ = t.Flush(fctx)
 	}
