@@ -98,18 +98,8 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 	}
 	var dc *datachannel.Session
 	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), transport.CauseDataChannel, func(ctx context.Context) (err error) {
-		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-			HTTPClient: sess.HTTPClient,
-			// The session's logger reports the agent's ConnectToPortError.
-			Session: datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
-			Resume: func(ctx context.Context) (string, string, error) {
-				r, err := o.API.ResumeSession(ctx, sess.ID)
-				if err != nil {
-					return "", "", err
-				}
-				return r.StreamURL, r.Token, nil
-			},
-		})
+		// The session's logger reports the agent's ConnectToPortError.
+		dc, err = transport.DialSession(ctx, o.API, sess, datachannel.Config{Keepalive: 30 * time.Second, Logger: log})
 		return err
 	})
 	if err != nil {

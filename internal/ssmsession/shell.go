@@ -44,17 +44,7 @@ func OpenShell(ctx context.Context, api transport.SessionAPI, instanceID, reason
 	}
 	var dc *datachannel.Session
 	err = transport.Within(ctx, transport.DefaultOpenTimeout, fmt.Sprintf("the data channel of session %s to open", sess.ID), transport.CauseDataChannel, func(ctx context.Context) (err error) {
-		dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-			HTTPClient: sess.HTTPClient,
-			Session:    datachannel.Config{Keepalive: 30 * time.Second, Logger: log},
-			Resume: func(ctx context.Context) (string, string, error) {
-				r, err := api.ResumeSession(ctx, sess.ID)
-				if err != nil {
-					return "", "", err
-				}
-				return r.StreamURL, r.Token, nil
-			},
-		})
+		dc, err = transport.DialSession(ctx, api, sess, datachannel.Config{Keepalive: 30 * time.Second, Logger: log})
 		return err
 	})
 	if err != nil {

@@ -91,6 +91,25 @@ const (
 )
 
 // OpenTunnel starts an AWS-StartSSHSession session to port on the instance
+// DialSession opens the data channel of a session StartSession returned,
+// through the session's HTTP client (CA bundle, proxy), resuming the same
+// session when the websocket drops (AWS closes data channels about
+// hourly, and networks drop): the one dial of SSH tunnels, port
+// forwarding and shells.
+func DialSession(ctx context.Context, api SessionAPI, sess *awsapi.Session, cfg datachannel.Config) (*datachannel.Session, error) {
+	return datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
+		HTTPClient: sess.HTTPClient,
+		Session:    cfg,
+		Resume: func(ctx context.Context) (string, string, error) {
+			r, err := api.ResumeSession(ctx, sess.ID)
+			if err != nil {
+				return "", "", err
+			}
+			return r.StreamURL, r.Token, nil
+		},
+	})
+}
+
 // and completes the data-channel handshake.
 func OpenTunnel(ctx context.Context, api SessionAPI, instanceID string, port int, reason string) (*Tunnel, error) {
 	return OpenTunnelWith(ctx, api, instanceID, port, reason, TunnelConfig{})
@@ -113,19 +132,7 @@ func OpenTunnelWith(ctx context.Context, api SessionAPI, instanceID string, port
 	err = WithinAgent(ctx, tc.Timeouts.OpenTimeout(), fmt.Sprintf("the SSM agent on %s to answer session %s", instanceID, sess.ID), instanceID,
 		func(ctx context.Context) error {
 			var err error
-			dc, err = datachannel.Dial(ctx, sess.StreamURL, sess.Token, datachannel.DialOptions{
-				HTTPClient: sess.HTTPClient,
-				Session:    datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload},
-				// AWS closes data channels about hourly, and networks drop: resume
-				// the same session rather than lose the SSH connection.
-				Resume: func(ctx context.Context) (string, string, error) {
-					r, err := api.ResumeSession(ctx, sess.ID)
-					if err != nil {
-						return "", "", err
-					}
-					return r.StreamURL, r.Token, nil
-				},
-			})
+			dc, err = DialSession(ctx, api, sess, datachannel.Config{Keepalive: 30 * time.Second, MaxPayload: tc.MaxPayload})
 			if err != nil {
 				return err
 			}
