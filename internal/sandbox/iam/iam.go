@@ -211,6 +211,12 @@ func applies(s *policy.Statement, req Request, ctx *context) bool {
 	if len(s.NotResource) > 0 && anyMatch(s.NotResource, req.Resource, resMatch) {
 		return false
 	}
+	return ctx.conditionsHold(s)
+}
+
+// conditionsHold reports whether every condition of s holds in ctx (no
+// conditions: true).
+func (ctx *context) conditionsHold(s *policy.Statement) bool {
 	for op, keys := range s.Condition {
 		for key, vals := range keys {
 			if !ctx.condition(op, key, vals) {

@@ -65,14 +65,7 @@ func trustApplies(s *policy.Statement, req Request, ctx *context) bool {
 	if len(s.NotAction) > 0 && anyMatch(s.NotAction, req.Action, matchAction) {
 		return false
 	}
-	for op, keys := range s.Condition {
-		for key, vals := range keys {
-			if !ctx.condition(op, key, vals) {
-				return false
-			}
-		}
-	}
-	return true
+	return ctx.conditionsHold(s)
 }
 
 // principalMatches reports whether the statement's principal names the
