@@ -43,7 +43,7 @@ func sdkConfig(tb testing.TB, url string, id world.Identity) aws.Config {
 		config.WithRegion(testRegion),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id.AccessKeyID, id.SecretAccessKey, "")),
 		config.WithBaseEndpoint(url),
-		config.WithRetryer(func() aws.Retryer { return aws.NopRetryer{} }),
+		config.WithRetryer(testRetryer),
 		config.WithHTTPClient(noKeepAlive()),
 	)
 	if err != nil {
