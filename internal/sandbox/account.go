@@ -89,6 +89,7 @@ func (sb *Sandbox) writeProfiles() (configPath, credsPath string, err error) {
 		}
 	}
 	sb.writeRoleProfiles(&cfg)
+	sb.writeOrgProfiles(&cfg)
 	configPath = filepath.Join(sb.StateDir, "aws-config")
 	credsPath = filepath.Join(sb.StateDir, "aws-credentials")
 	sb.writeSSOProfile(&cfg)

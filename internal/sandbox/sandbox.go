@@ -171,9 +171,14 @@ type Sandbox struct {
 	// Config.AdminToken).
 	AdminToken string
 	World      *world.World
-	Identity   world.Identity // the default identity's credentials
-	Instances  []InstanceInfo
-	StateDir   string
+	// Org is the organization: the management account (World in its
+	// home region) and its member accounts, each with a world per
+	// enabled region (world.Single(World) without [organization]).
+	Org           *world.Org
+	orgAccessRole string         // the members' access role ("" without an organization)
+	Identity      world.Identity // the default identity's credentials
+	Instances     []InstanceInfo
+	StateDir      string
 	// SSHPort is the port the SSH servers of public instances listen on at
 	// their public IPs: 22 when the sandbox could bind it, else a free one.
 	SSHPort int

@@ -258,7 +258,7 @@ func (sb *Sandbox) buildWorld(cfg *Config, acct *config.Account) error {
 		return err
 	}
 	sb.World = w
-	return nil
+	return sb.buildOrg(acct)
 }
 
 // newSigner creates the sandbox's EC2 Instance Connect signer and writes
@@ -322,7 +322,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	if err := sb.startWebIdentityTokens(); err != nil {
 		return nil, err
 	}
-	mux.Handle("/", apis.NewHandler(sb.World, apis.Options{
+	mux.Handle("/", apis.NewRouter(sb.Org, apis.Options{
 		OIDC:          sb.sts.issuer,
 		OIDCAudiences: sb.sts.audiences,
 		StreamURL:     func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },

@@ -49,7 +49,7 @@ type upOptions struct {
 	logFile                                string
 	jit                                    string
 	configFile                             string
-	generate                               int
+	generate                               string
 	fastAgent, verbose, allowNonLoopback   bool
 	tls                                    bool
 	hostName                               string
@@ -166,7 +166,7 @@ func (o *upOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:0", "API listen address (loopback only, unless --allow-non-loopback)")
 	f.BoolVar(&o.allowNonLoopback, "allow-non-loopback", false, "let --addr be a non-loopback address: whoever reaches it gets the sandbox's credentials")
 	f.StringVar(&o.configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
-	f.IntVar(&o.generate, "generate", 0, "add this many API-only instances (node-00001 …) for scale tests")
+	f.StringVar(&o.generate, "generate", "", "add N API-only instances (node-00001 …) for scale tests, or an organization of ACCOUNTSxREGIONSxN (e.g. 50x4x200)")
 	f.StringVar(&o.stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&o.hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&o.mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
@@ -288,7 +288,7 @@ func mergeRules(base map[string]string, flags []string, flag string) (map[string
 
 // loadAccount reads the configuration file (or the built-in one) and adds
 // generated instances.
-func loadAccount(path string, generate int) (*config.Account, error) {
+func loadAccount(path string, generate string) (*config.Account, error) {
 	f := config.Builtin()
 	if path != "" {
 		var err error
@@ -296,12 +296,15 @@ func loadAccount(path string, generate int) (*config.Account, error) {
 			return nil, withAdvice(err)
 		}
 	}
-	if generate < 0 || generate > config.MaxGenerated {
-		return nil, fmt.Errorf("--generate %d: want 0 to %d", generate, config.MaxGenerated)
-	}
-	if generate > 0 {
+	if generate != "" {
+		spec, err := config.ParseGenerate(generate)
+		if err != nil {
+			return nil, fmt.Errorf("--generate %w", err)
+		}
+		if spec == (config.GenerateSpec{NamePrefix: "node"}) {
+			return f.Resolve(sandbox.LocalUser()) // --generate 0
+		}
 		// Through the file's own validation, so ids cannot collide.
-		spec := config.GenerateSpec{Count: generate, NamePrefix: "node"}
 		if f.Generate != nil {
 			return nil, errors.New("--generate and a [generate] section in the configuration: use one")
 		}

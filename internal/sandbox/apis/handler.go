@@ -70,15 +70,26 @@ const (
 )
 
 type handler struct {
-	world    *world.World
+	world *world.World
+	// org is the organization the world belongs to and acct its account
+	// (world.Single for a handler of one world).
+	org      *world.Org
+	acct     *world.OrgAccount
 	opts     Options
 	log      *slog.Logger
 	verifier *awsproto.Verifier
 }
 
 // NewHandler returns the http.Handler serving the sandbox's AWS APIs
-// against w.
+// against w, an organization of one account in one region (see NewRouter).
 func NewHandler(w *world.World, opts Options) http.Handler {
+	h := newHandler(w, opts)
+	h.org = world.Single(w)
+	h.acct, _ = h.org.Account(w.Account)
+	return h
+}
+
+func newHandler(w *world.World, opts Options) *handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -267,6 +278,9 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		}
 		return h.routeSTS(c)
 	}
+	if err := disabledRegion(c); err != nil {
+		return nil, err
+	}
 	auth, err := h.verifier.Verify(r, body)
 	c.akid = auth.AccessKeyID
 	if err != nil {
@@ -397,6 +411,8 @@ func (h *handler) routeEC2(c *call) (any, error) {
 		return h.describeInstances(c)
 	case "DescribeInstanceConnectEndpoints":
 		return h.describeInstanceConnectEndpoints(c)
+	case "DescribeRegions":
+		return h.describeRegions(c)
 	}
 	return nil, awsproto.Errorf("InvalidAction", "The action %s is not valid for this web service.", c.op)
 }

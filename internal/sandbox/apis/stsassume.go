@@ -94,7 +94,8 @@ func (h *handler) assumeRole(c *call) (any, error) {
 			return nil, err
 		}
 	}
-	role, ok := h.world.RoleByARN(q.roleARN)
+	target := h.roleAccount(q.roleARN)
+	role, ok := target.RoleByARN(q.roleARN)
 	now := h.world.Now()
 	caller := c.id.Principal(h.world.Account)
 	if mfa {
@@ -118,13 +119,13 @@ func (h *handler) assumeRole(c *call) (any, error) {
 	if err := checkDuration(q.duration, role, c.id); err != nil {
 		return nil, err
 	}
-	sess := h.world.RoleSession(role, q.sessionName, h.inheritTags(c.id, q.tags))
+	sess := target.RoleSession(role, q.sessionName, h.inheritTags(c.id, q.tags))
 	sess.TransitiveTagKeys = transitiveKeys(c.id, q.tags)
 	sess.MFAAuthTime = c.id.MFAAuthTime
 	if mfa {
 		sess.MFAAuthTime = now
 	}
-	creds := h.world.IssueSession(sess, q.duration)
+	creds := target.IssueSession(sess, q.duration)
 	resp := &assumeRoleResponse{Xmlns: awsproto.STSNamespace, RequestID: c.reqID}
 	resp.Result.AssumedRoleUser = assumedRoleUserXML{AssumedRoleID: sess.UserID, Arn: sess.ARN}
 	resp.Result.Credentials = credsXML(creds)
@@ -134,6 +135,29 @@ func (h *handler) assumeRole(c *call) (any, error) {
 		resp.Result.PackedPolicySize = &n
 	}
 	return resp, nil
+}
+
+// roleAccount returns the world whose IAM holds the role roleARN names:
+// the caller's own, or another account's of the organization (a role
+// assumed across accounts, such as OrganizationAccountAccessRole). An
+// account outside the organization is the caller's own, where the role
+// is not found and the call is denied as for any missing role.
+func (h *handler) roleAccount(roleARN string) *world.World {
+	rest, ok := strings.CutPrefix(roleARN, "arn:aws:iam::")
+	if !ok {
+		return h.world
+	}
+	acct, _, _ := strings.Cut(rest, ":")
+	if acct == h.world.Account || h.org == nil {
+		return h.world
+	}
+	if a, ok := h.org.Account(acct); ok {
+		if w, ok := a.Regions[h.world.Region]; ok {
+			return w
+		}
+		return a.Home
+	}
+	return h.world
 }
 
 // checkDuration applies the role's maximum session duration, and the

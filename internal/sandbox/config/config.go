@@ -36,6 +36,13 @@ import (
 type File struct {
 	Region  string `toml:"region"`
 	Account string `toml:"account"`
+	// Name is the account's name (alias), with an organization: the
+	// management account's (default "management") or a member's (default
+	// account-<id>), the AWS profile written for a member (org.go).
+	Name string `toml:"name"`
+	// Organization makes the account an organization's management account
+	// with member accounts and several regions (org.go).
+	Organization *OrgSpec `toml:"organization"`
 	// SCPs name the service control policies in force, in order; absent
 	// means the built-in FullAWSAccess and jitssh-scp, an empty list means
 	// the account is in no organisation.
@@ -75,6 +82,9 @@ type File struct {
 	SessionPreferences SessionPrefsSpec `toml:"session_preferences"`
 
 	dir string // for relative policy files
+	// member marks a member account's or a regional block's file: no
+	// identity is required.
+	member bool
 }
 
 // Account is a resolved configuration, ready for world.New.
@@ -106,6 +116,9 @@ type Account struct {
 	// IdleSessionTimeout and MaxSessionDuration are the Session Manager
 	// preferences (MaxSessionDuration 0: none).
 	IdleSessionTimeout, MaxSessionDuration time.Duration
+	// Org is the organization, for the management account's Account
+	// (nil: one account in one region).
+	Org *Org
 }
 
 // Built-in defaults.
@@ -214,7 +227,13 @@ func (f *File) check() error {
 	if err := f.checkSessionPrefs(); err != nil {
 		return err
 	}
-	return f.checkGenerate(ids)
+	if err := f.checkGenerate(ids); err != nil {
+		return err
+	}
+	if !f.member && f.Organization == nil && f.Name != "" {
+		return errors.New("name: an account's name is for an organization's accounts; add [organization] or remove it")
+	}
+	return f.checkOrg()
 }
 
 // checkAccount validates the region and account id.
@@ -310,12 +329,15 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 	for _, spec := range f.ManagedInstances {
 		a.Instances = append(a.Instances, managedInstance(spec))
 	}
-	if f.Generate != nil {
+	if f.Generate != nil && !f.Generate.org() {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
 	a.Latency, a.Throttle, a.Fail = f.Latency, f.Throttle, f.Fail
 	f.resolveSessionPrefs(a)
 	if err := f.resolveSSO(a, localUser); err != nil {
+		return nil, err
+	}
+	if err := f.resolveOrg(a, localUser); err != nil {
 		return nil, err
 	}
 	return a, nil

@@ -81,7 +81,7 @@ func (f *File) checkPolicies() error {
 // checkIdentities validates the identities: at least one, names and
 // access keys unique.
 func (f *File) checkIdentities() error {
-	if len(f.Identities) == 0 {
+	if len(f.Identities) == 0 && !f.member {
 		return errors.New("no [[identities]]: the first one is the default identity and is required")
 	}
 	names, keys := map[string]bool{}, map[string]bool{}
@@ -197,6 +197,9 @@ func isBuiltinPolicy(name string) bool {
 // policy returns the document named name.
 func (f *File) policy(name string) (policy.Document, error) {
 	o := policy.Options{Region: f.Region, Account: f.Account}
+	if f.Organization != nil || f.member {
+		o.Region = "" // every region: the account has several
+	}
 	switch name {
 	case "jitssh-user":
 		return policy.User(o), nil

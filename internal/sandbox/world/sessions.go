@@ -131,6 +131,9 @@ func (w *World) addRoles(roles []Role, devices []MFADevice) error {
 
 // Role returns the role named name.
 func (w *World) Role(name string) (Role, bool) {
+	if w.iam != nil {
+		return w.iam.Role(name)
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	r, ok := w.roles[name]
@@ -155,6 +158,9 @@ func (w *World) RoleByARN(arn string) (Role, bool) {
 
 // Roles returns every role, ordered by name.
 func (w *World) Roles() []Role {
+	if w.iam != nil {
+		return w.iam.Roles()
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	out := make([]Role, 0, len(w.roles))
@@ -205,6 +211,9 @@ func hasKeyFold(m map[string]string, key string) bool {
 // requests must carry the session token (X-Amz-Security-Token), and
 // expired ones get ExpiredToken. id's MFAAuthTime (zero: no MFA) is kept.
 func (w *World) IssueSession(id Identity, ttl time.Duration) Credentials {
+	if w.iam != nil {
+		return w.iam.IssueSession(id, ttl)
+	}
 	now := w.now()
 	id.AccessKeyID = "ASIA" + randomUpper(16)
 	id.SecretAccessKey = randomSecret()
@@ -233,6 +242,9 @@ type mfaState struct {
 
 // MFADevice returns the virtual MFA device whose serial (ARN) is serial.
 func (w *World) MFADevice(serial string) (MFADevice, bool) {
+	if w.iam != nil {
+		return w.iam.MFADevice(serial)
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	s, ok := w.mfa[serial]
@@ -244,6 +256,9 @@ func (w *World) MFADevice(serial string) (MFADevice, bool) {
 
 // MFADevices returns every MFA device, ordered by serial.
 func (w *World) MFADevices() []MFADevice {
+	if w.iam != nil {
+		return w.iam.MFADevices()
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	out := make([]MFADevice, 0, len(w.mfa))
@@ -260,6 +275,9 @@ func (w *World) MFADevices() []MFADevice {
 // twice. The errors are totp's (ErrCodeFormat, ErrInvalidCode, ErrReused)
 // or ErrNoMFADevice.
 func (w *World) CheckMFA(serial, code string) error {
+	if w.iam != nil {
+		return w.iam.CheckMFA(serial, code)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s, ok := w.mfa[serial]

@@ -195,6 +195,11 @@ type Config struct {
 	MFADevices []MFADevice
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// IAM, when set, is the world of the same account in its home region:
+	// IAM and STS state is global to an account, so this world's
+	// identities, roles, MFA devices and temporary credentials are IAM's
+	// (Identities, Roles and MFADevices must then be empty). See Org.
+	IAM *World
 }
 
 // World is the sandbox account's state.
@@ -205,6 +210,9 @@ type World struct {
 	// creation and never changed.
 	SCPs []policy.Document
 	now  func() time.Time
+	// iam is the world holding the account's IAM state (Config.IAM), nil
+	// for the home world itself.
+	iam *World
 
 	mu         sync.RWMutex
 	identities map[string]*Identity // by access key id
@@ -230,6 +238,7 @@ func New(cfg Config) (*World, error) {
 		Account:    cfg.Account,
 		SCPs:       cfg.SCPs,
 		now:        cfg.Now,
+		iam:        cfg.IAM,
 		identities: map[string]*Identity{},
 		byID:       map[string]*Instance{},
 		sessions:   map[string]*Session{},
@@ -239,6 +248,9 @@ func New(cfg Config) (*World, error) {
 	}
 	if w.Region == "" || w.Account == "" {
 		return nil, fmt.Errorf("world: region and account are required")
+	}
+	if w.iam != nil && (len(cfg.Identities) > 0 || len(cfg.Roles) > 0 || len(cfg.MFADevices) > 0 || w.iam.Account != w.Account) {
+		return nil, fmt.Errorf("world: %s in %s: a regional world takes its identities, roles and MFA devices from its account's IAM world", w.Account, w.Region)
 	}
 	for i := range cfg.Identities {
 		id := cfg.Identities[i]
@@ -319,6 +331,9 @@ func (w *World) Now() time.Time { return w.now() }
 // expired: the caller checks the token and Expiration, as
 // awsproto.Verifier does).
 func (w *World) Identity(accessKeyID string) (Identity, bool) {
+	if w.iam != nil {
+		return w.iam.Identity(accessKeyID)
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	id, ok := w.identities[accessKeyID]
@@ -334,6 +349,9 @@ func (w *World) Identity(accessKeyID string) (Identity, bool) {
 // Identities returns every long-term identity (not sessions), ordered by
 // access key id.
 func (w *World) Identities() []Identity {
+	if w.iam != nil {
+		return w.iam.Identities()
+	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	out := make([]Identity, 0, len(w.identities))
