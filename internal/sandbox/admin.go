@@ -135,9 +135,11 @@ func stateOf(in world.Instance) InstanceState {
 // server (API-only generated instances are left out).
 func (sb *Sandbox) InstanceStates() []InstanceState {
 	var out []InstanceState
-	for _, in := range sb.World.Instances() {
-		if !in.Virtual {
-			out = append(out, stateOf(in))
+	for _, w := range sb.Org.Worlds() {
+		for _, in := range w.Instances() {
+			if !in.Virtual {
+				out = append(out, stateOf(in))
+			}
 		}
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
@@ -149,7 +151,7 @@ func (sb *Sandbox) InstanceStates() []InstanceState {
 // (TargetNotConnected), EC2 Instance Connect refuses its keys
 // (EC2InstanceStateInvalidException), and its live sessions end.
 func (sb *Sandbox) SetInstanceState(id, state string) (InstanceState, error) {
-	in, err := sb.World.SetState(id, state)
+	in, err := sb.worldOf(id).SetState(id, state)
 	if err != nil {
 		return InstanceState{}, err
 	}
@@ -161,7 +163,7 @@ func (sb *Sandbox) SetInstanceState(id, state string) (InstanceState, error) {
 // offline, DescribeInstanceInformation says ConnectionLost and
 // StartSession fails with TargetNotConnected.
 func (sb *Sandbox) SetAgentOnline(id string, online bool) (InstanceState, error) {
-	in, err := sb.World.SetSSMOnline(id, online)
+	in, err := sb.worldOf(id).SetSSMOnline(id, online)
 	if err != nil {
 		return InstanceState{}, err
 	}

@@ -40,7 +40,7 @@ func (sb *Sandbox) instanceNet(in world.Instance, imdsAddr string, imds http.Han
 		sb.serve(ln, imds)
 	}
 	seen := map[string]bool{}
-	for _, peer := range sb.World.Instances() {
+	for _, peer := range sb.worldOf(in.ID).Instances() {
 		if peer.Virtual || peer.VpcID != in.VpcID || peer.PrivateIP == "" || seen[peer.PrivateIP] {
 			continue
 		}

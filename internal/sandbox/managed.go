@@ -273,7 +273,7 @@ func expiryTime(s string) (time.Time, bool) {
 // world's placed keys (a managed instance without real accounts).
 func (sb *Sandbox) placedKeyAuthorizer(id string) func(ctx context.Context, user, fingerprint string) ([]string, error) {
 	return func(ctx context.Context, user, fingerprint string) ([]string, error) {
-		keys := sb.World.PlacedKeys(id, user)
+		keys := sb.worldOf(id).PlacedKeys(id, user)
 		lines := make([]string, len(keys))
 		for i, k := range keys {
 			lines[i] = k.PublicKey

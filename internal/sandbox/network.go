@@ -163,7 +163,7 @@ func (sb *Sandbox) servePublic(id string, srv *sshd.Server, ln net.Listener) {
 				return
 			}
 			go func() {
-				in, ok := sb.World.Instance(id)
+				in, ok := sb.worldOf(id).Instance(id)
 				if !ok || in.State != "running" {
 					c.Close()
 					return

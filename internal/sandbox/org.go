@@ -1,10 +1,15 @@
 package sandbox
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/eice"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
+	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -75,4 +80,102 @@ func (sb *Sandbox) writeOrgProfiles(cfg *strings.Builder) {
 		fmt.Fprintf(cfg, "\n# member account %s (%s)\n[profile %s]\nregion = %s\nendpoint_url = %s\nrole_arn = %s\nsource_profile = default\nrole_session_name = %s\n",
 			a.ID, a.Name, a.Name, a.Home.Region, sb.URL, arn, sb.DefaultUser())
 	}
+}
+
+// orgAccountNames are the member accounts' names by id, for the Identity
+// Center's ListAccounts (nil without an organization).
+func (sb *Sandbox) orgAccountNames() map[string]string {
+	if sb.orgAccessRole == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, a := range sb.Org.Accounts()[1:] {
+		out[a.ID] = a.Name
+	}
+	return out
+}
+
+// arnAccount returns the account id of an ARN (arn:aws:SERVICE::ACCOUNT:…).
+func arnAccount(arn string) (string, bool) {
+	f := strings.SplitN(arn, ":", 6)
+	if len(f) < 6 || f[0] != "arn" || f[4] == "" {
+		return "", false
+	}
+	return f[4], true
+}
+
+// writeMemberSSOProfiles writes, for each member account the first
+// Identity Center user is assigned to, the profile sso-<account name>
+// with the user's first permission set there (the sso-session of the
+// profile "sso").
+func (sb *Sandbox) writeMemberSSOProfiles(cfg *strings.Builder, u sso.User) {
+	done := map[string]bool{sb.World.Account: true}
+	for _, as := range u.Assignments {
+		a, ok := sb.Org.Account(as.Account)
+		if !ok || done[as.Account] {
+			continue
+		}
+		done[as.Account] = true
+		fmt.Fprintf(cfg, "\n# %s in member account %s as %s\n[profile %s-%s]\nsso_session = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\nservices = %s\n",
+			as.PermissionSet, a.ID, u.UserName, SSOProfile, a.Name, SSOSessionName, a.ID, as.PermissionSet, a.Home.Region, sb.URL, ssoServices)
+	}
+}
+
+// worldOf returns the world of the instance with the given id (World when
+// no world has it).
+func (sb *Sandbox) worldOf(instanceID string) *world.World {
+	if sb.Org != nil {
+		if w, ok := sb.Org.InstanceWorld(instanceID); ok {
+			return w
+		}
+	}
+	return sb.World
+}
+
+// sessionWorld returns the world holding an SSM session (nil: none).
+func (sb *Sandbox) sessionWorld(id string) *world.World {
+	if w, ok := sb.Org.SessionWorld(id); ok {
+		return w
+	}
+	return nil
+}
+
+// eiceRouter serves /openTunnel with the EC2 Instance Connect Endpoint
+// handler of the (account, region) world the presigned URL's credential
+// scope names, as apis.NewRouter routes the APIs: the account whose IAM
+// knows the access key, its world in the scope's region (else its home
+// world, which refuses the region).
+type eiceRouter struct {
+	org     *world.Org
+	byWorld map[*world.World]*eice.Handler
+	def     *eice.Handler
+}
+
+func (sb *Sandbox) newEICERouter(tl *trail.Log) *eiceRouter {
+	rt := &eiceRouter{org: sb.Org, byWorld: map[*world.World]*eice.Handler{}}
+	for _, w := range sb.Org.Worlds() {
+		rt.byWorld[w] = &eice.Handler{
+			World: w, Trail: tl, Logger: sb.log.With("component", "eice", "account", w.Account, "region", w.Region),
+			Dial: func(ctx context.Context, vpcID, host string, port int) (eice.Conn, error) {
+				return sb.dialVPC(ctx, w, vpcID, host, port)
+			},
+		}
+	}
+	rt.def = rt.byWorld[sb.World]
+	return rt
+}
+
+func (rt *eiceRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
+	if len(f) == 5 {
+		if a, ok := rt.org.ByAccessKey(f[0]); ok {
+			if rw, ok := a.Regions[f[2]]; ok {
+				rt.byWorld[rw].ServeHTTP(w, r)
+				return
+			}
+			rt.byWorld[a.Home].ServeHTTP(w, r)
+			return
+		}
+	}
+	rt.def.ServeHTTP(w, r)
 }

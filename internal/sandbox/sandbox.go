@@ -155,6 +155,10 @@ type InstanceInfo struct {
 	// Managed marks an SSM managed (hybrid, mi-…) instance: no IMDS, not
 	// in EC2.
 	Managed bool `json:"managed,omitempty"`
+	// Account and Region are an organization's instance's when not the
+	// management account's home region (empty: that one).
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
 	// Homes (as root, OwnAccounts) is the directory of the instance's
 	// home directories: its accounts are the machine's, each with its
 	// home moved to Homes/<name>, and RootUser (docs/sandbox.md).
@@ -275,20 +279,21 @@ func (sb *Sandbox) pipeSSH(c net.Conn, srv *sshd.Server) {
 func (sb *Sandbox) dial(ctx context.Context, instanceID, host string, port int) (agent.Conn, error) {
 	id := instanceID
 	if host != "" && host != "localhost" && host != "127.0.0.1" {
-		from, ok := sb.World.Instance(instanceID)
+		w := sb.worldOf(instanceID)
+		from, ok := w.Instance(instanceID)
 		if !ok {
 			return nil, fmt.Errorf("dial %s:%d: no instance %s", host, port, instanceID)
 		}
-		return sb.dialVPC(ctx, from.VpcID, host, port)
+		return sb.dialVPC(ctx, w, from.VpcID, host, port)
 	}
 	return sb.dialInstance(ctx, id, port)
 }
 
-// dialVPC connects to host:port in a VPC, host being a private IP or
-// private DNS name of a running instance there.
-func (sb *Sandbox) dialVPC(ctx context.Context, vpcID, host string, port int) (agent.Conn, error) {
+// dialVPC connects to host:port in a VPC of world w, host being a private
+// IP or private DNS name of a running instance there.
+func (sb *Sandbox) dialVPC(ctx context.Context, w *world.World, vpcID, host string, port int) (agent.Conn, error) {
 	id := ""
-	for _, in := range sb.World.Instances() {
+	for _, in := range w.Instances() {
 		if in.VpcID == vpcID && (host == in.PrivateIP || host == in.PrivateDNS) {
 			id = in.ID
 			if in.State != "running" {
@@ -323,7 +328,7 @@ func (sb *Sandbox) dialInstance(ctx context.Context, id string, port int) (agent
 // checkRunning fails for an instance that is not running: nothing on it
 // answers.
 func (sb *Sandbox) checkRunning(id string) error {
-	if in, ok := sb.World.Instance(id); ok && in.State != "running" {
+	if in, ok := sb.worldOf(id).Instance(id); ok && in.State != "running" {
 		return fmt.Errorf("connect to %s: the instance is %s", id, in.State)
 	}
 	return nil

@@ -44,6 +44,7 @@ func (sb *Sandbox) startSSO(mux, admin *http.ServeMux, tl *trail.Log) {
 	sb.SSO = sso.New(sso.Options{
 		Region: sb.World.Region, Account: sb.World.Account, BaseURL: sb.URL,
 		Users: sb.ssoSetup.users, PermissionSets: sb.ssoSetup.sets, AccessTokenTTL: sb.ssoSetup.accessTTL, DeviceCodeTTL: sb.ssoSetup.deviceTTL,
+		AccountNames: sb.orgAccountNames(),
 		IssueSession: sb.issueSSOSession,
 		Trail:        tl, Knobs: &sb.knobs, Logger: sb.log.With("component", "sso"),
 	})
@@ -157,6 +158,7 @@ func (sb *Sandbox) writeSSOProfile(cfg *strings.Builder) {
 		a.PermissionSet, a.Account, u.UserName, SSOProfile, SSOSessionName, a.Account, a.PermissionSet, sb.World.Region, sb.URL, ssoServices)
 	fmt.Fprintf(cfg, "\n# The same, in the legacy form without an sso-session (no refresh tokens; token cache keyed by the start URL)\n[profile %s]\nsso_start_url = %s\nsso_region = %s\nsso_account_id = %s\nsso_role_name = %s\nregion = %s\nendpoint_url = %s\nservices = %s\n",
 		SSOLegacyProfile, sb.SSO.StartURL(), sb.World.Region, a.Account, a.PermissionSet, sb.World.Region, sb.URL, ssoServices)
+	sb.writeMemberSSOProfiles(cfg, u)
 }
 
 // SSOLegacyProfile is the AWS profile that signs in through the Identity
@@ -178,6 +180,12 @@ func (sb *Sandbox) ssoEnv() []string {
 // temporary credentials (world.IssueSession) that World.Identity resolves
 // like an AssumeRole session's.
 func (sb *Sandbox) issueSSOSession(id world.Identity, ttl time.Duration) (sso.Credentials, error) {
-	c := sb.World.IssueSession(id, ttl)
+	w := sb.World
+	if acct, ok := arnAccount(id.ARN); ok {
+		if a, ok := sb.Org.Account(acct); ok {
+			w = a.Home // a member account's role session
+		}
+	}
+	c := w.IssueSession(id, ttl)
 	return sso.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken, Expiration: c.Expiration}, nil
 }

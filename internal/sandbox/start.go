@@ -21,7 +21,6 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
-	"github.com/jitssh/jitssh/internal/sandbox/eice"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
@@ -269,6 +268,9 @@ func (sb *Sandbox) newSigner(cfg Config) (*signer.Signer, string, error) {
 		return nil, "", fmt.Errorf("create sandbox signer: %w", err)
 	}
 	rootsPath := filepath.Join(cfg.StateDir, "signer-root.pem")
+	if cfg.Region != sb.World.Region {
+		rootsPath = filepath.Join(cfg.StateDir, "signer-root-"+cfg.Region+".pem")
+	}
 	if err := os.WriteFile(rootsPath, sig.RootPEM(), 0o644); err != nil {
 		return nil, "", err
 	}
@@ -290,6 +292,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	dcHandler := &agent.Handler{World: sb.World, Logger: sb.log.With("component", "agent"), MaxPayload: cfg.AgentMaxPayload,
 		Fast: cfg.FastAgent, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
 		Netns:       func(id string) *netns.NS { return sb.netns[id] },
+		WorldOf:     sb.sessionWorld,
 		Preferences: agent.Preferences{IdleTimeout: cfg.IdleSessionTimeout, MaxDuration: cfg.MaxSessionDuration}}
 	sb.agent = dcHandler
 	mux := http.NewServeMux()
@@ -312,12 +315,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
 	dcHandler.OnPreferenceEnd = func(id string, why datachannel.EndReason) { sb.recordPreferenceEnd(tl, id, why) }
 	sb.startSSO(mux, admin, tl)
-	mux.Handle("/openTunnel", &eice.Handler{
-		World: sb.World, Trail: tl, Logger: sb.log.With("component", "eice"),
-		Dial: func(ctx context.Context, vpcID, host string, port int) (eice.Conn, error) {
-			return sb.dialVPC(ctx, vpcID, host, port)
-		},
-	})
+	mux.Handle("/openTunnel", sb.newEICERouter(tl))
 	mux.Handle(oidcPath+"/", sb.sts.issuer.Handler())
 	if err := sb.startWebIdentityTokens(); err != nil {
 		return nil, err
@@ -352,15 +350,11 @@ func (sb *Sandbox) setKnobs(cfg Config) error {
 // the public instances' SSH on their public IPs. The handlers read
 // sb.hosts without a lock, so it must be complete before the first request.
 func (sb *Sandbox) startInstances(ctx context.Context, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) error {
-	for _, in := range sb.World.Instances() {
-		if in.Virtual {
-			continue // API-only (scale): no IMDS, no SSH server
+	signers := map[string]regionSigner{sb.World.Region: {sig, rootsPath}}
+	for _, w := range sb.Org.Worlds() {
+		if err := sb.startWorldInstances(ctx, w, cfg, mode, signers, hostBin); err != nil {
+			return err
 		}
-		info, err := sb.startInstance(ctx, in, cfg, mode, sig, rootsPath, hostBin)
-		if err != nil {
-			return fmt.Errorf("start instance %s: %w", in.ID, err)
-		}
-		sb.Instances = append(sb.Instances, info)
 	}
 	for id, ln := range sb.pub.lns {
 		if srv, ok := sb.hosts[id]; ok {
@@ -370,10 +364,48 @@ func (sb *Sandbox) startInstances(ctx context.Context, cfg Config, mode sshd.Mod
 	return nil
 }
 
+// regionSigner is a region's EC2 Instance Connect signer and the file of
+// its root certificate.
+type regionSigner struct {
+	sig       *signer.Signer
+	rootsPath string
+}
+
+// startWorldInstances starts the instances of w that are not API-only,
+// with the signer of w's region (made on first use: its RSA keys are
+// slow to generate).
+func (sb *Sandbox) startWorldInstances(ctx context.Context, w *world.World, cfg Config, mode sshd.Mode, signers map[string]regionSigner, hostBin string) error {
+	for _, in := range w.Instances() {
+		if in.Virtual {
+			continue // API-only (scale): no IMDS, no SSH server
+		}
+		rs, ok := signers[w.Region]
+		if !ok {
+			rcfg := cfg
+			rcfg.Region = w.Region
+			sig, roots, err := sb.newSigner(rcfg)
+			if err != nil {
+				return err
+			}
+			rs = regionSigner{sig, roots}
+			signers[w.Region] = rs
+		}
+		info, err := sb.startInstance(ctx, w, in, cfg, mode, rs.sig, rs.rootsPath, hostBin)
+		if err != nil {
+			return fmt.Errorf("start instance %s: %w", in.ID, err)
+		}
+		if w != sb.World {
+			info.Account, info.Region = w.Account, w.Region
+		}
+		sb.Instances = append(sb.Instances, info)
+	}
+	return nil
+}
+
 // startInstance starts one simulated instance: its IMDS, its jitssh-host
 // configuration (and userdb service), and its SSH server in its accounts
 // and network.
-func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) (InstanceInfo, error) {
+func (sb *Sandbox) startInstance(ctx context.Context, w *world.World, in world.Instance, cfg Config, mode sshd.Mode, sig *signer.Signer, rootsPath, hostBin string) (InstanceInfo, error) {
 	dir := filepath.Join(cfg.StateDir, in.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return InstanceInfo{}, err
@@ -385,7 +417,7 @@ func (sb *Sandbox) startInstance(ctx context.Context, in world.Instance, cfg Con
 	if err != nil {
 		return InstanceInfo{}, fmt.Errorf("listen for IMDS: %w", err)
 	}
-	imds := imdssvc.New(sb.World, in.ID, sig)
+	imds := imdssvc.New(w, in.ID, sig)
 	sb.serve(ln, imds)
 	info := InstanceInfo{
 		ID: in.ID, Name: in.Name(), Hostname: in.Hostname, State: in.State,
@@ -519,7 +551,11 @@ func (sb *Sandbox) authorization(scfg *sshd.Config, in world.Instance, hostBin, 
 // Manager ended under the account's preferences: a TerminateSession by
 // the service itself (userIdentity AWSService), with the reason.
 func (sb *Sandbox) recordPreferenceEnd(tl *trail.Log, id string, why datachannel.EndReason) {
-	e := trail.New(time.Now(), "ssm", "TerminateSession", sb.World.Region, sb.World.Account)
+	w := sb.World
+	if sw := sb.sessionWorld(id); sw != nil {
+		w = sw
+	}
+	e := trail.New(time.Now(), "ssm", "TerminateSession", w.Region, w.Account)
 	e.UserIdentity = trail.UserIdentity{Type: "AWSService"}
 	e.SourceIPAddress, e.UserAgent = "ssm.amazonaws.com", "ssm.amazonaws.com"
 	e.EventType = "AwsServiceEvent"

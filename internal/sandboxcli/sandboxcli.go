@@ -50,6 +50,7 @@ type upOptions struct {
 	jit                                    string
 	configFile                             string
 	generate                               string
+	org                                    bool
 	fastAgent, verbose, allowNonLoopback   bool
 	tls                                    bool
 	hostName                               string
@@ -166,6 +167,7 @@ func (o *upOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.addr, "addr", "127.0.0.1:0", "API listen address (loopback only, unless --allow-non-loopback)")
 	f.BoolVar(&o.allowNonLoopback, "allow-non-loopback", false, "let --addr be a non-loopback address: whoever reaches it gets the sandbox's credentials")
 	f.StringVar(&o.configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
+	f.BoolVar(&o.org, "org", false, "run the built-in AWS Organization (management account, members dev, prod and audit, us-east-1 and us-west-2) instead of the built-in account")
 	f.StringVar(&o.generate, "generate", "", "add N API-only instances (node-00001 …) for scale tests, or an organization of ACCOUNTSxREGIONSxN (e.g. 50x4x200)")
 	f.StringVar(&o.stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&o.hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
@@ -192,7 +194,10 @@ func runUp(ctx context.Context, stderr io.Writer, o upOptions) error {
 	if err != nil {
 		return err
 	}
-	acct, err := loadAccount(o.configFile, o.generate)
+	if o.org && o.configFile != "" {
+		return errors.New("--org and --config: use one (jitssh-sandbox config --org prints the organization's file)")
+	}
+	acct, err := loadAccount(o.configFile, o.generate, o.org)
 	if err != nil {
 		return err
 	}
@@ -288,8 +293,11 @@ func mergeRules(base map[string]string, flags []string, flag string) (map[string
 
 // loadAccount reads the configuration file (or the built-in one) and adds
 // generated instances.
-func loadAccount(path string, generate string) (*config.Account, error) {
+func loadAccount(path string, generate string, org bool) (*config.Account, error) {
 	f := config.Builtin()
+	if org {
+		f = config.BuiltinOrg()
+	}
 	if path != "" {
 		var err error
 		if f, err = config.Load(path); err != nil {
@@ -316,15 +324,23 @@ func loadAccount(path string, generate string) (*config.Account, error) {
 }
 
 func newConfigCmd(stdout io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var org bool
+	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Print the built-in account configuration (TOML), a starting point for --config",
 		Example: `  jitssh-sandbox config > sandbox.toml
+  jitssh-sandbox config --org > org.toml   # the built-in AWS Organization
   jitssh-sandbox up --config sandbox.toml --env-file /tmp/sandbox.env`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := io.WriteString(stdout, config.BuiltinText)
+			text := config.BuiltinText
+			if org {
+				text = config.BuiltinOrgText
+			}
+			_, err := io.WriteString(stdout, text)
 			return err
 		},
 	}
+	cmd.Flags().BoolVar(&org, "org", false, "print the built-in AWS Organization (what up --org runs)")
+	return cmd
 }

@@ -47,6 +47,10 @@ type Dialer func(ctx context.Context, instanceID, host string, port int) (Conn, 
 // Handler serves /v1/data-channel/<session-id>.
 type Handler struct {
 	World  *world.World
+	// WorldOf, when set, returns the world holding a session (an
+	// organization's (account, region) world, package world's Org); nil
+	// or a nil answer means World.
+	WorldOf func(sessionID string) *world.World
 	Dial   Dialer
 	Logger *slog.Logger
 	// MaxPayload is the payload size the fast agent sends; 0 = the
@@ -118,6 +122,16 @@ func (h *Handler) Resumes() int {
 // HandshakeResponse, as the real agent does.
 const HandshakeTimeout = 15 * time.Second
 
+// world returns the world holding session id (WorldOf, else World).
+func (h *Handler) world(id string) *world.World {
+	if h.WorldOf != nil {
+		if w := h.WorldOf(id); w != nil {
+			return w
+		}
+	}
+	return h.World
+}
+
 func (h *Handler) log() *slog.Logger {
 	if h.Logger == nil {
 		return slog.New(slog.DiscardHandler)
@@ -128,7 +142,7 @@ func (h *Handler) log() *slog.Logger {
 // ServeHTTP accepts one data-channel websocket.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/v1/data-channel/")
-	sess, ok := h.World.Session(id)
+	sess, ok := h.world(id).Session(id)
 	if !ok || id == "" || strings.Contains(id, "/") {
 		http.Error(w, "no such session", http.StatusNotFound)
 		return
@@ -144,7 +158,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Close(websocket.StatusPolicyViolation, err.Error())
 		return
 	}
-	if !h.World.ValidSessionToken(sess.ID, open.TokenValue) {
+	if !h.world(sess.ID).ValidSessionToken(sess.ID, open.TokenValue) {
 		h.log().Warn("data channel refused: bad token", "session", id)
 		c.Close(websocket.StatusPolicyViolation, "invalid token")
 		return

@@ -65,7 +65,7 @@ func (h *Handler) enforcePreferences(sess *world.Session, dc *datachannel.Sessio
 			h.ended[sess.ID] = why
 			h.mu.Unlock()
 			h.log().Info("session ended by Session Manager preferences", "session", sess.ID, "reason", why)
-			h.World.TerminateSession(sess.ID)
+			h.world(sess.ID).TerminateSession(sess.ID)
 			if h.OnPreferenceEnd != nil {
 				h.OnPreferenceEnd(sess.ID, why)
 			}

@@ -82,7 +82,7 @@ func shellCommand() *exec.Cmd {
 // drained and the service sends channel_closed. Like AWS's agent it sends
 // no ExitCode message for this session type.
 func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datachannel.Session, ts *termSize, log *slog.Logger) error {
-	in, ok := h.World.Instance(sess.Target)
+	in, ok := h.world(sess.ID).Instance(sess.Target)
 	if !ok || in.Virtual {
 		return fmt.Errorf("instance %s has no host to run a shell on", sess.Target)
 	}

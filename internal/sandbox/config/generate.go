@@ -128,7 +128,7 @@ func generateOrg(org *Org, management, home string, g *GenerateSpec) {
 		org.Disabled = []string{"ap-east-1"} // an opt-in region not enabled, as most accounts have
 	}
 	for i := len(org.Members) + 1; i < g.Accounts; i++ {
-		id := fmt.Sprintf("1%011d", i)
+		id := generatedAccountID(i)
 		org.Members = append(org.Members, &Member{Account: &Account{Region: home, Account: id}, Name: fmt.Sprintf("gen-%03d", i),
 			Regions: slices.Clone(regions), Disabled: slices.Clone(org.Disabled)})
 	}
@@ -198,3 +198,6 @@ func ParseGenerate(s string) (GenerateSpec, error) {
 	}
 	return g, nil
 }
+
+// generatedAccountID is the id of the i-th generated member account.
+func generatedAccountID(i int) string { return fmt.Sprintf("1%011d", i) }

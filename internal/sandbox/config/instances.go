@@ -41,6 +41,9 @@ type InstanceSpec struct {
 	// EIC = false: the instance's image lacks EC2 Instance Connect, so
 	// pushed keys are accepted by the API and never used (default true).
 	EIC *bool `toml:"eic"`
+	// Virtual instances exist only in the APIs (world.Instance.Virtual):
+	// no IMDS, no SSH server; for listings and resolution.
+	Virtual bool `toml:"virtual"`
 }
 
 // ManagedInstanceSpec is one SSM managed (hybrid) instance. It has its own
@@ -288,7 +291,7 @@ func (f *File) instance(s InstanceSpec) world.Instance {
 		in.PublicIP = s.PublicIP
 		in.PublicDNS = PublicDNS(f.Region, s.PublicIP)
 	}
-	in.Public, in.Bastion = s.Public, s.Bastion
+	in.Public, in.Bastion, in.Virtual = s.Public, s.Bastion, s.Virtual
 	in.JIT, in.JITGroups = s.JIT, append([]string(nil), s.JITGroups...)
 	in.NoEIC = s.EIC != nil && !*s.EIC
 	return in

@@ -1,11 +1,11 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
@@ -61,7 +61,7 @@ func (f *File) checkOrg() error {
 		return nil
 	}
 	if f.member {
-		return errors.New("organization: a member account cannot have an organization of its own")
+		return nil // a member's regions and regional fleets: checkMember
 	}
 	if f.Name == "" {
 		f.Name = "management"
@@ -303,8 +303,10 @@ func (f *File) resolveOrg(a *Account, localUser string) error {
 		org.Members = append(org.Members, mem)
 	}
 	if g := f.Generate; g != nil && g.org() {
+		configured := len(org.Members)
 		generateOrg(org, f.Account, f.Region, g)
 		a.Instances = append(a.Instances, org.generatedHome...)
+		assignGenerated(a, org.Members[configured:])
 	}
 	for _, mem := range org.Members {
 		mem.Roles = append(mem.Roles, accessRole(org.AccessRole, f.Account, mem.Account.Account, userTag))
@@ -340,4 +342,41 @@ func OrgReachPolicy(accessRole string) policy.Document {
 		Sid: "ReachMemberAccounts", Effect: policy.Allow, Action: policy.Strings{"sts:AssumeRole", "sts:TagSession"},
 		Resource: policy.Strings{"arn:aws:iam::*:role/" + accessRole},
 	}}}
+}
+
+// orgAccountIDs returns the ids of the file's account and of its
+// organization's members, configured and generated.
+func (f *File) orgAccountIDs() map[string]bool {
+	ids := map[string]bool{f.Account: true}
+	configured := 0
+	if f.Organization != nil {
+		for _, m := range f.Organization.Accounts {
+			ids[m.Account] = true
+		}
+		configured = len(f.Organization.Accounts)
+	}
+	if g := f.Generate; g != nil && g.org() {
+		for i := configured + 1; i < g.Accounts; i++ {
+			ids[generatedAccountID(i)] = true
+		}
+	}
+	return ids
+}
+
+// assignGenerated gives every Identity Center user, in each generated
+// member account, the permission sets it has in the management account.
+func assignGenerated(a *Account, generated []*Member) {
+	for i := range a.SSOUsers {
+		u := &a.SSOUsers[i]
+		var add []sso.Assignment
+		for _, as := range u.Assignments {
+			if as.Account != a.Account {
+				continue
+			}
+			for _, m := range generated {
+				add = append(add, sso.Assignment{Account: m.Account.Account, PermissionSet: as.PermissionSet})
+			}
+		}
+		u.Assignments = append(u.Assignments, add...)
+	}
 }

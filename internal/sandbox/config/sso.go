@@ -120,8 +120,10 @@ func (f *File) checkSSOUser(i int, sets, users map[string]bool) error {
 		if a.Account == "" {
 			a.Account = f.Account
 		}
-		if a.Account != f.Account {
+		if ids := f.orgAccountIDs(); !ids[a.Account] && len(ids) == 1 {
 			return fmt.Errorf("%s.assignments[%d]: account %q: the sandbox has one account, %s", where, j, a.Account, f.Account)
+		} else if !ids[a.Account] {
+			return fmt.Errorf("%s.assignments[%d]: account %q is not the sandbox's (%s) nor one of its organization's members", where, j, a.Account, f.Account)
 		}
 		if !sets[a.PermissionSet] {
 			return fmt.Errorf("%s.assignments[%d]: permission_set %q is not defined under [[permission_sets]]", where, j, a.PermissionSet)

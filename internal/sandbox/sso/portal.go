@@ -149,7 +149,11 @@ func (s *Service) listAccounts(c *apiCall) (any, error) {
 	}
 	out := listAccountsOut{NextToken: next, AccountList: []accountInfo{}}
 	for _, id := range ids[from:to] {
-		out.AccountList = append(out.AccountList, accountInfo{AccountID: id, AccountName: s.opts.AccountName, EmailAddress: "aws+" + s.opts.AccountName + "@example.com"})
+		name := s.opts.AccountName
+		if n, ok := s.opts.AccountNames[id]; ok {
+			name = n
+		}
+		out.AccountList = append(out.AccountList, accountInfo{AccountID: id, AccountName: name, EmailAddress: "aws+" + name + "@example.com"})
 	}
 	return out, nil
 }

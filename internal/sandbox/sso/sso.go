@@ -80,6 +80,10 @@ type Options struct {
 	// AccountName is what ListAccounts calls the account; "" means
 	// "sandbox".
 	AccountName string
+	// AccountNames name other accounts users are assigned to (an
+	// organization's members), by account id; an account not named here
+	// is AccountName.
+	AccountNames map[string]string
 	// BaseURL is where the sandbox is reached (http://127.0.0.1:PORT): the
 	// pages and the start URL (BaseURL + "/start") hang off it.
 	BaseURL        string

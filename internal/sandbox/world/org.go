@@ -14,7 +14,9 @@ type Org struct {
 	// Management is the management account's id.
 	Management string
 	accounts   map[string]*OrgAccount
-	order      []string // account ids: the management account, then members in configuration order
+	order      []string          // account ids: the management account, then members in configuration order
+	byInstance map[string]*World // every instance's world (the instances are fixed at creation)
+	worlds     []*World          // Worlds' answer
 }
 
 // OrgAccount is one account of an Org.
@@ -37,7 +39,7 @@ func NewOrg(accounts ...*OrgAccount) (*Org, error) {
 	if len(accounts) == 0 {
 		return nil, fmt.Errorf("world: an organization needs a management account")
 	}
-	o := &Org{Management: accounts[0].ID, accounts: map[string]*OrgAccount{}}
+	o := &Org{Management: accounts[0].ID, accounts: map[string]*OrgAccount{}, byInstance: map[string]*World{}}
 	for _, a := range accounts {
 		if a.Home == nil || a.Regions[a.Home.Region] != a.Home {
 			return nil, fmt.Errorf("world: account %s: its home world must be one of its regions", a.ID)
@@ -52,6 +54,16 @@ func NewOrg(accounts ...*OrgAccount) (*Org, error) {
 		}
 		o.accounts[a.ID] = a
 		o.order = append(o.order, a.ID)
+		for _, r := range a.RegionNames() {
+			w := a.Regions[r]
+			o.worlds = append(o.worlds, w)
+			for _, in := range w.Instances() {
+				if other, dup := o.byInstance[in.ID]; dup {
+					return nil, fmt.Errorf("world: instance %s is in %s/%s and in %s/%s: instance ids are unique", in.ID, other.Account, other.Region, w.Account, w.Region)
+				}
+				o.byInstance[in.ID] = w
+			}
+		}
 	}
 	return o, nil
 }
@@ -91,15 +103,7 @@ func (o *Org) World(account, region string) (*World, bool) {
 
 // Worlds returns every world, account by account (Accounts' order), each
 // account's regions sorted.
-func (o *Org) Worlds() []*World {
-	var out []*World
-	for _, a := range o.Accounts() {
-		for _, r := range a.RegionNames() {
-			out = append(out, a.Regions[r])
-		}
-	}
-	return out
-}
+func (o *Org) Worlds() []*World { return append([]*World(nil), o.worlds...) }
 
 // RegionNames returns the account's enabled regions, sorted.
 func (a *OrgAccount) RegionNames() []string {
@@ -137,8 +141,15 @@ func (o *Org) ByAccessKey(accessKeyID string) (*OrgAccount, bool) {
 // InstanceWorld returns the world holding the instance with the given id
 // (instance ids are unique across the organization).
 func (o *Org) InstanceWorld(id string) (*World, bool) {
-	for _, w := range o.Worlds() {
-		if _, ok := w.Instance(id); ok {
+	w, ok := o.byInstance[id]
+	return w, ok
+}
+
+// SessionWorld returns the world holding the SSM session with the given
+// id.
+func (o *Org) SessionWorld(id string) (*World, bool) {
+	for _, w := range o.worlds {
+		if _, ok := w.Session(id); ok {
 			return w, true
 		}
 	}
