@@ -8,8 +8,8 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/eice"
-	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 

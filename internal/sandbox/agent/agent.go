@@ -46,13 +46,13 @@ type Dialer func(ctx context.Context, instanceID, host string, port int) (Conn, 
 
 // Handler serves /v1/data-channel/<session-id>.
 type Handler struct {
-	World  *world.World
+	World *world.World
 	// WorldOf, when set, returns the world holding a session (an
 	// organization's (account, region) world, package world's Org); nil
 	// or a nil answer means World.
 	WorldOf func(sessionID string) *world.World
-	Dial   Dialer
-	Logger *slog.Logger
+	Dial    Dialer
+	Logger  *slog.Logger
 	// MaxPayload is the payload size the fast agent sends; 0 = the
 	// protocol's 1024. The AWS-like agent always sends 1024.
 	MaxPayload int
