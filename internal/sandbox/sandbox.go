@@ -26,6 +26,7 @@ import (
 	"github.com/jitssh/jitssh/internal/host/authkeys"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
@@ -189,7 +190,9 @@ type Sandbox struct {
 	// CloudTrail is the path of the CloudTrail JSON-lines log.
 	CloudTrail string
 	// SSO is the account's IAM Identity Center (ssosvc.go).
-	SSO      *sso.Service
+	SSO *sso.Service
+	// Logs is the account's CloudWatch Logs, served on URL.
+	Logs     *cwlogs.Store
 	ssoSetup ssoSetup
 
 	identities []world.Identity // every identity, default first

@@ -21,6 +21,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 	"github.com/jitssh/jitssh/internal/sandbox/imdssvc"
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
@@ -320,7 +321,9 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	if err := sb.startWebIdentityTokens(); err != nil {
 		return nil, err
 	}
+	sb.Logs = cwlogs.New(sb.World.Region, sb.World.Account, sb.World.Now)
 	mux.Handle("/", apis.NewRouter(sb.Org, apis.Options{
+		Logs:          sb.Logs,
 		OIDC:          sb.sts.issuer,
 		OIDCAudiences: sb.sts.audiences,
 		StreamURL:     func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
+	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/oidc"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
@@ -52,6 +53,9 @@ type Options struct {
 	// instance cannot run it, and the key goes only to the world's placed
 	// keys, which its SSH server then honours.
 	PlaceKey func(instanceID string, p placekey.Placement) (run ScriptRun, ok bool)
+	// Logs is the account's CloudWatch Logs (logs.go); nil means a store
+	// of the handler's own.
+	Logs *cwlogs.Store
 }
 
 // ScriptRun is how a script run on a simulated instance ended.
@@ -62,11 +66,12 @@ type ScriptRun struct {
 
 // Service signing names, as in the SigV4 credential scope.
 const (
-	serviceSTS = "sts"
-	serviceEC2 = "ec2"
-	serviceEIC = "ec2-instance-connect"
-	serviceSSM = "ssm"
-	serviceIAM = "iam"
+	serviceSTS  = "sts"
+	serviceEC2  = "ec2"
+	serviceEIC  = "ec2-instance-connect"
+	serviceSSM  = "ssm"
+	serviceIAM  = "iam"
+	serviceLogs = "logs"
 )
 
 type handler struct {
@@ -93,6 +98,9 @@ func newHandler(w *world.World, opts Options) *handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Logs == nil {
+		opts.Logs = cwlogs.New(w.Region, w.Account, w.Now)
 	}
 	h := &handler{world: w, opts: opts, log: log.With("component", "awsapi")}
 	h.verifier = &awsproto.Verifier{
@@ -167,7 +175,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, "error_code", ae.Code, "error", ae.Message)
 	}
 	h.log.Info("aws api request", attrs...)
-	if h.opts.Trail != nil {
+	if h.opts.Trail != nil && traced(c) {
 		if err := h.opts.Trail.Write(h.trailEvent(c, start, resp, ae)); err != nil {
 			h.log.Error("CloudTrail", "request_id", c.reqID, "err", err)
 		}
@@ -243,7 +251,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		// Unsigned or unparsable; refined from the API version below.
 		c.proto = awsproto.EC2Query
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBody(c.service)))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -251,7 +259,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 			if c.proto == awsproto.JSON11 {
 				code = "RequestEntityTooLargeException"
 			}
-			return nil, &awsproto.Error{Code: code, Message: fmt.Sprintf("Request body is larger than %d bytes.", MaxBodyBytes), Status: http.StatusRequestEntityTooLarge}
+			return nil, &awsproto.Error{Code: code, Message: fmt.Sprintf("Request body is larger than %d bytes.", maxBody(c.service)), Status: http.StatusRequestEntityTooLarge}
 		}
 		return nil, awsproto.Errorf("MalformedHttpRequestException", "The request body could not be read.")
 	}
@@ -311,6 +319,8 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		return h.routeJSON(c, "AWSEC2InstanceConnectService")
 	case serviceSSM:
 		return h.routeJSON(c, "AmazonSSM")
+	case serviceLogs:
+		return h.routeLogs(c)
 	}
 	if c.proto == awsproto.JSON11 {
 		return nil, awsproto.Errorf("UnknownOperationException", "The sandbox does not emulate the service %q.", c.service)
@@ -323,7 +333,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 // decide from the body".
 func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	switch scopeService(r.Header.Get("Authorization")) {
-	case serviceSSM, serviceEIC:
+	case serviceSSM, serviceEIC, serviceLogs:
 		return awsproto.JSON11
 	case serviceSTS, serviceIAM:
 		return awsproto.AWSQuery

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
+	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 )
 
 // applyKnobs delays an authenticated call by its API's latency rule and
@@ -61,6 +62,7 @@ func (h *handler) applyKnobs(c *call) error {
 //	SSM                   InternalServerError
 //	EC2 Instance Connect  ServiceException
 //	STS                   InternalFailure
+//	CloudWatch Logs       ServiceUnavailableException
 func internalError(c *call) error {
 	e := &awsproto.Error{Code: "InternalFailure", Message: "The request processing has failed because of an unknown error, exception or failure.", Status: http.StatusInternalServerError}
 	switch c.service {
@@ -70,6 +72,8 @@ func internalError(c *call) error {
 		e.Code = "InternalServerError"
 	case serviceEIC:
 		e.Code = "ServiceException"
+	case serviceLogs:
+		return cwlogs.ServiceUnavailable()
 	}
 	return e
 }

@@ -11,7 +11,8 @@
 // Throttle values are a probability ("25%" or "0.25"), a rate ("5/s",
 // "30/m": a token bucket holding one second's worth, at least one token,
 // like AWS's per-API buckets) or a count ("next:3": the next three calls,
-// then none, for deterministic tests). Fail rules take the throttle forms
+// then none, for deterministic tests) or a period ("for:2m": every call
+// for that long from when the rule is set, then none: an outage). Fail rules take the throttle forms
 // and make the calls they pick fail as a service failing inside does
 // (HTTP 500, the service's internal-error code), which the SDKs retry as
 // transient.
@@ -32,7 +33,7 @@ import (
 // Services are the signing names of the signed APIs the sandbox serves,
 // and IAM Identity Center's sso (the portal API) and sso-oauth (OIDC), as
 // CloudTrail names them; an API key must name one of them.
-var Services = []string{"ec2", "ec2-instance-connect", "ssm", "sts", "sso", "sso-oauth"}
+var Services = []string{"ec2", "ec2-instance-connect", "ssm", "sts", "sso", "sso-oauth", "logs"}
 
 // MaxLatency bounds a latency rule (a sandbox that never answers helps no
 // one; use the data-channel faults for stalls).
@@ -87,6 +88,9 @@ type Throttle struct {
 	Burst     float64
 	// Count, when > 0, throttles that many calls, then none.
 	Count int
+	// For, when > 0, throttles every call for this long from when the
+	// rule is installed, then none.
+	For time.Duration
 
 	text string
 }
@@ -101,7 +105,7 @@ func ParseThrottle(s string) (Throttle, error) { return parseRule("throttle", s)
 func parseRule(kind, s string) (Throttle, error) {
 	s = strings.TrimSpace(s)
 	bad := func(why string) (Throttle, error) {
-		return Throttle{}, fmt.Errorf("%s %q: %s (want a probability like 25%% or 0.25, a rate like 5/s or 30/m, or next:N)", kind, s, why)
+		return Throttle{}, fmt.Errorf("%s %q: %s (want a probability like 25%% or 0.25, a rate like 5/s or 30/m, next:N or for:DURATION)", kind, s, why)
 	}
 	switch {
 	case strings.HasPrefix(s, "next:"):
@@ -110,6 +114,12 @@ func parseRule(kind, s string) (Throttle, error) {
 			return bad("the count must be 1 to 1000000")
 		}
 		return Throttle{Count: n, text: s}, nil
+	case strings.HasPrefix(s, "for:"):
+		d, err := time.ParseDuration(s[len("for:"):])
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			return bad("the period must be a duration from 1ns to 24h, like for:2m")
+		}
+		return Throttle{For: d, text: s}, nil
 	case strings.HasSuffix(s, "/s") || strings.HasSuffix(s, "/m"):
 		n, err := strconv.ParseFloat(s[:len(s)-2], 64)
 		if err != nil || math.IsNaN(n) || n <= 0 || n > 1e6 {
@@ -229,6 +239,7 @@ type bucket struct {
 	tokens float64   // rate rules
 	last   time.Time // last refill
 	left   int       // count rules: calls still to throttle
+	until  time.Time // period rules: the end of the period
 }
 
 // Table holds the latency and throttle rules in force. The zero value has
@@ -269,8 +280,26 @@ func (t *Table) SetThrottle(rules map[string]string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.startPeriods(c)
 	t.throttle = c
 	return nil
+}
+
+// startPeriods starts the periods of m's period rules now (t.mu held).
+func (t *Table) startPeriods(m map[string]*bucket) {
+	now := t.now()
+	for _, b := range m {
+		if b.rule.For > 0 {
+			b.until = now.Add(b.rule.For)
+		}
+	}
+}
+
+func (t *Table) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
 }
 
 // Latency returns the latency rules in force, in text form.
@@ -293,6 +322,7 @@ func (t *Table) SetFail(rules map[string]string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.startPeriods(c)
 	t.fail = c
 	return nil
 }
@@ -370,11 +400,10 @@ func (t *Table) take(m map[string]*bucket, service, op string) bool {
 			b.left--
 			return true
 		}
+	case r.For > 0:
+		return t.now().Before(b.until)
 	case r.PerSecond > 0:
-		now := time.Now()
-		if t.Now != nil {
-			now = t.Now()
-		}
+		now := t.now()
 		if !b.last.IsZero() {
 			b.tokens = math.Min(r.Burst, b.tokens+now.Sub(b.last).Seconds()*r.PerSecond)
 		}

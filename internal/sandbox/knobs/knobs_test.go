@@ -177,3 +177,32 @@ func TestFailRules(t *testing.T) {
 		t.Error("a nil table failed a call")
 	}
 }
+
+// TestThrottlePeriod checks the for:DURATION form: every call for the
+// period from when the rule is set, then none (an outage).
+func TestThrottlePeriod(t *testing.T) {
+	now := time.Unix(1000, 0)
+	tab := &Table{Now: func() time.Time { return now }}
+	if err := tab.SetFail(map[string]string{"logs:*": "for:2m"}); err != nil {
+		t.Fatal(err)
+	}
+	if !tab.Failed("logs", "PutLogEvents") || tab.Failed("ssm", "StartSession") {
+		t.Fatal("for:2m should fail logs calls at once, and only them")
+	}
+	now = now.Add(119 * time.Second)
+	if !tab.Failed("logs", "PutLogEvents") {
+		t.Fatal("for:2m stopped before two minutes")
+	}
+	now = now.Add(time.Second)
+	if tab.Failed("logs", "PutLogEvents") {
+		t.Fatal("for:2m still failing after two minutes")
+	}
+	for _, bad := range []string{"for:", "for:0s", "for:-1s", "for:25h", "for:x"} {
+		if _, err := ParseThrottle(bad); err == nil {
+			t.Errorf("ParseThrottle(%q) accepted it", bad)
+		}
+	}
+	if got := tab.Fail()["logs:*"]; got != "for:2m" {
+		t.Errorf("Fail() shows %q", got)
+	}
+}
