@@ -22,7 +22,9 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
-func (e *env) cwlogs(id world.Identity) *cloudwatchlogs.Client { return cloudwatchlogs.NewFromConfig(e.as(id)) }
+func (e *env) cwlogs(id world.Identity) *cloudwatchlogs.Client {
+	return cloudwatchlogs.NewFromConfig(e.as(id))
+}
 
 // logsEvents returns n events one millisecond apart from base.
 func logsEvents(base time.Time, msgs ...string) []cwtypes.InputLogEvent {
@@ -352,7 +354,9 @@ func TestLogsKnobs(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError {
 		t.Errorf("failed call: HTTP %d, want 500", resp.StatusCode)
 	}
-	var body struct{ Type string `json:"__type"` }
+	var body struct {
+		Type string `json:"__type"`
+	}
 	json.NewDecoder(resp.Body).Decode(&body)
 	if !strings.HasSuffix(body.Type, "ServiceUnavailableException") {
 		t.Errorf("failed call: __type %q, want ServiceUnavailableException", body.Type)
