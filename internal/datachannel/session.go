@@ -218,6 +218,11 @@ type Session struct {
 	frames  [][]byte    // send's scratch (guarded by sendMu)
 	sendIDs []uuid.UUID // send's scratch (guarded by sendMu)
 	hs      chan *Message
+	// cipher seals and opens stream payloads of an encrypted session
+	// (SetCipher); openErr is a payload that did not open, for
+	// receiveStream to fail the session with once mu is released.
+	cipher  *StreamCipher
+	openErr error
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -344,7 +349,11 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 	}
 	room := s.cfg.Window - len(s.unacked)
 	seq := s.outSeq // only send changes it, under sendMu
+	ciph := s.cipher
 	s.mu.Unlock()
+	if ciph != nil && !sealedSend(s.cfg.Role, pt) {
+		ciph = nil
+	}
 
 	frames := s.frames[:0]
 	ids := s.sendIDs[:0]
@@ -358,7 +367,11 @@ func (s *Session) send(pt PayloadType, p []byte, single bool) (int, error) {
 		if s.cfg.Role == RoleAgent && seq == 0 {
 			flags = FlagSYN
 		}
-		m := Message{Type: s.sendType(), SequenceNumber: seq, Flags: flags, ID: s.ids.next(), PayloadType: pt, Payload: chunk}
+		payload := chunk
+		if ciph != nil && len(chunk) > 0 {
+			payload = ciph.Seal(chunk)
+		}
+		m := Message{Type: s.sendType(), SequenceNumber: seq, Flags: flags, ID: s.ids.next(), PayloadType: pt, Payload: payload}
 		frame, err := m.Marshal()
 		if err != nil {
 			return 0, err
@@ -863,7 +876,12 @@ func (s *Session) receiveStream(m *Message) {
 		}
 		s.expected++
 	}
+	openErr := s.openErr
 	s.mu.Unlock()
+	if openErr != nil {
+		s.fail(openErr)
+		return
+	}
 	if !deferAck {
 		s.sendAck(m)
 	}
@@ -894,7 +912,15 @@ func (s *Session) queueOutput(m *Message) bool {
 	if m.PayloadType != PayloadOutput {
 		return false
 	}
-	if len(m.Payload) > 0 {
+	if len(m.Payload) > 0 && s.cipher != nil && s.openErr == nil {
+		p, err := s.cipher.Open(m.Payload)
+		if err != nil {
+			s.openErr = fmt.Errorf("stream message %d: %w", m.SequenceNumber, err)
+			return true
+		}
+		m.Payload = p
+	}
+	if len(m.Payload) > 0 && s.openErr == nil {
 		if len(s.readBuf) == 0 {
 			s.readCond.Broadcast() // a reader may be waiting for data
 		}
@@ -905,6 +931,17 @@ func (s *Session) queueOutput(m *Message) bool {
 }
 
 func (s *Session) process(m *Message) {
+	s.mu.Lock()
+	ciph := s.cipher
+	s.mu.Unlock()
+	if ciph != nil && len(m.Payload) > 0 && sealedRecv(s.cfg.Role, m.PayloadType) {
+		p, err := ciph.Open(m.Payload)
+		if err != nil {
+			s.fail(fmt.Errorf("stream message %d: %w", m.SequenceNumber, err))
+			return
+		}
+		m.Payload = p
+	}
 	switch m.PayloadType {
 	case PayloadHandshakeRequest, PayloadHandshakeResponse, PayloadHandshakeComplete,
 		PayloadEncChallengeRequest, PayloadEncChallengeResponse:
