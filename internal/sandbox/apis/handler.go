@@ -18,6 +18,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
+	"github.com/jitssh/jitssh/internal/sandbox/kms"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/oidc"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
@@ -56,6 +57,8 @@ type Options struct {
 	// Logs is the account's CloudWatch Logs (logs.go); nil means a store
 	// of the handler's own.
 	Logs *cwlogs.Store
+	// KMS is the account's KMS keys (kms.go); nil means none.
+	KMS *kms.Service
 }
 
 // ScriptRun is how a script run on a simulated instance ended.
@@ -202,7 +205,7 @@ func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Er
 		e.ErrorCode, e.ErrorMessage = ae.Code, ae.Message
 	}
 	if c.proto == awsproto.JSON11 {
-		e.RequestParameters = trail.Elements(c.body)
+		e.RequestParameters = trail.Elements(omitKeyMaterial(c.body))
 		if ae == nil && resp != nil {
 			if b, err := json.Marshal(resp); err == nil {
 				e.ResponseElements = trail.Elements(b, "TokenValue")
@@ -321,6 +324,8 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		return h.routeJSON(c, "AmazonSSM")
 	case serviceLogs:
 		return h.routeLogs(c)
+	case serviceKMS:
+		return h.routeJSON(c, kmsTargetPrefix)
 	}
 	if c.proto == awsproto.JSON11 {
 		return nil, awsproto.Errorf("UnknownOperationException", "The sandbox does not emulate the service %q.", c.service)
@@ -333,7 +338,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 // decide from the body".
 func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	switch scopeService(r.Header.Get("Authorization")) {
-	case serviceSSM, serviceEIC, serviceLogs:
+	case serviceSSM, serviceEIC, serviceLogs, serviceKMS:
 		return awsproto.JSON11
 	case serviceSTS, serviceIAM:
 		return awsproto.AWSQuery
@@ -371,6 +376,9 @@ func (h *handler) routeJSON(c *call, prefix string) (any, error) {
 		return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", target)
 	}
 	c.op = op
+	if c.service == serviceKMS {
+		return h.routeKMS(c)
+	}
 	switch c.service + "." + op {
 	case serviceEIC + ".SendSSHPublicKey":
 		return h.sendSSHPublicKey(c)

@@ -28,6 +28,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/kms"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -80,6 +81,8 @@ type File struct {
 	SSOUsers       []SSOUserSpec       `toml:"sso_users"`
 	// SessionPreferences are Session Manager's (sessionprefs.go).
 	SessionPreferences SessionPrefsSpec `toml:"session_preferences"`
+	// KMSKeys are the account's KMS keys (kmskeys.go).
+	KMSKeys []KMSKeySpec `toml:"kms_keys"`
 
 	dir string // for relative policy files
 	// member marks a member account's or a regional block's file: no
@@ -119,6 +122,13 @@ type Account struct {
 	// Org is the organization, for the management account's Account
 	// (nil: one account in one region).
 	Org *Org
+	// KMSKeys are the account's KMS keys.
+	KMSKeys []kms.Key
+	// SessionKMSKey, RunAs and ShellProfile are the rest of the Session
+	// Manager preferences (sessionprefs.go).
+	SessionKMSKey string
+	RunAs         RunAs
+	ShellProfile  string
 }
 
 // Built-in defaults.
@@ -222,6 +232,9 @@ func (f *File) check() error {
 		return err
 	}
 	if err := f.checkSSO(); err != nil {
+		return err
+	}
+	if err := f.checkKMSKeys(); err != nil {
 		return err
 	}
 	if err := f.checkSessionPrefs(); err != nil {
@@ -333,6 +346,11 @@ func (f *File) Resolve(localUser string) (*Account, error) {
 		a.Instances = append(a.Instances, Generate(f.Region, f.Generate.NamePrefix, f.Generate.Count)...)
 	}
 	a.Latency, a.Throttle, a.Fail = f.Latency, f.Throttle, f.Fail
+	keys, err := f.kmsKeys()
+	if err != nil {
+		return nil, err
+	}
+	a.KMSKeys = keys
 	f.resolveSessionPrefs(a)
 	if err := f.resolveSSO(a, localUser); err != nil {
 		return nil, err

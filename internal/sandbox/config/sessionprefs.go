@@ -2,9 +2,12 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/sandbox/kms"
 )
 
 // SessionPrefsSpec is the account's Session Manager preferences, the
@@ -14,6 +17,14 @@ import (
 //	[session_preferences]
 //	idle_session_timeout = "20"   # minutes, 1-60; default 20
 //	max_session_duration = "120"  # minutes, 1-1440; "" (default): none
+//	kms_key_id = "alias/ssm-sessions"  # a [[kms_keys]] key: shell sessions are KMS-encrypted
+//	run_as_enabled = true         # shells run as the caller's SSMSessionRunAs tag, else:
+//	run_as_default_user = "ec2-user"
+//	shell_profile = "cd ~; export PS1='$ '"  # run by the shell before the user's input (Linux)
+//
+// kms_key_id is a key id, key ARN, alias or alias ARN of a declared key.
+// With Run As off, AWS runs shells as ssm-user; the sandbox runs them as
+// its own user then (see docs/sandbox.md for what it can do as root).
 //
 // As in AWS a value is a whole number of minutes. The sandbox also takes
 // a Go duration ("3s", "1m30s") up to the same maxima, so that tests need
@@ -21,7 +32,24 @@ import (
 type SessionPrefsSpec struct {
 	IdleSessionTimeout string `toml:"idle_session_timeout"`
 	MaxSessionDuration string `toml:"max_session_duration"`
+	KMSKeyID           string `toml:"kms_key_id"`
+	RunAsEnabled       bool   `toml:"run_as_enabled"`
+	RunAsDefaultUser   string `toml:"run_as_default_user"`
+	ShellProfile       string `toml:"shell_profile"`
 }
+
+// RunAs is the Run As preference: when Enabled, shells run as the
+// caller's SSMSessionRunAs principal tag, else as DefaultUser.
+type RunAs struct {
+	Enabled     bool
+	DefaultUser string
+}
+
+// runAsUserPattern is a Linux user name, as Session Manager accepts it.
+var runAsUserPattern = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// maxShellProfile is the length AWS allows a shell profile.
+const maxShellProfile = 4096
 
 // Limits and default of the preferences, in minutes, as AWS has them.
 const (
@@ -74,11 +102,40 @@ func (s SessionPrefsSpec) sessionPrefs() (idle, maxDur time.Duration, err error)
 
 // checkSessionPrefs validates the Session Manager preferences.
 func (f *File) checkSessionPrefs() error {
-	_, _, err := f.SessionPreferences.sessionPrefs()
-	return err
+	p := f.SessionPreferences
+	if _, _, err := p.sessionPrefs(); err != nil {
+		return err
+	}
+	if p.KMSKeyID != "" {
+		keys, err := f.kmsKeys()
+		if err != nil {
+			return err
+		}
+		svc, err := kms.New(f.Region, f.Account, keys)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.Resolve(p.KMSKeyID); err != nil {
+			return fmt.Errorf("session_preferences.kms_key_id: %w; declare the key under [[kms_keys]]", err)
+		}
+	}
+	if p.RunAsDefaultUser != "" && !runAsUserPattern.MatchString(p.RunAsDefaultUser) {
+		return fmt.Errorf("session_preferences.run_as_default_user: %q is not a Linux user name", p.RunAsDefaultUser)
+	}
+	if p.RunAsEnabled && p.RunAsDefaultUser == "" {
+		return fmt.Errorf("session_preferences.run_as_default_user: required when run_as_enabled is true (AWS needs it for callers without an SSMSessionRunAs tag)")
+	}
+	if len(p.ShellProfile) > maxShellProfile {
+		return fmt.Errorf("session_preferences.shell_profile: %d bytes, at most %d", len(p.ShellProfile), maxShellProfile)
+	}
+	return nil
 }
 
 // resolveSessionPrefs sets the account's Session Manager preferences.
 func (f *File) resolveSessionPrefs(a *Account) {
-	a.IdleSessionTimeout, a.MaxSessionDuration, _ = f.SessionPreferences.sessionPrefs() // checked by check
+	p := f.SessionPreferences
+	a.IdleSessionTimeout, a.MaxSessionDuration, _ = p.sessionPrefs() // checked by check
+	a.SessionKMSKey = p.KMSKeyID
+	a.RunAs = RunAs{Enabled: p.RunAsEnabled, DefaultUser: p.RunAsDefaultUser}
+	a.ShellProfile = p.ShellProfile
 }

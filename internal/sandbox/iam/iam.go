@@ -11,8 +11,9 @@
 // the SCPs must allow the action (when SCPs are in force) and an identity
 // policy must allow it. EvaluateTrust decides a role's trust policy (its
 // Principal element: AWS principals, accounts, federated providers) for
-// STS. Other resource policies, permission boundaries and session
-// policies are not modelled. For temporary credentials the principal's
+// STS. EvaluateKeyPolicy decides a KMS action under a key's key policy
+// together with the identity and SCP layers. Other resource policies,
+// permission boundaries and session policies are not modelled. For temporary credentials the principal's
 // context has aws:TokenIssueTime, aws:MultiFactorAuthPresent and
 // aws:MultiFactorAuthAge as on AWS (absent for long-term keys).
 package iam
@@ -96,6 +97,10 @@ func (d Decision) String() string {
 		return "ExplicitDeny(trust)"
 	case NoTrustAllow:
 		return "ImplicitDeny(trust)"
+	case ExplicitDenyResource:
+		return "ExplicitDeny(resource)"
+	case NoResourceAllow:
+		return "ImplicitDeny(resource)"
 	}
 	return "Decision(" + strconv.Itoa(int(d)) + ")"
 }
