@@ -308,11 +308,11 @@ func TestStreamCipher(t *testing.T) {
 func TestParseKMSEncryptionRequest(t *testing.T) {
 	for in, ok := range map[string]bool{
 		`{"KMSKeyId":"arn:aws:kms:us-east-1:111122223333:key/1234","Challenge":"abc="}`: true,
-		`{"KMSKeyId":"alias/ssm"}`:    true,
-		`{"KMSKeyId":""}`:             false,
-		`{"KMSKeyId":"a\u0000b"}`:     false,
-		`{"KMSKeyId":5}`:              false,
-		`[]`:                          false,
+		`{"KMSKeyId":"alias/ssm"}`: true,
+		`{"KMSKeyId":""}`:          false,
+		`{"KMSKeyId":"a\u0000b"}`:  false,
+		`{"KMSKeyId":5}`:           false,
+		`[]`:                       false,
 		`{"KMSKeyId":"` + strings.Repeat("k", 2049) + `"}`: false,
 	} {
 		if _, err := ParseKMSEncryptionRequest([]byte(in)); (err == nil) != ok {
