@@ -28,6 +28,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
+	"github.com/jitssh/jitssh/internal/sandbox/kms"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
@@ -207,6 +208,8 @@ type Sandbox struct {
 	faultTotals fault.Counters
 	knobs       knobs.Table
 	agent       *agent.Handler
+	kms         *kms.Service      // the account's KMS (kmssvc.go)
+	shellPrefs  agent.Preferences // KMS key, Run As and shell profile of the preferences
 	pub         *publicNet
 	mitm        mitmTable
 	sni         serverNames // TLS connections by SNI (Config.TLS)

@@ -78,6 +78,9 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err := sb.buildWorld(&cfg, acct); err != nil {
 		return nil, err
 	}
+	if err := sb.setupKMS(acct); err != nil {
+		return nil, err
+	}
 	sig, rootsPath, err := sb.newSigner(cfg)
 	if err != nil {
 		return nil, err
@@ -294,7 +297,8 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		Fast: cfg.FastAgent, Faults: sb.faults.lookup, FaultCounters: &sb.faultTotals, Dial: sb.dial,
 		Netns:       func(id string) *netns.NS { return sb.netns[id] },
 		WorldOf:     sb.sessionWorld,
-		Preferences: agent.Preferences{IdleTimeout: cfg.IdleSessionTimeout, MaxDuration: cfg.MaxSessionDuration}}
+		Preferences: sb.shellPrefs}
+	dcHandler.Preferences.IdleTimeout, dcHandler.Preferences.MaxDuration = cfg.IdleSessionTimeout, cfg.MaxSessionDuration
 	sb.agent = dcHandler
 	mux := http.NewServeMux()
 	mux.Handle("/v1/data-channel/", dcHandler)
@@ -315,6 +319,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
 	dcHandler.OnPreferenceEnd = func(id string, why datachannel.EndReason) { sb.recordPreferenceEnd(tl, id, why) }
+	dcHandler.DecryptKey = sb.agentDecryptKey(tl)
 	sb.startSSO(mux, admin, tl)
 	mux.Handle("/openTunnel", sb.newEICERouter(tl))
 	mux.Handle(oidcPath+"/", sb.sts.issuer.Handler())
@@ -331,6 +336,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		Trail:         tl,
 		Knobs:         &sb.knobs,
 		PlaceKey:      sb.runPlacement,
+		KMS:           sb.kms,
 	}))
 	return mux, nil
 }

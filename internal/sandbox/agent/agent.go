@@ -75,6 +75,12 @@ type Handler struct {
 	// session they ended (the sandbox records it in CloudTrail).
 	Preferences     Preferences
 	OnPreferenceEnd func(sessionID string, why datachannel.EndReason)
+	// DecryptKey recovers an encrypted session's data key from the
+	// ciphertext blob the client sent (kms:Decrypt as the instance, with
+	// the session's encryption context, plus the agent's random
+	// challenge when the client acknowledged it); needed when
+	// Preferences.KMSKeyID is set.
+	DecryptKey func(ctx context.Context, sess *world.Session, keyID string, blob []byte, challenge string) ([]byte, error)
 
 	mu      sync.Mutex
 	live    map[string]*datachannel.Session // running agent sessions, for resume

@@ -8,14 +8,27 @@ import (
 )
 
 // Preferences are the account's Session Manager preferences the agent
-// enforces (the SSM-SessionManagerRunShell document's idleSessionTimeout
-// and maxSessionDuration); zero durations enforce nothing.
+// enforces (the SSM-SessionManagerRunShell document's idleSessionTimeout,
+// maxSessionDuration, kmsKeyId, runAsEnabled, runAsDefaultUser and
+// shellProfile); zero values enforce nothing.
 type Preferences struct {
 	// IdleTimeout ends a session that carried no stream data in either
 	// direction for this long.
 	IdleTimeout time.Duration
 	// MaxDuration ends any session this long after it started.
 	MaxDuration time.Duration
+	// KMSKeyID, when set, encrypts shell (Standard_Stream) sessions: the
+	// agent's handshake asks the client for a data key under it, which
+	// Handler.DecryptKey recovers (shell.go). Port sessions are not
+	// encrypted, as with AWS's agent.
+	KMSKeyID string
+	// RunAsEnabled runs shells as the caller's SSMSessionRunAs tag, else
+	// as RunAsDefaultUser (runas.go).
+	RunAsEnabled     bool
+	RunAsDefaultUser string
+	// ShellProfile is typed into a shell when it starts, as AWS's agent
+	// does with shellProfile.linux.
+	ShellProfile string
 }
 
 // prefsTick bounds how late the agent notices an expired session.

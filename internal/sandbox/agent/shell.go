@@ -76,17 +76,31 @@ func shellCommand() *exec.Cmd {
 	return cmd
 }
 
+// SessionTypeShell is the session type of shell sessions.
+const SessionTypeShell = "Standard_Stream"
+
 // runShell serves a Standard_Stream session: no handshake (the agent
-// simply starts sending output), the client's Output messages go to the
-// pty, Size messages resize it, and when the shell exits its output is
-// drained and the service sends channel_closed. Like AWS's agent it sends
-// no ExitCode message for this session type.
+// simply starts sending output) unless the preferences name a KMS key
+// (then the KMS handshake first, and the stream is encrypted), the
+// client's Output messages go to the pty, Size messages resize it, and
+// when the shell exits its output is drained and the service sends
+// channel_closed. Like AWS's agent it sends no ExitCode message for this
+// session type. The shell runs as the Run As user, if any, and is given
+// the shell profile first.
 func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datachannel.Session, ts *termSize, log *slog.Logger) error {
 	in, ok := h.world(sess.ID).Instance(sess.Target)
 	if !ok || in.Virtual {
 		return fmt.Errorf("instance %s has no host to run a shell on", sess.Target)
 	}
+	if err := h.encryptShell(ctx, sess, dc); err != nil {
+		return err
+	}
 	cmd := shellCommand()
+	if u := h.Preferences.runAsUser(sess); u != "" {
+		if err := runAs(cmd, u); err != nil {
+			return err
+		}
+	}
 	var ns *netns.NS
 	if h.Netns != nil {
 		ns = h.Netns(in.ID)
@@ -102,7 +116,12 @@ func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datacha
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	go func() { // client -> pty
+	go func() { // client -> pty, after the shell profile
+		if p := h.Preferences.ShellProfile; p != "" {
+			if _, err := io.WriteString(ptmx, p+"\n"); err != nil {
+				return
+			}
+		}
 		_, _ = io.Copy(ptmx, h.input(dc))
 	}()
 	outDone := make(chan error, 1)
@@ -133,6 +152,29 @@ func (h *Handler) runShell(ctx context.Context, sess *world.Session, dc *datacha
 	_ = dc.Flush(fctx)
 	cancel()
 	return dc.SendChannelClosed(sess.ID, sess.Target, h.endOutput(sess.ID))
+}
+
+// encryptShell runs the KMS handshake of a shell session when the
+// preferences name a key (AWS's agent does a handshake for shells only
+// then): the session is encrypted once it returns. Its failure is the
+// session's, with AWS's agent's wording.
+func (h *Handler) encryptShell(ctx context.Context, sess *world.Session, dc *datachannel.Session) error {
+	keyID := h.Preferences.KMSKeyID
+	if keyID == "" {
+		return nil
+	}
+	if h.DecryptKey == nil {
+		return agentErrorf("Encountered error while initiating handshake. Initializing BlockCipher failed: the sandbox has no KMS")
+	}
+	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
+	defer cancel()
+	kms := &datachannel.AgentKMS{KeyID: keyID, Decrypt: func(ctx context.Context, keyID string, blob []byte, challenge string) ([]byte, error) {
+		return h.DecryptKey(ctx, sess, keyID, blob, challenge)
+	}}
+	if _, err := dc.AgentHandshakeWith(hctx, Version, SessionTypeShell, nil, kms); err != nil {
+		return agentErrorf("Encountered error while initiating handshake. %w", err)
+	}
+	return nil
 }
 
 // hostnameFor returns the simulated hostname to give the shell, or "" to

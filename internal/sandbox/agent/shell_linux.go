@@ -17,7 +17,11 @@ import (
 // sessions.
 func startPty(cmd *exec.Cmd, ts *termSize, hostname string, ns *netns.NS) (*os.File, error) {
 	start := func() (*os.File, error) {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		var cred *syscall.Credential // runAs's
+		if cmd.SysProcAttr != nil {
+			cred = cmd.SysProcAttr.Credential
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Credential: cred}
 		f, tty, err := pty.Open()
 		if err != nil {
 			return nil, err

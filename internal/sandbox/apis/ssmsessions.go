@@ -90,6 +90,7 @@ func (h *handler) startSession(c *call) (any, error) {
 		Parameters:   resolved,
 		Caller:       c.id.ARN,
 		Owner:        c.id.UserID,
+		RunAsTag:     c.id.Tags["SSMSessionRunAs"],
 	}
 	if reason != nil {
 		sess.Reason = *reason

@@ -166,6 +166,9 @@ type Session struct {
 	// and resume only their own sessions.
 	Owner   string
 	Started time.Time
+	// RunAsTag is the caller's SSMSessionRunAs principal tag, the user
+	// a Run As shell runs as ("" when untagged).
+	RunAsTag string
 
 	done     chan struct{}
 	doneOnce *sync.Once // a pointer so that Session values can be copied (go vet copylocks)
