@@ -27,6 +27,7 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -109,6 +110,7 @@ type Client struct {
 	ssm    *ssm.Client
 	sts    *sts.Client
 	iam    *iam.Client
+	kms    *kms.Client             // encrypted SSM sessions' data keys (kms.go)
 	creds  aws.CredentialsProvider // the SDK's cached provider (credentials.go)
 	// http dials the websockets (network.go); ssmMessages is the
 	// ssmmessages endpoint override, "" for none.
@@ -188,6 +190,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		ssm:         ssm.NewFromConfig(cfg),
 		sts:         sts.NewFromConfig(cfg),
 		iam:         iam.NewFromConfig(cfg),
+		kms:         kms.NewFromConfig(cfg),
 		creds:       cfg.Credentials,
 	}, nil
 }

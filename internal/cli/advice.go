@@ -165,7 +165,7 @@ func adviceLines(err error) string {
 	if errors.As(err, &changed) {
 		s += "\n  " + changed.Advice()
 	}
-	return s + tlsAdvice(err) + proxyAdvice(err)
+	return s + tlsAdvice(err) + proxyAdvice(err) + kmsAdvice(err)
 }
 
 // apiFix words what jitssh offers for an AWS error.

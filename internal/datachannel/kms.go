@@ -257,3 +257,10 @@ func (e *KMSError) Error() string {
 }
 
 func (e *KMSError) Unwrap() error { return e.Err }
+
+// Buffered reports how many received stream bytes wait for Read.
+func (s *Session) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buffered
+}

@@ -15,7 +15,8 @@ import (
 )
 
 // ShellDocument is Session Manager's default session document: the
-// instance's shell under a pty (a Standard_Stream session, no handshake).
+// instance's shell under a pty (a Standard_Stream session, no handshake
+// unless KMS-encrypted).
 const ShellDocument = "SSM-SessionManagerRunShell"
 
 // Shell is an open SSM shell session.
@@ -27,9 +28,10 @@ type Shell struct {
 	log        *slog.Logger
 }
 
-// OpenShell starts a shell session on the instance. Output may start at
-// once: Standard_Stream sessions have no handshake (specs/ssm-protocol.md
-// §5.4).
+// OpenShell starts a shell session on the instance and waits for its
+// start (awaitStart): Standard_Stream sessions have no handshake
+// (specs/ssm-protocol.md §5.4) unless the account's Session Manager
+// preferences encrypt them with KMS, when api must also be a DataKeyAPI.
 func OpenShell(ctx context.Context, api transport.SessionAPI, instanceID, reason string, log *slog.Logger) (*Shell, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -52,15 +54,94 @@ func OpenShell(ctx context.Context, api transport.SessionAPI, instanceID, reason
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
 	sh := &Shell{dc: dc, SessionID: sess.ID, InstanceID: instanceID, api: api, log: log}
-	// An agent only asks for a handshake in a shell session when the
-	// account's session preferences demand KMS encryption: answer it, so
-	// the agent ends the session with its reason instead of a timeout.
-	go func() {
-		if _, err := dc.ClientHandshake(context.Background()); err == nil {
-			log.Debug("the agent ran a handshake for a shell session")
-		}
-	}()
+	if err := sh.awaitStart(ctx, dataKeyFunc(api, sess.ID, instanceID)); err != nil {
+		sh.dc.Close()
+		transport.Terminate(api, sess.ID)
+		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
+	}
 	return sh, nil
+}
+
+// DataKeyAPI is what an encrypted shell session asks of AWS: a KMS data
+// key (awsapi.Client.GenerateDataKey). OpenShell uses it when its api
+// has it.
+type DataKeyAPI interface {
+	GenerateDataKey(ctx context.Context, keyID string, n int, encCtx map[string]string) (plaintext, blob []byte, err error)
+}
+
+// dataKeyFunc returns the handshake's KMS step for session id on target,
+// or nil when api cannot call KMS.
+func dataKeyFunc(api transport.SessionAPI, id, target string) datachannel.DataKeyFunc {
+	k, ok := api.(DataKeyAPI)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, keyID string) ([]byte, []byte, error) {
+		return k.GenerateDataKey(ctx, keyID, datachannel.DataKeyBytes, datachannel.EncryptionContext(id, target))
+	}
+}
+
+// startPoll is how often awaitStart looks for the shell's first output.
+const startPoll = 5 * time.Millisecond
+
+// awaitStart waits for what a shell session starts with, as AWS's plugin
+// does ("the session type is set either by handshake or the first packet
+// received") before it sends any input: output (no handshake), or the
+// agent's handshake, which it answers — with a KMS data key when the
+// account's preferences encrypt sessions (then nothing is sent before the
+// stream is encrypted). A failed KMS step is returned (*KMSError); any
+// other handshake failure ends the session with the agent's reason, which
+// Run reports. With neither within the open timeout, input is let through.
+func (s *Shell) awaitStart(ctx context.Context, dataKey datachannel.DataKeyFunc) error {
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	hctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		res, err := s.dc.ClientHandshakeWith(hctx, datachannel.HandshakeOptions{DataKey: dataKey, OnRequest: func() { close(started) }})
+		if err == nil && res.Encrypted {
+			s.log.Debug("the shell session is KMS-encrypted", "message", res.CustomerMessage)
+		}
+		done <- err
+	}()
+	wait := time.NewTimer(transport.DefaultOpenTimeout)
+	defer wait.Stop()
+	tick := time.NewTicker(startPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-started:
+			select {
+			case err := <-done:
+				var kerr *datachannel.KMSError
+				if errors.As(err, &kerr) {
+					return err
+				}
+				if err != nil {
+					s.log.Debug("shell handshake failed", "err", err)
+				}
+				return nil
+			case <-ctx.Done():
+				cancel()
+				return ctx.Err()
+			}
+		case <-tick.C:
+			if s.dc.Buffered() > 0 {
+				cancel() // a shell without handshake: stop waiting for one
+				return nil
+			}
+			select {
+			case <-s.dc.Done():
+				return nil // Run reports how it ended
+			default:
+			}
+		case <-wait.C:
+			return nil
+		case <-ctx.Done():
+			cancel()
+			return ctx.Err()
+		}
+	}
 }
 
 // NewShell wraps an already open client data-channel session (tests).
