@@ -73,7 +73,7 @@ type env struct {
 	vars []string // environment of the plugin, ssh and the aws CLI
 }
 
-func newEnv(t *testing.T, mode sshd.Mode) *env {
+func newEnv(t *testing.T, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 	t.Helper()
 	for _, b := range []string{"ssh", "ssh-keygen"} {
 		if _, err := exec.LookPath(b); err != nil {
@@ -81,11 +81,15 @@ func newEnv(t *testing.T, mode sshd.Mode) *env {
 		}
 	}
 	// JITSSH_INTEROP_LOG=1 shows the sandbox's side of passing runs too.
-	sb := sandboxenv.Start(t, sandbox.Config{
+	cfg := sandbox.Config{
 		StateDir:   t.TempDir(),
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
-	}, os.Getenv("JITSSH_INTEROP_LOG") != "")
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	sb := sandboxenv.Start(t, cfg, os.Getenv("JITSSH_INTEROP_LOG") != "")
 	if got := sb.Instances[0].SSHServer; got != mode.String() {
 		t.Fatalf("sandbox runs %s, want %s", got, mode)
 	}
