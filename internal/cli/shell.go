@@ -67,6 +67,11 @@ or ^ and a letter for a control key, e.g. ^]) or turns them off (none).
 On a terminal they are on by default; with piped input only when
 --escape-char is given.
 
+When the account's Session Manager preferences encrypt sessions with a
+KMS key, jitssh asks KMS for the session's data key (your identity needs
+kms:GenerateDataKey on that key) and encrypts both directions, as AWS's
+plugin does; ssh sessions are never encrypted by the agent.
+
 The exit status is the remote one where the agent reports it; AWS's agent
 reports none for shell sessions, so a session that ends normally exits 0.
 A session that could not start, or was ended with "~.", exits 255.`,
