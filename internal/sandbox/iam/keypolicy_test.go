@@ -17,7 +17,9 @@ func TestEvaluateKeyPolicy(t *testing.T) {
 		return policy.Statement{Effect: effect, Principal: &policy.Principal{AWS: policy.Strings{principal}},
 			Action: policy.Strings{"kms:GenerateDataKey"}, Resource: policy.Strings{"*"}, Condition: cond}
 	}
-	key := func(s ...policy.Statement) policy.Document { return policy.Document{Version: policy.Version, Statement: s} }
+	key := func(s ...policy.Statement) policy.Document {
+		return policy.Document{Version: policy.Version, Statement: s}
+	}
 	allowAll := []policy.Document{{Version: policy.Version, Statement: []policy.Statement{{Effect: policy.Allow, Action: policy.Strings{"kms:*"}, Resource: policy.Strings{"*"}}}}}
 	denyID := []policy.Document{{Version: policy.Version, Statement: []policy.Statement{{Effect: policy.Deny, Action: policy.Strings{"kms:GenerateDataKey"}, Resource: policy.Strings{keyARN}}}}}
 	root := "arn:aws:iam::123456789012:root"

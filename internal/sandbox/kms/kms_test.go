@@ -29,8 +29,8 @@ func TestResolve(t *testing.T) {
 		}
 	}
 	for ref, msg := range map[string]string{
-		"alias/nope":                           "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found.",
-		"11111111-2222-3333-4444-555555555555": "Key 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' does not exist",
+		"alias/nope":                                       "Alias arn:aws:kms:us-east-1:123456789012:alias/nope is not found.",
+		"11111111-2222-3333-4444-555555555555":             "Key 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555' does not exist",
 		"arn:aws:kms:eu-west-1:123456789012:key/" + testID: "Key 'arn:aws:kms:eu-west-1:123456789012:key/" + testID + "' does not exist",
 		"nonsense": "Invalid keyId 'nonsense'",
 	} {
