@@ -126,3 +126,57 @@ func TestShellKMSAccessDenied(t *testing.T) {
 		t.Fatalf("ssh over SSM with KMS preferences: %v, stdout %q\nstderr:\n%s", err, out, stderr)
 	}
 }
+
+// TestShellRunAsTag: with Run As on, the caller's SSMSessionRunAs tag
+// wins over the default user; a Run As user that does not exist ends the
+// session with AWS's agent's reason, which jitssh shows.
+func TestShellRunAsTag(t *testing.T) {
+	tagged, def := currentUser(t), "no-such-user-jitssh"
+	if os.Geteuid() == 0 {
+		tagged = "daemon"
+	}
+	var untagged world.Identity // alice: jitssh-user, no tag
+	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) {
+		a, err := config.Builtin().Resolve(sandbox.LocalUser())
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.RunAs = config.RunAs{Enabled: true, DefaultUser: def}
+		ids := append([]world.Identity(nil), a.Identities...)
+		tags := map[string]string{"SSMSessionRunAs": tagged}
+		for k, v := range ids[0].Tags {
+			tags[k] = v
+		}
+		ids[0].Tags = tags
+		for _, id := range ids {
+			if id.Name == "alice" {
+				untagged = id
+			}
+		}
+		a.Identities = ids
+		c.Account = a
+	})
+	if untagged.Name == "" {
+		t.Fatal("the built-in account has no alice")
+	}
+	in := e.sb.Instances[0]
+	run := func(env ...string) (string, string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(binDir, "jitssh"), "shell", in.ID)
+		cmd.Env = append(append([]string{}, e.vars...), env...)
+		cmd.Stdin = strings.NewReader("id -un\nexit\n")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		return stdout.String(), stderr.String(), err
+	}
+	so, se, err := run()
+	if err != nil || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(tagged)+`\r?$`).MatchString(so) {
+		t.Fatalf("tagged caller: %v, want the shell as %s:\n%q\nstderr:\n%s", err, tagged, so, se)
+	}
+	_, se, _ = run("AWS_ACCESS_KEY_ID="+untagged.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+untagged.SecretAccessKey, "AWS_SESSION_TOKEN="+untagged.SessionToken)
+	if want := "Unable to start shell: failed to start pty since RunAs user " + def + " does not exist"; !strings.Contains(se, want) {
+		t.Fatalf("untagged caller with a missing default user: stderr lacks %q:\n%s", want, se)
+	}
+}
