@@ -29,7 +29,11 @@ func NewRouter(org *world.Org, opts Options) http.Handler {
 	rt := &router{org: org, byWorld: map[*world.World]*handler{}}
 	for _, a := range org.Accounts() {
 		for _, w := range a.Regions {
-			h := newHandler(w, opts)
+			o := opts
+			if a.ID != org.Management || w != a.Home {
+				o.KMS = nil // the configuration's keys are the management account's, in its home region
+			}
+			h := newHandler(w, o)
 			h.org, h.acct = org, a
 			rt.byWorld[w] = h
 		}
