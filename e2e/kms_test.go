@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
+
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
@@ -178,5 +180,43 @@ func TestShellRunAsTag(t *testing.T) {
 	_, se, _ = run("AWS_ACCESS_KEY_ID="+untagged.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+untagged.SecretAccessKey, "AWS_SESSION_TOKEN="+untagged.SessionToken)
 	if want := "Unable to start shell: failed to start pty since RunAs user " + def + " does not exist"; !strings.Contains(se, want) {
 		t.Fatalf("untagged caller with a missing default user: stderr lacks %q:\n%s", want, se)
+	}
+}
+
+// TestShellKMSOnATerminal: the encrypted shell on a terminal: keys typed
+// one by one (raw mode: each its own sealed message) reach the remote
+// shell, its prompt and output come back, and exit ends jitssh with 0.
+func TestShellKMSOnATerminal(t *testing.T) {
+	e := newEnv(t, sshd.Embedded, kmsAccount(t, true, ""))
+	in := e.sb.Instances[1]
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "jitssh"), "shell", in.ID)
+	cmd.Env = e.vars
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 100, Rows: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	term := &ptyReader{}
+	go term.run(ptmx)
+	term.expect(t, `Shell on \S+ \(`+in.ID+`\)`)
+	term.expect(t, `[$#] $`)
+	for _, c := range "echo enc-$((6*7)) $JITSSH_PROFILE; stty size\r" {
+		if _, err := ptmx.Write([]byte(string(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := term.expect(t, `(?m)^enc-42 loaded-42\r?\n(\d+ \d+)\r?\n`); g[1] != "30 100" {
+		t.Fatalf("remote pty size %s, want 30 100", g[1])
+	}
+	if _, err := ptmx.Write([]byte("exit\r")); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("jitssh shell after exit: %v", err)
+	}
+	if n := e.cloudTrailCount("GenerateDataKey", `"aws:ssm:TargetId":"`+in.ID+`"`); n != 1 {
+		t.Fatalf("%d GenerateDataKey calls, want 1", n)
 	}
 }
