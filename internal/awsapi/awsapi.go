@@ -148,6 +148,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	// a profile the SDK cannot read either is reported by LoadDefaultConfig
 	env, profile, shared, _ := loadProfile(ctx, opts)
 	creds, ep := assumer(profile, opts), &stsEndpoint{}
+	lo = append(lo, config.WithHTTPClient(sdkHTTPClient()))
 	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared), ep)), webIdentityOptions(ep))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
@@ -181,8 +182,10 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	var ws *http.Client
+	cfg.HTTPClient, ws = networkClients(cfg.HTTPClient)
 	return &Client{
-		http:        httpClientOf(cfg.HTTPClient),
+		http:        ws,
 		ssmMessages: ssmMessages,
 		Region:      cfg.Region,
 		ec2:         ec2.NewFromConfig(cfg),

@@ -6,13 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // The network settings jitssh's own connections share with the SDK's: the
@@ -21,19 +21,6 @@ import (
 // bundle of AWS_CA_BUNDLE or the profile's ca_bundle, HTTPS_PROXY,
 // HTTP_PROXY and NO_PROXY), and the data channel's stream URL honours the
 // ssmmessages endpoint override.
-
-// httpClientOf returns an HTTP client for websocket dials with the
-// transport of the SDK's client c: its TLS roots (AWS_CA_BUNDLE,
-// ca_bundle) and proxy selection (http.ProxyFromEnvironment).
-func httpClientOf(c aws.HTTPClient) *http.Client {
-	switch hc := c.(type) {
-	case *awshttp.BuildableClient:
-		return &http.Client{Transport: hc.GetTransport()}
-	case *http.Client:
-		return hc
-	}
-	return &http.Client{Transport: awshttp.NewBuildableClient().GetTransport()}
-}
 
 // HTTPClient is the client for jitssh's connections besides the SDK's API
 // calls (the data channel's and EICE's websockets): the same trusted
@@ -137,7 +124,7 @@ func RewriteStreamURL(streamURL, ep string) (string, error) {
 }
 
 // notRetryable tells the SDK's retryer that a refused server certificate
-// or a proxy refusing its credentials is final: the SDK retries every
+// or a proxy that could not be used is final: the SDK retries every
 // failed send, and trying again only delays the explanation by the whole
 // retry budget (6 attempts with backoff: about 18 s).
 var notRetryable = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
@@ -148,8 +135,10 @@ var notRetryable = retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
 })
 
 // IsConfigurationError reports whether err is a TLS certificate that was
-// not accepted or a proxy that refused its credentials: failures that
-// only a change of configuration (CA bundle, proxy URL) cures.
+// not accepted or a proxy that could not be used (not reached, or it
+// refused its credentials): failures that only a change of configuration
+// (CA bundle, proxy URL) or of the network cures, which retrying only
+// delays.
 func IsConfigurationError(err error) bool {
 	var (
 		verify *tls.CertificateVerificationError
@@ -157,9 +146,13 @@ func IsConfigurationError(err error) bool {
 		host   x509.HostnameError
 		inv    x509.CertificateInvalidError
 		ue     *url.Error
+		pe     *ProxyError
+		op     *net.OpError
 	)
 	switch {
 	case errors.As(err, &verify), errors.As(err, &ca), errors.As(err, &host), errors.As(err, &inv):
+		return true
+	case errors.As(err, &pe), errors.As(err, &op) && op.Op == "proxyconnect":
 		return true
 	case errors.As(err, &ue) && ue.Err != nil && ue.Err.Error() == "Proxy Authentication Required":
 		return true

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+
+	"github.com/jitssh/jitssh/internal/awsapi"
 )
 
 // tlsAdvice explains a TLS certificate jitssh did not accept (API calls,
@@ -40,15 +43,23 @@ func tlsAdvice(err error) string {
 }
 
 // proxyAdvice explains a proxy (HTTPS_PROXY, HTTP_PROXY) that could not
-// be used, on a line of its own; "" for other errors. Go's HTTP client
-// reports a proxy it could not reach as a "proxyconnect" error, and a
-// refused CONNECT only by its status text.
+// be used, on a line of its own; "" for other errors. awsapi types the
+// failures of its connections (*awsapi.ProxyError, naming the proxy);
+// net/http's own errors (a "proxyconnect" error, a refused CONNECT's
+// status text) are worded without the proxy's URL.
 func proxyAdvice(err error) string {
 	var (
+		pe *awsapi.ProxyError
 		op *net.OpError
 		ue *url.Error
 	)
 	switch {
+	case errors.As(err, &pe) && pe.Unreachable():
+		return fmt.Sprintf("\n  %s names the proxy %s, which could not be reached: check that a proxy listens at that address and port, or list the hosts to reach directly in NO_PROXY", pe.Variable, pe.Proxy)
+	case errors.As(err, &pe) && pe.Status == http.StatusProxyAuthRequired:
+		return fmt.Sprintf("\n  the proxy %s (%s) refused its credentials: put the user and password in the proxy URL, http://USER:PASSWORD@HOST:PORT (percent-encoded)", pe.Proxy, pe.Variable)
+	case errors.As(err, &pe):
+		return fmt.Sprintf("\n  the proxy %s (%s) refused the connection to %s: ask its administrators to allow that host, or list it in NO_PROXY to reach it directly", pe.Proxy, pe.Variable, pe.Target)
 	case errors.As(err, &op) && op.Op == "proxyconnect":
 		return "\n  the proxy of HTTPS_PROXY (HTTP_PROXY for http://) could not be reached: check its address, or list the hosts to reach directly in NO_PROXY"
 	case errors.As(err, &ue) && ue.Err != nil && ue.Err.Error() == "Proxy Authentication Required":
