@@ -19,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 	"github.com/jitssh/jitssh/internal/transport"
 )
 
@@ -83,7 +84,7 @@ func TestUploadToAWSLikeAgentResendsLittle(t *testing.T) {
 	// The same count through the admin endpoint.
 	req, _ := http.NewRequest(http.MethodGet, e.sb.URL+"/_sandbox/datachannel", nil)
 	req.Header.Set("Authorization", "Bearer "+e.sb.AdminToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sandboxenv.HTTPClient(t, e.sb).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestAWSLikeAgentStartsWithSessionStateAndHangsUp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ws, err := datachannel.DialFrameConn(ctx, sess.StreamURL, sess.Token, uuid.NewString(), nil)
+			ws, err := datachannel.DialFrameConn(ctx, sess.StreamURL, sess.Token, uuid.NewString(), sess.HTTPClient)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -81,9 +81,9 @@ func newEnv(t testing.TB, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
 	}
-	// JITSSH_E2E_TLS=1 runs every sandbox over HTTPS/WSS with its CA (the
-	// default to come: issue 13).
-	cfg.TLS = os.Getenv("JITSSH_E2E_TLS") == "1"
+	// HTTPS/WSS with the sandbox's CA unless JITSSH_E2E_TLS=0; a test that
+	// must use plain HTTP sets cfg.TLS = false in opts.
+	cfg.TLS = sandboxenv.TLS(t)
 	for _, o := range opts {
 		o(&cfg)
 	}

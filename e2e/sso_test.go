@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 	"github.com/jitssh/jitssh/internal/testtool"
 )
 
@@ -316,7 +317,7 @@ func TestSSOAuthCodeLogin(t *testing.T) {
 	if !strings.Contains(stderr.String(), authURL) {
 		t.Errorf("the URL opened is not printed too:\n%s", stderr.String())
 	}
-	page := browse(t, authURL)
+	page := browse(t, sandboxenv.HTTPClient(t, e.sb), authURL)
 	if !strings.Contains(page, "Signed in") {
 		t.Errorf("jitssh's listener answered:\n%s", page)
 	}
@@ -348,10 +349,11 @@ var (
 
 // browse does what a person does in a browser: open the sign-in page,
 // press Allow as the first user, follow the redirect (to jitssh's
-// loopback listener); it returns the last page.
-func browse(t *testing.T, authURL string) string {
+// loopback listener); it returns the last page. c trusts the sandbox's
+// CA (sandboxenv.HTTPClient).
+func browse(t *testing.T, c *http.Client, authURL string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 20 * time.Second}
+	c.Timeout = 20 * time.Second
 	resp, err := c.Get(authURL)
 	if err != nil {
 		t.Fatal(err)

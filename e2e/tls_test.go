@@ -19,6 +19,10 @@ import (
 // withTLS serves the sandbox over HTTPS/WSS with its own CA.
 func withTLS(c *sandbox.Config) { c.TLS = true }
 
+// withPlainHTTP serves the sandbox over plain HTTP and WS, whatever
+// JITSSH_E2E_TLS says (the default is HTTPS/WSS: sandboxenv.TLS).
+func withPlainHTTP(c *sandbox.Config) { c.TLS = false }
+
 // without returns vars without the variable name.
 func without(vars []string, name string) []string {
 	return slices.DeleteFunc(slices.Clone(vars), func(kv string) bool { return strings.HasPrefix(kv, name+"=") })

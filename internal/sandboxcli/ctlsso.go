@@ -264,7 +264,7 @@ func (c *ctlClient) browse(ctx context.Context, rawURL, user string, deny bool) 
 		return "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	noFollow := &http.Client{Timeout: c.http.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	noFollow := &http.Client{Transport: c.http.Transport, Timeout: c.http.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := noFollow.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("reach the sandbox at %s: %w", c.base, err)

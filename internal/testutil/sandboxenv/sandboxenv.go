@@ -100,6 +100,24 @@ func Modes(t testing.TB) []sshd.Mode {
 	return []sshd.Mode{sshd.Embedded}
 }
 
+// TLS reports whether the end-to-end tests' sandboxes serve HTTPS/WSS with
+// their own CA (sandbox.Config.TLS; the CA is in the environment as
+// AWS_CA_BUNDLE): the default, as AWS's endpoints are all https:// and
+// wss://. JITSSH_E2E_TLS=0 runs them over plain HTTP; a test that must
+// run over plain HTTP sets Config.TLS itself.
+func TLS(t testing.TB) bool {
+	t.Helper()
+	switch v := os.Getenv("JITSSH_E2E_TLS"); v {
+	case "", "1":
+		return true
+	case "0":
+		return false
+	default:
+		t.Fatalf("JITSSH_E2E_TLS=%q: want 1 (HTTPS/WSS, the default) or 0 (plain HTTP)", v)
+		return false
+	}
+}
+
 // HTTPClient is an HTTP client for requests a test makes to sb itself
 // (admin endpoints, SDK clients built in the test): it trusts sb's CA
 // when sb serves HTTPS (sandbox.Config.TLS) and never uses a proxy.
