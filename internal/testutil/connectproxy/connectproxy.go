@@ -1,17 +1,22 @@
 // Package connectproxy is test-only: a small HTTP forward proxy that
-// serves CONNECT only (what clients send for https:// and wss:// through
-// HTTPS_PROXY), resolves host names from its own table (never DNS), can
+// serves CONNECT (what clients send for https:// and wss:// through
+// HTTPS_PROXY) and absolute-form requests (GET http://host/…, what they
+// send for http:// and ws:// through HTTP_PROXY; websocket upgrades
+// included), resolves host names from its own table (never DNS), can
 // require Basic proxy authentication, dials its upstreams from a source
 // address of its own (so that a server can tell proxied connections from
-// direct ones), and logs every CONNECT target.
+// direct ones), and logs every request.
 package connectproxy
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,10 +37,11 @@ type Options struct {
 	Source string
 }
 
-// Request is one CONNECT the proxy received.
+// Request is one request the proxy received.
 type Request struct {
+	Method string // CONNECT, or the method of an absolute-form request
 	Target string // host:port as the client asked
-	Status int    // the proxy's answer
+	Status int    // the answer (the upstream's, for absolute-form requests)
 }
 
 // Proxy is a running CONNECT proxy.
@@ -77,16 +83,16 @@ func (p *Proxy) URL(userPassword ...string) string {
 	return u.String()
 }
 
-// Requests returns the CONNECTs received so far.
+// Requests returns the requests received so far.
 func (p *Proxy) Requests() []Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]Request(nil), p.reqs...)
 }
 
-func (p *Proxy) log(target string, status int) {
+func (p *Proxy) log(method, target string, status int) {
 	p.mu.Lock()
-	p.reqs = append(p.reqs, Request{Target: target, Status: status})
+	p.reqs = append(p.reqs, Request{Method: method, Target: target, Status: status})
 	p.mu.Unlock()
 }
 
@@ -103,33 +109,43 @@ func (p *Proxy) authorized(r *http.Request) bool {
 	return err == nil && string(b) == p.opts.User+":"+p.opts.Password
 }
 
-// ServeHTTP answers a CONNECT by tunnelling to the resolved target.
+// ServeHTTP answers a CONNECT by tunnelling to the resolved target, and
+// an absolute-form request by forwarding it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodConnect {
-		p.log(r.Host, http.StatusMethodNotAllowed)
-		http.Error(w, "this proxy serves CONNECT only", http.StatusMethodNotAllowed)
-		return
+	target := r.Host
+	forward := r.Method != http.MethodConnect
+	if forward {
+		if !r.URL.IsAbs() || r.URL.Scheme != "http" {
+			p.log(r.Method, r.URL.String(), http.StatusBadRequest)
+			http.Error(w, "connectproxy: CONNECT or an absolute http:// URL only", http.StatusBadRequest)
+			return
+		}
+		target = r.URL.Host
+		if r.URL.Port() == "" {
+			target = net.JoinHostPort(r.URL.Hostname(), "80")
+		}
 	}
 	if !p.authorized(r) {
-		p.log(r.Host, http.StatusProxyAuthRequired)
+		p.log(r.Method, target, http.StatusProxyAuthRequired)
 		w.Header().Set("Proxy-Authenticate", `Basic realm="connectproxy"`)
 		http.Error(w, "proxy authentication required", http.StatusProxyAuthRequired)
 		return
 	}
-	host, port, err := net.SplitHostPort(r.Host)
+	host, port, err := net.SplitHostPort(target)
 	ip, known := p.opts.Hosts[host]
 	if err != nil || !known {
-		p.log(r.Host, http.StatusBadGateway)
-		http.Error(w, fmt.Sprintf("connectproxy: %q is not a host this proxy knows", r.Host), http.StatusBadGateway)
+		p.log(r.Method, target, http.StatusBadGateway)
+		http.Error(w, fmt.Sprintf("connectproxy: %q is not a host this proxy knows", target), http.StatusBadGateway)
 		return
 	}
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if p.opts.Source != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(p.opts.Source)}
+	upstream := net.JoinHostPort(ip, port)
+	if forward {
+		p.forward(w, r, target, upstream)
+		return
 	}
-	up, err := d.DialContext(r.Context(), "tcp", net.JoinHostPort(ip, port))
+	up, err := p.dial(r.Context(), upstream)
 	if err != nil {
-		p.log(r.Host, http.StatusBadGateway)
+		p.log(r.Method, target, http.StatusBadGateway)
 		http.Error(w, "connectproxy: "+err.Error(), http.StatusBadGateway)
 		return
 	}
@@ -139,7 +155,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "connectproxy: cannot hijack", http.StatusInternalServerError)
 		return
 	}
-	p.log(r.Host, http.StatusOK)
+	p.log(r.Method, target, http.StatusOK)
 	down, rw, err := hj.Hijack()
 	if err != nil {
 		up.Close()
@@ -151,6 +167,45 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	go splice(down, rw.Reader, up)
+}
+
+// dial connects to upstream from Options.Source.
+func (p *Proxy) dial(ctx context.Context, upstream string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if p.opts.Source != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(p.opts.Source)}
+	}
+	return d.DialContext(ctx, "tcp", upstream)
+}
+
+// forward sends an absolute-form request on to upstream (the resolved
+// target) with its Host unchanged, and the answer back; a websocket
+// upgrade (101) becomes a two-way copy. The proxy's own headers
+// (Proxy-Authorization) are hop-by-hop: they are not forwarded.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, target, upstream string) {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", upstream
+			pr.Out.Host = r.URL.Host
+		},
+		Transport: &http.Transport{
+			Proxy:             nil,
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return p.dial(ctx, upstream)
+			},
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			p.log(r.Method, target, resp.StatusCode)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			p.log(r.Method, target, http.StatusBadGateway)
+			http.Error(w, "connectproxy: "+err.Error(), http.StatusBadGateway)
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+	rp.ServeHTTP(w, r)
 }
 
 // splice copies both ways until both ends are done; fromDown reads down
