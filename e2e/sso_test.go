@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
-	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 	"github.com/jitssh/jitssh/internal/testtool"
+	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
 
 // ssoEnv is the environment of a client signing in through the
