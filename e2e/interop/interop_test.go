@@ -81,10 +81,13 @@ func newEnv(t *testing.T, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 		}
 	}
 	// JITSSH_INTEROP_LOG=1 shows the sandbox's side of passing runs too.
+	// HTTPS/WSS with the sandbox's CA unless JITSSH_E2E_TLS=0, as AWS
+	// serves (opts may change it).
 	cfg := sandbox.Config{
 		StateDir:   t.TempDir(),
 		HostBinary: filepath.Join(binDir, "jitssh-host"),
 		SSHMode:    mode,
+		TLS:        sandboxenv.TLS(t),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -92,6 +95,9 @@ func newEnv(t *testing.T, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 	sb := sandboxenv.Start(t, cfg, os.Getenv("JITSSH_INTEROP_LOG") != "")
 	if got := sb.Instances[0].SSHServer; got != mode.String() {
 		t.Fatalf("sandbox runs %s, want %s", got, mode)
+	}
+	if cfg.TLS != strings.HasPrefix(sb.URL, "https://") {
+		t.Fatalf("sandbox URL %s: want https:// with Config.TLS (the default unless JITSSH_E2E_TLS=0)", sb.URL)
 	}
 	e := &env{t: t, sb: sb, aws: map[string]string{}, home: t.TempDir()}
 	for _, kv := range sb.Env() {
@@ -109,10 +115,20 @@ func newEnv(t *testing.T, mode sshd.Mode, opts ...func(*sandbox.Config)) *env {
 		Region:       e.aws["AWS_REGION"],
 		BaseEndpoint: aws.String(e.aws["AWS_ENDPOINT_URL"]),
 		Credentials:  credentials.NewStaticCredentialsProvider(e.aws["AWS_ACCESS_KEY_ID"], e.aws["AWS_SECRET_ACCESS_KEY"], ""),
+		HTTPClient:   sandboxenv.HTTPClient(t, sb),
 	}
 	// Children get no real AWS credentials, no profile, no agent and no
 	// instance metadata service (sb.Env sets AWS_EC2_METADATA_DISABLED).
 	e.vars = sandboxenv.Environ(sb, e.home, binDir)
+	if sb.CABundle != "" {
+		// The aws CLI and the plugin's own API calls (AWS SDK for Go v1)
+		// trust AWS_CA_BUNDLE, but the plugin dials the data channel's
+		// wss:// with gorilla/websocket's default dialer: Go's system
+		// roots, which SSL_CERT_FILE replaces (crypto/x509 on Unix).
+		// Without it the plugin prints its greeting and then retries the
+		// refused handshake silently (tried: no banner after 20 s).
+		e.vars = append(e.vars, "SSL_CERT_FILE="+sb.CABundle)
+	}
 	return e
 }
 

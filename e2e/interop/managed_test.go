@@ -56,7 +56,7 @@ func TestManagedInstanceWithTheAWSCLI(t *testing.T) {
 		var env []string
 		for _, kv := range e.vars {
 			k, _, _ := strings.Cut(kv, "=")
-			if extra == nil || !strings.HasPrefix(k, "AWS_") || k == "AWS_ENDPOINT_URL" || k == "AWS_REGION" || k == "AWS_EC2_METADATA_DISABLED" {
+			if extra == nil || !strings.HasPrefix(k, "AWS_") || k == "AWS_ENDPOINT_URL" || k == "AWS_REGION" || k == "AWS_EC2_METADATA_DISABLED" || k == "AWS_CA_BUNDLE" {
 				env = append(env, kv) // extra brings its own credentials
 			}
 		}
