@@ -75,6 +75,8 @@ const (
 	serviceSSM  = "ssm"
 	serviceIAM  = "iam"
 	serviceLogs = "logs"
+	// serviceCloudTrail: LookupEvents (cloudtrail.go)
+	serviceCloudTrail = "cloudtrail"
 )
 
 type handler struct {
@@ -86,6 +88,7 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	verifier *awsproto.Verifier
+	lookups  lookupLimiter // LookupEvents' 2 calls a second (cloudtrail.go)
 }
 
 // NewHandler returns the http.Handler serving the sandbox's AWS APIs
@@ -278,7 +281,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 			c.proto = awsproto.AWSQuery
 		}
 	} else {
-		_, c.op, _ = strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		c.op = targetOp(r.Header.Get("X-Amz-Target"))
 	}
 
 	if c.proto == awsproto.AWSQuery && c.op == "AssumeRoleWithWebIdentity" && len(r.Header.Values("Authorization")) == 0 {
@@ -326,6 +329,8 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		return h.routeLogs(c)
 	case serviceKMS:
 		return h.routeJSON(c, kmsTargetPrefix)
+	case serviceCloudTrail:
+		return h.routeCloudTrail(c)
 	}
 	if c.proto == awsproto.JSON11 {
 		return nil, awsproto.Errorf("UnknownOperationException", "The sandbox does not emulate the service %q.", c.service)
@@ -338,7 +343,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 // decide from the body".
 func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	switch scopeService(r.Header.Get("Authorization")) {
-	case serviceSSM, serviceEIC, serviceLogs, serviceKMS:
+	case serviceSSM, serviceEIC, serviceLogs, serviceKMS, serviceCloudTrail:
 		return awsproto.JSON11
 	case serviceSTS, serviceIAM:
 		return awsproto.AWSQuery
@@ -350,6 +355,10 @@ func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	}
 	return 0
 }
+
+// targetOp is the operation an X-Amz-Target names: what follows its last
+// dot (AmazonSSM.StartSession, com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents).
+func targetOp(target string) string { return target[strings.LastIndex(target, ".")+1:] }
 
 // scopeService extracts the service from Credential=AKID/date/region/SERVICE/...
 // without validating anything else; "" if absent.

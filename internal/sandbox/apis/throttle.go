@@ -3,7 +3,6 @@ package apis
 import (
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
@@ -27,7 +26,7 @@ func (h *handler) applyKnobs(c *call) error {
 	}
 	op := c.op
 	if c.proto == awsproto.JSON11 {
-		_, op, _ = strings.Cut(c.r.Header.Get("X-Amz-Target"), ".")
+		op = targetOp(c.r.Header.Get("X-Amz-Target"))
 	}
 	delay, throttled := h.opts.Knobs.Decide(c.service, op)
 	if delay > 0 {

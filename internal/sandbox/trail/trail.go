@@ -2,7 +2,8 @@
 // call, per line, with CloudTrail's record fields (eventTime, eventSource,
 // eventName, userIdentity, sourceIPAddress, requestParameters,
 // responseElements, errorCode, errorMessage, requestID, eventID, …) plus
-// sandboxAuthorization, the policy decisions behind the outcome. Secrets
+// sandboxAuthorization, the policy decisions behind the outcome, and answers
+// LookupEvents from an in-memory index of it (store.go). Secrets
 // never reach it: signatures are not request parameters and session tokens
 // are hidden as AWS hides them.
 package trail
@@ -133,6 +134,8 @@ type Log struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
+	rf   *os.File // for lookups (store.go)
+	ix   *index
 }
 
 // Open opens (creating, 0600) the log file at path for appending.
@@ -141,7 +144,12 @@ func Open(path string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open CloudTrail log: %w", err)
 	}
-	return &Log{f: f, path: path}, nil
+	l := &Log{f: f, path: path}
+	if err := l.openRead(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // Path returns the file's path.
@@ -157,11 +165,21 @@ func (l *Log) Write(e Event) error {
 		return fmt.Errorf("encode CloudTrail event: %w", err)
 	}
 	b = append(b, '\n')
+	if _, ok := e.RequestParameters.(map[string]any); !ok && e.RequestParameters != nil {
+		// the index reads resources from the parameters' JSON form
+		var v struct {
+			P map[string]any `json:"requestParameters"`
+		}
+		if json.Unmarshal(b, &v) == nil {
+			e.RequestParameters = v.P
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("write CloudTrail log: %w", err)
 	}
+	l.ix.add(&e, l.ix.size, len(b))
 	return nil
 }
 
@@ -172,6 +190,7 @@ func (l *Log) Close() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.rf.Close()
 	return l.f.Close()
 }
 
