@@ -94,6 +94,11 @@ type Config struct {
 	// any session at MaxSessionDuration, is ended with channel_closed as
 	// Session Manager does.
 	IdleSessionTimeout, MaxSessionDuration time.Duration
+	// TrailEvents is how many synthetic CloudTrail records (package
+	// trail's Generate: role sessions user-0001 … over the last 24 hours)
+	// the trail starts with, for LookupEvents at scale
+	// (`jitssh-sandbox up --generate-trail N`); 0 means none.
+	TrailEvents int
 	// AgentMaxPayload is the payload size the fast agent sends; 0
 	// means 32 KiB.
 	AgentMaxPayload int

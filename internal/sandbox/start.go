@@ -318,6 +318,13 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
+	if cfg.TrailEvents > 0 {
+		now := time.Now().UTC().Truncate(time.Second)
+		if _, err := tl.WriteGenerated(trail.GenerateSpec{Count: cfg.TrailEvents, Start: now.Add(-24 * time.Hour), End: now,
+			Region: sb.World.Region, Account: sb.World.Account, Seed: 1}); err != nil {
+			return nil, fmt.Errorf("generate CloudTrail records: %w", err)
+		}
+	}
 	dcHandler.OnPreferenceEnd = func(id string, why datachannel.EndReason) { sb.recordPreferenceEnd(tl, id, why) }
 	dcHandler.DecryptKey = sb.agentDecryptKey(tl)
 	sb.startSSO(mux, admin, tl)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"io"
 	"log/slog"
 	"time"
@@ -51,6 +52,7 @@ type upOptions struct {
 	configFile                             string
 	generate                               string
 	org                                    bool
+	generateTrail                          int
 	fastAgent, verbose, allowNonLoopback   bool
 	tls                                    bool
 	hostName                               string
@@ -169,6 +171,7 @@ func (o *upOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.configFile, "config", "", "TOML file describing the account (default: the built-in one, see \"jitssh-sandbox config\")")
 	f.BoolVar(&o.org, "org", false, "run the built-in AWS Organization (management account, members dev, prod and audit, us-east-1 and us-west-2) instead of the built-in account")
 	f.StringVar(&o.generate, "generate", "", "add N API-only instances (node-00001 …) for scale tests, or an organization of ACCOUNTSxREGIONSxN (e.g. 50x4x200)")
+	f.IntVar(&o.generateTrail, "generate-trail", 0, "start the CloudTrail log with this many synthetic records of the last 24 hours (role sessions user-0001 …) for LookupEvents at scale")
 	f.StringVar(&o.stateDir, "state-dir", "", "directory for host keys, logs and audit files (default: a temporary directory)")
 	f.StringVar(&o.hostBin, "host-binary", "", "jitssh-host binary for sshd's AuthorizedKeysCommand (default: next to jitssh-sandbox, else PATH)")
 	f.StringVar(&o.mode, "sshd", "auto", "SSH server of the instances: auto, openssh or embedded")
@@ -210,6 +213,10 @@ func runUp(ctx context.Context, stderr io.Writer, o upOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.generateTrail < 0 || o.generateTrail > trail.MaxGenerate {
+		return fmt.Errorf("--generate-trail %d: want 0 to %d", o.generateTrail, trail.MaxGenerate)
+	}
+	cfg.TrailEvents = o.generateTrail
 	sb, err := sandbox.Start(ctx, cfg)
 	if err != nil {
 		return withAdvice(err)

@@ -15,6 +15,7 @@ import (
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -225,4 +226,25 @@ func TestLookupEventsAWSCLI(t *testing.T) {
 	if len(res.Events) != 5 || res.Events[0].EventID != newest || res.NextToken == "" {
 		t.Fatalf("aws cloudtrail lookup-events: %s", out)
 	}
+}
+
+// FuzzParseLookupEvents: any body is either a query within LookupEvents'
+// limits or an AWS error, never a panic.
+func FuzzParseLookupEvents(f *testing.F) {
+	f.Add([]byte(`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"StartSession"}],"MaxResults":50,"StartTime":1.7e9,"EndTime":1.8e9}`))
+	f.Add([]byte(`{"NextToken":"x","EventCategory":"insight"}`))
+	f.Add([]byte(`{"LookupAttributes":[{"AttributeKey":"ReadOnly","AttributeValue":"true"},{}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := parseLookupEvents(body)
+		if err != nil {
+			var ae *awsproto.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("error %v is not an AWS error", err)
+			}
+			return
+		}
+		if q.Max < 1 || q.Max > 50 || (!q.Start.IsZero() && !q.End.IsZero() && q.Start.After(q.End)) || (q.HasAttr && q.Value == "") {
+			t.Fatalf("accepted %+v", q)
+		}
+	})
 }
