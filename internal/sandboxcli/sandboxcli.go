@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"io"
 	"log/slog"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 )
 
 // Main runs jitssh-sandbox and returns its exit code.
