@@ -105,7 +105,8 @@ func (h *handler) lookupEvents(c *call) (any, error) {
 	if err := h.authorize(c, "cloudtrail:LookupEvents", "*", nil); err != nil {
 		return nil, err
 	}
-	if !h.lookups.allow(h.world.Account+"/"+h.world.Region, time.Now()) {
+	q.Scope = trail.ScopeKey(h.world.Account, h.world.Region)
+	if !h.lookups.allow(q.Scope, time.Now()) {
 		return nil, &awsproto.Error{Code: "ThrottlingException", Message: "Rate exceeded"}
 	}
 	found, next, err := h.opts.Trail.Lookup(q)

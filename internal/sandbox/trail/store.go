@@ -85,13 +85,15 @@ type posting []int32
 // lookup reads only the records it returns.
 type index struct {
 	recs []rec
-	all  posting
+	// all and by are per account and region (scopeKey): LookupEvents
+	// answers for the caller's; by's keys are the scope, a NUL, the value.
+	all  map[string]posting
 	by   [numAttrs]map[string]posting
 	size int64 // bytes indexed
 }
 
 func newIndex() *index {
-	ix := &index{}
+	ix := &index{all: map[string]posting{}}
 	for i := range ix.by {
 		ix.by[i] = map[string]posting{}
 	}
@@ -108,7 +110,8 @@ func (ix *index) add(e *Event, off int64, n int) {
 		user: usernameOf(e.UserIdentity), akid: e.UserIdentity.AccessKeyID, ro: e.ReadOnly, res: resourcesOf(e)}
 	num := int32(len(ix.recs))
 	ix.recs = append(ix.recs, r)
-	ix.all = ix.insert(ix.all, num)
+	scope := ScopeKey(e.RecipientAccountID, e.AWSRegion)
+	ix.all[scope] = ix.insert(ix.all[scope], num)
 	vals := [numAttrs][]string{
 		AttrEventID: {r.id}, AttrEventName: {r.name}, AttrReadOnly: {fmt.Sprint(r.ro)}, AttrUsername: {r.user},
 		AttrEventSource: {r.source}, AttrAccessKeyID: {r.akid},
@@ -124,7 +127,7 @@ func (ix *index) add(e *Event, off int64, n int) {
 				continue
 			}
 			seen[v] = true
-			ix.by[a][v] = ix.insert(ix.by[a][v], num)
+			ix.by[a][scope+"\x00"+v] = ix.insert(ix.by[a][scope+"\x00"+v], num)
 		}
 	}
 	ix.size = off + int64(n)
@@ -140,6 +143,9 @@ func (ix *index) insert(p posting, num int32) posting {
 	}
 	return slices.Insert(p, i, num)
 }
+
+// ScopeKey names an account and region's part of the log.
+func ScopeKey(account, region string) string { return account + "/" + region }
 
 // usernameOf is LookupEvents' Username: an IAM user's name, a role
 // session's name, root.
@@ -195,6 +201,8 @@ func resourcesOf(e *Event) []Resource {
 
 // Query is one LookupEvents request, validated.
 type Query struct {
+	// Scope is the account and region (ScopeKey) whose events to return.
+	Scope string
 	// Attr and Value are the one lookup attribute; HasAttr false means
 	// every event.
 	HasAttr    bool
@@ -211,7 +219,7 @@ var ErrBadToken = errors.New("invalid next token")
 
 // fingerprint identifies the query a token belongs to.
 func (q Query) fingerprint() []byte {
-	h := sha256.Sum256(fmt.Appendf(nil, "%v|%d|%s|%d|%d", q.HasAttr, q.Attr, q.Value, q.Start.Unix(), q.End.Unix()))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s|%v|%d|%s|%d|%d", q.Scope, q.HasAttr, q.Attr, q.Value, q.Start.Unix(), q.End.Unix()))
 	return h[:8]
 }
 
@@ -224,9 +232,9 @@ func (l *Log) Lookup(q Query) ([]Found, string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ix := l.ix
-	p := ix.all
+	p := ix.all[q.Scope]
 	if q.HasAttr {
-		p = ix.by[q.Attr][q.Value]
+		p = ix.by[q.Attr][q.Scope+"\x00"+q.Value]
 	}
 	// the window [lo, hi) of p inside the time range
 	lo, hi := 0, len(p)

@@ -33,7 +33,7 @@ func TestLookupScale(t *testing.T) {
 	if l.Len() != 100_000 {
 		t.Fatalf("reopened log indexes %d records, want 100000", l.Len())
 	}
-	q := Query{HasAttr: true, Attr: AttrUsername, Value: "user-0042", Start: day.Add(8 * time.Hour), End: day.Add(20 * time.Hour), Max: 50}
+	q := Query{Scope: ScopeKey("123456789012", "us-east-1"), HasAttr: true, Attr: AttrUsername, Value: "user-0042", Start: day.Add(8 * time.Hour), End: day.Add(20 * time.Hour), Max: 50}
 	begin := time.Now()
 	pages, n := 0, 0
 	for {
@@ -56,6 +56,10 @@ func TestLookupScale(t *testing.T) {
 	per := time.Since(begin) / time.Duration(pages)
 	if n < 50 || per > 20*time.Millisecond {
 		t.Fatalf("%d records in %d pages, %v a page", n, pages, per)
+	}
+	other := Query{Scope: ScopeKey("123456789012", "us-west-2"), Max: 50}
+	if found, _, _ := l.Lookup(other); len(found) != 0 {
+		t.Fatalf("us-west-2 sees %d records of us-east-1", len(found))
 	}
 	t.Logf("%d records in %d pages, %v a page", n, pages, per)
 }
