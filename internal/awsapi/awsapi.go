@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
@@ -116,6 +118,9 @@ type Client struct {
 	// ssmmessages endpoint override, "" for none.
 	http        *http.Client
 	ssmMessages string
+	// audit's clients (audit.go)
+	cloudtrail *cloudtrail.Client
+	logs       *cloudwatchlogs.Client
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -195,6 +200,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		iam:         iam.NewFromConfig(cfg),
 		kms:         kms.NewFromConfig(cfg),
 		creds:       cfg.Credentials,
+		cloudtrail:  cloudtrail.NewFromConfig(cfg),
+		logs:        cloudwatchlogs.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -1,0 +1,230 @@
+package audit
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Kind is what an Entry records.
+type Kind string
+
+// Entry kinds: an access (a key push and what came of it, or a login
+// nobody pushed a key for), the other tracked calls, and instance events
+// outside an access.
+const (
+	KindAccess           Kind = "access"
+	KindStartSession     Kind = "start-session"
+	KindTerminateSession Kind = "terminate-session"
+	KindOpenTunnel       Kind = "open-tunnel"
+	KindSendCommand      Kind = "send-command"
+	KindInstanceEvent    Kind = "instance-event"
+)
+
+// Gap names what is missing from one side of the join.
+type Gap string
+
+// Gaps.
+const (
+	// GapNoTrail: the instance served a key (or opened a login) whose
+	// request id or fingerprint no CloudTrail record in range carries.
+	GapNoTrail Gap = "no-cloudtrail-record"
+	// GapNoInstance: an allowed SendSSHPublicKey the instance never
+	// recorded serving (the key went unused, or the instance's events are
+	// missing).
+	GapNoInstance Gap = "no-instance-event"
+)
+
+// Entry is one line of the timeline.
+type Entry struct {
+	Time      time.Time `json:"time"`
+	Kind      Kind      `json:"kind"`
+	Principal string    `json:"principal,omitempty"`
+	Account   string    `json:"account,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	RequestID string    `json:"request_id,omitempty"`
+	Instance  string    `json:"instance,omitempty"`
+	OSUser    string    `json:"os_user,omitempty"`
+	// Fingerprint is the pushed key's (CloudTrail) or the served key's
+	// (instance).
+	Fingerprint string `json:"fingerprint,omitempty"`
+	SessionID   string `json:"session_id,omitempty"`
+	// Denied is set for a call IAM refused, with its code and message.
+	Denied    bool   `json:"denied,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// KeyServed, Login and Logout are the instance's times; Duration is
+	// Logout − Login (0 while open or unknown).
+	KeyServed *time.Time    `json:"key_served,omitempty"`
+	Login     *time.Time    `json:"login,omitempty"`
+	Logout    *time.Time    `json:"logout,omitempty"`
+	Duration  time.Duration `json:"duration_ns,omitempty"`
+	// Event and Detail describe an instance event (KindInstanceEvent).
+	Event  string `json:"event,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	Gaps   []Gap  `json:"gaps,omitempty"`
+
+	pid string // the login's sshd pid, to pair its close
+}
+
+// Filter selects timeline entries.
+type Filter struct {
+	User      string // OS user (or, for calls with none, the caller's session name)
+	Principal string // caller ARN, or the session/user name it ends with
+	Instance  string
+	Since     time.Time
+	Until     time.Time
+}
+
+func (f Filter) match(e *Entry) bool {
+	if f.User != "" && e.OSUser != f.User && (e.OSUser != "" || SessionName(e.Principal) != f.User) {
+		return false
+	}
+	if f.Principal != "" && e.Principal != f.Principal && SessionName(e.Principal) != f.Principal {
+		return false
+	}
+	if f.Instance != "" && e.Instance != f.Instance {
+		return false
+	}
+	if !f.Since.IsZero() && e.Time.Before(f.Since) || !f.Until.IsZero() && e.Time.After(f.Until) {
+		return false
+	}
+	return true
+}
+
+// Join builds the timeline of trail and host events (either may hold
+// duplicates and anything outside f; those are dropped), sorted by time.
+func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
+	var out []*Entry
+	byReq := map[string]*Entry{}
+	seenTrail := map[string]bool{}
+	for _, t := range trail {
+		key := t.EventID
+		if key == "" {
+			key = t.RequestID + t.Name
+		}
+		if seenTrail[key] || !slices.Contains(TrackedEvents, t.Name) {
+			continue
+		}
+		seenTrail[key] = true
+		e := &Entry{Time: t.Time, Principal: t.Principal, Account: t.Account, Region: t.Region, RequestID: t.RequestID,
+			Instance: t.Instance, OSUser: t.OSUser, Fingerprint: t.Fingerprint, SessionID: t.SessionID,
+			Denied: t.Denied(), ErrorCode: t.ErrorCode, Error: t.ErrorMsg}
+		switch t.Name {
+		case "SendSSHPublicKey":
+			e.Kind = KindAccess
+			if t.ErrorCode == "" && t.RequestID != "" {
+				byReq[t.RequestID] = e
+			}
+		case "StartSession":
+			e.Kind = KindStartSession
+		case "TerminateSession":
+			e.Kind = KindTerminateSession
+		case "OpenTunnel":
+			e.Kind = KindOpenTunnel
+		case "SendCommand":
+			e.Kind = KindSendCommand
+		}
+		out = append(out, e)
+	}
+	host = dedupHost(host)
+	open := map[string]*Entry{} // instance + sshd pid → login
+	for _, h := range host {
+		switch h.Event {
+		case HostKeyServed:
+			out = joinServed(out, byReq, h)
+		case HostSessionOpened:
+			e := loginFor(out, h)
+			if e == nil {
+				e = &Entry{Time: h.Time, Kind: KindAccess, Instance: h.Instance, OSUser: h.OSUser, Fingerprint: h.Fingerprint,
+					Gaps: []Gap{GapNoTrail}}
+				out = append(out, e)
+			}
+			t := h.Time
+			e.Login, e.pid = &t, h.sshdPID()
+			open[h.Instance+"/"+e.pid] = e
+		case HostSessionClosed:
+			if e := open[h.Instance+"/"+h.sshdPID()]; e != nil && e.Logout == nil && h.sshdPID() != "" {
+				t := h.Time
+				e.Logout, e.Duration = &t, t.Sub(*e.Login)
+				delete(open, h.Instance+"/"+h.sshdPID())
+			}
+		default:
+			out = append(out, &Entry{Time: h.Time, Kind: KindInstanceEvent, Event: h.Event, Instance: h.Instance, OSUser: h.OSUser,
+				Principal: h.Caller, RequestID: h.RequestID, Fingerprint: h.Fingerprint, Detail: strings.TrimSpace(h.Reason + " " + h.Detail)})
+		}
+	}
+	for _, e := range out {
+		if e.Kind == KindAccess && e.RequestID != "" && !e.Denied && e.KeyServed == nil && !slices.Contains(e.Gaps, GapNoTrail) {
+			e.Gaps = append(e.Gaps, GapNoInstance)
+		}
+	}
+	res := make([]Entry, 0, len(out))
+	for _, e := range out {
+		if f.match(e) {
+			res = append(res, *e)
+		}
+	}
+	slices.SortStableFunc(res, func(a, b Entry) int { return a.Time.Compare(b.Time) })
+	return res
+}
+
+// joinServed attaches a key-served event to its push by request id, or
+// records it as an access CloudTrail does not show.
+func joinServed(out []*Entry, byReq map[string]*Entry, h HostEvent) []*Entry {
+	e := byReq[h.RequestID]
+	if e == nil {
+		e = &Entry{Time: h.Time, Kind: KindAccess, Principal: h.Caller, RequestID: h.RequestID, Instance: h.Instance,
+			OSUser: h.OSUser, Fingerprint: h.Fingerprint, Gaps: []Gap{GapNoTrail}}
+		out = append(out, e)
+		if h.RequestID != "" {
+			byReq[h.RequestID] = e
+		}
+	}
+	if e.KeyServed == nil {
+		t := h.Time
+		e.KeyServed = &t
+		if e.Fingerprint == "" {
+			e.Fingerprint = h.Fingerprint
+		}
+		if e.Instance == "" {
+			e.Instance = h.Instance
+		}
+	}
+	return out
+}
+
+// loginFor finds the access a login belongs to: the latest key served on
+// its instance to its OS user before it (the key's fingerprint equal when
+// both are known) that has no login yet.
+func loginFor(out []*Entry, h HostEvent) *Entry {
+	var best *Entry
+	for _, e := range out {
+		if e.Kind != KindAccess || e.KeyServed == nil || e.Login != nil || e.Instance != h.Instance || e.OSUser != h.OSUser ||
+			e.KeyServed.After(h.Time) || h.Fingerprint != "" && e.Fingerprint != "" && e.Fingerprint != h.Fingerprint {
+			continue
+		}
+		if best == nil || e.KeyServed.After(*best.KeyServed) {
+			best = e
+		}
+	}
+	return best
+}
+
+// dedupHost drops repeated events (at-least-once shipping) by id, in time
+// order.
+func dedupHost(host []HostEvent) []HostEvent {
+	seen := map[string]bool{}
+	out := make([]HostEvent, 0, len(host))
+	for _, h := range host {
+		if h.ID != "" {
+			if seen[h.ID] {
+				continue
+			}
+			seen[h.ID] = true
+		}
+		out = append(out, h)
+	}
+	slices.SortStableFunc(out, func(a, b HostEvent) int { return a.Time.Compare(b.Time) })
+	return out
+}
