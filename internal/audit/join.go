@@ -69,7 +69,7 @@ type Entry struct {
 
 // Filter selects timeline entries.
 type Filter struct {
-	User      string // OS user (or, for calls with none, the caller's session name)
+	User      string // the person: the OS user, or the caller's session or user name
 	Principal string // caller ARN, or the session/user name it ends with
 	Instance  string
 	Since     time.Time
@@ -77,7 +77,7 @@ type Filter struct {
 }
 
 func (f Filter) match(e *Entry) bool {
-	if f.User != "" && e.OSUser != f.User && (e.OSUser != "" || SessionName(e.Principal) != f.User) {
+	if f.User != "" && e.OSUser != f.User && SessionName(e.Principal) != f.User {
 		return false
 	}
 	if f.Principal != "" && e.Principal != f.Principal && SessionName(e.Principal) != f.Principal {
