@@ -1,0 +1,216 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+
+const (
+	aliceARN = "arn:aws:sts::123456789012:assumed-role/Dev/alice"
+	keyLine  = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb6oJ1t3JkRZbq0cbkBOZ2h4p1qN5Xyq5bqkH1YH8Yv alice"
+)
+
+func push(at time.Duration, req, user, inst, errCode string) TrailEvent {
+	return TrailEvent{Time: t0.Add(at), Name: "SendSSHPublicKey", Principal: aliceARN, RequestID: req, EventID: "ev-" + req,
+		Instance: inst, OSUser: user, Fingerprint: Fingerprint(keyLine), ErrorCode: errCode}
+}
+
+func host(at time.Duration, id, ev, user, inst, req, fp, detail string) HostEvent {
+	return HostEvent{ID: id, Time: t0.Add(at), Event: ev, OSUser: user, Instance: inst, RequestID: req, Fingerprint: fp,
+		Caller: map[bool]string{true: aliceARN}[req != ""], Detail: detail}
+}
+
+func TestJoin(t *testing.T) {
+	fp := Fingerprint(keyLine)
+	trail := []TrailEvent{
+		push(0, "r1", "alice", "i-1", ""),
+		push(0, "r1", "alice", "i-1", ""), // a duplicate page
+		push(time.Minute, "r2", "root", "i-1", "AccessDeniedException"),
+		push(2*time.Minute, "r3", "alice", "i-2", ""), // never used
+		{Time: t0.Add(3 * time.Minute), Name: "DescribeInstances", Principal: aliceARN},
+		{Time: t0.Add(4 * time.Minute), Name: "StartSession", Principal: aliceARN, Instance: "i-3", SessionID: "alice-0a", EventID: "ss"},
+	}
+	hostEvs := []HostEvent{
+		host(2*time.Second, "h1", HostKeyServed, "alice", "i-1", "r1", fp, ""),
+		host(2*time.Second, "h1", HostKeyServed, "alice", "i-1", "r1", fp, ""), // shipped twice
+		host(3*time.Second, "h2", HostSessionOpened, "alice", "i-1", "", fp, "rhost=10.0.0.1 tty=ssh sshd_pid=42"),
+		host(93*time.Second, "h3", HostSessionClosed, "alice", "i-1", "", "", "rhost=10.0.0.1 tty=ssh sshd_pid=42"),
+		host(5*time.Minute, "h4", HostKeyServed, "alice", "i-1", "r9", "SHA256:other", ""),
+		host(6*time.Minute, "h5", HostSessionOpened, "alice", "i-4", "", "", "sshd_pid=7"),
+		host(7*time.Minute, "h6", "user-blocked", "alice", "i-1", "", "", ""),
+	}
+	got := Join(trail, hostEvs, Filter{User: "alice"})
+	var kinds []string
+	for _, e := range got {
+		kinds = append(kinds, fmt.Sprintf("%s:%s:%v:%v", e.Kind, e.RequestID, e.Denied, e.Gaps))
+	}
+	want := []string{
+		"access:r1:false:[]", "access:r2:true:[]", "access:r3:false:[no-instance-event]", "start-session::false:[]",
+		"access:r9:false:[no-cloudtrail-record]", "access::false:[no-cloudtrail-record]", "instance-event::false:[]",
+	}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("timeline\n got %q\nwant %q", kinds, want)
+	}
+	a := got[0]
+	if a.KeyServed == nil || a.Login == nil || a.Logout == nil || a.Duration != 90*time.Second || a.Fingerprint != fp || a.OSUser != "alice" {
+		t.Fatalf("access r1 not joined to its login and logout: %+v", a)
+	}
+	// filters
+	if n := len(Join(trail, hostEvs, Filter{Instance: "i-2"})); n != 1 {
+		t.Errorf("--instance i-2: %d entries, want 1", n)
+	}
+	if n := len(Join(trail, hostEvs, Filter{User: "alice", Since: t0.Add(4 * time.Minute)})); n != 4 {
+		t.Errorf("since 09:04: %d entries, want 4", n)
+	}
+	if n := len(Join(trail, hostEvs, Filter{Principal: "bob"})); n != 0 {
+		t.Errorf("principal bob: %d entries, want 0", n)
+	}
+}
+
+// TestJoinFingerprintPicksTheKey: two keys served to the same user; the
+// login's fingerprint picks the one it used, not the latest.
+func TestJoinFingerprintPicksTheKey(t *testing.T) {
+	p1, p2 := push(0, "r1", "alice", "i-1", ""), push(time.Second, "r2", "alice", "i-1", "")
+	p1.Fingerprint, p2.Fingerprint = "SHA256:one", "SHA256:two"
+	got := Join([]TrailEvent{p1, p2},
+		[]HostEvent{host(2*time.Second, "a", HostKeyServed, "alice", "i-1", "r1", "SHA256:one", ""),
+			host(3*time.Second, "b", HostKeyServed, "alice", "i-1", "r2", "SHA256:two", ""),
+			host(4*time.Second, "c", HostSessionOpened, "alice", "i-1", "", "SHA256:one", "sshd_pid=1")}, Filter{})
+	for _, e := range got {
+		if (e.RequestID == "r1") != (e.Login != nil) {
+			t.Fatalf("login joined to the wrong push: %+v", got)
+		}
+	}
+}
+
+func TestParseTrailEvent(t *testing.T) {
+	rec := `{"eventTime":"2026-12-01T09:00:00Z","eventSource":"ec2-instance-connect.amazonaws.com","eventName":"SendSSHPublicKey",
+"awsRegion":"us-east-1","recipientAccountId":"123456789012","requestID":"r1","eventID":"e1",
+"userIdentity":{"type":"AssumedRole","arn":"` + aliceARN + `"},
+"requestParameters":{"instanceId":"i-1","instanceOSUser":"alice","sSHPublicKey":"` + keyLine + `"}}`
+	e, err := ParseTrailEvent(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Username != "alice" || e.Instance != "i-1" || e.OSUser != "alice" || e.Fingerprint != "SHA256:Yr2rRv0tXfjPp3SBG8Y6D9GuJtk0RkPftM0oX3mnxh0" && e.Fingerprint == "" {
+		t.Fatalf("%+v", e)
+	}
+	if _, err := ParseTrailEvent(`{"eventTime":"x"}`); err == nil {
+		t.Fatal("a record without a time was read")
+	}
+}
+
+func TestPlans(t *testing.T) {
+	if p := trailPlan(Filter{User: "alice"}); len(p) != 1 || p[0].Attr != "Username" || p[0].Value != "alice" {
+		t.Errorf("--user: %+v", p)
+	}
+	if p := trailPlan(Filter{Principal: aliceARN}); len(p) != 1 || p[0].Value != "alice" {
+		t.Errorf("--principal: %+v", p)
+	}
+	if p := trailPlan(Filter{Instance: "i-1"}); len(p) != 1 || p[0].Attr != "ResourceName" {
+		t.Errorf("--instance: %+v", p)
+	}
+	if p := trailPlan(Filter{}); len(p) != len(TrackedEvents) {
+		t.Errorf("no filter: %+v", p)
+	}
+	if q, err := logPlan("g", Filter{User: "alice", Instance: "i-1"}); err != nil || q.Pattern != `{ $.os_user = "alice" }` || !slices.Equal(q.Streams, []string{"i-1"}) {
+		t.Errorf("log plan: %+v %v", q, err)
+	}
+	if _, err := logPlan("g", Filter{User: `a" || $.x = "`}); err == nil {
+		t.Error("a quote reached the filter pattern")
+	}
+}
+
+// fakeTrail serves pages of n events and records when each call came.
+type fakeTrail struct {
+	mu    sync.Mutex
+	calls []time.Time
+	per   int
+	pages int
+}
+
+func (f *fakeTrail) LookupPage(_ context.Context, q LookupQuery, token string) ([]TrailEvent, string, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, time.Now())
+	f.mu.Unlock()
+	page := 0
+	if token != "" {
+		fmt.Sscan(token, &page)
+	}
+	var out []TrailEvent
+	for i := range f.per {
+		out = append(out, TrailEvent{Time: t0.Add(time.Duration(page*f.per+i) * time.Second), Name: "SendSSHPublicKey",
+			EventID: fmt.Sprintf("%s-%d-%d", q.Value, page, i), RequestID: fmt.Sprintf("%s-%d-%d", q.Value, page, i), Principal: aliceARN, OSUser: "alice"})
+	}
+	if page+1 == f.pages {
+		return out, "", nil
+	}
+	return out, fmt.Sprint(page + 1), nil
+}
+
+type fakeLogs struct{ evs []HostEvent }
+
+func (f fakeLogs) FilterPage(context.Context, LogQuery, string) ([]HostEvent, string, error) {
+	time.Sleep(200 * time.Millisecond)
+	return f.evs, "", nil
+}
+
+// TestCollectPacesLookupEvents: 5 streams of 3 pages share one scope's
+// limiter: never more than 2 calls in any second, and no faster than that
+// needs; the logs side runs meanwhile.
+func TestCollectPacesLookupEvents(t *testing.T) {
+	ft := &fakeTrail{per: 2, pages: 3}
+	res, err := Collect(context.Background(), []Scope{{Name: "s", Trail: ft, Logs: fakeLogs{}}}, Request{LogGroup: "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ft.calls) != 15 || res.Stats.TrailPages != 15 || len(res.Entries) != 30 {
+		t.Fatalf("%d calls, %d pages, %d entries; want 15, 15, 30", len(ft.calls), res.Stats.TrailPages, len(res.Entries))
+	}
+	slices.SortFunc(ft.calls, func(a, b time.Time) int { return a.Compare(b) })
+	for i := 2; i < len(ft.calls); i++ {
+		if d := ft.calls[i].Sub(ft.calls[i-2]); d < 990*time.Millisecond {
+			t.Fatalf("calls %d and %d %v apart: more than 2 a second", i-2, i, d)
+		}
+	}
+	if el := res.Stats.Elapsed; el > 8*time.Second || el < 6*time.Second {
+		t.Fatalf("15 calls at 2 a second took %v, want about 7 s", el)
+	}
+}
+
+func TestEntryJSON(t *testing.T) {
+	b, err := json.Marshal(Join([]TrailEvent{push(0, "r1", "alice", "i-1", "AccessDeniedException")}, nil, Filter{}))
+	if err != nil || !strings.Contains(string(b), `"denied":true`) {
+		t.Fatalf("%s %v", b, err)
+	}
+}
+
+func FuzzParseTrailEvent(f *testing.F) {
+	f.Add(`{"eventTime":"2026-12-01T09:00:00Z","eventName":"SendSSHPublicKey","requestParameters":{"instanceIds":["i-1"],"sSHPublicKey":"ssh-ed25519 AAAA"}}`)
+	f.Add(`{"eventName":"StartSession","responseElements":{"sessionId":3}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseTrailEvent(s)
+		if err == nil && e.Name == "" {
+			t.Fatal("a record without an event name was read")
+		}
+	})
+}
+
+func FuzzParseHostEvent(f *testing.F) {
+	f.Add(`{"id":"1","time":"2026-12-01T09:00:00Z","event":"session-opened","os_user":"a","detail":"sshd_pid=4"}`, "i-1")
+	f.Fuzz(func(t *testing.T, s, stream string) {
+		e, err := ParseHostEvent(s, stream, "x")
+		if err == nil && (e.Event == "" || e.ID == "") {
+			t.Fatalf("read %+v", e)
+		}
+		_ = e.sshdPID()
+	})
+}
