@@ -33,6 +33,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -94,11 +95,12 @@ type Config struct {
 	// any session at MaxSessionDuration, is ended with channel_closed as
 	// Session Manager does.
 	IdleSessionTimeout, MaxSessionDuration time.Duration
-	// TrailEvents is how many synthetic CloudTrail records (package
-	// trail's Generate: role sessions user-0001 … over the last 24 hours)
-	// the trail starts with, for LookupEvents at scale
-	// (`jitssh-sandbox up --generate-trail N`); 0 means none.
-	TrailEvents int
+	// TrailGenerate describes synthetic CloudTrail records (package
+	// trail's Generate) the trail starts with, for LookupEvents at scale
+	// (`jitssh-sandbox up --generate-trail N`); a Count of 0 means none.
+	// Region and Account default to the home world's, Start to 24 hours
+	// ago and End to now.
+	TrailGenerate trail.GenerateSpec
 	// AgentMaxPayload is the payload size the fast agent sends; 0
 	// means 32 KiB.
 	AgentMaxPayload int

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -318,10 +319,13 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		return nil, err
 	}
 	sb.cleanups = append(sb.cleanups, func() { tl.Close() })
-	if cfg.TrailEvents > 0 {
+	if g := cfg.TrailGenerate; g.Count > 0 {
 		now := time.Now().UTC().Truncate(time.Second)
-		if _, err := tl.WriteGenerated(trail.GenerateSpec{Count: cfg.TrailEvents, Start: now.Add(-24 * time.Hour), End: now,
-			Region: sb.World.Region, Account: sb.World.Account, Seed: 1}); err != nil {
+		if g.Start.IsZero() {
+			g.Start, g.End = now.Add(-24*time.Hour), now
+		}
+		g.Region, g.Account = cmp.Or(g.Region, sb.World.Region), cmp.Or(g.Account, sb.World.Account)
+		if _, err := tl.WriteGenerated(g); err != nil {
 			return nil, fmt.Errorf("generate CloudTrail records: %w", err)
 		}
 	}

@@ -216,7 +216,7 @@ func runUp(ctx context.Context, stderr io.Writer, o upOptions) error {
 	if o.generateTrail < 0 || o.generateTrail > trail.MaxGenerate {
 		return fmt.Errorf("--generate-trail %d: want 0 to %d", o.generateTrail, trail.MaxGenerate)
 	}
-	cfg.TrailEvents = o.generateTrail
+	cfg.TrailGenerate = trail.GenerateSpec{Count: o.generateTrail, Seed: 1}
 	sb, err := sandbox.Start(ctx, cfg)
 	if err != nil {
 		return withAdvice(err)
