@@ -26,7 +26,7 @@ import (
 )
 
 // auditSDK returns an SDK config signing as the named sandbox identity.
-func (e *env) auditSDK(t *testing.T, name string) aws.Config {
+func (e *env) auditSDK(t testing.TB, name string) aws.Config {
 	t.Helper()
 	for _, id := range e.sb.World.Identities() {
 		if id.Name == name {
