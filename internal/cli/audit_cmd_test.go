@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jitssh/jitssh/internal/audit"
+)
+
+// TestAuditFlags: audit's flags → auditOptions.
+func TestAuditFlags(t *testing.T) {
+	var got *auditOptions
+	cmd := newAuditCmd(&globals{}, func(_ context.Context, o *auditOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--user", "alice", "--principal", "arn:aws:iam::1:user/a", "--instance", "i-1", "--since", "2h", "--until", "1h", "-o", "json", "--log-group", "g"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := audit.Filter{User: "alice", Principal: "arn:aws:iam::1:user/a", Instance: "i-1"}
+	if got.Filter != want || got.Since != "2h" || got.Until != "1h" || got.Output != "json" || got.LogGroup != "g" || got.Scopes == nil {
+		t.Fatalf("options %+v", *got)
+	}
+	cmd = newAuditCmd(&globals{}, func(_ context.Context, o *auditOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"extra"})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	if err := cmd.Execute(); err == nil {
+		t.Fatal("an argument was accepted")
+	}
+}
+
+type auditFakeTrail struct{ evs []audit.TrailEvent }
+
+func (f auditFakeTrail) LookupPage(context.Context, audit.LookupQuery, string) ([]audit.TrailEvent, string, error) {
+	return f.evs, "", nil
+}
+
+type auditFakeLogs struct{ err error }
+
+func (f auditFakeLogs) FilterPage(context.Context, audit.LogQuery, string) ([]audit.HostEvent, string, error) {
+	return nil, "", f.err
+}
+
+// TestRunAudit: bad times and outputs are usage errors naming the flag; a
+// failing source is a warning saying what the caller needs, and the
+// table shows a denied push and its gap words.
+func TestRunAudit(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	push := audit.TrailEvent{Time: now.Add(-time.Hour), Name: "SendSSHPublicKey", Principal: "arn:aws:sts::123456789012:assumed-role/Dev/alice",
+		RequestID: "r1", Instance: "i-1", OSUser: "root", ErrorCode: "AccessDeniedException", ErrorMsg: "not authorized"}
+	run := func(since, until, output string) (string, string, error) {
+		var out, errb bytes.Buffer
+		o := &auditOptions{IO: IOStreams{Out: &out, Err: &errb}, Since: since, Until: until, Output: output, LogGroup: "/jitssh/instances",
+			Filter: audit.Filter{User: "alice"}, now: func() time.Time { return now },
+			Scopes: func(context.Context) ([]audit.Scope, error) {
+				return []audit.Scope{{Name: "profile default, us-east-1", Trail: auditFakeTrail{[]audit.TrailEvent{push}},
+					Logs: auditFakeLogs{errors.New("logs:FilterLogEvents failed: AccessDeniedException: no")}, Limiter: audit.NewLimiter(100)}}, nil
+			}}
+		err := runAudit(context.Background(), o)
+		return out.String(), errb.String(), err
+	}
+	for _, c := range []struct{ since, until, output, err string }{
+		{"yesterday", "", "table", "--since \"yesterday\""},
+		{"24h", "soon", "table", "--until \"soon\""},
+		{"1h", "2h", "table", "is after --until"},
+		{"24h", "", "yaml", "--output \"yaml\""},
+	} {
+		if _, _, err := run(c.since, c.until, c.output); err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%+v: err %v, want %q", c, err, c.err)
+		}
+	}
+	out, stderr, err := run("2026-12-01", "", "table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "push DENIED") || !strings.Contains(out, "error=AccessDeniedException: not authorized") || !strings.Contains(out, "root@i-1") {
+		t.Errorf("table:\n%s", out)
+	}
+	if !strings.Contains(stderr, "logs:FilterLogEvents on the log group of --log-group") {
+		t.Errorf("warning: %q", stderr)
+	}
+}
