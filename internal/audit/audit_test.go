@@ -214,3 +214,26 @@ func FuzzParseHostEvent(f *testing.F) {
 		_ = e.sshdPID()
 	})
 }
+
+// BenchmarkJoin: a day of 15,000 pushes and their 45,000 instance events
+// (key served, login, logout) over 200 instances and 250 people, joined
+// without a filter.
+func BenchmarkJoin(b *testing.B) {
+	var trail []TrailEvent
+	var hostEvs []HostEvent
+	for i := range 15_000 {
+		user, inst := fmt.Sprintf("user-%04d", i%250), fmt.Sprintf("i-%03d", i%200)
+		req, fp, at := fmt.Sprintf("r%d", i), fmt.Sprintf("SHA256:%d", i), time.Duration(i)*5*time.Second
+		trail = append(trail, TrailEvent{Time: t0.Add(at), Name: "SendSSHPublicKey", RequestID: req, EventID: req, Principal: "arn:aws:sts::1:assumed-role/R/" + user,
+			Instance: inst, OSUser: user, Fingerprint: fp})
+		pid := fmt.Sprintf("sshd_pid=%d", i)
+		hostEvs = append(hostEvs, host(at+time.Second, req+"a", HostKeyServed, user, inst, req, fp, ""),
+			host(at+2*time.Second, req+"b", HostSessionOpened, user, inst, "", fp, pid),
+			host(at+62*time.Second, req+"c", HostSessionClosed, user, inst, "", "", pid))
+	}
+	for b.Loop() {
+		if got := Join(trail, hostEvs, Filter{}); len(got) != 15_000 || got[0].Logout == nil {
+			b.Fatalf("%d entries", len(got))
+		}
+	}
+}

@@ -128,13 +128,19 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 		out = append(out, e)
 	}
 	host = dedupHost(host)
-	open := map[string]*Entry{} // instance + sshd pid → login
+	open := map[string]*Entry{}     // instance + sshd pid → login
+	served := map[string][]*Entry{} // instance + OS user → accesses with a key served
 	for _, h := range host {
 		switch h.Event {
 		case HostKeyServed:
-			out = joinServed(out, byReq, h)
+			var e *Entry
+			out, e = joinServed(out, byReq, h)
+			k := e.Instance + "\x00" + e.OSUser
+			if !slices.Contains(served[k], e) {
+				served[k] = append(served[k], e)
+			}
 		case HostSessionOpened:
-			e := loginFor(out, h)
+			e := loginFor(served[h.Instance+"\x00"+h.OSUser], h)
 			if e == nil {
 				e = &Entry{Time: h.Time, Kind: KindAccess, Instance: h.Instance, OSUser: h.OSUser, Fingerprint: h.Fingerprint,
 					Gaps: []Gap{GapNoTrail}}
@@ -171,7 +177,7 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 
 // joinServed attaches a key-served event to its push by request id, or
 // records it as an access CloudTrail does not show.
-func joinServed(out []*Entry, byReq map[string]*Entry, h HostEvent) []*Entry {
+func joinServed(out []*Entry, byReq map[string]*Entry, h HostEvent) ([]*Entry, *Entry) {
 	e := byReq[h.RequestID]
 	if e == nil {
 		e = &Entry{Time: h.Time, Kind: KindAccess, Principal: h.Caller, RequestID: h.RequestID, Instance: h.Instance,
@@ -191,17 +197,17 @@ func joinServed(out []*Entry, byReq map[string]*Entry, h HostEvent) []*Entry {
 			e.Instance = h.Instance
 		}
 	}
-	return out
+	return out, e
 }
 
-// loginFor finds the access a login belongs to: the latest key served on
-// its instance to its OS user before it (the key's fingerprint equal when
-// both are known) that has no login yet.
-func loginFor(out []*Entry, h HostEvent) *Entry {
+// loginFor finds the access a login belongs to among those whose key was
+// served on its instance to its OS user (cands): the latest served before
+// it (the key's fingerprint equal when both are known) that has no login
+// yet.
+func loginFor(cands []*Entry, h HostEvent) *Entry {
 	var best *Entry
-	for _, e := range out {
-		if e.Kind != KindAccess || e.KeyServed == nil || e.Login != nil || e.Instance != h.Instance || e.OSUser != h.OSUser ||
-			e.KeyServed.After(h.Time) || h.Fingerprint != "" && e.Fingerprint != "" && e.Fingerprint != h.Fingerprint {
+	for _, e := range cands {
+		if e.Login != nil || e.KeyServed.After(h.Time) || h.Fingerprint != "" && e.Fingerprint != "" && e.Fingerprint != h.Fingerprint {
 			continue
 		}
 		if best == nil || e.KeyServed.After(*best.KeyServed) {
