@@ -47,12 +47,13 @@ type Scope struct {
 // LookupEventsPerSecond is LookupEvents' limit per account and region.
 const LookupEventsPerSecond = 2
 
-// Limiter spaces calls evenly at a rate a second. It is safe for
-// concurrent use.
+// Limiter spaces calls evenly at a rate a second: each caller is let go
+// at least an interval after the one before it was (callers queue). It is
+// safe for concurrent use.
 type Limiter struct {
 	mu       sync.Mutex
 	interval time.Duration
-	next     time.Time
+	last     time.Time
 }
 
 // NewLimiter returns a limiter of perSecond calls a second.
@@ -63,14 +64,8 @@ func NewLimiter(perSecond int) *Limiter {
 // Wait blocks until the caller may make its call.
 func (l *Limiter) Wait(ctx context.Context) error {
 	l.mu.Lock()
-	now := time.Now()
-	at := l.next
-	if at.Before(now) {
-		at = now
-	}
-	l.next = at.Add(l.interval)
-	l.mu.Unlock()
-	if d := time.Until(at); d > 0 {
+	defer l.mu.Unlock()
+	if d := time.Until(l.last.Add(l.interval)); d > 0 {
 		t := time.NewTimer(d)
 		defer t.Stop()
 		select {
@@ -79,6 +74,7 @@ func (l *Limiter) Wait(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	l.last = time.Now()
 	return nil
 }
 
