@@ -188,7 +188,7 @@ func TestAuditTimeline(t *testing.T) {
 	// The table says the same in words.
 	table, err := e.run("jitssh", "audit", "--user", "alice", "--since", "1h")
 	if err != nil || !strings.Contains(string(table), "DENIED") || !strings.Contains(string(table), "GAP:no-cloudtrail-record") ||
-		!strings.Contains(string(table), "request="+joined.RequestID) {
+		!strings.Contains(string(table), "request="+joined.RequestID) || !strings.Contains(string(table), "push+key-served") {
 		t.Fatalf("jitssh audit table: %v\n%s", err, table)
 	}
 	t.Logf("jitssh audit --user alice:\n%s", table)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -208,10 +209,7 @@ func auditWhat(e audit.Entry) string {
 	what := string(e.Kind)
 	switch e.Kind {
 	case audit.KindAccess:
-		what = "push+login"
-		if e.RequestID == "" || e.Login == nil {
-			what = map[bool]string{true: "push", false: "login"}[e.RequestID != ""]
-		}
+		what = auditAccessWhat(e)
 	case audit.KindInstanceEvent:
 		what = e.Event
 	}
@@ -222,6 +220,22 @@ func auditWhat(e audit.Entry) string {
 		what += " GAP:" + string(g)
 	}
 	return what
+}
+
+// auditAccessWhat names the parts of an access seen: the push (CloudTrail),
+// the key served and the login (the instance): push+key-served+login, …
+func auditAccessWhat(e audit.Entry) string {
+	var parts []string
+	if !slices.Contains(e.Gaps, audit.GapNoTrail) {
+		parts = append(parts, "push")
+	}
+	if e.KeyServed != nil {
+		parts = append(parts, "key-served")
+	}
+	if e.Login != nil {
+		parts = append(parts, "login")
+	}
+	return strings.Join(parts, "+")
 }
 
 func auditDetail(e audit.Entry) string {

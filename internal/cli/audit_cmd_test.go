@@ -76,7 +76,7 @@ func TestRunAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "push DENIED") || !strings.Contains(out, "error=AccessDeniedException: not authorized") || !strings.Contains(out, "root@i-1") {
+	if !strings.Contains(out, "push DENIED ") || !strings.Contains(out, "error=AccessDeniedException: not authorized") || !strings.Contains(out, "root@i-1") {
 		t.Errorf("table:\n%s", out)
 	}
 	if !strings.Contains(stderr, "logs:FilterLogEvents on the log group of --log-group") {
