@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -295,6 +296,9 @@ func lookupAll(ctx context.Context, s Scope, q LookupQuery, pages *atomic.Int64)
 		}
 		out = append(out, evs...)
 		if next == "" {
+			// oldest first: records of one second (CloudTrail's
+			// precision) keep the order they happened in
+			slices.Reverse(out)
 			return out, nil
 		}
 		token = next
