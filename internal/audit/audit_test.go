@@ -238,3 +238,25 @@ func BenchmarkJoin(b *testing.B) {
 		}
 	}
 }
+
+// TestSessionEndedBySomeoneElse: an administrator's TerminateSession of
+// alice's session is in her timeline, and Collect asks for the ends of
+// her sessions her own records lack.
+func TestSessionEndedBySomeoneElse(t *testing.T) {
+	start := TrailEvent{Time: t0, Name: "StartSession", Principal: aliceARN, Instance: "i-1", SessionID: "alice-1", EventID: "s1"}
+	own := TrailEvent{Time: t0, Name: "StartSession", Principal: aliceARN, Instance: "i-1", SessionID: "alice-2", EventID: "s2"}
+	ownEnd := TrailEvent{Time: t0.Add(time.Minute), Name: "TerminateSession", Principal: aliceARN, SessionID: "alice-2", EventID: "t2"}
+	kill := TrailEvent{Time: t0.Add(time.Hour), Name: "TerminateSession", Principal: "arn:aws:sts::123456789012:assumed-role/Admin/admin", SessionID: "alice-1", EventID: "t1"}
+	other := TrailEvent{Time: t0.Add(time.Hour), Name: "TerminateSession", Principal: "arn:aws:sts::123456789012:assumed-role/Admin/admin", SessionID: "bob-1", EventID: "t3"}
+	got := Join([]TrailEvent{start, own, ownEnd, kill, other}, nil, Filter{User: "alice"})
+	if len(got) != 4 || got[3].SessionID != "alice-1" || !strings.HasSuffix(got[3].Principal, "/admin") {
+		t.Fatalf("timeline %+v", got)
+	}
+	qs := sessionFollowUps(Filter{User: "alice"}, []TrailEvent{start, own, ownEnd})
+	if len(qs) != 1 || qs[0].Attr != "ResourceName" || qs[0].Value != "alice-1" {
+		t.Fatalf("follow-ups %+v", qs)
+	}
+	if qs := sessionFollowUps(Filter{}, []TrailEvent{start}); qs != nil {
+		t.Fatalf("follow-ups without a person: %+v", qs)
+	}
+}

@@ -240,12 +240,18 @@ func (c *collector) scope(ctx context.Context, s Scope) {
 	queried := map[string]bool{}
 	var host []HostEvent
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var mine []TrailEvent
+	lookup := func(q LookupQuery) {
+		evs, err := lookupAll(ctx, s, q, &c.tpages)
+		mu.Lock()
+		mine = append(mine, evs...)
+		mu.Unlock()
+		c.add(s, "CloudTrail", evs, nil, err)
+	}
 	for _, q := range trailPlan(c.req.Filter) {
 		queried[q.Attr+"="+q.Value] = true
-		wg.Go(func() {
-			evs, err := lookupAll(ctx, s, q, &c.tpages)
-			c.add(s, "CloudTrail", evs, nil, err)
-		})
+		wg.Go(func() { lookup(q) })
 	}
 	if s.Logs != nil && c.req.LogGroup != "" {
 		wg.Go(func() {
@@ -259,9 +265,43 @@ func (c *collector) scope(ctx context.Context, s Scope) {
 	// ask for (a person whose session name is not the OS user): one more
 	// Username stream each.
 	for _, q := range followUps(c.req.Filter, host, queried) {
-		evs, err := lookupAll(ctx, s, q, &c.tpages)
-		c.add(s, "CloudTrail", evs, nil, err)
+		wg.Go(func() { lookup(q) })
 	}
+	wg.Wait()
+	// The person's sessions someone else ended (an administrator's
+	// TerminateSession, a revocation): asked by the session's id.
+	for _, q := range sessionFollowUps(c.req.Filter, mine) {
+		wg.Go(func() { lookup(q) })
+	}
+	wg.Wait()
+}
+
+// MaxSessionFollowUps bounds the sessions whose end Collect looks up by
+// session id (one LookupEvents page each), newest first.
+const MaxSessionFollowUps = 10
+
+// sessionFollowUps are the ResourceName streams for the person's sessions
+// that the person's own records do not end; only a plan by Username has
+// any.
+func sessionFollowUps(f Filter, trail []TrailEvent) []LookupQuery {
+	if f.User == "" && f.Principal == "" {
+		return nil
+	}
+	ended := map[string]bool{}
+	for _, t := range trail {
+		if t.Name == "TerminateSession" && t.ErrorCode == "" {
+			ended[t.SessionID] = true
+		}
+	}
+	var out []LookupQuery
+	for _, t := range slices.Backward(trail) {
+		if t.Name != "StartSession" || t.ErrorCode != "" || t.SessionID == "" || ended[t.SessionID] || len(out) == MaxSessionFollowUps {
+			continue
+		}
+		ended[t.SessionID] = true
+		out = append(out, LookupQuery{Attr: "ResourceName", Value: t.SessionID, Start: t.Time, End: f.Until})
+	}
+	return out
 }
 
 // followUps are the Username streams for the callers of served keys that

@@ -86,10 +86,11 @@ func (f Filter) match(e *Entry) bool {
 	if f.Instance != "" && e.Instance != f.Instance {
 		return false
 	}
-	if !f.Since.IsZero() && e.Time.Before(f.Since) || !f.Until.IsZero() && e.Time.After(f.Until) {
-		return false
-	}
-	return true
+	return f.inRange(e)
+}
+
+func (f Filter) inRange(e *Entry) bool {
+	return (f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || !e.Time.After(f.Until))
 }
 
 // Join builds the timeline of trail and host events (either may hold
@@ -166,8 +167,17 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 		}
 	}
 	res := make([]Entry, 0, len(out))
+	sessions := map[string]bool{} // of the entries kept: their ends are kept too
 	for _, e := range out {
 		if f.match(e) {
+			res = append(res, *e)
+			if e.Kind == KindStartSession && e.SessionID != "" {
+				sessions[e.SessionID] = true
+			}
+		}
+	}
+	for _, e := range out {
+		if e.Kind == KindTerminateSession && sessions[e.SessionID] && !f.match(e) && f.inRange(e) {
 			res = append(res, *e)
 		}
 	}

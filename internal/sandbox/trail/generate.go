@@ -80,6 +80,7 @@ func Generate(s GenerateSpec) ([]Generated, error) {
 	rng := rand.New(rand.NewPCG(s.Seed, 0x6a697473))
 	span := s.End.Sub(s.Start)
 	out := make([]Generated, s.Count)
+	open := map[string][]string{} // user → sessions started and not yet ended
 	for i := range out {
 		t := s.Start.Add(time.Duration(int64(span) / int64(s.Count) * int64(i)))
 		pick := rng.IntN(1000)
@@ -115,8 +116,14 @@ func Generate(s GenerateSpec) ([]Generated, error) {
 			g.Instance = instance
 			g.RequestParameters = map[string]any{"target": instance}
 			g.ResponseElements = map[string]any{"sessionId": user + "-" + e.RequestID[:17]}
+			open[user] = append(open[user], user+"-"+e.RequestID[:17])
 		case "TerminateSession":
-			g.RequestParameters = map[string]any{"sessionId": user + "-" + e.RequestID[:17]}
+			// the person ends a session of theirs, the oldest open one
+			id := user + "-" + e.RequestID[:17]
+			if l := open[user]; len(l) > 0 {
+				id, open[user] = l[0], l[1:]
+			}
+			g.RequestParameters = map[string]any{"sessionId": id}
 		case "SendCommand":
 			g.RequestParameters = map[string]any{"instanceIds": []any{instance}, "documentName": "AWS-RunShellScript"}
 		case "OpenTunnel":
