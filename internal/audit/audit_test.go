@@ -252,11 +252,15 @@ func TestSessionEndedBySomeoneElse(t *testing.T) {
 	if len(got) != 4 || got[3].SessionID != "alice-1" || !strings.HasSuffix(got[3].Principal, "/admin") {
 		t.Fatalf("timeline %+v", got)
 	}
-	qs := sessionFollowUps(Filter{User: "alice"}, []TrailEvent{start, own, ownEnd})
+	killed := []HostEvent{{Event: "sessions-killed", OSUser: "alice"}}
+	if qs := sessionFollowUps(Filter{User: "alice"}, []TrailEvent{start, own, ownEnd}, nil); qs != nil {
+		t.Fatalf("follow-ups without an administrator's action: %+v", qs)
+	}
+	qs := sessionFollowUps(Filter{User: "alice"}, []TrailEvent{start, own, ownEnd}, killed)
 	if len(qs) != 1 || qs[0].Attr != "ResourceName" || qs[0].Value != "alice-1" {
 		t.Fatalf("follow-ups %+v", qs)
 	}
-	if qs := sessionFollowUps(Filter{}, []TrailEvent{start}); qs != nil {
+	if qs := sessionFollowUps(Filter{}, []TrailEvent{start}, killed); qs != nil {
 		t.Fatalf("follow-ups without a person: %+v", qs)
 	}
 }

@@ -269,8 +269,9 @@ func (c *collector) scope(ctx context.Context, s Scope) {
 	}
 	wg.Wait()
 	// The person's sessions someone else ended (an administrator's
-	// TerminateSession, a revocation): asked by the session's id.
-	for _, q := range sessionFollowUps(c.req.Filter, mine) {
+	// TerminateSession, a revocation), asked by the session's id when the
+	// instances show an administrator acting on the person.
+	for _, q := range sessionFollowUps(c.req.Filter, mine, host) {
 		wg.Go(func() { lookup(q) })
 	}
 	wg.Wait()
@@ -280,11 +281,16 @@ func (c *collector) scope(ctx context.Context, s Scope) {
 // session id (one LookupEvents page each), newest first.
 const MaxSessionFollowUps = 10
 
+// AdminEvents are the instance events of an administrator acting on a
+// person (jitssh-host users kill, block, remove): the sign that the
+// person's sessions may have been ended by someone else.
+var AdminEvents = []string{"sessions-killed", "user-blocked", "user-removed"}
+
 // sessionFollowUps are the ResourceName streams for the person's sessions
-// that the person's own records do not end; only a plan by Username has
-// any.
-func sessionFollowUps(f Filter, trail []TrailEvent) []LookupQuery {
-	if f.User == "" && f.Principal == "" {
+// that the person's own records do not end, when the instances show an
+// administrator acting on the person; only a plan by Username has any.
+func sessionFollowUps(f Filter, trail []TrailEvent, host []HostEvent) []LookupQuery {
+	if f.User == "" && f.Principal == "" || !slices.ContainsFunc(host, func(h HostEvent) bool { return slices.Contains(AdminEvents, h.Event) }) {
 		return nil
 	}
 	ended := map[string]bool{}
