@@ -33,8 +33,8 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/netns"
 	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
-	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
+	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
