@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	cttypes "github.com/aws/aws-sdk-go-v2/service/cloudtrail/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/smithy-go"
 
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
@@ -247,4 +248,45 @@ func FuzzParseLookupEvents(f *testing.F) {
 			t.Fatalf("accepted %+v", q)
 		}
 	})
+}
+
+// TestLookupEventsOrgScope: in an organization behind one URL, LookupEvents
+// answers each account and region with its own records, and its limit of 2
+// calls a second is counted per account and region.
+func TestLookupEventsOrgScope(t *testing.T) {
+	t.Parallel()
+	e := newOrgEnv(t)
+	ctx := context.Background()
+	// one DescribeInstances in each of the four worlds
+	for _, c := range []struct {
+		region string
+		id     world.Identity
+	}{{testRegion, alice}, {orgWest, alice}, {testRegion, memberUser}, {orgWest, memberUser}} {
+		if _, err := ec2.NewFromConfig(e.in(c.region, credsOf(c.id))).DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byEvent := func(region string, id world.Identity) []cttypes.Event {
+		out, err := cloudtrail.NewFromConfig(e.in(region, credsOf(id))).LookupEvents(ctx, &cloudtrail.LookupEventsInput{LookupAttributes: []cttypes.LookupAttribute{{
+			AttributeKey: cttypes.LookupAttributeKeyEventName, AttributeValue: aws.String("DescribeInstances")}}})
+		if err != nil {
+			t.Fatalf("%s in %s: %v", id.ARN, region, err)
+		}
+		return out.Events
+	}
+	// four calls at once: each world's own bucket, none throttled
+	for _, c := range []struct {
+		region  string
+		id      world.Identity
+		account string
+	}{{testRegion, alice, testAccount}, {orgWest, alice, testAccount}, {testRegion, memberUser, orgMember}, {orgWest, memberUser, orgMember}} {
+		evs := byEvent(c.region, c.id)
+		if len(evs) != 1 {
+			t.Fatalf("%s/%s: %d DescribeInstances records, want its own 1", c.account, c.region, len(evs))
+		}
+		var rec trail.Event
+		if err := json.Unmarshal([]byte(aws.ToString(evs[0].CloudTrailEvent)), &rec); err != nil || rec.RecipientAccountID != c.account || rec.AWSRegion != c.region {
+			t.Fatalf("%s/%s got the record of %s/%s (%v)", c.account, c.region, rec.RecipientAccountID, rec.AWSRegion, err)
+		}
+	}
 }
