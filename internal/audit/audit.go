@@ -48,6 +48,9 @@ type TrailEvent struct {
 	OSUser      string `json:"os_user,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty"`
 	SessionID   string `json:"session_id,omitempty"`
+	// Detail names what else the call was about: OpenTunnel's endpoint,
+	// address and port, SendCommand's document.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Denied reports whether the call was refused by IAM.
@@ -109,6 +112,12 @@ func ParseTrailEvent(record string) (TrailEvent, error) {
 	e.OSUser = str(p, "instanceOSUser")
 	if k := str(p, "sSHPublicKey"); k != "" {
 		e.Fingerprint = Fingerprint(k)
+	}
+	switch e.Name {
+	case "OpenTunnel":
+		e.Detail = strings.TrimSpace(fmt.Sprintf("endpoint=%s address=%s port=%v", str(p, "instanceConnectEndpointId"), str(p, "privateIpAddress"), p["remotePort"]))
+	case "SendCommand":
+		e.Detail = "document=" + str(p, "documentName")
 	}
 	e.SessionID = str(p, "sessionId")
 	if e.SessionID == "" {

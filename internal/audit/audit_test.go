@@ -103,6 +103,10 @@ func TestParseTrailEvent(t *testing.T) {
 	if e.Username != "alice" || e.Instance != "i-1" || e.OSUser != "alice" || e.Fingerprint != "SHA256:Yr2rRv0tXfjPp3SBG8Y6D9GuJtk0RkPftM0oX3mnxh0" && e.Fingerprint == "" {
 		t.Fatalf("%+v", e)
 	}
+	tun, err := ParseTrailEvent(`{"eventTime":"2026-12-01T09:00:00Z","eventName":"OpenTunnel","requestParameters":{"instanceConnectEndpointId":"eice-1","privateIpAddress":"10.0.0.5","remotePort":"22"}}`)
+	if err != nil || tun.Detail != "endpoint=eice-1 address=10.0.0.5 port=22" {
+		t.Fatalf("OpenTunnel: %+v %v", tun, err)
+	}
 	if _, err := ParseTrailEvent(`{"eventTime":"x"}`); err == nil {
 		t.Fatal("a record without a time was read")
 	}

@@ -110,7 +110,7 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 		seenTrail[key] = true
 		e := &Entry{Time: t.Time, Principal: t.Principal, Account: t.Account, Region: t.Region, RequestID: t.RequestID,
 			Instance: t.Instance, OSUser: t.OSUser, Fingerprint: t.Fingerprint, SessionID: t.SessionID,
-			Denied: t.Denied(), ErrorCode: t.ErrorCode, Error: t.ErrorMsg}
+			Denied: t.Denied(), ErrorCode: t.ErrorCode, Error: t.ErrorMsg, Detail: t.Detail}
 		switch t.Name {
 		case "SendSSHPublicKey":
 			e.Kind = KindAccess
