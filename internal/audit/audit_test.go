@@ -268,3 +268,23 @@ func TestSessionEndedBySomeoneElse(t *testing.T) {
 		t.Fatalf("follow-ups without a person: %+v", qs)
 	}
 }
+
+type failingLogs struct{}
+
+func (failingLogs) FilterPage(context.Context, LogQuery, string) ([]HostEvent, string, error) {
+	return nil, "", fmt.Errorf("ResourceNotFoundException: no such group")
+}
+
+// TestCollectUnreadSideFlagsNoGap: with the logs unreadable, an allowed
+// push is not flagged as lacking its instance event (nothing was read to
+// say so), and the failure is reported.
+func TestCollectUnreadSideFlagsNoGap(t *testing.T) {
+	res, err := Collect(context.Background(), []Scope{{Name: "s", Trail: &fakeTrail{per: 1, pages: 1}, Logs: failingLogs{}, Limiter: NewLimiter(100)}},
+		Request{LogGroup: "g", Filter: Filter{User: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 || res.Errors[0].Source != "CloudWatch Logs" || len(res.Entries) != 1 || len(res.Entries[0].Gaps) != 0 {
+		t.Fatalf("errors %v, entries %+v", res.Errors, res.Entries)
+	}
+}

@@ -200,6 +200,7 @@ func Collect(ctx context.Context, scopes []Scope, req Request) (*Result, error) 
 	st.TrailPages, st.LogPages = c.tpages.Load(), c.lpages.Load()
 	st.TrailEvents, st.LogEvents = int64(len(c.trail)), int64(len(c.host))
 	res := &Result{Entries: Join(c.trail, c.host, req.Filter), Errors: c.errs, Stats: st}
+	unflagUnread(res)
 	res.Stats.Elapsed = time.Since(c.start)
 	return res, nil
 }
@@ -308,6 +309,27 @@ func sessionFollowUps(f Filter, trail []TrailEvent, host []HostEvent) []LookupQu
 		out = append(out, LookupQuery{Attr: "ResourceName", Value: t.SessionID, Start: t.Time, End: f.Until})
 	}
 	return out
+}
+
+// unflagUnread drops the gaps a failed source makes up: with CloudTrail
+// unread nothing is known to lack a record, with the logs unread no push
+// is known to lack an instance event.
+func unflagUnread(res *Result) {
+	var drop []Gap
+	for _, e := range res.Errors {
+		switch e.Source {
+		case "CloudTrail":
+			drop = append(drop, GapNoTrail)
+		default:
+			drop = append(drop, GapNoInstance)
+		}
+	}
+	if drop == nil {
+		return
+	}
+	for i := range res.Entries {
+		res.Entries[i].Gaps = slices.DeleteFunc(res.Entries[i].Gaps, func(g Gap) bool { return slices.Contains(drop, g) })
+	}
 }
 
 // followUps are the Username streams for the callers of served keys that

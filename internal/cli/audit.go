@@ -136,7 +136,7 @@ func runAudit(ctx context.Context, o *auditOptions) error {
 		return err
 	}
 	for _, se := range res.Errors {
-		fmt.Fprintf(o.IO.Err, "warning: %s; the timeline lacks that side, so its entries may be flagged as gaps\n", auditSourceAdvice(se))
+		fmt.Fprintf(o.IO.Err, "warning: %s; the timeline lacks that side, and gaps it would show are not flagged\n", auditSourceAdvice(se))
 	}
 	if o.Output == "json" {
 		return writeAuditJSON(o.IO.Out, res)
