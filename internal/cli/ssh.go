@@ -143,19 +143,10 @@ func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
 	if pub != "" {
 		o.IdentityFile, h.PublicKeyFile = pub, pub
 	}
-	sshArgs, err := sshconfig.Args(o)
+	sshArgs, err := sshCommandLine(o, user, inst.ID, args[1:])
 	if err != nil {
 		return err
 	}
-	// The pin store is ssh's UserKnownHostsFile under HostKeyAlias (the
-	// instance id), which is all ssh needs to enforce the pin; the
-	// KnownHostsCommand answers for other names and explains a changed
-	// key, at the price of a jitssh process after the key exchange. Here
-	// the proxy explains instead, and the command is off (the first -o
-	// wins).
-	sshArgs = append([]string{"-o", "KnownHostsCommand=none"}, sshArgs...)
-	sshArgs = append(sshArgs, "-l", user, inst.ID)
-	sshArgs = append(sshArgs, args[1:]...)
 	// The proxy leaves its account of a bad end here; shown once ssh's
 	// exit status says which parts apply.
 	rdir, err := os.MkdirTemp("", "jitssh-report-")
