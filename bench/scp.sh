@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scp throughput through the SSM tunnel vs direct ssh on loopback, to the
+# scp throughput through the SSM tunnel and an EICE tunnel vs direct ssh on loopback, to the
 # same sandbox SSH server, in one run. Usage: bench/scp.sh [MiB] [runs]
 # Env: JITSSH_BENCH_FAST_AGENT=1 runs the sandbox's fast agent instead of the
 # AWS-like default, whose downloads run at about 0.6 MiB/s (16 MiB is enough there).

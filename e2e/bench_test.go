@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,7 +19,9 @@ import (
 
 // BenchmarkSCP copies a file with the real scp through the SSM tunnel and
 // over a direct loopback TCP connection to the same SSH server, in the same
-// run, and reports both throughputs and their ratio. bench/scp.sh runs it;
+// run, and through an EC2 Instance Connect Endpoint tunnel (jitssh proxy
+// with JITSSH_TRANSPORT=eice: the sandbox's EICE websocket, a plain TCP
+// relay), and reports the throughputs and ratios. bench/scp.sh runs it;
 // JITSSH_BENCH_SIZE sets the file size in MiB (default 32),
 // JITSSH_BENCH_FAST_AGENT=1 runs the sandbox's fast agent instead of the
 // AWS-like default and JITSSH_BENCH_DIRECTION=up or down times one direction
@@ -79,11 +82,24 @@ func BenchmarkSCP(b *testing.B) {
 	defer os.Remove(remote)
 	back := filepath.Join(dir, "back")
 
-	var tunUp, tunDown, dirUp, dirDown time.Duration
+	var tunUp, tunDown, dirUp, dirDown, eiceUp, eiceDown time.Duration
 	timeIt := func(d *time.Duration, name string, args ...string) {
 		start := time.Now()
 		if out, err := e.run(name, args...); err != nil {
 			b.Fatalf("%v\n%s", err, out)
+		}
+		*d += time.Since(start)
+	}
+	// timeEICE is timeIt of scp through jitssh proxy over EICE.
+	eiceEnv := append(append([]string(nil), e.vars...), "JITSSH_TRANSPORT=eice")
+	timeEICE := func(d *time.Duration, args ...string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "scp", append([]string{"-q", "-F", e.sshCf}, args...)...)
+		cmd.Env = eiceEnv
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("scp over eice: %v\n%s", err, out)
 		}
 		*d += time.Since(start)
 	}
@@ -107,6 +123,12 @@ func BenchmarkSCP(b *testing.B) {
 		if down {
 			timeIt(&tunDown, "scp", "-q", "-F", e.sshCf, in.ID+":"+remote, back)
 		}
+		if up {
+			timeEICE(&eiceUp, file, in.ID+":"+remote)
+		}
+		if down {
+			timeEICE(&eiceDown, in.ID+":"+remote, back)
+		}
 		pushKey()
 		if up {
 			timeIt(&dirUp, "scp", direct(file, user+"@"+host+":"+remote)...)
@@ -128,11 +150,17 @@ func BenchmarkSCP(b *testing.B) {
 		b.ReportMetric(mbps(dirDown), "MiB/s-direct-down")
 		b.ReportMetric(dirDown.Seconds()/tunDown.Seconds(), "ratio-down")
 	}
+	if eiceUp > 0 {
+		b.ReportMetric(mbps(eiceUp), "MiB/s-eice-up")
+	}
+	if eiceDown > 0 {
+		b.ReportMetric(mbps(eiceDown), "MiB/s-eice-down")
+	}
 	if payload == "" {
 		payload = "1024"
 	}
-	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, fast agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
-		size, mode, fast, payload, mbps(tunUp), mbps(tunDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
+	fmt.Fprintf(os.Stderr, "scp %d MiB, sshd=%s, fast agent=%v, client payload=%s: ssm up %.1f MiB/s, down %.1f MiB/s; eice up %.1f, down %.1f; direct up %.1f, down %.1f; tunnel/direct up %.2f, down %.2f\n",
+		size, mode, fast, payload, mbps(tunUp), mbps(tunDown), mbps(eiceUp), mbps(eiceDown), mbps(dirUp), mbps(dirDown), dirUp.Seconds()/tunUp.Seconds(), dirDown.Seconds()/tunDown.Seconds())
 }
 
 // writeRandomFile writes mib MiB of random bytes to a new file at path.

@@ -237,7 +237,10 @@ func (sb *Sandbox) mfaSerialOf(name string) string {
 //
 //	GET /_sandbox/mfa-code?profile=P[&next=true]      {"serial":…,"code":"123456","valid_for":17}
 //	GET /_sandbox/web-identity-token?sub=S&aud=A&ttl=1h   {"token":…,"issuer":…,"subject":…,"audience":…}
+//	GET /_sandbox/credential-lifetime                   {"credential_lifetime":"0s"}
+//	PUT /_sandbox/credential-lifetime                   {"credential_lifetime":"5s"} (world.SetCredentialLifetime)
 func (sb *Sandbox) registerSTSAdmin(mux *http.ServeMux) {
+	mux.HandleFunc("/_sandbox/credential-lifetime", sb.credentialLifetimeHandler)
 	mux.HandleFunc("GET /_sandbox/mfa-code", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		next, err := strconv.ParseBool(orDefault(q.Get("next"), "false"))
@@ -263,6 +266,36 @@ func (sb *Sandbox) registerSTSAdmin(mux *http.ServeMux) {
 		tok, err := sb.WebIdentityToken(sub, aud, ttl)
 		adminResult(w, map[string]any{"token": tok, "issuer": sb.OIDCIssuer(), "subject": sub, "audience": aud}, err)
 	})
+}
+
+// credentialLifetimeHandler shows (GET) or sets (PUT) the cap on the
+// lifetime of temporary credentials issued from then on.
+func (sb *Sandbox) credentialLifetimeHandler(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		var body struct {
+			Lifetime string `json:"credential_lifetime"`
+		}
+		if !decodeAdmin(w, r, &body) {
+			return
+		}
+		d, err := time.ParseDuration(body.Lifetime)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("credential_lifetime %q: want a duration like 5s, or 0s for no cap", body.Lifetime), http.StatusBadRequest)
+			return
+		}
+		if err := sb.World.SetCredentialLifetime(d); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		sb.log.Info("temporary credential lifetime capped", "lifetime", d)
+	default:
+		w.Header().Set("Allow", "GET, PUT")
+		http.Error(w, "use GET or PUT", http.StatusMethodNotAllowed)
+		return
+	}
+	writeJSON(w, map[string]string{"credential_lifetime": sb.World.CredentialLifetime().String()})
 }
 
 func orDefault(a, b string) string {

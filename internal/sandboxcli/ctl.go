@@ -91,7 +91,7 @@ Instance Connect, InternalFailure for STS), which they retry too.`,
 		c.rulesCmd("throttle", "API=RULE", "Show or replace the per-API throttle rules (25%, 0.25, 5/s, 30/m, next:N)"),
 		c.rulesCmd("fail", "API=RULE", "Show or replace the per-API fail rules: HTTP 500 for the calls they pick (25%, 0.25, 5/s, 30/m, next:N)"),
 		c.faultsCmd(), c.instancesCmd(), c.instanceCmd())
-	cmd.AddCommand(c.mfaCodeCmd(), c.webIdentityTokenCmd())
+	cmd.AddCommand(c.mfaCodeCmd(), c.webIdentityTokenCmd(), c.credentialLifetimeCmd())
 	return cmd
 }
 

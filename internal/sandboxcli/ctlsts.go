@@ -88,3 +88,37 @@ subject jitssh-sandbox-workload, audience sts.amazonaws.com).`,
 	f.DurationVar(&ttl, "ttl", 0, "how long the token is valid (default 1h)")
 	return cmd
 }
+
+// credentialLifetimeCmd is `ctl credential-lifetime [DURATION]`: the cap
+// on how long temporary credentials issued from now on last.
+func (c *ctlClient) credentialLifetimeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "credential-lifetime [DURATION]",
+		Short: "Show or cap how long temporary credentials issued from now on last (0s: no cap)",
+		Long: `credential-lifetime caps the lifetime of the temporary credentials the
+sandbox issues from now on (AssumeRole, AssumeRoleWithWebIdentity,
+GetSessionToken, the Identity Center portal), whatever DurationSeconds
+asks for: STS never issues fewer than 15 minutes, and a test of what
+happens when credentials expire under a long session should not take an
+hour. Credentials already issued keep their expiry. 0s removes the cap.`,
+		Example: `  jitssh-sandbox ctl --env-file /tmp/sandbox.env credential-lifetime 10s
+  jitssh-sandbox ctl --env-file /tmp/sandbox.env credential-lifetime 0s`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var got map[string]string
+			var err error
+			if len(args) == 1 {
+				if _, perr := time.ParseDuration(args[0]); perr != nil {
+					return fmt.Errorf("credential lifetime %q is not a duration: want e.g. 10s, or 0s for no cap", args[0])
+				}
+				err = c.do(cmd.Context(), http.MethodPut, "/_sandbox/credential-lifetime", map[string]string{"credential_lifetime": args[0]}, &got)
+			} else {
+				err = c.do(cmd.Context(), http.MethodGet, "/_sandbox/credential-lifetime", nil, &got)
+			}
+			if err != nil {
+				return err
+			}
+			return c.print(got, func(w io.Writer) { fmt.Fprintln(w, got["credential_lifetime"]) })
+		},
+	}
+}

@@ -179,8 +179,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.mu.Lock()
 	if running := h.live[id]; running != nil {
-		// A resume: the client reconnected with a token from
+		// A resume: the client must reconnect with a fresh token from
 		// ResumeSession. The agent's session carries on.
+		if !h.World.UseResumeToken(id, open.TokenValue) {
+			h.mu.Unlock()
+			log.Warn("resumed data channel refused: its token is not a new one from ResumeSession")
+			c.Close(websocket.StatusPolicyViolation, "invalid token: resume with a token from ResumeSession")
+			return
+		}
 		h.resumes++
 		h.mu.Unlock()
 		log.Info("client resumed the data channel")

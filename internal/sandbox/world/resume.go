@@ -40,3 +40,27 @@ func (w *World) ValidSessionToken(id, token string) bool {
 	}
 	return valid
 }
+
+// UseResumeToken reports whether token was issued for session id by
+// ResumeSession and has not opened a data channel before, and marks it
+// used: a client that reconnects a live session's data channel must
+// call ResumeSession for it (as AWS's plugin does), not re-send the token
+// it started with. The comparison is constant-time.
+func (w *World) UseResumeToken(id, token string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if token == "" || w.usedResume[token] {
+		return false
+	}
+	valid := false
+	for _, t := range w.resumed[id] {
+		valid = subtle.ConstantTimeCompare([]byte(t), []byte(token)) == 1 || valid
+	}
+	if valid {
+		if w.usedResume == nil {
+			w.usedResume = map[string]bool{}
+		}
+		w.usedResume[token] = true
+	}
+	return valid
+}

@@ -226,6 +226,8 @@ type World struct {
 	commands   map[string]*Command
 	sessions   map[string]*Session
 	resumed    map[string][]string // extra tokens by session id, see ResumeSession
+	usedResume map[string]bool     // ResumeSession tokens a resumed data channel used (UseResumeToken)
+	credCap    time.Duration       // SetCredentialLifetime
 	vpcs       []VPC
 	subnets    []Subnet
 	endpoints  []Endpoint // ordered by ID
