@@ -2,6 +2,7 @@ package datachannel
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -125,5 +126,46 @@ func TestNoResumeAfterTerminate(t *testing.T) {
 	}
 	if n := resumes.Load(); n != 0 {
 		t.Fatalf("%d resume attempts after TerminateSession", n)
+	}
+}
+
+// TestStopResumingFailsAtOnce: a Reconnect error marked StopResuming ends
+// the session at once with that error, not after ResumeTimeout; and a
+// session that runs out of time reports the last real failure rather
+// than the deadline that cut the last attempt short.
+func TestStopResumingFailsAtOnce(t *testing.T) {
+	refused := errors.New("ssm:ResumeSession failed: ExpiredTokenException: The security token included in the request is expired")
+	var attempts atomic.Int32
+	ca, _ := memPipe()
+	client := NewSession(ca, Config{Role: RoleClient, ResumeTimeout: time.Minute,
+		Reconnect: func(ctx context.Context) (FrameConn, error) {
+			attempts.Add(1)
+			return nil, StopResuming(refused)
+		}})
+	defer client.Close()
+	start := time.Now()
+	ca.Close()
+	_, err := client.Read(make([]byte, 1))
+	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "cannot be resumed") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second || attempts.Load() != 1 {
+		t.Fatalf("gave up after %s and %d attempts, want at once after one", d, attempts.Load())
+	}
+
+	cb, _ := memPipe()
+	var n atomic.Int32
+	client2 := NewSession(cb, Config{Role: RoleClient, ResumeTimeout: 400 * time.Millisecond,
+		Reconnect: func(ctx context.Context) (FrameConn, error) {
+			if n.Add(1) == 1 {
+				return nil, refused
+			}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}})
+	defer client2.Close()
+	cb.Close()
+	if _, err := client2.Read(make([]byte, 1)); !errors.Is(err, refused) {
+		t.Fatalf("err = %v, want the last real failure", err)
 	}
 }

@@ -668,10 +668,23 @@ func (s *Session) connLost(gen int, err error) {
 	}
 }
 
+// StopResuming marks an error of Config.Reconnect as final: the session
+// fails with it at once instead of retrying until ResumeTimeout (the
+// service refused the resume for a reason time does not mend: expired
+// credentials that could not be refreshed, access denied, a session that
+// ended).
+func StopResuming(err error) error { return &stopResuming{err} }
+
+type stopResuming struct{ err error }
+
+func (e *stopResuming) Error() string { return e.err.Error() }
+func (e *stopResuming) Unwrap() error { return e.err }
+
 func (s *Session) reconnectLoop(cause error) {
 	defer s.wg.Done()
 	deadline := time.Now().Add(s.cfg.ResumeTimeout)
 	backoff := 100 * time.Millisecond
+	var last error // the last failure that was not the deadline itself
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithDeadline(s.ctx, deadline)
 		conn, err := s.cfg.Reconnect(ctx)
@@ -684,9 +697,17 @@ func (s *Session) reconnectLoop(cause error) {
 		if s.ctx.Err() != nil {
 			return
 		}
+		var stop *stopResuming
+		if errors.As(err, &stop) {
+			s.fail(fmt.Errorf("connection lost (%v) and cannot be resumed: %w", cause, stop.err))
+			return
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || last == nil {
+			last = err
+		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			s.fail(fmt.Errorf("connection lost (%v) and not resumed within %s: %w", cause, s.cfg.ResumeTimeout, err))
+			s.fail(fmt.Errorf("connection lost (%v) and not resumed within %s: %w", cause, s.cfg.ResumeTimeout, last))
 			return
 		}
 		s.log.Debug("resume attempt failed", "attempt", attempt, "err", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -103,11 +104,31 @@ func DialSession(ctx context.Context, api SessionAPI, sess *awsapi.Session, cfg 
 		Resume: func(ctx context.Context) (string, string, error) {
 			r, err := api.ResumeSession(ctx, sess.ID)
 			if err != nil {
+				if resumeRefused(err) {
+					return "", "", datachannel.StopResuming(err)
+				}
 				return "", "", err
 			}
 			return r.StreamURL, r.Token, nil
 		},
 	})
+}
+
+// resumeRefused reports whether a ResumeSession failure is one that
+// retrying cannot mend: the session is over, or AWS refused the
+// credentials (expired and not refreshable, as temporary credentials
+// exported in the environment are after an hour; or not allowed). The
+// SDK has refreshed whatever credentials can be refreshed before the
+// call.
+func resumeRefused(err error) bool {
+	if errors.Is(err, awsapi.ErrSessionTimedOut) {
+		return true
+	}
+	var ae *awsapi.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Fix == awsapi.FixSignIn || strings.Contains(ae.Code, "AccessDenied")
 }
 
 // and completes the data-channel handshake.

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
@@ -191,6 +193,24 @@ func TestRoute(t *testing.T) {
 		var re *RouteError
 		if c.problem == 0 && (err != nil || got != c.want) || c.problem != 0 && (!errors.As(err, &re) || re.Problem != c.problem || re.Name != c.name) {
 			t.Errorf("Route(%q, %v) = %q, %v; want %q, problem %d", c.name, c.via, got, err, c.want, c.problem)
+		}
+	}
+}
+
+func TestResumeRefused(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "ExpiredTokenException", Fix: awsapi.FixSignIn}, true},
+		{fmt.Errorf("resume: %w", &awsapi.APIError{Action: "ssm:ResumeSession", Code: "AccessDeniedException"}), true},
+		{fmt.Errorf("resume session s-1: %w", awsapi.ErrSessionTimedOut), true},
+		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "ThrottlingException"}, false},
+		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "InternalServerError"}, false},
+		{errors.New("dial tcp: connection refused"), false},
+	} {
+		if got := resumeRefused(c.err); got != c.want {
+			t.Errorf("resumeRefused(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
