@@ -29,22 +29,7 @@ import (
 // each re-dialled data channel presents the token that ResumeSession
 // returned (the sandbox refuses a resumed channel with any other).
 func TestLongSessionResumesWithRefreshedCredentials(t *testing.T) {
-	e := newEnv(t, bestMode(t), func(c *sandbox.Config) {
-		c.Faults = fault.Config{CloseAfter: fault.Duration(5 * time.Second)}
-		// The web identity role's sessions log in as the sandbox's
-		// default OS user (the impersonation SCP follows the role's
-		// userName tag), which every instance has.
-		acct, err := config.Builtin().Resolve(sandbox.LocalUser())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range acct.Roles {
-			if acct.Roles[i].Name == "JitsshWebIdentity" {
-				acct.Roles[i].Tags = map[string]string{"userName": sandbox.LocalUser()}
-			}
-		}
-		c.Account = acct
-	})
+	e := newLongSessionEnv(t)
 	vars, envFile := e.sandboxProfiles(t, "webid")
 	ctl := exec.Command("sh", "-c", ". "+envFile+" && jitssh-sandbox ctl credential-lifetime 3s")
 	ctl.Env = vars
@@ -110,6 +95,84 @@ func TestLongSessionResumesWithRefreshedCredentials(t *testing.T) {
 	if n := e.cloudTrailCount("AssumeRoleWithWebIdentity", "JitsshWebIdentity"); n < 3 {
 		t.Errorf("%d AssumeRoleWithWebIdentity calls, want one per expired set of credentials (at least 3)", n)
 	}
+}
+
+// TestLongSessionWithExportedTemporaryCredentials is AWS's plugin's
+// failure (aws/session-manager-plugin issue 136: ResumeSession refused
+// with 403 an hour in): temporary credentials exported in the
+// environment (AWS_SESSION_TOKEN) expire and nothing can refresh them.
+// The first drop after they expired ends the session; jitssh says so at
+// once, with AWS's answer and what to do, instead of retrying for a
+// minute.
+func TestLongSessionWithExportedTemporaryCredentials(t *testing.T) {
+	e := newLongSessionEnv(t)
+	r, ok := e.sb.World.Role("JitsshWebIdentity")
+	if !ok {
+		t.Fatal("the sandbox has no JitsshWebIdentity role")
+	}
+	creds := e.sb.World.IssueSession(e.sb.World.RoleSession(r, "exported", nil), 3*time.Second)
+	var vars []string
+	for _, kv := range e.vars {
+		if k, _, _ := strings.Cut(kv, "="); k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY" && k != "AWS_PROFILE" {
+			vars = append(vars, kv)
+		}
+	}
+	vars = append(vars, "AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey, "AWS_SESSION_TOKEN="+creds.SessionToken)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ssh", "-F", e.sshCf, e.sb.Instances[0].ID, "cat")
+	cmd.Env = vars
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewReader(stdout)
+	if _, err := io.WriteString(stdin, "before\n"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := lines.ReadString('\n'); got != "before\n" {
+		t.Fatalf("echo = %q, %v\n%s", got, err, stderr.String())
+	}
+	start := time.Now()
+	err := cmd.Wait() // the service closes the websocket 5 s after it opened
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("ssh succeeded on expired credentials:\n%s", stderr.String())
+	}
+	for _, want := range []string{"cannot be resumed", "ssm:ResumeSession failed: ExpiredToken", "credentials are invalid or expired"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
+		}
+	}
+	t.Logf("ssh ended %s after the echo:\n%s", took.Round(100*time.Millisecond), stderr.String())
+	if took > 15*time.Second {
+		t.Errorf("the session ended %s after the last echo, want at the drop (about 5 s), not after a minute of retries", took.Round(time.Second))
+	}
+}
+
+// newLongSessionEnv is a sandbox whose service closes every data-channel
+// websocket 5 seconds after it opened (AWS: about hourly), and whose web
+// identity role's sessions log in as the sandbox's default OS user (the
+// impersonation SCP follows the role's userName tag), which every
+// instance has.
+func newLongSessionEnv(t *testing.T) *env {
+	return newEnv(t, bestMode(t), func(c *sandbox.Config) {
+		c.Faults = fault.Config{CloseAfter: fault.Duration(5 * time.Second)}
+		acct, err := config.Builtin().Resolve(sandbox.LocalUser())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range acct.Roles {
+			if acct.Roles[i].Name == "JitsshWebIdentity" {
+				acct.Roles[i].Tags = map[string]string{"userName": sandbox.LocalUser()}
+			}
+		}
+		c.Account = acct
+	})
 }
 
 // trailCall is who made a successful call, from its CloudTrail record.
