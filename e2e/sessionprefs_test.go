@@ -38,10 +38,16 @@ func TestSSMIdleTimeoutExplained(t *testing.T) {
 		t.Fatalf("CloudTrail has no record of the idle termination")
 	}
 
+	// `jitssh ssh` with the user's own ServerAliveInterval after --:
+	// jitssh leaves its own (30 s, longer than this idle timeout) out,
+	// so the user's applies.
+	out, stderr, err = e.run3(nil, "jitssh", "ssh", "--transport", "ssm", "web-1", "--", "-o", "ServerAliveInterval=1", "sleep 6; echo SLEPT")
+	if err != nil || strings.TrimSpace(out) != "SLEPT" {
+		t.Fatalf("jitssh ssh -- -o ServerAliveInterval=1: the session should survive: err %v, stdout %q, stderr:\n%s", err, out, stderr)
+	}
+
 	// ssh through the installed Host section (`jitssh proxy` as its
 	// ProxyCommand); the command line's ServerAliveInterval comes first.
-	// (`jitssh ssh` puts its own -o ServerAliveInterval before the
-	// user's, so it cannot be lowered there.)
 	ssm := []string{"JITSSH_TRANSPORT=ssm"}
 	id := e.sb.Instances[0].ID
 	out, stderr, err = e.run3(ssm, "ssh", "-F", e.sshCf, "-o", "ServerAliveInterval=1", id, "sleep 6; echo SLEPT")

@@ -148,6 +148,9 @@ func runShell(ctx context.Context, o *shellOptions) error {
 	if res.Message != "" {
 		fmt.Fprintf(o.IO.Err, "\r\njitssh: session %s closed: %s\r\n", sh.SessionID, res.Message)
 	}
+	if why := ssmEndText(endOf(res.End), ssmForShell); why != "" {
+		fmt.Fprintf(o.IO.Err, "%s\r\n", why)
+	}
 	if res.Reported && res.ExitCode != 0 {
 		return exitError{res.ExitCode}
 	}

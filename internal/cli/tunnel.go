@@ -335,6 +335,9 @@ func serveForwards(ctx context.Context, stderr io.Writer, inst targets.Instance,
 		dest := destination(specs[i], inst)
 		switch {
 		case errors.Is(errs[i], ssmsession.ErrSessionEnded):
+			if why := ssmEndText(endOf(fw.Ending()), ssmForTunnel); why != "" {
+				fmt.Fprintln(stderr, why)
+			}
 			if failed == nil {
 				failed = fmt.Errorf("tunnel to %s closed after %d connections: %w", dest, st.Connections, errs[i])
 			}

@@ -68,6 +68,7 @@ type Forward struct {
 	closing    atomic.Bool
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
+	started    time.Time
 }
 
 // OpenForward starts an AWS-StartPortForwardingSession (or …ToRemoteHost)
@@ -140,7 +141,7 @@ func OpenForward(ctx context.Context, o ForwardOptions) (*Forward, error) {
 	if linger == 0 {
 		linger = 2 * time.Second
 	}
-	return &Forward{SessionID: sess.ID, InstanceID: o.InstanceID, Dest: dest, dc: dc, sm: sm, api: o.API, log: log, linger: linger}, nil
+	return &Forward{SessionID: sess.ID, InstanceID: o.InstanceID, Dest: dest, dc: dc, sm: sm, api: o.API, log: log, linger: linger, started: time.Now()}, nil
 }
 
 // Stats are a forward's connection counts.
@@ -193,6 +194,11 @@ func (f *Forward) Serve(ctx context.Context, ln net.Listener) error {
 	f.Shutdown()
 	return err
 }
+
+// Ending reports Session Manager's own end of the session under the
+// account's preferences (idle timeout, maximum duration), once Serve has
+// returned ErrSessionEnded; nil for any other end.
+func (f *Forward) Ending() *Ending { return endingOf(f.dc, f.started) }
 
 // Dial opens one forwarded connection (what Serve does per accepted
 // connection), for callers that want a net.Conn without a listener.

@@ -26,6 +26,7 @@ type Shell struct {
 	InstanceID string
 	api        transport.SessionAPI
 	log        *slog.Logger
+	started    time.Time
 }
 
 // OpenShell starts a shell session on the instance and waits for its
@@ -53,7 +54,7 @@ func OpenShell(ctx context.Context, api transport.SessionAPI, instanceID, reason
 		transport.Terminate(api, sess.ID)
 		return nil, fmt.Errorf("session %s: %w", sess.ID, err)
 	}
-	sh := &Shell{dc: dc, SessionID: sess.ID, InstanceID: instanceID, api: api, log: log}
+	sh := &Shell{dc: dc, SessionID: sess.ID, InstanceID: instanceID, api: api, log: log, started: time.Now()}
 	if err := sh.awaitStart(ctx, dataKeyFunc(api, sess.ID, instanceID)); err != nil {
 		sh.dc.Close()
 		transport.Terminate(api, sess.ID)
@@ -172,6 +173,30 @@ type ShellResult struct {
 	Reported bool
 	// Message is the service's channel_closed output, if any.
 	Message string
+	// End is Session Manager's own end of the session under the
+	// account's preferences (idle timeout, maximum duration; see
+	// Ending), nil for any other end.
+	End *Ending
+}
+
+// Ending is Session Manager ending a session itself under the account's
+// Session Manager preferences, as its channel_closed message said.
+type Ending struct {
+	Reason datachannel.EndReason
+	// Idle is how long no data went either way before the end; After
+	// how long the session had lasted.
+	Idle, After time.Duration
+}
+
+// endingOf is dc's Ending, if the service ended it under its
+// preferences; nil otherwise.
+func endingOf(dc *datachannel.Session, started time.Time) *Ending {
+	why := dc.ChannelClosed().Termination()
+	if why == "" {
+		return nil
+	}
+	now := time.Now()
+	return &Ending{Reason: why, Idle: now.Sub(dc.LastStreamData()).Round(time.Second), After: now.Sub(started).Round(time.Second)}
 }
 
 // Run copies stdin to the remote pty and its output to stdout until the
@@ -220,6 +245,7 @@ func (s *Shell) Run(ctx context.Context, stdin io.Reader, stdout io.Writer) (She
 		res.ExitCode, res.Reported = s.dc.ExitCode()
 		if cc := s.dc.ChannelClosed(); cc != nil {
 			res.Message = cc.Output
+			res.End = endingOf(s.dc, s.started)
 		}
 		s.Shutdown()
 		if err != nil {
