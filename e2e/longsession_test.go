@@ -143,7 +143,7 @@ func TestLongSessionWithExportedTemporaryCredentials(t *testing.T) {
 	if err == nil {
 		t.Fatalf("ssh succeeded on expired credentials:\n%s", stderr.String())
 	}
-	for _, want := range []string{"cannot be resumed", "ssm:ResumeSession failed: ExpiredToken", "credentials are invalid or expired"} {
+	for _, want := range []string{"cannot be resumed", "ssm:ResumeSession failed: ExpiredToken", "exported in AWS_SESSION_TOKEN have expired"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr.String())
 		}

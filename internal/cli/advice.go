@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
@@ -147,7 +149,11 @@ func adviceLines(err error) string {
 		changed *knownhosts.ChangedError
 		s       string
 	)
-	if errors.As(err, &api) && api.Advice != "" {
+	switch {
+	case errors.As(err, &api) && exportedCredentialsExpired(api):
+		s += "\n  the temporary credentials exported in AWS_SESSION_TOKEN have expired, and nothing refreshes credentials exported in the environment: " +
+			"export new ones, or use an AWS profile that can refresh them (role_arn, sso_session, web_identity_token_file, credential_process)"
+	case errors.As(err, &api) && api.Advice != "":
 		s += "\n  " + api.Advice + apiFix(api.Fix)
 	}
 	if errors.As(err, &upgrade) && upgrade.Advice != "" {
@@ -166,6 +172,14 @@ func adviceLines(err error) string {
 		s += "\n  " + changed.Advice()
 	}
 	return s + tlsAdvice(err) + proxyAdvice(err) + kmsAdvice(err)
+}
+
+// exportedCredentialsExpired reports whether AWS refused expired
+// credentials while temporary ones are exported in the environment
+// (which the SDK uses unless --profile says otherwise): signing in again
+// does not replace those.
+func exportedCredentialsExpired(api *awsapi.APIError) bool {
+	return strings.HasPrefix(api.Code, "ExpiredToken") && os.Getenv("AWS_SESSION_TOKEN") != "" && os.Getenv("AWS_ACCESS_KEY_ID") != ""
 }
 
 // apiFix words what jitssh offers for an AWS error.

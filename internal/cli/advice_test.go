@@ -131,3 +131,21 @@ func TestAdviseAPITimeoutNamesVerbose(t *testing.T) {
 		t.Errorf("advise(%q) = %q", err, got)
 	}
 }
+
+// TestAdviseExportedCredentialsExpired: expired credentials exported in
+// the environment are not mended by signing in again; the advice says
+// what is.
+func TestAdviseExportedCredentialsExpired(t *testing.T) {
+	err := fmt.Errorf("connection lost and cannot be resumed: %w", &awsapi.APIError{Action: "ssm:ResumeSession", Code: "ExpiredTokenException",
+		Advice: "your AWS credentials are invalid or expired: sign in again (a new SSO token, MFA code or role session) and retry", Fix: awsapi.FixSignIn})
+	t.Setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE01")
+	t.Setenv("AWS_SESSION_TOKEN", "token")
+	got := adviceLines(err)
+	if !strings.Contains(got, "exported in AWS_SESSION_TOKEN have expired") || strings.Contains(got, "jitssh login") {
+		t.Errorf("with exported temporary credentials: %q", got)
+	}
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	if got := adviceLines(err); !strings.Contains(got, "jitssh login") {
+		t.Errorf("without: %q", got)
+	}
+}
