@@ -164,3 +164,60 @@ func TestMFAAndWebIdentityWithTheAWSCLI(t *testing.T) {
 		t.Errorf("CloudTrail: %d successful and %d failed AssumeRole records, want 2 (assume-role, the mfa profile once) and 2", ok, failed)
 	}
 }
+
+// TestCtlCredentialLifetime: `ctl credential-lifetime 10s` caps what STS
+// issues from then on, as the real aws CLI sees in the Expiration of a
+// role session it asks an hour of; bad values are refused and change
+// nothing; 0s lifts the cap.
+func TestCtlCredentialLifetime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the sandbox and runs the aws CLI")
+	}
+	t.Parallel()
+	vars, envFile := upFile(t)
+	if out, errOut, code := ctl(t, envFile, "credential-lifetime"); code != 0 || out != "0s\n" {
+		t.Fatalf("ctl credential-lifetime: exit %d %q %s", code, out, errOut)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"soon"}, "is not a duration"},
+		{[]string{"1ms"}, "want 1s to 12h0m0s, or 0 for no cap"},
+		{[]string{"13h"}, "want 1s to 12h0m0s"},
+		{[]string{"--", "-5s"}, "want 1s to 12h0m0s"},
+	} {
+		if out, errOut, code := ctl(t, envFile, append([]string{"credential-lifetime"}, c.args...)...); code == 0 || !strings.Contains(errOut, c.want) {
+			t.Errorf("ctl credential-lifetime %s: exit %d %q %q; want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	if out, _, _ := ctl(t, envFile, "credential-lifetime"); out != "0s\n" {
+		t.Errorf("refused values changed the cap: %q", out)
+	}
+	if out, errOut, code := ctl(t, envFile, "credential-lifetime", "10s"); code != 0 || out != "10s\n" {
+		t.Fatalf("ctl credential-lifetime 10s: exit %d %q %s", code, out, errOut)
+	}
+	home := t.TempDir()
+	token, _, code := ctl(t, envFile, "web-identity-token")
+	if code != 0 {
+		t.Fatal("ctl web-identity-token failed")
+	}
+	before := time.Now()
+	out, errOut, rc := awsStdin(t, vars, home, "", "sts", "assume-role-with-web-identity", "--role-arn", "arn:aws:iam::123456789012:role/JitsshWebIdentity",
+		"--role-session-name", "short", "--duration-seconds", "3600", "--web-identity-token", strings.TrimSpace(token))
+	if rc != 0 {
+		t.Fatalf("aws sts assume-role-with-web-identity: %d %s %s", rc, out, errOut)
+	}
+	var got struct {
+		Credentials struct{ Expiration time.Time }
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if exp := got.Credentials.Expiration; exp.Before(before.Add(8*time.Second)) || exp.After(before.Add(12*time.Second)) {
+		t.Errorf("Expiration %s, want about 10 s after %s", exp, before.UTC())
+	}
+	if out, _, code := ctl(t, envFile, "credential-lifetime", "0s"); code != 0 || out != "0s\n" {
+		t.Errorf("ctl credential-lifetime 0s: %d %q", code, out)
+	}
+}
