@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/jitssh/jitssh/internal/awscreds"
 )
 
 // ErrSessionTimedOut is returned by ResumeSession when the service no longer
@@ -16,7 +18,9 @@ var ErrSessionTimedOut = errors.New("the SSM session timed out and cannot be res
 // ResumeSession asks SSM for a new token (and possibly a new stream URL) to
 // reconnect a session's data channel.
 func (c *Client) ResumeSession(ctx context.Context, id string) (*Session, error) {
-	out, err := c.ssm.ResumeSession(ctx, &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	// Mid-session: refreshed credentials that need an MFA code fail
+	// rather than ask for it while ssh has the terminal.
+	out, err := c.ssm.ResumeSession(awscreds.WithoutPrompt(ctx), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
 	if err != nil {
 		return nil, explain("ssm:ResumeSession", err)
 	}

@@ -133,3 +133,32 @@ func TestForgetCredentials(t *testing.T) {
 		t.Error("the session is still cached")
 	}
 }
+
+// TestResumeSessionDoesNotPromptForMFA: an MFA role's session that
+// expires under an SSM session is not renewed by ResumeSession with a
+// prompt (ssh holds the terminal then): the call fails with
+// awscreds.NoTerminalError (MidSession) and no AssumeRole is made,
+// although a code could be had; StartSession, which runs before ssh
+// takes the terminal, may still prompt.
+func TestResumeSessionDoesNotPromptForMFA(t *testing.T) {
+	s := newCompatSandbox(t, "")
+	if err := s.w.SetCredentialLifetime(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), Options{Region: "us-east-1", Profile: "mfa", MFACode: s.code(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.count("AssumeRole"); n != 1 {
+		t.Fatalf("%d AssumeRole calls, want 1", n)
+	}
+	time.Sleep(2500 * time.Millisecond) // the role session expires
+	_, err = c.ResumeSession(context.Background(), "carol-0123456789abcdef0")
+	var nt *awscreds.NoTerminalError
+	if !errors.As(err, &nt) || !nt.MidSession {
+		t.Fatalf("ResumeSession with the role session expired: %v, want a mid-session NoTerminalError", err)
+	}
+	if n := s.calls.count("AssumeRole"); n != 1 {
+		t.Errorf("%d AssumeRole calls, want still 1", n)
+	}
+}

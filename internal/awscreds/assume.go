@@ -112,6 +112,9 @@ func (a *Assumer) warn(msg string) {
 func (a *Assumer) call(ctx context.Context, serial string, call Call) (*Entry, error) {
 	var code string
 	if serial != "" {
+		if promptOff(ctx) {
+			return nil, &NoTerminalError{Profile: a.Profile, Serial: serial, MidSession: true}
+		}
 		if a.Prompter == nil {
 			return nil, &NoTerminalError{Profile: a.Profile, Serial: serial}
 		}

@@ -371,3 +371,43 @@ func TestUnusableCacheDirStillAssumes(t *testing.T) {
 		t.Fatalf("entry %v, err %v, warnings %q", e, err, warned)
 	}
 }
+
+// promptFails is a Prompter that must not be asked.
+type promptFails struct{ t *testing.T }
+
+func (p promptFails) Code(profile, serial string) (string, error) {
+	p.t.Errorf("asked for the code of %s (profile %s) under WithoutPrompt", serial, profile)
+	return "", errors.New("asked")
+}
+
+// TestWithoutPromptMidSession: under WithoutPrompt (resuming a session
+// while ssh holds the terminal) a role that needs an MFA code is not
+// asked for one: the call fails with a mid-session NoTerminalError, and
+// calls nothing; a fresh cached entry, which needs no code, is still
+// used, and a role without MFA is assumed as usual.
+func TestWithoutPromptMidSession(t *testing.T) {
+	c := &Cache{Dir: t.TempDir()}
+	args := RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Admin", SerialNumber: "arn:aws:iam::123456789012:mfa/carol"}
+	a := &Assumer{Profile: "mfa", Cache: c, Prompter: promptFails{t}}
+	ctx := WithoutPrompt(context.Background())
+	called := 0
+	call := func(context.Context, string) (*Entry, error) {
+		called++
+		return testEntry(time.Now().Add(time.Hour)), nil
+	}
+	_, err := a.Assume(ctx, args, call)
+	var nt *NoTerminalError
+	if !errors.As(err, &nt) || !nt.MidSession || !strings.Contains(err.Error(), "needs a new MFA code to go on") || called != 0 {
+		t.Fatalf("err %v, %d calls", err, called)
+	}
+	if err := c.Store(args.CacheKey(), testEntry(time.Now().Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := a.Assume(ctx, args, call); err != nil || e == nil || called != 0 {
+		t.Fatalf("with a fresh cached entry: %v, %v, %d calls", e, err, called)
+	}
+	noMFA := RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Plain"}
+	if e, err := a.Assume(ctx, noMFA, call); err != nil || e == nil || called != 1 {
+		t.Fatalf("a role without MFA: %v, %v, %d calls", e, err, called)
+	}
+}

@@ -2,6 +2,7 @@ package awscreds
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,10 +27,16 @@ type NoTerminalError struct {
 	// Background: there is a terminal, but jitssh runs in the background
 	// of it (a job started with &), where reading it would stop jitssh.
 	Background bool
+	// MidSession: the code is wanted to go on with a session already
+	// under way (WithoutPrompt), where ssh holds the terminal.
+	MidSession bool
 	Err        error
 }
 
 func (e *NoTerminalError) Error() string {
+	if e.MidSession {
+		return fmt.Sprintf("profile %q needs a new MFA code to go on (its role session expired), and jitssh does not ask for one while ssh holds the terminal", e.Profile)
+	}
 	if e.Background {
 		return fmt.Sprintf("profile %q needs an MFA code and jitssh runs in the background of its terminal", e.Profile)
 	}
@@ -37,6 +44,22 @@ func (e *NoTerminalError) Error() string {
 }
 
 func (e *NoTerminalError) Unwrap() error { return e.Err }
+
+type noPromptKey struct{}
+
+// WithoutPrompt marks ctx so that no MFA code is asked for under it: a
+// call that needs one fails with a *NoTerminalError (MidSession). For
+// calls made while a session is under way (resuming an SSM data
+// channel), when ssh has the terminal in raw mode and would read the
+// keys typed for the code.
+func WithoutPrompt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noPromptKey{}, true)
+}
+
+func promptOff(ctx context.Context) bool {
+	off, _ := ctx.Value(noPromptKey{}).(bool)
+	return off
+}
 
 // PromptError is a prompt that got no usable code: no answer in time,
 // end of input, or PromptAttempts malformed codes.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
@@ -147,5 +148,16 @@ func TestAdviseExportedCredentialsExpired(t *testing.T) {
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	if got := adviceLines(err); !strings.Contains(got, "jitssh login") {
 		t.Errorf("without: %q", got)
+	}
+}
+
+// TestAdviseMFAMidSession: an MFA code wanted to resume a session keeps
+// the account of the lost connection and says what to do.
+func TestAdviseMFAMidSession(t *testing.T) {
+	err := advise(fmt.Errorf("ssm connection to i-1: connection lost (eof) and cannot be resumed: %w", &awscreds.NoTerminalError{Profile: "mfa", MidSession: true}))
+	for _, want := range []string{"connection lost (eof) and cannot be resumed", `profile "mfa" needs a new MFA code to go on`, "\n  run \"jitssh login --profile mfa\" and connect again"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("advice lacks %q:\n%s", want, err)
+		}
 	}
 }

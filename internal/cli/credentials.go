@@ -24,6 +24,8 @@ func adviseCredentials(err error) (error, bool) {
 		assume *awscreds.AssumeRoleError
 	)
 	switch {
+	case errors.As(err, &noTTY) && noTTY.MidSession:
+		return &advised{err, fmt.Sprintf("\n  run \"jitssh login --profile %s\" and connect again; a duration_seconds in the profile up to the role's maximum session duration asks less often", noTTY.Profile)}, true
 	case errors.As(err, &noTTY) && noTTY.Background:
 		return &advised{noTTY, fmt.Sprintf(": run it in the foreground, or \"jitssh login --profile %s\" first", noTTY.Profile)}, true
 	case errors.As(err, &noTTY):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/datachannel"
 	"github.com/jitssh/jitssh/internal/targets"
 )
@@ -115,13 +116,15 @@ func DialSession(ctx context.Context, api SessionAPI, sess *awsapi.Session, cfg 
 }
 
 // resumeRefused reports whether a ResumeSession failure is one that
-// retrying cannot mend: the session is over, or AWS refused the
+// retrying cannot mend: the session is over, AWS refused the
 // credentials (expired and not refreshable, as temporary credentials
-// exported in the environment are after an hour; or not allowed). The
-// SDK has refreshed whatever credentials can be refreshed before the
+// exported in the environment are after an hour; or not allowed), or
+// refreshing them needs an MFA code, which is not asked for mid-session.
+// The SDK has refreshed whatever credentials can be refreshed before the
 // call.
 func resumeRefused(err error) bool {
-	if errors.Is(err, awsapi.ErrSessionTimedOut) {
+	var noCode *awscreds.NoTerminalError
+	if errors.Is(err, awsapi.ErrSessionTimedOut) || errors.As(err, &noCode) {
 		return true
 	}
 	var ae *awsapi.APIError

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/eice"
 	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
@@ -205,6 +206,7 @@ func TestResumeRefused(t *testing.T) {
 		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "ExpiredTokenException", Fix: awsapi.FixSignIn}, true},
 		{fmt.Errorf("resume: %w", &awsapi.APIError{Action: "ssm:ResumeSession", Code: "AccessDeniedException"}), true},
 		{fmt.Errorf("resume session s-1: %w", awsapi.ErrSessionTimedOut), true},
+		{fmt.Errorf("refresh cached credentials: %w", &awscreds.NoTerminalError{Profile: "mfa", MidSession: true}), true},
 		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "ThrottlingException"}, false},
 		{&awsapi.APIError{Action: "ssm:ResumeSession", Code: "InternalServerError"}, false},
 		{errors.New("dial tcp: connection refused"), false},
