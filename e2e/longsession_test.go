@@ -79,18 +79,24 @@ func TestLongSessionResumesWithRefreshedCredentials(t *testing.T) {
 	if len(starts) == 0 || len(resumes) < 2 {
 		t.Fatalf("StartSession by %q, ResumeSession by %q: want a start and at least 2 resumes, all successful", starts, resumes)
 	}
-	seen := map[string]bool{}
+	// Each resume came more than the credentials' lifetime after the
+	// one before: signed with keys the start did not use, and not all
+	// with the same (a resume retried at once may share its key).
+	started, resumeKeys := map[string]bool{}, map[string]bool{}
 	for _, s := range starts {
-		seen[s.key] = true
+		started[s.key] = true
 	}
 	for _, r := range resumes {
 		if !strings.Contains(r.arn, "assumed-role/JitsshWebIdentity/") {
 			t.Errorf("ResumeSession by %s, want the web identity role session", r.arn)
 		}
-		if seen[r.key] {
-			t.Errorf("ResumeSession signed with access key %s, used before: the credentials were not refreshed", r.key)
+		if started[r.key] {
+			t.Errorf("ResumeSession signed with access key %s, which started the session: the credentials were not refreshed", r.key)
 		}
-		seen[r.key] = true
+		resumeKeys[r.key] = true
+	}
+	if len(resumeKeys) < 2 {
+		t.Errorf("%d resumes signed with %d access keys, want a new key after each expiry", len(resumes), len(resumeKeys))
 	}
 	if n := e.cloudTrailCount("AssumeRoleWithWebIdentity", "JitsshWebIdentity"); n < 3 {
 		t.Errorf("%d AssumeRoleWithWebIdentity calls, want one per expired set of credentials (at least 3)", n)
