@@ -11,8 +11,10 @@
 //	ip-10-0-1-11.ec2.internal                  private DNS name
 //	ec2-198-51-100-11.compute-1.amazonaws.com  public DNS name
 //
-// Each may be prefixed with "user@" and suffixed with ".REGION", e.g.
-// alice@web-1.eu-west-1 or i-0123456789abcdef0.us-west-2.
+// Each may be prefixed with "user@" and suffixed with ".REGION" or
+// ".REGION.ACCOUNT", e.g. alice@web-1.eu-west-1,
+// i-0123456789abcdef0.us-west-2 or web-1.eu-west-1.123456789012 (the
+// account a scope searches, docs/scopes.md).
 //
 // # The region suffix
 //
@@ -28,6 +30,19 @@
 // imply their region (ip-….ec2.internal and ec2-….compute-1.amazonaws.com
 // are us-east-1; ….REGION.compute.internal and ….REGION.compute.amazonaws.com
 // name theirs); an explicit suffix that disagrees is an error.
+//
+// # The account suffix
+//
+// After a region suffix, a last label of exactly 12 decimal digits is an
+// AWS account id: NAME.REGION.ACCOUNT pins both. An account needs its
+// region before it, so that a Name tag ending in a 12-digit label (a
+// timestamp, say) stays a name, and a pinned target is one lookup. No DNS
+// name ends in an all-digit label (top-level domains are never numeric,
+// RFC 3696 section 2), and IPv4 octets have at most three digits, so
+// neither DNS names nor addresses change meaning; a Name tag ending in
+// ".REGION.ACCOUNT" must be written as tag:Name=VALUE, like one ending in
+// a region. Account aliases are not accepted there: they have the shape
+// of DNS labels ("prod" is a top-level domain).
 package targets
 
 import (
@@ -71,6 +86,9 @@ type Spec struct {
 	Value  string // the id, name, tag value, address or DNS name
 	TagKey string // KindTag only
 	Region string // from the .REGION suffix or implied by an EC2 DNS name; empty if neither
+	// Account is the 12-digit account id of a .REGION.ACCOUNT suffix;
+	// empty if none.
+	Account string
 }
 
 // String returns the target as a user would type it (without user@).
@@ -115,7 +133,35 @@ func (b bounded) MatchString(s string) bool {
 // ValidRegion reports whether r has the shape of an AWS region code.
 func ValidRegion(r string) bool { return regionRe.MatchString(r) }
 
-const forms = "an instance id (i-…), a managed instance id (mi-…), a Name tag, tag:KEY=VALUE, an IPv4 address or an EC2 DNS name, optionally as USER@TARGET and with a .REGION suffix"
+const forms = "an instance id (i-…), a managed instance id (mi-…), a Name tag, tag:KEY=VALUE, an IPv4 address or an EC2 DNS name, optionally as USER@TARGET and with a .REGION or .REGION.ACCOUNT suffix"
+
+// ValidAccount reports whether a is an AWS account id (12 decimal digits).
+func ValidAccount(a string) bool {
+	if len(a) != 12 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// cutAccount splits s into its target and a .REGION.ACCOUNT suffix, if
+// it has one.
+func cutAccount(s string) (rest, region, account string, ok bool) {
+	dot := strings.LastIndexByte(s, '.')
+	if dot <= 0 || !ValidAccount(s[dot+1:]) {
+		return s, "", "", false
+	}
+	head := s[:dot]
+	rdot := strings.LastIndexByte(head, '.')
+	if rdot <= 0 || !regionRe.MatchString(head[rdot+1:]) {
+		return s, "", "", false
+	}
+	return head[:rdot], head[rdot+1:], s[dot+1:], true
+}
 
 // Parse parses [user@]target[.region].
 func Parse(s string) (Spec, error) {
@@ -139,7 +185,9 @@ func Parse(s string) (Spec, error) {
 			}
 		}
 	}
-	if dot := strings.LastIndexByte(s, '.'); dot > 0 && !strings.HasPrefix(s, "tag:") && regionRe.MatchString(s[dot+1:]) {
+	if rest, region, account, ok := cutAccount(s); ok && !strings.HasPrefix(s, "tag:") {
+		sp.Region, sp.Account, s = region, account, rest
+	} else if dot := strings.LastIndexByte(s, '.'); dot > 0 && !strings.HasPrefix(s, "tag:") && regionRe.MatchString(s[dot+1:]) {
 		sp.Region, s = s[dot+1:], s[:dot]
 	}
 	if s == "" {
@@ -464,6 +512,9 @@ func Printable(s string) string {
 // command line adds what to try.
 type NotFoundError struct {
 	Spec Spec
+	// Where, if set, says what was searched instead of "this account and
+	// region" (a scope: "4 accounts, 3 regions").
+	Where string
 }
 
 // ByID reports whether the target was an instance id (EC2's or a managed
@@ -475,7 +526,12 @@ func (e *NotFoundError) ByID() bool {
 func (e *NotFoundError) Error() string {
 	sp := e.Spec
 	where := "in this account and region"
-	if sp.Region != "" {
+	switch {
+	case e.Where != "":
+		where = "in " + e.Where
+	case sp.Account != "":
+		where = "in " + sp.Region + " of account " + sp.Account
+	case sp.Region != "":
 		where = "in " + sp.Region + " (this account)"
 	}
 	if e.ByID() {

@@ -34,6 +34,18 @@ func TestParse(t *testing.T) {
 		"ec2-198-51-100-11.compute-1.amazonaws.com":             {Kind: KindPublicDNS, Value: "ec2-198-51-100-11.compute-1.amazonaws.com", Region: "us-east-1"},
 		"ec2-1-2-3-4.us-west-2.compute.amazonaws.com":           {Kind: KindPublicDNS, Value: "ec2-1-2-3-4.us-west-2.compute.amazonaws.com", Region: "us-west-2"},
 		"ec2-1-2-3-4.us-west-2.compute.amazonaws.com.us-west-2": {Kind: KindPublicDNS, Value: "ec2-1-2-3-4.us-west-2.compute.amazonaws.com", Region: "us-west-2"},
+		// .REGION.ACCOUNT pins the account (docs/scopes.md)
+		"alice@web-1.eu-west-1.123456789012":               {User: "alice", Kind: KindName, Value: "web-1", Region: "eu-west-1", Account: "123456789012"},
+		"i-0123456789abcdef0.us-west-2.000000000001":       {Kind: KindInstanceID, Value: "i-0123456789abcdef0", Region: "us-west-2", Account: "000000000001"},
+		"10.0.1.11.eu-west-1.123456789012":                 {Kind: KindIP, Value: "10.0.1.11", Region: "eu-west-1", Account: "123456789012"},
+		"ip-10-0-1-11.ec2.internal.us-east-1.123456789012": {Kind: KindPrivateDNS, Value: "ip-10-0-1-11.ec2.internal", Region: "us-east-1", Account: "123456789012"},
+		"web.eu-west-1.eu-west-1.123456789012":             {Kind: KindName, Value: "web.eu-west-1", Region: "eu-west-1", Account: "123456789012"},
+		// what stays as before: an account needs its region; 12 digits
+		// must be the last label; tags take their value verbatim
+		"build.202401011200":                  {Kind: KindName, Value: "build.202401011200"},
+		"web.123456789012.eu-west-1":          {Kind: KindName, Value: "web.123456789012", Region: "eu-west-1"},
+		"web.eu-west-1.1234567890123":         {Kind: KindName, Value: "web.eu-west-1.1234567890123"},
+		"tag:Name=web.eu-west-1.123456789012": {Kind: KindTag, TagKey: "Name", Value: "web.eu-west-1.123456789012"},
 	}
 	for in, want := range good {
 		got, err := Parse(in)
@@ -47,6 +59,8 @@ func TestParse(t *testing.T) {
 		"10.0.1", "10.0.1.256", "2001:db8::1", "010.0.1.11", ".us-east-1", "alice@.us-east-1",
 		"ip-10-0-1-11.ec2.internal.us-west-2", // the DNS name says us-east-1
 		"web\n1", "wéb", "web$(id)",
+		".eu-west-1.123456789012", "alice@.eu-west-1.123456789012", "10.0.1.11.123456789012", // no target; an IP octet of 12 digits
+		"ip-10-0-1-11.ec2.internal.us-west-2.123456789012", // the DNS name says us-east-1
 	} {
 		if sp, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) accepted: %+v", bad, sp)
@@ -193,7 +207,7 @@ func TestResolveNeverPicksSilently(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"i-0123456789abcdef0", "alice@web-1", "mi-0123456789abcdef0", "a@b@c", "tag:K=v w", "10.0.0.1.us-east-1", "ip-1-2-3-4.ec2.internal", "web.eu-west-1"} {
+	for _, s := range []string{"i-0123456789abcdef0", "alice@web-1", "mi-0123456789abcdef0", "a@b@c", "tag:K=v w", "10.0.0.1.us-east-1", "ip-1-2-3-4.ec2.internal", "web.eu-west-1", "alice@web-1.eu-west-1.123456789012", "10.0.0.1.us-east-1.000000000001", "web.123456789012"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -213,6 +227,15 @@ func FuzzParse(f *testing.F) {
 		if sp.Value == "" {
 			t.Fatalf("Parse(%q): empty value", s)
 		}
+		if sp.Account != "" && (!ValidAccount(sp.Account) || sp.Region == "" || !strings.HasSuffix(s, "."+sp.Region+"."+sp.Account)) {
+			t.Fatalf("Parse(%q): account %q without its region suffix %+v", s, sp.Account, sp)
+		}
+		if sp.Account == "" && strings.Count(s, ".") > 0 {
+			// No account pinned: the last label is not 12 digits after a region.
+			if _, _, _, ok := cutAccount(s[strings.IndexByte(s, '@')+1:]); ok && !strings.HasPrefix(s[strings.IndexByte(s, '@')+1:], "tag:") {
+				t.Fatalf("Parse(%q): account suffix not taken: %+v", s, sp)
+			}
+		}
 		if sp.User != "" && ValidUser(sp.User) != nil {
 			t.Fatalf("Parse(%q): user %q", s, sp.User)
 		}
@@ -220,6 +243,9 @@ func FuzzParse(f *testing.F) {
 		again := sp.String()
 		if sp.Region != "" && sp.Kind != KindTag && sp.Kind != KindPrivateDNS && sp.Kind != KindPublicDNS {
 			again += "." + sp.Region
+		}
+		if sp.Account != "" && sp.Kind != KindPrivateDNS && sp.Kind != KindPublicDNS {
+			again += "." + sp.Account
 		}
 		if sp.User != "" {
 			again = sp.User + "@" + again
