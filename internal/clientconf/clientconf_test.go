@@ -3,6 +3,7 @@ package clientconf
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,7 +13,7 @@ import (
 
 func TestParse(t *testing.T) {
 	c, err := Parse([]byte("# mine\ndefault_user = \"alice\"\nregion = \"eu-west-1\"\nprofile = \"prod\"\ntransport = \"ssm\"\n"), "x.toml")
-	if err != nil || c != (Config{DefaultUser: "alice", Region: "eu-west-1", Profile: "prod", Transport: "ssm"}) {
+	if err != nil || !reflect.DeepEqual(c, Config{DefaultUser: "alice", Region: "eu-west-1", Profile: "prod", Transport: "ssm"}) {
 		t.Fatalf("Parse = %+v, %v", c, err)
 	}
 	for in, want := range map[string]string{
@@ -27,7 +28,17 @@ func TestParse(t *testing.T) {
 		"region = 1":                                  "x.toml",
 		"default_user = \"alice":                      "line 1",
 		"[default_user]\nx = 1":                       "x.toml",
-		"default_user = \"root\"\n\n\nregion = \"eu-west-1\"\nregion = \"eu-west-2\"": "line 5",
+		"default_user = \"root\"\n\n\nregion = \"eu-west-1\"\nregion = \"eu-west-2\"":              "line 5",
+		"[[scope]]\nname = \"all\"\nprofiles = [\"a\"]":                                            "not \"all\"",
+		"[[scope]]\nname = \"p\"":                                                                  "give either profiles",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nsso_session = \"s\"":                         "give either profiles",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a b\"]":                                            "profile \"a b\"",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregions = [\"all\", \"eu-west-1\"]":          "goes alone",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregions = [\"europe\"]":                      "not an AWS region",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\n[[scope]]\nname = \"p\"\nprofiles = [\"b\"]": "defined twice",
+		"[[scope]]\nname = \"p\"\nsso_session = \"s\"":                                             "needs sso_roles",
+		"default_scope = \"prod\"": "names no [[scope]]",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregion = \"eu-west-1\"": "unknown setting scope.region",
 	} {
 		_, err := Parse([]byte(in), "x.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -56,7 +67,7 @@ func TestParseTransports(t *testing.T) {
 func TestLoad(t *testing.T) {
 	dir := t.TempDir()
 	c, err := Load(filepath.Join(dir, "missing.toml"))
-	if err != nil || c != (Config{}) {
+	if err != nil || !reflect.DeepEqual(c, Config{}) {
 		t.Fatalf("missing file: %+v, %v", c, err)
 	}
 	p := filepath.Join(dir, "config.toml")
@@ -111,4 +122,31 @@ func FuzzValidProfile(f *testing.F) {
 			t.Fatalf("validProfile(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
+}
+
+func TestParseScopes(t *testing.T) {
+	in := `default_scope = "all"
+sso_roles = ["ReadOnly", "Admin"]
+
+[[scope]]
+name = "prod"
+profiles = ["prod-*", "shared"]
+regions = ["eu-west-1", "us-east-1"]
+
+[[scope]]
+name = "org"
+sso_session = "corp"
+regions = ["all"]
+`
+	c, err := Parse([]byte(in), "x.toml")
+	want := Config{Scope: "all", SSORoles: []string{"ReadOnly", "Admin"}, Scopes: []Scope{
+		{Name: "prod", Profiles: []string{"prod-*", "shared"}, Regions: []string{"eu-west-1", "us-east-1"}},
+		{Name: "org", SSOSession: "corp", Regions: []string{"all"}},
+	}}
+	if err != nil || !reflect.DeepEqual(c, want) {
+		t.Fatalf("Parse = %+v, %v", c, err)
+	}
+	if got := c.ScopeNames(); !reflect.DeepEqual(got, []string{"prod", "org"}) {
+		t.Errorf("ScopeNames = %v", got)
+	}
 }
