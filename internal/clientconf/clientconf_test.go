@@ -37,8 +37,8 @@ func TestParse(t *testing.T) {
 		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregions = [\"europe\"]":                      "not an AWS region",
 		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\n[[scope]]\nname = \"p\"\nprofiles = [\"b\"]": "defined twice",
 		"[[scope]]\nname = \"p\"\nsso_session = \"s\"":                                             "needs sso_roles",
-		"default_scope = \"prod\"": "names no [[scope]]",
-		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregion = \"eu-west-1\"": "unknown setting scope.region",
+		"default_scope = \"prod\"":                                                                 "names no [[scope]]",
+		"[[scope]]\nname = \"p\"\nprofiles = [\"a\"]\nregion = \"eu-west-1\"":                      "unknown setting scope.region",
 	} {
 		_, err := Parse([]byte(in), "x.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {
