@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"time"
 
@@ -272,6 +273,8 @@ type Instance struct {
 	VpcID            string
 	SubnetID         string
 	Tags             map[string]string
+	// OwnerID is the account of the instance's reservation.
+	OwnerID string
 }
 
 // DescribeInstances returns the instances matching ids and filters
@@ -305,7 +308,9 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 		var out []Instance
 		for _, r := range page.Reservations {
 			for _, i := range r.Instances {
-				out = append(out, convertInstance(i))
+				in := convertInstance(i)
+				in.OwnerID = aws.ToString(r.OwnerId)
+				out = append(out, in)
 			}
 		}
 		if err := fn(out); err != nil {
@@ -313,6 +318,25 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 		}
 	}
 	return nil
+}
+
+// EnabledRegions returns the regions enabled for the account
+// (DescribeRegions without AllRegions: those not needing opt-in and those
+// opted in), sorted.
+func (c *Client) EnabledRegions(ctx context.Context) ([]string, error) {
+	out, err := c.ec2.DescribeRegions(ctx, &ec2.DescribeRegionsInput{}, secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer })...)
+	if err != nil {
+		return nil, explain("ec2:DescribeRegions", err)
+	}
+	var regions []string
+	for _, r := range out.Regions {
+		if s := aws.ToString(r.OptInStatus); s == "not-opted-in" {
+			continue
+		}
+		regions = append(regions, aws.ToString(r.RegionName))
+	}
+	sort.Strings(regions)
+	return regions, nil
 }
 
 // ManagedInstance is what SSM knows about an instance's agent

@@ -184,14 +184,14 @@ func (g *globals) chooser() targets.Chooser {
 		return nil
 	}
 	return func(_ context.Context, sp targets.Spec, m []targets.Instance) (targets.Instance, error) {
-		rows := make([][]string, len(m))
+		header, rows := targets.Rows(m)
 		keys := make([][]string, len(m))
 		for i, x := range m {
-			rows[i], keys[i] = targets.Row(x), targets.Keys(x)
+			keys[i] = targets.Keys(x)
 		}
 		i, err := picker.Terminal(in, out, picker.Options{
 			Title:  fmt.Sprintf("%d instances match %s %q: pick one", len(m), sp.Kind, sp.String()),
-			Header: targets.Columns, Rows: rows, Keys: keys,
+			Header: header, Rows: rows, Keys: keys,
 		})
 		if err != nil {
 			return targets.Instance{}, err

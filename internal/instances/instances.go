@@ -168,7 +168,7 @@ func tagFilter(ids []string, filters map[string][]string) (string, []string, boo
 // TargetOf converts an EC2 instance.
 func TargetOf(x awsapi.Instance) targets.Instance {
 	return targets.Instance{ID: x.ID, Name: x.Name, State: x.State, AZ: x.AvailabilityZone,
-		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, VpcID: x.VpcID, SubnetID: x.SubnetID, Platform: x.Platform}
+		PrivateIP: x.PrivateIP, PublicIP: x.PublicIP, VpcID: x.VpcID, SubnetID: x.SubnetID, Platform: x.Platform, Account: x.OwnerID}
 }
 
 // Managed implements targets.Lookup.

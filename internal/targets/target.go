@@ -288,6 +288,10 @@ type Instance struct {
 	Platform  string
 	SSM       string // SSM agent ping status (Online, ConnectionLost, ...); "" if unknown
 	Managed   bool   // an SSM managed (mi-) instance, not EC2
+	// Account is the instance's account (its reservation's owner), ""
+	// if not known; Region is set by a search across a scope (where it
+	// was found), "" otherwise.
+	Account, Region string
 }
 
 // SSMUnknown is the SSM column of an instance whose agent status SSM
@@ -454,11 +458,29 @@ func dash(s string) string {
 
 // Table formats instances as aligned columns, each line prefixed.
 func Table(in []Instance, prefix string) string {
-	rows := [][]string{Columns}
+	header, rows := Rows(in)
+	return FormatTable(append([][]string{header}, rows...), prefix)
+}
+
+// Rows are instances as table cells under their header: Columns and Row,
+// plus ACCOUNT and REGION when any was found by a search across a scope.
+func Rows(in []Instance) (header []string, rows [][]string) {
+	where := false
 	for _, x := range in {
-		rows = append(rows, Row(x))
+		where = where || x.Region != ""
 	}
-	return FormatTable(rows, prefix)
+	header = Columns
+	if where {
+		header = append(append([]string{}, Columns...), "ACCOUNT", "REGION")
+	}
+	for _, x := range in {
+		r := Row(x)
+		if where {
+			r = append(r, dash(x.Account), dash(x.Region))
+		}
+		rows = append(rows, r)
+	}
+	return header, rows
 }
 
 // FormatTable aligns rows of cells into columns separated by two spaces,
