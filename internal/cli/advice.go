@@ -38,6 +38,9 @@ func advise(err error) error {
 	if a, ok := adviseCredentials(err); ok {
 		return a
 	}
+	if a, ok := scopeAdvice(err); ok {
+		return &advised{err, a}
+	}
 	a := flagAdvice(err)
 	if a == "" {
 		a = moreAdvice(err)

@@ -42,6 +42,9 @@ type globals struct {
 	io      IOStreams
 	region  string
 	profile string
+	// scope is --scope: a [[scope]] of the config file, or "all"
+	// (scope.go).
+	scope   string
 	verbose bool
 	conf    *clientconf.Config // loaded on first use
 	// warned: the profile conflict was written (once per process).
@@ -359,8 +362,9 @@ rsync, port forwarding) works with access decided by IAM.`,
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.region, "region", "", "AWS region (default: from AWS_REGION or the profile)")
-	pf.StringVar(&g.profile, "profile", "", "AWS profile (default: AWS_PROFILE or default)")
+	pf.StringVar(&g.region, "region", "", "AWS region, or all: every region the account has enabled (default: from AWS_REGION or the profile)")
+	pf.StringVar(&g.profile, "profile", "", "AWS profile, or a glob of them ('prod-*': search all) (default: AWS_PROFILE or default)")
+	pf.StringVar(&g.scope, "scope", "", "search a scope of jitssh's config ([[scope]] name), or all of them: all (default: the config's default_scope)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
 	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
 	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())

@@ -61,6 +61,9 @@ type doctorOptions struct {
 	API func(ctx context.Context, specRegion string) (api doctorAPI, region string, err error)
 	// g holds what the checks read besides AWS: jitssh's config file, the
 	// environment's credentials, the transport settings.
+	// Locate, if set, finds a target across the scope in effect (ok
+	// false: no scope; API's one location is checked).
+	Locate func(ctx context.Context, spec targets.Spec) (api doctorAPI, region, where string, found targets.Spec, ok bool, err error)
 	g      *globals
 	Target string // "" checks no instance
 	Output string // table or json
@@ -75,6 +78,13 @@ func newDoctorCmd(g *globals, runF func(context.Context, *doctorOptions) error) 
 		}
 		return api, api.Region, nil
 	}}
+	o.Locate = func(ctx context.Context, spec targets.Spec) (doctorAPI, string, string, targets.Spec, bool, error) {
+		l, err := g.locate(ctx, spec, nil)
+		if err != nil || l == nil {
+			return nil, "", "", spec, false, err
+		}
+		return l.api, l.loc.Region, l.loc.String(), l.spec(spec), true, nil
+	}
 	cmd := &cobra.Command{
 		Use:   "doctor [TARGET]",
 		Short: "Check credentials, region, clock, OpenSSH and (with TARGET) the instance; say how to fix what fails",
@@ -151,9 +161,11 @@ func diagnose(ctx context.Context, o *doctorOptions) []check {
 			return out
 		}
 	}
-	api, region, err := o.API(ctx, spec.Region)
+	api, region, err := o.locateTarget(ctx, &out, &spec)
 	if err != nil {
-		out.add(apiFailed(err))
+		if !errors.Is(err, errReported) {
+			out.add(apiFailed(err))
+		}
 		return out
 	}
 	out.add(check{Name: "region", Status: "ok", Detail: region})
@@ -163,6 +175,28 @@ func diagnose(ctx context.Context, o *doctorOptions) []check {
 	}
 	diagnoseInstance(ctx, &out, o.g, instanceCheck{api: api, region: region, caller: caller, user: user}, spec)
 	return out
+}
+
+// errReported: a failure already added as a finding.
+var errReported = errors.New("reported")
+
+// locateTarget returns the clients and region of the target's location:
+// where a search across the scope in effect found it (a "location"
+// finding; spec becomes its instance id there), else API's one location.
+func (o *doctorOptions) locateTarget(ctx context.Context, out *findings, spec *targets.Spec) (doctorAPI, string, error) {
+	if o.Target != "" && o.Locate != nil {
+		api, region, where, found, ok, err := o.Locate(ctx, *spec)
+		if err != nil {
+			out.add(check{Name: "location", Status: "fail", Detail: errText(err), Fix: "check the scope with `jitssh ls --scope NAME`"})
+			return nil, "", errReported
+		}
+		if ok {
+			out.add(check{Name: "location", Status: "ok", Detail: where})
+			*spec = found
+			return api, region, nil
+		}
+	}
+	return o.API(ctx, spec.Region)
 }
 
 // checkConfig checks jitssh's config file and returns its settings.

@@ -236,9 +236,12 @@ func (f proxyFlags) options(ctx context.Context, g *globals, args []string) (con
 	if err != nil {
 		return o, err
 	}
-	api, err := g.api(ctx, spec.Region)
+	api, l, err := g.targetAPI(ctx, spec, nil)
 	if err != nil {
 		return o, err
+	}
+	if l != nil {
+		spec = l.spec(spec)
 	}
 	o = connect.ProxyOptions{
 		API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
@@ -250,6 +253,9 @@ func (f proxyFlags) options(ctx context.Context, g *globals, args []string) (con
 	}
 	if in, ok := targets.FromHint(h.Instance, spec.Value, api.Region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
 		o.Resolved = &in
+	}
+	if l != nil && !l.inst.Managed {
+		o.Resolved = &l.inst
 	}
 	if !f.noPin {
 		o.Pins = pinStore(p)

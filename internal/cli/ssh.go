@@ -107,18 +107,15 @@ func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
 	if _, _, err := g.transportChoice(f.transport, f.via); err != nil {
 		return err
 	}
-	region, err := g.regionFor(spec.Region)
+	api, region, profile, l, err := f.where(ctx, g, spec)
 	if err != nil {
 		return err
 	}
-	api, err := g.api(ctx, spec.Region)
-	if err != nil {
-		return err
+	var known *targets.Instance
+	if l != nil {
+		known = &l.inst
 	}
-	if region == "" {
-		region = api.Region
-	}
-	inst, user, err := f.resolve(ctx, g, api, spec, args[0])
+	inst, user, err := f.resolve(ctx, g, api, spec, args[0], known)
 	if err != nil {
 		return err
 	}
@@ -128,7 +125,7 @@ func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
 	}
 	o.HostKeyAlias = inst.ID
 	h := handoff.Handoff{User: user, Host: inst.ID, Started: started.UnixMilli(), Label: args[0], Verbose: g.verboseOn(),
-		Profile: g.profile, Reason: f.reason, Transport: f.transport, Via: f.via,
+		Profile: profile, Reason: f.reason, Transport: f.transport, Via: f.via,
 		// The proxy explains a changed host key itself (it sees the key
 		// pass), so ssh's KnownHostsCommand is off (below).
 		ExplainHostKey: true}
@@ -158,11 +155,33 @@ func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
 	return runSSH(ctx, g, sshArgs, append(childEnv(g, region), handoff.Var+"="+h.Encode()), h.Report)
 }
 
+// where returns the clients, region and profile of the target's
+// location: where a search across the scope in effect found it (and the
+// instance), else the one location of --profile and --region.
+func (f sshFlags) where(ctx context.Context, g *globals, spec targets.Spec) (*awsapi.Client, string, string, *located, error) {
+	l, err := g.locate(ctx, spec, g.chooser())
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	if l != nil {
+		return l.api, l.loc.Region, l.loc.Profile, l, nil
+	}
+	region, err := g.regionFor(spec.Region)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	api, err := g.api(ctx, spec.Region)
+	if err != nil {
+		return nil, "", "", nil, err
+	}
+	return api, firstOf(region, api.Region), g.profile, nil, nil
+}
+
 // resolve resolves the target (a picker on a terminal chooses among
 // several) and, at the same time if it is still needed, derives the login
 // from the AWS identity: --user, else USER@, else the config's
 // default_user, else the identity's name, else the local user name.
-func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, spec targets.Spec, typed string) (targets.Instance, string, error) {
+func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, spec targets.Spec, typed string, known *targets.Instance) (targets.Instance, string, error) {
 	user := firstOf(f.login, spec.User)
 	if user == "" {
 		c, err := g.config()
@@ -193,7 +212,13 @@ func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, s
 			return pick(ctx, sp, m)
 		}
 	}
-	inst, err := targets.Resolve(ctx, instances.Lookup{API: api, Warn: g.warn}, spec, choose)
+	var inst targets.Instance
+	var err error
+	if known != nil { // found across a scope
+		inst = *known
+	} else {
+		inst, err = targets.Resolve(ctx, instances.Lookup{API: api, Warn: g.warn}, spec, choose)
+	}
 	wg.Wait()
 	endLookup()
 	line.Clear()

@@ -32,9 +32,12 @@ func resolveTarget(ctx context.Context, g *globals, arg string) (connect.API, ta
 	if spec.User != "" {
 		return nil, targets.Instance{}, fmt.Errorf("%q names a login user, which SSM sessions do not use: give the target alone", arg)
 	}
-	api, err := g.api(ctx, spec.Region)
+	api, l, err := g.targetAPI(ctx, spec, g.chooser())
 	if err != nil {
 		return nil, targets.Instance{}, err
+	}
+	if l != nil {
+		return api, l.inst, nil
 	}
 	inst, err := targets.Resolve(ctx, instances.Lookup{API: api, Warn: g.warn}, spec, g.chooser())
 	if err != nil {
