@@ -31,6 +31,10 @@ type listed struct {
 	SSM        string   `json:"ssm_agent"`
 	Managed    bool     `json:"managed_instance"`
 	Transports []string `json:"transports"`
+	// Where the instance lives, for ls over a scope (ls_scope.go).
+	Account string `json:"account,omitempty"`
+	Profile string `json:"profile,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // lsConcurrency bounds the SSM calls in flight.
@@ -44,10 +48,19 @@ type lsOptions struct {
 	Filter string // "" lists everything
 	Output string // table or json
 	All    bool   // include terminated instances
+	// Scope, if set, returns the scope to list (nil: none, the one
+	// location of API).
+	Scope func(ctx context.Context) (*scopeSearch, error)
 }
 
 func newLsCmd(g *globals, runF func(context.Context, *lsOptions) error) *cobra.Command {
-	o := &lsOptions{IO: g.io, API: func(ctx context.Context) (lister, error) { return g.api(ctx, "") }}
+	o := &lsOptions{IO: g.io, API: func(ctx context.Context) (lister, error) { return g.api(ctx, "") }, Scope: func(ctx context.Context) (*scopeSearch, error) {
+		req, err := g.scopeRequested()
+		if err != nil || req == nil {
+			return nil, err
+		}
+		return g.expand(ctx, req)
+	}}
 	cmd := &cobra.Command{
 		Use:   "ls [FILTER]",
 		Short: "List instances: state, name, id, addresses, platform, SSM agent and how jitssh can reach each",
@@ -57,6 +70,13 @@ each: "ssm" when the agent is online, "eice" when an EC2 Instance Connect
 Endpoint serves its VPC, "direct" when the instance has a public address
 (the first one listed is what --transport auto uses). "bastion" is not
 listed: any instance a jump host can route to is reachable with --via.
+
+Over a scope (--scope NAME or all, --profile 'GLOB', --region all; see
+docs/scopes.md) ls asks every account and region at once, prints each
+location's rows as they arrive with ACCOUNT, PROFILE and REGION columns
+(a progress line on stderr when it is a terminal), remembers where each
+instance lives for the next connection, and lists at the end the
+locations it could not list, with the fix.
 
 FILTER is tag:KEY=VALUE (filtered by EC2, and by SSM for managed
 instances; * and ? are EC2 wildcards, and a VALUE of * means any value) or
@@ -71,6 +91,8 @@ and why, and the rest is listed.`,
 		Example: `  jitssh ls
   jitssh ls web
   jitssh ls tag:Team=payments --region eu-west-1
+  jitssh ls --scope all
+  jitssh ls --profile 'prod-*' --region all
   jitssh ls --output json | jq -r '.[] | select(.ssm_agent=="Online") | .id'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,6 +114,15 @@ and why, and the rest is listed.`,
 func runLs(ctx context.Context, o *lsOptions) error {
 	if o.Output != "table" && o.Output != "json" {
 		return fmt.Errorf("--output %q: use table or json", o.Output)
+	}
+	if o.Scope != nil {
+		s, err := o.Scope(ctx)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			return runLsScope(ctx, o, s)
+		}
 	}
 	api, err := o.API(ctx)
 	if err != nil {
@@ -240,7 +271,7 @@ func (s *lsSources) ec2Page(ctx context.Context, page []awsapi.Instance) {
 			continue
 		}
 		t := instances.TargetOf(in)
-		s.rows = append(s.rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform})
+		s.rows = append(s.rows, listed{ID: t.ID, Name: t.Name, State: t.State, AZ: t.AZ, PrivateIP: t.PrivateIP, PublicIP: t.PublicIP, VpcID: t.VpcID, Platform: t.Platform, Account: t.Account})
 		ids = append(ids, in.ID)
 	}
 	s.mu.Unlock()
