@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/scope"
+	"github.com/jitssh/jitssh/internal/targets"
+)
+
+// scopeFleetLoc is one (account, region) of scopeFleet's sandbox.
+type scopeFleetLoc struct {
+	account, region string
+	instances       []world.Instance
+}
+
+// scopeFleet is several in-process sandbox accounts and regions behind
+// one 127.0.0.1 endpoint, routed by the access key (the account) and the
+// SigV4 credential scope's region; a region no world serves answers
+// AuthFailure as EC2 does in a region the account has not enabled. The
+// AWS config file has a profile scope-ACCOUNT per account (static keys,
+// its first region); denied accounts' identities have no policy.
+type scopeFleet struct {
+	calls   atomic.Int64 // API requests served
+	configs string       // AWS config file
+}
+
+var credentialScopeRe = regexp.MustCompile(`Credential=([A-Z0-9]+)/[0-9]+/([a-z0-9-]+)/`)
+
+func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeFleet {
+	t.Helper()
+	f := &scopeFleet{}
+	handlers := map[string]http.Handler{} // key/region
+	keys := map[string]string{}           // account → access key
+	var conf, creds strings.Builder
+	for _, l := range locs {
+		key, ok := keys[l.account]
+		if !ok {
+			key = fmt.Sprintf("AKIASCOPE%011s", l.account[len(l.account)-11:])
+			keys[l.account] = key
+			fmt.Fprintf(&conf, "[profile scope-%s]\nregion = %s\nendpoint_url = %%URL%%\n", l.account, l.region)
+			fmt.Fprintf(&creds, "[scope-%s]\naws_access_key_id = %s\naws_secret_access_key = secret-of-%s-0123456789abcdef\n", l.account, key, l.account)
+		}
+		id := world.Identity{AccessKeyID: key, SecretAccessKey: "secret-of-" + l.account + "-0123456789abcdef",
+			ARN: "arn:aws:iam::" + l.account + ":user/dev", UserID: "AIDA" + l.account}
+		if !contains(denied, l.account) {
+			id.Policies = []policy.Document{policy.User(policy.Options{Region: l.region, Account: l.account})}
+		}
+		w, err := world.New(world.Config{Region: l.region, Account: l.account, Identities: []world.Identity{id}, Instances: l.instances})
+		if err != nil {
+			t.Fatal(err)
+		}
+		handlers[key+"/"+l.region] = apis.NewHandler(w, apis.Options{})
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.calls.Add(1)
+		m := credentialScopeRe.FindStringSubmatch(r.Header.Get("Authorization"))
+		if m != nil && handlers[m[1]+"/"+m[2]] != nil {
+			handlers[m[1]+"/"+m[2]].ServeHTTP(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>x</RequestID></Response>`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	f.configs = filepath.Join(dir, "config")
+	os.WriteFile(f.configs, []byte(strings.ReplaceAll(conf.String(), "%URL%", srv.URL)), 0o600)
+	os.WriteFile(filepath.Join(dir, "credentials"), []byte(creds.String()), 0o600)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "JITSSH_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	t.Setenv("AWS_CONFIG_FILE", f.configs)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("HOME", dir)
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv(envStateDir, filepath.Join(dir, "state"))
+	return f
+}
+
+// writeJitsshConfig writes jitssh's config file for the test.
+func writeJitsshConfig(t *testing.T, text string) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("JITSSH_CONFIG", p)
+}
+
+func fleetInstance(n int, name string) world.Instance {
+	return world.Instance{ID: fmt.Sprintf("i-0a1b2c3d4e5f%05x", n), State: "running", PrivateIP: fmt.Sprintf("10.0.%d.%d", n/200, 10+n%200),
+		Tags: map[string]string{"Name": name}, SSMOnline: true, Virtual: true}
+}
+
+// threeAccounts: 111… in two regions, 222… in two regions, 333… denied;
+// a Name tag "shared" in two accounts.
+func threeAccounts(t *testing.T) *scopeFleet {
+	return newScopeFleet(t, []scopeFleetLoc{
+		{account: "111111111111", region: "us-east-1", instances: []world.Instance{fleetInstance(1, "a-east"), fleetInstance(2, "shared")}},
+		{account: "111111111111", region: "eu-west-1", instances: []world.Instance{fleetInstance(3, "a-west")}},
+		{account: "222222222222", region: "us-east-1", instances: []world.Instance{fleetInstance(4, "b-east")}},
+		{account: "222222222222", region: "eu-west-1", instances: []world.Instance{fleetInstance(5, "b-west"), fleetInstance(6, "shared")}},
+		{account: "333333333333", region: "us-east-1", instances: []world.Instance{fleetInstance(7, "c-east")}},
+	}, "333333333333")
+}
+
+const threeAccountsScope = `[[scope]]
+name = "org"
+profiles = ["scope-*"]
+regions = ["us-east-1", "eu-west-1", "ap-south-2"]
+`
+
+func runJitssh(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut strings.Builder
+	code = Main(context.Background(), args, IOStreams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return out.String(), errOut.String(), code
+}
+
+// TestLsScope: ls over a scope of three accounts and three regions lists
+// every instance it may with its account, profile and region; the account
+// that denies and the region no account enabled are listed at the end
+// with their account, region and fix, and do not stop the rest.
+func TestLsScope(t *testing.T) {
+	threeAccounts(t)
+	writeJitsshConfig(t, threeAccountsScope)
+	out, errOut, code := runJitssh(t, "ls", "--scope", "org", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	var rows []listed
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", r.Name, r.ID, r.Account, r.Profile, r.Region))
+	}
+	sort.Strings(got)
+	want := []string{
+		"a-east i-0a1b2c3d4e5f00001 111111111111 scope-111111111111 us-east-1",
+		"a-west i-0a1b2c3d4e5f00003 111111111111 scope-111111111111 eu-west-1",
+		"b-east i-0a1b2c3d4e5f00004 222222222222 scope-222222222222 us-east-1",
+		"b-west i-0a1b2c3d4e5f00005 222222222222 scope-222222222222 eu-west-1",
+		"shared i-0a1b2c3d4e5f00002 111111111111 scope-111111111111 us-east-1",
+		"shared i-0a1b2c3d4e5f00006 222222222222 scope-222222222222 eu-west-1",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, w := range []string{
+		"5 of 9 locations not listed",
+		"profile scope-333333333333, us-east-1: ec2:DescribeInstances failed: UnauthorizedOperation",
+		"fix: profile scope-333333333333 may not call ec2:DescribeInstances in this account",
+		"profile scope-111111111111, ap-south-2: ec2:DescribeInstances failed: AuthFailure",
+		"fix: ap-south-2 is not enabled for this account",
+	} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	// the table: same rows, one line each, the header first
+	out, _, code = runJitssh(t, "ls", "--scope", "org")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 7 || !strings.HasPrefix(lines[0], "ACCOUNT") || !strings.Contains(out, "222222222222  scope-222222222222") {
+		t.Errorf("table (exit %d):\n%s", code, out)
+	}
+}
+
+// TestLocateAcrossScope: an instance id is found in whichever account
+// and region has it, and remembered; the next lookup asks that location
+// alone; a wrong cached location is not trusted (the search runs again
+// and the cache is corrected); a Name in two accounts is ambiguous, listed
+// with account and region; .REGION.ACCOUNT pins the search.
+func TestLocateAcrossScope(t *testing.T) {
+	f := threeAccounts(t)
+	writeJitsshConfig(t, "default_scope = \"org\"\n"+threeAccountsScope)
+	g := &globals{io: IOStreams{In: strings.NewReader(""), Out: &strings.Builder{}, Err: &strings.Builder{}}}
+	ctx := context.Background()
+	sp, _ := targets.Parse("i-0a1b2c3d4e5f00005")
+	l, err := g.locate(ctx, sp, nil)
+	if err != nil || l == nil || l.inst.ID != sp.Value || l.loc != (scope.Location{Profile: "scope-222222222222", Account: "222222222222", Region: "eu-west-1"}) || l.api.Region != "eu-west-1" {
+		t.Fatalf("locate = %+v, %v", l, err)
+	}
+	cache := locationCache()
+	if got, ok := cache.Get(sp.Value); !ok || got != l.loc {
+		t.Fatalf("cache has %+v, %v", got, ok)
+	}
+	before := f.calls.Load()
+	if l, err = g.locate(ctx, sp, nil); err != nil || l.loc.Account != "222222222222" {
+		t.Fatalf("warm locate = %+v, %v", l, err)
+	}
+	if n := f.calls.Load() - before; n != 1 {
+		t.Errorf("warm locate made %d calls, want 1 (DescribeInstances where the cache says)", n)
+	}
+	// a cache that lies is checked, not believed
+	cache.Put(map[string]scope.Location{sp.Value: {Profile: "scope-111111111111", Account: "111111111111", Region: "us-east-1"}})
+	if l, err = g.locate(ctx, sp, nil); err != nil || l.loc.Account != "222222222222" {
+		t.Fatalf("locate with a wrong cache = %+v, %v", l, err)
+	}
+	if got, _ := cache.Get(sp.Value); got.Account != "222222222222" {
+		t.Errorf("cache not corrected: %+v", got)
+	}
+
+	sp, _ = targets.Parse("shared")
+	_, err = g.locate(ctx, sp, nil)
+	var amb *targets.AmbiguousError
+	if !errors.As(err, &amb) || len(amb.Matches) != 2 || !strings.Contains(err.Error(), "ACCOUNT") || !strings.Contains(err.Error(), "222222222222  eu-west-1") {
+		t.Fatalf("ambiguous name: %v", err)
+	}
+	sp, _ = targets.Parse("shared.eu-west-1.222222222222")
+	if l, err = g.locate(ctx, sp, nil); err != nil || l.inst.ID != "i-0a1b2c3d4e5f00006" {
+		t.Fatalf("pinned: %+v, %v", l, err)
+	}
+	sp, _ = targets.Parse("a-east.eu-west-1.111111111111")
+	if _, err = g.locate(ctx, sp, nil); err == nil || !strings.Contains(advise(err).Error(), "in scope org") {
+		t.Errorf("pinned elsewhere: %v", err)
+	}
+	sp, _ = targets.Parse("i-0a1b2c3d4e5f00009")
+	_, err = g.locate(ctx, sp, nil)
+	if err == nil || !strings.Contains(advise(err).Error(), "not searched: profile scope-333333333333, us-east-1") {
+		t.Errorf("not found: %v", advise(err))
+	}
+}
