@@ -7,13 +7,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
 	"github.com/jitssh/jitssh/internal/openssh/sshconfig"
+	"github.com/jitssh/jitssh/internal/scope"
 )
 
 // configOptions is `jitssh config print|install|uninstall` after flag
@@ -54,15 +57,49 @@ func blockOptions(g *globals, f *configFlags) (sshconfig.Options, error) {
 	default:
 		o.ServerAliveInterval = int((f.alive + time.Second - 1) / time.Second) // whole seconds, rounded up
 	}
+	c, err := g.config()
+	if err != nil {
+		return o, err
+	}
 	o.User = f.user
 	if o.User == "" {
-		c, err := g.config()
-		if err != nil {
-			return o, err
-		}
 		o.User = c.DefaultUser
 	}
-	return o, nil
+	return o, blockScope(g, c, &o)
+}
+
+// blockScope makes the block cover every scope: the proxy searches --scope
+// (else, when the config defines [[scope]] entries but no default_scope,
+// all of them), and names pinned to a known account (NAME.REGION.ACCOUNT:
+// the account ids the AWS config's profiles name, and those where
+// instances were found) go through jitssh.
+func blockScope(g *globals, c clientconf.Config, o *sshconfig.Options) error {
+	o.Scope = g.scope
+	if o.Scope == "" && c.Scope == "" && len(c.Scopes) > 0 {
+		o.Scope = clientconf.AllScopes
+	}
+	if o.Scope == "" && c.Scope == "" {
+		return nil
+	}
+	cfgFile, credsFile, err := scope.ConfigFiles()
+	if err != nil {
+		return err
+	}
+	profiles, err := scope.ReadProfiles(cfgFile, credsFile)
+	if err != nil {
+		return err
+	}
+	accounts := locationCache().Accounts()
+	for _, p := range profiles {
+		accounts = append(accounts, p.Account)
+	}
+	sort.Strings(accounts)
+	for i, a := range accounts {
+		if a != "" && (i == 0 || a != accounts[i-1]) {
+			o.ExtraHosts = append(o.ExtraHosts, "*."+a)
+		}
+	}
+	return nil
 }
 
 func newConfigCmd(g *globals, runF func(ctx context.Context, sub string, o *configOptions) error) *cobra.Command {

@@ -39,10 +39,10 @@ func TestLsFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.API == nil {
-				t.Error("no API constructor")
+			if got.API == nil || got.Scope == nil {
+				t.Error("no API or Scope constructor")
 			}
-			got.API, got.IO = nil, IOStreams{}
+			got.API, got.Scope, got.IO = nil, nil, IOStreams{}
 			if !reflect.DeepEqual(*got, c.want) {
 				t.Errorf("options %+v, want %+v", *got, c.want)
 			}

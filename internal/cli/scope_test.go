@@ -240,3 +240,29 @@ func TestLocateAcrossScope(t *testing.T) {
 		t.Errorf("not found: %v", advise(err))
 	}
 }
+
+// TestConfigBlockCoversScopes: with scopes in jitssh's config, the
+// installed block's proxy searches all of them, and names pinned to an
+// account of the AWS config's profiles are routed through jitssh.
+func TestConfigBlockCoversScopes(t *testing.T) {
+	threeAccounts(t)
+	writeJitsshConfig(t, threeAccountsScope)
+	runJitssh(t, "ls", "--scope", "all") // learns the accounts of the static-key profiles
+	out, errOut, code := runJitssh(t, "config", "print")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, w := range []string{"proxy --scope all '%r' '%h' %p", "*.111111111111,*.222222222222,!"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("block lacks %q:\n%s", w, out)
+		}
+	}
+	out, _, _ = runJitssh(t, "config", "print", "--scope", "org")
+	if !strings.Contains(out, "proxy --scope org '%r'") {
+		t.Errorf("--scope org:\n%s", out)
+	}
+	writeJitsshConfig(t, "")
+	if out, _, _ = runJitssh(t, "config", "print"); strings.Contains(out, "--scope") || strings.Contains(out, "111111111111") {
+		t.Errorf("no scopes, yet:\n%s", out)
+	}
+}

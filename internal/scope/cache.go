@@ -240,3 +240,20 @@ func (c *Cache) write(entries map[string]cacheEntry) error {
 func sortEntries(l []cacheEntry, less func(a, b cacheEntry) bool) {
 	sort.Slice(l, func(i, j int) bool { return less(l[i], l[j]) })
 }
+
+// Accounts returns the accounts of the cache's fresh entries, sorted.
+func (c *Cache) Accounts() []string {
+	if c == nil || c.Path == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range c.read(c.now()) {
+		if a := e.loc.Account; a != "" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -85,6 +85,10 @@ type Options struct {
 	// ExtraHosts are Host patterns routed through jitssh in addition to
 	// "i-*" and "mi-*" (for example "*.jitssh"). Render only.
 	ExtraHosts []string
+	// Scope, if set, is the scope the proxy searches (its --scope: a
+	// name of jitssh's config, or "all"); "" leaves it to the config's
+	// default_scope.
+	Scope string
 	// ServerAliveInterval in seconds; 0 means DefaultServerAliveInterval,
 	// a negative value leaves the option out.
 	ServerAliveInterval int

@@ -44,18 +44,40 @@ func (o Options) forWindows() bool {
 // proxyCommand is the ProxyCommand value running o.JitsshPath: for a
 // shell on unix, for CreateProcess on Windows.
 func (o Options) proxyCommand() (string, error) {
+	scope := ""
+	if o.Scope != "" {
+		if !safeWord(o.Scope) {
+			return "", fmt.Errorf("scope %q: use letters, digits and _ . @ + -", o.Scope)
+		}
+		scope = " --scope " + o.Scope
+	}
 	if o.forWindows() {
 		q, err := QuoteWindowsProgram(o.JitsshPath)
 		if err != nil {
 			return "", err
 		}
-		return q + " " + windowsProxyArgs, nil
+		return q + " " + strings.Replace(windowsProxyArgs, "proxy", "proxy"+scope, 1), nil
 	}
 	q, err := QuoteShell(o.JitsshPath)
 	if err != nil {
 		return "", err
 	}
-	return q + " " + proxyArgs, nil
+	return q + " " + strings.Replace(proxyArgs, "proxy", "proxy"+scope, 1), nil
+}
+
+// safeWord: [A-Za-z0-9_.@+-]{1,128}, which neither a shell, CreateProcess
+// nor ssh's % expansion changes.
+func safeWord(s string) bool {
+	if len(s) < 1 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_.@+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // QuoteWindowsProgram quotes a program path for the start of a command
