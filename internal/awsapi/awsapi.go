@@ -122,6 +122,36 @@ type Client struct {
 	// audit's clients (audit.go)
 	cloudtrail *cloudtrail.Client
 	logs       *cloudwatchlogs.Client
+	cfg        aws.Config // what the clients were made from (InRegion)
+}
+
+// InRegion returns the same profile's clients for another region: the
+// same configuration and credentials (one role session, one MFA prompt or
+// SSO token for every region), no files read again.
+func (c *Client) InRegion(region string) *Client {
+	if region == c.Region || c.cfg.Credentials == nil {
+		return c
+	}
+	return c.build(c.cfg.Copy(), region)
+}
+
+func (c *Client) build(cfg aws.Config, region string) *Client {
+	cfg.Region = region
+	return &Client{
+		http:        c.http,
+		ssmMessages: c.ssmMessages,
+		Region:      region,
+		ec2:         ec2.NewFromConfig(cfg),
+		eic:         ec2instanceconnect.NewFromConfig(cfg),
+		ssm:         ssm.NewFromConfig(cfg),
+		sts:         sts.NewFromConfig(cfg),
+		iam:         iam.NewFromConfig(cfg),
+		kms:         kms.NewFromConfig(cfg),
+		creds:       cfg.Credentials,
+		cloudtrail:  cloudtrail.NewFromConfig(cfg),
+		logs:        cloudwatchlogs.NewFromConfig(cfg),
+		cfg:         cfg,
+	}
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -190,20 +220,8 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	var ws *http.Client
 	cfg.HTTPClient, ws = networkClients(cfg.HTTPClient)
-	return &Client{
-		http:        ws,
-		ssmMessages: ssmMessages,
-		Region:      cfg.Region,
-		ec2:         ec2.NewFromConfig(cfg),
-		eic:         ec2instanceconnect.NewFromConfig(cfg),
-		ssm:         ssm.NewFromConfig(cfg),
-		sts:         sts.NewFromConfig(cfg),
-		iam:         iam.NewFromConfig(cfg),
-		kms:         kms.NewFromConfig(cfg),
-		creds:       cfg.Credentials,
-		cloudtrail:  cloudtrail.NewFromConfig(cfg),
-		logs:        cloudwatchlogs.NewFromConfig(cfg),
-	}, nil
+	base := &Client{http: ws, ssmMessages: ssmMessages}
+	return base.build(cfg, cfg.Region), nil
 }
 
 // SecondaryRetries is how often a call made through a Secondary context

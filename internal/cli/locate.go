@@ -47,16 +47,17 @@ func (g *globals) locate(ctx context.Context, spec targets.Spec, choose targets.
 	if spec.Region != "" {
 		req.regions = []string{spec.Region}
 	}
-	s, err := g.expand(ctx, req)
-	if err != nil {
+	// The cache first: before the scope is expanded (no AWS config read,
+	// no DescribeRegions for a scope of "all" regions).
+	s, cache := g.newSearch(req), locationCache()
+	if l, ok := g.cachedLocation(ctx, s, req, cache, spec); ok {
+		return l, nil
+	}
+	if err := s.expand(ctx, req); err != nil {
 		return nil, err
 	}
 	if spec.Account != "" {
 		s.locs = inAccount(s.locs, spec.Account)
-	}
-	cache := locationCache()
-	if l, ok := g.cachedLocation(ctx, s, cache, spec); ok {
-		return l, nil
 	}
 	found, fails := s.search(ctx, spec)
 	fails = append(s.failures, fails...)
@@ -75,26 +76,33 @@ func (g *globals) locate(ctx context.Context, spec targets.Spec, choose targets.
 // (narrowed to the profiles known to reach the account, or not known).
 func accountEntries() []clientconf.Scope { return []clientconf.Scope{{Name: "profiles", Profiles: []string{"*"}}} }
 
-// inAccount keeps the locations in account a, or of an account not known
-// before asking (the instance's owner then decides).
+// inAccount keeps the locations known to be in account a; if there are
+// none, those of an account not known before asking (the instance's
+// owner then decides), so that a pinned target asks no other account.
 func inAccount(locs []scope.Location, a string) []scope.Location {
-	var out []scope.Location
+	var known, unknown []scope.Location
 	for _, l := range locs {
-		if l.Account == a || l.Account == "" {
-			out = append(out, l)
+		switch l.Account {
+		case a:
+			known = append(known, l)
+		case "":
+			unknown = append(unknown, l)
 		}
 	}
-	return out
+	if len(known) > 0 {
+		return known
+	}
+	return unknown
 }
 
 // cachedLocation looks for an instance id where the cache says it was
 // found, if that fits the target's pins; the lookup there decides.
-func (g *globals) cachedLocation(ctx context.Context, s *scopeSearch, cache *scope.Cache, spec targets.Spec) (*located, bool) {
+func (g *globals) cachedLocation(ctx context.Context, s *scopeSearch, req *scopeRequest, cache *scope.Cache, spec targets.Spec) (*located, bool) {
 	if spec.Kind != targets.KindInstanceID && spec.Kind != targets.KindManagedID {
 		return nil, false
 	}
 	loc, ok := cache.Get(spec.Value)
-	if !ok || (spec.Account != "" && loc.Account != spec.Account) || (spec.Region != "" && loc.Region != spec.Region) {
+	if !ok || (spec.Account != "" && loc.Account != spec.Account) || (spec.Region != "" && loc.Region != spec.Region) || !req.covers(loc) {
 		return nil, false
 	}
 	api, err := s.client(ctx, loc)
@@ -337,4 +345,27 @@ func (l *located) spec(sp targets.Spec) targets.Spec {
 		kind = targets.KindManagedID
 	}
 	return targets.Spec{User: sp.User, Kind: kind, Value: l.inst.ID, Region: l.loc.Region, Account: sp.Account}
+}
+
+// covers reports whether a location is one the request would search, as
+// far as the request says without reading any file: a profile matching
+// an entry's globs in one of its regions (any region for "all" or none).
+// The scope "all" covers the location jitssh uses without a scope too.
+func (r *scopeRequest) covers(l scope.Location) bool {
+	if r.withDefault {
+		return true
+	}
+	for _, e := range r.entries {
+		regions := r.regions
+		if regions == nil {
+			regions = nonEmpty(e.Regions)
+		}
+		inRegion := len(regions) == 0 || regions[0] == clientconf.AllRegions || contains(regions, l.Region)
+		for _, g := range e.Profiles {
+			if inRegion && scope.Match(g, firstOf(l.Profile, "default")) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -97,7 +97,7 @@ type scopeSearch struct {
 	failures []scope.Failure // of the expansion (regions of "all", profiles without a region)
 
 	mu      sync.Mutex
-	clients map[scope.Location]*awsapi.Client
+	clients map[string]*profileClient // by profile
 }
 
 // expand turns a request into locations: each entry's profiles (globs
@@ -105,18 +105,29 @@ type scopeSearch struct {
 // none: the profile's region, else jitssh's; "all": the account's enabled
 // regions, asked of EC2 for each profile at once), without duplicates.
 func (g *globals) expand(ctx context.Context, req *scopeRequest) (*scopeSearch, error) {
-	s := &scopeSearch{g: g, name: req.name, clients: map[scope.Location]*awsapi.Client{}}
+	s := g.newSearch(req)
+	return s, s.expand(ctx, req)
+}
+
+// newSearch is a search of req, its locations not yet expanded.
+func (g *globals) newSearch(req *scopeRequest) *scopeSearch {
+	return &scopeSearch{g: g, name: req.name, clients: map[string]*profileClient{}}
+}
+
+// expand fills in s's locations (see globals.expand).
+func (s *scopeSearch) expand(ctx context.Context, req *scopeRequest) error {
+	g := s.g
 	cfgFile, credsFile, err := scope.ConfigFiles()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	profiles, err := scope.ReadProfiles(cfgFile, credsFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	conf, err := g.config()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	type want struct {
 		p       scope.Profile
@@ -126,11 +137,11 @@ func (g *globals) expand(ctx context.Context, req *scopeRequest) (*scopeSearch, 
 	if req.withDefault {
 		p, err := g.profileName()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r, err := g.regionFor("")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		wants = append(wants, want{p: profileOf(profiles, p), regions: []string{r}})
 	}
@@ -177,7 +188,7 @@ func (g *globals) expand(ctx context.Context, req *scopeRequest) (*scopeSearch, 
 		add(l)
 	}
 	scope.Sort(s.locs)
-	return s, nil
+	return nil
 }
 
 // errSSOScope: scopes from an SSO session are not built yet.
@@ -239,27 +250,30 @@ func (s *scopeSearch) enabledRegions(ctx context.Context, profiles []scope.Profi
 	return out
 }
 
-// client returns the AWS clients of a location (made once per profile and
-// region): the profile's credentials, in the location's region.
+// client returns the AWS clients of a location: the profile's clients,
+// made once per profile (its configuration read, its credentials got:
+// one role session, MFA prompt or SSO check for all its regions), in the
+// location's region.
 func (s *scopeSearch) client(ctx context.Context, l scope.Location) (*awsapi.Client, error) {
-	key := scope.Location{Profile: l.Profile, Region: l.Region}
 	s.mu.Lock()
-	c := s.clients[key]
+	pc := s.clients[l.Profile]
+	if pc == nil {
+		pc = &profileClient{}
+		s.clients[l.Profile] = pc
+	}
 	s.mu.Unlock()
-	if c != nil {
-		return c, nil
+	pc.once.Do(func() { pc.c, pc.err = s.g.apiAt(ctx, l.Profile, l.Region) })
+	if pc.err != nil {
+		return nil, pc.err
 	}
-	c, err := s.g.apiAt(ctx, l.Profile, l.Region)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if prev := s.clients[key]; prev != nil {
-		return prev, nil
-	}
-	s.clients[key] = c
-	return c, nil
+	return pc.c.InRegion(l.Region), nil
+}
+
+// profileClient is one profile's clients, made once.
+type profileClient struct {
+	once sync.Once
+	c    *awsapi.Client
+	err  error
 }
 
 // apiAt builds the AWS clients of profile in region (a location of a

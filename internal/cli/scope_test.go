@@ -37,13 +37,20 @@ type scopeFleetLoc struct {
 type scopeFleet struct {
 	calls   atomic.Int64 // API requests served
 	configs string       // AWS config file
+	// served counts the requests each (access key/region) world got.
+	served map[string]*atomic.Int64
+}
+
+// servedIn is how many requests account's world in region got.
+func (f *scopeFleet) servedIn(account, region string) int64 {
+	return f.served[fmt.Sprintf("AKIASCOPE%011s", account[len(account)-11:])+"/"+region].Load()
 }
 
 var credentialScopeRe = regexp.MustCompile(`Credential=([A-Z0-9]+)/[0-9]+/([a-z0-9-]+)/`)
 
 func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeFleet {
 	t.Helper()
-	f := &scopeFleet{}
+	f := &scopeFleet{served: map[string]*atomic.Int64{}}
 	handlers := map[string]http.Handler{} // key/region
 	keys := map[string]string{}           // account → access key
 	var conf, creds strings.Builder
@@ -65,11 +72,13 @@ func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeF
 			t.Fatal(err)
 		}
 		handlers[key+"/"+l.region] = apis.NewHandler(w, apis.Options{})
+		f.served[key+"/"+l.region] = &atomic.Int64{}
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
 		m := credentialScopeRe.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m != nil && handlers[m[1]+"/"+m[2]] != nil {
+			f.served[m[1]+"/"+m[2]].Add(1)
 			handlers[m[1]+"/"+m[2]].ServeHTTP(w, r)
 			return
 		}
@@ -204,12 +213,12 @@ func TestLocateAcrossScope(t *testing.T) {
 	if got, ok := cache.Get(sp.Value); !ok || got != l.loc {
 		t.Fatalf("cache has %+v, %v", got, ok)
 	}
-	before := f.calls.Load()
+	before := f.servedIn("222222222222", "eu-west-1")
 	if l, err = g.locate(ctx, sp, nil); err != nil || l.loc.Account != "222222222222" {
 		t.Fatalf("warm locate = %+v, %v", l, err)
 	}
-	if n := f.calls.Load() - before; n != 1 {
-		t.Errorf("warm locate made %d calls, want 1 (DescribeInstances where the cache says)", n)
+	if n := f.servedIn("222222222222", "eu-west-1") - before; n != 1 {
+		t.Errorf("warm locate made %d calls there, want 1 (DescribeInstances where the cache says)", n)
 	}
 	// a cache that lies is checked, not believed
 	cache.Put(map[string]scope.Location{sp.Value: {Profile: "scope-111111111111", Account: "111111111111", Region: "us-east-1"}})
@@ -219,6 +228,14 @@ func TestLocateAcrossScope(t *testing.T) {
 	if got, _ := cache.Get(sp.Value); got.Account != "222222222222" {
 		t.Errorf("cache not corrected: %+v", got)
 	}
+
+	// a cached location outside the scope asked for is not used
+	writeJitsshConfig(t, threeAccountsScope+"[[scope]]\nname = \"a\"\nprofiles = [\"scope-111111111111\"]\n")
+	ga := &globals{io: g.io, scope: "a"}
+	if l, err := ga.locate(ctx, sp, nil); err == nil {
+		t.Errorf("--scope a found %s in %s, outside the scope (from the cache)", sp.Value, l.loc)
+	}
+	writeJitsshConfig(t, "default_scope = \"org\"\n"+threeAccountsScope)
 
 	sp, _ = targets.Parse("shared")
 	_, err = g.locate(ctx, sp, nil)
