@@ -74,7 +74,9 @@ func (g *globals) locate(ctx context.Context, spec targets.Spec, choose targets.
 // accountEntries is every profile of the AWS config files, in their own
 // regions: what a target pinned to an account searches without a scope
 // (narrowed to the profiles known to reach the account, or not known).
-func accountEntries() []clientconf.Scope { return []clientconf.Scope{{Name: "profiles", Profiles: []string{"*"}}} }
+func accountEntries() []clientconf.Scope {
+	return []clientconf.Scope{{Name: "profiles", Profiles: []string{"*"}}}
+}
 
 // inAccount keeps the locations known to be in account a; if there are
 // none, those of an account not known before asking (the instance's
@@ -245,7 +247,6 @@ func (e *scopeNotFoundError) Error() string {
 	}
 	return msg
 }
-
 
 // locationError is one location of a scope that could not be searched.
 type locationError struct{ scope.Failure }
