@@ -1,16 +1,98 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
 )
+
+// The built-in organization's real member instance: api-west-1 of the
+// member account dev, in its second region.
+const (
+	scopeMemberAccount  = "210987654321"
+	scopeMemberRegion   = "us-west-2"
+	scopeMemberInstance = "i-0d1b2c3d4e5f00002"
+)
+
+// newScopeOrgEnv starts the built-in organization (jitssh-sandbox up
+// --org), with the programs using the AWS config and credentials files the
+// env file names (profiles default, dev, prod, audit …) as a user who
+// sourced it, jitssh's config defining the org scope, and the ssh config
+// block installed with it.
+func newScopeOrgEnv(t *testing.T, mode sshd.Mode) *env {
+	t.Helper()
+	acct, err := config.BuiltinOrg().Resolve(sandbox.LocalUser())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, mode, func(c *sandbox.Config) { c.Account = acct })
+	if err := e.sb.WriteFiles(filepath.Join(t.TempDir(), "sandbox.env")); err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, kv := range e.vars {
+		switch k, _, _ := strings.Cut(kv, "="); k {
+		case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE":
+			continue
+		}
+		vars = append(vars, kv)
+	}
+	e.vars = append(vars, "AWS_CONFIG_FILE="+filepath.Join(e.sb.StateDir, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(e.sb.StateDir, "aws-credentials"))
+	newOrgScopeEnv(t, e)
+	return e
+}
+
+// checkScopeTrail finds the SendSSHPublicKey of the member instance in
+// CloudTrail: in the member account and its second region, by the
+// organization access role's session.
+func checkScopeTrail(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			EventName          string
+			AWSRegion          string `json:"awsRegion"`
+			RecipientAccountID string `json:"recipientAccountId"`
+			ErrorCode          string `json:"errorCode"`
+			UserIdentity       struct {
+				ARN       string `json:"arn"`
+				AccountID string `json:"accountId"`
+			} `json:"userIdentity"`
+			RequestParameters map[string]any `json:"requestParameters"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.EventName != "SendSSHPublicKey" || ev.RequestParameters["instanceId"] != scopeMemberInstance || ev.ErrorCode != "" {
+			continue
+		}
+		if ev.RecipientAccountID != scopeMemberAccount || ev.AWSRegion != scopeMemberRegion || ev.UserIdentity.AccountID != scopeMemberAccount ||
+			!strings.HasPrefix(ev.UserIdentity.ARN, "arn:aws:sts::"+scopeMemberAccount+":assumed-role/OrganizationAccountAccessRole/") {
+			t.Fatalf("SendSSHPublicKey in CloudTrail: account %s, region %s, caller %s (%s); want %s, %s, the access role",
+				ev.RecipientAccountID, ev.AWSRegion, ev.UserIdentity.ARN, ev.UserIdentity.AccountID, scopeMemberAccount, scopeMemberRegion)
+		}
+		return
+	}
+	t.Fatalf("no SendSSHPublicKey of %s in CloudTrail", scopeMemberInstance)
+}
 
 // orgScopeConfig is jitssh's config for the built-in organization: every
 // profile of it in both enabled regions and the disabled ap-east-1.
@@ -20,10 +102,9 @@ profiles = ["default", "dev", "prod", "audit"]
 regions = ["us-east-1", "us-west-2", "ap-east-1"]
 `
 
-// newOrgScopeEnv is newOrgEnv with jitssh's config defining the org scope,
-// and the ssh config block installed again with it (so that it covers
-// every scope), and no profile or region in the environment but the
-// default's.
+// newOrgScopeEnv writes jitssh's config defining the org scope and
+// installs the ssh config block again with it (so that it covers every
+// scope).
 func newOrgScopeEnv(t *testing.T, e *env) {
 	t.Helper()
 	conf := filepath.Join(t.TempDir(), "config.toml")
@@ -35,7 +116,7 @@ func newOrgScopeEnv(t *testing.T, e *env) {
 		t.Fatalf("jitssh config install: %v\n%s", err, out)
 	}
 	block, err := e.run("jitssh", "config", "print")
-	if err != nil || !bytes.Contains(block, []byte("proxy --scope all")) || !bytes.Contains(block, []byte("*."+orgMemberAccount)) {
+	if err != nil || !bytes.Contains(block, []byte("proxy --scope all")) || !bytes.Contains(block, []byte("*."+scopeMemberAccount)) {
 		t.Fatalf("the installed block does not cover the scopes:\n%s", block)
 	}
 }
@@ -50,21 +131,20 @@ func newOrgScopeEnv(t *testing.T, e *env) {
 func TestScopeSSHFindsMemberSecondRegion(t *testing.T) {
 	for _, m := range sandboxenv.Modes(t) {
 		t.Run(m.String(), func(t *testing.T) {
-			e := newOrgEnv(t, m)
-			newOrgScopeEnv(t, e)
+			e := newScopeOrgEnv(t, m)
 			var hostname string
 			for _, i := range e.sb.Instances {
-				if i.ID == orgMemberInstance {
+				if i.ID == scopeMemberInstance {
 					hostname = i.Hostname
 				}
 			}
-			out, err := e.run("ssh", "-F", e.sshCf, orgMemberInstance, "hostname")
+			out, err := e.run("ssh", "-F", e.sshCf, scopeMemberInstance, "hostname")
 			if err != nil || strings.TrimSpace(string(out)) != hostname {
-				t.Fatalf("ssh %s hostname = %q, %v; want %q", orgMemberInstance, out, err, hostname)
+				t.Fatalf("ssh %s hostname = %q, %v; want %q", scopeMemberInstance, out, err, hostname)
 			}
-			checkOrgTrail(t, e.sb.CloudTrail)
+			checkScopeTrail(t, e.sb.CloudTrail)
 			cache, err := os.ReadFile(filepath.Join(e.stateDir(), "locations"))
-			if err != nil || !bytes.Contains(cache, []byte(orgMemberInstance+"\tdev\t"+orgMemberAccount+"\t"+orgMemberRegion+"\t")) {
+			if err != nil || !bytes.Contains(cache, []byte(scopeMemberInstance+"\tdev\t"+scopeMemberAccount+"\t"+scopeMemberRegion+"\t")) {
 				t.Fatalf("location cache: %v\n%s", err, cache)
 			}
 			local := filepath.Join(t.TempDir(), "payload")
@@ -73,16 +153,16 @@ func TestScopeSSHFindsMemberSecondRegion(t *testing.T) {
 			os.WriteFile(local, data, 0o600)
 			remote := filepath.Join(remoteDir(t), "copy")
 			back := filepath.Join(t.TempDir(), "back")
-			if out, err := e.run("scp", "-q", "-F", e.sshCf, local, orgMemberInstance+":"+remote); err != nil {
+			if out, err := e.run("scp", "-q", "-F", e.sshCf, local, scopeMemberInstance+":"+remote); err != nil {
 				t.Fatalf("scp to: %v\n%s", err, out)
 			}
-			if out, err := e.run("scp", "-q", "-F", e.sshCf, orgMemberInstance+":"+remote, back); err != nil {
+			if out, err := e.run("scp", "-q", "-F", e.sshCf, scopeMemberInstance+":"+remote, back); err != nil {
 				t.Fatalf("scp from: %v\n%s", err, out)
 			}
 			if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 				t.Fatalf("scp round trip changed the file (%d bytes back)", len(got))
 			}
-			pinned := "api-west-1." + orgMemberRegion + "." + orgMemberAccount
+			pinned := "api-west-1." + scopeMemberRegion + "." + scopeMemberAccount
 			if out, err := e.run("ssh", "-F", e.sshCf, pinned, "hostname"); err != nil || strings.TrimSpace(string(out)) != hostname {
 				t.Fatalf("ssh %s hostname = %q, %v", pinned, out, err)
 			}
@@ -97,13 +177,12 @@ func TestScopeSSHFindsMemberSecondRegion(t *testing.T) {
 // and the disabled region do not stop ls, and are reported with account,
 // region and fix.
 func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
-	e := newOrgEnv(t, sandboxenv.Modes(t)[0])
-	newOrgScopeEnv(t, e)
+	e := newScopeOrgEnv(t, sandboxenv.Modes(t)[0])
 	out, err := e.run("jitssh", "ssh", "--scope", "all", "web-1", "--", "true")
 	if err == nil {
 		t.Fatalf("jitssh ssh web-1 connected:\n%s", out)
 	}
-	for _, w := range []string{"2 instances match Name tag \"web-1\"", "ACCOUNT", "REGION", orgMemberAccount, "123456789012"} {
+	for _, w := range []string{"2 instances match Name tag \"web-1\"", "ACCOUNT", "REGION", scopeMemberAccount, "123456789012"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("ssh web-1's error lacks %q:\n%v", w, err)
 		}
@@ -112,7 +191,7 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("jitssh ls --scope org: %v", err)
 	}
-	for _, w := range []string{"api-west-1", "prod-west-1", "web-west-1", orgMemberAccount + "  dev"} {
+	for _, w := range []string{"api-west-1", "prod-west-1", "web-west-1", scopeMemberAccount + "  dev"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("ls lacks %q:\n%s", w, out)
 		}
