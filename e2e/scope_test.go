@@ -182,6 +182,9 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	if err == nil {
 		t.Fatalf("jitssh ssh web-1 connected:\n%s", out)
 	}
+	if testing.Verbose() {
+		t.Logf("jitssh ssh web-1: %v", err)
+	}
 	for _, w := range []string{"2 instances match Name tag \"web-1\"", "ACCOUNT", "REGION", scopeMemberAccount, "123456789012"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("ssh web-1's error lacks %q:\n%v", w, err)

@@ -98,6 +98,7 @@ type scopeSearch struct {
 
 	mu      sync.Mutex
 	clients map[string]*profileClient // by profile
+	home    map[string]string         // the profiles' own regions (set by expand)
 }
 
 // expand turns a request into locations: each entry's profiles (globs
@@ -153,6 +154,10 @@ func (s *scopeSearch) expand(ctx context.Context, req *scopeRequest) error {
 		for _, p := range scope.Expand(profiles, e.Profiles) {
 			wants = append(wants, want{p: p, regions: e.Regions})
 		}
+	}
+	s.home = map[string]string{}
+	for _, w := range wants {
+		s.home[w.p.Name] = w.p.Region
 	}
 	var all []scope.Profile
 	seen := map[scope.Location]bool{}
@@ -262,7 +267,10 @@ func (s *scopeSearch) client(ctx context.Context, l scope.Location) (*awsapi.Cli
 		s.clients[l.Profile] = pc
 	}
 	s.mu.Unlock()
-	pc.once.Do(func() { pc.c, pc.err = s.g.apiAt(ctx, l.Profile, l.Region) })
+	// Made in the profile's own region when the files name one: its
+	// credentials (a role's AssumeRole, say) come from that region's STS,
+	// which a location in a region the account has not enabled would refuse.
+	pc.once.Do(func() { pc.c, pc.err = s.g.apiAt(ctx, l.Profile, firstOf(s.home[l.Profile], l.Region)) })
 	if pc.err != nil {
 		return nil, pc.err
 	}
