@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Issue 16: jitssh over an organization. Starts the built-in organization
+# plus generated accounts (default 50 accounts × 4 regions × 200 instances)
+# with a latency on every API call, then measures, in the same run:
+#   - `jitssh ls --scope all` (every account and region) [runs times];
+#   - `jitssh ssh ID -- true` to the member account dev's real instance in
+#     its second region (us-west-2): the baseline named by profile and
+#     region (AWS_PROFILE=dev AWS_REGION=us-west-2), pinned as
+#     ID.us-west-2.ACCOUNT, then --scope all with the location cache
+#     removed (cold) and kept (warm). Medians in milliseconds.
+# Usage: bench/scopes.sh [runs]
+# Env: JITSSH_BENCH_API_LATENCY (default 30ms), JITSSH_BENCH_GENERATE (50x4x200).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-5}
+work=$(mktemp -d)
+trap 'kill $sbpid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+go build -o "$work/bin/" ./cmd/jitssh ./cmd/jitssh-sandbox ./cmd/jitssh-host
+IFS=x read -r accts regions count <<<"${JITSSH_BENCH_GENERATE:-50x4x200}"
+"$work/bin/jitssh-sandbox" config --org > "$work/org.toml"
+printf '\n[generate]\naccounts = %s\nregions = %s\ncount = %s\n' "$accts" "$regions" "$count" >> "$work/org.toml"
+"$work/bin/jitssh-sandbox" up --config "$work/org.toml" --host-binary "$work/bin/jitssh-host" \
+	--latency "*=${JITSSH_BENCH_API_LATENCY:-30ms}" --env-file "$work/env" \
+	--state-dir "$work/state" --log "$work/log" > "$work/up.out" 2>&1 &
+sbpid=$!
+for _ in $(seq 600); do [ -s "$work/env" ] && break; sleep 0.2; done
+# shellcheck disable=SC1091
+. "$work/env"
+export HOME="$work/home" PATH="$work/bin:$PATH"
+mkdir -p "$HOME"
+export JITSSH_CONFIG="$work/jitssh.toml"
+cat > "$JITSSH_CONFIG" <<'TOML'
+[[scope]]
+name = "org"
+profiles = ["default", "dev", "prod", "audit", "gen-*"]
+regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
+TOML
+id=i-0d1b2c3d4e5f00002 account=210987654321
+ms() { local s; s=$(date +%s%N); "$@" > /dev/null 2> "$work/err" || { echo "failed: $*" >&2; tail -5 "$work/err" >&2; exit 1; }; echo $(( ($(date +%s%N) - s) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+jitssh ls --scope all > /dev/null 2>&1 || true # role sessions cached, as for a user who signed in
+: > "$work/ls"; : > "$work/b"; : > "$work/p"; : > "$work/c"; : > "$work/w"
+for _ in $(seq "$runs"); do
+	ms jitssh ls --scope all >> "$work/ls"
+done
+rows=$(jitssh ls --scope all 2>/dev/null | tail -n +2 | wc -l)
+for _ in $(seq "$runs"); do
+	AWS_PROFILE=dev AWS_REGION=us-west-2 ms jitssh ssh "$id" -- true >> "$work/b"
+	ms jitssh ssh "$id.us-west-2.$account" -- true >> "$work/p"
+	rm -f "$JITSSH_STATE_DIR/locations"
+	ms jitssh ssh --scope all "$id" -- true >> "$work/c"
+	ms jitssh ssh --scope all "$id" -- true >> "$work/w"
+done
+echo "generate ${accts}x${regions}x${count}, latency ${JITSSH_BENCH_API_LATENCY:-30ms}, $runs runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ls --scope all: $rows rows, median $(median < "$work/ls") ms (runs: $(tr '\n' ' ' < "$work/ls"))"
+b=$(median < "$work/b") p=$(median < "$work/p") c=$(median < "$work/c") w=$(median < "$work/w")
+echo "ssh: baseline (profile+region) $b ms, pinned (.REGION.ACCOUNT) $p ms, --scope all cold $c ms, warm $w ms"
+awk -v b="$b" -v p="$p" -v c="$c" -v w="$w" 'BEGIN {printf "cold/pinned %.2f, warm/pinned %.2f, cold/baseline %.2f, warm/baseline %.2f\n", c/p, w/p, c/b, w/b}'
