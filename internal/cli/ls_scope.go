@@ -97,7 +97,6 @@ type lsStream struct {
 	started  bool
 	widths   []int
 	progress *lsProgress
-	total    int
 }
 
 // lsScopeColumns are the columns of ls over a scope.
