@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
@@ -37,6 +39,8 @@ type scopeFleetLoc struct {
 type scopeFleet struct {
 	calls   atomic.Int64 // API requests served
 	configs string       // AWS config file
+	// delay is added to every answer (nanoseconds).
+	delay atomic.Int64
 	// served counts the requests each (access key/region) world got.
 	served map[string]*atomic.Int64
 }
@@ -76,6 +80,7 @@ func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeF
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
+		time.Sleep(time.Duration(f.delay.Load()))
 		m := credentialScopeRe.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m != nil && handlers[m[1]+"/"+m[2]] != nil {
 			f.served[m[1]+"/"+m[2]].Add(1)
@@ -281,5 +286,55 @@ func TestConfigBlockCoversScopes(t *testing.T) {
 	writeJitsshConfig(t, "")
 	if out, _, _ = runJitssh(t, "config", "print"); strings.Contains(out, "--scope") || strings.Contains(out, "111111111111") {
 		t.Errorf("no scopes, yet:\n%s", out)
+	}
+}
+
+// TestLsScopeProgressOnlyOnATerminal: with stderr a terminal, ls over a
+// scope draws its progress line there and erases it before rows and at
+// the end (nothing of it is left); with stderr not a terminal, none.
+func TestLsScopeProgressOnlyOnATerminal(t *testing.T) {
+	f := threeAccounts(t)
+	writeJitsshConfig(t, threeAccountsScope)
+	f.delay.Store(int64(150 * time.Millisecond)) // past the line's first tick
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		got <- string(b)
+	}()
+	var out strings.Builder
+	code := Main(context.Background(), []string{"ls", "--scope", "org"}, IOStreams{In: strings.NewReader(""), Out: &out, Err: w, IsTerminal: func(int) bool { return true }})
+	w.Close()
+	stderr := <-got
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	progress := strings.Index(stderr, "jitssh: ls: ")
+	if progress < 0 || !strings.Contains(stderr, " locations, ") {
+		t.Fatalf("no progress line on a terminal's stderr: %q", stderr)
+	}
+	// every drawing is followed by an erasure before anything else is written
+	if last := strings.LastIndex(stderr, "jitssh: ls: "); !strings.Contains(stderr[last:], "\r\x1b[K") {
+		t.Errorf("the progress line is left on the terminal: %q", stderr[last:])
+	}
+	_, errOut, _ := runJitssh(t, "ls", "--scope", "org")
+	if strings.Contains(errOut, "jitssh: ls: ") || strings.Contains(errOut, "\x1b[") {
+		t.Errorf("progress on a stderr that is not a terminal: %q", errOut)
+	}
+}
+
+// TestDoctorNamesTheLocation: doctor of an instance found across the
+// scope says where (account, region, profile) and checks it there.
+func TestDoctorNamesTheLocation(t *testing.T) {
+	threeAccounts(t)
+	writeJitsshConfig(t, threeAccountsScope)
+	out, errOut, _ := runJitssh(t, "doctor", "--scope", "org", "i-0a1b2c3d4e5f00005")
+	for _, w := range []string{"account 222222222222, eu-west-1 (profile scope-222222222222)", "i-0a1b2c3d4e5f00005 (b-west) is running"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("doctor lacks %q:\n%s\n%s", w, out, errOut)
+		}
 	}
 }
