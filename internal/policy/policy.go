@@ -429,9 +429,12 @@ func User(o Options) Document {
 	if o.TagKey != "" {
 		place.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
 	}
+	// ec2:DescribeRegions: a scope's regions = ["all"] (--region all)
+	// lists the account's enabled regions (docs/scopes.md).
 	describe := Strings{
 		"ec2:DescribeInstanceConnectEndpoints",
 		"ec2:DescribeInstances",
+		"ec2:DescribeRegions",
 		"ssm:DescribeInstanceInformation",
 		"sts:GetCallerIdentity",
 	}
@@ -442,7 +445,7 @@ func User(o Options) Document {
 			Action:   Strings{"ssm:SendCommand"},
 			Resource: Strings{o.DocumentARN(RunShellScriptDocument)},
 		}}
-		describe = Strings{describe[0], describe[1], describe[2], "ssm:GetCommandInvocation", describe[3]}
+		describe = Strings{describe[0], describe[1], describe[2], describe[3], "ssm:GetCommandInvocation", describe[4]}
 	}
 	statements := []Statement{
 		start,
