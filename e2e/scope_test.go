@@ -202,6 +202,12 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	if strings.Contains(string(out), "audit-1") {
 		t.Errorf("ls lists the denying account's instance:\n%s", out)
 	}
+	// --region all: the account's enabled regions (DescribeRegions), not
+	// the disabled opt-in ap-east-1
+	out, err = e.run("jitssh", "ls", "--profile", "dev", "--region", "all")
+	if err != nil || !strings.Contains(string(out), "api-west-1") || !strings.Contains(string(out), scopeMemberAccount+"  dev      us-east-1") || strings.Contains(string(out), "ap-east-1") {
+		t.Errorf("ls --profile dev --region all: %v\n%s", err, out)
+	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, "jitssh"), "ls", "--scope", "org")
 	cmd.Env, cmd.Stderr = e.vars, &stderr

@@ -338,3 +338,38 @@ func TestDoctorNamesTheLocation(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileGlobs: --profile takes a glob over the AWS config's
+// profiles, searched in --region (each profile's own region without it).
+func TestProfileGlobs(t *testing.T) {
+	threeAccounts(t)
+	writeJitsshConfig(t, "")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--profile", "scope-[12]*"}, "usage"},
+		{[]string{"--profile", "scope-*", "--region", "eu-west-1"}, "a-west 111111111111 eu-west-1,b-west 222222222222 eu-west-1,shared 222222222222 eu-west-1"},
+		{[]string{"--profile", "scope-1*"}, "a-east 111111111111 us-east-1,shared 111111111111 us-east-1"},
+	} {
+		out, errOut, code := runJitssh(t, append([]string{"ls", "--output", "json"}, c.args...)...)
+		if c.want == "usage" {
+			if code == 0 {
+				t.Errorf("ls %v accepted", c.args)
+			}
+			continue
+		}
+		var rows []listed
+		if err := json.Unmarshal([]byte(out), &rows); err != nil || code != 0 {
+			t.Fatalf("ls %v: exit %d, %v:\n%s\n%s", c.args, code, err, out, errOut)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Name+" "+r.Account+" "+r.Region)
+		}
+		sort.Strings(got)
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("ls %v = %v, want %s", c.args, got, c.want)
+		}
+	}
+}
