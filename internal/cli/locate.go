@@ -298,6 +298,9 @@ func locationFix(f scope.Failure) string {
 		return "fix: name the SSO profiles in the scope's profiles"
 	case errors.Is(f.Err, awsapi.ErrNoRegion):
 		return fmt.Sprintf("fix: set region in profile %s, or regions = [...] in the [[scope]] (\"all\": every enabled region)", f.Location.Profile)
+	case errors.As(f.Err, &api) && regionDisabled(api.Code) && api.Action == "ec2:DescribeRegions":
+		// asked in the profile's own region: the credentials, not the region
+		return fmt.Sprintf("fix: AWS refused the credentials of profile %s: check them with `jitssh doctor --profile %s` (a role session cached for another account or sandbox is refused too)", firstOf(f.Location.Profile, "default"), firstOf(f.Location.Profile, "default"))
 	case errors.As(f.Err, &api) && regionDisabled(api.Code):
 		return fmt.Sprintf("fix: %s is not enabled for this account: enable it (AWS console, Account, AWS Regions) or take it out of the scope's regions (regions = [\"all\"] searches only enabled regions)", f.Location.Region)
 	case errors.As(f.Err, &api) && (api.Code == "AccessDenied" || api.Code == "UnauthorizedOperation" || api.Code == "AccessDeniedException"):

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
@@ -370,6 +371,26 @@ func TestProfileGlobs(t *testing.T) {
 		sort.Strings(got)
 		if strings.Join(got, ",") != c.want {
 			t.Errorf("ls %v = %v, want %s", c.args, got, c.want)
+		}
+	}
+}
+
+// TestLocationFixes: each kind of location failure gets its own fix.
+func TestLocationFixes(t *testing.T) {
+	at := scope.Location{Profile: "p", Account: "111111111111", Region: "ap-east-1"}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{&awsapi.APIError{Action: "ec2:DescribeInstances", Code: "AuthFailure"}, "ap-east-1 is not enabled for this account"},
+		{&awsapi.APIError{Action: "ssm:DescribeInstanceInformation", Code: "UnrecognizedClientException"}, "ap-east-1 is not enabled"},
+		{&awsapi.APIError{Action: "ec2:DescribeRegions", Code: "AuthFailure"}, "AWS refused the credentials of profile p"},
+		{&awsapi.APIError{Action: "ec2:DescribeInstances", Code: "UnauthorizedOperation"}, "profile p may not call ec2:DescribeInstances"},
+		{awsapi.ErrNoRegion, "set region in profile p"},
+		{errSSOScope, "name the SSO profiles"},
+	} {
+		if got := locationFix(scope.Failure{Location: at, Err: c.err}); !strings.Contains(got, c.want) {
+			t.Errorf("fix for %v = %q, want %q", c.err, got, c.want)
 		}
 	}
 }
