@@ -284,6 +284,8 @@ func TestLoadNames(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(BuiltinText))
+	f.Add([]byte("[[identities]]\ntags = {}\n[generate]\ncount = 2\naccounts = 2\nregions = 2\n"))
+	f.Add([]byte("[[identities]]\n[organization]\nregions=[\"us-west-2\"]\n[[organization.accounts]]\naccount=\"210987654321\"\n[[organization.accounts.organization.regional]]\nregion=\"us-west-2\"\n[[organization.accounts.organization.regional.instances]]\nid=\"i-0123456789abcdef0\"\nprivate_ip=\"10.0.0.1\"\n"))
 	f.Add([]byte("[[identities]]\ntags = {}\n[generate]\ncount = 2\n"))
 	f.Add([]byte("[policies.x]\ndocument = '{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*\",\"Resource\":\"*\"}]}'\n[[identities]]\npolicies=[\"x\"]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -294,6 +296,10 @@ func FuzzParse(f *testing.F) {
 		if file.Generate != nil && file.Generate.Count > 1000 {
 			file.Generate.Count = 1000 // keep iterations fast
 		}
+		if file.Generate != nil && file.Generate.org() {
+			file.Generate.Count = min(file.Generate.Count, 3)
+			file.Generate.Accounts = min(file.Generate.Accounts, 4)
+		}
 		a, err := file.Resolve("fuzzer")
 		if err != nil {
 			return
@@ -303,11 +309,28 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted a configuration without a default identity")
 		}
 		seen := map[string]bool{}
-		for _, in := range a.Instances {
-			if seen[in.ID] {
-				t.Fatalf("duplicate instance %s accepted", in.ID)
+		fleets := []*Account{a}
+		if a.Org != nil {
+			fleets = append(fleets, a.Org.Regional...)
+			accounts := map[string]bool{a.Account: true}
+			for _, m := range a.Org.Members {
+				if accounts[m.Account.Account] {
+					t.Fatalf("duplicate account %s accepted", m.Account.Account)
+				}
+				accounts[m.Account.Account] = true
+				fleets = append(append(fleets, m.Account), m.Regional...)
 			}
-			seen[in.ID] = true
+		}
+		for _, fl := range fleets {
+			for _, in := range fl.Instances {
+				if seen[in.ID] {
+					t.Fatalf("duplicate instance %s accepted", in.ID)
+				}
+				seen[in.ID] = true
+				if !in.Managed && !strings.HasPrefix(in.AZ, fl.Region) {
+					t.Fatalf("instance %s in %s has AZ %s", in.ID, fl.Region, in.AZ)
+				}
+			}
 		}
 	})
 }

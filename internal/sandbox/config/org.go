@@ -121,6 +121,9 @@ func (f *File) checkOrg() error {
 			return err
 		}
 	}
+	if err := f.checkOrgInstanceIDs(); err != nil {
+		return err
+	}
 	for p := range profiles {
 		if names[p] {
 			return fmt.Errorf("organization: %q is both an account's name and an identity's: both name AWS profiles", p)
@@ -379,4 +382,56 @@ func assignGenerated(a *Account, generated []*Member) {
 		}
 		u.Assignments = append(u.Assignments, add...)
 	}
+}
+
+// checkOrgInstanceIDs refuses an instance id used in two places of the
+// organization: ids are unique across accounts and regions, as AWS's.
+func (f *File) checkOrgInstanceIDs() error {
+	seen := map[string]string{}
+	add := func(fl *File, where string) error {
+		for _, in := range fl.Instances {
+			if other, dup := seen[in.ID]; dup {
+				return fmt.Errorf("instance %s is both in %s and in %s: instance ids are unique across the organization", in.ID, other, where)
+			}
+			seen[in.ID] = where
+		}
+		for _, in := range fl.ManagedInstances {
+			if other, dup := seen[in.ID]; dup {
+				return fmt.Errorf("instance %s is both in %s and in %s: instance ids are unique across the organization", in.ID, other, where)
+			}
+			seen[in.ID] = where
+		}
+		return nil
+	}
+	all := []struct {
+		fl    *File
+		where string
+	}{{f, "account " + f.Account}}
+	for i := range f.Organization.Regional {
+		r := &f.Organization.Regional[i]
+		all = append(all, struct {
+			fl    *File
+			where string
+		}{r, "account " + f.Account + " in " + r.Region})
+	}
+	for i := range f.Organization.Accounts {
+		m := &f.Organization.Accounts[i]
+		all = append(all, struct {
+			fl    *File
+			where string
+		}{m, "account " + m.Account})
+		for j := range m.Organization.Regional {
+			r := &m.Organization.Regional[j]
+			all = append(all, struct {
+				fl    *File
+				where string
+			}{r, "account " + m.Account + " in " + r.Region})
+		}
+	}
+	for _, x := range all {
+		if err := add(x.fl, x.where); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,13 +1,195 @@
 package config
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
-func TestBuiltinOrgResolves(t *testing.T) {
+// TestBuiltinOrg: the built-in organization resolves to the management
+// account and three members in two regions, with the access role, the
+// regional fleets, the real instance of dev in us-west-2 and the Identity
+// Center assignments in the members.
+func TestBuiltinOrg(t *testing.T) {
 	a, err := BuiltinOrg().Resolve("developer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Org == nil || len(a.Org.Members) != 3 {
-		t.Fatalf("org = %+v", a.Org)
+	o := a.Org
+	if o == nil || o.Name != "management" || !slices.Equal(o.Regions, []string{"us-east-1", "us-west-2"}) || !slices.Equal(o.Disabled, []string{"ap-east-1"}) {
+		t.Fatalf("org %+v", o)
 	}
+	var names []string
+	for _, m := range o.Members {
+		names = append(names, m.Name+"="+m.Account.Account)
+		if len(m.Roles) != 1 || m.Roles[0].Name != DefaultAccessRole || m.Roles[0].Tags["userName"] != "developer" {
+			t.Errorf("%s: roles %+v, want only the access role tagged userName=developer", m.Name, m.Roles)
+		}
+	}
+	if want := []string{"dev=210987654321", "prod=345678901234", "audit=456789012345"}; !slices.Equal(names, want) {
+		t.Errorf("members %v, want %v", names, want)
+	}
+	dev := o.Members[0]
+	if len(dev.Regional) != 1 || dev.Regional[0].Region != "us-west-2" || len(dev.Regional[0].Instances) != 1 ||
+		dev.Regional[0].Instances[0].Virtual || dev.Regional[0].Instances[0].AZ != "us-west-2a" {
+		t.Errorf("dev's us-west-2 fleet %+v", dev.Regional)
+	}
+	if len(a.Identities[0].Policies) != 2 {
+		t.Errorf("default identity: %d policies, want jitssh-user and the organization's reach", len(a.Identities[0].Policies))
+	}
+	var assigned []string
+	for _, as := range a.SSOUsers[0].Assignments {
+		assigned = append(assigned, as.Account)
+	}
+	if !slices.Contains(assigned, "210987654321") || !slices.Contains(assigned, "345678901234") {
+		t.Errorf("SSO assignments in %v, want dev and prod too", assigned)
+	}
+	// Without [organization], nothing of it.
+	b, err := Builtin().Resolve("developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Org != nil || len(b.Identities[0].Policies) != 1 {
+		t.Errorf("the built-in account has an organization or extra policies: %+v", b.Org)
+	}
+}
+
+// TestOrgConfigErrors: a bad organization is refused with the key named.
+func TestOrgConfigErrors(t *testing.T) {
+	base := BuiltinText + "\n[organization]\nregions = [\"us-east-1\", \"us-west-2\"]\n"
+	member := "\n[[organization.accounts]]\naccount = \"210987654321\"\nname = \"dev\"\n"
+	for _, tc := range []struct{ conf, want string }{
+		{strings.Replace(BuiltinText, "region = \"us-east-1\"", "region = \"us-east-1\"\nname = \"x\"", 1), "name: an account's name is for an organization"},
+		{base + "disabled_regions = [\"us-west-2\"]\n", "us-west-2 is listed twice"},
+		{base + "disabled_regions = [\"Mars\"]\n", `region "Mars"`},
+		{base + "access_role = \"bad role\"\n", "organization.access_role"},
+		{base + "[[organization.regional]]\nregion = \"eu-west-1\"\n", "want one of the account's enabled regions"},
+		{base + "[[organization.regional]]\nregion = \"us-east-1\"\n", "other than its home"},
+		{base + "[[organization.regional]]\nregion = \"us-west-2\"\n[[organization.regional]]\nregion = \"us-west-2\"\n", "merge them"},
+		{base + "[[organization.regional]]\nregion = \"us-west-2\"\naccount = \"210987654321\"\n", "a regional block has only"},
+		{base + "[[organization.regional]]\nregion = \"us-west-2\"\n[[organization.regional.instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.9.0.1\"\naz = \"us-east-1a\"\n", "want an availability zone of us-west-2"},
+		{base + "[[organization.accounts]]\nname = \"dev\"\n", "account (12 digits) is required"},
+		{base + member + member, "is already in the organization"},
+		{base + member + "[[organization.accounts]]\naccount = \"345678901234\"\nname = \"dev\"\n", `name "dev" is already another account's`},
+		{base + "[[organization.accounts]]\naccount = \"123456789012\"\n", "account 123456789012 is already in the organization"},
+		{base + "[[organization.accounts]]\naccount = \"210987654321\"\nname = \"alice\"\n", `"alice" is both an account's name and an identity's`},
+		{base + member + "[organization.accounts.latency]\n\"*\" = \"1ms\"\n", "are the organization's"},
+		{base + member + "[[organization.accounts.roles]]\nname = \"OrganizationAccountAccessRole\"\ntrust = \"FullAWSAccess\"\n", "the organization's access role"},
+		{base + member + "[[organization.accounts.identities]]\nname = \"x\"\nrole = \"R\"\naccess_key_id = \"AKIAJITSSHSANDBOX001\"\n", "access key AKIAJITSSHSANDBOX001 is both"},
+		{base + member + "[[organization.accounts.instances]]\nid = \"i-0a1b2c3d4e5f00001\"\nprivate_ip = \"10.9.0.1\"\n", "instance i-0a1b2c3d4e5f00001 is both"},
+		{base + member + "[organization.accounts.organization]\naccess_role = \"X\"\n", "no accounts or access_role of its own"},
+		{base + "[[organization.accounts]]\naccount = \"210987654321\"\nname = \"default\"\n", `name "default"`},
+	} {
+		_, err := Parse([]byte(tc.conf), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error with %q, got %v\nconfiguration tail:\n%s", tc.want, err, tc.conf[max(0, len(tc.conf)-300):])
+		}
+	}
+	// An SSO assignment may name a member, and no other account.
+	ok := base + member
+	if _, err := Parse([]byte(strings.Replace(ok, `assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" }]`,
+		`assignments = [{ account = "210987654321", permission_set = "JitsshUser" }]`, 1)), ""); err != nil {
+		t.Errorf("assignment in a member: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(ok, `assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" }]`,
+		`assignments = [{ account = "999999999999", permission_set = "JitsshUser" }]`, 1)), ""); err == nil || !strings.Contains(err.Error(), "nor one of its organization's members") {
+		t.Errorf("assignment outside the organization: %v", err)
+	}
+}
+
+// TestGeneratedOrg: 3 accounts × 2 regions × 4 instances: every account in
+// both regions, ids unique, names carrying account and region, the opt-in
+// region disabled, the SSO users assigned in the generated members.
+func TestGeneratedOrg(t *testing.T) {
+	f := Builtin()
+	if err := f.SetGenerate(GenerateSpec{Accounts: 3, Regions: 2, Count: 4, NamePrefix: "node"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Resolve("developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := a.Org
+	if o == nil || len(o.Members) != 2 || !slices.Equal(o.Regions, []string{"us-east-1", "us-west-2"}) || !slices.Equal(o.Disabled, []string{"ap-east-1"}) {
+		t.Fatalf("org %+v", o)
+	}
+	ids := map[string]bool{}
+	count := func(list ...[]*Account) {
+		for _, l := range list {
+			for _, x := range l {
+				for _, in := range x.Instances {
+					if !in.Virtual {
+						continue
+					}
+					if ids[in.ID] {
+						t.Errorf("duplicate generated id %s", in.ID)
+					}
+					ids[in.ID] = true
+					if !strings.Contains(in.Name(), "-"+x.Region+"-") || !strings.HasPrefix(in.AZ, x.Region) {
+						t.Errorf("%s: name %s, AZ %s in %s", in.ID, in.Name(), in.AZ, x.Region)
+					}
+				}
+			}
+		}
+	}
+	count([]*Account{a}, o.Regional)
+	for _, m := range o.Members {
+		count([]*Account{m.Account}, m.Regional)
+		if m.Account.Account != "100000000001" && m.Account.Account != "100000000002" {
+			t.Errorf("generated member id %s", m.Account.Account)
+		}
+	}
+	if len(ids) != 3*2*4 {
+		t.Errorf("%d generated instances, want 24", len(ids))
+	}
+	n := 0
+	for _, as := range a.SSOUsers[0].Assignments {
+		if as.Account == "100000000002" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("first SSO user has %d permission sets in gen-002, want 2 (as in the management account)", n)
+	}
+}
+
+func TestParseGenerate(t *testing.T) {
+	for in, want := range map[string]GenerateSpec{
+		"10000":    {Count: 10000, NamePrefix: "node"},
+		"0":        {NamePrefix: "node"},
+		"50x4x200": {Accounts: 50, Regions: 4, Count: 200, NamePrefix: "node"},
+		"1x1x5":    {Accounts: 1, Regions: 1, Count: 5, NamePrefix: "node"},
+	} {
+		got, err := ParseGenerate(in)
+		if err != nil || got != want {
+			t.Errorf("ParseGenerate(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "50x4", "50x4x200x1", "-1", "0x4x200", "50x0x1", "1x9x1", "501x1x1", "100001", "500x8x200", "1e3", "50X4X200", " 5", "5x5x+5"} {
+		if g, err := ParseGenerate(in); err == nil {
+			t.Errorf("ParseGenerate(%q) = %+v, want an error", in, g)
+		}
+	}
+}
+
+func FuzzParseGenerate(f *testing.F) {
+	for _, s := range []string{"10000", "50x4x200", "1x1x1", "x", "0x0x0", "999999x1x1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		g, err := ParseGenerate(s)
+		if err != nil {
+			return
+		}
+		if g.Count < 0 || g.Accounts < 0 || g.Regions < 0 || max(g.Accounts, 1)*max(g.Regions, 1)*g.Count > MaxGeneratedOrg {
+			t.Fatalf("ParseGenerate(%q) accepted %+v", s, g)
+		}
+		// What it accepts, [generate] accepts.
+		file := Builtin()
+		g.Count = min(g.Count, 3)
+		g.Accounts = min(g.Accounts, 3)
+		if err := file.SetGenerate(g); err != nil {
+			t.Fatalf("ParseGenerate(%q) = %+v, which [generate] refuses: %v", s, g, err)
+		}
+	})
 }
