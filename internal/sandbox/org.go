@@ -82,14 +82,14 @@ func (sb *Sandbox) writeOrgProfiles(cfg *strings.Builder) {
 	}
 }
 
-// orgAccountNames are the member accounts' names by id, for the Identity
+// orgAccountNames are the accounts' names by id, for the Identity
 // Center's ListAccounts (nil without an organization).
 func (sb *Sandbox) orgAccountNames() map[string]string {
 	if sb.orgAccessRole == "" {
 		return nil
 	}
 	out := map[string]string{}
-	for _, a := range sb.Org.Accounts()[1:] {
+	for _, a := range sb.Org.Accounts() {
 		out[a.ID] = a.Name
 	}
 	return out
