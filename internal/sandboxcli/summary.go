@@ -115,9 +115,14 @@ func printSummary(w io.Writer, sb *sandbox.Sandbox, acct *config.Account, si sum
 		}
 		fmt.Fprintf(w, "  %-*s  %s  ssh: %-*s  %s\n", idWidth, in.ID, textwidth.Pad(in.Name, nameWidth), sshWidth, in.SSHServer, where)
 	}
-	if n := len(sb.World.Instances()) - len(sb.Instances); n > 0 {
+	total := 0
+	for _, wld := range sb.Org.Worlds() {
+		total += len(wld.Instances())
+	}
+	if n := total - len(sb.Instances); n > 0 {
 		fmt.Fprintf(w, "  and %d API-only instances\n", n)
 	}
+	printOrg(w, sb)
 	names := make([]string, 0, len(acct.Identities))
 	for _, id := range acct.Identities {
 		names = append(names, id.Name)
@@ -194,4 +199,38 @@ func summaryWidths(ins []sandbox.InstanceInfo) (id, name, ssh int) {
 		ssh = max(ssh, len(in.SSHServer))
 	}
 	return id, name, ssh
+}
+
+// printOrg describes the organization, when there is one: its accounts
+// with their regions and AWS profiles, and its disabled regions.
+func printOrg(w io.Writer, sb *sandbox.Sandbox) {
+	accounts := sb.Org.Accounts()
+	if len(accounts) == 1 && len(accounts[0].Regions) == 1 {
+		return
+	}
+	const listed = 6
+	var parts []string
+	for i, a := range accounts {
+		if i == listed {
+			parts = append(parts, fmt.Sprintf("… %d more", len(accounts)-listed))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", a.Name, a.ID))
+	}
+	fmt.Fprintf(w, "  organization: %d accounts (%s); regions %s", len(accounts), strings.Join(parts, ", "), strings.Join(accounts[0].RegionNames(), ", "))
+	if len(accounts[0].Disabled) > 0 {
+		fmt.Fprintf(w, "; not enabled: %s", strings.Join(accounts[0].Disabled, ", "))
+	}
+	fmt.Fprintln(w)
+	if len(accounts) > 1 {
+		var names []string
+		for i, a := range accounts[1:] {
+			if i == listed {
+				names = append(names, "…")
+				break
+			}
+			names = append(names, a.Name)
+		}
+		fmt.Fprintf(w, "  member profiles (the default identity assumes each OrganizationAccountAccessRole): %s\n", strings.Join(names, ", "))
+	}
 }
