@@ -27,18 +27,23 @@ import (
 // as the single-account sandbox does.
 func NewRouter(org *world.Org, opts Options) http.Handler {
 	rt := &router{org: org, byWorld: map[*world.World]*handler{}}
+	mgmt, _ := org.Account(org.Management)
 	for _, a := range org.Accounts() {
 		for _, w := range a.Regions {
 			o := opts
-			if a.ID != org.Management || w != a.Home {
-				o.KMS = nil // the configuration's keys are the management account's, in its home region
+			if w != mgmt.Home {
+				// Regional services' state is the world's own: options
+				// holding one are the management account's home world's;
+				// newHandler makes the others theirs (Logs), or they have
+				// none (KMS: the configuration's keys are the management
+				// account's, in its home region).
+				o.Logs, o.KMS = nil, nil
 			}
 			h := newHandler(w, o)
 			h.org, h.acct = org, a
 			rt.byWorld[w] = h
 		}
 	}
-	mgmt, _ := org.Account(org.Management)
 	rt.def = rt.byWorld[mgmt.Home]
 	return rt
 }
