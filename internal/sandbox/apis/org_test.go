@@ -15,12 +15,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -89,7 +91,9 @@ func newOrgEnv(t *testing.T) *orgEnv {
 	}
 	t.Cleanup(func() { tl.Close() })
 	e := &env{t: t, world: mgmtEast, logs: &syncBuffer{}}
-	e.srv = httptest.NewServer(NewRouter(org, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Trail: tl}))
+	// As sandbox.Start: one Logs store given, the management account's
+	// home region's.
+	e.srv = httptest.NewServer(NewRouter(org, Options{Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Trail: tl, Logs: cwlogs.New(testRegion, testAccount, mgmtEast.Now)}))
 	t.Cleanup(e.srv.Close)
 	return &orgEnv{env: e, org: org, trail: path}
 }
@@ -301,5 +305,30 @@ func TestAWSCLIOrg(t *testing.T) {
 	_, stderr, code = awsCLI(t, e.env, alice, alice.SecretAccessKey, "ec2", "describe-instances", "--region", orgOptIn)
 	if code == 0 || !strings.Contains(stderr, "AuthFailure") {
 		t.Errorf("describe-instances in a disabled region: exit %d, stderr %s; want AuthFailure", code, stderr)
+	}
+}
+
+// TestOrgLogsPerWorld: CloudWatch Logs is regional: a log group created in
+// one (account, region) world is not in the account's other region nor in
+// another account.
+func TestOrgLogsPerWorld(t *testing.T) {
+	t.Parallel()
+	e := newOrgEnv(t)
+	ctx := context.Background()
+	if _, err := cloudwatchlogs.NewFromConfig(e.in(orgWest, credsOf(alice))).CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/west")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id     world.Identity
+		region string
+		want   int
+	}{{alice, orgWest, 1}, {alice, testRegion, 0}, {memberUser, orgWest, 0}} {
+		out, err := cloudwatchlogs.NewFromConfig(e.in(tc.region, credsOf(tc.id))).DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.LogGroups) != tc.want {
+			t.Errorf("%s in %s: %d log groups, want %d", tc.id.ARN, tc.region, len(out.LogGroups), tc.want)
+		}
 	}
 }
