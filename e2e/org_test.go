@@ -100,6 +100,14 @@ func orgMemberSecondRegion(t *testing.T, e *env) {
 		t.Fatalf("scp round trip changed the file (%d bytes back)", len(got))
 	}
 	checkOrgTrail(t, e.sb.CloudTrail)
+	// Through the member's EC2 Instance Connect Endpoint in that region.
+	out, err = e.run("jitssh", "ssh", "--transport", "eice", orgMemberInstance, "--", "hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != in.Hostname {
+		t.Fatalf("hostname over eice = %q, want %q", got, in.Hostname)
+	}
 	// The member's us-east-1 does not have it.
 	e.vars = append(e.vars, "AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1")
 	if out, err := e.run("jitssh", "ssh", orgMemberInstance, "--", "true"); err == nil {

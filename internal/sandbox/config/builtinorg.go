@@ -11,7 +11,8 @@ import "strings"
 //
 //   - dev (210987654321): web-1 in us-east-1, API-only (the name is also
 //     the management account's web-1: ambiguous across accounts), and
-//     api-west-1 in us-west-2, a real instance (sshd, SSM agent online);
+//     api-west-1 in us-west-2, a real instance (sshd, SSM agent online)
+//     in a VPC with an EC2 Instance Connect Endpoint;
 //   - prod (345678901234): API-only instances in both regions;
 //   - audit (456789012345): its SCP denies ec2:DescribeInstances, so
 //     listing it fails with AccessDenied while the others answer.
@@ -58,12 +59,23 @@ virtual = true
 [[organization.accounts.organization.regional]]
 region = "us-west-2"
 
+[[organization.accounts.organization.regional.vpcs]]
+id = "vpc-0d1b2c3d4e5f60002"
+cidr = "10.21.0.0/16"
+
+[[organization.accounts.organization.regional.subnets]]
+id = "subnet-0d1b2c3d4e5f60002"
+vpc_id = "vpc-0d1b2c3d4e5f60002"
+cidr = "10.21.1.0/24"
+
+[[organization.accounts.organization.regional.endpoints]]
+id = "eice-0d1b2c3d4e5f60002"
+subnet_id = "subnet-0d1b2c3d4e5f60002"
+
 [[organization.accounts.organization.regional.instances]]
 id = "i-0d1b2c3d4e5f00002"
 name = "api-west-1"
 private_ip = "10.21.1.11"
-vpc_id = "vpc-0d1b2c3d4e5f60002"
-subnet_id = "subnet-0d1b2c3d4e5f60002"
 
 [[organization.accounts]]
 account = "345678901234"
