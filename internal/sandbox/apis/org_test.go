@@ -23,6 +23,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/sandbox/cwlogs"
+	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/trail"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
@@ -329,6 +330,34 @@ func TestOrgLogsPerWorld(t *testing.T) {
 		}
 		if len(out.LogGroups) != tc.want {
 			t.Errorf("%s in %s: %d log groups, want %d", tc.id.ARN, tc.region, len(out.LogGroups), tc.want)
+		}
+	}
+}
+
+// TestOrgThrottlePerWorld: a rate rule throttles per account and region,
+// as AWS's request buckets: a second call in one world is throttled, the
+// first in another world of the same account is not.
+func TestOrgThrottlePerWorld(t *testing.T) {
+	t.Parallel()
+	e := newOrgEnv(t)
+	ctx := context.Background()
+	rt := e.srv.Config.Handler.(*router)
+	var tb knobs.Table
+	if err := tb.SetThrottle(map[string]string{"ec2:DescribeInstances": "1/s"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range rt.byWorld {
+		h.opts.Knobs = &tb
+	}
+	east := ec2.NewFromConfig(e.in(testRegion, credsOf(alice)))
+	if _, err := east.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := east.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	wantAPIError(t, err, "RequestLimitExceeded", "Request limit exceeded")
+	for _, c := range []aws.Config{e.in(orgWest, credsOf(alice)), e.in(testRegion, credsOf(memberUser))} {
+		if _, err := ec2.NewFromConfig(c).DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+			t.Errorf("first call in another world: %v", err)
 		}
 	}
 }

@@ -28,7 +28,9 @@ func (h *handler) applyKnobs(c *call) error {
 	if c.proto == awsproto.JSON11 {
 		op = targetOp(c.r.Header.Get("X-Amz-Target"))
 	}
-	delay, throttled := h.opts.Knobs.Decide(c.service, op)
+	// AWS's request buckets are per account and region: one world's.
+	scope := h.world.Account + "/" + h.world.Region
+	delay, throttled := h.opts.Knobs.DecideIn(scope, c.service, op)
 	if delay > 0 {
 		t := time.NewTimer(delay)
 		select {
@@ -39,7 +41,7 @@ func (h *handler) applyKnobs(c *call) error {
 		}
 	}
 	if !throttled {
-		if h.opts.Knobs.Failed(c.service, op) {
+		if h.opts.Knobs.FailedIn(scope, c.service, op) {
 			return internalError(c)
 		}
 		return nil

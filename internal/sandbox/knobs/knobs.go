@@ -16,6 +16,10 @@
 // and make the calls they pick fail as a service failing inside does
 // (HTTP 500, the service's internal-error code), which the SDKs retry as
 // transient.
+//
+// Rate rules count per scope (DecideIn, FailedIn): the sandbox's API
+// handler passes the (account, region) of the call, as AWS's buckets are
+// per account and region; the other forms are shared by every scope.
 package knobs
 
 import (
@@ -236,10 +240,18 @@ func sortedKeys(m map[string]string) []string {
 // bucket is a throttle rule's state.
 type bucket struct {
 	rule   Throttle
-	tokens float64   // rate rules
+	tokens float64   // rate rules, scope ""
 	last   time.Time // last refill
 	left   int       // count rules: calls still to throttle
 	until  time.Time // period rules: the end of the period
+	// scoped are rate rules' buckets of other scopes (DecideIn).
+	scoped map[string]*rate
+}
+
+// rate is a rate rule's bucket in one scope.
+type rate struct {
+	tokens float64
+	last   time.Time
 }
 
 // Table holds the latency and throttle rules in force. The zero value has
@@ -368,28 +380,37 @@ func lookup[V any](m map[string]V, service, op string) (V, bool) {
 // Decide returns how long to delay a call to service:op and whether to
 // throttle it. Each call counts against its throttle rule.
 func (t *Table) Decide(service, op string) (delay time.Duration, throttled bool) {
+	return t.DecideIn("", service, op)
+}
+
+// DecideIn is Decide for a call in scope (e.g. "ACCOUNT/REGION"): rate
+// rules keep a bucket per scope.
+func (t *Table) DecideIn(scope, service, op string) (delay time.Duration, throttled bool) {
 	if t == nil {
 		return 0, false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delay, _ = lookup(t.latency, service, op)
-	return delay, t.take(t.throttle, service, op)
+	return delay, t.take(t.throttle, scope, service, op)
 }
 
 // Failed reports whether a call to service:op is to fail (a fail rule
 // picks it). Each call counts against its fail rule.
-func (t *Table) Failed(service, op string) bool {
+func (t *Table) Failed(service, op string) bool { return t.FailedIn("", service, op) }
+
+// FailedIn is Failed for a call in scope (see DecideIn).
+func (t *Table) FailedIn(scope, service, op string) bool {
 	if t == nil {
 		return false
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.take(t.fail, service, op)
+	return t.take(t.fail, scope, service, op)
 }
 
 // take applies the rule of m for service:op to one call (t.mu held).
-func (t *Table) take(m map[string]*bucket, service, op string) bool {
+func (t *Table) take(m map[string]*bucket, scope, service, op string) bool {
 	b, ok := lookup(m, service, op)
 	if !ok {
 		return false
@@ -403,15 +424,29 @@ func (t *Table) take(m map[string]*bucket, service, op string) bool {
 	case r.For > 0:
 		return t.now().Before(b.until)
 	case r.PerSecond > 0:
+		st := &rate{tokens: b.tokens, last: b.last}
+		if scope != "" {
+			if b.scoped == nil {
+				b.scoped = map[string]*rate{}
+			}
+			if st = b.scoped[scope]; st == nil {
+				st = &rate{tokens: r.Burst}
+				b.scoped[scope] = st
+			}
+		}
 		now := t.now()
-		if !b.last.IsZero() {
-			b.tokens = math.Min(r.Burst, b.tokens+now.Sub(b.last).Seconds()*r.PerSecond)
+		if !st.last.IsZero() {
+			st.tokens = math.Min(r.Burst, st.tokens+now.Sub(st.last).Seconds()*r.PerSecond)
 		}
-		b.last = now
-		if b.tokens < 1 {
-			return true
+		st.last = now
+		throttled := st.tokens < 1
+		if !throttled {
+			st.tokens--
 		}
-		b.tokens--
+		if scope == "" {
+			b.tokens, b.last = st.tokens, st.last
+		}
+		return throttled
 	default:
 		return r.Probability > 0 && rand.Float64() < r.Probability
 	}

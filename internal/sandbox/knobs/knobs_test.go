@@ -206,3 +206,31 @@ func TestThrottlePeriod(t *testing.T) {
 		t.Errorf("Fail() shows %q", got)
 	}
 }
+
+// TestRateRulesPerScope: a rate rule keeps a bucket per scope (account
+// and region, as AWS's), so one scope's calls do not throttle another's;
+// count rules stay shared.
+func TestRateRulesPerScope(t *testing.T) {
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tb := &Table{Now: func() time.Time { return now }}
+	if err := tb.SetThrottle(map[string]string{"ec2:DescribeInstances": "1/s", "ssm:*": "next:1"}); err != nil {
+		t.Fatal(err)
+	}
+	decide := func(scope, service, op string) bool {
+		_, th := tb.DecideIn(scope, service, op)
+		return th
+	}
+	if decide("A/us-east-1", "ec2", "DescribeInstances") || !decide("A/us-east-1", "ec2", "DescribeInstances") {
+		t.Fatal("1/s: want the first call through and the second throttled in one scope")
+	}
+	if decide("A/us-west-2", "ec2", "DescribeInstances") || decide("B/us-east-1", "ec2", "DescribeInstances") || decide("", "ec2", "DescribeInstances") {
+		t.Fatal("1/s: another scope's first call was throttled")
+	}
+	now = now.Add(time.Second)
+	if decide("A/us-east-1", "ec2", "DescribeInstances") {
+		t.Fatal("1/s: the bucket did not refill after a second")
+	}
+	if !decide("A/us-east-1", "ssm", "StartSession") || decide("B/us-east-1", "ssm", "StartSession") {
+		t.Fatal("next:1: want one call throttled in all scopes together")
+	}
+}
