@@ -190,7 +190,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // trailEvent returns the CloudTrail record of c.
 func (h *handler) trailEvent(c *call, start time.Time, resp any, ae *awsproto.Error) trail.Event {
-	e := trail.New(start, c.service, c.op, h.world.Region, h.world.Account)
+	region := h.world.Region
+	if r, ok := c.r.Context().Value(disabledRegionKey{}).(string); ok {
+		region = r // the region the call was signed for, which refused it
+	}
+	e := trail.New(start, c.service, c.op, region, h.world.Account)
 	e.UserIdentity = trail.Identity(c.id.ARN, c.id.UserID, h.world.Account, c.akid)
 	if c.id.Temporary() {
 		e.UserIdentity = e.UserIdentity.WithSession(c.id.TokenIssueTime, !c.id.MFAAuthTime.IsZero())

@@ -178,6 +178,13 @@ func TestOrgDisabledRegion(t *testing.T) {
 	wantAPIError(t, err, "InvalidClientTokenId", "The security token included in the request is invalid")
 	_, err = ssm.NewFromConfig(cfg).DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{})
 	wantAPIError(t, err, "UnrecognizedClientException", "The security token included in the request is invalid")
+	b, err := os.ReadFile(e.trail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), `"awsRegion":"`+orgOptIn+`"`); n != 3 {
+		t.Errorf("CloudTrail: %d records in %s, want the 3 refused calls\n%s", n, orgOptIn, b)
+	}
 }
 
 // TestDescribeRegions: the enabled regions, and with AllRegions the opt-in
