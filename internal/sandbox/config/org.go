@@ -224,7 +224,7 @@ func (f *File) checkRegional(where, account string, regions []string, regional [
 			return fmt.Errorf("%s: region %s has another regional block; merge them", w, r.Region)
 		}
 		seen[r.Region] = true
-		if r.Account != "" || r.Name != "" || r.SCPs != nil || len(r.Identities) > 0 || len(r.Roles) > 0 || r.Organization != nil || r.Generate != nil ||
+		if (r.Account != "" && r.Account != account) || r.Name != "" || r.SCPs != nil || len(r.Identities) > 0 || len(r.Roles) > 0 || r.Organization != nil || r.Generate != nil ||
 			r.Latency != nil || r.Throttle != nil || r.Fail != nil || r.SSO != (SSOSpec{}) || len(r.SSOUsers) > 0 || len(r.PermissionSets) > 0 ||
 			len(r.Policies) > 0 || r.SessionPreferences != (SessionPrefsSpec{}) {
 			return fmt.Errorf("%s: a regional block has only region, vpcs, subnets, endpoints, instances and managed_instances", w)

@@ -193,3 +193,27 @@ func FuzzParseGenerate(f *testing.F) {
 		}
 	})
 }
+
+// TestOrgCheckedTwice: a file is checked again when --generate is added
+// (SetGenerate): the built-in organization with a generated one passes,
+// keeps its members and regional fleets, and adds the generated members.
+func TestOrgCheckedTwice(t *testing.T) {
+	f := BuiltinOrg()
+	if err := f.SetGenerate(GenerateSpec{Accounts: 6, Regions: 3, Count: 2, NamePrefix: "node"}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Resolve("developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range a.Org.Members {
+		names = append(names, m.Name)
+	}
+	if want := []string{"dev", "prod", "audit", "gen-004", "gen-005"}; !slices.Equal(names, want) {
+		t.Errorf("members %v, want %v", names, want)
+	}
+	if !slices.Equal(a.Org.Regions, []string{"us-east-1", "us-west-2", "eu-west-1"}) {
+		t.Errorf("regions %v", a.Org.Regions)
+	}
+}
