@@ -72,20 +72,22 @@ func orgAccount(home *world.World, name string, regions, disabled []string, regi
 // writeOrgProfiles writes, for each member account, the AWS profile NAME
 // (the account's name) assuming its organization access role with the
 // default identity's keys, in the account's home region: what `aws
-// --profile dev …` and jitssh's role profiles use. The role session's
-// name is the default user's with this start's suffix: the AWS CLI and
-// jitssh cache role credentials under a key made of the role and the
-// session name (~/.aws/cli/cache), and another start's sandbox does not
-// know the cached ones.
+// --profile dev …` and jitssh's role profiles use. The role session is
+// named after the default user (jitssh ssh's default login), and the
+// profile's external_id names this start: the AWS CLI and jitssh cache
+// role credentials under a key made of the role, the session name and
+// the external id (~/.aws/cli/cache), and another start's sandbox does
+// not know the cached ones. The access role's trust sets no external id
+// condition, so any is accepted.
 func (sb *Sandbox) writeOrgProfiles(cfg *strings.Builder) {
 	if sb.orgAccessRole == "" {
 		return
 	}
-	session := sb.DefaultUser() + "." + strconv.FormatInt(time.Now().UnixMilli(), 36)
+	start := "jitssh-sandbox-" + strconv.FormatInt(time.Now().UnixMilli(), 36)
 	for _, a := range sb.Org.Accounts()[1:] {
 		arn := "arn:aws:iam::" + a.ID + ":role/" + sb.orgAccessRole
-		fmt.Fprintf(cfg, "\n# member account %s (%s)\n[profile %s]\nregion = %s\nendpoint_url = %s\nrole_arn = %s\nsource_profile = default\nrole_session_name = %s\n",
-			a.ID, a.Name, a.Name, a.Home.Region, sb.URL, arn, session)
+		fmt.Fprintf(cfg, "\n# member account %s (%s)\n[profile %s]\nregion = %s\nendpoint_url = %s\nrole_arn = %s\nsource_profile = default\nrole_session_name = %s\nexternal_id = %s\n",
+			a.ID, a.Name, a.Name, a.Home.Region, sb.URL, arn, sb.DefaultUser(), start)
 	}
 }
 
