@@ -93,6 +93,17 @@ bastion), old-1 (stopped). Public IPs are loopback addresses 127.X.Y.n
 whose SSH servers listen on port $JITSSH_SANDBOX_SSH_PORT (see
 docs/sandbox.md).
 
+--org runs the built-in AWS Organization instead: the built-in account as
+its management account in us-east-1 and us-west-2 (ap-east-1 an opt-in
+region not enabled), and the member accounts dev, prod and audit, each an
+AWS profile of the same name assuming its OrganizationAccountAccessRole
+(sso-dev and sso-prod through IAM Identity Center); dev's api-west-1 in
+us-west-2 is a real instance. "jitssh-sandbox config --org" prints it.
+--generate ACCOUNTSxREGIONSxN (e.g. 50x4x200) generates an organization of
+API-only instances instead of one account's. One URL serves every account
+and region: the signing key picks the account, the credential scope the
+region (docs/sandbox.md).
+
 --tls serves HTTPS and WSS, as AWS does, with a certificate of a CA made for
 this sandbox: its certificate is ca.pem in the state directory and the env
 file names it as AWS_CA_BUNDLE (the way a corporate TLS-inspecting proxy's CA
@@ -123,6 +134,14 @@ const upExample = `  jitssh-sandbox up --env-file /tmp/sandbox.env &
   # your own account, plus 10,000 API-only instances:
   jitssh-sandbox config > sandbox.toml; $EDITOR sandbox.toml
   jitssh-sandbox up --config sandbox.toml --generate 10000 --env-file /tmp/sandbox.env
+
+  # an AWS Organization: member accounts and regions
+  jitssh-sandbox up --org --env-file /tmp/sandbox.env
+  AWS_PROFILE=dev jitssh ssh --region us-west-2 api-west-1 -- hostname
+  aws ec2 describe-regions --all-regions
+
+  # 50 accounts × 4 regions × 200 API-only instances, 30 ms per API call:
+  jitssh-sandbox up --generate 50x4x200 --latency '*=30ms' --env-file /tmp/sandbox.env
 
   # a just-in-time user (root, real sshd, nss-systemd): alice is in no file
   AWS_PROFILE=alice jitssh ssh alice@web-2 -- id
