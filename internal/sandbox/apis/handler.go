@@ -132,6 +132,9 @@ type call struct {
 	// webUser is the caller of an unsigned AssumeRoleWithWebIdentity, for
 	// CloudTrail, once its token is verified.
 	webUser *trail.UserIdentity
+	// roleAccount is the account of a role assumed across accounts: its
+	// CloudTrail has the call too, as on AWS.
+	roleAccount string
 }
 
 // ServeHTTP serves one API request and logs one line about it.
@@ -182,8 +185,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("aws api request", attrs...)
 	if h.opts.Trail != nil && traced(c) {
-		if err := h.opts.Trail.Write(h.trailEvent(c, start, resp, ae)); err != nil {
+		e := h.trailEvent(c, start, resp, ae)
+		if err := h.opts.Trail.Write(e); err != nil {
 			h.log.Error("CloudTrail", "request_id", c.reqID, "err", err)
+		}
+		if c.roleAccount != "" && ae == nil {
+			e.RecipientAccountID, e.EventID = c.roleAccount, uuid.NewString()
+			if err := h.opts.Trail.Write(e); err != nil {
+				h.log.Error("CloudTrail", "request_id", c.reqID, "err", err)
+			}
 		}
 	}
 }

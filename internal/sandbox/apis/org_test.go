@@ -267,6 +267,7 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 	}
 	defer f.Close()
 	seen := map[string]string{}
+	assumed := map[string]bool{} // accounts whose CloudTrail has the AssumeRole
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -277,9 +278,15 @@ func TestCrossAccountAssumeRole(t *testing.T) {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatal(err)
 		}
+		if ev.EventName == "AssumeRole" && ev.ErrorCode == "" {
+			assumed[ev.RecipientAccountID] = true
+		}
 		if _, ok := seen[ev.EventName]; !ok && ev.ErrorCode == "" {
 			seen[ev.EventName] = ev.RecipientAccountID + " " + ev.AWSRegion
 		}
+	}
+	if !assumed[testAccount] || !assumed[orgMember] || len(assumed) != 2 {
+		t.Errorf("the cross-account AssumeRole is in the CloudTrail of %v, want the caller's and the role's accounts", assumed)
 	}
 	for name, w := range want {
 		if seen[name] != w {

@@ -126,6 +126,9 @@ func (h *handler) assumeRole(c *call) (any, error) {
 		sess.MFAAuthTime = now
 	}
 	creds := target.IssueSession(sess, q.duration)
+	if target.Account != h.world.Account {
+		c.roleAccount = target.Account
+	}
 	resp := &assumeRoleResponse{Xmlns: awsproto.STSNamespace, RequestID: c.reqID}
 	resp.Result.AssumedRoleUser = assumedRoleUserXML{AssumedRoleID: sess.UserID, Arn: sess.ARN}
 	resp.Result.Credentials = credsXML(creds)
