@@ -170,6 +170,9 @@ func (f *File) checkMember(m *File, where string) error {
 	if err := m.check(); err != nil {
 		return fmt.Errorf("%s (%s): %w", where, m.Account, err)
 	}
+	if err := checkNoPublic(where, m); err != nil {
+		return err
+	}
 	if m.Name == "" {
 		m.Name = "account-" + m.Account
 	}
@@ -232,6 +235,9 @@ func (f *File) checkRegional(where, account string, regions []string, regional [
 		r.Account, r.member, r.dir = account, true, f.dir
 		if err := r.check(); err != nil {
 			return fmt.Errorf("%s (%s): %w", w, r.Region, err)
+		}
+		if err := checkNoPublic(w, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -431,6 +437,17 @@ func (f *File) checkOrgInstanceIDs() error {
 	for _, x := range all {
 		if err := add(x.fl, x.where); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkNoPublic refuses public = true outside the management account's
+// home region: the sandbox's loopback "internet" serves that world only.
+func checkNoPublic(where string, f *File) error {
+	for _, in := range f.Instances {
+		if in.Public {
+			return fmt.Errorf("%s: instance %s: public = true is for the management account's home region only (the sandbox's loopback internet); reach it through SSM, an endpoint or a bastion", where, in.ID)
 		}
 	}
 	return nil

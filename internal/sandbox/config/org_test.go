@@ -79,6 +79,8 @@ func TestOrgConfigErrors(t *testing.T) {
 		{base + member + "[[organization.accounts.instances]]\nid = \"i-0a1b2c3d4e5f00001\"\nprivate_ip = \"10.9.0.1\"\n", "instance i-0a1b2c3d4e5f00001 is both"},
 		{base + member + "[organization.accounts.organization]\naccess_role = \"X\"\n", "no accounts or access_role of its own"},
 		{base + "[[organization.accounts]]\naccount = \"210987654321\"\nname = \"default\"\n", `name "default"`},
+		{base + member + "[[organization.accounts.instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.9.0.1\"\npublic = true\n", "public = true is for the management account's home region only"},
+		{base + "[[organization.regional]]\nregion = \"us-west-2\"\n[[organization.regional.instances]]\nid = \"i-0123456789abcdef0\"\nprivate_ip = \"10.9.0.1\"\npublic = true\n", "public = true is for"},
 	} {
 		_, err := Parse([]byte(tc.conf), "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
