@@ -15,7 +15,7 @@ type Org struct {
 	Management string
 	accounts   map[string]*OrgAccount
 	order      []string          // account ids: the management account, then members in configuration order
-	byInstance map[string]*World // every instance's world (the instances are fixed at creation)
+	byInstance map[string]*World // every instance's world at creation (read-only after NewOrg)
 	worlds     []*World          // Worlds' answer
 }
 
@@ -141,8 +141,15 @@ func (o *Org) ByAccessKey(accessKeyID string) (*OrgAccount, bool) {
 // InstanceWorld returns the world holding the instance with the given id
 // (instance ids are unique across the organization).
 func (o *Org) InstanceWorld(id string) (*World, bool) {
-	w, ok := o.byInstance[id]
-	return w, ok
+	if w, ok := o.byInstance[id]; ok {
+		return w, true
+	}
+	for _, w := range o.worlds { // an instance added after NewOrg
+		if _, ok := w.Instance(id); ok {
+			return w, true
+		}
+	}
+	return nil, false
 }
 
 // SessionWorld returns the world holding the SSM session with the given
