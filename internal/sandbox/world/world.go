@@ -1,7 +1,9 @@
 // Package world owns the in-memory state of the sandbox's simulated AWS
 // account: identities, instances, pushed EC2 Instance Connect keys and SSM
 // sessions. Every sandbox service reads and changes the account only through
-// a *World, which is safe for concurrent use.
+// a *World, which is safe for concurrent use. A World is one account in one
+// region; an Org (org.go) is an AWS Organization of accounts, each with a
+// World per enabled region sharing the account's IAM state.
 package world
 
 import (
