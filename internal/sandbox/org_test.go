@@ -13,12 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	awssso "github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // startOrgSandbox starts the sandbox of the configuration f (embedded SSH
@@ -109,6 +111,16 @@ func TestOrgSSOAssignmentsReachMembers(t *testing.T) {
 	}
 	if !strings.HasPrefix(aws.ToString(who.Arn), "arn:aws:sts::210987654321:assumed-role/AWSReservedSSO_JitsshUser_") {
 		t.Errorf("SSO session in dev is %s", aws.ToString(who.Arn))
+	}
+	// The permission set's policy and the SCP hold in the member's second
+	// region: a key for the user's own OS account, none for another's.
+	eic := ec2instanceconnect.NewFromConfig(orgSDK(sb, "us-west-2", c))
+	for user, ok := range map[string]bool{sb.DefaultUser(): true, "alice": false} {
+		_, err := eic.SendSSHPublicKey(ctx, &ec2instanceconnect.SendSSHPublicKeyInput{InstanceId: aws.String("i-0d1b2c3d4e5f00002"),
+			InstanceOSUser: aws.String(user), SSHPublicKey: aws.String(testkeys.New(t).AuthorizedKey())})
+		if (err == nil) != ok {
+			t.Errorf("SSO session in dev pushes a key for %s in us-west-2: %v, want success %t", user, err, ok)
+		}
 	}
 	for region, want := range map[string]int{"us-west-2": 1, "us-east-1": 1} {
 		out, err := ec2.NewFromConfig(orgSDK(sb, region, c)).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})

@@ -195,10 +195,25 @@ func isBuiltinPolicy(name string) bool {
 }
 
 // policy returns the document named name.
-func (f *File) policy(name string) (policy.Document, error) {
+func (f *File) policy(name string) (policy.Document, error) { return f.policyIn(name, false) }
+
+// inOrg reports whether f's account is one of an organization's, with
+// several regions: configured ([organization], a member or regional
+// block) or generated.
+func (f *File) inOrg() bool {
+	return f.Organization != nil || f.member || f.Generate != nil && f.Generate.org()
+}
+
+// policyIn is policy; in an organization the built-in policies name every
+// region, and with anyAccount every account (a permission set's, which
+// Identity Center provisions in each account it is assigned in).
+func (f *File) policyIn(name string, anyAccount bool) (policy.Document, error) {
 	o := policy.Options{Region: f.Region, Account: f.Account}
-	if f.Organization != nil || f.member {
+	if f.inOrg() {
 		o.Region = "" // every region: the account has several
+	}
+	if anyAccount {
+		o.Account = ""
 	}
 	switch name {
 	case "jitssh-user":

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -217,5 +218,43 @@ func TestOrgCheckedTwice(t *testing.T) {
 	}
 	if !slices.Equal(a.Org.Regions, []string{"us-east-1", "us-west-2", "eu-west-1"}) {
 		t.Errorf("regions %v", a.Org.Regions)
+	}
+}
+
+// TestOrgPoliciesSpanAccountsAndRegions: in an organization (configured or
+// generated) the built-in policies name every region, and permission sets'
+// every account, so an SSO user may push keys in a member's second region.
+func TestOrgPoliciesSpanAccountsAndRegions(t *testing.T) {
+	gen := Builtin()
+	if err := gen.SetGenerate(GenerateSpec{Accounts: 2, Regions: 2, Count: 1, NamePrefix: "node"}); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]*File{"--org": BuiltinOrg(), "generated": gen} {
+		a, err := f.Resolve("developer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, _ := json.Marshal(a.Identities[0].Policies[0])
+		if !strings.Contains(string(user), "arn:aws:ec2:*:123456789012:instance/*") {
+			t.Errorf("%s: the default identity's policy is not for every region: %s", name, user)
+		}
+		var set []byte
+		for _, ps := range a.PermissionSets {
+			if ps.Name == "JitsshUser" {
+				set, _ = json.Marshal(ps.Policies)
+			}
+		}
+		if !strings.Contains(string(set), "arn:aws:ec2:*:*:instance/*") {
+			t.Errorf("%s: the JitsshUser permission set is not for every account and region: %s", name, set)
+		}
+	}
+	// One account in one region keeps its policies as they were.
+	a, err := Builtin().Resolve("developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := json.Marshal(a.Identities[0].Policies[0])
+	if !strings.Contains(string(user), "arn:aws:ec2:us-east-1:123456789012:instance/*") {
+		t.Errorf("the built-in account's policy changed: %s", user)
 	}
 }

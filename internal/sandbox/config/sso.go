@@ -152,7 +152,7 @@ func (f *File) resolveSSO(a *Account, localUser string) error {
 		ps := sso.PermissionSet{Name: p.Name}
 		ps.SessionDuration, _ = sessionDuration(p.SessionDuration) // checked
 		for _, n := range p.Policies {
-			d, err := f.policy(n)
+			d, err := f.policyIn(n, f.inOrg())
 			if err != nil {
 				return err
 			}
