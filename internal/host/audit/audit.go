@@ -15,6 +15,7 @@
 package audit
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/host/spool"
 )
 
 // Event names.
@@ -54,6 +57,9 @@ const (
 // Event is one audit record. Caller and RequestID are only filled from
 // entries whose signature verified, so they are never attacker-chosen.
 type Event struct {
+	// ID is unique per event (Record fills it in): CloudWatch Logs'
+	// readers drop the duplicates at-least-once shipping may make by it.
+	ID    string    `json:"id"`
 	Time  time.Time `json:"time"`
 	Event string    `json:"event"`
 	// Source is who recorded the event: "" for the AuthorizedKeysCommand,
@@ -90,6 +96,12 @@ type Options struct {
 	SyslogTimeout time.Duration
 	// Tag is the syslog tag; "" means "jitssh-host".
 	Tag string
+	// Spool, when set, is the directory of the spool of events shipped to
+	// CloudWatch Logs (package spool); every event is appended to it too,
+	// and a failed append is a failed Record, as the file's is. SpoolMax
+	// is its size cap (0: spool.DefaultMaxBytes).
+	Spool    string
+	SpoolMax int64
 }
 
 // Writer writes events to a file and syslog. It is safe for concurrent use.
@@ -137,6 +149,9 @@ func (w *Writer) Record(e Event) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	if e.ID == "" {
+		e.ID = NewID(e.Time)
+	}
 	e.Time = e.Time.UTC()
 	if !e.Expires.IsZero() {
 		e.Expires = e.Expires.UTC()
@@ -149,17 +164,35 @@ func (w *Writer) Record(e Event) error {
 	if w.syslogOnly {
 		return errors.New("audit: the audit file could not be opened")
 	}
-	if w.file == nil {
+	if w.file == nil && w.opts.Spool == "" {
 		return nil
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit: encode event: %w", err)
 	}
+	if w.opts.Spool != "" {
+		if err := spool.Append(w.opts.Spool, line, w.opts.SpoolMax); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	if w.file == nil {
+		return nil
+	}
 	if _, err := w.file.Write(append(line, '\n')); err != nil {
 		return fmt.Errorf("audit: write %s: %w", w.opts.File, err)
 	}
 	return nil
+}
+
+// NewID returns a fresh event id: the time in hex (ids sort roughly by
+// time) and 64 random bits.
+func NewID(t time.Time) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return fmt.Sprintf("%016x-%x", t.UnixNano(), b)
 }
 
 // Close closes the file and the syslog connection.

@@ -32,7 +32,11 @@ func Setup(hc hostconfig.Config) (Config, *audit.Writer, error) {
 			return Config{}, nil, refuse(ReasonBadConfig, "trusted_roots: %s holds no PEM certificate", hc.TrustedRoots)
 		}
 	}
-	w, err := audit.Open(audit.Options{File: hc.AuditFile, Syslog: hc.Syslog})
+	ao := audit.Options{File: hc.AuditFile, Syslog: hc.Syslog}
+	if hc.CloudWatch.Enabled() {
+		ao.Spool, ao.SpoolMax = hc.CloudWatch.SpoolDir, hc.CloudWatch.SpoolMaxBytes
+	}
+	w, err := audit.Open(ao)
 	cfg.Audit = w
 	if err != nil {
 		return cfg, w, &Error{Reason: ReasonAuditUnavailable, Err: err}

@@ -30,6 +30,9 @@
 //	caller = "arn:aws:sts::*:assumed-role/Admin/*"  # '*' matches anything, '/' included
 //	groups = ["sudo"]
 //
+//	[cloudwatch]                                    # ship the audit events (cloudwatch.go)
+//	log_group = "/jitssh/instances"
+//
 // Unknown keys and bad values are errors. Because the file decides which
 // signer certificates are trusted, it (and the trusted_roots file) must not
 // be writable by group or others, and must be owned by root or by the user
@@ -94,6 +97,9 @@ type Config struct {
 	BlockFile string
 	// JIT configures the just-in-time user service ([jit]).
 	JIT JIT
+	// CloudWatch configures shipping the audit events to CloudWatch Logs
+	// ([cloudwatch], cloudwatch.go).
+	CloudWatch CloudWatch
 }
 
 // JIT is the [jit] table: the policy of `jitssh-host userdb`.
@@ -171,19 +177,21 @@ func Default() Config {
 			NegativeTTL:  DefaultNegativeTTL,
 			GroupsWindow: DefaultGroupsWindow,
 		},
+		CloudWatch: defaultCloudWatch(),
 	}
 }
 
 // file is the TOML layout. Pointers tell "absent" from "empty".
 type file struct {
-	IMDSEndpoint *string  `toml:"imds_endpoint"`
-	TrustedRoots *string  `toml:"trusted_roots"`
-	AuditFile    *string  `toml:"audit_file"`
-	Syslog       *bool    `toml:"syslog"`
-	Timeout      *string  `toml:"timeout"`
-	KeysSocket   *string  `toml:"keys_socket"`
-	BlockFile    *string  `toml:"block_file"`
-	JIT          *jitFile `toml:"jit"`
+	IMDSEndpoint *string         `toml:"imds_endpoint"`
+	TrustedRoots *string         `toml:"trusted_roots"`
+	AuditFile    *string         `toml:"audit_file"`
+	Syslog       *bool           `toml:"syslog"`
+	Timeout      *string         `toml:"timeout"`
+	KeysSocket   *string         `toml:"keys_socket"`
+	BlockFile    *string         `toml:"block_file"`
+	JIT          *jitFile        `toml:"jit"`
+	CloudWatch   *cloudWatchFile `toml:"cloudwatch"`
 }
 
 type jitFile struct {
@@ -214,7 +222,7 @@ func Parse(data []byte) (Config, error) {
 		for i, k := range und {
 			keys[i] = k.String()
 		}
-		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, keys_socket, block_file, [jit])", strings.Join(keys, ", "))
+		return Config{}, fmt.Errorf("hostconfig: unknown key(s) %s (known: imds_endpoint, trusted_roots, audit_file, syslog, timeout, keys_socket, block_file, [jit], [cloudwatch])", strings.Join(keys, ", "))
 	}
 	c := Default()
 	if f.IMDSEndpoint != nil {
@@ -265,6 +273,11 @@ func Parse(data []byte) (Config, error) {
 	if f.JIT != nil {
 		if err := parseJIT(f.JIT, &c.JIT); err != nil {
 			return Config{}, fmt.Errorf("hostconfig: jit.%w", err)
+		}
+	}
+	if f.CloudWatch != nil {
+		if err := parseCloudWatch(f.CloudWatch, &c.CloudWatch); err != nil {
+			return Config{}, fmt.Errorf("hostconfig: cloudwatch.%w", err)
 		}
 	}
 	return c, nil

@@ -34,6 +34,7 @@ keys_socket = "/run/k"
 		KeysSocket:   "/run/k",
 		BlockFile:    "/etc/jitssh/blocked",
 		JIT:          hostconfig.Default().JIT,
+		CloudWatch:   hostconfig.Default().CloudWatch,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Parse = %+v, want %+v", got, want)
@@ -215,6 +216,47 @@ func TestBlockFile(t *testing.T) {
 	for _, bad := range []string{`block_file = "rel"`, `block_file = "/a/../b"`, `block_file = "/a:b"`, `block_file = 1`} {
 		if c, err := hostconfig.Parse([]byte(bad)); err == nil {
 			t.Errorf("%s accepted: %q", bad, c.BlockFile)
+		}
+	}
+}
+
+func TestParseCloudWatch(t *testing.T) {
+	t.Parallel()
+	c, err := hostconfig.Parse([]byte(`[cloudwatch]
+log_group = "/jitssh/instances"
+region = "eu-west-1"
+endpoint = "https://127.0.0.1:4443/"
+ca_bundle = "/etc/jitssh/ca.pem"
+spool_dir = "/var/spool/x"
+spool_max_bytes = 100000
+flush_interval = "200ms"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := hostconfig.CloudWatch{LogGroup: "/jitssh/instances", Region: "eu-west-1", Endpoint: "https://127.0.0.1:4443",
+		CABundle: "/etc/jitssh/ca.pem", SpoolDir: "/var/spool/x", SpoolMaxBytes: 100000, FlushInterval: 200 * time.Millisecond}
+	if !reflect.DeepEqual(c.CloudWatch, want) || !c.CloudWatch.Enabled() {
+		t.Errorf("CloudWatch = %+v, want %+v", c.CloudWatch, want)
+	}
+	if d := hostconfig.Default().CloudWatch; d.Enabled() || d.SpoolDir != hostconfig.DefaultSpoolDir {
+		t.Errorf("default CloudWatch = %+v", d)
+	}
+	for in, want := range map[string]string{
+		`log_group = "bad name"`:          "cloudwatch.log_group",
+		`region = "Mars"`:                 "cloudwatch.region",
+		`endpoint = "ftp://x"`:            "cloudwatch.endpoint",
+		`endpoint = "https://x/path"`:     "cloudwatch.endpoint",
+		`spool_dir = "rel"`:               "cloudwatch.spool_dir",
+		`spool_max_bytes = 10`:            "cloudwatch.spool_max_bytes",
+		`flush_interval = "1h"`:           "cloudwatch.flush_interval",
+		`log_streams = "x"`:               "unknown key",
+		`ca_bundle = "/a/../b"`:           "cloudwatch.ca_bundle",
+		`flush_interval = "soon"`:         "cloudwatch.flush_interval",
+		`spool_max_bytes = 2000000000000`: "cloudwatch.spool_max_bytes",
+	} {
+		if _, err := hostconfig.Parse([]byte("[cloudwatch]\n" + in + "\n")); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", in, err, want)
 		}
 	}
 }
