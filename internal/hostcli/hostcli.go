@@ -86,7 +86,7 @@ func NewRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newAuthorizedKeysCmd(stdout), newUserdbCmd(stderr), newUsersCmd(stdout),
-		newInstallCmd(stdout, stderr), newUninstallCmd(stdout), newUserDataCmd(stdout))
+		newInstallCmd(stdout, stderr), newUninstallCmd(stdout), newUserDataCmd(stdout), newSessionEventCmd(stderr))
 	return root
 }
 

@@ -31,6 +31,18 @@ func malformed(format string, args ...any) error {
 // Content-Length, no transfer coding but chunked, no obsolete line folding)
 // and never returns a body over maxBody (ErrTooLarge).
 func readResponse(br *bufio.Reader, maxBody int64) (status int, body []byte, keepAlive bool, err error) {
+	return readAny(br, maxBody, false)
+}
+
+// ReadResponse reads one HTTP/1.x response as the client does, under the
+// same rules, but keeps the body of every status (up to maxBody): for the
+// instance side's other small HTTP/1.1 client (CloudWatch Logs, package
+// cwship), whose error bodies say what went wrong.
+func ReadResponse(br *bufio.Reader, maxBody int64) (status int, body []byte, keepAlive bool, err error) {
+	return readAny(br, maxBody, true)
+}
+
+func readAny(br *bufio.Reader, maxBody int64, errBodies bool) (status int, body []byte, keepAlive bool, err error) {
 	status, http11, err := readStatusLine(br)
 	if err != nil {
 		return 0, nil, false, err
@@ -43,17 +55,17 @@ func readResponse(br *bufio.Reader, maxBody int64) (status int, body []byte, kee
 		return 0, nil, false, malformed("informational status %d", status)
 	}
 	limit := maxBody
-	if status != 200 {
+	if status != 200 && !errBodies {
 		limit = errBodyMax
 	}
 	body, err = readBody(br, status, &fr, limit)
 	if err != nil {
-		if status != 200 && errors.Is(err, ErrTooLarge) {
+		if status != 200 && !errBodies && errors.Is(err, ErrTooLarge) {
 			return status, nil, false, nil // the status is what matters
 		}
 		return 0, nil, false, err
 	}
-	if status != 200 {
+	if status != 200 && !errBodies {
 		body = nil
 	}
 	return status, body, fr.keepAlive, nil

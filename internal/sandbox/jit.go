@@ -119,18 +119,75 @@ func (j *jitService) conf() string {
 	return b.String()
 }
 
-// start runs `hostBin userdb --config hostConf` until the sandbox closes,
-// then removes its socket, state and homes.
-func (sb *Sandbox) startJIT(j *jitService, hostBin, hostConf, dir string) error {
+// jitProc is a running userdb service of an instance.
+type jitProc struct {
+	j                      *jitService
+	hostBin, hostConf, dir string
+	cmd                    *exec.Cmd
+	exited                 chan struct{}
+}
+
+// startJIT runs `hostBin userdb --config hostConf` until the sandbox
+// closes, then removes its socket, state and homes.
+func (sb *Sandbox) startJIT(instanceID string, j *jitService, hostBin, hostConf, dir string) error {
 	if err := os.MkdirAll(j.homes, 0o755); err != nil {
 		return err
 	}
-	logPath := filepath.Join(dir, "userdb.log")
+	p := &jitProc{j: j, hostBin: hostBin, hostConf: hostConf, dir: dir}
+	if err := p.start(sb); err != nil {
+		return err
+	}
+	sb.jitMu.Lock()
+	if sb.jitProcs == nil {
+		sb.jitProcs = map[string]*jitProc{}
+	}
+	sb.jitProcs[instanceID] = p
+	sb.jitMu.Unlock()
+	sb.cleanups = append(sb.cleanups, func() {
+		sb.jitMu.Lock()
+		defer sb.jitMu.Unlock()
+		p.stop()
+		os.Remove(filepath.Join(userdb.Dir, j.name)) // only if it was left behind
+		os.RemoveAll(j.homes)
+		os.RemoveAll(filepath.Dir(j.state))
+		os.RemoveAll(j.keysDir)
+	})
+	return nil
+}
+
+// RestartHostService stops the userdb service (`jitssh-host userdb`) of
+// a JIT instance with SIGTERM, as systemd does, and starts it again: what
+// a restart of the daemon does to the instance (its CloudWatch Logs
+// shipper resumes from its spool).
+func (sb *Sandbox) RestartHostService(instanceID string) error {
+	sb.jitMu.Lock()
+	defer sb.jitMu.Unlock()
+	p, ok := sb.jitProcs[instanceID]
+	if !ok {
+		return fmt.Errorf("instance %s runs no userdb service", instanceID)
+	}
+	p.stop()
+	return p.start(sb)
+}
+
+func (p *jitProc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(3 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+}
+
+// start starts the service and waits for its socket.
+func (p *jitProc) start(sb *Sandbox) error {
+	logPath := filepath.Join(p.dir, "userdb.log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(hostBin, "userdb", "--config", hostConf)
+	cmd := exec.Command(p.hostBin, "userdb", "--config", p.hostConf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = []string{}
 	if err := cmd.Start(); err != nil {
@@ -139,24 +196,12 @@ func (sb *Sandbox) startJIT(j *jitService, hostBin, hostConf, dir string) error 
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); logf.Close(); close(exited) }()
-	sock := filepath.Join(userdb.Dir, j.name)
-	sb.cleanups = append(sb.cleanups, func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(3 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		os.Remove(sock) // only if it was left behind
-		os.RemoveAll(j.homes)
-		os.RemoveAll(filepath.Dir(j.state))
-		os.RemoveAll(j.keysDir)
-	})
+	p.cmd, p.exited = cmd, exited
+	sock := filepath.Join(userdb.Dir, p.j.name)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {
-			sb.log.Info("just-in-time users", "service", sock, "homes", j.homes, "log", logPath)
+			sb.log.Info("just-in-time users", "service", sock, "homes", p.j.homes, "log", logPath)
 			return nil
 		}
 		select {

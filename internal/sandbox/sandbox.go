@@ -214,6 +214,8 @@ type Sandbox struct {
 	faults      faultTable
 	faultTotals fault.Counters
 	knobs       knobs.Table
+	jitMu       sync.Mutex
+	jitProcs    map[string]*jitProc // userdb services by instance id (jit.go)
 	agent       *agent.Handler
 	kms         *kms.Service      // the account's KMS (kmssvc.go)
 	shellPrefs  agent.Preferences // KMS key, Run As and shell profile of the preferences

@@ -495,17 +495,37 @@ func (sb *Sandbox) writeHostConfig(info *InstanceInfo, cfg Config, mode sshd.Mod
 		return "", err
 	}
 	conf += jit.conf()
+	if jit != nil && in.LogGroup != "" {
+		conf += sb.cloudWatchConf(in, dir)
+	}
 	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
 		return "", err
 	}
 	if jit != nil {
-		if err := sb.startJIT(jit, hostBin, hostConf, dir); err != nil {
+		if err := sb.startJIT(in.ID, jit, hostBin, hostConf, dir); err != nil {
 			return "", err
 		}
 		info.JITService = jit.name
 	}
 	return hostConf, nil
 }
+
+// cloudWatchConf is the [cloudwatch] table of an instance that ships its
+// audit events to the sandbox's CloudWatch Logs (log_group), whose group
+// it creates; the spool lives in the instance's state directory.
+func (sb *Sandbox) cloudWatchConf(in world.Instance, dir string) string {
+	sb.Logs.CreateGroup(in.LogGroup)
+	conf := fmt.Sprintf("\n[cloudwatch]\nlog_group = %q\nregion = %q\nendpoint = %q\nspool_dir = %q\nflush_interval = %q\n",
+		in.LogGroup, sb.World.Region, sb.URL, filepath.Join(dir, "spool"), CloudWatchFlush.String())
+	if sb.CABundle != "" {
+		conf += fmt.Sprintf("ca_bundle = %q\n", sb.CABundle)
+	}
+	return conf
+}
+
+// CloudWatchFlush is how long the instances' shippers let events wait for
+// a batch: short, so tests and the demo see them soon.
+const CloudWatchFlush = 500 * time.Millisecond
 
 // enterInstance makes what scfg's server starts run on the instance: in
 // its own accounts (as root, OwnAccounts) and in its network namespace

@@ -52,6 +52,14 @@ const (
 	// EventUserRefused: the userdb service refused to create a user whose
 	// name is on the block list (Reason "blocked").
 	EventUserRefused = "user-refused"
+	// EventSessionOpened and EventSessionClosed: sshd opened or closed a
+	// login session (the PAM session hook, `jitssh-host session-event`);
+	// Detail holds the remote host, TTY and sshd's process id.
+	EventSessionOpened = "session-opened"
+	EventSessionClosed = "session-closed"
+	// EventSpoolDropped: the CloudWatch Logs spool dropped events over its
+	// size cap (Detail: how many).
+	EventSpoolDropped = "spool-dropped"
 )
 
 // Event is one audit record. Caller and RequestID are only filled from

@@ -38,6 +38,9 @@ type Layout struct {
 	DropIn string
 	// Config is the configuration file.
 	Config string
+	// PAM is sshd's PAM service file, which gets the session hook line
+	// (PAMSessionLine); "" leaves PAM alone.
+	PAM string
 }
 
 // DefaultLayout is a manual install; packages use UnitDir /lib/systemd/system.
@@ -48,7 +51,58 @@ func DefaultLayout() Layout {
 		UnitDir:     "/etc/systemd/system",
 		DropIn:      "/etc/ssh/sshd_config.d/50-jitssh.conf",
 		Config:      hostconfig.DefaultPath,
+		PAM:         "/etc/pam.d/sshd",
 	}
+}
+
+// PAMSessionLine is the line install adds to sshd's PAM service: at every
+// session's open and close, pam_exec runs `jitssh-host session-event`,
+// which appends a session-opened or session-closed audit event (and to
+// the CloudWatch Logs spool). optional: a failing hook never blocks or
+// ends a login.
+func (l Layout) PAMSessionLine() string {
+	cmd := "session optional pam_exec.so quiet " + l.Bin + " session-event"
+	if l.Config != hostconfig.DefaultPath {
+		cmd += " --config " + l.Config
+	}
+	return cmd
+}
+
+// pamComment precedes PAMSessionLine in the PAM file.
+const pamComment = "# " + Marker + ": session-opened/closed audit events (docs/instance.md)"
+
+// WithPAMHook returns pam (a PAM service file's text) with the session
+// hook appended, and whether it changed.
+func (l Layout) WithPAMHook(pam []byte) ([]byte, bool) {
+	line := l.PAMSessionLine()
+	for _, have := range strings.Split(string(pam), "\n") {
+		if strings.TrimSpace(have) == line {
+			return pam, false
+		}
+	}
+	out := append([]byte(nil), pam...)
+	if len(out) > 0 && out[len(out)-1] != '\n' {
+		out = append(out, '\n')
+	}
+	return append(out, pamComment+"\n"+line+"\n"...), true
+}
+
+// withoutPAMHook returns pam without the lines WithPAMHook adds.
+func withoutPAMHook(pam []byte) ([]byte, bool) {
+	lines := strings.SplitAfter(string(pam), "\n")
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) == pamComment {
+			changed = true
+			if i+1 < len(lines) && strings.Contains(lines[i+1], "pam_exec.so") && strings.Contains(lines[i+1], " session-event") {
+				i++
+			}
+			continue
+		}
+		b.WriteString(lines[i])
+	}
+	return []byte(b.String()), changed
 }
 
 // UnitName is the userdb service's unit.
@@ -309,6 +363,13 @@ func Install(l Layout, o Options) ([]string, error) {
 		}
 		did = append(did, "wrote "+f.Path)
 	}
+	if l.PAM != "" {
+		msg, err := editPAM(l, true)
+		if err != nil {
+			return did, err
+		}
+		did = append(did, msg)
+	}
 	if !o.Start {
 		return did, nil
 	}
@@ -373,6 +434,13 @@ func Uninstall(l Layout, o Options) ([]string, error) {
 		}
 		did = append(did, "removed "+f.Path)
 	}
+	if l.PAM != "" {
+		msg, err := editPAM(l, false)
+		if err != nil {
+			return did, err
+		}
+		did = append(did, msg)
+	}
 	if o.Start {
 		if _, err := os.Stat("/run/systemd/system"); err == nil {
 			_ = o.run("systemctl", "daemon-reload")
@@ -383,6 +451,45 @@ func Uninstall(l Layout, o Options) ([]string, error) {
 		}
 	}
 	return did, nil
+}
+
+// editPAM adds (or removes) the session hook in l.PAM, keeping the
+// file's mode, and says what it did.
+func editPAM(l Layout, add bool) (string, error) {
+	p := filepath.Join(l.Root, l.PAM)
+	old, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		if add {
+			return "no " + l.PAM + ": sshd does not use PAM here, so session-opened/closed events are not recorded", nil
+		}
+		return "no " + l.PAM, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("install: %w", err)
+	}
+	body, changed := withoutPAMHook(old)
+	if add {
+		body, changed = l.WithPAMHook(old)
+	}
+	if !changed {
+		return "unchanged " + l.PAM, nil
+	}
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(p); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp := p + ".jitssh-tmp"
+	if err := os.WriteFile(tmp, body, mode); err != nil {
+		return "", fmt.Errorf("install: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("install: %w", err)
+	}
+	if add {
+		return "added the session hook to " + l.PAM, nil
+	}
+	return "removed the session hook from " + l.PAM, nil
 }
 
 // UserData returns cloud-init user data that installs jitssh-host at

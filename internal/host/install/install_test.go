@@ -15,6 +15,7 @@ func TestInstallUninstall(t *testing.T) {
 	t.Parallel()
 	l := install.DefaultLayout()
 	l.Root = t.TempDir()
+	l.PAM = "" // TestPAMHook
 	did, err := install.Install(l, install.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +56,43 @@ func TestInstallUninstall(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(l.Root, l.Config)); err != nil {
 		t.Errorf("uninstall removed the configuration: %v", err)
+	}
+}
+
+// TestPAMHook checks the session hook line install adds to sshd's PAM
+// service and uninstall removes, leaving the rest of the file as it was.
+func TestPAMHook(t *testing.T) {
+	t.Parallel()
+	l := install.DefaultLayout()
+	l.Root = t.TempDir()
+	pam := filepath.Join(l.Root, l.PAM)
+	os.MkdirAll(filepath.Dir(pam), 0o755)
+	orig := "@include common-auth\nsession required pam_limits.so # [1]"
+	os.WriteFile(pam, []byte(orig), 0o640)
+	did, err := install.Install(l, install.Options{})
+	if err != nil || did[len(did)-1] != "added the session hook to /etc/pam.d/sshd" {
+		t.Fatalf("install: %q, %v", did, err)
+	}
+	b, _ := os.ReadFile(pam)
+	want := orig + "\n# managed by jitssh-host install: session-opened/closed audit events (docs/instance.md)\nsession optional pam_exec.so quiet /usr/bin/jitssh-host session-event\n"
+	if string(b) != want {
+		t.Errorf("PAM file:\n%s\nwant:\n%s", b, want)
+	}
+	if st, _ := os.Stat(pam); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640 kept", st.Mode())
+	}
+	if did, _ := install.Install(l, install.Options{}); did[len(did)-1] != "unchanged /etc/pam.d/sshd" {
+		t.Errorf("second install: %q", did)
+	}
+	if did, err := install.Uninstall(l, install.Options{}); err != nil || did[len(did)-1] != "removed the session hook from /etc/pam.d/sshd" {
+		t.Errorf("uninstall: %q, %v", did, err)
+	}
+	if b, _ := os.ReadFile(pam); string(b) != orig+"\n" {
+		t.Errorf("after uninstall:\n%q\nwant %q", b, orig+"\n")
+	}
+	l.Config = "/etc/other.toml"
+	if got := l.PAMSessionLine(); got != "session optional pam_exec.so quiet /usr/bin/jitssh-host session-event --config /etc/other.toml" {
+		t.Errorf("PAMSessionLine = %q", got)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/host/cwship"
 	"github.com/jitssh/jitssh/internal/host/hostconfig"
 	"github.com/jitssh/jitssh/internal/host/keyservice"
 	"github.com/jitssh/jitssh/internal/host/userdb"
@@ -80,6 +81,15 @@ func Run(ctx context.Context, o Options) error {
 		servers++
 	}
 	go expireLoop(ctx, m, log)
+	if hc.CloudWatch.Enabled() {
+		// The shipper only reads the spool the audit writers append to:
+		// logins never wait for CloudWatch Logs (docs/instance.md).
+		go func() {
+			if err := cwship.Run(ctx, hc, log); err != nil {
+				log.Error("cloudwatch: shipping stopped; events stay in the spool until the service restarts", "err", err)
+			}
+		}()
+	}
 	svc := &userdb.Service{Name: hc.JIT.Service, Dir: m, Log: log}
 	go func() {
 		err := (&varlink.Server{

@@ -44,6 +44,14 @@ type InstanceSpec struct {
 	// Virtual instances exist only in the APIs (world.Instance.Virtual):
 	// no IMDS, no SSH server; for listings and resolution.
 	Virtual bool `toml:"virtual"`
+	// Role is the IAM role of the instance profile (one of [[roles]]):
+	// IMDS serves its credentials, and a JIT instance's jitssh-host ships
+	// its audit events to CloudWatch Logs with them (log_group).
+	Role string `toml:"role"`
+	// LogGroup is where a JIT instance's jitssh-host ships its audit
+	// events ([cloudwatch] log_group); it needs role. The sandbox creates
+	// the group at start.
+	LogGroup string `toml:"log_group"`
 }
 
 // ManagedInstanceSpec is one SSM managed (hybrid) instance. It has its own
@@ -143,6 +151,9 @@ func (f *File) checkInstance(i int, ids map[string]bool) error {
 	if err := checkInstanceRole(in, where); err != nil {
 		return err
 	}
+	if err := f.checkInstanceProfile(in, where); err != nil {
+		return err
+	}
 	return f.checkInstanceFacts(in, where)
 }
 
@@ -168,6 +179,30 @@ func checkInstanceRole(in *InstanceSpec, where string) error {
 	}
 	return nil
 }
+
+// checkInstanceProfile validates an instance's role and log group.
+func (f *File) checkInstanceProfile(in *InstanceSpec, where string) error {
+	if in.Role != "" {
+		found := false
+		for _, r := range f.Roles {
+			found = found || r.Name == in.Role
+		}
+		if !found {
+			return fmt.Errorf("%s: role %q is not one of [[roles]]", where, in.Role)
+		}
+	}
+	if in.LogGroup != "" {
+		if !in.JIT || in.Role == "" {
+			return fmt.Errorf("%s: log_group needs jit = true (jitssh-host ships the events) and a role (its credentials)", where)
+		}
+		if !logGroupPattern.MatchString(in.LogGroup) {
+			return fmt.Errorf("%s: log_group %q is not a CloudWatch Logs group name", where, in.LogGroup)
+		}
+	}
+	return nil
+}
+
+var logGroupPattern = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]{1,512}$`)
 
 // checkInstanceFacts validates an instance's AZ, ids, type, tags and name.
 func (f *File) checkInstanceFacts(in *InstanceSpec, where string) error {
@@ -294,6 +329,7 @@ func (f *File) instance(s InstanceSpec) world.Instance {
 	in.Public, in.Bastion, in.Virtual = s.Public, s.Bastion, s.Virtual
 	in.JIT, in.JITGroups = s.JIT, append([]string(nil), s.JITGroups...)
 	in.NoEIC = s.EIC != nil && !*s.EIC
+	in.Role, in.LogGroup = s.Role, s.LogGroup
 	return in
 }
 

@@ -92,6 +92,19 @@ func (s *Store) StreamARN(groupName, streamName string) string {
 	return "arn:aws:logs:" + s.Region + ":" + s.Account + ":log-group:" + groupName + ":log-stream:" + streamName
 }
 
+// CreateGroup creates a log group (the sandbox's configured ones), if it
+// does not exist yet.
+func (s *Store) CreateGroup(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.groups == nil {
+		s.groups = map[string]*group{}
+	}
+	if s.groups[name] == nil {
+		s.groups[name] = &group{name: name, created: s.now().UnixMilli(), streams: map[string]*stream{}}
+	}
+}
+
 // Events returns a copy of every event of a group, ordered by timestamp
 // (for tests and the sandbox's own checks); nil when there is no group.
 func (s *Store) Events(groupName string) []Event {

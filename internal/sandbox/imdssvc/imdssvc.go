@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/eickey"
@@ -41,7 +42,24 @@ type handler struct {
 	instanceID string
 	signer     *signer.Signer
 	secret     []byte // HMAC key of this handler's tokens
+
+	credMu sync.Mutex
+	creds  map[string]roleCreds // by role name
 }
+
+// roleCreds are the instance role's credentials IMDS hands out.
+type roleCreds struct {
+	world.Credentials
+	issued time.Time
+}
+
+// RoleCredentialsTTL is how long the instance role's credentials last;
+// IMDS hands out new ones when less than RoleCredentialsRenew is left, as
+// EC2 rotates them well before they expire.
+const (
+	RoleCredentialsTTL   = 6 * time.Hour
+	RoleCredentialsRenew = time.Hour
+)
 
 // New returns the IMDS of instanceID in w, whose managed-ssh-keys are signed
 // by s. The instance is looked up on every request, so it may be added to
@@ -146,6 +164,9 @@ func (h *handler) metadata(in world.Instance, p string) ([]byte, bool) {
 		}
 		return h.activeKeys(in, user)
 	}
+	if role, ok := strings.CutPrefix(p, "iam/security-credentials/"); ok && role != "" {
+		return h.roleCredentials(in, strings.TrimSuffix(role, "/"))
+	}
 	const ocspPrefix = "managed-ssh-keys/signer-ocsp/"
 	if name, ok := strings.CutPrefix(p, ocspPrefix); ok && name != "" {
 		resps, err := h.signer.OCSP()
@@ -184,6 +205,8 @@ func (h *handler) metadata(in world.Instance, p string) ([]byte, bool) {
 		return nonEmpty(in.PrivateIP)
 	case "managed-ssh-keys":
 		return lines("active-keys/", "signer-cert/", "signer-ocsp/"), true
+	case "iam", "iam/security-credentials", "iam/info":
+		return h.iam(in, strings.TrimSuffix(p, "/"))
 	case "managed-ssh-keys/signer-cert":
 		return h.signer.ChainPEM(), true
 	case "managed-ssh-keys/signer-ocsp":
@@ -199,6 +222,58 @@ func (h *handler) metadata(in world.Instance, p string) ([]byte, bool) {
 		return lines(names...), true
 	}
 	return nil, false
+}
+
+// iam serves the instance profile's listing paths; 404 without a role.
+func (h *handler) iam(in world.Instance, p string) ([]byte, bool) {
+	if in.Role == "" {
+		return nil, false
+	}
+	r, ok := h.w.Role(in.Role)
+	if !ok {
+		return nil, false
+	}
+	switch p {
+	case "iam":
+		return lines("info", "security-credentials/"), true
+	case "iam/security-credentials":
+		return []byte(r.Name), true
+	}
+	b, _ := json.MarshalIndent(map[string]string{
+		"Code": "Success", "LastUpdated": h.w.Now().UTC().Format(time.RFC3339),
+		"InstanceProfileArn": "arn:aws:iam::" + h.w.Account + ":instance-profile/" + r.Name,
+		"InstanceProfileId":  "AIPA" + strings.TrimPrefix(r.ID, "AROA"),
+	}, "", "  ")
+	return b, true
+}
+
+// roleCredentials serves the role's temporary credentials, a session of
+// the role named after the instance (as EC2's: assumed-role/ROLE/i-…).
+func (h *handler) roleCredentials(in world.Instance, name string) ([]byte, bool) {
+	if in.Role == "" || name != in.Role {
+		return nil, false
+	}
+	r, ok := h.w.Role(name)
+	if !ok {
+		return nil, false
+	}
+	h.credMu.Lock()
+	defer h.credMu.Unlock()
+	now := h.w.Now()
+	c, ok := h.creds[name]
+	if !ok || c.Expiration.Sub(now) < RoleCredentialsRenew {
+		c = roleCreds{Credentials: h.w.IssueSession(h.w.RoleSession(r, in.ID, nil), RoleCredentialsTTL), issued: now}
+		if h.creds == nil {
+			h.creds = map[string]roleCreds{}
+		}
+		h.creds[name] = c
+	}
+	b, _ := json.MarshalIndent(map[string]string{
+		"Code": "Success", "LastUpdated": c.issued.UTC().Format(time.RFC3339), "Type": "AWS-HMAC",
+		"AccessKeyId": c.AccessKeyID, "SecretAccessKey": c.SecretAccessKey, "Token": c.SessionToken,
+		"Expiration": c.Expiration.UTC().Format(time.RFC3339),
+	}, "", "  ")
+	return b, true
 }
 
 // activeKeys renders the user's unexpired keys, signed now; 404 when none.

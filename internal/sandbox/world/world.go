@@ -104,6 +104,12 @@ type Instance struct {
 	// LastPing is when the SSM agent last reported, for an agent that is
 	// offline (zero: LaunchTime).
 	LastPing time.Time
+	// Role is the IAM role of the instance's profile, "" for none: IMDS
+	// serves its credentials (iam/security-credentials/ROLE).
+	Role string
+	// LogGroup is the CloudWatch Logs group the instance's jitssh-host
+	// ships its audit events to ("": none).
+	LogGroup string
 }
 
 // VPC is a virtual private cloud.
