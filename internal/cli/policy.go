@@ -63,7 +63,10 @@ func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
             organisation root or the OUs whose accounts run jitssh.
   instance  what instances need to be reachable through SSM: the role's
             trust policy and the managed policy to attach
-            (--trust-policy prints the trust policy alone).
+            (--trust-policy prints the trust policy alone), and the inline
+            policy letting jitssh-host ship its audit events to CloudWatch
+            Logs: logs:CreateLogStream and logs:PutLogEvents on the log
+            group (--log-group, default /jitssh/instances; - for none).
 
 Nothing is sent to AWS. Without scoping flags the documents cover every
 account and region; --region (the global flag), --account and
@@ -105,6 +108,7 @@ account and region; --region (the global flag), --account and
 	fl.StringVar(&po.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
 	fl.StringSliceVar(&po.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
 	fl.BoolVar(&f.trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
+	fl.StringVar(&po.LogGroup, "log-group", "", "instance: the CloudWatch Logs group jitssh-host ships its events to (default "+policy.DefaultLogGroup+"; - for none)")
 	fl.BoolVar(&po.ManagedInstances, "managed-instances", false, "user: also allow placing keys on SSM managed (mi-) instances (ssm:SendCommand with AWS-RunShellScript: a root shell there)")
 	return cmd
 }

@@ -241,7 +241,15 @@ type Options struct {
 	// with; default DefaultDocuments. Names starting with AWS- are
 	// AWS-owned (no account in their ARN); others belong to the account.
 	Documents []string
+	// LogGroup is the CloudWatch Logs group instances ship their audit
+	// events to (host.toml [cloudwatch] log_group); default
+	// DefaultLogGroup. "-" leaves shipping out of the instance profile.
+	LogGroup string
 }
+
+// DefaultLogGroup is the log group of instance events in the docs and the
+// sandbox.
+const DefaultLogGroup = "/jitssh/instances"
 
 // Session documents jitssh uses.
 const (
@@ -286,10 +294,14 @@ func (o Options) withDefaults() Options {
 	if len(o.Documents) == 0 {
 		o.Documents = DefaultDocuments
 	}
+	if o.LogGroup == "" {
+		o.LogGroup = DefaultLogGroup
+	}
 	return o
 }
 
 var (
+	logGroupPattern  = regexp.MustCompile(`^[\.\-_/#A-Za-z0-9]{1,512}$`)
 	partitionPattern = regexp.MustCompile(`^aws(-[a-z]+)*$`)
 	regionPattern    = regexp.MustCompile(`^(\*|[a-z]{2}(-[a-z]+)+-\d+)$`)
 	accountPattern   = regexp.MustCompile(`^(\*|\d{12})$`)
@@ -338,6 +350,9 @@ func (o Options) Validate() error {
 		return fmt.Errorf("instance tag value %q is not a valid tag value", o.TagValue)
 	case o.TagKey == "" && o.TagValue != "":
 		return errors.New("an instance tag value needs a tag key")
+	}
+	if o.LogGroup != "-" && !logGroupPattern.MatchString(o.LogGroup) {
+		return fmt.Errorf("log group %q: want a CloudWatch Logs group name like %s", o.LogGroup, DefaultLogGroup)
 	}
 	for _, d := range o.Documents {
 		if !validDocumentName(d) {
@@ -499,6 +514,21 @@ type Profile struct {
 	TrustPolicy Document `json:"TrustPolicy"`
 	// ManagedPolicyARNs are the managed policies to attach to the role.
 	ManagedPolicyARNs []string `json:"ManagedPolicyArns"`
+	// Policy is the role's inline policy: shipping the audit events to
+	// CloudWatch Logs (InstanceLogs); nil when LogGroup is "-".
+	Policy *Document `json:"Policy,omitempty"`
+}
+
+// InstanceLogs returns what jitssh-host's shipper needs on o's log group,
+// exactly: logs:CreateLogStream (its stream, named after the instance)
+// and logs:PutLogEvents, on the group's streams.
+func InstanceLogs(o Options) Document {
+	o = o.withDefaults()
+	return Document{Version: Version, Statement: []Statement{{
+		Sid: "ShipInstanceEvents", Effect: Allow,
+		Action:   Strings{"logs:CreateLogStream", "logs:PutLogEvents"},
+		Resource: Strings{fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s:*", o.Partition, o.Region, o.Account, o.LogGroup)},
+	}}}
 }
 
 // JSON returns p as indented JSON followed by a newline.
@@ -514,6 +544,11 @@ func (p Profile) JSON() []byte {
 // InstanceProfile returns the instance profile for o's partition.
 func InstanceProfile(o Options) Profile {
 	o = o.withDefaults()
+	var logs *Document
+	if o.LogGroup != "-" {
+		d := InstanceLogs(o)
+		logs = &d
+	}
 	svc := "ec2.amazonaws.com"
 	if o.Partition == "aws-cn" {
 		svc = "ec2.amazonaws.com.cn"
@@ -525,6 +560,7 @@ func InstanceProfile(o Options) Profile {
 			Action:    Strings{"sts:AssumeRole"},
 		}}},
 		ManagedPolicyARNs: []string{fmt.Sprintf("arn:%s:iam::aws:policy/AmazonSSMManagedInstanceCore", o.Partition)},
+		Policy:            logs,
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/jitssh/jitssh/internal/datachannel"
+	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/sandbox/agent"
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
@@ -460,7 +461,8 @@ func (sb *Sandbox) startInstance(ctx context.Context, w *world.World, in world.I
 		Mode:       mode,
 		Logger:     sb.log.With("component", "sshd", "instance", in.ID),
 	}
-	if err := sb.enterInstance(&scfg, &info, in, dir, ln.Addr().String(), imds); err != nil {
+	pam := sb.instancePAM(in, mode, dir, hostBin, hostConf)
+	if err := sb.enterInstance(&scfg, &info, in, dir, ln.Addr().String(), imds, pam); err != nil {
 		return InstanceInfo{}, err
 	}
 	sb.authorization(&scfg, in, hostBin, hostConf)
@@ -510,6 +512,31 @@ func (sb *Sandbox) writeHostConfig(info *InstanceInfo, cfg Config, mode sshd.Mod
 	return hostConf, nil
 }
 
+// instancePAM writes the instance's own /etc/pam.d/sshd when it ships
+// events to CloudWatch Logs: the machine's, with the session hook
+// `jitssh-host install` adds (install.Layout.WithPAMHook), so that its
+// real sshd records session-opened and session-closed; "" when there is
+// none (embedded server, no shipping, no PAM or no own accounts).
+func (sb *Sandbox) instancePAM(in world.Instance, mode sshd.Mode, dir, hostBin, hostConf string) string {
+	l := install.DefaultLayout()
+	if mode != sshd.OpenSSH || in.Bastion || !in.JIT || in.LogGroup == "" || !OwnAccounts() {
+		return ""
+	}
+	machine, err := os.ReadFile(l.PAM)
+	if err != nil {
+		sb.log.Warn("no PAM service for sshd: session events are not recorded", "instance", in.ID, "err", err)
+		return ""
+	}
+	l.Bin, l.Config = hostBin, hostConf
+	body, _ := l.WithPAMHook(machine)
+	p := filepath.Join(dir, "pam.d-sshd")
+	if err := os.WriteFile(p, body, 0o644); err != nil {
+		sb.log.Warn("instance PAM service", "instance", in.ID, "err", err)
+		return ""
+	}
+	return p
+}
+
 // cloudWatchConf is the [cloudwatch] table of an instance that ships its
 // audit events to the sandbox's CloudWatch Logs (log_group), whose group
 // it creates; the spool lives in the instance's state directory.
@@ -531,13 +558,16 @@ const CloudWatchFlush = 500 * time.Millisecond
 // its own accounts (as root, OwnAccounts) and in its network namespace
 // (as root or with the real sshd), and forward through the sandbox's
 // routing on a bastion.
-func (sb *Sandbox) enterInstance(scfg *sshd.Config, info *InstanceInfo, in world.Instance, dir, imdsAddr string, imds http.Handler) error {
+func (sb *Sandbox) enterInstance(scfg *sshd.Config, info *InstanceInfo, in world.Instance, dir, imdsAddr string, imds http.Handler, pam string) error {
 	if OwnAccounts() {
 		// The instance's own accounts: the machine's, homes under its
 		// state directory, and RootUser (docs/sandbox.md).
 		db, err := sb.instanceAccounts(dir)
 		if err != nil {
 			return fmt.Errorf("accounts of %s: %w", in.ID, err)
+		}
+		if pam != "" {
+			db.Extra = append(db.Extra, [2]string{pam, install.DefaultLayout().PAM})
 		}
 		scfg.Enter, scfg.LookupUser = db.Enter, db.Lookup
 		info.Homes = filepath.Dir(db.Home("root"))

@@ -77,6 +77,14 @@ profile = "mfa"
 source_profile = "carol"
 use_mfa = true
 
+# The instance role of web-2 (its instance profile): IMDS serves its
+# credentials, with which web-2's jitssh-host ships its audit events to
+# CloudWatch Logs; the policy is jitssh policy instance's inline one.
+[[roles]]
+name = "JitsshInstance"
+trust = """{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"""
+policies = ["jitssh-instance"]
+
 # A role for workloads signed in by the sandbox's OIDC issuer
 # (AssumeRoleWithWebIdentity): the profile "webid" reads a token the
 # sandbox writes and refreshes; ctl web-identity-token prints others.
@@ -129,6 +137,10 @@ private_ip = "10.0.1.12"
 public = true
 jit = true
 jit_groups = ["users"]
+# Its audit events (keys served, users created, sessions opened and
+# closed) go to the sandbox's CloudWatch Logs, stream i-0a1b2c3d4e5f00002.
+role = "JitsshInstance"
+log_group = "/jitssh/instances"
 
 [[instances]]
 id = "i-0a1b2c3d4e5f00003"

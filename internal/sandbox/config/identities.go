@@ -47,7 +47,7 @@ type IdentitySpec struct {
 }
 
 // BuiltinPolicies are the policy names every configuration can use.
-var BuiltinPolicies = []string{"jitssh-user", "jitssh-scp", "FullAWSAccess", "AdministratorAccess"}
+var BuiltinPolicies = []string{"jitssh-user", "jitssh-scp", "jitssh-instance", "FullAWSAccess", "AdministratorAccess"}
 
 // checkPolicies validates the custom policies and the SCPs.
 func (f *File) checkPolicies() error {
@@ -220,6 +220,8 @@ func (f *File) policyIn(name string, anyAccount bool) (policy.Document, error) {
 		return policy.User(o), nil
 	case "jitssh-scp":
 		return policy.SCP(o), nil
+	case "jitssh-instance":
+		return policy.InstanceLogs(o), nil
 	case "FullAWSAccess":
 		return policy.FullAWSAccess(), nil
 	case "AdministratorAccess":

@@ -20,7 +20,7 @@ func (d *DB) Enter() error {
 	if err := syscall.Mount("none", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	for _, m := range [][2]string{{d.Passwd, "/etc/passwd"}, {d.Group, "/etc/group"}, {d.Shadow, "/etc/shadow"}} {
+	for _, m := range append([][2]string{{d.Passwd, "/etc/passwd"}, {d.Group, "/etc/group"}, {d.Shadow, "/etc/shadow"}}, d.Extra...) {
 		if err := syscall.Mount(m[0], m[1], "", syscall.MS_BIND, ""); err != nil {
 			return fmt.Errorf("bind %s on %s: %w", m[0], m[1], err)
 		}

@@ -39,6 +39,9 @@ type Account struct {
 type DB struct {
 	Dir                   string
 	Passwd, Group, Shadow string
+	// Extra are more files bound over the machine's in the namespace:
+	// {source, target} (e.g. the instance's own /etc/pam.d/sshd).
+	Extra [][2]string
 	homes                 string
 	ids                   map[string][2]int // every account's uid and gid
 }
