@@ -215,7 +215,9 @@ func (s *Spool) Seal() (bool, error) {
 	return sealed, err
 }
 
-func segmentName(t time.Time) string { return fmt.Sprintf("%s%020d%s", segPrefix, t.UnixNano(), segSuffix) }
+func segmentName(t time.Time) string {
+	return fmt.Sprintf("%s%020d%s", segPrefix, t.UnixNano(), segSuffix)
+}
 
 // segments lists the sealed segments, oldest first.
 func (s *Spool) segments() ([]string, error) {

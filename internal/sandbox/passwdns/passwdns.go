@@ -42,8 +42,8 @@ type DB struct {
 	// Extra are more files bound over the machine's in the namespace:
 	// {source, target} (e.g. the instance's own /etc/pam.d/sshd).
 	Extra [][2]string
-	homes                 string
-	ids                   map[string][2]int // every account's uid and gid
+	homes string
+	ids   map[string][2]int // every account's uid and gid
 }
 
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
