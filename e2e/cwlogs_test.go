@@ -179,13 +179,21 @@ func TestLoginEventsInCloudWatch(t *testing.T) {
 // of web-2's audit file is in the log group, exactly once after
 // deduplication by event id.
 func TestShippingSurvivesOutageE2E(t *testing.T) {
+	outage := 8 * time.Second
+	if s := os.Getenv("JITSSH_CW_OUTAGE"); s != "" { // bench/cwlogs-outage.sh: 2m
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			t.Fatalf("JITSSH_CW_OUTAGE=%q: %v", s, err)
+		}
+		outage = d
+	}
 	e := newCWEnv(t)
 	e.vars = e.alice
 	start := time.Now()
-	if err := e.sb.SetThrottle(map[string]string{"logs:*": "for:4s"}); err != nil {
+	if err := e.sb.SetThrottle(map[string]string{"logs:*": "for:" + (outage / 2).String()}); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.sb.SetFail(map[string]string{"logs:*": "for:8s"}); err != nil {
+	if err := e.sb.SetFail(map[string]string{"logs:*": "for:" + outage.String()}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
@@ -198,12 +206,12 @@ func TestShippingSurvivesOutageE2E(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(time.Until(start.Add(8 * time.Second))) // the outage ends by itself
+	time.Sleep(time.Until(start.Add(outage))) // the outage ends by itself
 	want := auditIDs(t, e.web2.AuditLog)
 	if len(want) < 9 {
 		t.Fatalf("only %d events in web-2's audit file after three logins", len(want))
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second) // the shipper's backoff tops at 30 s
 	for {
 		_, count := e.filterEvents(t, "")
 		missing := 0
