@@ -31,9 +31,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
-	"github.com/jitssh/jitssh/internal/filelock"
 	"github.com/jitssh/jitssh/internal/host/atomicfile"
 )
 
@@ -78,17 +78,13 @@ func Append(dir string, record []byte, maxBytes int64) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("spool: create %s: %w", dir, err)
 	}
-	lk, err := filelock.Open(filepath.Join(dir, lockName), true)
+	lk, err := lockFile(dir, false)
 	if err != nil {
-		return fmt.Errorf("spool: open lock: %w", err)
+		return err
 	}
-	defer lk.Close()
-	if err := filelock.Lock(lk, false, true); err != nil {
-		return fmt.Errorf("spool: lock %s: %w", dir, err)
-	}
+	defer lk.Close() // and unlocks
 	f, err := os.OpenFile(filepath.Join(dir, activeName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
-		filelock.Unlock(lk)
 		return fmt.Errorf("spool: open: %w", err)
 	}
 	line := make([]byte, 0, len(record)+1)
@@ -99,7 +95,7 @@ func Append(dir string, record []byte, maxBytes int64) error {
 		size = st.Size()
 	}
 	cerr := f.Close()
-	filelock.Unlock(lk)
+	lk.Close()
 	if werr != nil {
 		return fmt.Errorf("spool: append to %s: %w", dir, werr)
 	}
@@ -174,16 +170,36 @@ func (s *Spool) withLock(fn func() error) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return fmt.Errorf("spool: create %s: %w", s.Dir, err)
 	}
-	lk, err := filelock.Open(filepath.Join(s.Dir, lockName), true)
+	lk, err := lockFile(s.Dir, true)
 	if err != nil {
-		return fmt.Errorf("spool: open lock: %w", err)
+		return err
 	}
-	defer lk.Close()
-	if err := filelock.Lock(lk, true, true); err != nil {
-		return fmt.Errorf("spool: lock %s: %w", s.Dir, err)
-	}
-	defer filelock.Unlock(lk)
+	defer lk.Close() // and unlocks
 	return fn()
+}
+
+// lockFile opens dir's lock file (never following a symlink) and takes a
+// shared or exclusive flock on it, waiting; closing the file unlocks.
+func lockFile(dir string, exclusive bool) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: open lock: %w", err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("spool: lock %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // Seal turns a non-empty active file into the newest segment and enforces

@@ -79,7 +79,7 @@ use_mfa = true
 
 # The instance role of web-2 (its instance profile): IMDS serves its
 # credentials, with which web-2's jitssh-host ships its audit events to
-# CloudWatch Logs; the policy is jitssh policy instance's inline one.
+# CloudWatch Logs; its policy is the instance profile's inline one.
 [[roles]]
 name = "JitsshInstance"
 trust = """{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"""
