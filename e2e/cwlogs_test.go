@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,13 +91,23 @@ type cwEvent struct {
 // nextToken itself) and returns the events and how often each id occurs.
 func (e *cwEnv) filterEvents(t *testing.T, pattern string) ([]cwEvent, map[string]int) {
 	t.Helper()
+	evs, count, err := e.tryFilterEvents(t, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs, count
+}
+
+// tryFilterEvents is filterEvents with the aws CLI's failure returned.
+func (e *cwEnv) tryFilterEvents(t *testing.T, pattern string) ([]cwEvent, map[string]int, error) {
+	t.Helper()
 	args := []string{"logs", "filter-log-events", "--log-group-name", "/jitssh/instances", "--log-stream-names", e.web2.ID}
 	if pattern != "" {
 		args = append(args, "--filter-pattern", pattern)
 	}
 	out, err := awsCLIMFA(t, e.admin, "", args...)
 	if err != nil {
-		t.Fatalf("aws logs filter-log-events: %v\n%s", err, out)
+		return nil, nil, fmt.Errorf("aws logs filter-log-events: %w\n%s", err, out)
 	}
 	var res struct {
 		Events []struct {
@@ -117,7 +128,7 @@ func (e *cwEnv) filterEvents(t *testing.T, pattern string) ([]cwEvent, map[strin
 			evs = append(evs, ev)
 		}
 	}
-	return evs, count
+	return evs, count, nil
 }
 
 // TestLoginEventsInCloudWatch: alice's login to web-2 with the real sshd
@@ -206,14 +217,22 @@ func TestShippingSurvivesOutageE2E(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(time.Until(start.Add(outage))) // the outage ends by itself
+	time.Sleep(time.Until(start.Add(outage + time.Second))) // the outage ends by itself
 	want := auditIDs(t, e.web2.AuditLog)
 	if len(want) < 9 {
 		t.Fatalf("only %d events in web-2's audit file after three logins", len(want))
 	}
 	deadline := time.Now().Add(60 * time.Second) // the shipper's backoff tops at 30 s
 	for {
-		_, count := e.filterEvents(t, "")
+		_, count, err := e.tryFilterEvents(t, "")
+		if err != nil {
+			if time.Now().After(deadline) {
+				t.Fatal(err)
+			}
+			t.Log(err)
+			time.Sleep(time.Second)
+			continue
+		}
 		missing := 0
 		for id := range want {
 			if count[id] == 0 {
