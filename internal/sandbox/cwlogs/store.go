@@ -43,10 +43,9 @@ type Event struct {
 func (e Event) ID() string { return fmt.Sprintf("%020d%016d", e.Timestamp, e.seq) }
 
 type group struct {
-	name     string
-	created  int64
-	streams  map[string]*stream
-	retainMs int64
+	name    string
+	created int64
+	streams map[string]*stream
 }
 
 type stream struct {
