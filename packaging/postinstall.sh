@@ -7,6 +7,12 @@ for db in passwd group; do
     echo "  fix: sed -i -E '/^$db:[^#]*[[:space:]]systemd([[:space:]#]|\$)/!s/^($db:[^#]*[^#[:space:]])/\\1 systemd/' /etc/nsswitch.conf" >&2
   fi
 done
+# The PAM session hook (session-opened/closed audit events), exactly the
+# lines `jitssh-host install` adds (internal/host/install, PAMSessionLine).
+if [ -f /etc/pam.d/sshd ] && ! grep -q 'jitssh-host session-event' /etc/pam.d/sshd; then
+  printf '%s\n%s\n' '# managed by jitssh-host install: session-opened/closed audit events (docs/instance.md)' \
+    'session optional pam_exec.so quiet /usr/bin/jitssh-host session-event' >> /etc/pam.d/sshd
+fi
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   # restart, not just start: an upgrade's new service serves io.jitssh.Keys
