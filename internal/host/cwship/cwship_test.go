@@ -312,3 +312,43 @@ func TestShipperCorruptedSpool(t *testing.T) {
 		t.Errorf("no clear line about the corrupted record:\n%s", e.log.String())
 	}
 }
+
+// TestShipperReportsSpoolDrops: events recorded while nothing ships
+// overflow the spool's cap; the oldest are dropped, the warning counts
+// them, and a spool-dropped event in the log group says how many, so the
+// newest events plus the count account for every event.
+func TestShipperReportsSpoolDrops(t *testing.T) {
+	e := newShipEnv(t, true)
+	e.hc.CloudWatch.SpoolMaxBytes = hostconfig.MinSpoolMaxBytes
+	ids := e.record(t, 2000, strings.Repeat("x", 100)) // ~400 KiB, cap 64 KiB
+	stop := e.run(t)
+	defer stop()
+	newest := ids[len(ids)-50:]
+	e.waitAll(t, newest, 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var dropped int
+		shipped := 0
+		for _, ev := range e.store.Events(group) {
+			var m struct{ Event, Detail string }
+			json.Unmarshal([]byte(ev.Message), &m)
+			if m.Event == audit.EventSpoolDropped {
+				if _, err := fmt.Sscanf(m.Detail, "%d events dropped", &dropped); err != nil {
+					t.Fatalf("spool-dropped detail %q", m.Detail)
+				}
+			} else {
+				shipped++
+			}
+		}
+		if dropped > 0 && shipped+dropped == len(ids) {
+			if !strings.Contains(e.log.String(), "spool over its size cap: dropped the") {
+				t.Errorf("no warning counting the dropped events:\n%s", e.log.String())
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d shipped + %d reported dropped, want %d in all (some dropped); log:\n%s", shipped, dropped, len(ids), e.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -284,6 +284,7 @@ func (s *Shipper) reportDropped() error {
 	if err := spool.Append(s.Spool.Dir, line, s.Spool.MaxBytes); err != nil {
 		return err
 	}
+	s.Log.Warn(fmt.Sprintf("cloudwatch: spool over its size cap: dropped the %d oldest events (raise spool_max_bytes, or see why shipping stalled above)", n), "events", n)
 	return s.Spool.ClearDropped(n)
 }
 
