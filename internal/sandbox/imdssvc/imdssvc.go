@@ -186,6 +186,9 @@ func (h *handler) metadata(in world.Instance, p string) ([]byte, bool) {
 	}
 	switch strings.TrimSuffix(p, "/") {
 	case "":
+		if in.Role != "" {
+			return lines("iam/", "instance-id", "local-hostname", "local-ipv4", "managed-ssh-keys/", "placement/", "services/"), true
+		}
 		return lines("instance-id", "local-hostname", "local-ipv4", "managed-ssh-keys/", "placement/", "services/"), true
 	case "instance-id":
 		return []byte(in.ID), true

@@ -265,3 +265,42 @@ func TestActiveKeys(t *testing.T) {
 		t.Errorf("expired keys: HTTP %d, want 404", code)
 	}
 }
+
+// TestRoleCredentials: an instance with an instance profile role gets the
+// role's temporary credentials, a session named after the instance that
+// the world resolves (so the sandbox's APIs accept them); an instance
+// without a role gets 404, as on EC2.
+func TestRoleCredentials(t *testing.T) {
+	e := newEnv(t)
+	tok := e.token(t, "60")
+	if code, _ := e.get(t, tok, "iam/security-credentials/"); code != http.StatusNotFound {
+		t.Fatalf("no role: HTTP %d, want 404", code)
+	}
+	w, err := world.New(world.Config{Region: "eu-west-3", Account: "123456789012",
+		Instances: []world.Instance{{ID: instanceID, State: "running", Role: "web"}},
+		Roles:     []world.Role{{Name: "web"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = imdssvc.New(w, instanceID, e.sig)
+	tok = e.token(t, "60")
+	code, name := e.get(t, tok, "iam/security-credentials/")
+	if code != 200 || name != "web" {
+		t.Fatalf("role listing: HTTP %d %q", code, name)
+	}
+	code, body := e.get(t, tok, "iam/security-credentials/web")
+	var doc struct{ Code, AccessKeyId, SecretAccessKey, Token, Expiration string }
+	if code != 200 || json.Unmarshal([]byte(body), &doc) != nil || doc.Code != "Success" || !strings.HasPrefix(doc.AccessKeyId, "ASIA") || doc.Token == "" {
+		t.Fatalf("credentials: HTTP %d %s", code, body)
+	}
+	id, ok := w.Identity(doc.AccessKeyId)
+	if !ok || id.ARN != "arn:aws:sts::123456789012:assumed-role/web/"+instanceID || id.SessionToken != doc.Token {
+		t.Errorf("the world resolves the key to %+v, %v", id, ok)
+	}
+	if _, again := e.get(t, tok, "iam/security-credentials/web"); !strings.Contains(again, doc.AccessKeyId) {
+		t.Error("credentials not reused while valid")
+	}
+	if code, _ := e.get(t, tok, "iam/security-credentials/other"); code != http.StatusNotFound {
+		t.Errorf("another role's name: HTTP %d, want 404", code)
+	}
+}
