@@ -199,8 +199,11 @@ type Sandbox struct {
 	CloudTrail string
 	// SSO is the account's IAM Identity Center (ssosvc.go).
 	SSO *sso.Service
-	// Logs is the account's CloudWatch Logs, served on URL.
+	// Logs is the default world's CloudWatch Logs, served on URL (LogsOf:
+	// another account's or region's).
 	Logs     *cwlogs.Store
+	logsMu   sync.Mutex
+	logs     map[*world.World]*cwlogs.Store
 	ssoSetup ssoSetup
 
 	identities []world.Identity // every identity, default first

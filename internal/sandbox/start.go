@@ -338,9 +338,9 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 	if err := sb.startWebIdentityTokens(); err != nil {
 		return nil, err
 	}
-	sb.Logs = cwlogs.New(sb.World.Region, sb.World.Account, sb.World.Now)
+	sb.Logs = sb.LogsOf(sb.World)
 	mux.Handle("/", apis.NewRouter(sb.Org, apis.Options{
-		Logs:          sb.Logs,
+		LogsOf:        sb.LogsOf,
 		OIDC:          sb.sts.issuer,
 		OIDCAudiences: sb.sts.audiences,
 		StreamURL:     func(id string) string { return wsBase + "/v1/data-channel/" + id + "?role=publish_subscribe" },
@@ -541,13 +541,31 @@ func (sb *Sandbox) instancePAM(in world.Instance, mode sshd.Mode, dir, hostBin, 
 // audit events to the sandbox's CloudWatch Logs (log_group), whose group
 // it creates; the spool lives in the instance's state directory.
 func (sb *Sandbox) cloudWatchConf(in world.Instance, dir string) string {
-	sb.Logs.CreateGroup(in.LogGroup)
+	w := sb.worldOf(in.ID)
+	sb.LogsOf(w).CreateGroup(in.LogGroup)
 	conf := fmt.Sprintf("\n[cloudwatch]\nlog_group = %q\nregion = %q\nendpoint = %q\nspool_dir = %q\nflush_interval = %q\n",
-		in.LogGroup, sb.World.Region, sb.URL, filepath.Join(dir, "spool"), CloudWatchFlush.String())
+		in.LogGroup, w.Region, sb.URL, filepath.Join(dir, "spool"), CloudWatchFlush.String())
 	if sb.CABundle != "" {
 		conf += fmt.Sprintf("ca_bundle = %q\n", sb.CABundle)
 	}
 	return conf
+}
+
+// LogsOf returns the CloudWatch Logs of an (account, region) world,
+// made on first use: each world has its own, as CloudWatch Logs is
+// regional (Logs is the default world's).
+func (sb *Sandbox) LogsOf(w *world.World) *cwlogs.Store {
+	sb.logsMu.Lock()
+	defer sb.logsMu.Unlock()
+	if sb.logs == nil {
+		sb.logs = map[*world.World]*cwlogs.Store{}
+	}
+	s, ok := sb.logs[w]
+	if !ok {
+		s = cwlogs.New(w.Region, w.Account, w.Now)
+		sb.logs[w] = s
+	}
+	return s
 }
 
 // CloudWatchFlush is how long the instances' shippers let events wait for

@@ -59,6 +59,10 @@ type Options struct {
 	Logs *cwlogs.Store
 	// KMS is the account's KMS keys (kms.go); nil means none.
 	KMS *kms.Service
+	// LogsOf, when set, returns the CloudWatch Logs of each (account,
+	// region) world NewRouter serves (CloudWatch Logs is regional); it
+	// takes precedence over Logs.
+	LogsOf func(*world.World) *cwlogs.Store
 }
 
 // ScriptRun is how a script run on a simulated instance ended.
@@ -104,6 +108,9 @@ func newHandler(w *world.World, opts Options) *handler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.LogsOf != nil {
+		opts.Logs = opts.LogsOf(w)
 	}
 	if opts.Logs == nil {
 		opts.Logs = cwlogs.New(w.Region, w.Account, w.Now)

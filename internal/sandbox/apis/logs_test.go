@@ -423,3 +423,23 @@ func TestLogsAWSCLI(t *testing.T) {
 		t.Errorf("put-log-events to a missing stream: exit %d: %s", code, errOut)
 	}
 }
+
+// TestLogsRegional: each (account, region) world of an organization has
+// its own CloudWatch Logs, as on AWS: a group made in us-west-2 is not in
+// us-east-1, and its ARN names its region.
+func TestLogsRegional(t *testing.T) {
+	e := newOrgEnv(t)
+	west := cloudwatchlogs.NewFromConfig(e.in(orgWest, credsOf(alice)))
+	east := cloudwatchlogs.NewFromConfig(e.in(testRegion, credsOf(alice)))
+	ctx := context.Background()
+	if _, err := west.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String("/jitssh/instances")}); err != nil {
+		t.Fatal(err)
+	}
+	g, err := west.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{})
+	if err != nil || len(g.LogGroups) != 1 || !strings.HasPrefix(aws.ToString(g.LogGroups[0].Arn), "arn:aws:logs:"+orgWest+":"+testAccount+":") {
+		t.Fatalf("us-west-2 groups = %+v, %v", g, err)
+	}
+	if g, err := east.DescribeLogGroups(ctx, &cloudwatchlogs.DescribeLogGroupsInput{}); err != nil || len(g.LogGroups) != 0 {
+		t.Fatalf("us-east-1 sees %+v, %v; want no group", g, err)
+	}
+}
