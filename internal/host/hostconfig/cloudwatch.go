@@ -14,8 +14,8 @@ import (
 //
 //	[cloudwatch]
 //	log_group      = "/jitssh/instances"          # required to ship
-//	region         = "eu-west-1"                  # default: the instance's, from IMDS
-//	endpoint       = "https://logs.eu-west-1.amazonaws.com"  # default: AWS's for the region
+//	region         = "eu-west-1"                  # default ("" too): the instance's, from IMDS
+//	endpoint       = "https://logs.eu-west-1.amazonaws.com"  # default ("" too): AWS's for the region
 //	ca_bundle      = "/etc/jitssh/logs-ca.pem"    # default: the system roots
 //	spool_dir      = "/var/spool/jitssh/cloudwatch"
 //	spool_max_bytes = 67108864                    # oldest events dropped (counted) beyond it
@@ -70,12 +70,12 @@ func parseCloudWatch(f *cloudWatchFile, c *CloudWatch) error {
 		c.LogGroup = *f.LogGroup
 	}
 	if f.Region != nil {
-		if !regionRE.MatchString(*f.Region) {
+		if *f.Region != "" && !regionRE.MatchString(*f.Region) {
 			return fmt.Errorf("region %q: want a region such as \"eu-west-1\"", *f.Region)
 		}
 		c.Region = *f.Region
 	}
-	if f.Endpoint != nil {
+	if f.Endpoint != nil && *f.Endpoint != "" {
 		u, err := url.Parse(*f.Endpoint)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
 			return fmt.Errorf("endpoint %q: want a URL such as \"https://logs.eu-west-1.amazonaws.com\"", *f.Endpoint)

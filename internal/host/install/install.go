@@ -234,6 +234,17 @@ WantedBy=multi-user.target
 # [[jit.groups]]
 # caller = "arn:aws:sts::*:assumed-role/Admin/*"
 # groups = ["sudo"]
+
+# Ship the audit events to CloudWatch Logs (docs/instance.md): the instance
+# role needs logs:CreateLogStream and logs:PutLogEvents on the group.
+# [cloudwatch]
+# log_group       = "/jitssh/instances"    # shipping is on when set
+# region          = ""                     # default: the instance's
+# endpoint        = ""                     # default: https://logs.<region>.amazonaws.com
+# ca_bundle       = ""                     # default: the system roots
+# spool_dir       = "/var/spool/jitssh/cloudwatch"
+# spool_max_bytes = 67108864               # the oldest events are dropped (counted) beyond it
+# flush_interval  = "5s"
 `, Marker)
 	return []File{
 		{Path: l.DropIn, Mode: 0o644, Body: []byte(dropIn)},

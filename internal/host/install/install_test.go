@@ -31,6 +31,16 @@ func TestInstallUninstall(t *testing.T) {
 	if _, err := hostconfig.Parse(b); err != nil {
 		t.Errorf("installed host.toml does not parse: %v", err)
 	}
+	// Its [cloudwatch] example, uncommented, is valid too.
+	_, example, _ := strings.Cut(string(b), "# [cloudwatch]")
+	var on strings.Builder
+	on.WriteString("[cloudwatch]\n")
+	for _, line := range strings.Split(example, "\n") {
+		on.WriteString(strings.TrimPrefix(line, "# ") + "\n")
+	}
+	if c, err := hostconfig.Parse([]byte(on.String())); err != nil || c.CloudWatch.LogGroup != "/jitssh/instances" {
+		t.Errorf("the [cloudwatch] example uncommented: %+v, %v\n%s", c.CloudWatch, err, on.String())
+	}
 	// Idempotent; the administrator's config is kept.
 	os.WriteFile(filepath.Join(l.Root, l.Config), []byte("timeout = \"2s\"\n"), 0o644)
 	did, err = install.Install(l, install.Options{})
