@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"time"
 
@@ -329,11 +330,35 @@ func Run(ctx context.Context, hc hostconfig.Config, log *slog.Logger) error {
 		return err
 	}
 	defer client.Close()
+	lk, err := waitReaderLock(ctx, cw.SpoolDir, log)
+	if lk == nil {
+		return err
+	}
+	defer lk.Close()
 	sp := &spool.Spool{Dir: cw.SpoolDir, MaxBytes: cw.SpoolMaxBytes, Report: func(p spool.Problem) { log.Warn("cloudwatch: " + p.String()) }}
 	log.Info("cloudwatch: shipping audit events", "group", cw.LogGroup, "stream", instance, "region", region, "spool", cw.SpoolDir)
 	s := &Shipper{Spool: sp, Client: client, Group: cw.LogGroup, Stream: instance, FlushInterval: cw.FlushInterval, Log: log}
 	s.Run(ctx)
 	return nil
+}
+
+// waitReaderLock takes the spool's reader lock, waiting while another
+// shipper holds it (nil when ctx ends first).
+func waitReaderLock(ctx context.Context, dir string, log *slog.Logger) (*os.File, error) {
+	for warned := false; ; warned = true {
+		lk, err := spool.ReaderLock(dir)
+		if lk != nil || err != nil {
+			return lk, err
+		}
+		if !warned {
+			log.Warn("cloudwatch: another process ships this spool; waiting for it to stop", "spool", dir)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func instanceFacts(ctx context.Context, ic *imds.Client, region string) (string, string, error) {

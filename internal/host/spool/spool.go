@@ -178,6 +178,27 @@ func (s *Spool) withLock(fn func() error) error {
 	return fn()
 }
 
+// ReaderLock takes the spool's reader lock without waiting: one shipper
+// at a time (another would ship the same events again). It returns nil
+// and no error when another process holds it; Close releases it.
+func ReaderLock(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: create %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "reader.lock"), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("spool: open reader lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("spool: lock %s: %w", dir, err)
+	}
+	return f, nil
+}
+
 // lockFile opens dir's lock file (never following a symlink) and takes a
 // shared or exclusive flock on it, waiting; closing the file unlocks.
 func lockFile(dir string, exclusive bool) (*os.File, error) {

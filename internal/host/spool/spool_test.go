@@ -245,3 +245,20 @@ func FuzzParseLine(f *testing.F) {
 		}
 	})
 }
+
+func TestReaderLock(t *testing.T) {
+	dir := t.TempDir()
+	a, err := ReaderLock(dir)
+	if err != nil || a == nil {
+		t.Fatalf("first reader: %v, %v", a, err)
+	}
+	if b, err := ReaderLock(dir); b != nil || err != nil {
+		t.Fatalf("second reader got the lock: %v, %v", b, err)
+	}
+	a.Close()
+	if c, err := ReaderLock(dir); c == nil || err != nil {
+		t.Fatalf("after release: %v, %v", c, err)
+	} else {
+		c.Close()
+	}
+}
