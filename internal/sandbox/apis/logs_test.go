@@ -116,8 +116,10 @@ func TestLogsPutLimits(t *testing.T) {
 	}
 	_, err := put(logsEvents(now, big, big, big, big, "y"))
 	wantAPIError(t, err, "InvalidParameterException", "Upload too large: 1048603 bytes exceeds limit of 1048576")
-	_, err = put(logsEvents(now, big+"z"))
-	wantAPIError(t, err, "InvalidParameterException", "Log event too large")
+	// One event may now be as large as the batch (AWS raised 256 KB to 1 MB).
+	if _, err := put(logsEvents(now, strings.Repeat("z", 1_048_576-26))); err != nil {
+		t.Fatalf("one event of 1 MB: %v", err)
+	}
 
 	many := make([]string, 10_001)
 	for i := range many {
@@ -138,6 +140,12 @@ func TestLogsPutLimits(t *testing.T) {
 	ev[0].Timestamp = aws.Int64(now.Add(-25 * time.Hour).UnixMilli())
 	_, err = put(ev)
 	wantAPIError(t, err, "InvalidParameterException", "cannot span more than 24 hours")
+	// The span counts valid events only: a too-old one does not count.
+	ev = logsEvents(now, "ancient", "recent")
+	ev[0].Timestamp = aws.Int64(now.Add(-20 * 24 * time.Hour).UnixMilli())
+	if out, err := put(ev); err != nil || out.RejectedLogEventsInfo == nil {
+		t.Fatalf("a too-old event and a recent one: %+v, %v", out, err)
+	}
 
 	_, err = put(logsEvents(now, ""))
 	wantAPIError(t, err, "InvalidParameterException", "have length greater than or equal to 1")

@@ -441,10 +441,11 @@ type putOut struct {
 }
 
 // putLogEvents stores a batch under AWS's rules: 1 to 10,000 events, at
-// most 1,048,576 bytes counting 26 bytes per event, in chronological
-// order, spanning at most 24 hours; events older than 14 days or more than
-// 2 hours ahead are rejected by index (rejectedLogEventsInfo) while the
-// rest are stored. The sequence token is ignored, as AWS has since 2023.
+// most 1,048,576 bytes counting 26 bytes per event (one event up to 1 MB
+// since AWS raised it from 256 KB), in chronological order; events older
+// than 14 days or more than 2 hours ahead are rejected by index
+// (rejectedLogEventsInfo) while the rest, spanning at most 24 hours, are
+// stored. The sequence token is ignored, as AWS has since 2023.
 func (s *Store) putLogEvents(body []byte, authz Authorizer) (any, error) {
 	var in putIn
 	if err := decode(body, &in); err != nil {
@@ -497,9 +498,6 @@ func (s *Store) putLogEvents(body []byte, authz Authorizer) (any, error) {
 	if total > MaxBatchBytes {
 		return nil, invalid("Upload too large: %d bytes exceeds limit of %d", total, MaxBatchBytes)
 	}
-	if events[len(events)-1].Timestamp-events[0].Timestamp > MaxBatchSpan.Milliseconds() {
-		return nil, invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
-	}
 	if err := authz("logs:PutLogEvents", s.StreamARN(*in.LogGroupName, *in.LogStreamName)); err != nil {
 		return nil, err
 	}
@@ -530,6 +528,10 @@ func (s *Store) putLogEvents(body []byte, authz Authorizer) (any, error) {
 	if hi < len(events) {
 		i := hi
 		rej.TooNewLogEventStartIndex = &i
+	}
+	// The 24-hour span counts the valid events only (AWS's current rule).
+	if lo < hi && events[hi-1].Timestamp-events[lo].Timestamp > MaxBatchSpan.Milliseconds() {
+		return nil, invalid("The batch of log events in a single PutLogEvents request cannot span more than 24 hours.")
 	}
 	s.insert(st, events[lo:hi], now.UnixMilli())
 	out := putOut{NextSequenceToken: strconv.FormatUint(st.token+1, 10)}

@@ -19,7 +19,7 @@ import (
 const (
 	MaxBatchBytes    = 1_048_576 // sum of UTF-8 message bytes + EventOverhead per event
 	EventOverhead    = 26
-	MaxEventBytes    = 262_144 // one event, message + EventOverhead
+	MaxEventBytes    = 1_048_576 // one event, message + EventOverhead (256 KB until AWS raised it)
 	MaxBatchEvents   = 10_000
 	MaxBatchSpan     = 24 * time.Hour
 	MaxEventAge      = 14 * 24 * time.Hour
