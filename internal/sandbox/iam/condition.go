@@ -264,6 +264,33 @@ func nullCondition(vals []string, present bool) bool {
 	return false
 }
 
+// dateComparisons are the Date operators' tests of the request's time c
+// against the policy's p (DateNotEquals is DateEquals negated).
+var dateComparisons = map[string]func(c, p time.Time) bool{
+	"DateEquals":            func(c, p time.Time) bool { return c.Equal(p) },
+	"DateNotEquals":         func(c, p time.Time) bool { return c.Equal(p) },
+	"DateLessThan":          func(c, p time.Time) bool { return c.Before(p) },
+	"DateLessThanEquals":    func(c, p time.Time) bool { return !c.After(p) },
+	"DateGreaterThan":       func(c, p time.Time) bool { return c.After(p) },
+	"DateGreaterThanEquals": func(c, p time.Time) bool { return !c.Before(p) },
+}
+
+// parseDate reads a Date operator's value as IAM does: an ISO 8601 date
+// and time (2026-12-02T15:04:05Z, with or without fractional seconds or
+// an offset), a bare date (2026-12-02, midnight UTC), or seconds since
+// the epoch (aws:EpochTime's form).
+func parseDate(s string) (time.Time, bool) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z07:00", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && s != "" && s[0] != '+' {
+		return time.Unix(n, 0), true
+	}
+	return time.Time{}, false
+}
+
 // operator returns the positive match function of op and whether op is
 // its negation.
 func operator(op string) (match func(policyVal, ctxVal string) bool, negated, ok bool) {
@@ -280,6 +307,14 @@ func operator(op string) (match func(policyVal, ctxVal string) bool, negated, ok
 		return strings.EqualFold, false, true
 	case "IpAddress", "NotIpAddress":
 		return matchIP, op == "NotIpAddress", true
+	case "DateEquals", "DateNotEquals", "DateLessThan", "DateLessThanEquals",
+		"DateGreaterThan", "DateGreaterThanEquals":
+		cmp := dateComparisons[op]
+		return func(p, c string) bool {
+			pt, ok1 := parseDate(p)
+			ct, ok2 := parseDate(c)
+			return ok1 && ok2 && cmp(ct, pt)
+		}, op == "DateNotEquals", true
 	case "NumericEquals", "NumericNotEquals", "NumericLessThan", "NumericLessThanEquals",
 		"NumericGreaterThan", "NumericGreaterThanEquals":
 		cmp := map[string]func(c, p float64) bool{

@@ -3,7 +3,7 @@
 // Allow and Deny, Action/NotAction and Resource/NotResource with * and ?
 // wildcards, policy variables (${aws:PrincipalTag/K}, ${aws:username},
 // ${aws:userid}, defaults like ${aws:PrincipalTag/K, 'x'}, and the ${*},
-// ${?}, ${$} escapes), and the String, Arn, Bool, Null, Numeric and
+// ${?}, ${$} escapes), and the String, Arn, Bool, Null, Numeric, Date and
 // IpAddress condition operators with IfExists, ForAnyValue and ForAllValues.
 //
 // Evaluate applies AWS's logic for a principal in one account: an explicit
