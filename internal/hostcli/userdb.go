@@ -3,6 +3,7 @@ package hostcli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,10 +177,16 @@ func newUsersRemoveCmd(stdout io.Writer, configPath *string) *cobra.Command {
 }
 
 func newUsersKillCmd(stdout io.Writer, configPath *string) *cobra.Command {
-	return &cobra.Command{
-		Use:   "kill NAME...",
+	var ifExists bool
+	cmd := &cobra.Command{
+		Use:   "kill [--if-exists] NAME...",
 		Short: "Kill every process of users, ending their SSH sessions",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `kill SIGKILLs every process of each NAME (a just-in-time user, or else a
+user of /etc/passwd other than root) until none is left.
+
+--if-exists makes a NAME the instance does not have a success with
+nothing to kill (jitssh revoke sends it to every instance of a fleet).`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := service.OpenAdmin(*configPath)
 			if err != nil {
@@ -193,6 +200,10 @@ func newUsersKillCmd(stdout io.Writer, configPath *string) *cobra.Command {
 			var errs []string
 			for _, name := range args {
 				k, err := m.Kill(st, name)
+				if ifExists && errors.Is(err, service.ErrNoSuchUser) {
+					fmt.Fprintf(stdout, "%s: no such user here; nothing to kill\n", name)
+					continue
+				}
 				if err != nil {
 					errs = append(errs, err.Error())
 					continue
@@ -202,6 +213,8 @@ func newUsersKillCmd(stdout io.Writer, configPath *string) *cobra.Command {
 			return refusedAll(errs)
 		},
 	}
+	cmd.Flags().BoolVar(&ifExists, "if-exists", false, "a NAME the instance does not have is not an error")
+	return cmd
 }
 
 // refusedAll is nil without errs, else a run failure listing them.

@@ -227,6 +227,7 @@ type Sandbox struct {
 	sni         serverNames // TLS connections by SNI (Config.TLS)
 	cleanups    []func()
 	closeOnce   sync.Once
+	hostRun     hostRunner // Run Command's jitssh-host (hostrun.go)
 }
 
 // DefaultInstances is the built-in fleet: two web servers and a database,

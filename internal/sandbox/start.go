@@ -349,6 +349,7 @@ func (sb *Sandbox) routes(cfg Config, addr string) (http.Handler, error) {
 		Knobs:         &sb.knobs,
 		PlaceKey:      sb.runPlacement,
 		KMS:           sb.kms,
+		RunHost:       sb.runHost,
 	}))
 	return mux, nil
 }
@@ -502,6 +503,9 @@ func (sb *Sandbox) writeHostConfig(info *InstanceInfo, cfg Config, mode sshd.Mod
 	}
 	if err := os.WriteFile(hostConf, []byte(conf), 0o644); err != nil {
 		return "", err
+	}
+	if mode == sshd.OpenSSH && hostBin != "" {
+		sb.hostRun.add(hostBin, in.ID, hostConf)
 	}
 	if jit != nil {
 		if err := sb.startJIT(in.ID, jit, hostBin, hostConf, dir); err != nil {

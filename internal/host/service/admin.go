@@ -42,8 +42,11 @@ func (m *Manager) Kill(st *jituser.State, name string) (Killed, error) {
 	} else {
 		uid, ok = passwdUID(name)
 	}
-	if !ok || uid == 0 {
-		return Killed{}, fmt.Errorf("%s: no such user (or root)", audit.Sanitize(name, 64))
+	if ok && uid == 0 {
+		return Killed{}, fmt.Errorf("%s: refusing to kill the processes of uid 0 (root)", audit.Sanitize(name, 64))
+	}
+	if !ok {
+		return Killed{}, fmt.Errorf("%s: %w", audit.Sanitize(name, 64), ErrNoSuchUser)
 	}
 	n, err := jituser.KillSessions(uid, name)
 	if err != nil {
@@ -52,6 +55,10 @@ func (m *Manager) Kill(st *jituser.State, name string) (Killed, error) {
 	_ = m.w.Record(audit.Event{Event: audit.EventSessionsKilled, Source: adminSource, OSUser: name, UID: uid, Reason: "killed by an administrator", Detail: fmt.Sprintf("%d processes", n)})
 	return Killed{Name: name, UID: uid, Processes: n}, nil
 }
+
+// ErrNoSuchUser: Kill's name is neither a JIT user nor a user of
+// /etc/passwd.
+var ErrNoSuchUser = errors.New("no such user")
 
 // passwdUID finds name in /etc/passwd (not through NSS).
 func passwdUID(name string) (uint32, bool) {

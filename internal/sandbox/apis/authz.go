@@ -29,7 +29,7 @@ func (h *handler) authorize(c *call, action, resource string, keys map[string][]
 		Context:   keys,
 		Time:      h.world.Now(),
 	}
-	res := iam.Evaluate(req, iam.Policies{Identity: c.id.Policies, SCPs: h.world.SCPs})
+	res := iam.Evaluate(req, iam.Policies{Identity: h.world.PoliciesOf(c.id), SCPs: h.world.SCPsInForce()})
 	c.authz = append(c.authz, authzRecord{Action: action, Resource: resource, Decision: res.Decision.String(), Sid: res.Sid})
 	if res.Allowed() {
 		return nil

@@ -63,6 +63,11 @@ type Options struct {
 	// region) world NewRouter serves (CloudWatch Logs is regional); it
 	// takes precedence over Logs.
 	LogsOf func(*world.World) *cwlogs.Store
+	// RunHost, when set, runs the real jitssh-host with args (and the
+	// instance's own configuration) on an instance, as root, for a
+	// jitssh-host users script (package hostcmd); ok false means the
+	// instance runs no jitssh-host (docs/sandbox.md).
+	RunHost func(instanceID string, args []string) (run ScriptRun, ok bool)
 }
 
 // ScriptRun is how a script run on a simulated instance ended.
@@ -352,6 +357,11 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 		return h.routeJSON(c, kmsTargetPrefix)
 	case serviceCloudTrail:
 		return h.routeCloudTrail(c)
+	case serviceOrgs:
+		if p, _, _ := strings.Cut(c.r.Header.Get("X-Amz-Target"), "."); p != orgsPrefix {
+			return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", c.r.Header.Get("X-Amz-Target"))
+		}
+		return h.routeOrgs(c)
 	}
 	if c.proto == awsproto.JSON11 {
 		return nil, awsproto.Errorf("UnknownOperationException", "The sandbox does not emulate the service %q.", c.service)
@@ -364,7 +374,7 @@ func (h *handler) serve(rw http.ResponseWriter, c *call) (any, error) {
 // decide from the body".
 func protocolFromHeaders(r *http.Request) awsproto.Protocol {
 	switch scopeService(r.Header.Get("Authorization")) {
-	case serviceSSM, serviceEIC, serviceLogs, serviceKMS, serviceCloudTrail:
+	case serviceSSM, serviceEIC, serviceLogs, serviceKMS, serviceCloudTrail, serviceOrgs:
 		return awsproto.JSON11
 	case serviceSTS, serviceIAM:
 		return awsproto.AWSQuery
@@ -424,6 +434,10 @@ func (h *handler) routeJSON(c *call, prefix string) (any, error) {
 		return h.sendCommand(c)
 	case serviceSSM + ".GetCommandInvocation":
 		return h.getCommandInvocation(c)
+	case serviceSSM + ".ListCommandInvocations":
+		return h.listCommandInvocations(c)
+	case serviceSSM + ".DescribeSessions":
+		return h.describeSessions(c)
 	}
 	return nil, awsproto.Errorf("UnknownOperationException", "Unknown operation %s", target)
 }

@@ -33,8 +33,17 @@ func (h *handler) routeIAM(c *call) (any, error) {
 	if v := c.form.Get("Version"); v != iamVersion {
 		return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.op, v)
 	}
-	if c.op == "SimulatePrincipalPolicy" {
+	switch c.op {
+	case "SimulatePrincipalPolicy":
 		return h.simulatePrincipalPolicy(c)
+	case "PutRolePolicy":
+		return h.putRolePolicy(c)
+	case "GetRolePolicy":
+		return h.getRolePolicy(c)
+	case "DeleteRolePolicy":
+		return h.deleteRolePolicy(c)
+	case "ListRolePolicies":
+		return h.listRolePolicies(c)
 	}
 	return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.op, iamVersion)
 }
@@ -120,7 +129,7 @@ func (h *handler) simulatePrincipalPolicy(c *call) (any, error) {
 				keys[k] = v
 			}
 			req := iam.Request{Principal: principal, Action: a, Resource: r, Context: keys}
-			res := iam.Evaluate(req, iam.Policies{Identity: policies, SCPs: h.world.SCPs})
+			res := iam.Evaluate(req, iam.Policies{Identity: policies, SCPs: h.world.SCPsInForce()})
 			e := evaluationXML{EvalActionName: a, EvalResourceName: r, MissingContextValues: res.Missing, AllowedByOrgs: true}
 			switch res.Decision {
 			case iam.Allowed:
@@ -175,10 +184,10 @@ func (h *handler) simulatedPrincipal(c *call, source string) (iam.Principal, []p
 		}
 		if found != nil {
 			// The role itself: no session, so no session tags or userid.
-			return iam.Principal{ARN: source, Account: h.world.Account}, found.Policies, nil
+			return iam.Principal{ARN: source, Account: h.world.Account}, h.world.PoliciesOf(*found), nil
 		}
 		if r, ok := h.world.Role(name); ok { // a [[roles]] role nobody has assumed yet
-			return iam.Principal{ARN: source, Account: h.world.Account}, r.Policies, nil
+			return iam.Principal{ARN: source, Account: h.world.Account}, h.world.PoliciesOf(h.world.RoleSession(r, "simulated", nil)), nil
 		}
 		notFound.Message = "The role with name " + name + " cannot be found."
 	default:

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/hostcmd"
 	"github.com/jitssh/jitssh/internal/placekey"
 	"github.com/jitssh/jitssh/internal/sandbox/awsproto"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
@@ -218,7 +219,8 @@ func (h *handler) commandTargets(ids []string) ([]world.Instance, error) {
 	return targets, nil
 }
 
-// runScript is the simulated agent's run of AWS-RunShellScript: the
+// runScript is the simulated agent's run of AWS-RunShellScript: a
+// jitssh-host users script (package hostcmd) on any instance, the
 // key-placement form on a managed instance, nothing else anywhere.
 func (h *handler) runScript(inst world.Instance, commands []string, commandID string) world.Invocation {
 	now := h.world.Now()
@@ -226,8 +228,11 @@ func (h *handler) runScript(inst world.Instance, commands []string, commandID st
 		return world.Invocation{Status: "Failed", ResponseCode: 1, Start: now, End: now,
 			Stderr: "jitssh-sandbox: " + inst.ID + " runs no shell; " + why + "\nfailed to run commands: exit status 1"}
 	}
+	if steps, err := hostcmd.Parse(commands); err == nil {
+		return h.runHostSteps(inst, steps)
+	}
 	if !inst.Managed {
-		return fail("the sandbox's EC2 instances take SSH keys through EC2 Instance Connect only (docs/sandbox.md)")
+		return fail("it runs only jitssh's jitssh-host users scripts, and the key-placement script on managed (mi-) instances (docs/sandbox.md)")
 	}
 	p, err := placekey.Parse(commands, now)
 	if err != nil {

@@ -295,7 +295,7 @@ func (h *Handler) authorize(rq *request, ep world.Endpoint) error {
 		Context:   keys,
 		Time:      h.World.Now(),
 	}
-	res := iam.Evaluate(req, iam.Policies{Identity: id.Policies, SCPs: h.World.SCPs})
+	res := iam.Evaluate(req, iam.Policies{Identity: h.World.PoliciesOf(id), SCPs: h.World.SCPsInForce()})
 	rq.authz = append(rq.authz, authzRecord{Action: req.Action, Resource: arn, Decision: res.Decision.String(), Sid: res.Sid})
 	if !res.Allowed() {
 		return &apiError{http.StatusForbidden, "AccessDeniedException", res.Message(req)}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/policy"
@@ -179,13 +180,21 @@ type Session struct {
 	RunAsTag string
 
 	done     chan struct{}
-	doneOnce *sync.Once // a pointer so that Session values can be copied (go vet copylocks)
+	doneOnce *sync.Once    // a pointer so that Session values can be copied (go vet copylocks)
+	endedAt  *atomic.Int64 // Unix nanoseconds of the end, 0 while live
 }
 
 // Done is closed when the session is terminated.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-func (s *Session) terminate() { s.doneOnce.Do(func() { close(s.done) }) }
+func (s *Session) terminate() {
+	s.doneOnce.Do(func() {
+		if s.endedAt != nil {
+			s.endedAt.Store(time.Now().UnixNano())
+		}
+		close(s.done)
+	})
+}
 
 // Config seeds a World.
 type Config struct {
@@ -217,8 +226,8 @@ type Config struct {
 type World struct {
 	Region  string
 	Account string
-	// SCPs are the service control policies in force (nil: none); set at
-	// creation and never changed.
+	// SCPs are the service control policies configured (nil: none); set
+	// at creation. SCPsInForce is what applies now.
 	SCPs []policy.Document
 	now  func() time.Time
 	// iam is the world holding the account's IAM state (Config.IAM), nil
@@ -240,8 +249,11 @@ type World struct {
 	subnets    []Subnet
 	endpoints  []Endpoint // ordered by ID
 	roles      map[string]*Role
-	mfa        map[string]*mfaState // by serial
-	temp       map[string]*Identity // temporary credentials by access key id
+	mfa        map[string]*mfaState               // by serial
+	temp       map[string]*Identity               // temporary credentials by access key id
+	inline     map[string]map[string]InlinePolicy // roles' inline policies (rolepolicy.go)
+	scps       *scpState                          // the organisation's SCPs when they change (scp.go)
+	scpHome    *World                             // the world holding them (ShareSCPs), nil: this one or iam
 }
 
 // New returns a World seeded from cfg.
@@ -592,6 +604,7 @@ func (w *World) StartSession(s Session, callerName string) *Session {
 	s.Started = w.now()
 	s.done = make(chan struct{})
 	s.doneOnce = new(sync.Once)
+	s.endedAt = new(atomic.Int64)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	p := &s
