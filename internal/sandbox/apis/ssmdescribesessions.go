@@ -94,7 +94,11 @@ func parseDescribeSessions(body []byte) (*describeSessionsInput, error) {
 			return nil, awsproto.Errorf("ValidationException", "A session filter needs a key and a non-empty value.")
 		}
 		switch *k {
-		case "InvokedAfter", "InvokedBefore", "Target", "Owner", "Status", "SessionId":
+		case "InvokedAfter", "InvokedBefore":
+			if _, err := time.Parse(time.RFC3339, *val); err != nil {
+				return nil, awsproto.Errorf("InvalidFilterValue", "The filter value %s is not a date and time such as 2018-08-29T00:00:00Z.", *val)
+			}
+		case "Target", "Owner", "Status", "SessionId":
 		default:
 			return nil, awsproto.Errorf("InvalidFilterKey", "The filter key %s is not valid.", *k)
 		}
@@ -120,11 +124,7 @@ func (h *handler) describeSessions(c *call) (any, error) {
 			continue
 		}
 		d := describeSession(s)
-		ok, err := sessionMatches(d, s, in.filters)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
+		if sessionMatches(d, s, in.filters) {
 			match = append(match, d)
 		}
 	}
@@ -160,34 +160,31 @@ func describeSession(s world.SessionInfo) sessionDescription {
 
 // sessionMatches applies DescribeSessions' filters; the dates are ISO
 // 8601 (2018-08-29T00:00:00Z), as SSM wants them.
-func sessionMatches(d sessionDescription, s world.SessionInfo, filters map[string]string) (bool, error) {
+func sessionMatches(d sessionDescription, s world.SessionInfo, filters map[string]string) bool {
 	for k, v := range filters {
 		switch k {
 		case "InvokedAfter", "InvokedBefore":
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return false, awsproto.Errorf("InvalidFilterValue", "The filter value %s is not a date and time such as 2018-08-29T00:00:00Z.", v)
-			}
+			t, _ := time.Parse(time.RFC3339, v) // checked by parseDescribeSessions
 			if k == "InvokedAfter" && s.Started.Before(t) || k == "InvokedBefore" && s.Started.After(t) {
-				return false, nil
+				return false
 			}
 		case "Target":
 			if d.Target != v {
-				return false, nil
+				return false
 			}
 		case "Owner":
 			if d.Owner != v {
-				return false, nil
+				return false
 			}
 		case "Status":
 			if d.Status != v {
-				return false, nil
+				return false
 			}
 		case "SessionId":
 			if d.SessionID != v {
-				return false, nil
+				return false
 			}
 		}
 	}
-	return true, nil
+	return true
 }
