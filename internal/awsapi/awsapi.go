@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/organizations"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -113,7 +114,8 @@ type Client struct {
 	ssm    *ssm.Client
 	sts    *sts.Client
 	iam    *iam.Client
-	kms    *kms.Client             // encrypted SSM sessions' data keys (kms.go)
+	kms    *kms.Client // encrypted SSM sessions' data keys (kms.go)
+	org    *organizations.Client
 	creds  aws.CredentialsProvider // the SDK's cached provider (credentials.go)
 	// http dials the websockets (network.go); ssmMessages is the
 	// ssmmessages endpoint override, "" for none.
@@ -147,6 +149,7 @@ func (c *Client) build(cfg aws.Config, region string) *Client {
 		sts:         sts.NewFromConfig(cfg),
 		iam:         iam.NewFromConfig(cfg),
 		kms:         kms.NewFromConfig(cfg),
+		org:         organizations.NewFromConfig(cfg),
 		creds:       cfg.Credentials,
 		cloudtrail:  cloudtrail.NewFromConfig(cfg),
 		logs:        cloudwatchlogs.NewFromConfig(cfg),

@@ -368,7 +368,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
 	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
 	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())
-	root.AddCommand(newLoginCmd(g, nil), newLogoutCmd(g, nil), newAuditCmd(g, nil))
+	root.AddCommand(newLoginCmd(g, nil), newLogoutCmd(g, nil), newAuditCmd(g, nil), newRevokeCmd(g, nil))
 	root.InitDefaultCompletionCmd()
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	strictGroups(root)
