@@ -264,9 +264,6 @@ func (p *Plan) planDeny(ctx context.Context, c *awsapi.Client) error {
 // planInstances lists the region's instances and which SSM manages.
 func (p *Plan) planInstances(ctx context.Context, c *awsapi.Client) error {
 	user := p.opts.Person.SessionName()
-	if p.opts.Person.User == "" {
-		user = p.opts.Person.SessionName()
-	}
 	steps := []hostcmd.Step{{Action: hostcmd.Block, User: user}, {Action: hostcmd.Kill, User: user}}
 	if p.opts.Undo {
 		steps = []hostcmd.Step{{Action: hostcmd.Unblock, User: user}}
@@ -284,14 +281,18 @@ func (p *Plan) planInstances(ctx context.Context, c *awsapi.Client) error {
 	for _, i := range infos {
 		online[i.ID] = i
 	}
-	ec2, err := c.DescribeInstances(ctx, nil, map[string][]string{"instance-state-name": {"running"}})
+	ec2, err := c.DescribeInstances(ctx, nil, map[string][]string{"instance-state-name": {"pending", "running", "stopping", "stopped"}})
 	if err != nil {
 		return err
 	}
 	seen := map[string]bool{}
 	for _, in := range ec2 {
 		seen[in.ID] = true
-		p.Instances = append(p.Instances, instanceOf(in.ID, in.Name, online))
+		i := instanceOf(in.ID, in.Name, online)
+		if in.State != "running" {
+			i.Managed, i.Why = false, "instance "+in.State
+		}
+		p.Instances = append(p.Instances, i)
 	}
 	for _, i := range infos {
 		if !seen[i.ID] {

@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/apis"
+	"github.com/jitssh/jitssh/internal/sandbox/passwdns"
 )
 
 // hostRunner runs the real jitssh-host on the sandbox's EC2 instances for
@@ -20,8 +23,29 @@ import (
 // file; never the machine's).
 type hostRunner struct {
 	mu    sync.Mutex
-	bin   string            // jitssh-host; "" when the sandbox runs none (embedded mode)
-	confs map[string]string // host.toml by instance id
+	bin   string                  // jitssh-host; "" when the sandbox runs none (embedded mode)
+	confs map[string]string       // host.toml by instance id
+	dbs   map[string]*passwdns.DB // managed instances' own accounts, entered to run it
+}
+
+// addManaged writes a managed instance's jitssh-host configuration (its
+// own block list and audit file; no IMDS, no key service) and registers
+// it: jitssh-host then runs in the instance's account database.
+func (r *hostRunner) addManaged(bin, id, dir string, db *passwdns.DB) error {
+	conf := filepath.Join(dir, "host.toml")
+	text := fmt.Sprintf("# jitssh-host configuration of simulated managed instance %s\naudit_file = %q\nsyslog = false\nblock_file = %q\nkeys_socket = \"\"\n",
+		id, filepath.Join(dir, "audit.jsonl"), filepath.Join(dir, "blocked"))
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return err
+	}
+	r.add(bin, id, conf)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.dbs == nil {
+		r.dbs = map[string]*passwdns.DB{}
+	}
+	r.dbs[id] = db
+	return nil
 }
 
 func (r *hostRunner) add(bin, id, conf string) {
@@ -37,7 +61,7 @@ func (r *hostRunner) add(bin, id, conf string) {
 // as root on instance id, bounded as the key-placement script is.
 func (sb *Sandbox) runHost(id string, args []string) (apis.ScriptRun, bool) {
 	sb.hostRun.mu.Lock()
-	bin, conf := sb.hostRun.bin, sb.hostRun.confs[id]
+	bin, conf, db := sb.hostRun.bin, sb.hostRun.confs[id], sb.hostRun.dbs[id]
 	sb.hostRun.mu.Unlock()
 	if bin == "" || conf == "" {
 		return apis.ScriptRun{}, false
@@ -53,7 +77,15 @@ func (sb *Sandbox) runHost(id string, args []string) (apis.ScriptRun, bool) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	var err error
+	if db != nil {
+		err = db.Start(cmd.Start)
+	} else {
+		err = cmd.Start()
+	}
+	if err == nil {
+		err = cmd.Wait()
+	}
 	run := apis.ScriptRun{Stdout: stdout.String(), Stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {

@@ -433,7 +433,11 @@ func (sb *Sandbox) startInstance(ctx context.Context, w *world.World, in world.I
 		return InstanceInfo{}, err
 	}
 	if in.Managed {
-		return sb.startManaged(in, dir, mode)
+		info, err := sb.startManaged(in, dir, mode)
+		if db := sb.accounts[in.ID]; err == nil && db != nil && mode == sshd.OpenSSH && hostBin != "" {
+			err = sb.hostRun.addManaged(hostBin, in.ID, dir, db)
+		}
+		return info, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
