@@ -4,7 +4,8 @@
 # and through a bastion; a just-in-time user; an impersonation attempt denied
 # by the SCP; an MFA-protected role's prompt answered once, then its cached
 # session; CloudTrail joined to the instance's audit line; an IAM Identity
-# Center sign-in (device code, approved with ctl sso approve); stop.
+# Center sign-in (device code, approved with ctl sso approve); the incident
+# drill (jitssh revoke alice while she is logged in, then --undo); stop.
 # Exits non-zero if any step fails. Touches nothing outside a temp directory.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
@@ -206,6 +207,45 @@ ct=$(grep -F '"eventName":"StartSession"' "$JITSSH_SANDBOX_CLOUDTRAIL" | tail -n
 echo "SSM session started by $(pick arn "$ct")"
 case "$(pick arn "$ct")" in *AWSReservedSSO_*) ;; *) echo "demo: the session was not started by the SSO role session" >&2; exit 1 ;; esac
 
-bold "12. Stop the sandbox"
+bold "12. Incident response: alice is revoked while logged in, then let back in"
+# alice (the just-in-time user of step 7) leaves a shell looping on web-2;
+# the admin's jitssh revoke denies her (an SCP: the admin may manage the
+# organisation's), ends her SSM session and blocks and kills her on every
+# managed instance through Run Command; --undo gives the access back.
+alice_pid=
+if [ -n "$jit" ] && ! grep -q "^alice:" /etc/passwd; then
+  sh_run "AWS_PROFILE=alice jitssh ssh alice@web-2 -- 'echo logged-in; while :; do sleep 1; done' >$work/alice.out 2>&1 &"
+  alice_pid=$!
+  for _ in $(seq 1 300); do grep -q logged-in "$work/alice.out" && break; sleep 0.1; done
+  grep -q logged-in "$work/alice.out" || { cat "$work/alice.out"; echo "demo: alice did not log in" >&2; exit 1; }
+  sh_run "ps -o user=,pid=,args= -u alice"
+fi
+if ! sh_run "AWS_PROFILE=admin jitssh revoke alice --yes"; then
+  # Without root the sandbox runs no jitssh-host on its instances.
+  [ -z "$jit" ] || { echo "demo: jitssh revoke failed" >&2; exit 1; }
+  echo "(the instances' steps need the sandbox as root, with jitssh-host: see docs/incident.md)"
+fi
+if [ -n "$alice_pid" ]; then
+  for _ in $(seq 1 100); do kill -0 "$alice_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$alice_pid" 2>/dev/null; then echo "demo: alice's ssh is still connected 10 s after the revoke" >&2; exit 1; fi
+  wait "$alice_pid" 2>/dev/null || true
+  # (killed processes show until their parent, root's sshd, reaps them)
+  for _ in $(seq 1 100); do ps -o pid= -u alice >/dev/null || break; sleep 0.1; done
+  if ps -o user=,pid=,stat=,args= -u alice; then echo "demo: alice still runs processes" >&2; exit 1; fi
+  echo "alice's ssh ended: $(tail -n 1 "$work/alice.out"); she runs no process any more"
+fi
+if out=$(sh_run "AWS_PROFILE=alice jitssh ssh alice@web-2 -- true" 2>&1); then
+  echo "demo: alice logged in after the revoke" >&2; exit 1
+fi
+echo "$out" | grep -v -e '^kex_exchange_identification' -e '^Connection closed by'
+echo "$out" | grep -q 'explicit deny in a service control policy' || { echo "demo: the revoke's denial was not reported" >&2; exit 1; }
+sh_run "AWS_PROFILE=admin jitssh revoke --undo alice --yes" || [ -z "$jit" ]
+if [ -n "$alice_pid" ]; then
+  out=$(sh_run "AWS_PROFILE=alice jitssh ssh alice@web-2 -- echo alice is back")
+  echo "$out"
+  expect "alice is back" "$out" "alice's login after --undo"
+fi
+
+bold "13. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=
 echo "demo: all steps passed"
