@@ -29,7 +29,7 @@ var cliPackages = []string{
 
 // jitsshCommand matches "jitssh SUB" for jitssh's subcommands (login and
 // logout included).
-var jitsshCommand = regexp.MustCompile(`\bjitssh (proxy|ssh|ls|doctor|tunnel|shell|policy|config|known-hosts|completion|reap-key|login|logout)\b`)
+var jitsshCommand = regexp.MustCompile(`\bjitssh (proxy|ssh|ls|doctor|tunnel|shell|policy|config|known-hosts|completion|reap-key|login|logout|revoke)\b`)
 
 // jitsshFlag matches the long flags of jitssh's commands (internal/cli).
 // A flag after an AWS CLI command in the same literal ("aws sso login

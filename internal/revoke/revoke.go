@@ -346,7 +346,7 @@ func (r *Report) applyDeny(ctx context.Context, c *awsapi.Client) {
 	p := r.Plan
 	switch {
 	case p.DenyIn == DenySCP && !p.Undo:
-		id, err := c.PutSCP(ctx, p.scpID, p.PolicyName, "jitssh revoke of "+p.Person, p.Document)
+		id, err := c.PutSCP(ctx, p.scpID, p.PolicyName, "Access of "+p.Person+" revoked by jitssh", p.Document)
 		if err != nil {
 			r.add("scp", p.PolicyName, "", Failed, err.Error())
 			return
@@ -426,9 +426,12 @@ func (r *Report) applyInstances(ctx context.Context, c *awsapi.Client) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	comment := "jitssh revoke " + p.Person
+	comment := "jitssh: revoke " + p.Person
 	if p.Undo {
-		comment = "jitssh revoke undo " + p.Person
+		comment = "jitssh: undo the revocation of " + p.Person
+	}
+	if len(comment) > 100 {
+		comment = comment[:100] // SSM's limit
 	}
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), awsapi.MaxCommandTargets)]
