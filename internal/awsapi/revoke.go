@@ -156,9 +156,12 @@ func (c *Client) DeleteSCP(ctx context.Context, id, target string) error {
 
 // SessionInfo is an SSM session as DescribeSessions lists it.
 type SessionInfo struct {
-	ID, Target, Owner, Document string
-	Start                       time.Time
-	Active                      bool
+	ID       string    `json:"id"`
+	Target   string    `json:"target"`
+	Owner    string    `json:"owner"`
+	Document string    `json:"document"`
+	Start    time.Time `json:"start"`
+	Active   bool      `json:"active"`
 }
 
 // Sessions lists the SSM sessions of every principal (ssm:DescribeSessions):

@@ -43,11 +43,6 @@ func (sb *Sandbox) buildOrg(acct *config.Account) error {
 	}
 	sb.Org, err = world.NewOrg(accounts...)
 	sb.orgAccessRole = o.AccessRole
-	if err == nil {
-		for _, w := range sb.Org.Worlds() {
-			w.ShareSCPs(sb.World) // one organisation's SCPs (Organizations calls change them)
-		}
-	}
 	return err
 }
 

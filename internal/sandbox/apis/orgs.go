@@ -44,7 +44,7 @@ func (h *handler) scpARN(p world.SCP) string {
 	if p.AWSManaged {
 		return "arn:aws:organizations::aws:policy/service_control_policy/" + p.ID
 	}
-	return "arn:aws:organizations::" + h.world.Account + ":policy/" + h.orgID() + "/service_control_policy/" + p.ID
+	return "arn:aws:organizations::" + h.world.SCPAccount() + ":policy/" + h.orgID() + "/service_control_policy/" + p.ID
 }
 
 func (h *handler) summary(p world.SCP) policySummary {
@@ -89,6 +89,11 @@ func (h *handler) routeOrgs(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if h.world.SCPAccount() != h.world.Account {
+		// Only the management account manages policies (the sandbox
+		// models no delegated administrator).
+		return nil, awsproto.Errorf("AccessDeniedException", "You don't have permissions to access this resource.")
+	}
 	switch c.op {
 	case "ListRoots":
 		return h.listRoots(c)
@@ -123,7 +128,7 @@ func (h *handler) listRoots(c *call) (any, error) {
 	id := h.world.OrgRootID()
 	return struct {
 		Roots []root `json:"Roots"`
-	}{[]root{{ID: id, Arn: "arn:aws:organizations::" + h.world.Account + ":root/" + h.orgID() + "/" + id, Name: "Root",
+	}{[]root{{ID: id, Arn: "arn:aws:organizations::" + h.world.SCPAccount() + ":root/" + h.orgID() + "/" + id, Name: "Root",
 		PolicyTypes: []policyType{{Type: scpType, Status: "ENABLED"}}}}}, nil
 }
 

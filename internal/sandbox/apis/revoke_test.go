@@ -376,3 +376,40 @@ func TestAWSCLIRolePolicies(t *testing.T) {
 		t.Errorf("get-role-policy after delete: %d %s", code, errOut)
 	}
 }
+
+// TestOrgSCPsAndInlinePoliciesAcrossAccounts: in an organization, the
+// management account's SCP attached to a member account denies there at
+// once, in every region; the member cannot manage policies; an inline
+// role policy put through one region's endpoint applies in every region.
+func TestOrgSCPsAndInlinePoliciesAcrossAccounts(t *testing.T) {
+	t.Parallel()
+	e := newOrgEnv(t)
+	mgmt, _ := e.org.Account(testAccount)
+	mgmt.Home.SCPs = []policy.Document{adminAccess}
+	ctx := context.Background()
+	org := organizations.NewFromConfig(e.in(orgWest, credsOf(bob)))
+	created, err := org.CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String("jitssh-revoke-mallory"), Description: aws.String("test"),
+		Type: orgtypes.PolicyTypeServiceControlPolicy, Content: aws.String(denyDoc(t, "ec2:DescribeInstances", nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := org.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: created.Policy.PolicySummary.Id, TargetId: aws.String(orgMember)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ec2.NewFromConfig(e.in(orgWest, credsOf(memberUser))).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	wantAPIError(t, err, "UnauthorizedOperation", "with an explicit deny in a service control policy")
+	if _, err := ec2.NewFromConfig(e.in(orgWest, credsOf(bob))).DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+		t.Errorf("the management account is not a target: %v", err)
+	}
+	_, err = organizations.NewFromConfig(e.in(testRegion, credsOf(memberUser))).ListPolicies(ctx, &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy})
+	wantAPIError(t, err, "AccessDeniedException", "You don't have permissions to access this resource.")
+
+	if _, err := iam.NewFromConfig(e.in(orgWest, credsOf(bob))).PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("Developer"),
+		PolicyName: aws.String("jitssh-revoke-alice"), PolicyDocument: aws.String(denyDoc(t, "ec2:DescribeInstances", nil))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, region := range []string{testRegion, orgWest} {
+		_, err = ec2.NewFromConfig(e.in(region, credsOf(alice))).DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+		wantAPIError(t, err, "UnauthorizedOperation", "with an explicit deny in an identity-based policy")
+	}
+}

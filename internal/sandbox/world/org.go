@@ -65,6 +65,9 @@ func NewOrg(accounts ...*OrgAccount) (*Org, error) {
 			}
 		}
 	}
+	for _, w := range o.worlds {
+		w.ShareSCPs(accounts[0].Home) // one organisation's SCPs (scp.go)
+	}
 	return o, nil
 }
 

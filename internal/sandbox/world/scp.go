@@ -33,6 +33,10 @@ func (w *World) scpRoot() *World {
 	return w
 }
 
+// SCPAccount is the account whose Organizations calls manage the SCPs:
+// the organisation's management account.
+func (w *World) SCPAccount() string { return w.scpRoot().Account }
+
 var accountIDPattern = regexp.MustCompile(`^\d{12}$`)
 
 // SCPsInForce returns the service control policies in force for w's
