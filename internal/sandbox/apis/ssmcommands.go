@@ -232,7 +232,7 @@ func (h *handler) runScript(inst world.Instance, commands []string, commandID st
 		return h.runHostSteps(inst, steps)
 	}
 	if !inst.Managed {
-		return fail("it runs only jitssh's jitssh-host users scripts, and the key-placement script on managed (mi-) instances (docs/sandbox.md)")
+		return fail("it runs only jitssh's jitssh-host users scripts; the sandbox's EC2 instances take SSH keys through EC2 Instance Connect only (docs/sandbox.md)")
 	}
 	p, err := placekey.Parse(commands, now)
 	if err != nil {
