@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,9 +31,17 @@ func (e *env) auditSDK(t testing.TB, name string) aws.Config {
 	t.Helper()
 	for _, id := range e.sb.World.Identities() {
 		if id.Name == name {
-			cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(e.sb.World.Region),
+			opts := []func(*config.LoadOptions) error{config.WithRegion(e.sb.World.Region),
 				config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id.AccessKeyID, id.SecretAccessKey, id.SessionToken)),
-				config.WithBaseEndpoint(e.sb.URL))
+				config.WithBaseEndpoint(e.sb.URL)}
+			if e.sb.CABundle != "" { // the sandbox serves HTTPS with its own CA
+				ca, err := os.ReadFile(e.sb.CABundle)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, config.WithCustomCABundle(bytes.NewReader(ca)))
+			}
+			cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 			if err != nil {
 				t.Fatal(err)
 			}

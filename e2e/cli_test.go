@@ -46,7 +46,7 @@ func TestUnknownSubcommandsFail(t *testing.T) {
 		want string
 	}{
 		{[]string{"sshh", "web-1"}, `Did you mean "jitssh ssh"?`},
-		{[]string{"xyzzy"}, `Its commands: completion, config, doctor`},
+		{[]string{"xyzzy"}, `Its commands: audit, completion, config, doctor`},
 		{[]string{"config", "instal"}, `Did you mean "jitssh config install"?`},
 		{[]string{"config", "uninstal"}, `Did you mean "jitssh config uninstall"?`},
 		{[]string{"config", "remove"}, `unknown command "remove" for "jitssh config". Its commands: install, print, uninstall.`},
