@@ -322,7 +322,7 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 	}
 	p := ec2.NewDescribeInstancesPaginator(c.ec2, in)
 	for p.HasMorePages() {
-		page, err := p.NextPage(ctx, secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer })...)
+		page, err := p.NextPage(ctx, append(secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer }), fastDescribeInstances)...)
 		if err != nil {
 			return explain("ec2:DescribeInstances", err)
 		}
