@@ -115,11 +115,11 @@ func decodeDescribeInstances(b []byte) (*ec2.DescribeInstancesOutput, bool) {
 	}
 	ok = empty || s.children(name, func(child string, empty bool) bool {
 		switch {
-		case strings.EqualFold(child, "nextToken"):
+		case is(child, "nextToken"):
 			v, ok := s.value(child, empty)
 			out.NextToken = aws.String(v)
 			return ok
-		case strings.EqualFold(child, "reservationSet"):
+		case is(child, "reservationSet"):
 			if out.Reservations == nil {
 				out.Reservations = []ec2types.Reservation{}
 			}
@@ -142,11 +142,11 @@ func decodeDescribeInstances(b []byte) (*ec2.DescribeInstancesOutput, bool) {
 func (s *xmlScan) reservation(r *ec2types.Reservation, name string, empty bool) bool {
 	return empty || s.children(name, func(child string, empty bool) bool {
 		switch {
-		case strings.EqualFold(child, "ownerId"):
+		case is(child, "ownerId"):
 			v, ok := s.value(child, empty)
 			r.OwnerId = aws.String(v)
 			return ok
-		case strings.EqualFold(child, "instancesSet"):
+		case is(child, "instancesSet"):
 			if r.Instances == nil {
 				r.Instances = []ec2types.Instance{}
 			}
@@ -180,28 +180,28 @@ var instanceStrings = []struct {
 func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool {
 	return empty || s.children(name, func(child string, empty bool) bool {
 		for _, f := range instanceStrings {
-			if strings.EqualFold(child, f.name) {
+			if is(child, f.name) {
 				v, ok := s.value(child, empty)
 				*f.field(in) = aws.String(v)
 				return ok
 			}
 		}
 		switch {
-		case strings.EqualFold(child, "platform"):
+		case is(child, "platform"):
 			v, ok := s.value(child, empty)
 			in.Platform = ec2types.PlatformValues(v)
 			return ok
-		case strings.EqualFold(child, "instanceState"):
+		case is(child, "instanceState"):
 			if in.State == nil {
 				in.State = &ec2types.InstanceState{}
 			}
 			return s.leaves(child, empty, "name", func(v string) { in.State.Name = ec2types.InstanceStateName(v) })
-		case strings.EqualFold(child, "placement"):
+		case is(child, "placement"):
 			if in.Placement == nil {
 				in.Placement = &ec2types.Placement{}
 			}
 			return s.leaves(child, empty, "availabilityZone", func(v string) { in.Placement.AvailabilityZone = aws.String(v) })
-		case strings.EqualFold(child, "tagSet"):
+		case is(child, "tagSet"):
 			if in.Tags == nil {
 				in.Tags = []ec2types.Tag{}
 			}
@@ -212,11 +212,11 @@ func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool 
 				t := &in.Tags[len(in.Tags)-1]
 				return empty || s.children(item, func(f string, empty bool) bool {
 					switch {
-					case strings.EqualFold(f, "key"):
+					case is(f, "key"):
 						v, ok := s.value(f, empty)
 						t.Key = aws.String(v)
 						return ok
-					case strings.EqualFold(f, "value"):
+					case is(f, "value"):
 						v, ok := s.value(f, empty)
 						t.Value = aws.String(v)
 						return ok
@@ -232,7 +232,7 @@ func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool 
 // leaves decodes a structure of which one string field is read.
 func (s *xmlScan) leaves(name string, empty bool, field string, set func(string)) bool {
 	return empty || s.children(name, func(child string, empty bool) bool {
-		if strings.EqualFold(child, field) {
+		if is(child, field) {
 			v, ok := s.value(child, empty)
 			set(v)
 			return ok
@@ -245,7 +245,7 @@ func (s *xmlScan) leaves(name string, empty bool, field string, set func(string)
 // (add) and decoded (each); other children are skipped.
 func (s *xmlScan) items(name string, empty bool, add func() bool, each func(item string, empty bool) bool) bool {
 	return empty || s.children(name, func(child string, empty bool) bool {
-		if strings.EqualFold(child, "item") {
+		if is(child, "item") {
 			return add() && each(child, empty)
 		}
 		return s.skip(child, empty)
@@ -253,7 +253,8 @@ func (s *xmlScan) items(name string, empty bool, add func() bool, each func(item
 }
 
 // children calls fn for each child element of the element name just
-// opened (fn consumes the child, its end tag included), up to name's end
+// opened (fn, given the child's whole name, consumes it, its end tag
+// included), up to name's end
 // tag; text and comments between children are checked and ignored.
 func (s *xmlScan) children(name string, fn func(child string, empty bool) bool) bool {
 	s.depth++
@@ -274,19 +275,20 @@ func (s *xmlScan) children(name string, fn func(child string, empty bool) bool) 
 			}
 		default:
 			child, empty, ok := s.startTag()
-			if !ok || !fn(local(child), empty) {
+			if !ok || !fn(child, empty) {
 				return false
 			}
 		}
 	}
 }
 
-// local is an element name without its namespace prefix.
-func local(name string) string {
+// is reports whether the element name is want, as the SDK matches: its
+// local part (the namespace prefix left out), ignoring case.
+func is(name, want string) bool {
 	if _, l, ok := strings.Cut(name, ":"); ok {
-		return l
+		name = l
 	}
-	return name
+	return strings.EqualFold(name, want)
 }
 
 // skip consumes an element not read.
