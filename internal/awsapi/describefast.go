@@ -18,7 +18,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,7 +55,7 @@ func (m *fastDescribeDeserializer) HandleDeserialize(ctx context.Context, in smi
 	if err != nil || !ok || resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		return m.sdk.HandleDeserialize(ctx, in, answered{out, md, err})
 	}
-	body, rerr := io.ReadAll(resp.Body)
+	body, rerr := readBody(resp)
 	resp.Body.Close()
 	if rerr == nil {
 		if res, ok := decodeDescribeInstances(body); ok {
@@ -67,6 +66,17 @@ func (m *fastDescribeDeserializer) HandleDeserialize(ctx context.Context, in smi
 	// The SDK's decoder reads the same bytes (and the read's error).
 	resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{rerr}))
 	return m.sdk.HandleDeserialize(ctx, in, answered{out, md, nil})
+}
+
+// readBody reads an answer's body whole, in one buffer of its length
+// when it is known.
+func readBody(resp *smithyhttp.Response) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= 64<<20 {
+		b := make([]byte, n)
+		m, err := io.ReadFull(resp.Body, b)
+		return b[:m], err
+	}
+	return io.ReadAll(resp.Body)
 }
 
 // answered is a handler returning an answer already received.
@@ -113,7 +123,7 @@ func decodeDescribeInstances(b []byte) (*ec2.DescribeInstancesOutput, bool) {
 	if !ok {
 		return nil, false
 	}
-	ok = empty || s.children(name, func(child string, empty bool) bool {
+	ok = empty || s.children(name, func(child []byte, empty bool) bool {
 		switch {
 		case is(child, "nextToken"):
 			v, ok := s.value(child, empty)
@@ -126,7 +136,7 @@ func decodeDescribeInstances(b []byte) (*ec2.DescribeInstancesOutput, bool) {
 			return s.items(child, empty, func() bool {
 				out.Reservations = append(out.Reservations, ec2types.Reservation{})
 				return true
-			}, func(item string, empty bool) bool {
+			}, func(item []byte, empty bool) bool {
 				return s.reservation(&out.Reservations[len(out.Reservations)-1], item, empty)
 			})
 		}
@@ -139,8 +149,8 @@ func decodeDescribeInstances(b []byte) (*ec2.DescribeInstancesOutput, bool) {
 }
 
 // reservation decodes one reservationSet item.
-func (s *xmlScan) reservation(r *ec2types.Reservation, name string, empty bool) bool {
-	return empty || s.children(name, func(child string, empty bool) bool {
+func (s *xmlScan) reservation(r *ec2types.Reservation, name []byte, empty bool) bool {
+	return empty || s.children(name, func(child []byte, empty bool) bool {
 		switch {
 		case is(child, "ownerId"):
 			v, ok := s.value(child, empty)
@@ -153,7 +163,7 @@ func (s *xmlScan) reservation(r *ec2types.Reservation, name string, empty bool) 
 			return s.items(child, empty, func() bool {
 				r.Instances = append(r.Instances, ec2types.Instance{})
 				return true
-			}, func(item string, empty bool) bool {
+			}, func(item []byte, empty bool) bool {
 				return s.instance(&r.Instances[len(r.Instances)-1], item, empty)
 			})
 		}
@@ -177,8 +187,8 @@ var instanceStrings = []struct {
 }
 
 // instance decodes one instancesSet item.
-func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool {
-	return empty || s.children(name, func(child string, empty bool) bool {
+func (s *xmlScan) instance(in *ec2types.Instance, name []byte, empty bool) bool {
+	return empty || s.children(name, func(child []byte, empty bool) bool {
 		for _, f := range instanceStrings {
 			if is(child, f.name) {
 				v, ok := s.value(child, empty)
@@ -208,9 +218,9 @@ func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool 
 			return s.items(child, empty, func() bool {
 				in.Tags = append(in.Tags, ec2types.Tag{})
 				return true
-			}, func(item string, empty bool) bool {
+			}, func(item []byte, empty bool) bool {
 				t := &in.Tags[len(in.Tags)-1]
-				return empty || s.children(item, func(f string, empty bool) bool {
+				return empty || s.children(item, func(f []byte, empty bool) bool {
 					switch {
 					case is(f, "key"):
 						v, ok := s.value(f, empty)
@@ -230,8 +240,8 @@ func (s *xmlScan) instance(in *ec2types.Instance, name string, empty bool) bool 
 }
 
 // leaves decodes a structure of which one string field is read.
-func (s *xmlScan) leaves(name string, empty bool, field string, set func(string)) bool {
-	return empty || s.children(name, func(child string, empty bool) bool {
+func (s *xmlScan) leaves(name []byte, empty bool, field string, set func(string)) bool {
+	return empty || s.children(name, func(child []byte, empty bool) bool {
 		if is(child, field) {
 			v, ok := s.value(child, empty)
 			set(v)
@@ -243,8 +253,8 @@ func (s *xmlScan) leaves(name string, empty bool, field string, set func(string)
 
 // items decodes a list: each child named item (ignoring case) is added
 // (add) and decoded (each); other children are skipped.
-func (s *xmlScan) items(name string, empty bool, add func() bool, each func(item string, empty bool) bool) bool {
-	return empty || s.children(name, func(child string, empty bool) bool {
+func (s *xmlScan) items(name []byte, empty bool, add func() bool, each func(item []byte, empty bool) bool) bool {
+	return empty || s.children(name, func(child []byte, empty bool) bool {
 		if is(child, "item") {
 			return add() && each(child, empty)
 		}
@@ -256,7 +266,7 @@ func (s *xmlScan) items(name string, empty bool, add func() bool, each func(item
 // opened (fn, given the child's whole name, consumes it, its end tag
 // included), up to name's end
 // tag; text and comments between children are checked and ignored.
-func (s *xmlScan) children(name string, fn func(child string, empty bool) bool) bool {
+func (s *xmlScan) children(name []byte, fn func(child []byte, empty bool) bool) bool {
 	s.depth++
 	defer func() { s.depth-- }()
 	if s.depth > maxFastDepth {
@@ -283,23 +293,36 @@ func (s *xmlScan) children(name string, fn func(child string, empty bool) bool) 
 }
 
 // is reports whether the element name is want, as the SDK matches: its
-// local part (the namespace prefix left out), ignoring case.
-func is(name, want string) bool {
-	if _, l, ok := strings.Cut(name, ":"); ok {
-		name = l
+// local part (the namespace prefix left out), ignoring case (want is
+// ASCII).
+func is(name []byte, want string) bool {
+	if i := bytes.IndexByte(name, ':'); i >= 0 {
+		name = name[i+1:]
 	}
-	return strings.EqualFold(name, want)
+	if len(name) != len(want) {
+		return false
+	}
+	for i := range len(name) {
+		a, b := name[i], want[i]
+		if a == b {
+			continue
+		}
+		if a|0x20 != b|0x20 || a|0x20 < 'a' || a|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // skip consumes an element not read.
-func (s *xmlScan) skip(name string, empty bool) bool {
-	return empty || s.children(name, func(child string, empty bool) bool { return s.skip(child, empty) })
+func (s *xmlScan) skip(name []byte, empty bool) bool {
+	return empty || s.children(name, func(child []byte, empty bool) bool { return s.skip(child, empty) })
 }
 
 // value reads a leaf's text up to its end tag: as the SDK, the text as
 // is, "" for an empty element; a child element or comment is declined
 // (the SDK fails on it).
-func (s *xmlScan) value(name string, empty bool) (string, bool) {
+func (s *xmlScan) value(name []byte, empty bool) (string, bool) {
 	if empty {
 		return "", true
 	}
@@ -358,7 +381,7 @@ func (s *xmlScan) comment() bool {
 
 // name reads an element or attribute name: ASCII letters, digits, _ . -
 // and at most one colon inside (others declined).
-func (s *xmlScan) name() (string, bool) {
+func (s *xmlScan) name() ([]byte, bool) {
 	start := s.i
 	for s.i < len(s.b) {
 		c := s.b[s.i]
@@ -368,21 +391,21 @@ func (s *xmlScan) name() (string, bool) {
 		}
 		break
 	}
-	n := string(s.b[start:s.i])
-	if n == "" || strings.Count(n, ":") > 1 || n[0] == ':' || n[len(n)-1] == ':' {
-		return "", false
+	n := s.b[start:s.i]
+	if len(n) == 0 || bytes.Count(n, []byte{':'}) > 1 || n[0] == ':' || n[len(n)-1] == ':' {
+		return nil, false
 	}
 	return n, true
 }
 
 // startTag reads <name attr="v" …> or <name …/>.
-func (s *xmlScan) startTag() (name string, empty, ok bool) {
+func (s *xmlScan) startTag() (name []byte, empty, ok bool) {
 	if !s.has("<") {
-		return "", false, false
+		return nil, false, false
 	}
 	s.i++
 	if name, ok = s.name(); !ok {
-		return "", false, false
+		return nil, false, false
 	}
 	for {
 		sp := s.i
@@ -396,7 +419,7 @@ func (s *xmlScan) startTag() (name string, empty, ok bool) {
 			return name, false, true
 		}
 		if s.i == sp || !s.attribute() {
-			return "", false, false
+			return nil, false, false
 		}
 	}
 }
@@ -427,10 +450,10 @@ func (s *xmlScan) attribute() bool {
 }
 
 // endTag reads </name>, which must close name.
-func (s *xmlScan) endTag(name string) bool {
+func (s *xmlScan) endTag(name []byte) bool {
 	s.i += 2
 	n, ok := s.name()
-	if !ok || n != name {
+	if !ok || !bytes.Equal(n, name) {
 		return false
 	}
 	s.space()
