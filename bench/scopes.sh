@@ -8,14 +8,28 @@
 #     region (AWS_PROFILE=dev AWS_REGION=us-west-2), pinned as
 #     ID.us-west-2.ACCOUNT, then --scope all with the location cache
 #     removed (cold) and kept (warm). Medians in milliseconds.
+# For ls it also reports the CPU seconds of the client (user+sys) and of
+# the sandbox (its /proc stat) per run, since on a shared machine the wall
+# time says more about the other processes than about jitssh; on an idle
+# 2-core machine ls takes at least (client + sandbox CPU) / 2.
+# With JITSSH_BENCH_BASELINE=REV (e.g. main) the jitssh of that git
+# revision is built too and its ls measured in the same run, runs
+# alternating with this tree's.
 # Usage: bench/scopes.sh [runs]
-# Env: JITSSH_BENCH_API_LATENCY (default 30ms), JITSSH_BENCH_GENERATE (50x4x200).
+# Env: JITSSH_BENCH_API_LATENCY (default 30ms), JITSSH_BENCH_GENERATE (50x4x200),
+# JITSSH_BENCH_BASELINE (a git revision; default none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 work=$(mktemp -d)
 trap 'kill $sbpid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 go build -o "$work/bin/" ./cmd/jitssh ./cmd/jitssh-sandbox ./cmd/jitssh-host
+base=${JITSSH_BENCH_BASELINE:-}
+if [ -n "$base" ]; then
+	mkdir -p "$work/src"
+	git archive "$base" | tar -x -C "$work/src"
+	(cd "$work/src" && go build -o "$work/base/" ./cmd/jitssh)
+fi
 IFS=x read -r accts regions count <<<"${JITSSH_BENCH_GENERATE:-50x4x200}"
 "$work/bin/jitssh-sandbox" config --org > "$work/org.toml"
 printf '\n[generate]\naccounts = %s\nregions = %s\ncount = %s\n' "$accts" "$regions" "$count" >> "$work/org.toml"
@@ -39,9 +53,21 @@ id=i-0d1b2c3d4e5f00002 account=210987654321
 ms() { local s; s=$(date +%s%N); "$@" > /dev/null 2> "$work/err" || { echo "failed: $*" >&2; tail -5 "$work/err" >&2; exit 1; }; echo $(( ($(date +%s%N) - s) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 jitssh ls --scope all > /dev/null 2>&1 || true # role sessions cached, as for a user who signed in
-: > "$work/ls"; : > "$work/b"; : > "$work/p"; : > "$work/c"; : > "$work/w"
+: > "$work/b"; : > "$work/p"; : > "$work/c"; : > "$work/w"
+# lscpu BIN OUT: one ls --scope all; appends "wall-ms client-cpu-s sandbox-cpu-s" to OUT.
+tck=$(getconf CLK_TCK)
+sbcpu() { awk '{print $14 + $15}' "/proc/$sbpid/stat"; }
+lscpu() {
+	local s0 s1 t0
+	s0=$(sbcpu) t0=$(date +%s%N)
+	/usr/bin/time -f '%U %S' -o "$work/time" "$1" ls --scope all > /dev/null 2> "$work/err" || { echo "failed: $1 ls" >&2; tail -5 "$work/err" >&2; exit 1; }
+	s1=$(sbcpu)
+	echo "$(( ($(date +%s%N) - t0) / 1000000 )) $(awk '{print $1 + $2}' "$work/time") $(awk -v a="$s0" -v b="$s1" -v t="$tck" 'BEGIN {print (b - a) / t}')" >> "$2"
+}
+: > "$work/ls"; : > "$work/lsbase"
 for _ in $(seq "$runs"); do
-	ms jitssh ls --scope all >> "$work/ls"
+	lscpu "$work/bin/jitssh" "$work/ls"
+	[ -z "$base" ] || lscpu "$work/base/jitssh" "$work/lsbase"
 done
 rows=$(jitssh ls --scope all 2>/dev/null | tail -n +2 | wc -l)
 for _ in $(seq "$runs"); do
@@ -52,7 +78,13 @@ for _ in $(seq "$runs"); do
 	ms jitssh ssh --scope all "$id" -- true >> "$work/w"
 done
 echo "generate ${accts}x${regions}x${count}, latency ${JITSSH_BENCH_API_LATENCY:-30ms}, $runs runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "ls --scope all: $rows rows, median $(median < "$work/ls") ms (runs: $(tr '\n' ' ' < "$work/ls"))"
+col() { awk -v c="$1" '{print $c}' "$2" | median; }
+lsline() {
+	echo "$1: median $(col 1 "$2") ms wall, client CPU $(col 2 "$2") s, sandbox CPU $(col 3 "$2") s (walls: $(awk '{printf "%s ", $1}' "$2"))"
+}
+echo "ls --scope all: $rows rows"
+lsline "  this tree" "$work/ls"
+[ -z "$base" ] || lsline "  $base" "$work/lsbase"
 b=$(median < "$work/b") p=$(median < "$work/p") c=$(median < "$work/c") w=$(median < "$work/w")
 echo "ssh: baseline (profile+region) $b ms, pinned (.REGION.ACCOUNT) $p ms, --scope all cold $c ms, warm $w ms"
 awk -v b="$b" -v p="$p" -v c="$c" -v w="$w" 'BEGIN {printf "cold/pinned %.2f, warm/pinned %.2f, cold/baseline %.2f, warm/baseline %.2f\n", c/p, w/p, c/b, w/b}'

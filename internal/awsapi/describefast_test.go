@@ -287,3 +287,41 @@ func TestDescribeInstancesDecoderSandbox(t *testing.T) {
 		}
 	}
 }
+
+// awsShapedPage is testdata's AWS-shaped answer with its instances
+// repeated to n.
+func awsShapedPage(b testing.TB, n int) []byte {
+	doc := describeSamples(b)["aws-shaped.xml"]
+	start := bytes.Index(doc, []byte("<instancesSet>")) + len("<instancesSet>")
+	end := bytes.Index(doc, []byte("</instancesSet>"))
+	items := doc[start:end] // two instances
+	var page bytes.Buffer
+	page.Write(doc[:start])
+	for range n / 2 {
+		page.Write(items)
+	}
+	page.Write(doc[end:])
+	return page.Bytes()
+}
+
+// BenchmarkDescribeInstancesDecoder: one page of 200 AWS-shaped
+// instances, decoded by the SDK's decoder and by the fast one (through a
+// client, as jitssh calls them).
+func BenchmarkDescribeInstancesDecoder(b *testing.B) {
+	page := awsShapedPage(b, 200)
+	for _, fast := range []bool{false, true} {
+		name := "sdk"
+		if fast {
+			name = "fast"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(page)))
+			for b.Loop() {
+				out, err := decodeThroughSDK(page, fast)
+				if err != nil || len(out.Reservations[0].Instances) != 200 {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
