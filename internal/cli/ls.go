@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -311,7 +310,7 @@ func (s *lsSources) warnings() ([]error, error) {
 	var warnings []error
 	if s.ec2Err != nil {
 		if s.managedErr != nil {
-			return nil, errors.Join(s.ec2Err, s.managedErr)
+			return nil, fmt.Errorf("%w; %w", s.ec2Err, s.managedErr) // one line: ls over a scope lists it under its location
 		}
 		warnings = append(warnings, &instances.SourceError{Source: "EC2 instances", Err: s.ec2Err})
 	}

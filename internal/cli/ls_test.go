@@ -275,8 +275,9 @@ func TestLsDegradesPerSource(t *testing.T) {
 	}
 
 	kt.SetFail(map[string]string{"ec2:DescribeInstances": "100%", "ssm:*": "100%"})
-	if _, _, err := ls(""); err == nil || !strings.Contains(err.Error(), "ec2:DescribeInstances") || !strings.Contains(err.Error(), "ssm:DescribeInstanceInformation") {
-		t.Errorf("ls with EC2 and SSM failing: %v", err)
+	// one line: ls over a scope lists it indented under its location
+	if _, _, err := ls(""); err == nil || !strings.Contains(err.Error(), "ec2:DescribeInstances") || !strings.Contains(err.Error(), "ssm:DescribeInstanceInformation") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("ls with EC2 and SSM failing: %q", err)
 	}
 }
 
