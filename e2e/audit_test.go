@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 
 	"github.com/jitssh/jitssh/internal/audit"
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
@@ -110,23 +108,7 @@ func slicesSortByTime(in []cwtypes.InputLogEvent) {
 // (caller, fingerprint, OS user, instance), the denied push as DENIED,
 // and the unexplained key as a gap.
 func TestAuditTimeline(t *testing.T) {
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot run here")
-		}
-		t.Skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		t.Skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		t.Skip("this machine has a user alice")
-	}
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-audit-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	stateDir := jitAliceState(t, "jitssh-e2e-audit-")
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.JIT, c.StateDir = sandbox.JITOn, stateDir })
 	var web2 sandbox.InstanceInfo
 	for _, in := range e.sb.Instances {
@@ -147,7 +129,7 @@ func TestAuditTimeline(t *testing.T) {
 	}
 	// A push for another OS user: the impersonation SCP refuses it.
 	eic := ec2instanceconnect.NewFromConfig(e.auditSDK(t, "alice"))
-	_, err = eic.SendSSHPublicKey(context.Background(), &ec2instanceconnect.SendSSHPublicKeyInput{InstanceId: aws.String(web2.ID),
+	_, err := eic.SendSSHPublicKey(context.Background(), &ec2instanceconnect.SendSSHPublicKeyInput{InstanceId: aws.String(web2.ID),
 		InstanceOSUser: aws.String("root"), SSHPublicKey: aws.String(testkeys.New(t).Line("x"))})
 	if err == nil || !strings.Contains(err.Error(), "AccessDenied") {
 		t.Fatalf("alice pushing a key for root: %v, want AccessDenied", err)

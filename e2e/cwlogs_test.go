@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 )
@@ -28,27 +26,7 @@ type cwEnv struct {
 
 func newCWEnv(t *testing.T) *cwEnv {
 	t.Helper()
-	skip := func(why string) {
-		t.Helper()
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatalf("JITSSH_REQUIRE_SSHD is set but %s", why)
-		}
-		t.Skip(why)
-	}
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		skip("this machine has a user alice")
-	}
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-cw-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	stateDir := jitAliceState(t, "jitssh-e2e-cw-")
 	e := &cwEnv{env: newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.JIT, c.StateDir = sandbox.JITOn, stateDir })}
 	for _, in := range e.sb.Instances {
 		if in.Name == "web-2" {

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/host/userdb"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -20,29 +19,7 @@ import (
 // in no file: created on the spot, with the configured groups, and gone
 // (socket, state, homes) when the sandbox stops.
 func TestJITUserThroughSandbox(t *testing.T) {
-	skip := func(why string) {
-		t.Helper()
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatalf("JITSSH_REQUIRE_SSHD is set but %s", why)
-		}
-		t.Skip(why)
-	}
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		skip("this machine has a user alice")
-	}
-	// Homes live in the state directory, which alice must be able to
-	// reach: not under t.TempDir's private parent.
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-jit-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	stateDir := jitAliceState(t, "jitssh-e2e-jit-")
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.JIT, c.StateDir = sandbox.JITOn, stateDir })
 	var web2 sandbox.InstanceInfo
 	for _, in := range e.sb.Instances {

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/revoke"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -78,27 +77,7 @@ func uidProcesses(t *testing.T, uid int) []int {
 // credentials cannot push a key. --undo lets her back in. Then the same
 // with the deny as an inline role policy (--deny-in role).
 func TestRevokeIncidentDrill(t *testing.T) {
-	skip := func(why string) {
-		t.Helper()
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatalf("JITSSH_REQUIRE_SSHD is set but %s", why)
-		}
-		t.Skip(why)
-	}
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		skip("this machine has a user alice")
-	}
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-revoke-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
+	stateDir := jitAliceState(t, "jitssh-e2e-revoke-")
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.JIT, c.StateDir = sandbox.JITOn, stateDir })
 	aliceVars, aliceID := revokeDrillVars(t, e, "alice")
 	adminVars, _ := revokeDrillVars(t, e, "admin")
