@@ -67,6 +67,10 @@ type Options struct {
 	// cached session, an MFA profile's credentials fail with
 	// awscreds.NoTerminalError.
 	NoPrompt bool
+	// Credentials, if set, are used instead of the profile's (a role
+	// reached through an SSO session, internal/ssoreach); the profile
+	// still gives the endpoints and other settings.
+	Credentials aws.CredentialsProvider
 }
 
 // DefaultCallTimeout is how long one call (with its retries) may take.
@@ -188,17 +192,20 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	env, profile, shared, _ := loadProfile(ctx, opts)
 	creds, ep := assumer(profile, opts), &stsEndpoint{}
 	lo = append(lo, config.WithHTTPClient(sdkHTTPClient()))
+	if opts.Credentials != nil {
+		lo = append(lo, config.WithCredentialsProvider(opts.Credentials))
+	}
 	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared), ep)), webIdentityOptions(ep))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	ep.set(cfg.BaseEndpoint)
-	mfaUser := mfaUserProfile(env, opts, shared)
+	mfaUser := opts.Credentials == nil && mfaUserProfile(env, opts, shared)
 	if mfaUser {
 		withMFASession(&cfg, shared, creds)
 	}
-	if mfaUser || needsMFA(roleArgs(shared)) {
+	if mfaUser || (opts.Credentials == nil && needsMFA(roleArgs(shared))) {
 		// Now, not within the first call's timeout: the prompt (or the
 		// wait for another process's) may take minutes. Cached, this
 		// costs a file read.

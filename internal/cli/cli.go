@@ -71,6 +71,8 @@ type globals struct {
 	newSSO   func(ctx context.Context, profile string) (*ssologin.Session, ssoSession, error)
 	tty      func() (io.ReadWriteCloser, error)
 	browser  func(url string) error
+	// sso is the SSO sessions of sso_session scopes (ssoscope.go).
+	sso ssoSessions
 }
 
 // config returns the client configuration file's settings.
@@ -284,6 +286,9 @@ func (g *globals) api(ctx context.Context, specRegion string) (*awsapi.Client, e
 	profile, err := g.profileName()
 	if err != nil {
 		return nil, err
+	}
+	if c, ok, err := g.ssoLabelAPI(ctx, profile, region); ok {
+		return c, err
 	}
 	g.warnProfileConflict()
 	opts := awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,

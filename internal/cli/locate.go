@@ -11,6 +11,7 @@ import (
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/scope"
+	"github.com/jitssh/jitssh/internal/ssoreach"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -292,10 +293,11 @@ func failureText(f scope.Failure) string {
 
 // locationFix says what to do about a location that could not be searched.
 func locationFix(f scope.Failure) string {
+	if fix := ssoFix(f); fix != "" {
+		return fix
+	}
 	var api *awsapi.APIError
 	switch {
-	case errors.Is(f.Err, errSSOScope):
-		return "fix: name the SSO profiles in the scope's profiles"
 	case errors.Is(f.Err, awsapi.ErrNoRegion):
 		return fmt.Sprintf("fix: set region in profile %s, or regions = [...] in the [[scope]] (\"all\": every enabled region)", f.Location.Profile)
 	case errors.As(f.Err, &api) && regionDisabled(api.Code) && api.Action == "ec2:DescribeRegions":
@@ -365,6 +367,12 @@ func (r *scopeRequest) covers(l scope.Location) bool {
 			regions = nonEmpty(e.Regions)
 		}
 		inRegion := len(regions) == 0 || regions[0] == clientconf.AllRegions || contains(regions, l.Region)
+		if ref, ok := ssoreach.ParseRef(l.Profile); ok && e.SSOSession != "" {
+			if inRegion && ref.Session == e.SSOSession && ref.Account == l.Account {
+				return true
+			}
+			continue
+		}
 		for _, g := range e.Profiles {
 			if inRegion && scope.Match(g, firstOf(l.Profile, "default")) {
 				return true

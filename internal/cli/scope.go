@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,7 +147,11 @@ func (s *scopeSearch) expand(ctx context.Context, req *scopeRequest) error {
 	}
 	for _, e := range req.entries {
 		if e.SSOSession != "" {
-			s.failures = append(s.failures, scope.Failure{Location: scope.Location{Profile: "sso-session " + e.SSOSession, Region: "-"}, Err: errSSOScope})
+			ps, fails := s.ssoProfiles(ctx, e.SSOSession, conf.SSORoles)
+			s.failures = append(s.failures, fails...)
+			for _, p := range ps {
+				wants = append(wants, want{p: p, regions: e.Regions})
+			}
 			continue
 		}
 		for _, p := range scope.Expand(profiles, e.Profiles) {
@@ -195,9 +198,6 @@ func (s *scopeSearch) expand(ctx context.Context, req *scopeRequest) error {
 	scope.Sort(s.locs)
 	return nil
 }
-
-// errSSOScope: scopes from an SSO session are not built yet.
-var errSSOScope = errors.New("scopes from an sso_session are not supported by this jitssh yet; list the SSO profiles instead (profiles = [\"GLOB\"])")
 
 func nonEmpty(l []string) []string {
 	var out []string
@@ -287,6 +287,9 @@ type profileClient struct {
 // apiAt builds the AWS clients of profile in region (a location of a
 // scope), as g.api does for the one location of --profile and --region.
 func (g *globals) apiAt(ctx context.Context, profile, region string) (*awsapi.Client, error) {
+	if c, ok, err := g.ssoLabelAPI(ctx, profile, region); ok {
+		return c, err
+	}
 	opts := awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,
 		BeforePrompt: func() { g.line.Load().Clear() }}
 	c, err := awsapi.New(ctx, opts)
