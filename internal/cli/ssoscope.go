@@ -174,7 +174,7 @@ func (g *globals) ssoAPI(ctx context.Context, ref ssoreach.Ref, region string) (
 		return nil, err
 	}
 	creds := aws.NewCredentialsCache(&ssoreach.RoleCredentials{Portal: st.portal, Token: st.token, Account: ref.Account, Role: ref.Role})
-	c, err := awsapi.New(ctx, awsapi.Options{Region: firstOf(region, st.region), Profile: st.sess.Profile, Credentials: creds, NoPrompt: true})
+	c, err := awsapi.New(ctx, awsapi.Options{Region: region, Profile: st.sess.Profile, Credentials: creds, NoPrompt: true})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,217 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/jitssh/jitssh/internal/sandbox"
+	"github.com/jitssh/jitssh/internal/sandbox/config"
+	"github.com/jitssh/jitssh/internal/sandbox/sshd"
+)
+
+// ssoScopeConfig is jitssh's config with a scope of the sandbox's
+// sso-session: every account its first user is assigned to, as the
+// roles listed (first offered wins), in both enabled regions.
+func ssoScopeConfig(roles string) string {
+	return `sso_roles = [` + roles + `]
+
+[[scope]]
+name = "orgsso"
+sso_session = "sandbox"
+regions = ["us-east-1", "us-west-2"]
+`
+}
+
+// newSSOOrgEnv is newSSOEnv for the built-in organization (jitssh-sandbox
+// up --org): the env file's variables (its AWS config has the sso-session
+// "sandbox", the profiles sso, sso-dev, sso-prod and the members'), no
+// access keys in the environment, jitssh's config defining the scope
+// orgsso (roles as given), and the ssh config block installed with it.
+func newSSOOrgEnv(t *testing.T, roles string) *ssoEnv {
+	t.Helper()
+	acct, err := config.BuiltinOrg().Resolve(sandbox.LocalUser())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, sshd.Embedded, func(c *sandbox.Config) { c.Account = acct })
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := e.sb.WriteFiles(envFile); err != nil {
+		t.Fatal(err)
+	}
+	var vars []string
+	for _, kv := range e.vars {
+		if !strings.HasPrefix(kv, "AWS_") {
+			vars = append(vars, kv)
+		}
+	}
+	b, err := os.ReadFile(envFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		kv, ok := strings.CutPrefix(line, "export ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "JITSSH_STATE_DIR" || strings.HasPrefix(k, "AWS_ACCESS") || strings.HasPrefix(k, "AWS_SECRET") || k == "AWS_SESSION_TOKEN" {
+			continue
+		}
+		v = strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(v, "'"), "'"), `'\''`, "'")
+		vars = append(vars, k+"="+v)
+	}
+	conf := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(conf, []byte(ssoScopeConfig(roles)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars = append(vars, "JITSSH_CONFIG="+conf)
+	se := &ssoEnv{env: e, vars: vars, envFile: envFile}
+	if !strings.Contains(readFile(t, envValue(vars, "AWS_CONFIG_FILE")), "[profile sso-dev]") {
+		t.Fatalf("the organization's AWS config has no sso-dev profile:\n%s", readFile(t, envValue(vars, "AWS_CONFIG_FILE")))
+	}
+	if out, stderr, err := se.run(nil, "jitssh", append([]string{"config", "install", "--file", e.sshCf}, userArgs(t)...)...); err != nil {
+		t.Fatalf("jitssh config install: %v\n%s%s", err, out, stderr)
+	}
+	return se
+}
+
+// ssoListed is a row of `jitssh ls --output json`.
+type ssoListed struct {
+	ID, Name, Account, Profile, Region string
+}
+
+// TestScopeSSOSession: a scope of an SSO session (sso_session =
+// "sandbox"): before any sign-in, ls says how to sign in; after `jitssh
+// login --profile sso`, ls --scope lists the instances of the member
+// accounts the session reaches (through their JitsshUser roles, as
+// sso:sandbox/ACCOUNT/JitsshUser), and plain ssh of dev's api-west-1
+// (us-west-2) through the installed block, and `jitssh ssh` (its proxy
+// handed the label), connect with the key pushed by the permission set's
+// role session in dev's us-west-2 (CloudTrail).
+func TestScopeSSOSession(t *testing.T) {
+	e := newSSOOrgEnv(t, `"JitsshUser"`)
+	_, stderr, err := e.run(nil, "jitssh", "ls", "--scope", "orgsso")
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr, "jitssh login --profile sso") {
+		t.Fatalf("ls before signing in: exit %d, want 255 and the sign-in advice:\n%s", code, stderr)
+	}
+	e.deviceLogin(t)
+	out, stderr, err := e.run(nil, "jitssh", "ls", "--scope", "orgsso", "--output", "json")
+	if err != nil {
+		t.Fatalf("jitssh ls --scope orgsso: %v\n%s", err, stderr)
+	}
+	var rows []ssoListed
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("ls json: %v\n%s", err, out)
+	}
+	got := map[string]ssoListed{}
+	accounts := map[string]bool{}
+	for _, r := range rows {
+		got[r.Name] = r
+		accounts[r.Account] = true
+	}
+	api := got["api-west-1"]
+	if api.ID != scopeMemberInstance || api.Account != scopeMemberAccount || api.Region != scopeMemberRegion || api.Profile != "sso:sandbox/"+scopeMemberAccount+"/JitsshUser" {
+		t.Errorf("ls: api-west-1 = %+v", api)
+	}
+	var accs []string
+	for a := range accounts {
+		accs = append(accs, a)
+	}
+	sort.Strings(accs)
+	if strings.Join(accs, ",") != "123456789012,210987654321,345678901234" {
+		t.Errorf("ls --scope orgsso: accounts %v, want the management account, dev and prod (audit is assigned to nobody)\n%s", accs, out)
+	}
+	var hostname string
+	for _, i := range e.sb.Instances {
+		if i.ID == scopeMemberInstance {
+			hostname = i.Hostname
+		}
+	}
+	out, stderr, err = e.run(nil, "ssh", "-F", e.sshCf, scopeMemberInstance, "hostname")
+	if err != nil || strings.TrimSpace(out) != hostname {
+		t.Fatalf("ssh %s hostname = %q, %v; want %q\n%s", scopeMemberInstance, out, err, hostname, stderr)
+	}
+	before := ssoScopeTrail(t, e.sb.CloudTrail)
+	if before["SendSSHPublicKey"] != 1 || before["StartSession"] == 0 {
+		t.Fatalf("CloudTrail after ssh: %v calls on %s by the SSO role, want 1 key push and a session", before, scopeMemberInstance)
+	}
+	out, stderr, err = e.run(nil, "jitssh", append([]string{"ssh", "--scope", "orgsso", "--key-store", "file", "api-west-1"}, append(userArgs(t), "--", "hostname")...)...)
+	if err != nil || strings.TrimSpace(out) != hostname {
+		t.Fatalf("jitssh ssh --scope orgsso api-west-1 hostname = %q, %v; want %q\n%s", out, err, hostname, stderr)
+	}
+	// the proxy, handed sso:sandbox/ACCOUNT/JitsshUser, opened its
+	// session as that role in that account and region
+	if after := ssoScopeTrail(t, e.sb.CloudTrail); after["StartSession"] <= before["StartSession"] {
+		t.Fatalf("CloudTrail after jitssh ssh: %v calls on %s by the SSO role, before %v: no new session", after, scopeMemberInstance, before)
+	}
+}
+
+// TestScopeSSONoPreferredRole: with sso_roles naming only a permission
+// set the members do not assign (AdministratorAccess is the management
+// account's only), ls lists the management account and reports dev and
+// prod, each with the roles they offer and the fix, without failing.
+func TestScopeSSONoPreferredRole(t *testing.T) {
+	e := newSSOOrgEnv(t, `"AdministratorAccess"`)
+	e.deviceLogin(t)
+	out, stderr, err := e.run(nil, "jitssh", "ls", "--scope", "orgsso")
+	if err != nil {
+		t.Fatalf("jitssh ls --scope orgsso: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "sso:sandbox/123456789012/AdministratorAccess") || strings.Contains(out, scopeMemberAccount) {
+		t.Errorf("ls lists:\n%s", out)
+	}
+	for _, w := range []string{"account " + scopeMemberAccount, "offers none of the preferred roles AdministratorAccess (it offers JitsshUser)",
+		"fix: add one of JitsshUser to sso_roles", "account 345678901234"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("ls's stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+}
+
+// ssoScopeTrail counts the SendSSHPublicKey and StartSession calls on the
+// member instance in CloudTrail, by name; each must be in the member
+// account and its second region, by a session of the JitsshUser
+// permission set's role.
+func ssoScopeTrail(t *testing.T, path string) map[string]int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	n := map[string]int{}
+	for sc.Scan() {
+		var ev struct {
+			EventName          string
+			AWSRegion          string `json:"awsRegion"`
+			RecipientAccountID string `json:"recipientAccountId"`
+			ErrorCode          string `json:"errorCode"`
+			UserIdentity       struct {
+				ARN       string `json:"arn"`
+				AccountID string `json:"accountId"`
+			} `json:"userIdentity"`
+			RequestParameters map[string]any `json:"requestParameters"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		on := ev.RequestParameters["instanceId"] == scopeMemberInstance || ev.RequestParameters["target"] == scopeMemberInstance
+		if (ev.EventName != "SendSSHPublicKey" && ev.EventName != "StartSession") || !on || ev.ErrorCode != "" {
+			continue
+		}
+		if ev.RecipientAccountID != scopeMemberAccount || ev.AWSRegion != scopeMemberRegion || ev.UserIdentity.AccountID != scopeMemberAccount ||
+			!strings.HasPrefix(ev.UserIdentity.ARN, "arn:aws:sts::"+scopeMemberAccount+":assumed-role/AWSReservedSSO_JitsshUser_") {
+			t.Fatalf("%s in CloudTrail: account %s, region %s, caller %s (%s); want %s, %s, the JitsshUser permission set's role", ev.EventName,
+				ev.RecipientAccountID, ev.AWSRegion, ev.UserIdentity.ARN, ev.UserIdentity.AccountID, scopeMemberAccount, scopeMemberRegion)
+		}
+		n[ev.EventName]++
+	}
+	return n
+}
