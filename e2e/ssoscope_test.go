@@ -126,6 +126,12 @@ func TestScopeSSOSession(t *testing.T) {
 	if strings.Join(accs, ",") != "123456789012,210987654321,345678901234" {
 		t.Errorf("ls --scope orgsso: accounts %v, want the management account, dev and prod (audit is assigned to nobody)\n%s", accs, out)
 	}
+	// ls remembered where api-west-1 is, under its label: the proxy of
+	// plain ssh (--scope all) looks there first
+	cache := readFile(t, filepath.Join(e.home, ".cache", "jitssh", "locations"))
+	if !strings.Contains(cache, scopeMemberInstance+"\tsso:sandbox/"+scopeMemberAccount+"/JitsshUser\t"+scopeMemberAccount+"\t"+scopeMemberRegion+"\t") {
+		t.Errorf("location cache:\n%s", cache)
+	}
 	var hostname string
 	for _, i := range e.sb.Instances {
 		if i.ID == scopeMemberInstance {
