@@ -146,15 +146,11 @@ func (s *scopeSearch) expand(ctx context.Context, req *scopeRequest) error {
 		wants = append(wants, want{p: profileOf(profiles, p), regions: []string{r}})
 	}
 	for _, e := range req.entries {
+		ps := scope.Expand(profiles, e.Profiles)
 		if e.SSOSession != "" {
-			ps, fails := s.ssoProfiles(ctx, e.SSOSession, conf.SSORoles)
-			s.failures = append(s.failures, fails...)
-			for _, p := range ps {
-				wants = append(wants, want{p: p, regions: e.Regions})
-			}
-			continue
+			ps = s.ssoProfiles(ctx, e.SSOSession, conf.SSORoles)
 		}
-		for _, p := range scope.Expand(profiles, e.Profiles) {
+		for _, p := range ps {
 			wants = append(wants, want{p: p, regions: e.Regions})
 		}
 	}

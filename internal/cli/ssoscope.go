@@ -129,10 +129,16 @@ func (g *globals) openSSO(ctx context.Context, name string, st *ssoState) error 
 }
 
 // ssoProfiles expands an sso_session scope: one profile-like entry per
-// account with a preferred role (its name the label), and a failure for
+// account with a preferred role (its name the label); s's failures get
 // each account that offers none, or whose roles could not be listed, or
-// for the whole session when it cannot be used.
-func (s *scopeSearch) ssoProfiles(ctx context.Context, session string, preferred []string) ([]scope.Profile, []scope.Failure) {
+// the whole session when it cannot be used.
+func (s *scopeSearch) ssoProfiles(ctx context.Context, session string, preferred []string) []scope.Profile {
+	ps, fails := s.ssoReach(ctx, session, preferred)
+	s.failures = append(s.failures, fails...)
+	return ps
+}
+
+func (s *scopeSearch) ssoReach(ctx context.Context, session string, preferred []string) ([]scope.Profile, []scope.Failure) {
 	whole := func(err error) []scope.Failure {
 		return []scope.Failure{{Location: scope.Location{Profile: ssoreach.Prefix + session, Region: "-"}, Err: err}}
 	}
@@ -167,7 +173,8 @@ func (s *scopeSearch) ssoProfiles(ctx context.Context, session string, preferred
 // region: its credentials from GetRoleCredentials (kept in memory, shared
 // by every region's clients), the endpoints from the profile naming the
 // session. They are got now, so that a refused token is a sign-in to
-// offer, not the first call's failure.
+// offer, not the first call's failure. region "" is the SDK's: AWS_REGION
+// (what `jitssh ssh` hands its proxy), else that profile's region.
 func (g *globals) ssoAPI(ctx context.Context, ref ssoreach.Ref, region string) (*awsapi.Client, error) {
 	st, err := g.ssoState(ctx, ref.Session)
 	if err != nil {
