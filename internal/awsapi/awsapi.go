@@ -68,7 +68,7 @@ type Options struct {
 	// awscreds.NoTerminalError.
 	NoPrompt bool
 	// Credentials, if set, are used instead of the profile's (a role
-	// reached through an SSO session, internal/ssoreach); the profile
+	// reached through an SSO session, ssologin.RoleProvider); the profile
 	// still gives the endpoints and other settings.
 	Credentials aws.CredentialsProvider
 }

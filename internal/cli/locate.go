@@ -11,7 +11,7 @@ import (
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/scope"
-	"github.com/jitssh/jitssh/internal/ssoreach"
+	"github.com/jitssh/jitssh/internal/ssologin"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -367,7 +367,7 @@ func (r *scopeRequest) covers(l scope.Location) bool {
 			regions = nonEmpty(e.Regions)
 		}
 		inRegion := len(regions) == 0 || regions[0] == clientconf.AllRegions || contains(regions, l.Region)
-		if ref, ok := ssoreach.ParseRef(l.Profile); ok && e.SSOSession != "" {
+		if ref, ok := ssologin.ParseRef(l.Profile); ok && e.SSOSession != "" {
 			if inRegion && ref.Session == e.SSOSession && ref.Account == l.Account {
 				return true
 			}

@@ -23,7 +23,6 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/world"
 	"github.com/jitssh/jitssh/internal/scope"
 	"github.com/jitssh/jitssh/internal/ssologin"
-	"github.com/jitssh/jitssh/internal/ssoreach"
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -389,8 +388,8 @@ func TestLocationFixes(t *testing.T) {
 		{&awsapi.APIError{Action: "ec2:DescribeRegions", Code: "AuthFailure"}, "AWS refused the credentials of profile p"},
 		{&awsapi.APIError{Action: "ec2:DescribeInstances", Code: "UnauthorizedOperation"}, "profile p may not call ec2:DescribeInstances"},
 		{awsapi.ErrNoRegion, "set region in profile p"},
-		{&ssoreach.NoPreferredRoleError{Account: "111111111111", Offered: []string{"Dev", "Ops"}, Preferred: []string{"Admin"}}, "add one of Dev, Ops to sso_roles"},
-		{&ssoreach.NoPreferredRoleError{Account: "111111111111", Preferred: []string{"Admin"}}, "no role of this account is assigned to you"},
+		{&ssologin.NoPreferredRoleError{Account: "111111111111", Offered: []string{"Dev", "Ops"}, Preferred: []string{"Admin"}}, "add one of Dev, Ops to sso_roles"},
+		{&ssologin.NoPreferredRoleError{Account: "111111111111", Preferred: []string{"Admin"}}, "no role of this account is assigned to you"},
 		{&noSSOProfileError{session: "corp", file: "/h/.aws/config"}, "sso_session = corp"},
 		{&ssologin.LoginRequiredError{Session: &ssologin.Session{Name: "corp", Profile: "corp-sso"}, Reason: "not signed in"}, "`jitssh login --profile corp-sso`"},
 	} {

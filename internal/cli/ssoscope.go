@@ -7,19 +7,16 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/scope"
 	"github.com/jitssh/jitssh/internal/ssologin"
-	"github.com/jitssh/jitssh/internal/ssoreach"
 )
 
 // Scopes from an SSO session (docs/scopes.md): a [[scope]] with
 // sso_session = NAME is every account the session's portal lists, each
 // with the first role of sso_roles it offers. Such a location's profile
-// is the label sso:SESSION/ACCOUNT/ROLE (ssoreach.Ref): the location
+// is the label sso:SESSION/ACCOUNT/ROLE (ssologin.Ref): the location
 // cache stores it, `jitssh ssh` hands it to its proxy as the profile, and
 // wherever a profile is turned into clients (apiAt, api) the label is
 // turned into that role's GetRoleCredentials credentials, in memory.
@@ -30,7 +27,7 @@ type ssoSessions struct {
 	mu sync.Mutex
 	m  map[string]*ssoState
 	// portal, if set, replaces the portal client (tests).
-	portal func(s *ssologin.Session) ssoreach.Portal
+	portal func(s *ssologin.Session) ssologin.AccountPortal
 }
 
 // ssoState is one SSO session, ready to call the portal.
@@ -38,7 +35,7 @@ type ssoState struct {
 	once   sync.Once
 	sess   *ssologin.Session
 	sc     ssoSession
-	portal ssoreach.Portal
+	portal ssologin.AccountPortal
 	region string // the region of the profile naming the session
 	err    error
 }
@@ -120,7 +117,7 @@ func (g *globals) openSSO(ctx context.Context, name string, st *ssoState) error 
 		st.portal = g.sso.portal(st.sess)
 		return nil
 	}
-	p, err := ssoreach.NewPortal(ctx, st.sess.Profile, st.sess.Region)
+	p, err := ssologin.NewAccountPortal(ctx, st.sess.Profile, st.sess.Region)
 	if err != nil {
 		return err
 	}
@@ -140,7 +137,7 @@ func (s *scopeSearch) ssoProfiles(ctx context.Context, session string, preferred
 
 func (s *scopeSearch) ssoReach(ctx context.Context, session string, preferred []string) ([]scope.Profile, []scope.Failure) {
 	whole := func(err error) []scope.Failure {
-		return []scope.Failure{{Location: scope.Location{Profile: ssoreach.Prefix + session, Region: "-"}, Err: err}}
+		return []scope.Failure{{Location: scope.Location{Profile: ssologin.LabelPrefix + session, Region: "-"}, Err: err}}
 	}
 	st, err := s.g.ssoState(ctx, session)
 	if err != nil {
@@ -150,7 +147,7 @@ func (s *scopeSearch) ssoReach(ctx context.Context, session string, preferred []
 	if err != nil {
 		return nil, whole(err)
 	}
-	accounts, err := ssoreach.Reach(ctx, st.portal, tok, preferred, 0)
+	accounts, err := ssologin.Reach(ctx, st.portal, tok, preferred, 0)
 	if err != nil {
 		return nil, whole(ssologin.Classify(st.sess, err))
 	}
@@ -160,10 +157,10 @@ func (s *scopeSearch) ssoReach(ctx context.Context, session string, preferred []
 	)
 	for _, a := range accounts {
 		if a.Err != nil {
-			fails = append(fails, scope.Failure{Location: scope.Location{Profile: ssoreach.Prefix + session + "/" + a.ID, Account: a.ID, Region: "-"}, Err: a.Err})
+			fails = append(fails, scope.Failure{Location: scope.Location{Profile: ssologin.LabelPrefix + session + "/" + a.ID, Account: a.ID, Region: "-"}, Err: a.Err})
 			continue
 		}
-		ref := ssoreach.Ref{Session: session, Account: a.ID, Role: a.Role}
+		ref := ssologin.Ref{Session: session, Account: a.ID, Role: a.Role}
 		out = append(out, scope.Profile{Name: ref.String(), Account: a.ID, Region: st.region, SSOSession: session, SSORole: a.Role})
 	}
 	return out, fails
@@ -175,12 +172,12 @@ func (s *scopeSearch) ssoReach(ctx context.Context, session string, preferred []
 // session. They are got now, so that a refused token is a sign-in to
 // offer, not the first call's failure. region "" is the SDK's: AWS_REGION
 // (what `jitssh ssh` hands its proxy), else that profile's region.
-func (g *globals) ssoAPI(ctx context.Context, ref ssoreach.Ref, region string) (*awsapi.Client, error) {
+func (g *globals) ssoAPI(ctx context.Context, ref ssologin.Ref, region string) (*awsapi.Client, error) {
 	st, err := g.ssoState(ctx, ref.Session)
 	if err != nil {
 		return nil, err
 	}
-	creds := aws.NewCredentialsCache(&ssoreach.RoleCredentials{Portal: st.portal, Token: st.token, Account: ref.Account, Role: ref.Role})
+	creds := ssologin.RoleProvider(&ssologin.RoleCredentials{Portal: st.portal, Token: st.token, Account: ref.Account, Role: ref.Role})
 	c, err := awsapi.New(ctx, awsapi.Options{Region: region, Profile: st.sess.Profile, Credentials: creds, NoPrompt: true})
 	if err != nil {
 		return nil, err
@@ -194,10 +191,10 @@ func (g *globals) ssoAPI(ctx context.Context, ref ssoreach.Ref, region string) (
 // ssoLabelAPI is ssoAPI for a profile name that is a label; ok is false
 // for any other profile name. A malformed label is an error.
 func (g *globals) ssoLabelAPI(ctx context.Context, profile, region string) (c *awsapi.Client, ok bool, err error) {
-	if !ssoreach.IsLabel(profile) {
+	if !ssologin.IsLabel(profile) {
 		return nil, false, nil
 	}
-	ref, good := ssoreach.ParseRef(profile)
+	ref, good := ssologin.ParseRef(profile)
 	if !good {
 		return nil, true, fmt.Errorf("profile %q: a profile name, or sso:SESSION/ACCOUNT/ROLE (an account and role reached through an SSO session)", profile)
 	}
@@ -209,7 +206,7 @@ func (g *globals) ssoLabelAPI(ctx context.Context, profile, region string) (c *a
 // could not be searched ("" for other failures).
 func ssoFix(f scope.Failure) string {
 	var (
-		np *ssoreach.NoPreferredRoleError
+		np *ssologin.NoPreferredRoleError
 		ns *noSSOProfileError
 		lr *ssologin.LoginRequiredError
 	)

@@ -14,7 +14,9 @@ import (
 // location cache.
 func TestScopeCoversSSOLabels(t *testing.T) {
 	at := scope.Location{Profile: "sso:corp/210987654321/JitsshUser", Account: "210987654321", Region: "us-west-2"}
-	req := func(e clientconf.Scope) *scopeRequest { return &scopeRequest{name: e.Name, entries: []clientconf.Scope{e}} }
+	req := func(e clientconf.Scope) *scopeRequest {
+		return &scopeRequest{name: e.Name, entries: []clientconf.Scope{e}}
+	}
 	for _, c := range []struct {
 		r    *scopeRequest
 		want bool

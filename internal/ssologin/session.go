@@ -8,6 +8,14 @@
 // ssocreds.SSOTokenProvider), and signs out (the portal's Logout, the
 // token and the role-credential cache entries removed).
 //
+// For scopes built from a session (docs/scopes.md, reach.go, label.go):
+// the accounts the portal's ListAccounts names, the roles ListAccountRoles
+// offers in each (bounded concurrency, throttling retried), the role
+// chosen by a preference list (Choose, Reach), GetRoleCredentials as a
+// credentials provider kept in memory (RoleProvider), and the location
+// label sso:SESSION/ACCOUNT/ROLE (Ref) that the location cache stores and
+// `ssh` hands its proxy.
+//
 // Errors are typed (LoginRequiredError, NotSSOError, ConfigError,
 // AuthorizationError); their text names no jitssh command: internal/cli
 // adds that.

@@ -1,4 +1,4 @@
-package ssoreach
+package ssologin
 
 import "strings"
 
@@ -12,21 +12,21 @@ type Ref struct {
 	Role    string // the role (permission set) name
 }
 
-// Prefix starts every label.
-const Prefix = "sso:"
+// LabelPrefix starts every label.
+const LabelPrefix = "sso:"
 
 // String is the label "sso:SESSION/ACCOUNT/ROLE".
-func (r Ref) String() string { return Prefix + r.Session + "/" + r.Account + "/" + r.Role }
+func (r Ref) String() string { return LabelPrefix + r.Session + "/" + r.Account + "/" + r.Role }
 
 // IsLabel reports whether s has the label's prefix (ParseRef says whether
 // it is a good one).
-func IsLabel(s string) bool { return strings.HasPrefix(s, Prefix) }
+func IsLabel(s string) bool { return strings.HasPrefix(s, LabelPrefix) }
 
 // ParseRef parses a label. The session is a profile-like name (letters,
 // digits, _ . @ + -, at most 128), the account 12 digits, the role an IAM
 // role name (letters, digits, + = , . @ _ -, at most 64).
 func ParseRef(s string) (Ref, bool) {
-	rest, ok := strings.CutPrefix(s, Prefix)
+	rest, ok := strings.CutPrefix(s, LabelPrefix)
 	if !ok {
 		return Ref{}, false
 	}

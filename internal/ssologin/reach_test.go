@@ -1,4 +1,4 @@
-package ssoreach
+package ssologin
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func scrubAWSEnv(t *testing.T) {
 }
 
 // reachEnv is the sandbox's Identity Center on a loopback server, one
-// signed-in user, and NewPortal's client pointed at it.
+// signed-in user, and NewAccountPortal's client pointed at it.
 type reachEnv struct {
 	svc    *sso.Service
 	knobs  *knobs.Table
@@ -113,7 +113,7 @@ func newReachEnv(t *testing.T, assignments []sso.Assignment) *reachEnv {
 	e.svc.Register(mux)
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	ctx := context.Background()
-	p, err := NewPortal(ctx, "", "us-east-1")
+	p, err := NewAccountPortal(ctx, "", "us-east-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func newReachEnv(t *testing.T, assignments []sso.Assignment) *reachEnv {
 func TestReach(t *testing.T) {
 	var as []sso.Assignment
 	want := map[string]string{}
-	for i := 0; i < DefaultWorkers*3; i++ { // more than one page of ListAccounts (20)
+	for i := 0; i < ReachWorkers*3; i++ { // more than one page of ListAccounts (20)
 		acct := "2000000000" + string(rune('1'+i/10)) + string(rune('0'+i%10))
 		switch i % 3 {
 		case 0:
@@ -190,7 +190,7 @@ func TestReach(t *testing.T) {
 	// the credentials of a chosen role, and of one not assigned
 	rc := aws.NewCredentialsCache(&RoleCredentials{Portal: e.portal, Token: func(context.Context) (string, error) { return e.token, nil }, Account: accounts[0].ID, Role: "Admin"})
 	c, err := rc.Retrieve(ctx)
-	if err != nil || !strings.Contains(c.SessionToken, ":assumed-role/AWSReservedSSO_Admin_") || !strings.Contains(c.SessionToken, accounts[0].ID) || !c.CanExpire || c.Source != Source {
+	if err != nil || !strings.Contains(c.SessionToken, ":assumed-role/AWSReservedSSO_Admin_") || !strings.Contains(c.SessionToken, accounts[0].ID) || !c.CanExpire || c.Source != RoleSource {
 		t.Fatalf("RoleCredentials = %+v, %v", c, err)
 	}
 	_, err = (&RoleCredentials{Portal: e.portal, Token: func(context.Context) (string, error) { return e.token, nil }, Account: accounts[1].ID, Role: "Admin"}).Retrieve(ctx)

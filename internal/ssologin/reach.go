@@ -1,17 +1,6 @@
-// Package ssoreach is what an IAM Identity Center (SSO) session reaches,
-// for scopes built from it (docs/scopes.md): the accounts the portal's
-// ListAccounts names, the roles (permission sets) ListAccountRoles offers
-// in each (asked with bounded concurrency; throttling is retried by the
-// SDK's standard retryer), the role chosen per account by a preference
-// list (Choose), the role credentials of GetRoleCredentials as an
-// aws.CredentialsProvider kept in memory (RoleCredentials), and the
-// location label "sso:SESSION/ACCOUNT/ROLE" that names such a role in a
-// scope, the location cache and the hand-off to the proxy (Ref, ParseRef).
-//
-// It signs nobody in: the caller passes the session's access token (from
-// internal/ssologin). Errors are typed (NoPreferredRoleError) or the
-// portal's, wrapped with the call; their text names no jitssh command.
-package ssoreach
+// Reaching accounts through an SSO session, for scopes (docs/scopes.md).
+
+package ssologin
 
 import (
 	"context"
@@ -29,28 +18,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 )
 
-// Portal is the part of the SSO portal API a scope uses (*sso.Client).
-type Portal interface {
+// AccountPortal is the part of the SSO portal API a scope uses (*sso.Client).
+type AccountPortal interface {
 	ListAccounts(context.Context, *sso.ListAccountsInput, ...func(*sso.Options)) (*sso.ListAccountsOutput, error)
 	ListAccountRoles(context.Context, *sso.ListAccountRolesInput, ...func(*sso.Options)) (*sso.ListAccountRolesOutput, error)
 	GetRoleCredentials(context.Context, *sso.GetRoleCredentialsInput, ...func(*sso.Options)) (*sso.GetRoleCredentialsOutput, error)
 }
 
-// MaxAttempts is how often a portal call is tried in all (throttling and
+// PortalMaxAttempts is how often a portal call is tried in all (throttling and
 // transient errors retried with jittered back-off, no client-side retry
 // budget, as awsapi's clients).
-const MaxAttempts = 6
+const PortalMaxAttempts = 6
 
-// NewPortal is the SDK's portal client in the session's region (ssoRegion)
+// NewAccountPortal is the SDK's portal client in the session's region (ssoRegion)
 // with the endpoints of profile's configuration (AWS_ENDPOINT_URL_SSO,
 // the profile's services section …), unsigned as the portal API is.
-func NewPortal(ctx context.Context, profile, ssoRegion string) (*sso.Client, error) {
+func NewAccountPortal(ctx context.Context, profile, ssoRegion string) (*sso.Client, error) {
 	lo := []func(*config.LoadOptions) error{
 		config.WithRegion(ssoRegion),
 		config.WithCredentialsProvider(aws.AnonymousCredentials{}),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = MaxAttempts
+				o.MaxAttempts = PortalMaxAttempts
 				o.MaxBackoff = 5 * time.Second
 				o.RateLimiter = ratelimit.None
 			})
@@ -108,17 +97,17 @@ func Choose(offered, preferred []string) string {
 	return ""
 }
 
-// DefaultWorkers bounds the ListAccountRoles calls made at once.
-const DefaultWorkers = 8
+// ReachWorkers bounds the ListAccountRoles calls made at once.
+const ReachWorkers = 8
 
 // Reach lists the accounts the token reaches and each account's roles
-// (workers at once; 0: DefaultWorkers), choosing each account's role by
+// (workers at once; 0: ReachWorkers), choosing each account's role by
 // preferred. An account whose roles cannot be listed, or that offers no
 // preferred role, is returned with Err set; only ListAccounts failing is
 // an error. Accounts are sorted by id.
-func Reach(ctx context.Context, p Portal, token string, preferred []string, workers int) ([]Account, error) {
+func Reach(ctx context.Context, p AccountPortal, token string, preferred []string, workers int) ([]Account, error) {
 	if workers <= 0 {
-		workers = DefaultWorkers
+		workers = ReachWorkers
 	}
 	var accounts []Account
 	pages := sso.NewListAccountsPaginator(p, &sso.ListAccountsInput{AccessToken: aws.String(token)})
@@ -160,7 +149,7 @@ func Reach(ctx context.Context, p Portal, token string, preferred []string, work
 }
 
 // roles lists the role names account offers, sorted.
-func roles(ctx context.Context, p Portal, token, account string) ([]string, error) {
+func roles(ctx context.Context, p AccountPortal, token, account string) ([]string, error) {
 	var out []string
 	pages := sso.NewListAccountRolesPaginator(p, &sso.ListAccountRolesInput{AccessToken: aws.String(token), AccountId: aws.String(account)})
 	for pages.HasMorePages() {
@@ -181,14 +170,19 @@ func roles(ctx context.Context, p Portal, token, account string) ([]string, erro
 // retrieval, so a refreshed token is used). Wrap it in
 // aws.NewCredentialsCache: they are kept in memory only, never written.
 type RoleCredentials struct {
-	Portal  Portal
+	Portal  AccountPortal
 	Token   func(context.Context) (string, error)
 	Account string
 	Role    string
 }
 
-// Source is the aws.Credentials Source of RoleCredentials.
-const Source = "SSORoleCredentials"
+// RoleSource is the aws.Credentials Source of RoleCredentials.
+const RoleSource = "SSORoleCredentials"
+
+// RoleProvider is r behind the SDK's credentials cache: one
+// GetRoleCredentials until they near their expiry, shared by every client
+// made with it.
+func RoleProvider(r *RoleCredentials) aws.CredentialsProvider { return aws.NewCredentialsCache(r) }
 
 // Retrieve implements aws.CredentialsProvider.
 func (r *RoleCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
@@ -207,7 +201,7 @@ func (r *RoleCredentials) Retrieve(ctx context.Context) (aws.Credentials, error)
 	}
 	return aws.Credentials{
 		AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey),
-		SessionToken: aws.ToString(c.SessionToken), Source: Source,
+		SessionToken: aws.ToString(c.SessionToken), Source: RoleSource,
 		CanExpire: c.Expiration != 0, Expires: time.UnixMilli(c.Expiration), AccountID: r.Account,
 	}, nil
 }
