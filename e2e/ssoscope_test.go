@@ -92,7 +92,8 @@ type ssoListed struct {
 // sso:sandbox/ACCOUNT/JitsshUser), and plain ssh of dev's api-west-1
 // (us-west-2) through the installed block, and `jitssh ssh` (its proxy
 // handed the label), connect with the key pushed by the permission set's
-// role session in dev's us-west-2 (CloudTrail).
+// role session in dev's us-west-2 (CloudTrail); doctor names the location
+// and checks the role's credentials.
 func TestScopeSSOSession(t *testing.T) {
 	e := newSSOOrgEnv(t, `"JitsshUser"`)
 	_, stderr, err := e.run(nil, "jitssh", "ls", "--scope", "orgsso")
@@ -149,6 +150,12 @@ func TestScopeSSOSession(t *testing.T) {
 	out, stderr, err = e.run(nil, "jitssh", append([]string{"ssh", "--scope", "orgsso", "--key-store", "file", "api-west-1"}, append(userArgs(t), "--", "hostname")...)...)
 	if err != nil || strings.TrimSpace(out) != hostname {
 		t.Fatalf("jitssh ssh --scope orgsso api-west-1 hostname = %q, %v; want %q\n%s", out, err, hostname, stderr)
+	}
+	out, stderr, err = e.run(nil, "jitssh", append([]string{"doctor", "--scope", "orgsso", "api-west-1"}, userArgs(t)...)...)
+	if err != nil || !strings.Contains(out, "location       account 210987654321, us-west-2 (profile sso:sandbox/210987654321/JitsshUser)") ||
+		!strings.Contains(out, "AWS profile    sso:sandbox/210987654321/JitsshUser (role JitsshUser in account 210987654321") ||
+		!strings.Contains(out, "credentials    arn:aws:sts::210987654321:assumed-role/AWSReservedSSO_JitsshUser_") {
+		t.Errorf("jitssh doctor --scope orgsso api-west-1: %v\n%s%s", err, out, stderr)
 	}
 	// the proxy, handed sso:sandbox/ACCOUNT/JitsshUser, opened its
 	// session as that role in that account and region

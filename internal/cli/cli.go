@@ -73,6 +73,9 @@ type globals struct {
 	browser  func(url string) error
 	// sso is the SSO sessions of sso_session scopes (ssoscope.go).
 	sso ssoSessions
+	// locatedProfile is the profile of the location a scope search
+	// found doctor's target in ("" when none was searched).
+	locatedProfile string
 }
 
 // config returns the client configuration file's settings.

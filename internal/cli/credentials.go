@@ -54,6 +54,10 @@ func credentialSourceChecks(ctx context.Context, g *globals) []check {
 	if err != nil {
 		return []check{{Name: "AWS profile", Status: "fail", Detail: err.Error(), Fix: "see `jitssh --help` for --profile"}}
 	}
+	profile = firstOf(g.locatedProfile, profile)
+	if c, ok := ssoLabelCheck(profile); ok {
+		return []check{c}
+	}
 	src, err := awsapi.DescribeCredentials(ctx, awsapi.Options{Profile: profile})
 	if err != nil {
 		return []check{{Name: "AWS profile", Status: "fail", Detail: err.Error(), Fix: "correct the profile in your AWS config file (~/.aws/config, AWS_CONFIG_FILE)"}}

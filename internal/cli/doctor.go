@@ -83,6 +83,7 @@ func newDoctorCmd(g *globals, runF func(context.Context, *doctorOptions) error) 
 		if err != nil || l == nil {
 			return nil, "", "", spec, false, err
 		}
+		g.locatedProfile = l.loc.Profile // the credentials checked are the location's
 		return l.api, l.loc.Region, l.loc.String(), l.spec(spec), true, nil
 	}
 	cmd := &cobra.Command{

@@ -224,3 +224,16 @@ func ssoFix(f scope.Failure) string {
 	}
 	return ""
 }
+
+// ssoLabelCheck is doctor's "AWS profile" finding for a location's label
+// (ok false for a profile name).
+func ssoLabelCheck(profile string) (check, bool) {
+	if !ssologin.IsLabel(profile) {
+		return check{}, false
+	}
+	ref, ok := ssologin.ParseRef(profile)
+	if !ok {
+		return check{Name: "AWS profile", Status: "fail", Detail: fmt.Sprintf("%q is not sso:SESSION/ACCOUNT/ROLE", profile), Fix: "name a profile of your AWS config with --profile"}, true
+	}
+	return check{Name: "AWS profile", Status: "ok", Detail: fmt.Sprintf("%s (role %s in account %s through SSO session '%s': sso:GetRoleCredentials, kept in memory)", profile, ref.Role, ref.Account, ref.Session)}, true
+}
