@@ -133,6 +133,11 @@ func TestScopeSSOSession(t *testing.T) {
 	if !strings.Contains(cache, scopeMemberInstance+"\tsso:sandbox/"+scopeMemberAccount+"/JitsshUser\t"+scopeMemberAccount+"\t"+scopeMemberRegion+"\t") {
 		t.Errorf("location cache:\n%s", cache)
 	}
+	// --region all: each account's enabled regions, asked as its role
+	out, stderr, err = e.run(nil, "jitssh", "ls", "--scope", "orgsso", "--region", "all")
+	if err != nil || !strings.Contains(out, "api-west-1") || !strings.Contains(out, "web-west-1") || strings.Contains(out+stderr, "ap-east-1") || strings.Contains(stderr, "not listed") {
+		t.Errorf("ls --scope orgsso --region all: %v\n%s%s", err, out, stderr)
+	}
 	var hostname string
 	for _, i := range e.sb.Instances {
 		if i.ID == scopeMemberInstance {
