@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"context"
+	"errors"
+	"io"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/jitssh/jitssh/internal/clientconf"
 	"github.com/jitssh/jitssh/internal/scope"
+	"github.com/jitssh/jitssh/internal/ssologin"
 )
 
 // TestScopeCoversSSOLabels: a cached location of an SSO role is used by
@@ -44,5 +50,61 @@ func TestScopeCoversSSOLabels(t *testing.T) {
 	}
 	if got, ok := cache.Get("i-0d1b2c3d4e5f00002"); !ok || got != at {
 		t.Fatalf("cache.Get = %+v, %v; want %+v", got, ok, at)
+	}
+}
+
+// TestSSOScopeSession: an sso_session scope reads its session through
+// the first profile naming it; a session that needs a sign-in is offered
+// one on the terminal as for an SSO profile (declined: the scope's
+// session is a location not searched, with `jitssh login --profile` of
+// that profile); no profile naming it is reported with the fix.
+func TestSSOScopeSession(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config")
+	if err := os.WriteFile(cfg, []byte("[profile a]\nregion = eu-west-1\n[profile z-sso]\nsso_session = corp\n[profile b-sso]\nsso_session = corp\nregion = us-west-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", cfg)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	corp := &ssologin.Session{Profile: "b-sso", Name: "corp", StartURL: "https://corp.example/start", Region: "us-east-1"}
+	required := &ssologin.LoginRequiredError{Session: corp, Reason: "not signed in (no cached token)"}
+	for _, c := range []struct {
+		name, typed string
+		signIn      bool
+	}{{"yes", "y\n", true}, {"no", "n\n", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			sess := &fakeSSOSession{ensureErr: required}
+			var asked []string
+			g := &globals{tty: func() (io.ReadWriteCloser, error) { return &fakeTTY{Reader: strings.NewReader(c.typed)}, nil }}
+			g.newSSO = func(_ context.Context, profile string) (*ssologin.Session, ssoSession, error) {
+				asked = append(asked, profile)
+				return corp, sess, nil
+			}
+			g.sso.portal = func(*ssologin.Session) ssologin.AccountPortal { return nil }
+			g.browser = func(string) error { return nil }
+			st, err := g.ssoState(context.Background(), "corp")
+			if strings.Join(asked, ",") != "b-sso" || len(sess.logins) == 1 != c.signIn {
+				t.Fatalf("profiles asked %v, %d sign-ins", asked, len(sess.logins))
+			}
+			if c.signIn {
+				if err != nil || st.region != "us-west-2" {
+					t.Fatalf("ssoState = %+v, %v", st, err)
+				}
+				return
+			}
+			s := &scopeSearch{g: g}
+			if ps := s.ssoProfiles(context.Background(), "corp", []string{"Admin"}); len(ps) != 0 || len(s.failures) != 1 {
+				t.Fatalf("declined: %v, %v", ps, s.failures)
+			}
+			if fix := locationFix(s.failures[0]); fix != "fix: sign in with `jitssh login --profile b-sso`" {
+				t.Errorf("fix = %q", fix)
+			}
+		})
+	}
+	g := &globals{}
+	_, err := g.ssoState(context.Background(), "other")
+	var ns *noSSOProfileError
+	if !errors.As(err, &ns) || !strings.Contains(err.Error(), "no profile of "+cfg+" names sso_session = other") {
+		t.Fatalf("a session no profile names: %v", err)
 	}
 }
