@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
@@ -92,7 +94,8 @@ type ssoListed struct {
 // sso:sandbox/ACCOUNT/JitsshUser), and plain ssh of dev's api-west-1
 // (us-west-2) through the installed block, and `jitssh ssh` (its proxy
 // handed the label), connect with the key pushed by the permission set's
-// role session in dev's us-west-2 (CloudTrail); doctor names the location
+// role session in dev's us-west-2 (CloudTrail); jitssh shell opens its
+// session there as that role; doctor names the location
 // and checks the role's credentials.
 func TestScopeSSOSession(t *testing.T) {
 	e := newSSOOrgEnv(t, `"JitsshUser"`)
@@ -155,6 +158,15 @@ func TestScopeSSOSession(t *testing.T) {
 	out, stderr, err = e.run(nil, "jitssh", append([]string{"ssh", "--scope", "orgsso", "--key-store", "file", "api-west-1"}, append(userArgs(t), "--", "hostname")...)...)
 	if err != nil || strings.TrimSpace(out) != hostname {
 		t.Fatalf("jitssh ssh --scope orgsso api-west-1 hostname = %q, %v; want %q\n%s", out, err, hostname, stderr)
+	}
+	shellBefore := ssoScopeTrail(t, e.sb.CloudTrail)["StartSession"]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sh := e.command(ctx, nil, "jitssh", "shell", "--scope", "orgsso", "api-west-1")
+	sh.Stdin = strings.NewReader("echo shell-$((6*7))\nexit\n")
+	shOut, err := sh.CombinedOutput()
+	if after := ssoScopeTrail(t, e.sb.CloudTrail)["StartSession"]; err != nil || !strings.Contains(string(shOut), "shell-42") || after != shellBefore+1 {
+		t.Errorf("jitssh shell --scope orgsso api-west-1: %v, sessions %d → %d\n%s", err, shellBefore, after, shOut)
 	}
 	out, stderr, err = e.run(nil, "jitssh", append([]string{"doctor", "--scope", "orgsso", "api-west-1"}, userArgs(t)...)...)
 	if err != nil || !strings.Contains(out, "location       account 210987654321, us-west-2 (profile sso:sandbox/210987654321/JitsshUser)") ||
