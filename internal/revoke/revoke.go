@@ -22,6 +22,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/hostcmd"
 	"github.com/jitssh/jitssh/internal/policy"
+	"github.com/jitssh/jitssh/internal/scope"
 )
 
 // Where a revocation's deny goes.
@@ -71,6 +72,9 @@ type Plan struct {
 	Sessions []awsapi.SessionInfo `json:"sessions"`
 	// Instances are the instances of the region, managed or not.
 	Instances []Instance `json:"instances"`
+	// Location is where the plan's sessions and instances are, over a
+	// scope (MakeScopePlan).
+	Location *scope.Location `json:"location,omitempty"`
 
 	scpID  string
 	script []string
@@ -102,6 +106,8 @@ type Result struct {
 	Name   string `json:"name,omitempty"`
 	Status string `json:"status"`
 	Detail string `json:"detail,omitempty"`
+	// Location is where the change was made, over a scope.
+	Location *scope.Location `json:"location,omitempty"`
 }
 
 // Report is what Apply did.
@@ -225,11 +231,10 @@ func (p *Plan) planDeny(ctx context.Context, c *awsapi.Client) error {
 			return &SCPUnavailableError{Err: err}
 		}
 	}
-	if p.DenyIn == DenySCP && !o.Undo {
-		return nil
-	}
-	// Inline: the roles given and those the person's sessions name. (An
-	// undo also takes inline denies off when an SCP was found.)
+	// Inline: the roles given and those the person's sessions name. With
+	// an SCP too: the caller manages the organisation's policies, so this
+	// is (but for a delegated administrator) its management account, which
+	// AWS exempts from every SCP. (An undo takes inline denies off too.)
 	roles := slices.Clone(o.Roles)
 	if o.Person.PrincipalARN != "" {
 		if r := roleOf(o.Person.PrincipalARN); r != "" {
@@ -327,15 +332,20 @@ func instanceOf(id, name string, online map[string]awsapi.ManagedInstance) Insta
 func Apply(ctx context.Context, c *awsapi.Client, p *Plan) *Report {
 	r := &Report{Plan: p}
 	r.applyDeny(ctx, c)
-	for _, s := range p.Sessions {
+	r.applySessions(ctx, c)
+	r.applyInstances(ctx, c)
+	return r
+}
+
+// applySessions terminates the plan's sessions.
+func (r *Report) applySessions(ctx context.Context, c *awsapi.Client) {
+	for _, s := range r.Plan.Sessions {
 		res := Result{Kind: "session", Target: s.ID, Name: s.Target, Status: Done, Detail: "terminated (owner " + s.Owner + ")"}
 		if err := c.TerminateSession(ctx, s.ID); err != nil {
 			res.Status, res.Detail = Failed, err.Error()
 		}
 		r.Results = append(r.Results, res)
 	}
-	r.applyInstances(ctx, c)
-	return r
 }
 
 func (r *Report) add(kind, target, name, status, detail string) {
