@@ -50,6 +50,18 @@ region, and prints exactly what it changed:
     "jitssh-host users kill --if-exists USER" through Run Command; each
     instance is reported done, not managed (with why) or failed (with why).
 
+Over a scope (--scope NAME or all, --profile 'GLOB', --region all; see
+docs/scopes.md) it does this in every account and region of the scope:
+one SCP at the organisation root when you can manage the organisation's
+policies (it covers every member account), and an inline deny on the
+person's roles in the management account all the same, because AWS
+applies no SCP to the management account; else an inline deny on the
+person's roles in each account. Every location's sessions are ended and
+its managed instances run jitssh-host, some locations at once; a
+location that cannot be reached (its account denies, its region is
+disabled) is reported with its account, region and fix, the others are
+done, and the exit status is 1.
+
 --undo gives the access back: the deny is taken off (only a policy jitssh
 wrote) and every managed instance runs "jitssh-host users unblock USER".
 
@@ -61,7 +73,9 @@ exit status is 1 when any step failed.`,
   jitssh revoke alice --yes --output json
   jitssh revoke --principal arn:aws:sts::111122223333:assumed-role/Developer/alice
   jitssh revoke alice --deny-in role --role Developer --role Support
-  jitssh revoke --undo alice`,
+  jitssh revoke --undo alice
+  jitssh revoke alice --scope all --yes
+  jitssh revoke alice --profile 'prod-*' --region all --dry-run`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -120,6 +134,13 @@ func checkRevokeFlags(o *revokeOptions) error {
 }
 
 func runRevoke(ctx context.Context, o *revokeOptions) error {
+	req, err := o.Globals.scopeRequested()
+	if err != nil {
+		return err
+	}
+	if req != nil {
+		return runRevokeScope(ctx, o, req)
+	}
 	c, err := o.Globals.api(ctx, "")
 	if err != nil {
 		return err
