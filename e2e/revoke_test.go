@@ -151,8 +151,15 @@ func TestRevokeIncidentDrill(t *testing.T) {
 		t.Fatalf("revoke --output json: %v\n%s", err, out)
 	}
 	statuses := map[string]string{}
+	inline := false
 	for _, r := range rep.Results {
 		statuses[r.Kind+" "+r.Name] = r.Status + ": " + r.Detail
+		// the SCP does not bind the management account in AWS: her role
+		// there gets the inline deny too
+		inline = inline || r.Kind == "role policy" && r.Target == "JitsshDeveloper" && r.Status == revoke.Done
+	}
+	if !inline {
+		t.Errorf("no inline deny on alice's role in the management account: %s", out)
 	}
 	if !strings.HasPrefix(statuses["scp "+rep.Results[0].Name], "done") || !strings.HasPrefix(statuses["instance web-2"], "done: blocked alice; killed") ||
 		!strings.HasPrefix(statuses["instance app-1"], "not managed") || !strings.HasPrefix(statuses["instance web-1"], "done") {
