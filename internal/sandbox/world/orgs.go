@@ -84,6 +84,28 @@ func (w *World) orgState() (*scpState, error) {
 		}
 		st.policies = append(st.policies, p)
 	}
+	// A member account's own configured SCPs (the built-in organization's
+	// audit account denies ec2:DescribeInstances) stay in force, attached
+	// to that account: what the account's evaluation used before the
+	// first Organizations call must not be lost by it.
+	for _, m := range w.scpMembers {
+		for _, d := range m.SCPs {
+			if slices.ContainsFunc(st.policies, func(p *SCP) bool { return reflect.DeepEqual(p.Document, d) }) {
+				continue
+			}
+			i := len(st.policies)
+			p := &SCP{Document: d, Text: string(d.JSON()), Targets: []string{m.Account}, Name: fmt.Sprintf("sandbox-scp-%d", i+1)}
+			p.ID = w.scpID(p.Name)
+			st.policies = append(st.policies, p)
+		}
+		for _, p := range st.policies {
+			switch {
+			case slices.Contains(p.Targets, m.Account), slices.Contains(p.Targets, w.OrgRootID()):
+			case slices.ContainsFunc(m.SCPs, func(d policy.Document) bool { return reflect.DeepEqual(p.Document, d) }):
+				p.Targets = append(p.Targets, m.Account) // another member's policy, configured here too
+			}
+		}
+	}
 	w.scps = st
 	return st, nil
 }

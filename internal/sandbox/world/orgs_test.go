@@ -62,3 +62,47 @@ func TestSCPsAndInlinePoliciesAcrossWorlds(t *testing.T) {
 		t.Errorf("another account's role: %v", err)
 	}
 }
+
+// TestMemberSCPsSurviveFirstOrganizationsCall: a member account's own
+// configured SCPs stay in force, attached to it, once an Organizations
+// call has made the organisation's SCP state (before, that state held the
+// management account's SCPs alone, attached to the root, and the member's
+// deny was lost).
+func TestMemberSCPsSurviveFirstOrganizationsCall(t *testing.T) {
+	full := policy.Document{Version: policy.Version, Statement: []policy.Statement{{Effect: policy.Allow, Action: policy.Strings{"*"}, Resource: policy.Strings{"*"}}}}
+	deny := policy.Document{Version: policy.Version, Statement: []policy.Statement{{Effect: policy.Deny, Action: policy.Strings{"ec2:DescribeInstances"}, Resource: policy.Strings{"*"}}}}
+	mgmt, err := New(Config{Region: "us-east-1", Account: "111111111111", SCPs: []policy.Document{full}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []*World
+	for _, a := range []string{"222222222222", "333333333333"} {
+		home, err := New(Config{Region: "us-east-1", Account: a, SCPs: []policy.Document{full, deny}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		west, err := New(Config{Region: "us-west-2", Account: a, SCPs: home.SCPs, IAM: home})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, home, west)
+	}
+	for _, w := range append([]*World{mgmt}, members...) {
+		w.ShareSCPs(mgmt)
+	}
+	if _, err := mgmt.SCPList(); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range members {
+		if n := len(w.SCPsInForce()); n != 2 {
+			t.Errorf("%s/%s: %d SCPs in force after ListPolicies, want FullAWSAccess and its deny", w.Account, w.Region, n)
+		}
+	}
+	if n := len(mgmt.SCPsInForce()); n != 1 {
+		t.Errorf("management: %d SCPs in force, want FullAWSAccess", n)
+	}
+	list, _ := mgmt.SCPList()
+	if len(list) != 2 || len(list[1].Targets) != 2 {
+		t.Errorf("SCPs %+v: want FullAWSAccess and the members' deny attached to both", list)
+	}
+}

@@ -19,6 +19,9 @@ type scpState struct {
 func (w *World) ShareSCPs(root *World) {
 	if root != w {
 		w.scpHome = root
+		root.mu.Lock()
+		root.scpMembers = append(root.scpMembers, w)
+		root.mu.Unlock()
 	}
 }
 

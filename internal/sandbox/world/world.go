@@ -254,6 +254,7 @@ type World struct {
 	inline     map[string]map[string]InlinePolicy // roles' inline policies (rolepolicy.go)
 	scps       *scpState                          // the organisation's SCPs when they change (scp.go)
 	scpHome    *World                             // the world holding them (ShareSCPs), nil: this one or iam
+	scpMembers []*World                           // the worlds sharing this one's SCPs (ShareSCPs)
 }
 
 // New returns a World seeded from cfg.
