@@ -190,8 +190,33 @@ func TestRevokeScopeDrill(t *testing.T) {
 		t.Fatalf("alice's active SSM sessions: %v; want one in each", n)
 	}
 
+	// The whole plan first: the one SCP, the management account's inline
+	// deny, both sessions, every location, the audit account not planned.
+	dry := exec.Command(filepath.Join(binDir, "jitssh"), "revoke", "alice", "--scope", "ir", "--dry-run")
+	dry.Env = append(append([]string(nil), e.vars...), "AWS_PROFILE=admin")
+	var dryErr strings.Builder
+	dry.Stderr = &dryErr
+	out, err := dry.Output()
+	out = append(out, dryErr.String()...)
+	if testing.Verbose() {
+		t.Logf("revoke --dry-run: %v\n%s", err, out)
+	}
+	if err != nil {
+		t.Errorf("revoke --dry-run: %v", err)
+	}
+	for _, w := range []string{"service control policy jitssh-revoke-alice attached to", "inline policy jitssh-revoke-alice of role JitsshDeveloper in account 123456789012",
+		"to i-0a1b2c3d4e5f00002 in account 123456789012, us-east-1", "to " + scopeMemberInstance + " in account " + scopeMemberAccount + ", us-west-2",
+		"account 456789012345, us-east-1 (profile ir-audit)", "fix: "} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("the dry run lacks %q:\n%s", w, out)
+		}
+	}
+	if n := active(); len(n) != 2 {
+		t.Fatalf("the dry run changed alice's sessions: %v", n)
+	}
+
 	began := time.Now()
-	out, err := as("admin", "revoke", "alice", "--scope", "ir", "--yes", "--output", "json")
+	out, err = as("admin", "revoke", "alice", "--scope", "ir", "--yes", "--output", "json")
 	var ee *exec.ExitError
 	if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("jitssh revoke alice --scope ir: %v (want exit 1: the audit account denies)\n%s", err, out)
@@ -243,6 +268,9 @@ func TestRevokeScopeDrill(t *testing.T) {
 	}
 
 	out, err = as("admin", "revoke", "--undo", "alice", "--scope", "ir", "--yes")
+	if testing.Verbose() {
+		t.Logf("revoke --undo: %v\n%s", err, out)
+	}
 	if err == nil || !strings.Contains(string(out), "unblocked alice") || !strings.Contains(string(out), "detached") {
 		t.Fatalf("jitssh revoke --undo alice --scope ir: %v (want exit 1 for the audit account and the rest undone)\n%s", err, out)
 	}

@@ -6,8 +6,11 @@
 // manage the organisation's, else as an inline policy on the roles the
 // person uses; (2) the person's active SSM sessions terminated; (3) on
 // every SSM-managed instance, jitssh-host blocks the user name and kills
-// its processes through Run Command. Plan works out what would change
-// and Apply does it, reporting each step; both are safe to repeat.
+// its processes through Run Command. MakePlan works out what would change
+// in one account and region and Apply does it, reporting each step;
+// MakeScopePlan and ApplyScope do the same over the locations of a scope
+// (one SCP for the organisation, inline denies where it does not bind,
+// every location's sessions and instances). All are safe to repeat.
 package revoke
 
 import (
