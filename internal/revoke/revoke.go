@@ -78,6 +78,8 @@ type Plan struct {
 	// Location is where the plan's sessions and instances are, over a
 	// scope (MakeScopePlan).
 	Location *scope.Location `json:"location,omitempty"`
+	// Caller is the caller's ARN there, over a scope.
+	Caller string `json:"caller,omitempty"`
 
 	scpID  string
 	script []string

@@ -114,14 +114,12 @@ func locLess(a, b scope.Location) bool {
 // person's sessions (active and past) name, and the instances.
 func planLocation(ctx context.Context, site Site, o Options) (*Plan, []string, error) {
 	c, l := site.Client, site.Location
-	if l.Account == "" {
-		caller, err := c.CallerIdentity(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		l.Account = caller.Account
+	caller, err := c.CallerIdentity(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
-	p := &Plan{Person: personLabel(o.Person), Undo: o.Undo, PolicyName: o.Person.Name(), opts: o, Location: &l, Sessions: []awsapi.SessionInfo{}}
+	l.Account = firstNonEmpty(l.Account, caller.Account)
+	p := &Plan{Person: personLabel(o.Person), Undo: o.Undo, PolicyName: o.Person.Name(), opts: o, Location: &l, Sessions: []awsapi.SessionInfo{}, Caller: caller.ARN}
 	var roles []string
 	for _, history := range []bool{false, true} {
 		all, err := c.Sessions(ctx, history)
@@ -191,6 +189,11 @@ func (sp *ScopePlan) planDeny(ctx context.Context, o Options, roles map[*Plan][]
 	if sp.DenyIn == "" {
 		sp.DenyIn = DenyRole
 	}
+	for _, p := range sp.Locations {
+		if !o.Undo && owns(o.Person, p.Caller) {
+			sp.Notes = append(sp.Notes, "in "+p.Location.String()+" you are "+p.Caller+", a session named like "+sp.Person+": the deny may refuse your own calls there (reach the account through a role that is not the person's)")
+		}
+	}
 	for _, a := range accounts {
 		var rs []string
 		for _, p := range sp.Locations {
@@ -219,6 +222,13 @@ func (sp *ScopePlan) planDeny(ctx context.Context, o Options, roles map[*Plan][]
 		}
 	}
 	return nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // errNoLocation: no location of the scope could be planned.

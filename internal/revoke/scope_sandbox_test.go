@@ -133,6 +133,11 @@ func TestScopePlanApplyOrg(t *testing.T) {
 			t.Errorf("failure %+v: want the audit account's DescribeInstances", f)
 		}
 	}
+	// The test reaches dev as a role session named alice: the plan warns
+	// that the deny may refuse the caller's own calls there.
+	if n := strings.Join(plan.Notes, "\n"); !strings.Contains(n, "you are arn:aws:sts::"+revokeOrgDev+":assumed-role/OrganizationAccountAccessRole/alice") || strings.Contains(n, "profile admin") {
+		t.Errorf("notes %q: want dev's caller named", plan.Notes)
+	}
 	sessions, inline := 0, ""
 	for _, p := range plan.Locations {
 		sessions += len(p.Sessions)
