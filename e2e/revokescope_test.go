@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/revoke"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
@@ -72,22 +71,7 @@ document = """
 // region without stopping the rest (exit 1). --undo lets her back into
 // both.
 func TestRevokeScopeDrill(t *testing.T) {
-	skip := func(why string) {
-		t.Helper()
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatalf("JITSSH_REQUIRE_SSHD is set but %s", why)
-		}
-		t.Skip(why)
-	}
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		skip("this machine has a user alice")
-	}
+	stateDir := jitAliceState(t, "jitssh-e2e-revokescope-")
 	f, err := config.Parse([]byte(revokeScopeOrgText()), "")
 	if err != nil {
 		t.Fatal(err)
@@ -96,11 +80,6 @@ func TestRevokeScopeDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-revokescope-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.Account, c.JIT, c.StateDir = acct, sandbox.JITOn, stateDir })
 	if err := e.sb.WriteFiles(filepath.Join(t.TempDir(), "sandbox.env")); err != nil {
 		t.Fatal(err)
