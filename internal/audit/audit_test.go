@@ -288,3 +288,33 @@ func TestCollectUnreadSideFlagsNoGap(t *testing.T) {
 		t.Fatalf("errors %v, entries %+v", res.Errors, res.Entries)
 	}
 }
+
+// TestCollectPacesPerAccountAndRegion: two scopes (profiles) of one
+// account and region share LookupEvents' 2 calls a second; a scope of
+// another account paces on its own, at the same time.
+func TestCollectPacesPerAccountAndRegion(t *testing.T) {
+	a1, a2, b := &fakeTrail{per: 1, pages: 3}, &fakeTrail{per: 1, pages: 3}, &fakeTrail{per: 1, pages: 3}
+	scopes := []Scope{
+		{Name: "dev", Account: "111111111111", Region: "us-east-1", Trail: a1},
+		{Name: "dev-admin", Account: "111111111111", Region: "us-east-1", Trail: a2},
+		{Name: "prod", Account: "222222222222", Region: "us-east-1", Trail: b},
+	}
+	res, err := Collect(context.Background(), scopes, Request{Filter: Filter{User: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := append(slices.Clone(a1.calls), a2.calls...)
+	slices.SortFunc(same, func(x, y time.Time) int { return x.Compare(y) })
+	if len(same) != 6 || len(b.calls) != 3 {
+		t.Fatalf("%d calls in account 1, %d in account 2", len(same), len(b.calls))
+	}
+	for i := 2; i < len(same); i++ {
+		if d := same[i].Sub(same[i-2]); d < 900*time.Millisecond {
+			t.Fatalf("account 1's calls %d and %d %v apart: two profiles of one account and region made more than 2 a second", i-2, i, d)
+		}
+	}
+	// 6 calls at 2 a second: about 2.5 s; account 2's 3 ran meanwhile.
+	if el := res.Stats.Elapsed; el > 4*time.Second || el < 2*time.Second {
+		t.Fatalf("took %v, want about 2.5 s", el)
+	}
+}

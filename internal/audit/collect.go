@@ -40,9 +40,24 @@ type Scope struct {
 	Name  string // e.g. "profile dev, us-west-2"
 	Trail Trail
 	Logs  Logs
-	// Limiter paces this scope's LookupEvents calls; nil means a new
-	// NewLimiter(LookupEventsPerSecond).
+	// Account and Region are where the scope reads: LookupEvents' limit
+	// is per account and region, so scopes of one account and region
+	// (two profiles of one account) share one Limiter. Account "" (not
+	// known) gives the scope its own.
+	Account, Region string
+	// Limiter paces this scope's LookupEvents calls; nil means the one
+	// Collect shares among the scopes of the same account and region
+	// (NewLimiter(LookupEventsPerSecond)).
 	Limiter *Limiter
+}
+
+// paceKey names the LookupEvents budget a scope draws on: its account and
+// region, or the scope itself (its index) while its account is unknown.
+func (s Scope) paceKey(i int) string {
+	if s.Account == "" {
+		return fmt.Sprintf("scope %d", i)
+	}
+	return s.Account + "/" + s.Region
 }
 
 // LookupEventsPerSecond is LookupEvents' limit per account and region.
@@ -189,9 +204,14 @@ func Collect(ctx context.Context, scopes []Scope, req Request) (*Result, error) 
 	}
 	c := &collector{start: time.Now(), req: req, lq: lq}
 	var wg sync.WaitGroup
-	for _, s := range scopes {
+	limiters := map[string]*Limiter{}
+	for i, s := range scopes {
 		if s.Limiter == nil {
-			s.Limiter = NewLimiter(LookupEventsPerSecond)
+			k := s.paceKey(i)
+			if limiters[k] == nil {
+				limiters[k] = NewLimiter(LookupEventsPerSecond)
+			}
+			s.Limiter = limiters[k]
 		}
 		wg.Go(func() { c.scope(ctx, s) })
 	}
