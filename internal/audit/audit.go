@@ -51,6 +51,19 @@ type TrailEvent struct {
 	// Detail names what else the call was about: OpenTunnel's endpoint,
 	// address and port, SendCommand's document.
 	Detail string `json:"detail,omitempty"`
+	// SendCommand's instanceIds, documentName, comment and command id.
+	Instances []string `json:"instances,omitempty"`
+	Document  string   `json:"document,omitempty"`
+	Comment   string   `json:"comment,omitempty"`
+	CommandID string   `json:"command_id,omitempty"`
+	// The policy a policy call names (policyName or name, policyId or the
+	// created policy's id) and the role of an inline policy.
+	PolicyName string `json:"policy_name,omitempty"`
+	PolicyID   string `json:"policy_id,omitempty"`
+	Role       string `json:"role,omitempty"`
+	// Subject is the person a call by someone else acted on (a
+	// revocation), set by Collect; "" otherwise.
+	Subject string `json:"subject,omitempty"`
 }
 
 // Denied reports whether the call was refused by IAM.
@@ -108,6 +121,11 @@ func ParseTrailEvent(record string) (TrailEvent, error) {
 	}
 	if ids, ok := p["instanceIds"].([]any); ok && len(ids) > 0 {
 		e.Instance, _ = ids[0].(string)
+		for _, v := range ids {
+			if id, ok := v.(string); ok {
+				e.Instances = append(e.Instances, id)
+			}
+		}
 	}
 	e.OSUser = str(p, "instanceOSUser")
 	if k := str(p, "sSHPublicKey"); k != "" {
@@ -117,13 +135,32 @@ func ParseTrailEvent(record string) (TrailEvent, error) {
 	case "OpenTunnel":
 		e.Detail = strings.TrimSpace(fmt.Sprintf("endpoint=%s address=%s port=%v", str(p, "instanceConnectEndpointId"), str(p, "privateIpAddress"), p["remotePort"]))
 	case "SendCommand":
-		e.Detail = "document=" + str(p, "documentName")
+		e.Document, e.Comment = str(p, "documentName"), str(p, "comment")
+		e.Detail = "document=" + e.Document
+		if cmd, ok := r.ResponseElements["command"].(map[string]any); ok {
+			e.CommandID = str(cmd, "commandId")
+		}
+	}
+	e.PolicyName, e.PolicyID, e.Role = firstNonEmpty(str(p, "policyName"), str(p, "name")), str(p, "policyId"), str(p, "roleName")
+	if pol, ok := r.ResponseElements["policy"].(map[string]any); ok && e.PolicyID == "" {
+		if sum, ok := pol["policySummary"].(map[string]any); ok {
+			e.PolicyID = str(sum, "id")
+		}
 	}
 	e.SessionID = str(p, "sessionId")
 	if e.SessionID == "" {
 		e.SessionID = str(r.ResponseElements, "sessionId")
 	}
 	return e, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // SessionName is the last part of a principal's ARN: a role session's

@@ -296,6 +296,32 @@ func (c *collector) scope(ctx context.Context, s Scope) {
 		wg.Go(func() { lookup(q) })
 	}
 	wg.Wait()
+	c.revocation(ctx, s, mine, host)
+}
+
+// revocation looks up the calls of a revocation of the filter's person
+// (revoke.go) when the instances show someone acting on the person: the
+// SendCommand calls of that time, then their callers' calls.
+func (c *collector) revocation(ctx context.Context, s Scope, mine []TrailEvent, host []HostEvent) {
+	start, end, instances, ok := revokeWindow(c.req.Filter, host)
+	if !ok {
+		return
+	}
+	sent, err := lookupAll(ctx, s, LookupQuery{Attr: "EventName", Value: "SendCommand", Start: start, End: end}, &c.tpages)
+	if err != nil {
+		c.add(s, "CloudTrail", nil, nil, err)
+		return
+	}
+	commands, admins := revokeCommands(c.req.Filter, sent, instances)
+	var wg sync.WaitGroup
+	for _, a := range admins {
+		wg.Go(func() {
+			evs, err := lookupAll(ctx, s, LookupQuery{Attr: "Username", Value: a, Start: start, End: end}, &c.tpages)
+			c.add(s, "CloudTrail", revokeCalls(c.req.Filter, evs, mine, commands), nil, err)
+		})
+	}
+	wg.Wait()
+	c.add(s, "CloudTrail", commands, nil, nil)
 }
 
 // MaxSessionFollowUps bounds the sessions whose end Collect looks up by

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ const (
 	KindOpenTunnel       Kind = "open-tunnel"
 	KindSendCommand      Kind = "send-command"
 	KindInstanceEvent    Kind = "instance-event"
+	// KindRevoke: a policy call of a revocation of the person or its
+	// undo (Event names the call).
+	KindRevoke Kind = "revoke"
 )
 
 // Gap names what is missing from one side of the join.
@@ -62,9 +66,15 @@ type Entry struct {
 	// Event and Detail describe an instance event (KindInstanceEvent).
 	Event  string `json:"event,omitempty"`
 	Detail string `json:"detail,omitempty"`
-	Gaps   []Gap  `json:"gaps,omitempty"`
+	// Subject is the person someone else's call (or the instance event it
+	// caused) acted on: a revocation; CommandID is the Run Command that
+	// ran on the instance.
+	Subject   string `json:"subject,omitempty"`
+	CommandID string `json:"command_id,omitempty"`
+	Gaps      []Gap  `json:"gaps,omitempty"`
 
-	pid string // the login's sshd pid, to pair its close
+	pid       string   // the login's sshd pid, to pair its close
+	instances []string // a SendCommand's instances
 }
 
 // Filter selects timeline entries.
@@ -77,6 +87,9 @@ type Filter struct {
 }
 
 func (f Filter) match(e *Entry) bool {
+	if e.Subject != "" && (e.Subject == f.User || e.Subject == f.Principal) && f.Instance == "" {
+		return f.inRange(e)
+	}
 	if f.User != "" && e.OSUser != f.User && SessionName(e.Principal) != f.User {
 		return false
 	}
@@ -96,21 +109,32 @@ func (f Filter) inRange(e *Entry) bool {
 // Join builds the timeline of trail and host events (either may hold
 // duplicates and anything outside f; those are dropped), sorted by time.
 func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
-	var out []*Entry
+	var out, commands []*Entry
 	byReq := map[string]*Entry{}
 	seenTrail := map[string]bool{}
-	for _, t := range trail {
-		key := t.EventID
-		if key == "" {
-			key = t.RequestID + t.Name
+	trailKey := func(t TrailEvent) string {
+		if t.EventID == "" {
+			return t.RequestID + t.Name
 		}
-		if seenTrail[key] || !slices.Contains(TrackedEvents, t.Name) {
+		return t.EventID
+	}
+	subjects := map[string]string{} // a record read twice, once marked
+	for _, t := range trail {
+		if t.Subject != "" {
+			subjects[trailKey(t)] = t.Subject
+		}
+	}
+	for _, t := range trail {
+		key := trailKey(t)
+		t.Subject = subjects[key]
+		if seenTrail[key] || !slices.Contains(TrackedEvents, t.Name) && (t.Subject == "" || !slices.Contains(RevokeCalls, t.Name)) {
 			continue
 		}
 		seenTrail[key] = true
 		e := &Entry{Time: t.Time, Principal: t.Principal, Account: t.Account, Region: t.Region, RequestID: t.RequestID,
 			Instance: t.Instance, OSUser: t.OSUser, Fingerprint: t.Fingerprint, SessionID: t.SessionID,
-			Denied: t.Denied(), ErrorCode: t.ErrorCode, Error: t.ErrorMsg, Detail: t.Detail}
+			Denied: t.Denied(), ErrorCode: t.ErrorCode, Error: t.ErrorMsg, Detail: t.Detail, Subject: t.Subject, CommandID: t.CommandID,
+			instances: t.Instances}
 		switch t.Name {
 		case "SendSSHPublicKey":
 			e.Kind = KindAccess
@@ -125,6 +149,13 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 			e.Kind = KindOpenTunnel
 		case "SendCommand":
 			e.Kind = KindSendCommand
+			if t.Subject != "" {
+				e.Detail = strings.TrimSpace(fmt.Sprintf("%s command=%s comment=%q", e.Detail, t.CommandID, t.Comment))
+				commands = append(commands, e)
+			}
+		default: // a revocation's policy call
+			e.Kind, e.Event = KindRevoke, t.Name
+			e.Detail = strings.TrimSpace(strings.Join(nonEmptyKV("role", t.Role, "policy", t.PolicyName, "policy_id", t.PolicyID), " "))
 		}
 		out = append(out, e)
 	}
@@ -157,8 +188,12 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 				delete(open, h.Instance+"/"+h.sshdPID())
 			}
 		default:
-			out = append(out, &Entry{Time: h.Time, Kind: KindInstanceEvent, Event: h.Event, Instance: h.Instance, OSUser: h.OSUser,
-				Principal: h.Caller, RequestID: h.RequestID, Fingerprint: h.Fingerprint, Detail: strings.TrimSpace(h.Reason + " " + h.Detail)})
+			e := &Entry{Time: h.Time, Kind: KindInstanceEvent, Event: h.Event, Instance: h.Instance, OSUser: h.OSUser,
+				Principal: h.Caller, RequestID: h.RequestID, Fingerprint: h.Fingerprint, Detail: strings.TrimSpace(h.Reason + " " + h.Detail)}
+			if slices.Contains(revokeHostEvents, h.Event) {
+				joinCommand(commands, e)
+			}
+			out = append(out, e)
 		}
 	}
 	for _, e := range out {
@@ -242,5 +277,16 @@ func dedupHost(host []HostEvent) []HostEvent {
 		out = append(out, h)
 	}
 	slices.SortStableFunc(out, func(a, b HostEvent) int { return a.Time.Compare(b.Time) })
+	return out
+}
+
+// nonEmptyKV is "k=v" for each pair of kv whose value is set.
+func nonEmptyKV(kv ...string) []string {
+	var out []string
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] != "" {
+			out = append(out, kv[i]+"="+kv[i+1])
+		}
+	}
 	return out
 }

@@ -23,9 +23,10 @@ const DefaultAuditLogGroup = "/jitssh/instances"
 // auditOptions is `jitssh audit` after flag parsing.
 type auditOptions struct {
 	IO IOStreams
-	// Scopes builds the sources of each (profile, region) to read; the
-	// default is the current profile and region.
-	Scopes   func(ctx context.Context) ([]audit.Scope, error)
+	// Scopes builds the sources of each (profile, region) to read: the
+	// scope in effect (--scope, a --profile glob, --region all), else the
+	// current profile and region.
+	Scopes   func(ctx context.Context) (*auditSources, error)
 	Filter   audit.Filter
 	Since    string
 	Until    string
@@ -35,14 +36,7 @@ type auditOptions struct {
 }
 
 func newAuditCmd(g *globals, runF func(context.Context, *auditOptions) error) *cobra.Command {
-	o := &auditOptions{IO: g.io, now: time.Now, Scopes: func(ctx context.Context) ([]audit.Scope, error) {
-		c, err := g.api(ctx, "")
-		if err != nil {
-			return nil, err
-		}
-		profile, _ := g.profileName()
-		return []audit.Scope{{Name: fmt.Sprintf("profile %s, %s", orDefaultProfile(profile), c.Region), Trail: c.AuditTrail(), Logs: c.AuditLogs()}}, nil
-	}}
+	o := &auditOptions{IO: g.io, now: time.Now, Scopes: g.auditScopes}
 	cmd := &cobra.Command{
 		Use:   "audit [--user U] [--principal ARN] [--instance ID] [--since T] [--until T]",
 		Short: "Who did what: CloudTrail's key pushes and sessions joined with the instances' logins",
@@ -58,13 +52,20 @@ is flagged, not hidden: GAP no-cloudtrail-record (the instance served a key
 or opened a login no CloudTrail record in range explains) and GAP
 no-instance-event (an allowed push the instance never recorded serving).
 
+Over a scope (--scope NAME or all, --profile 'GLOB', --region all; see
+docs/scopes.md) every account and region is read at once, LookupEvents
+paced per account and region (two profiles of one account share its 2
+calls a second); the locations and sources that could not be read are
+listed at the end with the account, region and fix, and the rest is shown.
+
 --since and --until take RFC 3339 times (2026-12-01T09:00:00Z), dates
 (2026-12-01, UTC) or a duration back from now (24h); the default is the
 last 24 hours. The caller needs cloudtrail:LookupEvents and
 logs:FilterLogEvents on the log group (docs/audit.md).`,
 		Example: `  jitssh audit --user alice
   jitssh audit --principal arn:aws:sts::123456789012:assumed-role/Dev/alice --since 2026-12-01
-  jitssh audit --instance i-0abc123 --since 2h --output json | jq '.entries[] | select(.gaps)'`,
+  jitssh audit --instance i-0abc123 --since 2h --output json | jq '.entries[] | select(.gaps)'
+  jitssh audit --user alice --scope all --region all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -123,11 +124,11 @@ func runAudit(ctx context.Context, o *auditOptions) error {
 	if o.Filter.Since.After(o.Filter.Until) {
 		return fmt.Errorf("--since %s is after --until %s: swap them", o.Filter.Since.Format(time.RFC3339), o.Filter.Until.Format(time.RFC3339))
 	}
-	scopes, err := o.Scopes(ctx)
+	src, err := o.Scopes(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := audit.Collect(ctx, scopes, audit.Request{Filter: o.Filter, LogGroup: o.LogGroup})
+	res, err := audit.Collect(ctx, src.scopes, audit.Request{Filter: o.Filter, LogGroup: o.LogGroup})
 	var ife *audit.InvalidFilterError
 	if errors.As(err, &ife) {
 		return fmt.Errorf("--%s %q: a user, principal or instance has no quotes, backslashes or control characters", ife.Field, ife.Value)
@@ -135,13 +136,14 @@ func runAudit(ctx context.Context, o *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	for _, se := range res.Errors {
-		fmt.Fprintf(o.IO.Err, "warning: %s; the timeline lacks that side, and gaps it would show are not flagged\n", auditSourceAdvice(se))
-	}
+	fails := auditFailures(src, res)
 	if o.Output == "json" {
-		return writeAuditJSON(o.IO.Out, res)
+		err = writeAuditJSON(o.IO.Out, res, fails)
+	} else {
+		err = writeAuditTable(o.IO.Out, res.Entries)
 	}
-	return writeAuditTable(o.IO.Out, res.Entries)
+	writeAuditFailures(o.IO.Err, fails, 2*len(src.scopes)+len(src.failures))
+	return err
 }
 
 // auditSourceAdvice words a failed source with what the caller needs.
@@ -159,7 +161,7 @@ func auditSourceAdvice(se audit.SourceError) string {
 	return msg
 }
 
-func writeAuditJSON(w io.Writer, res *audit.Result) error {
+func writeAuditJSON(w io.Writer, res *audit.Result, fails []string) error {
 	out := struct {
 		Entries []audit.Entry `json:"entries"`
 		Errors  []string      `json:"errors,omitempty"`
@@ -168,9 +170,7 @@ func writeAuditJSON(w io.Writer, res *audit.Result) error {
 	if out.Entries == nil {
 		out.Entries = []audit.Entry{}
 	}
-	for _, e := range res.Errors {
-		out.Errors = append(out.Errors, e.Error())
-	}
+	out.Errors = fails
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/audit"
+	"github.com/jitssh/jitssh/internal/scope"
 )
 
 // TestAuditFlags: audit's flags → auditOptions.
@@ -55,9 +56,10 @@ func TestRunAudit(t *testing.T) {
 		var out, errb bytes.Buffer
 		o := &auditOptions{IO: IOStreams{Out: &out, Err: &errb}, Since: since, Until: until, Output: output, LogGroup: "/jitssh/instances",
 			Filter: audit.Filter{User: "alice"}, now: func() time.Time { return now },
-			Scopes: func(context.Context) ([]audit.Scope, error) {
-				return []audit.Scope{{Name: "profile default, us-east-1", Trail: auditFakeTrail{[]audit.TrailEvent{push}},
-					Logs: auditFakeLogs{errors.New("logs:FilterLogEvents failed: AccessDeniedException: no")}, Limiter: audit.NewLimiter(100)}}, nil
+			Scopes: func(context.Context) (*auditSources, error) {
+				return &auditSources{scopes: []audit.Scope{{Name: "profile default, us-east-1", Trail: auditFakeTrail{[]audit.TrailEvent{push}},
+					Logs: auditFakeLogs{errors.New("logs:FilterLogEvents failed: AccessDeniedException: no")}, Limiter: audit.NewLimiter(100)}},
+					where: map[string]scope.Location{"profile default, us-east-1": {Profile: "default", Region: "us-east-1"}}}, nil
 			}}
 		err := runAudit(context.Background(), o)
 		return out.String(), errb.String(), err
@@ -79,7 +81,8 @@ func TestRunAudit(t *testing.T) {
 	if !strings.Contains(out, "push DENIED ") || !strings.Contains(out, "error=AccessDeniedException: not authorized") || !strings.Contains(out, "root@i-1") {
 		t.Errorf("table:\n%s", out)
 	}
-	if !strings.Contains(stderr, "logs:FilterLogEvents on the log group of --log-group") {
+	if !strings.Contains(stderr, "profile default, us-east-1: CloudWatch Logs:") || !strings.Contains(stderr, "logs:FilterLogEvents on the log group of --log-group") ||
+		!strings.Contains(stderr, "jitssh policy auditor") {
 		t.Errorf("warning: %q", stderr)
 	}
 }
