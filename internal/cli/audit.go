@@ -212,6 +212,8 @@ func auditWhat(e audit.Entry) string {
 		what = auditAccessWhat(e)
 	case audit.KindInstanceEvent:
 		what = e.Event
+	case audit.KindRevoke:
+		what = "revoke " + e.Event
 	}
 	if e.Denied {
 		what += " DENIED"
@@ -246,6 +248,8 @@ func auditDetail(e audit.Entry) string {
 		}
 	}
 	add("request", e.RequestID)
+	add("command", e.CommandID)
+	add("of", e.Subject)
 	add("key", e.Fingerprint)
 	add("session", e.SessionID)
 	if e.Login != nil {
