@@ -75,7 +75,8 @@ func uidProcesses(t *testing.T, uid int) []int {
 // processes are gone and her SSM session is closed, a new jitssh ssh is
 // refused by policy with AWS's AccessDenied reason, and her still-valid
 // credentials cannot push a key. --undo lets her back in. Then the same
-// with the deny as an inline role policy (--deny-in role).
+// with the deny as an inline role policy (--deny-in role); and jitssh
+// audit --user alice shows her login, its push and all of it.
 func TestRevokeIncidentDrill(t *testing.T) {
 	stateDir := jitAliceState(t, "jitssh-e2e-revoke-")
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.JIT, c.StateDir = sandbox.JITOn, stateDir })
@@ -239,4 +240,6 @@ func TestRevokeIncidentDrill(t *testing.T) {
 			t.Errorf("CloudTrail has no %s record", ev)
 		}
 	}
+	// jitssh audit --user alice shows her login, its push and the revoke.
+	checkRevokeInAudit(t, e, adminVars, web2)
 }

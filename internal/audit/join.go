@@ -109,7 +109,8 @@ func (f Filter) inRange(e *Entry) bool {
 // Join builds the timeline of trail and host events (either may hold
 // duplicates and anything outside f; those are dropped), sorted by time.
 func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
-	var out, commands []*Entry
+	var out []*Entry
+	var cj commandJoiner
 	byReq := map[string]*Entry{}
 	seenTrail := map[string]bool{}
 	trailKey := func(t TrailEvent) string {
@@ -151,7 +152,7 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 			e.Kind = KindSendCommand
 			if t.Subject != "" {
 				e.Detail = strings.TrimSpace(fmt.Sprintf("%s command=%s comment=%q", e.Detail, t.CommandID, t.Comment))
-				commands = append(commands, e)
+				cj.commands = append(cj.commands, e)
 			}
 		default: // a revocation's policy call
 			e.Kind, e.Event = KindRevoke, t.Name
@@ -160,6 +161,7 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 		out = append(out, e)
 	}
 	host = dedupHost(host)
+	slices.SortStableFunc(cj.commands, func(a, b *Entry) int { return a.Time.Compare(b.Time) })
 	open := map[string]*Entry{}     // instance + sshd pid → login
 	served := map[string][]*Entry{} // instance + OS user → accesses with a key served
 	for _, h := range host {
@@ -191,7 +193,7 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 			e := &Entry{Time: h.Time, Kind: KindInstanceEvent, Event: h.Event, Instance: h.Instance, OSUser: h.OSUser,
 				Principal: h.Caller, RequestID: h.RequestID, Fingerprint: h.Fingerprint, Detail: strings.TrimSpace(h.Reason + " " + h.Detail)}
 			if slices.Contains(revokeHostEvents, h.Event) {
-				joinCommand(commands, e)
+				cj.join(e)
 			}
 			out = append(out, e)
 		}

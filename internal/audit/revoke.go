@@ -148,22 +148,54 @@ func revokeCalls(f Filter, evs []TrailEvent, mine []TrailEvent, commands []Trail
 	return out
 }
 
-// joinCommand labels an instance event of an administrator acting on the
-// person with the SendCommand that ran it: the latest, before it and
-// within RevokeWindow, of the person's revocation commands naming its
-// instance (Run Command's invocation carries no request id into the
-// instance, so the join is by instance and time).
-func joinCommand(commands []*Entry, e *Entry) {
-	var best *Entry
-	for _, c := range commands {
-		if !slices.Contains(c.instances, e.Instance) || c.Time.After(e.Time.Add(time.Second)) || e.Time.Sub(c.Time) > RevokeWindow {
+// commandJoiner labels each instance event of an administrator acting
+// on the person with the SendCommand that ran it (Run Command's
+// invocation carries no request id into the instance, so the join is by
+// instance, kind and time): user-unblocked with an undo's command, the
+// others with a revocation's; of the commands naming the instance, sent
+// within RevokeWindow before the event (CloudTrail's whole seconds are
+// never after it), the latest not yet joined to an event of the same
+// name there. A command that changed nothing on the instance (a second
+// revocation: already blocked) records no event, and so joins none.
+// Should the instance's clock run behind CloudTrail's, a command up to
+// ClockSkew after the event is taken when none is before it.
+type commandJoiner struct {
+	commands []*Entry
+	used     map[string]bool // command request id, instance, event
+}
+
+// ClockSkew is how far an instance's clock may run behind CloudTrail's
+// for commandJoiner.
+const ClockSkew = 2 * time.Second
+
+func (j *commandJoiner) join(e *Entry) {
+	if j.used == nil {
+		j.used = map[string]bool{}
+	}
+	undo := e.Event == "user-unblocked"
+	var best, skewed *Entry
+	for _, c := range j.commands {
+		k := c.RequestID + "\x00" + e.Instance + "\x00" + e.Event
+		if j.used[k] || isUndoComment(c.Detail) != undo || !slices.Contains(c.instances, e.Instance) || e.Time.Sub(c.Time) > RevokeWindow {
 			continue
 		}
-		if best == nil || c.Time.After(best.Time) {
-			best = c
+		switch {
+		case !c.Time.After(e.Time):
+			if best == nil || c.Time.After(best.Time) { // of one second: the first (the order they were sent)
+				best = c
+			}
+		case c.Time.Sub(e.Time) <= ClockSkew && skewed == nil:
+			skewed = c
 		}
 	}
+	if best == nil {
+		best = skewed
+	}
 	if best != nil {
+		j.used[best.RequestID+"\x00"+e.Instance+"\x00"+e.Event] = true
 		e.RequestID, e.CommandID, e.Subject = best.RequestID, best.CommandID, best.Subject
 	}
 }
+
+// isUndoComment: the comment (in an entry's detail) is an undo's.
+func isUndoComment(detail string) bool { return strings.Contains(detail, `comment="jitssh: undo `) }

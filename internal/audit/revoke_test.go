@@ -132,3 +132,40 @@ func TestParseRevocationRecords(t *testing.T) {
 		t.Fatalf("%+v %v", e, err)
 	}
 }
+
+// TestCommandJoinerSkipsSilentCommands: three revocations in a row, the
+// second finding alice already blocked (no event on the instance), and an
+// undo, all within two seconds (CloudTrail's whole seconds): each event
+// joins the command that ran it.
+func TestCommandJoinerSkipsSilentCommands(t *testing.T) {
+	cmd := func(req string, at time.Duration, comment string) *Entry {
+		return &Entry{Time: t0.Add(at).Truncate(time.Second), Kind: KindSendCommand, RequestID: req, CommandID: "c-" + req, Subject: "alice",
+			Detail: `document=AWS-RunShellScript comment="` + comment + `"`, instances: []string{"i-1"}}
+	}
+	j := &commandJoiner{commands: []*Entry{
+		cmd("r1", 100*time.Millisecond, "jitssh: revoke alice"),
+		cmd("r2", 1100*time.Millisecond, "jitssh: undo the revocation of alice"),
+		cmd("r3", 1300*time.Millisecond, "jitssh: revoke alice"), // already blocked: nothing recorded
+		cmd("r4", 1500*time.Millisecond, "jitssh: undo the revocation of alice"),
+		cmd("r5", 2100*time.Millisecond, "jitssh: revoke alice"),
+	}}
+	ev := func(at time.Duration, name string) *Entry {
+		e := &Entry{Time: t0.Add(at), Kind: KindInstanceEvent, Event: name, Instance: "i-1"}
+		j.join(e)
+		return e
+	}
+	for _, c := range []struct {
+		e    *Entry
+		want string
+	}{
+		{ev(200*time.Millisecond, "user-blocked"), "r1"},
+		{ev(1200*time.Millisecond, "user-unblocked"), "r2"},
+		{ev(1600*time.Millisecond, "user-unblocked"), "r4"},
+		{ev(2200*time.Millisecond, "user-blocked"), "r5"},
+		{&Entry{}, ""},
+	} {
+		if c.e.RequestID != c.want {
+			t.Errorf("%s at %v joined %q, want %q", c.e.Event, c.e.Time.Sub(t0), c.e.RequestID, c.want)
+		}
+	}
+}
