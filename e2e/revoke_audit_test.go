@@ -35,7 +35,9 @@ func checkRevokeInAudit(t *testing.T, e *env, adminVars []string, web2 string) {
 		return nil
 	}
 	revokeCall := func(name string) func(audit.Entry) bool {
-		return func(en audit.Entry) bool { return en.Kind == audit.KindRevoke && en.Event == name && en.Subject == "alice" }
+		return func(en audit.Entry) bool {
+			return en.Kind == audit.KindRevoke && en.Event == name && en.Subject == "alice"
+		}
 	}
 	var login, cmd, blocked *audit.Entry
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(time.Second) {
