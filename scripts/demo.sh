@@ -5,7 +5,8 @@
 # by the SCP; an MFA-protected role's prompt answered once, then its cached
 # session; CloudTrail joined to the instance's audit line; an IAM Identity
 # Center sign-in (device code, approved with ctl sso approve); the incident
-# drill (jitssh revoke alice while she is logged in, then --undo); stop.
+# drill (jitssh revoke alice while she is logged in, then --undo); her
+# timeline with jitssh audit; stop.
 # Exits non-zero if any step fails. Touches nothing outside a temp directory.
 set -euo pipefail
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && pwd)/bin}
@@ -246,6 +247,32 @@ if [ -n "$alice_pid" ]; then
   expect "alice is back" "$out" "alice's login after --undo"
 fi
 
-bold "13. Stop the sandbox"
+bold "13. Who did what: alice's timeline, her login and the revocation joined"
+# jitssh audit reads CloudTrail (LookupEvents) and the events web-2's
+# jitssh-host shipped to CloudWatch Logs: her key push joined to the key
+# web-2 served and her login by request id; the admin's SCP, the end of
+# her SSM session and the Run Command whose request id web-2's block and
+# kill carry; the undo.
+if [ -n "$alice_pid" ]; then
+  # (web-2 ships its events every half second)
+  for _ in $(seq 1 20); do
+    out=$(AWS_PROFILE=admin jitssh audit --user alice --since 1h)
+    grep -q 'user-unblocked .*command=' <<<"$out" && break
+    sleep 0.5
+  done
+  printf '$ %s\n' "AWS_PROFILE=admin jitssh audit --user alice --since 1h" >&2
+  cut -c1-220 <<<"$out"
+  grep -q 'push+key-served+login .*request=' <<<"$out" || { echo "demo: no login of alice joined to its push" >&2; exit 1; }
+  for w in 'revoke CreatePolicy .*of=alice' 'revoke AttachPolicy .*of=alice' 'terminate-session .*Admin/admin.*of=alice' 'revoke DeletePolicy .*of=alice'; do
+    grep -q "$w" <<<"$out" || { echo "demo: alice's timeline lacks $w" >&2; exit 1; }
+  done
+  cmd=$(sed -n '/send-command .*comment="jitssh: revoke alice"/{s/.*request=\([^ ]*\).*/\1/p;q;}' <<<"$out")
+  [ -n "$cmd" ] && grep -q "user-blocked .*request=$cmd" <<<"$out" || { echo "demo: web-2's block is not joined to the revoke's Run Command" >&2; exit 1; }
+  echo "(web-2 blocked and killed alice by the Run Command of request $cmd)"
+else
+  echo "(skipped with the JIT step)"
+fi
+
+bold "14. Stop the sandbox"
 kill "$sandbox_pid"; wait "$sandbox_pid" 2>/dev/null || true; sandbox_pid=
 echo "demo: all steps passed"
