@@ -12,7 +12,7 @@ import (
 // policyOptions is `jitssh policy` after flag parsing.
 type policyOptions struct {
 	IO        IOStreams
-	Document  string // user, scp or instance
+	Document  string // user, scp, instance, auditor or revoker
 	Policy    policy.Options
 	TrustOnly bool // instance: the trust policy alone
 }
@@ -47,9 +47,9 @@ func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
 	var po policy.Options
 	var f policyFlags
 	cmd := &cobra.Command{
-		Use:       "policy user|scp|instance",
+		Use:       "policy user|scp|instance|auditor|revoker",
 		Short:     "Print the IAM policies jitssh needs, as JSON ready to paste",
-		ValidArgs: []string{"user", "scp", "instance"},
+		ValidArgs: []string{"user", "scp", "instance", "auditor", "revoker"},
 		Long: `policy prints one of the IAM documents jitssh is built around, on stdout:
 
   user      the identity policy for people who use jitssh: start SSM
@@ -67,6 +67,17 @@ func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
             policy letting jitssh-host ship its audit events to CloudWatch
             Logs: logs:CreateLogStream and logs:PutLogEvents on the log
             group (--log-group, default /jitssh/instances; - for none).
+  auditor   what jitssh audit needs: cloudtrail:LookupEvents,
+            logs:FilterLogEvents on the log group (--log-group), and
+            ec2:DescribeRegions and sts:GetCallerIdentity for scopes.
+            It changes nothing.
+  revoker   what jitssh revoke (and --undo) needs: the deny as an SCP
+            (organizations:CreatePolicy, AttachPolicy, ... from the
+            management account) or as an inline policy of roles
+            (iam:PutRolePolicy, DeleteRolePolicy, ...), ssm:DescribeSessions
+            and TerminateSession, ssm:SendCommand with AWS-RunShellScript
+            (on instances with --instance-tag when given: a root shell
+            there), and the command results.
 
 Nothing is sent to AWS. Without scoping flags the documents cover every
 account and region; --region (the global flag), --account and
@@ -77,17 +88,18 @@ account and region; --region (the global flag), --account and
   jitssh policy user --account 111122223333 --region eu-west-1 --instance-tag jitssh=enabled
   jitssh policy user --document AWS-StartSSHSession      # SSH only: no tunnels, no shell
   jitssh policy scp > jitssh-scp.json
+  jitssh policy auditor --account 111122223333 > jitssh-auditor.json
   jitssh policy instance --trust-policy > trust.json
   aws iam create-role --role-name jitssh-instance --assume-role-policy-document file://trust.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("name one document: user, scp or instance")
+				return fmt.Errorf("name one document: user, scp, instance, auditor or revoker")
 			}
 			switch args[0] {
-			case "user", "scp", "instance":
+			case "user", "scp", "instance", "auditor", "revoker":
 				return nil
 			}
-			return fmt.Errorf("unknown document %q: use user, scp or instance", args[0])
+			return fmt.Errorf("unknown document %q: use user, scp, instance, auditor or revoker", args[0])
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := policyOptionsFrom(args[0], po, g.region, f)
@@ -108,7 +120,7 @@ account and region; --region (the global flag), --account and
 	fl.StringVar(&po.UserTag, "user-tag", "", "principal tag naming each user's OS account (default userName)")
 	fl.StringSliceVar(&po.Documents, "document", nil, "SSM session documents users may start (repeatable; default: SSH, port forwarding, shell)")
 	fl.BoolVar(&f.trustOnly, "trust-policy", false, "instance: print only the role's trust policy document")
-	fl.StringVar(&po.LogGroup, "log-group", "", "instance: the CloudWatch Logs group jitssh-host ships its events to (default "+policy.DefaultLogGroup+"; - for none)")
+	fl.StringVar(&po.LogGroup, "log-group", "", "instance, auditor: the CloudWatch Logs group jitssh-host ships its events to (default "+policy.DefaultLogGroup+"; - for none)")
 	fl.BoolVar(&po.ManagedInstances, "managed-instances", false, "user: also allow placing keys on SSM managed (mi-) instances (ssm:SendCommand with AWS-RunShellScript: a root shell there)")
 	return cmd
 }
@@ -121,6 +133,10 @@ func runPolicy(o *policyOptions) error {
 		out = policy.User(o.Policy).JSON()
 	case "scp":
 		out = policy.SCP(o.Policy).JSON()
+	case "auditor":
+		out = policy.Auditor(o.Policy).JSON()
+	case "revoker":
+		out = policy.Revoker(o.Policy).JSON()
 	case "instance":
 		p := policy.InstanceProfile(o.Policy)
 		out = p.JSON()

@@ -69,7 +69,7 @@ func (failingWriter) Write([]byte) (int, error) {
 // stdout that cannot be written is 255.
 func TestPolicyExitCodes(t *testing.T) {
 	var out strings.Builder
-	for _, doc := range []string{"user", "scp", "instance"} {
+	for _, doc := range []string{"user", "scp", "instance", "auditor", "revoker"} {
 		out.Reset()
 		if code, msg := codeOf(runPolicy(&policyOptions{IO: IOStreams{Out: &out}, Document: doc})); code != 0 || !strings.HasPrefix(out.String(), "{") {
 			t.Errorf("%s: exit %d %s, printed %q", doc, code, msg, out.String())

@@ -33,6 +33,10 @@ func TestPolicyGolden(t *testing.T) {
 		{"user-managed-scoped.json", []string{"policy", "user", "--managed-instances", "--region", "eu-west-1", "--account", "111122223333", "--instance-tag", "jitssh=enabled"}},
 		{"scp.json", []string{"policy", "scp"}},
 		{"instance.json", []string{"policy", "instance"}},
+		{"auditor.json", []string{"policy", "auditor"}},
+		{"auditor-scoped.json", []string{"policy", "auditor", "--region", "eu-west-1", "--account", "111122223333", "--log-group", "/org/jitssh"}},
+		{"revoker.json", []string{"policy", "revoker"}},
+		{"revoker-scoped.json", []string{"policy", "revoker", "--region", "eu-west-1", "--account", "111122223333", "--instance-tag", "jitssh=enabled"}},
 		{"instance-trust-cn.json", []string{"policy", "instance", "--trust-policy", "--partition", "aws-cn"}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {

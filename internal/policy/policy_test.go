@@ -40,6 +40,10 @@ func TestGolden(t *testing.T) {
 		{"user-scoped.json", User(scoped).JSON()},
 		{"user-managed.json", User(Options{ManagedInstances: true}).JSON()},
 		{"scp.json", SCP(Options{}).JSON()},
+		{"auditor.json", Auditor(Options{}).JSON()},
+		{"auditor-scoped.json", Auditor(Options{Region: "eu-west-1", Account: "111122223333", LogGroup: "/org/jitssh"}).JSON()},
+		{"revoker.json", Revoker(Options{}).JSON()},
+		{"revoker-scoped.json", Revoker(scoped).JSON()},
 		{"instance-profile.json", InstanceProfile(Options{}).JSON()},
 		{"instance-profile-cn.json", InstanceProfile(Options{Partition: "aws-cn"}).JSON()},
 	} {
