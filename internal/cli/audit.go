@@ -137,12 +137,16 @@ func runAudit(ctx context.Context, o *auditOptions) error {
 		return err
 	}
 	fails := auditFailures(src, res)
+	total := 2*len(src.scopes) + len(src.failures)
+	if len(fails) >= total {
+		return fmt.Errorf("no source could be read, so there is no timeline:\n  %s", strings.Join(fails, "\n  "))
+	}
 	if o.Output == "json" {
 		err = writeAuditJSON(o.IO.Out, res, fails)
 	} else {
 		err = writeAuditTable(o.IO.Out, res.Entries)
 	}
-	writeAuditFailures(o.IO.Err, fails, 2*len(src.scopes)+len(src.failures))
+	writeAuditFailures(o.IO.Err, fails, total)
 	return err
 }
 

@@ -86,3 +86,27 @@ func TestRunAudit(t *testing.T) {
 		t.Errorf("warning: %q", stderr)
 	}
 }
+
+type auditDeniedTrail struct{}
+
+func (auditDeniedTrail) LookupPage(context.Context, audit.LookupQuery, string) ([]audit.TrailEvent, string, error) {
+	return nil, "", errors.New("cloudtrail:LookupEvents failed: AccessDeniedException: no")
+}
+
+// TestRunAuditNothingRead: every source failing is the command's error,
+// naming each with its fix; one location failing is a warning.
+func TestRunAuditNothingRead(t *testing.T) {
+	l := scope.Location{Profile: "dev", Account: "111111111111", Region: "eu-west-1"}
+	denied := audit.Scope{Name: l.String(), Trail: auditDeniedTrail{}, Logs: auditFakeLogs{errors.New("logs:FilterLogEvents failed: AccessDeniedException: no")}, Limiter: audit.NewLimiter(100)}
+	var out, errb bytes.Buffer
+	o := &auditOptions{IO: IOStreams{Out: &out, Err: &errb}, Since: "1h", Output: "table", LogGroup: "g", now: time.Now,
+		Scopes: func(context.Context) (*auditSources, error) {
+			return &auditSources{scopes: []audit.Scope{denied}, where: map[string]scope.Location{denied.Name: l},
+				failures: []scope.Failure{{Location: scope.Location{Profile: "dev", Account: "111111111111", Region: "ap-east-1"}, Err: errors.New("disabled")}}}, nil
+		}}
+	err := runAudit(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "no source could be read") || !strings.Contains(err.Error(), "account 111111111111, eu-west-1 (profile dev): CloudTrail:") ||
+		!strings.Contains(err.Error(), "account 111111111111, ap-east-1 (profile dev): disabled") || !strings.Contains(err.Error(), "`jitssh policy auditor`") {
+		t.Fatalf("err %v", err)
+	}
+}

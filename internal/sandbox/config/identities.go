@@ -47,7 +47,7 @@ type IdentitySpec struct {
 }
 
 // BuiltinPolicies are the policy names every configuration can use.
-var BuiltinPolicies = []string{"jitssh-user", "jitssh-scp", "jitssh-instance", "FullAWSAccess", "AdministratorAccess"}
+var BuiltinPolicies = []string{"jitssh-user", "jitssh-scp", "jitssh-instance", "jitssh-auditor", "jitssh-revoker", "FullAWSAccess", "AdministratorAccess"}
 
 // checkPolicies validates the custom policies and the SCPs.
 func (f *File) checkPolicies() error {
@@ -222,6 +222,10 @@ func (f *File) policyIn(name string, anyAccount bool) (policy.Document, error) {
 		return policy.SCP(o), nil
 	case "jitssh-instance":
 		return policy.InstanceLogs(o), nil
+	case "jitssh-auditor":
+		return policy.Auditor(o), nil
+	case "jitssh-revoker":
+		return policy.Revoker(o), nil
 	case "FullAWSAccess":
 		return policy.FullAWSAccess(), nil
 	case "AdministratorAccess":
