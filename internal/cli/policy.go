@@ -43,14 +43,8 @@ func policyOptionsFrom(doc string, po policy.Options, region string, f policyFla
 	return o, nil
 }
 
-func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
-	var po policy.Options
-	var f policyFlags
-	cmd := &cobra.Command{
-		Use:       "policy user|scp|instance|auditor|revoker",
-		Short:     "Print the IAM policies jitssh needs, as JSON ready to paste",
-		ValidArgs: []string{"user", "scp", "instance", "auditor", "revoker"},
-		Long: `policy prints one of the IAM documents jitssh is built around, on stdout:
+// policyLong is policy's help text.
+const policyLong = `policy prints one of the IAM documents jitssh is built around, on stdout:
 
   user      the identity policy for people who use jitssh: start SSM
             sessions with jitssh's documents (SSH, port forwarding, shell),
@@ -82,7 +76,16 @@ func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
 Nothing is sent to AWS. Without scoping flags the documents cover every
 account and region; --region (the global flag), --account and
 --instance-tag narrow them. Error messages from jitssh name the
-"jitssh policy" command that grants a missing permission.`,
+"jitssh policy" command that grants a missing permission.`
+
+func newPolicyCmd(g *globals, runF func(*policyOptions) error) *cobra.Command {
+	var po policy.Options
+	var f policyFlags
+	cmd := &cobra.Command{
+		Use:       "policy user|scp|instance|auditor|revoker",
+		Short:     "Print the IAM policies jitssh needs, as JSON ready to paste",
+		ValidArgs: []string{"user", "scp", "instance", "auditor", "revoker"},
+		Long:      policyLong,
 		Example: `  jitssh policy user > jitssh-user.json
   aws iam create-policy --policy-name jitssh-user --policy-document file://jitssh-user.json
   jitssh policy user --account 111122223333 --region eu-west-1 --instance-tag jitssh=enabled
