@@ -226,6 +226,15 @@ func Join(trail []TrailEvent, host []HostEvent, f Filter) []Entry {
 // records it as an access CloudTrail does not show.
 func joinServed(out []*Entry, byReq map[string]*Entry, h HostEvent) ([]*Entry, *Entry) {
 	e := byReq[h.RequestID]
+	if e != nil && e.Login != nil {
+		// The push's key served again, for another login within its
+		// 60 s: an access of its own, of the same push.
+		t := h.Time
+		c := &Entry{Time: h.Time, Kind: KindAccess, Principal: e.Principal, Account: e.Account, Region: e.Region, RequestID: e.RequestID,
+			Instance: e.Instance, OSUser: e.OSUser, Fingerprint: e.Fingerprint, KeyServed: &t}
+		byReq[h.RequestID] = c
+		return append(out, c), c
+	}
 	if e == nil {
 		e = &Entry{Time: h.Time, Kind: KindAccess, Principal: h.Caller, RequestID: h.RequestID, Instance: h.Instance,
 			OSUser: h.OSUser, Fingerprint: h.Fingerprint, Gaps: []Gap{GapNoTrail}}

@@ -169,3 +169,21 @@ func TestCommandJoinerSkipsSilentCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondLoginOfOnePush: a push's key used for two logins within its
+// 60 s (served twice): both logins are accesses of that push, neither a
+// gap.
+func TestSecondLoginOfOnePush(t *testing.T) {
+	fp := Fingerprint(keyLine)
+	got := Join([]TrailEvent{push(0, "r1", "alice", "i-1", "")}, []HostEvent{
+		host(time.Second, "h1", HostKeyServed, "alice", "i-1", "r1", fp, ""),
+		host(2*time.Second, "h2", HostSessionOpened, "alice", "i-1", "", fp, "sshd_pid=1"),
+		host(3*time.Second, "h3", HostSessionClosed, "alice", "i-1", "", "", "sshd_pid=1"),
+		host(20*time.Second, "h4", HostKeyServed, "alice", "i-1", "r1", fp, ""),
+		host(21*time.Second, "h5", HostSessionOpened, "alice", "i-1", "", fp, "sshd_pid=2"),
+	}, Filter{User: "alice"})
+	if len(got) != 2 || got[0].RequestID != "r1" || got[1].RequestID != "r1" || got[0].Login == nil || got[1].Login == nil ||
+		len(got[0].Gaps)+len(got[1].Gaps) != 0 || got[1].Logout != nil || !strings.HasSuffix(got[1].Principal, "/alice") {
+		t.Fatalf("timeline %+v", got)
+	}
+}
