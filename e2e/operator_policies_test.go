@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/jitssh/jitssh/internal/audit"
-	"github.com/jitssh/jitssh/internal/host/install"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
@@ -40,18 +37,7 @@ policies = ["jitssh-revoker"]
 // nothing; an identity with only the revoker policy revokes her and
 // undoes it, and may not read CloudTrail.
 func TestOperatorPolicies(t *testing.T) {
-	if sshd.ResolveAuto() != sshd.OpenSSH {
-		if os.Getenv("JITSSH_REQUIRE_SSHD") != "" {
-			t.Fatal("JITSSH_REQUIRE_SSHD is set but the real sshd cannot run here")
-		}
-		t.Skip("the real sshd cannot run here (needs /usr/sbin/sshd and root)")
-	}
-	if p := install.CheckNSS("/"); len(p) > 0 {
-		t.Skip(p[0].What)
-	}
-	if _, err := exec.Command("getent", "passwd", "alice").Output(); err == nil {
-		t.Skip("this machine has a user alice")
-	}
+	stateDir := jitAliceState(t, "jitssh-e2e-operators-")
 	f, err := config.Parse([]byte(config.BuiltinText+operatorIdentities), "")
 	if err != nil {
 		t.Fatal(err)
@@ -60,11 +46,6 @@ func TestOperatorPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stateDir, err := os.MkdirTemp("", "jitssh-e2e-operators-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(stateDir) })
 	e := newEnv(t, sshd.OpenSSH, func(c *sandbox.Config) { c.Account, c.JIT, c.StateDir = acct, sandbox.JITOn, stateDir })
 	aliceVars, _ := revokeDrillVars(t, e, "alice")
 	auditorVars, _ := revokeDrillVars(t, e, "auditor")
