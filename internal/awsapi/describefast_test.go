@@ -220,26 +220,51 @@ func FuzzDescribeInstancesDecoder(f *testing.F) {
 
 // recordingHandler keeps the bodies of the answers it serves.
 type recordingHandler struct {
-	h      http.Handler
-	mu     sync.Mutex
-	bodies [][]byte
+	h    http.Handler
+	mu   sync.Mutex
+	tees []*teeWriter
 }
 
 type teeWriter struct {
 	http.ResponseWriter
+	mu  *sync.Mutex
 	buf bytes.Buffer
 }
 
 func (w *teeWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
 	w.buf.Write(b)
+	w.mu.Unlock()
 	return w.ResponseWriter.Write(b)
 }
 
+// ServeHTTP records the answer as it is written: a tee registered before
+// the handler runs, so that every answer the client has read is in
+// Bodies (recording it after the handler returned raced with the client,
+// which may have read the whole answer by then).
 func (r *recordingHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	tw := &teeWriter{ResponseWriter: w}
-	r.h.ServeHTTP(tw, req)
+	tw := &teeWriter{ResponseWriter: w, mu: &r.mu}
 	r.mu.Lock()
-	r.bodies = append(r.bodies, tw.buf.Bytes())
+	r.tees = append(r.tees, tw)
+	r.mu.Unlock()
+	r.h.ServeHTTP(tw, req)
+}
+
+// Bodies returns the answers recorded since Reset.
+func (r *recordingHandler) Bodies() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([][]byte, len(r.tees))
+	for i, tw := range r.tees {
+		out[i] = bytes.Clone(tw.buf.Bytes())
+	}
+	return out
+}
+
+// Reset forgets the answers recorded so far.
+func (r *recordingHandler) Reset() {
+	r.mu.Lock()
+	r.tees = nil
 	r.mu.Unlock()
 }
 
@@ -269,13 +294,13 @@ func TestDescribeInstancesDecoderSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, filters := range []map[string][]string{nil, {"tag:env": {"prod"}}} {
-		rec.bodies = nil
+		rec.Reset()
 		got, err := c.DescribeInstances(context.Background(), nil, filters)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var want []Instance
-		for _, b := range rec.bodies {
+		for _, b := range rec.Bodies() {
 			sdk, err := decodeThroughSDK(b, false)
 			if err != nil {
 				t.Fatal(err)
