@@ -37,10 +37,11 @@ test:
 
 # The client's unit tests (every package cmd/jitssh imports) built for
 # linux/arm64 and run under user-mode emulation (Debian's qemu-user:
-# qemu-aarch64), docs/platforms.md.
+# qemu-aarch64), docs/platforms.md. A test that runs its own binary again
+# (a child process) starts it through $JITSSH_TEST_EXEC.
 QEMU_ARM64 ?= qemu-aarch64
 test-arm64:
-	set -o pipefail; GOARCH=arm64 $(GO) test -exec $(QEMU_ARM64) -count=1 -timeout 10m -json $(TESTFLAGS) \
+	set -o pipefail; JITSSH_TEST_EXEC=$(QEMU_ARM64) GOARCH=arm64 $(GO) test -exec $(QEMU_ARM64) -count=1 -timeout 10m -json $(TESTFLAGS) \
 	  $$($(GO) list -deps ./cmd/jitssh | grep '^github.com/jitssh/jitssh/') | $(GO) run ./scripts/testreport
 
 # AWS's official session-manager-plugin, built from its Go packages, run

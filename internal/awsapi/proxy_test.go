@@ -32,7 +32,11 @@ func TestUnreachableProxyFailsFast(t *testing.T) {
 	}
 	proxy := "http://jit:s3cret@" + ln.Addr().String()
 	ln.Close() // nothing listens there now: connections are refused
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUnreachableProxyFailsFast$", "-test.v")
+	name, args := os.Args[0], []string{"-test.run=^TestUnreachableProxyFailsFast$", "-test.v"}
+	if w := os.Getenv("JITSSH_TEST_EXEC"); w != "" { // make test-arm64: this binary runs under qemu-user
+		name, args = w, append([]string{os.Args[0]}, args...)
+	}
+	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "JITSSH_AWSAPI_PROXY_CHILD=1", "HTTPS_PROXY="+proxy, "https_proxy=", "NO_PROXY=", "no_proxy=",
 		// A host name no resolver is asked for: the proxy is dialled first.
 		"AWS_ENDPOINT_URL=https://sts.jitssh.test", "AWS_ACCESS_KEY_ID=AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY=secret",
