@@ -21,8 +21,8 @@ import (
 // without stopping the rest.
 func TestAuditScope(t *testing.T) {
 	e := newScopeOrgEnv(t, sandboxenv.Modes(t)[0])
-	if out, err := e.run("ssh", "-F", e.sshCf, scopeMemberInstance, "true"); err != nil {
-		t.Fatalf("ssh %s: %v\n%s", scopeMemberInstance, err, out)
+	if out, err := e.run("ssh", "-F", e.sshCf, orgMemberInstance, "true"); err != nil {
+		t.Fatalf("ssh %s: %v\n%s", orgMemberInstance, err, out)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(filepath.Join(binDir, "jitssh"), "audit", "--scope", "org", "--since", "1h", "--output", "json")
@@ -39,15 +39,15 @@ func TestAuditScope(t *testing.T) {
 	}
 	found := false
 	for _, en := range res.Entries {
-		if en.Kind == audit.KindAccess && en.Instance == scopeMemberInstance && en.Account == scopeMemberAccount && en.Region == scopeMemberRegion && !en.Denied {
+		if en.Kind == audit.KindAccess && en.Instance == orgMemberInstance && en.Account == orgMemberAccount && en.Region == orgMemberRegion && !en.Denied {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no push to %s in account %s, %s in the timeline:\n%s", scopeMemberInstance, scopeMemberAccount, scopeMemberRegion, stdout.String())
+		t.Errorf("no push to %s in account %s, %s in the timeline:\n%s", orgMemberInstance, orgMemberAccount, orgMemberRegion, stdout.String())
 	}
 	errs := strings.Join(res.Errors, "\n")
-	for _, w := range []string{"account " + scopeMemberAccount + ", ap-east-1 (profile dev): CloudTrail:", "fix: ap-east-1 is not enabled",
+	for _, w := range []string{"account " + orgMemberAccount + ", ap-east-1 (profile dev): CloudTrail:", "fix: ap-east-1 is not enabled",
 		// the management account's developer role may not read CloudTrail
 		"account 123456789012, us-east-1 (profile default): CloudTrail:", "fix: profile default may not call cloudtrail:LookupEvents in this account: grant it (`jitssh policy auditor`"} {
 		if !strings.Contains(errs, w) || !strings.Contains(stderr.String(), w) {
@@ -55,7 +55,7 @@ func TestAuditScope(t *testing.T) {
 		}
 	}
 	// each failing source once; the management account's enabled regions read
-	if strings.Count(errs, "account "+scopeMemberAccount+", ap-east-1 (profile dev): CloudTrail:") != 1 || strings.Contains(errs, "us-east-1 is not enabled") {
+	if strings.Count(errs, "account "+orgMemberAccount+", ap-east-1 (profile dev): CloudTrail:") != 1 || strings.Contains(errs, "us-east-1 is not enabled") {
 		t.Errorf("audit's failures:\n%s", errs)
 	}
 	if testing.Verbose() {

@@ -86,8 +86,8 @@ func TestRevokeScopeDrill(t *testing.T) {
 	}
 	awsConfig := filepath.Join(e.sb.StateDir, "aws-config")
 	extra := fmt.Sprintf("\n[profile alice-dev]\nregion = us-west-2\nendpoint_url = %s\nrole_arn = arn:aws:iam::%s:role/AliceDev\nsource_profile = alice\nrole_session_name = alice\nexternal_id = %s\n",
-		e.sb.URL, scopeMemberAccount, filepath.Base(stateDir))
-	for _, m := range [][2]string{{"dev", scopeMemberAccount}, {"prod", "345678901234"}, {"audit", "456789012345"}} {
+		e.sb.URL, orgMemberAccount, filepath.Base(stateDir))
+	for _, m := range [][2]string{{"dev", orgMemberAccount}, {"prod", "345678901234"}, {"audit", "456789012345"}} {
 		extra += fmt.Sprintf("\n[profile ir-%s]\nregion = us-east-1\nendpoint_url = %s\nrole_arn = arn:aws:iam::%s:role/IncidentResponse\nsource_profile = admin\nrole_session_name = admin\nexternal_id = %s\n",
 			m[0], e.sb.URL, m[1], filepath.Base(stateDir))
 	}
@@ -165,7 +165,7 @@ func TestRevokeScopeDrill(t *testing.T) {
 		}
 		return n
 	}
-	if n := active(); n["123456789012/us-east-1"] != 1 || n[scopeMemberAccount+"/us-west-2"] != 1 {
+	if n := active(); n["123456789012/us-east-1"] != 1 || n[orgMemberAccount+"/us-west-2"] != 1 {
 		t.Fatalf("alice's active SSM sessions: %v; want one in each", n)
 	}
 
@@ -184,7 +184,7 @@ func TestRevokeScopeDrill(t *testing.T) {
 		t.Errorf("revoke --dry-run: %v", err)
 	}
 	for _, w := range []string{"service control policy jitssh-revoke-alice attached to", "inline policy jitssh-revoke-alice of role JitsshDeveloper in account 123456789012",
-		"to i-0a1b2c3d4e5f00002 in account 123456789012, us-east-1", "to " + scopeMemberInstance + " in account " + scopeMemberAccount + ", us-west-2",
+		"to i-0a1b2c3d4e5f00002 in account 123456789012, us-east-1", "to " + orgMemberInstance + " in account " + orgMemberAccount + ", us-west-2",
 		"account 456789012345, us-east-1 (profile ir-audit)", "fix: "} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("the dry run lacks %q:\n%s", w, out)
@@ -213,10 +213,10 @@ func TestRevokeScopeDrill(t *testing.T) {
 		got[key] = r.Status + ": " + r.Detail
 	}
 	for k, want := range map[string]string{
-		"123456789012 scp " + rep.Plan.PolicyName:   "done",
-		"123456789012 role policy JitsshDeveloper":  "done",
-		"123456789012 instance web-2":               "done: blocked alice; killed",
-		scopeMemberAccount + " instance api-west-1": "done: blocked alice; killed",
+		"123456789012 scp " + rep.Plan.PolicyName:  "done",
+		"123456789012 role policy JitsshDeveloper": "done",
+		"123456789012 instance web-2":              "done: blocked alice; killed",
+		orgMemberAccount + " instance api-west-1":  "done: blocked alice; killed",
 	} {
 		if !strings.HasPrefix(got[k], want) {
 			t.Errorf("result %q = %q, want %q…\n%s", k, got[k], want, out)

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,14 +13,6 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/sshd"
 	"github.com/jitssh/jitssh/internal/testutil/sandboxenv"
-)
-
-// The built-in organization's real member instance: api-west-1 of the
-// member account dev, in its second region.
-const (
-	scopeMemberAccount  = "210987654321"
-	scopeMemberRegion   = "us-west-2"
-	scopeMemberInstance = "i-0d1b2c3d4e5f00002"
 )
 
 // newScopeOrgEnv starts the built-in organization (jitssh-sandbox up
@@ -54,46 +44,6 @@ func newScopeOrgEnv(t *testing.T, mode sshd.Mode) *env {
 	return e
 }
 
-// checkScopeTrail finds the SendSSHPublicKey of the member instance in
-// CloudTrail: in the member account and its second region, by the
-// organization access role's session.
-func checkScopeTrail(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			EventName          string
-			AWSRegion          string `json:"awsRegion"`
-			RecipientAccountID string `json:"recipientAccountId"`
-			ErrorCode          string `json:"errorCode"`
-			UserIdentity       struct {
-				ARN       string `json:"arn"`
-				AccountID string `json:"accountId"`
-			} `json:"userIdentity"`
-			RequestParameters map[string]any `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		if ev.EventName != "SendSSHPublicKey" || ev.RequestParameters["instanceId"] != scopeMemberInstance || ev.ErrorCode != "" {
-			continue
-		}
-		if ev.RecipientAccountID != scopeMemberAccount || ev.AWSRegion != scopeMemberRegion || ev.UserIdentity.AccountID != scopeMemberAccount ||
-			!strings.HasPrefix(ev.UserIdentity.ARN, "arn:aws:sts::"+scopeMemberAccount+":assumed-role/OrganizationAccountAccessRole/") {
-			t.Fatalf("SendSSHPublicKey in CloudTrail: account %s, region %s, caller %s (%s); want %s, %s, the access role",
-				ev.RecipientAccountID, ev.AWSRegion, ev.UserIdentity.ARN, ev.UserIdentity.AccountID, scopeMemberAccount, scopeMemberRegion)
-		}
-		return
-	}
-	t.Fatalf("no SendSSHPublicKey of %s in CloudTrail", scopeMemberInstance)
-}
-
 // orgScopeConfig is jitssh's config for the built-in organization: every
 // profile of it in both enabled regions and the disabled ap-east-1.
 const orgScopeConfig = `[[scope]]
@@ -116,7 +66,7 @@ func newOrgScopeEnv(t *testing.T, e *env) {
 		t.Fatalf("jitssh config install: %v\n%s", err, out)
 	}
 	block, err := e.run("jitssh", "config", "print")
-	if err != nil || !bytes.Contains(block, []byte("proxy --scope all")) || !bytes.Contains(block, []byte("*."+scopeMemberAccount)) {
+	if err != nil || !bytes.Contains(block, []byte("proxy --scope all")) || !bytes.Contains(block, []byte("*."+orgMemberAccount)) {
 		t.Fatalf("the installed block does not cover the scopes:\n%s", block)
 	}
 }
@@ -134,17 +84,17 @@ func TestScopeSSHFindsMemberSecondRegion(t *testing.T) {
 			e := newScopeOrgEnv(t, m)
 			var hostname string
 			for _, i := range e.sb.Instances {
-				if i.ID == scopeMemberInstance {
+				if i.ID == orgMemberInstance {
 					hostname = i.Hostname
 				}
 			}
-			out, err := e.run("ssh", "-F", e.sshCf, scopeMemberInstance, "hostname")
+			out, err := e.run("ssh", "-F", e.sshCf, orgMemberInstance, "hostname")
 			if err != nil || strings.TrimSpace(string(out)) != hostname {
-				t.Fatalf("ssh %s hostname = %q, %v; want %q", scopeMemberInstance, out, err, hostname)
+				t.Fatalf("ssh %s hostname = %q, %v; want %q", orgMemberInstance, out, err, hostname)
 			}
-			checkScopeTrail(t, e.sb.CloudTrail)
+			checkOrgTrail(t, e.sb.CloudTrail)
 			cache, err := os.ReadFile(filepath.Join(e.stateDir(), "locations"))
-			if err != nil || !bytes.Contains(cache, []byte(scopeMemberInstance+"\tdev\t"+scopeMemberAccount+"\t"+scopeMemberRegion+"\t")) {
+			if err != nil || !bytes.Contains(cache, []byte(orgMemberInstance+"\tdev\t"+orgMemberAccount+"\t"+orgMemberRegion+"\t")) {
 				t.Fatalf("location cache: %v\n%s", err, cache)
 			}
 			local := filepath.Join(t.TempDir(), "payload")
@@ -153,16 +103,16 @@ func TestScopeSSHFindsMemberSecondRegion(t *testing.T) {
 			os.WriteFile(local, data, 0o600)
 			remote := filepath.Join(remoteDir(t), "copy")
 			back := filepath.Join(t.TempDir(), "back")
-			if out, err := e.run("scp", "-q", "-F", e.sshCf, local, scopeMemberInstance+":"+remote); err != nil {
+			if out, err := e.run("scp", "-q", "-F", e.sshCf, local, orgMemberInstance+":"+remote); err != nil {
 				t.Fatalf("scp to: %v\n%s", err, out)
 			}
-			if out, err := e.run("scp", "-q", "-F", e.sshCf, scopeMemberInstance+":"+remote, back); err != nil {
+			if out, err := e.run("scp", "-q", "-F", e.sshCf, orgMemberInstance+":"+remote, back); err != nil {
 				t.Fatalf("scp from: %v\n%s", err, out)
 			}
 			if got, _ := os.ReadFile(back); !bytes.Equal(got, data) {
 				t.Fatalf("scp round trip changed the file (%d bytes back)", len(got))
 			}
-			pinned := "api-west-1." + scopeMemberRegion + "." + scopeMemberAccount
+			pinned := "api-west-1." + orgMemberRegion + "." + orgMemberAccount
 			if out, err := e.run("ssh", "-F", e.sshCf, pinned, "hostname"); err != nil || strings.TrimSpace(string(out)) != hostname {
 				t.Fatalf("ssh %s hostname = %q, %v", pinned, out, err)
 			}
@@ -185,7 +135,7 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	if testing.Verbose() {
 		t.Logf("jitssh ssh web-1: %v", err)
 	}
-	for _, w := range []string{"2 instances match Name tag \"web-1\"", "ACCOUNT", "REGION", scopeMemberAccount, "123456789012"} {
+	for _, w := range []string{"2 instances match Name tag \"web-1\"", "ACCOUNT", "REGION", orgMemberAccount, "123456789012"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("ssh web-1's error lacks %q:\n%v", w, err)
 		}
@@ -194,7 +144,7 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("jitssh ls --scope org: %v", err)
 	}
-	for _, w := range []string{"api-west-1", "prod-west-1", "web-west-1", scopeMemberAccount + "  dev"} {
+	for _, w := range []string{"api-west-1", "prod-west-1", "web-west-1", orgMemberAccount + "  dev"} {
 		if !strings.Contains(string(out), w) {
 			t.Errorf("ls lacks %q:\n%s", w, out)
 		}
@@ -205,7 +155,7 @@ func TestScopeAmbiguityAcrossAccounts(t *testing.T) {
 	// --region all: the account's enabled regions (DescribeRegions), not
 	// the disabled opt-in ap-east-1
 	out, err = e.run("jitssh", "ls", "--profile", "dev", "--region", "all")
-	if err != nil || !strings.Contains(string(out), "api-west-1") || !strings.Contains(string(out), scopeMemberAccount+"  dev      us-east-1") || strings.Contains(string(out), "ap-east-1") {
+	if err != nil || !strings.Contains(string(out), "api-west-1") || !strings.Contains(string(out), orgMemberAccount+"  dev      us-east-1") || strings.Contains(string(out), "ap-east-1") {
 		t.Errorf("ls --profile dev --region all: %v\n%s", err, out)
 	}
 	var stderr bytes.Buffer

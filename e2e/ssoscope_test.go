@@ -119,7 +119,7 @@ func TestScopeSSOSession(t *testing.T) {
 		accounts[r.Account] = true
 	}
 	api := got["api-west-1"]
-	if api.ID != scopeMemberInstance || api.Account != scopeMemberAccount || api.Region != scopeMemberRegion || api.Profile != "sso:sandbox/"+scopeMemberAccount+"/JitsshUser" {
+	if api.ID != orgMemberInstance || api.Account != orgMemberAccount || api.Region != orgMemberRegion || api.Profile != "sso:sandbox/"+orgMemberAccount+"/JitsshUser" {
 		t.Errorf("ls: api-west-1 = %+v", api)
 	}
 	var accs []string
@@ -133,7 +133,7 @@ func TestScopeSSOSession(t *testing.T) {
 	// ls remembered where api-west-1 is, under its label: the proxy of
 	// plain ssh (--scope all) looks there first
 	cache := readFile(t, filepath.Join(e.home, ".cache", "jitssh", "locations"))
-	if !strings.Contains(cache, scopeMemberInstance+"\tsso:sandbox/"+scopeMemberAccount+"/JitsshUser\t"+scopeMemberAccount+"\t"+scopeMemberRegion+"\t") {
+	if !strings.Contains(cache, orgMemberInstance+"\tsso:sandbox/"+orgMemberAccount+"/JitsshUser\t"+orgMemberAccount+"\t"+orgMemberRegion+"\t") {
 		t.Errorf("location cache:\n%s", cache)
 	}
 	// --region all: each account's enabled regions, asked as its role
@@ -143,17 +143,17 @@ func TestScopeSSOSession(t *testing.T) {
 	}
 	var hostname string
 	for _, i := range e.sb.Instances {
-		if i.ID == scopeMemberInstance {
+		if i.ID == orgMemberInstance {
 			hostname = i.Hostname
 		}
 	}
-	out, stderr, err = e.run(nil, "ssh", "-F", e.sshCf, scopeMemberInstance, "hostname")
+	out, stderr, err = e.run(nil, "ssh", "-F", e.sshCf, orgMemberInstance, "hostname")
 	if err != nil || strings.TrimSpace(out) != hostname {
-		t.Fatalf("ssh %s hostname = %q, %v; want %q\n%s", scopeMemberInstance, out, err, hostname, stderr)
+		t.Fatalf("ssh %s hostname = %q, %v; want %q\n%s", orgMemberInstance, out, err, hostname, stderr)
 	}
 	before := ssoScopeTrail(t, e.sb.CloudTrail)
 	if before["SendSSHPublicKey"] != 1 || before["StartSession"] == 0 {
-		t.Fatalf("CloudTrail after ssh: %v calls on %s by the SSO role, want 1 key push and a session", before, scopeMemberInstance)
+		t.Fatalf("CloudTrail after ssh: %v calls on %s by the SSO role, want 1 key push and a session", before, orgMemberInstance)
 	}
 	out, stderr, err = e.run(nil, "jitssh", append([]string{"ssh", "--scope", "orgsso", "--key-store", "file", "api-west-1"}, append(userArgs(t), "--", "hostname")...)...)
 	if err != nil || strings.TrimSpace(out) != hostname {
@@ -177,7 +177,7 @@ func TestScopeSSOSession(t *testing.T) {
 	// the proxy, handed sso:sandbox/ACCOUNT/JitsshUser, opened its
 	// session as that role in that account and region
 	if after := ssoScopeTrail(t, e.sb.CloudTrail); after["StartSession"] <= before["StartSession"] {
-		t.Fatalf("CloudTrail after jitssh ssh: %v calls on %s by the SSO role, before %v: no new session", after, scopeMemberInstance, before)
+		t.Fatalf("CloudTrail after jitssh ssh: %v calls on %s by the SSO role, before %v: no new session", after, orgMemberInstance, before)
 	}
 }
 
@@ -192,10 +192,10 @@ func TestScopeSSONoPreferredRole(t *testing.T) {
 	if err != nil {
 		t.Fatalf("jitssh ls --scope orgsso: %v\n%s", err, stderr)
 	}
-	if !strings.Contains(out, "sso:sandbox/123456789012/AdministratorAccess") || strings.Contains(out, scopeMemberAccount) {
+	if !strings.Contains(out, "sso:sandbox/123456789012/AdministratorAccess") || strings.Contains(out, orgMemberAccount) {
 		t.Errorf("ls lists:\n%s", out)
 	}
-	for _, w := range []string{"account " + scopeMemberAccount, "offers none of the preferred roles AdministratorAccess (it offers JitsshUser)",
+	for _, w := range []string{"account " + orgMemberAccount, "offers none of the preferred roles AdministratorAccess (it offers JitsshUser)",
 		"fix: add one of JitsshUser to sso_roles", "account 345678901234"} {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("ls's stderr lacks %q:\n%s", w, stderr)
@@ -232,14 +232,14 @@ func ssoScopeTrail(t *testing.T, path string) map[string]int {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatal(err)
 		}
-		on := ev.RequestParameters["instanceId"] == scopeMemberInstance || ev.RequestParameters["target"] == scopeMemberInstance
+		on := ev.RequestParameters["instanceId"] == orgMemberInstance || ev.RequestParameters["target"] == orgMemberInstance
 		if (ev.EventName != "SendSSHPublicKey" && ev.EventName != "StartSession") || !on || ev.ErrorCode != "" {
 			continue
 		}
-		if ev.RecipientAccountID != scopeMemberAccount || ev.AWSRegion != scopeMemberRegion || ev.UserIdentity.AccountID != scopeMemberAccount ||
-			!strings.HasPrefix(ev.UserIdentity.ARN, "arn:aws:sts::"+scopeMemberAccount+":assumed-role/AWSReservedSSO_JitsshUser_") {
+		if ev.RecipientAccountID != orgMemberAccount || ev.AWSRegion != orgMemberRegion || ev.UserIdentity.AccountID != orgMemberAccount ||
+			!strings.HasPrefix(ev.UserIdentity.ARN, "arn:aws:sts::"+orgMemberAccount+":assumed-role/AWSReservedSSO_JitsshUser_") {
 			t.Fatalf("%s in CloudTrail: account %s, region %s, caller %s (%s); want %s, %s, the JitsshUser permission set's role", ev.EventName,
-				ev.RecipientAccountID, ev.AWSRegion, ev.UserIdentity.ARN, ev.UserIdentity.AccountID, scopeMemberAccount, scopeMemberRegion)
+				ev.RecipientAccountID, ev.AWSRegion, ev.UserIdentity.ARN, ev.UserIdentity.AccountID, orgMemberAccount, orgMemberRegion)
 		}
 		n[ev.EventName]++
 	}
