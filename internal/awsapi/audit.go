@@ -14,10 +14,10 @@ import (
 
 // AuditTrail returns the CloudTrail side of audit: LookupEvents, 50
 // records a page.
-func (c *Client) AuditTrail() audit.Trail { return auditTrail{c.cloudtrail} }
+func (c *Client) AuditTrail() audit.Trail { return auditTrail{c.cloudtrail()} }
 
 // AuditLogs returns the instance-event side of audit: FilterLogEvents.
-func (c *Client) AuditLogs() audit.Logs { return auditLogs{c.logs} }
+func (c *Client) AuditLogs() audit.Logs { return auditLogs{c.logs()} }
 
 type auditTrail struct{ c *cloudtrail.Client }
 

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -113,22 +114,45 @@ const DefaultMaxAttempts = 6
 // Client holds the service clients jitssh uses.
 type Client struct {
 	Region string
-	ec2    *ec2.Client
-	eic    *ec2instanceconnect.Client
-	ssm    *ssm.Client
-	sts    *sts.Client
-	iam    *iam.Client
-	kms    *kms.Client // encrypted SSM sessions' data keys (kms.go)
-	org    *organizations.Client
-	creds  aws.CredentialsProvider // the SDK's cached provider (credentials.go)
+	// The service clients, each made on first use: a scope search makes
+	// clients for hundreds of locations and calls one service in most.
+	ec2   func() *ec2.Client
+	eic   func() *ec2instanceconnect.Client
+	ssm   func() *ssm.Client
+	sts   func() *sts.Client
+	iam   func() *iam.Client
+	kms   func() *kms.Client // encrypted SSM sessions' data keys (kms.go)
+	org   func() *organizations.Client
+	creds aws.CredentialsProvider // the SDK's cached provider (credentials.go)
 	// http dials the websockets (network.go); ssmMessages is the
 	// ssmmessages endpoint override, "" for none.
 	http        *http.Client
 	ssmMessages string
 	// audit's clients (audit.go)
-	cloudtrail *cloudtrail.Client
-	logs       *cloudwatchlogs.Client
+	cloudtrail func() *cloudtrail.Client
+	logs       func() *cloudwatchlogs.Client
 	cfg        aws.Config // what the clients were made from (InRegion)
+	// profileSSO says whether the profile the SDK read signs in with IAM
+	// Identity Center (sso_session or sso_start_url), if it read one.
+	profileSSO ssoKind
+}
+
+// ssoKind is what the SDK's reading of a profile says of IAM Identity
+// Center.
+type ssoKind int
+
+const (
+	ssoUnknown ssoKind = iota // no profile read (credentials from the environment)
+	ssoNo
+	ssoYes
+)
+
+// ProfileUsesSSO reports whether the profile the clients were made from
+// signs in with IAM Identity Center itself (sso_session or
+// sso_start_url; a role profile chained on one does not), and whether
+// that is known: false when no profile was read.
+func (c *Client) ProfileUsesSSO() (sso, known bool) {
+	return c.profileSSO == ssoYes, c.profileSSO != ssoUnknown
 }
 
 // InRegion returns the same profile's clients for another region: the
@@ -146,19 +170,25 @@ func (c *Client) build(cfg aws.Config, region string) *Client {
 	return &Client{
 		http:        c.http,
 		ssmMessages: c.ssmMessages,
+		profileSSO:  c.profileSSO,
 		Region:      region,
-		ec2:         ec2.NewFromConfig(cfg),
-		eic:         ec2instanceconnect.NewFromConfig(cfg),
-		ssm:         ssm.NewFromConfig(cfg),
-		sts:         sts.NewFromConfig(cfg),
-		iam:         iam.NewFromConfig(cfg),
-		kms:         kms.NewFromConfig(cfg),
-		org:         organizations.NewFromConfig(cfg),
+		ec2:         lazy(cfg, ec2.NewFromConfig),
+		eic:         lazy(cfg, ec2instanceconnect.NewFromConfig),
+		ssm:         lazy(cfg, ssm.NewFromConfig),
+		sts:         lazy(cfg, sts.NewFromConfig),
+		iam:         lazy(cfg, iam.NewFromConfig),
+		kms:         lazy(cfg, kms.NewFromConfig),
+		org:         lazy(cfg, organizations.NewFromConfig),
 		creds:       cfg.Credentials,
-		cloudtrail:  cloudtrail.NewFromConfig(cfg),
-		logs:        cloudwatchlogs.NewFromConfig(cfg),
+		cloudtrail:  lazy(cfg, cloudtrail.NewFromConfig),
+		logs:        lazy(cfg, cloudwatchlogs.NewFromConfig),
 		cfg:         cfg,
 	}
+}
+
+// lazy is a service client made from cfg on first use.
+func lazy[C any, O any](cfg aws.Config, newFromConfig func(aws.Config, ...func(*O)) *C) func() *C {
+	return sync.OnceValue(func() *C { return newFromConfig(cfg) })
 }
 
 // New loads the SDK configuration and builds the clients.
@@ -188,19 +218,26 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 			o.Retryables = append([]retry.IsErrorRetryable{notRetryable}, o.Retryables...)
 		})
 	}))
-	// a profile the SDK cannot read either is reported by LoadDefaultConfig
-	env, profile, shared, _ := loadProfile(ctx, opts)
-	creds, ep := assumer(profile, opts), &stsEndpoint{}
+	env, err := config.NewEnvConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: read AWS environment: %w", err)
+	}
+	profile := profileName(env, opts)
+	creds, ep, roles := assumer(profile, opts), &stsEndpoint{}, &roleSet{}
 	lo = append(lo, config.WithHTTPClient(sdkHTTPClient()))
 	if opts.Credentials != nil {
 		lo = append(lo, config.WithCredentialsProvider(opts.Credentials))
 	}
-	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roleArgs(shared), ep)), webIdentityOptions(ep))
+	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roles, ep)), webIdentityOptions(ep))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	ep.set(cfg.BaseEndpoint)
+	// The profile as the SDK read it (the files are parsed once: a scope
+	// makes clients for tens of profiles at once).
+	shared := sharedConfigOf(cfg.ConfigSources)
+	roles.roles = roleArgs(shared)
 	mfaUser := opts.Credentials == nil && mfaUserProfile(env, opts, shared)
 	if mfaUser {
 		withMFASession(&cfg, shared, creds)
@@ -230,7 +267,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 	}
 	var ws *http.Client
 	cfg.HTTPClient, ws = networkClients(cfg.HTTPClient)
-	base := &Client{http: ws, ssmMessages: ssmMessages}
+	base := &Client{http: ws, ssmMessages: ssmMessages, profileSSO: ssoKindOf(shared)}
 	return base.build(cfg, cfg.Region), nil
 }
 
@@ -327,7 +364,7 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 	for name, values := range filters {
 		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String(name), Values: values})
 	}
-	p := ec2.NewDescribeInstancesPaginator(c.ec2, in)
+	p := ec2.NewDescribeInstancesPaginator(c.ec2(), in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx, append(secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer }), fastDescribeInstances)...)
 		if err != nil {
@@ -352,7 +389,7 @@ func (c *Client) DescribeInstancesPages(ctx context.Context, ids []string, filte
 // (DescribeRegions without AllRegions: those not needing opt-in and those
 // opted in), sorted.
 func (c *Client) EnabledRegions(ctx context.Context) ([]string, error) {
-	out, err := c.ec2.DescribeRegions(ctx, &ec2.DescribeRegionsInput{}, secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer })...)
+	out, err := c.ec2().DescribeRegions(ctx, &ec2.DescribeRegionsInput{}, secondaryOption(ctx, func(o *ec2.Options) *aws.Retryer { return &o.Retryer })...)
 	if err != nil {
 		return nil, explain("ec2:DescribeRegions", err)
 	}
@@ -395,7 +432,7 @@ func (c *Client) InstanceInformation(ctx context.Context, filters map[string][]s
 		in.Filters = append(in.Filters, ssmtypes.InstanceInformationStringFilter{Key: aws.String(k), Values: v})
 	}
 	var out []ManagedInstance
-	p := ssm.NewDescribeInstanceInformationPaginator(c.ssm, in)
+	p := ssm.NewDescribeInstanceInformationPaginator(c.ssm(), in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx, secondaryOption(ctx, func(o *ssm.Options) *aws.Retryer { return &o.Retryer })...)
 		if err != nil {
@@ -442,7 +479,7 @@ func convertInstance(i ec2types.Instance) Instance {
 // SendSSHPublicKey publishes pubKey (an authorized_keys line) for osUser on
 // the instance for 60 seconds and returns the request id.
 func (c *Client) SendSSHPublicKey(ctx context.Context, instanceID, osUser, pubKey string) (string, error) {
-	out, err := c.eic.SendSSHPublicKey(ctx, &ec2instanceconnect.SendSSHPublicKeyInput{
+	out, err := c.eic().SendSSHPublicKey(ctx, &ec2instanceconnect.SendSSHPublicKeyInput{
 		InstanceId:     aws.String(instanceID),
 		InstanceOSUser: aws.String(osUser),
 		SSHPublicKey:   aws.String(pubKey),
@@ -486,7 +523,7 @@ func (c *Client) StartSession(ctx context.Context, target, document string, para
 	if reason != "" {
 		in.Reason = aws.String(reason)
 	}
-	out, err := c.ssm.StartSession(ctx, in)
+	out, err := c.ssm().StartSession(ctx, in)
 	if err != nil {
 		return nil, explain("ssm:StartSession", err)
 	}
@@ -495,7 +532,7 @@ func (c *Client) StartSession(ctx context.Context, target, document string, para
 
 // TerminateSession ends an SSM session.
 func (c *Client) TerminateSession(ctx context.Context, id string) error {
-	if _, err := c.ssm.TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
+	if _, err := c.ssm().TerminateSession(ctx, &ssm.TerminateSessionInput{SessionId: aws.String(id)}); err != nil {
 		return explain("ssm:TerminateSession", err)
 	}
 	return nil
@@ -515,7 +552,7 @@ func (c *Client) CallerIdentity(ctx context.Context) (*Caller, error) {
 // CallerIdentityAndDate calls sts:GetCallerIdentity and also returns the
 // Date header of AWS's response (zero if absent), for clock-skew checks.
 func (c *Client) CallerIdentityAndDate(ctx context.Context) (*Caller, time.Time, error) {
-	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := c.sts().GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return nil, time.Time{}, explain("sts:GetCallerIdentity", err)
 	}
@@ -613,4 +650,14 @@ func explain(action string, err error) error {
 		e.Advice = "AWS kept throttling this call after retries with backoff: wait a little and retry, or ask for a higher API rate limit"
 	}
 	return e
+}
+
+func ssoKindOf(sc *config.SharedConfig) ssoKind {
+	switch {
+	case sc == nil:
+		return ssoUnknown
+	case sc.SSOSession != nil || sc.SSOStartURL != "":
+		return ssoYes
+	}
+	return ssoNo
 }

@@ -127,12 +127,37 @@ role_arn = arn:aws:iam::123456789012:role/Ops
 source_profile = carol
 external_id = ext-1
 duration_seconds = 43200
+[profile opsshort]
+role_arn = arn:aws:iam::123456789012:role/Ops
+source_profile = carol
+external_id = ext-1
+role_session_name = shorty
+duration_seconds = 900
+[profile opsdefault]
+role_arn = arn:aws:iam::123456789012:role/Ops
+source_profile = carol
+external_id = ext-1
+role_session_name = plain
 `)
 	wantAssumed(t, Options{Profile: "ops"}, "arn:aws:sts::123456789012:assumed-role/Ops/opsy")
 	two := 7200
 	e := cachedEntry(t, s.home, awscreds.RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Ops", ExternalID: "ext-1", RoleSessionName: "opsy", DurationSeconds: &two})
 	if left := time.Until(e.Expiration); left < 115*time.Minute || left > 2*time.Hour {
 		t.Errorf("duration_seconds = 7200: session expires in %v", left)
+	}
+	// 900 s is asked for and cached under the key with 900, although the
+	// Go SDK itself ignores durations of 15 minutes or less; no
+	// duration_seconds asks for DefaultRoleDuration, as the AWS CLI gets.
+	wantAssumed(t, Options{Profile: "opsshort"}, "arn:aws:sts::123456789012:assumed-role/Ops/shorty")
+	fifteen := 900
+	e = cachedEntry(t, s.home, awscreds.RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Ops", ExternalID: "ext-1", RoleSessionName: "shorty", DurationSeconds: &fifteen})
+	if left := time.Until(e.Expiration); left < 13*time.Minute || left > 15*time.Minute {
+		t.Errorf("duration_seconds = 900: session expires in %v", left)
+	}
+	wantAssumed(t, Options{Profile: "opsdefault"}, "arn:aws:sts::123456789012:assumed-role/Ops/plain")
+	e = cachedEntry(t, s.home, awscreds.RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Ops", ExternalID: "ext-1", RoleSessionName: "plain"})
+	if left := time.Until(e.Expiration); left < DefaultRoleDuration-5*time.Minute || left > DefaultRoleDuration {
+		t.Errorf("no duration_seconds: session expires in %v, want %v", left, DefaultRoleDuration)
 	}
 	var ae *awscreds.AssumeRoleError
 	if _, err := callerOf(t, Options{Profile: "opsbad"}); !errors.As(err, &ae) || ae.Code != "AccessDenied" {

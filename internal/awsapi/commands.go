@@ -56,7 +56,7 @@ func (c *Client) SendCommand(ctx context.Context, instanceID string, commands []
 		in.TimeoutSeconds = aws.Int32(timeoutSeconds)
 		in.Parameters["executionTimeout"] = []string{strconv.Itoa(int(timeoutSeconds))}
 	}
-	out, err := c.ssm.SendCommand(ctx, in)
+	out, err := c.ssm().SendCommand(ctx, in)
 	if err != nil {
 		return "", explain("ssm:SendCommand", err)
 	}
@@ -71,7 +71,7 @@ func (c *Client) SendCommand(ctx context.Context, instanceID string, commands []
 // InvocationDoesNotExist for a while: callers polling should retry that
 // code (it comes back as an *APIError).
 func (c *Client) CommandInvocation(ctx context.Context, commandID, instanceID string) (Invocation, error) {
-	out, err := c.ssm.GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{
+	out, err := c.ssm().GetCommandInvocation(ctx, &ssm.GetCommandInvocationInput{
 		CommandId:  aws.String(commandID),
 		InstanceId: aws.String(instanceID),
 	})

@@ -29,7 +29,7 @@ func (c *Client) InstanceConnectEndpoints(ctx context.Context, filters map[strin
 		in.Filters = append(in.Filters, ec2types.Filter{Name: aws.String(name), Values: values})
 	}
 	var out []InstanceConnectEndpoint
-	p := ec2.NewDescribeInstanceConnectEndpointsPaginator(c.ec2, in)
+	p := ec2.NewDescribeInstanceConnectEndpointsPaginator(c.ec2(), in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -61,6 +61,6 @@ type EICESigning struct {
 
 // EICESigning returns the client's signing configuration for OpenTunnel.
 func (c *Client) EICESigning() EICESigning {
-	o := c.eic.Options()
+	o := c.eic().Options()
 	return EICESigning{Credentials: o.Credentials, Region: o.Region, BaseEndpoint: aws.ToString(o.BaseEndpoint), HTTPClient: c.http}
 }

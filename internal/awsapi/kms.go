@@ -15,7 +15,7 @@ import (
 // a KMS-encrypted SSM session (datachannel.DataKeyFunc). It uses the same
 // credentials, configuration and HTTP transport as the other calls.
 func (c *Client) GenerateDataKey(ctx context.Context, keyID string, n int, encCtx map[string]string) (plaintext, blob []byte, err error) {
-	out, err := c.kms.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+	out, err := c.kms().GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             aws.String(keyID),
 		NumberOfBytes:     aws.Int32(int32(n)),
 		EncryptionContext: encCtx,

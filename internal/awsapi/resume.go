@@ -20,7 +20,7 @@ var ErrSessionTimedOut = errors.New("the SSM session timed out and cannot be res
 func (c *Client) ResumeSession(ctx context.Context, id string) (*Session, error) {
 	// Mid-session: refreshed credentials that need an MFA code fail
 	// rather than ask for it while ssh has the terminal.
-	out, err := c.ssm.ResumeSession(awscreds.WithoutPrompt(ctx), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
+	out, err := c.ssm().ResumeSession(awscreds.WithoutPrompt(ctx), &ssm.ResumeSessionInput{SessionId: aws.String(id)})
 	if err != nil {
 		return nil, explain("ssm:ResumeSession", err)
 	}

@@ -21,7 +21,7 @@ import (
 
 // PutRolePolicy adds or replaces the inline policy name of role.
 func (c *Client) PutRolePolicy(ctx context.Context, role, name, document string) error {
-	_, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name), PolicyDocument: aws.String(document)})
+	_, err := c.iam().PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name), PolicyDocument: aws.String(document)})
 	if err != nil {
 		return explain("iam:PutRolePolicy", err)
 	}
@@ -31,9 +31,9 @@ func (c *Client) PutRolePolicy(ctx context.Context, role, name, document string)
 // RolePolicy returns the inline policy name of role, decoded (IAM returns
 // it URL-encoded); ok false when the role has no such policy.
 func (c *Client) RolePolicy(ctx context.Context, role, name string) (doc string, ok bool, err error) {
-	out, err := c.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
+	out, err := c.iam().GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 	if IsCode(err, "NoSuchEntity") {
-		if _, rerr := c.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role), MaxItems: aws.Int32(1)}); rerr != nil {
+		if _, rerr := c.iam().ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role), MaxItems: aws.Int32(1)}); rerr != nil {
 			return "", false, explain("iam:ListRolePolicies", rerr) // the role itself is missing
 		}
 		return "", false, nil
@@ -51,9 +51,9 @@ func (c *Client) RolePolicy(ctx context.Context, role, name string) (doc string,
 // DeleteRolePolicy removes the inline policy name of role; ok false when
 // it was not there.
 func (c *Client) DeleteRolePolicy(ctx context.Context, role, name string) (ok bool, err error) {
-	_, err = c.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
+	_, err = c.iam().DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 	if IsCode(err, "NoSuchEntity") {
-		_, rerr := c.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role), MaxItems: aws.Int32(1)})
+		_, rerr := c.iam().ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(role), MaxItems: aws.Int32(1)})
 		if rerr != nil {
 			return false, explain("iam:ListRolePolicies", rerr)
 		}
@@ -80,7 +80,7 @@ type SCP struct {
 // (AWSOrganizationsNotInUseException, AccessDeniedException) come back as
 // *APIError.
 func (c *Client) OrgRoot(ctx context.Context) (string, error) {
-	out, err := c.org.ListRoots(ctx, &organizations.ListRootsInput{})
+	out, err := c.org().ListRoots(ctx, &organizations.ListRootsInput{})
 	if err != nil {
 		return "", explain("organizations:ListRoots", err)
 	}
@@ -93,7 +93,7 @@ func (c *Client) OrgRoot(ctx context.Context) (string, error) {
 // FindSCP returns the service control policy named name, with its
 // content; ok false when there is none.
 func (c *Client) FindSCP(ctx context.Context, name string) (SCP, bool, error) {
-	p := organizations.NewListPoliciesPaginator(c.org, &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy})
+	p := organizations.NewListPoliciesPaginator(c.org(), &organizations.ListPoliciesInput{Filter: orgtypes.PolicyTypeServiceControlPolicy})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -103,7 +103,7 @@ func (c *Client) FindSCP(ctx context.Context, name string) (SCP, bool, error) {
 			if aws.ToString(s.Name) != name {
 				continue
 			}
-			out, err := c.org.DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: s.Id})
+			out, err := c.org().DescribePolicy(ctx, &organizations.DescribePolicyInput{PolicyId: s.Id})
 			if err != nil {
 				return SCP{}, false, explain("organizations:DescribePolicy", err)
 			}
@@ -117,12 +117,12 @@ func (c *Client) FindSCP(ctx context.Context, name string) (SCP, bool, error) {
 // updates its content when one of that name exists (id non-empty).
 func (c *Client) PutSCP(ctx context.Context, id, name, description, content string) (string, error) {
 	if id != "" {
-		if _, err := c.org.UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(content)}); err != nil {
+		if _, err := c.org().UpdatePolicy(ctx, &organizations.UpdatePolicyInput{PolicyId: aws.String(id), Content: aws.String(content)}); err != nil {
 			return "", explain("organizations:UpdatePolicy", err)
 		}
 		return id, nil
 	}
-	out, err := c.org.CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String(name), Description: aws.String(description),
+	out, err := c.org().CreatePolicy(ctx, &organizations.CreatePolicyInput{Name: aws.String(name), Description: aws.String(description),
 		Content: aws.String(content), Type: orgtypes.PolicyTypeServiceControlPolicy})
 	if err != nil {
 		return "", explain("organizations:CreatePolicy", err)
@@ -132,7 +132,7 @@ func (c *Client) PutSCP(ctx context.Context, id, name, description, content stri
 
 // AttachSCP attaches policy id to target; ok false when it already was.
 func (c *Client) AttachSCP(ctx context.Context, id, target string) (ok bool, err error) {
-	_, err = c.org.AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(target)})
+	_, err = c.org().AttachPolicy(ctx, &organizations.AttachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(target)})
 	if IsCode(err, "DuplicatePolicyAttachmentException") {
 		return false, nil
 	}
@@ -144,11 +144,11 @@ func (c *Client) AttachSCP(ctx context.Context, id, target string) (ok bool, err
 
 // DeleteSCP detaches policy id from target (if attached) and deletes it.
 func (c *Client) DeleteSCP(ctx context.Context, id, target string) error {
-	_, err := c.org.DetachPolicy(ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(target)})
+	_, err := c.org().DetachPolicy(ctx, &organizations.DetachPolicyInput{PolicyId: aws.String(id), TargetId: aws.String(target)})
 	if err != nil && !IsCode(err, "PolicyNotAttachedException") {
 		return explain("organizations:DetachPolicy", err)
 	}
-	if _, err := c.org.DeletePolicy(ctx, &organizations.DeletePolicyInput{PolicyId: aws.String(id)}); err != nil && !IsCode(err, "PolicyNotFoundException") {
+	if _, err := c.org().DeletePolicy(ctx, &organizations.DeletePolicyInput{PolicyId: aws.String(id)}); err != nil && !IsCode(err, "PolicyNotFoundException") {
 		return explain("organizations:DeletePolicy", err)
 	}
 	return nil
@@ -172,7 +172,7 @@ func (c *Client) Sessions(ctx context.Context, history bool) ([]SessionInfo, err
 		state = ssmtypes.SessionStateHistory
 	}
 	var out []SessionInfo
-	p := ssm.NewDescribeSessionsPaginator(c.ssm, &ssm.DescribeSessionsInput{State: state, MaxResults: aws.Int32(200)})
+	p := ssm.NewDescribeSessionsPaginator(c.ssm(), &ssm.DescribeSessionsInput{State: state, MaxResults: aws.Int32(200)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -194,7 +194,7 @@ const MaxCommandTargets = 50
 func (c *Client) SendCommandTo(ctx context.Context, ids []string, commands []string, comment string, timeoutSeconds int32) (string, error) {
 	in := &ssm.SendCommandInput{DocumentName: aws.String(RunShellScript), InstanceIds: ids,
 		Parameters: map[string][]string{"commands": commands}, Comment: aws.String(comment), TimeoutSeconds: aws.Int32(timeoutSeconds)}
-	out, err := c.ssm.SendCommand(ctx, in)
+	out, err := c.ssm().SendCommand(ctx, in)
 	if err != nil {
 		return "", explain("ssm:SendCommand", err)
 	}

@@ -88,35 +88,31 @@ func roleArgs(sc *config.SharedConfig) []awscreds.RoleArgs {
 }
 
 // roleOptions returns the SDK hook for each AssumeRole provider of the
-// chain: the duration (DefaultRoleDuration unless configured), a token
-// provider (the code itself is asked by the Assumer, under the cache
-// lock, only when no cached entry will do), and the STS client wrapped so
-// that AssumeRole goes through the Assumer and its cache.
-func roleOptions(assumer *awscreds.Assumer, roles []awscreds.RoleArgs, ep *stsEndpoint) func(*stscreds.AssumeRoleOptions) {
+// chain: a token provider (the code itself is asked by the Assumer, under
+// the cache lock, only when no cached entry will do), and the STS client
+// wrapped so that AssumeRole goes through the Assumer and its cache, with
+// the profile's configured arguments (roles, known once the SDK has read
+// the profile: New fills it in before any call).
+func roleOptions(assumer *awscreds.Assumer, roles *roleSet, ep *stsEndpoint) func(*stscreds.AssumeRoleOptions) {
 	return func(o *stscreds.AssumeRoleOptions) {
-		args := matchRole(roles, o)
-		if args.DurationSeconds != nil {
-			o.Duration = time.Duration(*args.DurationSeconds) * time.Second
-		} else {
-			o.Duration = DefaultRoleDuration
-		}
 		if o.SerialNumber != nil {
 			o.TokenProvider = func() (string, error) { return "", nil }
 		}
 		if _, done := o.Client.(*cachedAssumeRole); !done && o.Client != nil {
-			o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, args: args, ep: ep}
+			o.Client = &cachedAssumeRole{inner: o.Client, assumer: assumer, key: roleArgsOf(o), roles: roles, ep: ep}
 		}
 	}
 }
 
-// matchRole finds the configured arguments of the role o assumes (the
-// same role may appear twice in a chain with other settings).
-func matchRole(roles []awscreds.RoleArgs, o *stscreds.AssumeRoleOptions) awscreds.RoleArgs {
-	for _, r := range roles {
-		if r.RoleARN == o.RoleARN && r.SerialNumber == aws.ToString(o.SerialNumber) && r.ExternalID == aws.ToString(o.ExternalID) && r.RoleSessionName == o.RoleSessionName {
-			return r
-		}
-	}
+// roleSet is the AssumeRole arguments of a profile's role chain, as
+// configured (roleArgs).
+type roleSet struct{ roles []awscreds.RoleArgs }
+
+// roleArgsOf are the arguments of the role an AssumeRole provider
+// assumes, as the SDK set them from the profile before the hook: the
+// role, session name, MFA device, external id and a duration (which the
+// SDK sets only above 15 minutes).
+func roleArgsOf(o *stscreds.AssumeRoleOptions) awscreds.RoleArgs {
 	a := awscreds.RoleArgs{RoleARN: o.RoleARN, RoleSessionName: o.RoleSessionName, SerialNumber: aws.ToString(o.SerialNumber), ExternalID: aws.ToString(o.ExternalID)}
 	if o.Duration != 0 {
 		s := int(o.Duration / time.Second)
@@ -125,17 +121,51 @@ func matchRole(roles []awscreds.RoleArgs, o *stscreds.AssumeRoleOptions) awscred
 	return a
 }
 
+// matchRole finds the configured arguments of the role key names (the
+// same role may appear twice in a chain with other settings), else key:
+// duration_seconds as configured, even at 15 minutes or less, which the
+// Go SDK ignores and botocore (whose cache key includes it) does not.
+func matchRole(roles []awscreds.RoleArgs, key awscreds.RoleArgs) awscreds.RoleArgs {
+	for _, r := range roles {
+		if r.RoleARN == key.RoleARN && r.SerialNumber == key.SerialNumber && r.ExternalID == key.ExternalID && r.RoleSessionName == key.RoleSessionName {
+			return r
+		}
+	}
+	return key
+}
+
+// sharedConfigOf is the profile the SDK loaded, from an aws.Config's
+// ConfigSources; nil when it loaded none (credentials from the
+// environment alone, or no such profile where the SDK allows that).
+func sharedConfigOf(sources []any) *config.SharedConfig {
+	for _, s := range sources {
+		if sc, ok := s.(config.SharedConfig); ok && sc.Profile != "" {
+			return &sc
+		}
+	}
+	return nil
+}
+
 // cachedAssumeRole is the STS client of an AssumeRole provider, going
 // through the Assumer.
 type cachedAssumeRole struct {
 	inner   stscreds.AssumeRoleAPIClient
 	assumer *awscreds.Assumer
-	args    awscreds.RoleArgs
+	key     awscreds.RoleArgs // the role as the SDK's provider has it
+	roles   *roleSet
 	ep      *stsEndpoint
 }
 
 func (c *cachedAssumeRole) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	e, err := c.assumer.Assume(ctx, c.args, func(ctx context.Context, code string) (*awscreds.Entry, error) {
+	args := matchRole(c.roles.roles, c.key)
+	// The duration as configured, else DefaultRoleDuration (the SDK's
+	// provider asks for 15 minutes).
+	d := int32(DefaultRoleDuration / time.Second)
+	if args.DurationSeconds != nil {
+		d = int32(*args.DurationSeconds)
+	}
+	in.DurationSeconds = aws.Int32(d)
+	e, err := c.assumer.Assume(ctx, args, func(ctx context.Context, code string) (*awscreds.Entry, error) {
 		if code != "" {
 			in.TokenCode = aws.String(code)
 		}
@@ -143,12 +173,12 @@ func (c *cachedAssumeRole) AssumeRole(ctx context.Context, in *sts.AssumeRoleInp
 		if err != nil {
 			var ae smithy.APIError
 			if errors.As(err, &ae) {
-				return nil, &awscreds.AssumeRoleError{Profile: c.assumer.Profile, RoleARN: c.args.RoleARN, Serial: c.args.SerialNumber, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+				return nil, &awscreds.AssumeRoleError{Profile: c.assumer.Profile, RoleARN: args.RoleARN, Serial: args.SerialNumber, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
 			}
-			return nil, fmt.Errorf("sts:AssumeRole of %s: %w", c.args.RoleARN, err)
+			return nil, fmt.Errorf("sts:AssumeRole of %s: %w", args.RoleARN, err)
 		}
 		if out.Credentials == nil {
-			return nil, fmt.Errorf("sts:AssumeRole of %s: no credentials in the answer", c.args.RoleARN)
+			return nil, fmt.Errorf("sts:AssumeRole of %s: no credentials in the answer", args.RoleARN)
 		}
 		e := &awscreds.Entry{
 			AccessKeyID: aws.ToString(out.Credentials.AccessKeyId), SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),

@@ -42,7 +42,7 @@ func (c *Client) SimulatePrincipalPolicy(ctx context.Context, source string, act
 		in.ContextEntries = append(in.ContextEntries, iamtypes.ContextEntry{ContextKeyName: aws.String(k), ContextKeyValues: v, ContextKeyType: typ})
 	}
 	var out []Simulation
-	p := iam.NewSimulatePrincipalPolicyPaginator(c.iam, in)
+	p := iam.NewSimulatePrincipalPolicyPaginator(c.iam(), in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
