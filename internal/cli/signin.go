@@ -141,6 +141,9 @@ func (g *globals) ssoReady(ctx context.Context, opts awsapi.Options, c *awsapi.C
 	}
 	newSSOFn := g.newSSO
 	if newSSOFn == nil {
+		if sso, known := c.ProfileUsesSSO(); known && !sso {
+			return c, nil // the SDK read the profile: not SSO (no second read of the files)
+		}
 		newSSOFn = newSSO
 	}
 	s, sc, err := newSSOFn(ctx, opts.Profile)
