@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
 
@@ -137,11 +138,13 @@ type match struct {
 // the rest.
 func (s *scopeSearch) search(ctx context.Context, spec targets.Spec) ([]match, []scope.Failure) {
 	byID := spec.Kind == targets.KindInstanceID || spec.Kind == targets.KindManagedID
+	// Short and allocation-heavy (a client per profile): less GC, as ls.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var (
 		mu    sync.Mutex
 		found []match
 	)
-	fails := scope.Each(ctx, s.locs, scope.Limits{}, func(ctx context.Context, l scope.Location, stop func()) error {
+	fails := scope.Each(ctx, s.locs, scope.SearchLimits, func(ctx context.Context, l scope.Location, stop func()) error {
 		api, err := s.client(ctx, l)
 		if err != nil {
 			return err

@@ -65,6 +65,14 @@ type Limits struct {
 // side by side.
 var DefaultLimits = Limits{Total: 64, PerAccount: 4, PerRegion: 32}
 
+// SearchLimits suit looking one target up everywhere (an id, a name):
+// each answer is small and the first exact match ends the search, so
+// every location of a 50 × 4 scope is asked at once but for a few
+// (their client's setup, not the network, is what costs), still a handful
+// per account for AWS's per-account, per-region throttling, and below
+// macOS's default 256 open files.
+var SearchLimits = Limits{Total: 128, PerAccount: 4, PerRegion: 128}
+
 func (l Limits) withDefaults() Limits {
 	if l.Total <= 0 {
 		l.Total = DefaultLimits.Total
