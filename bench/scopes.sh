@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Issue 16: jitssh over an organization. Starts the built-in organization
-# plus generated accounts (default 50 accounts × 4 regions × 200 instances)
+# Issue 16: jitssh over an organization. Starts an organization of
+# generated accounts (default 50 accounts × 4 regions × 200 instances)
 # with a latency on every API call, then measures, in the same run:
 #   - `jitssh ls --scope all` (every account and region) [runs times];
-#   - `jitssh ssh ID -- true` to the member account dev's real instance in
-#     its second region (us-west-2): the baseline named by profile and
-#     region (AWS_PROFILE=dev AWS_REGION=us-west-2), pinned as
-#     ID.us-west-2.ACCOUNT, then --scope all with the location cache
-#     removed (cold) and kept (warm). Medians in milliseconds.
+#   - `jitssh ssh ID -- true` to the one real instance, in the last
+#     account's last region: the baseline named by profile and region
+#     (AWS_PROFILE, AWS_REGION), pinned as ID.REGION.ACCOUNT with the
+#     location cache removed, then --scope all with the cache removed
+#     (cold) and kept (warm). Medians in milliseconds.
+# JITSSH_BENCH_ORG=flat (default): every account has the 4 regions and
+# may list (ls lists every generated instance); builtin: the sandbox's
+# built-in organization (members dev, prod, audit) plus generated ones,
+# the real instance dev's in us-west-2.
 # For ls it also reports the CPU seconds of the client (user+sys) and of
 # the sandbox (its /proc stat) per run, since on a shared machine the wall
 # time says more about the other processes than about jitssh; on an idle
@@ -17,6 +21,8 @@
 # alternating with this tree's.
 # Usage: bench/scopes.sh [runs]
 # Env: JITSSH_BENCH_API_LATENCY (default 30ms), JITSSH_BENCH_GENERATE (50x4x200),
+# JITSSH_BENCH_ORG (flat or builtin), JITSSH_BENCH_SETTLE (seconds between
+# connections, default 1),
 # JITSSH_BENCH_BASELINE (a git revision; default none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +37,28 @@ if [ -n "$base" ]; then
 	(cd "$work/src" && go build -o "$work/base/" ./cmd/jitssh)
 fi
 IFS=x read -r accts regions count <<<"${JITSSH_BENCH_GENERATE:-50x4x200}"
-"$work/bin/jitssh-sandbox" config --org > "$work/org.toml"
+org=${JITSSH_BENCH_ORG:-flat}
+case "$org" in
+flat)
+	# Every account has every region enabled and may list its instances,
+	# so ls --scope all lists all ACCOUNTS×REGIONS×N generated instances
+	# (plus the management account's hand-written ones); the one real
+	# instance (sshd, SSM agent) is in the last account's last region.
+	"$work/bin/jitssh-sandbox" config > "$work/org.toml"
+	cat bench/scopes-flat.toml >> "$work/org.toml"
+	profiles='"default", "gen-*", "zz-last"'
+	id=i-0e9b2c3d4e5f00001 account=999988887777 idregion=ap-southeast-1 idprofile=zz-last
+	;;
+builtin)
+	# The built-in organization (members dev, prod and audit) plus
+	# generated members: dev's and prod's opt-in regions and audit's SCP
+	# hide some of the fleet (docs/benchmarks.md).
+	"$work/bin/jitssh-sandbox" config --org > "$work/org.toml"
+	profiles='"default", "dev", "prod", "audit", "gen-*"'
+	id=i-0d1b2c3d4e5f00002 account=210987654321 idregion=us-west-2 idprofile=dev
+	;;
+*) echo "JITSSH_BENCH_ORG: flat or builtin" >&2; exit 2 ;;
+esac
 printf '\n[generate]\naccounts = %s\nregions = %s\ncount = %s\n' "$accts" "$regions" "$count" >> "$work/org.toml"
 "$work/bin/jitssh-sandbox" up --config "$work/org.toml" --host-binary "$work/bin/jitssh-host" \
 	--latency "*=${JITSSH_BENCH_API_LATENCY:-30ms}" --env-file "$work/env" \
@@ -43,13 +70,12 @@ for _ in $(seq 600); do [ -s "$work/env" ] && break; sleep 0.2; done
 export HOME="$work/home" PATH="$work/bin:$PATH"
 mkdir -p "$HOME"
 export JITSSH_CONFIG="$work/jitssh.toml"
-cat > "$JITSSH_CONFIG" <<'TOML'
+cat > "$JITSSH_CONFIG" <<TOML
 [[scope]]
 name = "org"
-profiles = ["default", "dev", "prod", "audit", "gen-*"]
+profiles = [$profiles]
 regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]
 TOML
-id=i-0d1b2c3d4e5f00002 account=210987654321
 ms() { local s; s=$(date +%s%N); "$@" > /dev/null 2> "$work/err" || { echo "failed: $*" >&2; tail -5 "$work/err" >&2; exit 1; }; echo $(( ($(date +%s%N) - s) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 jitssh ls --scope all > /dev/null 2>&1 || true # role sessions cached, as for a user who signed in
@@ -70,14 +96,24 @@ for _ in $(seq "$runs"); do
 	[ -z "$base" ] || lscpu "$work/base/jitssh" "$work/lsbase"
 done
 rows=$(jitssh ls --scope all 2>/dev/null | tail -n +2 | wc -l)
+# Each connection starts on a settled machine: the end of the one before
+# (sshd's exit, the PAM session-close hook, the audit shipper, the SSM
+# session's polite shutdown) takes a few hundred milliseconds of CPU on
+# the instance side, which would overlap the next run otherwise.
+settle() { sleep "${JITSSH_BENCH_SETTLE:-1}"; }
 for _ in $(seq "$runs"); do
-	AWS_PROFILE=dev AWS_REGION=us-west-2 ms jitssh ssh "$id" -- true >> "$work/b"
-	ms jitssh ssh "$id.us-west-2.$account" -- true >> "$work/p"
+	settle
+	AWS_PROFILE=$idprofile AWS_REGION=$idregion ms jitssh ssh "$id" -- true >> "$work/b"
 	rm -f "$JITSSH_STATE_DIR/locations"
+	settle
+	ms jitssh ssh "$id.$idregion.$account" -- true >> "$work/p"
+	rm -f "$JITSSH_STATE_DIR/locations"
+	settle
 	ms jitssh ssh --scope all "$id" -- true >> "$work/c"
+	settle
 	ms jitssh ssh --scope all "$id" -- true >> "$work/w"
 done
-echo "generate ${accts}x${regions}x${count}, latency ${JITSSH_BENCH_API_LATENCY:-30ms}, $runs runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$org organization, generate ${accts}x${regions}x${count}, latency ${JITSSH_BENCH_API_LATENCY:-30ms}, $runs runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 col() { awk -v c="$1" '{print $c}' "$2" | median; }
 lsline() {
 	echo "$1: median $(col 1 "$2") ms wall, client CPU $(col 2 "$2") s, sandbox CPU $(col 3 "$2") s (walls: $(awk '{printf "%s ", $1}' "$2"))"
