@@ -16,10 +16,5 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := sandboxcli.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	stopProfile()
 	os.Exit(code)
 }
-
-// stopProfile ends a CPU profile started by profile.go (a build with
-// -tags jitsshprofile); a no-op otherwise.
-var stopProfile = func() {}

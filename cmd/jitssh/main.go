@@ -15,10 +15,5 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], cli.IOStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	stop()
-	stopProfile()
 	os.Exit(code)
 }
-
-// stopProfile ends a CPU profile started by profile.go (a build with
-// -tags jitsshprofile); a no-op otherwise.
-var stopProfile = func() {}

@@ -22,7 +22,7 @@ const module = "github.com/jitssh/jitssh"
 const (
 	groupSandbox  = "sandbox"      // internal/sandbox/..., internal/sandboxcli
 	groupInstance = "instance"     // internal/host/..., hostcli, authkeyscli, imds, varlink
-	groupShared   = "shared"       // internal/datachannel/..., eickey, placekey, hostcmd, policy, textwidth, buildinfo
+	groupShared   = "shared"       // internal/datachannel/..., eickey, placekey, hostcmd, policy, textwidth, buildinfo, cpuprofile
 	groupTestSup  = "test-support" // internal/testtool, internal/testutil/..., internal/archtest
 	groupClient   = "client"       // every other package under internal/
 	groupCommand  = "command"      // cmd/...
@@ -52,7 +52,7 @@ func groupOf(p string) string {
 		return groupSandbox
 	case under(l, "internal/host"), l == "internal/hostcli", l == "internal/authkeyscli", l == "internal/imds", l == "internal/varlink":
 		return groupInstance
-	case under(l, "internal/datachannel"), l == "internal/eickey", l == "internal/placekey", l == "internal/hostcmd", l == "internal/policy", l == "internal/textwidth", l == "internal/buildinfo":
+	case under(l, "internal/datachannel"), l == "internal/eickey", l == "internal/placekey", l == "internal/hostcmd", l == "internal/policy", l == "internal/textwidth", l == "internal/buildinfo", l == "internal/cpuprofile":
 		return groupShared
 	case l == "internal/testtool", under(l, "internal/testutil"), l == "internal/archtest":
 		return groupTestSup

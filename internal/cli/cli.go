@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jitssh/jitssh/internal/buildinfo"
 	"io"
 	"log/slog"
 	"os"
@@ -23,6 +22,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jitssh/jitssh/internal/buildinfo"
+	"github.com/jitssh/jitssh/internal/cpuprofile"
 
 	"github.com/spf13/cobra"
 
@@ -447,6 +449,7 @@ const exitFailure = 255
 
 // Main runs jitssh with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdio IOStreams) int {
+	defer cpuprofile.Start("jitssh")() // only in a -tags jitsshprofile build
 	root := NewRoot(stdio)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/jitssh/jitssh/internal/buildinfo"
+	"github.com/jitssh/jitssh/internal/cpuprofile"
 	"github.com/jitssh/jitssh/internal/sandbox"
 	"github.com/jitssh/jitssh/internal/sandbox/config"
 	"github.com/jitssh/jitssh/internal/sandbox/fault"
@@ -25,6 +26,7 @@ import (
 
 // Main runs jitssh-sandbox and returns its exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	defer cpuprofile.Start("jitssh-sandbox")() // only in a -tags jitsshprofile build
 	root := &cobra.Command{
 		Use:           "jitssh-sandbox",
 		Short:         "A local AWS (EC2, EC2 Instance Connect, SSM, STS, IMDS) with simulated instances, for trying and testing jitssh",
