@@ -17,8 +17,8 @@
 # time says more about the other processes than about jitssh; on an idle
 # 2-core machine ls takes at least (client + sandbox CPU) / 2.
 # With JITSSH_BENCH_BASELINE=REV (e.g. main) the jitssh of that git
-# revision is built too and its ls measured in the same run, runs
-# alternating with this tree's.
+# revision is built too and its ls and cold ssh measured in the same run,
+# runs alternating with this tree's.
 # Usage: bench/scopes.sh [runs]
 # Env: JITSSH_BENCH_API_LATENCY (default 30ms), JITSSH_BENCH_GENERATE (50x4x200),
 # JITSSH_BENCH_ORG (flat or builtin), JITSSH_BENCH_SETTLE (seconds between
@@ -79,7 +79,7 @@ TOML
 ms() { local s; s=$(date +%s%N); "$@" > /dev/null 2> "$work/err" || { echo "failed: $*" >&2; tail -5 "$work/err" >&2; exit 1; }; echo $(( ($(date +%s%N) - s) / 1000000 )); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 jitssh ls --scope all > /dev/null 2>&1 || true # role sessions cached, as for a user who signed in
-: > "$work/b"; : > "$work/p"; : > "$work/c"; : > "$work/w"
+: > "$work/b"; : > "$work/p"; : > "$work/c"; : > "$work/w"; : > "$work/cbase"
 # lscpu BIN OUT: one ls --scope all; appends "wall-ms client-cpu-s sandbox-cpu-s" to OUT.
 tck=$(getconf CLK_TCK)
 sbcpu() { awk '{print $14 + $15}' "/proc/$sbpid/stat"; }
@@ -112,6 +112,11 @@ for _ in $(seq "$runs"); do
 	ms jitssh ssh --scope all "$id" -- true >> "$work/c"
 	settle
 	ms jitssh ssh --scope all "$id" -- true >> "$work/w"
+	if [ -n "$base" ]; then
+		rm -f "$JITSSH_STATE_DIR/locations"
+		settle
+		ms "$work/base/jitssh" ssh --scope all "$id" -- true >> "$work/cbase"
+	fi
 done
 echo "$org organization, generate ${accts}x${regions}x${count}, latency ${JITSSH_BENCH_API_LATENCY:-30ms}, $runs runs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 col() { awk -v c="$1" '{print $c}' "$2" | median; }
@@ -124,3 +129,7 @@ lsline "  this tree" "$work/ls"
 b=$(median < "$work/b") p=$(median < "$work/p") c=$(median < "$work/c") w=$(median < "$work/w")
 echo "ssh: baseline (profile+region) $b ms, pinned (.REGION.ACCOUNT) $p ms, --scope all cold $c ms, warm $w ms"
 awk -v b="$b" -v p="$p" -v c="$c" -v w="$w" 'BEGIN {printf "cold/pinned %.2f, warm/pinned %.2f, cold/baseline %.2f, warm/baseline %.2f\n", c/p, w/p, c/b, w/b}'
+if [ -n "$base" ]; then
+	cb=$(median < "$work/cbase")
+	echo "  $base's jitssh: --scope all cold $cb ms, cold/pinned $(awk -v c="$cb" -v p="$p" 'BEGIN {printf "%.2f", c/p}')"
+fi
