@@ -168,6 +168,11 @@ func (c *Client) registration(ctx context.Context, authCode bool) (*Registration
 	}
 	r.ClientID, r.ClientSecret = aws.ToString(out.ClientId), aws.ToString(out.ClientSecret)
 	r.ExpiresAt = time.Unix(out.ClientSecretExpiresAt, 0).UTC()
+	if y := r.ExpiresAt.Year(); y < 1970 || y > 9999 {
+		// it would be written into the token cache as a time that no
+		// reader (jitssh, the AWS CLI, the SDKs) can parse
+		return nil, fmt.Errorf("register an OIDC client with %s: the answer's clientSecretExpiresAt %d is not a time", s, out.ClientSecretExpiresAt)
+	}
 	if err := c.Cache.saveRegistration(s, r); err != nil {
 		return nil, fmt.Errorf("cache the OIDC client registration: %w", err)
 	}
