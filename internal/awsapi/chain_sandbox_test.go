@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -196,6 +197,50 @@ role_session_name = from-env
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAJITSSHCHAIN00001")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-of-carol-for-the-chain-test-0123")
 	wantAssumed(t, Options{Profile: "envops"}, "arn:aws:sts::123456789012:assumed-role/Ops/from-env")
+}
+
+// TestCredentialSourceInstanceAndContainer: credential_source =
+// Ec2InstanceMetadata and EcsContainer take the source credentials from
+// IMDSv2 and the container endpoint (here carol's keys, served by test
+// endpoints on 127.0.0.1) and assume the role with them, each session
+// cached under its own key.
+func TestCredentialSourceInstanceAndContainer(t *testing.T) {
+	s := newChainSandbox(t, `[profile imdsops]
+role_arn = arn:aws:iam::123456789012:role/Ops
+credential_source = Ec2InstanceMetadata
+external_id = ext-1
+role_session_name = from-imds
+[profile ecsops]
+role_arn = arn:aws:iam::123456789012:role/Ops
+credential_source = EcsContainer
+external_id = ext-1
+role_session_name = from-ecs
+`)
+	carol := world.Identity{AccessKeyID: "AKIAJITSSHCHAIN00001", SecretAccessKey: "secret-of-carol-for-the-chain-test-0123", Expiration: time.Now().Add(time.Hour)}
+	imds := testIMDS(t, carol)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.URL)
+	wantAssumed(t, Options{Profile: "imdsops"}, "arn:aws:sts::123456789012:assumed-role/Ops/from-imds")
+
+	const auth = "Bearer jitssh-credential-source-test"
+	container := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != auth {
+			http.Error(w, "no", http.StatusForbidden)
+			return
+		}
+		w.Write(credsJSON(carol, nil))
+	}))
+	t.Cleanup(container.Close)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", container.URL+"/creds")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", auth)
+	wantAssumed(t, Options{Profile: "ecsops"}, "arn:aws:sts::123456789012:assumed-role/Ops/from-ecs")
+	if n := s.calls.count("AssumeRole"); n != 2 {
+		t.Errorf("%d AssumeRole calls, want 2 (one per profile)", n)
+	}
+	for _, name := range []string{"from-imds", "from-ecs"} {
+		cachedEntry(t, s.home, awscreds.RoleArgs{RoleARN: "arn:aws:iam::123456789012:role/Ops", ExternalID: "ext-1", RoleSessionName: name})
+	}
 }
 
 // TestWebIdentityProfile: a web_identity_token_file profile, and
