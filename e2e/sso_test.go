@@ -147,9 +147,17 @@ var userCodeRe = regexp.MustCompile(`\b[A-Z]{4}-[A-Z]{4}\b`)
 // `jitssh-sandbox ctl sso approve CODE`.
 func (e *ssoEnv) deviceLogin(t *testing.T, approveArgs ...string) string {
 	t.Helper()
+	return e.approveLogin(t, []string{"login", "--profile", "sso", "--use-device-code"}, approveArgs...)
+}
+
+// approveLogin runs jitssh with loginArgs (a sign-in that shows a device
+// code) in the background, with no browser to open, reads the user code
+// it prints and approves it with `jitssh-sandbox ctl sso approve CODE`.
+func (e *ssoEnv) approveLogin(t *testing.T, loginArgs []string, approveArgs ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := e.command(ctx, nil, "jitssh", "login", "--profile", "sso", "--use-device-code")
+	cmd := e.command(ctx, []string{"BROWSER=", "DISPLAY=", "WAYLAND_DISPLAY="}, "jitssh", loginArgs...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +266,67 @@ func TestSSODeviceCodeLogin(t *testing.T) {
 	out, _, _ = e.run(nil, "jitssh", "doctor")
 	if !regexp.MustCompile(`FAIL\s+sso session\s+SSO session 'sandbox' \(.*\): not signed in`).MatchString(out) || !strings.Contains(out, "fix: `jitssh login --profile sso`") {
 		t.Errorf("jitssh doctor signed out:\n%s", out)
+	}
+}
+
+// TestSSOLegacyProfileLogin: the legacy form (sso_start_url in the
+// profile, no sso-session: the sandbox's profile sso-legacy). jitssh login
+// (no --use-device-code; no browser to open here) signs in with the device
+// code, writes the token cache keyed by the start URL
+// (~/.aws/sso/cache/<sha1(start URL)>.json, no refresh token), which jitssh
+// and the AWS CLI then use; once the token expires it is not refreshed:
+// without a terminal jitssh names the command that signs in again; jitssh
+// logout removes it.
+func TestSSOLegacyProfileLogin(t *testing.T) {
+	e := newSSOEnv(t)
+	legacy := []string{"AWS_PROFILE=sso-legacy"}
+	sum := sha1.Sum([]byte(e.sb.SSO.StartURL())) //nolint:gosec // see import
+	path := filepath.Join(e.home, ".aws", "sso", "cache", hex.EncodeToString(sum[:])+".json")
+
+	out := e.approveLogin(t, []string{"login", "--profile", "sso-legacy"})
+	if !strings.Contains(out, "signed in to SSO start URL "+e.sb.SSO.StartURL()+" (profile sso-legacy)") || !strings.Contains(out, "(sign in again then)") ||
+		!strings.Contains(out, "signed in as arn:aws:sts::") {
+		t.Errorf("jitssh login --profile sso-legacy said:\n%s", out)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("legacy token cache %s: %v, %v", path, fi, err)
+	}
+	var tok map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, path)), &tok); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := tok["accessToken"].(string); s == "" || tok["startUrl"] != e.sb.SSO.StartURL() || tok["refreshToken"] != nil {
+		t.Errorf("legacy token cache: %v (want an access token, the start URL, no refresh token)", tok)
+	}
+	if _, err := os.Stat(e.tokenPath()); err == nil {
+		t.Errorf("the legacy sign-in wrote the sso-session's token cache %s", e.tokenPath())
+	}
+
+	if out, stderr, err := e.run(legacy, "jitssh", "ls"); err != nil || !strings.Contains(out, "web-1") {
+		t.Fatalf("AWS_PROFILE=sso-legacy jitssh ls: %v\n%s%s", err, out, stderr)
+	}
+	aws := testtool.Need(t, "aws", "pip install awscli")
+	if out, stderr, err := e.run(nil, aws, "sts", "get-caller-identity", "--profile", "sso-legacy", "--output", "json"); err != nil || !strings.Contains(out, "assumed-role/AWSReservedSSO_") {
+		t.Fatalf("aws sts get-caller-identity --profile sso-legacy on jitssh's token: %v\n%s%s", err, out, stderr)
+	}
+
+	// Expired: not refreshed (no refresh token), the command to sign in again.
+	tok["expiresAt"] = time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05Z")
+	b, _ := json.Marshal(tok)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := e.run(legacy, "jitssh", "ls")
+	if code := exitCodeOf(err); code != 255 || !strings.Contains(stderr, "sign in with `jitssh login --profile sso-legacy`") {
+		t.Fatalf("jitssh ls with an expired legacy token: exit %d, stderr:\n%s", code, stderr)
+	}
+
+	if _, stderr, err := e.run(nil, "jitssh", "logout", "--profile", "sso-legacy"); err != nil || !strings.Contains(stderr, "removed "+path) {
+		t.Fatalf("jitssh logout --profile sso-legacy: %v\n%s", err, stderr)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("the legacy token cache is still there after logout")
 	}
 }
 
