@@ -25,7 +25,7 @@ var (
 )
 
 // shortKeysJitssh builds jitssh with the jitssh_shortkeys tag (a push
-// window of 4 s, never in production builds), once per test run.
+// window of 8 s, never in production builds), once per test run.
 func shortKeysJitssh(t *testing.T) string {
 	t.Helper()
 	shortOnce.Do(func() {
