@@ -72,6 +72,10 @@ type Options struct {
 	// reached through an SSO session, ssologin.RoleProvider); the profile
 	// still gives the endpoints and other settings.
 	Credentials aws.CredentialsProvider
+	// ConfigFile, if set, is the shared config file read once for many
+	// clients (ReadConfigFile): the SDK is given only the profile's part
+	// of it to parse.
+	ConfigFile *ConfigFile
 }
 
 // DefaultCallTimeout is how long one call (with its retries) may take.
@@ -229,7 +233,7 @@ func New(ctx context.Context, opts Options) (*Client, error) {
 		lo = append(lo, config.WithCredentialsProvider(opts.Credentials))
 	}
 	lo = append(lo, config.WithAssumeRoleCredentialOptions(roleOptions(creds, roles, ep)), webIdentityOptions(ep))
-	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	cfg, err := loadConfig(ctx, opts.ConfigFile, env, profile, lo)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +79,18 @@ type globals struct {
 	// locatedProfile is the profile of the location a scope search
 	// found doctor's target in ("" when none was searched).
 	locatedProfile string
+	// awsFile is the AWS config file read once for the clients of a
+	// scope's many profiles (sharedAWSFile).
+	awsFileOnce sync.Once
+	awsFile     *awsapi.ConfigFile
+}
+
+// sharedAWSFile is the AWS config file, read on first use, that the
+// clients of every profile of a scope share (awsapi.ConfigFile: the SDK
+// then parses only each profile's part of it).
+func (g *globals) sharedAWSFile() *awsapi.ConfigFile {
+	g.awsFileOnce.Do(func() { g.awsFile = awsapi.ReadConfigFile() })
+	return g.awsFile
 }
 
 // config returns the client configuration file's settings.

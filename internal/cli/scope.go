@@ -287,7 +287,7 @@ func (g *globals) apiAt(ctx context.Context, profile, region string) (*awsapi.Cl
 		return c, err
 	}
 	opts := awsapi.Options{Region: region, Profile: profile, MFACode: g.mfaCode, NoPrompt: g.noPrompt,
-		BeforePrompt: func() { g.line.Load().Clear() }}
+		BeforePrompt: func() { g.line.Load().Clear() }, ConfigFile: g.sharedAWSFile()}
 	c, err := awsapi.New(ctx, opts)
 	if err != nil {
 		return nil, err
