@@ -389,7 +389,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.StringVar(&g.profile, "profile", "", "AWS profile, or a glob of them ('prod-*': search all) (default: AWS_PROFILE or default)")
 	pf.StringVar(&g.scope, "scope", "", "search a scope of jitssh's config ([[scope]] name), or all of them: all (default: the config's default_scope)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(newProxyCmd(g), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
+	root.AddCommand(newProxyCmd(g, nil), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
 	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())
 	root.AddCommand(newLoginCmd(g, nil), newLogoutCmd(g, nil), newAuditCmd(g, nil), newRevokeCmd(g, nil))
 	root.InitDefaultCompletionCmd()

@@ -128,8 +128,42 @@ func readReport(path string, wait time.Duration) (connect.Explanation, bool) {
 	}
 }
 
-func newProxyCmd(g *globals) *cobra.Command {
-	f := &proxyFlags{}
+// proxyOptions is `jitssh proxy` after argument and flag parsing: what
+// ssh passed (%r, %h, %p) and the flags as given. runProxy fills in what
+// the flags leave unset from the hand-off of `jitssh ssh` (if it is meant
+// for this connection), the environment and the config file.
+type proxyOptions struct {
+	IO IOStreams
+	// g is what the proxy shares with every command: -v, --profile, the
+	// config file, the progress line and the logger.
+	g *globals
+	// API returns the clients of the target's location and its region,
+	// and the instance when a search across the scope in effect found it
+	// (nil: the one location of --profile and --region).
+	API func(ctx context.Context, spec targets.Spec) (api connect.API, region string, found *located, err error)
+
+	User   string       // the login user, ssh's %r
+	Host   string       // the target as ssh has it, %h
+	Target targets.Spec // Host parsed
+	Port   int          // %p
+
+	KeyFile       string // --identity-file
+	PublicKeyFile string // --public-key
+	Reason        string
+	Transport     string
+	Via           string
+	NoPin         bool
+	PayloadSize   int // --ssm-payload-size
+}
+
+func newProxyCmd(g *globals, runF func(context.Context, *proxyOptions) error) *cobra.Command {
+	o := &proxyOptions{IO: g.io, g: g, API: func(ctx context.Context, spec targets.Spec) (connect.API, string, *located, error) {
+		api, l, err := g.targetAPI(ctx, spec, nil)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return api, api.Region, l, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "proxy USER HOST PORT",
 		Short: "ProxyCommand entry point: connect stdin/stdout to an instance's sshd",
@@ -173,108 +207,125 @@ nobody can pick. Use an instance id, or "jitssh ssh" on a terminal.`,
   ` + "`jitssh config print`" + ` also keeps names with a single quote out)`,
 		Args: cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A proxy that fails before connecting still tells the
+			// `jitssh ssh` waiting for its report (reportDone).
 			if h, ok := handoff.Decode(os.Getenv(handoff.Var), args[0], args[1]); ok && h.Report != "" {
 				defer reportDone(h.Report)
 			}
-			o, err := f.options(cmd.Context(), g, args)
-			if err != nil {
+			if err := o.setArgs(args); err != nil {
 				return err
 			}
-			return runProxy(cmd.Context(), g, o)
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runProxy(cmd.Context(), o)
 		},
 	}
-	cmd.Flags().StringVar(&f.keyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
-	cmd.Flags().StringVar(&f.ownKey, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
-	cmd.Flags().StringVar(&f.reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
-	cmd.Flags().StringVar(&f.transport, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
-	cmd.Flags().StringVar(&f.via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
-	cmd.Flags().BoolVar(&f.noPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
-	cmd.Flags().IntVar(&f.payload, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
+	cmd.Flags().StringVar(&o.KeyFile, "identity-file", "", "ephemeral private key file ssh uses (reused if present, written if not)")
+	cmd.Flags().StringVar(&o.PublicKeyFile, "public-key", "", "push this key of yours (a .pub file, or an unencrypted private key) instead of an ephemeral one ($"+envPublicKeyFile+")")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "reason recorded with the SSM session, for CloudTrail ($"+envReason+")")
+	cmd.Flags().StringVar(&o.Transport, "transport", "", "auto, ssm, eice, direct or bastion (default: $"+envTransport+", the config's transport, else auto)")
+	cmd.Flags().StringVar(&o.Via, "via", "", "jump host for the bastion transport, any target form, [USER@]TARGET ($"+envVia+", the config's via)")
+	cmd.Flags().BoolVar(&o.NoPin, "no-pin", false, "do not learn the host key (ssh must verify it another way)")
+	cmd.Flags().IntVar(&o.PayloadSize, "ssm-payload-size", 0, "experimental: bytes per data-channel message (default 1024, as AWS's plugin; $"+envPayloadSize+")")
 	return cmd
 }
 
-// proxyFlags are `jitssh proxy`'s flags.
-type proxyFlags struct {
-	keyFile, reason, ownKey, transport, via string
-	noPin                                   bool
-	payload                                 int
-}
-
-// options turns the arguments, the flags, the hand-off from `jitssh ssh`
-// (if it is meant for this connection) and the environment into Proxy's
-// options, in that order of precedence. The login user, the transport and
-// the jump host are validated by connect.Proxy.
-func (f proxyFlags) options(ctx context.Context, g *globals, args []string) (connect.ProxyOptions, error) {
-	var o connect.ProxyOptions
+// setArgs checks ssh's USER HOST PORT and keeps them. The login user, the
+// transport and the jump host are validated by connect.Proxy.
+func (o *proxyOptions) setArgs(args []string) error {
 	port, err := strconv.Atoi(args[2])
 	if err != nil || port < 1 || port > 65535 {
-		return o, fmt.Errorf("invalid port %q", args[2])
+		return fmt.Errorf("invalid port %q", args[2])
 	}
 	user, host := args[0], args[1]
 	spec, err := targets.Parse(host)
 	if err != nil {
-		return o, err
+		return err
 	}
 	if spec.User != "" && spec.User != user {
-		return o, fmt.Errorf("host %q names user %s but ssh logs in as %s", host, spec.User, user)
+		return fmt.Errorf("host %q names user %s but ssh logs in as %s", host, spec.User, user)
 	}
+	o.User, o.Host, o.Target, o.Port = user, host, spec, port
+	return nil
+}
+
+// runProxy is `jitssh proxy`: Proxy's options from the flags, the
+// hand-off, the environment and the config file (connectOptions), then
+// the connection on stdin and stdout (relay).
+func runProxy(ctx context.Context, o *proxyOptions) error {
+	co, err := o.connectOptions(ctx)
+	if err != nil {
+		return err
+	}
+	return relay(ctx, o.IO, co)
+}
+
+// connectOptions turns the options, the hand-off from `jitssh ssh` (if it
+// is meant for this connection) and the environment into Proxy's
+// options, in that order of precedence.
+func (o *proxyOptions) connectOptions(ctx context.Context) (connect.ProxyOptions, error) {
+	g := o.g
+	var co connect.ProxyOptions
+	user, host, spec := o.User, o.Host, o.Target
 	h, _ := handoff.Decode(os.Getenv(handoff.Var), user, host)
 	g.takeHandoff(h)
 	p, err := defaultPaths()
 	if err != nil {
-		return o, err
+		return co, err
 	}
-	keyFile, pub, err := f.key(p, user, host, h)
+	keyFile, pub, err := o.key(p, h)
 	if err != nil {
-		return o, err
+		return co, err
 	}
-	payload, err := f.payloadSize()
+	payload, err := o.payloadSize()
 	if err != nil {
-		return o, err
+		return co, err
 	}
-	tr, viaSpec, err := g.transportChoice(firstOf(f.transport, h.Transport), firstOf(f.via, h.Via))
+	tr, viaSpec, err := g.transportChoice(firstOf(o.Transport, h.Transport), firstOf(o.Via, h.Via))
 	if err != nil {
-		return o, err
+		return co, err
 	}
-	api, l, err := g.targetAPI(ctx, spec, nil)
+	api, region, l, err := o.API(ctx, spec)
 	if err != nil {
-		return o, err
+		return co, err
 	}
 	if l != nil {
 		spec = l.spec(spec)
 	}
-	o = connect.ProxyOptions{
-		API: api, User: user, Target: spec, Host: host, Port: port, Transport: tr, Via: viaSpec,
-		KeyFile: keyFile, PublicKey: pub, Reason: firstOf(f.reason, h.Reason, os.Getenv(envReason)), Logger: g.logger(), Warn: g.warn,
+	co = connect.ProxyOptions{
+		API: api, User: user, Target: spec, Host: host, Port: o.Port, Transport: tr, Via: viaSpec,
+		KeyFile: keyFile, PublicKey: pub, Reason: firstOf(o.Reason, h.Reason, os.Getenv(envReason)), Logger: g.logger(), Warn: g.warn,
 		Tunnel:   transport.TunnelConfig{MaxPayload: payload},
 		Progress: g.progressLine(progressLabel(h.Label, host)),
 		Explain:  g.explainer(h.Report),
 		KeepKey:  startReaper(g),
 	}
-	if in, ok := targets.FromHint(h.Instance, spec.Value, api.Region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
-		o.Resolved = &in
+	if in, ok := targets.FromHint(h.Instance, spec.Value, region, time.Now()); ok && spec.Kind == targets.KindInstanceID {
+		co.Resolved = &in
 	}
 	if l != nil && !l.inst.Managed {
-		o.Resolved = &l.inst
+		co.Resolved = &l.inst
 	}
-	if !f.noPin {
-		o.Pins = pinStore(p)
+	if !o.NoPin {
+		co.Pins = pinStore(p)
 	}
 	if h.ExplainHostKey {
-		o.ExplainHostKey = g.io.Err
+		co.ExplainHostKey = o.IO.Err
 	}
-	return o, nil
+	return co, nil
 }
 
 // key returns the ephemeral key file, or, with the user's own key
 // (--public-key, the hand-off, $JITSSH_PUBLIC_KEY_FILE), that key's
 // authorized_keys line and the file of its push record.
-func (f proxyFlags) key(p paths, user, host string, h handoff.Handoff) (keyFile, pub string, err error) {
-	keyFile = f.keyFile
+func (o *proxyOptions) key(p paths, h handoff.Handoff) (keyFile, pub string, err error) {
+	user, host := o.User, o.Host
+	keyFile = o.KeyFile
 	if keyFile == "" {
 		keyFile = filepath.Join(p.KeyDir, user+"@"+host)
 	}
-	own := firstOf(f.ownKey, h.PublicKeyFile, os.Getenv(envPublicKeyFile))
+	own := firstOf(o.PublicKeyFile, h.PublicKeyFile, os.Getenv(envPublicKeyFile))
 	if own == "" {
 		return keyFile, "", nil
 	}
@@ -285,9 +336,9 @@ func (f proxyFlags) key(p paths, user, host string, h handoff.Handoff) (keyFile,
 }
 
 // payloadSize is --ssm-payload-size, else $JITSSH_SSM_PAYLOAD_SIZE.
-func (f proxyFlags) payloadSize() (int, error) {
-	if f.payload != 0 {
-		return f.payload, nil
+func (o *proxyOptions) payloadSize() (int, error) {
+	if o.PayloadSize != 0 {
+		return o.PayloadSize, nil
 	}
 	v := os.Getenv(envPayloadSize)
 	if v == "" {
@@ -310,7 +361,7 @@ func firstOf(s ...string) string {
 	return ""
 }
 
-// runProxy runs connect.Proxy on stdin and stdout. ssh sends its
+// relay runs connect.Proxy on stdin and stdout. ssh sends its
 // ProxyCommand SIGHUP when it exits (after closing our stdin): end as on
 // EOF, ending the session and releasing the key file, with no error. Once
 // connected, the proxy first says what it knows of how the connection
@@ -318,7 +369,7 @@ func firstOf(s ...string) string {
 // the stderr we share with ssh goes (ProxyOptions.Detach), before the
 // polite shutdown, so that whoever reads ssh's stderr from a pipe is not
 // kept waiting. Before it is connected, the proxy stops at once.
-func runProxy(ctx context.Context, g *globals, o connect.ProxyOptions) error {
+func relay(ctx context.Context, stdio IOStreams, o connect.ProxyOptions) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hup := make(chan os.Signal, 1)
@@ -337,8 +388,8 @@ func runProxy(ctx context.Context, g *globals, o connect.ProxyOptions) error {
 		}
 	}()
 	o.SSHGone = gone
-	o.Detach = func() { detachStderr(g.io.Err) }
-	err := connect.Proxy(ctx, o, g.io.In, g.io.Out)
+	o.Detach = func() { detachStderr(stdio.Err) }
+	err := connect.Proxy(ctx, o, stdio.In, stdio.Out)
 	if err != nil && hungUp.Load() {
 		return nil
 	}
