@@ -1,13 +1,13 @@
 // Package cli is the jitssh command tree (cobra): global flags, the
 // commands, and the one place errors become exit codes (exitCode).
 //
-// Each command but proxy and ssh (flags + run steps of their own) is
-// shaped as cli/cli's are: newXCmd(g, runF) parses flags into an
-// xOptions (its streams, a constructor for the narrow interface of the
-// AWS calls it makes, and its settings), and runX(ctx, opts) does the
-// work. Tests pass a runF to check flags → options alone, and call runX
-// with fakes to check errors → exit codes; the e2e tests drive the real
-// binary against the sandbox.
+// Each command (but the hidden reap-key) is shaped as cli/cli's are:
+// newXCmd(g, runF) parses flags and arguments into an xOptions (its
+// streams, a constructor for the narrow interface of the AWS calls it
+// makes, and its settings), and runX(ctx, opts) does the work (proxy's
+// is runProxy, ssh's runSSHCmd). Tests pass a runF to check flags →
+// options alone, and call runX with fakes to check errors → exit codes;
+// the e2e tests drive the real binary against the sandbox.
 package cli
 
 import (
@@ -389,7 +389,7 @@ rsync, port forwarding) works with access decided by IAM.`,
 	pf.StringVar(&g.profile, "profile", "", "AWS profile, or a glob of them ('prod-*': search all) (default: AWS_PROFILE or default)")
 	pf.StringVar(&g.scope, "scope", "", "search a scope of jitssh's config ([[scope]] name), or all of them: all (default: the config's default_scope)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "log each step to stderr")
-	root.AddCommand(newProxyCmd(g, nil), newSSHCmd(g), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
+	root.AddCommand(newProxyCmd(g, nil), newSSHCmd(g, nil), newConfigCmd(g, nil), newKnownHostsCmd(g, nil), newLsCmd(g, nil), newDoctorCmd(g, nil))
 	root.AddCommand(newTunnelCmd(g, nil), newShellCmd(g, nil), newPolicyCmd(g, nil), newReapKeyCmd())
 	root.AddCommand(newLoginCmd(g, nil), newLogoutCmd(g, nil), newAuditCmd(g, nil), newRevokeCmd(g, nil))
 	root.InitDefaultCompletionCmd()

@@ -44,7 +44,7 @@ type configFlags struct {
 // blockOptions is the Host section's settings: jitssh's, with --host
 // and --user (else the config file's default_user).
 func blockOptions(g *globals, f *configFlags) (sshconfig.Options, error) {
-	o, err := sshOptions(g)
+	o, err := sshConfigOptions(g)
 	if err != nil {
 		return o, err
 	}

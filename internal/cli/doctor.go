@@ -643,7 +643,7 @@ func checkUserSSHConfig(ctx context.Context, g *globals) check {
 			}
 		}
 	}
-	o, err := sshOptions(g)
+	o, err := sshConfigOptions(g)
 	if err != nil {
 		c.Status, c.Detail = "warn", err.Error()
 		return c

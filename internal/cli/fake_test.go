@@ -32,10 +32,12 @@ var (
 	_ doctorAPI         = (*fakeAWS)(nil)
 	_ connect.API       = (*fakeAWS)(nil)
 	_ instanceDescriber = (*fakeAWS)(nil)
+	_ sshAPI            = (*fakeAWS)(nil)
 	// and the real clients
 	_ lister            = (*awsapi.Client)(nil)
 	_ doctorAPI         = (*awsapi.Client)(nil)
 	_ instanceDescriber = (*awsapi.Client)(nil)
+	_ sshAPI            = (*awsapi.Client)(nil)
 )
 
 func (f *fakeAWS) DescribeInstances(ctx context.Context, ids []string, filters map[string][]string) ([]awsapi.Instance, error) {
@@ -89,6 +91,16 @@ func (f *fakeAWS) CallerIdentityAndDate(ctx context.Context) (*awsapi.Caller, ti
 		return nil, time.Time{}, f.sts
 	}
 	return f.caller, f.date, nil
+}
+
+func (f *fakeAWS) CallerIdentity(ctx context.Context) (*awsapi.Caller, error) {
+	if f.sts != nil {
+		return nil, f.sts
+	}
+	if f.caller == nil {
+		return nil, errors.New("fakeAWS: no caller set")
+	}
+	return f.caller, nil
 }
 
 func (f *fakeAWS) SimulatePrincipalPolicy(ctx context.Context, source string, actions, resources []string, keys map[string][]string) ([]awsapi.Simulation, error) {

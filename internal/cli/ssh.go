@@ -23,8 +23,47 @@ import (
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
-func newSSHCmd(g *globals) *cobra.Command {
-	f := &sshFlags{}
+// sshAPI is the AWS calls `jitssh ssh` makes itself: resolve the target
+// (instances.Lookup) and, for the login, ask who the caller is.
+type sshAPI interface {
+	instances.API
+	CallerIdentity(ctx context.Context) (*awsapi.Caller, error)
+}
+
+// sshOptions is `jitssh ssh` after argument and flag parsing.
+type sshOptions struct {
+	IO IOStreams
+	// g is what ssh shares with every command: -v, --profile, the config
+	// file, the picker, the progress line and the logger.
+	g *globals
+	// Where returns the clients, region and profile of the target's
+	// location, and the instance when a search across the scope in
+	// effect found it (nil: resolve it there).
+	Where func(ctx context.Context, spec targets.Spec) (api sshAPI, region, profile string, found *targets.Instance, err error)
+	// SSH finds the ssh program to run.
+	SSH func() (string, error)
+
+	Target  string       // [USER@]TARGET as typed
+	Spec    targets.Spec // Target parsed
+	SSHArgs []string     // ssh's own arguments, after TARGET (and --)
+
+	Login         string // --user
+	Identity      string // --identity: the user's own key
+	Reason        string
+	Transport     string
+	Via           string
+	KeyStore      string
+	AgentLifetime time.Duration
+}
+
+func newSSHCmd(g *globals, runF func(context.Context, *sshOptions) error) *cobra.Command {
+	o := &sshOptions{IO: g.io, g: g, SSH: findSSH, Where: func(ctx context.Context, spec targets.Spec) (sshAPI, string, string, *targets.Instance, error) {
+		api, region, profile, found, err := where(ctx, g, spec)
+		if err != nil {
+			return nil, "", "", nil, err
+		}
+		return api, region, profile, found, nil
+	}}
 	cmd := &cobra.Command{
 		Use:   "ssh [USER@]TARGET [-- SSH ARGS...]",
 		Short: "Run ssh to an instance through jitssh, without editing ~/.ssh/config",
@@ -75,72 +114,69 @@ The ephemeral key (--key-store, $` + envKeyStore + `):
   jitssh ssh --key-store file web-1`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return f.run(cmd.Context(), g, args)
+			spec, err := targets.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			o.Target, o.Spec, o.SSHArgs = args[0], spec, args[1:]
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runSSHCmd(cmd.Context(), o)
 		},
 	}
 	cmd.ValidArgsFunction = completeTargets(g)
-	cmd.Flags().StringVarP(&f.login, "user", "l", "", "OS user to log in as (default: see above)")
-	cmd.Flags().StringVarP(&f.identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
-	cmd.Flags().StringVar(&f.reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
-	cmd.Flags().StringVar(&f.transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
-	cmd.Flags().StringVar(&f.via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
-	cmd.Flags().StringVar(&f.keyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
-	cmd.Flags().DurationVar(&f.agentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+keyfile.AgentKeyLifetime.String()+")")
+	cmd.Flags().StringVarP(&o.Login, "user", "l", "", "OS user to log in as (default: see above)")
+	cmd.Flags().StringVarP(&o.Identity, "identity", "i", "", "use this key of yours instead of an ephemeral one (its public half is pushed)")
+	cmd.Flags().StringVar(&o.Reason, "reason", "", "reason recorded with the SSM session, for CloudTrail")
+	cmd.Flags().StringVar(&o.Transport, "transport", "", "auto, ssm, eice, direct or bastion (default: the config's transport, else auto)")
+	cmd.Flags().StringVar(&o.Via, "via", "", "SSH jump host ([USER@]TARGET) for the bastion transport")
+	cmd.Flags().StringVar(&o.KeyStore, "key-store", "", "where the ephemeral key's private half goes: auto, agent or file (default: $"+envKeyStore+", else auto)")
+	cmd.Flags().DurationVar(&o.AgentLifetime, "agent-lifetime", 0, "how long the ssh-agent keeps the ephemeral key (default: $"+envAgentLifetime+", else "+keyfile.AgentKeyLifetime.String()+")")
 	return cmd
 }
 
-// sshFlags are `jitssh ssh`'s flags.
-type sshFlags struct {
-	login, identity, reason, transport, via, keyStore string
-	agentLifetime                                     time.Duration
-}
-
-// run is `jitssh ssh`: resolve the target and the login, make the key,
-// run ssh with the proxy as its ProxyCommand and one hand-off for it, and
-// show the proxy's account of a connection that ended badly.
-func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
+// runSSHCmd is `jitssh ssh`: resolve the target and the login, make the
+// key, run ssh with the proxy as its ProxyCommand and one hand-off for
+// it, and show the proxy's account of a connection that ended badly.
+// ssh's exit status is jitssh's (the remote command's, or ssh's 255);
+// jitssh's own failures before ssh runs are 255 (exitCode).
+func runSSHCmd(ctx context.Context, o *sshOptions) error {
+	g := o.g
 	started := time.Now()
-	spec, err := targets.Parse(args[0])
+	if _, _, err := g.transportChoice(o.Transport, o.Via); err != nil {
+		return err
+	}
+	api, region, profile, known, err := o.Where(ctx, o.Spec)
 	if err != nil {
 		return err
 	}
-	if _, _, err := g.transportChoice(f.transport, f.via); err != nil {
-		return err
-	}
-	api, region, profile, l, err := f.where(ctx, g, spec)
+	inst, user, err := o.resolve(ctx, api, known)
 	if err != nil {
 		return err
 	}
-	var known *targets.Instance
-	if l != nil {
-		known = &l.inst
-	}
-	inst, user, err := f.resolve(ctx, g, api, spec, args[0], known)
+	so, err := sshConfigOptions(g)
 	if err != nil {
 		return err
 	}
-	o, err := sshOptions(g)
-	if err != nil {
-		return err
-	}
-	o.HostKeyAlias = inst.ID
-	h := handoff.Handoff{User: user, Host: inst.ID, Started: started.UnixMilli(), Label: args[0], Verbose: g.verboseOn(),
-		Profile: profile, Reason: f.reason, Transport: f.transport, Via: f.via,
+	so.HostKeyAlias = inst.ID
+	h := handoff.Handoff{User: user, Host: inst.ID, Started: started.UnixMilli(), Label: o.Target, Verbose: g.verboseOn(),
+		Profile: profile, Reason: o.Reason, Transport: o.Transport, Via: o.Via,
 		// The proxy explains a changed host key itself (it sees the key
 		// pass), so ssh's KnownHostsCommand is off (below).
 		ExplainHostKey: true}
 	if !inst.Managed {
 		h.Instance = targets.Hint(inst, region, time.Now())
 	}
-	pub, cleanup, err := f.publicKey(g, user, inst.ID)
+	pub, cleanup, err := o.publicKey(user, inst.ID)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	if pub != "" {
-		o.IdentityFile, h.PublicKeyFile = pub, pub
+		so.IdentityFile, h.PublicKeyFile = pub, pub
 	}
-	sshArgs, err := sshCommandLine(o, user, inst.ID, args[1:])
+	sshArgs, err := sshCommandLine(so, user, inst.ID, o.SSHArgs)
 	if err != nil {
 		return err
 	}
@@ -152,19 +188,19 @@ func (f sshFlags) run(ctx context.Context, g *globals, args []string) error {
 	}
 	defer os.RemoveAll(rdir)
 	h.Report = filepath.Join(rdir, "report.json")
-	return runSSH(ctx, g, sshArgs, append(childEnv(g, region), handoff.Var+"="+h.Encode()), h.Report)
+	return runSSH(ctx, o, sshArgs, append(childEnv(g, region), handoff.Var+"="+h.Encode()), h.Report)
 }
 
 // where returns the clients, region and profile of the target's
 // location: where a search across the scope in effect found it (and the
 // instance), else the one location of --profile and --region.
-func (f sshFlags) where(ctx context.Context, g *globals, spec targets.Spec) (*awsapi.Client, string, string, *located, error) {
+func where(ctx context.Context, g *globals, spec targets.Spec) (*awsapi.Client, string, string, *targets.Instance, error) {
 	l, err := g.locate(ctx, spec, g.chooser())
 	if err != nil {
 		return nil, "", "", nil, err
 	}
 	if l != nil {
-		return l.api, l.loc.Region, l.loc.Profile, l, nil
+		return l.api, l.loc.Region, l.loc.Profile, &l.inst, nil
 	}
 	region, err := g.regionFor(spec.Region)
 	if err != nil {
@@ -181,8 +217,9 @@ func (f sshFlags) where(ctx context.Context, g *globals, spec targets.Spec) (*aw
 // several) and, at the same time if it is still needed, derives the login
 // from the AWS identity: --user, else USER@, else the config's
 // default_user, else the identity's name, else the local user name.
-func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, spec targets.Spec, typed string, known *targets.Instance) (targets.Instance, string, error) {
-	user := firstOf(f.login, spec.User)
+func (o *sshOptions) resolve(ctx context.Context, api sshAPI, known *targets.Instance) (targets.Instance, string, error) {
+	g, spec := o.g, o.Spec
+	user := firstOf(o.Login, spec.User)
 	if user == "" {
 		c, err := g.config()
 		if err != nil {
@@ -202,7 +239,7 @@ func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, s
 			derived, callerErr = callerUser(ctx, api)
 		}()
 	}
-	line := g.progressLine(typed)
+	line := g.progressLine(o.Target)
 	endLookup := line.Begin("looking up %s", spec)
 	choose := g.chooser()
 	if choose != nil {
@@ -242,11 +279,11 @@ func (f sshFlags) resolve(ctx context.Context, g *globals, api *awsapi.Client, s
 // publicKey returns the public key file ssh offers and the proxy pushes:
 // -i's, or a new ephemeral key's put into the ssh-agent; "" when the key
 // goes to a file the proxy writes. The func removes what was made.
-func (f sshFlags) publicKey(g *globals, user, instanceID string) (string, func(), error) {
-	if f.identity == "" {
-		return agentKey(g, f.keyStore, f.agentLifetime, user, instanceID)
+func (o *sshOptions) publicKey(user, instanceID string) (string, func(), error) {
+	if o.Identity == "" {
+		return agentKey(o.g, o.KeyStore, o.AgentLifetime, user, instanceID)
 	}
-	abs, err := filepath.Abs(f.identity)
+	abs, err := filepath.Abs(o.Identity)
 	if err != nil {
 		return "", nil, err
 	}
@@ -259,13 +296,14 @@ func (f sshFlags) publicKey(g *globals, user, instanceID string) (string, func()
 // runSSH runs ssh with env and shows the proxy's account from report:
 // on ssh's own failure (255) its account of a refused login too, after a
 // moment's wait for the proxy, which ends after ssh.
-func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report string) error {
-	sshPath, err := findSSH()
+func runSSH(ctx context.Context, o *sshOptions, sshArgs, env []string, report string) error {
+	g := o.g
+	sshPath, err := o.SSH()
 	if err != nil {
 		return fmt.Errorf("find ssh: %w", err)
 	}
 	c := exec.CommandContext(ctx, sshPath, sshArgs...)
-	c.Stdin, c.Stdout, c.Stderr = g.io.In, g.io.Out, g.io.Err
+	c.Stdin, c.Stdout, c.Stderr = o.IO.In, o.IO.Out, o.IO.Err
 	c.Env = env
 	runErr := c.Run()
 	code := 0
@@ -282,11 +320,11 @@ func runSSH(ctx context.Context, g *globals, sshArgs, env []string, report strin
 	}
 	if e, ok := readReport(report, wait); ok {
 		if code == 255 && e.Login != "" {
-			fmt.Fprintln(g.io.Err, e.Login)
-			fmt.Fprintln(g.io.Err, anotherUser)
+			fmt.Fprintln(o.IO.Err, e.Login)
+			fmt.Fprintln(o.IO.Err, anotherUser)
 		}
 		if e.Ended != "" {
-			fmt.Fprintln(g.io.Err, e.Ended)
+			fmt.Fprintln(o.IO.Err, e.Ended)
 		}
 		g.printSSMEnd(e.SSM)
 	}
@@ -373,7 +411,7 @@ func agentKey(g *globals, store string, lifetime time.Duration, user, instanceID
 }
 
 // callerUser derives the login name from the AWS identity.
-func callerUser(ctx context.Context, api *awsapi.Client) (string, error) {
+func callerUser(ctx context.Context, api sshAPI) (string, error) {
 	c, err := api.CallerIdentity(ctx)
 	if err != nil {
 		return "", err
@@ -398,8 +436,9 @@ func selfPath() (string, error) {
 	return p, nil
 }
 
-// sshOptions are the settings shared by `jitssh ssh` and the config block.
-func sshOptions(g *globals) (sshconfig.Options, error) {
+// sshConfigOptions are the ssh settings shared by `jitssh ssh`, doctor
+// and the config block.
+func sshConfigOptions(g *globals) (sshconfig.Options, error) {
 	self, err := selfPath()
 	if err != nil {
 		return sshconfig.Options{}, err
