@@ -33,10 +33,18 @@ const (
 // the jitssh user policy; the AWS_ environment is the test's alone.
 func sandboxClient(t *testing.T, instances []world.Instance) (*awsapi.Client, *knobs.Table) {
 	t.Helper()
+	return sandboxClientWith(t, world.Config{Instances: instances}, policy.User(policy.Options{Region: testRegion, Account: testAccount}))
+}
+
+// sandboxClientWith is sandboxClient for the world cfg (its region,
+// account and identities set here) and an identity with policies.
+func sandboxClientWith(t *testing.T, cfg world.Config, policies ...policy.Document) (*awsapi.Client, *knobs.Table) {
+	t.Helper()
 	id := world.Identity{AccessKeyID: "AKIAJITSSHLSPROP0001", SecretAccessKey: "secret-for-the-ls-property-test-0123456",
 		ARN: "arn:aws:sts::" + testAccount + ":assumed-role/JitsshDeveloper/lister", UserID: "AROALS:lister",
-		Policies: []policy.Document{policy.User(policy.Options{Region: testRegion, Account: testAccount})}}
-	w, err := world.New(world.Config{Region: testRegion, Account: testAccount, Identities: []world.Identity{id}, Instances: instances})
+		Policies: policies}
+	cfg.Region, cfg.Account, cfg.Identities = testRegion, testAccount, []world.Identity{id}
+	w, err := world.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

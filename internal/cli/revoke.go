@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/revoke"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -19,16 +20,20 @@ import (
 
 // revokeOptions is `jitssh revoke` after flag parsing.
 type revokeOptions struct {
-	IO      IOStreams
+	IO IOStreams
+	// Globals is the scope in effect (runRevokeScope) and the config file.
 	Globals *globals
-	Revoke  revoke.Options
-	DryRun  bool
-	Yes     bool
-	Output  string // text or json
+	// API builds the AWS clients of the one location of --profile and
+	// --region (without a scope).
+	API    func(ctx context.Context) (*awsapi.Client, error)
+	Revoke revoke.Options
+	DryRun bool
+	Yes    bool
+	Output string // text or json
 }
 
 func newRevokeCmd(g *globals, runF func(context.Context, *revokeOptions) error) *cobra.Command {
-	o := &revokeOptions{IO: g.io, Globals: g}
+	o := &revokeOptions{IO: g.io, Globals: g, API: func(ctx context.Context) (*awsapi.Client, error) { return g.api(ctx, "") }}
 	var principal, userTag string
 	cmd := &cobra.Command{
 		Use:   "revoke USER | --principal ARN",
@@ -141,7 +146,7 @@ func runRevoke(ctx context.Context, o *revokeOptions) error {
 	if req != nil {
 		return runRevokeScope(ctx, o, req)
 	}
-	c, err := o.Globals.api(ctx, "")
+	c, err := o.API(ctx)
 	if err != nil {
 		return err
 	}

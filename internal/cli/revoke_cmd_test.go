@@ -7,7 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
+	"github.com/jitssh/jitssh/internal/policy"
 	"github.com/jitssh/jitssh/internal/revoke"
+	"github.com/jitssh/jitssh/internal/sandbox/world"
 )
 
 // TestRevokeFlags: revoke's arguments and flags → revokeOptions, and
@@ -60,6 +63,9 @@ func TestRevokeFlags(t *testing.T) {
 			if !c.ok(got) {
 				t.Errorf("options %+v", *got)
 			}
+			if got.API == nil || got.Globals == nil {
+				t.Error("no API constructor or globals")
+			}
 		})
 	}
 }
@@ -86,5 +92,65 @@ func TestConfirmRevoke(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "Go ahead? [y/N]") {
 		t.Errorf("no question on stderr: %q", errOut.String())
+	}
+}
+
+// TestRevokeExitCodes: runRevoke's errors → exit codes, against the
+// sandbox's IAM, Organizations and SSM. A plan shown or applied in full
+// is 0; a step that failed is 1, with the advice to run it again; a plan
+// that cannot be made (no role known, no SCP outside an organisation, a
+// call denied, no credentials) or no one to confirm is 255, naming the
+// flag that helps.
+func TestRevokeExitCodes(t *testing.T) {
+	scrubAWS(t)
+	revoker := policy.Revoker(policy.Options{Region: testRegion, Account: testAccount})
+	developer := world.Config{Roles: []world.Role{{Name: "Developer"}}}
+	for _, c := range []struct {
+		name     string
+		args     []string // after USER
+		policies []policy.Document
+		apiErr   error
+		code     int
+		stdout   string
+		stderr   string // also what Main prints
+	}{
+		{name: "dry run", args: []string{"--role", "Developer", "--dry-run"}, policies: []policy.Document{revoker}, code: 0,
+			stdout: "deny, in the inline policy jitssh-revoke-alice of role Developer"},
+		{name: "applied", args: []string{"--role", "Developer", "--yes"}, policies: []policy.Document{revoker}, code: 0,
+			stdout: "inline deny put"},
+		{name: "a step failed", args: []string{"--role", "Developer", "--role", "Ghost", "--yes"}, policies: []policy.Document{revoker}, code: 1,
+			stdout: "NoSuchEntity", stderr: "1 step(s) failed (above); run the same command again to finish"},
+		{name: "no role known", args: []string{"--yes"}, policies: []policy.Document{revoker}, code: exitFailure,
+			stderr: "names a role; name the roles with --role ROLE"},
+		{name: "no SCP outside an organisation", args: []string{"--deny-in", "scp", "--yes"}, policies: []policy.Document{revoker}, code: exitFailure,
+			stderr: "use --deny-in role"},
+		{name: "no one to confirm", args: []string{"--role", "Developer"}, policies: []policy.Document{revoker}, code: exitFailure,
+			stdout: "Revoke alice:", stderr: "pass --yes"},
+		{name: "caller may not revoke", args: []string{"--role", "Developer", "--yes"}, code: exitFailure, stderr: "not authorized to perform: ssm:DescribeSessions"},
+		{name: "no credentials", args: []string{"--yes"}, apiErr: errors.New("no AWS credentials"), code: exitFailure, stderr: "no AWS credentials"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			api, _ := sandboxClientWith(t, developer, c.policies...)
+			var got *revokeOptions
+			cmd := newRevokeCmd(&globals{}, func(_ context.Context, o *revokeOptions) error { got = o; return nil })
+			cmd.SetArgs(append([]string{"alice"}, c.args...))
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut strings.Builder
+			got.IO = IOStreams{In: strings.NewReader("y\n"), Out: &out, Err: &errOut}
+			got.Globals.io = got.IO
+			got.API = func(context.Context) (*awsapi.Client, error) {
+				if c.apiErr != nil {
+					return nil, c.apiErr
+				}
+				return api, nil
+			}
+			code, printed := codeOf(runRevoke(context.Background(), got))
+			stderr := errOut.String() + printed
+			if code != c.code || !strings.Contains(out.String(), c.stdout) || !strings.Contains(stderr, c.stderr) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q and %q", code, out.String(), stderr, c.code, c.stdout, c.stderr)
+			}
+		})
 	}
 }
