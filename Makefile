@@ -72,7 +72,7 @@ crossvet:
 # packages; test files are not checked. SIZE_REPORTED lists, without
 # failing, packages on their way under the limits (none now).
 GOCYCLO       ?= github.com/fzipp/gocyclo/cmd/gocyclo@v0.6.0
-SIZE_ENFORCED := internal/cli internal/connect internal/transport internal/instances internal/keyfile internal/ssmsession
+SIZE_ENFORCED := internal/cli internal/connect internal/transport internal/instances internal/keyfile internal/keypush internal/ssmsession
 SIZE_REPORTED :=
 size:
 	$(GO) run ./scripts/funclen -over 80 $(SIZE_ENFORCED)

@@ -152,6 +152,14 @@ var rules = []rule{
 		forbid: func(_ graph, _, d string) bool { return inGroup(d, groupInstance, groupSandbox) },
 	},
 	{
+		name:   "keypush, under the use case, links nothing of connect, ssmsession or the command line",
+		from:   func(p string) bool { return in(p, "internal/keypush") },
+		linked: true,
+		forbid: func(_ graph, _, d string) bool {
+			return in(d, "internal/connect", "internal/ssmsession", "internal/cli")
+		},
+	},
+	{
 		name:   "shared packages import nothing of the client, the instance side or the sandbox",
 		from:   func(p string) bool { return groupOf(p) == groupShared },
 		linked: true,
@@ -384,6 +392,7 @@ func TestRulesCatchPlantedViolations(t *testing.T) {
 		// Through a shared package: the chain shows the way.
 		{m("internal/placekey"), m("internal/target"), "the sandbox never imports client", "internal/sandbox/apis → internal/placekey → internal/target"},
 		{m("internal/sandbox/apis"), m("internal/host/jituser"), "of the instance side, the sandbox imports only", "internal/sandbox/apis → internal/host/jituser"},
+		{m("internal/transport"), m("internal/connect"), "keypush, under the use case, links nothing", "internal/keypush → internal/transport → internal/connect"},
 		{m("internal/host/authkeys"), m("internal/awsapi"), "instance-side packages import nothing", "internal/host/authkeys → internal/awsapi"},
 		{m("internal/varlink"), m("internal/sandbox/world"), "instance-side packages import nothing", "internal/varlink → internal/sandbox/world"},
 		{m("internal/picker"), m("internal/host/audit"), "client packages import nothing", "internal/picker → internal/host/audit"},

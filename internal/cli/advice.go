@@ -9,6 +9,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/keypush"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -147,7 +148,7 @@ func adviceLines(err error) string {
 	var (
 		api     *awsapi.APIError
 		upgrade *eice.UpgradeError
-		place   *connect.PlaceKeyError
+		place   *keypush.PlaceKeyError
 		noTrust *connect.NoTrustedChannelError
 		changed *knownhosts.ChangedError
 		s       string

@@ -12,6 +12,7 @@ import (
 	"github.com/jitssh/jitssh/internal/awscreds"
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/eice"
+	"github.com/jitssh/jitssh/internal/keypush"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -64,9 +65,9 @@ func TestAdviseTypedErrors(t *testing.T) {
 		{fmt.Errorf("resolve: %w", &transport.TimeoutError{Waiting: "EC2", After: time.Second, Cause: transport.CauseAPI, Look: transport.LookCalls}),
 			[]string{"(proxy, VPN, firewall) or heavy throttling; run with -v to see each call"}},
 		{fmt.Errorf("sts:GetCallerIdentity: %w", &awsapi.CallTimeoutError{After: time.Second}), []string{"no answer from AWS within 1s: a slow or blocked network path to the AWS endpoint (proxy, VPN, firewall) or heavy throttling; run with -v to see each call"}},
-		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "TimedOut"}},
+		{&keypush.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "TimedOut"}},
 			[]string{"ended TimedOut\n  the SSM agent did not run it in time: check the agent is online and not busy with other commands (`jitssh doctor mi-0123456789abcdef0`)"}},
-		{&connect.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
+		{&keypush.PlaceKeyError{InstanceID: "mi-0123456789abcdef0", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", ResponseCode: 1, Stderr: "no such user"}},
 			[]string{"ended Failed (exit status 1): no such user\n  the script runs as root through the SSM agent and needs the user bob"}},
 		// Pins, the agent, the login name.
 		{fmt.Errorf("bastion: jump host i-1: %w", &knownhosts.ChangedError{Alias: "i-1", File: "/p/known_hosts", ForgetCommand: "jitssh known-hosts forget"}),
@@ -106,7 +107,7 @@ func TestLibraryErrorsAreOneLine(t *testing.T) {
 	for _, err := range []error{
 		&awsapi.APIError{Action: "ssm:StartSession", Code: "TargetNotConnected", Message: "i-1 is not connected.", Advice: "the instance is not connected to SSM", Fix: awsapi.FixDoctor},
 		&eice.UpgradeError{Endpoint: "eice-1", Status: 403, Code: "AccessDenied", Message: "no", Advice: "not allowed", Fix: eice.FixPolicyUser},
-		&connect.PlaceKeyError{InstanceID: "mi-1", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", Stderr: "no such user"}},
+		&keypush.PlaceKeyError{InstanceID: "mi-1", User: "bob", CommandID: "c-1", Invocation: awsapi.Invocation{Status: "Failed", Stderr: "no such user"}},
 		&transport.TimeoutError{Waiting: "x", After: time.Second, Cause: transport.CauseAgent, InstanceID: "i-1", Look: transport.LookAgent},
 		&knownhosts.NoPinError{Host: "web-1", InstanceID: "i-1"},
 		&sshkeys.AgentAddError{Socket: "/s", Err: errors.New("refused")},

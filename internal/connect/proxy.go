@@ -16,6 +16,7 @@ import (
 
 	"github.com/jitssh/jitssh/internal/instances"
 	"github.com/jitssh/jitssh/internal/keyfile"
+	"github.com/jitssh/jitssh/internal/keypush"
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
 	"github.com/jitssh/jitssh/internal/openssh/sshkeys"
 	"github.com/jitssh/jitssh/internal/progress"
@@ -562,7 +563,7 @@ func (o *proxy) resolve(ctx context.Context, sp targets.Spec) (inst targets.Inst
 	return inst, err
 }
 
-// push is pushOnce within the API deadline (twice that for a managed
+// push is keypush.Once within the API deadline (twice that for a managed
 // instance, whose key is placed by a polled Run Command), shown as
 // progress.
 func (o *proxy) push(ctx context.Context, record string, inst targets.Instance, user, pubKey string) error {
@@ -572,7 +573,7 @@ func (o *proxy) push(ctx context.Context, record string, inst targets.Instance, 
 	}
 	defer o.Progress.Begin("pushing key for %s to %s", user, firstNonEmpty(inst.Name, inst.ID))()
 	return transport.Within(ctx, d, what, transport.CauseAPI, func(ctx context.Context) error {
-		return pushOnce(ctx, o.API, record, inst, user, pubKey, o.Logger)
+		return keypush.Once(ctx, o.API, record, inst, user, pubKey, o.Logger)
 	})
 }
 

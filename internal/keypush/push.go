@@ -1,4 +1,11 @@
-package connect
+// Package keypush authorizes a public key for an OS user on an instance,
+// for one push window: EC2 Instance Connect (SendSSHPublicKey) on EC2
+// instances; on SSM managed (mi-) instances SSM Run Command with
+// placekey's script, polled until it ends (PlaceKey, PlaceKeyError). Once
+// pushes at most once per key, instance and user within the window (the
+// push record of keyfile.PushOnce). internal/connect's Proxy uses it; it
+// imports nothing of connect or the command line.
+package keypush
 
 import (
 	"context"
@@ -6,9 +13,18 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/keyfile"
 	"github.com/jitssh/jitssh/internal/targets"
 )
+
+// API is the AWS calls a push makes (implemented by *awsapi.Client):
+// EC2 Instance Connect's, and Run Command's for managed instances.
+type API interface {
+	SendSSHPublicKey(ctx context.Context, instanceID, osUser, pubKey string) (string, error)
+	SendCommand(ctx context.Context, instanceID string, commands []string, comment string, timeoutSeconds int32) (string, error)
+	CommandInvocation(ctx context.Context, commandID, instanceID string) (awsapi.Invocation, error)
+}
 
 // push authorizes pubKey for user on inst: EC2 Instance Connect for EC2
 // instances, the key-placement command for managed ones. It returns the
@@ -26,11 +42,11 @@ func push(ctx context.Context, api API, inst targets.Instance, user, pubKey stri
 	return id, start.Add(keyfile.Window), err
 }
 
-// pushOnce pushes pubKey for user on the instance unless the same key was
+// Once pushes pubKey for user on the instance unless the same key was
 // pushed for the same instance and user within the open window, as
 // recorded next to keyFile (keyfile.PushOnce); without a key file it
 // always pushes.
-func pushOnce(ctx context.Context, api API, keyFile string, inst targets.Instance, user, pubKey string, log *slog.Logger) error {
+func Once(ctx context.Context, api API, keyFile string, inst targets.Instance, user, pubKey string, log *slog.Logger) error {
 	instanceID := inst.ID
 	if keyFile == "" {
 		if _, _, err := push(ctx, api, inst, user, pubKey); err != nil {
