@@ -27,14 +27,15 @@ var cliPackages = []string{
 	"internal/testutil", "internal/testtool", "internal/archtest",
 }
 
-// jitsshCommand matches "jitssh SUB" for jitssh's subcommands (login and
-// logout included).
-var jitsshCommand = regexp.MustCompile(`\bjitssh (proxy|ssh|ls|doctor|tunnel|shell|policy|config|known-hosts|completion|reap-key|login|logout|revoke)\b`)
-
-// jitsshFlag matches the long flags of jitssh's commands (internal/cli).
-// A flag after an AWS CLI command in the same literal ("aws sso login
+// jitsshCommand matches "jitssh SUB" for jitssh's subcommands, and
+// jitsshFlag the long flags of its command tree (both from cliNames). A
+// flag after an AWS CLI command in the same literal ("aws sso login
 // --profile P") is the AWS CLI's, not ours.
-var jitsshFlag = regexp.MustCompile(`(^|[^A-Za-z0-9-])--(transport|via|profile|region|user|identity-file|public-key|key-store|agent-lifetime|no-pin|reason|ssm-payload-size|escape-char|local-port|remote-host|managed-instances|instance-tag|user-tag|trust-policy|verbose)([^A-Za-z0-9-]|$)`)
+var jitsshCommand, jitsshFlag = func() (*regexp.Regexp, *regexp.Regexp) {
+	commands, flags := cliNames()
+	return regexp.MustCompile(`\bjitssh (` + alternation(commands) + `)\b`),
+		regexp.MustCompile(`(^|[^A-Za-z0-9-])--(` + alternation(flags) + `)([^A-Za-z0-9-]|$)`)
+}()
 
 var awsCommand = regexp.MustCompile(`\baws [a-z]`)
 
@@ -52,6 +53,8 @@ var wordingAllowed = map[string]string{
 	"internal/clientconf/clientconf.go:read jitssh config: ": "names the file, not the command",
 	// The KnownHostsCommand the block installs is a command line of ours.
 	"internal/openssh/sshconfig/sshconfig.go: known-hosts lookup --reason=%I": "the command line ssh runs",
+	// So is the ProxyCommand's proxy --scope NAME.
+	"internal/openssh/sshconfig/windows.go: --scope ": "the command line ssh runs",
 }
 
 // wordingProblems lists the string literals of non-test Go files of the
