@@ -591,6 +591,10 @@ const (
 	FixRegionProfile
 	// FixSignIn: signing in again (an SSO session, an MFA role session).
 	FixSignIn
+	// FixPolicyRevoker: the IAM policy jitssh prints for incident
+	// responders (the command line sets it on its revoke's calls, which
+	// this package cannot tell from a user's).
+	FixPolicyRevoker
 )
 
 // APIError is an AWS error with advice for the user. Its Error is one

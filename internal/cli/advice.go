@@ -199,6 +199,8 @@ func apiFix(f awsapi.Fix) string {
 		return " (`jitssh policy scp` prints the impersonation SCP; --user names the OS user)"
 	case awsapi.FixRegionProfile:
 		return " and --region/--profile"
+	case awsapi.FixPolicyRevoker:
+		return ": `jitssh policy revoker` prints a policy that grants what revoke needs"
 	case awsapi.FixSignIn:
 		return ": `jitssh login` (with the --profile you use) signs in without the AWS CLI"
 	}

@@ -181,6 +181,11 @@ func runRevoke(ctx context.Context, o *revokeOptions) error {
 func revokeAdvice(err error) error {
 	var nr *revoke.NoRolesError
 	var su *revoke.SCPUnavailableError
+	var api *awsapi.APIError
+	if errors.As(err, &api) && api.Fix == awsapi.FixPolicyUser {
+		// A responder's denied call: the user policy would not grant it.
+		api.Fix = awsapi.FixPolicyRevoker
+	}
 	switch {
 	case errors.As(err, &nr):
 		return fmt.Errorf("%w; name the roles with --role ROLE (repeatable), or run as someone who may manage the organisation's service control policies", err)

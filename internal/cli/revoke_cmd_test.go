@@ -127,6 +127,7 @@ func TestRevokeExitCodes(t *testing.T) {
 		{name: "no one to confirm", args: []string{"--role", "Developer"}, policies: []policy.Document{revoker}, code: exitFailure,
 			stdout: "Revoke alice:", stderr: "pass --yes"},
 		{name: "caller may not revoke", args: []string{"--role", "Developer", "--yes"}, code: exitFailure, stderr: "not authorized to perform: ssm:DescribeSessions"},
+		{name: "the fix is the revoker's policy", args: []string{"--role", "Developer", "--yes"}, code: exitFailure, stderr: "`jitssh policy revoker` prints a policy that grants what revoke needs"},
 		{name: "no credentials", args: []string{"--yes"}, apiErr: errors.New("no AWS credentials"), code: exitFailure, stderr: "no AWS credentials"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
