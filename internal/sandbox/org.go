@@ -30,7 +30,7 @@ func (sb *Sandbox) buildOrg(acct *config.Account) error {
 	}
 	accounts := []*world.OrgAccount{mgmt}
 	for _, m := range o.Members {
-		home, err := world.New(world.Config{Region: m.Region, Account: m.Account.Account, Identities: m.Identities, Instances: m.Instances,
+		home, err := world.New(world.Config{Region: m.Region, Account: m.Account.Account, AccountAlias: m.Alias, Identities: m.Identities, Instances: m.Instances,
 			SCPs: m.SCPs, VPCs: m.VPCs, Subnets: m.Subnets, Endpoints: m.Endpoints, Roles: m.Roles})
 		if err != nil {
 			return fmt.Errorf("member account %s: %w", m.Account.Account, err)

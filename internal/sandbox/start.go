@@ -257,7 +257,7 @@ func (sb *Sandbox) buildWorld(cfg *Config, acct *config.Account) error {
 	for _, ln := range pub.lns {
 		sb.cleanups = append(sb.cleanups, func() { ln.Close() })
 	}
-	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs,
+	w, err := world.New(world.Config{Region: acct.Region, Account: acct.Account, AccountAlias: acct.Alias, Identities: acct.Identities, Instances: cfg.Instances, SCPs: acct.SCPs,
 		VPCs: acct.VPCs, Subnets: acct.Subnets, Endpoints: acct.Endpoints, Roles: sb.sts.roles, MFADevices: sb.sts.devices})
 	if err != nil {
 		return err

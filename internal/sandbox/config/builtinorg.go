@@ -7,7 +7,9 @@ import "strings"
 // account, in us-east-1 and us-west-2 (ap-east-1 an opt-in region not
 // enabled), with three member accounts reached through
 // OrganizationAccountAccessRole (AWS profiles dev, prod, audit) and the
-// first Identity Center user (profiles sso-dev, sso-prod):
+// first Identity Center user (profiles sso-dev, sso-prod); every account
+// has an IAM alias, jitssh-<name> (jitssh-management for the management
+// account):
 //
 //   - dev (210987654321): web-1 in us-east-1, API-only (the name is also
 //     the management account's web-1: ambiguous across accounts), and
@@ -16,7 +18,8 @@ import "strings"
 //   - prod (345678901234): API-only instances in both regions;
 //   - audit (456789012345): its SCP denies ec2:DescribeInstances, so
 //     listing it fails with AccessDenied while the others answer.
-var BuiltinOrgText = strings.Replace(BuiltinText,
+var BuiltinOrgText = strings.Replace(strings.Replace(BuiltinText,
+	"account = \"123456789012\"\n", "account = \"123456789012\"\nalias = \"jitssh-management\" # IAM account alias (iam:ListAccountAliases)\n", 1),
 	`assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" }]`,
 	`assignments = [{ permission_set = "JitsshUser" }, { permission_set = "AdministratorAccess" },
   { account = "210987654321", permission_set = "JitsshUser" }, { account = "345678901234", permission_set = "JitsshUser" }]`, 1) + `
@@ -47,6 +50,7 @@ virtual = true
 [[organization.accounts]]
 account = "210987654321"
 name = "dev"
+alias = "jitssh-dev"
 
 [[organization.accounts.instances]]
 id = "i-0d1b2c3d4e5f00001"
@@ -80,6 +84,7 @@ private_ip = "10.21.1.11"
 [[organization.accounts]]
 account = "345678901234"
 name = "prod"
+alias = "jitssh-prod"
 
 [[organization.accounts.instances]]
 id = "i-0e1b2c3d4e5f00001"
@@ -103,6 +108,7 @@ virtual = true
 [[organization.accounts]]
 account = "456789012345"
 name = "audit"
+alias = "jitssh-audit"
 scps = ["FullAWSAccess", "deny-ec2-describe"]
 
 [[organization.accounts.instances]]

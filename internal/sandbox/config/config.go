@@ -41,6 +41,10 @@ type File struct {
 	// management account's (default "management") or a member's (default
 	// account-<id>), the AWS profile written for a member (org.go).
 	Name string `toml:"name"`
+	// Alias is the account's IAM account alias (iam:ListAccountAliases;
+	// "" for none): 3 to 63 lowercase letters, digits and single hyphens,
+	// neither first nor last, unique in the organization.
+	Alias string `toml:"alias"`
 	// Organization makes the account an organization's management account
 	// with member accounts and several regions (org.go).
 	Organization *OrgSpec `toml:"organization"`
@@ -94,6 +98,8 @@ type File struct {
 type Account struct {
 	Region  string
 	Account string
+	// Alias is the account's IAM alias ("" for none).
+	Alias string
 	// Identities: the first is the default identity.
 	Identities []world.Identity
 	// Roles are the IAM roles; WebIdentity names the roles the sandbox's
@@ -205,6 +211,9 @@ var (
 	namePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9-]{1,40}$`)
 	endpointIDPattern = regexp.MustCompile(`^eice-[0-9a-f]{8,17}$`)
 	jitGroupPattern   = regexp.MustCompile(`^[a-z_][a-z0-9_-]{0,31}$`)
+	// aliasPattern is IAM's ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$
+	// without the lookahead (the length is checked apart).
+	aliasPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 )
 
 // check validates f and fills in its defaults, concern by concern.
@@ -246,7 +255,10 @@ func (f *File) check() error {
 	if !f.member && f.Organization == nil && f.Name != "" {
 		return errors.New("name: an account's name is for an organization's accounts; add [organization] or remove it")
 	}
-	return f.checkOrg()
+	if err := f.checkOrg(); err != nil {
+		return err
+	}
+	return f.checkAliases()
 }
 
 // checkAccount validates the region and account id.
@@ -263,7 +275,16 @@ func (f *File) checkAccount() error {
 	if !accountPattern.MatchString(f.Account) {
 		return fmt.Errorf("account %q: want 12 digits", f.Account)
 	}
+	if f.Alias != "" && !ValidAlias(f.Alias) {
+		return fmt.Errorf("alias %q: want an IAM account alias: 3 to 63 lowercase letters, digits and hyphens, neither first nor last, no two hyphens in a row", f.Alias)
+	}
 	return nil
+}
+
+// ValidAlias reports whether s is a valid IAM account alias (IAM's
+// pattern ^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$).
+func ValidAlias(s string) bool {
+	return len(s) >= 3 && len(s) <= 63 && aliasPattern.MatchString(s)
 }
 
 // checkID checks an entry's id against pattern (want says what it asks
@@ -301,7 +322,7 @@ func checkTags(tags map[string]string, where string) error {
 // Resolve turns f into an Account. localUser names the default identity's
 // role session when the file leaves it empty.
 func (f *File) Resolve(localUser string) (*Account, error) {
-	a := &Account{Region: f.Region, Account: f.Account}
+	a := &Account{Region: f.Region, Account: f.Account, Alias: f.Alias}
 	scps := []string{"FullAWSAccess", "jitssh-scp"}
 	if f.SCPs != nil {
 		scps = *f.SCPs

@@ -13,9 +13,10 @@ import (
 //
 // With Accounts or Regions above 1 it generates an organization instead:
 // Accounts accounts (the file's, the management account, and generated
-// members gen-001 …, ids 100000000001 …, reached through the
-// organization's access role) × Regions regions (the organization's
-// enabled ones, else DefaultOrgRegions) × Count instances in each, named
+// members gen-001 …, their names and IAM account aliases, ids
+// 100000000001 …, reached through the organization's access role) ×
+// Regions regions (the organization's enabled ones, else
+// DefaultOrgRegions) × Count instances in each, named
 // PREFIX-<account name>-<region>-NNNNN with ids unique across the
 // organization.
 type GenerateSpec struct {
@@ -129,7 +130,7 @@ func generateOrg(org *Org, management, home string, g *GenerateSpec) {
 	}
 	for i := len(org.Members) + 1; i < g.Accounts; i++ {
 		id := generatedAccountID(i)
-		org.Members = append(org.Members, &Member{Account: &Account{Region: home, Account: id}, Name: fmt.Sprintf("gen-%03d", i),
+		org.Members = append(org.Members, &Member{Account: &Account{Region: home, Account: id, Alias: generatedAlias(i)}, Name: fmt.Sprintf("gen-%03d", i),
 			Regions: slices.Clone(regions), Disabled: slices.Clone(org.Disabled)})
 	}
 	fleet := func(acctIdx int, name string, regional *[]*Account, a *Account, accountRegions []string) {
@@ -201,3 +202,7 @@ func ParseGenerate(s string) (GenerateSpec, error) {
 
 // generatedAccountID is the id of the i-th generated member account.
 func generatedAccountID(i int) string { return fmt.Sprintf("1%011d", i) }
+
+// generatedAlias is the IAM account alias of the i-th generated account
+// (its name, gen-NNN).
+func generatedAlias(i int) string { return fmt.Sprintf("gen-%03d", i) }

@@ -86,6 +86,7 @@ func (f *File) checkOrg() error {
 	}
 	accounts := map[string]bool{f.Account: true}
 	names := map[string]bool{f.Name: true}
+
 	keys, profiles := map[string]string{}, map[string]string{}
 	note := func(m *File, acct string) error {
 		for _, id := range m.Identities {
@@ -121,12 +122,53 @@ func (f *File) checkOrg() error {
 			return err
 		}
 	}
+
 	if err := f.checkOrgInstanceIDs(); err != nil {
 		return err
 	}
 	for p := range profiles {
 		if names[p] {
 			return fmt.Errorf("organization: %q is both an account's name and an identity's: both name AWS profiles", p)
+		}
+	}
+	return nil
+}
+
+// checkAliases refuses an IAM account alias that two accounts of the
+// organization have, configured or generated: aliases are unique, as
+// AWS's (each alias was checked with its account).
+func (f *File) checkAliases() error {
+	if f.member {
+		return nil
+	}
+	aliases := map[string]string{} // alias → account
+	add := func(alias, account string) error {
+		if alias == "" {
+			return nil
+		}
+		if other, dup := aliases[alias]; dup {
+			return fmt.Errorf("alias %q is both account %s's and account %s's: account aliases are unique", alias, other, account)
+		}
+		aliases[alias] = account
+		return nil
+	}
+	if err := add(f.Alias, f.Account); err != nil {
+		return err
+	}
+	configured := 0
+	if f.Organization != nil {
+		for _, m := range f.Organization.Accounts {
+			if err := add(m.Alias, m.Account); err != nil {
+				return fmt.Errorf("organization.accounts: %w", err)
+			}
+		}
+		configured = len(f.Organization.Accounts)
+	}
+	if g := f.Generate; g != nil && g.org() {
+		for i := configured + 1; i < g.Accounts; i++ {
+			if err := add(generatedAlias(i), generatedAccountID(i)+" (generated)"); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -227,7 +269,7 @@ func (f *File) checkRegional(where, account string, regions []string, regional [
 			return fmt.Errorf("%s: region %s has another regional block; merge them", w, r.Region)
 		}
 		seen[r.Region] = true
-		if (r.Account != "" && r.Account != account) || r.Name != "" || r.SCPs != nil || len(r.Identities) > 0 || len(r.Roles) > 0 || r.Organization != nil || r.Generate != nil ||
+		if (r.Account != "" && r.Account != account) || r.Name != "" || r.Alias != "" || r.SCPs != nil || len(r.Identities) > 0 || len(r.Roles) > 0 || r.Organization != nil || r.Generate != nil ||
 			r.Latency != nil || r.Throttle != nil || r.Fail != nil || r.SSO != (SSOSpec{}) || len(r.SSOUsers) > 0 || len(r.PermissionSets) > 0 ||
 			len(r.Policies) > 0 || r.SessionPreferences != (SessionPrefsSpec{}) {
 			return fmt.Errorf("%s: a regional block has only region, vpcs, subnets, endpoints, instances and managed_instances", w)

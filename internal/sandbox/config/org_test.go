@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,13 @@ func TestBuiltinOrg(t *testing.T) {
 	}
 	if want := []string{"dev=210987654321", "prod=345678901234", "audit=456789012345"}; !slices.Equal(names, want) {
 		t.Errorf("members %v, want %v", names, want)
+	}
+	aliases := []string{a.Alias}
+	for _, m := range o.Members {
+		aliases = append(aliases, m.Alias)
+	}
+	if want := []string{"jitssh-management", "jitssh-dev", "jitssh-prod", "jitssh-audit"}; !slices.Equal(aliases, want) {
+		t.Errorf("account aliases %v, want %v", aliases, want)
 	}
 	dev := o.Members[0]
 	if len(dev.Regional) != 1 || dev.Regional[0].Region != "us-west-2" || len(dev.Regional[0].Instances) != 1 ||
@@ -100,6 +108,62 @@ func TestOrgConfigErrors(t *testing.T) {
 	}
 }
 
+// TestAccountAliases: an account's IAM alias follows IAM's rule (3 to 63
+// lowercase letters, digits and single hyphens, neither first nor last)
+// and is unique across the organization, generated members included; a
+// bad one is refused with the key and the rule named.
+func TestAccountAliases(t *testing.T) {
+	top := func(alias string) string {
+		return strings.Replace(BuiltinText, "account = \"123456789012\"\n", "account = \"123456789012\"\nalias = \""+alias+"\"\n", 1)
+	}
+	for _, ok := range []string{"abc", "my-org-prod", "0a9", strings.Repeat("a", 63), "a-b-c"} {
+		f, err := Parse([]byte(top(ok)), "")
+		if err != nil {
+			t.Errorf("alias %q refused: %v", ok, err)
+			continue
+		}
+		if a, err := f.Resolve("developer"); err != nil || a.Alias != ok {
+			t.Errorf("alias %q resolved to %q, %v", ok, a.Alias, err)
+		}
+	}
+	const rule = "want an IAM account alias: 3 to 63 lowercase letters, digits and hyphens"
+	for _, bad := range []string{"ab", strings.Repeat("a", 64), "Prod", "-prod", "prod-", "pr--od", "prod_1", "prod.x", "pröd", "a b"} {
+		_, err := Parse([]byte(top(bad)), "")
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("alias %q: %s", bad, rule)) {
+			t.Errorf("alias %q: %v, want the alias and the rule named", bad, err)
+		}
+	}
+	base := top("acme-mgmt") + "\n[organization]\nregions = [\"us-east-1\", \"us-west-2\"]\n"
+	member := func(id, alias string) string {
+		return "\n[[organization.accounts]]\naccount = \"" + id + "\"\nalias = \"" + alias + "\"\n"
+	}
+	for _, tc := range []struct{ conf, want string }{
+		{base + member("210987654321", "Dev"), `organization.accounts[0] (210987654321): alias "Dev": ` + rule},
+		{base + member("210987654321", "acme-dev") + member("345678901234", "acme-dev"), `alias "acme-dev" is both account 210987654321's and account 345678901234's`},
+		{base + member("210987654321", "acme-mgmt"), `alias "acme-mgmt" is both account 123456789012's and account 210987654321's`},
+		{base + "[[organization.regional]]\nregion = \"us-west-2\"\nalias = \"west\"\n", "a regional block has only"},
+		{base + member("210987654321", "gen-002") + "\n[generate]\naccounts = 3\nregions = 2\ncount = 1\n", `alias "gen-002" is both account 210987654321's and account 100000000002 (generated)'s`},
+		{top("gen-001") + "\n[generate]\naccounts = 3\ncount = 1\n", `alias "gen-001" is both account 123456789012's`},
+	} {
+		_, err := Parse([]byte(tc.conf), "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("want an error with %q, got %v\nconfiguration tail:\n%s", tc.want, err, tc.conf[max(0, len(tc.conf)-200):])
+		}
+	}
+	// A member without an alias has none; with one, its own.
+	f, err := Parse([]byte(base+member("210987654321", "acme-dev")+"\n[[organization.accounts]]\naccount = \"345678901234\"\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.Resolve("developer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Alias != "acme-mgmt" || a.Org.Members[0].Alias != "acme-dev" || a.Org.Members[1].Alias != "" {
+		t.Errorf("aliases %q, %q, %q; want acme-mgmt, acme-dev and none", a.Alias, a.Org.Members[0].Alias, a.Org.Members[1].Alias)
+	}
+}
+
 // TestGeneratedOrg: 3 accounts × 2 regions × 4 instances: every account in
 // both regions, ids unique, names carrying account and region, the opt-in
 // region disabled, the SSO users assigned in the generated members.
@@ -136,10 +200,13 @@ func TestGeneratedOrg(t *testing.T) {
 		}
 	}
 	count([]*Account{a}, o.Regional)
-	for _, m := range o.Members {
+	for i, m := range o.Members {
 		count([]*Account{m.Account}, m.Regional)
 		if m.Account.Account != "100000000001" && m.Account.Account != "100000000002" {
 			t.Errorf("generated member id %s", m.Account.Account)
+		}
+		if want := fmt.Sprintf("gen-%03d", i+1); m.Alias != want || m.Name != want {
+			t.Errorf("generated member %s: name %q, alias %q, want both %q", m.Account.Account, m.Name, m.Alias, want)
 		}
 	}
 	if len(ids) != 3*2*4 {

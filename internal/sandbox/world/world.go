@@ -220,6 +220,9 @@ type Config struct {
 	// identities, roles, MFA devices and temporary credentials are IAM's
 	// (Identities, Roles and MFADevices must then be empty). See Org.
 	IAM *World
+	// AccountAlias is the account's IAM alias (iam:ListAccountAliases),
+	// "" for none; IAM state, so empty when IAM is set.
+	AccountAlias string
 }
 
 // World is the sandbox account's state.
@@ -233,6 +236,9 @@ type World struct {
 	// iam is the world holding the account's IAM state (Config.IAM), nil
 	// for the home world itself.
 	iam *World
+	// alias is the account's IAM alias (Config.AccountAlias), set at
+	// creation.
+	alias string
 
 	mu         sync.RWMutex
 	identities map[string]*Identity // by access key id
@@ -265,6 +271,7 @@ func New(cfg Config) (*World, error) {
 		SCPs:       cfg.SCPs,
 		now:        cfg.Now,
 		iam:        cfg.IAM,
+		alias:      cfg.AccountAlias,
 		identities: map[string]*Identity{},
 		byID:       map[string]*Instance{},
 		sessions:   map[string]*Session{},
@@ -275,8 +282,8 @@ func New(cfg Config) (*World, error) {
 	if w.Region == "" || w.Account == "" {
 		return nil, fmt.Errorf("world: region and account are required")
 	}
-	if w.iam != nil && (len(cfg.Identities) > 0 || len(cfg.Roles) > 0 || len(cfg.MFADevices) > 0 || w.iam.Account != w.Account) {
-		return nil, fmt.Errorf("world: %s in %s: a regional world takes its identities, roles and MFA devices from its account's IAM world", w.Account, w.Region)
+	if w.iam != nil && (len(cfg.Identities) > 0 || len(cfg.Roles) > 0 || len(cfg.MFADevices) > 0 || cfg.AccountAlias != "" || w.iam.Account != w.Account) {
+		return nil, fmt.Errorf("world: %s in %s: a regional world takes its identities, roles, MFA devices and alias from its account's IAM world", w.Account, w.Region)
 	}
 	for i := range cfg.Identities {
 		id := cfg.Identities[i]
@@ -370,6 +377,15 @@ func (w *World) Identity(accessKeyID string) (Identity, bool) {
 		return Identity{}, false
 	}
 	return *id, true
+}
+
+// AccountAlias returns the account's IAM alias, "" for none (IAM state:
+// the home world's).
+func (w *World) AccountAlias() string {
+	if w.iam != nil {
+		return w.iam.AccountAlias()
+	}
+	return w.alias
 }
 
 // Identities returns every long-term identity (not sessions), ordered by
