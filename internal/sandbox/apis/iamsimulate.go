@@ -44,6 +44,8 @@ func (h *handler) routeIAM(c *call) (any, error) {
 		return h.deleteRolePolicy(c)
 	case "ListRolePolicies":
 		return h.listRolePolicies(c)
+	case "ListAccountAliases":
+		return h.listAccountAliases(c)
 	}
 	return nil, awsproto.Errorf("InvalidAction", "Could not find operation %s for version %s", c.op, iamVersion)
 }

@@ -36,6 +36,9 @@ const (
 	idEastMgmt  = "i-0c00000000000e001"
 	idWestMgmt  = "i-0c00000000000e002"
 	idWestMbr   = "i-0c00000000000e003"
+	// orgMemberAlias is the member account's IAM alias (the management
+	// account has none).
+	orgMemberAlias = "acme-dev"
 )
 
 // memberUser is an IAM user of the member account, with administrator
@@ -75,7 +78,7 @@ func newOrgEnv(t *testing.T) *orgEnv {
 	mgmtWest := mk(world.Config{Region: orgWest, Account: testAccount, IAM: mgmtEast, Instances: []world.Instance{in(idWestMgmt, orgWest, "web-west")}})
 	trust := policy.Document{Version: policy.Version, Statement: []policy.Statement{{Effect: policy.Allow, Action: policy.Strings{"sts:AssumeRole"},
 		Principal: &policy.Principal{AWS: policy.Strings{"arn:aws:iam::" + testAccount + ":root"}}}}}
-	mbrEast := mk(world.Config{Region: testRegion, Account: orgMember, Identities: []world.Identity{memberUser},
+	mbrEast := mk(world.Config{Region: testRegion, Account: orgMember, AccountAlias: orgMemberAlias, Identities: []world.Identity{memberUser},
 		Roles: []world.Role{{Name: "OrganizationAccountAccessRole", Trust: trust, Policies: []policy.Document{adminAccess}}}})
 	mbrWest := mk(world.Config{Region: orgWest, Account: orgMember, IAM: mbrEast, Instances: []world.Instance{in(idWestMbr, orgWest, "api-west")}})
 	org, err := world.NewOrg(
