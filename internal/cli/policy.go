@@ -51,7 +51,8 @@ const policyLong = `policy prints one of the IAM documents jitssh is built aroun
             push a key with EC2 Instance Connect only for the OS user named
             by their principal tag (--user-tag, default userName), open
             EC2 Instance Connect Endpoint tunnels to port 22, describe
-            instances, and resume or end only their own sessions.
+            instances (and, for scopes, the enabled regions and the
+            account's alias), and resume or end only their own sessions.
   scp       the service control policy that denies pushing a key for any
             other OS user, or without the principal tag: attach it to the
             organisation root or the OUs whose accounts run jitssh.

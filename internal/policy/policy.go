@@ -445,11 +445,13 @@ func User(o Options) Document {
 		place.Condition = Condition{"StringLike": {"ssm:resourceTag/" + o.TagKey: {o.TagValue}}}
 	}
 	// ec2:DescribeRegions: a scope's regions = ["all"] (--region all)
-	// lists the account's enabled regions (docs/scopes.md).
+	// lists the account's enabled regions; iam:ListAccountAliases: ls
+	// over a scope shows each account's alias (docs/scopes.md).
 	describe := Strings{
 		"ec2:DescribeInstanceConnectEndpoints",
 		"ec2:DescribeInstances",
 		"ec2:DescribeRegions",
+		"iam:ListAccountAliases",
 		"ssm:DescribeInstanceInformation",
 		"sts:GetCallerIdentity",
 	}
@@ -460,7 +462,7 @@ func User(o Options) Document {
 			Action:   Strings{"ssm:SendCommand"},
 			Resource: Strings{o.DocumentARN(RunShellScriptDocument)},
 		}}
-		describe = Strings{describe[0], describe[1], describe[2], describe[3], "ssm:GetCommandInvocation", describe[4]}
+		describe = Strings{describe[0], describe[1], describe[2], describe[3], describe[4], "ssm:GetCommandInvocation", describe[5]}
 	}
 	statements := []Statement{
 		start,
