@@ -4,8 +4,9 @@
 // DescribeInstances and DescribeInstanceConnectEndpoints, EC2 Instance
 // Connect SendSSHPublicKey (and OpenTunnel's signing configuration), SSM
 // StartSession/TerminateSession, SendCommand/GetCommandInvocation (key
-// placement on managed instances), STS GetCallerIdentity and IAM
-// SimulatePrincipalPolicy (`jitssh doctor`'s permission check) — returning
+// placement on managed instances), STS GetCallerIdentity, IAM
+// SimulatePrincipalPolicy (`jitssh doctor`'s permission check) and
+// ListAccountAliases (ls over a scope) — returning
 // jitssh's own types and turning AWS errors into messages that say what to
 // do.
 package awsapi
