@@ -30,10 +30,13 @@ type listed struct {
 	SSM        string   `json:"ssm_agent"`
 	Managed    bool     `json:"managed_instance"`
 	Transports []string `json:"transports"`
-	// Where the instance lives, for ls over a scope (ls_scope.go).
-	Account string `json:"account,omitempty"`
-	Profile string `json:"profile,omitempty"`
-	Region  string `json:"region,omitempty"`
+	// Where the instance lives, for ls over a scope (ls_scope.go):
+	// AccountAlias is the account's IAM alias, when it has one and ls
+	// could ask (ls_alias.go).
+	Account      string `json:"account,omitempty"`
+	AccountAlias string `json:"account_alias,omitempty"`
+	Profile      string `json:"profile,omitempty"`
+	Region       string `json:"region,omitempty"`
 }
 
 // lsConcurrency bounds the SSM calls in flight.
@@ -72,10 +75,12 @@ listed: any instance a jump host can route to is reachable with --via.
 
 Over a scope (--scope NAME or all, --profile 'GLOB', --region all; see
 docs/scopes.md) ls asks every account and region at once, prints each
-location's rows as they arrive with ACCOUNT, PROFILE and REGION columns
-(a progress line on stderr when it is a terminal), remembers where each
-instance lives for the next connection, and lists at the end the
-locations it could not list, with the fix.
+location's rows as they arrive with ACCOUNT (the account's IAM alias,
+else its id), PROFILE and REGION columns (a progress line on stderr when
+it is a terminal), remembers where each instance lives for the next
+connection, and lists at the end the locations it could not list, with
+the fix. JSON rows have account (the id), account_alias, profile and
+region.
 
 FILTER is tag:KEY=VALUE (filtered by EC2, and by SSM for managed
 instances; * and ? are EC2 wildcards, and a VALUE of * means any value) or

@@ -29,7 +29,9 @@ func runLsScope(ctx context.Context, o *lsOptions, s *scopeSearch) error {
 	// Tens of thousands of instances decoded from XML make garbage in
 	// bursts: collect less often (the heap stays tens of megabytes).
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	out := newLsStream(o, s)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the alias lookups still going
+	out := newLsStream(o, s, startLsAliases(ctx, s, lsAliasWait))
 	found := map[string]scope.Location{}
 	var warnings []error
 	fails := scope.Each(ctx, s.locs, scope.Limits{}, func(ctx context.Context, l scope.Location, _ func()) error {
@@ -52,7 +54,7 @@ func runLsScope(ctx context.Context, o *lsOptions, s *scopeSearch) error {
 		for _, r := range rows {
 			found[r.ID] = scope.Location{Profile: l.Profile, Account: r.Account, Region: l.Region}
 		}
-		return out.rows(rows)
+		return out.rows(aliasKey(l), rows)
 	})
 	fails = append(s.failures, fails...)
 	if err := out.end(); err != nil {
@@ -90,6 +92,8 @@ func lsFailures(w io.Writer, s *scopeSearch, fails []scope.Failure) error {
 // lsStream writes ls's rows as they come: a table whose columns have
 // fixed widths (the name, of any width, last), or a JSON array written
 // element by element; and the progress line on a terminal's stderr.
+// Rows that come before the accounts' aliases are known are held
+// (pending) and written when they are (ls_alias.go).
 type lsStream struct {
 	mu       sync.Mutex
 	o        *lsOptions
@@ -97,24 +101,79 @@ type lsStream struct {
 	started  bool
 	widths   []int
 	progress *lsProgress
+	aliases  *lsAliases
+	// aliased: the aliases are known and the ACCOUNT column's width set.
+	aliased bool
+	pending []lsBatch
+	err     error // writing the pending rows failed
+}
+
+// lsBatch is one location's rows and whose alias they show (aliasKey).
+type lsBatch struct {
+	key  string
+	rows []listed
 }
 
 // lsScopeColumns are the columns of ls over a scope.
 var lsScopeColumns = []string{"ACCOUNT", "PROFILE", "REGION", "ID", "STATE", "PRIVATE-IP", "PUBLIC-IP", "PLATFORM", "SSM", "TRANSPORTS", "NAME"}
 
-func newLsStream(o *lsOptions, s *scopeSearch) *lsStream {
-	st := &lsStream{o: o, json: o.Output == "json", progress: newLsProgress(o.IO, len(s.locs))}
+func newLsStream(o *lsOptions, s *scopeSearch, aliases *lsAliases) *lsStream {
+	st := &lsStream{o: o, json: o.Output == "json", progress: newLsProgress(o.IO, len(s.locs)), aliases: aliases}
 	prof, reg := len("PROFILE"), len("REGION")
 	for _, l := range s.locs {
 		prof, reg = max(prof, len(firstOf(l.Profile, "default"))), max(reg, len(l.Region))
 	}
 	st.widths = []int{12, prof, reg, 19, 13, 15, 15, 8, 14, 16}
+	go func() {
+		<-aliases.ready
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.progress.without(st.useAliases)
+	}()
 	return st
 }
 
-// rows writes one location's rows (the caller holds mu).
-func (st *lsStream) rows(rows []listed) error {
+// useAliases sets the ACCOUNT column's width to the widest alias (at
+// least an id's) and writes the rows held until the aliases were known
+// (the caller holds mu; once).
+func (st *lsStream) useAliases() {
+	if st.aliased {
+		return
+	}
+	st.aliased = true
+	for _, a := range st.aliases.all() {
+		st.widths[0] = max(st.widths[0], textwidth.Width(a))
+	}
+	for _, b := range st.pending {
+		if err := st.write(b.key, b.rows); err != nil {
+			st.err = err
+			break
+		}
+	}
+	st.pending = nil
+}
+
+// rows writes one location's rows, or holds them until the aliases are
+// known (the caller holds mu).
+func (st *lsStream) rows(key string, rows []listed) error {
 	defer st.progress.hold()(len(rows))
+	if st.err != nil {
+		return st.err
+	}
+	if !st.aliased {
+		st.pending = append(st.pending, lsBatch{key: key, rows: rows})
+		return nil
+	}
+	return st.write(key, rows)
+}
+
+// write writes rows, with the alias of key's account.
+func (st *lsStream) write(key string, rows []listed) error {
+	if alias := st.aliases.of(key); alias != "" {
+		for i := range rows {
+			rows[i].AccountAlias = alias
+		}
+	}
 	w := st.o.IO.Out
 	if st.json {
 		for _, r := range rows {
@@ -138,7 +197,7 @@ func (st *lsStream) rows(rows []listed) error {
 		st.line(&b, lsScopeColumns)
 	}
 	for _, r := range rows {
-		st.line(&b, []string{dash(r.Account), r.Profile, r.Region, r.ID, r.State, dash(r.PrivateIP), dash(r.PublicIP), r.Platform, r.SSM, dash(strings.Join(r.Transports, ",")), dash(r.Name)})
+		st.line(&b, []string{dash(firstOf(r.AccountAlias, r.Account)), r.Profile, r.Region, r.ID, r.State, dash(r.PrivateIP), dash(r.PublicIP), r.Platform, r.SSM, dash(strings.Join(r.Transports, ",")), dash(r.Name)})
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -158,12 +217,18 @@ func (st *lsStream) line(b *strings.Builder, cells []string) {
 	b.WriteByte('\n')
 }
 
-// end closes the JSON array (or writes the table's header when no row
-// came) and erases the progress line.
+// end writes the rows still held (waiting for the aliases, at most until
+// lsAliasWait), closes the JSON array (or writes the table's header when
+// no row came) and erases the progress line.
 func (st *lsStream) end() error {
+	<-st.aliases.ready
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	st.progress.without(st.useAliases)
 	st.progress.stop()
+	if st.err != nil {
+		return st.err
+	}
 	w := st.o.IO.Out
 	var err error
 	switch {
@@ -237,6 +302,18 @@ func (p *lsProgress) hold() func(rows int) {
 		p.n += rows
 		p.mu.Unlock()
 	}
+}
+
+// without runs fn with the line erased and kept off meanwhile.
+func (p *lsProgress) without(fn func()) {
+	if p == nil {
+		fn()
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.erase()
+	fn()
 }
 
 // erase erases the line (the caller holds mu).

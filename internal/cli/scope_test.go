@@ -30,6 +30,10 @@ import (
 type scopeFleetLoc struct {
 	account, region string
 	instances       []world.Instance
+	// alias is the account's IAM alias there; denyAlias denies the
+	// account's identity iam:ListAccountAliases.
+	alias     string
+	denyAlias bool
 }
 
 // scopeFleet is several in-process sandbox accounts and regions behind
@@ -45,6 +49,9 @@ type scopeFleet struct {
 	delay atomic.Int64
 	// served counts the requests each (access key/region) world got.
 	served map[string]*atomic.Int64
+	// iamCalls counts the IAM requests; iamDelay is added to their
+	// answers (nanoseconds).
+	iamCalls, iamDelay atomic.Int64
 }
 
 // servedIn is how many requests account's world in region got.
@@ -73,7 +80,11 @@ func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeF
 		if !contains(denied, l.account) {
 			id.Policies = []policy.Document{policy.User(policy.Options{Region: l.region, Account: l.account})}
 		}
-		w, err := world.New(world.Config{Region: l.region, Account: l.account, Identities: []world.Identity{id}, Instances: l.instances})
+		if l.denyAlias {
+			id.Policies = append(id.Policies, policy.Document{Version: policy.Version, Statement: []policy.Statement{{
+				Effect: policy.Deny, Action: policy.Strings{"iam:ListAccountAliases"}, Resource: policy.Strings{"*"}}}})
+		}
+		w, err := world.New(world.Config{Region: l.region, Account: l.account, AccountAlias: l.alias, Identities: []world.Identity{id}, Instances: l.instances})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +94,10 @@ func newScopeFleet(t *testing.T, locs []scopeFleetLoc, denied ...string) *scopeF
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
 		time.Sleep(time.Duration(f.delay.Load()))
+		if strings.Contains(r.Header.Get("Authorization"), "/iam/aws4_request") {
+			f.iamCalls.Add(1)
+			time.Sleep(time.Duration(f.iamDelay.Load()))
+		}
 		m := credentialScopeRe.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m != nil && handlers[m[1]+"/"+m[2]] != nil {
 			f.served[m[1]+"/"+m[2]].Add(1)
