@@ -46,20 +46,35 @@ func aliasKey(l scope.Location) string {
 	return "profile " + firstOf(l.Profile, "default")
 }
 
-// startLsAliases asks every account of s for its alias, each in its
-// profile's own region (else its first location's): on AWS any region
-// reaches IAM's one endpoint, but an endpoint URL signs for the client's
-// region, which the account must have enabled.
-func startLsAliases(ctx context.Context, s *scopeSearch, wait time.Duration) *lsAliases {
-	a := &lsAliases{ready: make(chan struct{}), byKey: map[string]string{}}
-	var locs []scope.Location
-	seen := map[string]bool{}
+// iamRegion is the region IAM's global endpoint signs for.
+const iamRegion = "us-east-1"
+
+// aliasLocations returns, for each account of s (aliasKey), where to ask
+// its alias: in its profile's own region, else in us-east-1 when the
+// scope lists it there, else in its first location's region. On AWS any
+// region's client reaches IAM's one endpoint, but an endpoint URL signs
+// for the client's region, which the account must have enabled.
+func aliasLocations(s *scopeSearch) []scope.Location {
+	var out []scope.Location
+	at := map[string]int{}
 	for _, l := range s.locs {
-		if k := aliasKey(l); !seen[k] {
-			seen[k] = true
-			locs = append(locs, scope.Location{Profile: l.Profile, Account: l.Account, Region: firstOf(s.home[l.Profile], l.Region)})
+		k := aliasKey(l)
+		i, seen := at[k]
+		switch {
+		case !seen:
+			at[k] = len(out)
+			out = append(out, scope.Location{Profile: l.Profile, Account: l.Account, Region: firstOf(s.home[l.Profile], l.Region)})
+		case l.Region == iamRegion && s.home[out[i].Profile] == "":
+			out[i].Region = iamRegion
 		}
 	}
+	return out
+}
+
+// startLsAliases asks every account of s for its alias (aliasLocations).
+func startLsAliases(ctx context.Context, s *scopeSearch, wait time.Duration) *lsAliases {
+	a := &lsAliases{ready: make(chan struct{}), byKey: map[string]string{}}
+	locs := aliasLocations(s)
 	timer := time.AfterFunc(wait, a.freeze)
 	go func() {
 		defer a.freeze()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/scope"
 	"github.com/jitssh/jitssh/internal/textwidth"
 )
 
@@ -121,5 +122,26 @@ func TestLsScopeAliasWaitIsBounded(t *testing.T) {
 	}
 	if strings.Contains(out, longAlias) || strings.Count(out, "111111111111  scope-111111111111") != 2 {
 		t.Errorf("want the ids once the wait is over:\n%s", out)
+	}
+}
+
+// TestAliasLocations: one lookup per account (by id when the files say
+// it, else per profile), in the profile's own region, else in us-east-1
+// when the scope lists it (IAM's region: an opt-in region sorted first
+// may be one the account has not enabled), else its first location's.
+func TestAliasLocations(t *testing.T) {
+	s := &scopeSearch{home: map[string]string{"homed": "eu-west-1"}, locs: []scope.Location{
+		{Profile: "p1", Region: "ap-east-1"}, {Profile: "p1", Region: "us-east-1"}, {Profile: "p1", Region: "us-west-2"},
+		{Profile: "homed", Region: "us-east-1"},
+		{Profile: "dev", Account: "210987654321", Region: "us-west-2"}, {Profile: "sso-dev", Account: "210987654321", Region: "us-east-1"},
+		{Profile: "west", Region: "eu-west-1"}, {Profile: "west", Region: "us-west-2"},
+	}}
+	var got []string
+	for _, l := range aliasLocations(s) {
+		got = append(got, aliasKey(l)+" "+l.Profile+" "+l.Region)
+	}
+	want := []string{"profile p1 p1 us-east-1", "profile homed homed eu-west-1", "account 210987654321 dev us-east-1", "profile west west eu-west-1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("alias lookups:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
