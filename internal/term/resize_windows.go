@@ -11,31 +11,7 @@ import "time"
 const PollInterval = 250 * time.Millisecond
 
 // watchResize reads fd's size every PollInterval and calls send when it
-// differs from the last one, until stop.
+// differs from the last one, until stop (pollResize).
 func watchResize(fd int, send func()) (stop func()) {
-	quit := make(chan struct{})
-	done := make(chan struct{})
-	lastC, lastR, _ := Size(fd)
-	go func() {
-		defer close(done)
-		t := time.NewTicker(PollInterval)
-		defer t.Stop()
-		for {
-			select {
-			case <-quit:
-				return
-			case <-t.C:
-				c, r, err := Size(fd)
-				if err != nil || (c == lastC && r == lastR) {
-					continue
-				}
-				lastC, lastR = c, r
-				send()
-			}
-		}
-	}()
-	return func() {
-		close(quit)
-		<-done
-	}
+	return pollResize(func() (int, int, error) { return Size(fd) }, PollInterval, send)
 }

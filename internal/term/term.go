@@ -6,9 +6,11 @@
 //
 // Raw mode and the size come from golang.org/x/term, on every platform.
 // What differs per platform lives in one small file each: resize_unix.go
-// (SIGWINCH) and resize_windows.go (the console's size, polled), vt_windows.go
-// (SetConsoleMode) and vt_other.go (nothing to do). A file descriptor here
-// is what (*os.File).Fd returns: on Windows, the console handle.
+// (SIGWINCH) and resize_windows.go (the console's size, polled by
+// poll.go's pollResize, which has no build tag so that it is tested on
+// Linux), vt_windows.go (SetConsoleMode) and vt_other.go (nothing to do).
+// A file descriptor here is what (*os.File).Fd returns: on Windows, the
+// console handle.
 package term
 
 import (
