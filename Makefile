@@ -120,7 +120,8 @@ packages:
 # (amd64, arm64) and jitssh-host for linux (amd64, arm64) as tar.gz (zip
 # for Windows) archives, deb and rpm packages of both, and SHA256SUMS,
 # built reproducibly into $(DIST)/release. release-check builds it twice
-# and compares the bytes (CI runs it).
+# and compares the bytes, and checks what it holds (scripts/relverify;
+# CI runs it).
 release:
 	VERSION='$(VERSION)' GO=$(GO) NFPM=$(NFPM) ./scripts/release $(DIST)/release
 
