@@ -128,7 +128,9 @@ func TestPollResizeStopDuringRead(t *testing.T) {
 	<-reading // a poll is reading the size
 	stopped := make(chan struct{})
 	go func() { stop(); close(stopped) }()
-	time.Sleep(100 * time.Millisecond) // stop has signalled and waits for the read
+	// stop has signalled and waits for the read: a second, so that a loaded
+	// CI machine has run stop's close (the test cannot see it otherwise).
+	time.Sleep(time.Second)
 	next <- answer{132, 43, nil}
 	select {
 	case <-stopped:
