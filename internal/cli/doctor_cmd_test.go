@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitssh/jitssh/internal/awsapi"
 )
 
@@ -26,20 +28,10 @@ func TestDoctorFlags(t *testing.T) {
 		{[]string{"-l"}, "", "", "", "flag needs an argument"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var got *doctorOptions
 			g := &globals{}
-			cmd := newDoctorCmd(g, func(_ context.Context, o *doctorOptions) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want %q", err, c.err)
-				}
+			got := parseFlags(t, func(runF func(context.Context, *doctorOptions) error) *cobra.Command { return newDoctorCmd(g, runF) }, c.args, c.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Target != c.target || got.Output != c.output || got.User != c.user || got.API == nil || got.g != g {
 				t.Errorf("options %+v; want target %q, output %q, user %q", *got, c.target, c.output, c.user)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitssh/jitssh/internal/awsapi"
 )
 
@@ -25,19 +27,9 @@ func TestLsFlags(t *testing.T) {
 		{[]string{"--all=maybe"}, lsOptions{}, "invalid argument"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var got *lsOptions
-			cmd := newLsCmd(&globals{}, func(_ context.Context, o *lsOptions) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) {
-					t.Fatalf("err = %v, want %q", err, c.err)
-				}
+			got := parseFlags(t, func(runF func(context.Context, *lsOptions) error) *cobra.Command { return newLsCmd(&globals{}, runF) }, c.args, c.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.API == nil || got.Scope == nil {
 				t.Error("no API or Scope constructor")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitssh/jitssh/internal/targets"
 )
 
@@ -46,20 +48,10 @@ func TestProxyFlags(t *testing.T) {
 		{[]string{"alice", id, "22", "--no-pin=maybe"}, proxyOptions{}, `invalid argument "maybe"`},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var got *proxyOptions
 			g := &globals{}
-			cmd := newProxyCmd(g, func(_ context.Context, o *proxyOptions) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || got != nil {
-					t.Fatalf("err = %v, want %q (and no run)", err, c.err)
-				}
+			got := parseFlags(t, func(runF func(context.Context, *proxyOptions) error) *cobra.Command { return newProxyCmd(g, runF) }, c.args, c.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.API == nil || got.g != g {
 				t.Error("no API constructor, or not the command's globals")

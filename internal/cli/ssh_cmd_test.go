@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitssh/jitssh/internal/awsapi"
 	"github.com/jitssh/jitssh/internal/handoff"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -47,20 +49,10 @@ func TestSSHFlags(t *testing.T) {
 		{[]string{"web-1", "--agent-lifetime", "soon"}, sshOptions{}, `invalid argument "soon"`},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var got *sshOptions
 			g := &globals{}
-			cmd := newSSHCmd(g, func(_ context.Context, o *sshOptions) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || got != nil {
-					t.Fatalf("err = %v, want %q (and no run)", err, c.err)
-				}
+			got := parseFlags(t, func(runF func(context.Context, *sshOptions) error) *cobra.Command { return newSSHCmd(g, runF) }, c.args, c.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Where == nil || got.SSH == nil || got.g != g {
 				t.Error("no Where or SSH constructor, or not the command's globals")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/jitssh/jitssh/internal/connect"
 	"github.com/jitssh/jitssh/internal/progress"
 	"github.com/jitssh/jitssh/internal/targets"
@@ -39,19 +41,11 @@ func TestTunnelFlags(t *testing.T) {
 		{[]string{"web-1", "8080:80", "--remote-host", "db"}, nil, "go with a single PORT"},
 	} {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			var got *tunnelOptions
-			cmd := newTunnelCmd(&globals{}, func(_ context.Context, o *tunnelOptions) error { got = o; return nil })
-			cmd.SetArgs(c.args)
-			cmd.SilenceErrors, cmd.SilenceUsage = true, true
-			err := cmd.Execute()
-			if c.err != "" {
-				if err == nil || !strings.Contains(err.Error(), c.err) || got != nil {
-					t.Fatalf("err = %v, want %q", err, c.err)
-				}
+			got := parseFlags(t, func(runF func(context.Context, *tunnelOptions) error) *cobra.Command {
+				return newTunnelCmd(&globals{}, runF)
+			}, c.args, c.err)
+			if got == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got.Target != c.args[0] || !reflect.DeepEqual(got.Specs, c.specs) || got.Resolve == nil || got.Progress == nil || got.Logger == nil {
 				t.Errorf("options %+v, want specs %+v", *got, c.specs)
