@@ -1,10 +1,8 @@
 package apis
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -214,21 +212,11 @@ func TestAssumeRoleWithMFA(t *testing.T) {
 	}
 }
 
+// readTrail is the CloudTrail log's events named name.
 func readTrail(t *testing.T, path, name string) []trail.Event {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var out []trail.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev trail.Event
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range trailEvents(t, path) {
 		if ev.EventName == name {
 			out = append(out, ev)
 		}
