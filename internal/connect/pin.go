@@ -12,14 +12,32 @@ import (
 	"github.com/jitssh/jitssh/internal/transport"
 )
 
-// ensurePinned makes sure inst's host key is pinned. A missing pin is
-// learned over the requested transport when AWS authenticates it (ssm,
-// eice), else over SSM if the agent is online, else over EICE; with
-// neither, it is an error saying how to pin it.
-func (o *proxy) ensurePinned(ctx context.Context, inst targets.Instance, requested string, facts *factsOnce) error {
-	pinned, err := o.Pins.Lookup(inst.ID)
+// checkPin returns inst's pinned keys, if any, unless they were pinned
+// in another account than inst's (both known: a legacy pin or an
+// instance of unknown account passes): then the error is a
+// *knownhosts.AccountMismatchError, and nothing may connect. Instance ids
+// are unique across AWS, so that instance is another machine claiming
+// the id.
+func (o *proxy) checkPin(inst targets.Instance) ([]ssh.PublicKey, error) {
+	pinned, account, err := o.Pins.LookupPin(inst.ID)
 	if err != nil {
-		return fmt.Errorf("read host-key pins: %w", err)
+		return nil, fmt.Errorf("read host-key pins: %w", err)
+	}
+	if len(pinned) > 0 && account != "" && inst.Account != "" && account != inst.Account {
+		return nil, &knownhosts.AccountMismatchError{Alias: inst.ID, PinnedAccount: account, Account: inst.Account, File: o.Pins.Path}
+	}
+	return pinned, nil
+}
+
+// ensurePinned makes sure inst's host key is pinned, for inst's account
+// (checkPin). A missing pin is learned over the requested transport when
+// AWS authenticates it (ssm, eice), else over SSM if the agent is online,
+// else over EICE; with neither, it is an error saying how to pin it. The
+// pin records inst.Account when it is known.
+func (o *proxy) ensurePinned(ctx context.Context, inst targets.Instance, requested string, facts *factsOnce) error {
+	pinned, err := o.checkPin(inst)
+	if err != nil {
+		return err
 	}
 	if len(pinned) > 0 {
 		return nil
@@ -61,10 +79,10 @@ func (o *proxy) ensurePinned(ctx context.Context, inst targets.Instance, request
 		}
 		return fmt.Errorf("learn host key of %s over %s: %w", inst.ID, learnOver, err)
 	}
-	if err := o.Pins.Pin(inst.ID, keys); err != nil {
+	if err := o.Pins.Pin(inst.ID, inst.Account, keys); err != nil {
 		return err
 	}
-	o.Logger.Info("pinned host key", "instance", inst.ID, "learned_over", learnOver, "type", keys[0].Type())
+	o.Logger.Info("pinned host key", "instance", inst.ID, "account", inst.Account, "learned_over", learnOver, "type", keys[0].Type())
 	return nil
 }
 

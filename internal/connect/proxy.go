@@ -289,12 +289,15 @@ func (o *proxy) resolveTarget(ctx context.Context) (targets.Instance, <-chan err
 		return *r, nil, nil
 	}
 	if o.name == transport.NameSSM && o.Via == nil && byID && (o.Host == "" || o.Host == o.Target.Value) {
-		inst := targets.Instance{ID: o.Target.Value}
+		inst := targets.Instance{ID: o.Target.Value, Account: o.Target.Account}
 		verify := make(chan error, 1)
 		go func() {
 			in, err := o.resolve(ctx, o.Target)
 			if err == nil && in.ID != inst.ID {
 				err = fmt.Errorf("resolve %s: EC2 answered with instance %s", o.Target, in.ID)
+			}
+			if err == nil && o.Pins != nil {
+				_, err = o.checkPin(in) // its account is known now
 			}
 			verify <- err
 		}()
@@ -304,8 +307,10 @@ func (o *proxy) resolveTarget(ctx context.Context) (targets.Instance, <-chan err
 	return inst, nil, err
 }
 
-// checkEnds refuses ends that cannot go together, and records the name
-// ssm was given for the instance (for `jitssh known-hosts lookup`).
+// checkEnds refuses ends that cannot go together or whose pin is of
+// another account (before any key is pushed or anything dialled), and
+// records the name ssm was given for the instance (for `jitssh
+// known-hosts lookup`).
 func (o *proxy) checkEnds(inst, via targets.Instance) error {
 	if via.Managed {
 		return &ManagedError{Instance: via, JumpHost: true}
@@ -316,7 +321,21 @@ func (o *proxy) checkEnds(inst, via targets.Instance) error {
 	if o.name == transport.NameBastion && via.ID == inst.ID {
 		return fmt.Errorf("%s cannot be its own jump host", inst.ID)
 	}
-	if o.Pins != nil && o.Host != "" && o.Host != inst.ID {
+	if o.Pins == nil {
+		return nil
+	}
+	for _, end := range []targets.Instance{inst, via} {
+		if end.ID == "" {
+			continue // no jump host
+		}
+		if _, err := o.checkPin(end); err != nil {
+			if end.ID == via.ID {
+				err = fmt.Errorf("jump host %s: %w", via.ID, err)
+			}
+			return err
+		}
+	}
+	if o.Host != "" && o.Host != inst.ID {
 		if err := o.Pins.RememberName(o.Host, inst.ID); err != nil {
 			return err
 		}

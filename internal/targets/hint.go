@@ -25,13 +25,14 @@ type hint struct {
 	VpcID     string `json:"vpc,omitempty"`
 	SubnetID  string `json:"subnet,omitempty"`
 	Platform  string `json:"platform,omitempty"`
+	Account   string `json:"account,omitempty"` // the reservation's owner
 }
 
 // Hint encodes in, resolved in region at now, for FromHint. The SSM agent
 // status is left out: it changes and the proxy asks for it when it needs it.
 func Hint(in Instance, region string, now time.Time) string {
 	b, _ := json.Marshal(hint{V: 1, At: now.Unix(), Region: region, ID: in.ID, Name: in.Name, State: in.State,
-		AZ: in.AZ, PrivateIP: in.PrivateIP, PublicIP: in.PublicIP, VpcID: in.VpcID, SubnetID: in.SubnetID, Platform: in.Platform})
+		AZ: in.AZ, PrivateIP: in.PrivateIP, PublicIP: in.PublicIP, VpcID: in.VpcID, SubnetID: in.SubnetID, Platform: in.Platform, Account: in.Account})
 	return string(b)
 }
 
@@ -42,7 +43,8 @@ func Hint(in Instance, region string, now time.Time) string {
 // (Instance{}, false): the caller resolves the target itself. A hint only
 // saves a lookup; it grants nothing (every call that gives access is
 // authorized by AWS, and the host key is checked against the pin kept
-// under the instance id).
+// under the instance id, which must be a pin of the account the hint
+// names, as it must be of the account a lookup names).
 func FromHint(s, id, region string, now time.Time) (Instance, bool) {
 	if s == "" || len(s) > 4096 || id == "" || region == "" {
 		return Instance{}, false
@@ -69,11 +71,14 @@ func FromHint(s, id, region string, now time.Time) (Instance, bool) {
 			return Instance{}, false
 		}
 	}
+	if h.Account != "" && !ValidAccount(h.Account) {
+		return Instance{}, false
+	}
 	for _, f := range []string{h.Name, h.AZ, h.VpcID, h.SubnetID, h.Platform} {
 		if len(f) > 256 || strings.ContainsFunc(f, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return Instance{}, false
 		}
 	}
 	return Instance{ID: h.ID, Name: h.Name, State: h.State, AZ: h.AZ, PrivateIP: h.PrivateIP, PublicIP: h.PublicIP,
-		VpcID: h.VpcID, SubnetID: h.SubnetID, Platform: h.Platform}, true
+		VpcID: h.VpcID, SubnetID: h.SubnetID, Platform: h.Platform, Account: h.Account}, true
 }

@@ -9,7 +9,7 @@ import (
 func TestHintRoundTrip(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	in := Instance{ID: "i-0a1b2c3d4e5f00001", Name: "web-1", State: "running", AZ: "us-east-1a", PrivateIP: "10.0.1.11",
-		PublicIP: "198.51.100.11", VpcID: "vpc-1", SubnetID: "subnet-1", Platform: "linux", SSM: "Online"}
+		PublicIP: "198.51.100.11", VpcID: "vpc-1", SubnetID: "subnet-1", Platform: "linux", SSM: "Online", Account: "123456789012"}
 	h := Hint(in, "us-east-1", now)
 	got, ok := FromHint(h, in.ID, "us-east-1", now.Add(30*time.Second))
 	want := in
@@ -35,6 +35,7 @@ func TestHintRoundTrip(t *testing.T) {
 		"control in name":  {Hint(Instance{ID: in.ID, State: "running", Name: "a\nb"}, "us-east-1", now), in.ID, "us-east-1", now},
 		"managed instance": {Hint(Instance{ID: "mi-0123456789abcdef0", State: "running"}, "us-east-1", now), "mi-0123456789abcdef0", "us-east-1", now},
 		"not an id":        {Hint(Instance{ID: "web-1", State: "running"}, "us-east-1", now), "web-1", "us-east-1", now},
+		"bad account":      {Hint(Instance{ID: in.ID, State: "running", Account: "12345"}, "us-east-1", now), in.ID, "us-east-1", now},
 		"version 2":        {strings.Replace(h, `"v":1`, `"v":2`, 1), in.ID, "us-east-1", now},
 	} {
 		if got, ok := FromHint(c.s, c.id, c.region, c.at); ok {

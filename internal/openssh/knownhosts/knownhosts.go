@@ -10,10 +10,21 @@
 // replaces a pin silently: a different key is a *ChangedError that says
 // what happened and how to re-learn deliberately (Forget, then connect).
 //
+// A pin belongs to one AWS account when the account was known as it was
+// learned: its lines end with the known_hosts comment "account=<12-digit
+// account id>" (OpenSSH ignores the comment field of "hostnames keytype
+// base64 [comment]"). LookupPin returns that account, and Pin refuses to
+// take a pin of one account for another (*AccountMismatchError). A line
+// without it (written before pins kept their account, or by hand) is a
+// legacy pin, valid for any account; it is never rewritten silently.
+//
 // The store accepts only lines it could have written itself: one exact
-// alias per host field, no wildcards, hashed names or markers. Anything
-// else is an error (fail closed), because OpenSSH would apply such a line
-// in ways Lookup could not see.
+// alias per host field, no wildcards, hashed names or markers; a comment
+// starting "account=" must be exactly that form, and all the lines of an
+// alias must name the same account (or none). Anything else is an error
+// (fail closed), because OpenSSH would apply such a line in ways Lookup
+// could not see. Other comments are accepted, as they always were (a
+// key copied from a .pub file ends in one), and make a legacy pin.
 package knownhosts
 
 import (
@@ -73,21 +84,81 @@ func validName(s string) bool {
 
 // entry is one parsed line of the pin file.
 type entry struct {
-	hosts []string
-	key   ssh.PublicKey
+	hosts   []string
+	key     ssh.PublicKey
+	account string // from an "account=" comment; "" for a legacy line
+	line    int
+}
+
+// accountComment starts the comment of a pin line that names its account.
+const accountComment = "account="
+
+// ValidAccount reports whether a is an AWS account id: 12 decimal digits.
+func ValidAccount(a string) bool {
+	return len(a) == 12 && strings.Trim(a, "0123456789") == ""
+}
+
+// commentAccount is the account a pin line's comment names: "" for no
+// comment or another comment (a legacy pin), an error for a comment
+// starting "account=" that is not exactly "account=<12 digits>".
+func commentAccount(comment string) (string, error) {
+	a, ok := strings.CutPrefix(comment, accountComment)
+	if !ok {
+		return "", nil
+	}
+	if !ValidAccount(a) {
+		return "", fmt.Errorf("comment %q: want %s<12-digit AWS account id> and nothing else", comment, accountComment)
+	}
+	return a, nil
 }
 
 // parse reads a pin file. Blank lines and comments are allowed; every
 // other line must be "host[,host…] keytype base64 [comment]" with exact
-// aliases.
+// aliases, and the lines of one alias must name the same account.
 func parse(data []byte) ([]entry, error) {
+	entries, err := parseLines(data)
+	if err != nil {
+		return nil, err
+	}
+	return entries, checkAccounts(entries)
+}
+
+// checkAccounts fails if two lines of an alias name different accounts
+// (or one an account and the other none): a pin is one account's.
+func checkAccounts(entries []entry) error {
+	first := map[string]entry{}
+	for _, e := range entries {
+		for _, h := range e.hosts {
+			f, seen := first[h]
+			if !seen {
+				first[h] = e
+				continue
+			}
+			if f.account != e.account {
+				return fmt.Errorf("line %d: the pin of %s is for %s, but line %d pins it for %s: a pin belongs to one account",
+					e.line, h, accountWord(e.account), f.line, accountWord(f.account))
+			}
+		}
+	}
+	return nil
+}
+
+func accountWord(a string) string {
+	if a == "" {
+		return "any account (no account= comment)"
+	}
+	return "account " + a
+}
+
+// parseLines reads the lines of a pin file, each on its own.
+func parseLines(data []byte) ([]entry, error) {
 	var entries []entry
 	for i, raw := range bytes.Split(data, []byte("\n")) {
 		line := bytes.TrimSpace(raw)
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		marker, hosts, key, _, rest, err := ssh.ParseKnownHosts(line)
+		marker, hosts, key, comment, rest, err := ssh.ParseKnownHosts(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", i+1, err)
 		}
@@ -105,21 +176,34 @@ func parse(data []byte) ([]entry, error) {
 		if _, isCert := key.(*ssh.Certificate); isCert {
 			return nil, fmt.Errorf("line %d: certificates cannot be pinned", i+1)
 		}
-		entries = append(entries, entry{hosts: hosts, key: key})
+		account, err := commentAccount(comment)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", i+1, err)
+		}
+		entries = append(entries, entry{hosts: hosts, key: key, account: account, line: i + 1})
 	}
 	return entries, nil
 }
 
-func (s *Store) read() ([]byte, []entry, error) {
+// readData returns the pin file's bytes, nil if there is none.
+func (s *Store) readData() ([]byte, error) {
 	if s.Path == "" {
-		return nil, nil, errors.New("pin store path is not set")
+		return nil, errors.New("pin store path is not set")
 	}
 	data, err := os.ReadFile(s.Path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("read pin store: %w", err)
+		return nil, fmt.Errorf("read pin store: %w", err)
+	}
+	return data, nil
+}
+
+func (s *Store) read() ([]byte, []entry, error) {
+	data, err := s.readData()
+	if err != nil || data == nil {
+		return nil, nil, err
 	}
 	entries, err := parse(data)
 	if err != nil {
@@ -128,17 +212,22 @@ func (s *Store) read() ([]byte, []entry, error) {
 	return data, entries, nil
 }
 
-func keysFor(entries []entry, alias string) []ssh.PublicKey {
-	var keys []ssh.PublicKey
+// keysFor returns the keys pinned for alias and the account they are
+// pinned for ("" for a legacy pin; parse saw to it that there is one).
+func keysFor(entries []entry, alias string) ([]ssh.PublicKey, string) {
+	var (
+		keys    []ssh.PublicKey
+		account string
+	)
 	for _, e := range entries {
 		for _, h := range e.hosts {
 			if h == alias {
-				keys = append(keys, e.key)
+				keys, account = append(keys, e.key), e.account
 				break
 			}
 		}
 	}
-	return keys
+	return keys, account
 }
 
 func checkAlias(alias string) error {
@@ -151,23 +240,38 @@ func checkAlias(alias string) error {
 // Lookup returns the keys pinned for alias, or none. A malformed pin file
 // is an error, never an empty answer.
 func (s *Store) Lookup(alias string) ([]ssh.PublicKey, error) {
+	keys, _, err := s.LookupPin(alias)
+	return keys, err
+}
+
+// LookupPin returns the keys pinned for alias, or none, and the account
+// the pin belongs to: "" for a legacy pin (valid for any account). A
+// malformed pin file is an error, never an empty answer.
+func (s *Store) LookupPin(alias string) (keys []ssh.PublicKey, account string, err error) {
 	if err := checkAlias(alias); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	_, entries, err := s.read()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return keysFor(entries, alias), nil
+	keys, account = keysFor(entries, alias)
+	return keys, account, nil
 }
 
-// Pin records keys for alias. With no pin yet, the keys are written
-// (atomically, under a lock shared with other jitssh processes). If every
-// key is already pinned, nothing changes. Otherwise the existing pin stands
-// and the error is a *ChangedError.
-func (s *Store) Pin(alias string, keys []ssh.PublicKey) error {
+// Pin records keys for alias, as the pin of account (12 digits, or ""
+// when it is not known: a legacy pin). With no pin yet, the keys are
+// written (atomically, under a lock shared with other jitssh processes).
+// A pin of another account (both known) is an *AccountMismatchError. If
+// every key is already pinned, nothing changes (a legacy pin gains no
+// account). Otherwise the existing pin stands and the error is a
+// *ChangedError.
+func (s *Store) Pin(alias, account string, keys []ssh.PublicKey) error {
 	if err := checkAlias(alias); err != nil {
 		return err
+	}
+	if account != "" && !ValidAccount(account) {
+		return fmt.Errorf("pin %s: invalid account %q", alias, account)
 	}
 	if len(keys) == 0 {
 		return fmt.Errorf("pin %s: no keys", alias)
@@ -182,8 +286,11 @@ func (s *Store) Pin(alias string, keys []ssh.PublicKey) error {
 		if err != nil {
 			return err
 		}
-		pinned := keysFor(entries, alias)
+		pinned, pinnedAccount := keysFor(entries, alias)
 		if len(pinned) > 0 {
+			if pinnedAccount != "" && account != "" && pinnedAccount != account {
+				return &AccountMismatchError{Alias: alias, PinnedAccount: pinnedAccount, Account: account, File: s.Path}
+			}
 			for _, k := range keys {
 				if !containsKey(pinned, k) {
 					return &ChangedError{Alias: alias, File: s.Path, Pinned: pinned, Presented: keys, ForgetCommand: s.ForgetCommand}
@@ -202,22 +309,30 @@ func (s *Store) Pin(alias string, keys []ssh.PublicKey) error {
 			}
 			written = append(written, k)
 			out = append(out, xknownhosts.Line([]string{alias}, k)...)
+			if account != "" {
+				out = append(out, " "+accountComment+account...)
+			}
 			out = append(out, '\n')
 		}
 		return privfile.WriteFile(s.Path, out, privfile.Options{Perm: 0o600})
 	})
 }
 
-// Forget removes every pin for alias and reports whether there was one.
+// Forget removes every pin for alias, whatever its account, and reports
+// whether there was one. Lines of alias naming different accounts do not
+// stop it (that is how such a file is repaired); other malformed lines do.
 func (s *Store) Forget(alias string) (bool, error) {
 	if err := checkAlias(alias); err != nil {
 		return false, err
 	}
 	removed := false
 	err := s.locked(func() error {
-		data, _, err := s.read()
+		data, err := s.readData()
 		if err != nil || data == nil {
 			return err
+		}
+		if _, err := parseLines(data); err != nil {
+			return fmt.Errorf("pin store %s: %w", s.Path, err)
 		}
 		var out []byte
 		for _, raw := range bytes.SplitAfter(data, []byte("\n")) {
@@ -319,4 +434,22 @@ func (e *ChangedError) Advice() string {
 	}
 	b.WriteString(" and connect again: the key is then re-learned over the AWS-authenticated channel.")
 	return b.String()
+}
+
+// AccountMismatchError is a pin learned for an instance id in one AWS
+// account (PinnedAccount) met by an instance with that id in another
+// (Account). Instance ids are unique across AWS, so the other one is a
+// different machine claiming the id: the pin is left as it was and
+// nothing connects. Its Error is one line; what to do is the caller's to
+// word (jitssh's names the command that forgets the pin).
+type AccountMismatchError struct {
+	Alias         string // the instance id
+	PinnedAccount string
+	Account       string
+	File          string
+}
+
+func (e *AccountMismatchError) Error() string {
+	return fmt.Sprintf("the host key of %s was pinned in account %s, but this %s is in account %s (pin in %s)",
+		e.Alias, e.PinnedAccount, e.Alias, e.Account, e.File)
 }

@@ -64,10 +64,10 @@ func TestPinLookupForget(t *testing.T) {
 	if keys, err := s.Lookup(alias); err != nil || len(keys) != 0 {
 		t.Fatalf("Lookup on an empty store = %v, %v", keys, err)
 	}
-	if err := s.Pin(alias, []ssh.PublicKey{k1}); err != nil {
+	if err := s.Pin(alias, "", []ssh.PublicKey{k1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Pin("i-0fedcba9876543210", []ssh.PublicKey{k2}); err != nil {
+	if err := s.Pin("i-0fedcba9876543210", "", []ssh.PublicKey{k2}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := s.Lookup(alias)
@@ -76,7 +76,7 @@ func TestPinLookupForget(t *testing.T) {
 	}
 	// The same key again is fine and changes nothing.
 	before, _ := os.ReadFile(s.Path)
-	if err := s.Pin(alias, []ssh.PublicKey{k1}); err != nil {
+	if err := s.Pin(alias, "", []ssh.PublicKey{k1}); err != nil {
 		t.Fatalf("re-pinning the same key: %v", err)
 	}
 	if after, _ := os.ReadFile(s.Path); string(after) != string(before) {
@@ -84,7 +84,7 @@ func TestPinLookupForget(t *testing.T) {
 	}
 
 	// A different key is refused, explained, and the pin stays.
-	err = s.Pin(alias, []ssh.PublicKey{k2})
+	err = s.Pin(alias, "", []ssh.PublicKey{k2})
 	var changed *ChangedError
 	if !errors.As(err, &changed) {
 		t.Fatalf("Pin with a different key: err = %v, want *ChangedError", err)
@@ -119,7 +119,7 @@ func TestPinLookupForget(t *testing.T) {
 		t.Errorf("second Forget = %v, %v", removed, err)
 	}
 	// Re-learning after Forget is deliberate and allowed.
-	if err := s.Pin(alias, []ssh.PublicKey{k2}); err != nil {
+	if err := s.Pin(alias, "", []ssh.PublicKey{k2}); err != nil {
 		t.Fatalf("Pin after Forget: %v", err)
 	}
 	fi, err := os.Stat(s.Path)
@@ -135,14 +135,14 @@ func TestRejects(t *testing.T) {
 	s := newStore(t)
 	k := newSigner(t, "ed25519").PublicKey()
 	for _, alias := range []string{"", "i-*", "a b", "a,b", "!i-1", "|1|abc", "i-1\nx"} {
-		if err := s.Pin(alias, []ssh.PublicKey{k}); err == nil {
+		if err := s.Pin(alias, "", []ssh.PublicKey{k}); err == nil {
 			t.Errorf("Pin(%q) accepted", alias)
 		}
 		if _, err := s.Lookup(alias); err == nil {
 			t.Errorf("Lookup(%q) accepted", alias)
 		}
 	}
-	if err := s.Pin("i-1", nil); err == nil {
+	if err := s.Pin("i-1", "", nil); err == nil {
 		t.Error("Pin with no keys accepted")
 	}
 	if !ValidAlias("[i-0123]:2222") {
@@ -156,10 +156,17 @@ func TestMalformedStoreFailsClosed(t *testing.T) {
 		return host + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
 	}
 	for name, content := range map[string]string{
-		"garbage":        "i-1 ssh-ed25519 not-base64!\n",
-		"wildcard":       line("i-*") + "\n",
-		"hashed":         line("|1|c2FsdA==|aGFzaA==") + "\n",
-		"revoked marker": "@revoked " + line("i-1") + "\n",
+		"garbage":                      "i-1 ssh-ed25519 not-base64!\n",
+		"wildcard":                     line("i-*") + "\n",
+		"hashed":                       line("|1|c2FsdA==|aGFzaA==") + "\n",
+		"revoked marker":               "@revoked " + line("i-1") + "\n",
+		"short account":                line("i-1") + " account=12345678901\n",
+		"account+more":                 line("i-1") + " account=111111111111 extra\n",
+		"account letter":               line("i-1") + " account=11111111111a\n",
+		"empty account":                line("i-1") + " account=\n",
+		"two accounts":                 line("i-1") + " account=111111111111\n" + line("i-1") + " account=222222222222\n",
+		"account+legacy":               line("i-1") + "\n" + line("i-1") + " account=111111111111\n",
+		"other alias's lines disagree": line("i-1") + "\n" + line("i-3,i-2") + " account=111111111111\n" + line("i-3") + "\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newStore(t)
@@ -172,13 +179,123 @@ func TestMalformedStoreFailsClosed(t *testing.T) {
 			if keys, err := s.Lookup("i-1"); err == nil {
 				t.Errorf("Lookup on a malformed store = %v, nil; want an error", keys)
 			}
-			if err := s.Pin("i-2", []ssh.PublicKey{k}); err == nil {
+			if err := s.Pin("i-2", "", []ssh.PublicKey{k}); err == nil {
 				t.Error("Pin on a malformed store succeeded")
 			}
 			if got, _ := os.ReadFile(s.Path); string(got) != content {
 				t.Error("malformed store was modified")
 			}
 		})
+	}
+}
+
+func TestPinAccounts(t *testing.T) {
+	s := newStore(t)
+	const (
+		id, legacy = "i-0123456789abcdef0", "i-0fedcba9876543210"
+		a, b       = "111111111111", "222222222222"
+	)
+	k := newSigner(t, "ed25519").PublicKey()
+	keyText := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+	if err := s.Pin(id, a, []ssh.PublicKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(s.Path)
+	if want := id + " " + keyText + " account=" + a + "\n"; string(data) != want {
+		t.Fatalf("pin file = %q, want %q", data, want)
+	}
+	keys, acct, err := s.LookupPin(id)
+	if err != nil || len(keys) != 1 || acct != a {
+		t.Fatalf("LookupPin = %v, %q, %v; want the key in account %s", keys, acct, err, a)
+	}
+	// The same account, or an unknown one, is the same pin.
+	for _, x := range []string{a, ""} {
+		if err := s.Pin(id, x, []ssh.PublicKey{k}); err != nil {
+			t.Errorf("Pin(%q) again: %v", x, err)
+		}
+	}
+	// Another account is refused, even with the same key, and nothing changes.
+	err = s.Pin(id, b, []ssh.PublicKey{k})
+	var mm *AccountMismatchError
+	if !errors.As(err, &mm) || mm.Alias != id || mm.PinnedAccount != a || mm.Account != b || mm.File != s.Path {
+		t.Fatalf("Pin in another account: %v, want *AccountMismatchError{%s, %s, %s}", err, id, a, b)
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, a) || !strings.Contains(msg, b) {
+		t.Errorf("AccountMismatchError: %q", msg)
+	}
+	if after, _ := os.ReadFile(s.Path); string(after) != string(data) {
+		t.Error("a refused Pin changed the file")
+	}
+	if err := s.Pin(id, "12345", []ssh.PublicKey{k}); err == nil {
+		t.Error("Pin with a malformed account accepted")
+	}
+
+	// A legacy line (and one with another comment, as a .pub file has) is
+	// a pin for any account, and is not rewritten.
+	legacyLines := legacy + " " + keyText + "\n" + "i-0aaaaaaaaaaaaaaa1 " + keyText + " root@ip-10-0-0-1\n"
+	if err := os.WriteFile(s.Path, append(data, legacyLines...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(s.Path)
+	for _, alias := range []string{legacy, "i-0aaaaaaaaaaaaaaa1"} {
+		if keys, acct, err := s.LookupPin(alias); err != nil || len(keys) != 1 || acct != "" {
+			t.Errorf("LookupPin(%s) = %v, %q, %v; want a legacy pin", alias, keys, acct, err)
+		}
+		for _, x := range []string{a, b} {
+			if err := s.Pin(alias, x, []ssh.PublicKey{k}); err != nil {
+				t.Errorf("Pin(%s, %s) over a legacy pin: %v", alias, x, err)
+			}
+		}
+	}
+	if after, _ := os.ReadFile(s.Path); string(after) != string(before) {
+		t.Errorf("a legacy pin was rewritten:\n%s", after)
+	}
+
+	// OpenSSH reads the comment as a comment.
+	out, err := exec.Command(testtool.Need(t, "ssh-keygen", "apt-get install openssh-client"), "-F", id, "-f", s.Path).Output()
+	if err != nil || !strings.Contains(string(out), id+" "+keyText) {
+		t.Errorf("ssh-keygen -F %s: %v\n%s", id, err, out)
+	}
+
+	// Forget removes the account's line, and the id can be pinned for
+	// another account.
+	if removed, err := s.Forget(id); err != nil || !removed {
+		t.Fatalf("Forget = %v, %v", removed, err)
+	}
+	if after, _ := os.ReadFile(s.Path); string(after) != legacyLines {
+		t.Errorf("after Forget the file is %q, want the legacy lines %q", after, legacyLines)
+	}
+	if err := s.Pin(id, b, []ssh.PublicKey{k}); err != nil {
+		t.Fatalf("Pin in another account after Forget: %v", err)
+	}
+	if _, acct, _ := s.LookupPin(id); acct != b {
+		t.Errorf("account after re-pinning = %q, want %s", acct, b)
+	}
+}
+
+func TestForgetRepairsAccountConflict(t *testing.T) {
+	s := newStore(t)
+	k := newSigner(t, "ed25519").PublicKey()
+	line := "i-1 " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k)))
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	other := "i-2 " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " account=333333333333\n"
+	content := line + " account=111111111111\n" + other + line + " account=222222222222\n"
+	if err := os.WriteFile(s.Path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.LookupPin("i-2"); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("LookupPin with conflicting accounts of i-1: %v, want an error naming line 3", err)
+	}
+	if removed, err := s.Forget("i-1"); err != nil || !removed {
+		t.Fatalf("Forget(i-1) = %v, %v", removed, err)
+	}
+	if got, _ := os.ReadFile(s.Path); string(got) != other {
+		t.Errorf("after Forget: %q, want %q", got, other)
+	}
+	if _, acct, err := s.LookupPin("i-2"); err != nil || acct != "333333333333" {
+		t.Errorf("LookupPin(i-2) = %q, %v", acct, err)
 	}
 }
 
@@ -191,7 +308,7 @@ func TestConcurrentPins(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := s.Pin(fmt.Sprintf("i-%017x", i), []ssh.PublicKey{k}); err != nil {
+			if err := s.Pin(fmt.Sprintf("i-%017x", i), "", []ssh.PublicKey{k}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -212,10 +329,28 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("i-0123 " + string(ssh.MarshalAuthorizedKey(k.PublicKey()))))
 	f.Add([]byte("# comment\n\n[i-1]:2222,i-2 ssh-ed25519 AAAA\n"))
 	f.Add([]byte("@cert-authority * ssh-rsa AAAA\n"))
+	line := "i-0123 " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.PublicKey())))
+	f.Add([]byte(line + " account=123456789012\n"))
+	f.Add([]byte(line + " account=123456789012\n" + line + " account=210987654321\n"))
+	f.Add([]byte(line + " account=12345678901\n"))
+	f.Add([]byte(line + " account=123456789012 x\n"))
+	f.Add([]byte(line + " root@host\n" + line + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		entries, err := parse(data)
 		if err != nil {
 			return
+		}
+		accounts := map[string]string{}
+		for _, e := range entries {
+			if e.account != "" && !ValidAccount(e.account) {
+				t.Fatalf("parse accepted account %q", e.account)
+			}
+			for _, h := range e.hosts {
+				if a, ok := accounts[h]; ok && a != e.account {
+					t.Fatalf("parse accepted accounts %q and %q for %s", a, e.account, h)
+				}
+				accounts[h] = e.account
+			}
 		}
 		for _, e := range entries {
 			for _, h := range e.hosts {

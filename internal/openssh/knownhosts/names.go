@@ -95,6 +95,10 @@ type Query struct {
 	// name itself (an instance id, possibly with a region suffix); the
 	// names file is consulted otherwise.
 	InstanceID string
+	// Account, if set, is the account the caller believes the instance
+	// is in (from what it knows without asking AWS): a pin of another
+	// account is then not answered.
+	Account string
 }
 
 // Answer returns the known_hosts lines OpenSSH should trust for q: the
@@ -103,6 +107,8 @@ type Query struct {
 // returns a *ChangedError: the caller exits non-zero, so ssh stops with
 // jitssh's explanation. No pin is an empty answer (ssh then refuses, as
 // StrictHostKeyChecking yes demands) and a non-nil *NoPinError saying why.
+// A pin of another account than q.Account (both known) is an empty answer
+// too, and an *AccountMismatchError.
 func (s *Store) Answer(q Query) ([]byte, error) {
 	name := q.Host
 	if strings.HasPrefix(name, "[") {
@@ -123,12 +129,15 @@ func (s *Store) Answer(q Query) ([]byte, error) {
 	if id == "" {
 		return nil, &NoPinError{Host: q.Host}
 	}
-	pinned, err := s.Lookup(id)
+	pinned, account, err := s.LookupPin(id)
 	if err != nil {
 		return nil, err
 	}
 	if len(pinned) == 0 {
 		return nil, &NoPinError{Host: q.Host, InstanceID: id}
+	}
+	if account != "" && q.Account != "" && account != q.Account {
+		return nil, &AccountMismatchError{Alias: id, PinnedAccount: account, Account: q.Account, File: s.Path}
 	}
 	if q.Reason == "HOSTNAME" && q.Key != "" {
 		offered, err := parseOffered(q.KeyType, q.Key)

@@ -29,7 +29,7 @@ func TestAnswer(t *testing.T) {
 	if _, err := s.Answer(Query{Host: "web-1", Reason: "ORDER"}); !errors.As(err, &np) || np.InstanceID != id {
 		t.Fatalf("known name without pin: %v", err)
 	}
-	if err := s.Pin(id, []ssh.PublicKey{k}); err != nil {
+	if err := s.Pin(id, "", []ssh.PublicKey{k}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range []Query{
@@ -103,3 +103,25 @@ type fakeAddr struct{}
 
 func (fakeAddr) Network() string { return "tcp" }
 func (fakeAddr) String() string  { return "127.0.0.1:22" }
+
+func TestAnswerAccount(t *testing.T) {
+	s := newStore(t)
+	const id, a, b = "i-0123456789abcdef0", "111111111111", "222222222222"
+	k := newSigner(t, "ed25519").PublicKey()
+	b64 := func(k ssh.PublicKey) string { return base64.StdEncoding.EncodeToString(k.Marshal()) }
+	if err := s.Pin(id, a, []ssh.PublicKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	for _, acct := range []string{"", a} {
+		out, err := s.Answer(Query{Host: id, Reason: "HOSTNAME", InstanceID: id, KeyType: k.Type(), Key: b64(k), Account: acct})
+		if err != nil || !strings.HasPrefix(string(out), id+" "+k.Type()+" ") {
+			t.Errorf("Answer in account %q = %q, %v; want the pin", acct, out, err)
+		}
+	}
+	// Believed to be in another account: no line, and why.
+	out, err := s.Answer(Query{Host: id, Reason: "HOSTNAME", InstanceID: id, KeyType: k.Type(), Key: b64(k), Account: b})
+	var mm *AccountMismatchError
+	if len(out) != 0 || !errors.As(err, &mm) || mm.PinnedAccount != a || mm.Account != b {
+		t.Fatalf("Answer in account %s = %q, %v; want nothing and an *AccountMismatchError", b, out, err)
+	}
+}
