@@ -151,6 +151,7 @@ func adviceLines(err error) string {
 		place   *keypush.PlaceKeyError
 		noTrust *connect.NoTrustedChannelError
 		changed *knownhosts.ChangedError
+		account *knownhosts.AccountMismatchError
 		s       string
 	)
 	switch {
@@ -175,7 +176,18 @@ func adviceLines(err error) string {
 	if errors.As(err, &changed) {
 		s += "\n  " + changed.Advice()
 	}
+	if errors.As(err, &account) {
+		s += "\n  " + pinAccountAdvice(account)
+	}
 	return s + tlsAdvice(err) + proxyAdvice(err) + kmsAdvice(err)
+}
+
+// pinAccountAdvice explains a pin of another account and how to re-learn
+// it deliberately.
+func pinAccountAdvice(e *knownhosts.AccountMismatchError) string {
+	return fmt.Sprintf("The pin was learned for %s in account %s; this instance is in account %s. Instance ids are unique across AWS, so this is another machine claiming the id, and jitssh did not connect to it. "+
+		"If you are sure it is the machine you mean, run `jitssh known-hosts forget %s` and connect again: its key is then learned over the AWS-authenticated channel, for account %s.",
+		e.Alias, e.PinnedAccount, e.Account, e.Alias, e.Account)
 }
 
 // exportedCredentialsExpired reports whether AWS refused expired

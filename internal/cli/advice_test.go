@@ -72,6 +72,9 @@ func TestAdviseTypedErrors(t *testing.T) {
 		// Pins, the agent, the login name.
 		{fmt.Errorf("bastion: jump host i-1: %w", &knownhosts.ChangedError{Alias: "i-1", File: "/p/known_hosts", ForgetCommand: "jitssh known-hosts forget"}),
 			[]string{"bastion: jump host i-1: host key for i-1 has changed: ", "\n  Either the instance was rebuilt", "intercepting", "run `jitssh known-hosts forget i-1` (or delete the i-1 line from /p/known_hosts)"}},
+		{fmt.Errorf("proxy: %w", &knownhosts.AccountMismatchError{Alias: "i-1", PinnedAccount: "111111111111", Account: "222222222222", File: "/p/known_hosts"}),
+			[]string{"proxy: the host key of i-1 was pinned in account 111111111111, but this i-1 is in account 222222222222 (pin in /p/known_hosts)\n  The pin was learned for i-1 in account 111111111111; this instance is in account 222222222222.",
+				"another machine claiming the id", "run `jitssh known-hosts forget i-1` and connect again"}},
 		{&connect.NoTrustedChannelError{Instance: inst, Pins: "/p/known_hosts"}, []string{"serves its VPC vpc-1\n  jitssh never trusts a host key first seen over a direct", "to /p/known_hosts"}},
 		{&knownhosts.NoPinError{Host: "web-1"}, []string{"no host key is pinned for web-1: jitssh learns an instance's key when `jitssh proxy` (the ProxyCommand) first connects to it"}},
 		{&knownhosts.NoPinError{Host: "web-1", InstanceID: inst.ID}, []string{"(" + inst.ID + "): jitssh learns it when `jitssh proxy` first connects to it; was the proxy run with --no-pin?"}},

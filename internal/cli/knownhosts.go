@@ -55,7 +55,9 @@ asked about, the host keys pinned for the instance that name resolved to
 When ssh passes the key the server offered (%t %K) and it is not the pinned
 one, lookup explains on stderr and exits 1, so ssh stops: the pin is never
 replaced silently. No pin prints nothing, and ssh refuses the host
-(StrictHostKeyChecking yes).`,
+(StrictHostKeyChecking yes); so does a pin learned in another AWS account
+than the one the name carries (ID.REGION.ACCOUNT) or, failing that, the one
+jitssh's location cache has for the instance.`,
 		Example: `  KnownHostsCommand /usr/local/bin/jitssh known-hosts lookup --reason=%I --key-type=%t --key=%K %H`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,10 +101,22 @@ func runLookup(o *knownHostsOptions) error {
 		name = name[:i]
 	}
 	if sp, err := targets.Parse(name); err == nil && sp.Kind == targets.KindInstanceID {
-		q.InstanceID = sp.Value
+		q.InstanceID, q.Account = sp.Value, sp.Account
 	}
-	out, err := pinStore(p).Answer(q)
-	var np *knownhosts.NoPinError
+	store := pinStore(p)
+	q.Account = lookupAccount(store, q, name)
+	out, err := store.Answer(q)
+	var (
+		np *knownhosts.NoPinError
+		mm *knownhosts.AccountMismatchError
+	)
+	if errors.As(err, &mm) {
+		// nothing printed: ssh refuses the host
+		if q.Reason == "HOSTNAME" {
+			fmt.Fprintf(o.IO.Err, "jitssh: %v\n", advise(err))
+		}
+		return nil
+	}
 	if errors.As(err, &np) {
 		if q.Reason == "HOSTNAME" {
 			fmt.Fprintf(o.IO.Err, "jitssh: %v\n", advise(err))
@@ -114,4 +128,24 @@ func runLookup(o *knownHostsOptions) error {
 	}
 	_, err = o.IO.Out.Write(out)
 	return err
+}
+
+// lookupAccount is the account lookup can tell the instance name is in
+// without asking AWS: the one the name carries (ID.REGION.ACCOUNT), else
+// the one the location cache has for its instance id (written when a
+// search across a scope found it, as the proxy that ssh ran first did);
+// "" if neither says.
+func lookupAccount(store *knownhosts.Store, q knownhosts.Query, name string) string {
+	if q.Account != "" {
+		return q.Account
+	}
+	id := q.InstanceID
+	if id == "" {
+		id, _ = store.InstanceFor(name) // a malformed names file: Answer says so
+	}
+	if id == "" {
+		return ""
+	}
+	loc, _ := locationCache().Get(id)
+	return loc.Account
 }

@@ -7,7 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/jitssh/jitssh/internal/openssh/knownhosts"
+	"github.com/jitssh/jitssh/internal/scope"
+	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
 
 // TestKnownHostsFlags: known-hosts' subcommands, flags and arguments →
@@ -81,5 +85,49 @@ func TestKnownHostsExitCodes(t *testing.T) {
 				t.Errorf("exit %d, stdout %q, stderr %q %q; want %d and %q", code, out.String(), errOut.String(), printed, c.code, c.stderr)
 			}
 		})
+	}
+}
+
+// TestKnownHostsLookupAccount: lookup answers nothing for a pin of
+// another account than the one the name carries or, failing that, the
+// one the location cache has (and says why for HOSTNAME), and the pin
+// otherwise.
+func TestKnownHostsLookupAccount(t *testing.T) {
+	const id, a, b = "i-0123456789abcdef0", "111111111111", "222222222222"
+	state := t.TempDir()
+	t.Setenv(envStateDir, state)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pins := filepath.Join(dir, "known_hosts")
+	k := testkeys.Public(t)
+	if err := (&knownhosts.Store{Path: pins}).Pin(id, a, []ssh.PublicKey{k}); err != nil {
+		t.Fatal(err)
+	}
+	if err := locationCache().Put(map[string]scope.Location{id: {Profile: "prod", Account: b, Region: "us-west-2"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := func() (paths, error) { return paths{Pins: pins}, nil }
+	for _, c := range []struct {
+		host   string
+		answer bool
+	}{
+		{id, false},                     // the cache says b
+		{id + ".us-west-2." + b, false}, // the name says b
+		{id + ".us-west-2." + a, true},  // the name says a, whatever the cache
+		{"[" + id + ".us-west-2." + a + "]:2222", true},
+	} {
+		var out, errOut strings.Builder
+		o := knownHostsOptions{IO: IOStreams{Out: &out, Err: &errOut}, Paths: p, Query: knownhosts.Query{Host: c.host, Reason: "HOSTNAME"}}
+		if err := runLookup(&o); err != nil {
+			t.Fatalf("%s: %v", c.host, err)
+		}
+		if got := strings.Contains(out.String(), k.Type()+" "); got != c.answer {
+			t.Errorf("%s: answered %q, want an answer: %v", c.host, out.String(), c.answer)
+		}
+		if !c.answer && (!strings.Contains(errOut.String(), "pinned in account "+a+", but this "+id+" is in account "+b) || !strings.Contains(errOut.String(), "jitssh known-hosts forget "+id)) {
+			t.Errorf("%s: stderr %q does not explain the other account", c.host, errOut.String())
+		}
 	}
 }
