@@ -58,10 +58,9 @@ func NewOrg(accounts ...*OrgAccount) (*Org, error) {
 			w := a.Regions[r]
 			o.worlds = append(o.worlds, w)
 			for _, in := range w.Instances() {
-				if other, dup := o.byInstance[in.ID]; dup {
-					return nil, fmt.Errorf("world: instance %s is in %s/%s and in %s/%s: instance ids are unique", in.ID, other.Account, other.Region, w.Account, w.Region)
+				if err := o.addInstance(w, in); err != nil {
+					return nil, err
 				}
-				o.byInstance[in.ID] = w
 			}
 		}
 	}
@@ -69,6 +68,26 @@ func NewOrg(accounts ...*OrgAccount) (*Org, error) {
 		w.ShareSCPs(accounts[0].Home) // one organisation's SCPs (scp.go)
 	}
 	return o, nil
+}
+
+// addInstance records in's world. Ids are unique, with one exception: a
+// virtual (API-only) copy of an id that one machine has in another world
+// (another account claiming the id, which AWS never allows but the pin
+// tests need); the machine's world is the id's (InstanceWorld).
+func (o *Org) addInstance(w *World, in Instance) error {
+	other, dup := o.byInstance[in.ID]
+	if !dup {
+		o.byInstance[in.ID] = w
+		return nil
+	}
+	prev, _ := other.Instance(in.ID)
+	if other == w || prev.Virtual == in.Virtual {
+		return fmt.Errorf("world: instance %s is in %s/%s and in %s/%s: instance ids are unique", in.ID, other.Account, other.Region, w.Account, w.Region)
+	}
+	if prev.Virtual && !in.Virtual {
+		o.byInstance[in.ID] = w
+	}
+	return nil
 }
 
 // Single returns the Org of one account with one world (the sandbox

@@ -43,6 +43,25 @@ func TestOrgSharesIAMAcrossRegions(t *testing.T) {
 	if _, err := NewOrg(a, &OrgAccount{ID: "222222222222", Home: other, Regions: map[string]*World{"us-east-1": other}}); err == nil || !strings.Contains(err.Error(), "unique") {
 		t.Errorf("an instance id in two accounts: %v", err)
 	}
+	// A virtual (API-only) copy of a machine's id in another account is
+	// accepted (the pin tests' other machine claiming the id); the id's
+	// world stays the machine's.
+	claim, err := New(Config{Region: "us-east-1", Account: "333333333333", Instances: []Instance{{ID: "i-0000000000000000a", Virtual: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range [][]*OrgAccount{
+		{a, {ID: "333333333333", Home: claim, Regions: map[string]*World{"us-east-1": claim}}},
+		{{ID: "333333333333", Home: claim, Regions: map[string]*World{"us-east-1": claim}}, a},
+	} {
+		co, err := NewOrg(order...)
+		if err != nil {
+			t.Fatalf("a virtual copy of an id: %v", err)
+		}
+		if w, ok := co.InstanceWorld("i-0000000000000000a"); !ok || w != home {
+			t.Error("InstanceWorld of a claimed id is not the machine's world")
+		}
+	}
 	o, err := NewOrg(a)
 	if err != nil {
 		t.Fatal(err)
