@@ -30,9 +30,19 @@ const (
 // sourced it, instead of the default identity's keys.
 func newOrgEnv(t *testing.T, mode sshd.Mode) *env {
 	t.Helper()
+	return newOrgEnvWith(t, mode, nil)
+}
+
+// newOrgEnvWith is newOrgEnv with the resolved organization changed by
+// edit first (if not nil), past the configuration's checks.
+func newOrgEnvWith(t *testing.T, mode sshd.Mode, edit func(*config.Account)) *env {
+	t.Helper()
 	acct, err := config.BuiltinOrg().Resolve(sandbox.LocalUser())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(acct)
 	}
 	e := newEnv(t, mode, func(c *sandbox.Config) { c.Account = acct })
 	if err := e.sb.WriteFiles(filepath.Join(t.TempDir(), "sandbox.env")); err != nil {
