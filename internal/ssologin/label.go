@@ -1,6 +1,10 @@
 package ssologin
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/jitssh/jitssh/internal/targets"
+)
 
 // Ref names one role of one account reached through an SSO session: the
 // profile label of a scope location ("sso:SESSION/ACCOUNT/ROLE"), which
@@ -35,23 +39,10 @@ func ParseRef(s string) (Ref, bool) {
 		return Ref{}, false
 	}
 	r := Ref{Session: f[0], Account: f[1], Role: f[2]}
-	if !validName(r.Session, 128, "_.@+-") || !ValidAccount(r.Account) || !validName(r.Role, 64, "+=,.@_-") {
+	if !validName(r.Session, 128, "_.@+-") || !targets.ValidAccount(r.Account) || !validName(r.Role, 64, "+=,.@_-") {
 		return Ref{}, false
 	}
 	return r, true
-}
-
-// ValidAccount reports whether s is a 12-digit account id.
-func ValidAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // ValidRole reports whether s can be a role (permission set) name.

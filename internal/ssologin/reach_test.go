@@ -19,6 +19,7 @@ import (
 	"github.com/jitssh/jitssh/internal/sandbox/knobs"
 	"github.com/jitssh/jitssh/internal/sandbox/sso"
 	"github.com/jitssh/jitssh/internal/sandbox/world"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 func TestChoose(t *testing.T) {
@@ -67,7 +68,7 @@ func FuzzParseRef(f *testing.F) {
 		if r.String() != s {
 			t.Fatalf("ParseRef(%q) = %+v, which prints as %q", s, r, r.String())
 		}
-		if strings.ContainsAny(s, " \t\n\r\x00") || !ValidAccount(r.Account) || !ValidRole(r.Role) {
+		if strings.ContainsAny(s, " \t\n\r\x00") || !targets.ValidAccount(r.Account) || !ValidRole(r.Role) {
 			t.Fatalf("ParseRef(%q) accepted %+v", s, r)
 		}
 	})

@@ -40,6 +40,7 @@ import (
 	xknownhosts "golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/jitssh/jitssh/internal/openssh/privfile"
+	"github.com/jitssh/jitssh/internal/targets"
 )
 
 // Store is a pin file. The zero value is not usable; set Path.
@@ -93,11 +94,6 @@ type entry struct {
 // accountComment starts the comment of a pin line that names its account.
 const accountComment = "account="
 
-// ValidAccount reports whether a is an AWS account id: 12 decimal digits.
-func ValidAccount(a string) bool {
-	return len(a) == 12 && strings.Trim(a, "0123456789") == ""
-}
-
 // commentAccount is the account a pin line's comment names: "" for no
 // comment or another comment (a legacy pin), an error for a comment
 // starting "account=" that is not exactly "account=<12 digits>".
@@ -106,7 +102,7 @@ func commentAccount(comment string) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	if !ValidAccount(a) {
+	if !targets.ValidAccount(a) {
 		return "", fmt.Errorf("comment %q: want %s<12-digit AWS account id> and nothing else", comment, accountComment)
 	}
 	return a, nil
@@ -270,7 +266,7 @@ func (s *Store) Pin(alias, account string, keys []ssh.PublicKey) error {
 	if err := checkAlias(alias); err != nil {
 		return err
 	}
-	if account != "" && !ValidAccount(account) {
+	if account != "" && !targets.ValidAccount(account) {
 		return fmt.Errorf("pin %s: invalid account %q", alias, account)
 	}
 	if len(keys) == 0 {

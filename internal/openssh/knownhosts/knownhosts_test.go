@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/jitssh/jitssh/internal/targets"
 	"github.com/jitssh/jitssh/internal/testtool"
 	"github.com/jitssh/jitssh/internal/testutil/testkeys"
 )
@@ -342,7 +343,7 @@ func FuzzParse(f *testing.F) {
 		}
 		accounts := map[string]string{}
 		for _, e := range entries {
-			if e.account != "" && !ValidAccount(e.account) {
+			if e.account != "" && !targets.ValidAccount(e.account) {
 				t.Fatalf("parse accepted account %q", e.account)
 			}
 			for _, h := range e.hosts {
