@@ -159,17 +159,6 @@ func (f *ConfigFile) only(profile string) []byte {
 	return []byte(b.String())
 }
 
-// profiles are the names of the file's [profile NAME] sections (tests).
-func (f *ConfigFile) profiles() []string {
-	var out []string
-	for _, s := range f.sections {
-		if s.profile != "" && !slices.Contains(out, s.profile) {
-			out = append(out, s.profile)
-		}
-	}
-	return out
-}
-
 // loadConfig is config.LoadDefaultConfig, given the part of f that
 // profile uses when f is the file the SDK would read; from the file
 // itself when that fails (the error then names the user's file).

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,17 @@ aws_secret_access_key = secret
 aws_access_key_id = AKIABASE
 aws_secret_access_key = basesecret
 `
+
+// profiles are the names of the file's [profile NAME] sections (tests).
+func (f *ConfigFile) profiles() []string {
+	var out []string
+	for _, s := range f.sections {
+		if s.profile != "" && !slices.Contains(out, s.profile) {
+			out = append(out, s.profile)
+		}
+	}
+	return out
+}
 
 // sharedProfile is the profile as the SDK reads it from configFile.
 func sharedProfile(t testing.TB, configFile, credsFile, profile string) (config.SharedConfig, error) {
