@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,29 +128,8 @@ func orgMemberSecondRegion(t *testing.T, e *env) {
 // organization access role's session.
 func checkOrgTrail(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			EventName          string
-			AWSRegion          string `json:"awsRegion"`
-			RecipientAccountID string `json:"recipientAccountId"`
-			ErrorCode          string `json:"errorCode"`
-			UserIdentity       struct {
-				ARN       string `json:"arn"`
-				AccountID string `json:"accountId"`
-			} `json:"userIdentity"`
-			RequestParameters map[string]any `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		if ev.EventName != "SendSSHPublicKey" || ev.RequestParameters["instanceId"] != orgMemberInstance || ev.ErrorCode != "" {
+	for _, ev := range trailEvents(t, path) {
+		if ev.EventName != "SendSSHPublicKey" || trailParam(ev, "instanceId") != orgMemberInstance || ev.ErrorCode != "" {
 			continue
 		}
 		if ev.RecipientAccountID != orgMemberAccount || ev.AWSRegion != orgMemberRegion || ev.UserIdentity.AccountID != orgMemberAccount ||

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -116,24 +114,9 @@ func TestPinAccountMismatch(t *testing.T) {
 // id in CloudTrail, in any account.
 func trailPushes(t *testing.T, path, id string) int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
 	n := 0
-	for sc.Scan() {
-		var ev struct {
-			EventName         string
-			ErrorCode         string         `json:"errorCode"`
-			RequestParameters map[string]any `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		if ev.EventName == "SendSSHPublicKey" && ev.RequestParameters["instanceId"] == id && ev.ErrorCode == "" {
+	for _, ev := range trailEvents(t, path) {
+		if ev.EventName == "SendSSHPublicKey" && trailParam(ev, "instanceId") == id && ev.ErrorCode == "" {
 			n++
 		}
 	}

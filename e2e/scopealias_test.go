@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
-	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -101,26 +99,8 @@ var idStart = regexp.MustCompile(` m?i-[0-9a-f]+ `)
 // audit), each recorded in the caller's own account, answered.
 func checkAliasTrail(t *testing.T, path string) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var got []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			EventName          string `json:"eventName"`
-			RecipientAccountID string `json:"recipientAccountId"`
-			ErrorCode          string `json:"errorCode"`
-			UserIdentity       struct {
-				AccountID string `json:"accountId"`
-			} `json:"userIdentity"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range trailEvents(t, path) {
 		if ev.EventName == "ListAccountAliases" {
 			got = append(got, ev.RecipientAccountID+" "+ev.UserIdentity.AccountID+" "+ev.ErrorCode)
 		}

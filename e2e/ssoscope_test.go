@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -209,30 +208,9 @@ func TestScopeSSONoPreferredRole(t *testing.T) {
 // permission set's role.
 func ssoScopeTrail(t *testing.T, path string) map[string]int {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
 	n := map[string]int{}
-	for sc.Scan() {
-		var ev struct {
-			EventName          string
-			AWSRegion          string `json:"awsRegion"`
-			RecipientAccountID string `json:"recipientAccountId"`
-			ErrorCode          string `json:"errorCode"`
-			UserIdentity       struct {
-				ARN       string `json:"arn"`
-				AccountID string `json:"accountId"`
-			} `json:"userIdentity"`
-			RequestParameters map[string]any `json:"requestParameters"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			t.Fatal(err)
-		}
-		on := ev.RequestParameters["instanceId"] == orgMemberInstance || ev.RequestParameters["target"] == orgMemberInstance
+	for _, ev := range trailEvents(t, path) {
+		on := trailParam(ev, "instanceId") == orgMemberInstance || trailParam(ev, "target") == orgMemberInstance
 		if (ev.EventName != "SendSSHPublicKey" && ev.EventName != "StartSession") || !on || ev.ErrorCode != "" {
 			continue
 		}

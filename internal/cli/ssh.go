@@ -60,6 +60,7 @@ func newSSHCmd(g *globals, runF func(context.Context, *sshOptions) error) *cobra
 	o := &sshOptions{IO: g.io, g: g, SSH: findSSH, Where: func(ctx context.Context, spec targets.Spec) (sshAPI, string, string, *targets.Instance, error) {
 		api, region, profile, found, err := where(ctx, g, spec)
 		if err != nil {
+			// Not api itself: a nil *awsapi.Client would be a non-nil sshAPI.
 			return nil, "", "", nil, err
 		}
 		return api, region, profile, found, nil
